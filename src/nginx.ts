@@ -1,0 +1,63 @@
+// Owns nginx for the local stack: finding the binary on this machine,
+// rendering nginx/nginx.conf.template with this run's ports and paths, and
+// checking the result with `nginx -t` before starting it.
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { BODY_SIZE_BYTES_MAX, PROJECT_ROOT } from './config.js';
+
+export const NGINX_TEMPLATE_PATH = path.join(PROJECT_ROOT, 'nginx', 'nginx.conf.template');
+const NGINX_CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx', '/opt/homebrew/bin/nginx', '/usr/local/bin/nginx'];
+
+export interface NginxValues {
+  port: number;
+  runDirectory: string;
+  workerProcesses: string;
+  /** Each entry is an nginx upstream address: `unix:/path.sock` or `host:port`. */
+  upstreamAddresses: string[];
+}
+
+/** The nginx binary: $NGINX_BINARY, then PATH, then the usual install places. */
+export function findNginx(environment: Record<string, string | undefined> = process.env): string | undefined {
+  if (environment.NGINX_BINARY) return environment.NGINX_BINARY;
+  for (const directory of (environment.PATH ?? '').split(path.delimiter)) {
+    if (directory !== '' && isExecutable(path.join(directory, 'nginx'))) return path.join(directory, 'nginx');
+  }
+  return NGINX_CANDIDATES.find(isExecutable);
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export function renderNginxConfig(values: NginxValues, template = fs.readFileSync(NGINX_TEMPLATE_PATH, 'utf8')): string {
+  const replacements: Record<string, string> = {
+    PORT: String(values.port),
+    RUN_DIRECTORY: values.runDirectory,
+    WORKER_PROCESSES: values.workerProcesses,
+    BODY_SIZE_BYTES_MAX: String(BODY_SIZE_BYTES_MAX),
+    UPSTREAM_SERVERS: values.upstreamAddresses
+      .map((address) => `        server ${address} max_fails=1 fail_timeout=1s;`)
+      .join('\n'),
+  };
+  return template.replace(/\$\{([A-Z_]+)\}/g, (placeholder, name: string) => {
+    const value = replacements[name];
+    if (value === undefined) throw new Error(`nginx template uses unknown placeholder ${placeholder}`);
+    return value;
+  });
+}
+
+/** Writes the rendered configuration and has nginx check it; throws with nginx's own words. */
+export function writeNginxConfig(binary: string, values: NginxValues): string {
+  const configPath = path.join(values.runDirectory, 'nginx.conf');
+  fs.writeFileSync(configPath, renderNginxConfig(values));
+  const check = spawnSync(binary, ['-t', '-q', '-p', values.runDirectory, '-c', configPath], { encoding: 'utf8' });
+  if (check.status !== 0) throw new Error(`nginx rejected ${configPath}:\n${check.stderr.trim()}`);
+  return configPath;
+}

@@ -1,0 +1,44 @@
+// Owns the small facts about other processes that the launcher and the
+// embedded database need: is a pid alive, what program is it, and waiting for
+// one to exit. Linux-first (/proc), which is where crebito runs.
+
+import fs from 'node:fs';
+
+export function isProcessAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    // EPERM: it exists but belongs to another user, which still means alive.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // An orphan that exited but was never reaped (a container whose pid 1 does
+  // not reap) still answers signal 0; it is not running.
+  return processState(pid) !== 'Z';
+}
+
+function processState(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The program name of a pid (from /proc), or undefined when it cannot be read. */
+export function processCommandName(pid: number): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isProcessAlive(pid)) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
+}

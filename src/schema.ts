@@ -1,0 +1,43 @@
+// Owns putting the schema in place: the files in sql/, applied in name order
+// in one transaction under an advisory lock, so two launchers starting at once
+// cannot interleave. Every file is idempotent; applying them to a database
+// that already holds data keeps the data.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { PROJECT_ROOT } from './config.js';
+
+export const SQL_DIRECTORY = path.join(PROJECT_ROOT, 'sql');
+
+// An arbitrary constant that names "crebito schema setup" among advisory locks.
+const SCHEMA_LOCK_KEY = 7_402_024;
+
+export function readSchemaFiles(directory = SQL_DIRECTORY): { name: string; text: string }[] {
+  return fs.readdirSync(directory)
+    .filter((name) => name.endsWith('.sql'))
+    .sort()
+    .map((name) => ({ name, text: fs.readFileSync(path.join(directory, name), 'utf8') }));
+}
+
+export async function applySchema(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'crebito-schema' });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
+    for (const file of readSchemaFiles()) {
+      try {
+        await client.query(file.text);
+      } catch (error) {
+        throw new Error(`applying sql/${file.name} failed: ${(error as Error).message}`, { cause: error });
+      }
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    await client.end();
+  }
+}
