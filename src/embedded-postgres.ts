@@ -42,6 +42,8 @@ export interface EmbeddedPostgres {
   /** Connection string for the `postgres` maintenance database. */
   maintenanceUrl: string;
   pid: number;
+  socketDirectory: string;
+  port: number;
   /** Resolves when the server has exited, whoever stopped it. */
   exited: Promise<void>;
   stop(): Promise<void>;
@@ -141,7 +143,8 @@ export function modeSettings(mode: DatabaseMode): string[] {
   return ['fsync=on', 'synchronous_commit=on', 'full_page_writes=on'];
 }
 
-function socketUrl(database: string, socketDirectory: string, port: number): string {
+/** A connection string for one database of an embedded server, over its unix socket. */
+export function embeddedDatabaseUrl(database: string, socketDirectory: string, port: number): string {
   return `postgresql://${EMBEDDED_USER_NAME}@/${database}?host=${encodeURIComponent(socketDirectory)}&port=${port}`;
 }
 
@@ -218,8 +221,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   child.stderr?.on('data', remember);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
 
-  const databaseUrl = socketUrl(EMBEDDED_DATABASE_NAME, socketDirectory, port);
-  const maintenanceUrl = socketUrl('postgres', socketDirectory, port);
+  const databaseUrl = embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, port);
+  const maintenanceUrl = embeddedDatabaseUrl('postgres', socketDirectory, port);
   try {
     await waitUntilAccepting(maintenanceUrl, child, () => recentOutput);
     await ensureDatabase(maintenanceUrl);
@@ -233,6 +236,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     databaseUrl,
     maintenanceUrl,
     pid: child.pid as number,
+    socketDirectory,
+    port,
     exited,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
