@@ -43,6 +43,10 @@ export interface LauncherConfig {
   dataDirectory: string;
   databaseMode: DatabaseMode;
   embeddedPostgresPort: number;
+  /** 'auto' uses nginx when it is installed; 'off' never does. */
+  nginx: 'auto' | 'off';
+  /** nginx worker processes. */
+  nginxWorkers: number;
   /** 'unix' or 'tcp' between nginx and the instances. */
   upstreamTransport: 'unix' | 'tcp';
   /** First TCP port for the instances when upstreamTransport is 'tcp'. */
@@ -127,6 +131,8 @@ export function readLauncherConfig(environment: Environment): LauncherConfig {
     dataDirectory: path.resolve(environment.CREBITO_DATA_DIR || path.join(PROJECT_ROOT, '.data')),
     databaseMode: readChoice(environment, 'CREBITO_DATABASE_MODE', { fallback: 'durable', choices: ['durable', 'fast'] }),
     embeddedPostgresPort: readInteger(environment, 'CREBITO_POSTGRES_PORT', { fallback: 54329, min: 1, max: 65535 }),
+    nginx: readChoice(environment, 'CREBITO_NGINX', { fallback: 'auto', choices: ['auto', 'off'] }),
+    nginxWorkers: readInteger(environment, 'CREBITO_NGINX_WORKERS', { fallback: 1, min: 1, max: 64 }),
     upstreamTransport: readChoice(environment, 'CREBITO_UPSTREAM', { fallback: 'unix', choices: ['unix', 'tcp'] }),
     instanceBasePort: readInteger(environment, 'CREBITO_INSTANCE_BASE_PORT', { fallback: 9101, min: 1, max: 65535 }),
     instance: readInstanceLimits(environment),

@@ -217,10 +217,12 @@ async function main(): Promise<void> {
   else log('using the PostgreSQL at DATABASE_URL');
   await applySchema(databaseUrl);
 
-  const nginxBinary = findNginx();
+  const nginxBinary = config.nginx === 'off' ? undefined : findNginx();
   let listenAddresses: string[];
   if (nginxBinary === undefined) {
-    log(`nginx is not installed (Debian/Ubuntu: apt-get install nginx); the ${config.instanceCount} instances share port ${config.port} directly`);
+    log(config.nginx === 'off'
+      ? `CREBITO_NGINX=off: the ${config.instanceCount} instances share port ${config.port} directly`
+      : `nginx is not installed (Debian/Ubuntu: apt-get install nginx); the ${config.instanceCount} instances share port ${config.port} directly`);
     listenAddresses = Array.from({ length: config.instanceCount }, () => String(config.port));
   } else {
     mode = 'nginx';
@@ -238,7 +240,7 @@ async function main(): Promise<void> {
     const configPath = writeNginxConfig(nginxBinary, {
       port: config.port,
       runDirectory,
-      workerProcesses: process.env.CREBITO_NGINX_WORKERS || '1',
+      workerProcesses: String(config.nginxWorkers),
       upstreamAddresses: listenAddresses,
     });
     nginx = new Supervised({

@@ -61,3 +61,12 @@ export function writeNginxConfig(binary: string, values: NginxValues): string {
   if (check.status !== 0) throw new Error(`nginx rejected ${configPath}:\n${check.stderr.trim()}`);
   return configPath;
 }
+
+/** The values nginx/nginx.docker.conf is rendered with, for docker-compose.yml. */
+export const DOCKER_NGINX_VALUES: NginxValues = {
+  port: 9999,
+  runDirectory: '/tmp',
+  workerProcesses: '1',
+  upstreamAddresses: ['api1:8080', 'api2:8080'],
+};
+export const DOCKER_NGINX_CONFIG_PATH = path.join(PROJECT_ROOT, 'nginx', 'nginx.docker.conf');

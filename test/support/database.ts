@@ -16,19 +16,10 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const maintenanceUrl = inject('maintenanceUrl');
-  const name = `crebito_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: maintenanceUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-
-  const url = embeddedDatabaseUrl(name, inject('postgresSocketDirectory'), inject('postgresPort'));
-  await applySchema(url);
+/** Opens assertion access to an existing crebito database (the launcher's, say). */
+export function openDatabase(url: string, onClose: () => Promise<void> = async () => undefined): TestDatabase {
   const pool = new pg.Pool({ connectionString: url, max: 4 });
-
-  const database: TestDatabase = {
+  return {
     url,
     async query(text, values) {
       return (await pool.query(text, values)).rows;
@@ -45,11 +36,26 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
     async close() {
       await pool.end();
-      const dropper = new pg.Client({ connectionString: maintenanceUrl });
-      await dropper.connect();
-      await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await dropper.end();
+      await onClose();
     },
   };
-  return database;
+}
+
+/** A new database in the test run's PostgreSQL, with the schema applied; dropped on close. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const maintenanceUrl = inject('maintenanceUrl');
+  const name = `crebito_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: maintenanceUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+
+  const url = embeddedDatabaseUrl(name, inject('postgresSocketDirectory'), inject('postgresPort'));
+  await applySchema(url);
+  return openDatabase(url, async () => {
+    const dropper = new pg.Client({ connectionString: maintenanceUrl });
+    await dropper.connect();
+    await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await dropper.end();
+  });
 }

@@ -1,0 +1,25 @@
+# One crebito API instance. docker-compose.yml runs two of these behind nginx,
+# with PostgreSQL; the image runs the same entry point the local launcher
+# starts for each instance (dist/instance.js), built from the same lockfile.
+
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build \
+ # The embedded PostgreSQL binaries are an optional dependency: compose
+ # brings its own PostgreSQL, so the runtime image leaves them out.
+ && npm prune --omit=dev --omit=optional
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY sql ./sql
+USER node
+EXPOSE 8080
+CMD ["node", "dist/instance.js"]

@@ -1,0 +1,87 @@
+// Starts the whole stack the way `npm start` does (the compiled launcher:
+// embedded PostgreSQL, two instances, nginx) in a data directory of its own,
+// and reads the launcher's state file to find every process it started.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { StackState } from '../../src/launcher.js';
+import { freePort, LAUNCHER_ENTRY } from './instance.js';
+
+const UP_TIMEOUT_MS = 90_000;
+
+export interface RunningStack {
+  port: number;
+  baseUrl: string;
+  dataDirectory: string;
+  child: ChildProcess;
+  output: () => string;
+  state(): StackState;
+  /** Resolves with the launcher's exit code. */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Stops the stack and deletes its data directory. */
+  dispose(): Promise<void>;
+}
+
+export function makeDataDirectory(): string {
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-stack-'));
+  // PostgreSQL runs as its own user when the tests run as root.
+  fs.chmodSync(directory, 0o755);
+  return directory;
+}
+
+/** 9999 when it is free (as CI and the public test expect), another free port otherwise. */
+export async function stackPort(): Promise<number> {
+  const free = await new Promise<boolean>((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(9999, () => server.close(() => resolve(true)));
+  });
+  return free ? 9999 : freePort();
+}
+
+export async function startStack(options: { port: number; dataDirectory: string; environment?: Record<string, string> }): Promise<RunningStack> {
+  let output = '';
+  const child = spawn(process.execPath, [LAUNCHER_ENTRY], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PORT: String(options.port), CREBITO_DATA_DIR: options.dataDirectory, ...options.environment },
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`stack not up in ${UP_TIMEOUT_MS} ms:\n${output}`)), UP_TIMEOUT_MS);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('[crebito] up on')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`launcher exited (${code}) before the stack was up:\n${output}`));
+    });
+  });
+  const statePath = path.join(options.dataDirectory, 'run', 'state.json');
+  return {
+    port: options.port,
+    baseUrl: `http://127.0.0.1:${options.port}`,
+    dataDirectory: options.dataDirectory,
+    child,
+    output: () => output,
+    state: () => JSON.parse(fs.readFileSync(statePath, 'utf8')) as StackState,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+    async dispose() {
+      await this.stop();
+      fs.rmSync(options.dataDirectory, { recursive: true, force: true });
+    },
+  };
+}
