@@ -61,6 +61,12 @@ $$;
 -- no transactions yields one row whose transaction columns are NULL; an
 -- unknown client yields no row. Times are formatted here as ISO 8601 UTC
 -- with microseconds, so the server passes them through untouched.
+--
+-- plan_cache_mode: a pooled connection that first reads statements while
+-- transacoes is nearly empty caches a generic plan (sequential scan and
+-- sort) and keeps it after the table has grown; measured, that took the
+-- statement from about 5,000 to 650 requests/s. Planning each call for its
+-- client keeps the (cliente_id, id DESC) index scan whatever the history.
 CREATE OR REPLACE FUNCTION extrato(p_cliente_id integer)
 RETURNS TABLE (
     saldo        bigint,
@@ -71,7 +77,9 @@ RETURNS TABLE (
     descricao    varchar(10),
     realizada_em text
 )
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE
+SET plan_cache_mode = force_custom_plan
+AS $$
     SELECT c.saldo,
            c.limite,
            to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
