@@ -1,6 +1,6 @@
 # One crebito API instance. docker-compose.yml runs two of these behind nginx,
 # with PostgreSQL; the image runs the same entry point the local launcher
-# starts for each instance (dist/instance.js), built from the same lockfile.
+# starts for each instance (dist/src/instance.js), built from the same lockfile.
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
@@ -8,6 +8,7 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json ./
 COPY src ./src
+COPY load ./load
 RUN npm run build \
  # The embedded PostgreSQL binaries are an optional dependency: compose
  # brings its own PostgreSQL, so the runtime image leaves them out.
@@ -22,4 +23,4 @@ COPY --from=build /app/dist ./dist
 COPY sql ./sql
 USER node
 EXPOSE 8080
-CMD ["node", "dist/instance.js"]
+CMD ["node", "dist/src/instance.js"]

@@ -2,10 +2,25 @@
 // its bounds. Each limit is named with its unit last. A value that is present
 // but malformed stops the process at start, rather than being half-understood.
 
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The folder holding package.json, whether this file runs from src/ or dist/src/. */
+function findProjectRoot(): string {
+  let directory = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(directory, 'package.json'))) {
+    const parent = path.dirname(directory);
+    if (parent === directory) throw new Error('cannot find the project folder (no package.json above this file)');
+    directory = parent;
+  }
+  return directory;
+}
+
+export const PROJECT_ROOT = findProjectRoot();
+/** The compiled entry points (npm run build). */
+export const INSTANCE_ENTRY = path.join(PROJECT_ROOT, 'dist', 'src', 'instance.js');
+export const LAUNCHER_ENTRY = path.join(PROJECT_ROOT, 'dist', 'src', 'launcher.js');
 
 // The largest request body accepted. A valid transaction body is under 100
 // bytes; 4 KiB leaves room for whitespace and unknown extra fields while

@@ -11,14 +11,13 @@ import { type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { PROJECT_ROOT, readLauncherConfig, type LauncherConfig } from './config.js';
+import { INSTANCE_ENTRY, readLauncherConfig, type LauncherConfig } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { findNginx, writeNginxConfig } from './nginx.js';
 import { isProcessAlive, processCommandName, waitForExit } from './processes.js';
 import { applySchema } from './schema.js';
 import { Supervised } from './supervisor.js';
 
-const INSTANCE_ENTRY = path.join(PROJECT_ROOT, 'dist', 'instance.js');
 const READY_TIMEOUT_MS = 30_000;
 const LEFTOVER_STOP_TIMEOUT_MS = 15_000;
 
@@ -26,6 +25,9 @@ export interface StackState {
   launcherPid: number;
   port: number;
   mode: 'nginx' | 'direct';
+  /** The embedded database's mode; null when DATABASE_URL names another server. */
+  databaseMode: LauncherConfig['databaseMode'] | null;
+  poolClientsMax: number;
   databaseUrl: string;
   nginx: { pid: number | undefined } | null;
   instances: { name: string; pid: number | undefined; listen: string; restarts: number }[];
@@ -161,6 +163,8 @@ async function main(): Promise<void> {
       launcherPid: process.pid,
       port: config.port,
       mode,
+      databaseMode: config.databaseUrl === undefined ? config.databaseMode : null,
+      poolClientsMax: config.instance.poolClientsMax,
       databaseUrl,
       nginx: nginx === undefined ? null : { pid: nginx.pid },
       instances: instances.map((instance, index) => ({ name: instance.name, pid: instance.pid, listen: listenAddresses[index] ?? '', restarts: instance.restarts })),

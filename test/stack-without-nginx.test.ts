@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './support/instance.js';
-import { makeDataDirectory, startStack, type RunningStack } from './support/stack.js';
+import { makeDataDirectory, startStack, type RunningStack } from '../load/stack.js';
 
 let stack: RunningStack;
 

@@ -12,7 +12,7 @@ import { openDatabase, type TestDatabase } from './support/database.js';
 import { readHealth, waitUntilIdle } from './support/health.js';
 import { getStatement, postTransaction } from './support/http.js';
 import { defineRaceTests } from './support/races.js';
-import { makeDataDirectory, stackPort, startStack, type RunningStack } from './support/stack.js';
+import { makeDataDirectory, stackPort, startStack, type RunningStack } from '../load/stack.js';
 
 let stack: RunningStack;
 let database: TestDatabase;

@@ -1,27 +1,13 @@
-// Starts the real, compiled API instance (dist/instance.js) as a child
+// Starts the real, compiled API instance (dist/src/instance.js) as a child
 // process on a free TCP port, exactly as the launcher would, and stops it
 // with a real signal. Tests then talk to it over real sockets.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { INSTANCE_ENTRY, LAUNCHER_ENTRY } from '../../src/config.js';
+import { freePort } from '../../load/stack.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const INSTANCE_ENTRY = path.join(ROOT, 'dist', 'instance.js');
-export const LAUNCHER_ENTRY = path.join(ROOT, 'dist', 'launcher.js');
+export { freePort, INSTANCE_ENTRY, LAUNCHER_ENTRY };
 const READY_TIMEOUT_MS = 20_000;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface RunningInstance {
   baseUrl: string;

@@ -1,14 +1,15 @@
 // Starts the whole stack the way `npm start` does (the compiled launcher:
 // embedded PostgreSQL, two instances, nginx) in a data directory of its own,
 // and reads the launcher's state file to find every process it started.
+// Used by the tests, the benchmark (--start) and the ledger checker.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { StackState } from '../../src/launcher.js';
-import { freePort, LAUNCHER_ENTRY } from './instance.js';
+import { LAUNCHER_ENTRY } from '../src/config.js';
+import type { StackState } from '../src/launcher.js';
 
 const UP_TIMEOUT_MS = 90_000;
 
@@ -31,6 +32,17 @@ export function makeDataDirectory(): string {
   // PostgreSQL runs as its own user when the tests run as root.
   fs.chmodSync(directory, 0o755);
   return directory;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** 9999 when it is free (as CI and the public test expect), another free port otherwise. */
@@ -67,6 +79,10 @@ export async function startStack(options: { port: number; dataDirectory: string;
     });
   });
   const statePath = path.join(options.dataDirectory, 'run', 'state.json');
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
   return {
     port: options.port,
     baseUrl: `http://127.0.0.1:${options.port}`,
@@ -75,12 +91,9 @@ export async function startStack(options: { port: number; dataDirectory: string;
     output: () => output,
     state: () => JSON.parse(fs.readFileSync(statePath, 'utf8')) as StackState,
     exited,
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
+    stop,
     async dispose() {
-      await this.stop();
+      await stop();
       fs.rmSync(options.dataDirectory, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,346 @@
+// `npm run bench`: measures crebito against its two ceilings in one run.
+//
+//   http-floor      GET /health through nginx: HTTP and proxying, no database
+//   db-transacao    registrar_transacao straight through a pg pool, no HTTP
+//   db-extrato      extrato straight through a pg pool, no HTTP
+//   transacoes      POST through nginx, 2 debits : 1 credit, random clients
+//   extrato         GET statements through nginx, random clients
+//   mix             transactions and a few statements (2 : 1 : 0.3)
+//
+// Each scenario runs for --duration seconds at --connections concurrent
+// requests, while the CPU time and peak memory of every process of the stack
+// (and of this load generator) are sampled from /proc. Afterwards the books
+// are checked in the database. Results go to load/results/ as JSON, Markdown
+// and an SVG chart. Run it against `npm start`, or with --start to bring up a
+// stack of its own in a temporary directory.
+//
+//   npm run bench                          # against the running npm start
+//   npm run bench -- --start --mode fast   # its own stack, fsync off
+//   npm run bench -- --duration 30 --connections 64 --readme
+//   npm run bench -- --start --smoke       # a few seconds; fails on any error
+
+import autocannon from 'autocannon';
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { PROJECT_ROOT, readLauncherConfig } from '../src/config.js';
+import type { StackState } from '../src/launcher.js';
+import { describeMachine, startSampling, type GroupUsage, type ProcessGroup } from './process-stats.js';
+import { renderChart, renderMarkdown } from './bench-report.js';
+import { makeDataDirectory, stackPort, startStack } from './stack.js';
+
+export const LIMITS = [100000, 80000, 1000000, 10000000, 500000];
+
+export interface ScenarioResult {
+  name: string;
+  description: string;
+  requestsPerSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; p999: number };
+  requests: number;
+  /** Connection errors and timeouts. */
+  errors: number;
+  /** Answers other than those the scenario expects (200, or 200/422 for transactions). */
+  unexpectedStatuses: number;
+  statusCounts: Record<string, number>;
+  usage: GroupUsage[];
+}
+
+export interface BenchReport {
+  date: string;
+  machine: string;
+  databaseMode: string;
+  connections: number;
+  durationSeconds: number;
+  scenarios: ScenarioResult[];
+  ratios: { name: string; value: number }[];
+  consistency: { clients: number; inconsistencies: number; details: string[] };
+}
+
+const randomClient = () => 1 + Math.floor(Math.random() * 5);
+const randomValor = () => 1 + Math.floor(Math.random() * 10000);
+const randomDescricao = () => Math.random().toString(36).slice(2, 12).padEnd(10, 'x');
+
+/** 2 debits : 1 credit, as the public test's load does. */
+function randomTransaction(): { valor: number; tipo: 'c' | 'd'; descricao: string } {
+  return { valor: randomValor(), tipo: Math.random() < 2 / 3 ? 'd' : 'c', descricao: randomDescricao() };
+}
+
+function percentiles(latencies: number[]): ScenarioResult['latencyMs'] {
+  const sorted = Float64Array.from(latencies).sort();
+  const at = (fraction: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))]!);
+  return { p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999) };
+}
+
+async function runHttpScenario(options: {
+  name: string;
+  description: string;
+  url: string;
+  connections: number;
+  durationSeconds: number;
+  groups: ProcessGroup[];
+  expected: Set<number>;
+  nextRequest: () => { method: 'GET' | 'POST'; path: string; body?: string };
+}): Promise<ScenarioResult> {
+  const stop = startSampling(options.groups);
+  const cpuBefore = process.cpuUsage();
+  // autocannon's own histogram keeps whole milliseconds; a local service
+  // answers in fractions of one, so latencies are recorded here, exactly.
+  const latencies: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon({
+      url: options.url,
+      connections: options.connections,
+      duration: options.durationSeconds,
+      requests: [{
+        setupRequest: (request) => {
+          const next = options.nextRequest();
+          // A fresh headers object each time: autocannon writes Content-Length
+          // into it, and a GET must not inherit the previous POST's length.
+          return { ...request, method: next.method, path: next.path, body: next.body ?? '', headers: { 'content-type': 'application/json' } };
+        },
+      }],
+    }, (error, finished) => (error ? reject(error) : resolve(finished)));
+    instance.on('response', (_client, _status, _bytes, responseTimeMs) => latencies.push(responseTimeMs));
+  });
+  const usage = stop();
+  usage.push(loadGeneratorUsage(cpuBefore));
+  const statusCounts: Record<string, number> = {};
+  let unexpected = 0;
+  for (const [status, { count }] of Object.entries(result.statusCodeStats ?? {}) as [string, { count: number }][]) {
+    statusCounts[status] = Number(count);
+    if (!options.expected.has(Number(status))) unexpected += Number(count);
+  }
+  return {
+    name: options.name,
+    description: options.description,
+    requestsPerSecond: latencies.length / options.durationSeconds,
+    latencyMs: percentiles(latencies),
+    requests: latencies.length,
+    errors: result.errors + result.timeouts,
+    unexpectedStatuses: unexpected,
+    statusCounts,
+    usage,
+  };
+}
+
+function loadGeneratorUsage(cpuBefore: NodeJS.CpuUsage): GroupUsage {
+  const cpu = process.cpuUsage(cpuBefore);
+  return { name: 'load generator', cpuSeconds: (cpu.user + cpu.system) / 1e6, peakMemoryMegabytes: process.memoryUsage().rss / 2 ** 20 };
+}
+
+/** The database ceiling: the same function, the same concurrency, no HTTP and no instances. */
+async function runDatabaseScenario(options: {
+  name: string;
+  description: string;
+  databaseUrl: string;
+  poolSize: number;
+  connections: number;
+  durationSeconds: number;
+  groups: ProcessGroup[];
+  call: (pool: pg.Pool) => Promise<unknown>;
+}): Promise<ScenarioResult> {
+  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize, application_name: 'crebito-bench' });
+  // Open every connection first so the measurement does not include it.
+  await Promise.all(Array.from({ length: options.poolSize }, () => pool.query('SELECT 1')));
+  const latencies: number[] = [];
+  let errors = 0;
+  const stop = startSampling(options.groups);
+  const cpuBefore = process.cpuUsage();
+  const deadline = Date.now() + options.durationSeconds * 1000;
+  const worker = async () => {
+    while (Date.now() < deadline) {
+      const started = process.hrtime.bigint();
+      try {
+        await options.call(pool);
+        latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.connections }, worker));
+  const usage = stop();
+  usage.push(loadGeneratorUsage(cpuBefore));
+  await pool.end();
+  return {
+    name: options.name,
+    description: options.description,
+    requestsPerSecond: latencies.length / options.durationSeconds,
+    latencyMs: percentiles(latencies),
+    requests: latencies.length,
+    errors,
+    unexpectedStatuses: 0,
+    statusCounts: {},
+    usage,
+  };
+}
+
+/** Every client's balance equals the sum of its transactions and stays within its limit. */
+export async function checkBooks(databaseUrl: string): Promise<BenchReport['consistency']> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ id: number; limite: number; saldo: string; soma: string }>(`
+      SELECT c.id, c.limite, c.saldo,
+             coalesce((SELECT sum(CASE t.tipo WHEN 'c' THEN t.valor ELSE -t.valor END)
+                         FROM transacoes t WHERE t.cliente_id = c.id), 0) AS soma
+        FROM clientes c ORDER BY c.id`);
+    const details: string[] = [];
+    for (const row of rows) {
+      if (Number(row.saldo) !== Number(row.soma)) details.push(`client ${row.id}: saldo ${row.saldo} but transactions sum to ${row.soma}`);
+      if (Number(row.saldo) < -row.limite) details.push(`client ${row.id}: saldo ${row.saldo} below -limite ${row.limite}`);
+    }
+    return { clients: rows.length, inconsistencies: details.length, details };
+  } finally {
+    await client.end();
+  }
+}
+
+function processGroups(state: StackState): ProcessGroup[] {
+  const groups: ProcessGroup[] = [];
+  if (state.nginx?.pid !== undefined) groups.push({ name: 'nginx', rootPid: state.nginx.pid });
+  for (const instance of state.instances) if (instance.pid !== undefined) groups.push({ name: instance.name, rootPid: instance.pid });
+  if (state.postgres !== null) groups.push({ name: 'postgres', rootPid: state.postgres.pid });
+  return groups;
+}
+
+function readState(dataDirectory: string): StackState {
+  const statePath = path.join(dataDirectory, 'run', 'state.json');
+  if (!fs.existsSync(statePath)) {
+    throw new Error(`no running stack found (${statePath} is missing): start one with \`npm start\`, or pass --start`);
+  }
+  return JSON.parse(fs.readFileSync(statePath, 'utf8')) as StackState;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string', default: '5' },
+      connections: { type: 'string', default: '32' },
+      start: { type: 'boolean', default: false },
+      port: { type: 'string' },
+      mode: { type: 'string', default: 'durable' },
+      smoke: { type: 'boolean', default: false },
+      out: { type: 'string', default: path.join(PROJECT_ROOT, 'load', 'results') },
+      readme: { type: 'boolean', default: false },
+    },
+  });
+  const durationSeconds = values.smoke ? 1 : Number(values.duration);
+  const connections = values.smoke ? 8 : Number(values.connections);
+  if (!(durationSeconds > 0 && durationSeconds <= 600) || !(connections > 0 && connections <= 1000)) {
+    throw new Error('--duration must be 1..600 seconds and --connections 1..1000');
+  }
+
+  if (values.mode !== 'durable' && values.mode !== 'fast') throw new Error('--mode is durable or fast');
+  const ownStack = values.start
+    ? await startStack({ port: values.port === undefined ? await stackPort() : Number(values.port), dataDirectory: makeDataDirectory(), environment: { CREBITO_DATABASE_MODE: values.mode } })
+    : undefined;
+  try {
+    const state = ownStack?.state() ?? readState(readLauncherConfig(process.env).dataDirectory);
+    const url = `http://127.0.0.1:${state.port}`;
+    const groups = processGroups(state);
+    const poolSize = state.poolClientsMax * state.instances.length;
+    const common = { connections, durationSeconds, groups };
+    const scenarios: ScenarioResult[] = [];
+    const report = (result: ScenarioResult) => {
+      scenarios.push(result);
+      console.log(`${result.name.padEnd(14)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${result.latencyMs.p50.toFixed(2)} ms  p99 ${result.latencyMs.p99.toFixed(2)} ms  errors ${result.errors}  unexpected ${result.unexpectedStatuses}`);
+    };
+    console.log(`bench: ${durationSeconds} s per scenario, ${connections} connections, against ${url} (${state.mode}, database ${state.databaseMode ?? 'external'})`);
+
+    report(await runHttpScenario({
+      ...common, name: 'http-floor', description: 'GET /health through nginx (no database)', url,
+      expected: new Set([200]), nextRequest: () => ({ method: 'GET', path: '/health' }),
+    }));
+    report(await runDatabaseScenario({
+      ...common, name: 'db-transacao', description: `registrar_transacao through a pg pool of ${poolSize}, no HTTP`,
+      databaseUrl: state.databaseUrl, poolSize,
+      call: (pool) => {
+        const transaction = randomTransaction();
+        return pool.query({ name: 'bench_transacao', text: 'SELECT * FROM registrar_transacao($1, $2, $3, $4)', values: [randomClient(), transaction.valor, transaction.tipo, transaction.descricao] });
+      },
+    }));
+    report(await runDatabaseScenario({
+      ...common, name: 'db-extrato', description: `extrato through a pg pool of ${poolSize}, no HTTP`,
+      databaseUrl: state.databaseUrl, poolSize,
+      call: (pool) => pool.query({ name: 'bench_extrato', text: 'SELECT * FROM extrato($1)', values: [randomClient()] }),
+    }));
+    report(await runHttpScenario({
+      ...common, name: 'transacoes', description: 'POST transactions through nginx, 2 debits : 1 credit', url,
+      expected: new Set([200, 422]),
+      nextRequest: () => ({ method: 'POST', path: `/clientes/${randomClient()}/transacoes`, body: JSON.stringify(randomTransaction()) }),
+    }));
+    report(await runHttpScenario({
+      ...common, name: 'extrato', description: 'GET statements through nginx', url,
+      expected: new Set([200]), nextRequest: () => ({ method: 'GET', path: `/clientes/${randomClient()}/extrato` }),
+    }));
+    report(await runHttpScenario({
+      ...common, name: 'mix', description: 'debits, credits and statements, 2 : 1 : 0.3', url,
+      expected: new Set([200, 422]),
+      nextRequest: () => (Math.random() < 0.09
+        ? { method: 'GET', path: `/clientes/${randomClient()}/extrato` }
+        : { method: 'POST', path: `/clientes/${randomClient()}/transacoes`, body: JSON.stringify(randomTransaction()) }),
+    }));
+
+    const rate = (name: string) => scenarios.find((scenario) => scenario.name === name)!.requestsPerSecond;
+    const ratios = [
+      { name: 'transacoes / db-transacao', value: rate('transacoes') / rate('db-transacao') },
+      { name: 'transacoes / http-floor', value: rate('transacoes') / rate('http-floor') },
+      { name: 'extrato / db-extrato', value: rate('extrato') / rate('db-extrato') },
+      { name: 'extrato / http-floor', value: rate('extrato') / rate('http-floor') },
+    ];
+    const consistency = await checkBooks(state.databaseUrl);
+    const benchReport: BenchReport = {
+      date: new Date().toISOString(),
+      machine: describeMachine(),
+      databaseMode: state.databaseMode ?? 'external',
+      connections,
+      durationSeconds,
+      scenarios,
+      ratios,
+      consistency,
+    };
+
+    for (const ratio of ratios) console.log(`${ratio.name.padEnd(28)} ${(ratio.value * 100).toFixed(1)}%`);
+    console.log(`books: ${consistency.clients} clients, ${consistency.inconsistencies} inconsistencies`);
+    for (const detail of consistency.details) console.log(`  ${detail}`);
+
+    fs.mkdirSync(values.out, { recursive: true });
+    const base = path.join(values.out, values.smoke ? 'smoke' : 'latest');
+    fs.writeFileSync(`${base}.json`, `${JSON.stringify(benchReport, null, 2)}\n`);
+    fs.writeFileSync(`${base}.svg`, renderChart(benchReport));
+    const markdown = renderMarkdown(benchReport, path.basename(`${base}.svg`));
+    fs.writeFileSync(`${base}.md`, markdown);
+    console.log(`wrote ${base}.json, .md and .svg`);
+    if (values.readme) updateReadme(markdown);
+
+    const errors = scenarios.reduce((sum, scenario) => sum + scenario.errors + scenario.unexpectedStatuses, 0);
+    if (errors > 0 || consistency.inconsistencies > 0) {
+      console.error(`bench: ${errors} errors or unexpected answers, ${consistency.inconsistencies} inconsistencies`);
+      process.exitCode = 1;
+    }
+  } finally {
+    await ownStack?.dispose();
+  }
+}
+
+const README_START = '<!-- bench:start -->';
+const README_END = '<!-- bench:end -->';
+
+/** Replaces the results section of README.md with the latest report. */
+function updateReadme(markdown: string): void {
+  const readmePath = path.join(PROJECT_ROOT, 'README.md');
+  const readme = fs.readFileSync(readmePath, 'utf8');
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} … ${README_END} section`);
+  const section = markdown.replace(/^# .*\n/, '').replace(/\]\(latest\.svg\)/, '](load/results/latest.svg)');
+  fs.writeFileSync(readmePath, `${readme.slice(0, start + README_START.length)}\n${section.trim()}\n${readme.slice(end)}`);
+  console.log('updated the results section of README.md');
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});
