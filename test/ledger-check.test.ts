@@ -1,0 +1,44 @@
+// The ledger checker run for real, briefly, against a stack of its own:
+// without faults, and with every fault injected. Both must report valid.
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../src/config.js';
+import { freePort } from '../load/stack.js';
+
+const CHECKER = path.join(PROJECT_ROOT, 'dist', 'load', 'ledger-check.js');
+
+async function runChecker(extraArguments: string[]): Promise<{ status: number | null; output: string; verdict: any }> {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-ledger-'));
+  const result = spawnSync(process.execPath, [CHECKER, '--start', '--port', String(await freePort()), '--out', out, ...extraArguments], {
+    encoding: 'utf8',
+    timeout: 240_000,
+  });
+  const file = fs.readdirSync(out).find((name) => name.endsWith('-verdict.json'));
+  const verdict = file === undefined ? undefined : JSON.parse(fs.readFileSync(path.join(out, file), 'utf8'));
+  fs.rmSync(out, { recursive: true, force: true });
+  return { status: result.status, output: result.stdout + result.stderr, verdict };
+}
+
+describe('npm run check:ledger', () => {
+  it('reports valid: true for a short run without faults', async () => {
+    const { status, output, verdict } = await runChecker(['--duration', '6', '--clients', '12']);
+    expect(status, output).toBe(0);
+    expect(output).toContain('valid: true');
+    expect(verdict.valid).toBe(true);
+    expect(verdict.verdict.transactions.acknowledged).toBeGreaterThan(0);
+    expect(verdict.verdict.transactions.refused).toBeGreaterThan(0);
+    expect(verdict.verdict.statements.read).toBeGreaterThan(0);
+  }, 300_000);
+
+  it('reports valid: true with faults, and recovers from each', async () => {
+    const { status, output, verdict } = await runChecker(['--duration', '20', '--clients', '12', '--faults']);
+    expect(status, output).toBe(0);
+    expect(verdict.valid).toBe(true);
+    expect(verdict.faults.map((fault: { name: string }) => fault.name)).toEqual(['kill-instance', 'freeze-instance', 'crash-postgres', 'slow-clients']);
+    for (const fault of verdict.faults) expect(fault.recoveryMs, fault.name).not.toBeNull();
+  }, 300_000);
+});
