@@ -2,7 +2,7 @@
 // report with the results and resources tables, and an SVG chart with
 // throughput and latency percentiles per scenario.
 
-import type { BenchReport } from './bench.js';
+import { formatTarget, type BenchReport } from './bench.js';
 
 const number = (value: number, digits = 0) => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const milliseconds = (value: number) => (value < 10 ? value.toFixed(2) : value.toFixed(1));
@@ -27,8 +27,12 @@ export function renderMarkdown(report: BenchReport, chartFile: string): string {
   lines.push('|---|---:|');
   for (const ratio of report.ratios) lines.push(`| ${ratio.name} | ${(ratio.value * 100).toFixed(1)}% |`);
   lines.push('');
+  lines.push('| target | measured | goal | |');
+  lines.push('|---|---:|---:|---|');
+  for (const target of report.targets) lines.push(`| ${target.name} | ${formatTarget(target)} | ${target.goal} | ${target.met ? 'met' : '**missed**'} |`);
+  lines.push('');
   const groupNames = report.scenarios[0]?.usage.map((usage) => usage.name) ?? [];
-  lines.push(`CPU seconds per scenario, and peak memory (PSS, MB), by process:`);
+  lines.push('CPU seconds per scenario, and peak memory (PSS, MB: shared pages split fairly between processes), by process:');
   lines.push('');
   lines.push(`| scenario | ${groupNames.map((name) => `${name} CPU s | ${name} MB`).join(' | ')} |`);
   lines.push(`|---|${groupNames.map(() => '---:|---:').join('|')}|`);

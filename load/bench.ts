@@ -30,7 +30,7 @@ import { describeMachine, startSampling, type GroupUsage, type ProcessGroup } fr
 import { renderChart, renderMarkdown } from './bench-report.js';
 import { makeDataDirectory, stackPort, startStack } from './stack.js';
 
-export const LIMITS = [100000, 80000, 1000000, 10000000, 500000];
+const CEILING_POOL_SIZES = [4, 8, 16];
 
 export interface ScenarioResult {
   name: string;
@@ -54,6 +54,8 @@ export interface BenchReport {
   durationSeconds: number;
   scenarios: ScenarioResult[];
   ratios: { name: string; value: number }[];
+  /** The performance targets of the project, each with the measured value. */
+  targets: { name: string; value: number; goal: string; met: boolean; unit: '%' | 'x' | 'MB' }[];
   consistency: { clients: number; inconsistencies: number; details: string[] };
 }
 
@@ -81,6 +83,8 @@ async function runHttpScenario(options: {
   groups: ProcessGroup[];
   expected: Set<number>;
   nextRequest: () => { method: 'GET' | 'POST'; path: string; body?: string };
+  /** Offered load in requests per second across all connections; unset: as fast as answered. */
+  overallRate?: number | undefined;
 }): Promise<ScenarioResult> {
   const stop = startSampling(options.groups);
   const cpuBefore = process.cpuUsage();
@@ -92,6 +96,7 @@ async function runHttpScenario(options: {
       url: options.url,
       connections: options.connections,
       duration: options.durationSeconds,
+      ...(options.overallRate === undefined ? {} : { overallRate: Math.max(1, Math.round(options.overallRate)) }),
       requests: [{
         setupRequest: (request) => {
           const next = options.nextRequest();
@@ -126,7 +131,8 @@ async function runHttpScenario(options: {
 
 function loadGeneratorUsage(cpuBefore: NodeJS.CpuUsage): GroupUsage {
   const cpu = process.cpuUsage(cpuBefore);
-  return { name: 'load generator', cpuSeconds: (cpu.user + cpu.system) / 1e6, peakMemoryMegabytes: process.memoryUsage().rss / 2 ** 20 };
+  const rss = process.memoryUsage().rss / 2 ** 20;
+  return { name: 'load generator', cpuSeconds: (cpu.user + cpu.system) / 1e6, peakMemoryMegabytes: rss, peakRssMegabytes: rss };
 }
 
 /** The database ceiling: the same function, the same concurrency, no HTTP and no instances. */
@@ -216,7 +222,8 @@ function readState(dataDirectory: string): StackState {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      duration: { type: 'string', default: '5' },
+      duration: { type: 'string', default: '4' },
+      rounds: { type: 'string', default: '1' },
       connections: { type: 'string', default: '32' },
       start: { type: 'boolean', default: false },
       port: { type: 'string' },
@@ -228,6 +235,8 @@ async function main(): Promise<void> {
   });
   const durationSeconds = values.smoke ? 1 : Number(values.duration);
   const connections = values.smoke ? 8 : Number(values.connections);
+  const rounds = values.smoke ? 1 : Number(values.rounds);
+  if (!(rounds >= 1 && rounds <= 20)) throw new Error('--rounds must be 1..20');
   if (!(durationSeconds > 0 && durationSeconds <= 600) || !(connections > 0 && connections <= 1000)) {
     throw new Error('--duration must be 1..600 seconds and --connections 1..1000');
   }
@@ -240,56 +249,90 @@ async function main(): Promise<void> {
     const state = ownStack?.state() ?? readState(readLauncherConfig(process.env).dataDirectory);
     const url = `http://127.0.0.1:${state.port}`;
     const groups = processGroups(state);
-    const poolSize = state.poolClientsMax * state.instances.length;
     const common = { connections, durationSeconds, groups };
     const scenarios: ScenarioResult[] = [];
-    const report = (result: ScenarioResult) => {
-      scenarios.push(result);
-      console.log(`${result.name.padEnd(14)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${result.latencyMs.p50.toFixed(2)} ms  p99 ${result.latencyMs.p99.toFixed(2)} ms  errors ${result.errors}  unexpected ${result.unexpectedStatuses}`);
+    const print = (result: ScenarioResult) => {
+      console.log(`${result.name.padEnd(16)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${result.latencyMs.p50.toFixed(2)} ms  p99 ${result.latencyMs.p99.toFixed(2)} ms  errors ${result.errors}  unexpected ${result.unexpectedStatuses}`);
+      return result;
     };
-    console.log(`bench: ${durationSeconds} s per scenario, ${connections} connections, against ${url} (${state.mode}, database ${state.databaseMode ?? 'external'})`);
+    console.log(`bench: ${durationSeconds} s per scenario, ${connections} connections, ${rounds} round(s), against ${url} (${state.mode}, database ${state.databaseMode ?? 'external'})`);
 
-    report(await runHttpScenario({
-      ...common, name: 'http-floor', description: 'GET /health through nginx (no database)', url,
+    const transactionRequest = () => ({ method: 'POST' as const, path: `/clientes/${randomClient()}/transacoes`, body: JSON.stringify(randomTransaction()) });
+    const statementRequest = () => ({ method: 'GET' as const, path: `/clientes/${randomClient()}/extrato` });
+    const mixRequest = () => (Math.random() < 0.09 ? statementRequest() : transactionRequest());
+    const floor = (overallRate?: number) => runHttpScenario({
+      ...common, name: overallRate === undefined ? 'http-floor' : 'http-floor@half', url, overallRate,
+      description: `GET /health through nginx (no database)${overallRate === undefined ? '' : `, at ${overallRate.toFixed(0)} req/s`}`,
       expected: new Set([200]), nextRequest: () => ({ method: 'GET', path: '/health' }),
-    }));
-    report(await runDatabaseScenario({
-      ...common, name: 'db-transacao', description: `registrar_transacao through a pg pool of ${poolSize}, no HTTP`,
-      databaseUrl: state.databaseUrl, poolSize,
-      call: (pool) => {
-        const transaction = randomTransaction();
-        return pool.query({ name: 'bench_transacao', text: 'SELECT * FROM registrar_transacao($1, $2, $3, $4)', values: [randomClient(), transaction.valor, transaction.tipo, transaction.descricao] });
-      },
-    }));
-    report(await runDatabaseScenario({
-      ...common, name: 'db-extrato', description: `extrato through a pg pool of ${poolSize}, no HTTP`,
-      databaseUrl: state.databaseUrl, poolSize,
-      call: (pool) => pool.query({ name: 'bench_extrato', text: 'SELECT * FROM extrato($1)', values: [randomClient()] }),
-    }));
-    report(await runHttpScenario({
-      ...common, name: 'transacoes', description: 'POST transactions through nginx, 2 debits : 1 credit', url,
-      expected: new Set([200, 422]),
-      nextRequest: () => ({ method: 'POST', path: `/clientes/${randomClient()}/transacoes`, body: JSON.stringify(randomTransaction()) }),
-    }));
-    report(await runHttpScenario({
-      ...common, name: 'extrato', description: 'GET statements through nginx', url,
-      expected: new Set([200]), nextRequest: () => ({ method: 'GET', path: `/clientes/${randomClient()}/extrato` }),
-    }));
-    report(await runHttpScenario({
-      ...common, name: 'mix', description: 'debits, credits and statements, 2 : 1 : 0.3', url,
-      expected: new Set([200, 422]),
-      nextRequest: () => (Math.random() < 0.09
-        ? { method: 'GET', path: `/clientes/${randomClient()}/extrato` }
-        : { method: 'POST', path: `/clientes/${randomClient()}/transacoes`, body: JSON.stringify(randomTransaction()) }),
-    }));
+    });
+    const mix = (overallRate?: number) => runHttpScenario({
+      ...common, name: overallRate === undefined ? 'mix' : 'mix@half', url, overallRate,
+      description: `debits, credits and statements, 2 : 1 : 0.3${overallRate === undefined ? '' : `, at ${overallRate.toFixed(0)} req/s`}`,
+      expected: new Set([200, 422]), nextRequest: mixRequest,
+    });
+    // The database ceilings: PostgreSQL alone, at the same concurrency,
+    // through pools of several sizes (on two cores fewer connections can be
+    // faster); the best is the ceiling crebito is compared with.
+    const ceiling = async (name: string, describe: string, call: (pool: pg.Pool) => Promise<unknown>) => {
+      let best: ScenarioResult | undefined;
+      for (const poolSize of CEILING_POOL_SIZES) {
+        const result = await runDatabaseScenario({ ...common, name, description: `${describe} through a pg pool of ${poolSize}, no HTTP`, databaseUrl: state.databaseUrl, poolSize, call });
+        if (best === undefined || result.requestsPerSecond > best.requestsPerSecond) best = result;
+      }
+      return best!;
+    };
 
+    const perRound: ScenarioResult[][] = [];
+    for (let round = 1; round <= rounds; round++) {
+      if (rounds > 1) console.log(`round ${round} of ${rounds}`);
+      perRound.push([
+        print(await floor()),
+        print(await ceiling('db-transacao', 'registrar_transacao', (pool) => {
+          const transaction = randomTransaction();
+          return pool.query({ name: 'bench_transacao', text: 'SELECT * FROM registrar_transacao($1, $2, $3, $4)', values: [randomClient(), transaction.valor, transaction.tipo, transaction.descricao] });
+        })),
+        print(await ceiling('db-extrato', 'extrato', (pool) => pool.query({ name: 'bench_extrato', text: 'SELECT * FROM extrato($1)', values: [randomClient()] }))),
+        print(await runHttpScenario({
+          ...common, name: 'transacoes', description: 'POST transactions through nginx, 2 debits : 1 credit', url,
+          expected: new Set([200, 422]), nextRequest: transactionRequest,
+        })),
+        print(await runHttpScenario({
+          ...common, name: 'extrato', description: 'GET statements through nginx', url,
+          expected: new Set([200]), nextRequest: statementRequest,
+        })),
+        print(await mix()),
+      ]);
+    }
+    // Each scenario's median round by throughput, so one noisy round does not decide.
+    for (let index = 0; index < perRound[0]!.length; index++) {
+      const results = perRound.map((round) => round[index]!).sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+      scenarios.push(results[Math.floor(results.length / 2)]!);
+    }
     const rate = (name: string) => scenarios.find((scenario) => scenario.name === name)!.requestsPerSecond;
+
+    // Latency below saturation: the mix and the HTTP floor at the same
+    // offered rate, half of what the mix sustained.
+    const halfRate = rate('mix') / 2;
+    scenarios.push(print(await floor(halfRate)), print(await mix(halfRate)));
+
     const ratios = [
       { name: 'transacoes / db-transacao', value: rate('transacoes') / rate('db-transacao') },
       { name: 'transacoes / http-floor', value: rate('transacoes') / rate('http-floor') },
       { name: 'extrato / db-extrato', value: rate('extrato') / rate('db-extrato') },
       { name: 'extrato / http-floor', value: rate('extrato') / rate('http-floor') },
     ];
+    const p99 = (name: string) => scenarios.find((scenario) => scenario.name === name)!.latencyMs.p99;
+    const instanceNames = state.instances.map((instance) => instance.name);
+    const saturated = scenarios.filter((scenario) => !scenario.name.includes('@') && !scenario.name.startsWith('db-'));
+    const instanceRss = Math.max(...saturated.flatMap((scenario) => scenario.usage.filter((usage) => instanceNames.includes(usage.name)).map((usage) => usage.peakRssMegabytes)));
+    const transactionGoal = state.databaseMode === 'fast' ? 0.8 : 1;
+    const targets: BenchReport['targets'] = [
+      { name: 'transacoes / db-transacao', value: rate('transacoes') / rate('db-transacao'), goal: `>= ${transactionGoal * 100}%`, met: rate('transacoes') / rate('db-transacao') >= transactionGoal, unit: '%' },
+      { name: 'extrato / min(http-floor, db-extrato)', value: rate('extrato') / Math.min(rate('http-floor'), rate('db-extrato')), goal: '>= 60%', met: rate('extrato') / Math.min(rate('http-floor'), rate('db-extrato')) >= 0.6, unit: '%' },
+      { name: 'p99 mix@half / p99 http-floor@half', value: p99('mix@half') / p99('http-floor@half'), goal: '<= 3x', met: p99('mix@half') / p99('http-floor@half') <= 3, unit: 'x' },
+      { name: 'peak RSS of an instance at saturation, MB', value: instanceRss, goal: '< 64', met: instanceRss < 64, unit: 'MB' },
+    ];
+
     const consistency = await checkBooks(state.databaseUrl);
     const benchReport: BenchReport = {
       date: new Date().toISOString(),
@@ -299,15 +342,18 @@ async function main(): Promise<void> {
       durationSeconds,
       scenarios,
       ratios,
+      targets,
       consistency,
     };
 
     for (const ratio of ratios) console.log(`${ratio.name.padEnd(28)} ${(ratio.value * 100).toFixed(1)}%`);
+    for (const target of targets) console.log(`target ${target.met ? 'met    ' : 'MISSED '} ${target.name}: ${formatTarget(target)} (goal ${target.goal})`);
     console.log(`books: ${consistency.clients} clients, ${consistency.inconsistencies} inconsistencies`);
     for (const detail of consistency.details) console.log(`  ${detail}`);
 
     fs.mkdirSync(values.out, { recursive: true });
-    const base = path.join(values.out, values.smoke ? 'smoke' : 'latest');
+    // One report per database mode, so a fast-mode run does not replace the durable one.
+    const base = path.join(values.out, values.smoke ? 'smoke' : `bench-${benchReport.databaseMode}`);
     fs.writeFileSync(`${base}.json`, `${JSON.stringify(benchReport, null, 2)}\n`);
     fs.writeFileSync(`${base}.svg`, renderChart(benchReport));
     const markdown = renderMarkdown(benchReport, path.basename(`${base}.svg`));
@@ -318,11 +364,19 @@ async function main(): Promise<void> {
     const errors = scenarios.reduce((sum, scenario) => sum + scenario.errors + scenario.unexpectedStatuses, 0);
     if (errors > 0 || consistency.inconsistencies > 0) {
       console.error(`bench: ${errors} errors or unexpected answers, ${consistency.inconsistencies} inconsistencies`);
+      // The stack's own words (nginx's error log, the instances) say why.
+      if (ownStack !== undefined) console.error(ownStack.output().split('\n').slice(-40).join('\n'));
       process.exitCode = 1;
     }
   } finally {
     await ownStack?.dispose();
   }
+}
+
+export function formatTarget(target: BenchReport['targets'][number]): string {
+  if (target.unit === '%') return `${(target.value * 100).toFixed(1)}%`;
+  if (target.unit === 'x') return `${target.value.toFixed(2)}x`;
+  return `${target.value.toFixed(1)} MB`;
 }
 
 const README_START = '<!-- bench:start -->';
@@ -335,7 +389,7 @@ function updateReadme(markdown: string): void {
   const start = readme.indexOf(README_START);
   const end = readme.indexOf(README_END);
   if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} … ${README_END} section`);
-  const section = markdown.replace(/^# .*\n/, '').replace(/\]\(latest\.svg\)/, '](load/results/latest.svg)');
+  const section = markdown.replace(/^# .*\n/, '').replace(/\]\((bench-[a-z]+\.svg)\)/, '](load/results/$1)');
   fs.writeFileSync(readmePath, `${readme.slice(0, start + README_START.length)}\n${section.trim()}\n${readme.slice(end)}`);
   console.log('updated the results section of README.md');
 }

@@ -18,7 +18,10 @@ export interface ProcessGroup {
 export interface GroupUsage {
   name: string;
   cpuSeconds: number;
+  /** Peak of the group's summed PSS. */
   peakMemoryMegabytes: number;
+  /** Peak of the group's summed RSS (counts shared pages once per process). */
+  peakRssMegabytes: number;
 }
 
 interface ProcessSample {
@@ -50,13 +53,13 @@ function descendantsOf(rootPid: number, processes: Map<number, ProcessSample>): 
   return members.filter((pid) => processes.has(pid));
 }
 
-function proportionalMemoryKilobytes(pid: number): number {
+function memoryKilobytes(pid: number): { pss: number; rss: number } {
   try {
     const rollup = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    const match = /^Pss:\s+(\d+) kB/m.exec(rollup);
-    return match === null ? 0 : Number(match[1]);
+    const read = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0);
+    return { pss: read('Pss'), rss: read('Rss') };
   } catch {
-    return 0;
+    return { pss: 0, rss: 0 };
   }
 }
 
@@ -65,18 +68,23 @@ export function startSampling(groups: ProcessGroup[]): () => GroupUsage[] {
   const firstTicks = new Map<number, number>();
   const lastTicks = new Map<number, number>();
   const peakKilobytes = new Map<string, number>();
+  const peakRssKilobytes = new Map<string, number>();
 
   const sample = () => {
     const processes = readAllProcesses();
     for (const group of groups) {
       let kilobytes = 0;
+      let rssKilobytes = 0;
       for (const pid of descendantsOf(group.rootPid, processes)) {
         const ticks = processes.get(pid)!.cpuTicks;
         if (!firstTicks.has(pid)) firstTicks.set(pid, ticks);
         lastTicks.set(pid, ticks);
-        kilobytes += proportionalMemoryKilobytes(pid);
+        const memory = memoryKilobytes(pid);
+        kilobytes += memory.pss;
+        rssKilobytes += memory.rss;
       }
       peakKilobytes.set(group.name, Math.max(peakKilobytes.get(group.name) ?? 0, kilobytes));
+      peakRssKilobytes.set(group.name, Math.max(peakRssKilobytes.get(group.name) ?? 0, rssKilobytes));
     }
   };
   sample();
@@ -89,7 +97,12 @@ export function startSampling(groups: ProcessGroup[]): () => GroupUsage[] {
     return groups.map((group) => {
       let ticks = 0;
       for (const pid of descendantsOf(group.rootPid, processes)) ticks += (lastTicks.get(pid) ?? 0) - (firstTicks.get(pid) ?? 0);
-      return { name: group.name, cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND, peakMemoryMegabytes: (peakKilobytes.get(group.name) ?? 0) / 1024 };
+      return {
+        name: group.name,
+        cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND,
+        peakMemoryMegabytes: (peakKilobytes.get(group.name) ?? 0) / 1024,
+        peakRssMegabytes: (peakRssKilobytes.get(group.name) ?? 0) / 1024,
+      };
     });
   };
 }

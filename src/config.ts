@@ -44,6 +44,12 @@ export interface InstanceConfig {
   queryTimeoutMs: number;
   /** How long a stopping instance waits for in-flight requests. */
   shutdownTimeoutMs: number;
+  /** Most transactions sharing one database call (1: no sharing). */
+  batchSizeMax: number;
+  /** Most transaction calls in flight per instance. */
+  batchesInFlightMax: number;
+  /** Most statement queries in flight per instance. */
+  readsInFlightMax: number;
 }
 
 export type ListenTarget =
@@ -66,6 +72,8 @@ export interface LauncherConfig {
   upstreamTransport: 'unix' | 'tcp';
   /** First TCP port for the instances when upstreamTransport is 'tcp'. */
   instanceBasePort: number;
+  /** Extra node options for each instance, e.g. `--cpu-prof` for profiling. */
+  instanceNodeArguments: string[];
   instance: Omit<InstanceConfig, 'instanceName' | 'listen' | 'databaseUrl'>;
 }
 
@@ -102,13 +110,22 @@ function readChoice<T extends string>(
 }
 
 function readInstanceLimits(environment: Environment): LauncherConfig['instance'] {
-  return {
+  const limits = {
     poolClientsMax: readInteger(environment, 'CREBITO_POOL_CLIENTS_MAX', { fallback: 8, min: 1, max: 200 }),
     poolQueueLengthMax: readInteger(environment, 'CREBITO_POOL_QUEUE_LENGTH_MAX', { fallback: 2048, min: 0, max: 1_000_000 }),
     queueWaitTimeoutMs: readInteger(environment, 'CREBITO_QUEUE_WAIT_TIMEOUT_MS', { fallback: 5000, min: 1, max: 600_000 }),
     queryTimeoutMs: readInteger(environment, 'CREBITO_QUERY_TIMEOUT_MS', { fallback: 5000, min: 1, max: 600_000 }),
     shutdownTimeoutMs: readInteger(environment, 'CREBITO_SHUTDOWN_TIMEOUT_MS', { fallback: 10_000, min: 0, max: 600_000 }),
+    batchSizeMax: readInteger(environment, 'CREBITO_BATCH_SIZE_MAX', { fallback: 64, min: 1, max: 1000 }),
+    batchesInFlightMax: readInteger(environment, 'CREBITO_BATCHES_IN_FLIGHT_MAX', { fallback: 2, min: 1, max: 200 }),
+    readsInFlightMax: readInteger(environment, 'CREBITO_READS_IN_FLIGHT_MAX', { fallback: 2, min: 1, max: 200 }),
   };
+  // Every call in flight holds a pooled connection; more calls than
+  // connections would only queue inside the pool, unbounded by our limits.
+  if (limits.batchesInFlightMax + limits.readsInFlightMax > limits.poolClientsMax) {
+    throw new Error(`CREBITO_BATCHES_IN_FLIGHT_MAX (${limits.batchesInFlightMax}) + CREBITO_READS_IN_FLIGHT_MAX (${limits.readsInFlightMax}) must not exceed CREBITO_POOL_CLIENTS_MAX (${limits.poolClientsMax})`);
+  }
+  return limits;
 }
 
 /** Parses `unix:/path/to.sock`, `host:port` or a bare port. */
@@ -150,6 +167,7 @@ export function readLauncherConfig(environment: Environment): LauncherConfig {
     nginxWorkers: readInteger(environment, 'CREBITO_NGINX_WORKERS', { fallback: 1, min: 1, max: 64 }),
     upstreamTransport: readChoice(environment, 'CREBITO_UPSTREAM', { fallback: 'unix', choices: ['unix', 'tcp'] }),
     instanceBasePort: readInteger(environment, 'CREBITO_INSTANCE_BASE_PORT', { fallback: 9101, min: 1, max: 65535 }),
+    instanceNodeArguments: (environment.CREBITO_INSTANCE_NODE_ARGS ?? '').split(' ').filter((argument) => argument !== ''),
     instance: readInstanceLimits(environment),
   };
 }

@@ -29,6 +29,9 @@ async function main(): Promise<void> {
     poolQueueLengthMax: config.poolQueueLengthMax,
     queueWaitTimeoutMs: config.queueWaitTimeoutMs,
     queryTimeoutMs: config.queryTimeoutMs,
+    batchSizeMax: config.batchSizeMax,
+    batchesInFlightMax: config.batchesInFlightMax,
+    readsInFlightMax: config.readsInFlightMax,
   });
   const server = createServer({ ledger, instanceName: config.instanceName });
 

@@ -115,7 +115,7 @@ function createInstance(config: LauncherConfig, index: number, listen: string, d
   return new Supervised({
     name,
     command: process.execPath,
-    args: [INSTANCE_ENTRY],
+    args: [...config.instanceNodeArguments, INSTANCE_ENTRY],
     spawnOptions: {
       // Its own process group, so a terminal Ctrl-C reaches only the launcher,
       // which then stops everything in order. The IPC channel lets the
@@ -132,6 +132,9 @@ function createInstance(config: LauncherConfig, index: number, listen: string, d
         CREBITO_QUEUE_WAIT_TIMEOUT_MS: String(config.instance.queueWaitTimeoutMs),
         CREBITO_QUERY_TIMEOUT_MS: String(config.instance.queryTimeoutMs),
         CREBITO_SHUTDOWN_TIMEOUT_MS: String(config.instance.shutdownTimeoutMs),
+        CREBITO_BATCH_SIZE_MAX: String(config.instance.batchSizeMax),
+        CREBITO_BATCHES_IN_FLIGHT_MAX: String(config.instance.batchesInFlightMax),
+        CREBITO_READS_IN_FLIGHT_MAX: String(config.instance.readsInFlightMax),
       },
     },
     waitUntilReady: (child) => waitForMessage(child, 'ready'),

@@ -1,11 +1,14 @@
 // Owns every conversation with PostgreSQL on the request path: the pool, its
 // limits, and the two operations of the API. Each operation is exactly one
 // round trip (a named prepared statement calling a function in sql/), and
-// turns the database's answer into a result or an expected Failure. Errors that
+// turns the database's answer into a result or an expected Failure.
+// Transactions that arrive while earlier ones are in flight share one call
+// and one commit (see batcher.ts and sql/04-batch.sql). Errors that
 // mean the database is unreachable or slow become a 503; errors that mean our
 // SQL and our code disagree are bugs and are thrown as InvariantError.
 
 import pg from 'pg';
+import { createBatcher } from './batcher.js';
 import { failures, Failure, invariant, InvariantError } from './errors.js';
 import type { Statement, StatementTransaction, TransactionResult } from './serializers.js';
 import type { TransactionRequest } from './validation.js';
@@ -33,12 +36,23 @@ export interface LedgerOptions {
   poolQueueLengthMax: number;
   queueWaitTimeoutMs: number;
   queryTimeoutMs: number;
+  /** Most transactions sharing one call; 1 turns shared commits off. */
+  batchSizeMax: number;
+  /** Most transaction calls in flight from this instance. */
+  batchesInFlightMax: number;
+  /** Most statement queries in flight from this instance. */
+  readsInFlightMax: number;
 }
 
 export interface PoolHealth {
   totalCount: number;
   idleCount: number;
   waitingCount: number;
+  /** Calls in flight, and requests waiting to join one, per operation. */
+  batchesInFlight: number;
+  transactionsWaiting: number;
+  readsInFlight: number;
+  readsWaiting: number;
 }
 
 export interface Ledger {
@@ -49,6 +63,11 @@ export interface Ledger {
 }
 
 type Row = unknown[];
+
+interface PendingTransaction {
+  clientId: number;
+  request: TransactionRequest;
+}
 
 // SQLSTATE classes that mean the database is unreachable, restarting,
 // overloaded, or rolled the statement back on its own (a cancel, a deadlock):
@@ -107,58 +126,112 @@ export function createLedger(options: LedgerOptions): Ledger {
     }
   }
 
+  function outcomeOf(row: Row, request: TransactionRequest): TransactionResult | Failure {
+    const [outcome, limite, saldo] = row as [number, number | null, number | null];
+    switch (outcome) {
+      case OUTCOME_APPLIED:
+        invariant(limite !== null && saldo !== null && saldo >= -limite, `applied transaction left saldo ${saldo} with limite ${limite}`);
+        return { limite, saldo };
+      case OUTCOME_NO_CLIENT:
+        return failures.clientNotFound;
+      case OUTCOME_REFUSED:
+        return request.tipo === 'd' ? failures.limitExceeded : failures.balanceTooLarge;
+      default:
+        throw new InvariantError(`registrar_transacao returned unknown outcome ${outcome}`);
+    }
+  }
+
+  /** One call for the whole batch: the scalar function alone, the array function together. */
+  async function sendTransactions(batch: PendingTransaction[]): Promise<(TransactionResult | Failure)[]> {
+    const rows = batch.length === 1
+      ? await query('registrar_transacao', 'SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)',
+        [batch[0]!.clientId, batch[0]!.request.valor, batch[0]!.request.tipo, batch[0]!.request.descricao])
+      : await query('registrar_transacoes', 'SELECT resultado, limite, saldo FROM registrar_transacoes($1, $2, $3, $4)', [
+        batch.map((pending) => pending.clientId),
+        batch.map((pending) => pending.request.valor),
+        batch.map((pending) => pending.request.tipo),
+        batch.map((pending) => pending.request.descricao),
+      ]);
+    // A failed call (database unreachable, timed out and rolled back) is
+    // the same answer for every transaction in it: none was applied.
+    if (rows instanceof Failure) return batch.map(() => rows);
+    invariant(rows.length === batch.length, `a batch of ${batch.length} transactions returned ${rows.length} rows`);
+    return batch.map((pending, index) => outcomeOf(rows[index]!, pending.request));
+  }
+
+  const transactions = createBatcher<PendingTransaction, TransactionResult | Failure>({
+    sizeMax: options.batchSizeMax,
+    inFlightMax: options.batchesInFlightMax,
+    queueLengthMax: options.poolQueueLengthMax,
+    whenFull: failures.overloaded,
+    send: sendTransactions,
+  });
+
+  /**
+   * Builds one statement from its rows (columns from `offset` on: saldo,
+   * limite, data_extrato, valor, tipo, descricao, realizada_em). A client
+   * with no transactions comes as one row whose transaction columns are NULL.
+   */
+  function toStatement(rows: Row[], offset: number): Statement | Failure {
+    const first = rows[0];
+    if (first === undefined) return failures.clientNotFound;
+    invariant(rows.length <= 10, `a statement came back with ${rows.length} rows`);
+    const transactions: StatementTransaction[] = [];
+    for (const row of rows) {
+      if (row[offset + 3] === null) break;
+      transactions.push({
+        valor: row[offset + 3] as number,
+        tipo: row[offset + 4] as string,
+        descricao: row[offset + 5] as string,
+        realizada_em: row[offset + 6] as string,
+      });
+    }
+    return {
+      saldo: { total: first[offset] as number, data_extrato: first[offset + 2] as string, limite: first[offset + 1] as number },
+      ultimas_transacoes: transactions,
+    };
+  }
+
+  /** One query for every waiting read: extrato alone, extratos together (rows tagged by position). */
+  async function sendStatementReads(clientIds: number[]): Promise<(Statement | Failure)[]> {
+    if (clientIds.length === 1) {
+      const rows = await query('extrato', 'SELECT saldo, limite, data_extrato, valor, tipo, descricao, realizada_em FROM extrato($1)', clientIds);
+      return [rows instanceof Failure ? rows : toStatement(rows, 0)];
+    }
+    const rows = await query('extratos', 'SELECT ordem, saldo, limite, data_extrato, valor, tipo, descricao, realizada_em FROM extratos($1)', [clientIds]);
+    if (rows instanceof Failure) return clientIds.map(() => rows);
+    const rowsByPosition: Row[][] = clientIds.map(() => []);
+    for (const row of rows) rowsByPosition[(row[0] as number) - 1]!.push(row);
+    return rowsByPosition.map((statementRows) => toStatement(statementRows, 1));
+  }
+
+  const statementReads = createBatcher<number, Statement | Failure>({
+    sizeMax: options.batchSizeMax,
+    inFlightMax: options.readsInFlightMax,
+    queueLengthMax: options.poolQueueLengthMax,
+    whenFull: failures.overloaded,
+    send: sendStatementReads,
+  });
+
   return {
-    async registerTransaction(clientId, request) {
-      const rows = await query(
-        'registrar_transacao',
-        'SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)',
-        [clientId, request.valor, request.tipo, request.descricao],
-      );
-      if (rows instanceof Failure) return rows;
-      invariant(rows.length === 1, `registrar_transacao returned ${rows.length} rows`);
-      const [outcome, limite, saldo] = rows[0] as [number, number | null, number | null];
-      switch (outcome) {
-        case OUTCOME_APPLIED:
-          invariant(limite !== null && saldo !== null && saldo >= -limite, `applied transaction left saldo ${saldo} with limite ${limite}`);
-          return { limite, saldo };
-        case OUTCOME_NO_CLIENT:
-          return failures.clientNotFound;
-        case OUTCOME_REFUSED:
-          return request.tipo === 'd' ? failures.limitExceeded : failures.balanceTooLarge;
-        default:
-          throw new InvariantError(`registrar_transacao returned unknown outcome ${outcome}`);
-      }
+    registerTransaction(clientId, request) {
+      return transactions.submit({ clientId, request });
     },
 
-    async readStatement(clientId) {
-      const rows = await query(
-        'extrato',
-        'SELECT saldo, limite, data_extrato, valor, tipo, descricao, realizada_em FROM extrato($1)',
-        [clientId],
-      );
-      if (rows instanceof Failure) return rows;
-      const first = rows[0];
-      if (first === undefined) return failures.clientNotFound;
-      invariant(rows.length <= 10, `extrato returned ${rows.length} rows`);
-      const transactions: StatementTransaction[] = [];
-      for (const row of rows) {
-        // A client with no transactions comes back as one row of NULLs.
-        if (row[3] === null) break;
-        transactions.push({
-          valor: row[3] as number,
-          tipo: row[4] as string,
-          descricao: row[5] as string,
-          realizada_em: row[6] as string,
-        });
-      }
-      return {
-        saldo: { total: first[0] as number, data_extrato: first[2] as string, limite: first[1] as number },
-        ultimas_transacoes: transactions,
-      };
+    readStatement(clientId) {
+      return statementReads.submit(clientId);
     },
 
     health() {
-      return { totalCount: pool.totalCount, idleCount: pool.idleCount, waitingCount: pool.waitingCount };
+      return {
+        totalCount: pool.totalCount,
+        idleCount: pool.idleCount,
+        waitingCount: pool.waitingCount,
+        batchesInFlight: transactions.inFlight,
+        transactionsWaiting: transactions.waiting,
+        readsInFlight: statementReads.inFlight,
+        readsWaiting: statementReads.waiting,
+      };
     },
 
     close() {

@@ -39,7 +39,7 @@ describe('npm run bench -- --smoke', () => {
     expect(result.status, result.stdout + result.stderr).toBe(0);
     const report = JSON.parse(fs.readFileSync(path.join(out, 'smoke.json'), 'utf8'));
     expect(report.scenarios.map((scenario: { name: string }) => scenario.name))
-      .toEqual(['http-floor', 'db-transacao', 'db-extrato', 'transacoes', 'extrato', 'mix']);
+      .toEqual(['http-floor', 'db-transacao', 'db-extrato', 'transacoes', 'extrato', 'mix', 'http-floor@half', 'mix@half']);
     for (const scenario of report.scenarios) {
       expect(scenario.requests, scenario.name).toBeGreaterThan(0);
       expect(scenario.errors + scenario.unexpectedStatuses, scenario.name).toBe(0);

@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { readHealth } from './support/health.js';
 import { getStatement, postTransaction } from './support/http.js';
 import { startInstance } from './support/instance.js';
 
@@ -30,8 +31,11 @@ describe('graceful stop', () => {
       const before = await database.balance(3);
       const pending = Array.from({ length: 8 }, (_, index) =>
         postTransaction(instance.baseUrl, 3, { valor: 10, tipo: 'c', descricao: `drain${index}` }));
-      await waitFor(async () => (await database.query(
-        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))[0]!.n === 8);
+      // All eight are inside the instance, and its calls wait on the lock
+      // (some may share one call: see the batcher).
+      await waitFor(async () => (await readHealth(`127.0.0.1:${instance.port}`)).inFlight === 8
+        && (await database.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))[0]!.n >= 1);
 
       const exitCode = instance.stop('SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 200));

@@ -63,3 +63,52 @@ describe('money rules in the database', () => {
     await expect(database.query(statement)).rejects.toBeInstanceOf(pg.DatabaseError);
   });
 });
+
+describe('shared commits: registrar_transacoes', () => {
+  it('gives each transaction of a batch the outcome the one-at-a-time function gives, in order', async () => {
+    // The same sequence, applied one call at a time on one database and as
+    // one batch on another: outcomes, balances and stored rows must agree.
+    const sequence = [
+      [1, 60000, 'd', 'um'], [2, 50000, 'd', 'dois'], [1, 50000, 'd', 'recusada'], [6, 10, 'c', 'ninguem'],
+      [1, 20000, 'c', 'volta'], [1, 60000, 'd', 'agora sim'], [3, 1, 'c', 'três'], [2, 30001, 'd', 'passa'],
+      [2, 30000, 'd', 'exata'], [5, 2147483647, 'c', 'enorme'],
+    ] as const;
+    const oneByOne = await createTestDatabase();
+    const batched = await createTestDatabase();
+    try {
+      const expected = [];
+      for (const [cliente, valor, tipo, descricao] of sequence) {
+        expected.push((await oneByOne.query('SELECT * FROM registrar_transacao($1, $2, $3, $4)', [cliente, valor, tipo, descricao]))[0]);
+      }
+      const columns = [0, 1, 2, 3].map((column) => sequence.map((entry) => entry[column]));
+      const actual = await batched.query('SELECT * FROM registrar_transacoes($1, $2, $3, $4)', columns);
+      expect(actual).toEqual(expected);
+      expect(actual.map((row) => row.resultado)).toEqual([0, 0, 2, 1, 0, 0, 0, 2, 0, 0]);
+
+      const stored = (database: TestDatabase) => database.query('SELECT cliente_id, valor, tipo, descricao FROM transacoes ORDER BY id');
+      expect(await stored(batched)).toEqual(await stored(oneByOne));
+      const balances = (database: TestDatabase) => database.query('SELECT id, saldo FROM clientes ORDER BY id');
+      expect(await balances(batched)).toEqual(await balances(oneByOne));
+    } finally {
+      await oneByOne.close();
+      await batched.close();
+    }
+  });
+
+  it('refuses arrays of different lengths', async () => {
+    await expect(database.query("SELECT * FROM registrar_transacoes('{1,2}', '{1}', '{c}', '{x}')")).rejects.toThrow(/different lengths/);
+  });
+});
+
+describe('shared reads: extratos', () => {
+  it('answers each position as extrato would, and leaves unknown clients out', async () => {
+    const rows = await database.query('SELECT ordem, saldo, limite, valor, tipo, descricao FROM extratos($1)', [[2, 6, 1, 2]]);
+    const forPosition = (position: number) => rows.filter((row) => row.ordem === position).map(({ ordem, ...rest }) => rest);
+    const single = async (id: number) => database.query('SELECT saldo, limite, valor, tipo, descricao FROM extrato($1)', [id]);
+    expect(forPosition(1)).toEqual(await single(2));
+    expect(forPosition(2)).toEqual([]);
+    expect(forPosition(3)).toEqual(await single(1));
+    expect(forPosition(4)).toEqual(await single(2));
+  });
+});
+
