@@ -36,10 +36,10 @@ export interface InstanceConfig {
   listen: ListenTarget;
   databaseUrl: string;
   poolClientsMax: number;
-  /** Requests allowed to wait for a pooled connection before we answer 503. */
-  poolQueueLengthMax: number;
-  /** How long a request may wait for a pooled connection. */
-  queueWaitTimeoutMs: number;
+  /** Requests of one kind allowed to wait to join a database call before we answer 503. */
+  queueLengthMax: number;
+  /** How long opening a database connection may take. */
+  connectTimeoutMs: number;
   /** Server-side statement_timeout and client-side query timeout. */
   queryTimeoutMs: number;
   /** How long a stopping instance waits for in-flight requests. */
@@ -111,14 +111,14 @@ function readChoice<T extends string>(
 
 function readInstanceLimits(environment: Environment): LauncherConfig['instance'] {
   const limits = {
-    poolClientsMax: readInteger(environment, 'CREBITO_POOL_CLIENTS_MAX', { fallback: 8, min: 1, max: 200 }),
-    poolQueueLengthMax: readInteger(environment, 'CREBITO_POOL_QUEUE_LENGTH_MAX', { fallback: 2048, min: 0, max: 1_000_000 }),
-    queueWaitTimeoutMs: readInteger(environment, 'CREBITO_QUEUE_WAIT_TIMEOUT_MS', { fallback: 5000, min: 1, max: 600_000 }),
+    poolClientsMax: readInteger(environment, 'CREBITO_POOL_CLIENTS_MAX', { fallback: 4, min: 1, max: 200 }),
+    queueLengthMax: readInteger(environment, 'CREBITO_QUEUE_LENGTH_MAX', { fallback: 2048, min: 0, max: 1_000_000 }),
+    connectTimeoutMs: readInteger(environment, 'CREBITO_CONNECT_TIMEOUT_MS', { fallback: 5000, min: 1, max: 600_000 }),
     queryTimeoutMs: readInteger(environment, 'CREBITO_QUERY_TIMEOUT_MS', { fallback: 5000, min: 1, max: 600_000 }),
     shutdownTimeoutMs: readInteger(environment, 'CREBITO_SHUTDOWN_TIMEOUT_MS', { fallback: 10_000, min: 0, max: 600_000 }),
     batchSizeMax: readInteger(environment, 'CREBITO_BATCH_SIZE_MAX', { fallback: 64, min: 1, max: 1000 }),
-    batchesInFlightMax: readInteger(environment, 'CREBITO_BATCHES_IN_FLIGHT_MAX', { fallback: 2, min: 1, max: 200 }),
-    readsInFlightMax: readInteger(environment, 'CREBITO_READS_IN_FLIGHT_MAX', { fallback: 2, min: 1, max: 200 }),
+    batchesInFlightMax: readInteger(environment, 'CREBITO_BATCHES_IN_FLIGHT_MAX', { fallback: 1, min: 1, max: 200 }),
+    readsInFlightMax: readInteger(environment, 'CREBITO_READS_IN_FLIGHT_MAX', { fallback: 1, min: 1, max: 200 }),
   };
   // Every call in flight holds a pooled connection; more calls than
   // connections would only queue inside the pool, unbounded by our limits.

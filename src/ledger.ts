@@ -2,10 +2,11 @@
 // limits, and the two operations of the API. Each operation is exactly one
 // round trip (a named prepared statement calling a function in sql/), and
 // turns the database's answer into a result or an expected Failure.
-// Transactions that arrive while earlier ones are in flight share one call
-// and one commit (see batcher.ts and sql/04-batch.sql). Errors that
-// mean the database is unreachable or slow become a 503; errors that mean our
-// SQL and our code disagree are bugs and are thrown as InvariantError.
+// Requests that arrive while earlier calls are in flight share one call:
+// transactions one commit, statements one snapshot (see batcher.ts and
+// sql/04-batch.sql). Errors that mean the database is unreachable or slow
+// become a 503; errors that mean our SQL and our code disagree are bugs and
+// are thrown as InvariantError.
 
 import pg from 'pg';
 import { createBatcher } from './batcher.js';
@@ -33,8 +34,8 @@ export interface LedgerOptions {
   databaseUrl: string;
   applicationName: string;
   poolClientsMax: number;
-  poolQueueLengthMax: number;
-  queueWaitTimeoutMs: number;
+  queueLengthMax: number;
+  connectTimeoutMs: number;
   queryTimeoutMs: number;
   /** Most transactions sharing one call; 1 turns shared commits off. */
   batchSizeMax: number;
@@ -92,9 +93,9 @@ export function createLedger(options: LedgerOptions): Ledger {
     connectionString: options.databaseUrl,
     application_name: options.applicationName,
     max: options.poolClientsMax,
-    // pg-pool applies this to the wait for a free client as well as to
-    // opening a connection: it bounds how long a request queues.
-    connectionTimeoutMillis: options.queueWaitTimeoutMs,
+    // Bounds opening a connection (and the wait for a free client, which
+    // the batchers' in-flight limits keep from happening).
+    connectionTimeoutMillis: options.connectTimeoutMs,
     // Connections are kept for the life of the process; opening one costs
     // far more than holding it.
     idleTimeoutMillis: 0,
@@ -112,8 +113,9 @@ export function createLedger(options: LedgerOptions): Ledger {
     console.error(`[${options.applicationName}] idle database connection lost: ${error.message}`);
   });
 
+  // The batchers keep calls in flight at or below the pool's size (config.ts
+  // checks it), so a query never queues inside the pool.
   async function query(name: string, text: string, values: unknown[]): Promise<Row[] | Failure> {
-    if (pool.waitingCount >= options.poolQueueLengthMax) return failures.overloaded;
     try {
       const result = await pool.query<Row>({ name, text, values, rowMode: 'array' });
       return result.rows;
@@ -162,7 +164,7 @@ export function createLedger(options: LedgerOptions): Ledger {
   const transactions = createBatcher<PendingTransaction, TransactionResult | Failure>({
     sizeMax: options.batchSizeMax,
     inFlightMax: options.batchesInFlightMax,
-    queueLengthMax: options.poolQueueLengthMax,
+    queueLengthMax: options.queueLengthMax,
     whenFull: failures.overloaded,
     send: sendTransactions,
   });
@@ -208,7 +210,7 @@ export function createLedger(options: LedgerOptions): Ledger {
   const statementReads = createBatcher<number, Statement | Failure>({
     sizeMax: options.batchSizeMax,
     inFlightMax: options.readsInFlightMax,
-    queueLengthMax: options.poolQueueLengthMax,
+    queueLengthMax: options.queueLengthMax,
     whenFull: failures.overloaded,
     send: sendStatementReads,
   });
