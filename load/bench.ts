@@ -28,7 +28,7 @@ import { PROJECT_ROOT, readLauncherConfig } from '../src/config.js';
 import type { StackState } from '../src/launcher.js';
 import { describeMachine, startSampling, type GroupUsage, type ProcessGroup } from './process-stats.js';
 import { renderChart, renderMarkdown } from './bench-report.js';
-import { makeDataDirectory, stackPort, startStack } from './stack.js';
+import { makeDataDirectory, readStackState, stackPort, startStack } from './stack.js';
 
 const CEILING_POOL_SIZES = [4, 8, 16];
 
@@ -116,16 +116,22 @@ async function runHttpScenario(options: {
     statusCounts[status] = Number(count);
     if (!options.expected.has(Number(status))) unexpected += Number(count);
   }
+  return scenarioResult(options, latencies, { errors: result.errors + result.timeouts, unexpectedStatuses: unexpected, statusCounts, usage });
+}
+
+/** The result of one scenario from its recorded latencies (milliseconds, one per answered request). */
+function scenarioResult(
+  scenario: { name: string; description: string; durationSeconds: number },
+  latencies: number[],
+  outcome: Pick<ScenarioResult, 'errors' | 'unexpectedStatuses' | 'statusCounts' | 'usage'>,
+): ScenarioResult {
   return {
-    name: options.name,
-    description: options.description,
-    requestsPerSecond: latencies.length / options.durationSeconds,
+    name: scenario.name,
+    description: scenario.description,
+    requestsPerSecond: latencies.length / scenario.durationSeconds,
     latencyMs: percentiles(latencies),
     requests: latencies.length,
-    errors: result.errors + result.timeouts,
-    unexpectedStatuses: unexpected,
-    statusCounts,
-    usage,
+    ...outcome,
   };
 }
 
@@ -169,17 +175,7 @@ async function runDatabaseScenario(options: {
   const usage = stop();
   usage.push(loadGeneratorUsage(cpuBefore));
   await pool.end();
-  return {
-    name: options.name,
-    description: options.description,
-    requestsPerSecond: latencies.length / options.durationSeconds,
-    latencyMs: percentiles(latencies),
-    requests: latencies.length,
-    errors,
-    unexpectedStatuses: 0,
-    statusCounts: {},
-    usage,
-  };
+  return scenarioResult(options, latencies, { errors, unexpectedStatuses: 0, statusCounts: {}, usage });
 }
 
 /** Every client's balance equals the sum of its transactions and stays within its limit. */
@@ -211,14 +207,6 @@ function processGroups(state: StackState): ProcessGroup[] {
   return groups;
 }
 
-function readState(dataDirectory: string): StackState {
-  const statePath = path.join(dataDirectory, 'run', 'state.json');
-  if (!fs.existsSync(statePath)) {
-    throw new Error(`no running stack found (${statePath} is missing): start one with \`npm start\`, or pass --start`);
-  }
-  return JSON.parse(fs.readFileSync(statePath, 'utf8')) as StackState;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -246,7 +234,7 @@ async function main(): Promise<void> {
     ? await startStack({ port: values.port === undefined ? await stackPort() : Number(values.port), dataDirectory: makeDataDirectory(), environment: { CREBITO_DATABASE_MODE: values.mode } })
     : undefined;
   try {
-    const state = ownStack?.state() ?? readState(readLauncherConfig(process.env).dataDirectory);
+    const state = ownStack?.state() ?? readStackState(readLauncherConfig(process.env).dataDirectory);
     const url = `http://127.0.0.1:${state.port}`;
     const groups = processGroups(state);
     const common = { connections, durationSeconds, groups };

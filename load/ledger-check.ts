@@ -22,9 +22,8 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { PROJECT_ROOT, readLauncherConfig } from '../src/config.js';
-import type { StackState } from '../src/launcher.js';
 import { judge, INVARIANTS, type DatabaseState, type Operation, type StatementOperation, type TransactionOperation, type Verdict } from './ledger-invariants.js';
-import { makeDataDirectory, stackPort, startStack } from './stack.js';
+import { makeDataDirectory, readStackState, stackPort, startStack } from './stack.js';
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const RECOVERY_TIMEOUT_MS = 60_000;
@@ -44,12 +43,6 @@ export interface FaultRecord {
 }
 
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
-
-function readState(dataDirectory: string): StackState {
-  const statePath = path.join(dataDirectory, 'run', 'state.json');
-  if (!fs.existsSync(statePath)) throw new Error(`no running stack found (${statePath} is missing): start one with \`npm start\`, or pass --start`);
-  return JSON.parse(fs.readFileSync(statePath, 'utf8')) as StackState;
-}
 
 async function readDatabase(databaseUrl: string, clientIds: number[]): Promise<{ limits: Record<number, number>; balances: Record<number, number>; lastId: number; client: pg.Client }> {
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'crebito-ledger-check' });
@@ -99,7 +92,7 @@ async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number): 
 
 /** Every instance answers a statement read (which needs the database) through its own socket. */
 async function allInstancesServe(dataDirectory: string): Promise<boolean> {
-  const state = readState(dataDirectory);
+  const state = readStackState(dataDirectory);
   if (state.instances.some((instance) => instance.pid === undefined)) return false;
   const answers = await Promise.all(state.instances.map((instance) => probe(instanceTarget(instance.listen), '/clientes/1/extrato')));
   return answers.every(Boolean);
@@ -113,19 +106,19 @@ interface FaultContext {
 }
 
 async function killInstance(context: FaultContext): Promise<FaultRecord> {
-  const victim = readState(context.dataDirectory).instances[0]!;
+  const victim = readStackState(context.dataDirectory).instances[0]!;
   const atMs = context.elapsed();
   process.kill(victim.pid!, 'SIGKILL');
   context.log(`fault: SIGKILL ${victim.name} (pid ${victim.pid})`);
   const recoveryMs = await waitUntil(async () => {
-    const now = readState(context.dataDirectory).instances.find((instance) => instance.name === victim.name);
+    const now = readStackState(context.dataDirectory).instances.find((instance) => instance.name === victim.name);
     return now?.pid !== undefined && now.pid !== victim.pid && await allInstancesServe(context.dataDirectory);
   }, RECOVERY_TIMEOUT_MS);
   return { name: 'kill-instance', atMs, detail: `SIGKILL ${victim.name} (pid ${victim.pid}); the launcher restarts it`, recoveryMs };
 }
 
 async function freezeInstance(context: FaultContext): Promise<FaultRecord> {
-  const state = readState(context.dataDirectory);
+  const state = readStackState(context.dataDirectory);
   const victim = state.instances[state.instances.length - 1]!;
   const atMs = context.elapsed();
   process.kill(victim.pid!, 'SIGSTOP');
@@ -137,7 +130,7 @@ async function freezeInstance(context: FaultContext): Promise<FaultRecord> {
 }
 
 async function crashPostgres(context: FaultContext): Promise<FaultRecord> {
-  const state = readState(context.dataDirectory);
+  const state = readStackState(context.dataDirectory);
   const atMs = context.elapsed();
   if (state.postgres === null) {
     return { name: 'crash-postgres', atMs, detail: 'skipped: DATABASE_URL names an external PostgreSQL the checker does not control', recoveryMs: null };
@@ -147,7 +140,7 @@ async function crashPostgres(context: FaultContext): Promise<FaultRecord> {
   process.kill(state.postgres.pid, 'SIGQUIT');
   context.log(`fault: immediate shutdown of PostgreSQL (pid ${state.postgres.pid})`);
   const recoveryMs = await waitUntil(async () => {
-    const now = readState(context.dataDirectory);
+    const now = readStackState(context.dataDirectory);
     return now.postgres !== null && now.postgres.pid !== state.postgres!.pid && await allInstancesServe(context.dataDirectory);
   }, RECOVERY_TIMEOUT_MS);
   return { name: 'crash-postgres', atMs, detail: `immediate shutdown (SIGQUIT) of pid ${state.postgres.pid}; the launcher starts it again`, recoveryMs };
@@ -213,7 +206,7 @@ async function main(): Promise<void> {
   const dataDirectory = ownStack?.dataDirectory ?? readLauncherConfig(process.env).dataDirectory;
   let valid = false;
   try {
-    const state = readState(dataDirectory);
+    const state = readStackState(dataDirectory);
     const baseUrl = `http://127.0.0.1:${state.port}`;
     const clientIds = [1, 2, 3, 4, 5];
     const initial = await readDatabase(state.databaseUrl, clientIds);
@@ -311,7 +304,7 @@ async function main(): Promise<void> {
 
     // Let every instance finish what it holds before reading the books.
     const settledAfter = await waitUntil(async () => {
-      const healths = await Promise.all(readState(dataDirectory).instances.map((instance) => probe(instanceTarget(instance.listen), '/health')));
+      const healths = await Promise.all(readStackState(dataDirectory).instances.map((instance) => probe(instanceTarget(instance.listen), '/health')));
       return healths.every(Boolean);
     }, SETTLE_TIMEOUT_MS);
     if (settledAfter === null) log('warning: an instance did not answer /health after the run');

@@ -27,6 +27,15 @@ export interface RunningStack {
   dispose(): Promise<void>;
 }
 
+/** The state file of the stack running on a data directory, with a clear error when none runs. */
+export function readStackState(dataDirectory: string): StackState {
+  const statePath = path.join(dataDirectory, 'run', 'state.json');
+  if (!fs.existsSync(statePath)) {
+    throw new Error(`no running stack found (${statePath} is missing): start one with \`npm start\`, or pass --start`);
+  }
+  return JSON.parse(fs.readFileSync(statePath, 'utf8')) as StackState;
+}
+
 export function makeDataDirectory(): string {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-stack-'));
   // PostgreSQL runs as its own user when the tests run as root.
@@ -78,7 +87,6 @@ export async function startStack(options: { port: number; dataDirectory: string;
       reject(new Error(`launcher exited (${code}) before the stack was up:\n${output}`));
     });
   });
-  const statePath = path.join(options.dataDirectory, 'run', 'state.json');
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     return exited;
@@ -89,7 +97,7 @@ export async function startStack(options: { port: number; dataDirectory: string;
     dataDirectory: options.dataDirectory,
     child,
     output: () => output,
-    state: () => JSON.parse(fs.readFileSync(statePath, 'utf8')) as StackState,
+    state: () => readStackState(options.dataDirectory),
     exited,
     stop,
     async dispose() {

@@ -170,41 +170,33 @@ export function createLedger(options: LedgerOptions): Ledger {
   });
 
   /**
-   * Builds one statement from its rows (columns from `offset` on: saldo,
-   * limite, data_extrato, valor, tipo, descricao, realizada_em). A client
-   * with no transactions comes as one row whose transaction columns are NULL.
+   * Builds one statement from its rows (ordem, saldo, limite, data_extrato,
+   * valor, tipo, descricao, realizada_em). A client with no transactions
+   * comes as one row whose transaction columns are NULL; no row at all means
+   * no such client.
    */
-  function toStatement(rows: Row[], offset: number): Statement | Failure {
+  function toStatement(rows: Row[]): Statement | Failure {
     const first = rows[0];
     if (first === undefined) return failures.clientNotFound;
     invariant(rows.length <= 10, `a statement came back with ${rows.length} rows`);
     const transactions: StatementTransaction[] = [];
     for (const row of rows) {
-      if (row[offset + 3] === null) break;
-      transactions.push({
-        valor: row[offset + 3] as number,
-        tipo: row[offset + 4] as string,
-        descricao: row[offset + 5] as string,
-        realizada_em: row[offset + 6] as string,
-      });
+      if (row[4] === null) break;
+      transactions.push({ valor: row[4] as number, tipo: row[5] as string, descricao: row[6] as string, realizada_em: row[7] as string });
     }
     return {
-      saldo: { total: first[offset] as number, data_extrato: first[offset + 2] as string, limite: first[offset + 1] as number },
+      saldo: { total: first[1] as number, data_extrato: first[3] as string, limite: first[2] as number },
       ultimas_transacoes: transactions,
     };
   }
 
-  /** One query for every waiting read: extrato alone, extratos together (rows tagged by position). */
+  /** One query, one snapshot, for every read that waited (a lone read is a list of one). */
   async function sendStatementReads(clientIds: number[]): Promise<(Statement | Failure)[]> {
-    if (clientIds.length === 1) {
-      const rows = await query('extrato', 'SELECT saldo, limite, data_extrato, valor, tipo, descricao, realizada_em FROM extrato($1)', clientIds);
-      return [rows instanceof Failure ? rows : toStatement(rows, 0)];
-    }
     const rows = await query('extratos', 'SELECT ordem, saldo, limite, data_extrato, valor, tipo, descricao, realizada_em FROM extratos($1)', [clientIds]);
     if (rows instanceof Failure) return clientIds.map(() => rows);
     const rowsByPosition: Row[][] = clientIds.map(() => []);
     for (const row of rows) rowsByPosition[(row[0] as number) - 1]!.push(row);
-    return rowsByPosition.map((statementRows) => toStatement(statementRows, 1));
+    return rowsByPosition.map(toStatement);
   }
 
   const statementReads = createBatcher<number, Statement | Failure>({

@@ -95,7 +95,7 @@ export function defineContractTests(target: () => ContractTarget): void {
       const response = await fetch(`${target().baseUrl}/clientes/1/transacoes`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body,
+        body: typeof body === 'string' ? body : new Uint8Array(body),
       });
       expect(response.status).toBe(422);
       expect(await snapshot(1)).toEqual(before);
