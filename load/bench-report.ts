@@ -12,7 +12,7 @@ export function renderMarkdown(report: BenchReport, chartFile: string): string {
   lines.push('# crebito benchmark');
   lines.push('');
   lines.push(`Run ${report.date} on ${report.machine}.`);
-  lines.push(`Database mode: **${report.databaseMode}**. ${report.connections} concurrent connections, ${report.durationSeconds} s per scenario, all in one run.`);
+  lines.push(`Database mode: **${report.databaseMode}**. ${report.connections} concurrent connections, ${report.durationSeconds} s per scenario, all in one run${report.rounds > 1 ? `; each line is the median of ${report.rounds} rounds by throughput` : ''}.`);
   lines.push('');
   lines.push(`![throughput and latency per scenario](${chartFile})`);
   lines.push('');

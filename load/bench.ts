@@ -52,6 +52,7 @@ export interface BenchReport {
   databaseMode: string;
   connections: number;
   durationSeconds: number;
+  rounds: number;
   scenarios: ScenarioResult[];
   ratios: { name: string; value: number }[];
   /** The performance targets of the project, each with the measured value. */
@@ -328,6 +329,7 @@ async function main(): Promise<void> {
       databaseMode: state.databaseMode ?? 'external',
       connections,
       durationSeconds,
+      rounds,
       scenarios,
       ratios,
       targets,
