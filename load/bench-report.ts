@@ -1,8 +1,42 @@
-// Turns a benchmark run into something a person can look at: a Markdown
-// report with the results and resources tables, and an SVG chart with
-// throughput and latency percentiles per scenario.
+// Owns the shape of a benchmark report and turns it into something a person
+// can look at: a Markdown report with the results, targets and resources
+// tables, and an SVG chart with throughput and latency per scenario.
 
-import { formatTarget, type BenchReport } from './bench.js';
+import type { GroupUsage } from './process-stats.js';
+
+export interface ScenarioResult {
+  name: string;
+  description: string;
+  requestsPerSecond: number;
+  latencyMs: { p50: number; p90: number; p99: number; p999: number };
+  requests: number;
+  /** Connection errors and timeouts. */
+  errors: number;
+  /** Answers other than those the scenario expects (200, or 200/422 for transactions). */
+  unexpectedStatuses: number;
+  statusCounts: Record<string, number>;
+  usage: GroupUsage[];
+}
+
+export interface BenchReport {
+  date: string;
+  machine: string;
+  databaseMode: string;
+  connections: number;
+  durationSeconds: number;
+  rounds: number;
+  scenarios: ScenarioResult[];
+  ratios: { name: string; value: number }[];
+  /** The performance targets of the project, each with the measured value. */
+  targets: { name: string; value: number; goal: string; met: boolean; unit: '%' | 'x' | 'MB' }[];
+  consistency: { clients: number; inconsistencies: number; details: string[] };
+}
+
+export function formatTarget(target: BenchReport['targets'][number]): string {
+  if (target.unit === '%') return `${(target.value * 100).toFixed(1)}%`;
+  if (target.unit === 'x') return `${target.value.toFixed(2)}x`;
+  return `${target.value.toFixed(1)} MB`;
+}
 
 const number = (value: number, digits = 0) => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const milliseconds = (value: number) => (value < 10 ? value.toFixed(2) : value.toFixed(1));
@@ -71,7 +105,7 @@ export function renderChart(report: BenchReport): string {
     const y = top + index * rowHeight;
     parts.push(`<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escape(scenario.name)}</text>`);
     const rateWidth = (scenario.requestsPerSecond / maxRate) * panelWidth;
-    parts.push(`<rect x="${labelWidth}" y="${y + 3}" width="${rateWidth.toFixed(1)}" height="${rowHeight - 8}" fill="${scenario.name.startsWith('db-') || scenario.name === 'http-floor' ? '#9ecae9' : '#54a24b'}"/>`);
+    parts.push(`<rect x="${labelWidth}" y="${y + 3}" width="${rateWidth.toFixed(1)}" height="${rowHeight - 8}" fill="${scenario.name.startsWith('db-') || scenario.name.startsWith('http-floor') ? '#9ecae9' : '#54a24b'}"/>`);
     parts.push(`<text x="${(labelWidth + rateWidth + 4).toFixed(1)}" y="${y + 15}">${number(scenario.requestsPerSecond)}</text>`);
     const barHeight = (rowHeight - 8) / latencyColors.length;
     latencyColors.forEach(([key, color], colorIndex) => {

@@ -27,38 +27,10 @@ import pg from 'pg';
 import { PROJECT_ROOT, readLauncherConfig } from '../src/config.js';
 import type { StackState } from '../src/launcher.js';
 import { describeMachine, startSampling, type GroupUsage, type ProcessGroup } from './process-stats.js';
-import { renderChart, renderMarkdown } from './bench-report.js';
+import { formatTarget, renderChart, renderMarkdown, type BenchReport, type ScenarioResult } from './bench-report.js';
 import { makeDataDirectory, readStackState, stackPort, startStack } from './stack.js';
 
 const CEILING_POOL_SIZES = [4, 8, 16];
-
-export interface ScenarioResult {
-  name: string;
-  description: string;
-  requestsPerSecond: number;
-  latencyMs: { p50: number; p90: number; p99: number; p999: number };
-  requests: number;
-  /** Connection errors and timeouts. */
-  errors: number;
-  /** Answers other than those the scenario expects (200, or 200/422 for transactions). */
-  unexpectedStatuses: number;
-  statusCounts: Record<string, number>;
-  usage: GroupUsage[];
-}
-
-export interface BenchReport {
-  date: string;
-  machine: string;
-  databaseMode: string;
-  connections: number;
-  durationSeconds: number;
-  rounds: number;
-  scenarios: ScenarioResult[];
-  ratios: { name: string; value: number }[];
-  /** The performance targets of the project, each with the measured value. */
-  targets: { name: string; value: number; goal: string; met: boolean; unit: '%' | 'x' | 'MB' }[];
-  consistency: { clients: number; inconsistencies: number; details: string[] };
-}
 
 const randomClient = () => 1 + Math.floor(Math.random() * 5);
 const randomValor = () => 1 + Math.floor(Math.random() * 10000);
@@ -361,12 +333,6 @@ async function main(): Promise<void> {
   } finally {
     await ownStack?.dispose();
   }
-}
-
-export function formatTarget(target: BenchReport['targets'][number]): string {
-  if (target.unit === '%') return `${(target.value * 100).toFixed(1)}%`;
-  if (target.unit === 'x') return `${target.value.toFixed(2)}x`;
-  return `${target.value.toFixed(1)} MB`;
 }
 
 const README_START = '<!-- bench:start -->';
