@@ -25,6 +25,8 @@ export interface BenchReport {
   connections: number;
   durationSeconds: number;
   rounds: number;
+  /** How to run this benchmark again. */
+  command: string;
   scenarios: ScenarioResult[];
   ratios: { name: string; value: number }[];
   /** The performance targets of the project, each with the measured value. */
@@ -45,7 +47,7 @@ export function renderMarkdown(report: BenchReport, chartFile: string): string {
   const lines: string[] = [];
   lines.push('# crebito benchmark');
   lines.push('');
-  lines.push(`Run ${report.date} on ${report.machine}.`);
+  lines.push(`Run ${report.date} on ${report.machine}, with \`${report.command}\`.`);
   lines.push(`Database mode: **${report.databaseMode}**. ${report.connections} concurrent connections, ${report.durationSeconds} s per scenario, all in one run${report.rounds > 1 ? `; each line is the median of ${report.rounds} rounds by throughput` : ''}.`);
   lines.push('');
   lines.push(`![throughput and latency per scenario](${chartFile})`);

@@ -302,6 +302,7 @@ async function main(): Promise<void> {
       connections,
       durationSeconds,
       rounds,
+      command: ['npm run bench --', ...process.argv.slice(2)].join(' '),
       scenarios,
       ratios,
       targets,
