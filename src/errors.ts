@@ -18,24 +18,19 @@ export class Failure {
   }
 }
 
-function failure(status: string, code: string, message: string): Failure {
-  return new Failure(status, code, message);
-}
-
 export const failures = {
-  clientNotFound: failure('404 Not Found', 'cliente_nao_encontrado', 'no such client'),
-  routeNotFound: failure('404 Not Found', 'rota_nao_encontrada', 'no such route'),
-  limitExceeded: failure('422 Unprocessable Entity', 'limite_excedido', 'the debit would take the balance below -limite'),
-  balanceTooLarge: failure('422 Unprocessable Entity', 'saldo_excedido', 'the credit would take the balance past the largest exact integer'),
-  malformedJson: failure('422 Unprocessable Entity', 'json_invalido', 'the body is not one JSON value'),
-  notAnObject: failure('422 Unprocessable Entity', 'corpo_invalido', 'the body must be a JSON object'),
-  invalidValor: failure('422 Unprocessable Entity', 'valor_invalido', 'valor must be a whole number from 1 to 2147483647'),
-  invalidTipo: failure('422 Unprocessable Entity', 'tipo_invalido', 'tipo must be "c" or "d"'),
-  invalidDescricao: failure('422 Unprocessable Entity', 'descricao_invalida', 'descricao must be a string of 1 to 10 characters'),
-  bodyTooLarge: failure('413 Payload Too Large', 'corpo_grande_demais', 'the body is larger than the limit'),
-  overloaded: failure('503 Service Unavailable', 'sobrecarregado', 'too many requests are waiting for the database'),
-  databaseUnavailable: failure('503 Service Unavailable', 'banco_indisponivel', 'the database did not answer; a transaction may or may not have been applied'),
-  shuttingDown: failure('503 Service Unavailable', 'desligando', 'this instance is stopping'),
+  clientNotFound: new Failure('404 Not Found', 'cliente_nao_encontrado', 'no such client'),
+  routeNotFound: new Failure('404 Not Found', 'rota_nao_encontrada', 'no such route'),
+  limitExceeded: new Failure('422 Unprocessable Entity', 'limite_excedido', 'the debit would take the balance below -limite'),
+  balanceTooLarge: new Failure('422 Unprocessable Entity', 'saldo_excedido', 'the credit would take the balance past the largest exact integer'),
+  malformedJson: new Failure('422 Unprocessable Entity', 'json_invalido', 'the body is not one JSON value'),
+  notAnObject: new Failure('422 Unprocessable Entity', 'corpo_invalido', 'the body must be a JSON object'),
+  invalidValor: new Failure('422 Unprocessable Entity', 'valor_invalido', 'valor must be a whole number from 1 to 2147483647'),
+  invalidTipo: new Failure('422 Unprocessable Entity', 'tipo_invalido', 'tipo must be "c" or "d"'),
+  invalidDescricao: new Failure('422 Unprocessable Entity', 'descricao_invalida', 'descricao must be a string of 1 to 10 characters'),
+  bodyTooLarge: new Failure('413 Payload Too Large', 'corpo_grande_demais', 'the body is larger than the limit'),
+  overloaded: new Failure('503 Service Unavailable', 'sobrecarregado', 'too many requests are waiting for the database'),
+  databaseUnavailable: new Failure('503 Service Unavailable', 'banco_indisponivel', 'the database did not answer; a transaction may or may not have been applied'),
 } as const;
 
 export class InvariantError extends Error {
