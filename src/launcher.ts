@@ -173,7 +173,11 @@ async function main(): Promise<void> {
       instances: instances.map((instance, index) => ({ name: instance.name, pid: instance.pid, listen: listenAddresses[index] ?? '', restarts: instance.restarts })),
       postgres: postgres === undefined ? null : { pid: postgres.pid, dataDirectory: path.join(config.dataDirectory, 'postgres') },
     };
-    fs.writeFileSync(path.join(runDirectory, 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
+    // Written beside and renamed over, so a reader (the checker polls it
+    // during faults) never sees a half-written file.
+    const statePath = path.join(runDirectory, 'state.json');
+    fs.writeFileSync(`${statePath}.next`, `${JSON.stringify(state, null, 2)}\n`);
+    fs.renameSync(`${statePath}.next`, statePath);
   };
 
   const stopAll = async (reason: string, exitCode: number) => {
