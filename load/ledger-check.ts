@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { PROJECT_ROOT, readLauncherConfig } from '../src/config.js';
 import { judge, INVARIANTS, type DatabaseState, type Operation, type StatementOperation, type TransactionOperation, type Verdict } from './ledger-invariants.js';
-import { makeDataDirectory, readStackState, stackPort, startStack } from './stack.js';
+import { getFromListenAddress, makeDataDirectory, readStackState, stackPort, startStack } from './stack.js';
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const RECOVERY_TIMEOUT_MS = 60_000;
@@ -58,27 +58,9 @@ async function readDatabase(databaseUrl: string, clientIds: number[]): Promise<{
   return { limits, balances, lastId, client };
 }
 
-/** A GET through an address (public port or one instance's socket) that answers 200 within the probe timeout. */
-function probe(target: { port: number } | { socketPath: string }, pathName: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = 'socketPath' in target ? net.connect(target.socketPath) : net.connect(target.port, '127.0.0.1');
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve(false);
-    }, PROBE_TIMEOUT_MS);
-    let received = '';
-    socket.on('connect', () => socket.write(`GET ${pathName} HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n`));
-    socket.on('data', (chunk) => { received += chunk.toString(); });
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(received.startsWith('HTTP/1.1 200'));
-    });
-    socket.on('error', () => undefined);
-  });
-}
-
-function instanceTarget(listen: string): { port: number } | { socketPath: string } {
-  return listen.startsWith('unix:') ? { socketPath: listen.slice('unix:'.length) } : { port: Number(listen.slice(listen.lastIndexOf(':') + 1)) };
+/** A GET to a listen address (the public port, or one instance's socket) answered 200 within the probe timeout. */
+async function probe(listen: string, pathName: string): Promise<boolean> {
+  return (await getFromListenAddress(listen, pathName, PROBE_TIMEOUT_MS))?.status === 200;
 }
 
 async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number): Promise<number | null> {
@@ -94,7 +76,7 @@ async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number): 
 async function allInstancesServe(dataDirectory: string): Promise<boolean> {
   const state = readStackState(dataDirectory);
   if (state.instances.some((instance) => instance.pid === undefined)) return false;
-  const answers = await Promise.all(state.instances.map((instance) => probe(instanceTarget(instance.listen), '/clientes/1/extrato')));
+  const answers = await Promise.all(state.instances.map((instance) => probe(instance.listen, '/clientes/1/extrato')));
   return answers.every(Boolean);
 }
 
@@ -166,13 +148,13 @@ async function slowClients(context: FaultContext): Promise<FaultRecord> {
   const deadline = performance.now() + SLOW_CLIENT_TRICKLE_MS;
   while (performance.now() < deadline) {
     const started = performance.now();
-    if (!(await probe({ port: context.port }, '/clientes/2/extrato'))) failedProbes++;
+    if (!(await probe(`127.0.0.1:${context.port}`, '/clientes/2/extrato'))) failedProbes++;
     worstProbeMs = Math.max(worstProbeMs, performance.now() - started);
     await sleep(100);
   }
   clearInterval(trickle);
   for (const socket of sockets) socket.destroy();
-  const recoveryMs = await waitUntil(() => probe({ port: context.port }, '/clientes/2/extrato'), RECOVERY_TIMEOUT_MS);
+  const recoveryMs = await waitUntil(() => probe(`127.0.0.1:${context.port}`, '/clientes/2/extrato'), RECOVERY_TIMEOUT_MS);
   return {
     name: 'slow-clients',
     atMs,
@@ -304,7 +286,7 @@ async function main(): Promise<void> {
 
     // Let every instance finish what it holds before reading the books.
     const settledAfter = await waitUntil(async () => {
-      const healths = await Promise.all(readStackState(dataDirectory).instances.map((instance) => probe(instanceTarget(instance.listen), '/health')));
+      const healths = await Promise.all(readStackState(dataDirectory).instances.map((instance) => probe(instance.listen, '/health')));
       return healths.every(Boolean);
     }, SETTLE_TIMEOUT_MS);
     if (settledAfter === null) log('warning: an instance did not answer /health after the run');

@@ -5,10 +5,11 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { LAUNCHER_ENTRY } from '../src/config.js';
+import { LAUNCHER_ENTRY, parseListenTarget } from '../src/config.js';
 import type { StackState } from '../src/launcher.js';
 
 const UP_TIMEOUT_MS = 90_000;
@@ -25,6 +26,27 @@ export interface RunningStack {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** Stops the stack and deletes its data directory. */
   dispose(): Promise<void>;
+}
+
+/**
+ * One GET straight to a listen address as the launcher writes it
+ * (`unix:/path.sock` or `host:port`), bypassing nginx: how the tools ask one
+ * instance for itself. Resolves with the status and body, or undefined when
+ * nothing answered within timeoutMs.
+ */
+export function getFromListenAddress(listen: string, pathName: string, timeoutMs: number): Promise<{ status: number; body: string } | undefined> {
+  const target = parseListenTarget(listen);
+  const address = target.kind === 'unix' ? { socketPath: target.path } : { host: target.host, port: target.port };
+  return new Promise((resolve) => {
+    const request = http.get({ ...address, path: pathName, agent: false, timeout: timeoutMs }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      response.on('error', () => resolve(undefined));
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(undefined));
+  });
 }
 
 /** The state file of the stack running on a data directory, with a clear error when none runs. */

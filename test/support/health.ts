@@ -1,7 +1,7 @@
 // Reads an instance's /health over its own listen address (a unix socket or a
 // TCP port), bypassing nginx, so a test can ask each instance for itself.
 
-import http from 'node:http';
+import { getFromListenAddress } from '../../load/stack.js';
 
 export interface InstanceHealth {
   instance: string;
@@ -10,24 +10,10 @@ export interface InstanceHealth {
   served: { transacoes: number; extrato: number; other: number };
 }
 
-export function readHealth(listen: string): Promise<InstanceHealth> {
-  const target = listen.startsWith('unix:')
-    ? { socketPath: listen.slice('unix:'.length) }
-    : { host: listen.slice(0, listen.lastIndexOf(':')), port: Number(listen.slice(listen.lastIndexOf(':') + 1)) };
-  return new Promise((resolve, reject) => {
-    const request = http.get({ ...target, path: '/health', agent: false }, (response) => {
-      let text = '';
-      response.on('data', (chunk: Buffer) => { text += chunk.toString(); });
-      response.on('end', () => {
-        try {
-          resolve(JSON.parse(text) as InstanceHealth);
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
-    request.on('error', reject);
-  });
+export async function readHealth(listen: string): Promise<InstanceHealth> {
+  const answer = await getFromListenAddress(listen, '/health', 5000);
+  if (answer?.status !== 200) throw new Error(`${listen} did not answer /health (${answer?.status ?? 'no answer'})`);
+  return JSON.parse(answer.body) as InstanceHealth;
 }
 
 /** Waits until every listed instance reports no request in flight. */
