@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { DatabaseMode } from './config.js';
-import { isProcessAlive, processCommandName, waitForExit } from './processes.js';
+import { isRunningAs, readPidFile, waitForExit } from './processes.js';
 
 export const EMBEDDED_DATABASE_NAME = 'crebito';
 export const EMBEDDED_USER_NAME = 'crebito';
@@ -96,20 +96,9 @@ function ensureDirectory(directory: string, owner: { uid: number; gid: number } 
  * shutdown would (SIGINT: fast shutdown, nothing acknowledged is lost), and go on.
  */
 async function recoverLeftoverServer(dataDirectory: string, log: (line: string) => void): Promise<void> {
-  const pidFile = path.join(dataDirectory, 'postmaster.pid');
-  let firstLine: string | undefined;
-  try {
-    firstLine = fs.readFileSync(pidFile, 'utf8').split('\n')[0];
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw error;
-  }
-  const pid = Number(firstLine);
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  if (!isProcessAlive(pid) || processCommandName(pid) !== 'postgres') {
-    // PostgreSQL itself replaces a lock file whose process is gone.
-    return;
-  }
+  const pid = readPidFile(path.join(dataDirectory, 'postmaster.pid'));
+  // PostgreSQL itself replaces a lock file whose process is gone.
+  if (!isRunningAs(pid, 'postgres')) return;
   log(`found PostgreSQL (pid ${pid}) still running on ${dataDirectory}, left by a crebito that did not stop cleanly; stopping it first`);
   process.kill(pid, 'SIGINT');
   if (!(await waitForExit(pid, STOP_TIMEOUT_MS))) {

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { INSTANCE_ENTRY, readLauncherConfig, type LauncherConfig } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { findNginx, writeNginxConfig } from './nginx.js';
-import { isProcessAlive, processCommandName, waitForExit } from './processes.js';
+import { isRunningAs, processCommandName, readPidFile, waitForExit } from './processes.js';
 import { applySchema } from './schema.js';
 import { Supervised } from './supervisor.js';
 
@@ -40,20 +40,11 @@ const log = (line: string) => console.log(`[crebito] ${line}`);
 // whatever did start, in order, and exit non-zero.
 let shutdown: ((reason: string, exitCode: number) => Promise<void>) | undefined;
 
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim().split('\n')[0]);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** One launcher per data directory: a second one would fight the first over the database. */
 function acquireLauncherLock(runDirectory: string): void {
   const lockFile = path.join(runDirectory, 'launcher.pid');
-  const holder = readPid(lockFile);
-  if (holder !== undefined && holder !== process.pid && isProcessAlive(holder) && processCommandName(holder) === 'node') {
+  const holder = readPidFile(lockFile);
+  if (holder !== process.pid && isRunningAs(holder, 'node')) {
     throw new Error(`crebito is already running (launcher pid ${holder}) on ${path.dirname(runDirectory)}; stop it first with: kill -TERM ${holder}`);
   }
   fs.writeFileSync(lockFile, `${process.pid}\n`);
@@ -62,14 +53,14 @@ function acquireLauncherLock(runDirectory: string): void {
 /** Stops processes a launcher killed with SIGKILL left behind (nginx, instances). */
 async function stopLeftovers(runDirectory: string): Promise<void> {
   const leftovers: { pid: number; signal: NodeJS.Signals }[] = [];
-  const nginxPid = readPid(path.join(runDirectory, 'nginx.pid'));
-  if (nginxPid !== undefined && isProcessAlive(nginxPid) && processCommandName(nginxPid) === 'nginx') {
+  const nginxPid = readPidFile(path.join(runDirectory, 'nginx.pid'));
+  if (isRunningAs(nginxPid, 'nginx')) {
     leftovers.push({ pid: nginxPid, signal: 'SIGQUIT' });
   }
   try {
     const state = JSON.parse(fs.readFileSync(path.join(runDirectory, 'state.json'), 'utf8')) as StackState;
     for (const instance of state.instances) {
-      if (instance.pid !== undefined && isProcessAlive(instance.pid) && processCommandName(instance.pid) === 'node') {
+      if (isRunningAs(instance.pid, 'node')) {
         leftovers.push({ pid: instance.pid, signal: 'SIGTERM' });
       }
     }

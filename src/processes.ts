@@ -25,6 +25,25 @@ function processState(pid: number): string | undefined {
   }
 }
 
+/**
+ * Whether pid is alive and still the program we think it is: a pid read from
+ * an old pid file may since have been given to something else entirely.
+ */
+export function isRunningAs(pid: number | undefined, commandName: string): pid is number {
+  return pid !== undefined && isProcessAlive(pid) && processCommandName(pid) === commandName;
+}
+
+/** The pid on the first line of a pid file (ours, nginx's, postmaster.pid), or undefined. */
+export function readPidFile(file: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').split('\n')[0]!.trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
 /** The program name of a pid (from /proc), or undefined when it cannot be read. */
 export function processCommandName(pid: number): string | undefined {
   try {
