@@ -94,6 +94,12 @@ export function createServer(options: ServerOptions): Server {
     reply(exchange, failure.status, failure.body, failure === failures.bodyTooLarge);
   }
 
+  /** The last step of every handler: a ledger answer becomes a 200 or its failure. */
+  function replyWith<Result>(exchange: Exchange, result: Result | Failure, serialize: (value: Result) => string): void {
+    if (result instanceof Failure) replyFailure(exchange, result);
+    else reply(exchange, STATUS_OK, serialize(result));
+  }
+
   /**
    * Collects the body and hands it to onBody, unless it grows past
    * BODY_SIZE_BYTES_MAX, in which case the reply is a 413 and the connection
@@ -132,10 +138,9 @@ export function createServer(options: ServerOptions): Server {
       if (clientId === undefined) return replyFailure(exchange, failures.clientNotFound);
       const transaction = parseTransactionBody(body);
       if (transaction instanceof Failure) return replyFailure(exchange, transaction);
-      ledger.registerTransaction(clientId, transaction).then((result) => {
-        if (result instanceof Failure) replyFailure(exchange, result);
-        else reply(exchange, STATUS_OK, serializeTransactionResult(result));
-      }).catch(crashOnBug);
+      ledger.registerTransaction(clientId, transaction)
+        .then((result) => replyWith(exchange, result, serializeTransactionResult))
+        .catch(crashOnBug);
     });
   });
 
@@ -144,10 +149,9 @@ export function createServer(options: ServerOptions): Server {
     served.extrato++;
     const clientId = parseClientId(request.getParameter(0));
     if (clientId === undefined) return replyFailure(exchange, failures.clientNotFound);
-    ledger.readStatement(clientId).then((result) => {
-      if (result instanceof Failure) replyFailure(exchange, result);
-      else reply(exchange, STATUS_OK, serializeStatement(result));
-    }).catch(crashOnBug);
+    ledger.readStatement(clientId)
+      .then((result) => replyWith(exchange, result, serializeStatement))
+      .catch(crashOnBug);
   });
 
   // Touches no database: operators read pool numbers here, and the benchmark
