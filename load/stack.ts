@@ -14,16 +14,11 @@ import type { StackState } from '../src/launcher.js';
 
 const UP_TIMEOUT_MS = 90_000;
 
-export interface RunningStack {
+export interface RunningStack extends StartedProcess {
   port: number;
   baseUrl: string;
   dataDirectory: string;
-  child: ChildProcess;
-  output: () => string;
   state(): StackState;
-  /** Resolves with the launcher's exit code. */
-  exited: Promise<number | null>;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** Stops the stack and deletes its data directory. */
   dispose(): Promise<void>;
 }
@@ -86,44 +81,85 @@ export async function stackPort(): Promise<number> {
   return free ? 9999 : freePort();
 }
 
-export async function startStack(options: { port: number; dataDirectory: string; environment?: Record<string, string> }): Promise<RunningStack> {
-  let output = '';
-  const child = spawn(process.execPath, [LAUNCHER_ENTRY], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PORT: String(options.port), CREBITO_DATA_DIR: options.dataDirectory, ...options.environment },
+export interface StartedProcess {
+  child: ChildProcess;
+  /** Everything it wrote to stdout and stderr so far. */
+  output: () => string;
+  /** Resolves with its exit code. */
+  exited: Promise<number | null>;
+  /** Sends the signal (if it still runs) and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Runs one of our compiled entry points as a child and waits until it says
+ * it is ready, either by an IPC message of that type (an instance) or by a
+ * line in its output (the launcher). Rejects, with its output, if it exits
+ * or times out first.
+ */
+export async function startProcess(options: {
+  name: string;
+  entry: string;
+  environment: Record<string, string | undefined>;
+  readyWhen: { message: string } | { outputIncludes: string };
+  readyTimeoutMs: number;
+}): Promise<StartedProcess> {
+  const { readyWhen } = options;
+  const child = spawn(process.execPath, [options.entry], {
+    stdio: 'message' in readyWhen ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.environment },
   });
+  let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`stack not up in ${UP_TIMEOUT_MS} ms:\n${output}`)), UP_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(new Error(`${options.name} not ready in ${options.readyTimeoutMs} ms:\n${output}`)), options.readyTimeoutMs);
+    const ready = () => {
+      clearTimeout(timer);
+      resolve();
+    };
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('[crebito] up on')) {
-        clearTimeout(timer);
-        resolve();
-      }
+      if ('outputIncludes' in readyWhen && output.includes(readyWhen.outputIncludes)) ready();
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
+    if ('message' in readyWhen) {
+      child.on('message', (message: { type?: string }) => {
+        if (message.type === readyWhen.message) ready();
+      });
+    }
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`launcher exited (${code}) before the stack was up:\n${output}`));
+      reject(new Error(`${options.name} exited (${code}) before it was ready:\n${output}`));
     });
   });
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    return exited;
-  };
   return {
+    child,
+    output: () => output,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export async function startStack(options: { port: number; dataDirectory: string; environment?: Record<string, string> }): Promise<RunningStack> {
+  const launcher = await startProcess({
+    name: 'the stack',
+    entry: LAUNCHER_ENTRY,
+    environment: { PORT: String(options.port), CREBITO_DATA_DIR: options.dataDirectory, ...options.environment },
+    readyWhen: { outputIncludes: '[crebito] up on' },
+    readyTimeoutMs: UP_TIMEOUT_MS,
+  });
+  return {
+    ...launcher,
     port: options.port,
     baseUrl: `http://127.0.0.1:${options.port}`,
     dataDirectory: options.dataDirectory,
-    child,
-    output: () => output,
     state: () => readStackState(options.dataDirectory),
-    exited,
-    stop,
     async dispose() {
-      await stop();
+      await launcher.stop();
       fs.rmSync(options.dataDirectory, { recursive: true, force: true });
     },
   };

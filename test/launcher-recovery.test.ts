@@ -5,9 +5,8 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { isProcessAlive, waitForExit } from '../src/processes.js';
-import { freePort } from './support/instance.js';
+import { freePort, makeDataDirectory, type RunningStack, startStack } from '../load/stack.js';
 import { postTransaction, getStatement } from './support/http.js';
-import { makeDataDirectory, startStack, type RunningStack } from '../load/stack.js';
 
 let stack: RunningStack | undefined;
 

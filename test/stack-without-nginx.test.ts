@@ -4,8 +4,7 @@
 
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from './support/instance.js';
-import { makeDataDirectory, startStack, type RunningStack } from '../load/stack.js';
+import { freePort, makeDataDirectory, type RunningStack, startStack } from '../load/stack.js';
 
 let stack: RunningStack;
 

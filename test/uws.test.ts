@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { isNativeUws } from '../src/uws.js';
-import { INSTANCE_ENTRY } from './support/instance.js';
+import { INSTANCE_ENTRY } from '../src/config.js';
 
 const require = createRequire(import.meta.url);
 
