@@ -3,7 +3,7 @@
 // the contract, race and ledger-checker tests, which all go through it.
 
 import { describe, expect, it } from 'vitest';
-import { createBatcher } from '../src/batcher.js';
+import { createBatcher } from '../src/instance/batcher.js';
 
 /** A send whose calls wait until the test settles them. */
 function heldSender() {
@@ -19,7 +19,7 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 describe('batcher', () => {
   it('sends a lone request at once, alone', async () => {
     const { calls, send } = heldSender();
-    const batcher = createBatcher({ sizeMax: 64, inFlightMax: 2, queueLengthMax: 100, whenFull: 'full', send });
+    const batcher = createBatcher({ sizeMax: 64, inFlightMax: 2, queueLengthMax: 100, waitMsMax: 60_000, whenFull: 'full', whenExpired: 'expired', send });
     const answer = batcher.submit(1);
     expect(calls.map((call) => call.items)).toEqual([[1]]);
     calls[0]!.settle(['one']);
@@ -28,7 +28,7 @@ describe('batcher', () => {
 
   it('gathers what arrives while every slot is busy into one call, in arrival order', async () => {
     const { calls, send } = heldSender();
-    const batcher = createBatcher({ sizeMax: 64, inFlightMax: 2, queueLengthMax: 100, whenFull: 'full', send });
+    const batcher = createBatcher({ sizeMax: 64, inFlightMax: 2, queueLengthMax: 100, waitMsMax: 60_000, whenFull: 'full', whenExpired: 'expired', send });
     const answers = [1, 2, 3, 4, 5].map((item) => batcher.submit(item));
     expect(calls.map((call) => call.items)).toEqual([[1], [2]]);
     expect(batcher.waiting).toBe(3);
@@ -45,7 +45,7 @@ describe('batcher', () => {
 
   it('never puts more than sizeMax in one call', async () => {
     const { calls, send } = heldSender();
-    const batcher = createBatcher({ sizeMax: 2, inFlightMax: 1, queueLengthMax: 100, whenFull: 'full', send });
+    const batcher = createBatcher({ sizeMax: 2, inFlightMax: 1, queueLengthMax: 100, waitMsMax: 60_000, whenFull: 'full', whenExpired: 'expired', send });
     for (const item of [1, 2, 3, 4, 5]) void batcher.submit(item);
     calls[0]!.settle(['x']);
     await tick();
@@ -56,7 +56,7 @@ describe('batcher', () => {
 
   it('answers whenFull at once past queueLengthMax, without sending', async () => {
     const { calls, send } = heldSender();
-    const batcher = createBatcher({ sizeMax: 64, inFlightMax: 1, queueLengthMax: 2, whenFull: 'full', send });
+    const batcher = createBatcher({ sizeMax: 64, inFlightMax: 1, queueLengthMax: 2, waitMsMax: 60_000, whenFull: 'full', whenExpired: 'expired', send });
     void batcher.submit(1);
     void batcher.submit(2);
     void batcher.submit(3);
@@ -66,7 +66,7 @@ describe('batcher', () => {
 
   it('hands a failed call\'s error to every request in it, and keeps serving', async () => {
     const { calls, send } = heldSender();
-    const batcher = createBatcher({ sizeMax: 64, inFlightMax: 1, queueLengthMax: 100, whenFull: 'full', send });
+    const batcher = createBatcher({ sizeMax: 64, inFlightMax: 1, queueLengthMax: 100, waitMsMax: 60_000, whenFull: 'full', whenExpired: 'expired', send });
     const first = batcher.submit(1);
     const second = batcher.submit(2);
     const third = batcher.submit(3);
@@ -84,9 +84,36 @@ describe('batcher', () => {
 
   it('rejects every request of a call that answers with the wrong number of results', async () => {
     const { calls, send } = heldSender();
-    const batcher = createBatcher({ sizeMax: 64, inFlightMax: 1, queueLengthMax: 100, whenFull: 'full', send });
+    const batcher = createBatcher({ sizeMax: 64, inFlightMax: 1, queueLengthMax: 100, waitMsMax: 60_000, whenFull: 'full', whenExpired: 'expired', send });
     const first = batcher.submit(1);
     calls[0]!.settle([]);
     await expect(first).rejects.toThrow(/came back with 0 results/);
+  });
+
+  it('answers whenExpired to a request that waited past waitMsMax, and never sends it', async () => {
+    const { calls, send } = heldSender();
+    const batcher = createBatcher({ sizeMax: 64, inFlightMax: 1, queueLengthMax: 100, waitMsMax: 20, whenFull: 'full', whenExpired: 'expired', send });
+    const first = batcher.submit(1);
+    const second = batcher.submit(2);
+    // The first call is held far past the second's wait; the second expires
+    // on its own timer, not on the next dispatch.
+    expect(await second).toBe('expired');
+    expect(batcher.expired).toBe(1);
+    expect(batcher.waiting).toBe(0);
+    calls[0]!.settle(['one']);
+    expect(await first).toBe('one');
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[1]]);
+  });
+
+  it.each([
+    ['sizeMax', { sizeMax: 0 }],
+    ['inFlightMax', { inFlightMax: 0 }],
+    ['queueLengthMax (regression: 0 was accepted, then every request was refused)', { queueLengthMax: 0 }],
+    ['waitMsMax', { waitMsMax: 0 }],
+  ])('refuses to be built with %s below 1', (_, override) => {
+    const { send } = heldSender();
+    expect(() => createBatcher({ sizeMax: 64, inFlightMax: 1, queueLengthMax: 100, waitMsMax: 100, whenFull: 'full', whenExpired: 'expired', send, ...override }))
+      .toThrow(/at least 1/);
   });
 });

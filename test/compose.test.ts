@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { INSTANCE_ENTRY, PROJECT_ROOT } from '../src/config.js';
-import { DOCKER_NGINX_CONFIG_PATH, DOCKER_NGINX_VALUES, renderNginxConfig } from '../src/nginx.js';
+import { INSTANCE_ENTRY, PROJECT_ROOT } from '../src/stack/paths.js';
+import { DOCKER_NGINX_CONFIG_PATH, DOCKER_NGINX_VALUES, renderNginxConfig } from '../src/stack/nginx.js';
 
 interface Service {
   image?: string;
@@ -93,6 +93,17 @@ describe('Dockerfile', () => {
   it('installs from the lockfile with npm ci', () => {
     expect(dockerfile).toMatch(/COPY package\.json package-lock\.json \.\//);
     expect(dockerfile).toMatch(/RUN npm ci\b/);
+  });
+
+  it('builds and ships only the instance: its folder and the shared one, compiled alone', () => {
+    const copied = dockerfile.split('\n').filter((line) => /^COPY (?!--from)/.test(line)).map((line) => line.split(/\s+/)[1]);
+    expect(copied).toEqual(['package.json', 'tsconfig.json', 'src/instance', 'src/shared']);
+    expect(dockerfile).toMatch(/RUN npm run build:instance\b/);
+    // tsconfig.instance.json compiles src/instance and src/shared alone, so an
+    // import of the launcher or the tools from the instance fails npm test's
+    // typecheck before it could fail a docker build.
+    const instanceConfig = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'tsconfig.instance.json'), 'utf8'));
+    expect(instanceConfig.include).toEqual(['src/instance/**/*.ts', 'src/shared/**/*.ts']);
   });
 
   it('runs the instance entry point the launcher runs for each instance', () => {

@@ -2,7 +2,7 @@
 // server is started, the schema is applied there, and the money lands there.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeDataDirectory, startStack, type RunningStack } from '../load/stack.js';
+import { freePort, makeDataDirectory, startStack, type RunningStack } from '../tools/harness/stack.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { postTransaction } from './support/http.js';
 

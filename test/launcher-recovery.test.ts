@@ -4,8 +4,8 @@
 // cleanly, and come up on the same data.
 
 import { afterAll, describe, expect, it } from 'vitest';
-import { isProcessAlive, waitForExit } from '../src/processes.js';
-import { freePort, makeDataDirectory, type RunningStack, startStack } from '../load/stack.js';
+import { isProcessAlive, waitForExit } from '../src/stack/processes.js';
+import { freePort, makeDataDirectory, type RunningStack, startStack } from '../tools/harness/stack.js';
 import { postTransaction, getStatement } from './support/http.js';
 
 let stack: RunningStack | undefined;

@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../src/config.js';
-import { freePort } from '../load/stack.js';
+import { PROJECT_ROOT } from '../src/stack/paths.js';
+import { freePort } from '../tools/harness/stack.js';
 
-const CHECKER = path.join(PROJECT_ROOT, 'dist', 'load', 'ledger-check.js');
+const CHECKER = path.join(PROJECT_ROOT, 'dist', 'tools', 'ledger-check', 'main.js');
 
 async function runChecker(extraArguments: string[]): Promise<{ status: number | null; output: string; verdict: any }> {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-ledger-'));

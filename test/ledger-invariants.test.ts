@@ -3,7 +3,7 @@
 // and expects the checker to name the broken invariant.
 
 import { describe, expect, it } from 'vitest';
-import { judge, type DatabaseState, type Operation, type StoredTransaction, type TransactionOperation } from '../load/ledger-invariants.js';
+import { judge, type DatabaseState, type Operation, type StoredTransaction, type TransactionOperation } from '../tools/ledger-check/invariants.js';
 
 const TAG = 'tst';
 const LIMIT = 1000;

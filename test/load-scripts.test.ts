@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../src/config.js';
-import { freePort } from '../load/stack.js';
+import { PROJECT_ROOT } from '../src/stack/paths.js';
+import { freePort } from '../tools/harness/stack.js';
 
 const loadScript = (name: string) => path.join(PROJECT_ROOT, 'load', name);
 
@@ -32,7 +32,7 @@ describe('k6 scripts', () => {
 describe('npm run bench -- --smoke', () => {
   it('runs every scenario against a stack of its own with zero errors and zero inconsistencies', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-bench-'));
-    const result = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'load', 'bench.js'), '--start', '--smoke', '--port', String(await freePort()), '--out', out], {
+    const result = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'tools', 'bench', 'main.js'), '--start', '--smoke', '--port', String(await freePort()), '--out', out], {
       encoding: 'utf8',
       timeout: 180_000,
     });

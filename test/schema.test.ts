@@ -3,7 +3,7 @@
 
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applySchema } from '../src/schema.js';
+import { applySchema } from '../src/stack/schema.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { SEEDED_LIMITS } from './support/contract.js';
 

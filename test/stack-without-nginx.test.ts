@@ -4,7 +4,7 @@
 
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeDataDirectory, type RunningStack, startStack } from '../load/stack.js';
+import { freePort, makeDataDirectory, type RunningStack, startStack } from '../tools/harness/stack.js';
 
 let stack: RunningStack;
 

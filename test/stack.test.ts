@@ -5,14 +5,14 @@
 // started twice, stopped and started again.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findNginx } from '../src/nginx.js';
-import { isProcessAlive } from '../src/processes.js';
+import { findNginx } from '../src/stack/nginx.js';
+import { isProcessAlive } from '../src/stack/processes.js';
 import { defineContractTests, type ContractTarget } from './support/contract.js';
 import { openDatabase, type TestDatabase } from './support/database.js';
 import { readHealth, waitUntilIdle } from './support/health.js';
 import { getStatement, postTransaction } from './support/http.js';
 import { defineRaceTests } from './support/races.js';
-import { makeDataDirectory, stackPort, startStack, type RunningStack } from '../load/stack.js';
+import { makeDataDirectory, stackPort, startStack, type RunningStack } from '../tools/harness/stack.js';
 
 let stack: RunningStack;
 let database: TestDatabase;

@@ -3,8 +3,8 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { isNativeUws } from '../src/uws.js';
-import { INSTANCE_ENTRY } from '../src/config.js';
+import { isNativeUws } from '../src/instance/uws.js';
+import { INSTANCE_ENTRY } from '../src/stack/paths.js';
 
 const require = createRequire(import.meta.url);
 

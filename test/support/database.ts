@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { embeddedDatabaseUrl } from '../../src/embedded-postgres.js';
-import { applySchema } from '../../src/schema.js';
+import { embeddedDatabaseUrl } from '../../src/stack/embedded-postgres.js';
+import { applySchema } from '../../src/stack/schema.js';
 
 export interface TestDatabase {
   url: string;

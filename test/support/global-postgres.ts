@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres } from '../../src/embedded-postgres.js';
+import { startEmbeddedPostgres } from '../../src/stack/embedded-postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,7 +1,7 @@
 // Reads an instance's /health over its own listen address (a unix socket or a
 // TCP port), bypassing nginx, so a test can ask each instance for itself.
 
-import { getFromListenAddress } from '../../load/stack.js';
+import { getFromListenAddress } from '../../tools/harness/stack.js';
 
 export interface InstanceHealth {
   instance: string;

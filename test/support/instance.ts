@@ -2,8 +2,8 @@
 // process on a free TCP port, exactly as the launcher would, and stops it
 // with a real signal. Tests then talk to it over real sockets.
 
-import { INSTANCE_ENTRY } from '../../src/config.js';
-import { freePort, startProcess, type StartedProcess } from '../../load/stack.js';
+import { INSTANCE_ENTRY } from '../../src/stack/paths.js';
+import { freePort, startProcess, type StartedProcess } from '../../tools/harness/stack.js';
 
 const READY_TIMEOUT_MS = 20_000;
 

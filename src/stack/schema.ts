@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { PROJECT_ROOT } from './config.js';
+import { PROJECT_ROOT } from './paths.js';
 
 export const SQL_DIRECTORY = path.join(PROJECT_ROOT, 'sql');
 

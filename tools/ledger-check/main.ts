@@ -21,9 +21,11 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { PROJECT_ROOT, readLauncherConfig } from '../src/config.js';
-import { judge, INVARIANTS, type DatabaseState, type Operation, type StatementOperation, type TransactionOperation, type Verdict } from './ledger-invariants.js';
-import { getFromListenAddress, makeDataDirectory, readStackState, stackPort, startStack } from './stack.js';
+import { readLauncherConfig } from '../../src/stack/config.js';
+import { PROJECT_ROOT } from '../../src/stack/paths.js';
+import { judge, INVARIANTS, type DatabaseState, type Operation, type StatementOperation, type TransactionOperation, type Verdict } from './invariants.js';
+import { readStackState } from '../../src/stack/state.js';
+import { getFromListenAddress, makeDataDirectory, stackPort, startStack } from '../harness/stack.js';
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const RECOVERY_TIMEOUT_MS = 60_000;
@@ -172,7 +174,7 @@ async function main(): Promise<void> {
       start: { type: 'boolean', default: false },
       mode: { type: 'string', default: 'durable' },
       port: { type: 'string' },
-      out: { type: 'string', default: path.join(PROJECT_ROOT, 'load', 'results') },
+      out: { type: 'string', default: path.join(PROJECT_ROOT, 'results') },
     },
   });
   const durationMs = Number(values.duration) * 1000;

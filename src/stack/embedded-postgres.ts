@@ -20,6 +20,8 @@ import { isRunningAs, readPidFile, waitForExit } from './processes.js';
 
 export const EMBEDDED_DATABASE_NAME = 'crebito';
 export const EMBEDDED_USER_NAME = 'crebito';
+// Room for every instance's pool and a few spare (stack/config.ts checks it).
+export const EMBEDDED_MAX_CONNECTIONS = 100;
 const SYSTEM_USER_WHEN_ROOT = 'postgres';
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
@@ -190,7 +192,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     'listen_addresses=',
     `unix_socket_directories=${socketDirectory}`,
     `port=${port}`,
-    'max_connections=100',
+    `max_connections=${EMBEDDED_MAX_CONNECTIONS}`,
     ...modeSettings(mode),
   ];
   // detached: a Ctrl-C in the terminal reaches the whole foreground process

@@ -3,7 +3,8 @@
 // Every handler has the same shape: params -> body -> validate -> one ledger
 // call -> reply. Nothing here keeps money state; the ledger is the database.
 
-import { BODY_SIZE_BYTES_MAX, describeListenTarget, type ListenTarget } from './config.js';
+import { BODY_SIZE_BYTES_MAX } from '../shared/limits.js';
+import { describeListenTarget, type ListenTarget } from '../shared/listen.js';
 import { Failure, failures } from './errors.js';
 import type { Ledger, PoolHealth } from './ledger.js';
 import { serializeStatement, serializeTransactionResult } from './serializers.js';

@@ -10,6 +10,7 @@
 
 import pg from 'pg';
 import { createBatcher } from './batcher.js';
+import type { InstanceConfig } from './config.js';
 import { failures, Failure, invariant, InvariantError } from './errors.js';
 import type { Statement, StatementTransaction, TransactionResult } from './serializers.js';
 import type { TransactionRequest } from './validation.js';
@@ -30,20 +31,11 @@ const typeParsers = {
   },
 };
 
-export interface LedgerOptions {
-  databaseUrl: string;
+/** The instance settings the ledger works within (see shared/settings.ts for each). */
+export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'poolClientsMax' | 'queueLengthMax' | 'queueWaitMsMax'
+  | 'connectTimeoutMs' | 'queryTimeoutMs' | 'batchSizeMax' | 'batchesInFlightMax' | 'readsInFlightMax'> & {
   applicationName: string;
-  poolClientsMax: number;
-  queueLengthMax: number;
-  connectTimeoutMs: number;
-  queryTimeoutMs: number;
-  /** Most transactions sharing one call; 1 turns shared commits off. */
-  batchSizeMax: number;
-  /** Most transaction calls in flight from this instance. */
-  batchesInFlightMax: number;
-  /** Most statement queries in flight from this instance. */
-  readsInFlightMax: number;
-}
+};
 
 export interface PoolHealth {
   totalCount: number;
@@ -165,7 +157,9 @@ export function createLedger(options: LedgerOptions): Ledger {
     sizeMax: options.batchSizeMax,
     inFlightMax: options.batchesInFlightMax,
     queueLengthMax: options.queueLengthMax,
+    waitMsMax: options.queueWaitMsMax,
     whenFull: failures.overloaded,
+    whenExpired: failures.overloaded,
     send: sendTransactions,
   });
 
@@ -203,7 +197,9 @@ export function createLedger(options: LedgerOptions): Ledger {
     sizeMax: options.batchSizeMax,
     inFlightMax: options.readsInFlightMax,
     queueLengthMax: options.queueLengthMax,
+    waitMsMax: options.queueWaitMsMax,
     whenFull: failures.overloaded,
+    whenExpired: failures.overloaded,
     send: sendStatementReads,
   });
 

@@ -10,7 +10,7 @@
 // Each scenario runs for --duration seconds at --connections concurrent
 // requests, while the CPU time and peak memory of every process of the stack
 // (and of this load generator) are sampled from /proc. Afterwards the books
-// are checked in the database. Results go to load/results/ as JSON, Markdown
+// are checked in the database. Results go to results/ as JSON, Markdown
 // and an SVG chart. Run it against `npm start`, or with --start to bring up a
 // stack of its own in a temporary directory.
 //
@@ -24,11 +24,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { PROJECT_ROOT, readLauncherConfig } from '../src/config.js';
-import type { StackState } from '../src/launcher.js';
+import { readLauncherConfig } from '../../src/stack/config.js';
+import { PROJECT_ROOT } from '../../src/stack/paths.js';
+import { readStackState, type StackState } from '../../src/stack/state.js';
 import { describeMachine, startSampling, type GroupUsage, type ProcessGroup } from './process-stats.js';
-import { formatTarget, renderChart, renderMarkdown, type BenchReport, type ScenarioResult } from './bench-report.js';
-import { makeDataDirectory, readStackState, stackPort, startStack } from './stack.js';
+import { formatTarget, renderChart, renderMarkdown, type BenchReport, type ScenarioResult } from './report.js';
+import { makeDataDirectory, stackPort, startStack } from '../harness/stack.js';
 
 const CEILING_POOL_SIZES = [4, 8, 16];
 
@@ -190,7 +191,7 @@ async function main(): Promise<void> {
       port: { type: 'string' },
       mode: { type: 'string', default: 'durable' },
       smoke: { type: 'boolean', default: false },
-      out: { type: 'string', default: path.join(PROJECT_ROOT, 'load', 'results') },
+      out: { type: 'string', default: path.join(PROJECT_ROOT, 'results') },
       readme: { type: 'boolean', default: false },
     },
   });
@@ -346,7 +347,7 @@ function updateReadme(markdown: string): void {
   const start = readme.indexOf(README_START);
   const end = readme.indexOf(README_END);
   if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} … ${README_END} section`);
-  const section = markdown.replace(/^# .*\n/, '').replace(/\]\((bench-[a-z]+\.svg)\)/, '](load/results/$1)');
+  const section = markdown.replace(/^# .*\n/, '').replace(/\]\((bench-[a-z]+\.svg)\)/, '](results/$1)');
   fs.writeFileSync(readmePath, `${readme.slice(0, start + README_START.length)}\n${section.trim()}\n${readme.slice(end)}`);
   console.log('updated the results section of README.md');
 }

@@ -9,8 +9,9 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { LAUNCHER_ENTRY, parseListenTarget } from '../src/config.js';
-import type { StackState } from '../src/launcher.js';
+import { parseListenTarget } from '../../src/shared/listen.js';
+import { LAUNCHER_ENTRY } from '../../src/stack/paths.js';
+import { readStackState, type StackState } from '../../src/stack/state.js';
 
 const UP_TIMEOUT_MS = 90_000;
 
@@ -44,14 +45,6 @@ export function getFromListenAddress(listen: string, pathName: string, timeoutMs
   });
 }
 
-/** The state file of the stack running on a data directory, with a clear error when none runs. */
-export function readStackState(dataDirectory: string): StackState {
-  const statePath = path.join(dataDirectory, 'run', 'state.json');
-  if (!fs.existsSync(statePath)) {
-    throw new Error(`no running stack found (${statePath} is missing): start one with \`npm start\`, or pass --start`);
-  }
-  return JSON.parse(fs.readFileSync(statePath, 'utf8')) as StackState;
-}
 
 export function makeDataDirectory(): string {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-stack-'));

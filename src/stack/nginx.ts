@@ -5,9 +5,13 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BODY_SIZE_BYTES_MAX, PROJECT_ROOT } from './config.js';
+import { BODY_SIZE_BYTES_MAX } from '../shared/limits.js';
+import { PROJECT_ROOT } from './paths.js';
 
 export const NGINX_TEMPLATE_PATH = path.join(PROJECT_ROOT, 'nginx', 'nginx.conf.template');
+// How long nginx waits for an instance's answer. The launcher checks that no
+// instance can hold a request longer (shared/settings.ts, worstRequestTimeMs).
+export const PROXY_READ_TIMEOUT_MS = 10_000;
 const NGINX_CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx', '/opt/homebrew/bin/nginx', '/usr/local/bin/nginx'];
 
 export interface NginxValues {
@@ -42,6 +46,7 @@ export function renderNginxConfig(values: NginxValues, template = fs.readFileSyn
     RUN_DIRECTORY: values.runDirectory,
     WORKER_PROCESSES: values.workerProcesses,
     BODY_SIZE_BYTES_MAX: String(BODY_SIZE_BYTES_MAX),
+    PROXY_READ_TIMEOUT_MS: String(PROXY_READ_TIMEOUT_MS),
     UPSTREAM_SERVERS: values.upstreamAddresses
       .map((address) => `        server ${address} max_fails=1 fail_timeout=1s;`)
       .join('\n'),

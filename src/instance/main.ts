@@ -4,7 +4,8 @@
 // these; they can also be run alone with DATABASE_URL set.
 
 import fs from 'node:fs';
-import { describeListenTarget, readInstanceConfig, type ListenTarget } from './config.js';
+import { describeListenTarget, type ListenTarget } from '../shared/listen.js';
+import { readInstanceConfig } from './config.js';
 import { createLedger } from './ledger.js';
 import { createServer } from './server.js';
 
@@ -22,17 +23,7 @@ async function main(): Promise<void> {
   const config = readInstanceConfig(process.env);
   const log = (message: string) => console.log(`[${config.instanceName}] ${message}`);
 
-  const ledger = createLedger({
-    databaseUrl: config.databaseUrl,
-    applicationName: `crebito-${config.instanceName}`,
-    poolClientsMax: config.poolClientsMax,
-    queueLengthMax: config.queueLengthMax,
-    connectTimeoutMs: config.connectTimeoutMs,
-    queryTimeoutMs: config.queryTimeoutMs,
-    batchSizeMax: config.batchSizeMax,
-    batchesInFlightMax: config.batchesInFlightMax,
-    readsInFlightMax: config.readsInFlightMax,
-  });
+  const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}` });
   const server = createServer({ ledger, instanceName: config.instanceName });
 
   removeStaleSocket(config.listen);

@@ -11,28 +11,19 @@ import { type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { INSTANCE_ENTRY, readLauncherConfig, type LauncherConfig } from './config.js';
+import { environmentFor } from '../shared/settings.js';
+import { readLauncherConfig, type LauncherConfig } from './config.js';
+import { INSTANCE_ENTRY } from './paths.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { findNginx, writeNginxConfig } from './nginx.js';
 import { isRunningAs, processCommandName, readPidFile, waitForExit } from './processes.js';
 import { applySchema } from './schema.js';
+import { stateFilePath, writeStackState, type StackState } from './state.js';
 import { Supervised } from './supervisor.js';
 
 const READY_TIMEOUT_MS = 30_000;
 const LEFTOVER_STOP_TIMEOUT_MS = 15_000;
 
-export interface StackState {
-  launcherPid: number;
-  port: number;
-  mode: 'nginx' | 'direct';
-  /** The embedded database's mode; null when DATABASE_URL names another server. */
-  databaseMode: LauncherConfig['databaseMode'] | null;
-  poolClientsMax: number;
-  databaseUrl: string;
-  nginx: { pid: number | undefined } | null;
-  instances: { name: string; pid: number | undefined; listen: string; restarts: number }[];
-  postgres: { pid: number; dataDirectory: string } | null;
-}
 
 const log = (line: string) => console.log(`[crebito] ${line}`);
 
@@ -58,7 +49,7 @@ async function stopLeftovers(runDirectory: string): Promise<void> {
     leftovers.push({ pid: nginxPid, signal: 'SIGQUIT' });
   }
   try {
-    const state = JSON.parse(fs.readFileSync(path.join(runDirectory, 'state.json'), 'utf8')) as StackState;
+    const state = JSON.parse(fs.readFileSync(stateFilePath(runDirectory), 'utf8')) as StackState;
     for (const instance of state.instances) {
       if (isRunningAs(instance.pid, 'node')) {
         leftovers.push({ pid: instance.pid, signal: 'SIGTERM' });
@@ -115,17 +106,7 @@ function createInstance(config: LauncherConfig, index: number, listen: string, d
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: {
         ...process.env,
-        DATABASE_URL: databaseUrl,
-        CREBITO_INSTANCE_NAME: name,
-        CREBITO_LISTEN: listen,
-        CREBITO_POOL_CLIENTS_MAX: String(config.instance.poolClientsMax),
-        CREBITO_QUEUE_LENGTH_MAX: String(config.instance.queueLengthMax),
-        CREBITO_CONNECT_TIMEOUT_MS: String(config.instance.connectTimeoutMs),
-        CREBITO_QUERY_TIMEOUT_MS: String(config.instance.queryTimeoutMs),
-        CREBITO_SHUTDOWN_TIMEOUT_MS: String(config.instance.shutdownTimeoutMs),
-        CREBITO_BATCH_SIZE_MAX: String(config.instance.batchSizeMax),
-        CREBITO_BATCHES_IN_FLIGHT_MAX: String(config.instance.batchesInFlightMax),
-        CREBITO_READS_IN_FLIGHT_MAX: String(config.instance.readsInFlightMax),
+        ...environmentFor({ ...config.instance, databaseUrl, instanceName: name, listen }),
       },
     },
     waitUntilReady: (child) => waitForMessage(child, 'ready'),
@@ -164,11 +145,7 @@ async function main(): Promise<void> {
       instances: instances.map((instance, index) => ({ name: instance.name, pid: instance.pid, listen: listenAddresses[index] ?? '', restarts: instance.restarts })),
       postgres: postgres === undefined ? null : { pid: postgres.pid, dataDirectory: path.join(config.dataDirectory, 'postgres') },
     };
-    // Written beside and renamed over, so a reader (the checker polls it
-    // during faults) never sees a half-written file.
-    const statePath = path.join(runDirectory, 'state.json');
-    fs.writeFileSync(`${statePath}.next`, `${JSON.stringify(state, null, 2)}\n`);
-    fs.renameSync(`${statePath}.next`, statePath);
+    writeStackState(runDirectory, state);
   };
 
   const stopAll = async (reason: string, exitCode: number) => {
@@ -178,7 +155,7 @@ async function main(): Promise<void> {
     await nginx?.stop();
     await Promise.all(instances.map((instance) => instance.stop()));
     await postgres?.stop();
-    fs.rmSync(path.join(runDirectory, 'state.json'), { force: true });
+    fs.rmSync(stateFilePath(runDirectory), { force: true });
     fs.rmSync(path.join(runDirectory, 'launcher.pid'), { force: true });
     log('stopped');
     process.exit(exitCode);

@@ -1,0 +1,170 @@
+// Owns every setting crebito reads from its environment. Each is declared
+// once here (its variable, default, bounds, which program reads it, and what
+// it is for); the instance and the launcher parse their configuration from
+// these declarations, the launcher passes instance settings on by walking
+// them, and a test checks the README's table against them. A value that is
+// present but malformed stops the process at start, rather than being
+// half-understood. Limits carry their unit last.
+
+export type Environment = Record<string, string | undefined>;
+
+/**
+ * Who reads a setting. 'instance': each API instance; 'stack': the launcher
+ * (`npm start`); a setting read by both is one the launcher checks and then
+ * passes on to every instance it starts.
+ */
+export type Reader = 'instance' | 'stack';
+
+interface Declared {
+  env: string;
+  readers: readonly Reader[];
+  /** One line for the README's table. */
+  meaning: string;
+}
+
+export interface IntegerSetting extends Declared {
+  kind: 'integer';
+  default: number;
+  min: number;
+  max: number;
+}
+
+export interface ChoiceSetting<Choice extends string = string> extends Declared {
+  kind: 'choice';
+  default: Choice;
+  choices: readonly Choice[];
+}
+
+export interface TextSetting extends Declared {
+  kind: 'text';
+  /** undefined: unset unless given. */
+  default: string | undefined;
+  /** How the README shows a default that is computed or absent. */
+  defaultShown: string;
+}
+
+export type Setting = IntegerSetting | ChoiceSetting | TextSetting;
+
+const integer = (declared: Omit<IntegerSetting, 'kind'>): IntegerSetting => ({ kind: 'integer', ...declared });
+const choice = <Choice extends string>(declared: Omit<ChoiceSetting<Choice>, 'kind'>): ChoiceSetting<Choice> => ({ kind: 'choice', ...declared });
+// Keeps whether the default is a string or undefined in the setting's type,
+// so a setting with a default reads as a string.
+const text = <Default extends string | undefined>(declared: Omit<TextSetting, 'kind' | 'default'> & { default: Default }) =>
+  ({ kind: 'text', ...declared }) as TextSetting & { default: Default };
+
+const STACK = ['stack'] as const;
+const INSTANCE = ['instance'] as const;
+const BOTH = ['instance', 'stack'] as const;
+
+export const SETTINGS = {
+  port: integer({ env: 'PORT', default: 9999, min: 1, max: 65535, readers: STACK, meaning: 'public port (nginx, or the instances without nginx)' }),
+  databaseUrl: text({ env: 'DATABASE_URL', default: undefined, defaultShown: 'unset: embedded', readers: BOTH, meaning: 'an external PostgreSQL; the schema is applied to it at start (an instance alone requires it)' }),
+  dataDirectory: text({ env: 'CREBITO_DATA_DIR', default: undefined, defaultShown: '`.data`', readers: STACK, meaning: 'embedded PostgreSQL data, sockets, pid and state files' }),
+  databaseMode: choice({ env: 'CREBITO_DATABASE_MODE', default: 'durable', choices: ['durable', 'fast'], readers: STACK, meaning: '`fast` turns fsync off in the embedded database (benchmarks only)' }),
+  embeddedPostgresPort: integer({ env: 'CREBITO_POSTGRES_PORT', default: 54329, min: 1, max: 65535, readers: STACK, meaning: 'port number of the embedded server\'s unix socket (no TCP is opened)' }),
+  instanceCount: integer({ env: 'CREBITO_INSTANCES', default: 2, min: 1, max: 32, readers: STACK, meaning: 'API instances' }),
+  nginx: choice({ env: 'CREBITO_NGINX', default: 'auto', choices: ['auto', 'off'], readers: STACK, meaning: '`off` to serve without nginx even when it is installed' }),
+  nginxWorkers: integer({ env: 'CREBITO_NGINX_WORKERS', default: 1, min: 1, max: 64, readers: STACK, meaning: 'nginx worker processes' }),
+  upstreamTransport: choice({ env: 'CREBITO_UPSTREAM', default: 'unix', choices: ['unix', 'tcp'], readers: STACK, meaning: '`tcp` to connect nginx to the instances over TCP (ports from `CREBITO_INSTANCE_BASE_PORT`)' }),
+  instanceBasePort: integer({ env: 'CREBITO_INSTANCE_BASE_PORT', default: 9101, min: 1, max: 65535, readers: STACK, meaning: 'first TCP port of the instances when `CREBITO_UPSTREAM=tcp`' }),
+  instanceNodeArguments: text({ env: 'CREBITO_INSTANCE_NODE_ARGS', default: '', defaultShown: 'empty', readers: STACK, meaning: 'extra `node` options for each instance, e.g. `--cpu-prof`' }),
+  instanceName: text({ env: 'CREBITO_INSTANCE_NAME', default: 'api', defaultShown: '`api`', readers: INSTANCE, meaning: 'an instance\'s name in the `x-crebito-instance` header and its logs (the launcher names them `api-N`)' }),
+  listen: text({ env: 'CREBITO_LISTEN', default: '9999', defaultShown: '`9999`', readers: INSTANCE, meaning: 'where an instance listens: `port`, `host:port` or `unix:/path` (the launcher sets it)' }),
+  poolClientsMax: integer({ env: 'CREBITO_POOL_CLIENTS_MAX', default: 4, min: 1, max: 200, readers: BOTH, meaning: 'database connections per instance' }),
+  queueLengthMax: integer({ env: 'CREBITO_QUEUE_LENGTH_MAX', default: 2048, min: 1, max: 1_000_000, readers: BOTH, meaning: 'transactions (and, separately, statements) waiting to join a database call before answering 503' }),
+  queueWaitMsMax: integer({ env: 'CREBITO_QUEUE_WAIT_MS_MAX', default: 1000, min: 1, max: 600_000, readers: BOTH, meaning: 'longest a request waits to join a database call before answering 503 (it was never sent, so nothing was applied)' }),
+  connectTimeoutMs: integer({ env: 'CREBITO_CONNECT_TIMEOUT_MS', default: 2000, min: 1, max: 600_000, readers: BOTH, meaning: 'longest wait to open a database connection' }),
+  queryTimeoutMs: integer({ env: 'CREBITO_QUERY_TIMEOUT_MS', default: 5000, min: 1, max: 600_000, readers: BOTH, meaning: '`statement_timeout`; a timed-out transaction is rolled back' }),
+  shutdownTimeoutMs: integer({ env: 'CREBITO_SHUTDOWN_TIMEOUT_MS', default: 10_000, min: 0, max: 600_000, readers: BOTH, meaning: 'how long a stopping instance waits for in-flight requests' }),
+  batchSizeMax: integer({ env: 'CREBITO_BATCH_SIZE_MAX', default: 64, min: 1, max: 1000, readers: BOTH, meaning: 'most requests sharing one database call, transactions and statements alike (`1` turns sharing off)' }),
+  batchesInFlightMax: integer({ env: 'CREBITO_BATCHES_IN_FLIGHT_MAX', default: 1, min: 1, max: 200, readers: BOTH, meaning: 'transaction calls in flight per instance' }),
+  readsInFlightMax: integer({ env: 'CREBITO_READS_IN_FLIGHT_MAX', default: 1, min: 1, max: 200, readers: BOTH, meaning: 'statement queries in flight per instance (the two must fit the pool)' }),
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+type ValueOf<S> = S extends IntegerSetting ? number
+  : S extends ChoiceSetting<infer Choice> ? Choice
+    : S extends { default: string } ? string
+      : string | undefined;
+
+export type Settings<Name extends SettingName> = { [K in Name]: ValueOf<(typeof SETTINGS)[K]> };
+
+/** The names of the settings one program reads. */
+export type ReadBy<R extends Reader> = { [K in SettingName]: R extends (typeof SETTINGS)[K]['readers'][number] ? K : never }[SettingName];
+
+export function settingsReadBy<R extends Reader>(reader: R): ReadBy<R>[] {
+  return (Object.keys(SETTINGS) as SettingName[]).filter((name) => (SETTINGS[name].readers as readonly Reader[]).includes(reader)) as ReadBy<R>[];
+}
+
+/** Settings the launcher reads, checks and passes on to each instance it starts. */
+export type PassedToInstances = ReadBy<'instance'> & ReadBy<'stack'>;
+export const PASSED_TO_INSTANCES = settingsReadBy('stack')
+  .filter((name): name is PassedToInstances => (SETTINGS[name].readers as readonly Reader[]).includes('instance'));
+
+export function readSetting(setting: Setting, environment: Environment): number | string | undefined {
+  const raw = environment[setting.env];
+  if (raw === undefined || raw === '') return setting.default;
+  switch (setting.kind) {
+    case 'integer': {
+      if (!/^[0-9]+$/.test(raw)) throw new Error(`${setting.env} must be a whole number, got ${JSON.stringify(raw)}`);
+      const value = Number(raw);
+      if (value < setting.min || value > setting.max) {
+        throw new Error(`${setting.env} must be between ${setting.min} and ${setting.max}, got ${value}`);
+      }
+      return value;
+    }
+    case 'choice':
+      if (!setting.choices.includes(raw)) throw new Error(`${setting.env} must be one of ${setting.choices.join(', ')}, got ${JSON.stringify(raw)}`);
+      return raw;
+    case 'text':
+      return raw;
+  }
+}
+
+/** Reads the named settings from an environment, each by its declaration. */
+export function readSettings<Name extends SettingName>(environment: Environment, names: readonly Name[]): Settings<Name> {
+  const values: Record<string, unknown> = {};
+  for (const name of names) values[name] = readSetting(SETTINGS[name], environment);
+  return values as Settings<Name>;
+}
+
+/** The environment variables that give an instance these values. */
+export function environmentFor(values: Partial<Record<SettingName, number | string | undefined>>): Record<string, string> {
+  const environment: Record<string, string> = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (value !== undefined) environment[SETTINGS[name as SettingName].env] = String(value);
+  }
+  return environment;
+}
+
+/** How a setting's default reads in the README's table. */
+export function shownDefault(setting: Setting): string {
+  return setting.kind === 'text' ? setting.defaultShown : `\`${setting.default}\``;
+}
+
+// Cross-checks between settings, run by whichever program reads them.
+
+/** The client-side query timeout runs this much past statement_timeout, so the server decides first. */
+export const QUERY_TIMEOUT_MARGIN_MS = 1000;
+
+type InstanceLimits = Settings<'poolClientsMax' | 'batchesInFlightMax' | 'readsInFlightMax' | 'queueWaitMsMax' | 'connectTimeoutMs' | 'queryTimeoutMs'>;
+
+/** Throws when the instance limits contradict each other. */
+export function checkInstanceLimits(limits: InstanceLimits): void {
+  // Every call in flight holds a pooled connection; more calls than
+  // connections would only queue inside the pool, unbounded by our limits.
+  if (limits.batchesInFlightMax + limits.readsInFlightMax > limits.poolClientsMax) {
+    throw new Error(`${SETTINGS.batchesInFlightMax.env} (${limits.batchesInFlightMax}) + ${SETTINGS.readsInFlightMax.env} (${limits.readsInFlightMax}) must not exceed ${SETTINGS.poolClientsMax.env} (${limits.poolClientsMax})`);
+  }
+}
+
+/**
+ * The longest a request can stay inside an instance before it is answered:
+ * its wait to join a call, opening a connection, and the call itself up to
+ * the client-side query timeout. A proxy in front must wait longer than this,
+ * or it gives up on requests the instance still answers (and may apply).
+ */
+export function worstRequestTimeMs(limits: InstanceLimits): number {
+  return limits.queueWaitMsMax + limits.connectTimeoutMs + limits.queryTimeoutMs + QUERY_TIMEOUT_MARGIN_MS;
+}

@@ -1,0 +1,48 @@
+// Owns the launcher's configuration: the settings `npm start` reads (declared
+// in shared/settings.ts), including the instance settings it checks here and
+// passes on, and the cross-checks that need the whole stack in view.
+
+import path from 'node:path';
+import { checkInstanceLimits, readSettings, settingsReadBy, worstRequestTimeMs, PASSED_TO_INSTANCES, SETTINGS, type Environment, type PassedToInstances, type ReadBy, type Settings } from '../shared/settings.js';
+import { EMBEDDED_MAX_CONNECTIONS } from './embedded-postgres.js';
+import { PROXY_READ_TIMEOUT_MS } from './nginx.js';
+import { PROJECT_ROOT } from './paths.js';
+
+export type DatabaseMode = LauncherConfig['databaseMode'];
+
+export type LauncherConfig = Omit<Settings<ReadBy<'stack'>>, 'dataDirectory' | 'instanceNodeArguments'> & {
+  dataDirectory: string;
+  instanceNodeArguments: string[];
+  /** What every instance is started with. */
+  instance: Settings<PassedToInstances>;
+};
+
+// Connections the stack keeps free for the launcher's schema step and for
+// an operator's psql, beyond the instances' pools.
+export const SPARE_DATABASE_CONNECTIONS = 5;
+
+export function readLauncherConfig(environment: Environment): LauncherConfig {
+  const settings = readSettings(environment, settingsReadBy('stack'));
+  checkInstanceLimits(settings);
+  const worstMs = worstRequestTimeMs(settings);
+  if (worstMs >= PROXY_READ_TIMEOUT_MS) {
+    throw new Error(`an instance may hold a request ${worstMs} ms (${SETTINGS.queueWaitMsMax.env} + ${SETTINGS.connectTimeoutMs.env} + ${SETTINGS.queryTimeoutMs.env} + 1 s), `
+      + `longer than nginx waits for it (${PROXY_READ_TIMEOUT_MS} ms); lower them`);
+  }
+  if (settings.databaseUrl === undefined) checkConnectionBudget(settings.instanceCount, settings.poolClientsMax, EMBEDDED_MAX_CONNECTIONS);
+  const instance = Object.fromEntries(PASSED_TO_INSTANCES.map((name) => [name, settings[name]])) as Settings<PassedToInstances>;
+  return {
+    ...settings,
+    dataDirectory: path.resolve(settings.dataDirectory ?? path.join(PROJECT_ROOT, '.data')),
+    instanceNodeArguments: settings.instanceNodeArguments.split(' ').filter((argument) => argument !== ''),
+    instance,
+  };
+}
+
+/** Throws when every instance's pool at its largest would not fit the database's connections. */
+export function checkConnectionBudget(instanceCount: number, poolClientsMax: number, availableConnections: number): void {
+  const needed = instanceCount * poolClientsMax + SPARE_DATABASE_CONNECTIONS;
+  if (needed > availableConnections) {
+    throw new Error(`${SETTINGS.instanceCount.env} (${instanceCount}) × ${SETTINGS.poolClientsMax.env} (${poolClientsMax}) + ${SPARE_DATABASE_CONNECTIONS} spare need ${needed} database connections; the database allows ${availableConnections}`);
+  }
+}
