@@ -8,11 +8,22 @@ CREATE TABLE IF NOT EXISTS clientes (
     id     integer PRIMARY KEY,
     limite integer NOT NULL CHECK (limite >= 0),
     -- bigint so that a long run of large credits cannot overflow the column;
-    -- the upper bound keeps every balance exact as a JSON number.
+    -- recusa() (00-rules.sql) also keeps it within saldo_maximo().
     saldo  bigint  NOT NULL DEFAULT 0,
-    CONSTRAINT saldo_acima_do_limite CHECK (saldo >= -limite),
-    CONSTRAINT saldo_representavel CHECK (saldo <= 9007199254740991)
+    CONSTRAINT saldo_permitido CHECK (recusa(saldo, limite) IS NULL)
 );
+
+-- Databases created before the rule lived in recusa() carry it as two
+-- constraints with the same meaning; replace them with the one above.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'clientes'::regclass AND conname = 'saldo_permitido') THEN
+        ALTER TABLE clientes
+            DROP CONSTRAINT IF EXISTS saldo_acima_do_limite,
+            DROP CONSTRAINT IF EXISTS saldo_representavel,
+            ADD CONSTRAINT saldo_permitido CHECK (recusa(saldo, limite) IS NULL);
+    END IF;
+END $$;
 
 CREATE TABLE IF NOT EXISTS transacoes (
     id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -24,7 +35,7 @@ CREATE TABLE IF NOT EXISTS transacoes (
     realizada_em timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 
--- The statement reads the newest ten transactions of one client; this index
+-- The statement reads the newest transactions of one client; this index
 -- answers that with a short backward-ordered range scan and no sort.
 CREATE INDEX IF NOT EXISTS transacoes_cliente_id_id_desc
     ON transacoes (cliente_id, id DESC);

@@ -1,18 +1,36 @@
 -- The two operations of the API, each one database round trip.
 --
--- Outcome codes returned by registrar_transacao (mirrored in
--- src/ledger.ts; keep them in step):
---   0  applied: limite and saldo are the values after the transaction
---   1  no such client
---   2  refused: a debit that would take the balance below -limite, or a
---      credit that would take it past the largest exact JSON integer
+-- Outcomes: registrar_transacao and registrar_transacoes answer each
+-- transaction with `resultado`, a text that is either 'aplicada' (limite
+-- and saldo are the values after it) or an error code of the API's catalogue
+-- (src/instance/errors.ts): 'cliente_nao_encontrado', or a reason from
+-- recusa() (00-rules.sql). The instance looks the code up in the catalogue;
+-- a code it does not know is a bug and stops it loudly.
+
+-- Until outcomes were text, these functions returned an integer code, and a
+-- function's result type cannot be replaced in place: drop those versions.
+-- Earlier versions also had an extrato(integer) wrapper and a one-argument
+-- extratos; the statement size is now the caller's parameter.
+DO $$
+DECLARE
+    v_anterior regprocedure;
+BEGIN
+    FOR v_anterior IN
+        SELECT oid::regprocedure FROM pg_proc
+         WHERE (proname IN ('registrar_transacao', 'registrar_transacoes')
+                AND pg_get_function_result(oid) LIKE 'TABLE(resultado integer%')
+            OR (proname IN ('extrato', 'extratos') AND pronargs = 1)
+    LOOP
+        EXECUTE format('DROP FUNCTION %s', v_anterior);
+    END LOOP;
+END $$;
 
 CREATE OR REPLACE FUNCTION registrar_transacao(
     p_cliente_id integer,
     p_valor      integer,
     p_tipo       char(1),
     p_descricao  varchar(10)
-) RETURNS TABLE (resultado integer, limite integer, saldo bigint)
+) RETURNS TABLE (resultado text, limite integer, saldo bigint)
 LANGUAGE plpgsql AS $$
 -- The OUT columns limite and saldo share names with table columns; inside
 -- this body a bare name always means the column.
@@ -21,6 +39,7 @@ DECLARE
     v_limite     integer;
     v_saldo      bigint;
     v_novo_saldo bigint;
+    v_recusa     text;
 BEGIN
     -- The row lock serialises every transaction of one client, across all
     -- instances, until this transaction commits.
@@ -30,20 +49,16 @@ BEGIN
        FOR UPDATE;
 
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 1, NULL::integer, NULL::bigint;
+        RETURN QUERY SELECT 'cliente_nao_encontrado', NULL::integer, NULL::bigint;
         RETURN;
     END IF;
 
-    IF p_tipo = 'c' THEN
-        v_novo_saldo := v_saldo + p_valor;
-    ELSE
-        v_novo_saldo := v_saldo - p_valor;
-    END IF;
-
-    -- The same rules as the CHECK constraints on clientes, checked here first
-    -- so that a refusal is an answer rather than an error.
-    IF v_novo_saldo < -v_limite OR v_novo_saldo > 9007199254740991 THEN
-        RETURN QUERY SELECT 2, v_limite, v_saldo;
+    -- The CHECK constraint on clientes holds the same rule; checked here
+    -- first so that a refusal is an answer rather than an error.
+    v_novo_saldo := novo_saldo(v_saldo, p_valor, p_tipo);
+    v_recusa := recusa(v_novo_saldo, v_limite);
+    IF v_recusa IS NOT NULL THEN
+        RETURN QUERY SELECT v_recusa, v_limite, v_saldo;
         RETURN;
     END IF;
 
@@ -52,24 +67,24 @@ BEGIN
     INSERT INTO transacoes (cliente_id, valor, tipo, descricao)
     VALUES (p_cliente_id, p_valor, p_tipo, p_descricao);
 
-    RETURN QUERY SELECT 0, v_limite, v_novo_saldo;
+    RETURN QUERY SELECT 'aplicada', v_limite, v_novo_saldo;
 END;
 $$;
 
--- Statements: the balance, the limit and the ten newest transactions of a
--- client, read in one query so that all of it comes from one snapshot.
--- extratos reads several at once (repeats allowed): each row carries the
--- 1-based position of the request it answers; a client with no transactions
--- yields one row whose transaction columns are NULL; an unknown client
--- yields no row for its position. Times are formatted here as ISO 8601 UTC
--- with microseconds, so the server passes them through untouched.
+-- Statements: the balance, the limit and the p_quantas newest transactions
+-- of each client asked for, read in one query so that all of it comes from
+-- one snapshot. Several clients at once (repeats allowed): each row carries
+-- the 1-based position of the request it answers; a client with no
+-- transactions yields one row whose transaction columns are NULL; an unknown
+-- client yields no row for its position. Times come formatted by iso_utc()
+-- (00-rules.sql), so the instance passes them through untouched.
 --
 -- plan_cache_mode: a pooled connection that first reads statements while
 -- transacoes is nearly empty caches a generic plan (sequential scan and
 -- sort) and keeps it after the table has grown; measured, that took the
 -- statement from about 5,000 to 650 requests/s. Planning each call for its
 -- clients keeps the (cliente_id, id DESC) index scan whatever the history.
-CREATE OR REPLACE FUNCTION extratos(p_cliente_ids integer[])
+CREATE OR REPLACE FUNCTION extratos(p_cliente_ids integer[], p_quantas integer)
 RETURNS TABLE (
     ordem        integer,
     saldo        bigint,
@@ -86,11 +101,11 @@ AS $$
     SELECT r.ordem::integer,
            c.saldo,
            c.limite,
-           to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+           iso_utc(now()),
            t.valor,
            t.tipo,
            t.descricao,
-           to_char(t.realizada_em AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+           iso_utc(t.realizada_em)
       FROM unnest(p_cliente_ids) WITH ORDINALITY AS r (id, ordem)
       JOIN clientes c ON c.id = r.id
       LEFT JOIN LATERAL (
@@ -98,23 +113,7 @@ AS $$
               FROM transacoes tr
              WHERE tr.cliente_id = c.id
              ORDER BY tr.id DESC
-             LIMIT 10
+             LIMIT p_quantas
       ) t ON true
      ORDER BY r.ordem, t.id DESC NULLS LAST
-$$;
-
--- One client's statement: the same query for a single position.
-CREATE OR REPLACE FUNCTION extrato(p_cliente_id integer)
-RETURNS TABLE (
-    saldo        bigint,
-    limite       integer,
-    data_extrato text,
-    valor        integer,
-    tipo         char(1),
-    descricao    varchar(10),
-    realizada_em text
-)
-LANGUAGE sql STABLE AS $$
-    SELECT e.saldo, e.limite, e.data_extrato, e.valor, e.tipo, e.descricao, e.realizada_em
-      FROM extratos(ARRAY[p_cliente_id]) AS e
 $$;

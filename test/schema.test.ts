@@ -43,14 +43,14 @@ describe('money rules in the database', () => {
   it('registrar_transacao refuses a debit past -limite and records nothing', async () => {
     const before = await database.transactionCount(2);
     const [row] = await database.query('SELECT * FROM registrar_transacao(2, $1, $2, $3)', [SEEDED_LIMITS[2]! + 1, 'd', 'demais']);
-    expect(row).toMatchObject({ resultado: 2, limite: SEEDED_LIMITS[2] });
+    expect(row).toMatchObject({ resultado: 'limite_excedido', limite: SEEDED_LIMITS[2] });
     expect(await database.balance(2)).toBe(0);
     expect(await database.transactionCount(2)).toBe(before);
   });
 
   it('registrar_transacao reports an unknown client', async () => {
     const [row] = await database.query("SELECT * FROM registrar_transacao(6, 1, 'c', 'x')");
-    expect(row).toMatchObject({ resultado: 1, limite: null, saldo: null });
+    expect(row).toMatchObject({ resultado: 'cliente_nao_encontrado', limite: null, saldo: null });
   });
 
   it.each([
@@ -83,7 +83,8 @@ describe('shared commits: registrar_transacoes', () => {
       const columns = [0, 1, 2, 3].map((column) => sequence.map((entry) => entry[column]));
       const actual = await batched.query('SELECT * FROM registrar_transacoes($1, $2, $3, $4)', columns);
       expect(actual).toEqual(expected);
-      expect(actual.map((row) => row.resultado)).toEqual([0, 0, 2, 1, 0, 0, 0, 2, 0, 0]);
+      expect(actual.map((row) => row.resultado)).toEqual(['aplicada', 'aplicada', 'limite_excedido', 'cliente_nao_encontrado', 'aplicada',
+        'aplicada', 'aplicada', 'limite_excedido', 'aplicada', 'aplicada']);
 
       const stored = (database: TestDatabase) => database.query('SELECT cliente_id, valor, tipo, descricao FROM transacoes ORDER BY id');
       expect(await stored(batched)).toEqual(await stored(oneByOne));
@@ -101,10 +102,10 @@ describe('shared commits: registrar_transacoes', () => {
 });
 
 describe('shared reads: extratos', () => {
-  it('answers each position as extrato would, and leaves unknown clients out', async () => {
-    const rows = await database.query('SELECT ordem, saldo, limite, valor, tipo, descricao FROM extratos($1)', [[2, 6, 1, 2]]);
+  it('answers each position as a read of that client alone would, and leaves unknown clients out', async () => {
+    const rows = await database.query('SELECT ordem, saldo, limite, valor, tipo, descricao FROM extratos($1, 10)', [[2, 6, 1, 2]]);
     const forPosition = (position: number) => rows.filter((row) => row.ordem === position).map(({ ordem, ...rest }) => rest);
-    const single = async (id: number) => database.query('SELECT saldo, limite, valor, tipo, descricao FROM extrato($1)', [id]);
+    const single = async (id: number) => database.query('SELECT saldo, limite, valor, tipo, descricao FROM extratos(ARRAY[$1::integer], 10)', [id]);
     expect(forPosition(1)).toEqual(await single(2));
     expect(forPosition(2)).toEqual([]);
     expect(forPosition(3)).toEqual(await single(1));

@@ -1,7 +1,11 @@
 // Owns the catalogue of answers that are not a success: each expected outcome
 // with its HTTP status and the short JSON body a human reads. Handlers return
-// these; they never build error responses by hand. A broken invariant is not
-// in this list: it is a bug, and `invariant` crashes the process loudly.
+// these; they never build error responses by hand. The database's refusal
+// reasons (sql/00-rules.sql, sql/03-functions.sql) are codes of this same
+// catalogue, looked up by failureForCode. A broken invariant is not in this
+// list: it is a bug, and `invariant` crashes the process loudly.
+
+import { DESCRICAO_CHARACTERS_MAX, VALOR_MAX } from '../shared/contract.js';
 
 export class Failure {
   /** The response body, built once here rather than on every request. */
@@ -18,20 +22,31 @@ export class Failure {
   }
 }
 
+const UNPROCESSABLE = '422 Unprocessable Entity';
+const UNAVAILABLE = '503 Service Unavailable';
+
 export const failures = {
   clientNotFound: new Failure('404 Not Found', 'cliente_nao_encontrado', 'no such client'),
   routeNotFound: new Failure('404 Not Found', 'rota_nao_encontrada', 'no such route'),
-  limitExceeded: new Failure('422 Unprocessable Entity', 'limite_excedido', 'the debit would take the balance below -limite'),
-  balanceTooLarge: new Failure('422 Unprocessable Entity', 'saldo_excedido', 'the credit would take the balance past the largest exact integer'),
-  malformedJson: new Failure('422 Unprocessable Entity', 'json_invalido', 'the body is not one JSON value'),
-  notAnObject: new Failure('422 Unprocessable Entity', 'corpo_invalido', 'the body must be a JSON object'),
-  invalidValor: new Failure('422 Unprocessable Entity', 'valor_invalido', 'valor must be a whole number from 1 to 2147483647'),
-  invalidTipo: new Failure('422 Unprocessable Entity', 'tipo_invalido', 'tipo must be "c" or "d"'),
-  invalidDescricao: new Failure('422 Unprocessable Entity', 'descricao_invalida', 'descricao must be a string of 1 to 10 characters'),
+  limitExceeded: new Failure(UNPROCESSABLE, 'limite_excedido', 'the debit would take the balance below -limite'),
+  balanceTooLarge: new Failure(UNPROCESSABLE, 'saldo_excedido', 'the credit would take the balance past the largest exact integer'),
+  malformedJson: new Failure(UNPROCESSABLE, 'json_invalido', 'the body is not one JSON value'),
+  notAnObject: new Failure(UNPROCESSABLE, 'corpo_invalido', 'the body must be a JSON object'),
+  invalidValor: new Failure(UNPROCESSABLE, 'valor_invalido', `valor must be a whole number from 1 to ${VALOR_MAX}`),
+  invalidTipo: new Failure(UNPROCESSABLE, 'tipo_invalido', 'tipo must be "c" or "d"'),
+  invalidDescricao: new Failure(UNPROCESSABLE, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRICAO_CHARACTERS_MAX} characters`),
   bodyTooLarge: new Failure('413 Payload Too Large', 'corpo_grande_demais', 'the body is larger than the limit'),
-  overloaded: new Failure('503 Service Unavailable', 'sobrecarregado', 'too many requests are waiting for the database'),
-  databaseUnavailable: new Failure('503 Service Unavailable', 'banco_indisponivel', 'the database did not answer; a transaction may or may not have been applied'),
+  rejectedByDatabase: new Failure('500 Internal Server Error', 'erro_interno', 'the database refused this request although it passed validation; nothing was applied'),
+  overloaded: new Failure(UNAVAILABLE, 'sobrecarregado', 'too many requests are waiting for the database; nothing was applied'),
+  databaseUnavailable: new Failure(UNAVAILABLE, 'banco_indisponivel', 'the database did not answer; a transaction may or may not have been applied'),
 } as const;
+
+const failureByCode = new Map<string, Failure>(Object.values(failures).map((failure) => [failure.code, failure]));
+
+/** The failure a database outcome code names, or undefined for a code the catalogue does not know. */
+export function failureForCode(code: string): Failure | undefined {
+  return failureByCode.get(code);
+}
 
 export class InvariantError extends Error {
   override name = 'InvariantError';

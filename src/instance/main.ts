@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const config = readInstanceConfig(process.env);
   const log = (message: string) => console.log(`[${config.instanceName}] ${message}`);
 
-  const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}` });
+  const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}`, log });
   const server = createServer({ ledger, instanceName: config.instanceName });
 
   removeStaleSocket(config.listen);

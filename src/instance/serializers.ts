@@ -9,16 +9,16 @@ export interface TransactionResult {
   saldo: number;
 }
 
-export interface StatementTransaction {
+export interface ExtratoTransaction {
   valor: number;
   tipo: string;
   descricao: string;
   realizada_em: string;
 }
 
-export interface Statement {
+export interface Extrato {
   saldo: { total: number; data_extrato: string; limite: number };
-  ultimas_transacoes: StatementTransaction[];
+  ultimas_transacoes: ExtratoTransaction[];
 }
 
 export const serializeTransactionResult = fastJson({
@@ -30,7 +30,7 @@ export const serializeTransactionResult = fastJson({
   },
 }) as (result: TransactionResult) => string;
 
-export const serializeStatement = fastJson({
+export const serializeExtrato = fastJson({
   type: 'object',
   required: ['saldo', 'ultimas_transacoes'],
   properties: {
@@ -57,4 +57,4 @@ export const serializeStatement = fastJson({
       },
     },
   },
-}) as (statement: Statement) => string;
+}) as (extrato: Extrato) => string;

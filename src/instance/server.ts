@@ -1,17 +1,13 @@
-// Owns the HTTP side of one API instance: the routes, reading request bodies
-// under a byte cap, writing replies, and draining in-flight requests on stop.
-// Every handler has the same shape: params -> body -> validate -> one ledger
-// call -> reply. Nothing here keeps money state; the ledger is the database.
+// Owns the HTTP side of one API instance: listening, the routes (routes.ts),
+// and stopping in order. Nothing here keeps money state; the ledger is the
+// database.
 
-import { BODY_SIZE_BYTES_MAX } from '../shared/limits.js';
 import { describeListenTarget, type ListenTarget } from '../shared/listen.js';
-import { Failure, failures } from './errors.js';
-import type { Ledger, PoolHealth } from './ledger.js';
-import { serializeStatement, serializeTransactionResult } from './serializers.js';
-import { uws, type HttpResponse, type us_listen_socket } from './uws.js';
-import { parseClientId, parseTransactionBody } from './validation.js';
-
-const STATUS_OK = '200 OK';
+import { invariant } from './errors.js';
+import { RequestBook } from './exchange.js';
+import type { Ledger, LedgerHealth } from './ledger.js';
+import { registerRoutes } from './routes.js';
+import { uws, type TemplatedApp, type us_listen_socket } from './uws.js';
 
 export interface ServerOptions {
   ledger: Ledger;
@@ -24,164 +20,41 @@ export interface ServerHealth {
   inFlight: number;
   draining: boolean;
   served: { transacoes: number; extrato: number; other: number };
-  pool: PoolHealth;
+  pool: LedgerHealth;
 }
 
 export interface Server {
   listen(target: ListenTarget): Promise<void>;
-  /** Stops accepting connections and waits for in-flight requests, at most timeoutMs. */
+  /**
+   * Stops accepting connections, waits for in-flight requests (at most
+   * timeoutMs), then closes every connection still open. Called once.
+   */
   stop(timeoutMs: number): Promise<{ drained: boolean; inFlight: number }>;
   health(): ServerHealth;
 }
 
-/** One request in progress: the response it owes, and whether the peer left. */
-class Exchange {
-  aborted = false;
-  finished = false;
-  constructor(readonly response: HttpResponse) {}
-  markAborted = (): void => {
-    this.aborted = true;
-  };
-}
-
-/**
- * A bug found after an await must still crash the process. Rethrowing on a
- * fresh macrotask turns it into an uncaught exception, with its stack, instead
- * of a promise rejection somebody might swallow.
- */
-function crashOnBug(error: unknown): void {
-  setImmediate(() => {
-    throw error;
-  });
-}
+// The native binding closes every socket, listening or connected, with
+// close(); the type declarations of this build lack it.
+type ClosableApp = TemplatedApp & { close(): void };
 
 export function createServer(options: ServerOptions): Server {
   const { ledger, instanceName } = options;
-  const app = uws.App();
-  let listenSocket: us_listen_socket | undefined;
-  let draining = false;
-  let inFlight = 0;
-  let onIdle: (() => void) | undefined;
+  const app = uws.App() as ClosableApp;
+  const book = new RequestBook(instanceName);
   const served = { transacoes: 0, extrato: 0, other: 0 };
+  let listenSocket: us_listen_socket | undefined;
+  let stopped = false;
 
-  function begin(response: HttpResponse): Exchange {
-    const exchange = new Exchange(response);
-    // uWebSockets.js requires the abort handler before any asynchronous step.
-    response.onAborted(exchange.markAborted);
-    inFlight++;
-    return exchange;
-  }
-
-  function reply(exchange: Exchange, status: string, body: string, closeConnection = false): void {
-    if (exchange.finished) return;
-    exchange.finished = true;
-    inFlight--;
-    if (!exchange.aborted) {
-      const { response } = exchange;
-      // A draining instance asks each client to reconnect elsewhere.
-      const close = closeConnection || draining;
-      response.cork(() => {
-        response
-          .writeStatus(status)
-          .writeHeader('content-type', 'application/json')
-          .writeHeader('x-crebito-instance', instanceName)
-          .end(body, close);
-      });
-    }
-    if (inFlight === 0 && onIdle !== undefined) onIdle();
-  }
-
-  function replyFailure(exchange: Exchange, failure: Failure): void {
-    reply(exchange, failure.status, failure.body, failure === failures.bodyTooLarge);
-  }
-
-  /** The last step of every handler: a ledger answer becomes a 200 or its failure. */
-  function replyWith<Result>(exchange: Exchange, result: Result | Failure, serialize: (value: Result) => string): void {
-    if (result instanceof Failure) replyFailure(exchange, result);
-    else reply(exchange, STATUS_OK, serialize(result));
-  }
-
-  /**
-   * Collects the body and hands it to onBody, unless it grows past
-   * BODY_SIZE_BYTES_MAX, in which case the reply is a 413 and the connection
-   * is closed so the rest of the upload is never read. A body that arrives in
-   * one chunk is handed over without a copy; onBody must use it synchronously.
-   */
-  function readBody(exchange: Exchange, declaredLength: string, onBody: (body: Uint8Array) => void): void {
-    if (declaredLength !== '' && !(Number(declaredLength) <= BODY_SIZE_BYTES_MAX)) {
-      replyFailure(exchange, failures.bodyTooLarge);
-      return;
-    }
-    let chunks: Buffer[] | undefined;
-    let receivedBytes = 0;
-    exchange.response.onData((chunk, isLast) => {
-      if (exchange.finished) return;
-      receivedBytes += chunk.byteLength;
-      if (receivedBytes > BODY_SIZE_BYTES_MAX) {
-        replyFailure(exchange, failures.bodyTooLarge);
-        return;
-      }
-      if (isLast && chunks === undefined) {
-        onBody(new Uint8Array(chunk));
-        return;
-      }
-      // uWebSockets.js reuses the chunk's memory after this callback returns.
-      (chunks ??= []).push(Buffer.from(chunk.slice(0)));
-      if (isLast) onBody(Buffer.concat(chunks));
-    });
-  }
-
-  app.post('/clientes/:id/transacoes', (response, request) => {
-    const exchange = begin(response);
-    served.transacoes++;
-    const clientId = parseClientId(request.getParameter(0));
-    readBody(exchange, request.getHeader('content-length'), (body) => {
-      if (clientId === undefined) return replyFailure(exchange, failures.clientNotFound);
-      const transaction = parseTransactionBody(body);
-      if (transaction instanceof Failure) return replyFailure(exchange, transaction);
-      ledger.registerTransaction(clientId, transaction)
-        .then((result) => replyWith(exchange, result, serializeTransactionResult))
-        .catch(crashOnBug);
-    });
+  const health = (): ServerHealth => ({
+    instance: instanceName, pid: process.pid, inFlight: book.inFlight, draining: book.draining, served: { ...served }, pool: ledger.health(),
   });
-
-  app.get('/clientes/:id/extrato', (response, request) => {
-    const exchange = begin(response);
-    served.extrato++;
-    const clientId = parseClientId(request.getParameter(0));
-    if (clientId === undefined) return replyFailure(exchange, failures.clientNotFound);
-    ledger.readStatement(clientId)
-      .then((result) => replyWith(exchange, result, serializeStatement))
-      .catch(crashOnBug);
-  });
-
-  // Touches no database: operators read pool numbers here, and the benchmark
-  // uses it as the floor of what one HTTP round trip costs.
-  app.get('/health', (response) => {
-    // Read before this request counts itself as in flight.
-    const body = JSON.stringify(health());
-    served.other++;
-    reply(begin(response), STATUS_OK, body);
-  });
-
-  app.any('/*', (response) => {
-    const exchange = begin(response);
-    served.other++;
-    replyFailure(exchange, failures.routeNotFound);
-  });
-
-  function health(): ServerHealth {
-    return { instance: instanceName, pid: process.pid, inFlight, draining, served: { ...served }, pool: ledger.health() };
-  }
+  registerRoutes(app, { ledger, book, served, healthBody: () => JSON.stringify(health()) });
 
   return {
     listen(target) {
       return new Promise((resolve, reject) => {
         const onListen = (socket: us_listen_socket | false) => {
-          if (socket === false) {
-            reject(new Error(`${instanceName} could not listen on ${describeListenTarget(target)}`));
-            return;
-          }
+          if (socket === false) return reject(new Error(`${instanceName} could not listen on ${describeListenTarget(target)}`));
           listenSocket = socket;
           resolve();
         };
@@ -190,20 +63,18 @@ export function createServer(options: ServerOptions): Server {
       });
     },
 
-    stop(timeoutMs) {
-      draining = true;
-      if (listenSocket !== undefined) {
-        uws.us_listen_socket_close(listenSocket);
-        listenSocket = undefined;
-      }
-      if (inFlight === 0) return Promise.resolve({ drained: true, inFlight });
-      return new Promise((resolve) => {
-        const timer = setTimeout(() => resolve({ drained: false, inFlight }), timeoutMs);
-        onIdle = () => {
-          clearTimeout(timer);
-          resolve({ drained: true, inFlight });
-        };
-      });
+    async stop(timeoutMs) {
+      invariant(!stopped, 'the server was stopped twice');
+      stopped = true;
+      book.draining = true;
+      if (listenSocket !== undefined) uws.us_listen_socket_close(listenSocket);
+      listenSocket = undefined;
+      const drained = await book.whenIdle(timeoutMs);
+      // Idle keep-alive connections (nginx holds several) could still bring
+      // a request after this, while the caller closes the database pool.
+      // Closing every connection now means none can.
+      app.close();
+      return { drained, inFlight: book.inFlight };
     },
 
     health,

@@ -3,11 +3,10 @@
 // field). It is pure (bytes in, a value or a Failure out) so the whole table
 // of cases is tested without a server.
 
+import { CLIENT_ID_MAX, DESCRICAO_CHARACTERS_MAX, VALOR_MAX } from '../shared/contract.js';
 import { failures, Failure } from './errors.js';
 
-/** The largest value the `valor integer` column stores. */
-export const VALOR_MAX = 2_147_483_647;
-export const DESCRICAO_CHARACTERS_MAX = 10;
+const CLIENT_ID_DIGITS_MAX = String(CLIENT_ID_MAX).length;
 
 export interface TransactionRequest {
   valor: number;
@@ -64,7 +63,7 @@ export function parseTransactionBody(body: Uint8Array): TransactionRequest | Fai
 
 /** Parses a client id from the URL: canonical decimal digits within the column's range. */
 export function parseClientId(text: string): number | undefined {
-  if (text.length === 0 || text.length > 10) return undefined;
+  if (text.length === 0 || text.length > CLIENT_ID_DIGITS_MAX) return undefined;
   let id = 0;
   for (let index = 0; index < text.length; index++) {
     const digit = text.charCodeAt(index) - 48;
@@ -72,5 +71,5 @@ export function parseClientId(text: string): number | undefined {
     if (index === 0 && digit === 0) return undefined;
     id = id * 10 + digit;
   }
-  return id <= VALOR_MAX ? id : undefined;
+  return id <= CLIENT_ID_MAX ? id : undefined;
 }

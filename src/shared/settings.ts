@@ -74,7 +74,7 @@ export const SETTINGS = {
   queueLengthMax: integer({ env: 'CREBITO_QUEUE_LENGTH_MAX', default: 2048, min: 1, max: 1_000_000, readers: BOTH, meaning: 'transactions (and, separately, statements) waiting to join a database call before answering 503' }),
   queueWaitMsMax: integer({ env: 'CREBITO_QUEUE_WAIT_MS_MAX', default: 1000, min: 1, max: 600_000, readers: BOTH, meaning: 'longest a request waits to join a database call before answering 503 (it was never sent, so nothing was applied)' }),
   connectTimeoutMs: integer({ env: 'CREBITO_CONNECT_TIMEOUT_MS', default: 2000, min: 1, max: 600_000, readers: BOTH, meaning: 'longest wait to open a database connection' }),
-  queryTimeoutMs: integer({ env: 'CREBITO_QUERY_TIMEOUT_MS', default: 5000, min: 1, max: 600_000, readers: BOTH, meaning: '`statement_timeout`; a timed-out transaction is rolled back' }),
+  queryTimeoutMs: integer({ env: 'CREBITO_QUERY_TIMEOUT_MS', default: 5000, min: 1, max: 600_000, readers: BOTH, meaning: '`statement_timeout`: the server rolls back a query that runs longer, and the client gives up 1 s later (a 503 whose outcome is unknown)' }),
   shutdownTimeoutMs: integer({ env: 'CREBITO_SHUTDOWN_TIMEOUT_MS', default: 10_000, min: 0, max: 600_000, readers: BOTH, meaning: 'how long a stopping instance waits for in-flight requests' }),
   batchSizeMax: integer({ env: 'CREBITO_BATCH_SIZE_MAX', default: 64, min: 1, max: 1000, readers: BOTH, meaning: 'most requests sharing one database call, transactions and statements alike (`1` turns sharing off)' }),
   batchesInFlightMax: integer({ env: 'CREBITO_BATCHES_IN_FLIGHT_MAX', default: 1, min: 1, max: 200, readers: BOTH, meaning: 'transaction calls in flight per instance' }),

@@ -24,6 +24,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { EXTRATO_TRANSACTIONS_MAX } from '../../src/shared/contract.js';
 import { readLauncherConfig } from '../../src/stack/config.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { readStackState, type StackState } from '../../src/stack/state.js';
@@ -253,7 +254,7 @@ async function main(): Promise<void> {
           const transaction = randomTransaction();
           return pool.query({ name: 'bench_transacao', text: 'SELECT * FROM registrar_transacao($1, $2, $3, $4)', values: [randomClient(), transaction.valor, transaction.tipo, transaction.descricao] });
         })),
-        print(await ceiling('db-extrato', 'extrato', (pool) => pool.query({ name: 'bench_extrato', text: 'SELECT * FROM extrato($1)', values: [randomClient()] }))),
+        print(await ceiling('db-extrato', 'extratos', (pool) => pool.query({ name: 'bench_extrato', text: 'SELECT * FROM extratos(ARRAY[$1::integer], $2)', values: [randomClient(), EXTRATO_TRANSACTIONS_MAX] }))),
         print(await runHttpScenario({
           ...common, name: 'transacoes', description: 'POST transactions through nginx, 2 debits : 1 credit', url,
           expected: new Set([200, 422]), nextRequest: transactionRequest,

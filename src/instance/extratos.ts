@@ -1,0 +1,52 @@
+// Owns one database call for extratos (account statements): every client asked for
+// read in one query, from one snapshot, and each answer built from its rows.
+// The column list is written once here and both builds the query and names
+// the columns the rows are read by.
+
+import { EXTRATO_TRANSACTIONS_MAX } from '../shared/contract.js';
+import type { Database, Row } from './database.js';
+import { QueryFailure } from './database.js';
+import { failures, Failure, invariant } from './errors.js';
+import type { Extrato, ExtratoTransaction } from './serializers.js';
+
+export type ExtratoAnswer = Extrato | Failure;
+
+const COLUMNS = ['ordem', 'saldo', 'limite', 'data_extrato', 'valor', 'tipo', 'descricao', 'realizada_em'] as const;
+const at = Object.fromEntries(COLUMNS.map((name, index) => [name, index])) as Record<(typeof COLUMNS)[number], number>;
+const QUERY = { name: 'extratos', text: `SELECT ${COLUMNS.join(', ')} FROM extratos($1, $2)` };
+
+/**
+ * One client's extrato from its rows. A client with no transactions comes
+ * as one row whose transaction columns are NULL; no row at all means no such
+ * client.
+ */
+function toExtrato(rows: Row[]): ExtratoAnswer {
+  const first = rows[0];
+  if (first === undefined) return failures.clientNotFound;
+  invariant(rows.length <= EXTRATO_TRANSACTIONS_MAX, `an extrato came back with ${rows.length} rows`);
+  const transactions: ExtratoTransaction[] = [];
+  for (const row of rows) {
+    if (row[at.valor] === null) break;
+    transactions.push({
+      valor: row[at.valor] as number,
+      tipo: row[at.tipo] as string,
+      descricao: row[at.descricao] as string,
+      realizada_em: row[at.realizada_em] as string,
+    });
+  }
+  return {
+    saldo: { total: first[at.saldo] as number, data_extrato: first[at.data_extrato] as string, limite: first[at.limite] as number },
+    ultimas_transacoes: transactions,
+  };
+}
+
+/** One query, one snapshot, for every read that waited (a lone read is a list of one). */
+export async function readExtratos(database: Database, clientIds: number[]): Promise<ExtratoAnswer[]> {
+  const rows = await database.query(QUERY.name, QUERY.text, [clientIds, EXTRATO_TRANSACTIONS_MAX]);
+  // A read changes nothing, so a rejected one would be a bug in this query.
+  invariant(!(rows instanceof QueryFailure && rows.kind === 'rejected'), 'the database rejected an extrato read');
+  if (rows instanceof QueryFailure) return clientIds.map(() => failures.databaseUnavailable);
+  const rowsByPosition: Row[][] = clientIds.map(() => []);
+  for (const row of rows) rowsByPosition[(row[at.ordem] as number) - 1]!.push(row);
+  return rowsByPosition.map(toExtrato);
+}
