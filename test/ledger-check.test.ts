@@ -1,5 +1,6 @@
 // The ledger checker run for real, briefly, against a stack of its own:
-// without faults, and with every fault injected. Both must report valid.
+// without faults, with every fault injected, and up to a small history cap.
+// Each must report valid.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -40,5 +41,17 @@ describe('npm run check:ledger', () => {
     expect(verdict.valid).toBe(true);
     expect(verdict.faults.map((fault: { name: string }) => fault.name)).toEqual(['kill-instance', 'freeze-instance', 'crash-postgres', 'slow-clients']);
     for (const fault of verdict.faults) expect(fault.recoveryMs, fault.name).not.toBeNull();
+  }, 300_000);
+
+  it('stops sending at its history cap, says so, and judges every request it sent', async () => {
+    // A cap far below what 60 s would send. valid: true also proves no request
+    // went out unrecorded: invariant 1 fails on a stored row no recorded request asked for.
+    const { status, output, verdict } = await runChecker(['--duration', '60', '--clients', '8', '--max-operations', '300']);
+    expect(status, output).toBe(0);
+    expect(verdict.valid).toBe(true);
+    expect(verdict.verdict.operations).toBe(300);
+    expect(verdict.historyCap.maxOperations).toBe(300);
+    expect(verdict.historyCap.fullAtMs).not.toBeNull();
+    expect(output).toContain('history full: 300 operations');
   }, 300_000);
 });

@@ -1,7 +1,10 @@
 // Reads an instance's /health over its own listen address (a unix socket or a
 // TCP port), bypassing nginx, so a test can ask each instance for itself.
 
+import { waitFor } from '../../src/shared/wait.js';
 import { getFromListenAddress } from '../../tools/harness/stack.js';
+
+const IDLE_POLL_MS = 25;
 
 export interface InstanceHealth {
   instance: string;
@@ -18,11 +21,10 @@ export async function readHealth(listen: string): Promise<InstanceHealth> {
 
 /** Waits until every listed instance reports no request in flight. */
 export async function waitUntilIdle(listens: string[], timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const healths = await Promise.all(listens.map(readHealth));
-    if (healths.every((health) => health.inFlight === 0)) return;
-    if (Date.now() > deadline) throw new Error(`requests still in flight: ${JSON.stringify(healths.map((health) => health.inFlight))}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  let inFlight: number[] = [];
+  const idle = await waitFor(async () => {
+    inFlight = (await Promise.all(listens.map(readHealth))).map((health) => health.inFlight);
+    return inFlight.every((count) => count === 0);
+  }, { timeoutMs, intervalMs: IDLE_POLL_MS });
+  if (idle === undefined) throw new Error(`requests still in flight: ${JSON.stringify(inFlight)}`);
 }

@@ -34,6 +34,12 @@ export interface BenchReport {
   consistency: { clients: number; inconsistencies: number; details: string[] };
 }
 
+export function scenarioNamed(scenarios: ScenarioResult[], name: string): ScenarioResult {
+  const scenario = scenarios.find((candidate) => candidate.name === name);
+  if (scenario === undefined) throw new Error(`no scenario named ${name} was measured`);
+  return scenario;
+}
+
 export function formatTarget(target: BenchReport['targets'][number]): string {
   if (target.unit === '%') return `${(target.value * 100).toFixed(1)}%`;
   if (target.unit === 'x') return `${target.value.toFixed(2)}x`;

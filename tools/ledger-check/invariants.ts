@@ -8,6 +8,8 @@
 // the previous one committed, so within one client, ascending transacoes.id
 // is commit order. Balances are replayed in that order.
 
+import { EXTRATO_TRANSACTIONS_MAX } from '../../src/shared/contract.js';
+
 export type Outcome = 'applied' | 'refused' | 'invalid' | 'not-found' | 'unknown';
 
 export interface TransactionOperation {
@@ -55,7 +57,7 @@ export interface DatabaseState {
   initialBalances: Record<number, number>;
   initialLastId: number;
   finalBalances: Record<number, number>;
-  /** Every row of the clients checked, in id order, including those from before the run. */
+  /** The rows of the clients checked, in id order: all written during the run, and the newest from before it (as many as a statement lists). */
   transactions: StoredTransaction[];
 }
 
@@ -84,18 +86,57 @@ const EXAMPLES_MAX = 5;
 const rowKey = (row: { valor: number; tipo: string; descricao: string; realizada_em: string }) =>
   `${row.valor}|${row.tipo}|${row.descricao}|${row.realizada_em}`;
 
-export function judge(history: Operation[], database: DatabaseState, runTag: string): Verdict {
-  const violations: Record<InvariantNumber, number> = { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 };
-  const examples: Record<InvariantNumber, string[]> = { 1: [], 2: [], 3: [], 4: [], 5: [] };
-  const violate = (invariant: InvariantNumber, message: string) => {
-    violations[invariant]++;
-    if (examples[invariant].length < EXAMPLES_MAX) examples[invariant].push(message);
-  };
+/** Counts the violations of each invariant and keeps the first few in words. */
+class Violations {
+  readonly counts: Record<InvariantNumber, number> = { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 };
+  readonly examples: Record<InvariantNumber, string[]> = { 1: [], 2: [], 3: [], 4: [], 5: [] };
 
+  add(invariant: InvariantNumber, message: string): void {
+    this.counts[invariant]++;
+    if (this.examples[invariant].length < EXAMPLES_MAX) this.examples[invariant].push(message);
+  }
+}
+
+/** The history and the rows written during the run, indexed by what matches them: the descricao. */
+interface Requests {
+  transactions: TransactionOperation[];
+  statements: StatementOperation[];
+  byDescricao: Map<string, TransactionOperation>;
+  runRows: StoredTransaction[];
+  rowsByDescricao: Map<string, StoredTransaction[]>;
+}
+
+/** Each client's rows in commit order, the balance after each, and where each row stands. */
+interface CommitOrder {
+  rowsOfClient: Map<number, StoredTransaction[]>;
+  /** Per client, index i: the balance after its first i rows (0: before any). */
+  balanceAfter: Map<number, number[]>;
+  /** By rowKey: the client and the 1-based position of the row in its commit order. */
+  positionOf: Map<string, { clientId: number; position: number }>;
+}
+
+export function judge(history: Operation[], database: DatabaseState, runTag: string): Verdict {
+  const violations = new Violations();
+  const requests = indexRequests(history, database);
+  const unknownApplied = checkRowsOfEachRequest(requests, violations, runTag);
+  const order = replayCommitOrder(database, violations);
+  checkAnsweredBalances(requests, order, database, violations);
+  checkStatements(requests, order, database, violations);
+  const count = (outcome: Outcome) => requests.transactions.filter((operation) => operation.outcome === outcome).length;
+  const { statements } = requests;
+  return {
+    valid: Object.values(violations.counts).every((value) => value === 0),
+    operations: history.length,
+    transactions: { acknowledged: count('applied'), refused: count('refused'), invalid: count('invalid') + count('not-found'), unknown: count('unknown'), unknownApplied },
+    statements: { read: statements.filter((read) => read.outcome === 'read').length, unknown: statements.filter((read) => read.outcome === 'unknown').length },
+    violations: violations.counts,
+    examples: violations.examples,
+  };
+}
+
+function indexRequests(history: Operation[], database: DatabaseState): Requests {
   const transactions = history.filter((operation): operation is TransactionOperation => operation.kind === 'transacao');
   const statements = history.filter((operation): operation is StatementOperation => operation.kind === 'extrato');
-  const byDescricao = new Map(transactions.map((operation) => [operation.descricao, operation]));
-
   // Rows written during the run, grouped by the request that asked for them.
   const runRows = database.transactions.filter((row) => row.id > database.initialLastId);
   const rowsByDescricao = new Map<string, StoredTransaction[]>();
@@ -104,35 +145,39 @@ export function judge(history: Operation[], database: DatabaseState, runTag: str
     list.push(row);
     rowsByDescricao.set(row.descricao, list);
   }
+  const byDescricao = new Map(transactions.map((operation) => [operation.descricao, operation]));
+  return { transactions, statements, byDescricao, runRows, rowsByDescricao };
+}
 
-  // Invariants 1 and 2: each request's rows.
+/** Invariants 1 and 2: each request's rows, and no row without a request. Returns how many unknown outcomes were applied. */
+function checkRowsOfEachRequest(requests: Requests, violations: Violations, runTag: string): number {
   let unknownApplied = 0;
-  for (const operation of transactions) {
-    const rows = rowsByDescricao.get(operation.descricao) ?? [];
+  for (const operation of requests.transactions) {
+    const rows = requests.rowsByDescricao.get(operation.descricao) ?? [];
     const matching = rows.filter((row) => row.clientId === operation.clientId && row.valor === operation.valor && row.tipo === operation.tipo);
-    if (matching.length !== rows.length) violate(1, `${operation.descricao}: stored with other values than requested`);
-    if (operation.outcome === 'applied' && rows.length !== 1) violate(1, `${operation.descricao}: answered 200 but stored ${rows.length} times`);
+    if (matching.length !== rows.length) violations.add(1, `${operation.descricao}: stored with other values than requested`);
+    if (operation.outcome === 'applied' && rows.length !== 1) violations.add(1, `${operation.descricao}: answered 200 but stored ${rows.length} times`);
     if (operation.outcome !== 'applied' && operation.outcome !== 'unknown' && rows.length > 0) {
-      violate(1, `${operation.descricao}: answered ${operation.status} but stored ${rows.length} times`);
+      violations.add(1, `${operation.descricao}: answered ${operation.status} but stored ${rows.length} times`);
     }
     if (operation.outcome === 'unknown') {
-      if (rows.length > 1) violate(2, `${operation.descricao}: unknown outcome, stored ${rows.length} times`);
+      if (rows.length > 1) violations.add(2, `${operation.descricao}: unknown outcome, stored ${rows.length} times`);
       if (rows.length === 1) unknownApplied++;
     }
   }
-  for (const row of runRows) {
-    if (!byDescricao.has(row.descricao)) {
-      violate(1, `row ${row.id} (${row.descricao}) was stored during the run but no request of the run asked for it${row.descricao.startsWith(runTag) ? '' : ' (is something else writing?)'}`);
+  for (const row of requests.runRows) {
+    if (!requests.byDescricao.has(row.descricao)) {
+      violations.add(1, `row ${row.id} (${row.descricao}) was stored during the run but no request of the run asked for it${row.descricao.startsWith(runTag) ? '' : ' (is something else writing?)'}`);
     }
   }
+  return unknownApplied;
+}
 
-  // Invariants 3 and 4: replay each client's rows in commit order.
-  const positionOf = new Map<string, { clientId: number; position: number }>();
-  const balanceAfter = new Map<number, number[]>();
-  const rowsOfClient = new Map<number, StoredTransaction[]>();
+/** Invariant 3: replays each client's rows in commit order; no prefix below -limite, and the final balance adds up. */
+function replayCommitOrder(database: DatabaseState, violations: Violations): CommitOrder {
+  const order: CommitOrder = { rowsOfClient: new Map(), balanceAfter: new Map(), positionOf: new Map() };
   for (const clientId of Object.keys(database.limits).map(Number)) {
     const rows = database.transactions.filter((row) => row.clientId === clientId);
-    rowsOfClient.set(clientId, rows);
     const limit = database.limits[clientId]!;
     const before = rows.filter((row) => row.id <= database.initialLastId);
     // Balances before the run are reconstructed backwards from the balance
@@ -145,99 +190,111 @@ export function judge(history: Operation[], database: DatabaseState, runTag: str
     for (let index = before.length; index < rows.length; index++) {
       const row = rows[index]!;
       balances[index + 1] = balances[index]! + delta(row);
-      if (balances[index + 1]! < -limit) violate(3, `client ${clientId}: balance ${balances[index + 1]} below -${limit} after row ${row.id}`);
+      if (balances[index + 1]! < -limit) violations.add(3, `client ${clientId}: balance ${balances[index + 1]} below -${limit} after row ${row.id}`);
     }
-    balanceAfter.set(clientId, balances);
-    rows.forEach((row, index) => positionOf.set(rowKey(row), { clientId, position: index + 1 }));
     const expectedFinal = balances[rows.length]!;
     if (database.finalBalances[clientId] !== expectedFinal) {
-      violate(3, `client ${clientId}: final balance ${database.finalBalances[clientId]} but its transactions add up to ${expectedFinal}`);
+      violations.add(3, `client ${clientId}: final balance ${database.finalBalances[clientId]} but its transactions add up to ${expectedFinal}`);
     }
+    order.rowsOfClient.set(clientId, rows);
+    order.balanceAfter.set(clientId, balances);
+    rows.forEach((row, index) => order.positionOf.set(rowKey(row), { clientId, position: index + 1 }));
   }
-  for (const operation of transactions) {
+  return order;
+}
+
+/** Invariant 4: every 200's saldo is the balance right after its row in commit order, and its limite the client's. */
+function checkAnsweredBalances(requests: Requests, order: CommitOrder, database: DatabaseState, violations: Violations): void {
+  for (const operation of requests.transactions) {
     if (operation.outcome !== 'applied') continue;
-    const [row] = rowsByDescricao.get(operation.descricao) ?? [];
+    const [row] = requests.rowsByDescricao.get(operation.descricao) ?? [];
     if (row === undefined) continue; // already a violation of invariant 1
-    const position = positionOf.get(rowKey(row))!.position;
-    const expected = balanceAfter.get(operation.clientId)![position];
-    if (operation.saldo !== expected) violate(4, `${operation.descricao}: answered saldo ${operation.saldo}, but the balance after it in commit order is ${expected}`);
-    if (operation.limite !== database.limits[operation.clientId]) violate(4, `${operation.descricao}: answered limite ${operation.limite}`);
+    const position = order.positionOf.get(rowKey(row))!.position;
+    const expected = order.balanceAfter.get(operation.clientId)![position];
+    if (operation.saldo !== expected) violations.add(4, `${operation.descricao}: answered saldo ${operation.saldo}, but the balance after it in commit order is ${expected}`);
+    if (operation.limite !== database.limits[operation.clientId]) violations.add(4, `${operation.descricao}: answered limite ${operation.limite}`);
   }
+}
 
-  // Invariant 5: each statement is a snapshot of commit order, no older than
-  // any write acknowledged before the read began, no newer than the writes
-  // that had started by the time it ended. Per client, two prefix tables make
-  // each read's check a binary search rather than a scan of the history.
-  const acknowledgedByEnd = new Map<number, { endMs: number[]; highestPosition: number[]; descricao: string[] }>();
-  const latestStartUpTo = new Map<number, number[]>();
-  for (const [clientId, rows] of rowsOfClient) {
-    const acknowledged = transactions
-      .filter((write) => write.clientId === clientId && write.outcome === 'applied' && rowsByDescricao.get(write.descricao)?.length === 1)
-      .map((write) => ({ write, position: positionOf.get(rowKey(rowsByDescricao.get(write.descricao)![0]!))!.position }))
-      .sort((a, b) => a.write.endMs - b.write.endMs);
-    const table = { endMs: [] as number[], highestPosition: [] as number[], descricao: [] as string[] };
-    let highest = 0;
-    let highestDescricao = '';
-    for (const { write, position } of acknowledged) {
-      if (position > highest) {
-        highest = position;
-        highestDescricao = write.descricao;
-      }
-      table.endMs.push(write.endMs);
-      table.highestPosition.push(highest);
-      table.descricao.push(highestDescricao);
+/**
+ * Per client, two prefix tables that make each statement's freshness check a
+ * binary search rather than a scan of the history: the acknowledged writes
+ * by end time with the highest position acknowledged so far, and for each
+ * position the latest start of any run write up to it.
+ */
+interface FreshnessTables {
+  acknowledgedByEnd: { endMs: number[]; highestPosition: number[]; descricao: string[] };
+  latestStartUpTo: number[];
+}
+
+function freshnessTables(clientId: number, rows: StoredTransaction[], requests: Requests, order: CommitOrder, initialLastId: number): FreshnessTables {
+  const acknowledged = requests.transactions
+    .filter((write) => write.clientId === clientId && write.outcome === 'applied' && requests.rowsByDescricao.get(write.descricao)?.length === 1)
+    .map((write) => ({ write, position: order.positionOf.get(rowKey(requests.rowsByDescricao.get(write.descricao)![0]!))!.position }))
+    .sort((a, b) => a.write.endMs - b.write.endMs);
+  const acknowledgedByEnd = { endMs: [] as number[], highestPosition: [] as number[], descricao: [] as string[] };
+  let highest = 0;
+  let highestDescricao = '';
+  for (const { write, position } of acknowledged) {
+    if (position > highest) {
+      highest = position;
+      highestDescricao = write.descricao;
     }
-    acknowledgedByEnd.set(clientId, table);
-    const latest = [Number.NEGATIVE_INFINITY];
-    for (const row of rows) {
-      const write = row.id > database.initialLastId ? byDescricao.get(row.descricao) : undefined;
-      latest.push(Math.max(latest[latest.length - 1]!, write?.startMs ?? Number.NEGATIVE_INFINITY));
-    }
-    latestStartUpTo.set(clientId, latest);
+    acknowledgedByEnd.endMs.push(write.endMs);
+    acknowledgedByEnd.highestPosition.push(highest);
+    acknowledgedByEnd.descricao.push(highestDescricao);
   }
+  const latestStartUpTo = [Number.NEGATIVE_INFINITY];
+  for (const row of rows) {
+    const write = row.id > initialLastId ? requests.byDescricao.get(row.descricao) : undefined;
+    latestStartUpTo.push(Math.max(latestStartUpTo[latestStartUpTo.length - 1]!, write?.startMs ?? Number.NEGATIVE_INFINITY));
+  }
+  return { acknowledgedByEnd, latestStartUpTo };
+}
 
-  for (const read of statements) {
+/**
+ * Invariant 5: each statement is a snapshot of commit order, no older than
+ * any write acknowledged before the read began, no newer than the writes
+ * that had started by the time it ended.
+ */
+function checkStatements(requests: Requests, order: CommitOrder, database: DatabaseState, violations: Violations): void {
+  const tables = new Map<number, FreshnessTables>();
+  for (const [clientId, rows] of order.rowsOfClient) tables.set(clientId, freshnessTables(clientId, rows, requests, order, database.initialLastId));
+  for (const read of requests.statements) {
     if (read.outcome !== 'read') continue;
-    const limit = database.limits[read.clientId]!;
-    const rows = rowsOfClient.get(read.clientId) ?? [];
-    const balances = balanceAfter.get(read.clientId)!;
-    const label = `statement of client ${read.clientId} at ${read.startMs.toFixed(0)} ms`;
-    if (read.total! < -limit || read.limite !== limit) violate(5, `${label}: total ${read.total}, limite ${read.limite}`);
-    const listed = read.transactions ?? [];
-    let position = 0;
-    if (listed.length > 0) {
-      const newest = positionOf.get(rowKey(listed[0]!));
-      if (newest === undefined || newest.clientId !== read.clientId) {
-        violate(5, `${label}: lists a transaction (${listed[0]!.descricao}) that is not stored for this client`);
-        continue;
-      }
-      position = newest.position;
-    }
-    const expectedList = rows.slice(Math.max(0, position - 10), position).reverse();
-    if (listed.length !== expectedList.length || listed.some((item, index) => rowKey(item) !== rowKey(expectedList[index]!))) {
-      violate(5, `${label}: its transactions are not the ${expectedList.length} newest in commit order up to row ${rows[position - 1]?.id ?? 'none'}`);
-    }
-    if (read.total !== balances[position]) violate(5, `${label}: total ${read.total} but the balance at that point of commit order is ${balances[position]}`);
-
-    const table = acknowledgedByEnd.get(read.clientId)!;
-    const acknowledgedBefore = countBelow(table.endMs, read.startMs);
-    if (acknowledgedBefore > 0 && table.highestPosition[acknowledgedBefore - 1]! > position) {
-      violate(5, `${label}: misses ${table.descricao[acknowledgedBefore - 1]}, acknowledged before the read began`);
-    }
-    if (latestStartUpTo.get(read.clientId)![position]! > read.endMs) {
-      violate(5, `${label}: shows a transaction that was sent only after the read ended`);
-    }
+    checkStatement(read, order, tables.get(read.clientId)!, database.limits[read.clientId]!, violations);
   }
+}
 
-  const count = (outcome: Outcome) => transactions.filter((operation) => operation.outcome === outcome).length;
-  return {
-    valid: Object.values(violations).every((value) => value === 0),
-    operations: history.length,
-    transactions: { acknowledged: count('applied'), refused: count('refused'), invalid: count('invalid') + count('not-found'), unknown: count('unknown'), unknownApplied },
-    statements: { read: statements.filter((read) => read.outcome === 'read').length, unknown: statements.filter((read) => read.outcome === 'unknown').length },
-    violations,
-    examples,
-  };
+function checkStatement(read: StatementOperation, order: CommitOrder, tables: FreshnessTables, limit: number, violations: Violations): void {
+  const rows = order.rowsOfClient.get(read.clientId) ?? [];
+  const balances = order.balanceAfter.get(read.clientId)!;
+  const label = `statement of client ${read.clientId} at ${read.startMs.toFixed(0)} ms`;
+  if (read.total! < -limit || read.limite !== limit) violations.add(5, `${label}: total ${read.total}, limite ${read.limite}`);
+  const listed = read.transactions ?? [];
+  let position = 0;
+  if (listed.length > 0) {
+    const newest = order.positionOf.get(rowKey(listed[0]!));
+    if (newest === undefined || newest.clientId !== read.clientId) {
+      violations.add(5, `${label}: lists a transaction (${listed[0]!.descricao}) that is not stored for this client`);
+      return;
+    }
+    position = newest.position;
+  }
+  const expectedList = rows.slice(Math.max(0, position - EXTRATO_TRANSACTIONS_MAX), position).reverse();
+  if (listed.length !== expectedList.length || listed.some((item, index) => rowKey(item) !== rowKey(expectedList[index]!))) {
+    violations.add(5, `${label}: its transactions are not the ${expectedList.length} newest in commit order up to row ${rows[position - 1]?.id ?? 'none'}`);
+  }
+  if (read.total !== balances[position]) violations.add(5, `${label}: total ${read.total} but the balance at that point of commit order is ${balances[position]}`);
+
+  const { acknowledgedByEnd, latestStartUpTo } = tables;
+  const acknowledgedBefore = countBelow(acknowledgedByEnd.endMs, read.startMs);
+  if (acknowledgedBefore > 0 && acknowledgedByEnd.highestPosition[acknowledgedBefore - 1]! > position) {
+    violations.add(5, `${label}: misses ${acknowledgedByEnd.descricao[acknowledgedBefore - 1]}, acknowledged before the read began`);
+  }
+  if (latestStartUpTo[position]! > read.endMs) {
+    violations.add(5, `${label}: shows a transaction that was sent only after the read ended`);
+  }
 }
 
 /** How many of the ascending values are strictly below the limit. */
