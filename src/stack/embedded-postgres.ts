@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { waitFor } from '../shared/wait.js';
 import type { DatabaseMode } from './config.js';
 import { isRunningAs, readPidFile, waitForExit } from './processes.js';
 
@@ -25,6 +26,7 @@ export const EMBEDDED_MAX_CONNECTIONS = 100;
 const SYSTEM_USER_WHEN_ROOT = 'postgres';
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
+const ACCEPT_POLL_INTERVAL_MS = 100;
 // sun_path holds 108 bytes on Linux, including the terminating NUL.
 const UNIX_SOCKET_PATH_BYTES_MAX = 107;
 
@@ -139,24 +141,26 @@ export function embeddedDatabaseUrl(database: string, socketDirectory: string, p
   return `postgresql://${EMBEDDED_USER_NAME}@/${database}?host=${encodeURIComponent(socketDirectory)}&port=${port}`;
 }
 
+/** Resolves once the server answers a query; throws, with its output, if it exits or the deadline passes first. */
 async function waitUntilAccepting(url: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`PostgreSQL exited while starting (${child.exitCode ?? child.signalCode}):\n${output()}`);
-    }
+  let lastError = 'not tried yet';
+  const accepts = async () => {
     const client = new pg.Client({ connectionString: url });
     try {
       await client.connect();
       await client.query('SELECT 1');
-      return;
+      return true;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms: ${(error as Error).message}\n${output()}`);
+      lastError = (error as Error).message;
+      return false;
     } finally {
       await client.end().catch(() => undefined);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  };
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  if (await waitFor(accepts, { timeoutMs: START_TIMEOUT_MS, intervalMs: ACCEPT_POLL_INTERVAL_MS, abandonWhen: exited }) !== undefined) return;
+  if (exited()) throw new Error(`PostgreSQL exited while starting (${child.exitCode ?? child.signalCode}):\n${output()}`);
+  throw new Error(`PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms: ${lastError}\n${output()}`);
 }
 
 async function ensureDatabase(maintenanceUrl: string): Promise<void> {

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { environmentFor } from '../shared/settings.js';
+import { waitForOrThrow } from '../shared/wait.js';
 import { readLauncherConfig, type LauncherConfig } from './config.js';
 import { INSTANCE_ENTRY } from './paths.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
@@ -77,19 +78,25 @@ function waitForMessage(child: ChildProcess, type: string): Promise<void> {
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  while (child.exitCode === null && child.signalCode === null) {
-    const connected = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
+const PORT_POLL_INTERVAL_MS = 50;
+
+function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
     });
-    if (connected) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitForPort(port: number, child: ChildProcess): Promise<void> {
+  await waitForOrThrow(`nginx accepting connections on port ${port}`, () => acceptsConnections(port), {
+    timeoutMs: READY_TIMEOUT_MS,
+    intervalMs: PORT_POLL_INTERVAL_MS,
+    abandonWhen: () => child.exitCode !== null || child.signalCode !== null,
+  });
 }
 
 function createInstance(config: LauncherConfig, index: number, listen: string, databaseUrl: string, onStarted: () => void): Supervised {

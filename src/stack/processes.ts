@@ -3,6 +3,7 @@
 // one to exit. Linux-first (/proc), which is where crebito runs.
 
 import fs from 'node:fs';
+import { waitFor } from '../shared/wait.js';
 
 export function isProcessAlive(pid: number): boolean {
   try {
@@ -53,11 +54,9 @@ export function processCommandName(pid: number): string | undefined {
   }
 }
 
+const EXIT_POLL_INTERVAL_MS = 50;
+
+/** Whether pid exited within timeoutMs. For a process that is not our child, so no exit event. */
 export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isProcessAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
+  return (await waitFor(() => !isProcessAlive(pid), { timeoutMs, intervalMs: EXIT_POLL_INTERVAL_MS })) !== undefined;
 }
