@@ -11,6 +11,7 @@
 // reports a failed start as a rejected `undefined`.
 
 import { spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,7 +36,7 @@ const UNIX_SOCKET_PATH_BYTES_MAX = 107;
 export interface EmbeddedPostgresOptions {
   /** The cluster's data directory (created on first start). */
   dataDirectory: string;
-  /** Directory for the server's unix socket. */
+  /** Directory for the server's unix socket, unless its path is too long (see socketDirectoryFor). */
   socketDirectory: string;
   port: number;
   mode: DatabaseMode;
@@ -172,6 +173,43 @@ async function ensureDatabase(maintenanceUrl: string): Promise<void> {
   }
 }
 
+/**
+ * Where the server's unix socket goes: the preferred directory, unless a
+ * socket path there would be too long for a unix socket; then a directory in
+ * the system's temporary folder named after the data directory, so that a
+ * restarted server listens where its clients already look.
+ */
+export function socketDirectoryFor(options: Pick<EmbeddedPostgresOptions, 'socketDirectory' | 'dataDirectory' | 'port'>): string {
+  const socketFile = `.s.PGSQL.${options.port}`;
+  if (Buffer.byteLength(path.join(options.socketDirectory, socketFile)) <= UNIX_SOCKET_PATH_BYTES_MAX) return options.socketDirectory;
+  const digest = createHash('sha256').update(path.resolve(options.dataDirectory)).digest('hex').slice(0, 16);
+  const fallback = path.join(os.tmpdir(), `crebito-pg-${digest}`);
+  if (Buffer.byteLength(path.join(fallback, socketFile)) > UNIX_SOCKET_PATH_BYTES_MAX) {
+    throw new Error(`no short enough directory for PostgreSQL's unix socket (${options.socketDirectory} and ${fallback} are both too long); use a shorter CREBITO_DATA_DIR or TMPDIR`);
+  }
+  return fallback;
+}
+
+/** Removes the socket directory if it is the one in the temporary folder; call once the server has stopped. */
+export function removeFallbackSocketDirectory(options: Pick<EmbeddedPostgresOptions, 'socketDirectory' | 'dataDirectory' | 'port'>): void {
+  const directory = socketDirectoryFor(options);
+  if (directory !== options.socketDirectory) fs.rmSync(directory, { recursive: true, force: true });
+}
+
+/**
+ * Creates the socket directory, or checks the one there: the fallback has a
+ * name anyone can guess in a folder anyone can write, so it must be a real
+ * directory owned by us (or by the server's user) before we make it private.
+ */
+function ensureSocketDirectory(directory: string, owner: { uid: number; gid: number } | undefined): void {
+  fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
+  const stats = fs.lstatSync(directory);
+  if (!stats.isDirectory() || (stats.uid !== process.getuid?.() && stats.uid !== owner?.uid)) {
+    throw new Error(`${directory} is not a directory of ours; remove it and start again`);
+  }
+  ensureDirectory(directory, owner);
+}
+
 /** The server's settings, as -c arguments. */
 function serverSettings(socketDirectory: string, port: number, mode: DatabaseMode): string[] {
   const settings = [
@@ -188,16 +226,15 @@ function serverSettings(socketDirectory: string, port: number, mode: DatabaseMod
 /** Starts the server (creating the cluster on first use) and resolves once the `crebito` database accepts connections. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const { dataDirectory, port, mode, log } = options;
-  let socketDirectory = options.socketDirectory;
-  if (Buffer.byteLength(path.join(socketDirectory, `.s.PGSQL.${port}`)) > UNIX_SOCKET_PATH_BYTES_MAX) {
-    socketDirectory = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-pg-'));
+  const socketDirectory = socketDirectoryFor(options);
+  if (socketDirectory !== options.socketDirectory) {
     log(`the socket path under ${options.socketDirectory} is too long for a unix socket; using ${socketDirectory}`);
   }
   const binaries = findBinaries();
   const owner = resolveRunAsUser(log);
 
   await recoverLeftoverServer(dataDirectory, log);
-  ensureDirectory(socketDirectory, owner);
+  ensureSocketDirectory(socketDirectory, owner);
   if (!fs.existsSync(path.join(dataDirectory, 'PG_VERSION'))) {
     ensureDirectory(dataDirectory, owner);
     initialiseCluster(binaries, dataDirectory, owner, log);

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { superviseDatabase, superviseInstance, superviseNginx, embeddedPostgresLocation, type SupervisionHooks } from './children.js';
 import { readLauncherConfig, type LauncherConfig } from './config.js';
-import type { EmbeddedPostgres } from './embedded-postgres.js';
+import { removeFallbackSocketDirectory, type EmbeddedPostgres } from './embedded-postgres.js';
 import { stopLeftovers } from './leftovers.js';
 import { acquireLauncherLock, type LauncherLock } from './lock.js';
 import { findNginx } from './nginx.js';
@@ -120,7 +120,10 @@ async function stop(stack: Stack, reason: string, exitCode: number): Promise<voi
   log(`${reason}: stopping`);
   await stack.nginx?.stop();
   await Promise.all(stack.instances.map((instance) => instance.stop()));
-  await stack.database?.stop();
+  if (stack.database !== undefined) {
+    await stack.database.stop();
+    removeFallbackSocketDirectory(embeddedPostgresLocation(stack.config, stack.runDirectory));
+  }
   fs.rmSync(stateFilePath(stack.runDirectory), { force: true });
   stack.lock.release();
   log('stopped');
