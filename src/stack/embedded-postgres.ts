@@ -20,7 +20,7 @@ import pg from 'pg';
 import { waitFor } from '../shared/wait.js';
 import { startChild, type Child } from './child.js';
 import type { DatabaseMode } from './config.js';
-import { isRunningAs, readPidFile, waitForExit } from './processes.js';
+import { isProcessAlive, processArguments, readPidFile, waitForExit } from './processes.js';
 
 export const EMBEDDED_DATABASE_NAME = 'crebito';
 export const EMBEDDED_USER_NAME = 'crebito';
@@ -96,18 +96,27 @@ function ensureDirectory(directory: string, owner: { uid: number; gid: number } 
 /**
  * A launcher killed with SIGKILL cannot stop its PostgreSQL, which keeps
  * running and holds the data directory. Left alone, the next start fails with
- * an opaque error. We recognise it by postmaster.pid, stop it the way a clean
- * shutdown would (SIGINT: fast shutdown, nothing acknowledged is lost), and go on.
+ * an opaque error. We recognise it by postmaster.pid, and stop it the way a
+ * clean shutdown would (SIGINT: fast shutdown, nothing acknowledged is lost)
+ * only if that pid's command line names this data directory: after a reboot
+ * the pid may belong to any other process, which is not ours to stop.
  */
 async function recoverLeftoverServer(dataDirectory: string, log: (line: string) => void): Promise<void> {
   const pid = readPidFile(path.join(dataDirectory, 'postmaster.pid'));
   // PostgreSQL itself replaces a lock file whose process is gone.
-  if (!isRunningAs(pid, 'postgres')) return;
+  if (pid === undefined || !isProcessAlive(pid) || !servesDataDirectory(pid, dataDirectory)) return;
   log(`found PostgreSQL (pid ${pid}) still running on ${dataDirectory}, left by a crebito that did not stop cleanly; stopping it first`);
   process.kill(pid, 'SIGINT');
   if (!(await waitForExit(pid, STOP_TIMEOUT_MS))) {
     throw new Error(`PostgreSQL pid ${pid} did not stop within ${STOP_TIMEOUT_MS} ms; stop it by hand (kill -INT ${pid}) and start again`);
   }
+}
+
+/** Whether pid was started as `... -D <dataDirectory> ...`, as startEmbeddedPostgres starts the server. */
+function servesDataDirectory(pid: number, dataDirectory: string): boolean {
+  const args = processArguments(pid) ?? [];
+  const index = args.indexOf('-D');
+  return index > 0 && args[index + 1] === dataDirectory;
 }
 
 function initialiseCluster(binaries: Binaries, dataDirectory: string, owner: { uid: number; gid: number } | undefined, log: (line: string) => void): void {

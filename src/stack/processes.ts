@@ -69,14 +69,6 @@ export function isSameProcess(recorded: Partial<ProcessIdentity> | null | undefi
   return now !== undefined && isProcessAlive(pid) && now.startTime === recorded?.startTime && now.bootId === recorded.bootId;
 }
 
-/**
- * Whether pid is alive and still the program we think it is: a pid read from
- * an old pid file may since have been given to something else entirely.
- */
-export function isRunningAs(pid: number | undefined, commandName: string): pid is number {
-  return pid !== undefined && isProcessAlive(pid) && processCommandName(pid) === commandName;
-}
-
 /** The arguments a process was started with (argv, program first), or undefined when they cannot be read. */
 export function processArguments(pid: number): string[] | undefined {
   try {
