@@ -26,6 +26,8 @@ export interface SupervisionHooks {
   log: (line: string) => void;
   /** After every (re)start: record the new process. */
   onStarted: () => void;
+  /** A crash loop: stop the stack. */
+  onGaveUp: (reason: string) => void;
 }
 
 /** Where the launcher keeps the embedded server: its data, and its socket when that path is short enough. */

@@ -6,7 +6,8 @@
 // then <data>/run/state.json, which names every process for the benchmark and
 // the ledger checker. SIGINT/SIGTERM stop everything in the reverse order:
 // nginx finishes what it holds, the instances drain, the database stops last.
-// Every child is supervised: restarted when it dies on its own (supervisor.ts).
+// Every child is supervised: restarted when it dies on its own, and the whole
+// stack stopped, exit 1, when one crash-loops (supervisor.ts).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -55,6 +56,7 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
   const hooks: SupervisionHooks = {
     log,
     onStarted: () => writeState(stack),
+    onGaveUp: (reason) => void stopStack?.(reason, 1),
   };
   const nginxBinary = config.nginx === 'off' ? undefined : findNginx();
   const listenAddresses = listenAddressesFor(config, runDirectory, nginxBinary);

@@ -1,14 +1,23 @@
 // Owns keeping one child of the launcher running, whatever it is (an API
 // instance, nginx, the embedded PostgreSQL): each is started by a function
 // that resolves once it serves. When it dies on its own it is started again,
-// after a pause that doubles so a crash loop does not spin.
+// after a pause that doubles so a crash loop does not spin. A crash loop ends:
+// after CRASHES_IN_A_ROW_MAX crashes in a row, each within HEALTHY_UPTIME_MS of
+// a start (a restart that fails counts), the supervisor stops restarting and
+// says so, and the launcher stops the whole stack with a non-zero exit. A
+// child that dies straight after every start will not heal by being started
+// again (a bad setting, a full disk, a bug on a path every start takes), and a
+// banking service that runs on at part strength, or keeps hitting the same
+// broken invariant, hides that behind a log line; an exit is seen by whoever
+// runs the launcher (README, Operating notes).
 
 import type { Child } from './child.js';
 
 const RESTART_DELAY_MS_MIN = 100;
 const RESTART_DELAY_MS_MAX = 5000;
-// A child that stayed up this long is healthy again: restarts start from the shortest pause.
+// A child that stayed up this long is healthy again: its crashes so far are forgiven.
 const HEALTHY_UPTIME_MS = 30_000;
+export const CRASHES_IN_A_ROW_MAX = 5;
 
 export interface SupervisedOptions<C extends Child> {
   name: string;
@@ -17,6 +26,8 @@ export interface SupervisedOptions<C extends Child> {
   log: (line: string) => void;
   /** Called after every (re)start, so the launcher can record the new process. */
   onStarted: () => void;
+  /** Called once, when the child crash-loops; it is not restarted again. */
+  onGaveUp: (reason: string) => void;
 }
 
 export class Supervised<C extends Child = Child> {
@@ -26,6 +37,7 @@ export class Supervised<C extends Child = Child> {
   private stopping = false;
   private restartDelayMs = RESTART_DELAY_MS_MIN;
   private restartTimer: NodeJS.Timeout | undefined;
+  private crashesInARow = 0;
   restarts = 0;
 
   constructor(private readonly options: SupervisedOptions<C>) {}
@@ -72,7 +84,15 @@ export class Supervised<C extends Child = Child> {
   }
 
   private crashed(afterHealthyRun: boolean): void {
-    if (afterHealthyRun) this.restartDelayMs = RESTART_DELAY_MS_MIN;
+    if (afterHealthyRun) {
+      this.crashesInARow = 0;
+      this.restartDelayMs = RESTART_DELAY_MS_MIN;
+    }
+    this.crashesInARow++;
+    if (this.crashesInARow >= CRASHES_IN_A_ROW_MAX) {
+      this.options.onGaveUp(`${this.name} crashed ${this.crashesInARow} times in a row, each within ${HEALTHY_UPTIME_MS / 1000} s of starting; giving up`);
+      return;
+    }
     this.options.log(`restarting ${this.name} in ${this.restartDelayMs} ms`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
