@@ -9,11 +9,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SETTINGS } from '../src/shared/settings.js';
 import { waitForOrThrow } from '../src/shared/wait.js';
+import { UNIX_SOCKET_PATH_BYTES_MAX } from '../src/stack/embedded-postgres.js';
 import { freePort, getFromListenAddress, makeDataDirectory, startStack, type RunningStack } from '../tools/harness/stack.js';
 
-// sun_path holds 108 bytes on Linux, including the terminating NUL.
-const UNIX_SOCKET_PATH_BYTES_MAX = 107;
 const RECOVERY_TIMEOUT_MS = 30_000;
 
 let stack: RunningStack | undefined;
@@ -30,11 +30,12 @@ afterAll(async () => {
  */
 function dataDirectoryForcingSocketFallback(): string {
   parent = makeDataDirectory();
-  // <data>/run/api-1.sock must fit; <data>/run/postgres/.s.PGSQL.54329 must not.
+  // <data>/run/api-1.sock must fit; <data>/run/postgres/.s.PGSQL.<port>,
+  // 13 bytes longer, must not: leave the instance's socket 6 bytes to spare.
   const length = UNIX_SOCKET_PATH_BYTES_MAX - '/run/api-1.sock'.length - 6;
   const dataDirectory = path.join(parent, 'x'.repeat(length - parent.length - 1));
   expect(Buffer.byteLength(path.join(dataDirectory, 'run', 'api-1.sock'))).toBeLessThanOrEqual(UNIX_SOCKET_PATH_BYTES_MAX);
-  expect(Buffer.byteLength(path.join(dataDirectory, 'run', 'postgres', '.s.PGSQL.54329'))).toBeGreaterThan(UNIX_SOCKET_PATH_BYTES_MAX);
+  expect(Buffer.byteLength(path.join(dataDirectory, 'run', 'postgres', `.s.PGSQL.${SETTINGS.embeddedPostgresPort.default}`))).toBeGreaterThan(UNIX_SOCKET_PATH_BYTES_MAX);
   return dataDirectory;
 }
 

@@ -31,7 +31,7 @@ const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
 const ACCEPT_POLL_INTERVAL_MS = 100;
 // sun_path holds 108 bytes on Linux, including the terminating NUL.
-const UNIX_SOCKET_PATH_BYTES_MAX = 107;
+export const UNIX_SOCKET_PATH_BYTES_MAX = 107;
 
 export interface EmbeddedPostgresOptions {
   /** The cluster's data directory (created on first start). */
