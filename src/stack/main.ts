@@ -1,248 +1,161 @@
 // The entry point of `npm start`: brings up the whole stack on one machine and
-// takes it down again. In order: the database (embedded PostgreSQL, or the one
-// DATABASE_URL names), the schema, the API instances, and nginx in front on
-// PORT. Without nginx on the machine, the instances share PORT themselves.
-// SIGINT/SIGTERM stop everything in the reverse order: nginx finishes what it
-// holds, the instances drain, the database stops last. Children that die on
-// their own are restarted. The pids of everything running are written to
-// <data>/run/state.json for the benchmark and the ledger checker.
+// takes it down again. In order: take the data directory's lock and stop what
+// a killed launcher left behind; the database (embedded PostgreSQL, or the one
+// DATABASE_URL names) and the schema; the API instances; nginx in front on
+// PORT (without nginx on the machine, the instances share PORT themselves);
+// then <data>/run/state.json, which names every process for the benchmark and
+// the ledger checker. SIGINT/SIGTERM stop everything in the reverse order:
+// nginx finishes what it holds, the instances drain, the database stops last.
+// Every child is supervised: restarted when it dies on its own, and the whole
+// stack stopped, exit 1, when one crash-loops (supervisor.ts).
 
-import { type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { environmentFor } from '../shared/settings.js';
+import { superviseDatabase, superviseInstance, superviseNginx, embeddedPostgresLocation, type SupervisionHooks } from './children.js';
 import { readLauncherConfig, type LauncherConfig } from './config.js';
-import { INSTANCE_ENTRY } from './paths.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
-import { findNginx, writeNginxConfig } from './nginx.js';
-import { isRunningAs, processCommandName, readPidFile, waitForExit } from './processes.js';
+import { removeFallbackSocketDirectory, type EmbeddedPostgres } from './embedded-postgres.js';
+import { stopLeftovers } from './leftovers.js';
+import { acquireLauncherLock, type LauncherLock } from './lock.js';
+import { findNginx } from './nginx.js';
 import { applySchema } from './schema.js';
-import { stateFilePath, writeStackState, type StackState } from './state.js';
-import { Supervised } from './supervisor.js';
-
-const READY_TIMEOUT_MS = 30_000;
-const LEFTOVER_STOP_TIMEOUT_MS = 15_000;
-
+import { stateFilePath, writeStackState, type RecordedProcess, type StackState } from './state.js';
+import type { Supervised } from './supervisor.js';
 
 const log = (line: string) => console.log(`[crebito] ${line}`);
 
-// Set by main once signal handling is in place, so a failed start can stop
-// whatever did start, in order, and exit non-zero.
-let shutdown: ((reason: string, exitCode: number) => Promise<void>) | undefined;
-
-/** One launcher per data directory: a second one would fight the first over the database. */
-function acquireLauncherLock(runDirectory: string): void {
-  const lockFile = path.join(runDirectory, 'launcher.pid');
-  const holder = readPidFile(lockFile);
-  if (holder !== process.pid && isRunningAs(holder, 'node')) {
-    throw new Error(`crebito is already running (launcher pid ${holder}) on ${path.dirname(runDirectory)}; stop it first with: kill -TERM ${holder}`);
-  }
-  fs.writeFileSync(lockFile, `${process.pid}\n`);
+/** Everything one launcher runs, decided before anything starts. */
+interface Stack {
+  config: LauncherConfig;
+  runDirectory: string;
+  lock: LauncherLock;
+  /** The embedded server; undefined when DATABASE_URL names another. */
+  database: Supervised<EmbeddedPostgres> | undefined;
+  /** Where each instance listens, in order. */
+  listenAddresses: string[];
+  instances: Supervised[];
+  nginx: Supervised | undefined;
+  stopping: boolean;
 }
 
-/** Stops processes a launcher killed with SIGKILL left behind (nginx, instances). */
-async function stopLeftovers(runDirectory: string): Promise<void> {
-  const leftovers: { pid: number; signal: NodeJS.Signals }[] = [];
-  const nginxPid = readPidFile(path.join(runDirectory, 'nginx.pid'));
-  if (isRunningAs(nginxPid, 'nginx')) {
-    leftovers.push({ pid: nginxPid, signal: 'SIGQUIT' });
-  }
-  try {
-    const state = JSON.parse(fs.readFileSync(stateFilePath(runDirectory), 'utf8')) as StackState;
-    for (const instance of state.instances) {
-      if (isRunningAs(instance.pid, 'node')) {
-        leftovers.push({ pid: instance.pid, signal: 'SIGTERM' });
-      }
-    }
-  } catch {
-    // No state from an earlier run: nothing of ours can be left.
-  }
-  for (const { pid, signal } of leftovers) {
-    log(`stopping pid ${pid} (${processCommandName(pid)}) left running by a crebito that did not stop cleanly`);
-    process.kill(pid, signal);
-    if (!(await waitForExit(pid, LEFTOVER_STOP_TIMEOUT_MS))) process.kill(pid, 'SIGKILL');
-  }
-}
+// Set once the stack is planned, so a failed start can stop whatever did
+// start, in order, and exit non-zero.
+let stopStack: ((reason: string, exitCode: number) => Promise<void>) | undefined;
 
-function waitForMessage(child: ChildProcess, type: string): Promise<void> {
-  return new Promise((resolve) => {
-    const onMessage = (message: unknown) => {
-      if ((message as { type?: unknown }).type === type) {
-        child.off('message', onMessage);
-        resolve();
-      }
-    };
-    child.on('message', onMessage);
+/** Where each instance listens: its own unix socket or port behind nginx, or all on PORT without nginx. */
+function listenAddressesFor(config: LauncherConfig, runDirectory: string, nginxBinary: string | undefined): string[] {
+  return Array.from({ length: config.instanceCount }, (_, index) => {
+    if (nginxBinary === undefined) return String(config.port);
+    return config.upstreamTransport === 'unix'
+      ? `unix:${path.join(runDirectory, `api-${index + 1}.sock`)}`
+      : `127.0.0.1:${config.instanceBasePort + index}`;
   });
 }
 
-async function waitForPort(port: number, child: ChildProcess): Promise<void> {
-  while (child.exitCode === null && child.signalCode === null) {
-    const connected = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (connected) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function createInstance(config: LauncherConfig, index: number, listen: string, databaseUrl: string, onStarted: () => void): Supervised {
-  const name = `api-${index + 1}`;
-  return new Supervised({
-    name,
-    command: process.execPath,
-    args: [...config.instanceNodeArguments, INSTANCE_ENTRY],
-    spawnOptions: {
-      // Its own process group, so a terminal Ctrl-C reaches only the launcher,
-      // which then stops everything in order. The IPC channel lets the
-      // instance notice when the launcher is gone, even after a SIGKILL.
-      detached: true,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: {
-        ...process.env,
-        ...environmentFor({ ...config.instance, databaseUrl, instanceName: name, listen }),
-      },
-    },
-    waitUntilReady: (child) => waitForMessage(child, 'ready'),
-    readyTimeoutMs: READY_TIMEOUT_MS,
-    stopSignal: 'SIGTERM',
-    stopTimeoutMs: config.instance.shutdownTimeoutMs + 2000,
+/** Decides what runs (nothing starts yet): the database, where each instance listens, nginx or not. */
+function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherLock): Stack {
+  const hooks: SupervisionHooks = {
     log,
-    onStarted,
-  });
+    onStarted: () => writeState(stack),
+    onGaveUp: (reason) => void stopStack?.(reason, 1),
+  };
+  const nginxBinary = config.nginx === 'off' ? undefined : findNginx();
+  const listenAddresses = listenAddressesFor(config, runDirectory, nginxBinary);
+  const database = config.databaseUrl === undefined ? superviseDatabase(config, runDirectory, hooks) : undefined;
+  const stack: Stack = {
+    config,
+    runDirectory,
+    lock,
+    database,
+    listenAddresses,
+    instances: listenAddresses.map((listen, index) => superviseInstance(config, index, listen, () => databaseUrlOf(stack), hooks)),
+    nginx: nginxBinary === undefined ? undefined : superviseNginx(config, runDirectory, nginxBinary, listenAddresses, hooks),
+    stopping: false,
+  };
+  return stack;
+}
+
+/** The database to give an instance at its (re)start: DATABASE_URL, or the embedded server's as it last started. */
+function databaseUrlOf(stack: Stack): string {
+  const url = stack.config.databaseUrl ?? stack.database?.latest?.databaseUrl;
+  if (url === undefined) throw new Error('no database URL before the database has started');
+  return url;
+}
+
+const recorded = (supervised: Supervised | undefined): RecordedProcess => supervised?.running?.identity ?? { pid: undefined };
+
+function writeState(stack: Stack): void {
+  const { config } = stack;
+  const postgres = stack.database?.latest;
+  const state: StackState = {
+    launcherPid: process.pid,
+    port: config.port,
+    mode: stack.nginx === undefined ? 'direct' : 'nginx',
+    databaseMode: config.databaseUrl === undefined ? config.databaseMode : null,
+    poolClientsMax: config.instance.poolClientsMax,
+    databaseUrl: stack.config.databaseUrl ?? stack.database?.latest?.databaseUrl ?? '',
+    nginx: stack.nginx === undefined ? null : recorded(stack.nginx),
+    instances: stack.instances.map((instance, index) => ({ name: instance.name, ...recorded(instance), listen: stack.listenAddresses[index]!, restarts: instance.restarts })),
+    postgres: postgres === undefined ? null : { ...postgres.identity, dataDirectory: embeddedPostgresLocation(config, stack.runDirectory).dataDirectory },
+  };
+  writeStackState(stack.runDirectory, state);
+}
+
+async function startDatabase(stack: Stack): Promise<void> {
+  if (stack.database === undefined) log('using the PostgreSQL at DATABASE_URL');
+  else await stack.database.start();
+  await applySchema(databaseUrlOf(stack));
+}
+
+function sayHowToReach(stack: Stack): void {
+  const { config } = stack;
+  if (stack.nginx === undefined) {
+    log(config.nginx === 'off'
+      ? `CREBITO_NGINX=off: the ${config.instanceCount} instances share port ${config.port} directly`
+      : `nginx is not installed (Debian/Ubuntu: apt-get install nginx); the ${config.instanceCount} instances share port ${config.port} directly`);
+  }
+}
+
+/** The reverse of the start: nginx finishes what it holds, the instances drain, the database stops last. */
+async function stop(stack: Stack, reason: string, exitCode: number): Promise<void> {
+  if (stack.stopping) return;
+  stack.stopping = true;
+  log(`${reason}: stopping`);
+  await stack.nginx?.stop();
+  await Promise.all(stack.instances.map((instance) => instance.stop()));
+  if (stack.database !== undefined) {
+    await stack.database.stop();
+    removeFallbackSocketDirectory(embeddedPostgresLocation(stack.config, stack.runDirectory));
+  }
+  fs.rmSync(stateFilePath(stack.runDirectory), { force: true });
+  stack.lock.release();
+  log('stopped');
+  process.exit(exitCode);
 }
 
 async function main(): Promise<void> {
   const config = readLauncherConfig(process.env);
   const runDirectory = path.join(config.dataDirectory, 'run');
   fs.mkdirSync(runDirectory, { recursive: true });
-  acquireLauncherLock(runDirectory);
-  await stopLeftovers(runDirectory);
+  const lock = await acquireLauncherLock(config.dataDirectory, runDirectory);
+  await stopLeftovers(runDirectory, log);
 
+  const stack = planStack(config, runDirectory, lock);
   // Set before anything starts, so a Ctrl-C during start-up still cleans up.
-  let stopping = false;
-  let postgres: EmbeddedPostgres | undefined;
-  let nginx: Supervised | undefined;
-  const instances: Supervised[] = [];
-  let databaseUrl = config.databaseUrl ?? '';
-  let mode: StackState['mode'] = 'direct';
+  stopStack = (reason, exitCode) => stop(stack, reason, exitCode);
+  process.on('SIGINT', () => void stopStack?.('SIGINT', 0));
+  process.on('SIGTERM', () => void stopStack?.('SIGTERM', 0));
 
-  const writeState = () => {
-    const state: StackState = {
-      launcherPid: process.pid,
-      port: config.port,
-      mode,
-      databaseMode: config.databaseUrl === undefined ? config.databaseMode : null,
-      poolClientsMax: config.instance.poolClientsMax,
-      databaseUrl,
-      nginx: nginx === undefined ? null : { pid: nginx.pid },
-      instances: instances.map((instance, index) => ({ name: instance.name, pid: instance.pid, listen: listenAddresses[index] ?? '', restarts: instance.restarts })),
-      postgres: postgres === undefined ? null : { pid: postgres.pid, dataDirectory: path.join(config.dataDirectory, 'postgres') },
-    };
-    writeStackState(runDirectory, state);
-  };
-
-  const stopAll = async (reason: string, exitCode: number) => {
-    if (stopping) return;
-    stopping = true;
-    log(`${reason}: stopping`);
-    await nginx?.stop();
-    await Promise.all(instances.map((instance) => instance.stop()));
-    await postgres?.stop();
-    fs.rmSync(stateFilePath(runDirectory), { force: true });
-    fs.rmSync(path.join(runDirectory, 'launcher.pid'), { force: true });
-    log('stopped');
-    process.exit(exitCode);
-  };
-  shutdown = stopAll;
-  process.on('SIGINT', () => void stopAll('SIGINT', 0));
-  process.on('SIGTERM', () => void stopAll('SIGTERM', 0));
-
-  const startDatabase = async (): Promise<void> => {
-    postgres = await startEmbeddedPostgres({
-      dataDirectory: path.join(config.dataDirectory, 'postgres'),
-      socketDirectory: path.join(runDirectory, 'postgres'),
-      port: config.embeddedPostgresPort,
-      mode: config.databaseMode,
-      log,
-    });
-    databaseUrl = postgres.databaseUrl;
-    // The database is the one part every request needs: if it dies on its
-    // own, bring it back; the instances' pools reconnect by themselves.
-    const current = postgres;
-    void current.exited.then(async () => {
-      if (stopping || postgres !== current) return;
-      log(`PostgreSQL (pid ${current.pid}) exited unexpectedly; restarting it`);
-      for (let attempt = 1; !stopping; attempt++) {
-        try {
-          await startDatabase();
-          writeState();
-          return;
-        } catch (error) {
-          log(`restarting PostgreSQL failed (attempt ${attempt}): ${(error as Error).message}`);
-          await new Promise((resolve) => setTimeout(resolve, Math.min(attempt * 500, 5000)));
-        }
-      }
-    });
-  };
-
-  if (config.databaseUrl === undefined) await startDatabase();
-  else log('using the PostgreSQL at DATABASE_URL');
-  await applySchema(databaseUrl);
-
-  const nginxBinary = config.nginx === 'off' ? undefined : findNginx();
-  let listenAddresses: string[];
-  if (nginxBinary === undefined) {
-    log(config.nginx === 'off'
-      ? `CREBITO_NGINX=off: the ${config.instanceCount} instances share port ${config.port} directly`
-      : `nginx is not installed (Debian/Ubuntu: apt-get install nginx); the ${config.instanceCount} instances share port ${config.port} directly`);
-    listenAddresses = Array.from({ length: config.instanceCount }, () => String(config.port));
-  } else {
-    mode = 'nginx';
-    listenAddresses = Array.from({ length: config.instanceCount }, (_, index) => config.upstreamTransport === 'unix'
-      ? `unix:${path.join(runDirectory, `api-${index + 1}.sock`)}`
-      : `127.0.0.1:${config.instanceBasePort + index}`);
-  }
-
-  for (let index = 0; index < config.instanceCount; index++) {
-    instances.push(createInstance(config, index, listenAddresses[index] as string, databaseUrl, writeState));
-  }
-  await Promise.all(instances.map((instance) => instance.start()));
-
-  if (nginxBinary !== undefined) {
-    const configPath = writeNginxConfig(nginxBinary, {
-      port: config.port,
-      runDirectory,
-      workerProcesses: String(config.nginxWorkers),
-      upstreamAddresses: listenAddresses,
-    });
-    nginx = new Supervised({
-      name: 'nginx',
-      command: nginxBinary,
-      args: ['-p', runDirectory, '-c', configPath],
-      spawnOptions: { detached: true, stdio: ['ignore', 'inherit', 'inherit'] },
-      waitUntilReady: (child) => waitForPort(config.port, child),
-      readyTimeoutMs: READY_TIMEOUT_MS,
-      // SIGQUIT is nginx's graceful stop: it finishes requests in progress.
-      stopSignal: 'SIGQUIT',
-      stopTimeoutMs: 10_000,
-      log,
-      onStarted: writeState,
-    });
-    await nginx.start();
-  }
-  writeState();
-  log(`up on http://localhost:${config.port} (${mode === 'nginx' ? `nginx -> ${config.instanceCount} instances over ${config.upstreamTransport}` : `${config.instanceCount} instances`}, data in ${config.dataDirectory})`);
+  await startDatabase(stack);
+  sayHowToReach(stack);
+  await Promise.all(stack.instances.map((instance) => instance.start()));
+  await stack.nginx?.start();
+  writeState(stack);
+  const shape = stack.nginx === undefined ? `${config.instanceCount} instances` : `nginx -> ${config.instanceCount} instances over ${config.upstreamTransport}`;
+  log(`up on http://localhost:${config.port} (${shape}, data in ${config.dataDirectory})`);
 }
 
 main().catch((error: unknown) => {
   console.error(`[crebito] could not start: ${error instanceof Error ? error.message : String(error)}`);
-  if (shutdown === undefined) process.exit(1);
-  void shutdown('start failed', 1);
+  if (stopStack === undefined) process.exit(1);
+  void stopStack('start failed', 1);
 });

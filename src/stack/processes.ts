@@ -1,8 +1,28 @@
-// Owns the small facts about other processes that the launcher and the
-// embedded database need: is a pid alive, what program is it, and waiting for
-// one to exit. Linux-first (/proc), which is where crebito runs.
+// Owns the facts about other processes that the launcher needs: whether a pid
+// is alive, what tells one process from a later one given the same pid, what
+// it was started with, and waiting for one to exit. Linux (/proc), which is
+// where crebito runs.
 
 import fs from 'node:fs';
+import { waitFor } from '../shared/wait.js';
+
+const EXIT_POLL_INTERVAL_MS = 50;
+// /proc/<pid>/stat: "pid (comm) state ..."; after the comm, field 3 (state)
+// comes first, and field 22 (starttime, clock ticks after boot) 19 later.
+const STAT_STATE_INDEX = 0;
+const STAT_START_TIME_INDEX = 19;
+
+/**
+ * What tells a process from every other that has had or will have its pid:
+ * the pid, when it started (clock ticks after boot) and which boot that was.
+ * A pid alone cannot: after a reboot, or enough new processes, it names
+ * someone else's.
+ */
+export interface ProcessIdentity {
+  pid: number;
+  startTime: number;
+  bootId: string;
+}
 
 export function isProcessAlive(pid: number): boolean {
   try {
@@ -13,24 +33,49 @@ export function isProcessAlive(pid: number): boolean {
   }
   // An orphan that exited but was never reaped (a container whose pid 1 does
   // not reap) still answers signal 0; it is not running.
-  return processState(pid) !== 'Z';
+  return statFields(pid)?.[STAT_STATE_INDEX] !== 'Z';
 }
 
-function processState(pid: number): string | undefined {
+/** The fields of /proc/<pid>/stat from the third (state) on; the command name before them may hold spaces. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
 }
 
+let bootId: string | undefined;
+function currentBootId(): string {
+  bootId ??= fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  return bootId;
+}
+
+/** The identity of a running process (or one exited but not yet reaped), or undefined when there is none. */
+export function identifyProcess(pid: number): ProcessIdentity | undefined {
+  const startTime = Number(statFields(pid)?.[STAT_START_TIME_INDEX]);
+  return Number.isInteger(startTime) ? { pid, startTime, bootId: currentBootId() } : undefined;
+}
+
 /**
- * Whether pid is alive and still the program we think it is: a pid read from
- * an old pid file may since have been given to something else entirely.
+ * Whether a process recorded earlier (read back from a file, so any field may
+ * be missing or wrong) still runs: only then may the launcher signal its pid.
  */
-export function isRunningAs(pid: number | undefined, commandName: string): pid is number {
-  return pid !== undefined && isProcessAlive(pid) && processCommandName(pid) === commandName;
+export function isSameProcess(recorded: Partial<ProcessIdentity> | null | undefined): recorded is ProcessIdentity {
+  const pid = recorded?.pid;
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
+  const now = identifyProcess(pid);
+  return now !== undefined && isProcessAlive(pid) && now.startTime === recorded?.startTime && now.bootId === recorded.bootId;
+}
+
+/** The arguments a process was started with (argv, program first), or undefined when they cannot be read. */
+export function processArguments(pid: number): string[] | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, -1);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The pid on the first line of a pid file (ours, nginx's, postmaster.pid), or undefined. */
@@ -53,11 +98,7 @@ export function processCommandName(pid: number): string | undefined {
   }
 }
 
+/** Whether pid exited within timeoutMs. For a process that is not our child, so no exit event. */
 export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isProcessAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
+  return (await waitFor(() => !isProcessAlive(pid), { timeoutMs, intervalMs: EXIT_POLL_INTERVAL_MS })) !== undefined;
 }

@@ -1,10 +1,14 @@
 // Owns <data>/run/state.json: what the launcher is running right now (every
-// pid, the public port, the database URL), written whenever it changes and
-// read by the tools and tests that need to find the stack's processes.
+// process, the public port, the database URL), written whenever it changes and
+// read by the tools and tests that need to find the stack's processes, and by
+// the next launcher when this one was killed before it could stop them. Each
+// process is recorded with its identity (processes.ts), so that the next
+// launcher stops it only if it is still that process, not another given its pid.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DatabaseMode } from './config.js';
+import type { ProcessIdentity } from './processes.js';
 
 export interface StackState {
   launcherPid: number;
@@ -14,10 +18,14 @@ export interface StackState {
   databaseMode: DatabaseMode | null;
   poolClientsMax: number;
   databaseUrl: string;
-  nginx: { pid: number | undefined } | null;
-  instances: { name: string; pid: number | undefined; listen: string; restarts: number }[];
-  postgres: { pid: number; dataDirectory: string } | null;
+  nginx: RecordedProcess | null;
+  instances: (RecordedProcess & { name: string; listen: string; restarts: number })[];
+  /** The server started last (while it is being restarted, the one that died). */
+  postgres: (ProcessIdentity & { dataDirectory: string }) | null;
 }
+
+/** A supervised process: its identity, or no pid while it is being restarted. */
+export type RecordedProcess = ProcessIdentity | { pid: undefined };
 
 export const stateFilePath = (runDirectory: string) => path.join(runDirectory, 'state.json');
 

@@ -1,108 +1,116 @@
-// Owns one long-running child process of the launcher (an API instance or
-// nginx): starting it, knowing when it is ready, restarting it when it dies on
-// its own (with a growing pause, so a crash loop does not spin), and stopping
-// it with a signal and a deadline.
+// Owns keeping one child of the launcher running, whatever it is (an API
+// instance, nginx, the embedded PostgreSQL): each is started by a function
+// that resolves once it serves. When it dies on its own it is started again,
+// after a pause that doubles so a crash loop does not spin. A crash loop ends:
+// after CRASHES_IN_A_ROW_MAX crashes in a row, each within HEALTHY_UPTIME_MS of
+// a start (a restart that fails counts), the supervisor stops restarting and
+// says so, and the launcher stops the whole stack with a non-zero exit. A
+// child that dies straight after every start will not heal by being started
+// again (a bad setting, a full disk, a bug on a path every start takes), and a
+// banking service that runs on at part strength, or keeps hitting the same
+// broken invariant, hides that behind a log line; an exit is seen by whoever
+// runs the launcher (README, Operating notes).
 
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import type { Child } from './child.js';
 
 const RESTART_DELAY_MS_MIN = 100;
 const RESTART_DELAY_MS_MAX = 5000;
-// A child that stayed up this long is considered healthy again.
+// A child that stayed up this long is healthy again: its crashes so far are forgiven.
 const HEALTHY_UPTIME_MS = 30_000;
+export const CRASHES_IN_A_ROW_MAX = 5;
 
-export interface SupervisedOptions {
+export interface SupervisedOptions<C extends Child> {
   name: string;
-  command: string;
-  args: string[];
-  spawnOptions: SpawnOptions;
-  /** Resolves when the freshly spawned child is serving. */
-  waitUntilReady: (child: ChildProcess) => Promise<void>;
-  readyTimeoutMs: number;
-  stopSignal: NodeJS.Signals;
-  stopTimeoutMs: number;
+  /** Starts a fresh child and resolves once it serves; rejects, leaving nothing running, if it cannot. */
+  start: () => Promise<C>;
   log: (line: string) => void;
-  /** Called after every (re)start, so the launcher can record the new pid. */
+  /** Called after every (re)start, so the launcher can record the new process. */
   onStarted: () => void;
+  /** Called once, when the child crash-loops; it is not restarted again. */
+  onGaveUp: (reason: string) => void;
 }
 
-export class Supervised {
-  private child: ChildProcess | undefined;
+export class Supervised<C extends Child = Child> {
+  private current: C | undefined;
+  private last: C | undefined;
+  private starting: Promise<void> | undefined;
   private stopping = false;
   private restartDelayMs = RESTART_DELAY_MS_MIN;
   private restartTimer: NodeJS.Timeout | undefined;
+  private crashesInARow = 0;
   restarts = 0;
 
-  constructor(private readonly options: SupervisedOptions) {}
+  constructor(private readonly options: SupervisedOptions<C>) {}
 
   get name(): string {
     return this.options.name;
   }
 
-  get pid(): number | undefined {
-    return this.child?.pid;
+  /** The child now running, or undefined while it is down or being restarted. */
+  get running(): C | undefined {
+    return this.current;
   }
 
-  /** Starts the child and waits until it is ready; throws if it dies or times out first. */
+  /** The child started last, running or not. */
+  get latest(): C | undefined {
+    return this.last;
+  }
+
+  /** Starts the child and waits until it serves; throws if it cannot, or if the supervisor was stopped. */
   async start(): Promise<void> {
-    const child = spawn(this.options.command, this.options.args, this.options.spawnOptions);
-    this.child = child;
-    const startedAt = Date.now();
-    const exitedEarly = new Promise<never>((_, reject) => {
-      child.once('exit', (code, signal) => reject(new Error(`${this.name} exited while starting (${code ?? signal})`)));
-    });
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${this.name} was not ready within ${this.options.readyTimeoutMs} ms`)), this.options.readyTimeoutMs);
-    });
+    if (this.stopping) throw new Error(`${this.name} not started: stopping`);
+    this.starting = this.startOnce();
     try {
-      await Promise.race([this.options.waitUntilReady(child), exitedEarly, timedOut]);
-    } catch (error) {
-      child.kill('SIGKILL');
-      throw error;
+      await this.starting;
     } finally {
-      clearTimeout(timer);
-      exitedEarly.catch(() => undefined);
+      this.starting = undefined;
     }
-    child.once('exit', (code, signal) => this.onUnexpectedExit(child, code, signal, Date.now() - startedAt));
+  }
+
+  private async startOnce(): Promise<void> {
+    const child = await this.options.start();
+    const startedAt = performance.now();
+    this.current = child;
+    this.last = child;
+    void child.exited.then((how) => this.onExit(child, how, performance.now() - startedAt));
     this.options.onStarted();
   }
 
-  private onUnexpectedExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null, uptimeMs: number): void {
-    if (this.stopping || this.child !== child) return;
-    this.child = undefined;
-    if (uptimeMs > HEALTHY_UPTIME_MS) this.restartDelayMs = RESTART_DELAY_MS_MIN;
-    this.options.log(`${this.name} exited unexpectedly (${code ?? signal})`);
-    this.scheduleRestart();
+  private onExit(child: C, how: string, uptimeMs: number): void {
+    if (this.stopping || this.current !== child) return;
+    this.current = undefined;
+    this.options.log(`${this.name} exited unexpectedly (${how}) after ${Math.round(uptimeMs)} ms`);
+    this.crashed(uptimeMs >= HEALTHY_UPTIME_MS);
   }
 
-  private scheduleRestart(): void {
-    if (this.stopping) return;
+  private crashed(afterHealthyRun: boolean): void {
+    if (afterHealthyRun) {
+      this.crashesInARow = 0;
+      this.restartDelayMs = RESTART_DELAY_MS_MIN;
+    }
+    this.crashesInARow++;
+    if (this.crashesInARow >= CRASHES_IN_A_ROW_MAX) {
+      this.options.onGaveUp(`${this.name} crashed ${this.crashesInARow} times in a row, each within ${HEALTHY_UPTIME_MS / 1000} s of starting; giving up`);
+      return;
+    }
     this.options.log(`restarting ${this.name} in ${this.restartDelayMs} ms`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.restarts++;
       this.start().catch((error: Error) => {
+        if (this.stopping) return;
         this.options.log(`${this.name} failed to restart: ${error.message}`);
-        this.child = undefined;
-        this.scheduleRestart();
+        this.crashed(false);
       });
     }, this.restartDelayMs);
     this.restartDelayMs = Math.min(this.restartDelayMs * 2, RESTART_DELAY_MS_MAX);
   }
 
-  /** Sends the stop signal, waits up to the deadline, then SIGKILLs. */
+  /** Stops restarting, lets a start in progress finish, and stops the child (its own signal and deadline). */
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.restartTimer);
-    const child = this.child;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill(this.options.stopSignal);
-    const timer = setTimeout(() => {
-      this.options.log(`${this.name} did not stop within ${this.options.stopTimeoutMs} ms; killing it`);
-      child.kill('SIGKILL');
-    }, this.options.stopTimeoutMs);
-    await exited;
-    clearTimeout(timer);
+    await this.starting?.catch(() => undefined);
+    await this.current?.stop();
   }
 }

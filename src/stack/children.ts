@@ -1,0 +1,138 @@
+// Owns how the launcher starts each kind of child, under its supervisor: the
+// embedded PostgreSQL, an API instance, nginx. For each: the command, what
+// "ready" means, and how it stops. The order they start and stop in is
+// main.ts's business.
+
+import { type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { environmentFor } from '../shared/settings.js';
+import { waitForOrThrow } from '../shared/wait.js';
+import { startChild } from './child.js';
+import type { LauncherConfig } from './config.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
+import { writeNginxConfig } from './nginx.js';
+import { INSTANCE_ENTRY } from './paths.js';
+import { Supervised } from './supervisor.js';
+
+const READY_TIMEOUT_MS = 30_000;
+// An instance's own drain deadline, and a margin for closing its pool.
+const INSTANCE_STOP_MARGIN_MS = 2000;
+const NGINX_STOP_TIMEOUT_MS = 10_000;
+const PORT_POLL_INTERVAL_MS = 50;
+
+/** What every supervised child reports to the launcher. */
+export interface SupervisionHooks {
+  log: (line: string) => void;
+  /** After every (re)start: record the new process. */
+  onStarted: () => void;
+  /** A crash loop: stop the stack. */
+  onGaveUp: (reason: string) => void;
+}
+
+/** Where the launcher keeps the embedded server: its data, and its socket when that path is short enough. */
+export function embeddedPostgresLocation(config: LauncherConfig, runDirectory: string): Pick<EmbeddedPostgresOptions, 'dataDirectory' | 'socketDirectory' | 'port'> {
+  return {
+    dataDirectory: path.join(config.dataDirectory, 'postgres'),
+    socketDirectory: path.join(runDirectory, 'postgres'),
+    port: config.embeddedPostgresPort,
+  };
+}
+
+/**
+ * The embedded PostgreSQL, the one part every request needs. Restarted like
+ * any child; its socket directory is the same on every start, so the
+ * instances' pools reconnect to the new server by themselves.
+ */
+export function superviseDatabase(config: LauncherConfig, runDirectory: string, hooks: SupervisionHooks): Supervised<EmbeddedPostgres> {
+  const location = embeddedPostgresLocation(config, runDirectory);
+  return new Supervised({
+    name: 'PostgreSQL',
+    start: () => startEmbeddedPostgres({ ...location, mode: config.databaseMode, log: hooks.log }),
+    ...hooks,
+  });
+}
+
+function waitForMessage(child: ChildProcess, type: string): Promise<void> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      if ((message as { type?: unknown }).type === type) {
+        child.off('message', onMessage);
+        resolve();
+      }
+    };
+    child.on('message', onMessage);
+  });
+}
+
+/** API instance number index (api-1, api-2, ...), listening at listen; its environment is computed at each start. */
+export function superviseInstance(config: LauncherConfig, index: number, listen: string, databaseUrl: () => string, hooks: SupervisionHooks): Supervised {
+  const name = `api-${index + 1}`;
+  return new Supervised({
+    name,
+    start: () => startChild({
+      name,
+      command: process.execPath,
+      args: [...config.instanceNodeArguments, INSTANCE_ENTRY],
+      spawnOptions: {
+        // Its own process group, so a terminal Ctrl-C reaches only the launcher,
+        // which then stops everything in order. The IPC channel lets the
+        // instance notice when the launcher is gone, even after a SIGKILL.
+        detached: true,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        env: { ...process.env, ...environmentFor({ ...config.instance, databaseUrl: databaseUrl(), instanceName: name, listen }) },
+      },
+      waitUntilReady: (child) => waitForMessage(child, 'ready'),
+      readyTimeoutMs: READY_TIMEOUT_MS,
+      stopSignal: 'SIGTERM',
+      stopTimeoutMs: config.instance.shutdownTimeoutMs + INSTANCE_STOP_MARGIN_MS,
+      forceSignal: 'SIGKILL',
+      log: hooks.log,
+    }),
+    ...hooks,
+  });
+}
+
+function acceptsConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** nginx on the public port, in front of the instances at listenAddresses; its configuration is written and checked at each start. */
+export function superviseNginx(config: LauncherConfig, runDirectory: string, binary: string, listenAddresses: string[], hooks: SupervisionHooks): Supervised {
+  return new Supervised({
+    name: 'nginx',
+    start: () => {
+      const configPath = writeNginxConfig(binary, {
+        port: config.port,
+        runDirectory,
+        workerProcesses: String(config.nginxWorkers),
+        upstreamAddresses: listenAddresses,
+      });
+      return startChild({
+        name: 'nginx',
+        command: binary,
+        args: ['-p', runDirectory, '-c', configPath],
+        spawnOptions: { detached: true, stdio: ['ignore', 'inherit', 'inherit'] },
+        waitUntilReady: (child) => waitForOrThrow(`nginx accepting connections on port ${config.port}`, () => acceptsConnections(config.port), {
+          timeoutMs: READY_TIMEOUT_MS,
+          intervalMs: PORT_POLL_INTERVAL_MS,
+          abandonWhen: () => child.exitCode !== null || child.signalCode !== null,
+        }),
+        readyTimeoutMs: READY_TIMEOUT_MS,
+        // SIGQUIT is nginx's graceful stop: it finishes requests in progress.
+        stopSignal: 'SIGQUIT',
+        stopTimeoutMs: NGINX_STOP_TIMEOUT_MS,
+        forceSignal: 'SIGKILL',
+        log: hooks.log,
+      });
+    },
+    ...hooks,
+  });
+}

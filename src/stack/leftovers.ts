@@ -1,0 +1,46 @@
+// Owns stopping what a launcher killed with SIGKILL left running: its nginx
+// and any instance that has not yet noticed it is gone, as its state.json
+// recorded them. A recorded process is stopped only while it is still that
+// process (same pid, start time and boot: processes.ts); whatever holds one of
+// those pids now, after a reboot say, belongs to someone else and is left
+// alone. A state.json without identities (from an older launcher, or damaged)
+// names nothing we can be sure of. The embedded PostgreSQL's leftover is found
+// by embedded-postgres.ts, from its own postmaster.pid.
+
+import fs from 'node:fs';
+import { isSameProcess, processCommandName, waitForExit, type ProcessIdentity } from './processes.js';
+import { stateFilePath, type StackState } from './state.js';
+
+const LEFTOVER_STOP_TIMEOUT_MS = 15_000;
+
+interface Leftover {
+  identity: ProcessIdentity;
+  /** Each one's graceful stop: nginx finishes its requests, an instance drains. */
+  signal: NodeJS.Signals;
+}
+
+/** The processes state.json records that still run as recorded. */
+function findLeftovers(runDirectory: string): Leftover[] {
+  let state: Partial<StackState>;
+  try {
+    state = JSON.parse(fs.readFileSync(stateFilePath(runDirectory), 'utf8')) as Partial<StackState>;
+  } catch {
+    // No state from an earlier run (or none we can read): nothing of ours can be left.
+    return [];
+  }
+  const recorded = [
+    { record: state.nginx, signal: 'SIGQUIT' as const },
+    ...(Array.isArray(state.instances) ? state.instances : []).map((record) => ({ record, signal: 'SIGTERM' as const })),
+  ];
+  return recorded.flatMap(({ record, signal }) => (isSameProcess(record) ? [{ identity: record, signal }] : []));
+}
+
+/** Stops, one by one, the processes an earlier launcher of this data directory left running. */
+export async function stopLeftovers(runDirectory: string, log: (line: string) => void): Promise<void> {
+  for (const { identity, signal } of findLeftovers(runDirectory)) {
+    const { pid } = identity;
+    log(`stopping pid ${pid} (${processCommandName(pid)}) left running by a crebito that did not stop cleanly`);
+    process.kill(pid, signal);
+    if (!(await waitForExit(pid, LEFTOVER_STOP_TIMEOUT_MS)) && isSameProcess(identity)) process.kill(pid, 'SIGKILL');
+  }
+}
