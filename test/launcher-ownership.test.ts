@@ -29,12 +29,20 @@ function track(stack: RunningStack): RunningStack {
   return stack;
 }
 
+const FOREIGN_STOP_TIMEOUT_MS = 5000;
+
+/**
+ * Stops a stranger the test started: SIGTERM first, because an nginx master
+ * killed with SIGKILL leaves its workers running, orphaned, on their port.
+ */
 function stopOnCleanup(child: ChildProcess): void {
   cleanups.push(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), FOREIGN_STOP_TIMEOUT_MS);
     await exited;
+    clearTimeout(timer);
   });
 }
 
