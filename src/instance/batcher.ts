@@ -43,73 +43,64 @@ export function createBatcher<Item, Result>(options: BatcherOptions<Item, Result
   if (!(options.sizeMax >= 1 && options.inFlightMax >= 1 && options.queueLengthMax >= 1 && options.waitMsMax >= 1)) {
     throw new Error('a batcher needs sizeMax, inFlightMax, queueLengthMax and waitMsMax of at least 1');
   }
-  const queue: Waiting<Item, Result>[] = [];
-  let inFlight = 0;
-  let expired = 0;
-  let expiryTimer: NodeJS.Timeout | undefined;
+  return new CallQueue(options);
+}
+
+class CallQueue<Item, Result> implements Batcher<Item, Result> {
+  private readonly queue: Waiting<Item, Result>[] = [];
+  inFlight = 0;
+  expired = 0;
+  private expiryTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: BatcherOptions<Item, Result>) {}
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  submit(item: Item): Promise<Result> {
+    if (this.queue.length >= this.options.queueLengthMax) return Promise.resolve(this.options.whenFull);
+    return new Promise<Result>((resolve, reject) => {
+      this.queue.push({ item, deadlineMs: performance.now() + this.options.waitMsMax, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    this.expireOverdue();
+    while (this.inFlight < this.options.inFlightMax && this.queue.length > 0) this.sendCall(this.queue.splice(0, this.options.sizeMax));
+    this.armExpiry();
+  }
 
   /** Answers every item whose wait is over; the queue is in arrival order, so they are at its front. */
-  function expireOverdue(): void {
+  private expireOverdue(): void {
     const now = performance.now();
-    while (queue.length > 0 && queue[0]!.deadlineMs <= now) {
-      expired++;
-      queue.shift()!.resolve(options.whenExpired);
+    while (this.queue.length > 0 && this.queue[0]!.deadlineMs <= now) {
+      this.expired++;
+      this.queue.shift()!.resolve(this.options.whenExpired);
     }
   }
 
-  function armExpiry(): void {
-    if (expiryTimer !== undefined || queue.length === 0) return;
-    const delayMs = Math.max(0, queue[0]!.deadlineMs - performance.now());
-    expiryTimer = setTimeout(() => {
-      expiryTimer = undefined;
-      expireOverdue();
-      armExpiry();
+  private armExpiry(): void {
+    if (this.expiryTimer !== undefined || this.queue.length === 0) return;
+    const delayMs = Math.max(0, this.queue[0]!.deadlineMs - performance.now());
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      this.expireOverdue();
+      this.armExpiry();
     }, delayMs);
   }
 
-  function settle(batch: Waiting<Item, Result>[], results: Result[]): void {
-    if (results.length !== batch.length) {
-      const error = new Error(`a batch of ${batch.length} came back with ${results.length} results`);
+  private sendCall(batch: Waiting<Item, Result>[]): void {
+    this.inFlight++;
+    this.options.send(batch.map((waiting) => waiting.item)).then((results) => {
+      if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} came back with ${results.length} results`);
+      batch.forEach((waiting, index) => waiting.resolve(results[index]!));
+    }).catch((error: unknown) => {
       for (const waiting of batch) waiting.reject(error);
-      return;
-    }
-    batch.forEach((waiting, index) => waiting.resolve(results[index]!));
+    }).finally(() => {
+      this.inFlight--;
+      this.dispatch();
+    });
   }
-
-  function dispatch(): void {
-    expireOverdue();
-    while (inFlight < options.inFlightMax && queue.length > 0) {
-      const batch = queue.splice(0, options.sizeMax);
-      inFlight++;
-      options.send(batch.map((waiting) => waiting.item)).then(
-        (results) => settle(batch, results),
-        (error: unknown) => {
-          for (const waiting of batch) waiting.reject(error);
-        },
-      ).finally(() => {
-        inFlight--;
-        dispatch();
-      });
-    }
-    armExpiry();
-  }
-
-  return {
-    submit(item) {
-      if (queue.length >= options.queueLengthMax) return Promise.resolve(options.whenFull);
-      return new Promise<Result>((resolve, reject) => {
-        queue.push({ item, deadlineMs: performance.now() + options.waitMsMax, resolve, reject });
-        dispatch();
-      });
-    },
-    get inFlight() {
-      return inFlight;
-    },
-    get waiting() {
-      return queue.length;
-    },
-    get expired() {
-      return expired;
-    },
-  };
 }
