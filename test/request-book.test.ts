@@ -22,52 +22,52 @@ function fakeResponse() {
 
 describe('RequestBook', () => {
   it('counts a request in flight until its reply', () => {
-    const book = new RequestBook('unit');
+    const book = new RequestBook('unit', () => undefined);
     const { response, written } = fakeResponse();
-    const exchange = book.begin(response);
+    const exchange = book.begin(response, 'other');
     expect(book.inFlight).toBe(1);
-    book.reply(exchange, '200 OK', '{}', false);
+    book.reply(exchange, '200 OK', '{}', [], false);
     expect(book.inFlight).toBe(0);
     expect(written).toEqual(['200 OK', '{}']);
   });
 
   it('regression: a second reply to one request passed silently; it is a bug and throws', () => {
-    const book = new RequestBook('unit');
-    const exchange = book.begin(fakeResponse().response);
-    book.reply(exchange, '200 OK', '{}', false);
-    expect(() => book.reply(exchange, '503 Service Unavailable', '{}', false)).toThrow(/answered twice/);
+    const book = new RequestBook('unit', () => undefined);
+    const exchange = book.begin(fakeResponse().response, 'other');
+    book.reply(exchange, '200 OK', '{}', [], false);
+    expect(() => book.reply(exchange, '503 Service Unavailable', '{}', [], false)).toThrow(/answered twice/);
     expect(book.inFlight).toBe(0);
   });
 
   it('regression: a client leaving mid-upload was counted in flight forever', () => {
-    const book = new RequestBook('unit');
+    const book = new RequestBook('unit', () => undefined);
     const { response, leave } = fakeResponse();
-    book.begin(response);
+    book.begin(response, 'other');
     leave();
     expect(book.inFlight).toBe(0);
   });
 
   it('a client leaving while the ledger works is settled by the ledger\'s answer, which writes nothing', () => {
-    const book = new RequestBook('unit');
+    const book = new RequestBook('unit', () => undefined);
     const { response, written, leave } = fakeResponse();
-    const exchange = book.begin(response);
+    const exchange = book.begin(response, 'other');
     exchange.awaitingLedger = true;
     leave();
     expect(book.inFlight).toBe(1);
-    book.reply(exchange, '200 OK', '{}', false);
+    book.reply(exchange, '200 OK', '{}', [], false);
     expect(book.inFlight).toBe(0);
     expect(written).toEqual([]);
   });
 
   it('whenIdle resolves once the last request settles, or false at its timeout', async () => {
-    const book = new RequestBook('unit');
-    const exchange = book.begin(fakeResponse().response);
+    const book = new RequestBook('unit', () => undefined);
+    const exchange = book.begin(fakeResponse().response, 'other');
     const idle = book.whenIdle(60_000);
-    book.reply(exchange, '200 OK', '{}', false);
+    book.reply(exchange, '200 OK', '{}', [], false);
     expect(await idle).toBe(true);
 
-    const stuck = new RequestBook('unit');
-    stuck.begin(fakeResponse().response);
+    const stuck = new RequestBook('unit', () => undefined);
+    stuck.begin(fakeResponse().response, 'other');
     expect(await stuck.whenIdle(10)).toBe(false);
   });
 });

@@ -5,7 +5,9 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLedger, type Ledger } from '../src/instance/ledger.js';
+import { createMetrics } from '../src/instance/metrics.js';
 import { createServer } from '../src/instance/server.js';
+import { createLog } from '../src/shared/log.js';
 import { waitFor } from '../src/shared/wait.js';
 import { freePort } from '../tools/harness/stack.js';
 
@@ -17,12 +19,13 @@ afterEach(async () => {
 });
 
 async function startServer() {
+  const metrics = createMetrics({ enabled: false, health: () => { throw new Error('not scraped here'); } });
   ledger = createLedger({
-    databaseUrl: 'postgresql://nobody@127.0.0.1:1/none', applicationName: 'unit', log: () => undefined,
-    poolClientsMax: 2, queueLengthMax: 8, queueWaitMsMax: 100, connectTimeoutMs: 100, queryTimeoutMs: 100,
+    databaseUrl: 'postgresql://nobody@127.0.0.1:1/none', applicationName: 'unit', log: createLog({ program: 'instance', name: 'unit', level: 'silent' }), metrics,
+    poolClientsMax: 2, queueLengthMax: 8, queueWaitMsMax: 100, requestTimeoutMs: 200, breakerFailuresMax: 3, connectTimeoutMs: 100, queryTimeoutMs: 100,
     batchSizeMax: 4, batchesInFlightMax: 1, readsInFlightMax: 1,
   });
-  const server = createServer({ ledger, instanceName: 'unit' });
+  const server = createServer({ ledger, instanceName: 'unit', metrics, onAnswered: () => undefined });
   const port = await freePort();
   await server.listen({ kind: 'tcp', host: '127.0.0.1', port });
   return { server, port };

@@ -5,85 +5,111 @@
 // that waited (up to sizeMax) as one call. Under light load this adds no
 // latency; under heavy load calls grow instead of queueing.
 //
-// Waiting is bounded twice: by how many wait (past queueLengthMax, whenFull
-// answers at once) and by how long (past waitMsMax, whenExpired answers).
-// Either answer means the item was never sent.
+// Every item is answered in bounded time, whatever the database does:
+// - past queueLengthMax waiting, whenFull at once (never sent);
+// - past waitMsMax waiting, whenExpired (never sent);
+// - past deadlineMs from its arrival with its call still unanswered,
+//   whenLate (sent: it may have been applied). The late call's slot is freed
+//   for the next one; the call itself goes on until the database or the
+//   driver's own timeout ends it, and its answer is then dropped.
 
 export interface BatcherOptions<Item, Result> {
   /** Most items in one call. */
   sizeMax: number;
-  /** Most calls in flight at once. */
+  /** Most calls in flight at once (late calls no longer count). */
   inFlightMax: number;
   /** Most items waiting for a slot. */
   queueLengthMax: number;
   /** Longest an item waits for a slot. */
   waitMsMax: number;
+  /** Longest from an item's arrival to its answer. */
+  deadlineMs: number;
   whenFull: Result;
   whenExpired: Result;
+  whenLate: Result;
   /** Sends one call; resolves with one result per item, in the same order. */
   send: (items: Item[]) => Promise<Result[]>;
+  /** Told of every call sent, with its size. */
+  onSend?: (size: number) => void;
+  /** Told of every call that missed its deadline. */
+  onLate?: () => void;
 }
 
 interface Waiting<Item, Result> {
   item: Item;
-  deadlineMs: number;
+  arrivedMs: number;
   resolve: (result: Result) => void;
   reject: (error: unknown) => void;
 }
 
+export interface BatcherHealth {
+  /** Calls in flight, items waiting: gauges. */
+  inFlight: number;
+  waiting: number;
+  /** Items answered without being sent because the queue was full, or they waited too long; calls that missed the deadline: counters. */
+  shedFull: number;
+  shedExpired: number;
+  lateCalls: number;
+}
+
 export interface Batcher<Item, Result> {
   submit(item: Item): Promise<Result>;
-  /** Calls in flight, items waiting, items that expired waiting: health numbers. */
-  readonly inFlight: number;
-  readonly waiting: number;
-  readonly expired: number;
+  /** Answers every waiting item with result, at once (the database is known to be down). */
+  flush(result: Result): void;
+  health(): BatcherHealth;
 }
 
 export function createBatcher<Item, Result>(options: BatcherOptions<Item, Result>): Batcher<Item, Result> {
-  if (!(options.sizeMax >= 1 && options.inFlightMax >= 1 && options.queueLengthMax >= 1 && options.waitMsMax >= 1)) {
-    throw new Error('a batcher needs sizeMax, inFlightMax, queueLengthMax and waitMsMax of at least 1');
+  if (!(options.sizeMax >= 1 && options.inFlightMax >= 1 && options.queueLengthMax >= 1 && options.waitMsMax >= 1 && options.deadlineMs >= 1)) {
+    throw new Error('a batcher needs sizeMax, inFlightMax, queueLengthMax, waitMsMax and deadlineMs of at least 1');
   }
   return new CallQueue(options);
 }
 
 class CallQueue<Item, Result> implements Batcher<Item, Result> {
   private readonly queue: Waiting<Item, Result>[] = [];
-  inFlight = 0;
-  expired = 0;
+  private readonly counts = { inFlight: 0, shedFull: 0, shedExpired: 0, lateCalls: 0 };
   private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: BatcherOptions<Item, Result>) {}
 
-  get waiting(): number {
-    return this.queue.length;
-  }
-
   submit(item: Item): Promise<Result> {
-    if (this.queue.length >= this.options.queueLengthMax) return Promise.resolve(this.options.whenFull);
+    if (this.queue.length >= this.options.queueLengthMax) {
+      this.counts.shedFull++;
+      return Promise.resolve(this.options.whenFull);
+    }
     return new Promise<Result>((resolve, reject) => {
-      this.queue.push({ item, deadlineMs: performance.now() + this.options.waitMsMax, resolve, reject });
+      this.queue.push({ item, arrivedMs: performance.now(), resolve, reject });
       this.dispatch();
     });
   }
 
+  flush(result: Result): void {
+    for (const waiting of this.queue.splice(0)) waiting.resolve(result);
+  }
+
+  health(): BatcherHealth {
+    return { ...this.counts, waiting: this.queue.length };
+  }
+
   private dispatch(): void {
     this.expireOverdue();
-    while (this.inFlight < this.options.inFlightMax && this.queue.length > 0) this.sendCall(this.queue.splice(0, this.options.sizeMax));
+    while (this.counts.inFlight < this.options.inFlightMax && this.queue.length > 0) this.sendCall(this.queue.splice(0, this.options.sizeMax));
     this.armExpiry();
   }
 
   /** Answers every item whose wait is over; the queue is in arrival order, so they are at its front. */
   private expireOverdue(): void {
-    const now = performance.now();
-    while (this.queue.length > 0 && this.queue[0]!.deadlineMs <= now) {
-      this.expired++;
+    const oldestAllowed = performance.now() - this.options.waitMsMax;
+    while (this.queue.length > 0 && this.queue[0]!.arrivedMs <= oldestAllowed) {
+      this.counts.shedExpired++;
       this.queue.shift()!.resolve(this.options.whenExpired);
     }
   }
 
   private armExpiry(): void {
     if (this.expiryTimer !== undefined || this.queue.length === 0) return;
-    const delayMs = Math.max(0, this.queue[0]!.deadlineMs - performance.now());
+    const delayMs = Math.max(0, this.queue[0]!.arrivedMs + this.options.waitMsMax - performance.now());
     this.expiryTimer = setTimeout(() => {
       this.expiryTimer = undefined;
       this.expireOverdue();
@@ -91,16 +117,36 @@ class CallQueue<Item, Result> implements Batcher<Item, Result> {
     }, delayMs);
   }
 
+  /** One call: answered by the database, or by the deadline of its oldest item, whichever comes first. */
   private sendCall(batch: Waiting<Item, Result>[]): void {
-    this.inFlight++;
+    this.counts.inFlight++;
+    this.options.onSend?.(batch.length);
+    let open = true;
+    const close = () => {
+      open = false;
+      clearTimeout(deadline);
+      this.counts.inFlight--;
+      this.dispatch();
+    };
+    const deadline = setTimeout(() => {
+      this.counts.lateCalls++;
+      this.options.onLate?.();
+      for (const waiting of batch) waiting.resolve(this.options.whenLate);
+      close();
+    }, Math.max(0, batch[0]!.arrivedMs + this.options.deadlineMs - performance.now()));
     this.options.send(batch.map((waiting) => waiting.item)).then((results) => {
+      if (!open) return;
       if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} came back with ${results.length} results`);
       batch.forEach((waiting, index) => waiting.resolve(results[index]!));
     }).catch((error: unknown) => {
-      for (const waiting of batch) waiting.reject(error);
+      if (open) return batch.forEach((waiting) => waiting.reject(error));
+      // send() answers expected failures with values; a rejection is a bug,
+      // and one found after the deadline must still crash the process.
+      setImmediate(() => {
+        throw error;
+      });
     }).finally(() => {
-      this.inFlight--;
-      this.dispatch();
+      if (open) close();
     });
   }
 }

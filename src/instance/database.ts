@@ -4,12 +4,15 @@
 // it means (see database-errors.ts), never as a guess; a bug is thrown.
 
 import pg from 'pg';
-import { QUERY_TIMEOUT_MARGIN_MS } from '../shared/settings.js';
 import type { InstanceConfig } from './config.js';
 import { classifyDatabaseError } from './database-errors.js';
 import { InvariantError } from './errors.js';
+import type { Log } from '../shared/log.js';
 
 const INT8_OID = 20;
+
+/** The client-side query timeout runs this much past statement_timeout, so the server usually decides first. */
+const QUERY_TIMEOUT_MARGIN_MS = 1000;
 
 // bigint arrives from PostgreSQL as text; the schema bounds every balance to
 // saldo_maximo(), the exact range of a JavaScript number, so converting is
@@ -34,13 +37,17 @@ export interface PoolHealth {
   waitingCount: number;
 }
 
-export type DatabaseOptions = Pick<InstanceConfig, 'databaseUrl' | 'poolClientsMax' | 'connectTimeoutMs' | 'queryTimeoutMs'> & {
+export type DatabaseOptions = Pick<InstanceConfig, 'databaseUrl' | 'poolClientsMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'requestTimeoutMs'> & {
   applicationName: string;
-  log: (line: string) => void;
+  log: Log;
+  /** Told whether each query reached the database and came back (a rejected query did). */
+  onAnswered: (answered: boolean) => void;
 };
 
 export interface Database {
   query(name: string, text: string, values: unknown[]): Promise<Row[] | QueryFailure>;
+  /** One trivial query on a connection of its own, bounded by the request timeout: does the database answer? */
+  probe(): Promise<boolean>;
   health(): PoolHealth;
   close(): Promise<void>;
 }
@@ -68,21 +75,69 @@ export function openDatabase(options: DatabaseOptions): Database {
   // An idle client whose connection dies emits 'error' on the pool; without a
   // listener that would crash the process. The pool drops the client and
   // opens a new one on demand, so noting it is enough.
-  pool.on('error', (error) => options.log(`idle database connection lost: ${error.message}`));
+  pool.on('error', (error) => options.log.warn({ err: error }, 'idle database connection lost'));
+  const prober = createProber(options);
 
   return {
     async query(name, text, values) {
       try {
         const result = await pool.query<Row>({ name, text, values, rowMode: 'array' });
+        options.onAnswered(true);
         return result.rows;
       } catch (error) {
         const kind = classifyDatabaseError(error);
         if (kind === 'bug') throw new InvariantError(`${name} failed in a way the code does not expect: ${(error as Error).message}`, { cause: error });
-        options.log(`${name} failed (${kind}): ${(error as Error).message}`);
+        options.onAnswered(kind === 'rejected');
+        options.log.error({ err: error, query: name, kind }, 'database call failed');
         return new QueryFailure(kind, error as Error);
       }
     },
+    probe: prober.probe,
     health: () => ({ totalCount: pool.totalCount, idleCount: pool.idleCount, waitingCount: pool.waitingCount }),
-    close: () => pool.end(),
+    async close() {
+      await prober.close();
+      await pool.end();
+    },
+  };
+}
+
+/**
+ * The probe's own connection, kept between probes so that a healthy
+ * database costs one round trip per probe, and dropped after any failure so
+ * that the next probe connects afresh (to a restarted server, say).
+ */
+function createProber(options: DatabaseOptions): { probe(): Promise<boolean>; close(): Promise<void> } {
+  let client: pg.Client | undefined;
+  const discard = () => {
+    void client?.end().catch(() => undefined);
+    client = undefined;
+  };
+  return {
+    async probe() {
+      try {
+        if (client === undefined) {
+          const fresh = new pg.Client({
+            connectionString: options.databaseUrl,
+            application_name: `${options.applicationName}-probe`,
+            connectionTimeoutMillis: options.requestTimeoutMs,
+            query_timeout: options.requestTimeoutMs,
+          });
+          fresh.on('error', () => undefined);
+          client = fresh;
+          await fresh.connect();
+        }
+        await client.query('SELECT 1');
+        return true;
+      } catch (error) {
+        // Expected while the database is down; anything else is a bug.
+        if (classifyDatabaseError(error) === 'bug') throw error;
+        discard();
+        return false;
+      }
+    },
+    async close() {
+      await client?.end().catch(() => undefined);
+      client = undefined;
+    },
   };
 }

@@ -7,23 +7,39 @@
 
 import { DESCRICAO_CHARACTERS_MAX, VALOR_MAX } from '../shared/contract.js';
 
+/** Seconds a client is asked to wait before retrying a 503 (Retry-After). */
+export const RETRY_AFTER_SECONDS = 1;
+
+export interface FailureOptions {
+  /** For answers that come from the database side: could the transaction have been applied anyway? */
+  mayHaveBeenApplied?: boolean;
+  /** Response headers beside content-type. */
+  headers?: readonly (readonly [string, string])[];
+}
+
 export class Failure {
   /** The response body, built once here rather than on every request. */
   readonly body: string;
+  readonly headers: readonly (readonly [string, string])[];
 
   constructor(
     /** The HTTP status line uWebSockets.js writes, e.g. '422 Unprocessable Entity'. */
     readonly status: string,
     readonly code: string,
     readonly message: string,
+    options: FailureOptions = {},
   ) {
-    this.body = JSON.stringify({ erro: code, mensagem: message });
+    this.body = JSON.stringify(options.mayHaveBeenApplied === undefined
+      ? { erro: code, mensagem: message }
+      : { erro: code, mensagem: message, pode_ter_sido_aplicada: options.mayHaveBeenApplied });
+    this.headers = options.headers ?? [];
     Object.freeze(this);
   }
 }
 
 const UNPROCESSABLE = '422 Unprocessable Entity';
 const UNAVAILABLE = '503 Service Unavailable';
+const RETRY_LATER = [['retry-after', String(RETRY_AFTER_SECONDS)]] as const;
 
 export const failures = {
   clientNotFound: new Failure('404 Not Found', 'cliente_nao_encontrado', 'no such client'),
@@ -36,10 +52,16 @@ export const failures = {
   invalidTipo: new Failure(UNPROCESSABLE, 'tipo_invalido', 'tipo must be "c" or "d"'),
   invalidDescricao: new Failure(UNPROCESSABLE, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRICAO_CHARACTERS_MAX} characters`),
   bodyTooLarge: new Failure('413 Payload Too Large', 'corpo_grande_demais', 'the body is larger than the limit'),
-  rejectedByDatabase: new Failure('500 Internal Server Error', 'erro_interno', 'the database refused this request although it passed validation; nothing was applied'),
-  overloaded: new Failure(UNAVAILABLE, 'sobrecarregado', 'too many requests are waiting for the database; nothing was applied'),
-  databaseUnavailable: new Failure(UNAVAILABLE, 'banco_indisponivel', 'the database did not answer; a transaction may or may not have been applied'),
+  rejectedByDatabase: new Failure('500 Internal Server Error', 'erro_interno', 'the database refused this request although it passed validation; nothing was applied', { mayHaveBeenApplied: false }),
+  overloaded: new Failure(UNAVAILABLE, 'sobrecarregado', 'too many requests are waiting for the database; this one was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
+  databaseDown: new Failure(UNAVAILABLE, 'banco_indisponivel', 'the database is not answering; this request was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
+  databaseUnavailable: new Failure(UNAVAILABLE, 'banco_sem_resposta', 'the database did not answer in time; a transaction may or may not have been applied', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
 } as const;
+
+/** 405 for a known path asked with another method; `allow` lists the methods it answers. */
+export function methodNotAllowed(allow: readonly string[]): Failure {
+  return new Failure('405 Method Not Allowed', 'metodo_nao_permitido', `this path answers ${allow.join(', ')}`, { headers: [['allow', allow.join(', ')]] });
+}
 
 const failureByCode = new Map<string, Failure>(Object.values(failures).map((failure) => [failure.code, failure]));
 

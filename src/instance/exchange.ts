@@ -6,6 +6,7 @@
 // would make every later stop wait out its whole timeout.
 
 import { invariant } from './errors.js';
+import type { RouteName } from './metrics.js';
 import type { HttpResponse } from './uws.js';
 
 /** One request in progress: the response it owes, and where it stands. */
@@ -16,8 +17,12 @@ export class Exchange {
   awaitingLedger = false;
   replied = false;
   settled = false;
-  constructor(readonly response: HttpResponse) {}
+  readonly startedMs = performance.now();
+  constructor(readonly response: HttpResponse, readonly route: RouteName) {}
 }
+
+/** Told of every answer written, with the time since the request's first callback. */
+export type OnAnswered = (route: RouteName, statusLine: string, seconds: number) => void;
 
 export class RequestBook {
   inFlight = 0;
@@ -25,18 +30,18 @@ export class RequestBook {
   draining = false;
   private onIdle: (() => void) | undefined;
 
-  constructor(private readonly instanceName: string) {}
+  constructor(private readonly instanceName: string, private readonly onAnswered: OnAnswered) {}
 
   /** Counts a request in; uWebSockets.js requires the abort handler before any asynchronous step. */
-  begin(response: HttpResponse): Exchange {
-    const exchange = new Exchange(response);
+  begin(response: HttpResponse, route: RouteName): Exchange {
+    const exchange = new Exchange(response, route);
     response.onAborted(() => this.abort(exchange));
     this.inFlight++;
     return exchange;
   }
 
   /** Writes the reply (unless the client left) and settles the request. A second reply is a bug. */
-  reply(exchange: Exchange, status: string, body: string, closeConnection: boolean): void {
+  reply(exchange: Exchange, status: string, body: string, headers: readonly (readonly [string, string])[], closeConnection: boolean): void {
     invariant(!exchange.replied, `a request was answered twice (second answer: ${status})`);
     exchange.replied = true;
     if (!exchange.aborted) {
@@ -44,12 +49,13 @@ export class RequestBook {
       // A draining instance asks each client to reconnect elsewhere.
       const close = closeConnection || this.draining;
       response.cork(() => {
-        response
-          .writeStatus(status)
-          .writeHeader('content-type', 'application/json')
-          .writeHeader('x-crebito-instance', this.instanceName)
-          .end(body, close);
+        response.writeStatus(status).writeHeader('x-crebito-instance', this.instanceName);
+        // JSON unless the reply names its own type (/metrics does).
+        if (!headers.some(([name]) => name === 'content-type')) response.writeHeader('content-type', 'application/json');
+        for (const [name, value] of headers) response.writeHeader(name, value);
+        response.end(body, close);
       });
+      this.onAnswered(exchange.route, status, (performance.now() - exchange.startedMs) / 1000);
     }
     this.settle(exchange);
   }

@@ -2,77 +2,111 @@
 // transaction and reading an extrato (a client's account statement). Each is
 // exactly one round trip (see transactions.ts and extratos.ts). Requests that
 // arrive while earlier calls are in flight share one call: transactions one
-// commit, extratos one snapshot (see batcher.ts and sql/04-batch.sql). Errors that
-// mean the database is unreachable or slow become a 503 whose transaction
-// may or may not have been applied; errors that mean our SQL and our code
+// commit, extratos one snapshot (see batcher.ts and sql/04-batch.sql).
+//
+// Whatever the database does, every request is answered by its deadline
+// (CREBITO_REQUEST_TIMEOUT_MS), and each 503 says whether the transaction may
+// have been applied. After consecutive failed or late calls the breaker
+// (breaker.ts) opens and requests are answered at once, unsent, until a probe
+// finds the database answering again. Errors that mean our SQL and our code
 // disagree are bugs and are thrown as InvariantError.
 
-import { createBatcher } from './batcher.js';
+import { createBatcher, type BatcherHealth } from './batcher.js';
+import { Breaker, type BreakerState } from './breaker.js';
 import type { InstanceConfig } from './config.js';
 import { openDatabase, type PoolHealth } from './database.js';
 import { failures } from './errors.js';
 import { readExtratos, type ExtratoAnswer } from './extratos.js';
+import type { Metrics } from './metrics.js';
 import { sendTransactions, type PendingTransaction, type TransactionAnswer } from './transactions.js';
+import type { Log } from '../shared/log.js';
 import type { TransactionRequest } from './validation.js';
 
+// While the breaker is open, the first probe comes this soon, and the pause
+// doubles up to the longest; a success vouches for readiness this long.
+const PROBE_INTERVAL_MS_MIN = 100;
+const PROBE_INTERVAL_MS_MAX = 5000;
+const READY_FOR_MS = 1000;
+
 /** The instance settings the ledger works within (see shared/settings.ts for each). */
-export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'poolClientsMax' | 'queueLengthMax' | 'queueWaitMsMax'
-  | 'connectTimeoutMs' | 'queryTimeoutMs' | 'batchSizeMax' | 'batchesInFlightMax' | 'readsInFlightMax'> & {
+export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'poolClientsMax' | 'queueLengthMax' | 'queueWaitMsMax' | 'requestTimeoutMs'
+  | 'breakerFailuresMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'batchSizeMax' | 'batchesInFlightMax' | 'readsInFlightMax'> & {
   applicationName: string;
-  log: (line: string) => void;
+  log: Log;
+  metrics: Pick<Metrics, 'callSent'>;
 };
 
-export interface LedgerHealth extends PoolHealth {
-  /** Calls in flight, and requests waiting to join one, per operation. */
-  batchesInFlight: number;
-  transactionsWaiting: number;
-  readsInFlight: number;
-  readsWaiting: number;
-  /** Requests answered 503 because they waited too long to join a call. */
-  expiredWaiting: number;
+export interface LedgerHealth {
+  pool: PoolHealth;
+  transacoes: BatcherHealth;
+  extratos: BatcherHealth;
+  breaker: { state: BreakerState; consecutiveFailures: number; opened: number };
 }
 
 export interface Ledger {
   registerTransaction(clientId: number, request: TransactionRequest): Promise<TransactionAnswer>;
   readExtrato(clientId: number): Promise<ExtratoAnswer>;
+  /** Whether the database answers now (cached for a second; never queries while the breaker is open). */
+  isReady(): Promise<boolean>;
   health(): LedgerHealth;
   close(): Promise<void>;
 }
 
 export function createLedger(options: LedgerOptions): Ledger {
-  const database = openDatabase(options);
+  const { log } = options;
+  const breaker: Breaker = new Breaker({
+    failuresMax: options.breakerFailuresMax,
+    probeIntervalMsMin: PROBE_INTERVAL_MS_MIN,
+    probeIntervalMsMax: PROBE_INTERVAL_MS_MAX,
+    readyForMs: READY_FOR_MS,
+    probe: () => database.probe(),
+    onOpen: () => {
+      log.error({ consecutiveFailures: breaker.consecutiveFailures }, 'circuit breaker open: the database is not answering; answering 503 at once until a probe succeeds');
+      transactions.flush(failures.databaseDown);
+      extratoReads.flush(failures.databaseDown);
+    },
+    onClose: () => log.warn('circuit breaker closed: the database answers again'),
+  });
+  const database = openDatabase({ ...options, onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
   // The batchers keep calls in flight at or below the pool's size (the
   // settings' cross-check), so a query never queues inside the pool.
-  const queueLimits = {
+  const limits = {
     queueLengthMax: options.queueLengthMax,
     waitMsMax: options.queueWaitMsMax,
+    deadlineMs: options.requestTimeoutMs,
     whenFull: failures.overloaded,
     whenExpired: failures.overloaded,
+    whenLate: failures.databaseUnavailable,
+    onLate: () => breaker.failed(),
   };
   const transactions = createBatcher<PendingTransaction, TransactionAnswer>({
-    ...queueLimits,
+    ...limits,
     sizeMax: options.batchSizeMax,
     inFlightMax: options.batchesInFlightMax,
-    send: (batch) => sendTransactions(database, batch, options.log),
+    send: (batch) => sendTransactions(database, batch, log),
+    onSend: (size) => options.metrics.callSent('transacoes', size),
   });
   const extratoReads = createBatcher<number, ExtratoAnswer>({
-    ...queueLimits,
+    ...limits,
     sizeMax: options.batchSizeMax,
     inFlightMax: options.readsInFlightMax,
     send: (clientIds) => readExtratos(database, clientIds),
+    onSend: (size) => options.metrics.callSent('extratos', size),
   });
 
   return {
-    registerTransaction: (clientId, request) => transactions.submit({ clientId, request }),
-    readExtrato: (clientId) => extratoReads.submit(clientId),
+    registerTransaction: (clientId, request) => (breaker.isOpen ? Promise.resolve(failures.databaseDown) : transactions.submit({ clientId, request })),
+    readExtrato: (clientId) => (breaker.isOpen ? Promise.resolve(failures.databaseDown) : extratoReads.submit(clientId)),
+    isReady: () => breaker.isReady(),
     health: () => ({
-      ...database.health(),
-      batchesInFlight: transactions.inFlight,
-      transactionsWaiting: transactions.waiting,
-      readsInFlight: extratoReads.inFlight,
-      readsWaiting: extratoReads.waiting,
-      expiredWaiting: transactions.expired + extratoReads.expired,
+      pool: database.health(),
+      transacoes: transactions.health(),
+      extratos: extratoReads.health(),
+      breaker: { state: breaker.state, consecutiveFailures: breaker.consecutiveFailures, opened: breaker.opened },
     }),
-    close: () => database.close(),
+    async close() {
+      breaker.stop();
+      await database.close();
+    },
   };
 }

@@ -1,13 +1,17 @@
 // The entry point of one API instance: read the configuration, open the
-// ledger, serve HTTP, and on SIGTERM or SIGINT stop in order (stop accepting,
-// finish in-flight requests, close the pool, exit). The launcher starts two of
-// these; they can also be run alone with DATABASE_URL set.
+// ledger, serve HTTP (and, when CREBITO_ADMIN_LISTEN is set, /metrics on an
+// admin address), and on SIGTERM or SIGINT stop in order (stop accepting,
+// finish in-flight requests, close every connection, close the pool, exit).
+// The launcher starts two of these; they can also be run alone with
+// DATABASE_URL set.
 
 import fs from 'node:fs';
-import { describeListenTarget, type ListenTarget } from '../shared/listen.js';
-import { readInstanceConfig } from './config.js';
-import { createLedger } from './ledger.js';
-import { createServer } from './server.js';
+import { describeListenTarget, parseListenTarget, type ListenTarget } from '../shared/listen.js';
+import { createLog, type Log } from '../shared/log.js';
+import { readInstanceConfig, type InstanceConfig } from './config.js';
+import { createLedger, type Ledger } from './ledger.js';
+import { createMetrics } from './metrics.js';
+import { createServer, type Server } from './server.js';
 
 /** A unix socket left behind by a crashed instance would make listen fail. */
 function removeStaleSocket(target: ListenTarget): void {
@@ -19,31 +23,52 @@ function removeStaleSocket(target: ListenTarget): void {
   }
 }
 
-async function main(): Promise<void> {
-  const config = readInstanceConfig(process.env);
-  const log = (message: string) => console.log(`[${config.instanceName}] ${message}`);
+function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Server } {
+  let server: Server | undefined;
+  const metrics = createMetrics({ enabled: config.metrics === 'on', health: () => server!.health() });
+  const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}`, log, metrics });
+  server = createServer({
+    ledger,
+    instanceName: config.instanceName,
+    metrics,
+    onAnswered(route, statusLine, seconds) {
+      metrics.answered(route, statusLine, seconds);
+      const durationMs = seconds * 1000;
+      if (durationMs > config.slowRequestMs) log.warn({ route, status: Number(statusLine.slice(0, 3)), durationMs: Math.round(durationMs * 1000) / 1000 }, 'slow request');
+    },
+  });
+  return { ledger, server };
+}
 
-  const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}`, log });
-  const server = createServer({ ledger, instanceName: config.instanceName });
-
+async function listen(config: InstanceConfig, server: Server, log: Log): Promise<void> {
   removeStaleSocket(config.listen);
   await server.listen(config.listen);
   // nginx's workers may run as another user than the instance; they need
   // write permission on the socket to connect. The run directory guards it.
   if (config.listen.kind === 'unix') fs.chmodSync(config.listen.path, 0o666);
-  log(`listening on ${describeListenTarget(config.listen)} (pid ${process.pid}, pool of ${config.poolClientsMax})`);
+  const admin = config.adminListen === '' ? undefined : parseListenTarget(config.adminListen);
+  if (admin !== undefined) await server.listenAdmin(admin);
+  log.info({ listen: describeListenTarget(config.listen), admin: admin === undefined ? null : describeListenTarget(admin), poolClientsMax: config.poolClientsMax }, 'listening');
+}
+
+async function main(): Promise<void> {
+  const config = readInstanceConfig(process.env);
+  const log = createLog({ program: 'instance', name: config.instanceName, level: config.logLevel });
+  const { ledger, server } = build(config, log);
+  await listen(config, server, log);
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
-    log(`${signal}: draining ${server.health().inFlight} in-flight request(s)`);
+    log.info({ reason, inFlight: server.health().inFlight }, 'stopping: draining in-flight requests');
     const { drained, inFlight } = await server.stop(config.shutdownTimeoutMs);
-    if (!drained) log(`gave up waiting after ${config.shutdownTimeoutMs} ms with ${inFlight} request(s) in flight`);
+    if (!drained) log.error({ shutdownTimeoutMs: config.shutdownTimeoutMs, inFlight }, 'gave up waiting for in-flight requests');
     // pool.end() waits for every query; after a timeout one may never return.
     if (drained) await ledger.close();
     removeStaleSocket(config.listen);
-    log('stopped');
+    log.info({ drained }, 'stopped');
+    log.flush();
     process.exit(drained ? 0 : 1);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -1,17 +1,22 @@
-// Owns the HTTP side of one API instance: listening, the routes (routes.ts),
-// and stopping in order. Nothing here keeps money state; the ledger is the
+// Owns the HTTP side of one API instance: the public listener (the API, and
+// /health and /ready for probes), the admin listener (the same probes and
+// /metrics, for operators and Prometheus, on an address of its own), and
+// stopping in order. Nothing here keeps money state; the ledger is the
 // database.
 
 import { describeListenTarget, type ListenTarget } from '../shared/listen.js';
 import { invariant } from './errors.js';
-import { RequestBook } from './exchange.js';
+import { RequestBook, type OnAnswered } from './exchange.js';
 import type { Ledger, LedgerHealth } from './ledger.js';
-import { registerRoutes } from './routes.js';
+import type { Metrics } from './metrics.js';
+import { crashOnBug, registerProbeRoutes, registerRoutes } from './routes.js';
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js';
 
 export interface ServerOptions {
   ledger: Ledger;
   instanceName: string;
+  metrics: Pick<Metrics, 'transaction' | 'render' | 'contentType'>;
+  onAnswered: OnAnswered;
 }
 
 export interface ServerHealth {
@@ -20,11 +25,13 @@ export interface ServerHealth {
   inFlight: number;
   draining: boolean;
   served: { transacoes: number; extrato: number; other: number };
-  pool: LedgerHealth;
+  ledger: LedgerHealth;
 }
 
 export interface Server {
   listen(target: ListenTarget): Promise<void>;
+  /** Serves /metrics, /health and /ready on an address of its own. */
+  listenAdmin(target: ListenTarget): Promise<void>;
   /**
    * Stops accepting connections, waits for in-flight requests (at most
    * timeoutMs), then closes every connection still open. Called once.
@@ -37,43 +44,58 @@ export interface Server {
 // close(); the type declarations of this build lack it.
 type ClosableApp = TemplatedApp & { close(): void };
 
+function listenOn(app: TemplatedApp, target: ListenTarget, name: string): Promise<us_listen_socket> {
+  return new Promise((resolve, reject) => {
+    const onListen = (socket: us_listen_socket | false) => {
+      if (socket === false) reject(new Error(`${name} could not listen on ${describeListenTarget(target)}`));
+      else resolve(socket);
+    };
+    if (target.kind === 'unix') app.listen_unix(onListen, target.path);
+    else app.listen(target.host, target.port, onListen);
+  });
+}
+
 export function createServer(options: ServerOptions): Server {
-  const { ledger, instanceName } = options;
-  const app = uws.App() as ClosableApp;
-  const book = new RequestBook(instanceName);
+  const { ledger, instanceName, metrics } = options;
+  const apps: ClosableApp[] = [uws.App() as ClosableApp];
+  const book = new RequestBook(instanceName, options.onAnswered);
   const served = { transacoes: 0, extrato: 0, other: 0 };
-  let listenSocket: us_listen_socket | undefined;
+  const listenSockets: us_listen_socket[] = [];
   let stopped = false;
 
   const health = (): ServerHealth => ({
-    instance: instanceName, pid: process.pid, inFlight: book.inFlight, draining: book.draining, served: { ...served }, pool: ledger.health(),
+    instance: instanceName, pid: process.pid, inFlight: book.inFlight, draining: book.draining, served: { ...served }, ledger: ledger.health(),
   });
-  registerRoutes(app, { ledger, book, served, healthBody: () => JSON.stringify(health()) });
+  const context = { ledger, book, metrics, served, healthBody: () => JSON.stringify(health()) };
+  registerRoutes(apps[0]!, context);
 
   return {
-    listen(target) {
-      return new Promise((resolve, reject) => {
-        const onListen = (socket: us_listen_socket | false) => {
-          if (socket === false) return reject(new Error(`${instanceName} could not listen on ${describeListenTarget(target)}`));
-          listenSocket = socket;
-          resolve();
-        };
-        if (target.kind === 'unix') app.listen_unix(onListen, target.path);
-        else app.listen(target.host, target.port, onListen);
+    async listen(target) {
+      listenSockets.push(await listenOn(apps[0]!, target, instanceName));
+    },
+
+    async listenAdmin(target) {
+      const admin = uws.App() as ClosableApp;
+      registerProbeRoutes(admin, context);
+      admin.get('/metrics', (response) => {
+        const exchange = book.begin(response, 'metrics');
+        exchange.awaitingLedger = true;
+        metrics.render().then((text) => book.reply(exchange, '200 OK', text, [['content-type', metrics.contentType]], false)).catch(crashOnBug);
       });
+      apps.push(admin);
+      listenSockets.push(await listenOn(admin, target, `${instanceName} (admin)`));
     },
 
     async stop(timeoutMs) {
       invariant(!stopped, 'the server was stopped twice');
       stopped = true;
       book.draining = true;
-      if (listenSocket !== undefined) uws.us_listen_socket_close(listenSocket);
-      listenSocket = undefined;
+      for (const socket of listenSockets.splice(0)) uws.us_listen_socket_close(socket);
       const drained = await book.whenIdle(timeoutMs);
       // Idle keep-alive connections (nginx holds several) could still bring
       // a request after this, while the caller closes the database pool.
       // Closing every connection now means none can.
-      app.close();
+      for (const app of apps) app.close();
       return { drained, inFlight: book.inFlight };
     },
 

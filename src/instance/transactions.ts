@@ -3,6 +3,7 @@
 // (one commit for all; see batcher.ts). Each answer row becomes a result or a
 // Failure of the catalogue, by the outcome code the SQL functions return.
 
+import type { Log } from '../shared/log.js';
 import type { Database, Row } from './database.js';
 import { QueryFailure } from './database.js';
 import { failureForCode, failures, Failure, invariant, InvariantError } from './errors.js';
@@ -47,7 +48,7 @@ export function answerOf(row: Row): TransactionAnswer {
 }
 
 /** Sends a batch as one call and answers each transaction in it, in order. */
-export async function sendTransactions(database: Database, batch: PendingTransaction[], log: (line: string) => void): Promise<TransactionAnswer[]> {
+export async function sendTransactions(database: Database, batch: PendingTransaction[], log: Log): Promise<TransactionAnswer[]> {
   const rows = await call(database, batch);
   if (rows instanceof QueryFailure) {
     // A call that did not answer may have committed before its reply was
@@ -66,10 +67,10 @@ export async function sendTransactions(database: Database, batch: PendingTransac
  * call: each is sent again alone, in the same order, and only the one the
  * database refuses on its own is answered 500 and logged as the bug it is.
  */
-async function isolateRejected(database: Database, batch: PendingTransaction[], error: Error, log: (line: string) => void): Promise<TransactionAnswer[]> {
+async function isolateRejected(database: Database, batch: PendingTransaction[], error: Error, log: Log): Promise<TransactionAnswer[]> {
   if (batch.length === 1) {
     const [{ clientId, request }] = batch as [PendingTransaction];
-    log(`BUG: the database rejected a transaction that passed validation (client ${clientId}, ${JSON.stringify(request)}): ${error.message}`);
+    log.error({ err: error, clientId, request }, 'BUG: the database rejected a transaction that passed validation');
     return [failures.rejectedByDatabase];
   }
   const answers: TransactionAnswer[] = [];

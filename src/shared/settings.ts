@@ -70,9 +70,16 @@ export const SETTINGS = {
   instanceNodeArguments: text({ env: 'CREBITO_INSTANCE_NODE_ARGS', default: '', defaultShown: 'empty', readers: STACK, meaning: 'extra `node` options for each instance, e.g. `--cpu-prof`' }),
   instanceName: text({ env: 'CREBITO_INSTANCE_NAME', default: 'api', defaultShown: '`api`', readers: INSTANCE, meaning: 'an instance\'s name in the `x-crebito-instance` header and its logs (the launcher names them `api-N`)' }),
   listen: text({ env: 'CREBITO_LISTEN', default: '9999', defaultShown: '`9999`', readers: INSTANCE, meaning: 'where an instance listens: `port`, `host:port` or `unix:/path` (the launcher sets it)' }),
+  adminListen: text({ env: 'CREBITO_ADMIN_LISTEN', default: '', defaultShown: 'empty: none', readers: INSTANCE, meaning: 'where an instance serves `/metrics`, `/health` and `/ready` to operators (`host:port`; the launcher sets it)' }),
+  adminBasePort: integer({ env: 'CREBITO_ADMIN_BASE_PORT', default: 9201, min: 1, max: 65535, readers: STACK, meaning: 'instance N\'s admin listener is 127.0.0.1 on this port + N - 1' }),
+  metrics: choice({ env: 'CREBITO_METRICS', default: 'on', choices: ['on', 'off'], readers: BOTH, meaning: '`off` records no metrics (`/metrics` is then empty): for measuring what they cost' }),
+  logLevel: choice({ env: 'CREBITO_LOG_LEVEL', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], readers: BOTH, meaning: 'JSON log lines at this level and above (no line per request at `info`)' }),
+  slowRequestMs: integer({ env: 'CREBITO_SLOW_REQUEST_MS', default: 250, min: 1, max: 600_000, readers: BOTH, meaning: 'a request answered slower than this is logged (warn) with its route, status and duration' }),
   poolClientsMax: integer({ env: 'CREBITO_POOL_CLIENTS_MAX', default: 4, min: 1, max: 200, readers: BOTH, meaning: 'database connections per instance' }),
   queueLengthMax: integer({ env: 'CREBITO_QUEUE_LENGTH_MAX', default: 2048, min: 1, max: 1_000_000, readers: BOTH, meaning: 'transactions (and, separately, statements) waiting to join a database call before answering 503' }),
-  queueWaitMsMax: integer({ env: 'CREBITO_QUEUE_WAIT_MS_MAX', default: 1000, min: 1, max: 600_000, readers: BOTH, meaning: 'longest a request waits to join a database call before answering 503 (it was never sent, so nothing was applied)' }),
+  queueWaitMsMax: integer({ env: 'CREBITO_QUEUE_WAIT_MS_MAX', default: 500, min: 1, max: 600_000, readers: BOTH, meaning: 'longest a request waits to join a database call before a 503 `sobrecarregado` (never sent: nothing was applied)' }),
+  requestTimeoutMs: integer({ env: 'CREBITO_REQUEST_TIMEOUT_MS', default: 1000, min: 1, max: 600_000, readers: BOTH, meaning: 'longest a request waits for the database in all; then a 503 `banco_sem_resposta` (sent: it may have been applied)' }),
+  breakerFailuresMax: integer({ env: 'CREBITO_BREAKER_FAILURES_MAX', default: 3, min: 1, max: 1000, readers: BOTH, meaning: 'consecutive failed or late database calls that open the circuit breaker (then 503 `banco_indisponivel` at once until a probe succeeds)' }),
   connectTimeoutMs: integer({ env: 'CREBITO_CONNECT_TIMEOUT_MS', default: 2000, min: 1, max: 600_000, readers: BOTH, meaning: 'longest wait to open a database connection' }),
   queryTimeoutMs: integer({ env: 'CREBITO_QUERY_TIMEOUT_MS', default: 5000, min: 1, max: 600_000, readers: BOTH, meaning: '`statement_timeout`: the server rolls back a query that runs longer, and the client gives up 1 s later (a 503 whose outcome is unknown)' }),
   shutdownTimeoutMs: integer({ env: 'CREBITO_SHUTDOWN_TIMEOUT_MS', default: 10_000, min: 0, max: 600_000, readers: BOTH, meaning: 'how long a stopping instance waits for in-flight requests' }),
@@ -145,10 +152,7 @@ export function shownDefault(setting: Setting): string {
 
 // Cross-checks between settings, run by whichever program reads them.
 
-/** The client-side query timeout runs this much past statement_timeout, so the server decides first. */
-export const QUERY_TIMEOUT_MARGIN_MS = 1000;
-
-type InstanceLimits = Settings<'poolClientsMax' | 'batchesInFlightMax' | 'readsInFlightMax' | 'queueWaitMsMax' | 'connectTimeoutMs' | 'queryTimeoutMs'>;
+type InstanceLimits = Settings<'poolClientsMax' | 'batchesInFlightMax' | 'readsInFlightMax' | 'queueWaitMsMax' | 'requestTimeoutMs'>;
 
 /** Throws when the instance limits contradict each other. */
 export function checkInstanceLimits(limits: InstanceLimits): void {
@@ -157,14 +161,18 @@ export function checkInstanceLimits(limits: InstanceLimits): void {
   if (limits.batchesInFlightMax + limits.readsInFlightMax > limits.poolClientsMax) {
     throw new Error(`${SETTINGS.batchesInFlightMax.env} (${limits.batchesInFlightMax}) + ${SETTINGS.readsInFlightMax.env} (${limits.readsInFlightMax}) must not exceed ${SETTINGS.poolClientsMax.env} (${limits.poolClientsMax})`);
   }
+  // A request that waited its whole deadline in the queue could never be sent.
+  if (limits.queueWaitMsMax >= limits.requestTimeoutMs) {
+    throw new Error(`${SETTINGS.queueWaitMsMax.env} (${limits.queueWaitMsMax}) must be less than ${SETTINGS.requestTimeoutMs.env} (${limits.requestTimeoutMs})`);
+  }
 }
 
 /**
  * The longest a request can stay inside an instance before it is answered:
- * its wait to join a call, opening a connection, and the call itself up to
- * the client-side query timeout. A proxy in front must wait longer than this,
- * or it gives up on requests the instance still answers (and may apply).
+ * every request that needs the database is answered by its deadline, sent or
+ * not. A proxy in front must wait longer than this, or it gives up on
+ * requests the instance still answers (and may apply).
  */
 export function worstRequestTimeMs(limits: InstanceLimits): number {
-  return limits.queueWaitMsMax + limits.connectTimeoutMs + limits.queryTimeoutMs + QUERY_TIMEOUT_MARGIN_MS;
+  return limits.requestTimeoutMs;
 }

@@ -26,8 +26,8 @@ export function readLauncherConfig(environment: Environment): LauncherConfig {
   checkInstanceLimits(settings);
   const worstMs = worstRequestTimeMs(settings);
   if (worstMs >= PROXY_READ_TIMEOUT_MS) {
-    throw new Error(`an instance may hold a request ${worstMs} ms (${SETTINGS.queueWaitMsMax.env} + ${SETTINGS.connectTimeoutMs.env} + ${SETTINGS.queryTimeoutMs.env} + 1 s), `
-      + `longer than nginx waits for it (${PROXY_READ_TIMEOUT_MS} ms); lower them`);
+    throw new Error(`an instance may hold a request ${worstMs} ms (${SETTINGS.requestTimeoutMs.env}), `
+      + `as long as or longer than nginx waits for it (${PROXY_READ_TIMEOUT_MS} ms); lower it`);
   }
   if (settings.databaseUrl === undefined) checkConnectionBudget(settings.instanceCount, settings.poolClientsMax, EMBEDDED_MAX_CONNECTIONS);
   const instance = Object.fromEntries(PASSED_TO_INSTANCES.map((name) => [name, settings[name]])) as Settings<PassedToInstances>;
