@@ -40,22 +40,25 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
   return { ledger, server };
 }
 
-async function listen(config: InstanceConfig, server: Server, log: Log): Promise<void> {
+/** Listens; resolves with the admin address actually bound (host:port), if any. */
+async function listen(config: InstanceConfig, server: Server, log: Log): Promise<string | undefined> {
   removeStaleSocket(config.listen);
   await server.listen(config.listen);
   // nginx's workers may run as another user than the instance; they need
   // write permission on the socket to connect. The run directory guards it.
   if (config.listen.kind === 'unix') fs.chmodSync(config.listen.path, 0o666);
-  const admin = config.adminListen === '' ? undefined : parseListenTarget(config.adminListen);
-  if (admin !== undefined) await server.listenAdmin(admin);
-  log.info({ listen: describeListenTarget(config.listen), admin: admin === undefined ? null : describeListenTarget(admin), poolClientsMax: config.poolClientsMax }, 'listening');
+  const requested = config.adminListen === '' ? undefined : parseListenTarget(config.adminListen);
+  if (requested !== undefined && requested.kind !== 'tcp') throw new Error(`CREBITO_ADMIN_LISTEN must be host:port (Prometheus cannot scrape a unix socket), got ${config.adminListen}`);
+  const admin = requested === undefined ? undefined : `${requested.host}:${await server.listenAdmin(requested)}`;
+  log.info({ listen: describeListenTarget(config.listen), admin: admin ?? null, poolClientsMax: config.poolClientsMax }, 'listening');
+  return admin;
 }
 
 async function main(): Promise<void> {
   const config = readInstanceConfig(process.env);
   const log = createLog({ program: 'instance', name: config.instanceName, level: config.logLevel });
   const { ledger, server } = build(config, log);
-  await listen(config, server, log);
+  const admin = await listen(config, server, log);
 
   let stopping = false;
   const stop = async (reason: string) => {
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
   // (even killed with SIGKILL, its end of the IPC channel closes).
   if (process.send !== undefined) {
     process.on('disconnect', () => void stop('launcher gone'));
-    process.send({ type: 'ready' });
+    process.send({ type: 'ready', admin: admin ?? null });
   }
 }
 

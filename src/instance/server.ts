@@ -30,8 +30,8 @@ export interface ServerHealth {
 
 export interface Server {
   listen(target: ListenTarget): Promise<void>;
-  /** Serves /metrics, /health and /ready on an address of its own. */
-  listenAdmin(target: ListenTarget): Promise<void>;
+  /** Serves /metrics, /health and /ready on an address of its own; resolves with the port it got (target may ask for 0: any). */
+  listenAdmin(target: ListenTarget & { kind: 'tcp' }): Promise<number>;
   /**
    * Stops accepting connections, waits for in-flight requests (at most
    * timeoutMs), then closes every connection still open. Called once.
@@ -83,7 +83,9 @@ export function createServer(options: ServerOptions): Server {
         metrics.render().then((text) => book.reply(exchange, '200 OK', text, [['content-type', metrics.contentType]], false)).catch(crashOnBug);
       });
       apps.push(admin);
-      listenSockets.push(await listenOn(admin, target, `${instanceName} (admin)`));
+      const socket = await listenOn(admin, target, `${instanceName} (admin)`);
+      listenSockets.push(socket);
+      return uws.us_socket_local_port(socket as unknown as Parameters<typeof uws.us_socket_local_port>[0]);
     },
 
     async stop(timeoutMs) {

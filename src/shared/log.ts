@@ -7,6 +7,8 @@ import pino from 'pino';
 
 export type Log = pino.Logger;
 export type LogLevel = pino.LevelWithSilent;
+/** What the launcher's parts log through: a message at a level. */
+export type StackLog = Pick<Log, 'info' | 'warn' | 'error'>;
 
 export function createLog(options: { program: 'instance' | 'stack'; name: string; level: LogLevel }): Log {
   return pino(

@@ -4,6 +4,7 @@
 // it with its own graceful signal and then a harder one after a deadline.
 // Whether to start another when it dies is the supervisor's business.
 
+import type { StackLog } from '../shared/log.js';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { identifyProcess, type ProcessIdentity } from './processes.js';
 
@@ -30,7 +31,7 @@ export interface ChildOptions {
   stopTimeoutMs: number;
   /** Sent when stopSignal has not ended it within stopTimeoutMs. */
   forceSignal: NodeJS.Signals;
-  log: (line: string) => void;
+  log: StackLog;
 }
 
 const hasExited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
@@ -48,7 +49,7 @@ export async function startChild(options: ChildOptions): Promise<Child> {
     if (hasExited(child)) return;
     child.kill(options.stopSignal);
     const timer = setTimeout(() => {
-      options.log(`${options.name} did not stop within ${options.stopTimeoutMs} ms; sending ${options.forceSignal}`);
+      options.log.warn(`${options.name} did not stop within ${options.stopTimeoutMs} ms; sending ${options.forceSignal}`);
       child.kill(options.forceSignal);
     }, options.stopTimeoutMs);
     await exited;

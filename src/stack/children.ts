@@ -6,6 +6,7 @@
 import { type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import type { StackLog } from '../shared/log.js';
 import { environmentFor } from '../shared/settings.js';
 import { waitForOrThrow } from '../shared/wait.js';
 import { startChild } from './child.js';
@@ -23,7 +24,7 @@ const PORT_POLL_INTERVAL_MS = 50;
 
 /** What every supervised child reports to the launcher. */
 export interface SupervisionHooks {
-  log: (line: string) => void;
+  log: StackLog;
   /** After every (re)start: record the new process. */
   onStarted: () => void;
   /** A crash loop: stop the stack. */
@@ -53,20 +54,35 @@ export function superviseDatabase(config: LauncherConfig, runDirectory: string, 
   });
 }
 
-function waitForMessage(child: ChildProcess, type: string): Promise<void> {
+/** What an instance says over IPC once it serves: where its admin listener (/metrics) ended up. */
+export interface InstanceReady {
+  type: 'ready';
+  admin: string | null;
+}
+
+function waitForReady(child: ChildProcess): Promise<InstanceReady> {
   return new Promise((resolve) => {
     const onMessage = (message: unknown) => {
-      if ((message as { type?: unknown }).type === type) {
+      if ((message as { type?: unknown }).type === 'ready') {
         child.off('message', onMessage);
-        resolve();
+        resolve(message as InstanceReady);
       }
     };
     child.on('message', onMessage);
   });
 }
 
-/** API instance number index (api-1, api-2, ...), listening at listen; its environment is computed at each start. */
-export function superviseInstance(config: LauncherConfig, index: number, listen: string, databaseUrl: () => string, hooks: SupervisionHooks): Supervised {
+/** Where instance number index asks to serve /metrics: the configured base port + index, or any free port when the base is 0. */
+export function adminListenFor(config: LauncherConfig, index: number): string {
+  return `127.0.0.1:${config.adminBasePort === 0 ? 0 : config.adminBasePort + index}`;
+}
+
+/**
+ * API instance number index (api-1, api-2, ...), listening at listen; its
+ * environment is computed at each start, and onReady hears where its admin
+ * listener is.
+ */
+export function superviseInstance(config: LauncherConfig, index: number, listen: string, databaseUrl: () => string, onReady: (ready: InstanceReady) => void, hooks: SupervisionHooks): Supervised {
   const name = `api-${index + 1}`;
   return new Supervised({
     name,
@@ -80,9 +96,9 @@ export function superviseInstance(config: LauncherConfig, index: number, listen:
         // instance notice when the launcher is gone, even after a SIGKILL.
         detached: true,
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        env: { ...process.env, ...environmentFor({ ...config.instance, databaseUrl: databaseUrl(), instanceName: name, listen }) },
+        env: { ...process.env, ...environmentFor({ ...config.instance, databaseUrl: databaseUrl(), instanceName: name, listen, adminListen: adminListenFor(config, index) }) },
       },
-      waitUntilReady: (child) => waitForMessage(child, 'ready'),
+      waitUntilReady: async (child) => onReady(await waitForReady(child)),
       readyTimeoutMs: READY_TIMEOUT_MS,
       stopSignal: 'SIGTERM',
       stopTimeoutMs: config.instance.shutdownTimeoutMs + INSTANCE_STOP_MARGIN_MS,

@@ -10,6 +10,7 @@
 // the database on SIGINT/SIGTERM before in-flight requests have drained, and
 // reports a failed start as a rejected `undefined`.
 
+import type { StackLog } from '../shared/log.js';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -40,7 +41,7 @@ export interface EmbeddedPostgresOptions {
   socketDirectory: string;
   port: number;
   mode: DatabaseMode;
-  log: (line: string) => void;
+  log: StackLog;
 }
 
 /** A running server: stop() is a fast shutdown (SIGINT), then an immediate one (SIGQUIT) after STOP_TIMEOUT_MS. */
@@ -72,12 +73,12 @@ function findBinaries(): Binaries {
 }
 
 /** PostgreSQL refuses to run as root; as root we run it as a system user. */
-function resolveRunAsUser(log: (line: string) => void): { uid: number; gid: number } | undefined {
+function resolveRunAsUser(log: StackLog): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const lookup = () => spawnSync('id', ['-u', SYSTEM_USER_WHEN_ROOT], { encoding: 'utf8' });
   let result = lookup();
   if (result.status !== 0) {
-    log(`running as root: creating system user '${SYSTEM_USER_WHEN_ROOT}' for PostgreSQL`);
+    log.info(`running as root: creating system user '${SYSTEM_USER_WHEN_ROOT}' for PostgreSQL`);
     const created = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', SYSTEM_USER_WHEN_ROOT], { encoding: 'utf8' });
     if (created.status !== 0) throw new Error(`could not create user '${SYSTEM_USER_WHEN_ROOT}': ${created.stderr.trim()}`);
     result = lookup();
@@ -101,11 +102,11 @@ function ensureDirectory(directory: string, owner: { uid: number; gid: number } 
  * only if that pid's command line names this data directory: after a reboot
  * the pid may belong to any other process, which is not ours to stop.
  */
-async function recoverLeftoverServer(dataDirectory: string, log: (line: string) => void): Promise<void> {
+async function recoverLeftoverServer(dataDirectory: string, log: StackLog): Promise<void> {
   const pid = readPidFile(path.join(dataDirectory, 'postmaster.pid'));
   // PostgreSQL itself replaces a lock file whose process is gone.
   if (pid === undefined || !isProcessAlive(pid) || !servesDataDirectory(pid, dataDirectory)) return;
-  log(`found PostgreSQL (pid ${pid}) still running on ${dataDirectory}, left by a crebito that did not stop cleanly; stopping it first`);
+  log.warn(`found PostgreSQL (pid ${pid}) still running on ${dataDirectory}, left by a crebito that did not stop cleanly; stopping it first`);
   process.kill(pid, 'SIGINT');
   if (!(await waitForExit(pid, STOP_TIMEOUT_MS))) {
     throw new Error(`PostgreSQL pid ${pid} did not stop within ${STOP_TIMEOUT_MS} ms; stop it by hand (kill -INT ${pid}) and start again`);
@@ -119,8 +120,8 @@ function servesDataDirectory(pid: number, dataDirectory: string): boolean {
   return index > 0 && args[index + 1] === dataDirectory;
 }
 
-function initialiseCluster(binaries: Binaries, dataDirectory: string, owner: { uid: number; gid: number } | undefined, log: (line: string) => void): void {
-  log(`creating a new PostgreSQL cluster in ${dataDirectory}`);
+function initialiseCluster(binaries: Binaries, dataDirectory: string, owner: { uid: number; gid: number } | undefined, log: StackLog): void {
+  log.info(`creating a new PostgreSQL cluster in ${dataDirectory}`);
   const result = spawnSync(binaries.initdb, [
     `--pgdata=${dataDirectory}`,
     `--username=${EMBEDDED_USER_NAME}`,
@@ -237,7 +238,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const { dataDirectory, port, mode, log } = options;
   const socketDirectory = socketDirectoryFor(options);
   if (socketDirectory !== options.socketDirectory) {
-    log(`the socket path under ${options.socketDirectory} is too long for a unix socket; using ${socketDirectory}`);
+    log.info(`the socket path under ${options.socketDirectory} is too long for a unix socket; using ${socketDirectory}`);
   }
   const binaries = findBinaries();
   const owner = resolveRunAsUser(log);
@@ -270,6 +271,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     forceSignal: 'SIGQUIT',
     log,
   });
-  log(`PostgreSQL ${mode === 'fast' ? 'in FAST mode (fsync off: benchmarks only)' : '(durable)'} pid ${child.identity.pid} on ${socketDirectory}`);
+  log.info(`PostgreSQL ${mode === 'fast' ? 'in FAST mode (fsync off: benchmarks only)' : '(durable)'} pid ${child.identity.pid} on ${socketDirectory}`);
   return { ...child, databaseUrl: embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, port), maintenanceUrl, socketDirectory, port };
 }

@@ -7,6 +7,7 @@
 // names nothing we can be sure of. The embedded PostgreSQL's leftover is found
 // by embedded-postgres.ts, from its own postmaster.pid.
 
+import type { StackLog } from '../shared/log.js';
 import fs from 'node:fs';
 import { isSameProcess, processCommandName, waitForExit, type ProcessIdentity } from './processes.js';
 import { stateFilePath, type StackState } from './state.js';
@@ -36,10 +37,10 @@ function findLeftovers(runDirectory: string): Leftover[] {
 }
 
 /** Stops, one by one, the processes an earlier launcher of this data directory left running. */
-export async function stopLeftovers(runDirectory: string, log: (line: string) => void): Promise<void> {
+export async function stopLeftovers(runDirectory: string, log: StackLog): Promise<void> {
   for (const { identity, signal } of findLeftovers(runDirectory)) {
     const { pid } = identity;
-    log(`stopping pid ${pid} (${processCommandName(pid)}) left running by a crebito that did not stop cleanly`);
+    log.warn(`stopping pid ${pid} (${processCommandName(pid)}) left running by a crebito that did not stop cleanly`);
     process.kill(pid, signal);
     if (!(await waitForExit(pid, LEFTOVER_STOP_TIMEOUT_MS)) && isSameProcess(identity)) process.kill(pid, 'SIGKILL');
   }

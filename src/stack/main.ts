@@ -11,21 +11,29 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { superviseDatabase, superviseInstance, superviseNginx, embeddedPostgresLocation, type SupervisionHooks } from './children.js';
-import { readLauncherConfig, type LauncherConfig } from './config.js';
+import { createLog, type Log } from '../shared/log.js';
+import { waitFor } from '../shared/wait.js';
+import { superviseDatabase, superviseInstance, superviseNginx, embeddedPostgresLocation, type InstanceReady, type SupervisionHooks } from './children.js';
+import { checkConnectionBudget, readLauncherConfig, type LauncherConfig } from './config.js';
+import { getFromListenAddress } from './http.js';
+import { findPrometheus, startPrometheus, writePrometheusTargets, type PrometheusPlan } from './prometheus.js';
 import { removeFallbackSocketDirectory, type EmbeddedPostgres } from './embedded-postgres.js';
 import { stopLeftovers } from './leftovers.js';
 import { acquireLauncherLock, type LauncherLock } from './lock.js';
 import { findNginx } from './nginx.js';
-import { applySchema } from './schema.js';
+import { applySchema, readConnectionLimit } from './schema.js';
 import { stateFilePath, writeStackState, type RecordedProcess, type StackState } from './state.js';
-import type { Supervised } from './supervisor.js';
+import { Supervised } from './supervisor.js';
 
-const log = (line: string) => console.log(`[crebito] ${line}`);
+// The stack is up once every instance says its database answers (/ready).
+const INSTANCES_READY_TIMEOUT_MS = 30_000;
+const READY_POLL_INTERVAL_MS = 100;
+const READY_PROBE_TIMEOUT_MS = 2000;
 
 /** Everything one launcher runs, decided before anything starts. */
 interface Stack {
   config: LauncherConfig;
+  log: Log;
   runDirectory: string;
   lock: LauncherLock;
   /** The embedded server; undefined when DATABASE_URL names another. */
@@ -33,7 +41,10 @@ interface Stack {
   /** Where each instance listens, in order. */
   listenAddresses: string[];
   instances: Supervised[];
+  /** Where each instance serves /metrics, as it said when it last started. */
+  admins: (string | null)[];
   nginx: Supervised | undefined;
+  prometheus: { plan: PrometheusPlan; supervised: Supervised } | undefined;
   stopping: boolean;
 }
 
@@ -51,8 +62,8 @@ function listenAddressesFor(config: LauncherConfig, runDirectory: string, nginxB
   });
 }
 
-/** Decides what runs (nothing starts yet): the database, where each instance listens, nginx or not. */
-function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherLock): Stack {
+/** Decides what runs (nothing starts yet): the database, where each instance listens, nginx or not, Prometheus or not. */
+function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherLock, log: Log): Stack {
   const hooks: SupervisionHooks = {
     log,
     onStarted: () => writeState(stack),
@@ -60,18 +71,36 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
   };
   const nginxBinary = config.nginx === 'off' ? undefined : findNginx();
   const listenAddresses = listenAddressesFor(config, runDirectory, nginxBinary);
-  const database = config.databaseUrl === undefined ? superviseDatabase(config, runDirectory, hooks) : undefined;
+  const onReady = (index: number) => (ready: InstanceReady) => {
+    stack.admins[index] = ready.admin;
+    if (stack.prometheus !== undefined) writePrometheusTargets(stack.prometheus.plan, adminTargets(stack));
+  };
   const stack: Stack = {
     config,
+    log,
     runDirectory,
     lock,
-    database,
+    database: config.databaseUrl === undefined ? superviseDatabase(config, runDirectory, hooks) : undefined,
     listenAddresses,
-    instances: listenAddresses.map((listen, index) => superviseInstance(config, index, listen, () => databaseUrlOf(stack), hooks)),
+    instances: listenAddresses.map((listen, index) => superviseInstance(config, index, listen, () => databaseUrlOf(stack), onReady(index), hooks)),
+    admins: listenAddresses.map(() => null),
     nginx: nginxBinary === undefined ? undefined : superviseNginx(config, runDirectory, nginxBinary, listenAddresses, hooks),
+    prometheus: planPrometheus(config, hooks),
     stopping: false,
   };
   return stack;
+}
+
+function planPrometheus(config: LauncherConfig, hooks: SupervisionHooks): Stack['prometheus'] {
+  if (config.prometheus === 'off') return undefined;
+  const binary = findPrometheus();
+  if (binary === undefined) throw new Error('CREBITO_PROMETHEUS=on, but prometheus is not installed (Debian/Ubuntu: apt-get install prometheus)');
+  const plan = { binary, directory: path.join(config.dataDirectory, 'prometheus'), port: config.prometheusPort, scrapeIntervalMs: config.prometheusScrapeIntervalMs };
+  return { plan, supervised: new Supervised({ name: 'prometheus', start: () => startPrometheus(plan, hooks.log), ...hooks }) };
+}
+
+function adminTargets(stack: Stack): { name: string; admin: string }[] {
+  return stack.instances.flatMap((instance, index) => (stack.admins[index] === null ? [] : [{ name: instance.name, admin: stack.admins[index]! }]));
 }
 
 /** The database to give an instance at its (re)start: DATABASE_URL, or the embedded server's as it last started. */
@@ -94,33 +123,58 @@ function writeState(stack: Stack): void {
     poolClientsMax: config.instance.poolClientsMax,
     databaseUrl: stack.config.databaseUrl ?? stack.database?.latest?.databaseUrl ?? '',
     nginx: stack.nginx === undefined ? null : recorded(stack.nginx),
-    instances: stack.instances.map((instance, index) => ({ name: instance.name, ...recorded(instance), listen: stack.listenAddresses[index]!, restarts: instance.restarts })),
+    instances: stack.instances.map((instance, index) => ({
+      name: instance.name, ...recorded(instance), listen: stack.listenAddresses[index]!, admin: stack.admins[index]!, restarts: instance.restarts,
+    })),
     postgres: postgres === undefined ? null : { ...postgres.identity, dataDirectory: embeddedPostgresLocation(config, stack.runDirectory).dataDirectory },
+    prometheus: stack.prometheus === undefined ? null : { ...recorded(stack.prometheus.supervised), url: `http://127.0.0.1:${stack.prometheus.plan.port}` },
   };
   writeStackState(stack.runDirectory, state);
 }
 
+/** The database and its schema; every instance's pool, at its largest, must fit its connections. */
 async function startDatabase(stack: Stack): Promise<void> {
-  if (stack.database === undefined) log('using the PostgreSQL at DATABASE_URL');
+  if (stack.database === undefined) stack.log.info('using the PostgreSQL at DATABASE_URL');
   else await stack.database.start();
   await applySchema(databaseUrlOf(stack));
+  checkConnectionBudget(stack.config.instanceCount, stack.config.instance.poolClientsMax, await readConnectionLimit(databaseUrlOf(stack)));
 }
 
 function sayHowToReach(stack: Stack): void {
   const { config } = stack;
   if (stack.nginx === undefined) {
-    log(config.nginx === 'off'
+    stack.log.warn(config.nginx === 'off'
       ? `CREBITO_NGINX=off: the ${config.instanceCount} instances share port ${config.port} directly`
       : `nginx is not installed (Debian/Ubuntu: apt-get install nginx); the ${config.instanceCount} instances share port ${config.port} directly`);
   }
+}
+
+/** Up means every instance says its database answers: /ready on its admin address. */
+async function waitUntilInstancesReady(stack: Stack): Promise<void> {
+  const allReady = async () => {
+    const answers = await Promise.all(stack.admins.map((admin) => (admin === null ? undefined : getFromListenAddress(admin, '/ready', READY_PROBE_TIMEOUT_MS))));
+    return answers.every((answer) => answer?.status === 200);
+  };
+  if ((await waitFor(allReady, { timeoutMs: INSTANCES_READY_TIMEOUT_MS, intervalMs: READY_POLL_INTERVAL_MS })) === undefined) {
+    throw new Error(`the instances were not all ready (GET /ready) within ${INSTANCES_READY_TIMEOUT_MS} ms`);
+  }
+}
+
+function sayUp(stack: Stack): void {
+  const { config } = stack;
+  const shape = stack.nginx === undefined ? `${config.instanceCount} instances` : `nginx -> ${config.instanceCount} instances over ${config.upstreamTransport}`;
+  const metrics = Object.fromEntries(stack.instances.map((instance, index) => [instance.name, `http://${stack.admins[index]}/metrics`]));
+  const prometheus = stack.prometheus === undefined ? null : `http://127.0.0.1:${stack.prometheus.plan.port}`;
+  stack.log.info({ url: `http://localhost:${config.port}`, metrics, prometheus, dataDirectory: config.dataDirectory }, `up on http://localhost:${config.port} (${shape}, data in ${config.dataDirectory})`);
 }
 
 /** The reverse of the start: nginx finishes what it holds, the instances drain, the database stops last. */
 async function stop(stack: Stack, reason: string, exitCode: number): Promise<void> {
   if (stack.stopping) return;
   stack.stopping = true;
-  log(`${reason}: stopping`);
+  stack.log.info({ reason }, `${reason}: stopping`);
   await stack.nginx?.stop();
+  await stack.prometheus?.supervised.stop();
   await Promise.all(stack.instances.map((instance) => instance.stop()));
   if (stack.database !== undefined) {
     await stack.database.stop();
@@ -128,18 +182,20 @@ async function stop(stack: Stack, reason: string, exitCode: number): Promise<voi
   }
   fs.rmSync(stateFilePath(stack.runDirectory), { force: true });
   stack.lock.release();
-  log('stopped');
+  stack.log.info('stopped');
+  stack.log.flush();
   process.exit(exitCode);
 }
 
 async function main(): Promise<void> {
   const config = readLauncherConfig(process.env);
+  const log = createLog({ program: 'stack', name: 'crebito', level: config.logLevel });
   const runDirectory = path.join(config.dataDirectory, 'run');
   fs.mkdirSync(runDirectory, { recursive: true });
   const lock = await acquireLauncherLock(config.dataDirectory, runDirectory);
   await stopLeftovers(runDirectory, log);
 
-  const stack = planStack(config, runDirectory, lock);
+  const stack = planStack(config, runDirectory, lock, log);
   // Set before anything starts, so a Ctrl-C during start-up still cleans up.
   stopStack = (reason, exitCode) => stop(stack, reason, exitCode);
   process.on('SIGINT', () => void stopStack?.('SIGINT', 0));
@@ -149,9 +205,10 @@ async function main(): Promise<void> {
   sayHowToReach(stack);
   await Promise.all(stack.instances.map((instance) => instance.start()));
   await stack.nginx?.start();
+  await stack.prometheus?.supervised.start();
   writeState(stack);
-  const shape = stack.nginx === undefined ? `${config.instanceCount} instances` : `nginx -> ${config.instanceCount} instances over ${config.upstreamTransport}`;
-  log(`up on http://localhost:${config.port} (${shape}, data in ${config.dataDirectory})`);
+  await waitUntilInstancesReady(stack);
+  sayUp(stack);
 }
 
 main().catch((error: unknown) => {

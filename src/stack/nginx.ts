@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BODY_SIZE_BYTES_MAX } from '../shared/limits.js';
+import { findExecutable } from './executables.js';
 import { PROJECT_ROOT } from './paths.js';
 
 export const NGINX_TEMPLATE_PATH = path.join(PROJECT_ROOT, 'nginx', 'nginx.conf.template');
@@ -24,20 +25,7 @@ export interface NginxValues {
 
 /** The nginx binary: $NGINX_BINARY, then PATH, then the usual install places. */
 export function findNginx(environment: Record<string, string | undefined> = process.env): string | undefined {
-  if (environment.NGINX_BINARY) return environment.NGINX_BINARY;
-  for (const directory of (environment.PATH ?? '').split(path.delimiter)) {
-    if (directory !== '' && isExecutable(path.join(directory, 'nginx'))) return path.join(directory, 'nginx');
-  }
-  return NGINX_CANDIDATES.find(isExecutable);
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
+  return environment.NGINX_BINARY || findExecutable('nginx', NGINX_CANDIDATES, environment);
 }
 
 export function renderNginxConfig(values: NginxValues, template = fs.readFileSync(NGINX_TEMPLATE_PATH, 'utf8')): string {

@@ -1,4 +1,5 @@
-// Owns putting the schema in place: the files in sql/, applied in name order
+// Owns putting the schema in place (and reading how many connections the
+// database allows): the files in sql/, applied in name order
 // in one transaction under an advisory lock, so two launchers starting at once
 // cannot interleave. Every file is idempotent; applying them to a database
 // that already holds data keeps the data.
@@ -37,6 +38,24 @@ export async function applySchema(databaseUrl: string): Promise<void> {
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The connections the database lets ordinary roles open: max_connections less
+ * those reserved for superusers (and, from PostgreSQL 16, for
+ * pg_use_reserved_connections).
+ */
+export async function readConnectionLimit(databaseUrl: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'crebito-schema' });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string; setting: string }>(
+      "SELECT name, setting FROM pg_settings WHERE name IN ('max_connections', 'superuser_reserved_connections', 'reserved_connections')");
+    const setting = (name: string) => Number(rows.find((row) => row.name === name)?.setting ?? 0);
+    return setting('max_connections') - setting('superuser_reserved_connections') - setting('reserved_connections');
   } finally {
     await client.end();
   }

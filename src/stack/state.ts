@@ -19,7 +19,10 @@ export interface StackState {
   poolClientsMax: number;
   databaseUrl: string;
   nginx: RecordedProcess | null;
-  instances: (RecordedProcess & { name: string; listen: string; restarts: number })[];
+  /** Each instance: where it serves the API (listen) and /metrics (admin, 127.0.0.1:port). */
+  instances: (RecordedProcess & { name: string; listen: string; admin: string | null; restarts: number })[];
+  /** Prometheus when CREBITO_PROMETHEUS=on: its process and where its API answers. */
+  prometheus: (RecordedProcess & { url: string }) | null;
   /** The server started last (while it is being restarted, the one that died). */
   postgres: (ProcessIdentity & { dataDirectory: string }) | null;
 }

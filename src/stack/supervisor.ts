@@ -11,6 +11,7 @@
 // broken invariant, hides that behind a log line; an exit is seen by whoever
 // runs the launcher (README, Operating notes).
 
+import type { StackLog } from '../shared/log.js';
 import type { Child } from './child.js';
 
 const RESTART_DELAY_MS_MIN = 100;
@@ -23,7 +24,7 @@ export interface SupervisedOptions<C extends Child> {
   name: string;
   /** Starts a fresh child and resolves once it serves; rejects, leaving nothing running, if it cannot. */
   start: () => Promise<C>;
-  log: (line: string) => void;
+  log: StackLog;
   /** Called after every (re)start, so the launcher can record the new process. */
   onStarted: () => void;
   /** Called once, when the child crash-loops; it is not restarted again. */
@@ -79,7 +80,7 @@ export class Supervised<C extends Child = Child> {
   private onExit(child: C, how: string, uptimeMs: number): void {
     if (this.stopping || this.current !== child) return;
     this.current = undefined;
-    this.options.log(`${this.name} exited unexpectedly (${how}) after ${Math.round(uptimeMs)} ms`);
+    this.options.log.warn(`${this.name} exited unexpectedly (${how}) after ${Math.round(uptimeMs)} ms`);
     this.crashed(uptimeMs >= HEALTHY_UPTIME_MS);
   }
 
@@ -93,13 +94,13 @@ export class Supervised<C extends Child = Child> {
       this.options.onGaveUp(`${this.name} crashed ${this.crashesInARow} times in a row, each within ${HEALTHY_UPTIME_MS / 1000} s of starting; giving up`);
       return;
     }
-    this.options.log(`restarting ${this.name} in ${this.restartDelayMs} ms`);
+    this.options.log.warn(`restarting ${this.name} in ${this.restartDelayMs} ms`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.restarts++;
       this.start().catch((error: Error) => {
         if (this.stopping) return;
-        this.options.log(`${this.name} failed to restart: ${error.message}`);
+        this.options.log.error(`${this.name} failed to restart: ${error.message}`);
         this.crashed(false);
       });
     }, this.restartDelayMs);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { createLog } from '../../src/shared/log.js';
 import { startEmbeddedPostgres } from '../../src/stack/embedded-postgres.js';
 
 declare module 'vitest' {
@@ -26,7 +27,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     socketDirectory: path.join(root, 'socket'),
     port: 54330,
     mode: 'durable',
-    log: () => undefined,
+    log: createLog({ program: 'stack', name: 'test-postgres', level: 'silent' }),
   });
   project.provide('maintenanceUrl', postgres.maintenanceUrl);
   project.provide('postgresSocketDirectory', postgres.socketDirectory);

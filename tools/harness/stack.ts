@@ -5,11 +5,9 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { parseListenTarget } from '../../src/shared/listen.js';
 import { LAUNCHER_ENTRY } from '../../src/stack/paths.js';
 import { readStackState, type StackState } from '../../src/stack/state.js';
 
@@ -24,27 +22,8 @@ export interface RunningStack extends StartedProcess {
   dispose(): Promise<void>;
 }
 
-/**
- * One GET straight to a listen address as the launcher writes it
- * (`unix:/path.sock` or `host:port`), bypassing nginx: how the tools ask one
- * instance for itself. Resolves with the status and body, or undefined when
- * nothing answered within timeoutMs.
- */
-export function getFromListenAddress(listen: string, pathName: string, timeoutMs: number): Promise<{ status: number; body: string } | undefined> {
-  const target = parseListenTarget(listen);
-  const address = target.kind === 'unix' ? { socketPath: target.path } : { host: target.host, port: target.port };
-  return new Promise((resolve) => {
-    const request = http.get({ ...address, path: pathName, agent: false, timeout: timeoutMs }, (response) => {
-      let body = '';
-      response.on('data', (chunk: Buffer) => { body += chunk.toString(); });
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-      response.on('error', () => resolve(undefined));
-    });
-    request.on('timeout', () => request.destroy());
-    request.on('error', () => resolve(undefined));
-  });
-}
-
+// One GET straight to one process's listen address, bypassing nginx.
+export { getFromListenAddress } from '../../src/stack/http.js';
 
 export function makeDataDirectory(): string {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-stack-'));
@@ -141,8 +120,11 @@ export async function startStack(options: { port: number; dataDirectory: string;
   const launcher = await startProcess({
     name: 'the stack',
     entry: LAUNCHER_ENTRY,
-    environment: { PORT: String(options.port), CREBITO_DATA_DIR: options.dataDirectory, ...options.environment },
-    readyWhen: { outputIncludes: '[crebito] up on' },
+    // Admin listeners on free ports, so that stacks started side by side
+    // (tests run in parallel) never fight over 9201.
+    environment: { PORT: String(options.port), CREBITO_DATA_DIR: options.dataDirectory, CREBITO_ADMIN_BASE_PORT: '0', ...options.environment },
+    // The launcher's JSON log line once every instance is ready.
+    readyWhen: { outputIncludes: '"msg":"up on http' },
     readyTimeoutMs: UP_TIMEOUT_MS,
   });
   return {
