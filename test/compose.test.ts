@@ -17,11 +17,14 @@ interface Service {
   volumes?: string[];
   environment?: Record<string, string>;
   healthcheck?: { test: string[] };
+  profiles?: string[];
   deploy?: { resources?: { limits?: { cpus?: string; memory?: string } } };
 }
 
 const compose = parse(fs.readFileSync(path.join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
-const services = compose.services;
+// What a plain `docker compose up` starts: the services of no profile.
+const services = Object.fromEntries(Object.entries(compose.services).filter(([, service]) => service.profiles === undefined));
+const observability = Object.fromEntries(Object.entries(compose.services).filter(([, service]) => service.profiles?.includes('observability')));
 const dockerfile = fs.readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
 
 const MEGABYTES: Record<string, number> = { b: 1 / (1024 * 1024), k: 1 / 1024, kb: 1 / 1024, m: 1, mb: 1, g: 1024, gb: 1024 };
@@ -86,6 +89,34 @@ describe('docker-compose.yml', () => {
     // If this fails after editing the template: npm run nginx:docker
     expect(fs.readFileSync(DOCKER_NGINX_CONFIG_PATH, 'utf8')).toBe(renderNginxConfig(DOCKER_NGINX_VALUES));
     expect(DOCKER_NGINX_VALUES.upstreamAddresses).toEqual(['api1:8080', 'api2:8080']);
+  });
+});
+
+describe('docker-compose.yml, observability profile', () => {
+  it('adds Prometheus and Grafana only under the profile, outside the budget', () => {
+    expect(Object.keys(observability).sort()).toEqual(['grafana', 'prometheus']);
+    expect(Object.keys(compose.services).sort()).toEqual(['api1', 'api2', 'db', 'grafana', 'nginx', 'prometheus']);
+  });
+
+  it('has each instance serve /metrics on its admin port, and Prometheus scrape exactly those', () => {
+    const scrape = parse(fs.readFileSync(path.join(PROJECT_ROOT, 'observability', 'prometheus', 'prometheus.yml'), 'utf8')) as
+      { scrape_configs: { static_configs: { targets: string[] }[] }[] };
+    const targets = scrape.scrape_configs.flatMap((config) => config.static_configs.flatMap((group) => group.targets));
+    expect(targets.sort()).toEqual(['api1', 'api2'].map((name) => `${name}:${services[name]!.environment!.CREBITO_ADMIN_LISTEN!.split(':')[1]}`));
+    expect(observability.prometheus!.volumes).toContain('./observability/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+  });
+
+  it('provisions Grafana with the Prometheus data source and the repository\'s dashboards', () => {
+    expect(observability.grafana!.volumes).toEqual(expect.arrayContaining([
+      './observability/grafana/provisioning:/etc/grafana/provisioning:ro',
+      './observability/grafana/dashboards:/var/lib/grafana/dashboards:ro',
+    ]));
+    const datasource = parse(fs.readFileSync(path.join(PROJECT_ROOT, 'observability', 'grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8')) as { datasources: { uid: string; url: string }[] };
+    expect(datasource.datasources[0]).toMatchObject({ uid: 'prometheus', url: 'http://prometheus:9090' });
+  });
+
+  it('checks instance health by readiness (the database answers), not only liveness', () => {
+    for (const name of ['api1', 'api2']) expect(services[name]!.healthcheck!.test.join(' ')).toContain('/ready');
   });
 });
 

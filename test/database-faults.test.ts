@@ -6,7 +6,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../src/shared/wait.js';
-import { processTree } from './support/processes.js';
+import { processTree } from '../src/stack/processes.js';
 import { getFromListenAddress, makeDataDirectory, freePort, startStack, type RunningStack } from '../tools/harness/stack.js';
 
 const REQUEST_TIMEOUT_MS = 1000;

@@ -39,7 +39,7 @@ describe('npm run check:ledger', () => {
     const { status, output, verdict } = await runChecker(['--duration', '20', '--clients', '12', '--faults']);
     expect(status, output).toBe(0);
     expect(verdict.valid).toBe(true);
-    expect(verdict.faults.map((fault: { name: string }) => fault.name)).toEqual(['kill-instance', 'freeze-instance', 'crash-postgres', 'slow-clients']);
+    expect(verdict.faults.map((fault: { name: string }) => fault.name)).toEqual(['kill-instance', 'freeze-instance', 'crash-postgres', 'freeze-postgres', 'slow-clients']);
     for (const fault of verdict.faults) expect(fault.recoveryMs, fault.name).not.toBeNull();
   }, 300_000);
 

@@ -96,6 +96,21 @@ describe('the ledger checker', () => {
     expect(violated(run)).toEqual(expect.arrayContaining([1, 3]));
   });
 
+  it('catches a 503 that said "not applied" and left a row', () => {
+    const run = honestRun();
+    const write = run.history[1] as TransactionOperation;
+    Object.assign(write, { outcome: 'not-applied', status: 503, saldo: undefined, limite: undefined });
+    expect(violated(run)).toContain(1);
+  });
+
+  it('accepts a 503 that said "not applied" and left no row', () => {
+    const run = honestRun();
+    run.history.push({ kind: 'transacao', clientId: 1, valor: 7, tipo: 'c', descricao: `${TAG}0000009`, startMs: 50, endMs: 51, status: 503, outcome: 'not-applied' });
+    const verdict = judge(run.history, run.database, TAG);
+    expect(verdict.valid).toBe(true);
+    expect(verdict.transactions.notApplied).toBe(1);
+  });
+
   it('catches money invented outside any request', () => {
     const run = honestRun();
     run.database.transactions.push({ id: 3, clientId: 1, valor: 100, tipo: 'c', descricao: 'presente', realizada_em: time(3) });

@@ -2,10 +2,13 @@
 // stack, started with CREBITO_PROMETHEUS=on: the test sends known traffic
 // through nginx, then asks Prometheus's HTTP API what it saw.
 
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../src/stack/paths.js';
 import { waitFor } from '../src/shared/wait.js';
 import { findPrometheus } from '../src/stack/prometheus.js';
-import { freePort, makeDataDirectory, startStack, type RunningStack } from '../tools/harness/stack.js';
+import { freePort, getFromListenAddress, makeDataDirectory, startStack, type RunningStack } from '../tools/harness/stack.js';
 import { getStatement, postTransaction } from './support/http.js';
 
 let stack: RunningStack;
@@ -73,3 +76,40 @@ describe('Prometheus scraping every instance', () => {
     console.log(`prometheus: p99 of POST /transacoes per instance: ${p99.map((series) => `${series.labels.api} ${(series.value * 1000).toFixed(2)} ms`).join(', ')}`);
   });
 });
+
+describe('the Grafana dashboard (observability/grafana/dashboards/crebito.json)', () => {
+  const dashboard = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'observability', 'grafana', 'dashboards', 'crebito.json'), 'utf8')) as
+    { panels: { title: string; targets: { expr: string }[] }[] };
+  const expressions = dashboard.panels.flatMap((panel) => panel.targets.map((target) => ({ panel: panel.title, expr: target.expr })));
+
+  /** Every series name an instance exports, histograms with their _bucket, _sum and _count. */
+  async function exportedNames(): Promise<Set<string>> {
+    const admin = stack.state().instances[0]!.admin!;
+    const text = (await getFromListenAddress(admin, '/metrics', 5000))!.body;
+    const names = new Set<string>();
+    for (const [, name, kind] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+      names.add(name!);
+      if (kind === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${name}${suffix}`);
+    }
+    return names;
+  }
+
+  it('names only metrics an instance really exports, in every expression', async () => {
+    const exported = await exportedNames();
+    expect(expressions.length).toBeGreaterThan(10);
+    for (const { panel, expr } of expressions) {
+      const named = [...expr.matchAll(/\b((?:crebito|nodejs|process)_[a-z0-9_]+)\b/g)].map((match) => match[1]!);
+      expect(named.length, `${panel}: ${expr}`).toBeGreaterThan(0);
+      for (const name of named) expect(exported.has(name), `${panel}: ${name} is not exported`).toBe(true);
+    }
+  });
+
+  it('has expressions the real Prometheus accepts', async () => {
+    for (const { panel, expr } of expressions) {
+      const response = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr.replaceAll('$__rate_interval', '1m'))}`);
+      expect(response.status, `${panel}: ${expr}: ${await response.clone().text()}`).toBe(200);
+      expect((await response.json()).status).toBe('success');
+    }
+  });
+});
+

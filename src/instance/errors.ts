@@ -52,6 +52,9 @@ export const failures = {
   invalidTipo: new Failure(UNPROCESSABLE, 'tipo_invalido', 'tipo must be "c" or "d"'),
   invalidDescricao: new Failure(UNPROCESSABLE, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRICAO_CHARACTERS_MAX} characters`),
   bodyTooLarge: new Failure('413 Payload Too Large', 'corpo_grande_demais', 'the body is larger than the limit'),
+  // Answered by nginx, before any instance sees the request (nginx/nginx.conf.template).
+  headersTooLarge: new Failure('431 Request Header Fields Too Large', 'cabecalhos_grandes_demais', 'the request headers are larger than the limit'),
+  tooManyRequests: new Failure('429 Too Many Requests', 'muitas_requisicoes', 'this address sends more requests per second than allowed; retry later', { headers: RETRY_LATER }),
   rejectedByDatabase: new Failure('500 Internal Server Error', 'erro_interno', 'the database refused this request although it passed validation; nothing was applied', { mayHaveBeenApplied: false }),
   overloaded: new Failure(UNAVAILABLE, 'sobrecarregado', 'too many requests are waiting for the database; this one was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
   databaseDown: new Failure(UNAVAILABLE, 'banco_indisponivel', 'the database is not answering; this request was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),

@@ -65,6 +65,7 @@ export const SETTINGS = {
   instanceCount: integer({ env: 'CREBITO_INSTANCES', default: 2, min: 1, max: 32, readers: STACK, meaning: 'API instances' }),
   nginx: choice({ env: 'CREBITO_NGINX', default: 'auto', choices: ['auto', 'off'], readers: STACK, meaning: '`off` to serve without nginx even when it is installed' }),
   nginxWorkers: integer({ env: 'CREBITO_NGINX_WORKERS', default: 1, min: 1, max: 64, readers: STACK, meaning: 'nginx worker processes' }),
+  rateLimitPerS: integer({ env: 'CREBITO_RATE_LIMIT_PER_S', default: 0, min: 0, max: 1_000_000, readers: STACK, meaning: 'requests per second nginx lets one client address make (a burst of one second\'s worth passes), then 429 with Retry-After; `0`: no limit' }),
   upstreamTransport: choice({ env: 'CREBITO_UPSTREAM', default: 'unix', choices: ['unix', 'tcp'], readers: STACK, meaning: '`tcp` to connect nginx to the instances over TCP (ports from `CREBITO_INSTANCE_BASE_PORT`)' }),
   instanceBasePort: integer({ env: 'CREBITO_INSTANCE_BASE_PORT', default: 9101, min: 1, max: 65535, readers: STACK, meaning: 'first TCP port of the instances when `CREBITO_UPSTREAM=tcp`' }),
   instanceNodeArguments: text({ env: 'CREBITO_INSTANCE_NODE_ARGS', default: '', defaultShown: 'empty', readers: STACK, meaning: 'extra `node` options for each instance, e.g. `--cpu-prof`' }),

@@ -130,6 +130,7 @@ export function superviseNginx(config: LauncherConfig, runDirectory: string, bin
         runDirectory,
         workerProcesses: String(config.nginxWorkers),
         upstreamAddresses: listenAddresses,
+        rateLimitPerS: config.rateLimitPerS,
       });
       return startChild({
         name: 'nginx',

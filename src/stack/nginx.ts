@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { failures } from '../instance/errors.js';
 import { BODY_SIZE_BYTES_MAX } from '../shared/limits.js';
 import { findExecutable } from './executables.js';
 import { PROJECT_ROOT } from './paths.js';
@@ -21,6 +22,31 @@ export interface NginxValues {
   workerProcesses: string;
   /** Each entry is an nginx upstream address: `unix:/path.sock` or `host:port`. */
   upstreamAddresses: string[];
+  /** Requests per second per client address; 0: no limit. */
+  rateLimitPerS: number;
+}
+
+/** A body for nginx's `return`, in single quotes: it must not hold one itself. */
+function nginxString(text: string): string {
+  if (text.includes("'") || text.includes('\\')) throw new Error(`cannot put ${text} in an nginx string`);
+  return text;
+}
+
+/**
+ * The zone (http level) and the limit (location level). A burst of one
+ * second's worth passes at once; past it, 429 with Retry-After. Refusals are
+ * logged at info, below error_log's level: a flood must not flood the log.
+ */
+function rateLimitLines(rateLimitPerS: number): { RATE_LIMIT_ZONE: string; RATE_LIMIT: string } {
+  if (rateLimitPerS === 0) return { RATE_LIMIT_ZONE: '    # (off)', RATE_LIMIT: '            # (no rate limit)' };
+  return {
+    RATE_LIMIT_ZONE: `    limit_req_zone $binary_remote_addr zone=per_client:10m rate=${rateLimitPerS}r/s;`,
+    RATE_LIMIT: [
+      `            limit_req zone=per_client burst=${rateLimitPerS} nodelay;`,
+      '            limit_req_status 429;',
+      '            limit_req_log_level info;',
+    ].join('\n'),
+  };
 }
 
 /** The nginx binary: $NGINX_BINARY, then PATH, then the usual install places. */
@@ -35,6 +61,10 @@ export function renderNginxConfig(values: NginxValues, template = fs.readFileSyn
     WORKER_PROCESSES: values.workerProcesses,
     BODY_SIZE_BYTES_MAX: String(BODY_SIZE_BYTES_MAX),
     PROXY_READ_TIMEOUT_MS: String(PROXY_READ_TIMEOUT_MS),
+    ...rateLimitLines(values.rateLimitPerS),
+    BODY_TOO_LARGE_JSON: nginxString(failures.bodyTooLarge.body),
+    HEADERS_TOO_LARGE_JSON: nginxString(failures.headersTooLarge.body),
+    TOO_MANY_REQUESTS_JSON: nginxString(failures.tooManyRequests.body),
     UPSTREAM_SERVERS: values.upstreamAddresses
       .map((address) => `        server ${address} max_fails=1 fail_timeout=1s;`)
       .join('\n'),
@@ -61,5 +91,6 @@ export const DOCKER_NGINX_VALUES: NginxValues = {
   runDirectory: '/tmp',
   workerProcesses: '1',
   upstreamAddresses: ['api1:8080', 'api2:8080'],
+  rateLimitPerS: 0,
 };
 export const DOCKER_NGINX_CONFIG_PATH = path.join(PROJECT_ROOT, 'nginx', 'nginx.docker.conf');

@@ -102,3 +102,22 @@ export function processCommandName(pid: number): string | undefined {
 export async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   return (await waitFor(() => !isProcessAlive(pid), { timeoutMs, intervalMs: EXIT_POLL_INTERVAL_MS })) !== undefined;
 }
+
+/** A process and all of its descendants (the postmaster and every backend it forked, say), from /proc. */
+export function processTree(rootPid: number): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // It exited between the listing and the read.
+    }
+  }
+  const members = [rootPid];
+  for (let index = 0; index < members.length; index++) {
+    for (const [pid, parent] of parents) if (parent === members[index]) members.push(pid);
+  }
+  return members;
+}

@@ -1,13 +1,15 @@
 // The faults --faults injects while the load runs, each at its fraction of
 // the run: one instance killed with SIGKILL (the launcher restarts it),
 // another frozen with SIGSTOP for a few seconds, PostgreSQL shut down
-// abruptly (the launcher restarts it and it recovers from its WAL), and slow
+// abruptly (the launcher restarts it and it recovers from its WAL), PostgreSQL
+// frozen with SIGSTOP (the instances fail fast, then recover), and slow
 // clients trickling bytes at nginx. Each fault reports how long the service
 // took to serve again after it.
 
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '../../src/shared/wait.js';
+import { processTree } from '../../src/stack/processes.js';
 import { readStackState } from '../../src/stack/state.js';
 import { allInstancesServe, probe } from './probes.js';
 
@@ -44,7 +46,8 @@ interface ScheduledFault {
 export const FAULT_SCHEDULE: readonly ScheduledFault[] = [
   { atFraction: 0.12, name: 'SIGKILL one API instance (the launcher restarts it)', inject: killInstance },
   { atFraction: 0.32, name: `SIGSTOP one API instance for ${STOP_FREEZE_MS} ms, then SIGCONT`, inject: freezeInstance },
-  { atFraction: 0.52, name: 'immediate shutdown of PostgreSQL (the launcher restarts it)', inject: crashPostgres },
+  { atFraction: 0.45, name: 'immediate shutdown of PostgreSQL (the launcher restarts it)', inject: crashPostgres },
+  { atFraction: 0.6, name: `SIGSTOP PostgreSQL and every backend for ${STOP_FREEZE_MS} ms, then SIGCONT`, inject: freezePostgres },
   { atFraction: 0.75, name: `${SLOW_CLIENTS} slow clients trickling bytes for ${SLOW_CLIENT_TRICKLE_MS} ms`, inject: slowClients },
 ];
 
@@ -105,6 +108,27 @@ async function crashPostgres(context: FaultContext): Promise<FaultRecord> {
     return now.postgres !== null && now.postgres.pid !== postgres.pid && await allInstancesServe(context.dataDirectory);
   });
   return { name: 'crash-postgres', atMs, detail: `immediate shutdown (SIGQUIT) of pid ${postgres.pid}; the launcher starts it again`, recoveryMs: recovery };
+}
+
+/**
+ * PostgreSQL stops answering without going away: requests meet their
+ * deadline (503 banco_sem_resposta, which may have been applied) and then the
+ * breaker (503 banco_indisponivel, not applied), and the checker holds the
+ * service to what each 503 said.
+ */
+async function freezePostgres(context: FaultContext): Promise<FaultRecord> {
+  const { postgres } = readStackState(context.dataDirectory);
+  const atMs = context.elapsed();
+  if (postgres === null) {
+    return { name: 'freeze-postgres', atMs, detail: 'skipped: DATABASE_URL names an external PostgreSQL the checker does not control', recoveryMs: null };
+  }
+  const frozen = processTree(postgres.pid);
+  for (const pid of frozen) process.kill(pid, 'SIGSTOP');
+  context.log(`fault: SIGSTOP PostgreSQL (pid ${postgres.pid}) and its ${frozen.length - 1} children for ${STOP_FREEZE_MS} ms`);
+  await sleep(STOP_FREEZE_MS);
+  for (const pid of frozen) process.kill(pid, 'SIGCONT');
+  const recovery = await recoveryMs(() => allInstancesServe(context.dataDirectory));
+  return { name: 'freeze-postgres', atMs, detail: `SIGSTOP PostgreSQL and its children for ${STOP_FREEZE_MS} ms, then SIGCONT`, recoveryMs: recovery };
 }
 
 async function slowClients(context: FaultContext): Promise<FaultRecord> {

@@ -10,7 +10,8 @@
 
 import { EXTRATO_TRANSACTIONS_MAX } from '../../src/shared/contract.js';
 
-export type Outcome = 'applied' | 'refused' | 'invalid' | 'not-found' | 'unknown';
+/** A 503 or 500 whose body says it was not applied is 'not-applied'; any other failure is 'unknown'. */
+export type Outcome = 'applied' | 'refused' | 'invalid' | 'not-found' | 'not-applied' | 'unknown';
 
 export interface TransactionOperation {
   kind: 'transacao';
@@ -62,7 +63,7 @@ export interface DatabaseState {
 }
 
 export const INVARIANTS = {
-  1: 'every 200 transaction is stored exactly once; no 422 or unknown request left a row that was not asked for',
+  1: 'every 200 transaction is stored exactly once; no 422, no 503 that said "not applied", no unknown request left a row that was not asked for',
   2: 'each unknown-outcome transaction is stored at most once',
   3: 'each final balance equals the initial balance plus its transactions, and no prefix in commit order crosses -limite',
   4: 'every 200 answer\'s saldo is the balance right after that transaction in commit order',
@@ -74,7 +75,7 @@ export type InvariantNumber = keyof typeof INVARIANTS;
 export interface Verdict {
   valid: boolean;
   operations: number;
-  transactions: { acknowledged: number; refused: number; invalid: number; unknown: number; unknownApplied: number };
+  transactions: { acknowledged: number; refused: number; invalid: number; notApplied: number; unknown: number; unknownApplied: number };
   statements: { read: number; unknown: number };
   violations: Record<InvariantNumber, number>;
   /** The first few violations of each invariant, in words. */
@@ -127,7 +128,7 @@ export function judge(history: Operation[], database: DatabaseState, runTag: str
   return {
     valid: Object.values(violations.counts).every((value) => value === 0),
     operations: history.length,
-    transactions: { acknowledged: count('applied'), refused: count('refused'), invalid: count('invalid') + count('not-found'), unknown: count('unknown'), unknownApplied },
+    transactions: { acknowledged: count('applied'), refused: count('refused'), invalid: count('invalid') + count('not-found'), notApplied: count('not-applied'), unknown: count('unknown'), unknownApplied },
     statements: { read: statements.filter((read) => read.outcome === 'read').length, unknown: statements.filter((read) => read.outcome === 'unknown').length },
     violations: violations.counts,
     examples: violations.examples,

@@ -65,6 +65,11 @@ async function sendTransaction(workload: Workload): Promise<void> {
       operation.outcome = text.includes('limite_excedido') ? 'refused' : 'invalid';
     } else if (response.status === 404) {
       operation.outcome = 'not-found';
+    } else if (response.status === 503 || response.status === 500) {
+      // The service says whether it may have been applied; if it says not,
+      // the checker holds it to that (invariant 1).
+      const body = JSON.parse(text) as { pode_ter_sido_aplicada?: boolean };
+      if (body.pode_ter_sido_aplicada === false) operation.outcome = 'not-applied';
     }
   } catch {
     // Timed out or lost the connection: the outcome is unknown.
