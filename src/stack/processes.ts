@@ -10,6 +10,7 @@ const EXIT_POLL_INTERVAL_MS = 50;
 // /proc/<pid>/stat: "pid (comm) state ..."; after the comm, field 3 (state)
 // comes first, and field 22 (starttime, clock ticks after boot) 19 later.
 const STAT_STATE_INDEX = 0;
+const STAT_PARENT_INDEX = 1;
 const STAT_START_TIME_INDEX = 19;
 
 /**
@@ -107,13 +108,9 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<boole
 export function processTree(rootPid: number): number[] {
   const parents = new Map<number, number>();
   for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // It exited between the listing and the read.
-    }
+    // Field 4 (ppid) follows the state; a process that exited meanwhile has none.
+    const parent = /^\d+$/.test(entry) ? Number(statFields(Number(entry))?.[STAT_PARENT_INDEX]) : Number.NaN;
+    if (Number.isInteger(parent)) parents.set(Number(entry), parent);
   }
   const members = [rootPid];
   for (let index = 0; index < members.length; index++) {
