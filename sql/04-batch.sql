@@ -12,6 +12,12 @@
 -- inserted in arrival order, so transacoes.id stays the commit order of each
 -- client. The CHECK constraints on clientes still guard the final balances.
 --
+-- Idempotency keys (05-idempotency.sql): the keys of the batch are locked
+-- before its clients' rows, all in one order, and looked up after; a key
+-- that appears twice in one batch is applied by its first request and
+-- replayed to the second, exactly as if the second had come after the
+-- first's commit.
+--
 -- Returns one row per input element, in input order, with the outcomes of
 -- registrar_transacao (03-functions.sql).
 
@@ -19,8 +25,12 @@ CREATE OR REPLACE FUNCTION registrar_transacoes(
     p_cliente_ids integer[],
     p_valores     integer[],
     p_tipos       text[],
-    p_descricoes  text[]
-) RETURNS TABLE (resultado text, limite integer, saldo bigint)
+    p_descricoes  text[],
+    -- Per transaction its idempotency key or NULL; the whole array NULL when
+    -- none has one. p_espera_ms as in registrar_transacao.
+    p_chaves      text[]  DEFAULT NULL,
+    p_espera_ms   integer DEFAULT 0
+) RETURNS TABLE (resultado text, limite integer, saldo bigint, repetida boolean)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
@@ -30,17 +40,42 @@ DECLARE
     v_clientes       integer[];
     v_limites        integer[];
     v_saldos         bigint[];
-    -- One entry per transaction, in input order: what it is answered.
-    v_resultados     text[]    := '{}';
-    v_limite_de_cada integer[] := '{}';
-    v_saldo_de_cada  bigint[]  := '{}';
-    v_aplicadas      boolean[] := '{}';
+    -- One entry per transaction, in input order: what it is answered, and
+    -- whether it moved money. Filled by subscript, so each is made v_count
+    -- long first (assigning past the end of an empty array would shift its
+    -- lower bound, and unnest would misalign them).
+    v_resultados     text[];
+    v_limite_de_cada integer[];
+    v_saldo_de_cada  bigint[];
+    v_repetidas      boolean[];
+    v_aplicadas      boolean[];
+    -- Keys, per transaction: held or not, and the first transaction of the
+    -- batch with the same client and key; per first transaction, the key's
+    -- stored entry (from an earlier call, or made by this batch).
+    v_reservadas     boolean[];
+    v_primeira       bigint[];
+    v_entradas       chaves_idempotencia[];
+    v_novas          chaves_idempotencia[] := '{}';
     v_slot           integer;
     v_novo_saldo     bigint;
     v_recusa         text;
+    -- The answer of the transaction at hand.
+    v_resultado      text;
+    v_limite         integer;
+    v_saldo          bigint;
+    v_repetida       boolean;
 BEGIN
-    IF v_count IS NULL OR cardinality(p_valores) <> v_count OR cardinality(p_tipos) <> v_count OR cardinality(p_descricoes) <> v_count THEN
+    IF v_count IS NULL OR cardinality(p_valores) <> v_count OR cardinality(p_tipos) <> v_count OR cardinality(p_descricoes) <> v_count
+       OR cardinality(p_chaves) <> v_count THEN
         RAISE EXCEPTION 'registrar_transacoes: arrays of different lengths';
+    END IF;
+    v_resultados     := array_fill(NULL::text, ARRAY[v_count]);
+    v_limite_de_cada := array_fill(NULL::integer, ARRAY[v_count]);
+    v_saldo_de_cada  := array_fill(NULL::bigint, ARRAY[v_count]);
+    v_repetidas      := array_fill(false, ARRAY[v_count]);
+    v_aplicadas      := array_fill(false, ARRAY[v_count]);
+    IF p_chaves IS NOT NULL THEN
+        v_reservadas := reservar_chaves(p_cliente_ids, p_chaves, p_espera_ms);
     END IF;
 
     SELECT array_agg(c.id ORDER BY c.id), array_agg(c.limite ORDER BY c.id), array_agg(c.saldo ORDER BY c.id)
@@ -51,28 +86,46 @@ BEGIN
              ORDER BY id
                FOR UPDATE) c;
 
+    IF p_chaves IS NOT NULL THEN
+        SELECT array_agg(k.primeira ORDER BY k.ordem), array_agg(k.guardada ORDER BY k.ordem)
+          INTO v_primeira, v_entradas
+          FROM (SELECT e.ordem, min(e.ordem) OVER (PARTITION BY e.cliente_id, e.chave) AS primeira, g AS guardada
+                  FROM unnest(p_cliente_ids, p_chaves) WITH ORDINALITY AS e (cliente_id, chave, ordem)
+                  LEFT JOIN chaves_idempotencia g ON g.cliente_id = e.cliente_id AND g.chave = e.chave) k;
+    END IF;
+
     FOR i IN 1 .. v_count LOOP
         v_slot := array_position(v_clientes, p_cliente_ids[i]);
-        IF v_slot IS NULL THEN
-            v_resultados     := v_resultados || 'cliente_nao_encontrado'::text;
-            v_limite_de_cada := v_limite_de_cada || NULL::integer;
-            v_saldo_de_cada  := v_saldo_de_cada || NULL::bigint;
-            v_aplicadas      := v_aplicadas || false;
-            CONTINUE;
-        END IF;
-
-        v_novo_saldo := novo_saldo(v_saldos[v_slot], p_valores[i], p_tipos[i]);
-        v_recusa := recusa(v_novo_saldo, v_limites[v_slot]);
-        IF v_recusa IS NOT NULL THEN
-            v_resultados := v_resultados || v_recusa;
-            v_aplicadas  := v_aplicadas || false;
+        v_limite := NULL;
+        v_saldo := NULL;
+        v_repetida := false;
+        IF p_chaves[i] IS NOT NULL AND NOT v_reservadas[i] THEN
+            v_resultado := 'chave_idempotencia_em_uso';
+        ELSIF v_slot IS NULL THEN
+            v_resultado := 'cliente_nao_encontrado';
+        ELSIF p_chaves[i] IS NOT NULL AND v_entradas[v_primeira[i]] IS NOT NULL THEN
+            SELECT * INTO v_resultado, v_limite, v_saldo, v_repetida
+              FROM repeticao(v_entradas[v_primeira[i]], p_valores[i], p_tipos[i], p_descricoes[i]);
         ELSE
-            v_saldos[v_slot] := v_novo_saldo;
-            v_resultados := v_resultados || 'aplicada'::text;
-            v_aplicadas  := v_aplicadas || true;
+            v_novo_saldo := novo_saldo(v_saldos[v_slot], p_valores[i], p_tipos[i]);
+            v_recusa := recusa(v_novo_saldo, v_limites[v_slot]);
+            IF v_recusa IS NULL THEN
+                v_saldos[v_slot] := v_novo_saldo;
+                v_aplicadas[i] := true;
+            END IF;
+            v_resultado := coalesce(v_recusa, 'aplicada');
+            v_limite := v_limites[v_slot];
+            v_saldo := v_saldos[v_slot];
+            IF p_chaves[i] IS NOT NULL THEN
+                v_entradas[i] := ROW(p_cliente_ids[i], p_chaves[i], p_valores[i], p_tipos[i], p_descricoes[i],
+                                     v_resultado, v_limite, v_saldo, now())::chaves_idempotencia;
+                v_novas := v_novas || v_entradas[i];
+            END IF;
         END IF;
-        v_limite_de_cada := v_limite_de_cada || v_limites[v_slot];
-        v_saldo_de_cada  := v_saldo_de_cada || v_saldos[v_slot];
+        v_resultados[i] := v_resultado;
+        v_limite_de_cada[i] := v_limite;
+        v_saldo_de_cada[i] := v_saldo;
+        v_repetidas[i] := v_repetida;
     END LOOP;
 
     UPDATE clientes c
@@ -81,16 +134,20 @@ BEGIN
      WHERE c.id = novo.id
        AND c.saldo <> novo.saldo;
 
-    INSERT INTO transacoes (cliente_id, valor, tipo, descricao)
-    SELECT e.cliente_id, e.valor, e.tipo, e.descricao
-      FROM unnest(p_cliente_ids, p_valores, p_tipos, p_descricoes, v_aplicadas)
-           WITH ORDINALITY AS e (cliente_id, valor, tipo, descricao, aplicada, ordem)
+    INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos)
+    SELECT e.cliente_id, e.valor, e.tipo, e.descricao, e.saldo_apos
+      FROM unnest(p_cliente_ids, p_valores, p_tipos, p_descricoes, v_aplicadas, v_saldo_de_cada)
+           WITH ORDINALITY AS e (cliente_id, valor, tipo, descricao, aplicada, saldo_apos, ordem)
      WHERE e.aplicada
      ORDER BY e.ordem;
 
+    IF cardinality(v_novas) > 0 THEN
+        INSERT INTO chaves_idempotencia SELECT * FROM unnest(v_novas);
+    END IF;
+
     RETURN QUERY
-    SELECT r.resultado, r.limite, r.saldo
-      FROM unnest(v_resultados, v_limite_de_cada, v_saldo_de_cada) WITH ORDINALITY AS r (resultado, limite, saldo, ordem)
+    SELECT r.resultado, r.limite, r.saldo, r.repetida
+      FROM unnest(v_resultados, v_limite_de_cada, v_saldo_de_cada, v_repetidas) WITH ORDINALITY AS r (resultado, limite, saldo, repetida, ordem)
      ORDER BY r.ordem;
 END;
 $$;

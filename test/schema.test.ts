@@ -55,10 +55,10 @@ describe('money rules in the database', () => {
 
   it.each([
     ['a balance below -limite', 'UPDATE clientes SET saldo = -limite - 1 WHERE id = 3'],
-    ['a zero valor', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao) VALUES (3, 0, 'c', 'x')"],
-    ['a tipo other than c or d', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao) VALUES (3, 1, 'x', 'x')"],
-    ['an empty descricao', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao) VALUES (3, 1, 'c', '')"],
-    ['a transaction of client 6', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao) VALUES (6, 1, 'c', 'x')"],
+    ['a zero valor', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (3, 0, 'c', 'x', 0)"],
+    ['a tipo other than c or d', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (3, 1, 'x', 'x', 1)"],
+    ['an empty descricao', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (3, 1, 'c', '', 1)"],
+    ['a transaction of client 6', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (6, 1, 'c', 'x', 1)"],
   ])('CHECK constraints refuse %s written directly', async (_, statement) => {
     await expect(database.query(statement)).rejects.toBeInstanceOf(pg.DatabaseError);
   });
