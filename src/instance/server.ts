@@ -19,7 +19,7 @@ export interface ServerHealth {
   pid: number;
   inFlight: number;
   draining: boolean;
-  served: { transacoes: number; extrato: number; other: number };
+  served: { transacoes: number; extrato: number; historico: number; other: number };
   pool: LedgerHealth;
 }
 
@@ -41,7 +41,7 @@ export function createServer(options: ServerOptions): Server {
   const { ledger, instanceName } = options;
   const app = uws.App() as ClosableApp;
   const book = new RequestBook(instanceName);
-  const served = { transacoes: 0, extrato: 0, other: 0 };
+  const served = { transacoes: 0, extrato: 0, historico: 0, other: 0 };
   let listenSocket: us_listen_socket | undefined;
   let stopped = false;
 
