@@ -66,8 +66,12 @@ const TRANSACTION_REQUEST = {
   },
 };
 
+const CONTRACT = 'contract';
+const OWN = 'beyond the contract';
+
 const postTransaction = {
   operationId: 'registrarTransacao',
+  tags: [CONTRACT],
   summary: 'Apply a credit or a debit',
   description: 'Applies it at once, or refuses a debit that would take the balance below `-limite` (422, nothing moves). '
     + `With an \`${IDEMPOTENCY_KEY_HEADER}\` header, the first request with that key (per client) is applied once and its outcome stored with it; `
@@ -99,6 +103,7 @@ const postTransaction = {
 
 const getExtrato = {
   operationId: 'extrato',
+  tags: [CONTRACT],
   summary: 'The balance and the 10 newest transactions',
   description: 'Balance and transactions from one snapshot, newest first; a write answered 200 is seen at once through every instance.',
   responses: {
@@ -111,6 +116,7 @@ const historyParameter = (name: string, description: string, schema: object) => 
 
 const getHistory = {
   operationId: 'historico',
+  tags: [OWN],
   summary: 'The full history, a page at a time',
   description: 'Every transaction of the client, newest first, each with `saldo_apos`, the balance right after it, so that a statement can be audited line by line. '
     + 'Pages follow each other by `before=<next>`; walking them while writes continue returns every transaction exactly once (new ones appear on a new first page). '
@@ -146,6 +152,10 @@ export const OPENAPI_DOCUMENT = {
     license: { name: 'MIT', identifier: 'MIT' },
   },
   servers: [{ url: '/', description: 'the service that serves this document' }],
+  tags: [
+    { name: CONTRACT, description: 'The Rinha de Backend 2024/Q1 API, exactly (an Idempotency-Key header is optional and crebito\'s own).' },
+    { name: OWN, description: 'What a real ledger needs beyond the contract.' },
+  ],
   paths: {
     '/clientes/{id}/transacoes': { parameters: [CLIENT_ID], post: postTransaction, get: getHistory },
     '/clientes/{id}/extrato': { parameters: [CLIENT_ID], get: getExtrato },
