@@ -24,7 +24,7 @@ type ResponseObject = { content?: Record<string, { schema: object }>; headers?: 
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 (addFormats as unknown as (ajv: Ajv2020) => void)(ajv);
-const paths = OPENAPI_DOCUMENT.paths as Record<string, Record<string, { responses: Record<string, ResponseObject> }>>;
+const paths = OPENAPI_DOCUMENT.paths as unknown as Record<string, Record<string, { responses: Record<string, ResponseObject> }>>;
 
 let database: TestDatabase;
 let instance: RunningInstance;

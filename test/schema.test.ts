@@ -44,8 +44,8 @@ describe('schema setup', () => {
       await applySchema(old.url);
       expect(await old.query('SELECT * FROM transacoes ORDER BY id')).toEqual(written);
       expect(written.map((row) => Number(row.saldo_apos))).toEqual([-500, 70, -300, -99_300, -80_000, 1, -99_301]);
-      const [{ nullable }] = await old.query("SELECT NOT attnotnull AS nullable FROM pg_attribute WHERE attrelid = 'transacoes'::regclass AND attname = 'saldo_apos'");
-      expect(nullable).toBe(false);
+      const [column] = await old.query("SELECT NOT attnotnull AS nullable FROM pg_attribute WHERE attrelid = 'transacoes'::regclass AND attname = 'saldo_apos'");
+      expect(column!.nullable).toBe(false);
       await applySchema(old.url);
       expect(await old.query('SELECT * FROM transacoes ORDER BY id')).toEqual(written);
     } finally {
