@@ -73,10 +73,13 @@ CREATE INDEX IF NOT EXISTS transacoes_cliente_id_id_desc
 -- Kept at least CREBITO_IDEMPOTENCY_RETENTION_S; expirar_chaves()
 -- (05-idempotency.sql) removes older ones. The key's own rule (1 to 255
 -- visible ASCII characters) is the API's (src/instance/validation.ts),
--- repeated here as a CHECK like every other rule.
+-- repeated here as a CHECK like every other rule; written as a length and a
+-- search for any other byte because the regular expression '^[!-~]{1,255}$'
+-- measured 30 µs a row (a bounded repetition of 255), a third of what a
+-- key costs in a shared commit.
 CREATE TABLE IF NOT EXISTS chaves_idempotencia (
     cliente_id integer     NOT NULL REFERENCES clientes (id),
-    chave      text        NOT NULL CHECK (chave ~ '^[!-~]{1,255}$'),
+    chave      text        NOT NULL CONSTRAINT chave_visivel CHECK (octet_length(chave) BETWEEN 1 AND 255 AND chave !~ '[^!-~]'),
     valor      integer     NOT NULL,
     tipo       char(1)     NOT NULL,
     descricao  varchar(10) NOT NULL,
@@ -89,9 +92,12 @@ CREATE TABLE IF NOT EXISTS chaves_idempotencia (
     PRIMARY KEY (cliente_id, chave)
 );
 
--- The expiry job reads the oldest keys first.
+-- The expiry job finds old keys by creation time. Keys are written in time
+-- order, so a BRIN index (a summary per range of pages) finds them, and
+-- costs next to nothing on the insert of every keyed request, where a
+-- B-tree measured about 10 µs a key.
 CREATE INDEX IF NOT EXISTS chaves_idempotencia_criada_em
-    ON chaves_idempotencia (criada_em);
+    ON chaves_idempotencia USING brin (criada_em);
 
 -- The secret that signs history cursors (06-history.sql), made once per
 -- database and never sent anywhere: every instance checks a cursor another

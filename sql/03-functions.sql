@@ -72,8 +72,8 @@ BEGIN
     -- Read after the row lock: whatever request of this client ran before
     -- has committed, its key included.
     IF p_chave IS NOT NULL THEN
-        SELECT * INTO v_guardada FROM chaves_idempotencia k WHERE k.cliente_id = p_cliente_id AND k.chave = p_chave;
-        IF FOUND THEN
+        v_guardada := chave_guardada(p_cliente_id, p_chave);
+        IF v_guardada IS NOT NULL THEN
             RETURN QUERY SELECT * FROM repeticao(v_guardada, p_valor, p_tipo, p_descricao);
             RETURN;
         END IF;

@@ -55,7 +55,7 @@ DECLARE
     v_reservadas     boolean[];
     v_primeira       bigint[];
     v_entradas       chaves_idempotencia[];
-    v_novas          chaves_idempotencia[] := '{}';
+    v_guarda_chave   boolean[];
     v_slot           integer;
     v_novo_saldo     bigint;
     v_recusa         text;
@@ -74,6 +74,7 @@ BEGIN
     v_saldo_de_cada  := array_fill(NULL::bigint, ARRAY[v_count]);
     v_repetidas      := array_fill(false, ARRAY[v_count]);
     v_aplicadas      := array_fill(false, ARRAY[v_count]);
+    v_guarda_chave   := array_fill(false, ARRAY[v_count]);
     IF p_chaves IS NOT NULL THEN
         v_reservadas := reservar_chaves(p_cliente_ids, p_chaves, p_espera_ms);
     END IF;
@@ -87,11 +88,7 @@ BEGIN
                FOR UPDATE) c;
 
     IF p_chaves IS NOT NULL THEN
-        SELECT array_agg(k.primeira ORDER BY k.ordem), array_agg(k.guardada ORDER BY k.ordem)
-          INTO v_primeira, v_entradas
-          FROM (SELECT e.ordem, min(e.ordem) OVER (PARTITION BY e.cliente_id, e.chave) AS primeira, g AS guardada
-                  FROM unnest(p_cliente_ids, p_chaves) WITH ORDINALITY AS e (cliente_id, chave, ordem)
-                  LEFT JOIN chaves_idempotencia g ON g.cliente_id = e.cliente_id AND g.chave = e.chave) k;
+        SELECT * INTO v_primeira, v_entradas FROM chaves_do_lote(p_cliente_ids, p_chaves);
     END IF;
 
     FOR i IN 1 .. v_count LOOP
@@ -117,9 +114,10 @@ BEGIN
             v_limite := v_limites[v_slot];
             v_saldo := v_saldos[v_slot];
             IF p_chaves[i] IS NOT NULL THEN
+                -- Later requests of this batch with the same key find it here.
                 v_entradas[i] := ROW(p_cliente_ids[i], p_chaves[i], p_valores[i], p_tipos[i], p_descricoes[i],
                                      v_resultado, v_limite, v_saldo, now())::chaves_idempotencia;
-                v_novas := v_novas || v_entradas[i];
+                v_guarda_chave[i] := true;
             END IF;
         END IF;
         v_resultados[i] := v_resultado;
@@ -141,8 +139,12 @@ BEGIN
      WHERE e.aplicada
      ORDER BY e.ordem;
 
-    IF cardinality(v_novas) > 0 THEN
-        INSERT INTO chaves_idempotencia SELECT * FROM unnest(v_novas);
+    IF p_chaves IS NOT NULL THEN
+        INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo)
+        SELECT e.cliente_id, e.chave, e.valor, e.tipo, e.descricao, e.resultado, e.limite, e.saldo
+          FROM unnest(p_cliente_ids, p_chaves, p_valores, p_tipos, p_descricoes, v_resultados, v_limite_de_cada, v_saldo_de_cada, v_guarda_chave)
+               AS e (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo, guarda)
+         WHERE e.guarda;
     END IF;
 
     RETURN QUERY

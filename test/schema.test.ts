@@ -148,6 +148,38 @@ describe('shared commits: registrar_transacoes', () => {
     }
   });
 
+  it('regression: a plan kept from when the key table was empty read the whole table on every keyed call', async () => {
+    const scratch = await createTestDatabase();
+    const session = new pg.Client({ connectionString: scratch.url });
+    const plans: string[] = [];
+    session.on('notice', (notice) => plans.push(notice.message ?? ''));
+    await session.connect();
+    try {
+      const batch = (prefix: string) => session.query('SELECT count(*) FROM registrar_transacoes($1, $2, $3, $4, $5, 0)',
+        [[1, 2, 3], [1, 1, 1], ['c', 'c', 'c'], ['x', 'y', 'z'], [`${prefix}a`, `${prefix}b`, `${prefix}c`]]);
+      const single = (key: string) => session.query("SELECT count(*) FROM registrar_transacao(1, 1, 'c', 'x', $1, 0)", [key]);
+      // Past the five custom plans, so that the session keeps a generic one, made now, while the table is nearly empty.
+      for (let round = 0; round < 8; round++) {
+        await batch(`antes${round}`);
+        await single(`antes${round}`);
+      }
+      await scratch.query("INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo) SELECT 4, 'muitas' || g, 1, 'c', 'x', 'aplicada', 0, 0 FROM generate_series(1, 20000) g");
+      for (const setting of ["LOAD 'auto_explain'", 'SET auto_explain.log_min_duration = 0', 'SET auto_explain.log_nested_statements = on', "SET auto_explain.log_level = 'notice'"]) await session.query(setting);
+      await batch('depois');
+      await single('depois');
+    } finally {
+      await session.end();
+      await scratch.close();
+    }
+    // The two lookups: the batch's join and the single call's read.
+    const lookups = plans.filter((plan) => / on chaves_idempotencia/.test(plan) && !plan.includes('Insert on'));
+    expect(lookups, plans.join('\n---\n')).toHaveLength(2);
+    for (const plan of lookups) {
+      expect(plan).toContain('Index Scan using chaves_idempotencia_pkey');
+      expect(plan).not.toMatch(/Seq Scan on chaves_idempotencia|Hash/);
+    }
+  });
+
   it('refuses arrays of different lengths', async () => {
     await expect(database.query("SELECT * FROM registrar_transacoes('{1,2}', '{1}', '{c}', '{x}')")).rejects.toThrow(/different lengths/);
     await expect(database.query("SELECT * FROM registrar_transacoes('{1}', '{1}', '{c}', '{x}', '{k,l}', 0)")).rejects.toThrow(/different lengths/);
