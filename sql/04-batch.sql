@@ -18,8 +18,73 @@
 -- replayed to the second, exactly as if the second had come after the
 -- first's commit.
 --
--- Returns one row per input element, in input order, with the outcomes of
--- registrar_transacao (03-functions.sql).
+-- registrar_transacoes returns one row per input element, in input order,
+-- with the outcomes of registrar_transacao (03-functions.sql); decidir_lote
+-- computes them.
+
+-- The outcome of every transaction of a batch, in input order, decided in
+-- memory: over the batch's locked clients (their ids, limits and balances,
+-- in id order) by the money rules, and over its keys (held or not, the
+-- first transaction of the batch with the same client and key, and each
+-- key's stored entry, NULL when none). Returns the answers, which
+-- transactions moved money, which store their key, and each client's final
+-- balance. Arrays are filled by subscript, so each is made the batch's
+-- length first (assigning past the end of an empty array would shift its
+-- lower bound, and unnest would misalign them).
+CREATE OR REPLACE FUNCTION decidir_lote(
+    p_cliente_ids integer[], p_valores integer[], p_tipos text[], p_descricoes text[], p_chaves text[],
+    p_clientes integer[], p_limites integer[], p_saldos bigint[],
+    p_reservadas boolean[], p_primeiras bigint[], p_entradas chaves_idempotencia[],
+    OUT resultados text[], OUT limite_de_cada integer[], OUT saldo_de_cada bigint[], OUT repetidas boolean[],
+    OUT aplicadas boolean[], OUT guarda_chave boolean[], OUT saldos_finais bigint[]
+)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_count      integer := cardinality(p_cliente_ids);
+    v_slot       integer;
+    v_novo_saldo bigint;
+    v_recusa     text;
+    v_repeticao  record;
+BEGIN
+    resultados     := array_fill(NULL::text, ARRAY[v_count]);
+    limite_de_cada := array_fill(NULL::integer, ARRAY[v_count]);
+    saldo_de_cada  := array_fill(NULL::bigint, ARRAY[v_count]);
+    repetidas      := array_fill(false, ARRAY[v_count]);
+    aplicadas      := array_fill(false, ARRAY[v_count]);
+    guarda_chave   := array_fill(false, ARRAY[v_count]);
+    saldos_finais  := p_saldos;
+    FOR i IN 1 .. v_count LOOP
+        v_slot := array_position(p_clientes, p_cliente_ids[i]);
+        IF p_chaves[i] IS NOT NULL AND NOT p_reservadas[i] THEN
+            resultados[i] := 'chave_idempotencia_em_uso';
+        ELSIF v_slot IS NULL THEN
+            resultados[i] := 'cliente_nao_encontrado';
+        ELSIF p_chaves[i] IS NOT NULL AND p_entradas[p_primeiras[i]] IS NOT NULL THEN
+            SELECT * INTO v_repeticao FROM repeticao(p_entradas[p_primeiras[i]], p_valores[i], p_tipos[i], p_descricoes[i]);
+            resultados[i] := v_repeticao.resultado;
+            limite_de_cada[i] := v_repeticao.limite;
+            saldo_de_cada[i] := v_repeticao.saldo;
+            repetidas[i] := v_repeticao.repetida;
+        ELSE
+            v_novo_saldo := novo_saldo(saldos_finais[v_slot], p_valores[i], p_tipos[i]);
+            v_recusa := recusa(v_novo_saldo, p_limites[v_slot]);
+            IF v_recusa IS NULL THEN
+                saldos_finais[v_slot] := v_novo_saldo;
+                aplicadas[i] := true;
+            END IF;
+            resultados[i] := coalesce(v_recusa, 'aplicada');
+            limite_de_cada[i] := p_limites[v_slot];
+            saldo_de_cada[i] := saldos_finais[v_slot];
+            IF p_chaves[i] IS NOT NULL THEN
+                -- Later transactions of this batch with the same key find it here.
+                p_entradas[i] := ROW(p_cliente_ids[i], p_chaves[i], p_valores[i], p_tipos[i], p_descricoes[i],
+                                     resultados[i], limite_de_cada[i], saldo_de_cada[i], now())::chaves_idempotencia;
+                guarda_chave[i] := true;
+            END IF;
+        END IF;
+    END LOOP;
+END;
+$$;
 
 CREATE OR REPLACE FUNCTION registrar_transacoes(
     p_cliente_ids integer[],
@@ -34,47 +99,21 @@ CREATE OR REPLACE FUNCTION registrar_transacoes(
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
-    v_count          integer := cardinality(p_cliente_ids);
-    -- One entry per distinct client of the batch, in id order: its id, its
-    -- limit, and its balance as the loop below applies transactions.
-    v_clientes       integer[];
-    v_limites        integer[];
-    v_saldos         bigint[];
-    -- One entry per transaction, in input order: what it is answered, and
-    -- whether it moved money. Filled by subscript, so each is made v_count
-    -- long first (assigning past the end of an empty array would shift its
-    -- lower bound, and unnest would misalign them).
-    v_resultados     text[];
-    v_limite_de_cada integer[];
-    v_saldo_de_cada  bigint[];
-    v_repetidas      boolean[];
-    v_aplicadas      boolean[];
-    -- Keys, per transaction: held or not, and the first transaction of the
-    -- batch with the same client and key; per first transaction, the key's
-    -- stored entry (from an earlier call, or made by this batch).
-    v_reservadas     boolean[];
-    v_primeira       bigint[];
-    v_entradas       chaves_idempotencia[];
-    v_guarda_chave   boolean[];
-    v_slot           integer;
-    v_novo_saldo     bigint;
-    v_recusa         text;
-    -- The answer of the transaction at hand.
-    v_resultado      text;
-    v_limite         integer;
-    v_saldo          bigint;
-    v_repetida       boolean;
+    v_count    integer := cardinality(p_cliente_ids);
+    -- The batch's distinct clients, in id order (see decidir_lote).
+    v_clientes integer[];
+    v_limites  integer[];
+    v_saldos   bigint[];
+    -- Its keys (see decidir_lote), and its outcomes.
+    v_reservadas boolean[];
+    v_primeiras  bigint[];
+    v_entradas   chaves_idempotencia[];
+    v_lote       record;
 BEGIN
     IF v_count IS NULL OR cardinality(p_valores) <> v_count OR cardinality(p_tipos) <> v_count OR cardinality(p_descricoes) <> v_count
        OR cardinality(p_chaves) <> v_count THEN
         RAISE EXCEPTION 'registrar_transacoes: arrays of different lengths';
     END IF;
-    v_resultados     := array_fill(NULL::text, ARRAY[v_count]);
-    v_limite_de_cada := array_fill(NULL::integer, ARRAY[v_count]);
-    v_saldo_de_cada  := array_fill(NULL::bigint, ARRAY[v_count]);
-    v_repetidas      := array_fill(false, ARRAY[v_count]);
-    v_aplicadas      := array_fill(false, ARRAY[v_count]);
-    v_guarda_chave   := array_fill(false, ARRAY[v_count]);
     IF p_chaves IS NOT NULL THEN
         v_reservadas := reservar_chaves(p_cliente_ids, p_chaves, p_espera_ms);
     END IF;
@@ -88,53 +127,20 @@ BEGIN
                FOR UPDATE) c;
 
     IF p_chaves IS NOT NULL THEN
-        SELECT * INTO v_primeira, v_entradas FROM chaves_do_lote(p_cliente_ids, p_chaves);
+        SELECT * INTO v_primeiras, v_entradas FROM chaves_do_lote(p_cliente_ids, p_chaves);
     END IF;
-
-    FOR i IN 1 .. v_count LOOP
-        v_slot := array_position(v_clientes, p_cliente_ids[i]);
-        v_limite := NULL;
-        v_saldo := NULL;
-        v_repetida := false;
-        IF p_chaves[i] IS NOT NULL AND NOT v_reservadas[i] THEN
-            v_resultado := 'chave_idempotencia_em_uso';
-        ELSIF v_slot IS NULL THEN
-            v_resultado := 'cliente_nao_encontrado';
-        ELSIF p_chaves[i] IS NOT NULL AND v_entradas[v_primeira[i]] IS NOT NULL THEN
-            SELECT * INTO v_resultado, v_limite, v_saldo, v_repetida
-              FROM repeticao(v_entradas[v_primeira[i]], p_valores[i], p_tipos[i], p_descricoes[i]);
-        ELSE
-            v_novo_saldo := novo_saldo(v_saldos[v_slot], p_valores[i], p_tipos[i]);
-            v_recusa := recusa(v_novo_saldo, v_limites[v_slot]);
-            IF v_recusa IS NULL THEN
-                v_saldos[v_slot] := v_novo_saldo;
-                v_aplicadas[i] := true;
-            END IF;
-            v_resultado := coalesce(v_recusa, 'aplicada');
-            v_limite := v_limites[v_slot];
-            v_saldo := v_saldos[v_slot];
-            IF p_chaves[i] IS NOT NULL THEN
-                -- Later requests of this batch with the same key find it here.
-                v_entradas[i] := ROW(p_cliente_ids[i], p_chaves[i], p_valores[i], p_tipos[i], p_descricoes[i],
-                                     v_resultado, v_limite, v_saldo, now())::chaves_idempotencia;
-                v_guarda_chave[i] := true;
-            END IF;
-        END IF;
-        v_resultados[i] := v_resultado;
-        v_limite_de_cada[i] := v_limite;
-        v_saldo_de_cada[i] := v_saldo;
-        v_repetidas[i] := v_repetida;
-    END LOOP;
+    SELECT * INTO v_lote FROM decidir_lote(p_cliente_ids, p_valores, p_tipos, p_descricoes, p_chaves,
+                                           v_clientes, v_limites, v_saldos, v_reservadas, v_primeiras, v_entradas);
 
     UPDATE clientes c
        SET saldo = novo.saldo
-      FROM unnest(v_clientes, v_saldos) AS novo (id, saldo)
+      FROM unnest(v_clientes, v_lote.saldos_finais) AS novo (id, saldo)
      WHERE c.id = novo.id
        AND c.saldo <> novo.saldo;
 
     INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos)
     SELECT e.cliente_id, e.valor, e.tipo, e.descricao, e.saldo_apos
-      FROM unnest(p_cliente_ids, p_valores, p_tipos, p_descricoes, v_aplicadas, v_saldo_de_cada)
+      FROM unnest(p_cliente_ids, p_valores, p_tipos, p_descricoes, v_lote.aplicadas, v_lote.saldo_de_cada)
            WITH ORDINALITY AS e (cliente_id, valor, tipo, descricao, aplicada, saldo_apos, ordem)
      WHERE e.aplicada
      ORDER BY e.ordem;
@@ -142,14 +148,14 @@ BEGIN
     IF p_chaves IS NOT NULL THEN
         INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo)
         SELECT e.cliente_id, e.chave, e.valor, e.tipo, e.descricao, e.resultado, e.limite, e.saldo
-          FROM unnest(p_cliente_ids, p_chaves, p_valores, p_tipos, p_descricoes, v_resultados, v_limite_de_cada, v_saldo_de_cada, v_guarda_chave)
+          FROM unnest(p_cliente_ids, p_chaves, p_valores, p_tipos, p_descricoes, v_lote.resultados, v_lote.limite_de_cada, v_lote.saldo_de_cada, v_lote.guarda_chave)
                AS e (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo, guarda)
          WHERE e.guarda;
     END IF;
 
     RETURN QUERY
     SELECT r.resultado, r.limite, r.saldo, r.repetida
-      FROM unnest(v_resultados, v_limite_de_cada, v_saldo_de_cada, v_repetidas) WITH ORDINALITY AS r (resultado, limite, saldo, repetida, ordem)
+      FROM unnest(v_lote.resultados, v_lote.limite_de_cada, v_lote.saldo_de_cada, v_lote.repetidas) WITH ORDINALITY AS r (resultado, limite, saldo, repetida, ordem)
      ORDER BY r.ordem;
 END;
 $$;

@@ -52,22 +52,27 @@ async function holdClient(clientId: number): Promise<{ release: () => Promise<vo
 
 const backendsWaiting = async (event: string) =>
   (await database.query("SELECT 1 FROM pg_stat_activity WHERE wait_event = $1 AND datname = current_database()", [event])).length;
+
+/** Sends a keyed request to an instance and holds it inside the database, waiting on its client's row lock. */
+async function heldFirstAttempt(target: RunningInstance, clientId: number, body: object, key: string) {
+  const hold = await holdClient(clientId);
+  const first = postWithKey(target.baseUrl, clientId, body, key);
+  await waitForOrThrow('the first attempt waiting on the row lock', async () => (await backendsWaiting('tuple') + await backendsWaiting('transactionid')) > 0, WAIT);
+  return { first, release: hold.release };
+}
 const rowsOf = async (descricao: string) => (await database.query('SELECT 1 FROM transacoes WHERE descricao = $1', [descricao])).length;
 
 describe('a retry while its first attempt is still running', () => {
   it('past the wait bound it answers 409 and applies nothing; once the first commits, a retry replays it', async () => {
     const key = randomUUID();
     const body = { valor: 5, tipo: 'c', descricao: 'primeira' };
-    const hold = await holdClient(1);
-    const first = postWithKey(patient.baseUrl, 1, body, key);
-    await waitForOrThrow('the first attempt waiting on the row lock', async () => (await backendsWaiting('tuple') + await backendsWaiting('transactionid')) > 0, WAIT);
-
+    const { first, release } = await heldFirstAttempt(patient, 1, body, key);
     const early = await postWithKey(impatient.baseUrl, 1, body, key);
     expect(early.status).toBe(409);
     expect(JSON.parse(early.bytes.toString()).erro).toBe('chave_idempotencia_em_uso');
     expect(await rowsOf('primeira')).toBe(0);
 
-    await hold.release();
+    await release();
     const applied = await first;
     expect([applied.status, applied.replayed]).toEqual([200, false]);
     const retry = await postWithKey(impatient.baseUrl, 1, body, key);
@@ -79,13 +84,11 @@ describe('a retry while its first attempt is still running', () => {
   it('within the wait bound it waits for the first to commit, then replays its answer', async () => {
     const key = randomUUID();
     const body = { valor: 6, tipo: 'c', descricao: 'espera' };
-    const hold = await holdClient(2);
-    const first = postWithKey(impatient.baseUrl, 2, body, key);
-    await waitForOrThrow('the first attempt waiting on the row lock', async () => (await backendsWaiting('tuple') + await backendsWaiting('transactionid')) > 0, WAIT);
+    const { first, release } = await heldFirstAttempt(impatient, 2, body, key);
     const retry = postWithKey(patient.baseUrl, 2, body, key);
     // The retry polls for the key's lock, which the first attempt holds.
     await waitForOrThrow('the retry waiting for the key', async () => (await backendsWaiting('PgSleep')) > 0, WAIT);
-    await hold.release();
+    await release();
 
     const [applied, replayed] = await Promise.all([first, retry]);
     expect([applied.status, applied.replayed, replayed.status, replayed.replayed]).toEqual([200, false, 200, true]);
