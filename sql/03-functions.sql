@@ -3,14 +3,20 @@
 -- Outcomes: registrar_transacao and registrar_transacoes answer each
 -- transaction with `resultado`, a text that is either 'aplicada' (limite
 -- and saldo are the values after it) or an error code of the API's catalogue
--- (src/instance/errors.ts): 'cliente_nao_encontrado', or a reason from
--- recusa() (00-rules.sql). The instance looks the code up in the catalogue;
--- a code it does not know is a bug and stops it loudly.
+-- (src/instance/errors.ts): 'cliente_nao_encontrado', a reason from recusa()
+-- (00-rules.sql), or, for a request with an idempotency key,
+-- 'chave_idempotencia_reutilizada' (the key came with another request) or
+-- 'chave_idempotencia_em_uso' (a request with the key is still running).
+-- `repetida` is true when the answer is a stored outcome replayed to a retry
+-- (05-idempotency.sql): nothing moved. The instance looks the code up in the
+-- catalogue; a code it does not know is a bug and stops it loudly.
 
 -- Until outcomes were text, these functions returned an integer code, and a
 -- function's result type cannot be replaced in place: drop those versions.
 -- Earlier versions also had an extrato(integer) wrapper and a one-argument
--- extratos; the statement size is now the caller's parameter.
+-- extratos; the statement size is now the caller's parameter. Before
+-- idempotency keys, the transaction functions took four arguments: left in
+-- place, they would make a four-argument call ambiguous.
 DO $$
 DECLARE
     v_anterior regprocedure;
@@ -18,7 +24,7 @@ BEGIN
     FOR v_anterior IN
         SELECT oid::regprocedure FROM pg_proc
          WHERE (proname IN ('registrar_transacao', 'registrar_transacoes')
-                AND pg_get_function_result(oid) LIKE 'TABLE(resultado integer%')
+                AND (pg_get_function_result(oid) LIKE 'TABLE(resultado integer%' OR pronargs = 4))
             OR (proname IN ('extrato', 'extratos') AND pronargs = 1)
     LOOP
         EXECUTE format('DROP FUNCTION %s', v_anterior);
@@ -29,8 +35,12 @@ CREATE OR REPLACE FUNCTION registrar_transacao(
     p_cliente_id integer,
     p_valor      integer,
     p_tipo       char(1),
-    p_descricao  varchar(10)
-) RETURNS TABLE (resultado text, limite integer, saldo bigint)
+    p_descricao  varchar(10),
+    -- The request's idempotency key, or NULL for none; and how long to wait
+    -- for a request holding the same key to finish.
+    p_chave      text    DEFAULT NULL,
+    p_espera_ms  integer DEFAULT 0
+) RETURNS TABLE (resultado text, limite integer, saldo bigint, repetida boolean)
 LANGUAGE plpgsql AS $$
 -- The OUT columns limite and saldo share names with table columns; inside
 -- this body a bare name always means the column.
@@ -40,7 +50,13 @@ DECLARE
     v_saldo      bigint;
     v_novo_saldo bigint;
     v_recusa     text;
+    v_guardada   chaves_idempotencia;
 BEGIN
+    IF p_chave IS NOT NULL AND NOT reservar_chave(p_cliente_id, p_chave, clock_timestamp() + p_espera_ms * interval '1 millisecond') THEN
+        RETURN QUERY SELECT 'chave_idempotencia_em_uso', NULL::integer, NULL::bigint, false;
+        RETURN;
+    END IF;
+
     -- The row lock serialises every transaction of one client, across all
     -- instances, until this transaction commits.
     SELECT c.limite, c.saldo INTO v_limite, v_saldo
@@ -49,25 +65,36 @@ BEGIN
        FOR UPDATE;
 
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 'cliente_nao_encontrado', NULL::integer, NULL::bigint;
+        RETURN QUERY SELECT 'cliente_nao_encontrado', NULL::integer, NULL::bigint, false;
         RETURN;
+    END IF;
+
+    -- Read after the row lock: whatever request of this client ran before
+    -- has committed, its key included.
+    IF p_chave IS NOT NULL THEN
+        v_guardada := chave_guardada(p_cliente_id, p_chave);
+        IF v_guardada IS NOT NULL THEN
+            RETURN QUERY SELECT * FROM repeticao(v_guardada, p_valor, p_tipo, p_descricao);
+            RETURN;
+        END IF;
     END IF;
 
     -- The CHECK constraint on clientes holds the same rule; checked here
     -- first so that a refusal is an answer rather than an error.
     v_novo_saldo := novo_saldo(v_saldo, p_valor, p_tipo);
     v_recusa := recusa(v_novo_saldo, v_limite);
-    IF v_recusa IS NOT NULL THEN
-        RETURN QUERY SELECT v_recusa, v_limite, v_saldo;
-        RETURN;
+    IF v_recusa IS NULL THEN
+        UPDATE clientes SET saldo = v_novo_saldo WHERE id = p_cliente_id;
+        INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos)
+        VALUES (p_cliente_id, p_valor, p_tipo, p_descricao, v_novo_saldo);
+        v_saldo := v_novo_saldo;
     END IF;
 
-    UPDATE clientes SET saldo = v_novo_saldo WHERE id = p_cliente_id;
-
-    INSERT INTO transacoes (cliente_id, valor, tipo, descricao)
-    VALUES (p_cliente_id, p_valor, p_tipo, p_descricao);
-
-    RETURN QUERY SELECT 'aplicada', v_limite, v_novo_saldo;
+    IF p_chave IS NOT NULL THEN
+        INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo)
+        VALUES (p_cliente_id, p_chave, p_valor, p_tipo, p_descricao, coalesce(v_recusa, 'aplicada'), v_limite, v_saldo);
+    END IF;
+    RETURN QUERY SELECT coalesce(v_recusa, 'aplicada'), v_limite, v_saldo, false;
 END;
 $$;
 

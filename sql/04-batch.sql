@@ -12,35 +12,110 @@
 -- inserted in arrival order, so transacoes.id stays the commit order of each
 -- client. The CHECK constraints on clientes still guard the final balances.
 --
--- Returns one row per input element, in input order, with the outcomes of
--- registrar_transacao (03-functions.sql).
+-- Idempotency keys (05-idempotency.sql): the keys of the batch are locked
+-- before its clients' rows, all in one order, and looked up after; a key
+-- that appears twice in one batch is applied by its first request and
+-- replayed to the second, exactly as if the second had come after the
+-- first's commit.
+--
+-- registrar_transacoes returns one row per input element, in input order,
+-- with the outcomes of registrar_transacao (03-functions.sql); decidir_lote
+-- computes them.
+
+-- The outcome of every transaction of a batch, in input order, decided in
+-- memory: over the batch's locked clients (their ids, limits and balances,
+-- in id order) by the money rules, and over its keys (held or not, the
+-- first transaction of the batch with the same client and key, and each
+-- key's stored entry, NULL when none). Returns the answers, which
+-- transactions moved money, which store their key, and each client's final
+-- balance. Arrays are filled by subscript, so each is made the batch's
+-- length first (assigning past the end of an empty array would shift its
+-- lower bound, and unnest would misalign them).
+CREATE OR REPLACE FUNCTION decidir_lote(
+    p_cliente_ids integer[], p_valores integer[], p_tipos text[], p_descricoes text[], p_chaves text[],
+    p_clientes integer[], p_limites integer[], p_saldos bigint[],
+    p_reservadas boolean[], p_primeiras bigint[], p_entradas chaves_idempotencia[],
+    OUT resultados text[], OUT limite_de_cada integer[], OUT saldo_de_cada bigint[], OUT repetidas boolean[],
+    OUT aplicadas boolean[], OUT guarda_chave boolean[], OUT saldos_finais bigint[]
+)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_count      integer := cardinality(p_cliente_ids);
+    v_slot       integer;
+    v_novo_saldo bigint;
+    v_recusa     text;
+    v_repeticao  record;
+BEGIN
+    resultados     := array_fill(NULL::text, ARRAY[v_count]);
+    limite_de_cada := array_fill(NULL::integer, ARRAY[v_count]);
+    saldo_de_cada  := array_fill(NULL::bigint, ARRAY[v_count]);
+    repetidas      := array_fill(false, ARRAY[v_count]);
+    aplicadas      := array_fill(false, ARRAY[v_count]);
+    guarda_chave   := array_fill(false, ARRAY[v_count]);
+    saldos_finais  := p_saldos;
+    FOR i IN 1 .. v_count LOOP
+        v_slot := array_position(p_clientes, p_cliente_ids[i]);
+        IF p_chaves[i] IS NOT NULL AND NOT p_reservadas[i] THEN
+            resultados[i] := 'chave_idempotencia_em_uso';
+        ELSIF v_slot IS NULL THEN
+            resultados[i] := 'cliente_nao_encontrado';
+        ELSIF p_chaves[i] IS NOT NULL AND p_entradas[p_primeiras[i]] IS NOT NULL THEN
+            SELECT * INTO v_repeticao FROM repeticao(p_entradas[p_primeiras[i]], p_valores[i], p_tipos[i], p_descricoes[i]);
+            resultados[i] := v_repeticao.resultado;
+            limite_de_cada[i] := v_repeticao.limite;
+            saldo_de_cada[i] := v_repeticao.saldo;
+            repetidas[i] := v_repeticao.repetida;
+        ELSE
+            v_novo_saldo := novo_saldo(saldos_finais[v_slot], p_valores[i], p_tipos[i]);
+            v_recusa := recusa(v_novo_saldo, p_limites[v_slot]);
+            IF v_recusa IS NULL THEN
+                saldos_finais[v_slot] := v_novo_saldo;
+                aplicadas[i] := true;
+            END IF;
+            resultados[i] := coalesce(v_recusa, 'aplicada');
+            limite_de_cada[i] := p_limites[v_slot];
+            saldo_de_cada[i] := saldos_finais[v_slot];
+            IF p_chaves[i] IS NOT NULL THEN
+                -- Later transactions of this batch with the same key find it here.
+                p_entradas[i] := ROW(p_cliente_ids[i], p_chaves[i], p_valores[i], p_tipos[i], p_descricoes[i],
+                                     resultados[i], limite_de_cada[i], saldo_de_cada[i], now())::chaves_idempotencia;
+                guarda_chave[i] := true;
+            END IF;
+        END IF;
+    END LOOP;
+END;
+$$;
 
 CREATE OR REPLACE FUNCTION registrar_transacoes(
     p_cliente_ids integer[],
     p_valores     integer[],
     p_tipos       text[],
-    p_descricoes  text[]
-) RETURNS TABLE (resultado text, limite integer, saldo bigint)
+    p_descricoes  text[],
+    -- Per transaction its idempotency key or NULL; the whole array NULL when
+    -- none has one. p_espera_ms as in registrar_transacao.
+    p_chaves      text[]  DEFAULT NULL,
+    p_espera_ms   integer DEFAULT 0
+) RETURNS TABLE (resultado text, limite integer, saldo bigint, repetida boolean)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
 DECLARE
-    v_count          integer := cardinality(p_cliente_ids);
-    -- One entry per distinct client of the batch, in id order: its id, its
-    -- limit, and its balance as the loop below applies transactions.
-    v_clientes       integer[];
-    v_limites        integer[];
-    v_saldos         bigint[];
-    -- One entry per transaction, in input order: what it is answered.
-    v_resultados     text[]    := '{}';
-    v_limite_de_cada integer[] := '{}';
-    v_saldo_de_cada  bigint[]  := '{}';
-    v_aplicadas      boolean[] := '{}';
-    v_slot           integer;
-    v_novo_saldo     bigint;
-    v_recusa         text;
+    v_count    integer := cardinality(p_cliente_ids);
+    -- The batch's distinct clients, in id order (see decidir_lote).
+    v_clientes integer[];
+    v_limites  integer[];
+    v_saldos   bigint[];
+    -- Its keys (see decidir_lote), and its outcomes.
+    v_reservadas boolean[];
+    v_primeiras  bigint[];
+    v_entradas   chaves_idempotencia[];
+    v_lote       record;
 BEGIN
-    IF v_count IS NULL OR cardinality(p_valores) <> v_count OR cardinality(p_tipos) <> v_count OR cardinality(p_descricoes) <> v_count THEN
+    IF v_count IS NULL OR cardinality(p_valores) <> v_count OR cardinality(p_tipos) <> v_count OR cardinality(p_descricoes) <> v_count
+       OR cardinality(p_chaves) <> v_count THEN
         RAISE EXCEPTION 'registrar_transacoes: arrays of different lengths';
+    END IF;
+    IF p_chaves IS NOT NULL THEN
+        v_reservadas := reservar_chaves(p_cliente_ids, p_chaves, p_espera_ms);
     END IF;
 
     SELECT array_agg(c.id ORDER BY c.id), array_agg(c.limite ORDER BY c.id), array_agg(c.saldo ORDER BY c.id)
@@ -51,46 +126,36 @@ BEGIN
              ORDER BY id
                FOR UPDATE) c;
 
-    FOR i IN 1 .. v_count LOOP
-        v_slot := array_position(v_clientes, p_cliente_ids[i]);
-        IF v_slot IS NULL THEN
-            v_resultados     := v_resultados || 'cliente_nao_encontrado'::text;
-            v_limite_de_cada := v_limite_de_cada || NULL::integer;
-            v_saldo_de_cada  := v_saldo_de_cada || NULL::bigint;
-            v_aplicadas      := v_aplicadas || false;
-            CONTINUE;
-        END IF;
-
-        v_novo_saldo := novo_saldo(v_saldos[v_slot], p_valores[i], p_tipos[i]);
-        v_recusa := recusa(v_novo_saldo, v_limites[v_slot]);
-        IF v_recusa IS NOT NULL THEN
-            v_resultados := v_resultados || v_recusa;
-            v_aplicadas  := v_aplicadas || false;
-        ELSE
-            v_saldos[v_slot] := v_novo_saldo;
-            v_resultados := v_resultados || 'aplicada'::text;
-            v_aplicadas  := v_aplicadas || true;
-        END IF;
-        v_limite_de_cada := v_limite_de_cada || v_limites[v_slot];
-        v_saldo_de_cada  := v_saldo_de_cada || v_saldos[v_slot];
-    END LOOP;
+    IF p_chaves IS NOT NULL THEN
+        SELECT * INTO v_primeiras, v_entradas FROM chaves_do_lote(p_cliente_ids, p_chaves);
+    END IF;
+    SELECT * INTO v_lote FROM decidir_lote(p_cliente_ids, p_valores, p_tipos, p_descricoes, p_chaves,
+                                           v_clientes, v_limites, v_saldos, v_reservadas, v_primeiras, v_entradas);
 
     UPDATE clientes c
        SET saldo = novo.saldo
-      FROM unnest(v_clientes, v_saldos) AS novo (id, saldo)
+      FROM unnest(v_clientes, v_lote.saldos_finais) AS novo (id, saldo)
      WHERE c.id = novo.id
        AND c.saldo <> novo.saldo;
 
-    INSERT INTO transacoes (cliente_id, valor, tipo, descricao)
-    SELECT e.cliente_id, e.valor, e.tipo, e.descricao
-      FROM unnest(p_cliente_ids, p_valores, p_tipos, p_descricoes, v_aplicadas)
-           WITH ORDINALITY AS e (cliente_id, valor, tipo, descricao, aplicada, ordem)
+    INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos)
+    SELECT e.cliente_id, e.valor, e.tipo, e.descricao, e.saldo_apos
+      FROM unnest(p_cliente_ids, p_valores, p_tipos, p_descricoes, v_lote.aplicadas, v_lote.saldo_de_cada)
+           WITH ORDINALITY AS e (cliente_id, valor, tipo, descricao, aplicada, saldo_apos, ordem)
      WHERE e.aplicada
      ORDER BY e.ordem;
 
+    IF p_chaves IS NOT NULL THEN
+        INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo)
+        SELECT e.cliente_id, e.chave, e.valor, e.tipo, e.descricao, e.resultado, e.limite, e.saldo
+          FROM unnest(p_cliente_ids, p_chaves, p_valores, p_tipos, p_descricoes, v_lote.resultados, v_lote.limite_de_cada, v_lote.saldo_de_cada, v_lote.guarda_chave)
+               AS e (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo, guarda)
+         WHERE e.guarda;
+    END IF;
+
     RETURN QUERY
-    SELECT r.resultado, r.limite, r.saldo
-      FROM unnest(v_resultados, v_limite_de_cada, v_saldo_de_cada) WITH ORDINALITY AS r (resultado, limite, saldo, ordem)
+    SELECT r.resultado, r.limite, r.saldo, r.repetida
+      FROM unnest(v_lote.resultados, v_lote.limite_de_cada, v_lote.saldo_de_cada, v_lote.repetidas) WITH ORDINALITY AS r (resultado, limite, saldo, repetida, ordem)
      ORDER BY r.ordem;
 END;
 $$;

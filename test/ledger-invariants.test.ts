@@ -3,7 +3,7 @@
 // and expects the checker to name the broken invariant.
 
 import { describe, expect, it } from 'vitest';
-import { judge, type DatabaseState, type Operation, type StoredTransaction, type TransactionOperation } from '../tools/ledger-check/invariants.js';
+import { judge, type Attempt, type DatabaseState, type Operation, type StoredTransaction, type TransactionOperation } from '../tools/ledger-check/invariants.js';
 
 const TAG = 'tst';
 const LIMIT = 1000;
@@ -35,8 +35,8 @@ function honestRun(): { history: Operation[]; database: DatabaseState } {
     },
   ];
   const rows: StoredTransaction[] = [
-    { id: 1, clientId: 1, valor: 500, tipo: 'c', descricao: `${TAG}0000001`, realizada_em: time(1) },
-    { id: 2, clientId: 1, valor: 1200, tipo: 'd', descricao: `${TAG}0000002`, realizada_em: time(2) },
+    { id: 1, clientId: 1, valor: 500, tipo: 'c', descricao: `${TAG}0000001`, realizada_em: time(1), saldo_apos: 500 },
+    { id: 2, clientId: 1, valor: 1200, tipo: 'd', descricao: `${TAG}0000002`, realizada_em: time(2), saldo_apos: -700 },
   ];
   return {
     history,
@@ -66,7 +66,7 @@ describe('the ledger checker', () => {
 
   it('catches a double apply', () => {
     const run = honestRun();
-    run.database.transactions.push({ id: 3, clientId: 1, valor: 500, tipo: 'c', descricao: `${TAG}0000001`, realizada_em: time(4) });
+    run.database.transactions.push({ id: 3, clientId: 1, valor: 500, tipo: 'c', descricao: `${TAG}0000001`, realizada_em: time(4), saldo_apos: -200 });
     run.database.finalBalances[1] = -200;
     expect(violated(run)).toContain(1);
   });
@@ -75,7 +75,7 @@ describe('the ledger checker', () => {
     const run = honestRun();
     const write = run.history[0] as TransactionOperation;
     Object.assign(write, { outcome: 'unknown', status: 502, saldo: undefined });
-    run.database.transactions.push({ id: 3, clientId: 1, valor: 500, tipo: 'c', descricao: `${TAG}0000001`, realizada_em: time(4) });
+    run.database.transactions.push({ id: 3, clientId: 1, valor: 500, tipo: 'c', descricao: `${TAG}0000001`, realizada_em: time(4), saldo_apos: -200 });
     run.database.finalBalances[1] = -200;
     expect(violated(run)).toContain(2);
   });
@@ -84,14 +84,14 @@ describe('the ledger checker', () => {
     const run = honestRun();
     // The refused debit of 900 was in fact applied, answered 200: -1600.
     Object.assign(run.history[2]!, { outcome: 'applied', status: 200, saldo: -1600, limite: LIMIT });
-    run.database.transactions.push({ id: 3, clientId: 1, valor: 900, tipo: 'd', descricao: `${TAG}0000003`, realizada_em: time(3) });
+    run.database.transactions.push({ id: 3, clientId: 1, valor: 900, tipo: 'd', descricao: `${TAG}0000003`, realizada_em: time(3), saldo_apos: -1600 });
     run.database.finalBalances[1] = -1600;
     expect(violated(run)).toContain(3);
   });
 
   it('catches a refused request that left a row', () => {
     const run = honestRun();
-    run.database.transactions.push({ id: 3, clientId: 1, valor: 900, tipo: 'd', descricao: `${TAG}0000003`, realizada_em: time(3) });
+    run.database.transactions.push({ id: 3, clientId: 1, valor: 900, tipo: 'd', descricao: `${TAG}0000003`, realizada_em: time(3), saldo_apos: -1600 });
     run.database.finalBalances[1] = -1600;
     expect(violated(run)).toEqual(expect.arrayContaining([1, 3]));
   });
@@ -113,7 +113,7 @@ describe('the ledger checker', () => {
 
   it('catches money invented outside any request', () => {
     const run = honestRun();
-    run.database.transactions.push({ id: 3, clientId: 1, valor: 100, tipo: 'c', descricao: 'presente', realizada_em: time(3) });
+    run.database.transactions.push({ id: 3, clientId: 1, valor: 100, tipo: 'c', descricao: 'presente', realizada_em: time(3), saldo_apos: -600 });
     run.database.finalBalances[1] = -600;
     expect(violated(run)).toContain(1);
   });
@@ -150,9 +150,75 @@ describe('the ledger checker', () => {
     expect(violated(run)).toEqual([5]);
   });
 
+  it('catches a row whose saldo_apos is not the balance after it', () => {
+    const run = honestRun();
+    run.database.transactions[1]!.saldo_apos = -600;
+    expect(violated(run)).toEqual([3]);
+  });
+
   it('catches a statement that shows a write sent only after it ended', () => {
     const run = honestRun();
     Object.assign(run.history[1]!, { startMs: 200, endMs: 205 });
     expect(violated(run)).toEqual([5]);
+  });
+});
+
+/**
+ * The honest run, with the credit of 500 sent with a key: its first attempt
+ * got no answer (a 503: it was applied, its reply lost), and the retry with
+ * the same key was answered with the stored outcome, marked a replay.
+ */
+function keyedRun(): { history: Operation[]; database: DatabaseState; credit: TransactionOperation } {
+  const run = honestRun();
+  const credit = run.history[0] as TransactionOperation;
+  const lost: Attempt = { status: 503, outcome: 'unknown', replayed: false };
+  const replay: Attempt = { status: 200, outcome: 'applied', replayed: true, saldo: 500, limite: LIMIT };
+  Object.assign(credit, { key: 'chk-1', attempts: [lost, replay] });
+  return { ...run, credit };
+}
+
+describe('the ledger checker, for transactions retried with their key', () => {
+  it('finds a retry answered by a replay valid, and counts it', () => {
+    const { history, database } = keyedRun();
+    const verdict = judge(history, database, TAG);
+    expect(verdict.valid).toBe(true);
+    expect(verdict.transactions).toMatchObject({ keyed: 1, retried: 1, retriedResolved: 1, retriedReplayed: 1 });
+  });
+
+  it('catches a retry applied again after a lost reply', () => {
+    const run = keyedRun();
+    run.credit.attempts![1] = { status: 200, outcome: 'applied', replayed: false, saldo: -200, limite: LIMIT };
+    run.credit.saldo = -200;
+    run.database.transactions.push({ id: 3, clientId: 1, valor: 500, tipo: 'c', descricao: `${TAG}0000001`, realizada_em: time(4), saldo_apos: -200 });
+    run.database.finalBalances[1] = -200;
+    expect(violated(run)).toEqual(expect.arrayContaining([1, 6]));
+  });
+
+  it('catches a key answered as new twice', () => {
+    const run = keyedRun();
+    run.credit.attempts = [{ status: 200, outcome: 'applied', replayed: false, saldo: 500, limite: LIMIT }, { status: 200, outcome: 'applied', replayed: false, saldo: 500, limite: LIMIT }];
+    expect(violated(run)).toEqual([6]);
+  });
+
+  it('catches a replay that does not repeat the first answer', () => {
+    const run = keyedRun();
+    run.credit.attempts!.splice(1, 0, { status: 200, outcome: 'applied', replayed: false, saldo: 500, limite: LIMIT });
+    run.credit.attempts![2] = { status: 200, outcome: 'applied', replayed: true, saldo: 400, limite: LIMIT };
+    run.credit.saldo = 400;
+    expect(violated(run)).toEqual(expect.arrayContaining([4, 6]));
+  });
+
+  it('catches a replay that came before the answer it replays', () => {
+    const run = keyedRun();
+    run.credit.attempts!.push({ status: 200, outcome: 'applied', replayed: false, saldo: 500, limite: LIMIT });
+    expect(violated(run)).toEqual([6]);
+  });
+
+  it('catches a replayed refusal of a transaction that was stored', () => {
+    const run = keyedRun();
+    const refused: Attempt = { status: 422, outcome: 'refused', replayed: true };
+    run.credit.attempts![1] = refused;
+    Object.assign(run.credit, { status: 422, outcome: 'refused', saldo: undefined, limite: undefined });
+    expect(violated(run)).toEqual(expect.arrayContaining([1, 6]));
   });
 });

@@ -33,6 +33,26 @@ describe('schema setup', () => {
     expect(await database.query('SELECT * FROM transacoes ORDER BY id')).toEqual(before);
   });
 
+  it('a database from before saldo_apos gets it computed for every old row, losing none, once', async () => {
+    const old = await createTestDatabase();
+    try {
+      const moves = [[1, 500, 'd'], [2, 70, 'c'], [1, 200, 'c'], [1, 99_000, 'd'], [2, 80_070, 'd'], [3, 1, 'c'], [1, 1, 'd']] as const;
+      for (const [cliente, valor, tipo] of moves) await old.query('SELECT registrar_transacao($1, $2, $3, $4)', [cliente, valor, tipo, 'antiga']);
+      const written = await old.query('SELECT * FROM transacoes ORDER BY id');
+      // The shape of a database made before the column existed.
+      await old.query('ALTER TABLE transacoes DROP COLUMN saldo_apos');
+      await applySchema(old.url);
+      expect(await old.query('SELECT * FROM transacoes ORDER BY id')).toEqual(written);
+      expect(written.map((row) => Number(row.saldo_apos))).toEqual([-500, 70, -300, -99_300, -80_000, 1, -99_301]);
+      const [column] = await old.query("SELECT NOT attnotnull AS nullable FROM pg_attribute WHERE attrelid = 'transacoes'::regclass AND attname = 'saldo_apos'");
+      expect(column!.nullable).toBe(false);
+      await applySchema(old.url);
+      expect(await old.query('SELECT * FROM transacoes ORDER BY id')).toEqual(written);
+    } finally {
+      await old.close();
+    }
+  });
+
   it('has the (cliente_id, id DESC) index the statement reads through', async () => {
     const rows = await database.query<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE tablename = 'transacoes'");
     expect(rows.map((row) => row.indexdef)).toContainEqual(expect.stringContaining('(cliente_id, id DESC)'));
@@ -55,10 +75,10 @@ describe('money rules in the database', () => {
 
   it.each([
     ['a balance below -limite', 'UPDATE clientes SET saldo = -limite - 1 WHERE id = 3'],
-    ['a zero valor', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao) VALUES (3, 0, 'c', 'x')"],
-    ['a tipo other than c or d', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao) VALUES (3, 1, 'x', 'x')"],
-    ['an empty descricao', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao) VALUES (3, 1, 'c', '')"],
-    ['a transaction of client 6', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao) VALUES (6, 1, 'c', 'x')"],
+    ['a zero valor', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (3, 0, 'c', 'x', 0)"],
+    ['a tipo other than c or d', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (3, 1, 'x', 'x', 1)"],
+    ['an empty descricao', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (3, 1, 'c', '', 1)"],
+    ['a transaction of client 6', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (6, 1, 'c', 'x', 1)"],
   ])('CHECK constraints refuse %s written directly', async (_, statement) => {
     await expect(database.query(statement)).rejects.toBeInstanceOf(pg.DatabaseError);
   });
@@ -96,8 +116,73 @@ describe('shared commits: registrar_transacoes', () => {
     }
   });
 
+  it('with idempotency keys, answers and stores what one call at a time does: a repeat is a replay, another body a refusal', async () => {
+    const sequence = [
+      [1, 100, 'd', 'a', 'k1'], [1, 100, 'd', 'a', 'k1'], [1, 101, 'd', 'a', 'k1'], [2, 5, 'c', 'x', 'k1'],
+      [1, 200000, 'd', 'grande', 'k2'], [1, 200000, 'd', 'grande', 'k2'], [6, 1, 'c', 'ninguem', 'k3'],
+      [3, 1, 'c', 'sem', null], [3, 1, 'c', 'sem', null], [1, 7, 'c', 'depois', 'k4'],
+    ] as const;
+    const oneByOne = await createTestDatabase();
+    const batched = await createTestDatabase();
+    try {
+      const expected = [];
+      for (const [cliente, valor, tipo, descricao, chave] of sequence) {
+        expected.push((await oneByOne.query('SELECT * FROM registrar_transacao($1, $2, $3, $4, $5, 0)', [cliente, valor, tipo, descricao, chave]))[0]);
+      }
+      const columns = [0, 1, 2, 3, 4].map((column) => sequence.map((entry) => entry[column]));
+      const actual = await batched.query('SELECT * FROM registrar_transacoes($1, $2, $3, $4, $5, 0)', columns);
+      expect(actual).toEqual(expected);
+      expect(actual.map((row) => [row.resultado, row.repetida])).toEqual([
+        ['aplicada', false], ['aplicada', true], ['chave_idempotencia_reutilizada', false], ['aplicada', false],
+        ['limite_excedido', false], ['limite_excedido', true], ['cliente_nao_encontrado', false],
+        ['aplicada', false], ['aplicada', false], ['aplicada', false]]);
+
+      const stored = (database: TestDatabase) => database.query('SELECT cliente_id, valor, tipo, descricao, saldo_apos FROM transacoes ORDER BY id');
+      expect(await stored(batched)).toEqual(await stored(oneByOne));
+      const keys = (database: TestDatabase) => database.query('SELECT cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo FROM chaves_idempotencia ORDER BY cliente_id, chave');
+      expect(await keys(batched)).toEqual(await keys(oneByOne));
+      expect((await keys(batched)).map((row) => `${row.cliente_id}:${row.chave}`)).toEqual(['1:k1', '1:k2', '1:k4', '2:k1']);
+    } finally {
+      await oneByOne.close();
+      await batched.close();
+    }
+  });
+
+  it('regression: a plan kept from when the key table was empty read the whole table on every keyed call', async () => {
+    const scratch = await createTestDatabase();
+    const session = new pg.Client({ connectionString: scratch.url });
+    const plans: string[] = [];
+    session.on('notice', (notice) => plans.push(notice.message ?? ''));
+    await session.connect();
+    try {
+      const batch = (prefix: string) => session.query('SELECT count(*) FROM registrar_transacoes($1, $2, $3, $4, $5, 0)',
+        [[1, 2, 3], [1, 1, 1], ['c', 'c', 'c'], ['x', 'y', 'z'], [`${prefix}a`, `${prefix}b`, `${prefix}c`]]);
+      const single = (key: string) => session.query("SELECT count(*) FROM registrar_transacao(1, 1, 'c', 'x', $1, 0)", [key]);
+      // Past the five custom plans, so that the session keeps a generic one, made now, while the table is nearly empty.
+      for (let round = 0; round < 8; round++) {
+        await batch(`antes${round}`);
+        await single(`antes${round}`);
+      }
+      await scratch.query("INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo) SELECT 4, 'muitas' || g, 1, 'c', 'x', 'aplicada', 0, 0 FROM generate_series(1, 20000) g");
+      for (const setting of ["LOAD 'auto_explain'", 'SET auto_explain.log_min_duration = 0', 'SET auto_explain.log_nested_statements = on', "SET auto_explain.log_level = 'notice'"]) await session.query(setting);
+      await batch('depois');
+      await single('depois');
+    } finally {
+      await session.end();
+      await scratch.close();
+    }
+    // The two lookups: the batch's join and the single call's read.
+    const lookups = plans.filter((plan) => / on chaves_idempotencia/.test(plan) && !plan.includes('Insert on'));
+    expect(lookups, plans.join('\n---\n')).toHaveLength(2);
+    for (const plan of lookups) {
+      expect(plan).toContain('Index Scan using chaves_idempotencia_pkey');
+      expect(plan).not.toMatch(/Seq Scan on chaves_idempotencia|Hash/);
+    }
+  });
+
   it('refuses arrays of different lengths', async () => {
     await expect(database.query("SELECT * FROM registrar_transacoes('{1,2}', '{1}', '{c}', '{x}')")).rejects.toThrow(/different lengths/);
+    await expect(database.query("SELECT * FROM registrar_transacoes('{1}', '{1}', '{c}', '{x}', '{k,l}', 0)")).rejects.toThrow(/different lengths/);
   });
 });
 

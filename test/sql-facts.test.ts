@@ -7,7 +7,9 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureForCode, failures, InvariantError } from '../src/instance/errors.js';
+import { IDEMPOTENCY_KEY_CHARACTERS_MAX } from '../src/instance/api-limits.js';
 import { answerOf } from '../src/instance/transactions.js';
+import { parseIdempotencyKey } from '../src/instance/validation.js';
 import { EXTRATO_TRANSACTIONS_MAX } from '../src/shared/contract.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
@@ -52,8 +54,53 @@ describe('outcome codes', () => {
     expect(answerOf([row!.resultado, row!.limite, Number(row!.saldo)])).toEqual({ limite: 1000000, saldo: 5 });
   });
 
+  it('a key reused with another request answers chave_idempotencia_reutilizada, the catalogue\'s 422, from both functions', async () => {
+    await database.query("SELECT registrar_transacao(5, 1, 'c', 'x', 'fato', 0)");
+    const single = await database.query("SELECT resultado FROM registrar_transacao(5, 2, 'c', 'x', 'fato', 0)");
+    const batch = await database.query("SELECT resultado FROM registrar_transacoes('{5}', '{2}', '{c}', '{x}', '{fato}', 0)");
+    for (const [row] of [single, batch]) expect(failureForCode(row!.resultado)).toBe(failures.idempotencyKeyReused);
+  });
+
+  it('a key another transaction holds answers chave_idempotencia_em_uso, the catalogue\'s 409, from both functions, after the wait', async () => {
+    const holder = new pg.Client({ connectionString: database.url });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query("SELECT pg_advisory_xact_lock(5, hashtext('ocupada'))");
+    try {
+      const single = await database.query("SELECT resultado FROM registrar_transacao(5, 1, 'c', 'x', 'ocupada', 50)");
+      const batch = await database.query("SELECT resultado FROM registrar_transacoes('{5,5}', '{1,1}', '{c,c}', '{x,y}', '{ocupada,NULL}', 50)");
+      expect(failureForCode(single[0]!.resultado)).toBe(failures.idempotencyKeyInUse);
+      expect(batch.map((row) => row.resultado)).toEqual([failures.idempotencyKeyInUse.code, 'aplicada']);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  });
+
+  it('a history cursor whose tag does not match answers cursor_invalido, the catalogue\'s 422', async () => {
+    const [row] = await database.query("SELECT resultado FROM historico(1, 5, '\\x00'::bytea, 10, NULL, NULL, NULL, NULL, NULL)");
+    expect(failureForCode(row!.resultado)).toBe(failures.invalidCursor);
+    const [unknown] = await database.query('SELECT resultado FROM historico(6, NULL, NULL, 10, NULL, NULL, NULL, NULL, NULL)');
+    expect(failureForCode(unknown!.resultado)).toBe(failures.clientNotFound);
+  });
+
   it('an outcome the catalogue does not know is a bug, not an answer', () => {
     expect(() => answerOf(['recusada_por_engano', 1, 1])).toThrow(InvariantError);
+  });
+});
+
+describe('the idempotency key rule', () => {
+  const store = (key: string) => database.query(
+    "INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo) VALUES (2, $1, 1, 'c', 'x', 'aplicada', 0, 0)", [key]);
+
+  it('the longest key the API accepts is stored; each key it refuses, the schema refuses too', async () => {
+    const longest = '~'.repeat(IDEMPOTENCY_KEY_CHARACTERS_MAX);
+    expect(parseIdempotencyKey(longest)).toBe(longest);
+    await store(longest);
+    for (const refused of ['!'.repeat(IDEMPOTENCY_KEY_CHARACTERS_MAX + 1), 'com espaco', 'tab\tulada', 'acentuaçao', 'del\u007f']) {
+      expect(parseIdempotencyKey(refused)).toBe(failures.invalidIdempotencyKey);
+      await expect(store(refused), refused).rejects.toMatchObject({ code: '23514' });
+    }
   });
 });
 

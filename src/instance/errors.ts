@@ -6,6 +6,7 @@
 // list: it is a bug, and `invariant` crashes the process loudly.
 
 import { DESCRICAO_CHARACTERS_MAX, VALOR_MAX } from '../shared/contract.js';
+import { HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX } from './api-limits.js';
 
 /** Seconds a client is asked to wait before retrying a 503 (Retry-After). */
 export const RETRY_AFTER_SECONDS = 1;
@@ -58,7 +59,16 @@ export const failures = {
   rejectedByDatabase: new Failure('500 Internal Server Error', 'erro_interno', 'the database refused this request although it passed validation; nothing was applied', { mayHaveBeenApplied: false }),
   overloaded: new Failure(UNAVAILABLE, 'sobrecarregado', 'too many requests are waiting for the database; this one was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
   databaseDown: new Failure(UNAVAILABLE, 'banco_indisponivel', 'the database is not answering; this request was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
-  databaseUnavailable: new Failure(UNAVAILABLE, 'banco_sem_resposta', 'the database did not answer in time; a transaction may or may not have been applied', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
+  databaseUnavailable: new Failure(UNAVAILABLE, 'banco_sem_resposta', 'the database did not answer in time; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
+  invalidIdempotencyKey: new Failure(UNPROCESSABLE, 'chave_idempotencia_invalida', `Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_CHARACTERS_MAX} visible ASCII characters`),
+  idempotencyKeyReused: new Failure(UNPROCESSABLE, 'chave_idempotencia_reutilizada', 'this Idempotency-Key was first used with another valor, tipo or descricao; nothing was applied (a new request needs a new key)'),
+  idempotencyKeyInUse: new Failure('409 Conflict', 'chave_idempotencia_em_uso', 'a request with this Idempotency-Key is still running; nothing was applied by this one (retry it later)', { headers: RETRY_LATER }),
+  unknownParameter: new Failure(UNPROCESSABLE, 'parametro_desconhecido', 'the history takes limit, before, tipo, desde, ate, valor_min and valor_max, each at most once'),
+  invalidLimit: new Failure(UNPROCESSABLE, 'limit_invalido', `limit must be a whole number from 1 to ${HISTORY_PAGE_ROWS_MAX}`),
+  invalidCursor: new Failure(UNPROCESSABLE, 'cursor_invalido', 'before must be the next value of a page of this client\'s history, unchanged'),
+  invalidTime: new Failure(UNPROCESSABLE, 'data_invalida', 'desde and ate must be ISO 8601 times with a zone, e.g. 2024-01-17T02:34:41.217753Z'),
+  invalidValorFilter: new Failure(UNPROCESSABLE, 'filtro_valor_invalido', `valor_min and valor_max must be whole numbers from 1 to ${VALOR_MAX}`),
+  invertedRange: new Failure(UNPROCESSABLE, 'intervalo_invertido', 'desde must not be after ate, nor valor_min above valor_max'),
 } as const;
 
 /** 405 for a known path asked with another method; `allow` lists the methods it answers. */
@@ -80,4 +90,15 @@ export class InvariantError extends Error {
 /** Asserts something that can only be false through a bug; never use it for input. */
 export function invariant(condition: boolean, message: string): asserts condition {
   if (!condition) throw new InvariantError(message);
+}
+
+/**
+ * Crashes the process with a bug found after an await. Rethrowing on a fresh
+ * macrotask turns it into an uncaught exception, with its stack, instead of
+ * a promise rejection somebody might swallow.
+ */
+export function crashOnBug(error: unknown): void {
+  setImmediate(() => {
+    throw error;
+  });
 }

@@ -9,6 +9,11 @@ import { invariant } from './errors.js';
 import type { RouteName } from './metrics.js';
 import type { HttpResponse } from './uws.js';
 
+/** A response header beyond the ones every reply carries. */
+export type Header = readonly [name: string, value: string];
+const NO_HEADERS: readonly Header[] = [];
+export const JSON_CONTENT_TYPE = 'application/json';
+
 /** One request in progress: the response it owes, and where it stands. */
 export class Exchange {
   /** The client left: nothing can be written any more. */
@@ -41,7 +46,8 @@ export class RequestBook {
   }
 
   /** Writes the reply (unless the client left) and settles the request. A second reply is a bug. */
-  reply(exchange: Exchange, status: string, body: string, headers: readonly (readonly [string, string])[], closeConnection: boolean): void {
+  reply(exchange: Exchange, status: string, body: string | Uint8Array, closeConnection: boolean,
+    contentType = JSON_CONTENT_TYPE, headers: readonly Header[] = NO_HEADERS): void {
     invariant(!exchange.replied, `a request was answered twice (second answer: ${status})`);
     exchange.replied = true;
     if (!exchange.aborted) {
@@ -49,9 +55,10 @@ export class RequestBook {
       // A draining instance asks each client to reconnect elsewhere.
       const close = closeConnection || this.draining;
       response.cork(() => {
-        response.writeStatus(status).writeHeader('x-crebito-instance', this.instanceName);
-        // JSON unless the reply names its own type (/metrics does).
-        if (!headers.some(([name]) => name === 'content-type')) response.writeHeader('content-type', 'application/json');
+        response
+          .writeStatus(status)
+          .writeHeader('content-type', contentType)
+          .writeHeader('x-crebito-instance', this.instanceName);
         for (const [name, value] of headers) response.writeHeader(name, value);
         response.end(body, close);
       });

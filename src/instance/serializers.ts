@@ -1,8 +1,11 @@
 // Owns the JSON shapes crebito writes. Each serializer is compiled once, at
-// start, from a schema by fast-json-stringify; the schemas double as the
-// written contract of every response body.
+// start, from a schema by fast-json-stringify; the same schemas, with their
+// descriptions, are the response bodies of the OpenAPI document (openapi.ts),
+// so the document describes exactly what is written.
 
-import fastJson from 'fast-json-stringify';
+import fastJson, { type ObjectSchema } from 'fast-json-stringify';
+import { DESCRICAO_CHARACTERS_MAX, EXTRATO_TRANSACTIONS_MAX } from '../shared/contract.js';
+import { HISTORY_PAGE_ROWS_MAX } from './api-limits.js';
 
 export interface TransactionResult {
   limite: number;
@@ -21,40 +24,72 @@ export interface Extrato {
   ultimas_transacoes: ExtratoTransaction[];
 }
 
-export const serializeTransactionResult = fastJson({
-  type: 'object',
-  required: ['limite', 'saldo'],
-  properties: {
-    limite: { type: 'integer' },
-    saldo: { type: 'integer' },
-  },
-}) as (result: TransactionResult) => string;
+export interface HistoryEntry extends ExtratoTransaction {
+  id: number;
+  saldo_apos: number;
+}
 
-export const serializeExtrato = fastJson({
-  type: 'object',
-  required: ['saldo', 'ultimas_transacoes'],
-  properties: {
-    saldo: {
-      type: 'object',
-      required: ['total', 'data_extrato', 'limite'],
-      properties: {
-        total: { type: 'integer' },
-        data_extrato: { type: 'string' },
-        limite: { type: 'integer' },
-      },
-    },
-    ultimas_transacoes: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['valor', 'tipo', 'descricao', 'realizada_em'],
-        properties: {
-          valor: { type: 'integer' },
-          tipo: { type: 'string' },
-          descricao: { type: 'string' },
-          realizada_em: { type: 'string' },
-        },
-      },
-    },
+export interface HistoryPage {
+  transacoes: HistoryEntry[];
+  /** Absent on the last page. */
+  next?: string;
+}
+
+/** A JSON Schema object, with the validation keywords the OpenAPI document shows (fast-json-stringify's types omit them). */
+export interface JsonObjectSchema {
+  type: 'object';
+  required: string[];
+  properties: Record<string, object>;
+}
+
+const cents = (description: string) => ({ type: 'integer', description });
+const isoTime = (description: string) => ({ type: 'string', format: 'date-time', description });
+const object = (required: string[], properties: Record<string, object>): JsonObjectSchema => ({ type: 'object', required, properties });
+
+/** fast-json-stringify reads only the shape (types, properties, required) and passes the rest over, as a test shows. */
+const compile = <Value>(schema: JsonObjectSchema) => fastJson(schema as unknown as ObjectSchema) as (value: Value) => string;
+
+/** The fields every listed transaction has, in the contract's order. */
+const TRANSACTION_FIELDS = {
+  valor: { type: 'integer', minimum: 1, description: 'the amount, in cents' },
+  tipo: { type: 'string', enum: ['c', 'd'], description: '`c` credit, `d` debit' },
+  descricao: { type: 'string', minLength: 1, maxLength: DESCRICAO_CHARACTERS_MAX, description: `1 to ${DESCRICAO_CHARACTERS_MAX} Unicode characters` },
+  realizada_em: isoTime('when it was recorded (UTC, microseconds)'),
+};
+
+export const TRANSACTION_RESULT_SCHEMA = object(['limite', 'saldo'], {
+  limite: cents('the client\'s credit limit'),
+  saldo: cents('the balance right after this transaction (never below -limite)'),
+});
+
+export const EXTRATO_SCHEMA = object(['saldo', 'ultimas_transacoes'], {
+  saldo: object(['total', 'data_extrato', 'limite'], {
+    total: cents('the whole current balance'),
+    data_extrato: isoTime('when the statement was taken'),
+    limite: cents('the client\'s credit limit'),
+  }),
+  ultimas_transacoes: {
+    type: 'array',
+    description: `the ${EXTRATO_TRANSACTIONS_MAX} most recent transactions, newest first`,
+    maxItems: EXTRATO_TRANSACTIONS_MAX,
+    items: object(Object.keys(TRANSACTION_FIELDS), TRANSACTION_FIELDS),
   },
-}) as (extrato: Extrato) => string;
+});
+
+export const HISTORY_PAGE_SCHEMA = object(['transacoes'], {
+  transacoes: {
+    type: 'array',
+    maxItems: HISTORY_PAGE_ROWS_MAX,
+    description: 'the page\'s transactions, newest first',
+    items: object(['id', ...Object.keys(TRANSACTION_FIELDS), 'saldo_apos'], {
+      id: { type: 'integer', minimum: 1, description: 'the transaction\'s id: higher is later, for the same client' },
+      ...TRANSACTION_FIELDS,
+      saldo_apos: cents('the client\'s balance right after this transaction: the next older entry\'s saldo_apos plus (c) or minus (d) this valor'),
+    }),
+  },
+  next: { type: 'string', description: 'opaque: send it back as `before` for the next (older) page; absent on the last page' },
+});
+
+export const serializeTransactionResult = compile<TransactionResult>(TRANSACTION_RESULT_SCHEMA);
+export const serializeExtrato = compile<Extrato>(EXTRATO_SCHEMA);
+export const serializeHistoryPage = compile<HistoryPage>(HISTORY_PAGE_SCHEMA);

@@ -5,11 +5,11 @@
 // database.
 
 import { describeListenTarget, type ListenTarget } from '../shared/listen.js';
-import { invariant } from './errors.js';
+import { crashOnBug, invariant } from './errors.js';
 import { RequestBook, type OnAnswered } from './exchange.js';
 import type { Ledger, LedgerHealth } from './ledger.js';
 import type { Metrics } from './metrics.js';
-import { crashOnBug, registerProbeRoutes, registerRoutes } from './routes.js';
+import { registerProbeRoutes, registerRoutes } from './routes.js';
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js';
 
 export interface ServerOptions {
@@ -24,7 +24,7 @@ export interface ServerHealth {
   pid: number;
   inFlight: number;
   draining: boolean;
-  served: { transacoes: number; extrato: number; other: number };
+  served: { transacoes: number; extrato: number; historico: number; other: number };
   ledger: LedgerHealth;
 }
 
@@ -59,7 +59,7 @@ export function createServer(options: ServerOptions): Server {
   const { ledger, instanceName, metrics } = options;
   const apps: ClosableApp[] = [uws.App() as ClosableApp];
   const book = new RequestBook(instanceName, options.onAnswered);
-  const served = { transacoes: 0, extrato: 0, other: 0 };
+  const served = { transacoes: 0, extrato: 0, historico: 0, other: 0 };
   const listenSockets: us_listen_socket[] = [];
   let stopped = false;
 
@@ -80,7 +80,7 @@ export function createServer(options: ServerOptions): Server {
       admin.get('/metrics', (response) => {
         const exchange = book.begin(response, 'metrics');
         exchange.awaitingLedger = true;
-        metrics.render().then((text) => book.reply(exchange, '200 OK', text, [['content-type', metrics.contentType]], false)).catch(crashOnBug);
+        metrics.render().then((text) => book.reply(exchange, '200 OK', text, false, metrics.contentType)).catch(crashOnBug);
       });
       apps.push(admin);
       const socket = await listenOn(admin, target, `${instanceName} (admin)`);

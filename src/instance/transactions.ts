@@ -1,7 +1,9 @@
 // Owns one database call for transactions: a lone transaction goes to
 // registrar_transacao, several that waited together to registrar_transacoes
-// (one commit for all; see batcher.ts). Each answer row becomes a result or a
-// Failure of the catalogue, by the outcome code the SQL functions return.
+// (one commit for all; see batcher.ts), with their idempotency keys if any
+// has one. Each answer row becomes a result or a Failure of the catalogue,
+// by the outcome code the SQL functions return, wrapped in a Replay when it
+// is a stored outcome answered again.
 
 import type { Log } from '../shared/log.js';
 import type { Database, Row } from './database.js';
@@ -13,48 +15,73 @@ import type { TransactionRequest } from './validation.js';
 export interface PendingTransaction {
   clientId: number;
   request: TransactionRequest;
+  /** Its Idempotency-Key, or undefined for none. */
+  key: string | undefined;
 }
 
-export type TransactionAnswer = TransactionResult | Failure;
+/** A stored outcome answered again to a retry with the same key: nothing moved this time. */
+export class Replay {
+  constructor(readonly answer: TransactionResult | Failure) {}
+}
+
+export type TransactionAnswer = TransactionResult | Failure | Replay;
 
 /** The outcome of an applied transaction; every other outcome is an error code (sql/03-functions.sql). */
 const OUTCOME_APPLIED = 'aplicada';
 
+// Calls without a key are exactly what they were before keys existed; a
+// call with a key adds the keys and the longest wait for a key in use.
 const SINGLE = { name: 'registrar_transacao', text: 'SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)' };
+const SINGLE_KEYED = { name: 'registrar_transacao_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacao($1, $2, $3, $4, $5, $6)' };
 const BATCH = { name: 'registrar_transacoes', text: 'SELECT resultado, limite, saldo FROM registrar_transacoes($1, $2, $3, $4)' };
+const BATCH_KEYED = { name: 'registrar_transacoes_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacoes($1, $2, $3, $4, $5, $6)' };
 
-function call(database: Database, batch: PendingTransaction[]): Promise<Row[] | QueryFailure> {
+export interface TransactionCallOptions {
+  /** How long a keyed request waits for another with the same key (CREBITO_IDEMPOTENCY_WAIT_MS_MAX). */
+  keyWaitMsMax: number;
+  log: Log;
+}
+
+function call(database: Database, batch: PendingTransaction[], options: TransactionCallOptions): Promise<Row[] | QueryFailure> {
+  const keyed = batch.some((pending) => pending.key !== undefined);
   if (batch.length === 1) {
-    const [{ clientId, request }] = batch as [PendingTransaction];
-    return database.query(SINGLE.name, SINGLE.text, [clientId, request.valor, request.tipo, request.descricao]);
+    const [{ clientId, request, key }] = batch as [PendingTransaction];
+    const values = [clientId, request.valor, request.tipo, request.descricao];
+    if (!keyed) return database.query(SINGLE.name, SINGLE.text, values);
+    return database.query(SINGLE_KEYED.name, SINGLE_KEYED.text, [...values, key, options.keyWaitMsMax]);
   }
-  return database.query(BATCH.name, BATCH.text, [
+  const columns = [
     batch.map((pending) => pending.clientId),
     batch.map((pending) => pending.request.valor),
     batch.map((pending) => pending.request.tipo),
     batch.map((pending) => pending.request.descricao),
-  ]);
+  ];
+  if (!keyed) return database.query(BATCH.name, BATCH.text, columns);
+  return database.query(BATCH_KEYED.name, BATCH_KEYED.text, [...columns, batch.map((pending) => pending.key ?? null), options.keyWaitMsMax]);
 }
 
 export function answerOf(row: Row): TransactionAnswer {
-  const [resultado, limite, saldo] = row as [string, number | null, number | null];
+  const [resultado, limite, saldo, repetida] = row as [string, number | null, number | null, boolean | undefined];
+  let answer: TransactionResult | Failure;
   if (resultado === OUTCOME_APPLIED) {
     invariant(limite !== null && saldo !== null && saldo >= -limite, `applied transaction left saldo ${saldo} with limite ${limite}`);
-    return { limite, saldo };
+    answer = { limite, saldo };
+  } else {
+    const failure = failureForCode(resultado);
+    if (failure === undefined) throw new InvariantError(`the database answered outcome ${JSON.stringify(resultado)}, which the catalogue does not know`);
+    answer = failure;
   }
-  const failure = failureForCode(resultado);
-  if (failure === undefined) throw new InvariantError(`the database answered outcome ${JSON.stringify(resultado)}, which the catalogue does not know`);
-  return failure;
+  return repetida === true ? new Replay(answer) : answer;
 }
 
 /** Sends a batch as one call and answers each transaction in it, in order. */
-export async function sendTransactions(database: Database, batch: PendingTransaction[], log: Log): Promise<TransactionAnswer[]> {
-  const rows = await call(database, batch);
+export async function sendTransactions(database: Database, batch: PendingTransaction[], options: TransactionCallOptions): Promise<TransactionAnswer[]> {
+  const rows = await call(database, batch, options);
   if (rows instanceof QueryFailure) {
     // A call that did not answer may have committed before its reply was
     // lost: every transaction in it has an unknown outcome.
     if (rows.kind === 'unavailable') return batch.map(() => failures.databaseUnavailable);
-    return isolateRejected(database, batch, rows.error, log);
+    return isolateRejected(database, batch, rows.error, options);
   }
   invariant(rows.length === batch.length, `a batch of ${batch.length} transactions returned ${rows.length} rows`);
   return rows.map(answerOf);
@@ -67,13 +94,13 @@ export async function sendTransactions(database: Database, batch: PendingTransac
  * call: each is sent again alone, in the same order, and only the one the
  * database refuses on its own is answered 500 and logged as the bug it is.
  */
-async function isolateRejected(database: Database, batch: PendingTransaction[], error: Error, log: Log): Promise<TransactionAnswer[]> {
+async function isolateRejected(database: Database, batch: PendingTransaction[], error: Error, options: TransactionCallOptions): Promise<TransactionAnswer[]> {
   if (batch.length === 1) {
     const [{ clientId, request }] = batch as [PendingTransaction];
-    log.error({ err: error, clientId, request }, 'BUG: the database rejected a transaction that passed validation');
+    options.log.error({ err: error, clientId, request }, 'BUG: the database rejected a transaction that passed validation');
     return [failures.rejectedByDatabase];
   }
   const answers: TransactionAnswer[] = [];
-  for (const pending of batch) answers.push(...await sendTransactions(database, [pending], log));
+  for (const pending of batch) answers.push(...await sendTransactions(database, [pending], options));
   return answers;
 }

@@ -4,6 +4,7 @@
 // of cases is tested without a server.
 
 import { CLIENT_ID_MAX, DESCRICAO_CHARACTERS_MAX, VALOR_MAX } from '../shared/contract.js';
+import { IDEMPOTENCY_KEY_CHARACTERS_MAX } from './api-limits.js';
 import { failures, Failure } from './errors.js';
 
 const CLIENT_ID_DIGITS_MAX = String(CLIENT_ID_MAX).length;
@@ -72,4 +73,17 @@ export function parseClientId(text: string): number | undefined {
     id = id * 10 + digit;
   }
   return id <= CLIENT_ID_MAX ? id : undefined;
+}
+
+const IDEMPOTENCY_KEY = new RegExp(`^[\\x21-\\x7e]{1,${IDEMPOTENCY_KEY_CHARACTERS_MAX}}$`);
+
+/**
+ * The Idempotency-Key header's value: undefined when there is none, the key
+ * when it is 1 to IDEMPOTENCY_KEY_CHARACTERS_MAX visible ASCII characters,
+ * a Failure otherwise. An empty value counts as none: uWebSockets.js reads
+ * an absent header as '', and nginx drops a header it forwards empty.
+ */
+export function parseIdempotencyKey(header: string): string | undefined | Failure {
+  if (header === '') return undefined;
+  return IDEMPOTENCY_KEY.test(header) ? header : failures.invalidIdempotencyKey;
 }

@@ -89,7 +89,9 @@ export const SETTINGS = {
   shutdownTimeoutMs: integer({ env: 'CREBITO_SHUTDOWN_TIMEOUT_MS', default: 10_000, min: 0, max: 600_000, readers: BOTH, meaning: 'how long a stopping instance waits for in-flight requests' }),
   batchSizeMax: integer({ env: 'CREBITO_BATCH_SIZE_MAX', default: 64, min: 1, max: 1000, readers: BOTH, meaning: 'most requests sharing one database call, transactions and statements alike (`1` turns sharing off)' }),
   batchesInFlightMax: integer({ env: 'CREBITO_BATCHES_IN_FLIGHT_MAX', default: 1, min: 1, max: 200, readers: BOTH, meaning: 'transaction calls in flight per instance' }),
-  readsInFlightMax: integer({ env: 'CREBITO_READS_IN_FLIGHT_MAX', default: 1, min: 1, max: 200, readers: BOTH, meaning: 'statement queries in flight per instance (the two must fit the pool)' }),
+  readsInFlightMax: integer({ env: 'CREBITO_READS_IN_FLIGHT_MAX', default: 1, min: 1, max: 200, readers: BOTH, meaning: 'statement queries in flight per instance (with the transaction calls, one history read and one key expiry, they must fit the pool)' }),
+  idempotencyRetentionS: integer({ env: 'CREBITO_IDEMPOTENCY_RETENTION_S', default: 86_400, min: 1, max: 2_592_000, readers: BOTH, meaning: 'how long an `Idempotency-Key` is kept, at least, for retries to be replayed; older keys are removed in the background' }),
+  idempotencyWaitMsMax: integer({ env: 'CREBITO_IDEMPOTENCY_WAIT_MS_MAX', default: 250, min: 1, max: 600_000, readers: BOTH, meaning: 'longest a retry waits for a request with the same `Idempotency-Key` that is still running before answering 409 (nothing applied); with the queue wait, below the request deadline' }),
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -156,14 +158,30 @@ export function shownDefault(setting: Setting): string {
 
 // Cross-checks between settings, run by whichever program reads them.
 
-type InstanceLimits = Settings<'poolClientsMax' | 'batchesInFlightMax' | 'readsInFlightMax' | 'queueWaitMsMax' | 'requestTimeoutMs'>;
+/**
+ * Pooled connections an instance uses beyond its transaction calls and
+ * statement reads: one history page read at a time, and the background
+ * expiry of idempotency keys, so that neither ever waits for (or makes a
+ * request wait for) a connection.
+ */
+export const HISTORY_READS_IN_FLIGHT_MAX = 1;
+export const KEY_EXPIRY_CONNECTIONS = 1;
+
+type InstanceLimits = Settings<'poolClientsMax' | 'batchesInFlightMax' | 'readsInFlightMax' | 'queueWaitMsMax' | 'requestTimeoutMs' | 'idempotencyWaitMsMax'>;
 
 /** Throws when the instance limits contradict each other. */
 export function checkInstanceLimits(limits: InstanceLimits): void {
   // Every call in flight holds a pooled connection; more calls than
   // connections would only queue inside the pool, unbounded by our limits.
-  if (limits.batchesInFlightMax + limits.readsInFlightMax > limits.poolClientsMax) {
-    throw new Error(`${SETTINGS.batchesInFlightMax.env} (${limits.batchesInFlightMax}) + ${SETTINGS.readsInFlightMax.env} (${limits.readsInFlightMax}) must not exceed ${SETTINGS.poolClientsMax.env} (${limits.poolClientsMax})`);
+  const reserved = HISTORY_READS_IN_FLIGHT_MAX + KEY_EXPIRY_CONNECTIONS;
+  if (limits.batchesInFlightMax + limits.readsInFlightMax + reserved > limits.poolClientsMax) {
+    throw new Error(`${SETTINGS.batchesInFlightMax.env} (${limits.batchesInFlightMax}) + ${SETTINGS.readsInFlightMax.env} (${limits.readsInFlightMax}) + ${reserved} (a history read, the key expiry) must not exceed ${SETTINGS.poolClientsMax.env} (${limits.poolClientsMax})`);
+  }
+  // A retry that waits for its key after the longest queue wait must still
+  // be answered before its deadline: a 409 (nothing applied), not a 503
+  // banco_sem_resposta (outcome unknown).
+  if (limits.queueWaitMsMax + limits.idempotencyWaitMsMax >= limits.requestTimeoutMs) {
+    throw new Error(`${SETTINGS.queueWaitMsMax.env} (${limits.queueWaitMsMax}) + ${SETTINGS.idempotencyWaitMsMax.env} (${limits.idempotencyWaitMsMax}) must be less than ${SETTINGS.requestTimeoutMs.env} (${limits.requestTimeoutMs})`);
   }
   // A request that waited its whole deadline in the queue could never be sent.
   if (limits.queueWaitMsMax >= limits.requestTimeoutMs) {

@@ -33,6 +33,29 @@ export function getStatement(baseUrl: string, clientId: number | string): Promis
   return request(baseUrl, 'GET', `/clientes/${clientId}/extrato`);
 }
 
+export interface KeyedResponse {
+  status: number;
+  /** The body exactly as it came, for byte-for-byte comparisons. */
+  bytes: Buffer;
+  replayed: boolean;
+  instance: string | null;
+}
+
+/** POST /clientes/{id}/transacoes with an Idempotency-Key header. */
+export async function postWithKey(baseUrl: string, clientId: number, body: unknown, key: string): Promise<KeyedResponse> {
+  const response = await fetch(`${baseUrl}/clientes/${clientId}/transacoes`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    body: JSON.stringify(body),
+  });
+  return {
+    status: response.status,
+    bytes: Buffer.from(await response.arrayBuffer()),
+    replayed: response.headers.get('idempotent-replayed') === 'true',
+    instance: response.headers.get('x-crebito-instance'),
+  };
+}
+
 /** Sends raw bytes and returns everything the server wrote until it closed or went quiet. */
 export function rawExchange(port: number, payload: string | Buffer, quietMs = 300): Promise<string> {
   return new Promise((resolve, reject) => {

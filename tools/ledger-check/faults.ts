@@ -1,13 +1,16 @@
 // The faults --faults injects while the load runs, each at its fraction of
 // the run: one instance killed with SIGKILL (the launcher restarts it),
 // another frozen with SIGSTOP for a few seconds, PostgreSQL shut down
-// abruptly (the launcher restarts it and it recovers from its WAL), PostgreSQL
+// abruptly (the launcher restarts it and it recovers from its WAL), a
+// client's row held by a session outside the service (so that transactions
+// outlive their clients' timeouts and are applied after them), PostgreSQL
 // frozen with SIGSTOP (the instances fail fast, then recover), and slow
 // clients trickling bytes at nginx. Each fault reports how long the service
 // took to serve again after it.
 
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { waitFor } from '../../src/shared/wait.js';
 import { processTree } from '../../src/stack/processes.js';
 import { readStackState } from '../../src/stack/state.js';
@@ -16,6 +19,8 @@ import { allInstancesServe, probe } from './probes.js';
 const RECOVERY_TIMEOUT_MS = 60_000;
 const RECOVERY_POLL_MS = 50;
 const STOP_FREEZE_MS = 3_000;
+const STALL_MS = 3_000;
+const STALLED_CLIENT_ID = 1;
 const SLOW_CLIENTS = 64;
 const SLOW_CLIENT_TRICKLE_MS = 4_000;
 const SLOW_CLIENT_BYTE_INTERVAL_MS = 250;
@@ -47,7 +52,8 @@ export const FAULT_SCHEDULE: readonly ScheduledFault[] = [
   { atFraction: 0.12, name: 'SIGKILL one API instance (the launcher restarts it)', inject: killInstance },
   { atFraction: 0.32, name: `SIGSTOP one API instance for ${STOP_FREEZE_MS} ms, then SIGCONT`, inject: freezeInstance },
   { atFraction: 0.45, name: 'immediate shutdown of PostgreSQL (the launcher restarts it)', inject: crashPostgres },
-  { atFraction: 0.6, name: `SIGSTOP PostgreSQL and every backend for ${STOP_FREEZE_MS} ms, then SIGCONT`, inject: freezePostgres },
+  { atFraction: 0.55, name: `client ${STALLED_CLIENT_ID}'s row locked from outside for ${STALL_MS} ms`, inject: stallClient },
+  { atFraction: 0.65, name: `SIGSTOP PostgreSQL and every backend for ${STOP_FREEZE_MS} ms, then SIGCONT`, inject: freezePostgres },
   { atFraction: 0.75, name: `${SLOW_CLIENTS} slow clients trickling bytes for ${SLOW_CLIENT_TRICKLE_MS} ms`, inject: slowClients },
 ];
 
@@ -108,6 +114,30 @@ async function crashPostgres(context: FaultContext): Promise<FaultRecord> {
     return now.postgres !== null && now.postgres.pid !== postgres.pid && await allInstancesServe(context.dataDirectory);
   });
   return { name: 'crash-postgres', atMs, detail: `immediate shutdown (SIGQUIT) of pid ${postgres.pid}; the launcher starts it again`, recoveryMs: recovery };
+}
+
+/**
+ * A session outside the service (a stuck admin transaction, say) holds a
+ * client's row. Calls that touch it wait in the database, longer than a
+ * keyed attempt waits for its answer (workload.ts), and commit once the
+ * row is free: applied after their clients gave up, which is what a retry
+ * with the same key must find out without applying them again.
+ */
+async function stallClient(context: FaultContext): Promise<FaultRecord> {
+  const atMs = context.elapsed();
+  const session = new pg.Client({ connectionString: readStackState(context.dataDirectory).databaseUrl, application_name: 'crebito-ledger-check-stall' });
+  await session.connect();
+  try {
+    await session.query('BEGIN');
+    await session.query('SELECT 1 FROM clientes WHERE id = $1 FOR UPDATE', [STALLED_CLIENT_ID]);
+    context.log(`fault: client ${STALLED_CLIENT_ID}'s row locked from outside for ${STALL_MS} ms`);
+    await sleep(STALL_MS);
+    await session.query('COMMIT');
+  } finally {
+    await session.end();
+  }
+  const recovery = await recoveryMs(() => allInstancesServe(context.dataDirectory));
+  return { name: 'stall-client', atMs, detail: `client ${STALLED_CLIENT_ID}'s row locked from outside for ${STALL_MS} ms`, recoveryMs: recovery };
 }
 
 /**

@@ -20,11 +20,27 @@ export interface TransactionOperation {
   tipo: 'c' | 'd';
   /** Unique per operation: how the database row is matched to the request. */
   descricao: string;
+  /** From the first attempt's start to the last attempt's end. */
   startMs: number;
   endMs: number;
+  /** The last answer's status, and the outcome it tells (unknown when no attempt got one). */
   status: number;
   outcome: Outcome;
   /** The answer's saldo when outcome is 'applied'. */
+  saldo?: number;
+  limite?: number;
+  /** Its Idempotency-Key, when it was sent with one: then an unknown outcome is retried with the same key. */
+  key?: string;
+  /** Every attempt of a keyed operation, in order. */
+  attempts?: Attempt[];
+}
+
+/** One attempt of a keyed operation: its status (0: no answer), and what the answer said. */
+export interface Attempt {
+  status: number;
+  outcome: Outcome;
+  /** Marked Idempotent-Replayed: the stored outcome of an earlier attempt. */
+  replayed: boolean;
   saldo?: number;
   limite?: number;
 }
@@ -50,6 +66,8 @@ export interface StoredTransaction {
   tipo: 'c' | 'd';
   descricao: string;
   realizada_em: string;
+  /** The balance right after it, as the database recorded it. */
+  saldo_apos: number;
 }
 
 export interface DatabaseState {
@@ -65,9 +83,10 @@ export interface DatabaseState {
 export const INVARIANTS = {
   1: 'every 200 transaction is stored exactly once; no 422, no 503 that said "not applied", no unknown request left a row that was not asked for',
   2: 'each unknown-outcome transaction is stored at most once',
-  3: 'each final balance equals the initial balance plus its transactions, and no prefix in commit order crosses -limite',
+  3: 'each final balance equals the initial balance plus its transactions, no prefix in commit order crosses -limite, and each row\'s saldo_apos is the balance right after it',
   4: 'every 200 answer\'s saldo is the balance right after that transaction in commit order',
   5: 'every statement is within the limit, newest first, a true prefix of commit order, and shows every transaction acknowledged before it began',
+  6: 'each keyed transaction, however many attempts it took, is answered as new at most once, every replay repeats that answer exactly, and it is stored once if applied, never if refused',
 } as const;
 
 export type InvariantNumber = keyof typeof INVARIANTS;
@@ -75,7 +94,15 @@ export type InvariantNumber = keyof typeof INVARIANTS;
 export interface Verdict {
   valid: boolean;
   operations: number;
-  transactions: { acknowledged: number; refused: number; invalid: number; notApplied: number; unknown: number; unknownApplied: number };
+  transactions: {
+    acknowledged: number; refused: number; invalid: number; notApplied: number; unknown: number; unknownApplied: number;
+    /**
+     * Sent with an Idempotency-Key; of those, sent more than once; of those,
+     * ending with a known outcome; and of those, answered by a replay: applied
+     * by an attempt whose answer was lost.
+     */
+    keyed: number; retried: number; retriedResolved: number; retriedReplayed: number;
+  };
   statements: { read: number; unknown: number };
   violations: Record<InvariantNumber, number>;
   /** The first few violations of each invariant, in words. */
@@ -89,8 +116,8 @@ const rowKey = (row: { valor: number; tipo: string; descricao: string; realizada
 
 /** Counts the violations of each invariant and keeps the first few in words. */
 class Violations {
-  readonly counts: Record<InvariantNumber, number> = { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 };
-  readonly examples: Record<InvariantNumber, string[]> = { 1: [], 2: [], 3: [], 4: [], 5: [] };
+  readonly counts: Record<InvariantNumber, number> = { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0 };
+  readonly examples: Record<InvariantNumber, string[]> = { 1: [], 2: [], 3: [], 4: [], 5: [], 6: [] };
 
   add(invariant: InvariantNumber, message: string): void {
     this.counts[invariant]++;
@@ -123,12 +150,15 @@ export function judge(history: Operation[], database: DatabaseState, runTag: str
   const order = replayCommitOrder(database, violations);
   checkAnsweredBalances(requests, order, database, violations);
   checkStatements(requests, order, database, violations);
+  const retries = checkKeyedTransactions(requests, violations);
   const count = (outcome: Outcome) => requests.transactions.filter((operation) => operation.outcome === outcome).length;
   const { statements } = requests;
   return {
     valid: Object.values(violations.counts).every((value) => value === 0),
     operations: history.length,
-    transactions: { acknowledged: count('applied'), refused: count('refused'), invalid: count('invalid') + count('not-found'), notApplied: count('not-applied'), unknown: count('unknown'), unknownApplied },
+    transactions: {
+      acknowledged: count('applied'), refused: count('refused'), invalid: count('invalid') + count('not-found'), notApplied: count('not-applied'), unknown: count('unknown'), unknownApplied, ...retries,
+    },
     statements: { read: statements.filter((read) => read.outcome === 'read').length, unknown: statements.filter((read) => read.outcome === 'unknown').length },
     violations: violations.counts,
     examples: violations.examples,
@@ -193,6 +223,9 @@ function replayCommitOrder(database: DatabaseState, violations: Violations): Com
       balances[index + 1] = balances[index]! + delta(row);
       if (balances[index + 1]! < -limit) violations.add(3, `client ${clientId}: balance ${balances[index + 1]} below -${limit} after row ${row.id}`);
     }
+    rows.forEach((row, index) => {
+      if (row.saldo_apos !== balances[index + 1]) violations.add(3, `row ${row.id} (${row.descricao}): saldo_apos ${row.saldo_apos}, but the balance after it in commit order is ${balances[index + 1]}`);
+    });
     const expectedFinal = balances[rows.length]!;
     if (database.finalBalances[clientId] !== expectedFinal) {
       violations.add(3, `client ${clientId}: final balance ${database.finalBalances[clientId]} but its transactions add up to ${expectedFinal}`);
@@ -296,6 +329,42 @@ function checkStatement(read: StatementOperation, order: CommitOrder, tables: Fr
   if (latestStartUpTo[position]! > read.endMs) {
     violations.add(5, `${label}: shows a transaction that was sent only after the read ended`);
   }
+}
+
+const sameAnswer = (a: Attempt, b: Attempt) => a.status === b.status && a.outcome === b.outcome && a.saldo === b.saldo && a.limite === b.limite;
+
+/**
+ * Invariant 6: a keyed transaction is applied exactly once however many
+ * attempts it took. At most one attempt is answered as new (not marked a
+ * replay), and no replay comes before it; every answer repeats the first
+ * one exactly; and the transaction is stored once if that answer was an
+ * application, never if it was a refusal. (An unknown outcome on every
+ * attempt is invariant 2's: stored at most once.)
+ */
+function checkKeyedTransactions(requests: Requests, violations: Violations): { keyed: number; retried: number; retriedResolved: number; retriedReplayed: number } {
+  const counts = { keyed: 0, retried: 0, retriedResolved: 0, retriedReplayed: 0 };
+  for (const operation of requests.transactions) {
+    if (operation.key === undefined) continue;
+    counts.keyed++;
+    const attempts = operation.attempts ?? [];
+    if (attempts.length > 1) counts.retried++;
+    if (attempts.length > 1 && operation.outcome !== 'unknown') counts.retriedResolved++;
+    // An attempt refused unsent ('not-applied') says nothing of the others.
+    const answered = attempts.filter((answer) => answer.outcome !== 'unknown' && answer.outcome !== 'not-applied');
+    const first = answered[0];
+    if (first === undefined) continue;
+    if (attempts.length > 1 && answered.every((answer) => answer.replayed)) counts.retriedReplayed++;
+    const label = `${operation.descricao} (key ${operation.key}, ${attempts.length} attempts)`;
+    const fresh = answered.filter((answer) => !answer.replayed).length;
+    if (fresh > 1) violations.add(6, `${label}: answered as new ${fresh} times`);
+    if (fresh === 1 && first.replayed) violations.add(6, `${label}: answered as a replay before it was answered as new`);
+    if (answered.some((answer) => !sameAnswer(answer, first))) violations.add(6, `${label}: its answers differ: ${answered.map((answer) => `${answer.status}/${answer.saldo}`).join(', ')}`);
+    const stored = requests.rowsByDescricao.get(operation.descricao)?.length ?? 0;
+    if ((first.outcome === 'applied' && stored !== 1) || (first.outcome === 'refused' && stored !== 0)) {
+      violations.add(6, `${label}: answered ${first.outcome} but stored ${stored} times`);
+    }
+  }
+  return counts;
 }
 
 /** How many of the ascending values are strictly below the limit. */

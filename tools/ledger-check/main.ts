@@ -129,7 +129,9 @@ async function settle(dataDirectory: string, log: Run['log']): Promise<void> {
 function printVerdict(verdict: Verdict, faults: FaultRecord[], valid: boolean, historyCap: { maxOperations: number; fullAtMs: number | null }): void {
   console.log('');
   console.log(`valid: ${valid}`);
-  console.log(`operations: ${verdict.operations} (transactions: ${verdict.transactions.acknowledged} acknowledged, ${verdict.transactions.refused} refused, ${verdict.transactions.invalid} invalid, ${verdict.transactions.notApplied} answered 503 not applied, ${verdict.transactions.unknown} unknown of which ${verdict.transactions.unknownApplied} applied; statements: ${verdict.statements.read} read, ${verdict.statements.unknown} unknown)`);
+  const { transactions } = verdict;
+  console.log(`operations: ${verdict.operations} (transactions: ${transactions.acknowledged} acknowledged, ${transactions.refused} refused, ${transactions.invalid} invalid, ${transactions.notApplied} answered 503 not applied, ${transactions.unknown} unknown of which ${transactions.unknownApplied} applied; statements: ${verdict.statements.read} read, ${verdict.statements.unknown} unknown)`);
+  console.log(`  keyed transactions: ${transactions.keyed}; ${transactions.retried} retried after an unknown outcome, ${transactions.retriedResolved} resolved by a retry, ${transactions.retriedReplayed} of them replays (applied by an attempt whose answer was lost)`);
   if (historyCap.fullAtMs !== null) {
     console.log(`  history full: ${historyCap.maxOperations} operations at ${(historyCap.fullAtMs / 1000).toFixed(1)} s; no request was sent after that (faults still ran on schedule)`);
   }

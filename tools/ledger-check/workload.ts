@@ -2,12 +2,30 @@
 // time through the public port (a debit, a credit, or a statement read) and
 // recording it in the history before it goes out, with its answer and its
 // start and end times when it comes back.
+//
+// Half the transactions carry an Idempotency-Key, as a careful client's
+// would: when one gets no answer, or a 409 or a 5xx, it is sent again with
+// the same key, a few times, pausing longer each time, until an answer says
+// what happened. Invariant 6 then holds the service to applying it exactly
+// once however many attempts it took.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { History } from './history.js';
-import type { StatementOperation, TransactionOperation } from './invariants.js';
+import type { Attempt, Outcome, StatementOperation, TransactionOperation } from './invariants.js';
 
 const REQUEST_TIMEOUT_MS = 15_000;
 const STATEMENT_SHARE = 0.25;
+const KEYED_SHARE = 0.5;
+/**
+ * A keyed attempt gives up sooner than an unkeyed request: a careful client
+ * that can retry safely does not wait long, and this is how transactions
+ * whose answer was lost after they committed (the case a key is for) happen
+ * in a run. A busy machine makes more of them, which only tests more.
+ */
+const KEYED_ATTEMPT_TIMEOUT_MS = 1_000;
+/** Attempts of a keyed transaction; the pauses between them double from the first: 0.1 + 0.2 + ... + 1.6 s. */
+const KEYED_ATTEMPTS_MAX = 6;
+const RETRY_PAUSE_MS = 100;
 
 export interface Workload {
   baseUrl: string;
@@ -43,37 +61,68 @@ function randomValor(limit: number): number {
   return 1 + Math.floor(limit * (0.5 + Math.random() * 0.7));
 }
 
+/**
+ * What an answer says happened; 'unknown' for no answer, a 409 (still
+ * running) or a 5xx that says it may have been applied. A 5xx whose body says
+ * it was not applied is 'not-applied', and the checker holds the service to
+ * that (invariant 1).
+ */
+function outcomeOf(status: number, text: string): Outcome {
+  if (status === 200) return 'applied';
+  if (status === 422) return text.includes('limite_excedido') ? 'refused' : 'invalid';
+  if (status === 404) return 'not-found';
+  if (status >= 500 && (JSON.parse(text) as { pode_ter_sido_aplicada?: boolean }).pode_ter_sido_aplicada === false) return 'not-applied';
+  return 'unknown';
+}
+
+async function attempt(workload: Workload, operation: TransactionOperation): Promise<Attempt> {
+  const { clientId, valor, tipo, descricao, key } = operation;
+  try {
+    const response = await fetch(`${workload.baseUrl}/clientes/${clientId}/transacoes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
+      body: JSON.stringify({ valor, tipo, descricao }),
+      signal: AbortSignal.timeout(key === undefined ? REQUEST_TIMEOUT_MS : KEYED_ATTEMPT_TIMEOUT_MS),
+    });
+    const text = await response.text();
+    const outcome = outcomeOf(response.status, text);
+    const replayed = response.headers.get('idempotent-replayed') === 'true';
+    if (outcome !== 'applied') return { status: response.status, outcome, replayed };
+    const body = JSON.parse(text) as { saldo: number; limite: number };
+    return { status: response.status, outcome, replayed, saldo: body.saldo, limite: body.limite };
+  } catch {
+    // Timed out or lost the connection: the outcome is unknown.
+    return { status: 0, outcome: 'unknown', replayed: false };
+  }
+}
+
+/**
+ * Whether a keyed transaction's fate is still unknown: no attempt answered
+ * what happened to it, and some attempt may have been applied. An attempt
+ * answered "not applied" speaks for itself alone.
+ */
+function undecided(operation: TransactionOperation): boolean {
+  const attempts = operation.attempts ?? [];
+  const decided = attempts.some((answer) => answer.outcome !== 'unknown' && answer.outcome !== 'not-applied');
+  return !decided && attempts.some((answer) => answer.outcome === 'unknown');
+}
+
 async function sendTransaction(workload: Workload): Promise<void> {
   const clientId = randomClient(workload);
   const valor = randomValor(workload.limits[clientId]!);
   const tipo = Math.random() < 2 / 3 ? 'd' : 'c';
   const operation: TransactionOperation = { kind: 'transacao', clientId, valor, tipo, descricao: workload.nextDescricao(), startMs: workload.elapsed(), endMs: 0, status: 0, outcome: 'unknown' };
+  if (Math.random() < KEYED_SHARE) Object.assign(operation, { key: `chk-${operation.descricao}`, attempts: [] });
   if (!workload.history.admit(operation, operation.startMs)) return;
-  try {
-    const response = await fetch(`${workload.baseUrl}/clientes/${clientId}/transacoes`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ valor, tipo, descricao: operation.descricao }),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
-    const text = await response.text();
-    operation.status = response.status;
-    if (response.status === 200) {
-      const body = JSON.parse(text) as { saldo: number; limite: number };
-      Object.assign(operation, { outcome: 'applied', saldo: body.saldo, limite: body.limite });
-    } else if (response.status === 422) {
-      operation.outcome = text.includes('limite_excedido') ? 'refused' : 'invalid';
-    } else if (response.status === 404) {
-      operation.outcome = 'not-found';
-    } else if (response.status === 503 || response.status === 500) {
-      // The service says whether it may have been applied; if it says not,
-      // the checker holds it to that (invariant 1).
-      const body = JSON.parse(text) as { pode_ter_sido_aplicada?: boolean };
-      if (body.pode_ter_sido_aplicada === false) operation.outcome = 'not-applied';
-    }
-  } catch {
-    // Timed out or lost the connection: the outcome is unknown.
+  for (let index = 0; ; index++) {
+    const answer = await attempt(workload, operation);
+    operation.attempts?.push(answer);
+    Object.assign(operation, { status: answer.status, outcome: answer.outcome, saldo: answer.saldo, limite: answer.limite });
+    if (operation.key === undefined || index + 1 === KEYED_ATTEMPTS_MAX || !undecided(operation)) break;
+    await sleep(RETRY_PAUSE_MS * 2 ** index);
   }
+  // A later attempt refused unsent says nothing of an earlier one lost.
+  if (undecided(operation)) operation.outcome = 'unknown';
   operation.endMs = workload.elapsed();
 }
 

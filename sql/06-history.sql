@@ -1,0 +1,96 @@
+-- A client's full history (GET /clientes/{id}/transacoes): its transactions
+-- newest first, a page at a time, each with the balance right after it.
+--
+-- Pages are keyset-paginated on the (cliente_id, id DESC) index: a page is
+-- the rows below an id, so walking the pages while writes continue returns
+-- every row once (new rows get higher ids and appear only on a new first
+-- page), and a deep page costs what the first one does (no OFFSET).
+--
+-- The next page is named by a cursor: the last id of this page, with a tag
+-- that signs it for this client (etiqueta_cursor), so a cursor that was
+-- edited, made up or taken from another client is refused rather than read.
+-- The instance packs the id and the tag into the opaque text clients see
+-- (src/instance/history-cursor.ts); the secret stays in the database.
+
+-- 96 bits of SHA-256 over the secret and the cursor's fixed-length content
+-- (fixed length, so no length extension applies).
+CREATE OR REPLACE FUNCTION etiqueta_cursor(p_cliente_id integer, p_id bigint) RETURNS bytea
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT substring(sha256(s.segredo || int4send(p_cliente_id) || int8send(p_id)) FROM 1 FOR 12)
+      FROM segredo_cursor s
+$$;
+
+-- One page: up to p_quantas rows below p_antes_de (NULL: from the newest),
+-- matching the filters given (NULL: no filter; desde inclusive, ate
+-- exclusive, the amounts inclusive). Rows come with resultado 'pagina'; an
+-- extra row past p_quantas means there is a next page, and row p_quantas
+-- carries the tag of its cursor. An unknown client, or a cursor whose tag
+-- does not match, is one row with that error code of the API's catalogue
+-- (src/instance/errors.ts).
+--
+-- The plan is pinned to one range scan of the (cliente_id, id DESC) index,
+-- read in its order and stopped after p_quantas + 1 matches, however the
+-- planner estimates the filters (test/history.test.ts reads the plan):
+-- - plan_cache_mode plans each call for its own values, which folds away
+--   the filters not given;
+-- - the page is ordered by (cliente_id, id DESC), which only that index
+--   delivers. The client is matched with BETWEEN rather than =, because an
+--   equality would make the planner drop cliente_id from the order, and then
+--   the primary key (read backwards, skipping other clients' rows) would
+--   deliver it too: a plan it picks by statistics, and a ruinous one for a
+--   client whose rows are all old;
+-- - enable_sort off rules out reading every row and sorting them, which the
+--   planner prefers when it expects few matches in a small table.
+CREATE OR REPLACE FUNCTION historico(
+    p_cliente_id integer,
+    p_antes_de   bigint,
+    p_etiqueta   bytea,
+    p_quantas    integer,
+    p_tipo       text,
+    p_desde      timestamptz,
+    p_ate        timestamptz,
+    p_valor_min  integer,
+    p_valor_max  integer
+) RETURNS TABLE (
+    resultado    text,
+    id           bigint,
+    valor        integer,
+    tipo         char(1),
+    descricao    varchar(10),
+    realizada_em text,
+    saldo_apos   bigint,
+    etiqueta     bytea
+)
+LANGUAGE plpgsql STABLE
+SET plan_cache_mode = force_custom_plan
+SET enable_sort = off
+AS $$
+#variable_conflict use_column
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM clientes c WHERE c.id = p_cliente_id) THEN
+        RETURN QUERY SELECT 'cliente_nao_encontrado', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, NULL::bytea;
+        RETURN;
+    END IF;
+    IF p_antes_de IS NOT NULL AND p_etiqueta IS DISTINCT FROM etiqueta_cursor(p_cliente_id, p_antes_de) THEN
+        RETURN QUERY SELECT 'cursor_invalido', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, NULL::bytea;
+        RETURN;
+    END IF;
+
+    RETURN QUERY
+    SELECT 'pagina', p.id, p.valor, p.tipo, p.descricao, iso_utc(p.realizada_em), p.saldo_apos,
+           CASE WHEN p.posicao = p_quantas THEN etiqueta_cursor(p_cliente_id, p.id) END
+      FROM (SELECT t.cliente_id, t.id, t.valor, t.tipo, t.descricao, t.realizada_em, t.saldo_apos,
+                   row_number() OVER (ORDER BY t.cliente_id, t.id DESC) AS posicao
+              FROM transacoes t
+             WHERE t.cliente_id BETWEEN p_cliente_id AND p_cliente_id
+               AND (p_antes_de IS NULL OR t.id < p_antes_de)
+               AND (p_tipo IS NULL OR t.tipo = p_tipo)
+               AND (p_desde IS NULL OR t.realizada_em >= p_desde)
+               AND (p_ate IS NULL OR t.realizada_em < p_ate)
+               AND (p_valor_min IS NULL OR t.valor >= p_valor_min)
+               AND (p_valor_max IS NULL OR t.valor <= p_valor_max)
+             ORDER BY t.cliente_id, t.id DESC
+             LIMIT p_quantas + 1) p
+     ORDER BY p.cliente_id, p.id DESC;
+END;
+$$;

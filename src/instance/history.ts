@@ -1,0 +1,72 @@
+// Owns one database call for a page of a client's history
+// (GET /clientes/{id}/transacoes): the query (sql/06-history.sql) and how
+// its rows become a page, or a Failure of the catalogue by the code the
+// function answers. The column list is written once here and both builds
+// the query and names the columns the rows are read by.
+
+import type { Log } from '../shared/log.js';
+import type { Database, Row } from './database.js';
+import { QueryFailure } from './database.js';
+import { failureForCode, failures, Failure, invariant, InvariantError } from './errors.js';
+import { encodeCursor } from './history-cursor.js';
+import type { HistoryQuery } from './history-query.js';
+import type { HistoryEntry, HistoryPage } from './serializers.js';
+
+export type HistoryAnswer = HistoryPage | Failure;
+
+export interface PendingHistoryRead {
+  clientId: number;
+  query: HistoryQuery;
+}
+
+/** The resultado of every row of a page; any other is one row with an error code. */
+const OUTCOME_PAGE = 'pagina';
+
+const COLUMNS = ['resultado', 'id', 'valor', 'tipo', 'descricao', 'realizada_em', 'saldo_apos', 'etiqueta'] as const;
+const at = Object.fromEntries(COLUMNS.map((name, index) => [name, index])) as Record<(typeof COLUMNS)[number], number>;
+const QUERY = { name: 'historico', text: `SELECT ${COLUMNS.join(', ')} FROM historico($1, $2, $3, $4, $5, $6, $7, $8, $9)` };
+
+function toEntry(row: Row): HistoryEntry {
+  return {
+    id: row[at.id] as number,
+    valor: row[at.valor] as number,
+    tipo: row[at.tipo] as string,
+    descricao: row[at.descricao] as string,
+    realizada_em: row[at.realizada_em] as string,
+    saldo_apos: row[at.saldo_apos] as number,
+  };
+}
+
+/** The page from its rows: at most limit of them, and a cursor when the function found one more. */
+function toPage(read: PendingHistoryRead, rows: Row[]): HistoryAnswer {
+  const { limit } = read.query;
+  const first = rows[0];
+  if (first !== undefined && first[at.resultado] !== OUTCOME_PAGE) {
+    const failure = failureForCode(first[at.resultado] as string);
+    if (failure === undefined) throw new InvariantError(`historico answered ${JSON.stringify(first[at.resultado])}, which the catalogue does not know`);
+    return failure;
+  }
+  invariant(rows.length <= limit + 1, `a history page of ${limit} came back with ${rows.length} rows`);
+  const transacoes = rows.slice(0, limit).map(toEntry);
+  if (rows.length <= limit) return { transacoes };
+  const last = rows[limit - 1]!;
+  invariant(Buffer.isBuffer(last[at.etiqueta]), 'the last row of a full history page came without its cursor tag');
+  return { transacoes, next: encodeCursor({ clientId: read.clientId, beforeId: last[at.id] as number, tag: last[at.etiqueta] as Buffer }) };
+}
+
+/** One page, one query. */
+export async function readHistoryPage(database: Database, read: PendingHistoryRead, log: Log): Promise<HistoryAnswer> {
+  const { clientId, query } = read;
+  const rows = await database.query(QUERY.name, QUERY.text, [
+    clientId, query.before?.beforeId ?? null, query.before?.tag ?? null, query.limit,
+    query.tipo ?? null, query.desde ?? null, query.ate ?? null, query.valorMin ?? null, query.valorMax ?? null,
+  ]);
+  if (rows instanceof QueryFailure && rows.kind === 'rejected') {
+    // The query string was validated so that this cannot happen; a gap in
+    // that validation must not crash the instance for every other client.
+    log.error({ err: rows.error, clientId, query }, 'BUG: the database rejected a history read that passed validation');
+    return failures.rejectedByDatabase;
+  }
+  if (rows instanceof QueryFailure) return failures.databaseUnavailable;
+  return toPage(read, rows);
+}

@@ -1,0 +1,210 @@
+// Owns the OpenAPI 3.1 description of the whole API, served at
+// GET /openapi.json and kept in the repository as openapi.json (a test holds
+// the file to this; `npm run openapi` rewrites it). It is built from the
+// facts it describes, never written twice: the response bodies are the
+// serializers' schemas, every error body comes from the catalogue
+// (errors.ts) with its exact text as an example, and every bound is the
+// constant the validation uses. test/openapi.test.ts validates real
+// responses against it.
+
+import { DESCRICAO_CHARACTERS_MAX, VALOR_MAX } from '../shared/contract.js';
+import { HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './api-limits.js';
+import { failures, type Failure } from './errors.js';
+import { EXTRATO_SCHEMA, HISTORY_PAGE_SCHEMA, TRANSACTION_RESULT_SCHEMA } from './serializers.js';
+
+/** The API's own version, not the package's: 1.0 was the contract alone; 1.1 adds idempotency keys and the history; 1.2 the probes, 405, and 503s that say whether anything was applied. */
+const API_VERSION = '1.2.0';
+
+const statusCode = (failure: Failure) => failure.status.slice(0, 3);
+
+/** What an operation says about one of its error statuses beyond the codes: a note, and headers. */
+type StatusNotes = Record<string, { note: string; headers?: object }>;
+
+/** The error responses of an operation, one per status, each listing its codes and their exact bodies. */
+function errorResponses(list: Failure[], notes: StatusNotes = {}): Record<string, object> {
+  const byStatus = new Map<string, Failure[]>();
+  for (const failure of list) byStatus.set(statusCode(failure), [...(byStatus.get(statusCode(failure)) ?? []), failure]);
+  const responses: Record<string, object> = {};
+  for (const [status, group] of byStatus) {
+    const reason = group[0]!.status.slice(4);
+    responses[status] = {
+      description: `${reason}: ${group.map((failure) => `\`${failure.code}\``).join(', ')}${notes[status] ? `. ${notes[status].note}` : ''}`,
+      ...(notes[status]?.headers === undefined ? {} : { headers: notes[status].headers }),
+      content: {
+        'application/json': {
+          schema: {
+            type: 'object',
+            required: ['erro', 'mensagem'],
+            properties: {
+              erro: { type: 'string', enum: group.map((failure) => failure.code) },
+              mensagem: { type: 'string' },
+              pode_ter_sido_aplicada: { type: 'boolean', description: 'on answers from the database side: whether the transaction may have been applied anyway' },
+            },
+          },
+          examples: Object.fromEntries(group.map((failure) => [failure.code, { value: JSON.parse(failure.body) as object }])),
+        },
+      },
+    };
+  }
+  return responses;
+}
+
+const json = (schema: object, description: string, extra: object = {}) => ({ description, ...extra, content: { 'application/json': { schema } } });
+
+const CLIENT_ID = { name: 'id', in: 'path', required: true, description: 'the client (1 to 5 are seeded; anything else answers 404)', schema: { type: 'integer', minimum: 1 } };
+
+const RETRY_AFTER_HEADERS = {
+  'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'string' } },
+};
+
+/** The statuses every operation can get from the database side or from nginx, each with what it means. */
+const UNAVAILABLE_NOTES: StatusNotes = {
+  429: { note: 'From nginx, only when CREBITO_RATE_LIMIT_PER_S is set: nothing was applied', headers: RETRY_AFTER_HEADERS },
+  431: { note: 'From nginx: the request headers are larger than 4 × 8 KiB' },
+  503: {
+    note: '`sobrecarregado` and `banco_indisponivel`: never sent, nothing was applied; `banco_sem_resposta`: sent and unanswered in time, '
+      + 'so a transaction may have been applied (retry it with the same key). `pode_ter_sido_aplicada` says which.',
+    headers: RETRY_AFTER_HEADERS,
+  },
+};
+const UNAVAILABLE = [failures.tooManyRequests, failures.headersTooLarge, failures.overloaded, failures.databaseDown, failures.databaseUnavailable];
+
+const REPLAYED_HEADERS = {
+  [REPLAYED_HEADER]: {
+    description: `\`true\` when this answer is the stored outcome of an earlier request with the same ${IDEMPOTENCY_KEY_HEADER}, replayed byte for byte: nothing moved this time. Absent otherwise.`,
+    schema: { type: 'string', enum: ['true'] },
+  },
+};
+
+const TRANSACTION_REQUEST = {
+  type: 'object',
+  required: ['valor', 'tipo', 'descricao'],
+  properties: {
+    valor: { type: 'integer', minimum: 1, maximum: VALOR_MAX, description: 'the amount, in cents' },
+    tipo: { type: 'string', enum: ['c', 'd'], description: '`c` credit, `d` debit' },
+    descricao: { type: 'string', minLength: 1, maxLength: DESCRICAO_CHARACTERS_MAX, description: `1 to ${DESCRICAO_CHARACTERS_MAX} Unicode characters` },
+  },
+};
+
+const CONTRACT = 'contract';
+const OWN = 'beyond the contract';
+const PROBES = 'probes';
+
+const getHealth = {
+  operationId: 'health',
+  tags: [PROBES],
+  summary: 'Is the process alive? (no database)',
+  description: 'In-flight requests, requests served, and the pool, queue and breaker numbers. Never touches the database.',
+  responses: { 200: json({ type: 'object', required: ['instance', 'pid', 'inFlight'] }, 'Alive.') },
+};
+
+const READY_SCHEMA = { type: 'object', required: ['pronto'], properties: { pronto: { type: 'boolean' }, motivo: { type: 'string' } } };
+
+const getReady = {
+  operationId: 'ready',
+  tags: [PROBES],
+  summary: 'Does the database answer?',
+  description: '200 when the database answered a trivial query within the last second; 503 while it does not, or while the circuit breaker is open. '
+    + 'Answers from a recent call when there was one: a probe never loads the database.',
+  responses: {
+    200: json(READY_SCHEMA, 'Ready.'),
+    503: json(READY_SCHEMA, 'Not ready: the database is not answering.', { headers: RETRY_AFTER_HEADERS }),
+  },
+};
+
+const postTransaction = {
+  operationId: 'registrarTransacao',
+  tags: [CONTRACT],
+  summary: 'Apply a credit or a debit',
+  description: 'Applies it at once, or refuses a debit that would take the balance below `-limite` (422, nothing moves). '
+    + `With an \`${IDEMPOTENCY_KEY_HEADER}\` header, the first request with that key (per client) is applied once and its outcome stored with it; `
+    + 'a retry with the same key and the same body gets that outcome again, byte for byte, marked by `Idempotent-Replayed: true`, '
+    + 'and moves nothing. A retry is safe after a timeout, a lost connection or a 503 whose outcome is unknown.',
+  parameters: [{
+    name: IDEMPOTENCY_KEY_HEADER,
+    in: 'header',
+    required: false,
+    description: `1 to ${IDEMPOTENCY_KEY_CHARACTERS_MAX} visible ASCII characters, unique per logical transaction (a UUID, say); kept at least CREBITO_IDEMPOTENCY_RETENTION_S (24 h by default). An empty value is as if there were none.`,
+    schema: { type: 'string', minLength: 1, maxLength: IDEMPOTENCY_KEY_CHARACTERS_MAX, pattern: '^[!-~]+$' },
+  }],
+  requestBody: { required: true, content: { 'application/json': { schema: TRANSACTION_REQUEST, example: { valor: 1000, tipo: 'c', descricao: 'descricao' } } } },
+  responses: {
+    200: json(TRANSACTION_RESULT_SCHEMA, 'Applied (or, with Idempotent-Replayed, applied by an earlier request with the same key).', { headers: REPLAYED_HEADERS }),
+    ...errorResponses([
+      failures.clientNotFound, failures.idempotencyKeyInUse, failures.bodyTooLarge,
+      failures.malformedJson, failures.notAnObject, failures.invalidValor, failures.invalidTipo, failures.invalidDescricao,
+      failures.limitExceeded, failures.balanceTooLarge, failures.invalidIdempotencyKey, failures.idempotencyKeyReused,
+      failures.rejectedByDatabase, ...UNAVAILABLE,
+    ], {
+      ...UNAVAILABLE_NOTES,
+      409: { note: 'Nothing was applied by this request; retry it with the same key once the first has finished', headers: RETRY_AFTER_HEADERS },
+      413: { note: 'nginx may answer it first, with its own page' },
+      422: { note: 'A refused debit with a key is stored like a success: its retries replay the same 422, marked Idempotent-Replayed', headers: REPLAYED_HEADERS },
+    }),
+  },
+};
+
+const getExtrato = {
+  operationId: 'extrato',
+  tags: [CONTRACT],
+  summary: 'The balance and the 10 newest transactions',
+  description: 'Balance and transactions from one snapshot, newest first; a write answered 200 is seen at once through every instance.',
+  responses: {
+    200: json(EXTRATO_SCHEMA, 'The statement.'),
+    ...errorResponses([failures.clientNotFound, ...UNAVAILABLE], UNAVAILABLE_NOTES),
+  },
+};
+
+const historyParameter = (name: string, description: string, schema: object) => ({ name, in: 'query', required: false, description, schema });
+
+const getHistory = {
+  operationId: 'historico',
+  tags: [OWN],
+  summary: 'The full history, a page at a time',
+  description: 'Every transaction of the client, newest first, each with `saldo_apos`, the balance right after it, so that a statement can be audited line by line. '
+    + 'Pages follow each other by `before=<next>`; walking them while writes continue returns every transaction exactly once (new ones appear on a new first page). '
+    + 'Send the same filters with every page.',
+  parameters: [
+    historyParameter('limit', 'transactions per page', { type: 'integer', minimum: 1, maximum: HISTORY_PAGE_ROWS_MAX, default: HISTORY_PAGE_ROWS_DEFAULT }),
+    historyParameter('before', 'the `next` value of the previous page, unchanged', { type: 'string' }),
+    historyParameter('tipo', 'only credits (`c`) or debits (`d`)', { type: 'string', enum: ['c', 'd'] }),
+    historyParameter('desde', 'only transactions recorded at or after this time (ISO 8601 with a zone)', { type: 'string', format: 'date-time' }),
+    historyParameter('ate', 'only transactions recorded before this time (ISO 8601 with a zone)', { type: 'string', format: 'date-time' }),
+    historyParameter('valor_min', 'only amounts of at least this many cents', { type: 'integer', minimum: 1, maximum: VALOR_MAX }),
+    historyParameter('valor_max', 'only amounts of at most this many cents', { type: 'integer', minimum: 1, maximum: VALOR_MAX }),
+  ],
+  responses: {
+    200: json(HISTORY_PAGE_SCHEMA, 'A page.'),
+    ...errorResponses([
+      failures.clientNotFound, failures.unknownParameter, failures.invalidLimit, failures.invalidCursor, failures.invalidTipo,
+      failures.invalidTime, failures.invalidValorFilter, failures.invertedRange, failures.rejectedByDatabase, ...UNAVAILABLE,
+    ], UNAVAILABLE_NOTES),
+  },
+};
+
+export const OPENAPI_DOCUMENT = {
+  openapi: '3.1.0',
+  info: {
+    title: 'crebito',
+    version: API_VERSION,
+    description: 'A banking ledger: clients with a credit limit, credits and debits that never take a balance below `-limite`. '
+      + 'POST transacoes and GET extrato are the Rinha de Backend 2024/Q1 contract, unchanged; the Idempotency-Key header and the history are crebito\'s own. '
+      + 'Every answer carries `x-crebito-instance`, the instance that served it. Unknown routes answer 404 `rota_nao_encontrada`, '
+      + 'and a known path asked with another method 405 `metodo_nao_permitido` with `Allow`; '
+      + 'nginx itself may answer 502 or 504 when an instance is lost mid-request (a transaction\'s outcome is then unknown: retry it with its key). '
+      + 'GET /docs (this description, interactive) and each instance\'s admin GET /metrics (Prometheus) are not described here.',
+    license: { name: 'MIT', identifier: 'MIT' },
+  },
+  servers: [{ url: '/', description: 'the service that serves this document' }],
+  tags: [
+    { name: CONTRACT, description: 'The Rinha de Backend 2024/Q1 API, exactly (an Idempotency-Key header is optional and crebito\'s own).' },
+    { name: OWN, description: 'What a real ledger needs beyond the contract.' },
+    { name: PROBES, description: 'For load balancers and operators.' },
+  ],
+  paths: {
+    '/clientes/{id}/transacoes': { parameters: [CLIENT_ID], post: postTransaction, get: getHistory },
+    '/clientes/{id}/extrato': { parameters: [CLIENT_ID], get: getExtrato },
+    '/health': { get: getHealth },
+    '/ready': { get: getReady },
+  },
+};
