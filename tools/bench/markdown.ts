@@ -110,7 +110,8 @@ function limitedSection(limited: LimitedRun): string[] {
 function usageSection(scenarios: ScenarioResult[]): string[] {
   const groupNames = scenarios[0]?.usage.map((usage) => usage.name) ?? [];
   const lines = [
-    'CPU seconds per scenario, and peak memory (PSS, MB: shared pages split fairly between processes), by process:',
+    'CPU seconds per scenario, and peak memory (PSS, MB: shared pages split fairly between processes), by process. '
+      + '"load generator" is the bench\'s process and wrk, less "sampling": the bench reading /proc for this table.',
     '',
     `| scenario | ${groupNames.map((name) => `${name} CPU s | ${name} MB`).join(' | ')} |`,
     `|---|${groupNames.map(() => '---:|---:').join('|')}|`,

@@ -8,7 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 
 const CLOCK_TICKS_PER_SECOND = 100;
-const SAMPLE_INTERVAL_MS = 200;
+const SAMPLE_INTERVAL_MS = 250;
+/** The sampling's own CPU, reported as a group of its own: it runs in the load generator's process, and is not load. */
+export const SAMPLER_GROUP = 'sampling';
 
 export interface ProcessGroup {
   name: string;
@@ -89,7 +91,14 @@ export function startSampling(groups: ProcessGroup[]): () => GroupUsage[] {
   // Every pid a group had while sampled: one that exits mid-scenario keeps the CPU it used.
   const members = new Map<string, Set<number>>(groups.map((group) => [group.name, new Set()]));
 
+  let samplerCpuMicroseconds = 0;
   const sample = () => {
+    const cpuBefore = process.cpuUsage();
+    sampleOnce();
+    const cpu = process.cpuUsage(cpuBefore);
+    samplerCpuMicroseconds += cpu.user + cpu.system;
+  };
+  const sampleOnce = () => {
     const processes = readAllProcesses();
     for (const group of groups) {
       const sum: MemorySample = { pss: 0, rss: 0, anonymous: 0 };
@@ -111,7 +120,7 @@ export function startSampling(groups: ProcessGroup[]): () => GroupUsage[] {
   return () => {
     clearInterval(timer);
     sample();
-    return groups.map((group) => {
+    const usage = groups.map((group) => {
       let ticks = 0;
       for (const pid of members.get(group.name)!) ticks += lastTicks.get(pid)! - firstTicks.get(pid)!;
       const peak = peaks.get(group.name)!;
@@ -123,6 +132,7 @@ export function startSampling(groups: ProcessGroup[]): () => GroupUsage[] {
         peakAnonymousMegabytes: peak.anonymous / 1024,
       };
     });
+    return [...usage, { name: SAMPLER_GROUP, cpuSeconds: samplerCpuMicroseconds / 1e6, peakMemoryMegabytes: 0, peakRssMegabytes: 0, peakAnonymousMegabytes: 0 }];
   };
 }
 

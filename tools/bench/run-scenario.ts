@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { StackState } from '../../src/stack/state.js';
 import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
 import type { LoadGenerator, LoadModel, LoadRequest } from './load-generator.js';
-import { ownCpuSeconds, startSampling, type GroupUsage, type ProcessGroup } from './process-stats.js';
+import { ownCpuSeconds, SAMPLER_GROUP, startSampling, type GroupUsage, type ProcessGroup } from './process-stats.js';
 import type { ScenarioResult } from './report.js';
 
 /** What every scenario against one stack shares. */
@@ -120,16 +120,18 @@ async function callUntil(pool: pg.Pool, call: DatabaseScenario['call'], options:
 /**
  * Runs work() while sampling the stack's processes and the load
  * generator's. The generator's CPU comes from this process's own counters,
- * which include the children it reaped (wrk exits before sampling ends).
+ * which include the children it reaped (wrk exits before sampling ends),
+ * less what the sampling itself took.
  */
 async function measured<T>(groups: ProcessGroup[], work: () => Promise<T>): Promise<{ outcome: T; usage: GroupUsage[] }> {
   const stop = startSampling(groups);
   const cpuBefore = ownCpuSeconds();
   try {
     const outcome = await work();
-    const cpuSeconds = ownCpuSeconds() - cpuBefore;
-    const usage = stop().map((group) => (group.name === LOAD_GENERATOR_GROUP ? { ...group, cpuSeconds } : group));
-    return { outcome, usage };
+    const ownSeconds = ownCpuSeconds() - cpuBefore;
+    const usage = stop();
+    const samplingSeconds = usage.find((group) => group.name === SAMPLER_GROUP)!.cpuSeconds;
+    return { outcome, usage: usage.map((group) => (group.name === LOAD_GENERATOR_GROUP ? { ...group, cpuSeconds: Math.max(0, ownSeconds - samplingSeconds) } : group)) };
   } catch (error) {
     stop(); // the sampling timer must not outlive a failed scenario
     throw error;
