@@ -70,3 +70,30 @@ describe('LatencyHistogram', () => {
     expect(() => histogram.percentileMs(1.5)).toThrow(/fraction/);
   });
 });
+
+describe('LatencyHistogram across threads', () => {
+  it('adds histograms as if every latency had been recorded in one, through a snapshot', () => {
+    const values = latenciesMs(30_000);
+    const whole = new LatencyHistogram();
+    const parts = [new LatencyHistogram(), new LatencyHistogram(), new LatencyHistogram()];
+    values.forEach((value, index) => {
+      whole.record(value);
+      parts[index % parts.length]!.record(value);
+    });
+    const merged = new LatencyHistogram();
+    for (const part of parts) merged.add(LatencyHistogram.fromSnapshot(part.snapshot()));
+    expect(merged.summary()).toEqual(whole.summary());
+    for (const fraction of FRACTIONS) expect(merged.percentileMs(fraction)).toBe(whole.percentileMs(fraction));
+  });
+
+  it('keeps the exact maximum, not its bucket\'s middle', () => {
+    const histogram = new LatencyHistogram();
+    for (const value of [0.5, 123.4567, 7]) histogram.record(value);
+    expect(histogram.maxMs).toBe(123.4567);
+    expect(histogram.summary()).toMatchObject({ count: 3, max: 123.4567 });
+  });
+
+  it('refuses a snapshot of another size', () => {
+    expect(() => LatencyHistogram.fromSnapshot({ counts: new Float64Array(10), clamped: 0, maxMs: 0 })).toThrow(/buckets/);
+  });
+});

@@ -28,12 +28,41 @@ function bucketMiddleUs(index: number): number {
 
 const BUCKET_COUNT = bucketIndex(LATENCY_MAX_US) + 1;
 
+/** What the report keeps of a run's latencies, in milliseconds. */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/** A histogram as it crosses a thread boundary (a worker of the load generator hands back its own). */
+export interface HistogramSnapshot {
+  counts: Float64Array;
+  clamped: number;
+  maxMs: number;
+}
+
 export class LatencyHistogram {
   // Float64 rather than Uint32: counts stay exact past 4 billion requests.
   private readonly counts = new Float64Array(BUCKET_COUNT);
   private total = 0;
   /** Latencies above LATENCY_MAX_US, recorded as that. */
   clamped = 0;
+  /** The longest latency recorded, exactly (not a bucket's middle). */
+  maxMs = 0;
+
+  static fromSnapshot(snapshot: HistogramSnapshot): LatencyHistogram {
+    if (snapshot.counts.length !== BUCKET_COUNT) throw new Error(`a histogram snapshot has ${BUCKET_COUNT} buckets, got ${snapshot.counts.length}`);
+    const histogram = new LatencyHistogram();
+    histogram.counts.set(snapshot.counts);
+    for (const count of snapshot.counts) histogram.total += count;
+    histogram.clamped = snapshot.clamped;
+    histogram.maxMs = snapshot.maxMs;
+    return histogram;
+  }
 
   get count(): number {
     return this.total;
@@ -53,6 +82,21 @@ export class LatencyHistogram {
     }
     this.counts[bucketIndex(microseconds)]!++;
     this.total++;
+    if (milliseconds > this.maxMs) this.maxMs = milliseconds;
+  }
+
+  /** Adds every latency another histogram recorded, as if recorded here. */
+  add(other: LatencyHistogram): void {
+    const snapshot = other.snapshot();
+    for (let index = 0; index < BUCKET_COUNT; index++) this.counts[index]! += snapshot.counts[index]!;
+    this.total += other.count;
+    this.clamped += other.clamped;
+    this.maxMs = Math.max(this.maxMs, other.maxMs);
+  }
+
+  /** A copy of the counters, to send to another thread. */
+  snapshot(): HistogramSnapshot {
+    return { counts: this.counts.slice(), clamped: this.clamped, maxMs: this.maxMs };
   }
 
   /**
@@ -70,5 +114,16 @@ export class LatencyHistogram {
       if (seen > rank) return bucketMiddleUs(index) / 1000;
     }
     throw new Error('unreachable: the counts add up to less than the total');
+  }
+
+  summary(): LatencySummary {
+    return {
+      count: this.total,
+      p50: this.percentileMs(0.5),
+      p90: this.percentileMs(0.9),
+      p99: this.percentileMs(0.99),
+      p999: this.percentileMs(0.999),
+      max: this.maxMs,
+    };
   }
 }

@@ -1,10 +1,17 @@
-// The bench's one seam for HTTP load: a scenario says what to send, at what
-// concurrency (and rate), for how long; a generator sends it and hands back
-// what it saw. Today's generator is autocannon in this process
-// (autocannon-load.ts); another (wrk, several processes) replaces it by
-// implementing LoadGenerator, and nothing else in the bench changes.
+// The bench's one seam for HTTP load: a scenario says what to send, under
+// which load model, for how long; a generator sends it and hands back what it
+// saw. Two generators implement it:
+//
+//   wrk-load.ts    wrk (C, epoll), closed model only: the saturation runs.
+//                  The cheapest sender per request there is, so the
+//                  generator takes as little as possible of the two cores
+//                  it shares with the service.
+//   node-load.ts   our own, in worker threads, closed and open model: the
+//                  fixed-arrival-rate latency runs (wrk has no open model),
+//                  and the calibration's second, independent opinion of the
+//                  floor wrk measured.
 
-import type { LatencyHistogram } from './latency-histogram.js';
+import type { LatencySummary } from './latency-histogram.js';
 
 export interface LoadRequest {
   method: 'GET' | 'POST';
@@ -13,24 +20,47 @@ export interface LoadRequest {
   body?: string;
 }
 
+/**
+ * closed: a fixed number of connections, each sending its next request as
+ * soon as the previous one is answered (a slow answer slows the load: how
+ * saturation is measured). open: requests arrive at a fixed rate whatever
+ * the answers do, as k6's arrival-rate executors and Gatling send them, each
+ * on a new connection (as the public test does) or on a free kept-alive one.
+ */
+export type LoadModel =
+  | { kind: 'closed'; connections: number }
+  | { kind: 'open'; ratePerSecond: number; connection: 'new' | 'keep-alive' };
+
 export interface LoadPlan {
   /** The service's base URL, e.g. http://127.0.0.1:9999. */
   url: string;
-  connections: number;
+  model: LoadModel;
   durationSeconds: number;
-  /** Offered load in requests per second across all connections; unset: as fast as answered. */
-  overallRate: number | undefined;
-  /** Called once per request: what to send next. */
-  nextRequest: () => LoadRequest;
+  /** What to send: each sender goes through them in turn from its own place, and around again. */
+  requests: LoadRequest[];
 }
 
 export interface LoadOutcome {
-  /** One latency per answered request. */
-  latency: LatencyHistogram;
+  /** One latency per answered request: from when it was sent (a new connection's connect included) to its last byte. */
+  latency: LatencySummary;
+  /** Open model: how long after its planned time each request was sent (the generator's own lateness). */
+  sendLag: LatencySummary | undefined;
   /** Answers by HTTP status code. */
   statusCounts: Record<string, number>;
   /** Requests that got no answer: connection errors and timeouts. */
   errors: number;
+  /** How long the load ran, for the throughput. */
+  elapsedSeconds: number;
 }
 
-export type LoadGenerator = (plan: LoadPlan) => Promise<LoadOutcome>;
+export interface LoadGenerator {
+  /** How the report names it, e.g. "wrk 4.1.0". */
+  name: string;
+  models: ReadonlySet<LoadModel['kind']>;
+  run(plan: LoadPlan): Promise<LoadOutcome>;
+}
+
+/** The generator for a plan, refusing one that cannot run its model. */
+export function checkModel(generator: LoadGenerator, model: LoadModel): void {
+  if (!generator.models.has(model.kind)) throw new Error(`${generator.name} cannot run the ${model.kind} model`);
+}

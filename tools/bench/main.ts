@@ -1,42 +1,40 @@
-// `npm run bench`: measures crebito against its two ceilings in one run: the
-// HTTP floor (nginx, no database) and the database ceiling (the SQL functions
-// through a pg pool, no HTTP). The scenarios are in scenarios.ts.
+// `npm run bench`: measures crebito against its two ceilings, the HTTP floor
+// (nginx, no database) and the database ceiling (the SQL functions through a
+// pg pool, no HTTP), at saturation and at fixed arrival rates, then again
+// under the public test's resource limits, all in one run (measure.ts,
+// limited-run.ts). The saturation runs' generator is checked against a
+// second one on the same floor: the calibration line.
 //
-// Each scenario runs for --duration seconds at --connections concurrent
-// requests, while the CPU time and peak memory of every process of the stack
-// (and of this load generator) are sampled from /proc. Afterwards the books
-// are checked in the database. Results go to results/ as JSON, Markdown
-// and an SVG chart. Run it against `npm start`, or with --start to bring up a
-// stack of its own in a temporary directory (tools/harness/target.ts).
+// The CPU time and peak memory of every process of the stack (and of the
+// load generator) are sampled from /proc while each scenario runs; the books
+// are checked afterwards. Results go to results/ as JSON, Markdown and an
+// SVG chart. Run it against `npm start`, or with --start to bring up a stack
+// of its own in a temporary directory (tools/harness/target.ts).
 //
 //   npm run bench                          # against the running npm start
 //   npm run bench -- --start --mode fast   # its own stack, fsync off
-//   npm run bench -- --duration 30 --connections 64 --readme
+//   npm run bench -- --duration 10 --public-duration 60 --rounds 3 --readme
+//   npm run bench -- --limits off          # without the run under compose limits
 //   npm run bench -- --start --smoke       # a few seconds; fails on any error
 
 import { parseArgs } from 'node:util';
-import type { StackState } from '../../src/stack/state.js';
 import { numberOption, readTargetOptions, TARGET_OPTIONS, withTarget, type Target, type TargetOptions } from '../harness/target.js';
-import { autocannonLoad } from './autocannon-load.js';
-import { checkBooks } from './books.js';
-import { describeMachine, type ProcessGroup } from './process-stats.js';
-import { printScenario, printSummary, writeReport } from './publish.js';
-import { scenarioNamed, type BenchReport, type ScenarioResult } from './report.js';
-import { runDatabaseScenario, runHttpScenario, type BenchSetup, type DatabaseScenario } from './run-scenario.js';
+import { LIMITS, runLimited, type Limits } from './limited-run.js';
+import { CEILING_POOL_SIZES, measure, type MeasureOptions } from './measure.js';
+import { describeMachine } from './process-stats.js';
+import { printSummary, writeReport } from './publish.js';
+import type { BenchReport } from './report.js';
+import { setupFor } from './run-scenario.js';
 import { compare } from './targets.js';
-import { atHalfRate, DB_EXTRATO, DB_TRANSACAO, EXTRATO, HTTP_FLOOR, MIX, TRANSACOES } from './scenarios.js';
 
-/** On two cores fewer connections can be faster; the best of these is the ceiling crebito is compared with. */
-const CEILING_POOL_SIZES = [4, 8, 16];
 /** --smoke: every scenario, briefly, to prove the bench and the stack work. */
-const SMOKE = { durationSeconds: 1, connections: 8, rounds: 1 };
+const SMOKE: MeasureOptions = { durationSeconds: 1, publicRateDurationSeconds: 1, connections: 8, rounds: 1, ceilingPoolSizes: [8] };
 const FAILURE_OUTPUT_LINES = 40;
 
 interface BenchOptions {
   target: TargetOptions;
-  durationSeconds: number;
-  connections: number;
-  rounds: number;
+  measure: MeasureOptions;
+  limits: Limits;
   smoke: boolean;
   readme: boolean;
 }
@@ -46,114 +44,79 @@ function readOptions(): BenchOptions {
     options: {
       ...TARGET_OPTIONS,
       duration: { type: 'string', default: '4' },
+      'public-duration': { type: 'string', default: '30' },
       rounds: { type: 'string', default: '1' },
       connections: { type: 'string', default: '32' },
+      limits: { type: 'string', default: 'compose' },
       smoke: { type: 'boolean', default: false },
       readme: { type: 'boolean', default: false },
     },
   });
-  const chosen = values.smoke ? SMOKE : {
-    durationSeconds: numberOption(values.duration, 'duration', { min: 1, max: 600, whole: false }),
+  const limits = LIMITS.find((known) => known === values.limits);
+  if (limits === undefined) throw new Error(`--limits is ${LIMITS.join(' or ')}, got ${values.limits}`);
+  // Whole seconds: wrk takes no fractions.
+  const chosen: MeasureOptions = values.smoke ? SMOKE : {
+    durationSeconds: numberOption(values.duration, 'duration', { min: 1, max: 600, whole: true }),
+    publicRateDurationSeconds: numberOption(values['public-duration'], 'public-duration', { min: 1, max: 3600, whole: true }),
     connections: numberOption(values.connections, 'connections', { min: 1, max: 1000, whole: true }),
     rounds: numberOption(values.rounds, 'rounds', { min: 1, max: 20, whole: true }),
+    ceilingPoolSizes: CEILING_POOL_SIZES,
   };
-  return { target: readTargetOptions(values), ...chosen, smoke: values.smoke, readme: values.readme };
+  return { target: readTargetOptions(values), measure: chosen, limits, smoke: values.smoke, readme: values.readme };
 }
 
 async function main(): Promise<void> {
   const options = readOptions();
   await withTarget(options.target, async (target) => {
-    const report = await measure(target.state(), options);
+    const report = await run(target, options).catch((error: unknown) => {
+      printStackOutput(target);
+      throw error;
+    });
     printSummary(report);
     writeReport(report, { out: options.target.out, name: options.smoke ? 'smoke' : `bench-${report.databaseMode}`, updateReadme: options.readme });
     failOnErrors(report, target);
   });
 }
 
-/** Every scenario, then the books: the whole report. */
-async function measure(state: StackState, options: BenchOptions): Promise<BenchReport> {
-  const setup: BenchSetup = {
-    url: `http://127.0.0.1:${state.port}`,
-    databaseUrl: state.databaseUrl,
-    connections: options.connections,
-    durationSeconds: options.durationSeconds,
-    groups: processGroups(state),
-    load: autocannonLoad,
-  };
-  const databaseMode = state.databaseMode ?? 'external';
-  console.log(`bench: ${setup.durationSeconds} s per scenario, ${setup.connections} connections, ${options.rounds} round(s), against ${setup.url} (${state.mode}, database ${databaseMode})`);
-  const scenarios = medianRound(await runRounds(setup, options.rounds));
-  // Latency below saturation: the floor and the mix at the same offered
-  // rate, half of what the mix sustained.
-  const halfRate = scenarioNamed(scenarios, MIX.name).requestsPerSecond / 2;
-  scenarios.push(printScenario(await runHttpScenario(setup, atHalfRate(HTTP_FLOOR, halfRate))));
-  scenarios.push(printScenario(await runHttpScenario(setup, atHalfRate(MIX, halfRate))));
+/** Every measurement, then the targets: the whole report. */
+async function run(target: Target, options: BenchOptions): Promise<BenchReport> {
+  const state = target.state();
+  const setup = setupFor(state);
+  const databaseMode = state.databaseMode ?? options.target.mode;
+  const { measure: chosen } = options;
+  console.log(`bench: ${chosen.durationSeconds} s per scenario (${chosen.publicRateDurationSeconds} s at the public test's rate), ${chosen.connections} connections, ${chosen.rounds} round(s), against ${setup.url} (${state.mode}, database ${state.databaseMode ?? 'external'})`);
+  const measured = await measure(setup, chosen);
+  const limited = await runLimited({ ...chosen, limits: options.limits, mode: databaseMode, otherLauncherPids: [state.launcherPid] });
   return {
     date: new Date().toISOString(),
     machine: describeMachine(),
-    databaseMode,
-    connections: setup.connections,
-    durationSeconds: setup.durationSeconds,
-    rounds: options.rounds,
+    databaseMode: state.databaseMode ?? 'external',
+    connections: chosen.connections,
+    durationSeconds: chosen.durationSeconds,
+    publicRateDurationSeconds: chosen.publicRateDurationSeconds,
+    rounds: chosen.rounds,
     command: ['npm run bench --', ...process.argv.slice(2)].join(' '),
-    scenarios,
-    ...compare(scenarios, { databaseMode, instanceNames: state.instances.map((instance) => instance.name) }),
-    consistency: await checkBooks(state.databaseUrl),
+    ...measured,
+    ...compare({ scenarios: measured.scenarios, calibration: measured.calibration, limited, databaseMode }),
+    limited,
   };
 }
 
-/** Each round: the floor, the two database ceilings, then crebito's three saturating scenarios. */
-async function runRounds(setup: BenchSetup, rounds: number): Promise<ScenarioResult[][]> {
-  const perRound: ScenarioResult[][] = [];
-  for (let round = 1; round <= rounds; round++) {
-    if (rounds > 1) console.log(`round ${round} of ${rounds}`);
-    perRound.push([
-      printScenario(await runHttpScenario(setup, HTTP_FLOOR)),
-      printScenario(await bestCeiling(setup, DB_TRANSACAO)),
-      printScenario(await bestCeiling(setup, DB_EXTRATO)),
-      printScenario(await runHttpScenario(setup, TRANSACOES)),
-      printScenario(await runHttpScenario(setup, EXTRATO)),
-      printScenario(await runHttpScenario(setup, MIX)),
-    ]);
-  }
-  return perRound;
-}
-
-/** The database ceiling: PostgreSQL alone at the same concurrency, through the fastest of a few pool sizes. */
-async function bestCeiling(setup: BenchSetup, scenario: DatabaseScenario): Promise<ScenarioResult> {
-  let best: ScenarioResult | undefined;
-  for (const poolSize of CEILING_POOL_SIZES) {
-    const result = await runDatabaseScenario(setup, scenario, poolSize);
-    if (best === undefined || result.requestsPerSecond > best.requestsPerSecond) best = result;
-  }
-  return best!;
-}
-
-/** Each scenario's median round by throughput, so one noisy round does not decide. */
-function medianRound(perRound: ScenarioResult[][]): ScenarioResult[] {
-  return perRound[0]!.map((_, index) => {
-    const results = perRound.map((round) => round[index]!).sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
-    return results[Math.floor(results.length / 2)]!;
-  });
-}
-
-function processGroups(state: StackState): ProcessGroup[] {
-  const groups: ProcessGroup[] = [];
-  if (state.nginx?.pid !== undefined) groups.push({ name: 'nginx', rootPid: state.nginx.pid });
-  for (const instance of state.instances) if (instance.pid !== undefined) groups.push({ name: instance.name, rootPid: instance.pid });
-  if (state.postgres !== null) groups.push({ name: 'postgres', rootPid: state.postgres.pid });
-  return groups;
-}
-
-/** Any error, unexpected answer or inconsistency fails the run (the smoke test relies on it). */
+/** Any error, unexpected answer or inconsistency, under limits too, fails the run (the smoke test relies on it). */
 function failOnErrors(report: BenchReport, target: Target): void {
-  const errors = report.scenarios.reduce((sum, scenario) => sum + scenario.errors + scenario.unexpectedStatuses, 0);
-  if (errors === 0 && report.consistency.inconsistencies === 0) return;
-  console.error(`bench: ${errors} errors or unexpected answers, ${report.consistency.inconsistencies} inconsistencies`);
-  // The stack's own words (nginx's error log, the instances) say why.
+  const scenarios = [...report.scenarios, ...report.limited.scenarios];
+  const errors = scenarios.reduce((sum, scenario) => sum + scenario.errors + scenario.unexpectedStatuses, 0);
+  const inconsistencies = report.consistency.inconsistencies + (report.limited.consistency?.inconsistencies ?? 0);
+  if (errors === 0 && inconsistencies === 0) return;
+  console.error(`bench: ${errors} errors or unexpected answers, ${inconsistencies} inconsistencies`);
+  printStackOutput(target);
+  process.exitCode = 1;
+}
+
+/** The stack's own words (nginx's error log, the instances, the launcher) say why something failed. */
+function printStackOutput(target: Target): void {
   const output = target.outputTail(FAILURE_OUTPUT_LINES);
   if (output !== '') console.error(output);
-  process.exitCode = 1;
 }
 
 main().catch((error: unknown) => {

@@ -5,22 +5,32 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
-import { formatTarget, renderChart, renderMarkdown, type BenchReport, type ScenarioResult } from './report.js';
+import { renderChart } from './chart.js';
+import { renderMarkdown } from './markdown.js';
+import { formatTarget, type BenchReport, type ScenarioResult } from './report.js';
 
 const README_START = '<!-- bench:start -->';
 const README_END = '<!-- bench:end -->';
 
 /** One line per scenario, as it finishes. */
 export function printScenario(result: ScenarioResult): ScenarioResult {
-  console.log(`${result.name.padEnd(16)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${result.latencyMs.p50.toFixed(2)} ms  p99 ${result.latencyMs.p99.toFixed(2)} ms  errors ${result.errors}  unexpected ${result.unexpectedStatuses}`);
+  const { p50, p99, p999 } = result.latencyMs;
+  const lag = result.sendLagMs === undefined ? '' : `  send lag p99 ${result.sendLagMs.p99.toFixed(2)} ms`;
+  console.log(`${result.name.padEnd(18)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${p50.toFixed(2)}  p99 ${p99.toFixed(2)}  p99.9 ${p999.toFixed(2)} ms${lag}  errors ${result.errors}  unexpected ${result.unexpectedStatuses}`);
   return result;
 }
 
 export function printSummary(report: BenchReport): void {
+  const { calibration } = report;
+  console.log(`calibration: the floor by ${calibration.generator} ${calibration.requestsPerSecond.toFixed(0)} req/s, by ${calibration.secondGenerator} ${calibration.secondRequestsPerSecond.toFixed(0)} req/s`);
   for (const ratio of report.ratios) console.log(`${ratio.name.padEnd(28)} ${(ratio.value * 100).toFixed(1)}%`);
   for (const target of report.targets) console.log(`target ${target.met ? 'met    ' : 'MISSED '} ${target.name}: ${formatTarget(target)} (goal ${target.goal})`);
-  console.log(`books: ${report.consistency.clients} clients, ${report.consistency.inconsistencies} inconsistencies`);
-  for (const detail of report.consistency.details) console.log(`  ${detail}`);
+  for (const [title, consistency] of [['books', report.consistency], ['books under limits', report.limited.consistency]] as const) {
+    if (consistency === undefined) continue;
+    console.log(`${title}: ${consistency.clients} clients, ${consistency.inconsistencies} inconsistencies`);
+    for (const detail of consistency.details) console.log(`  ${detail}`);
+  }
+  if (report.limited.skipped !== undefined) console.log(`under compose limits: not run (${report.limited.skipped})`);
 }
 
 /** Writes <out>/<name>.{json,md,svg}; with updateReadme, README.md's results section too. */

@@ -1,24 +1,22 @@
 // Runs one benchmark scenario and measures it: its throughput and latency,
 // its errors and unexpected answers, and the CPU time and peak memory of
-// every process of the stack (and of this process, the load generator)
-// while it ran. HTTP scenarios go through a LoadGenerator; the database
-// ceilings call PostgreSQL straight through a pg pool, no HTTP.
+// every process of the stack (and of the load generator) while it ran. HTTP
+// scenarios go through a LoadGenerator; the database ceilings call
+// PostgreSQL straight through a pg pool, no HTTP.
 
 import pg from 'pg';
-import { LatencyHistogram } from './latency-histogram.js';
-import type { LoadGenerator, LoadRequest } from './load-generator.js';
-import { startSampling, type GroupUsage, type ProcessGroup } from './process-stats.js';
+import type { StackState } from '../../src/stack/state.js';
+import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
+import type { LoadGenerator, LoadModel, LoadRequest } from './load-generator.js';
+import { ownCpuSeconds, SAMPLER_GROUP, startSampling, type GroupUsage, type ProcessGroup } from './process-stats.js';
 import type { ScenarioResult } from './report.js';
 
-/** What every scenario of one bench run shares. */
+/** What every scenario against one stack shares. */
 export interface BenchSetup {
   url: string;
   databaseUrl: string;
-  connections: number;
-  durationSeconds: number;
   /** The stack's processes, sampled while each scenario runs. */
   groups: ProcessGroup[];
-  load: LoadGenerator;
 }
 
 export interface HttpScenario {
@@ -26,9 +24,8 @@ export interface HttpScenario {
   description: string;
   /** The statuses a correct service answers; any other counts as unexpected. */
   expected: ReadonlySet<number>;
-  /** Offered load in requests per second; unset: as fast as answered. */
-  overallRate: number | undefined;
-  nextRequest: () => LoadRequest;
+  /** A sample of what it sends, in order; a generator goes around it. */
+  requests: () => LoadRequest[];
 }
 
 export interface DatabaseScenario {
@@ -38,44 +35,73 @@ export interface DatabaseScenario {
   call: (pool: pg.Pool) => Promise<unknown>;
 }
 
-export async function runHttpScenario(setup: BenchSetup, scenario: HttpScenario): Promise<ScenarioResult> {
-  const { outcome, usage } = await measured(setup.groups, () => setup.load({
+/** How a scenario is driven: by which generator, under which model, for how long. */
+export interface Drive {
+  generator: LoadGenerator;
+  model: LoadModel;
+  durationSeconds: number;
+}
+
+export const LOAD_GENERATOR_GROUP = 'load generator';
+
+export async function runHttpScenario(setup: BenchSetup, scenario: HttpScenario, drive: Drive): Promise<ScenarioResult> {
+  const { outcome, usage } = await measured(setup.groups, () => drive.generator.run({
     url: setup.url,
-    connections: setup.connections,
-    durationSeconds: setup.durationSeconds,
-    overallRate: scenario.overallRate,
-    nextRequest: scenario.nextRequest,
+    model: drive.model,
+    durationSeconds: drive.durationSeconds,
+    requests: scenario.requests(),
   }));
   let unexpectedStatuses = 0;
   for (const [status, count] of Object.entries(outcome.statusCounts)) {
     if (!scenario.expected.has(Number(status))) unexpectedStatuses += count;
   }
-  return scenarioResult({ ...scenario, durationSeconds: setup.durationSeconds }, outcome.latency, {
-    errors: outcome.errors, unexpectedStatuses, statusCounts: outcome.statusCounts, usage,
-  });
+  return {
+    name: scenario.name,
+    description: scenario.description,
+    generator: drive.generator.name,
+    model: drive.model,
+    ...throughput(outcome.latency, outcome.elapsedSeconds),
+    sendLagMs: outcome.sendLag,
+    errors: outcome.errors,
+    unexpectedStatuses,
+    statusCounts: outcome.statusCounts,
+    usage,
+  };
 }
 
 /** The database ceiling: the same function, the same concurrency, no HTTP and no instances. */
-export async function runDatabaseScenario(setup: BenchSetup, scenario: DatabaseScenario, poolSize: number): Promise<ScenarioResult> {
-  const pool = new pg.Pool({ connectionString: setup.databaseUrl, max: poolSize, application_name: 'crebito-bench' });
+export async function runDatabaseScenario(setup: BenchSetup, scenario: DatabaseScenario, options: { poolSize: number; callers: number; durationSeconds: number }): Promise<ScenarioResult> {
+  const pool = new pg.Pool({ connectionString: setup.databaseUrl, max: options.poolSize, application_name: 'crebito-bench' });
   try {
     // Open every connection first so the measurement does not include it.
-    await Promise.all(Array.from({ length: poolSize }, () => pool.query('SELECT 1')));
-    const { outcome, usage } = await measured(setup.groups, () => callUntil(pool, scenario.call, setup));
-    const description = `${scenario.calls} through a pg pool of ${poolSize}, no HTTP`;
-    return scenarioResult({ name: scenario.name, description, durationSeconds: setup.durationSeconds }, outcome.latency, {
-      errors: outcome.errors, unexpectedStatuses: 0, statusCounts: {}, usage,
-    });
+    await Promise.all(Array.from({ length: options.poolSize }, () => pool.query('SELECT 1')));
+    const { outcome, usage } = await measured(setup.groups, () => callUntil(pool, scenario.call, options));
+    return {
+      name: scenario.name,
+      description: `${scenario.calls} through a pg pool of ${options.poolSize}, no HTTP`,
+      generator: 'pg pool, in the bench',
+      model: { kind: 'closed', connections: options.callers },
+      ...throughput(outcome.latency.summary(), options.durationSeconds),
+      sendLagMs: undefined,
+      errors: outcome.errors,
+      unexpectedStatuses: 0,
+      statusCounts: {},
+      usage,
+    };
   } finally {
     await pool.end();
   }
 }
 
-/** `connections` callers, each calling again as soon as its call returns, until the duration has passed. */
-async function callUntil(pool: pg.Pool, call: DatabaseScenario['call'], setup: BenchSetup): Promise<{ latency: LatencyHistogram; errors: number }> {
+function throughput(latency: LatencySummary, elapsedSeconds: number): Pick<ScenarioResult, 'requestsPerSecond' | 'latencyMs' | 'requests'> {
+  return { requestsPerSecond: latency.count / elapsedSeconds, latencyMs: latency, requests: latency.count };
+}
+
+/** `callers` callers, each calling again as soon as its call returns, until the duration has passed. */
+async function callUntil(pool: pg.Pool, call: DatabaseScenario['call'], options: { callers: number; durationSeconds: number }): Promise<{ latency: LatencyHistogram; errors: number }> {
   const latency = new LatencyHistogram();
   let errors = 0;
-  const deadline = Date.now() + setup.durationSeconds * 1000;
+  const deadline = Date.now() + options.durationSeconds * 1000;
   const caller = async () => {
     while (Date.now() < deadline) {
       const started = process.hrtime.bigint();
@@ -87,40 +113,41 @@ async function callUntil(pool: pg.Pool, call: DatabaseScenario['call'], setup: B
       }
     }
   };
-  await Promise.all(Array.from({ length: setup.connections }, caller));
+  await Promise.all(Array.from({ length: options.callers }, caller));
   return { latency, errors };
 }
 
-/** Runs work() while sampling the stack's processes, and adds this process's own usage last. */
+/**
+ * Runs work() while sampling the stack's processes and the load
+ * generator's. The generator's CPU comes from this process's own counters,
+ * which include the children it reaped (wrk exits before sampling ends),
+ * less what the sampling itself took.
+ */
 async function measured<T>(groups: ProcessGroup[], work: () => Promise<T>): Promise<{ outcome: T; usage: GroupUsage[] }> {
   const stop = startSampling(groups);
-  const cpuBefore = process.cpuUsage();
+  const cpuBefore = ownCpuSeconds();
   try {
     const outcome = await work();
-    return { outcome, usage: [...stop(), loadGeneratorUsage(cpuBefore)] };
+    const ownSeconds = ownCpuSeconds() - cpuBefore;
+    const usage = stop();
+    const samplingSeconds = usage.find((group) => group.name === SAMPLER_GROUP)!.cpuSeconds;
+    return { outcome, usage: usage.map((group) => (group.name === LOAD_GENERATOR_GROUP ? { ...group, cpuSeconds: Math.max(0, ownSeconds - samplingSeconds) } : group)) };
   } catch (error) {
     stop(); // the sampling timer must not outlive a failed scenario
     throw error;
   }
 }
 
-function loadGeneratorUsage(cpuBefore: NodeJS.CpuUsage): GroupUsage {
-  const cpu = process.cpuUsage(cpuBefore);
-  const rss = process.memoryUsage().rss / 2 ** 20;
-  return { name: 'load generator', cpuSeconds: (cpu.user + cpu.system) / 1e6, peakMemoryMegabytes: rss, peakRssMegabytes: rss };
-}
-
-function scenarioResult(
-  scenario: { name: string; description: string; durationSeconds: number },
-  latency: LatencyHistogram,
-  outcome: Pick<ScenarioResult, 'errors' | 'unexpectedStatuses' | 'statusCounts' | 'usage'>,
-): ScenarioResult {
-  return {
-    name: scenario.name,
-    description: scenario.description,
-    requestsPerSecond: latency.count / scenario.durationSeconds,
-    latencyMs: { p50: latency.percentileMs(0.5), p90: latency.percentileMs(0.9), p99: latency.percentileMs(0.99), p999: latency.percentileMs(0.999) },
-    requests: latency.count,
-    ...outcome,
-  };
+/**
+ * What the scenarios against a running stack need: its address, and its
+ * processes by part, then the load generator (this process and its
+ * children, less the launchers of the stacks this process started).
+ */
+export function setupFor(state: StackState, otherLauncherPids: number[] = []): BenchSetup {
+  const groups: ProcessGroup[] = [];
+  if (state.nginx?.pid !== undefined) groups.push({ name: 'nginx', rootPid: state.nginx.pid });
+  for (const instance of state.instances) if (instance.pid !== undefined) groups.push({ name: instance.name, rootPid: instance.pid });
+  if (state.postgres !== null) groups.push({ name: 'postgres', rootPid: state.postgres.pid });
+  groups.push({ name: LOAD_GENERATOR_GROUP, rootPid: process.pid, excludedPids: [state.launcherPid, ...otherLauncherPids] });
+  return { url: `http://127.0.0.1:${state.port}`, databaseUrl: state.databaseUrl, groups };
 }

@@ -1,64 +1,122 @@
-// What each benchmark scenario sends. The order and the names are the
-// report's (test/load-scripts.test.ts holds them):
+// What each benchmark scenario sends. The names are the report's
+// (test/load-scripts.test.ts holds them):
 //
 //   http-floor      GET /health through nginx: HTTP and proxying, no database
 //   db-transacao    registrar_transacao straight through a pg pool, no HTTP
 //   db-extrato      extratos straight through a pg pool, no HTTP
 //   transacoes      POST through nginx, 2 debits : 1 credit, random clients
 //   extrato         GET statements through nginx, random clients
-//   mix             transactions and a few statements (2 : 1 : 0.3)
-//   http-floor@half and mix@half: the same at half the rate the mix sustained
+//   mix             the public test's mix: 220 debits, 110 credits, 10 statements
+//
+// The HTTP scenarios run at saturation (closed model) and, the floor and the
+// mix, at fixed arrival rates (open model): the public test's peak, and
+// shares of the mix's saturation rate (openAt).
 
 import { EXTRATO_TRANSACTIONS_MAX } from '../../src/shared/contract.js';
-import type { LoadRequest } from './load-generator.js';
+import type { LoadModel, LoadRequest } from './load-generator.js';
 import type { DatabaseScenario, HttpScenario } from './run-scenario.js';
 
-/** The share of statements in the mix: 0.3 of 3.3. */
-const MIX_STATEMENT_SHARE = 0.09;
+/** The public test's arrival rates at its peak, per second (Rinha de Backend 2024/Q1). */
+export const PUBLIC_TEST_RATES = { debits: 220, credits: 110, statements: 10 } as const;
+export const PUBLIC_TEST_RATE_PER_SECOND = PUBLIC_TEST_RATES.debits + PUBLIC_TEST_RATES.credits + PUBLIC_TEST_RATES.statements;
+/** Shares of the mix's saturation rate the open-model runs offer. */
+export const SATURATION_SHARES = [0.25, 0.5, 0.75] as const;
+/** Requests in a scenario's sample; generators go around it, so it needs variety, not length. */
+const SAMPLE_BLOCKS = 120;
 
-const randomClient = () => 1 + Math.floor(Math.random() * 5);
-const randomValor = () => 1 + Math.floor(Math.random() * 10000);
+const CLIENT_COUNT = 5;
+const VALOR_MAX = 10_000;
+const randomClient = () => 1 + Math.floor(Math.random() * CLIENT_COUNT);
+const randomValor = () => 1 + Math.floor(Math.random() * VALOR_MAX);
 const randomDescricao = () => Math.random().toString(36).slice(2, 12).padEnd(10, 'x');
 
-/** 2 debits : 1 credit, as the public test's load does. */
-function randomTransaction(): { valor: number; tipo: 'c' | 'd'; descricao: string } {
-  return { valor: randomValor(), tipo: Math.random() < 2 / 3 ? 'd' : 'c', descricao: randomDescricao() };
+const transaction = (tipo: 'c' | 'd'): LoadRequest => ({
+  method: 'POST',
+  path: `/clientes/${randomClient()}/transacoes`,
+  body: JSON.stringify({ valor: randomValor(), tipo, descricao: randomDescricao() }),
+});
+const statement = (): LoadRequest => ({ method: 'GET', path: `/clientes/${randomClient()}/extrato` });
+
+/**
+ * SAMPLE_BLOCKS blocks, each holding exactly `counts` requests of each kind
+ * in a random order: the mix's proportions hold in any stretch of it, not
+ * only on average.
+ */
+function sample(counts: [number, () => LoadRequest][]): LoadRequest[] {
+  const requests: LoadRequest[] = [];
+  for (let block = 0; block < SAMPLE_BLOCKS; block++) {
+    const kinds = counts.flatMap(([count, make]) => Array.from({ length: count }, () => make));
+    for (let index = kinds.length - 1; index > 0; index--) {
+      const other = Math.floor(Math.random() * (index + 1));
+      [kinds[index], kinds[other]] = [kinds[other]!, kinds[index]!];
+    }
+    requests.push(...kinds.map((make) => make()));
+  }
+  return requests;
 }
 
-const transactionRequest = (): LoadRequest => ({ method: 'POST', path: `/clientes/${randomClient()}/transacoes`, body: JSON.stringify(randomTransaction()) });
-const statementRequest = (): LoadRequest => ({ method: 'GET', path: `/clientes/${randomClient()}/extrato` });
-
 export const HTTP_FLOOR: HttpScenario = {
-  name: 'http-floor', description: 'GET /health through nginx (no database)', expected: new Set([200]), overallRate: undefined,
-  nextRequest: () => ({ method: 'GET', path: '/health' }),
+  name: 'http-floor', description: 'GET /health through nginx (no database)', expected: new Set([200]),
+  requests: () => [{ method: 'GET', path: '/health' }],
 };
 
 export const TRANSACOES: HttpScenario = {
-  name: 'transacoes', description: 'POST transactions through nginx, 2 debits : 1 credit', expected: new Set([200, 422]), overallRate: undefined,
-  nextRequest: transactionRequest,
+  name: 'transacoes', description: 'POST transactions through nginx, 2 debits : 1 credit', expected: new Set([200, 422]),
+  requests: () => sample([[2, () => transaction('d')], [1, () => transaction('c')]]),
 };
 
 export const EXTRATO: HttpScenario = {
-  name: 'extrato', description: 'GET statements through nginx', expected: new Set([200]), overallRate: undefined,
-  nextRequest: statementRequest,
+  name: 'extrato', description: 'GET statements through nginx', expected: new Set([200]),
+  requests: () => sample([[1, statement]]),
 };
 
 export const MIX: HttpScenario = {
-  name: 'mix', description: 'debits, credits and statements, 2 : 1 : 0.3', expected: new Set([200, 422]), overallRate: undefined,
-  nextRequest: () => (Math.random() < MIX_STATEMENT_SHARE ? statementRequest() : transactionRequest()),
+  name: 'mix',
+  description: `the public test's mix: ${PUBLIC_TEST_RATES.debits} debits : ${PUBLIC_TEST_RATES.credits} credits : ${PUBLIC_TEST_RATES.statements} statements`,
+  expected: new Set([200, 422]),
+  requests: () => {
+    const divisor = PUBLIC_TEST_RATES.statements; // 22 : 11 : 1 in each block
+    return sample([
+      [PUBLIC_TEST_RATES.debits / divisor, () => transaction('d')],
+      [PUBLIC_TEST_RATES.credits / divisor, () => transaction('c')],
+      [PUBLIC_TEST_RATES.statements / divisor, statement],
+    ]);
+  },
 };
 
-/** The same scenario offered a fixed rate, half of what the mix sustained: latency below saturation. */
-export function atHalfRate(scenario: HttpScenario, rate: number): HttpScenario {
-  return { ...scenario, name: `${scenario.name}@half`, description: `${scenario.description}, at ${rate.toFixed(0)} req/s`, overallRate: rate };
+export interface OpenScenario {
+  scenario: HttpScenario;
+  model: Extract<LoadModel, { kind: 'open' }>;
+}
+
+/**
+ * The scenario at a fixed arrival rate, named after it: `@public` is the
+ * public test's peak rate on a new connection per request, as that test
+ * sends them; `@25%` and so on are shares of the mix's saturation rate, on
+ * kept-alive connections (a new one each, thousands a second, would measure
+ * the kernel's TCP set-up and run out of ports).
+ */
+export function openAt(scenario: HttpScenario, rate: { share: number; saturationRate: number } | 'public'): OpenScenario {
+  if (rate === 'public') {
+    return {
+      scenario: { ...scenario, name: `${scenario.name}@public`, description: `${scenario.description}; ${PUBLIC_TEST_RATE_PER_SECOND} req/s, a new connection each (the public test's peak)` },
+      model: { kind: 'open', ratePerSecond: PUBLIC_TEST_RATE_PER_SECOND, connection: 'new' },
+    };
+  }
+  const ratePerSecond = Math.max(1, Math.round(rate.share * rate.saturationRate));
+  const percent = Math.round(rate.share * 100);
+  return {
+    scenario: { ...scenario, name: `${scenario.name}@${percent}%`, description: `${scenario.description}; ${ratePerSecond} req/s (${percent}% of the mix's saturation), kept-alive connections` },
+    model: { kind: 'open', ratePerSecond, connection: 'keep-alive' },
+  };
 }
 
 export const DB_TRANSACAO: DatabaseScenario = {
   name: 'db-transacao',
   calls: 'registrar_transacao',
   call: (pool) => {
-    const transaction = randomTransaction();
-    return pool.query({ name: 'bench_transacao', text: 'SELECT * FROM registrar_transacao($1, $2, $3, $4)', values: [randomClient(), transaction.valor, transaction.tipo, transaction.descricao] });
+    const tipo = Math.random() < 2 / 3 ? 'd' : 'c';
+    return pool.query({ name: 'bench_transacao', text: 'SELECT * FROM registrar_transacao($1, $2, $3, $4)', values: [randomClient(), randomValor(), tipo, randomDescricao()] });
   },
 };
 

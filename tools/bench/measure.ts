@@ -1,0 +1,104 @@
+// The bench's measurements against one stack, in order:
+//
+//   1. saturation rounds: the floor (wrk, then the second generator: the
+//      calibration), the database ceilings, then crebito's POSTs,
+//      statements and mix; each scenario's median round is kept;
+//   2. fixed arrival rates: the floor and the mix at the public test's rate,
+//      then at shares of the mix's saturation rate;
+//   3. the books.
+
+import { checkBooks } from './books.js';
+import { nodeLoad } from './node-load.js';
+import { printScenario } from './publish.js';
+import { scenarioNamed, type Calibration, type Consistency, type ScenarioResult } from './report.js';
+import { runDatabaseScenario, runHttpScenario, type BenchSetup, type DatabaseScenario } from './run-scenario.js';
+import { DB_EXTRATO, DB_TRANSACAO, EXTRATO, HTTP_FLOOR, MIX, openAt, SATURATION_SHARES, TRANSACOES, type OpenScenario } from './scenarios.js';
+import { wrkLoad } from './wrk-load.js';
+
+/** On two cores fewer connections can be faster; the best of these is the ceiling crebito is compared with. */
+export const CEILING_POOL_SIZES = [4, 8, 16];
+
+export interface MeasureOptions {
+  connections: number;
+  durationSeconds: number;
+  publicRateDurationSeconds: number;
+  rounds: number;
+  /** The pool sizes the database ceilings try (CEILING_POOL_SIZES; the smoke run tries one). */
+  ceilingPoolSizes: number[];
+}
+
+export interface Measured {
+  scenarios: ScenarioResult[];
+  calibration: Calibration;
+  consistency: Consistency;
+}
+
+export async function measure(setup: BenchSetup, options: MeasureOptions): Promise<Measured> {
+  const rounds: RoundResult[] = [];
+  for (let round = 1; round <= options.rounds; round++) {
+    if (options.rounds > 1) console.log(`round ${round} of ${options.rounds}`);
+    rounds.push(await saturationRound(setup, options));
+  }
+  const saturation = medianRound(rounds.map((round) => round.scenarios));
+  const open: ScenarioResult[] = [];
+  for (const { scenario, model } of openScenarios(scenarioNamed(saturation, MIX.name).requestsPerSecond)) {
+    const durationSeconds = model.connection === 'new' ? options.publicRateDurationSeconds : options.durationSeconds;
+    open.push(printScenario(await runHttpScenario(setup, scenario, { generator: nodeLoad, model, durationSeconds })));
+  }
+  const floor = scenarioNamed(saturation, HTTP_FLOOR.name);
+  const calibration: Calibration = {
+    scenario: HTTP_FLOOR.name,
+    generator: floor.generator,
+    requestsPerSecond: floor.requestsPerSecond,
+    secondGenerator: nodeLoad.name,
+    secondRequestsPerSecond: median(rounds.map((round) => round.secondFloor.requestsPerSecond)),
+  };
+  return { scenarios: [...saturation, ...open], calibration, consistency: await checkBooks(setup.databaseUrl) };
+}
+
+interface RoundResult {
+  scenarios: ScenarioResult[];
+  /** The floor measured by the second generator, right after wrk's. */
+  secondFloor: ScenarioResult;
+}
+
+async function saturationRound(setup: BenchSetup, options: MeasureOptions): Promise<RoundResult> {
+  const closed = { kind: 'closed', connections: options.connections } as const;
+  const byWrk = { generator: wrkLoad, model: closed, durationSeconds: options.durationSeconds };
+  const floor = printScenario(await runHttpScenario(setup, HTTP_FLOOR, byWrk));
+  const secondFloor = await runHttpScenario(setup, HTTP_FLOOR, { ...byWrk, generator: nodeLoad });
+  console.log(`  calibration: the floor by ${nodeLoad.name}: ${secondFloor.requestsPerSecond.toFixed(0)} req/s`);
+  const scenarios = [floor];
+  for (const ceiling of [DB_TRANSACAO, DB_EXTRATO]) scenarios.push(printScenario(await bestCeiling(setup, ceiling, options)));
+  for (const scenario of [TRANSACOES, EXTRATO, MIX]) scenarios.push(printScenario(await runHttpScenario(setup, scenario, byWrk)));
+  return { scenarios, secondFloor };
+}
+
+/** The floor and the mix at the public test's rate, then at each share of the mix's saturation rate. */
+export function openScenarios(mixSaturationRate: number): OpenScenario[] {
+  const rates = ['public' as const, ...SATURATION_SHARES.map((share) => ({ share, saturationRate: mixSaturationRate }))];
+  return rates.flatMap((rate) => [openAt(HTTP_FLOOR, rate), openAt(MIX, rate)]);
+}
+
+/** The database ceiling: PostgreSQL alone at the same concurrency, through the fastest of a few pool sizes. */
+async function bestCeiling(setup: BenchSetup, scenario: DatabaseScenario, options: MeasureOptions): Promise<ScenarioResult> {
+  let best: ScenarioResult | undefined;
+  for (const poolSize of options.ceilingPoolSizes) {
+    const result = await runDatabaseScenario(setup, scenario, { poolSize, callers: options.connections, durationSeconds: options.durationSeconds });
+    if (best === undefined || result.requestsPerSecond > best.requestsPerSecond) best = result;
+  }
+  return best!;
+}
+
+/** Each scenario's median round by throughput, so one noisy round does not decide. */
+function medianRound(perRound: ScenarioResult[][]): ScenarioResult[] {
+  return perRound[0]!.map((_, index) => {
+    const results = perRound.map((round) => round[index]!).sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+    return results[Math.floor(results.length / 2)]!;
+  });
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
