@@ -44,7 +44,8 @@ describe('Prometheus scraping every instance', () => {
     // until it has scraped both instances twice, so rates have two points.
     const scrapedTwice = await waitFor(async () => (await query('count_over_time(up[1m]) >= 2')).length === 2, { timeoutMs: 30_000, intervalMs: 250 });
     expect(scrapedTwice).toBeDefined();
-    const sent = { 'c applied': 30, 'd applied': 20, 'd refused': 6 };
+    // Every combination is exported from the start, refused credits at 0.
+    const sent = { 'c applied': 30, 'c refused': 0, 'd applied': 20, 'd refused': 6 };
     // Spread over a few seconds, so that several scrapes see the traffic grow.
     for (let round = 0; round < 5; round++) {
       const credits = Array.from({ length: sent['c applied'] / 5 }, (_, index) => postTransaction(stack.baseUrl, 3, { valor: 10, tipo: 'c', descricao: `c${round}-${index}` }));
@@ -56,7 +57,7 @@ describe('Prometheus scraping every instance', () => {
     for (let index = 0; index < sent['d refused']; index++) expect((await postTransaction(stack.baseUrl, 2, { valor: 10_000_000, tipo: 'd', descricao: `r${index}` })).status).toBe(422);
 
     const seen = async () => Object.fromEntries((await query('sum by (tipo, result) (crebito_transactions_total)'))
-      .map((series) => [`${series.labels.tipo} ${series.labels.result}`, series.value]));
+      .map((series) => [`${series.labels.tipo} ${series.labels.result}`, series.value]).sort(([a], [b]) => String(a).localeCompare(String(b))));
     const matched = await waitFor(async () => JSON.stringify(await seen()) === JSON.stringify(sent), { timeoutMs: 30_000, intervalMs: 250 });
     expect(await seen(), 'the transaction counters Prometheus scraped').toEqual(sent);
     expect(matched).toBeDefined();
