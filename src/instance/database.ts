@@ -11,6 +11,15 @@ import type { Log } from '../shared/log.js';
 
 const INT8_OID = 20;
 
+/**
+ * Every query of an instance is an index lookup by design (a client's row by
+ * its key, its newest transactions on (cliente_id, id DESC), a key by its
+ * key). With sequential and bitmap scans off, a plan cached while the tables
+ * were nearly empty (when scanning and sorting everything looks cheap) cannot
+ * outlive their growth: see extratos in sql/03-functions.sql.
+ */
+export const SESSION_OPTIONS = '-c enable_seqscan=off -c enable_bitmapscan=off';
+
 /** The client-side query timeout runs this much past statement_timeout, so the server usually decides first. */
 const QUERY_TIMEOUT_MARGIN_MS = 1000;
 
@@ -70,6 +79,7 @@ export function openDatabase(options: DatabaseOptions): Database {
     // happened just before, so a timeout is an unknown outcome.
     statement_timeout: options.queryTimeoutMs,
     query_timeout: options.queryTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
+    options: SESSION_OPTIONS,
     types: typeParsers,
   });
   // An idle client whose connection dies emits 'error' on the pool; without a

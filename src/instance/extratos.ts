@@ -13,7 +13,7 @@ export type ExtratoAnswer = Extrato | Failure;
 
 const COLUMNS = ['ordem', 'saldo', 'limite', 'data_extrato', 'valor', 'tipo', 'descricao', 'realizada_em'] as const;
 const at = Object.fromEntries(COLUMNS.map((name, index) => [name, index])) as Record<(typeof COLUMNS)[number], number>;
-const QUERY = { name: 'extratos', text: `SELECT ${COLUMNS.join(', ')} FROM extratos($1, $2)` };
+export const EXTRATOS_QUERY = { name: 'extratos', text: `SELECT ${COLUMNS.join(', ')} FROM extratos($1, $2)` };
 
 /**
  * One client's extrato from its rows. A client with no transactions comes
@@ -42,7 +42,7 @@ function toExtrato(rows: Row[]): ExtratoAnswer {
 
 /** One query, one snapshot, for every read that waited (a lone read is a list of one). */
 export async function readExtratos(database: Database, clientIds: number[]): Promise<ExtratoAnswer[]> {
-  const rows = await database.query(QUERY.name, QUERY.text, [clientIds, EXTRATO_TRANSACTIONS_MAX]);
+  const rows = await database.query(EXTRATOS_QUERY.name, EXTRATOS_QUERY.text, [clientIds, EXTRATO_TRANSACTIONS_MAX]);
   // A read changes nothing, so a rejected one would be a bug in this query.
   invariant(!(rows instanceof QueryFailure && rows.kind === 'rejected'), 'the database rejected an extrato read');
   if (rows instanceof QueryFailure) return clientIds.map(() => failures.databaseUnavailable);
