@@ -1,11 +1,13 @@
 // The bench's measurements against one stack, in order:
 //
-//   1. saturation rounds: the floor (wrk, then the second generator: the
+//   1. the floor and the mix at the public test's rate, first, on the stack
+//      as the public test meets it: fresh, not right after a minute of
+//      saturation (whose checkpoint and writeback would land in the middle);
+//   2. saturation rounds: the floor (wrk, then the second generator: the
 //      calibration), the database ceilings, then crebito's POSTs,
 //      statements and mix; each scenario's median round is kept;
-//   2. fixed arrival rates: the floor and the mix at the public test's rate,
-//      then at shares of the mix's saturation rate;
-//   3. the books.
+//   3. fixed arrival rates at shares of the mix's saturation rate;
+//   4. the books.
 
 import { checkBooks } from './books.js';
 import { nodeLoad } from './node-load.js';
@@ -34,17 +36,19 @@ export interface Measured {
 }
 
 export async function measure(setup: BenchSetup, options: MeasureOptions): Promise<Measured> {
+  const open: ScenarioResult[] = [];
+  const runOpen = async ({ scenario, model }: OpenScenario) => {
+    const durationSeconds = model.connection === 'new' ? options.publicRateDurationSeconds : options.durationSeconds;
+    open.push(printScenario(await runHttpScenario(setup, scenario, { generator: nodeLoad, model, durationSeconds })));
+  };
+  for (const scenario of publicRateScenarios()) await runOpen(scenario);
   const rounds: RoundResult[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     if (options.rounds > 1) console.log(`round ${round} of ${options.rounds}`);
     rounds.push(await saturationRound(setup, options));
   }
   const saturation = medianRound(rounds.map((round) => round.scenarios));
-  const open: ScenarioResult[] = [];
-  for (const { scenario, model } of openScenarios(scenarioNamed(saturation, MIX.name).requestsPerSecond)) {
-    const durationSeconds = model.connection === 'new' ? options.publicRateDurationSeconds : options.durationSeconds;
-    open.push(printScenario(await runHttpScenario(setup, scenario, { generator: nodeLoad, model, durationSeconds })));
-  }
+  for (const scenario of shareScenarios(scenarioNamed(saturation, MIX.name).requestsPerSecond)) await runOpen(scenario);
   const floor = scenarioNamed(saturation, HTTP_FLOOR.name);
   const calibration: Calibration = {
     scenario: HTTP_FLOOR.name,
@@ -74,10 +78,14 @@ async function saturationRound(setup: BenchSetup, options: MeasureOptions): Prom
   return { scenarios, secondFloor };
 }
 
-/** The floor and the mix at the public test's rate, then at each share of the mix's saturation rate. */
-export function openScenarios(mixSaturationRate: number): OpenScenario[] {
-  const rates = ['public' as const, ...SATURATION_SHARES.map((share) => ({ share, saturationRate: mixSaturationRate }))];
-  return rates.flatMap((rate) => [openAt(HTTP_FLOOR, rate), openAt(MIX, rate)]);
+/** The floor and the mix at the public test's rate. */
+function publicRateScenarios(): OpenScenario[] {
+  return [openAt(HTTP_FLOOR, 'public'), openAt(MIX, 'public')];
+}
+
+/** The floor and the mix at each share of the mix's saturation rate. */
+function shareScenarios(mixSaturationRate: number): OpenScenario[] {
+  return SATURATION_SHARES.flatMap((share) => [openAt(HTTP_FLOOR, { share, saturationRate: mixSaturationRate }), openAt(MIX, { share, saturationRate: mixSaturationRate })]);
 }
 
 /** The database ceiling: PostgreSQL alone at the same concurrency, through the fastest of a few pool sizes. */

@@ -8,7 +8,7 @@ import pg from 'pg';
 import type { StackState } from '../../src/stack/state.js';
 import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
 import type { LoadGenerator, LoadModel, LoadRequest } from './load-generator.js';
-import { ownCpuSeconds, SAMPLER_GROUP, startSampling, type GroupUsage, type ProcessGroup } from './process-stats.js';
+import { ownCpuSeconds, SAMPLE_INTERVAL_MS, SAMPLER_GROUP, startSampling, type GroupUsage, type ProcessGroup } from './process-stats.js';
 import type { ScenarioResult } from './report.js';
 
 /** What every scenario against one stack shares. */
@@ -50,7 +50,7 @@ export async function runHttpScenario(setup: BenchSetup, scenario: HttpScenario,
     model: drive.model,
     durationSeconds: drive.durationSeconds,
     requests: scenario.requests(),
-  }));
+  }), drive.model.kind === 'open' ? SAMPLE_INTERVAL_MS.latency : SAMPLE_INTERVAL_MS.saturation);
   let unexpectedStatuses = 0;
   for (const [status, count] of Object.entries(outcome.statusCounts)) {
     if (!scenario.expected.has(Number(status))) unexpectedStatuses += count;
@@ -123,8 +123,8 @@ async function callUntil(pool: pg.Pool, call: DatabaseScenario['call'], options:
  * which include the children it reaped (wrk exits before sampling ends),
  * less what the sampling itself took.
  */
-async function measured<T>(groups: ProcessGroup[], work: () => Promise<T>): Promise<{ outcome: T; usage: GroupUsage[] }> {
-  const stop = startSampling(groups);
+async function measured<T>(groups: ProcessGroup[], work: () => Promise<T>, intervalMs: number = SAMPLE_INTERVAL_MS.saturation): Promise<{ outcome: T; usage: GroupUsage[] }> {
+  const stop = startSampling(groups, intervalMs);
   const cpuBefore = ownCpuSeconds();
   try {
     const outcome = await work();
