@@ -1,6 +1,6 @@
-// k6 is not installed here, so the k6 scripts are checked for what can be
-// checked without it: they parse, and they encode the public test's pass
-// criteria as thresholds. The benchmark runs for real, briefly, under the
+// k6 is not part of what npm installs (nor of CI), so the k6 scripts are
+// checked for what can be checked without it: they parse, and they encode the
+// public test's pass criteria as thresholds. The benchmark runs for real, briefly, under the
 // compose limits too where this machine can make cgroups.
 
 import { spawnSync } from 'node:child_process';
