@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { waitUntilIdle } from './support/health.js';
-import { startInstance, type RunningInstance } from './support/instance.js';
+import { startInstances, type RunningInstance } from './support/instance.js';
 import { defineRaceTests } from './support/races.js';
 
 let database: TestDatabase;
@@ -12,10 +12,7 @@ let instances: RunningInstance[] = [];
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  instances = await Promise.all([
-    startInstance({ databaseUrl: database.url, name: 'race-1' }),
-    startInstance({ databaseUrl: database.url, name: 'race-2' }),
-  ]);
+  instances = await startInstances([{ databaseUrl: database.url, name: 'race-1' }, { databaseUrl: database.url, name: 'race-2' }]);
 });
 
 afterAll(async () => {

@@ -12,7 +12,7 @@ import { waitForOrThrow } from '../src/shared/wait.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { readHealth } from './support/health.js';
 import { postTransaction, postWithKey } from './support/http.js';
-import { startInstance, type RunningInstance } from './support/instance.js';
+import { startInstance, type RunningInstance, startInstances } from './support/instance.js';
 
 const SHORT_WAIT_MS = 300;
 const WAIT = { timeoutMs: 10_000, intervalMs: 10 };
@@ -25,10 +25,10 @@ let patient: RunningInstance;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  [impatient, patient] = await Promise.all([
-    startInstance({ databaseUrl: database.url, name: 'impatient', environment: { CREBITO_IDEMPOTENCY_WAIT_MS_MAX: String(SHORT_WAIT_MS) } }),
-    startInstance({ databaseUrl: database.url, name: 'patient', environment: { CREBITO_IDEMPOTENCY_WAIT_MS_MAX: '4000', CREBITO_REQUEST_TIMEOUT_MS: '9000' } }),
-  ]);
+  [impatient, patient] = await startInstances([
+    { databaseUrl: database.url, name: 'impatient', environment: { CREBITO_IDEMPOTENCY_WAIT_MS_MAX: String(SHORT_WAIT_MS) } },
+    { databaseUrl: database.url, name: 'patient', environment: { CREBITO_IDEMPOTENCY_WAIT_MS_MAX: '4000', CREBITO_REQUEST_TIMEOUT_MS: '9000' } },
+  ]) as [RunningInstance, RunningInstance];
 });
 
 afterAll(async () => {

@@ -7,7 +7,7 @@
 
 import fs from 'node:fs';
 import { describeListenTarget, parseListenTarget, type ListenTarget } from '../shared/listen.js';
-import { createLog, type Log } from '../shared/log.js';
+import { createLog, flushAndExit, type Log } from '../shared/log.js';
 import { readInstanceConfig, type InstanceConfig } from './config.js';
 import { createLedger, type Ledger } from './ledger.js';
 import { createMetrics } from './metrics.js';
@@ -71,8 +71,7 @@ async function main(): Promise<void> {
     if (drained) await ledger.close();
     removeStaleSocket(config.listen);
     log.info({ drained }, 'stopped');
-    log.flush();
-    process.exit(drained ? 0 : 1);
+    await flushAndExit(log, drained ? 0 : 1);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

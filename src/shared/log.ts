@@ -24,3 +24,25 @@ export function createLog(options: { program: 'instance' | 'stack'; name: string
     pino.destination({ dest: 1, sync: false }),
   );
 }
+
+// Long enough for a pipe's reader to take what is left, short enough that a
+// stopping process is never held by its logs.
+const FLUSH_ON_EXIT_MS_MAX = 1000;
+
+/**
+ * Writes out what is buffered, then exits. Waiting for the asynchronous
+ * flush matters when stdout's reader is gone (the launcher was killed): the
+ * write then fails with EPIPE and pino stops logging, whereas exiting with the
+ * write still pending made pino's synchronous flush at exit retry the broken
+ * pipe forever (sonic-boom 4), and the process never ended.
+ */
+export async function flushAndExit(log: Log, code: number): Promise<never> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, FLUSH_ON_EXIT_MS_MAX);
+    log.flush(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  process.exit(code);
+}

@@ -11,7 +11,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { createLog, type Log } from '../shared/log.js';
+import { createLog, flushAndExit, type Log } from '../shared/log.js';
 import { waitFor } from '../shared/wait.js';
 import { superviseDatabase, superviseInstance, superviseNginx, embeddedPostgresLocation, type InstanceReady, type SupervisionHooks } from './children.js';
 import { checkConnectionBudget, readLauncherConfig, type LauncherConfig } from './config.js';
@@ -183,8 +183,7 @@ async function stop(stack: Stack, reason: string, exitCode: number): Promise<voi
   fs.rmSync(stateFilePath(stack.runDirectory), { force: true });
   stack.lock.release();
   stack.log.info('stopped');
-  stack.log.flush();
-  process.exit(exitCode);
+  await flushAndExit(stack.log, exitCode);
 }
 
 async function main(): Promise<void> {

@@ -33,3 +33,17 @@ export async function startInstance(options: {
   });
   return { ...instance, baseUrl: `http://127.0.0.1:${port}`, port };
 }
+
+/**
+ * Starts several instances at once. If one cannot start, the others are
+ * stopped before the error is thrown: a test whose setup fails has no
+ * handle on them, and they would outlive it.
+ */
+export async function startInstances(options: Parameters<typeof startInstance>[0][]): Promise<RunningInstance[]> {
+  const started = await Promise.allSettled(options.map((each) => startInstance(each)));
+  const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  const running = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  if (failed === undefined) return running;
+  await Promise.all(running.map((instance) => instance.stop()));
+  throw failed.reason;
+}
