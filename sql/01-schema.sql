@@ -72,7 +72,7 @@ CREATE INDEX IF NOT EXISTS transacoes_cliente_id_id_desc
 -- transaction as the money it moved, so a retry finds both or neither.
 -- Kept at least CREBITO_IDEMPOTENCY_RETENTION_S; expirar_chaves()
 -- (05-idempotency.sql) removes older ones. The key's own rule (1 to 255
--- visible ASCII characters) is the API's (src/instance/validation.ts),
+-- visible ASCII characters) is the API's (src/instance/http/validation.ts),
 -- repeated here as a CHECK like every other rule; written as a length and a
 -- search for any other byte because the regular expression '^[!-~]{1,255}$'
 -- measured 30 µs a row (a bounded repetition of 255), a third of what a

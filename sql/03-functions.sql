@@ -3,7 +3,7 @@
 -- Outcomes: registrar_transacao and registrar_transacoes answer each
 -- transaction with `resultado`, a text that is either 'aplicada' (limite
 -- and saldo are the values after it) or an error code of the API's catalogue
--- (src/instance/errors.ts): 'cliente_nao_encontrado', a reason from recusa()
+-- (src/shared/failures.ts): 'cliente_nao_encontrado', a reason from recusa()
 -- (00-rules.sql), or, for a request with an idempotency key,
 -- 'chave_idempotencia_reutilizada' (the key came with another request) or
 -- 'chave_idempotencia_em_uso' (a request with the key is still running).
@@ -116,7 +116,7 @@ $$;
 -- nearly empty would cache a generic plan that fetches all of a client's rows
 -- and sorts them (measured once: 650 instead of 5,000 requests/s after 40,000
 -- inserts). The instances' connections run with sequential and bitmap scans
--- off (src/instance/database.ts), so the index scan on (cliente_id, id DESC)
+-- off (src/instance/database/pool.ts), so the index scan on (cliente_id, id DESC)
 -- is the plan at every size of the table (test/extrato-plan.test.ts).
 CREATE OR REPLACE FUNCTION extratos(p_cliente_ids integer[], p_quantas integer)
 RETURNS TABLE (

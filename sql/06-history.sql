@@ -10,7 +10,7 @@
 -- that signs it for this client (etiqueta_cursor), so a cursor that was
 -- edited, made up or taken from another client is refused rather than read.
 -- The instance packs the id and the tag into the opaque text clients see
--- (src/instance/history-cursor.ts); the secret stays in the database.
+-- (src/instance/ledger/history-cursor.ts); the secret stays in the database.
 
 -- 96 bits of SHA-256 over the secret and the cursor's fixed-length content
 -- (fixed length, so no length extension applies).
@@ -26,7 +26,7 @@ $$;
 -- extra row past p_quantas means there is a next page, and row p_quantas
 -- carries the tag of its cursor. An unknown client, or a cursor whose tag
 -- does not match, is one row with that error code of the API's catalogue
--- (src/instance/errors.ts).
+-- (src/shared/failures.ts).
 --
 -- The plan is pinned to one range scan of the (cliente_id, id DESC) index,
 -- read in its order and stopped after p_quantas + 1 matches, however the

@@ -3,7 +3,7 @@
 // the contract, race and ledger-checker tests, which all go through it.
 
 import { describe, expect, it } from 'vitest';
-import { createBatcher, type BatcherOptions } from '../src/instance/batcher.js';
+import { createBatcher, type BatcherOptions } from '../src/instance/ledger/batcher.js';
 
 /** A send whose calls wait until the test settles them. */
 function heldSender() {

@@ -1,7 +1,7 @@
 // The circuit breaker's states, with a probe the test answers by hand.
 
 import { describe, expect, it } from 'vitest';
-import { Breaker } from '../src/instance/breaker.js';
+import { Breaker } from '../src/instance/ledger/breaker.js';
 
 function breakerWith(probeAnswers: boolean[]) {
   const probes: number[] = [];

@@ -1,9 +1,9 @@
-// What a failed database call means (src/instance/database-errors.ts): an
+// What a failed database call means (src/instance/database/errors.ts): an
 // allowlist, checked against errors raised for real where they can be.
 
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { classifyDatabaseError } from '../src/instance/database-errors.js';
+import { classifyDatabaseError } from '../src/instance/database/errors.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 let database: TestDatabase;

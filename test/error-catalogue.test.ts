@@ -1,4 +1,4 @@
-// The error catalogue (src/instance/errors.ts) is the one list of expected
+// The error catalogue (src/shared/failures.ts) is the one list of expected
 // failures; the README's Errors table and its table of 503s document it.
 // Every code is documented with its status, and nothing documented is
 // missing from the catalogue.
@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { failures, methodNotAllowed } from '../src/instance/errors.js';
+import { failures, methodNotAllowed } from '../src/shared/failures.js';
 import { PROJECT_ROOT } from '../src/stack/paths.js';
 
 const readme = fs.readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');

@@ -8,9 +8,9 @@
 
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SESSION_OPTIONS } from '../src/instance/database.js';
-import { EXTRATOS_QUERY } from '../src/instance/extratos.js';
-import { EXTRATO_TRANSACTIONS_MAX } from '../src/shared/contract.js';
+import { SESSION_OPTIONS } from '../src/instance/database/pool.js';
+import { EXTRATOS_QUERY } from '../src/instance/ledger/statements.js';
+import { STATEMENT_TRANSACTIONS_MAX } from '../src/shared/limits.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 const databases: TestDatabase[] = [];
@@ -35,11 +35,11 @@ async function keptPlan(options: string | undefined, table: { grow: boolean }, p
   try {
     await client.query(`SET plan_cache_mode = ${planCacheMode}`);
     await client.query(`PREPARE extrato_plan (integer[], integer) AS ${EXTRATOS_QUERY.text}`);
-    await client.query(`EXECUTE extrato_plan(ARRAY[1], ${EXTRATO_TRANSACTIONS_MAX})`);
+    await client.query(`EXECUTE extrato_plan(ARRAY[1], ${STATEMENT_TRANSACTIONS_MAX})`);
     if (table.grow) {
       await client.query("INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) SELECT 1 + g % 5, 1, 'c', 'x', 0 FROM generate_series(1, 20000) g");
     }
-    const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) EXECUTE extrato_plan(ARRAY[1], ${EXTRATO_TRANSACTIONS_MAX})`);
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) EXECUTE extrato_plan(ARRAY[1], ${STATEMENT_TRANSACTIONS_MAX})`);
     return rows.map((row) => row['QUERY PLAN']).join('\n');
   } finally {
     await client.end();

@@ -31,10 +31,24 @@ describe('function length', () => {
   });
 });
 
+/** The files a tree of the README names: each line is a name indented two spaces deeper than its folder's. */
+function filesOfTree(tree: string): string[] {
+  const folders: string[] = [];
+  const files: string[] = [];
+  for (const line of tree.split('\n').filter((text) => text.trim() !== '')) {
+    const depth = (line.length - line.trimStart().length) / 2;
+    const name = line.trim().split(/\s+/)[0]!;
+    folders.length = depth;
+    if (name.endsWith('/')) folders.push(name.slice(0, -1));
+    else files.push([...folders, name].join('/'));
+  }
+  return files;
+}
+
 describe('the README\'s source layout', () => {
-  it('has a row for every file of src/, and no row for a file that is gone', () => {
+  it('its tree names every file of src/, and no file that is gone', () => {
     const readme = fs.readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
-    const listed = [...readme.matchAll(/^\| `(src\/[^`]+\.ts)` \|/gm)].map((match) => match[1]).sort();
-    expect(listed).toEqual(sourceFiles('src').sort());
+    const tree = /<!-- layout:start -->\n```text\n([^`]*)```\n<!-- layout:end -->/.exec(readme)?.[1] ?? '';
+    expect(filesOfTree(tree).sort()).toEqual(sourceFiles('src').sort());
   });
 });

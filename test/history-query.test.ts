@@ -3,10 +3,10 @@
 // call, and a cursor survives its round trip through text unchanged.
 
 import { describe, expect, it } from 'vitest';
-import { HISTORY_PAGE_ROWS_DEFAULT } from '../src/instance/api-limits.js';
-import { failures } from '../src/instance/errors.js';
-import { decodeCursor, encodeCursor } from '../src/instance/history-cursor.js';
-import { parseHistoryQuery, parseIsoTime } from '../src/instance/history-query.js';
+import { HISTORY_PAGE_ROWS_DEFAULT } from '../src/shared/limits.js';
+import { failures } from '../src/shared/failures.js';
+import { decodeCursor, encodeCursor } from '../src/instance/ledger/history-cursor.js';
+import { parseHistoryQuery, parseIsoTime } from '../src/instance/http/history-query.js';
 
 const tag = Buffer.from('0123456789ab');
 const cursorOf = (clientId: number, beforeId: number) => encodeCursor({ clientId, beforeId, tag });

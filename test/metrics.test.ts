@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../src/instance/metrics.js';
-import type { ServerHealth } from '../src/instance/server.js';
+import type { ServerHealth } from '../src/instance/http/server.js';
 
 const idle = { inFlight: 0, waiting: 0, shedFull: 0, shedExpired: 0, lateCalls: 0 };
 const health = (): ServerHealth => ({

@@ -1,10 +1,10 @@
-// The bookkeeping of requests in progress (src/instance/exchange.ts), driven
+// The bookkeeping of requests in progress (src/instance/http/exchange.ts), driven
 // by hand: a stand-in response records what is written and lets the test play
 // the client leaving. Every path must settle a request exactly once.
 
 import { describe, expect, it } from 'vitest';
-import { RequestBook } from '../src/instance/exchange.js';
-import type { HttpResponse } from '../src/instance/uws.js';
+import { RequestBook } from '../src/instance/http/exchange.js';
+import type { HttpResponse } from '../src/instance/http/uws.js';
 
 /** Just enough of uWebSockets.js's HttpResponse for the book. */
 function fakeResponse() {

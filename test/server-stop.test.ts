@@ -4,9 +4,9 @@
 
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLedger, type Ledger } from '../src/instance/ledger.js';
+import { createLedger, type Ledger } from '../src/instance/ledger/ledger.js';
 import { createMetrics } from '../src/instance/metrics.js';
-import { createServer } from '../src/instance/server.js';
+import { createServer } from '../src/instance/http/server.js';
 import { createLog } from '../src/shared/log.js';
 import { waitFor } from '../src/shared/wait.js';
 import { freePort } from '../tools/harness/stack.js';

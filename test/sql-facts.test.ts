@@ -6,11 +6,11 @@
 
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { failureForCode, failures, InvariantError } from '../src/instance/errors.js';
-import { IDEMPOTENCY_KEY_CHARACTERS_MAX } from '../src/instance/api-limits.js';
-import { answerOf } from '../src/instance/transactions.js';
-import { parseIdempotencyKey } from '../src/instance/validation.js';
-import { EXTRATO_TRANSACTIONS_MAX } from '../src/shared/contract.js';
+import { failureForCode, failures } from '../src/shared/failures.js';
+import { InvariantError } from '../src/shared/invariant.js';
+import { IDEMPOTENCY_KEY_CHARACTERS_MAX, STATEMENT_TRANSACTIONS_MAX } from '../src/shared/limits.js';
+import { answerOf } from '../src/instance/ledger/transactions.js';
+import { parseIdempotencyKey } from '../src/instance/http/validation.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 
 let database: TestDatabase;
@@ -111,11 +111,11 @@ describe('numbers and formats', () => {
   });
 
   it('extratos lists as many transactions as asked, newest first', async () => {
-    for (let index = 1; index <= EXTRATO_TRANSACTIONS_MAX + 2; index++) {
+    for (let index = 1; index <= STATEMENT_TRANSACTIONS_MAX + 2; index++) {
       await database.query("SELECT registrar_transacao(4, $1, 'c', $2)", [index, `t${index}`]);
     }
-    const rows = await database.query('SELECT descricao FROM extratos(ARRAY[4], $1)', [EXTRATO_TRANSACTIONS_MAX]);
-    expect(rows.map((row) => row.descricao)).toEqual(Array.from({ length: EXTRATO_TRANSACTIONS_MAX }, (_, index) => `t${EXTRATO_TRANSACTIONS_MAX + 2 - index}`));
+    const rows = await database.query('SELECT descricao FROM extratos(ARRAY[4], $1)', [STATEMENT_TRANSACTIONS_MAX]);
+    expect(rows.map((row) => row.descricao)).toEqual(Array.from({ length: STATEMENT_TRANSACTIONS_MAX }, (_, index) => `t${STATEMENT_TRANSACTIONS_MAX + 2 - index}`));
     expect(await database.query('SELECT descricao FROM extratos(ARRAY[4], 3)')).toHaveLength(3);
   });
 

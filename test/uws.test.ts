@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { isNativeUws } from '../src/instance/uws.js';
+import { isNativeUws } from '../src/instance/http/uws.js';
 import { INSTANCE_ENTRY } from '../src/stack/paths.js';
 
 const require = createRequire(import.meta.url);

@@ -2,8 +2,8 @@
 // table (test/support/contract.ts) covers the same rules end to end.
 
 import { describe, expect, it } from 'vitest';
-import { failures } from '../src/instance/errors.js';
-import { countStorableCharacters, parseClientId, parseTransactionBody } from '../src/instance/validation.js';
+import { failures } from '../src/shared/failures.js';
+import { countStorableCharacters, parseClientId, parseTransactionBody } from '../src/instance/http/validation.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 

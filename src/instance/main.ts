@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import { describeListenTarget, parseListenTarget, type ListenTarget } from '../shared/listen.js';
 import { createLog, flushAndExit, type Log } from '../shared/log.js';
 import { readInstanceConfig, type InstanceConfig } from './config.js';
-import { createLedger, type Ledger } from './ledger.js';
+import { createLedger, type Ledger } from './ledger/ledger.js';
 import { createMetrics } from './metrics.js';
-import { createServer, type Server } from './server.js';
+import { createServer, type Server } from './http/server.js';
 
 /** A unix socket left behind by a crashed instance would make listen fail. */
 function removeStaleSocket(target: ListenTarget): void {

@@ -8,10 +8,8 @@
 // the cost of metrics is measured.
 
 import client from 'prom-client';
-import type { ServerHealth } from './server.js';
+import type { ServerHealth } from './http/server.js';
 
-/** The label of each route; a request matching none is 'other'. */
-export type RouteName = 'transacoes' | 'extrato' | 'historico' | 'health' | 'ready' | 'metrics' | 'docs' | 'other';
 export type Operation = 'transacoes' | 'extratos';
 
 // Sub-millisecond resolution at the bottom (a local answer takes a fraction
@@ -20,7 +18,7 @@ const LATENCY_BUCKETS_SECONDS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 const CALL_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000];
 
 export interface Metrics {
-  answered(route: RouteName, statusLine: string, seconds: number): void;
+  answered(route: string, statusLine: string, seconds: number): void;
   transaction(tipo: 'c' | 'd', result: 'applied' | 'refused'): void;
   callSent(operation: Operation, size: number): void;
   render(): Promise<string>;
@@ -82,12 +80,12 @@ function histogramValues(name: string, labelName: string, series: Map<string, Hi
 
 /** The request path's own numbers: plain counts, read by Prometheus through scraped(). */
 class RequestCounts {
-  readonly answers = new Map<RouteName, Map<string, number>>();
+  readonly answers = new Map<string, Map<string, number>>();
   readonly durations = new Map<string, Histogram>();
   readonly callSizes = new Map<string, Histogram>();
   readonly transactions = { c: { applied: 0, refused: 0 }, d: { applied: 0, refused: 0 } };
 
-  answered(route: RouteName, statusLine: string, seconds: number): void {
+  answered(route: string, statusLine: string, seconds: number): void {
     let byStatus = this.answers.get(route);
     if (byStatus === undefined) this.answers.set(route, byStatus = new Map());
     byStatus.set(statusLine, (byStatus.get(statusLine) ?? 0) + 1);

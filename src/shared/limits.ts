@@ -1,8 +1,64 @@
-// Owns the limits that both programs enforce and must agree on: the instance
-// checks each request against them, and the launcher renders the same numbers
-// into nginx's configuration, so nginx refuses what an instance would.
+// Owns every fixed limit of crebito: the public contract's
+// (../shared/CONTRACT.md), those of crebito's own API beyond it, the body cap
+// nginx and the instances both enforce, and the connections an instance keeps
+// for work beside its requests. Limits an operator may change are settings
+// (settings.ts), not these. The instance validates by them, the error
+// messages and the API description quote them, the launcher renders them
+// into nginx, and the ledger checker judges by them; sql/ repeats a few as
+// CHECK constraints, held to these by test/sql-facts.test.ts. How they must
+// relate is asserted below, where they are declared.
 
-// The largest request body accepted. A valid transaction body is under 100
-// bytes; 4 KiB leaves room for whitespace and unknown extra fields while
-// keeping a hostile client from making us buffer much.
+// The public contract.
+
+/** The most recent transactions a statement (extrato) lists. */
+export const STATEMENT_TRANSACTIONS_MAX = 10;
+
+/** A descricao holds 1 to this many Unicode characters (code points, as PostgreSQL's char_length counts). */
+export const DESCRICAO_CHARACTERS_MAX = 10;
+
+/**
+ * The largest value a PostgreSQL `integer` column holds. Both `valor` and the
+ * client id are such columns, so both are bounded by it.
+ */
+export const INTEGER_COLUMN_MAX = 2_147_483_647;
+export const VALOR_MAX = INTEGER_COLUMN_MAX;
+export const CLIENT_ID_MAX = INTEGER_COLUMN_MAX;
+
+// crebito's own API, beyond the contract.
+
+/** An Idempotency-Key is 1 to this many visible ASCII characters (0x21-0x7E). */
+export const IDEMPOTENCY_KEY_CHARACTERS_MAX = 255;
+
+/** A history page holds 1 to this many transactions, and this many when limit is not given. */
+export const HISTORY_PAGE_ROWS_MAX = 100;
+export const HISTORY_PAGE_ROWS_DEFAULT = 20;
+
+// Both programs: the instance checks each request against it, and the
+// launcher renders the same number into nginx's configuration, so nginx
+// refuses what an instance would.
+
+/**
+ * The largest request body accepted. A valid transaction body is under 100
+ * bytes; 4 KiB leaves room for whitespace and unknown extra fields while
+ * keeping a hostile client from making us buffer much.
+ */
 export const BODY_SIZE_BYTES_MAX = 4096;
+
+// An instance's pooled connections beyond its transaction calls and
+// statement reads (settings.ts checks the pool holds them all): one history
+// page read at a time, and the background expiry of idempotency keys, so
+// that neither ever waits for (or makes a request wait for) a connection.
+
+export const HISTORY_READS_IN_FLIGHT_MAX = 1;
+export const KEY_EXPIRY_CONNECTIONS = 1;
+
+/** The longest body a valid transaction can have: every field at its longest, each descricao character 4 UTF-8 bytes. */
+const TRANSACTION_BODY_BYTES_MAX = `{"valor":${VALOR_MAX},"tipo":"c","descricao":""}`.length + 4 * DESCRICAO_CHARACTERS_MAX;
+
+assertLimit(HISTORY_PAGE_ROWS_DEFAULT >= 1 && HISTORY_PAGE_ROWS_DEFAULT <= HISTORY_PAGE_ROWS_MAX, 'the default history page must be a page the limit allows');
+assertLimit(TRANSACTION_BODY_BYTES_MAX <= BODY_SIZE_BYTES_MAX, 'the body cap must hold every valid transaction');
+assertLimit(HISTORY_READS_IN_FLIGHT_MAX >= 1 && KEY_EXPIRY_CONNECTIONS >= 1, 'the history and the key expiry each need a connection');
+
+function assertLimit(holds: boolean, message: string): void {
+  if (!holds) throw new Error(`limits.ts contradicts itself: ${message}`);
+}

@@ -20,8 +20,11 @@ import path from 'node:path';
 import pg from 'pg';
 import { waitFor } from '../shared/wait.js';
 import { startChild, type Child } from './child.js';
-import type { DatabaseMode } from './config.js';
+import type { Settings } from '../shared/settings.js';
 import { isProcessAlive, processArguments, readPidFile, waitForExit } from './processes.js';
+
+/** Durable, or fast for benchmarks (CREBITO_DATABASE_MODE); read here from the settings, not from config.ts, which imports this file. */
+type DatabaseMode = Settings<'databaseMode'>['databaseMode'];
 
 export const EMBEDDED_DATABASE_NAME = 'crebito';
 export const EMBEDDED_USER_NAME = 'crebito';

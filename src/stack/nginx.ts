@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { failures } from '../instance/errors.js';
+import { failures } from '../shared/failures.js';
 import { BODY_SIZE_BYTES_MAX } from '../shared/limits.js';
 import { findExecutable } from './executables.js';
 import { PROJECT_ROOT } from './paths.js';

@@ -12,7 +12,7 @@
 // mix, at fixed arrival rates (open model): the public test's peak, and
 // shares of the mix's saturation rate (openAt).
 
-import { EXTRATO_TRANSACTIONS_MAX } from '../../src/shared/contract.js';
+import { STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
 import type { LoadModel, LoadRequest } from './load-generator.js';
 import type { DatabaseScenario, HttpScenario } from './run-scenario.js';
 
@@ -123,5 +123,5 @@ export const DB_TRANSACAO: DatabaseScenario = {
 export const DB_EXTRATO: DatabaseScenario = {
   name: 'db-extrato',
   calls: 'extratos',
-  call: (pool) => pool.query({ name: 'bench_extrato', text: 'SELECT * FROM extratos(ARRAY[$1::integer], $2)', values: [randomClient(), EXTRATO_TRANSACTIONS_MAX] }),
+  call: (pool) => pool.query({ name: 'bench_extrato', text: 'SELECT * FROM extratos(ARRAY[$1::integer], $2)', values: [randomClient(), STATEMENT_TRANSACTIONS_MAX] }),
 };

@@ -2,7 +2,7 @@
 // begins, and everything the invariants are judged against when it ends.
 
 import pg from 'pg';
-import { EXTRATO_TRANSACTIONS_MAX } from '../../src/shared/contract.js';
+import { STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
 import type { DatabaseState } from './invariants.js';
 
 export interface Books {
@@ -54,7 +54,7 @@ export function readDatabaseState(databaseUrl: string, clientIds: number[], init
        SELECT t.id, t.cliente_id, t.valor, t.tipo, t.descricao, iso_utc(t.realizada_em), t.saldo_apos
          FROM unnest($1::integer[]) AS c (id)
          CROSS JOIN LATERAL (SELECT * FROM transacoes tr WHERE tr.cliente_id = c.id AND tr.id <= $2 ORDER BY tr.id DESC LIMIT $3) t
-        ORDER BY id`, [clientIds, initial.lastId, EXTRATO_TRANSACTIONS_MAX]);
+        ORDER BY id`, [clientIds, initial.lastId, STATEMENT_TRANSACTIONS_MAX]);
     return {
       limits: initial.limits,
       initialBalances: initial.balances,

@@ -8,7 +8,7 @@
 // the previous one committed, so within one client, ascending transacoes.id
 // is commit order. Balances are replayed in that order.
 
-import { EXTRATO_TRANSACTIONS_MAX } from '../../src/shared/contract.js';
+import { STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
 
 /** A 503 or 500 whose body says it was not applied is 'not-applied'; any other failure is 'unknown'. */
 export type Outcome = 'applied' | 'refused' | 'invalid' | 'not-found' | 'not-applied' | 'unknown';
@@ -315,7 +315,7 @@ function checkStatement(read: StatementOperation, order: CommitOrder, tables: Fr
     }
     position = newest.position;
   }
-  const expectedList = rows.slice(Math.max(0, position - EXTRATO_TRANSACTIONS_MAX), position).reverse();
+  const expectedList = rows.slice(Math.max(0, position - STATEMENT_TRANSACTIONS_MAX), position).reverse();
   if (listed.length !== expectedList.length || listed.some((item, index) => rowKey(item) !== rowKey(expectedList[index]!))) {
     violations.add(5, `${label}: its transactions are not the ${expectedList.length} newest in commit order up to row ${rows[position - 1]?.id ?? 'none'}`);
   }

@@ -1,12 +1,12 @@
 // `npm run openapi`: writes openapi.json, the API description the instances
-// serve at GET /openapi.json (built in src/instance/openapi.ts), into the
+// serve at GET /openapi.json (built in src/instance/http/openapi.ts), into the
 // repository, so that it can be read, diffed and fed to other tools without
 // running anything. test/openapi.test.ts fails while the file is stale.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { OPENAPI_DOCUMENT } from '../../src/instance/openapi.js';
+import { OPENAPI_DOCUMENT } from '../../src/instance/http/openapi.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 
 export const OPENAPI_FILE = path.join(PROJECT_ROOT, 'openapi.json');

@@ -4,10 +4,9 @@
 // text in, a HistoryQuery or a Failure out, so that nothing the database
 // would refuse (an impossible date, a number past a column) ever reaches it.
 
-import { VALOR_MAX } from '../shared/contract.js';
-import { HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX } from './api-limits.js';
-import { failures, Failure } from './errors.js';
-import { decodeCursor, type Cursor } from './history-cursor.js';
+import { HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX, VALOR_MAX } from '../../shared/limits.js';
+import { failures, Failure } from '../../shared/failures.js';
+import { decodeCursor, type Cursor } from '../ledger/history-cursor.js';
 
 export interface HistoryQuery {
   limit: number;

@@ -3,13 +3,13 @@
 // the file to this; `npm run openapi` rewrites it). It is built from the
 // facts it describes, never written twice: the response bodies are the
 // serializers' schemas, every error body comes from the catalogue
-// (errors.ts) with its exact text as an example, and every bound is the
+// (shared/failures.ts) with its exact text as an example, and every bound is the
 // constant the validation uses. test/openapi.test.ts validates real
 // responses against it.
 
-import { DESCRICAO_CHARACTERS_MAX, VALOR_MAX } from '../shared/contract.js';
-import { HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './api-limits.js';
-import { failures, type Failure } from './errors.js';
+import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from '../../shared/limits.js';
+import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './headers.js';
+import { failures, type Failure } from '../../shared/failures.js';
 import { EXTRATO_SCHEMA, HISTORY_PAGE_SCHEMA, TRANSACTION_RESULT_SCHEMA } from './serializers.js';
 
 /** The API's own version, not the package's: 1.0 was the contract alone; 1.1 adds idempotency keys and the history; 1.2 the probes, 405, and 503s that say whether anything was applied. */

@@ -1,13 +1,13 @@
 // Owns the instance's connections to PostgreSQL: the pool and its limits,
 // and the one way a query is sent (a named prepared statement, rows as
 // arrays, one round trip). A failed query comes back as a value saying what
-// it means (see database-errors.ts), never as a guess; a bug is thrown.
+// it means (see errors.ts), never as a guess; a bug is thrown.
 
 import pg from 'pg';
-import type { InstanceConfig } from './config.js';
-import { classifyDatabaseError } from './database-errors.js';
-import { InvariantError } from './errors.js';
-import type { Log } from '../shared/log.js';
+import type { InstanceConfig } from '../config.js';
+import { classifyDatabaseError } from './errors.js';
+import { InvariantError } from '../../shared/invariant.js';
+import type { Log } from '../../shared/log.js';
 
 const INT8_OID = 20;
 

@@ -5,12 +5,13 @@
 // by the outcome code the SQL functions return, wrapped in a Replay when it
 // is a stored outcome answered again.
 
-import type { Log } from '../shared/log.js';
-import type { Database, Row } from './database.js';
-import { QueryFailure } from './database.js';
-import { failureForCode, failures, Failure, invariant, InvariantError } from './errors.js';
-import type { TransactionResult } from './serializers.js';
-import type { TransactionRequest } from './validation.js';
+import type { Log } from '../../shared/log.js';
+import type { Database, Row } from '../database/pool.js';
+import { QueryFailure } from '../database/pool.js';
+import { failureForCode, failures, Failure } from '../../shared/failures.js';
+import { invariant, InvariantError } from '../../shared/invariant.js';
+import type { TransactionResult } from '../http/serializers.js';
+import type { TransactionRequest } from '../http/validation.js';
 
 export interface PendingTransaction {
   clientId: number;

@@ -4,13 +4,14 @@
 // function answers. The column list is written once here and both builds
 // the query and names the columns the rows are read by.
 
-import type { Log } from '../shared/log.js';
-import type { Database, Row } from './database.js';
-import { QueryFailure } from './database.js';
-import { failureForCode, failures, Failure, invariant, InvariantError } from './errors.js';
+import type { Log } from '../../shared/log.js';
+import type { Database, Row } from '../database/pool.js';
+import { QueryFailure } from '../database/pool.js';
+import { failureForCode, failures, Failure } from '../../shared/failures.js';
+import { invariant, InvariantError } from '../../shared/invariant.js';
 import { encodeCursor } from './history-cursor.js';
-import type { HistoryQuery } from './history-query.js';
-import type { HistoryEntry, HistoryPage } from './serializers.js';
+import type { HistoryQuery } from '../http/history-query.js';
+import type { HistoryEntry, HistoryPage } from '../http/serializers.js';
 
 export type HistoryAnswer = HistoryPage | Failure;
 

@@ -4,18 +4,18 @@
 // stopping in order. Nothing here keeps money state; the ledger is the
 // database.
 
-import { describeListenTarget, type ListenTarget } from '../shared/listen.js';
-import { crashOnBug, invariant } from './errors.js';
+import { describeListenTarget, type ListenTarget } from '../../shared/listen.js';
+import { crashOnBug, invariant } from '../../shared/invariant.js';
 import { RequestBook, type OnAnswered } from './exchange.js';
-import type { Ledger, LedgerHealth } from './ledger.js';
-import type { Metrics } from './metrics.js';
-import { registerProbeRoutes, registerRoutes } from './routes.js';
+import type { Ledger, LedgerHealth } from '../ledger/ledger.js';
+import { registerProbeRoutes, registerRoutes, type RouteContext } from './routes.js';
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js';
 
 export interface ServerOptions {
   ledger: Ledger;
   instanceName: string;
-  metrics: Pick<Metrics, 'transaction' | 'render' | 'contentType'>;
+  /** Counts transactions by outcome, and prints every metric for /metrics. */
+  metrics: RouteContext['metrics'] & { render(): Promise<string>; readonly contentType: string };
   onAnswered: OnAnswered;
 }
 

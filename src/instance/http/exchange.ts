@@ -5,8 +5,7 @@
 // settles twice, or never, is a bug this file must make impossible: a leak
 // would make every later stop wait out its whole timeout.
 
-import { invariant } from './errors.js';
-import type { RouteName } from './metrics.js';
+import { invariant } from '../../shared/invariant.js';
 import type { HttpResponse } from './uws.js';
 
 /** A response header beyond the ones every reply carries. */
@@ -23,11 +22,11 @@ export class Exchange {
   replied = false;
   settled = false;
   readonly startedMs = performance.now();
-  constructor(readonly response: HttpResponse, readonly route: RouteName) {}
+  constructor(readonly response: HttpResponse, readonly route: string) {}
 }
 
 /** Told of every answer written, with the time since the request's first callback. */
-export type OnAnswered = (route: RouteName, statusLine: string, seconds: number) => void;
+export type OnAnswered = (route: string, statusLine: string, seconds: number) => void;
 
 export class RequestBook {
   inFlight = 0;
@@ -38,7 +37,7 @@ export class RequestBook {
   constructor(private readonly instanceName: string, private readonly onAnswered: OnAnswered) {}
 
   /** Counts a request in; uWebSockets.js requires the abort handler before any asynchronous step. */
-  begin(response: HttpResponse, route: RouteName): Exchange {
+  begin(response: HttpResponse, route: string): Exchange {
     const exchange = new Exchange(response, route);
     response.onAborted(() => this.abort(exchange));
     this.inFlight++;

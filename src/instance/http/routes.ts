@@ -5,16 +5,16 @@
 // description and its page are routes of their own (docs.ts); /health and
 // /ready are served on the admin listener too (server.ts).
 
-import { REPLAYED_HEADER } from './api-limits.js';
+import { REPLAYED_HEADER } from './headers.js';
 import { readBody } from './body.js';
 import { registerDocsRoutes } from './docs.js';
-import { crashOnBug, Failure, failures, methodNotAllowed } from './errors.js';
+import { crashOnBug } from '../../shared/invariant.js';
+import { Failure, failures, methodNotAllowed } from '../../shared/failures.js';
 import type { Exchange, Header, RequestBook } from './exchange.js';
 import { parseHistoryQuery } from './history-query.js';
-import type { Ledger } from './ledger.js';
-import type { Metrics } from './metrics.js';
+import type { Ledger } from '../ledger/ledger.js';
 import { serializeExtrato, serializeHistoryPage, serializeTransactionResult } from './serializers.js';
-import { Replay, type TransactionAnswer } from './transactions.js';
+import { Replay, type TransactionAnswer } from '../ledger/transactions.js';
 import type { HttpRequest, HttpResponse, TemplatedApp } from './uws.js';
 import { parseClientId, parseIdempotencyKey, parseTransactionBody } from './validation.js';
 
@@ -27,7 +27,7 @@ const RETRY_SOON: readonly Header[] = [['retry-after', '1']];
 export interface RouteContext {
   ledger: Ledger;
   book: RequestBook;
-  metrics: Pick<Metrics, 'transaction'>;
+  metrics: { transaction(tipo: 'c' | 'd', result: 'applied' | 'refused'): void };
   served: { transacoes: number; extrato: number; historico: number; other: number };
   /** The body of GET /health, read before the request counts itself in flight. */
   healthBody: () => string;

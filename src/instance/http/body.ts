@@ -3,7 +3,7 @@
 // is never read; a client that leaves mid-upload is settled by the
 // RequestBook's abort handler, never by a callback here.
 
-import { BODY_SIZE_BYTES_MAX } from '../shared/limits.js';
+import { BODY_SIZE_BYTES_MAX } from '../../shared/limits.js';
 import type { Exchange } from './exchange.js';
 
 /**

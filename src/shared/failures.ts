@@ -3,10 +3,11 @@
 // these; they never build error responses by hand. The database's refusal
 // reasons (sql/00-rules.sql, sql/03-functions.sql) are codes of this same
 // catalogue, looked up by failureForCode. A broken invariant is not in this
-// list: it is a bug, and `invariant` crashes the process loudly.
+// list: it is a bug, and `invariant` (invariant.ts) crashes the process loudly.
+// Both programs read it: the instance answers with it, and the launcher
+// renders nginx's own refusals from it.
 
-import { DESCRICAO_CHARACTERS_MAX, VALOR_MAX } from '../shared/contract.js';
-import { HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX } from './api-limits.js';
+import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from './limits.js';
 
 /** Seconds a client is asked to wait before retrying a 503 (Retry-After). */
 export const RETRY_AFTER_SECONDS = 1;
@@ -81,24 +82,4 @@ const failureByCode = new Map<string, Failure>(Object.values(failures).map((fail
 /** The failure a database outcome code names, or undefined for a code the catalogue does not know. */
 export function failureForCode(code: string): Failure | undefined {
   return failureByCode.get(code);
-}
-
-export class InvariantError extends Error {
-  override name = 'InvariantError';
-}
-
-/** Asserts something that can only be false through a bug; never use it for input. */
-export function invariant(condition: boolean, message: string): asserts condition {
-  if (!condition) throw new InvariantError(message);
-}
-
-/**
- * Crashes the process with a bug found after an await. Rethrowing on a fresh
- * macrotask turns it into an uncaught exception, with its stack, instead of
- * a promise rejection somebody might swallow.
- */
-export function crashOnBug(error: unknown): void {
-  setImmediate(() => {
-    throw error;
-  });
 }

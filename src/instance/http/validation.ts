@@ -3,9 +3,8 @@
 // field). It is pure (bytes in, a value or a Failure out) so the whole table
 // of cases is tested without a server.
 
-import { CLIENT_ID_MAX, DESCRICAO_CHARACTERS_MAX, VALOR_MAX } from '../shared/contract.js';
-import { IDEMPOTENCY_KEY_CHARACTERS_MAX } from './api-limits.js';
-import { failures, Failure } from './errors.js';
+import { CLIENT_ID_MAX, DESCRICAO_CHARACTERS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from '../../shared/limits.js';
+import { failures, Failure } from '../../shared/failures.js';
 
 const CLIENT_ID_DIGITS_MAX = String(CLIENT_ID_MAX).length;
 

@@ -12,20 +12,19 @@
 // finds the database answering again. Errors that mean our SQL and our code
 // disagree are bugs and are thrown as InvariantError.
 
-import type { Log } from '../shared/log.js';
-import { HISTORY_READS_IN_FLIGHT_MAX } from '../shared/settings.js';
+import type { Log } from '../../shared/log.js';
+import { HISTORY_READS_IN_FLIGHT_MAX } from '../../shared/limits.js';
 import { createBatcher, type Batcher, type BatcherHealth } from './batcher.js';
 import { Breaker, type BreakerState } from './breaker.js';
-import type { InstanceConfig } from './config.js';
-import { openDatabase, type Database, type PoolHealth } from './database.js';
-import { failures } from './errors.js';
-import { readExtratos, type ExtratoAnswer } from './extratos.js';
+import type { InstanceConfig } from '../config.js';
+import { openDatabase, type Database, type PoolHealth } from '../database/pool.js';
+import { failures } from '../../shared/failures.js';
+import { readExtratos, type ExtratoAnswer } from './statements.js';
 import { readHistoryPage, type HistoryAnswer, type PendingHistoryRead } from './history.js';
-import type { HistoryQuery } from './history-query.js';
+import type { HistoryQuery } from '../http/history-query.js';
 import { startKeyExpiry } from './key-expiry.js';
-import type { Metrics } from './metrics.js';
 import { sendTransactions, type PendingTransaction, type TransactionAnswer } from './transactions.js';
-import type { TransactionRequest } from './validation.js';
+import type { TransactionRequest } from '../http/validation.js';
 
 // While the breaker is open, the first probe comes this soon, and the pause
 // doubles up to the longest; a success vouches for readiness this long.
@@ -39,7 +38,7 @@ export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'poolClientsMax
   | 'idempotencyRetentionS' | 'idempotencyWaitMsMax'> & {
   applicationName: string;
   log: Log;
-  metrics: Pick<Metrics, 'callSent'>;
+  metrics: { callSent(operation: string, size: number): void };
 };
 
 export interface LedgerHealth {

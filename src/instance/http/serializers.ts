@@ -4,8 +4,7 @@
 // so the document describes exactly what is written.
 
 import fastJson, { type ObjectSchema } from 'fast-json-stringify';
-import { DESCRICAO_CHARACTERS_MAX, EXTRATO_TRANSACTIONS_MAX } from '../shared/contract.js';
-import { HISTORY_PAGE_ROWS_MAX } from './api-limits.js';
+import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, STATEMENT_TRANSACTIONS_MAX } from '../../shared/limits.js';
 
 export interface TransactionResult {
   limite: number;
@@ -70,8 +69,8 @@ export const EXTRATO_SCHEMA = object(['saldo', 'ultimas_transacoes'], {
   }),
   ultimas_transacoes: {
     type: 'array',
-    description: `the ${EXTRATO_TRANSACTIONS_MAX} most recent transactions, newest first`,
-    maxItems: EXTRATO_TRANSACTIONS_MAX,
+    description: `the ${STATEMENT_TRANSACTIONS_MAX} most recent transactions, newest first`,
+    maxItems: STATEMENT_TRANSACTIONS_MAX,
     items: object(Object.keys(TRANSACTION_FIELDS), TRANSACTION_FIELDS),
   },
 });

@@ -3,11 +3,12 @@
 // The column list is written once here and both builds the query and names
 // the columns the rows are read by.
 
-import { EXTRATO_TRANSACTIONS_MAX } from '../shared/contract.js';
-import type { Database, Row } from './database.js';
-import { QueryFailure } from './database.js';
-import { failures, Failure, invariant } from './errors.js';
-import type { Extrato, ExtratoTransaction } from './serializers.js';
+import { STATEMENT_TRANSACTIONS_MAX } from '../../shared/limits.js';
+import type { Database, Row } from '../database/pool.js';
+import { QueryFailure } from '../database/pool.js';
+import { failures, Failure } from '../../shared/failures.js';
+import { invariant } from '../../shared/invariant.js';
+import type { Extrato, ExtratoTransaction } from '../http/serializers.js';
 
 export type ExtratoAnswer = Extrato | Failure;
 
@@ -23,7 +24,7 @@ export const EXTRATOS_QUERY = { name: 'extratos', text: `SELECT ${COLUMNS.join('
 function toExtrato(rows: Row[]): ExtratoAnswer {
   const first = rows[0];
   if (first === undefined) return failures.clientNotFound;
-  invariant(rows.length <= EXTRATO_TRANSACTIONS_MAX, `an extrato came back with ${rows.length} rows`);
+  invariant(rows.length <= STATEMENT_TRANSACTIONS_MAX, `an extrato came back with ${rows.length} rows`);
   const transactions: ExtratoTransaction[] = [];
   for (const row of rows) {
     if (row[at.valor] === null) break;
@@ -42,7 +43,7 @@ function toExtrato(rows: Row[]): ExtratoAnswer {
 
 /** One query, one snapshot, for every read that waited (a lone read is a list of one). */
 export async function readExtratos(database: Database, clientIds: number[]): Promise<ExtratoAnswer[]> {
-  const rows = await database.query(EXTRATOS_QUERY.name, EXTRATOS_QUERY.text, [clientIds, EXTRATO_TRANSACTIONS_MAX]);
+  const rows = await database.query(EXTRATOS_QUERY.name, EXTRATOS_QUERY.text, [clientIds, STATEMENT_TRANSACTIONS_MAX]);
   // A read changes nothing, so a rejected one would be a bug in this query.
   invariant(!(rows instanceof QueryFailure && rows.kind === 'rejected'), 'the database rejected an extrato read');
   if (rows instanceof QueryFailure) return clientIds.map(() => failures.databaseUnavailable);
