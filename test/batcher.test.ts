@@ -20,7 +20,7 @@ const HOUR_MS = 3_600_000;
 function batcherWith(overrides: Partial<BatcherOptions<number, string>> = {}) {
   const { calls, send } = heldSender();
   const batcher = createBatcher<number, string>({
-    sizeMax: 64, inFlightMax: 1, queueLengthMax: 100, waitMsMax: HOUR_MS - 1, deadlineMs: HOUR_MS,
+    sizeMax: 64, inFlightMax: 1, queueLengthMax: 100, waitMsMax: HOUR_MS - 1, requestTimeoutMs: HOUR_MS,
     whenFull: 'full', whenExpired: 'expired', whenLate: 'late', send, ...overrides,
   });
   return { calls, batcher };
@@ -111,7 +111,7 @@ describe('batcher', () => {
 
   it('answers whenLate to every request of a call still out at the deadline, frees its slot, and drops the late answer', async () => {
     const lates: number[] = [];
-    const { calls, batcher } = batcherWith({ waitMsMax: 10, deadlineMs: 30, onLate: () => lates.push(1) });
+    const { calls, batcher } = batcherWith({ waitMsMax: 10, requestTimeoutMs: 30, onLate: () => lates.push(1) });
     const first = batcher.submit(1);
     expect(await first).toBe('late');
     expect(batcher.health()).toMatchObject({ lateCalls: 1, inFlight: 0 });
@@ -147,7 +147,7 @@ describe('batcher', () => {
     ['inFlightMax', { inFlightMax: 0 }],
     ['queueLengthMax (regression: 0 was accepted, then every request was refused)', { queueLengthMax: 0 }],
     ['waitMsMax', { waitMsMax: 0 }],
-    ['deadlineMs', { deadlineMs: 0 }],
+    ['requestTimeoutMs', { requestTimeoutMs: 0 }],
   ])('refuses to be built with %s below 1', (_, override) => {
     expect(() => batcherWith(override)).toThrow(/at least 1/);
   });

@@ -12,7 +12,7 @@ import addFormats from 'ajv-formats';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPENAPI_DOCUMENT } from '../src/instance/http/openapi.js';
-import { serializeExtrato, serializeHistoryPage, serializeTransactionResult } from '../src/instance/http/serializers.js';
+import { serializeStatement, serializeHistoryPage, serializeTransactionResult } from '../src/instance/http/serializers.js';
 import { waitForOrThrow } from '../src/shared/wait.js';
 import { OPENAPI_FILE, renderOpenApiFile } from '../tools/openapi/main.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
@@ -82,7 +82,7 @@ describe('the document', () => {
     const transacao = { valor: 1, tipo: 'c', descricao: 'ação 😀', realizada_em: '2024-01-17T02:34:41.217753Z' };
     const cases: [(value: never) => string, object][] = [
       [serializeTransactionResult, { limite: 100000, saldo: -9098 }],
-      [serializeExtrato, { saldo: { total: -9098, data_extrato: '2024-01-17T02:34:41.217753Z', limite: 100000 }, ultimas_transacoes: [transacao] }],
+      [serializeStatement, { saldo: { total: -9098, data_extrato: '2024-01-17T02:34:41.217753Z', limite: 100000 }, ultimas_transacoes: [transacao] }],
       [serializeHistoryPage, { transacoes: [{ id: 7, ...transacao, saldo_apos: 1 }], next: 'AAAA' }],
       [serializeHistoryPage, { transacoes: [] }],
     ];

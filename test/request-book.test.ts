@@ -26,7 +26,7 @@ describe('RequestBook', () => {
     const { response, written } = fakeResponse();
     const exchange = book.begin(response, 'other');
     expect(book.inFlight).toBe(1);
-    book.reply(exchange, '200 OK', '{}', false);
+    book.reply(exchange, '200 OK', '{}');
     expect(book.inFlight).toBe(0);
     expect(written).toEqual(['200 OK', '{}']);
   });
@@ -34,8 +34,8 @@ describe('RequestBook', () => {
   it('regression: a second reply to one request passed silently; it is a bug and throws', () => {
     const book = new RequestBook('unit', () => undefined);
     const exchange = book.begin(fakeResponse().response, 'other');
-    book.reply(exchange, '200 OK', '{}', false);
-    expect(() => book.reply(exchange, '503 Service Unavailable', '{}', false)).toThrow(/answered twice/);
+    book.reply(exchange, '200 OK', '{}');
+    expect(() => book.reply(exchange, '503 Service Unavailable', '{}')).toThrow(/answered twice/);
     expect(book.inFlight).toBe(0);
   });
 
@@ -51,10 +51,10 @@ describe('RequestBook', () => {
     const book = new RequestBook('unit', () => undefined);
     const { response, written, leave } = fakeResponse();
     const exchange = book.begin(response, 'other');
-    exchange.awaitingLedger = true;
+    exchange.awaitingAnswer = true;
     leave();
     expect(book.inFlight).toBe(1);
-    book.reply(exchange, '200 OK', '{}', false);
+    book.reply(exchange, '200 OK', '{}');
     expect(book.inFlight).toBe(0);
     expect(written).toEqual([]);
   });
@@ -63,7 +63,7 @@ describe('RequestBook', () => {
     const book = new RequestBook('unit', () => undefined);
     const exchange = book.begin(fakeResponse().response, 'other');
     const idle = book.whenIdle(60_000);
-    book.reply(exchange, '200 OK', '{}', false);
+    book.reply(exchange, '200 OK', '{}');
     expect(await idle).toBe(true);
 
     const stuck = new RequestBook('unit', () => undefined);

@@ -4,13 +4,15 @@
 // instance's CPU per POST. prom-client's registry prints them when Prometheus
 // scrapes, beside its default process and event-loop metrics, and beside
 // everything read from the instance's own health numbers (queues, pool, the
-// breaker), so none of that costs anything between scrapes. With CREBITO_METRICS=off every recorder is a no-op, which is how
-// the cost of metrics is measured.
+// breaker), so none of that costs anything between scrapes; every
+// per-operation series walks the ledger's list of operations. With
+// CREBITO_METRICS=off every recorder is a no-op, which is how the cost of
+// metrics is measured.
 
 import client from 'prom-client';
 import type { ServerHealth } from './http/server.js';
+import { OPERATION_LABELS, type OperationLabel } from './ledger/ledger.js';
 
-export type Operation = 'transacoes' | 'extratos';
 
 // Sub-millisecond resolution at the bottom (a local answer takes a fraction
 // of one), up to the request deadline at the top.
@@ -20,7 +22,7 @@ const CALL_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000];
 export interface Metrics {
   answered(route: string, statusLine: string, seconds: number): void;
   transaction(tipo: 'c' | 'd', result: 'applied' | 'refused'): void;
-  callSent(operation: Operation, size: number): void;
+  callSent(operation: OperationLabel, size: number): void;
   render(): Promise<string>;
   readonly contentType: string;
 }
@@ -94,7 +96,7 @@ class RequestCounts {
     histogram.observe(seconds);
   }
 
-  callSent(operation: Operation, size: number): void {
+  callSent(operation: OperationLabel, size: number): void {
     let histogram = this.callSizes.get(operation);
     if (histogram === undefined) this.callSizes.set(operation, histogram = new Histogram(CALL_SIZE_BUCKETS));
     histogram.observe(size);
@@ -107,7 +109,7 @@ class RequestCounts {
       histogramValues('crebito_http_request_duration_seconds', 'route', this.durations)));
     registry.registerMetric(scraped('crebito_transactions_total', 'Transactions applied or refused (a debit past the limit, a credit past the largest balance), by tipo', 'counter', () =>
       (['c', 'd'] as const).flatMap((tipo) => (['applied', 'refused'] as const).map((result) => ({ labels: { tipo, result }, value: this.transactions[tipo][result] })))));
-    registry.registerMetric(scraped('crebito_database_call_size', 'Requests sharing one database call (a shared commit for transacoes, one snapshot for extratos)', 'histogram', () =>
+    registry.registerMetric(scraped('crebito_database_call_size', 'Requests sharing one database call (a batch: one commit for transacoes, one snapshot for extratos)', 'histogram', () =>
       histogramValues('crebito_database_call_size', 'operation', this.callSizes)));
   }
 }
@@ -136,12 +138,10 @@ function registerHealthGauges(registry: client.Registry, health: () => ServerHea
     new client.Gauge({ name, help, labelNames, registers: [registry], collect() { read((labels, value) => this.set(labels, value), health()); } });
   gauge('crebito_http_requests_in_flight', 'Requests received and not yet answered', [], (set, now) => set({}, now.inFlight));
   gauge('crebito_requests_waiting', 'Requests waiting to join a database call, by operation', ['operation'], (set, now) => {
-    set({ operation: 'transacoes' }, now.ledger.transacoes.waiting);
-    set({ operation: 'extratos' }, now.ledger.extratos.waiting);
+    for (const operation of OPERATION_LABELS) set({ operation }, now.ledger[operation].waiting);
   });
   gauge('crebito_database_calls_in_flight', 'Database calls in flight, by operation', ['operation'], (set, now) => {
-    set({ operation: 'transacoes' }, now.ledger.transacoes.inFlight);
-    set({ operation: 'extratos' }, now.ledger.extratos.inFlight);
+    for (const operation of OPERATION_LABELS) set({ operation }, now.ledger[operation].inFlight);
   });
   gauge('crebito_db_pool_connections', 'Database connections of the pool, by state', ['state'], (set, now) => {
     set({ state: 'total' }, now.ledger.pool.totalCount);
@@ -152,14 +152,13 @@ function registerHealthGauges(registry: client.Registry, health: () => ServerHea
   const counter = (name: string, help: string, labelNames: string[], read: (add: (labels: Record<string, string>, value: number) => void, now: ServerHealth) => void) =>
     new client.Counter({ name, help, labelNames, registers: [registry], collect() { this.reset(); read((labels, value) => this.inc(labels, value), health()); } });
   counter('crebito_requests_shed_total', 'Requests answered 503 sobrecarregado without being sent, by operation and reason', ['operation', 'reason'], (add, now) => {
-    for (const operation of ['transacoes', 'extratos'] as const) {
+    for (const operation of OPERATION_LABELS) {
       add({ operation, reason: 'queue_full' }, now.ledger[operation].shedFull);
       add({ operation, reason: 'queue_wait' }, now.ledger[operation].shedExpired);
     }
   });
   counter('crebito_database_calls_late_total', 'Database calls that missed the request deadline (their requests got 503 banco_sem_resposta)', ['operation'], (add, now) => {
-    add({ operation: 'transacoes' }, now.ledger.transacoes.lateCalls);
-    add({ operation: 'extratos' }, now.ledger.extratos.lateCalls);
+    for (const operation of OPERATION_LABELS) add({ operation }, now.ledger[operation].lateCalls);
   });
   counter('crebito_circuit_opened_total', 'Times the circuit breaker opened', [], (add, now) => add({}, now.ledger.breaker.opened));
 }

@@ -12,17 +12,37 @@ import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARAC
 /** Seconds a client is asked to wait before retrying a 503 (Retry-After). */
 export const RETRY_AFTER_SECONDS = 1;
 
+/** A response header beyond the ones every reply carries. */
+export type Header = readonly [name: string, value: string];
+
+/** Every HTTP status line crebito writes (uWebSockets.js writes the line as given), each declared once. */
+export const STATUS = {
+  ok: '200 OK',
+  notFound: '404 Not Found',
+  methodNotAllowed: '405 Method Not Allowed',
+  conflict: '409 Conflict',
+  payloadTooLarge: '413 Payload Too Large',
+  unprocessable: '422 Unprocessable Entity',
+  tooManyRequests: '429 Too Many Requests',
+  headersTooLarge: '431 Request Header Fields Too Large',
+  internalError: '500 Internal Server Error',
+  unavailable: '503 Service Unavailable',
+} as const;
+
+/** What every answer that asks the client to come back later carries. */
+export const RETRY_LATER: readonly Header[] = [['retry-after', String(RETRY_AFTER_SECONDS)]];
+
 export interface FailureOptions {
   /** For answers that come from the database side: could the transaction have been applied anyway? */
   mayHaveBeenApplied?: boolean;
   /** Response headers beside content-type. */
-  headers?: readonly (readonly [string, string])[];
+  headers?: readonly Header[];
 }
 
 export class Failure {
   /** The response body, built once here rather than on every request. */
   readonly body: string;
-  readonly headers: readonly (readonly [string, string])[];
+  readonly headers: readonly Header[];
 
   constructor(
     /** The HTTP status line uWebSockets.js writes, e.g. '422 Unprocessable Entity'. */
@@ -39,42 +59,38 @@ export class Failure {
   }
 }
 
-const UNPROCESSABLE = '422 Unprocessable Entity';
-const UNAVAILABLE = '503 Service Unavailable';
-const RETRY_LATER = [['retry-after', String(RETRY_AFTER_SECONDS)]] as const;
-
 export const failures = {
-  clientNotFound: new Failure('404 Not Found', 'cliente_nao_encontrado', 'no such client'),
-  routeNotFound: new Failure('404 Not Found', 'rota_nao_encontrada', 'no such route'),
-  limitExceeded: new Failure(UNPROCESSABLE, 'limite_excedido', 'the debit would take the balance below -limite'),
-  balanceTooLarge: new Failure(UNPROCESSABLE, 'saldo_excedido', 'the credit would take the balance past the largest exact integer'),
-  malformedJson: new Failure(UNPROCESSABLE, 'json_invalido', 'the body is not one JSON value'),
-  notAnObject: new Failure(UNPROCESSABLE, 'corpo_invalido', 'the body must be a JSON object'),
-  invalidValor: new Failure(UNPROCESSABLE, 'valor_invalido', `valor must be a whole number from 1 to ${VALOR_MAX}`),
-  invalidTipo: new Failure(UNPROCESSABLE, 'tipo_invalido', 'tipo must be "c" or "d"'),
-  invalidDescricao: new Failure(UNPROCESSABLE, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRICAO_CHARACTERS_MAX} characters`),
-  bodyTooLarge: new Failure('413 Payload Too Large', 'corpo_grande_demais', 'the body is larger than the limit'),
+  clientNotFound: new Failure(STATUS.notFound, 'cliente_nao_encontrado', 'no such client'),
+  routeNotFound: new Failure(STATUS.notFound, 'rota_nao_encontrada', 'no such route'),
+  limitExceeded: new Failure(STATUS.unprocessable, 'limite_excedido', 'the debit would take the balance below -limite'),
+  balanceTooLarge: new Failure(STATUS.unprocessable, 'saldo_excedido', 'the credit would take the balance past the largest exact integer'),
+  malformedJson: new Failure(STATUS.unprocessable, 'json_invalido', 'the body is not one JSON value'),
+  notAnObject: new Failure(STATUS.unprocessable, 'corpo_invalido', 'the body must be a JSON object'),
+  invalidValor: new Failure(STATUS.unprocessable, 'valor_invalido', `valor must be a whole number from 1 to ${VALOR_MAX}`),
+  invalidTipo: new Failure(STATUS.unprocessable, 'tipo_invalido', 'tipo must be "c" or "d"'),
+  invalidDescricao: new Failure(STATUS.unprocessable, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRICAO_CHARACTERS_MAX} characters`),
+  bodyTooLarge: new Failure(STATUS.payloadTooLarge, 'corpo_grande_demais', 'the body is larger than the limit'),
   // Answered by nginx, before any instance sees the request (nginx/nginx.conf.template).
-  headersTooLarge: new Failure('431 Request Header Fields Too Large', 'cabecalhos_grandes_demais', 'the request headers are larger than the limit'),
-  tooManyRequests: new Failure('429 Too Many Requests', 'muitas_requisicoes', 'this address sends more requests per second than allowed; retry later', { headers: RETRY_LATER }),
-  rejectedByDatabase: new Failure('500 Internal Server Error', 'erro_interno', 'the database refused this request although it passed validation; nothing was applied', { mayHaveBeenApplied: false }),
-  overloaded: new Failure(UNAVAILABLE, 'sobrecarregado', 'too many requests are waiting for the database; this one was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
-  databaseDown: new Failure(UNAVAILABLE, 'banco_indisponivel', 'the database is not answering; this request was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
-  databaseUnavailable: new Failure(UNAVAILABLE, 'banco_sem_resposta', 'the database did not answer in time; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
-  invalidIdempotencyKey: new Failure(UNPROCESSABLE, 'chave_idempotencia_invalida', `Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_CHARACTERS_MAX} visible ASCII characters`),
-  idempotencyKeyReused: new Failure(UNPROCESSABLE, 'chave_idempotencia_reutilizada', 'this Idempotency-Key was first used with another valor, tipo or descricao; nothing was applied (a new request needs a new key)'),
-  idempotencyKeyInUse: new Failure('409 Conflict', 'chave_idempotencia_em_uso', 'a request with this Idempotency-Key is still running; nothing was applied by this one (retry it later)', { headers: RETRY_LATER }),
-  unknownParameter: new Failure(UNPROCESSABLE, 'parametro_desconhecido', 'the history takes limit, before, tipo, desde, ate, valor_min and valor_max, each at most once'),
-  invalidLimit: new Failure(UNPROCESSABLE, 'limit_invalido', `limit must be a whole number from 1 to ${HISTORY_PAGE_ROWS_MAX}`),
-  invalidCursor: new Failure(UNPROCESSABLE, 'cursor_invalido', 'before must be the next value of a page of this client\'s history, unchanged'),
-  invalidTime: new Failure(UNPROCESSABLE, 'data_invalida', 'desde and ate must be ISO 8601 times with a zone, e.g. 2024-01-17T02:34:41.217753Z'),
-  invalidValorFilter: new Failure(UNPROCESSABLE, 'filtro_valor_invalido', `valor_min and valor_max must be whole numbers from 1 to ${VALOR_MAX}`),
-  invertedRange: new Failure(UNPROCESSABLE, 'intervalo_invertido', 'desde must not be after ate, nor valor_min above valor_max'),
+  headersTooLarge: new Failure(STATUS.headersTooLarge, 'cabecalhos_grandes_demais', 'the request headers are larger than the limit'),
+  tooManyRequests: new Failure(STATUS.tooManyRequests, 'muitas_requisicoes', 'this address sends more requests per second than allowed; retry later', { headers: RETRY_LATER }),
+  rejectedByDatabase: new Failure(STATUS.internalError, 'erro_interno', 'the database refused this request although it passed validation; nothing was applied', { mayHaveBeenApplied: false }),
+  overloaded: new Failure(STATUS.unavailable, 'sobrecarregado', 'too many requests are waiting for the database; this one was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
+  databaseDown: new Failure(STATUS.unavailable, 'banco_indisponivel', 'the database is not answering; this request was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
+  databaseUnavailable: new Failure(STATUS.unavailable, 'banco_sem_resposta', 'the database did not answer in time; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
+  invalidIdempotencyKey: new Failure(STATUS.unprocessable, 'chave_idempotencia_invalida', `Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_CHARACTERS_MAX} visible ASCII characters`),
+  idempotencyKeyReused: new Failure(STATUS.unprocessable, 'chave_idempotencia_reutilizada', 'this Idempotency-Key was first used with another valor, tipo or descricao; nothing was applied (a new request needs a new key)'),
+  idempotencyKeyInUse: new Failure(STATUS.conflict, 'chave_idempotencia_em_uso', 'a request with this Idempotency-Key is still running; nothing was applied by this one (retry it later)', { headers: RETRY_LATER }),
+  unknownParameter: new Failure(STATUS.unprocessable, 'parametro_desconhecido', 'the history takes limit, before, tipo, desde, ate, valor_min and valor_max, each at most once'),
+  invalidLimit: new Failure(STATUS.unprocessable, 'limit_invalido', `limit must be a whole number from 1 to ${HISTORY_PAGE_ROWS_MAX}`),
+  invalidCursor: new Failure(STATUS.unprocessable, 'cursor_invalido', 'before must be the next value of a page of this client\'s history, unchanged'),
+  invalidTime: new Failure(STATUS.unprocessable, 'data_invalida', 'desde and ate must be ISO 8601 times with a zone, e.g. 2024-01-17T02:34:41.217753Z'),
+  invalidValorFilter: new Failure(STATUS.unprocessable, 'filtro_valor_invalido', `valor_min and valor_max must be whole numbers from 1 to ${VALOR_MAX}`),
+  invertedRange: new Failure(STATUS.unprocessable, 'intervalo_invertido', 'desde must not be after ate, nor valor_min above valor_max'),
 } as const;
 
 /** 405 for a known path asked with another method; `allow` lists the methods it answers. */
 export function methodNotAllowed(allow: readonly string[]): Failure {
-  return new Failure('405 Method Not Allowed', 'metodo_nao_permitido', `this path answers ${allow.join(', ')}`, { headers: [['allow', allow.join(', ')]] });
+  return new Failure(STATUS.methodNotAllowed, 'metodo_nao_permitido', `this path answers ${allow.join(', ')}`, { headers: [['allow', allow.join(', ')]] });
 }
 
 const failureByCode = new Map<string, Failure>(Object.values(failures).map((failure) => [failure.code, failure]));

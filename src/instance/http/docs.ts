@@ -6,13 +6,13 @@
 
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import type { Exchange, Header, RequestBook } from './exchange.js';
+import { STATUS, type Header } from '../../shared/failures.js';
+import type { RequestBook } from './exchange.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import type { TemplatedApp } from './uws.js';
 
 const require = createRequire(import.meta.url);
 
-const STATUS_OK = '200 OK';
 // The page's assets change only with the swagger-ui-dist version.
 const CACHED: readonly Header[] = [['cache-control', 'public, max-age=3600']];
 
@@ -48,12 +48,10 @@ const PAGE = `<!DOCTYPE html>
 
 const DOCUMENT_BODY = JSON.stringify(OPENAPI_DOCUMENT);
 
-export function registerDocsRoutes(app: TemplatedApp, book: RequestBook, served: { other: number }): void {
+export function registerDocsRoutes(app: TemplatedApp, book: RequestBook): void {
   const serve = (route: string, contentType: string, body: () => string | Buffer, headers: readonly Header[]) => {
     app.get(route, (response) => {
-      const exchange: Exchange = book.begin(response, 'docs');
-      served.other++;
-      book.reply(exchange, STATUS_OK, body(), false, contentType, headers);
+      book.reply(book.begin(response, 'docs'), STATUS.ok, body(), { contentType, headers });
     });
   };
   serve('/openapi.json', 'application/json', () => DOCUMENT_BODY, []);

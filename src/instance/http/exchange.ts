@@ -3,13 +3,13 @@
 // once: by its reply, or by its client leaving while nothing else waits on it.
 // Draining (a stopping instance) waits on this count, so a request that
 // settles twice, or never, is a bug this file must make impossible: a leak
-// would make every later stop wait out its whole timeout.
+// would make every later stop wait out its whole timeout. It also counts the
+// requests served, by route, for /health.
 
-import { invariant } from '../../shared/invariant.js';
+import type { Header } from '../../shared/failures.js';
+import { crashOnBug, invariant } from '../../shared/invariant.js';
 import type { HttpResponse } from './uws.js';
 
-/** A response header beyond the ones every reply carries. */
-export type Header = readonly [name: string, value: string];
 const NO_HEADERS: readonly Header[] = [];
 export const JSON_CONTENT_TYPE = 'application/json';
 
@@ -17,8 +17,8 @@ export const JSON_CONTENT_TYPE = 'application/json';
 export class Exchange {
   /** The client left: nothing can be written any more. */
   aborted = false;
-  /** It waits on the ledger; leaving then does not settle it, the ledger's answer does. */
-  awaitingLedger = false;
+  /** Its answer is being worked out (replyAfter); leaving then does not settle it, the answer does. */
+  awaitingAnswer = false;
   replied = false;
   settled = false;
   readonly startedMs = performance.now();
@@ -28,42 +28,65 @@ export class Exchange {
 /** Told of every answer written, with the time since the request's first callback. */
 export type OnAnswered = (route: string, statusLine: string, seconds: number) => void;
 
+export interface ReplyOptions {
+  /** JSON unless said. */
+  contentType?: string;
+  /** Beyond content-type and x-crebito-instance. */
+  headers?: readonly Header[];
+  /** Close the connection after this answer (a draining instance closes every one). */
+  closeConnection?: boolean;
+}
+
 export class RequestBook {
   inFlight = 0;
   /** Set when the instance stops: every reply then closes its connection. */
   draining = false;
+  /** Requests begun, by route; a route not counted on its own counts as `other`. */
+  readonly served: Record<string, number>;
   private onIdle: (() => void) | undefined;
 
-  constructor(private readonly instanceName: string, private readonly onAnswered: OnAnswered) {}
+  constructor(private readonly instanceName: string, private readonly onAnswered: OnAnswered, countedRoutes: readonly string[] = []) {
+    this.served = Object.fromEntries([...countedRoutes, 'other'].map((route) => [route, 0]));
+  }
 
   /** Counts a request in; uWebSockets.js requires the abort handler before any asynchronous step. */
   begin(response: HttpResponse, route: string): Exchange {
     const exchange = new Exchange(response, route);
     response.onAborted(() => this.abort(exchange));
     this.inFlight++;
+    this.served[Object.hasOwn(this.served, route) ? route : 'other']!++;
     return exchange;
   }
 
   /** Writes the reply (unless the client left) and settles the request. A second reply is a bug. */
-  reply(exchange: Exchange, status: string, body: string | Uint8Array, closeConnection: boolean,
-    contentType = JSON_CONTENT_TYPE, headers: readonly Header[] = NO_HEADERS): void {
+  reply(exchange: Exchange, status: string, body: string | Uint8Array, options: ReplyOptions = {}): void {
     invariant(!exchange.replied, `a request was answered twice (second answer: ${status})`);
     exchange.replied = true;
     if (!exchange.aborted) {
       const { response } = exchange;
       // A draining instance asks each client to reconnect elsewhere.
-      const close = closeConnection || this.draining;
+      const close = options.closeConnection === true || this.draining;
       response.cork(() => {
         response
           .writeStatus(status)
-          .writeHeader('content-type', contentType)
+          .writeHeader('content-type', options.contentType ?? JSON_CONTENT_TYPE)
           .writeHeader('x-crebito-instance', this.instanceName);
-        for (const [name, value] of headers) response.writeHeader(name, value);
+        for (const [name, value] of options.headers ?? NO_HEADERS) response.writeHeader(name, value);
         response.end(body, close);
       });
       this.onAnswered(exchange.route, status, (performance.now() - exchange.startedMs) / 1000);
     }
     this.settle(exchange);
+  }
+
+  /**
+   * Replies once pending settles (reply must answer exactly once). Until
+   * then a client leaving does not settle the request: the answer does, and
+   * writes nothing. A rejection is a bug, and crashes the process.
+   */
+  replyAfter<Value>(exchange: Exchange, pending: Promise<Value>, reply: (value: Value) => void): void {
+    exchange.awaitingAnswer = true;
+    pending.then(reply).catch(crashOnBug);
   }
 
   /** Resolves true once nothing is in flight, or false after timeoutMs. */
@@ -82,7 +105,7 @@ export class RequestBook {
   private abort(exchange: Exchange): void {
     exchange.aborted = true;
     // Mid-upload or before any work, nothing will answer it any more.
-    if (!exchange.awaitingLedger) this.settle(exchange);
+    if (!exchange.awaitingAnswer) this.settle(exchange);
   }
 
   private settle(exchange: Exchange): void {

@@ -6,20 +6,8 @@
 
 import { HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX, VALOR_MAX } from '../../shared/limits.js';
 import { failures, Failure } from '../../shared/failures.js';
-import { decodeCursor, type Cursor } from '../ledger/history-cursor.js';
-
-export interface HistoryQuery {
-  limit: number;
-  /** The page starts below this cursor's id; undefined: the newest page. */
-  before: Cursor | undefined;
-  tipo: 'c' | 'd' | undefined;
-  /** ISO 8601 times, as sent (PostgreSQL reads them): desde inclusive, ate exclusive. */
-  desde: string | undefined;
-  ate: string | undefined;
-  /** Inclusive bounds on valor. */
-  valorMin: number | undefined;
-  valorMax: number | undefined;
-}
+import { decodeCursor } from '../ledger/history-cursor.js';
+import type { HistoryQuery } from '../ledger/history.js';
 
 const PARAMETERS = ['limit', 'before', 'tipo', 'desde', 'ate', 'valor_min', 'valor_max'] as const;
 type Parameter = (typeof PARAMETERS)[number];

@@ -10,7 +10,7 @@
 import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from '../../shared/limits.js';
 import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './headers.js';
 import { failures, type Failure } from '../../shared/failures.js';
-import { EXTRATO_SCHEMA, HISTORY_PAGE_SCHEMA, TRANSACTION_RESULT_SCHEMA } from './serializers.js';
+import { STATEMENT_SCHEMA, HISTORY_PAGE_SCHEMA, TRANSACTION_RESULT_SCHEMA } from './serializers.js';
 
 /** The API's own version, not the package's: 1.0 was the contract alone; 1.1 adds idempotency keys and the history; 1.2 the probes, 405, and 503s that say whether anything was applied. */
 const API_VERSION = '1.2.0';
@@ -144,13 +144,13 @@ const postTransaction = {
   },
 };
 
-const getExtrato = {
+const getStatement = {
   operationId: 'extrato',
   tags: [CONTRACT],
   summary: 'The balance and the 10 newest transactions',
   description: 'Balance and transactions from one snapshot, newest first; a write answered 200 is seen at once through every instance.',
   responses: {
-    200: json(EXTRATO_SCHEMA, 'The statement.'),
+    200: json(STATEMENT_SCHEMA, 'The statement.'),
     ...errorResponses([failures.clientNotFound, ...UNAVAILABLE], UNAVAILABLE_NOTES),
   },
 };
@@ -203,7 +203,7 @@ export const OPENAPI_DOCUMENT = {
   ],
   paths: {
     '/clientes/{id}/transacoes': { parameters: [CLIENT_ID], post: postTransaction, get: getHistory },
-    '/clientes/{id}/extrato': { parameters: [CLIENT_ID], get: getExtrato },
+    '/clientes/{id}/extrato': { parameters: [CLIENT_ID], get: getStatement },
     '/health': { get: getHealth },
     '/ready': { get: getReady },
   },

@@ -4,35 +4,10 @@
 // so the document describes exactly what is written.
 
 import fastJson, { type ObjectSchema } from 'fast-json-stringify';
+import type { HistoryPage } from '../ledger/history.js';
+import type { Statement } from '../ledger/statements.js';
+import type { TransactionResult } from '../ledger/transactions.js';
 import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, STATEMENT_TRANSACTIONS_MAX } from '../../shared/limits.js';
-
-export interface TransactionResult {
-  limite: number;
-  saldo: number;
-}
-
-export interface ExtratoTransaction {
-  valor: number;
-  tipo: string;
-  descricao: string;
-  realizada_em: string;
-}
-
-export interface Extrato {
-  saldo: { total: number; data_extrato: string; limite: number };
-  ultimas_transacoes: ExtratoTransaction[];
-}
-
-export interface HistoryEntry extends ExtratoTransaction {
-  id: number;
-  saldo_apos: number;
-}
-
-export interface HistoryPage {
-  transacoes: HistoryEntry[];
-  /** Absent on the last page. */
-  next?: string;
-}
 
 /** A JSON Schema object, with the validation keywords the OpenAPI document shows (fast-json-stringify's types omit them). */
 export interface JsonObjectSchema {
@@ -61,7 +36,7 @@ export const TRANSACTION_RESULT_SCHEMA = object(['limite', 'saldo'], {
   saldo: cents('the balance right after this transaction (never below -limite)'),
 });
 
-export const EXTRATO_SCHEMA = object(['saldo', 'ultimas_transacoes'], {
+export const STATEMENT_SCHEMA = object(['saldo', 'ultimas_transacoes'], {
   saldo: object(['total', 'data_extrato', 'limite'], {
     total: cents('the whole current balance'),
     data_extrato: isoTime('when the statement was taken'),
@@ -90,5 +65,5 @@ export const HISTORY_PAGE_SCHEMA = object(['transacoes'], {
 });
 
 export const serializeTransactionResult = compile<TransactionResult>(TRANSACTION_RESULT_SCHEMA);
-export const serializeExtrato = compile<Extrato>(EXTRATO_SCHEMA);
+export const serializeStatement = compile<Statement>(STATEMENT_SCHEMA);
 export const serializeHistoryPage = compile<HistoryPage>(HISTORY_PAGE_SCHEMA);

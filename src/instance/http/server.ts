@@ -5,17 +5,18 @@
 // database.
 
 import { describeListenTarget, type ListenTarget } from '../../shared/listen.js';
-import { crashOnBug, invariant } from '../../shared/invariant.js';
+import { invariant } from '../../shared/invariant.js';
 import { RequestBook, type OnAnswered } from './exchange.js';
 import type { Ledger, LedgerHealth } from '../ledger/ledger.js';
-import { registerProbeRoutes, registerRoutes, type RouteContext } from './routes.js';
+import { registerAdminRoutes, type AdminContext } from './probes.js';
+import { API_ROUTES, registerRoutes, type ApiRouteLabel, type RouteContext } from './routes.js';
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js';
 
 export interface ServerOptions {
   ledger: Ledger;
   instanceName: string;
   /** Counts transactions by outcome, and prints every metric for /metrics. */
-  metrics: RouteContext['metrics'] & { render(): Promise<string>; readonly contentType: string };
+  metrics: RouteContext['metrics'] & AdminContext['metrics'];
   onAnswered: OnAnswered;
 }
 
@@ -24,7 +25,8 @@ export interface ServerHealth {
   pid: number;
   inFlight: number;
   draining: boolean;
-  served: { transacoes: number; extrato: number; historico: number; other: number };
+  /** Requests begun, by API route; every other request counts as `other`. */
+  served: Record<ApiRouteLabel | 'other', number>;
   ledger: LedgerHealth;
 }
 
@@ -58,15 +60,14 @@ function listenOn(app: TemplatedApp, target: ListenTarget, name: string): Promis
 export function createServer(options: ServerOptions): Server {
   const { ledger, instanceName, metrics } = options;
   const apps: ClosableApp[] = [uws.App() as ClosableApp];
-  const book = new RequestBook(instanceName, options.onAnswered);
-  const served = { transacoes: 0, extrato: 0, historico: 0, other: 0 };
+  const book = new RequestBook(instanceName, options.onAnswered, API_ROUTES.map((route) => route.label));
   const listenSockets: us_listen_socket[] = [];
   let stopped = false;
 
   const health = (): ServerHealth => ({
-    instance: instanceName, pid: process.pid, inFlight: book.inFlight, draining: book.draining, served: { ...served }, ledger: ledger.health(),
+    instance: instanceName, pid: process.pid, inFlight: book.inFlight, draining: book.draining, served: { ...book.served } as ServerHealth['served'], ledger: ledger.health(),
   });
-  const context = { ledger, book, metrics, served, healthBody: () => JSON.stringify(health()) };
+  const context = { ledger, book, metrics, healthBody: () => JSON.stringify(health()) };
   registerRoutes(apps[0]!, context);
 
   return {
@@ -76,12 +77,7 @@ export function createServer(options: ServerOptions): Server {
 
     async listenAdmin(target) {
       const admin = uws.App() as ClosableApp;
-      registerProbeRoutes(admin, context);
-      admin.get('/metrics', (response) => {
-        const exchange = book.begin(response, 'metrics');
-        exchange.awaitingLedger = true;
-        metrics.render().then((text) => book.reply(exchange, '200 OK', text, false, metrics.contentType)).catch(crashOnBug);
-      });
+      registerAdminRoutes(admin, context);
       apps.push(admin);
       const socket = await listenOn(admin, target, `${instanceName} (admin)`);
       listenSockets.push(socket);

@@ -4,15 +4,10 @@
 // of cases is tested without a server.
 
 import { CLIENT_ID_MAX, DESCRICAO_CHARACTERS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from '../../shared/limits.js';
+import type { TransactionRequest } from '../ledger/transactions.js';
 import { failures, Failure } from '../../shared/failures.js';
 
 const CLIENT_ID_DIGITS_MAX = String(CLIENT_ID_MAX).length;
-
-export interface TransactionRequest {
-  valor: number;
-  tipo: 'c' | 'd';
-  descricao: string;
-}
 
 // fatal: a body that is not valid UTF-8 is malformed, not silently repaired
 // into replacement characters that would be stored as if the client sent them.

@@ -1,6 +1,6 @@
-// Owns shared commits on the instance side: gathering requests that arrive
-// while earlier calls are in flight, so that they travel to the database
-// together. A request that finds a free slot goes at once, alone; only when
+// Owns batching on the instance side: gathering requests that arrive while
+// earlier calls are in flight, so that they travel to the database together,
+// as one batch. A request that finds a free slot goes at once, alone; only when
 // every slot is busy do requests wait, and then the next free slot takes all
 // that waited (up to sizeMax) as one call. Under light load this adds no
 // latency; under heavy load calls grow instead of queueing.
@@ -8,10 +8,12 @@
 // Every item is answered in bounded time, whatever the database does:
 // - past queueLengthMax waiting, whenFull at once (never sent);
 // - past waitMsMax waiting, whenExpired (never sent);
-// - past deadlineMs from its arrival with its call still unanswered,
+// - past requestTimeoutMs from its arrival with its call still unanswered,
 //   whenLate (sent: it may have been applied). The late call's slot is freed
 //   for the next one; the call itself goes on until the database or the
 //   driver's own timeout ends it, and its answer is then dropped.
+
+import { crashOnBug } from '../../shared/invariant.js';
 
 export interface BatcherOptions<Item, Result> {
   /** Most items in one call. */
@@ -22,8 +24,8 @@ export interface BatcherOptions<Item, Result> {
   queueLengthMax: number;
   /** Longest an item waits for a slot. */
   waitMsMax: number;
-  /** Longest from an item's arrival to its answer. */
-  deadlineMs: number;
+  /** Longest from an item's arrival to its answer (CREBITO_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs: number;
   whenFull: Result;
   whenExpired: Result;
   whenLate: Result;
@@ -52,21 +54,14 @@ export interface BatcherHealth {
   lateCalls: number;
 }
 
-export interface Batcher<Item, Result> {
-  submit(item: Item): Promise<Result>;
-  /** Answers every waiting item with result, at once (the database is known to be down). */
-  flush(result: Result): void;
-  health(): BatcherHealth;
-}
-
 export function createBatcher<Item, Result>(options: BatcherOptions<Item, Result>): Batcher<Item, Result> {
-  if (!(options.sizeMax >= 1 && options.inFlightMax >= 1 && options.queueLengthMax >= 1 && options.waitMsMax >= 1 && options.deadlineMs >= 1)) {
-    throw new Error('a batcher needs sizeMax, inFlightMax, queueLengthMax, waitMsMax and deadlineMs of at least 1');
+  if (!(options.sizeMax >= 1 && options.inFlightMax >= 1 && options.queueLengthMax >= 1 && options.waitMsMax >= 1 && options.requestTimeoutMs >= 1)) {
+    throw new Error('a batcher needs sizeMax, inFlightMax, queueLengthMax, waitMsMax and requestTimeoutMs of at least 1');
   }
-  return new CallQueue(options);
+  return new Batcher(options);
 }
 
-class CallQueue<Item, Result> implements Batcher<Item, Result> {
+export class Batcher<Item, Result> {
   private readonly queue: Waiting<Item, Result>[] = [];
   private readonly counts = { inFlight: 0, shedFull: 0, shedExpired: 0, lateCalls: 0 };
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -84,6 +79,7 @@ class CallQueue<Item, Result> implements Batcher<Item, Result> {
     });
   }
 
+  /** Answers every waiting item with result, at once (the database is known to be down). */
   flush(result: Result): void {
     for (const waiting of this.queue.splice(0)) waiting.resolve(result);
   }
@@ -133,7 +129,7 @@ class CallQueue<Item, Result> implements Batcher<Item, Result> {
       this.options.onLate?.();
       for (const waiting of batch) waiting.resolve(this.options.whenLate);
       close();
-    }, Math.max(0, batch[0]!.arrivedMs + this.options.deadlineMs - performance.now()));
+    }, Math.max(0, batch[0]!.arrivedMs + this.options.requestTimeoutMs - performance.now()));
     this.options.send(batch.map((waiting) => waiting.item)).then((results) => {
       if (!open) return;
       if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} came back with ${results.length} results`);
@@ -142,9 +138,7 @@ class CallQueue<Item, Result> implements Batcher<Item, Result> {
       if (open) return batch.forEach((waiting) => waiting.reject(error));
       // send() answers expected failures with values; a rejection is a bug,
       // and one found after the deadline must still crash the process.
-      setImmediate(() => {
-        throw error;
-      });
+      crashOnBug(error);
     }).finally(() => {
       if (open) close();
     });

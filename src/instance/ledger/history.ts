@@ -1,5 +1,5 @@
-// Owns one database call for a page of a client's history
-// (GET /clientes/{id}/transacoes): the query (sql/06-history.sql) and how
+// Owns the history operation, one database call for a page of a client's
+// history (GET /clientes/{id}/transacoes): the query (sql/06-history.sql) and how
 // its rows become a page, or a Failure of the catalogue by the code the
 // function answers. The column list is written once here and both builds
 // the query and names the columns the rows are read by.
@@ -9,13 +9,39 @@ import type { Database, Row } from '../database/pool.js';
 import { QueryFailure } from '../database/pool.js';
 import { failureForCode, failures, Failure } from '../../shared/failures.js';
 import { invariant, InvariantError } from '../../shared/invariant.js';
-import { encodeCursor } from './history-cursor.js';
-import type { HistoryQuery } from '../http/history-query.js';
-import type { HistoryEntry, HistoryPage } from '../http/serializers.js';
+import { HISTORY_READS_IN_FLIGHT_MAX } from '../../shared/limits.js';
+import { encodeCursor, type Cursor } from './history-cursor.js';
+import type { Operation } from './operation.js';
+import type { StatementTransaction } from './statements.js';
+
+/** A page asked for, validated (http/history-query.ts reads it from the query string). */
+export interface HistoryQuery {
+  limit: number;
+  /** The page starts below this cursor's id; undefined: the newest page. */
+  before: Cursor | undefined;
+  tipo: 'c' | 'd' | undefined;
+  /** ISO 8601 times, as sent (PostgreSQL reads them): desde inclusive, ate exclusive. */
+  desde: string | undefined;
+  ate: string | undefined;
+  /** Inclusive bounds on valor. */
+  valorMin: number | undefined;
+  valorMax: number | undefined;
+}
+
+export interface HistoryEntry extends StatementTransaction {
+  id: number;
+  saldo_apos: number;
+}
+
+export interface HistoryPage {
+  transacoes: HistoryEntry[];
+  /** Absent on the last page. */
+  next?: string;
+}
 
 export type HistoryAnswer = HistoryPage | Failure;
 
-export interface PendingHistoryRead {
+export interface HistoryRead {
   clientId: number;
   query: HistoryQuery;
 }
@@ -39,7 +65,7 @@ function toEntry(row: Row): HistoryEntry {
 }
 
 /** The page from its rows: at most limit of them, and a cursor when the function found one more. */
-function toPage(read: PendingHistoryRead, rows: Row[]): HistoryAnswer {
+function toPage(read: HistoryRead, rows: Row[]): HistoryAnswer {
   const { limit } = read.query;
   const first = rows[0];
   if (first !== undefined && first[at.resultado] !== OUTCOME_PAGE) {
@@ -56,7 +82,7 @@ function toPage(read: PendingHistoryRead, rows: Row[]): HistoryAnswer {
 }
 
 /** One page, one query. */
-export async function readHistoryPage(database: Database, read: PendingHistoryRead, log: Log): Promise<HistoryAnswer> {
+async function readHistoryPage(database: Database, read: HistoryRead, log: Log): Promise<HistoryAnswer> {
   const { clientId, query } = read;
   const rows = await database.query(QUERY.name, QUERY.text, [
     clientId, query.before?.beforeId ?? null, query.before?.tag ?? null, query.limit,
@@ -71,3 +97,11 @@ export async function readHistoryPage(database: Database, read: PendingHistoryRe
   if (rows instanceof QueryFailure) return failures.databaseUnavailable;
   return toPage(read, rows);
 }
+
+// Pages are read one per call: each has its own filters and cursor.
+export const HISTORY = {
+  label: 'historico',
+  sizeMax: () => 1,
+  inFlightMax: () => HISTORY_READS_IN_FLIGHT_MAX,
+  send: async ([read], { database, log }) => [await readHistoryPage(database, read!, log)],
+} as const satisfies Operation<HistoryRead, HistoryAnswer>;

@@ -1,8 +1,8 @@
-// Owns the API's operations against the database: registering a
-// transaction, reading an extrato (a client's account statement) and reading
-// a page of its history. Each is exactly one round trip (see transactions.ts,
-// extratos.ts and history.ts). Requests that arrive while earlier calls are in
-// flight share one call: transactions one commit, extratos one snapshot (see
+// Owns the API's operations against the database, listed once below:
+// registering a transaction, reading a statement (an extrato), reading a page
+// of the history. Each is exactly one round trip (see the file of each).
+// Requests that arrive while earlier calls are in flight wait and go together
+// as one batch: transactions share one commit, statements one snapshot (see
 // batcher.ts and sql/04-batch.sql).
 //
 // Whatever the database does, every request is answered by its deadline
@@ -12,19 +12,28 @@
 // finds the database answering again. Errors that mean our SQL and our code
 // disagree are bugs and are thrown as InvariantError.
 
+import { failures, type Failure } from '../../shared/failures.js';
 import type { Log } from '../../shared/log.js';
-import { HISTORY_READS_IN_FLIGHT_MAX } from '../../shared/limits.js';
-import { createBatcher, type Batcher, type BatcherHealth } from './batcher.js';
-import { Breaker, type BreakerState } from './breaker.js';
 import type { InstanceConfig } from '../config.js';
 import { openDatabase, type Database, type PoolHealth } from '../database/pool.js';
-import { failures } from '../../shared/failures.js';
-import { readExtratos, type ExtratoAnswer } from './statements.js';
-import { readHistoryPage, type HistoryAnswer, type PendingHistoryRead } from './history.js';
-import type { HistoryQuery } from '../http/history-query.js';
+import { createBatcher, type Batcher, type BatcherHealth } from './batcher.js';
+import { Breaker, type BreakerState } from './breaker.js';
+import { HISTORY } from './history.js';
 import { startKeyExpiry } from './key-expiry.js';
-import { sendTransactions, type PendingTransaction, type TransactionAnswer } from './transactions.js';
-import type { TransactionRequest } from '../http/validation.js';
+import type { OperationContext } from './operation.js';
+import { STATEMENTS } from './statements.js';
+import { TRANSACTIONS } from './transactions.js';
+
+/** Every operation of the ledger; /health and the metrics walk this list. */
+export const OPERATIONS = { transactions: TRANSACTIONS, statements: STATEMENTS, history: HISTORY };
+
+export type OperationName = keyof typeof OPERATIONS;
+export type OperationLabel = (typeof OPERATIONS)[OperationName]['label'];
+type Send<Name extends OperationName> = (typeof OPERATIONS)[Name]['send'];
+export type InputOf<Name extends OperationName> = Parameters<Send<Name>>[0][number];
+export type AnswerOf<Name extends OperationName> = Awaited<ReturnType<Send<Name>>>[number];
+
+export const OPERATION_LABELS: readonly OperationLabel[] = Object.values(OPERATIONS).map((operation) => operation.label);
 
 // While the breaker is open, the first probe comes this soon, and the pause
 // doubles up to the longest; a success vouches for readiness this long.
@@ -38,70 +47,48 @@ export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'poolClientsMax
   | 'idempotencyRetentionS' | 'idempotencyWaitMsMax'> & {
   applicationName: string;
   log: Log;
-  metrics: { callSent(operation: string, size: number): void };
+  /** Told of every call sent, with the requests it carries. */
+  metrics: { callSent(operation: OperationLabel, size: number): void };
 };
 
-export interface LedgerHealth {
-  pool: PoolHealth;
-  transacoes: BatcherHealth;
-  extratos: BatcherHealth;
-  historico: BatcherHealth;
+export type LedgerHealth = { pool: PoolHealth } & { [Name in OperationName as (typeof OPERATIONS)[Name]['label']]: BatcherHealth } & {
   breaker: { state: BreakerState; consecutiveFailures: number; opened: number };
   /** Idempotency keys past their retention that this instance removed. */
   keysExpired: number;
-}
+};
 
 export interface Ledger {
-  /** key: the request's Idempotency-Key, or undefined for none. */
-  registerTransaction(clientId: number, request: TransactionRequest, key: string | undefined): Promise<TransactionAnswer>;
-  readExtrato(clientId: number): Promise<ExtratoAnswer>;
-  readHistory(clientId: number, query: HistoryQuery): Promise<HistoryAnswer>;
+  /** One request of an operation: sent alone, or in a batch with others that wait; answered by its deadline. */
+  submit<Name extends OperationName>(operation: Name, input: InputOf<Name>): Promise<AnswerOf<Name>>;
   /** Whether the database answers now (cached for a second; never queries while the breaker is open). */
   isReady(): Promise<boolean>;
   health(): LedgerHealth;
   close(): Promise<void>;
 }
 
-interface Batchers {
-  transactions: Batcher<PendingTransaction, TransactionAnswer>;
-  extratoReads: Batcher<number, ExtratoAnswer>;
-  historyReads: Batcher<PendingHistoryRead, HistoryAnswer>;
-}
+type Batchers = { [Name in OperationName]: Batcher<InputOf<Name>, AnswerOf<Name>> };
 
-/** One batcher per operation, each bounded in queue length, queue wait and deadline. */
+/** One batcher per operation, each bounded in queue length, queue wait and the request timeout. */
 function createBatchers(options: LedgerOptions, database: Database, breaker: Breaker): Batchers {
-  const limits = {
-    queueLengthMax: options.queueLengthMax,
-    waitMsMax: options.queueWaitMsMax,
-    deadlineMs: options.requestTimeoutMs,
-    whenFull: failures.overloaded,
-    whenExpired: failures.overloaded,
-    whenLate: failures.databaseUnavailable,
-    onLate: () => breaker.failed(),
-  };
-  return {
-    transactions: createBatcher<PendingTransaction, TransactionAnswer>({
-      ...limits,
-      sizeMax: options.batchSizeMax,
-      inFlightMax: options.batchesInFlightMax,
-      send: (batch) => sendTransactions(database, batch, { keyWaitMsMax: options.idempotencyWaitMsMax, log: options.log }),
-      onSend: (size) => options.metrics.callSent('transacoes', size),
-    }),
-    extratoReads: createBatcher<number, ExtratoAnswer>({
-      ...limits,
-      sizeMax: options.batchSizeMax,
-      inFlightMax: options.readsInFlightMax,
-      send: (clientIds) => readExtratos(database, clientIds),
-      onSend: (size) => options.metrics.callSent('extratos', size),
-    }),
-    // Pages are read one per call: each has its own filters and cursor.
-    historyReads: createBatcher<PendingHistoryRead, HistoryAnswer>({
-      ...limits,
-      sizeMax: 1,
-      inFlightMax: HISTORY_READS_IN_FLIGHT_MAX,
-      send: async ([read]) => [await readHistoryPage(database, read!, options.log)],
-    }),
-  };
+  const context: OperationContext = { database, log: options.log, settings: options };
+  const batchers: Partial<Record<OperationName, Batcher<unknown, unknown>>> = {};
+  for (const [name, operation] of Object.entries(OPERATIONS) as [OperationName, (typeof OPERATIONS)[OperationName]][]) {
+    const send = operation.send as (inputs: unknown[], context: OperationContext) => Promise<unknown[]>;
+    batchers[name] = createBatcher<unknown, unknown>({
+      sizeMax: operation.sizeMax(options),
+      inFlightMax: operation.inFlightMax(options),
+      queueLengthMax: options.queueLengthMax,
+      waitMsMax: options.queueWaitMsMax,
+      requestTimeoutMs: options.requestTimeoutMs,
+      whenFull: failures.overloaded,
+      whenExpired: failures.overloaded,
+      whenLate: failures.databaseUnavailable,
+      onLate: () => breaker.failed(),
+      send: (inputs) => send(inputs, context),
+      onSend: (size) => options.metrics.callSent(operation.label, size),
+    });
+  }
+  return batchers as Batchers;
 }
 
 export function createLedger(options: LedgerOptions): Ledger {
@@ -121,19 +108,19 @@ export function createLedger(options: LedgerOptions): Ledger {
   const database = openDatabase({ ...options, onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
   const batchers = createBatchers(options, database, breaker);
   const keyExpiry = startKeyExpiry(database, { retentionS: options.idempotencyRetentionS });
-  /** While the breaker is open, the database is not asked at all. */
-  const unlessDown = <Answer>(submit: () => Promise<Answer>) => (breaker.isOpen ? Promise.resolve(failures.databaseDown) : submit());
+  const operationHealth = () => Object.fromEntries(
+    (Object.keys(OPERATIONS) as OperationName[]).map((name) => [OPERATIONS[name].label, batchers[name].health()]),
+  ) as { [Name in OperationName as (typeof OPERATIONS)[Name]['label']]: BatcherHealth };
 
   return {
-    registerTransaction: (clientId, request, key) => unlessDown(() => batchers.transactions.submit({ clientId, request, key })),
-    readExtrato: (clientId) => unlessDown(() => batchers.extratoReads.submit(clientId)),
-    readHistory: (clientId, query) => unlessDown(() => batchers.historyReads.submit({ clientId, query })),
+    // While the breaker is open, the database is not asked at all.
+    submit: (operation, input) => (breaker.isOpen
+      ? Promise.resolve(failures.databaseDown as Failure & AnswerOf<typeof operation>)
+      : (batchers[operation] as Batcher<typeof input, AnswerOf<typeof operation>>).submit(input)),
     isReady: () => breaker.isReady(),
     health: () => ({
       pool: database.health(),
-      transacoes: batchers.transactions.health(),
-      extratos: batchers.extratoReads.health(),
-      historico: batchers.historyReads.health(),
+      ...operationHealth(),
       breaker: { state: breaker.state, consecutiveFailures: breaker.consecutiveFailures, opened: breaker.opened },
       keysExpired: keyExpiry.removed,
     }),

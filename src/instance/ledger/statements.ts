@@ -1,31 +1,46 @@
-// Owns one database call for extratos (account statements): every client asked for
-// read in one query, from one snapshot, and each answer built from its rows.
-// The column list is written once here and both builds the query and names
-// the columns the rows are read by.
+// Owns the statements operation (an extrato, in the contract's words): the
+// statements of every client asked for in a batch, read in one query
+// (extratos, sql/03-functions.sql), from one snapshot, and each answer built
+// from its rows. The column list is written once here and both builds the
+// query and names the columns the rows are read by.
 
 import { STATEMENT_TRANSACTIONS_MAX } from '../../shared/limits.js';
 import type { Database, Row } from '../database/pool.js';
 import { QueryFailure } from '../database/pool.js';
 import { failures, Failure } from '../../shared/failures.js';
 import { invariant } from '../../shared/invariant.js';
-import type { Extrato, ExtratoTransaction } from '../http/serializers.js';
+import type { Operation } from './operation.js';
 
-export type ExtratoAnswer = Extrato | Failure;
+/** One of the newest transactions a statement lists. */
+export interface StatementTransaction {
+  valor: number;
+  tipo: string;
+  descricao: string;
+  realizada_em: string;
+}
+
+/** A client's statement, as the contract writes it. */
+export interface Statement {
+  saldo: { total: number; data_extrato: string; limite: number };
+  ultimas_transacoes: StatementTransaction[];
+}
+
+export type StatementAnswer = Statement | Failure;
 
 const COLUMNS = ['ordem', 'saldo', 'limite', 'data_extrato', 'valor', 'tipo', 'descricao', 'realizada_em'] as const;
 const at = Object.fromEntries(COLUMNS.map((name, index) => [name, index])) as Record<(typeof COLUMNS)[number], number>;
-export const EXTRATOS_QUERY = { name: 'extratos', text: `SELECT ${COLUMNS.join(', ')} FROM extratos($1, $2)` };
+export const STATEMENTS_QUERY = { name: 'extratos', text: `SELECT ${COLUMNS.join(', ')} FROM extratos($1, $2)` };
 
 /**
- * One client's extrato from its rows. A client with no transactions comes
+ * One client's statement from its rows. A client with no transactions comes
  * as one row whose transaction columns are NULL; no row at all means no such
  * client.
  */
-function toExtrato(rows: Row[]): ExtratoAnswer {
+function toStatement(rows: Row[]): StatementAnswer {
   const first = rows[0];
   if (first === undefined) return failures.clientNotFound;
-  invariant(rows.length <= STATEMENT_TRANSACTIONS_MAX, `an extrato came back with ${rows.length} rows`);
-  const transactions: ExtratoTransaction[] = [];
+  invariant(rows.length <= STATEMENT_TRANSACTIONS_MAX, `a statement came back with ${rows.length} rows`);
+  const transactions: StatementTransaction[] = [];
   for (const row of rows) {
     if (row[at.valor] === null) break;
     transactions.push({
@@ -42,12 +57,19 @@ function toExtrato(rows: Row[]): ExtratoAnswer {
 }
 
 /** One query, one snapshot, for every read that waited (a lone read is a list of one). */
-export async function readExtratos(database: Database, clientIds: number[]): Promise<ExtratoAnswer[]> {
-  const rows = await database.query(EXTRATOS_QUERY.name, EXTRATOS_QUERY.text, [clientIds, STATEMENT_TRANSACTIONS_MAX]);
+async function readStatements(database: Database, clientIds: number[]): Promise<StatementAnswer[]> {
+  const rows = await database.query(STATEMENTS_QUERY.name, STATEMENTS_QUERY.text, [clientIds, STATEMENT_TRANSACTIONS_MAX]);
   // A read changes nothing, so a rejected one would be a bug in this query.
-  invariant(!(rows instanceof QueryFailure && rows.kind === 'rejected'), 'the database rejected an extrato read');
+  invariant(!(rows instanceof QueryFailure && rows.kind === 'rejected'), 'the database rejected a statement read');
   if (rows instanceof QueryFailure) return clientIds.map(() => failures.databaseUnavailable);
   const rowsByPosition: Row[][] = clientIds.map(() => []);
   for (const row of rows) rowsByPosition[(row[at.ordem] as number) - 1]!.push(row);
-  return rowsByPosition.map(toExtrato);
+  return rowsByPosition.map(toStatement);
 }
+
+export const STATEMENTS = {
+  label: 'extratos',
+  sizeMax: (settings) => settings.batchSizeMax,
+  inFlightMax: (settings) => settings.readsInFlightMax,
+  send: (clientIds, { database }) => readStatements(database, clientIds),
+} as const satisfies Operation<number, StatementAnswer>;

@@ -1,6 +1,6 @@
-// Owns one database call for transactions: a lone transaction goes to
-// registrar_transacao, several that waited together to registrar_transacoes
-// (one commit for all; see batcher.ts), with their idempotency keys if any
+// Owns the transactions operation: a lone transaction goes to
+// registrar_transacao, a batch of several that waited together to
+// registrar_transacoes (one commit for all; see batcher.ts), with their idempotency keys if any
 // has one. Each answer row becomes a result or a Failure of the catalogue,
 // by the outcome code the SQL functions return, wrapped in a Replay when it
 // is a stored outcome answered again.
@@ -10,8 +10,20 @@ import type { Database, Row } from '../database/pool.js';
 import { QueryFailure } from '../database/pool.js';
 import { failureForCode, failures, Failure } from '../../shared/failures.js';
 import { invariant, InvariantError } from '../../shared/invariant.js';
-import type { TransactionResult } from '../http/serializers.js';
-import type { TransactionRequest } from '../http/validation.js';
+import type { Operation } from './operation.js';
+
+/** A transaction as the client asked for it, validated. */
+export interface TransactionRequest {
+  valor: number;
+  tipo: 'c' | 'd';
+  descricao: string;
+}
+
+/** What an applied transaction answers. */
+export interface TransactionResult {
+  limite: number;
+  saldo: number;
+}
 
 export interface PendingTransaction {
   clientId: number;
@@ -105,3 +117,10 @@ async function isolateRejected(database: Database, batch: PendingTransaction[], 
   for (const pending of batch) answers.push(...await sendTransactions(database, [pending], options));
   return answers;
 }
+
+export const TRANSACTIONS = {
+  label: 'transacoes',
+  sizeMax: (settings) => settings.batchSizeMax,
+  inFlightMax: (settings) => settings.batchesInFlightMax,
+  send: (batch, { database, log, settings }) => sendTransactions(database, batch, { keyWaitMsMax: settings.idempotencyWaitMsMax, log }),
+} as const satisfies Operation<PendingTransaction, TransactionAnswer>;

@@ -1,0 +1,48 @@
+// Owns the routes for load balancers and operators: GET /health (the process
+// is alive; no database) and GET /ready (the database answers), on the
+// public listener and the admin one, and GET /metrics on the admin listener
+// only (Prometheus's text format).
+
+import { RETRY_LATER, STATUS } from '../../shared/failures.js';
+import type { Ledger } from '../ledger/ledger.js';
+import type { RequestBook } from './exchange.js';
+import type { TemplatedApp } from './uws.js';
+
+export interface ProbeContext {
+  ledger: Pick<Ledger, 'isReady'>;
+  book: RequestBook;
+  /** The body of GET /health, read before the request counts itself in flight. */
+  healthBody: () => string;
+}
+
+export interface AdminContext extends ProbeContext {
+  metrics: { render(): Promise<string>; readonly contentType: string };
+}
+
+export function registerProbeRoutes(app: TemplatedApp, { ledger, book, healthBody }: ProbeContext): void {
+  // Touches no database: operators read pool numbers here, and the benchmark
+  // uses it as the floor of what one HTTP round trip costs.
+  app.get('/health', (response) => {
+    const body = healthBody();
+    book.reply(book.begin(response, 'health'), STATUS.ok, body);
+  });
+  // Never loads the database: the ledger answers from its breaker, from a
+  // call that succeeded within the last second, or from one bounded probe.
+  app.get('/ready', (response) => {
+    const exchange = book.begin(response, 'ready');
+    book.replyAfter(exchange, ledger.isReady(), (ready) => {
+      if (ready) book.reply(exchange, STATUS.ok, '{"pronto":true}');
+      else book.reply(exchange, STATUS.unavailable, '{"pronto":false,"motivo":"the database is not answering"}', { headers: RETRY_LATER });
+    });
+  });
+}
+
+/** The admin listener's routes: the probes, and /metrics. */
+export function registerAdminRoutes(app: TemplatedApp, context: AdminContext): void {
+  const { book, metrics } = context;
+  registerProbeRoutes(app, context);
+  app.get('/metrics', (response) => {
+    const exchange = book.begin(response, 'metrics');
+    book.replyAfter(exchange, metrics.render(), (text) => book.reply(exchange, STATUS.ok, text, { contentType: metrics.contentType }));
+  });
+}
