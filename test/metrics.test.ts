@@ -4,12 +4,21 @@
 
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../src/instance/metrics.js';
+import { API_ROUTES } from '../src/instance/http/routes.js';
 import type { ServerHealth } from '../src/instance/http/server.js';
+import { OPERATION_LABELS, type LedgerHealth } from '../src/instance/ledger/ledger.js';
 
 const idle = { inFlight: 0, waiting: 0, shedFull: 0, shedExpired: 0, lateCalls: 0 };
+// Built from the lists of routes and operations, as the instance builds its own.
 const health = (): ServerHealth => ({
-  instance: 'unit', pid: 1, inFlight: 0, draining: false, served: { transacoes: 0, extrato: 0, historico: 0, other: 0 },
-  ledger: { pool: { totalCount: 4, idleCount: 3, waitingCount: 0 }, transacoes: idle, extratos: idle, historico: idle, breaker: { state: 'closed', consecutiveFailures: 0, opened: 0 }, keysExpired: 0 },
+  instance: 'unit', pid: 1, inFlight: 0, draining: false,
+  served: Object.fromEntries([...API_ROUTES.map((route) => route.label), 'other'].map((label) => [label, 0])) as ServerHealth['served'],
+  ledger: {
+    pool: { totalCount: 4, idleCount: 3, waitingCount: 0 },
+    ...Object.fromEntries(OPERATION_LABELS.map((label) => [label, idle])) as Omit<LedgerHealth, 'pool' | 'breaker' | 'keysExpired'>,
+    breaker: { state: 'closed', consecutiveFailures: 0, opened: 0 },
+    keysExpired: 0,
+  },
 });
 
 const line = (text: string, prefix: string) => text.split('\n').find((candidate) => candidate.startsWith(prefix));

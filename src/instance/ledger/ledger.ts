@@ -13,6 +13,8 @@
 // disagree are bugs and are thrown as InvariantError.
 
 import { failures, type Failure } from '../../shared/failures.js';
+import { invariant } from '../../shared/invariant.js';
+import { KEY_EXPIRY_CONNECTIONS } from '../../shared/limits.js';
 import type { Log } from '../../shared/log.js';
 import type { InstanceConfig } from '../config.js';
 import { openDatabase, type Database, type PoolHealth } from '../database/pool.js';
@@ -71,6 +73,10 @@ type Batchers = { [Name in OperationName]: Batcher<InputOf<Name>, AnswerOf<Name>
 /** One batcher per operation, each bounded in queue length, queue wait and the request timeout. */
 function createBatchers(options: LedgerOptions, database: Database, breaker: Breaker): Batchers {
   const context: OperationContext = { database, log: options.log, settings: options };
+  // settings.ts checks the pool against the operations it knows of; an
+  // operation added here without a connection of its own there is a bug.
+  const connectionsMax = Object.values(OPERATIONS).reduce((sum, operation) => sum + operation.inFlightMax(options), KEY_EXPIRY_CONNECTIONS);
+  invariant(connectionsMax <= options.poolClientsMax, `the operations may hold ${connectionsMax} connections at once, more than the pool's ${options.poolClientsMax}`);
   const batchers: Partial<Record<OperationName, Batcher<unknown, unknown>>> = {};
   for (const [name, operation] of Object.entries(OPERATIONS) as [OperationName, (typeof OPERATIONS)[OperationName]][]) {
     const send = operation.send as (inputs: unknown[], context: OperationContext) => Promise<unknown[]>;
