@@ -44,20 +44,25 @@ export const HISTORY_PAGE_ROWS_DEFAULT = 20;
  */
 export const BODY_SIZE_BYTES_MAX = 4096;
 
-// An instance's pooled connections beyond its transaction calls and
-// statement reads (settings.ts checks the pool holds them all): one history
-// page read at a time, and the background expiry of idempotency keys, so
-// that neither ever waits for (or makes a request wait for) a connection.
-
-export const HISTORY_READS_IN_FLIGHT_MAX = 1;
-export const KEY_EXPIRY_CONNECTIONS = 1;
+/**
+ * An instance's pooled connections beyond its transaction calls and
+ * statement reads, for work that must never wait for a connection nor make a
+ * request wait for one. settings.ts checks the pool holds these and the calls
+ * in flight its settings allow; the ledger asserts its operations fit.
+ */
+export const RESERVED_CONNECTIONS = {
+  /** One history page read at a time. */
+  'a history read': 1,
+  /** The background expiry of idempotency keys. */
+  'the key expiry': 1,
+} as const;
 
 /** The longest body a valid transaction can have: every field at its longest, each descricao character 4 UTF-8 bytes. */
 const TRANSACTION_BODY_BYTES_MAX = `{"valor":${VALOR_MAX},"tipo":"c","descricao":""}`.length + 4 * DESCRICAO_CHARACTERS_MAX;
 
 assertLimit(HISTORY_PAGE_ROWS_DEFAULT >= 1 && HISTORY_PAGE_ROWS_DEFAULT <= HISTORY_PAGE_ROWS_MAX, 'the default history page must be a page the limit allows');
 assertLimit(TRANSACTION_BODY_BYTES_MAX <= BODY_SIZE_BYTES_MAX, 'the body cap must hold every valid transaction');
-assertLimit(HISTORY_READS_IN_FLIGHT_MAX >= 1 && KEY_EXPIRY_CONNECTIONS >= 1, 'the history and the key expiry each need a connection');
+assertLimit(Object.values(RESERVED_CONNECTIONS).every((connections) => connections >= 1), 'each reservation is of a connection at least');
 
 function assertLimit(holds: boolean, message: string): void {
   if (!holds) throw new Error(`limits.ts contradicts itself: ${message}`);

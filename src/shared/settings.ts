@@ -6,6 +6,8 @@
 // present but malformed stops the process at start, rather than being
 // half-understood. Limits carry their unit last.
 
+import { RESERVED_CONNECTIONS } from './limits.js';
+
 export type Environment = Record<string, string | undefined>;
 
 /**
@@ -158,43 +160,21 @@ export function shownDefault(setting: Setting): string {
 
 // Cross-checks between settings, run by whichever program reads them.
 
-/**
- * Pooled connections an instance uses beyond its transaction calls and
- * statement reads: one history page read at a time, and the background
- * expiry of idempotency keys, so that neither ever waits for (or makes a
- * request wait for) a connection.
- */
-export const HISTORY_READS_IN_FLIGHT_MAX = 1;
-export const KEY_EXPIRY_CONNECTIONS = 1;
-
 type InstanceLimits = Settings<'poolClientsMax' | 'batchesInFlightMax' | 'readsInFlightMax' | 'queueWaitMsMax' | 'requestTimeoutMs' | 'idempotencyWaitMsMax'>;
 
 /** Throws when the instance limits contradict each other. */
 export function checkInstanceLimits(limits: InstanceLimits): void {
   // Every call in flight holds a pooled connection; more calls than
   // connections would only queue inside the pool, unbounded by our limits.
-  const reserved = HISTORY_READS_IN_FLIGHT_MAX + KEY_EXPIRY_CONNECTIONS;
+  const reserved = Object.values(RESERVED_CONNECTIONS).reduce((sum: number, connections) => sum + connections, 0);
   if (limits.batchesInFlightMax + limits.readsInFlightMax + reserved > limits.poolClientsMax) {
-    throw new Error(`${SETTINGS.batchesInFlightMax.env} (${limits.batchesInFlightMax}) + ${SETTINGS.readsInFlightMax.env} (${limits.readsInFlightMax}) + ${reserved} (a history read, the key expiry) must not exceed ${SETTINGS.poolClientsMax.env} (${limits.poolClientsMax})`);
+    throw new Error(`${SETTINGS.batchesInFlightMax.env} (${limits.batchesInFlightMax}) + ${SETTINGS.readsInFlightMax.env} (${limits.readsInFlightMax}) + ${reserved} (${Object.keys(RESERVED_CONNECTIONS).join(', ')}) must not exceed ${SETTINGS.poolClientsMax.env} (${limits.poolClientsMax})`);
   }
   // A retry that waits for its key after the longest queue wait must still
   // be answered before its deadline: a 409 (nothing applied), not a 503
-  // banco_sem_resposta (outcome unknown).
+  // banco_sem_resposta (outcome unknown). This also keeps a request from
+  // waiting its whole deadline in the queue, where it could never be sent.
   if (limits.queueWaitMsMax + limits.idempotencyWaitMsMax >= limits.requestTimeoutMs) {
     throw new Error(`${SETTINGS.queueWaitMsMax.env} (${limits.queueWaitMsMax}) + ${SETTINGS.idempotencyWaitMsMax.env} (${limits.idempotencyWaitMsMax}) must be less than ${SETTINGS.requestTimeoutMs.env} (${limits.requestTimeoutMs})`);
   }
-  // A request that waited its whole deadline in the queue could never be sent.
-  if (limits.queueWaitMsMax >= limits.requestTimeoutMs) {
-    throw new Error(`${SETTINGS.queueWaitMsMax.env} (${limits.queueWaitMsMax}) must be less than ${SETTINGS.requestTimeoutMs.env} (${limits.requestTimeoutMs})`);
-  }
-}
-
-/**
- * The longest a request can stay inside an instance before it is answered:
- * every request that needs the database is answered by its deadline, sent or
- * not. A proxy in front must wait longer than this, or it gives up on
- * requests the instance still answers (and may apply).
- */
-export function worstRequestTimeMs(limits: InstanceLimits): number {
-  return limits.requestTimeoutMs;
 }

@@ -3,7 +3,7 @@
 // passes on, and the cross-checks that need the whole stack in view.
 
 import path from 'node:path';
-import { checkInstanceLimits, readSettings, settingsReadBy, worstRequestTimeMs, PASSED_TO_INSTANCES, SETTINGS, type Environment, type PassedToInstances, type ReadBy, type Settings } from '../shared/settings.js';
+import { checkInstanceLimits, readSettings, settingsReadBy, PASSED_TO_INSTANCES, SETTINGS, type Environment, type PassedToInstances, type ReadBy, type Settings } from '../shared/settings.js';
 import { EMBEDDED_MAX_CONNECTIONS } from './embedded-postgres.js';
 import { PROXY_READ_TIMEOUT_MS } from './nginx.js';
 import { PROJECT_ROOT } from './paths.js';
@@ -24,9 +24,11 @@ export const SPARE_DATABASE_CONNECTIONS = 5;
 export function readLauncherConfig(environment: Environment): LauncherConfig {
   const settings = readSettings(environment, settingsReadBy('stack'));
   checkInstanceLimits(settings);
-  const worstMs = worstRequestTimeMs(settings);
-  if (worstMs >= PROXY_READ_TIMEOUT_MS) {
-    throw new Error(`an instance may hold a request ${worstMs} ms (${SETTINGS.requestTimeoutMs.env}), `
+  // Every request that needs the database is answered by its deadline, sent
+  // or not; nginx must wait longer, or it gives up on requests an instance
+  // still answers (and may apply).
+  if (settings.requestTimeoutMs >= PROXY_READ_TIMEOUT_MS) {
+    throw new Error(`an instance may hold a request ${settings.requestTimeoutMs} ms (${SETTINGS.requestTimeoutMs.env}), `
       + `as long as or longer than nginx waits for it (${PROXY_READ_TIMEOUT_MS} ms); lower it`);
   }
   if (settings.databaseUrl === undefined) checkConnectionBudget(settings.instanceCount, settings.poolClientsMax, EMBEDDED_MAX_CONNECTIONS);

@@ -12,7 +12,7 @@ import { PROJECT_ROOT } from './paths.js';
 
 export const NGINX_TEMPLATE_PATH = path.join(PROJECT_ROOT, 'nginx', 'nginx.conf.template');
 // How long nginx waits for an instance's answer. The launcher checks that no
-// instance can hold a request longer (shared/settings.ts, worstRequestTimeMs).
+// instance can hold a request longer (config.ts: CREBITO_REQUEST_TIMEOUT_MS below this).
 export const PROXY_READ_TIMEOUT_MS = 10_000;
 const NGINX_CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx', '/opt/homebrew/bin/nginx', '/usr/local/bin/nginx'];
 

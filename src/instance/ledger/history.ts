@@ -9,7 +9,7 @@ import type { Database, Row } from '../database/pool.js';
 import { QueryFailure } from '../database/pool.js';
 import { failureForCode, failures, Failure } from '../../shared/failures.js';
 import { invariant, InvariantError } from '../../shared/invariant.js';
-import { HISTORY_READS_IN_FLIGHT_MAX } from '../../shared/limits.js';
+import { RESERVED_CONNECTIONS } from '../../shared/limits.js';
 import { encodeCursor, type Cursor } from './history-cursor.js';
 import type { Operation } from './operation.js';
 import type { StatementTransaction } from './statements.js';
@@ -102,6 +102,6 @@ async function readHistoryPage(database: Database, read: HistoryRead, log: Log):
 export const HISTORY = {
   label: 'historico',
   sizeMax: () => 1,
-  inFlightMax: () => HISTORY_READS_IN_FLIGHT_MAX,
+  inFlightMax: () => RESERVED_CONNECTIONS['a history read'],
   send: async ([read], { database, log }) => [await readHistoryPage(database, read!, log)],
 } as const satisfies Operation<HistoryRead, HistoryAnswer>;

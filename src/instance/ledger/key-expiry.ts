@@ -1,7 +1,7 @@
 // Owns removing idempotency keys older than the retention, in the
 // background: a pass every so often deletes them in small batches
 // (expirar_chaves, sql/05-idempotency.sql) over the one pooled connection
-// reserved for it (shared/limits.ts, KEY_EXPIRY_CONNECTIONS), so it never
+// reserved for it (shared/limits.ts, RESERVED_CONNECTIONS), so it never
 // waits for a request's connection nor makes a request wait for one, and
 // nothing on a request's path ever runs it. Both instances run it; the SQL
 // lets them without waiting on each other.

@@ -14,7 +14,7 @@
 
 import { failures, type Failure } from '../../shared/failures.js';
 import { invariant } from '../../shared/invariant.js';
-import { KEY_EXPIRY_CONNECTIONS } from '../../shared/limits.js';
+import { RESERVED_CONNECTIONS } from '../../shared/limits.js';
 import type { Log } from '../../shared/log.js';
 import type { InstanceConfig } from '../config.js';
 import { openDatabase, type Database, type PoolHealth } from '../database/pool.js';
@@ -75,7 +75,7 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
   const context: OperationContext = { database, log: options.log, settings: options };
   // settings.ts checks the pool against the operations it knows of; an
   // operation added here without a connection of its own there is a bug.
-  const connectionsMax = Object.values(OPERATIONS).reduce((sum, operation) => sum + operation.inFlightMax(options), KEY_EXPIRY_CONNECTIONS);
+  const connectionsMax = Object.values(OPERATIONS).reduce((sum, operation) => sum + operation.inFlightMax(options), RESERVED_CONNECTIONS['the key expiry'] as number);
   invariant(connectionsMax <= options.poolClientsMax, `the operations may hold ${connectionsMax} connections at once, more than the pool's ${options.poolClientsMax}`);
   const batchers: Partial<Record<OperationName, Batcher<unknown, unknown>>> = {};
   for (const [name, operation] of Object.entries(OPERATIONS) as [OperationName, (typeof OPERATIONS)[OperationName]][]) {
