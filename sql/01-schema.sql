@@ -76,7 +76,7 @@ CREATE INDEX IF NOT EXISTS transacoes_cliente_id_id_desc
 -- repeated here as a CHECK like every other rule; written as a length and a
 -- search for any other byte because the regular expression '^[!-~]{1,255}$'
 -- measured 30 µs a row (a bounded repetition of 255), a third of what a
--- key costs in a shared commit.
+-- key costs in a batch.
 CREATE TABLE IF NOT EXISTS chaves_idempotencia (
     cliente_id integer     NOT NULL REFERENCES clientes (id),
     chave      text        NOT NULL CONSTRAINT chave_visivel CHECK (octet_length(chave) BETWEEN 1 AND 255 AND chave !~ '[^!-~]'),

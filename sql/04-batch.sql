@@ -1,4 +1,4 @@
--- Shared commits: many transactions applied by one call, in one database
+-- Batches: many transactions applied by one call, in one database
 -- transaction, with one commit (and so one WAL flush) for all of them. Each
 -- keeps its own outcome, computed exactly as registrar_transacao would have
 -- in arrival order, by the same rules (novo_saldo and recusa, 00-rules.sql).
