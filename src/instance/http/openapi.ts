@@ -1,19 +1,23 @@
 // Owns the OpenAPI 3.1 description of the whole API, served at
 // GET /openapi.json and kept in the repository as openapi.json (a test holds
 // the file to this; `npm run openapi` rewrites it). It is built from the
-// facts it describes, never written twice: the response bodies are the
-// serializers' schemas, every error body comes from the catalogue
-// (shared/failures.ts) with its exact text as an example, and every bound is the
-// constant the validation uses. test/openapi.test.ts validates real
+// facts it describes, each read from where it is declared: the bodies are
+// the serializers' schemas, every error body comes from the catalogue
+// (shared/failures.ts) with its exact text as an example, every bound is the
+// constant the validation uses, header names and settings are named by their
+// constants. test/openapi.test.ts validates real
 // responses against it.
 
-import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from '../../shared/limits.js';
+import { HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from '../../shared/limits.js';
+import { SETTINGS } from '../../shared/settings.js';
 import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './headers.js';
 import { failures, type Failure } from '../../shared/failures.js';
-import { STATEMENT_SCHEMA, HISTORY_PAGE_SCHEMA, TRANSACTION_RESULT_SCHEMA } from './serializers.js';
+import { HISTORY_PAGE_SCHEMA, STATEMENT_SCHEMA, TRANSACTION_REQUEST_SCHEMA, TRANSACTION_RESULT_SCHEMA } from './serializers.js';
 
 /** The API's own version, not the package's: 1.0 was the contract alone; 1.1 adds idempotency keys and the history; 1.2 the probes, 405, and 503s that say whether anything was applied. */
 const API_VERSION = '1.2.0';
+
+const SECONDS_PER_HOUR = 3600;
 
 const statusCode = (failure: Failure) => failure.status.slice(0, 3);
 
@@ -59,7 +63,7 @@ const RETRY_AFTER_HEADERS = {
 
 /** The statuses every operation can get from the database side or from nginx, each with what it means. */
 const UNAVAILABLE_NOTES: StatusNotes = {
-  429: { note: 'From nginx, only when CREBITO_RATE_LIMIT_PER_S is set: nothing was applied', headers: RETRY_AFTER_HEADERS },
+  429: { note: `From nginx, only when ${SETTINGS.rateLimitPerS.env} is set: nothing was applied`, headers: RETRY_AFTER_HEADERS },
   431: { note: 'From nginx: the request headers are larger than 4 × 8 KiB' },
   503: {
     note: '`sobrecarregado` and `banco_indisponivel`: never sent, nothing was applied; `banco_sem_resposta`: sent and unanswered in time, '
@@ -73,16 +77,6 @@ const REPLAYED_HEADERS = {
   [REPLAYED_HEADER]: {
     description: `\`true\` when this answer is the stored outcome of an earlier request with the same ${IDEMPOTENCY_KEY_HEADER}, replayed byte for byte: nothing moved this time. Absent otherwise.`,
     schema: { type: 'string', enum: ['true'] },
-  },
-};
-
-const TRANSACTION_REQUEST = {
-  type: 'object',
-  required: ['valor', 'tipo', 'descricao'],
-  properties: {
-    valor: { type: 'integer', minimum: 1, maximum: VALOR_MAX, description: 'the amount, in cents' },
-    tipo: { type: 'string', enum: ['c', 'd'], description: '`c` credit, `d` debit' },
-    descricao: { type: 'string', minLength: 1, maxLength: DESCRICAO_CHARACTERS_MAX, description: `1 to ${DESCRICAO_CHARACTERS_MAX} Unicode characters` },
   },
 };
 
@@ -118,18 +112,18 @@ const postTransaction = {
   summary: 'Apply a credit or a debit',
   description: 'Applies it at once, or refuses a debit that would take the balance below `-limite` (422, nothing moves). '
     + `With an \`${IDEMPOTENCY_KEY_HEADER}\` header, the first request with that key (per client) is applied once and its outcome stored with it; `
-    + 'a retry with the same key and the same body gets that outcome again, byte for byte, marked by `Idempotent-Replayed: true`, '
+    + `a retry with the same key and the same body gets that outcome again, byte for byte, marked by \`${REPLAYED_HEADER}: true\`, `
     + 'and moves nothing. A retry is safe after a timeout, a lost connection or a 503 whose outcome is unknown.',
   parameters: [{
     name: IDEMPOTENCY_KEY_HEADER,
     in: 'header',
     required: false,
-    description: `1 to ${IDEMPOTENCY_KEY_CHARACTERS_MAX} visible ASCII characters, unique per logical transaction (a UUID, say); kept at least CREBITO_IDEMPOTENCY_RETENTION_S (24 h by default). An empty value is as if there were none.`,
+    description: `1 to ${IDEMPOTENCY_KEY_CHARACTERS_MAX} visible ASCII characters, unique per logical transaction (a UUID, say); kept at least ${SETTINGS.idempotencyRetentionS.env} (${SETTINGS.idempotencyRetentionS.default / SECONDS_PER_HOUR} h by default). An empty value is as if there were none.`,
     schema: { type: 'string', minLength: 1, maxLength: IDEMPOTENCY_KEY_CHARACTERS_MAX, pattern: '^[!-~]+$' },
   }],
-  requestBody: { required: true, content: { 'application/json': { schema: TRANSACTION_REQUEST, example: { valor: 1000, tipo: 'c', descricao: 'descricao' } } } },
+  requestBody: { required: true, content: { 'application/json': { schema: TRANSACTION_REQUEST_SCHEMA, example: { valor: 1000, tipo: 'c', descricao: 'descricao' } } } },
   responses: {
-    200: json(TRANSACTION_RESULT_SCHEMA, 'Applied (or, with Idempotent-Replayed, applied by an earlier request with the same key).', { headers: REPLAYED_HEADERS }),
+    200: json(TRANSACTION_RESULT_SCHEMA, `Applied (or, with ${REPLAYED_HEADER}, applied by an earlier request with the same key).`, { headers: REPLAYED_HEADERS }),
     ...errorResponses([
       failures.clientNotFound, failures.idempotencyKeyInUse, failures.bodyTooLarge,
       failures.malformedJson, failures.notAnObject, failures.invalidValor, failures.invalidTipo, failures.invalidDescricao,
@@ -139,7 +133,7 @@ const postTransaction = {
       ...UNAVAILABLE_NOTES,
       409: { note: 'Nothing was applied by this request; retry it with the same key once the first has finished', headers: RETRY_AFTER_HEADERS },
       413: { note: 'nginx may answer it first, with its own page' },
-      422: { note: 'A refused debit with a key is stored like a success: its retries replay the same 422, marked Idempotent-Replayed', headers: REPLAYED_HEADERS },
+      422: { note: `A refused debit with a key is stored like a success: its retries replay the same 422, marked ${REPLAYED_HEADER}`, headers: REPLAYED_HEADERS },
     }),
   },
 };

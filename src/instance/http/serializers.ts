@@ -1,13 +1,14 @@
 // Owns the JSON shapes crebito writes. Each serializer is compiled once, at
 // start, from a schema by fast-json-stringify; the same schemas, with their
 // descriptions, are the response bodies of the OpenAPI document (openapi.ts),
-// so the document describes exactly what is written.
+// so the document describes exactly what is written; the request body's
+// schema is built from the same fields.
 
 import fastJson, { type ObjectSchema } from 'fast-json-stringify';
 import type { HistoryPage } from '../ledger/history.js';
 import type { Statement } from '../ledger/statements.js';
 import type { TransactionResult } from '../ledger/transactions.js';
-import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, STATEMENT_TRANSACTIONS_MAX } from '../../shared/limits.js';
+import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, STATEMENT_TRANSACTIONS_MAX, VALOR_MAX } from '../../shared/limits.js';
 
 /** A JSON Schema object, with the validation keywords the OpenAPI document shows (fast-json-stringify's types omit them). */
 export interface JsonObjectSchema {
@@ -30,6 +31,14 @@ const TRANSACTION_FIELDS = {
   descricao: { type: 'string', minLength: 1, maxLength: DESCRICAO_CHARACTERS_MAX, description: `1 to ${DESCRICAO_CHARACTERS_MAX} Unicode characters` },
   realizada_em: isoTime('when it was recorded (UTC, microseconds)'),
 };
+
+/** The body of POST transacoes: the fields a transaction is listed with, less its time, valor bounded by its column. */
+const { valor, tipo, descricao } = TRANSACTION_FIELDS;
+export const TRANSACTION_REQUEST_SCHEMA = object(['valor', 'tipo', 'descricao'], {
+  valor: { type: valor.type, minimum: valor.minimum, maximum: VALOR_MAX, description: valor.description },
+  tipo,
+  descricao,
+});
 
 export const TRANSACTION_RESULT_SCHEMA = object(['limite', 'saldo'], {
   limite: cents('the client\'s credit limit'),
