@@ -74,11 +74,11 @@ function toPage(read: HistoryRead, rows: Row[]): HistoryAnswer {
     return failure;
   }
   invariant(rows.length <= limit + 1, `a history page of ${limit} came back with ${rows.length} rows`);
-  const transacoes = rows.slice(0, limit).map(toEntry);
-  if (rows.length <= limit) return { transacoes };
+  const entries = rows.slice(0, limit).map(toEntry);
+  if (rows.length <= limit) return { transacoes: entries };
   const last = rows[limit - 1]!;
   invariant(Buffer.isBuffer(last[at.etiqueta]), 'the last row of a full history page came without its cursor tag');
-  return { transacoes, next: encodeCursor({ clientId: read.clientId, beforeId: last[at.id] as number, tag: last[at.etiqueta] as Buffer }) };
+  return { transacoes: entries, next: encodeCursor({ clientId: read.clientId, beforeId: last[at.id] as number, tag: last[at.etiqueta] as Buffer }) };
 }
 
 /** One page, one query. */
