@@ -66,7 +66,7 @@ const UNAVAILABLE_NOTES: StatusNotes = {
   429: { note: `From nginx, only when ${SETTINGS.rateLimitPerS.env} is set: nothing was applied`, headers: RETRY_AFTER_HEADERS },
   431: { note: 'From nginx: the request headers are larger than 4 × 8 KiB' },
   503: {
-    note: '`sobrecarregado` and `banco_indisponivel`: never sent, nothing was applied; `banco_sem_resposta`: sent and unanswered in time, '
+    note: `\`${failures.overloaded.code}\` and \`${failures.databaseDown.code}\`: never sent, nothing was applied; \`${failures.databaseUnavailable.code}\`: sent and unanswered in time, `
       + 'so a transaction may have been applied (retry it with the same key). `pode_ter_sido_aplicada` says which.',
     headers: RETRY_AFTER_HEADERS,
   },
