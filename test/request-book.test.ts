@@ -59,6 +59,28 @@ describe('RequestBook', () => {
     expect(written).toEqual([]);
   });
 
+  it('replyAfter keeps a request whose client left in flight until the answer it waits for, which writes nothing', async () => {
+    const book = new RequestBook('unit', () => undefined);
+    const { response, written, leave } = fakeResponse();
+    const exchange = book.begin(response, 'other');
+    let answer: (value: string) => void = () => undefined;
+    book.replyAfter(exchange, new Promise<string>((resolve) => { answer = resolve; }), (body) => book.reply(exchange, '200 OK', body));
+    leave();
+    expect(book.inFlight).toBe(1);
+    answer('{}');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(book.inFlight).toBe(0);
+    expect(written).toEqual([]);
+  });
+
+  it('counts the requests it begins by route, any route it was not given as other', () => {
+    const book = new RequestBook('unit', () => undefined, ['extrato']);
+    book.begin(fakeResponse().response, 'extrato');
+    book.begin(fakeResponse().response, 'health');
+    book.begin(fakeResponse().response, 'toString');
+    expect(book.served).toEqual({ extrato: 1, other: 2 });
+  });
+
   it('whenIdle resolves once the last request settles, or false at its timeout', async () => {
     const book = new RequestBook('unit', () => undefined);
     const exchange = book.begin(fakeResponse().response, 'other');
