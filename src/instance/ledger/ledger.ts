@@ -53,7 +53,10 @@ export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'poolClientsMax
   metrics: { callSent(operation: OperationLabel, size: number): void };
 };
 
-export type LedgerHealth = { pool: PoolHealth } & { [Name in OperationName as (typeof OPERATIONS)[Name]['label']]: BatcherHealth } & {
+/** Each operation's batcher numbers, under its label. */
+type OperationHealth = { [Name in OperationName as (typeof OPERATIONS)[Name]['label']]: BatcherHealth };
+
+export type LedgerHealth = { pool: PoolHealth } & OperationHealth & {
   breaker: { state: BreakerState; consecutiveFailures: number; opened: number };
   /** Idempotency keys past their retention that this instance removed. */
   keysExpired: number;
@@ -73,10 +76,6 @@ type Batchers = { [Name in OperationName]: Batcher<InputOf<Name>, AnswerOf<Name>
 /** One batcher per operation, each bounded in queue length, queue wait and the request timeout. */
 function createBatchers(options: LedgerOptions, database: Database, breaker: Breaker): Batchers {
   const context: OperationContext = { database, log: options.log, settings: options };
-  // settings.ts checks the pool against the operations it knows of; an
-  // operation added here without a connection of its own there is a bug.
-  const connectionsMax = Object.values(OPERATIONS).reduce((sum, operation) => sum + operation.inFlightMax(options), RESERVED_CONNECTIONS['the key expiry'] as number);
-  invariant(connectionsMax <= options.poolClientsMax, `the operations may hold ${connectionsMax} connections at once, more than the pool's ${options.poolClientsMax}`);
   const batchers: Partial<Record<OperationName, Batcher<unknown, unknown>>> = {};
   for (const [name, operation] of Object.entries(OPERATIONS) as [OperationName, (typeof OPERATIONS)[OperationName]][]) {
     const send = operation.send as (inputs: unknown[], context: OperationContext) => Promise<unknown[]>;
@@ -99,6 +98,10 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
 
 export function createLedger(options: LedgerOptions): Ledger {
   const { log } = options;
+  // settings.ts checks the pool against the operations it knows of; an
+  // operation added to the list without a connection of its own there is a bug.
+  const connectionsMax = Object.values(OPERATIONS).reduce((sum, operation) => sum + operation.inFlightMax(options), RESERVED_CONNECTIONS['the key expiry'] as number);
+  invariant(connectionsMax <= options.poolClientsMax, `the operations may hold ${connectionsMax} connections at once, more than the pool's ${options.poolClientsMax}`);
   const breaker: Breaker = new Breaker({
     failuresMax: options.breakerFailuresMax,
     probeIntervalMsMin: PROBE_INTERVAL_MS_MIN,
@@ -116,7 +119,7 @@ export function createLedger(options: LedgerOptions): Ledger {
   const keyExpiry = startKeyExpiry(database, { retentionS: options.idempotencyRetentionS });
   const operationHealth = () => Object.fromEntries(
     (Object.keys(OPERATIONS) as OperationName[]).map((name) => [OPERATIONS[name].label, batchers[name].health()]),
-  ) as { [Name in OperationName as (typeof OPERATIONS)[Name]['label']]: BatcherHealth };
+  ) as OperationHealth;
 
   return {
     // While the breaker is open, the database is not asked at all.
