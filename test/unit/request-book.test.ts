@@ -1,0 +1,73 @@
+// The bookkeeping of requests in progress (src/instance/exchange.ts), driven
+// by hand: a stand-in response records what is written and lets the test play
+// the client leaving. Every path must settle a request exactly once.
+
+import { describe, expect, it } from 'vitest';
+import { RequestBook } from '../../src/instance/exchange.js';
+import type { HttpResponse } from '../../src/instance/uws.js';
+
+/** Just enough of uWebSockets.js's HttpResponse for the book. */
+function fakeResponse() {
+  const written: string[] = [];
+  let onAborted: (() => void) | undefined;
+  const response = {
+    onAborted(handler: () => void) { onAborted = handler; return response; },
+    cork(work: () => void) { work(); return response; },
+    writeStatus(status: string) { written.push(status); return response; },
+    writeHeader() { return response; },
+    end(body: string) { written.push(body); return response; },
+  };
+  return { response: response as unknown as HttpResponse, written, leave: () => onAborted!() };
+}
+
+describe('RequestBook', () => {
+  it('counts a request in flight until its reply', () => {
+    const book = new RequestBook('unit', () => undefined);
+    const { response, written } = fakeResponse();
+    const exchange = book.begin(response, 'other');
+    expect(book.inFlight).toBe(1);
+    book.reply(exchange, '200 OK', '{}', false);
+    expect(book.inFlight).toBe(0);
+    expect(written).toEqual(['200 OK', '{}']);
+  });
+
+  it('regression: a second reply to one request passed silently; it is a bug and throws', () => {
+    const book = new RequestBook('unit', () => undefined);
+    const exchange = book.begin(fakeResponse().response, 'other');
+    book.reply(exchange, '200 OK', '{}', false);
+    expect(() => book.reply(exchange, '503 Service Unavailable', '{}', false)).toThrow(/answered twice/);
+    expect(book.inFlight).toBe(0);
+  });
+
+  it('regression: a client leaving mid-upload was counted in flight forever', () => {
+    const book = new RequestBook('unit', () => undefined);
+    const { response, leave } = fakeResponse();
+    book.begin(response, 'other');
+    leave();
+    expect(book.inFlight).toBe(0);
+  });
+
+  it('a client leaving while the ledger works is settled by the ledger\'s answer, which writes nothing', () => {
+    const book = new RequestBook('unit', () => undefined);
+    const { response, written, leave } = fakeResponse();
+    const exchange = book.begin(response, 'other');
+    exchange.awaitingLedger = true;
+    leave();
+    expect(book.inFlight).toBe(1);
+    book.reply(exchange, '200 OK', '{}', false);
+    expect(book.inFlight).toBe(0);
+    expect(written).toEqual([]);
+  });
+
+  it('whenIdle resolves once the last request settles, or false at its timeout', async () => {
+    const book = new RequestBook('unit', () => undefined);
+    const exchange = book.begin(fakeResponse().response, 'other');
+    const idle = book.whenIdle(60_000);
+    book.reply(exchange, '200 OK', '{}', false);
+    expect(await idle).toBe(true);
+
+    const stuck = new RequestBook('unit', () => undefined);
+    stuck.begin(fakeResponse().response, 'other');
+    expect(await stuck.whenIdle(10)).toBe(false);
+  });
+});
