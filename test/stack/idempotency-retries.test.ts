@@ -3,7 +3,7 @@
 // through both instances, a request whose client left after the commit,
 // replays after the instances and after PostgreSQL restart. The wait bound
 // is raised well above a transaction's time, so that a storm never meets a
-// 409 on a busy machine (test/idempotency-instances.test.ts covers 409).
+// 409 on a busy machine (test/instance/idempotency-timing.test.ts covers 409).
 
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';

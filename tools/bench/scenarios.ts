@@ -1,5 +1,5 @@
 // What each benchmark scenario sends. The names are the report's
-// (test/load-scripts.test.ts holds them):
+// (test/stack/bench-smoke.test.ts holds them):
 //
 //   http-floor      GET /health through nginx: HTTP and proxying, no database
 //   db-transacao    registrar_transacao straight through a pg pool, no HTTP

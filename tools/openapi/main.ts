@@ -1,7 +1,7 @@
 // `npm run openapi`: writes openapi.json, the API description the instances
 // serve at GET /openapi.json (built in src/instance/openapi.ts), into the
 // repository, so that it can be read, diffed and fed to other tools without
-// running anything. test/openapi.test.ts fails while the file is stale.
+// running anything. test/instance/openapi.test.ts fails while the file is stale.
 
 import fs from 'node:fs';
 import path from 'node:path';
