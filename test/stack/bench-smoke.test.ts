@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
-import { cgroupsUnavailableReason } from '../../tools/bench/cgroups.js';
-import type { BenchReport } from '../../tools/bench/report.js';
+import { cgroupsUnavailableReason } from '../../tools/bench/limits/cgroups.js';
+import type { BenchReport } from '../../tools/bench/report/report.js';
 import { freePort } from '../../tools/harness/stack.js';
 
 const SATURATION = ['http-floor', 'db-transacao', 'db-extrato', 'transacoes', 'extrato', 'mix'];

@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BenchCgroups, CFS_PERIOD_US, cgroupsUnavailableReason, type ComponentGroup } from '../../tools/bench/cgroups.js';
-import { parseMemoryBytes, readComposeLimits } from '../../tools/bench/compose-limits.js';
+import { BenchCgroups, CFS_PERIOD_US, cgroupsUnavailableReason, type ComponentGroup } from '../../tools/bench/limits/cgroups.js';
+import { parseMemoryBytes, readComposeLimits } from '../../tools/bench/limits/compose-limits.js';
 
 const MIB = 1024 ** 2;
 

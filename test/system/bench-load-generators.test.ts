@@ -8,9 +8,9 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nodeLoad } from '../../tools/bench/node-load.js';
-import type { LoadRequest } from '../../tools/bench/load-generator.js';
-import { parseWrkReport, wrkLoad } from '../../tools/bench/wrk-load.js';
+import { nodeLoad } from '../../tools/bench/load/node-load.js';
+import type { LoadRequest } from '../../tools/bench/load/load-generator.js';
+import { parseWrkReport, wrkLoad } from '../../tools/bench/load/wrk-load.js';
 
 const HOLD_MS = 300;
 const REQUESTS: LoadRequest[] = [

@@ -2,7 +2,7 @@
 // as it promises, and memory that does not grow with the number of requests.
 
 import { describe, expect, it } from 'vitest';
-import { LATENCY_MAX_US, LatencyHistogram } from '../../tools/bench/latency-histogram.js';
+import { LATENCY_MAX_US, LatencyHistogram } from '../../tools/bench/load/latency-histogram.js';
 
 // The report's percentiles, and a thousand more between, so a bucket off by half its width shows.
 const FRACTIONS = [0.5, 0.9, 0.99, 0.999, ...Array.from({ length: 1001 }, (_, index) => index / 1000)];

@@ -13,7 +13,7 @@
 // shares of the mix's saturation rate (openAt).
 
 import { EXTRATO_TRANSACTIONS_MAX } from '../../src/shared/contract.js';
-import type { LoadModel, LoadRequest } from './load-generator.js';
+import type { LoadModel, LoadRequest } from './load/load-generator.js';
 import type { DatabaseScenario, HttpScenario } from './run-scenario.js';
 
 /** The public test's arrival rates at its peak, per second (Rinha de Backend 2024/Q1). */

@@ -15,13 +15,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { findNginx } from '../../src/stack/nginx.js';
-import type { DatabaseMode } from '../../src/stack/config.js';
-import { freePort, makeDataDirectory, startStack, type RunningStack } from '../harness/stack.js';
+import { findNginx } from '../../../src/stack/nginx.js';
+import type { DatabaseMode } from '../../../src/stack/config.js';
+import { freePort, makeDataDirectory, startStack, type RunningStack } from '../../harness/stack.js';
 import { BenchCgroups, JOIN_CGROUP_ENV, type JoinCgroupPlan } from './cgroups.js';
 import { readComposeLimits } from './compose-limits.js';
-import { JOIN_CGROUP_ENTRY } from './paths.js';
-import { processTree } from './process-stats.js';
+import { JOIN_CGROUP_ENTRY } from '../paths.js';
+import { processTree } from '../process-stats.js';
 
 const POSTGRES = 'postgres';
 

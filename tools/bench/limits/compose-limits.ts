@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { PROJECT_ROOT } from '../../src/stack/paths.js';
+import { PROJECT_ROOT } from '../../../src/stack/paths.js';
 
 export const COMPOSE_FILE = path.join(PROJECT_ROOT, 'docker-compose.yml');
 

@@ -2,7 +2,7 @@
 // project's performance targets (issue 12), each a ratio or a bound measured
 // within one run, because these two-core machines are shared and noisy.
 
-import type { DatabaseMode } from '../../src/stack/config.js';
+import type { DatabaseMode } from '../../../src/stack/config.js';
 import { scenarioNamed, type BenchReport, type Calibration, type LimitedRun, type ScenarioResult, type Target } from './report.js';
 
 /** The bench's floor and a second generator's agree this closely, or the generator may be what was measured. */

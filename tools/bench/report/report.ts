@@ -1,9 +1,9 @@
 // Owns the shape of a benchmark report: what one run measured, and the
 // helpers every view of it shares. markdown.ts and chart.ts render it.
 
-import type { LatencySummary } from './latency-histogram.js';
-import type { LoadModel } from './load-generator.js';
-import type { GroupUsage } from './process-stats.js';
+import type { LatencySummary } from '../load/latency-histogram.js';
+import type { LoadModel } from '../load/load-generator.js';
+import type { GroupUsage } from '../process-stats.js';
 
 export interface ScenarioResult {
   name: string;

@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT } from '../../src/stack/paths.js';
+import { PROJECT_ROOT } from '../../../src/stack/paths.js';
 import { renderChart } from './chart.js';
 import { renderMarkdown } from './markdown.js';
 import { formatTarget, type BenchReport, type ScenarioResult } from './report.js';

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { LatencySummary } from './latency-histogram.js';
-import { WRK_SCRIPT } from './paths.js';
+import { WRK_SCRIPT } from '../paths.js';
 import { checkModel, type LoadGenerator, type LoadOutcome, type LoadPlan, type LoadRequest } from './load-generator.js';
 
 const WRK_BINARY = 'wrk';

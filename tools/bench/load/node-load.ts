@@ -9,7 +9,7 @@ import { rawRequest } from './http-connection.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { checkModel, type LoadGenerator, type LoadModel, type LoadOutcome, type LoadPlan } from './load-generator.js';
 import type { WorkerResult, WorkerTask } from './node-load-worker.js';
-import { NODE_LOAD_WORKER_ENTRY } from './paths.js';
+import { NODE_LOAD_WORKER_ENTRY } from '../paths.js';
 
 /** Time for the workers to boot before the load begins, so they begin together. */
 const START_DELAY_MS = 150;

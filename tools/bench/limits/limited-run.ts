@@ -3,16 +3,16 @@
 // and at the public test's rate, each part's peak memory and CPU throttling
 // against its compose limits, and the books.
 
-import type { DatabaseMode } from '../../src/stack/config.js';
-import { checkBooks } from './books.js';
+import type { DatabaseMode } from '../../../src/stack/config.js';
+import { checkBooks } from '../books.js';
 import { cgroupsUnavailableReason, type GroupCounters } from './cgroups.js';
 import { startLimitedStack, type LimitedStack } from './limited-stack.js';
-import { nodeLoad } from './node-load.js';
-import { printScenario } from './publish.js';
-import type { LimitedComponent, LimitedRun, ScenarioResult } from './report.js';
-import { runHttpScenario, setupFor, type Drive } from './run-scenario.js';
-import { MIX, openAt } from './scenarios.js';
-import { wrkLoad } from './wrk-load.js';
+import { nodeLoad } from '../load/node-load.js';
+import { printScenario } from '../report/publish.js';
+import type { LimitedComponent, LimitedRun, ScenarioResult } from '../report/report.js';
+import { runHttpScenario, setupFor, type Drive } from '../run-scenario.js';
+import { MIX, openAt } from '../scenarios.js';
+import { wrkLoad } from '../load/wrk-load.js';
 
 export const LIMITS = ['compose', 'off'] as const;
 export type Limits = (typeof LIMITS)[number];
