@@ -7,7 +7,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { INSTANCE_ENTRY, PROJECT_ROOT } from '../../src/stack/paths.js';
-import { DOCKER_NGINX_CONFIG_PATH, DOCKER_NGINX_VALUES, renderNginxConfig } from '../../src/stack/nginx.js';
+import { DOCKER_NGINX_VALUES } from '../../src/stack/nginx.js';
+import { DOCKER_NGINX_FILE } from '../../tools/generate/docker-nginx.js';
 
 interface Service {
   image?: string;
@@ -86,8 +87,8 @@ describe('docker-compose.yml', () => {
   it('mounts the nginx configuration rendered from the same template as npm start', () => {
     expect(services.nginx!.image).toMatch(/^nginx:/);
     expect(services.nginx!.volumes).toContain('./nginx/nginx.docker.conf:/etc/nginx/nginx.conf:ro');
-    // If this fails after editing the template: npm run nginx:docker
-    expect(fs.readFileSync(DOCKER_NGINX_CONFIG_PATH, 'utf8')).toBe(renderNginxConfig(DOCKER_NGINX_VALUES));
+    // If this fails after editing the template: npm run generate
+    expect(fs.readFileSync(DOCKER_NGINX_FILE.path, 'utf8')).toBe(DOCKER_NGINX_FILE.render(''));
     expect(DOCKER_NGINX_VALUES.upstreamAddresses).toEqual(['api1:8080', 'api2:8080']);
   });
 });

@@ -6,25 +6,19 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readInstanceConfig } from '../../src/instance/config.js';
-import { environmentFor, readSetting, shownDefault, PASSED_TO_INSTANCES, SETTINGS } from '../../src/shared/settings.js';
+import { environmentFor, readSetting, PASSED_TO_INSTANCES, SETTINGS } from '../../src/shared/settings.js';
 import { readLauncherConfig } from '../../src/stack/config.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
-
-const README_START = '<!-- settings:start -->';
-const README_END = '<!-- settings:end -->';
-
-function renderSettingsTable(): string {
-  const rows = Object.values(SETTINGS).map((setting) => `| \`${setting.env}\` | ${shownDefault(setting)} | ${setting.readers.join(', ')} | ${setting.meaning} |`);
-  return ['| variable | default | read by | meaning |', '|---|---|---|---|', ...rows].join('\n');
-}
+import { renderSettingsTable, SETTINGS_TABLE_END, SETTINGS_TABLE_START } from '../../tools/generate/settings-table.js';
 
 describe('the README', () => {
   it('lists every setting exactly as declared', () => {
     const readme = fs.readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
-    const start = readme.indexOf(README_START);
-    const end = readme.indexOf(README_END);
-    expect(start, `README.md needs a ${README_START} … ${README_END} section`).toBeGreaterThan(0);
-    const table = readme.slice(start + README_START.length, end).trim();
+    const start = readme.indexOf(SETTINGS_TABLE_START);
+    const end = readme.indexOf(SETTINGS_TABLE_END);
+    expect(start, `README.md needs a ${SETTINGS_TABLE_START} … ${SETTINGS_TABLE_END} section`).toBeGreaterThan(0);
+    const table = readme.slice(start + SETTINGS_TABLE_START.length, end).trim();
+    // Made by tools/generate/settings-table.ts: npm run generate rewrites it.
     expect(table, `README.md's settings table should read:\n${renderSettingsTable()}`).toBe(renderSettingsTable());
   });
 });
