@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StackLog } from '../shared/log.js';
+import { readSettings, type Environment } from '../shared/settings.js';
 import { hasExited, startChild, type Child } from './child.js';
 import { getFromListenAddress } from './http.js';
 import { replaceFileWhole } from './state.js';
@@ -27,9 +28,9 @@ export interface PrometheusPlan {
   scrapeIntervalMs: number;
 }
 
-/** The prometheus binary: $PROMETHEUS_BINARY, then PATH, then the usual install places. */
-export function findPrometheus(environment: Record<string, string | undefined> = process.env): string | undefined {
-  return environment.PROMETHEUS_BINARY || findExecutable('prometheus', PROMETHEUS_CANDIDATES, environment);
+/** The prometheus binary: PROMETHEUS_BINARY (a setting), then PATH, then the usual install places. */
+export function findPrometheus(environment: Environment = process.env): string | undefined {
+  return readSettings(environment, ['prometheusBinary']).prometheusBinary ?? findExecutable('prometheus', PROMETHEUS_CANDIDATES, environment);
 }
 
 const targetsPath = (plan: PrometheusPlan) => path.join(plan.directory, 'targets.json');

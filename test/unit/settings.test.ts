@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { readInstanceConfig } from '../../src/instance/config.js';
 import { environmentFor, readSetting, PASSED_TO_INSTANCES, SETTINGS } from '../../src/shared/settings.js';
 import { readLauncherConfig } from '../../src/stack/config.js';
+import { findNginx } from '../../src/stack/nginx.js';
+import { findPrometheus } from '../../src/stack/prometheus.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { renderSettingsTable, SETTINGS_TABLE_END, SETTINGS_TABLE_START } from '../../tools/generate/settings-table.js';
 
@@ -41,6 +43,14 @@ describe('reading a setting', () => {
       expect(readSetting(setting, {})).toBe(setting.default);
       expect(readSetting(setting, { [setting.env]: '' })).toBe(setting.default);
     }
+  });
+});
+
+describe('the programs the launcher runs', () => {
+  it('regression: NGINX_BINARY and PROMETHEUS_BINARY were read beside the settings table; they are settings, and win over the search', () => {
+    expect(findNginx({ NGINX_BINARY: '/opt/x/nginx', PATH: '' })).toBe('/opt/x/nginx');
+    expect(findPrometheus({ PROMETHEUS_BINARY: '/opt/x/prometheus', PATH: '' })).toBe('/opt/x/prometheus');
+    expect(Object.values(SETTINGS).map((setting) => setting.env)).toEqual(expect.arrayContaining(['NGINX_BINARY', 'PROMETHEUS_BINARY']));
   });
 });
 
