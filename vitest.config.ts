@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
 //   instance  real instances (child processes) on the run's PostgreSQL
 //   stack     whole stacks as `npm start` runs them, and the tools run on them
 // Only the projects that need PostgreSQL name the global setup that starts it.
+// The pure tests run first, two threads at a time (they only compute); the
+// rest after them, one file at a time by default, as they start processes.
 const WITH_POSTGRES = ['test/support/global-postgres.ts'];
 
 export default defineConfig({
@@ -16,11 +18,11 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], pool: 'threads', maxWorkers: 2 } },
-      { extends: true, test: { name: 'system', include: ['test/system/**/*.test.ts'] } },
-      { extends: true, test: { name: 'database', include: ['test/database/**/*.test.ts'], globalSetup: WITH_POSTGRES } },
-      { extends: true, test: { name: 'instance', include: ['test/instance/**/*.test.ts'], globalSetup: WITH_POSTGRES } },
-      { extends: true, test: { name: 'stack', include: ['test/stack/**/*.test.ts'], globalSetup: WITH_POSTGRES } },
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], pool: 'threads', maxWorkers: 2, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'system', sequence: { groupOrder: 1 }, include: ['test/system/**/*.test.ts'] } },
+      { extends: true, test: { name: 'database', sequence: { groupOrder: 1 }, include: ['test/database/**/*.test.ts'], globalSetup: WITH_POSTGRES } },
+      { extends: true, test: { name: 'instance', sequence: { groupOrder: 1 }, include: ['test/instance/**/*.test.ts'], globalSetup: WITH_POSTGRES } },
+      { extends: true, test: { name: 'stack', sequence: { groupOrder: 1 }, include: ['test/stack/**/*.test.ts'], globalSetup: WITH_POSTGRES } },
     ],
   },
 });
