@@ -2,7 +2,7 @@
 // shared/contract.ts holds): the idempotency key and history pages. The
 // validation, the error messages and the OpenAPI document all read them
 // here; sql/01-schema.sql repeats the key's rule as a CHECK, held to it by
-// test/sql-facts.test.ts.
+// test/database/sql-facts.test.ts.
 
 /** An Idempotency-Key is 1 to this many visible ASCII characters (0x21-0x7E). */
 export const IDEMPOTENCY_KEY_CHARACTERS_MAX = 255;

@@ -4,7 +4,7 @@
 // facts it describes, never written twice: the response bodies are the
 // serializers' schemas, every error body comes from the catalogue
 // (errors.ts) with its exact text as an example, and every bound is the
-// constant the validation uses. test/openapi.test.ts validates real
+// constant the validation uses. test/instance/openapi.test.ts validates real
 // responses against it.
 
 import { DESCRICAO_CHARACTERS_MAX, VALOR_MAX } from '../shared/contract.js';
