@@ -16,7 +16,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT CASE WHEN p_tipo = 'c' THEN p_saldo + p_valor ELSE p_saldo - p_valor END $$;
 
 -- Why a balance is not allowed, or NULL when it is. The reasons are error
--- codes of the API's catalogue (src/shared/failures.ts); test/sql-facts.test.ts
+-- codes of the API's catalogue (src/shared/failures.ts); test/database/sql-facts.test.ts
 -- holds the two together.
 CREATE OR REPLACE FUNCTION recusa(p_saldo bigint, p_limite integer) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE

@@ -117,7 +117,7 @@ $$;
 -- and sorts them (measured once: 650 instead of 5,000 requests/s after 40,000
 -- inserts). The instances' connections run with sequential and bitmap scans
 -- off (src/instance/database/pool.ts), so the index scan on (cliente_id, id DESC)
--- is the plan at every size of the table (test/extrato-plan.test.ts).
+-- is the plan at every size of the table (test/database/extrato-plan.test.ts).
 CREATE OR REPLACE FUNCTION extratos(p_cliente_ids integer[], p_quantas integer)
 RETURNS TABLE (
     ordem        integer,

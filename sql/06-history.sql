@@ -30,7 +30,7 @@ $$;
 --
 -- The plan is pinned to one range scan of the (cliente_id, id DESC) index,
 -- read in its order and stopped after p_quantas + 1 matches, however the
--- planner estimates the filters (test/history.test.ts reads the plan):
+-- planner estimates the filters (test/instance/history-endpoint.test.ts reads the plan):
 -- - plan_cache_mode plans each call for its own values, which folds away
 --   the filters not given;
 -- - the page is ordered by (cliente_id, id DESC), which only that index

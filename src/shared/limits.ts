@@ -5,7 +5,7 @@
 // (settings.ts), not these. The instance validates by them, the error
 // messages and the API description quote them, the launcher renders them
 // into nginx, and the ledger checker judges by them; sql/ repeats a few as
-// CHECK constraints, held to these by test/sql-facts.test.ts. How they must
+// CHECK constraints, held to these by test/database/sql-facts.test.ts. How they must
 // relate is asserted below, where they are declared.
 
 // The public contract.

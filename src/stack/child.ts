@@ -34,7 +34,8 @@ export interface ChildOptions {
   log: StackLog;
 }
 
-const hasExited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+/** Whether the child has exited (or died by a signal): the one way every start and stop asks it. */
+export const hasExited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
 /** Spawns the child and resolves once it serves; if it cannot, stops it, waits for its exit, and throws why. */
 export async function startChild(options: ChildOptions): Promise<Child> {

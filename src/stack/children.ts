@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { StackLog } from '../shared/log.js';
 import { environmentFor } from '../shared/settings.js';
 import { waitForOrThrow } from '../shared/wait.js';
-import { startChild } from './child.js';
+import { hasExited, startChild } from './child.js';
 import type { LauncherConfig } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
 import { writeNginxConfig } from './nginx.js';
@@ -140,7 +140,7 @@ export function superviseNginx(config: LauncherConfig, runDirectory: string, bin
         waitUntilReady: (child) => waitForOrThrow(`nginx accepting connections on port ${config.port}`, () => acceptsConnections(config.port), {
           timeoutMs: READY_TIMEOUT_MS,
           intervalMs: PORT_POLL_INTERVAL_MS,
-          abandonWhen: () => child.exitCode !== null || child.signalCode !== null,
+          abandonWhen: () => hasExited(child),
         }),
         readyTimeoutMs: READY_TIMEOUT_MS,
         // SIGQUIT is nginx's graceful stop: it finishes requests in progress.

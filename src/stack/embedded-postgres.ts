@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { waitFor } from '../shared/wait.js';
-import { startChild, type Child } from './child.js';
+import { hasExited, startChild, type Child } from './child.js';
 import type { Settings } from '../shared/settings.js';
 import { isProcessAlive, processArguments, readPidFile, waitForExit } from './processes.js';
 
@@ -170,8 +170,7 @@ async function waitUntilAccepting(url: string, child: ChildProcess): Promise<voi
       await client.end().catch(() => undefined);
     }
   };
-  const exited = () => child.exitCode !== null || child.signalCode !== null;
-  if (await waitFor(accepts, { timeoutMs: START_TIMEOUT_MS, intervalMs: ACCEPT_POLL_INTERVAL_MS, abandonWhen: exited }) !== undefined) return;
+  if (await waitFor(accepts, { timeoutMs: START_TIMEOUT_MS, intervalMs: ACCEPT_POLL_INTERVAL_MS, abandonWhen: () => hasExited(child) }) !== undefined) return;
   throw new Error(`PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms: ${lastError}`);
 }
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { failures } from '../shared/failures.js';
 import { BODY_SIZE_BYTES_MAX } from '../shared/limits.js';
+import { readSettings, type Environment } from '../shared/settings.js';
 import { findExecutable } from './executables.js';
 import { PROJECT_ROOT } from './paths.js';
 
@@ -49,9 +50,9 @@ function rateLimitLines(rateLimitPerS: number): { RATE_LIMIT_ZONE: string; RATE_
   };
 }
 
-/** The nginx binary: $NGINX_BINARY, then PATH, then the usual install places. */
-export function findNginx(environment: Record<string, string | undefined> = process.env): string | undefined {
-  return environment.NGINX_BINARY || findExecutable('nginx', NGINX_CANDIDATES, environment);
+/** The nginx binary: NGINX_BINARY (a setting), then PATH, then the usual install places. */
+export function findNginx(environment: Environment = process.env): string | undefined {
+  return readSettings(environment, ['nginxBinary']).nginxBinary ?? findExecutable('nginx', NGINX_CANDIDATES, environment);
 }
 
 export function renderNginxConfig(values: NginxValues, template = fs.readFileSync(NGINX_TEMPLATE_PATH, 'utf8')): string {

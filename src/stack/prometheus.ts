@@ -7,8 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StackLog } from '../shared/log.js';
-import { startChild, type Child } from './child.js';
+import { readSettings, type Environment } from '../shared/settings.js';
+import { hasExited, startChild, type Child } from './child.js';
 import { getFromListenAddress } from './http.js';
+import { replaceFileWhole } from './state.js';
 import { findExecutable } from './executables.js';
 import { waitForOrThrow } from '../shared/wait.js';
 
@@ -26,9 +28,9 @@ export interface PrometheusPlan {
   scrapeIntervalMs: number;
 }
 
-/** The prometheus binary: $PROMETHEUS_BINARY, then PATH, then the usual install places. */
-export function findPrometheus(environment: Record<string, string | undefined> = process.env): string | undefined {
-  return environment.PROMETHEUS_BINARY || findExecutable('prometheus', PROMETHEUS_CANDIDATES, environment);
+/** The prometheus binary: PROMETHEUS_BINARY (a setting), then PATH, then the usual install places. */
+export function findPrometheus(environment: Environment = process.env): string | undefined {
+  return readSettings(environment, ['prometheusBinary']).prometheusBinary ?? findExecutable('prometheus', PROMETHEUS_CANDIDATES, environment);
 }
 
 const targetsPath = (plan: PrometheusPlan) => path.join(plan.directory, 'targets.json');
@@ -37,8 +39,7 @@ const targetsPath = (plan: PrometheusPlan) => path.join(plan.directory, 'targets
 export function writePrometheusTargets(plan: PrometheusPlan, targets: { name: string; admin: string }[]): void {
   const groups = targets.map((target) => ({ targets: [target.admin], labels: { api: target.name } }));
   fs.mkdirSync(plan.directory, { recursive: true });
-  fs.writeFileSync(`${targetsPath(plan)}.next`, `${JSON.stringify(groups, null, 2)}\n`);
-  fs.renameSync(`${targetsPath(plan)}.next`, targetsPath(plan));
+  replaceFileWhole(targetsPath(plan), `${JSON.stringify(groups, null, 2)}\n`);
 }
 
 function writeConfig(plan: PrometheusPlan): string {
@@ -71,7 +72,7 @@ export function startPrometheus(plan: PrometheusPlan, log: StackLog): Promise<Ch
     waitUntilReady: (child) => waitForOrThrow(`Prometheus ready on ${listen}`, async () => (await getFromListenAddress(listen, '/-/ready', 1000))?.status === 200, {
       timeoutMs: READY_TIMEOUT_MS,
       intervalMs: READY_POLL_INTERVAL_MS,
-      abandonWhen: () => child.exitCode !== null || child.signalCode !== null,
+      abandonWhen: () => hasExited(child),
     }),
     readyTimeoutMs: READY_TIMEOUT_MS,
     stopSignal: 'SIGTERM',

@@ -32,11 +32,18 @@ export type RecordedProcess = ProcessIdentity | { pid: undefined };
 
 export const stateFilePath = (runDirectory: string) => path.join(runDirectory, 'state.json');
 
-/** Written beside and renamed over, so a reader polling it never sees a half-written file. */
+/**
+ * Writes a file that another process reads while the stack runs (a tool, or
+ * Prometheus): written beside and renamed over, so a reader never sees it
+ * half-written. rename() within one directory replaces it in one step.
+ */
+export function replaceFileWhole(filePath: string, text: string): void {
+  fs.writeFileSync(`${filePath}.next`, text);
+  fs.renameSync(`${filePath}.next`, filePath);
+}
+
 export function writeStackState(runDirectory: string, state: StackState): void {
-  const statePath = stateFilePath(runDirectory);
-  fs.writeFileSync(`${statePath}.next`, `${JSON.stringify(state, null, 2)}\n`);
-  fs.renameSync(`${statePath}.next`, statePath);
+  replaceFileWhole(stateFilePath(runDirectory), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 /** The state of the stack running on a data directory, with a clear error when none runs. */

@@ -1,7 +1,7 @@
 // The contract of ../shared/CONTRACT.md as a table of requests and expected
 // answers, defined once and run twice: against one instance directly
-// (test/contract.test.ts) and through nginx in front of two instances
-// (test/stack.test.ts). Expected balances are never written down: each case
+// (test/instance/contract.test.ts) and through nginx in front of two instances
+// (test/stack/whole-stack.test.ts). Expected balances are never written down: each case
 // reads the balance from the database before the request and checks the
 // service's answer, and the database, against it.
 

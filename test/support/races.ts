@@ -1,7 +1,7 @@
 // Races against the service: the row lock in registrar_transacao must
 // serialise every client's transactions across processes, so no balance ever
 // crosses -limite and nothing is lost. Defined once, run against two instances
-// directly (test/concurrency.test.ts) and through nginx (test/stack.test.ts).
+// directly (test/instance/races.test.ts) and through nginx (test/stack/whole-stack.test.ts).
 
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';

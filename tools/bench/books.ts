@@ -3,7 +3,7 @@
 // check that a benchmark did not buy its speed with wrong answers.)
 
 import pg from 'pg';
-import type { BenchReport } from './report.js';
+import type { BenchReport } from './report/report.js';
 
 /** Every client's balance equals the sum of its transactions and stays within its limit. */
 export async function checkBooks(databaseUrl: string): Promise<BenchReport['consistency']> {

@@ -30,9 +30,9 @@ import { STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
 import { INSTANCE_ENTRY } from '../../src/stack/paths.js';
 import { freePort, startProcess } from '../harness/stack.js';
 import { numberOption, readTargetOptions, TARGET_OPTIONS, withTarget } from '../harness/target.js';
-import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
-import { nodeLoad } from './node-load.js';
-import { renderBudget, type BudgetReport, type Operation } from './budget-report.js';
+import { LatencyHistogram, type LatencySummary } from './load/latency-histogram.js';
+import { nodeLoad } from './load/node-load.js';
+import { renderBudget, type BudgetReport, type Operation } from './report/budget-report.js';
 import { describeMachine } from './process-stats.js';
 
 const LAYERS = ['postgres', 'database', 'instance', 'nginx', 'public'] as const;

@@ -19,13 +19,13 @@
 
 import { parseArgs } from 'node:util';
 import { numberOption, readTargetOptions, TARGET_OPTIONS, withTarget, type Target, type TargetOptions } from '../harness/target.js';
-import { LIMITS, runLimited, type Limits } from './limited-run.js';
+import { LIMITS, runLimited, type Limits } from './limits/limited-run.js';
 import { CEILING_POOL_SIZES, measure, type MeasureOptions } from './measure.js';
 import { describeMachine } from './process-stats.js';
-import { printSummary, writeReport } from './publish.js';
-import type { BenchReport } from './report.js';
+import { printSummary, writeReport } from './report/publish.js';
+import type { BenchReport } from './report/report.js';
 import { setupFor } from './run-scenario.js';
-import { compare } from './targets.js';
+import { compare } from './report/targets.js';
 
 /** --smoke: every scenario, briefly, to prove the bench and the stack work. */
 const SMOKE: MeasureOptions = { durationSeconds: 1, publicRateDurationSeconds: 1, connections: 8, rounds: 1, ceilingPoolSizes: [8] };

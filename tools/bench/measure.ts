@@ -10,12 +10,12 @@
 //   4. the books.
 
 import { checkBooks } from './books.js';
-import { nodeLoad } from './node-load.js';
-import { printScenario } from './publish.js';
-import { scenarioNamed, type Calibration, type Consistency, type ScenarioResult } from './report.js';
+import { nodeLoad } from './load/node-load.js';
+import { printScenario } from './report/publish.js';
+import { scenarioNamed, type Calibration, type Consistency, type ScenarioResult } from './report/report.js';
 import { runDatabaseScenario, runHttpScenario, type BenchSetup, type DatabaseScenario } from './run-scenario.js';
 import { DB_EXTRATO, DB_TRANSACAO, EXTRATO, HTTP_FLOOR, MIX, openAt, SATURATION_SHARES, TRANSACOES, type OpenScenario } from './scenarios.js';
-import { wrkLoad } from './wrk-load.js';
+import { wrkLoad } from './load/wrk-load.js';
 
 /** On two cores fewer connections can be faster; the best of these is the ceiling crebito is compared with. */
 export const CEILING_POOL_SIZES = [4, 8, 16];

@@ -8,6 +8,6 @@ import { PROJECT_ROOT } from '../../src/stack/paths.js';
 
 const COMPILED = path.join(PROJECT_ROOT, 'dist', 'tools', 'bench');
 
-export const NODE_LOAD_WORKER_ENTRY = path.join(COMPILED, 'node-load-worker.js');
-export const JOIN_CGROUP_ENTRY = path.join(COMPILED, 'join-cgroup.js');
-export const WRK_SCRIPT = path.join(PROJECT_ROOT, 'tools', 'bench', 'wrk-load.lua');
+export const NODE_LOAD_WORKER_ENTRY = path.join(COMPILED, 'load', 'node-load-worker.js');
+export const JOIN_CGROUP_ENTRY = path.join(COMPILED, 'limits', 'join-cgroup.js');
+export const WRK_SCRIPT = path.join(PROJECT_ROOT, 'tools', 'bench', 'load', 'wrk-load.lua');

@@ -6,10 +6,10 @@
 
 import pg from 'pg';
 import type { StackState } from '../../src/stack/state.js';
-import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
-import type { LoadGenerator, LoadModel, LoadRequest } from './load-generator.js';
+import { LatencyHistogram, type LatencySummary } from './load/latency-histogram.js';
+import type { LoadGenerator, LoadModel, LoadRequest } from './load/load-generator.js';
 import { ownCpuSeconds, SAMPLE_INTERVAL_MS, SAMPLER_GROUP, startSampling, type GroupUsage, type ProcessGroup } from './process-stats.js';
-import type { ScenarioResult } from './report.js';
+import type { ScenarioResult } from './report/report.js';
 
 /** What every scenario against one stack shares. */
 export interface BenchSetup {

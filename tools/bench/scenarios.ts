@@ -1,5 +1,5 @@
 // What each benchmark scenario sends. The names are the report's
-// (test/load-scripts.test.ts holds them):
+// (test/stack/bench-smoke.test.ts holds them):
 //
 //   http-floor      GET /health through nginx: HTTP and proxying, no database
 //   db-transacao    registrar_transacao straight through a pg pool, no HTTP
@@ -13,7 +13,7 @@
 // shares of the mix's saturation rate (openAt).
 
 import { STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
-import type { LoadModel, LoadRequest } from './load-generator.js';
+import type { LoadModel, LoadRequest } from './load/load-generator.js';
 import type { DatabaseScenario, HttpScenario } from './run-scenario.js';
 
 /** The public test's arrival rates at its peak, per second (Rinha de Backend 2024/Q1). */

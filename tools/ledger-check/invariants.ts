@@ -1,7 +1,7 @@
 // The ledger checker's judgement, kept pure: a recorded history of requests
 // and answers, plus what the database holds at the end, in; a verdict out.
 // Nothing here talks to a server, so the checker itself can be tested by
-// feeding it doctored histories (test/ledger-invariants.test.ts).
+// feeding it doctored histories (test/unit/checker-invariants.test.ts).
 //
 // Commit order: registrar_transacao inserts while holding the client's row
 // lock, and the next transaction of that client can only take the lock after

@@ -9,10 +9,11 @@
 //   npm run check:ledger -- --start --faults      # own stack, with faults injected
 //   npm run check:ledger -- --duration 60 --clients 32
 //
-// With --faults, while the load runs, the faults in faults.ts are injected:
-// an instance killed, another frozen, PostgreSQL crashed, slow clients.
-// Requests may fail meanwhile; the invariants must still hold, and the
-// verdict says how long the service took to recover from each fault.
+// With --faults, while the load runs, every fault of FAULT_SCHEDULE
+// (faults.ts, the one list of them) is injected at its time; the run prints
+// each by its name before it starts. Requests may fail meanwhile; the
+// invariants must still hold, and the verdict says how long the service took
+// to recover from each fault.
 
 import fs from 'node:fs';
 import path from 'node:path';

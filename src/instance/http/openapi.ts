@@ -5,7 +5,7 @@
 // the serializers' schemas, every error body comes from the catalogue
 // (shared/failures.ts) with its exact text as an example, every bound is the
 // constant the validation uses, header names and settings are named by their
-// constants. test/openapi.test.ts validates real
+// constants. test/instance/openapi.test.ts validates real
 // responses against it.
 
 import { HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from '../../shared/limits.js';

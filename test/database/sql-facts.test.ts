@@ -1,0 +1,130 @@
+// Facts that SQL and TypeScript share, each with one home: these tests hold
+// the other side to it. The outcome codes the SQL functions answer must be
+// codes of the API's catalogue; the largest balance must be the largest exact
+// JavaScript integer; the statement size is the caller's parameter; times
+// come in the one format iso_utc() writes.
+
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { failureForCode, failures } from '../../src/shared/failures.js';
+import { InvariantError } from '../../src/shared/invariant.js';
+import { IDEMPOTENCY_KEY_CHARACTERS_MAX, STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
+import { answerOf } from '../../src/instance/ledger/transactions.js';
+import { parseIdempotencyKey } from '../../src/instance/http/validation.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+
+let database: TestDatabase;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+
+afterAll(async () => {
+  await database?.close();
+});
+
+const huge = 2147483647;
+
+// Each refusal reason the functions can answer, with a call that produces it.
+const refusals = [
+  { code: 'cliente_nao_encontrado', failure: failures.clientNotFound, call: [6, 1, 'c', 'x'] },
+  { code: 'limite_excedido', failure: failures.limitExceeded, call: [2, 80001, 'd', 'x'] },
+  { code: 'saldo_excedido', failure: failures.balanceTooLarge, call: [1, huge, 'c', 'x'], before: 'UPDATE clientes SET saldo = saldo_maximo() - 1 WHERE id = 1' },
+] as const;
+
+describe('outcome codes', () => {
+  it.each(refusals)('$code, from both transaction functions, is the catalogue\'s $failure.status', async ({ code, failure, call, ...rest }) => {
+    const scratch = await createTestDatabase();
+    try {
+      if ('before' in rest) await scratch.query(rest.before);
+      const single = await scratch.query('SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)', [...call]);
+      const batch = await scratch.query('SELECT resultado, limite, saldo FROM registrar_transacoes($1, $2, $3, $4)', call.map((value) => [value]));
+      for (const row of [single[0]!, batch[0]!]) {
+        expect(row.resultado).toBe(code);
+        expect(failureForCode(row.resultado)).toBe(failure);
+        expect(answerOf([row.resultado, row.limite, row.saldo === null ? null : Number(row.saldo)])).toBe(failure);
+      }
+    } finally {
+      await scratch.close();
+    }
+  });
+
+  it('an applied transaction answers aplicada with the new balance', async () => {
+    const [row] = await database.query('SELECT resultado, limite, saldo FROM registrar_transacao(3, 5, $1, $2)', ['c', 'x']);
+    expect(answerOf([row!.resultado, row!.limite, Number(row!.saldo)])).toEqual({ limite: 1000000, saldo: 5 });
+  });
+
+  it('a key reused with another request answers chave_idempotencia_reutilizada, the catalogue\'s 422, from both functions', async () => {
+    await database.query("SELECT registrar_transacao(5, 1, 'c', 'x', 'fato', 0)");
+    const single = await database.query("SELECT resultado FROM registrar_transacao(5, 2, 'c', 'x', 'fato', 0)");
+    const batch = await database.query("SELECT resultado FROM registrar_transacoes('{5}', '{2}', '{c}', '{x}', '{fato}', 0)");
+    for (const [row] of [single, batch]) expect(failureForCode(row!.resultado)).toBe(failures.idempotencyKeyReused);
+  });
+
+  it('a key another transaction holds answers chave_idempotencia_em_uso, the catalogue\'s 409, from both functions, after the wait', async () => {
+    const holder = new pg.Client({ connectionString: database.url });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query("SELECT pg_advisory_xact_lock(5, hashtext('ocupada'))");
+    try {
+      const single = await database.query("SELECT resultado FROM registrar_transacao(5, 1, 'c', 'x', 'ocupada', 50)");
+      const batch = await database.query("SELECT resultado FROM registrar_transacoes('{5,5}', '{1,1}', '{c,c}', '{x,y}', '{ocupada,NULL}', 50)");
+      expect(failureForCode(single[0]!.resultado)).toBe(failures.idempotencyKeyInUse);
+      expect(batch.map((row) => row.resultado)).toEqual([failures.idempotencyKeyInUse.code, 'aplicada']);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  });
+
+  it('a history cursor whose tag does not match answers cursor_invalido, the catalogue\'s 422', async () => {
+    const [row] = await database.query("SELECT resultado FROM historico(1, 5, '\\x00'::bytea, 10, NULL, NULL, NULL, NULL, NULL)");
+    expect(failureForCode(row!.resultado)).toBe(failures.invalidCursor);
+    const [unknown] = await database.query('SELECT resultado FROM historico(6, NULL, NULL, 10, NULL, NULL, NULL, NULL, NULL)');
+    expect(failureForCode(unknown!.resultado)).toBe(failures.clientNotFound);
+  });
+
+  it('an outcome the catalogue does not know is a bug, not an answer', () => {
+    expect(() => answerOf(['recusada_por_engano', 1, 1])).toThrow(InvariantError);
+  });
+});
+
+describe('the idempotency key rule', () => {
+  const store = (key: string) => database.query(
+    "INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo) VALUES (2, $1, 1, 'c', 'x', 'aplicada', 0, 0)", [key]);
+
+  it('the longest key the API accepts is stored; each key it refuses, the schema refuses too', async () => {
+    const longest = '~'.repeat(IDEMPOTENCY_KEY_CHARACTERS_MAX);
+    expect(parseIdempotencyKey(longest)).toBe(longest);
+    await store(longest);
+    for (const refused of ['!'.repeat(IDEMPOTENCY_KEY_CHARACTERS_MAX + 1), 'com espaco', 'tab\tulada', 'acentuaçao', 'del\u007f']) {
+      expect(parseIdempotencyKey(refused)).toBe(failures.invalidIdempotencyKey);
+      await expect(store(refused), refused).rejects.toMatchObject({ code: '23514' });
+    }
+  });
+});
+
+describe('numbers and formats', () => {
+  it('saldo_maximo() is the largest integer a JavaScript number holds exactly', async () => {
+    const [row] = await database.query('SELECT saldo_maximo()::text AS maximo');
+    expect(BigInt(row!.maximo)).toBe(BigInt(Number.MAX_SAFE_INTEGER));
+  });
+
+  it('extratos lists as many transactions as asked, newest first', async () => {
+    for (let index = 1; index <= STATEMENT_TRANSACTIONS_MAX + 2; index++) {
+      await database.query("SELECT registrar_transacao(4, $1, 'c', $2)", [index, `t${index}`]);
+    }
+    const rows = await database.query('SELECT descricao FROM extratos(ARRAY[4], $1)', [STATEMENT_TRANSACTIONS_MAX]);
+    expect(rows.map((row) => row.descricao)).toEqual(Array.from({ length: STATEMENT_TRANSACTIONS_MAX }, (_, index) => `t${STATEMENT_TRANSACTIONS_MAX + 2 - index}`));
+    expect(await database.query('SELECT descricao FROM extratos(ARRAY[4], 3)')).toHaveLength(3);
+  });
+
+  it('iso_utc() writes ISO 8601 in UTC with microseconds, whatever the session time zone', async () => {
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    await client.query("SET timezone = 'America/Sao_Paulo'");
+    const [row] = (await client.query("SELECT iso_utc('2024-01-17 02:34:41.217753+00') AS quando")).rows;
+    await client.end();
+    expect(row.quando).toBe('2024-01-17T02:34:41.217753Z');
+  });
+});

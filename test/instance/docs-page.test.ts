@@ -1,0 +1,62 @@
+// GET /docs in a real browser: Debian's Chromium, headless, driven by
+// playwright-core (which brings no browser of its own). The page must list
+// the contract's operations and the history, load nothing from anywhere but
+// the service itself, and "try it out" on the statement must get a 200 from
+// the running instance.
+
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { startInstance, type RunningInstance } from '../support/instance.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const UI_TIMEOUT_MS = 30_000;
+
+let database: TestDatabase;
+let instance: RunningInstance;
+let browser: Browser;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  instance = await startInstance({ databaseUrl: database.url });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await instance?.stop();
+  await database?.close();
+});
+
+describe('the API documentation page', () => {
+  it('lists the operations, loads only from the service, and "try it out" on the statement answers 200', async () => {
+    const page = await browser.newPage();
+    const requested: string[] = [];
+    page.on('request', (request) => requested.push(request.url()));
+    await page.goto(`${instance.baseUrl}/docs`);
+
+    const operations = page.locator('.opblock-summary');
+    await operations.first().waitFor({ timeout: UI_TIMEOUT_MS });
+    const listed = (await operations.allInnerTexts()).map((text) => text.replace(/\s+/g, ' ').trim());
+    expect(listed.some((text) => text.startsWith('POST /clientes/{id}/transacoes'))).toBe(true);
+    expect(listed.some((text) => text.startsWith('GET /clientes/{id}/extrato'))).toBe(true);
+    expect(listed.some((text) => text.startsWith('GET /clientes/{id}/transacoes'))).toBe(true);
+
+    const statement = page.locator('.opblock-get', { has: page.locator('.opblock-summary-path', { hasText: /^\/clientes\/\{id\}\/extrato$/ }) });
+    await statement.locator('.opblock-summary').click();
+    await statement.getByRole('button', { name: 'Try it out' }).click();
+    await statement.locator('input[placeholder="id"]').fill('1');
+    await statement.getByRole('button', { name: 'Execute' }).click();
+    const status = statement.locator('.live-responses-table tbody .response-col_status').first();
+    await status.waitFor({ timeout: UI_TIMEOUT_MS });
+    expect((await status.innerText()).trim()).toBe('200');
+    await expect.poll(() => statement.locator('.live-responses-table .microlight').first().innerText(), { timeout: UI_TIMEOUT_MS }).toContain('"ultimas_transacoes"');
+
+    expect(requested.length).toBeGreaterThan(2);
+    for (const url of requested) expect(url.startsWith(`${instance.baseUrl}/`), url).toBe(true);
+    await page.close();
+  });
+});

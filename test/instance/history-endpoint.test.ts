@@ -1,0 +1,181 @@
+// The full history (GET /clientes/{id}/transacoes) against a real instance
+// and database: walking every page while writes continue, saldo_apos line by
+// line, filters against the rows themselves, bad parameters, and the plan
+// of a full page read from PostgreSQL itself (auto_explain).
+
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { postTransaction, request } from '../support/http.js';
+import { startInstance, type RunningInstance } from '../support/instance.js';
+
+interface Entry { id: number; valor: number; tipo: 'c' | 'd'; descricao: string; realizada_em: string; saldo_apos: number }
+
+let database: TestDatabase;
+let instance: RunningInstance;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  instance = await startInstance({ databaseUrl: database.url });
+  // Client 1's history: 300 rows, a few of them refused debits (no row).
+  for (let index = 1; index <= 300; index++) {
+    const tipo = index % 3 === 0 ? 'd' : 'c';
+    await database.query('SELECT registrar_transacao($1, $2, $3, $4)', [1, (index * 37) % 5000 + 1, tipo, `h${index}`]);
+  }
+  // Other clients interleaved, so a page must skip nothing and take nothing of theirs.
+  for (let index = 1; index <= 100; index++) await database.query("SELECT registrar_transacao($1, 1, 'c', 'outro')", [2 + (index % 4)]);
+});
+
+afterAll(async () => {
+  await instance?.stop();
+  await database?.close();
+});
+
+const history = (clientId: number, query = '') => request(instance.baseUrl, 'GET', `/clientes/${clientId}/transacoes${query}`);
+
+/** Every page from the newest, following next; each page checked as it comes. */
+async function walk(clientId: number, query: string, during?: () => Promise<void>): Promise<Entry[]> {
+  const entries: Entry[] = [];
+  let next: string | undefined;
+  do {
+    const page = await history(clientId, `?${query}${next === undefined ? '' : `&before=${next}`}`);
+    expect(page.status, page.text).toBe(200);
+    entries.push(...page.body.transacoes);
+    next = page.body.next;
+    await during?.();
+  } while (next !== undefined);
+  return entries;
+}
+
+const delta = (entry: { valor: number; tipo: string }) => (entry.tipo === 'c' ? entry.valor : -entry.valor);
+
+describe('walking the pages', () => {
+  it('returns every transaction exactly once, newest first, while writes continue', async () => {
+    const existing = (await database.query<{ id: string }>('SELECT id FROM transacoes WHERE cliente_id = 1 ORDER BY id DESC')).map((row) => Number(row.id));
+    let written = 0;
+    const entries = await walk(1, 'limit=7', async () => {
+      // Between pages: new rows for this client, and refused debits.
+      for (let index = 0; index < 3; index++) await postTransaction(instance.baseUrl, 1, { valor: 1 + index, tipo: 'c', descricao: `novo${written++}` });
+      await postTransaction(instance.baseUrl, 1, { valor: 10_000_000, tipo: 'd', descricao: 'recusado' });
+    });
+    // Exactly the rows that existed when the walk began, newest first, once
+    // each: rows written meanwhile have higher ids than any cursor.
+    expect(entries.map((entry) => entry.id)).toEqual(existing);
+    expect(written).toBeGreaterThan(100);
+  });
+
+  it('saldo_apos is the previous line plus or minus the amount, and the newest line is the balance', async () => {
+    const entries = await walk(1, 'limit=100');
+    const oldestFirst = [...entries].reverse();
+    let balance = 0;
+    for (const entry of oldestFirst) {
+      balance += delta(entry);
+      expect(entry.saldo_apos, `row ${entry.id}`).toBe(balance);
+    }
+    expect(entries[0]!.saldo_apos).toBe(await database.balance(1));
+    expect(entries.length).toBe(await database.transactionCount(1));
+  });
+
+  it('a page holds limit rows, and the last page has no next', async () => {
+    const total = await database.transactionCount(3);
+    const first = await history(3, `?limit=${total - 1}`);
+    expect(first.body.transacoes).toHaveLength(total - 1);
+    const last = await history(3, `?limit=${total - 1}&before=${first.body.next}`);
+    expect(last.body.transacoes).toHaveLength(1);
+    expect(last.body).not.toHaveProperty('next');
+    const exact = await history(3, `?limit=${total}`);
+    expect(exact.body.transacoes).toHaveLength(total);
+    expect(exact.body).not.toHaveProperty('next');
+    expect((await history(3)).body.transacoes).toHaveLength(Math.min(total, 20));
+  });
+});
+
+describe('filters', () => {
+  const matching = async (where: string, values: unknown[]) =>
+    (await database.query<{ id: string }>(`SELECT id FROM transacoes WHERE cliente_id = 1 AND ${where} ORDER BY id DESC`, values)).map((row) => Number(row.id));
+
+  it.each([
+    ['tipo=d', "tipo = 'd'", []],
+    ['valor_min=1000&valor_max=2000', 'valor BETWEEN 1000 AND 2000', []],
+    ['tipo=c&valor_max=50', "tipo = 'c' AND valor <= 50", []],
+  ])('%s returns exactly the matching rows', async (query, where, values) => {
+    const ids = (await walk(1, `limit=13&${query}`)).map((entry) => entry.id);
+    expect(ids).toEqual(await matching(where, values));
+    expect(ids.length).toBeGreaterThan(0);
+  });
+
+  it('a time range returns exactly the rows recorded in it, from desde inclusive to ate exclusive', async () => {
+    const rows = await database.query<{ realizada_em: string }>("SELECT iso_utc(realizada_em) AS realizada_em FROM transacoes WHERE cliente_id = 1 ORDER BY id OFFSET 50 LIMIT 100");
+    const desde = rows[0]!.realizada_em;
+    const ate = rows[rows.length - 1]!.realizada_em;
+    const entries = await walk(1, `limit=17&desde=${desde}&ate=${ate}`);
+    expect(entries.map((entry) => entry.id)).toEqual(await matching('realizada_em >= $1 AND realizada_em < $2', [desde, ate]));
+    expect(entries.length).toBe(99);
+    expect(entries.every((entry) => entry.realizada_em >= desde && entry.realizada_em < ate)).toBe(true);
+  });
+});
+
+describe('bad parameters', () => {
+  it.each([
+    ['?limit=abc', 'limit_invalido'],
+    ['?limit=0', 'limit_invalido'],
+    ['?limit=101', 'limit_invalido'],
+    ['?tipo=x', 'tipo_invalido'],
+    ['?desde=2024-13-01T00:00:00Z', 'data_invalida'],
+    ['?desde=2024-02-01T00:00:00Z&ate=2024-01-01T00:00:00Z', 'intervalo_invertido'],
+    ['?valor_min=500&valor_max=100', 'intervalo_invertido'],
+    ['?pagina=2', 'parametro_desconhecido'],
+    ['?before=', 'cursor_invalido'],
+  ])('%s answers 422 %s', async (query, code) => {
+    const answer = await history(1, query);
+    expect(answer.status).toBe(422);
+    expect(answer.body.erro).toBe(code);
+  });
+
+  it('a cursor that was tampered with, or belongs to another client, answers 422 cursor_invalido', async () => {
+    const { next } = (await history(1, '?limit=5')).body as { next: string };
+    const flipped = (position: number) => `${next.slice(0, position)}${next[position] === 'A' ? 'B' : 'A'}${next.slice(position + 1)}`;
+    // In the id (the page would start elsewhere), and in the tag.
+    for (const tampered of [flipped(10), flipped(25)]) {
+      const answer = await history(1, `?before=${tampered}`);
+      expect([answer.status, answer.body.erro]).toEqual([422, 'cursor_invalido']);
+    }
+    const theirs = (await history(2, '?limit=5')).body.next as string;
+    const answer = await history(1, `?before=${theirs}`);
+    expect([answer.status, answer.body.erro]).toEqual([422, 'cursor_invalido']);
+    expect((await history(1, `?before=${next}`)).status).toBe(200);
+  });
+
+  it('an unknown client answers 404', async () => {
+    expect((await history(6)).status).toBe(404);
+    expect((await request(instance.baseUrl, 'GET', '/clientes/abc/transacoes')).status).toBe(404);
+  });
+});
+
+describe('the plan', () => {
+  it('a page of 100 behind a cursor, with filters, is one range scan of the (cliente_id, id DESC) index', async () => {
+    const { next } = (await history(1, '?limit=100')).body as { next: string };
+    const client = new pg.Client({ connectionString: database.url });
+    const plans: string[] = [];
+    client.on('notice', (notice) => plans.push(notice.message ?? ''));
+    await client.connect();
+    try {
+      // auto_explain reports the plan of each statement inside the function.
+      for (const setting of ["LOAD 'auto_explain'", 'SET auto_explain.log_min_duration = 0', 'SET auto_explain.log_nested_statements = on',
+        "SET auto_explain.log_level = 'notice'", 'SET auto_explain.log_analyze = on']) await client.query(setting);
+      const cursor = Buffer.from(next, 'base64url');
+      const { rows } = await client.query('SELECT * FROM historico(1, $1, $2, 100, $3, $4, NULL, 1, NULL)',
+        [Number(cursor.readBigUInt64BE(4)), cursor.subarray(12), 'c', '2000-01-01T00:00:00Z']);
+      expect(rows.length).toBe(101);
+    } finally {
+      await client.end();
+    }
+    const page = plans.find((plan) => plan.includes('FROM transacoes t'));
+    expect(page, plans.join('\n---\n')).toBeDefined();
+    const scans = page!.split('\n').filter((line) => /Scan/.test(line) && !/Subquery Scan/.test(line));
+    expect(scans, page).toHaveLength(1);
+    expect(scans[0]).toMatch(/Index Scan using transacoes_cliente_id_id_desc on transacoes/);
+    expect(page).toMatch(/Index Cond: \(\(cliente_id >= 1\) AND \(cliente_id <= 1\) AND \(id < '\d+'::bigint\)\)/);
+    expect(page).not.toMatch(/Sort/);
+  });
+});

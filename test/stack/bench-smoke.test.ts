@@ -1,0 +1,53 @@
+// The benchmark runs for real, briefly, against a stack of its own, and under
+// the compose limits too where this machine can make cgroups.
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/stack/paths.js';
+import { cgroupsUnavailableReason } from '../../tools/bench/limits/cgroups.js';
+import type { BenchReport } from '../../tools/bench/report/report.js';
+import { freePort } from '../../tools/harness/stack.js';
+
+const SATURATION = ['http-floor', 'db-transacao', 'db-extrato', 'transacoes', 'extrato', 'mix'];
+const FIXED_RATES = ['public', '25%', '50%', '75%'].flatMap((rate) => [`http-floor@${rate}`, `mix@${rate}`]);
+
+describe('npm run bench -- --smoke', () => {
+  it('runs every scenario against a stack of its own, and under the compose limits, with zero errors and zero inconsistencies', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-bench-'));
+    const result = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'tools', 'bench', 'main.js'), '--start', '--smoke', '--port', String(await freePort()), '--out', out], {
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+    expect(result.status, result.stdout + result.stderr).toBe(0);
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'smoke.json'), 'utf8')) as BenchReport;
+    expect(report.scenarios.map((scenario) => scenario.name)).toEqual([...SATURATION, ...FIXED_RATES]);
+    for (const scenario of [...report.scenarios, ...report.limited.scenarios]) {
+      expect(scenario.requests, scenario.name).toBeGreaterThan(0);
+      expect(scenario.errors + scenario.unexpectedStatuses, scenario.name).toBe(0);
+    }
+    expect(report.scenarios.filter((scenario) => scenario.model.kind === 'open').every((scenario) => scenario.sendLagMs !== undefined)).toBe(true);
+    expect(report.calibration.requestsPerSecond).toBeGreaterThan(0);
+    expect(report.calibration.secondRequestsPerSecond).toBeGreaterThan(0);
+    expect(report.consistency).toMatchObject({ clients: 5, inconsistencies: 0 });
+    expect(report.targets.map((target) => target.name).join('\n')).toMatch(/calibration/);
+    expect(fs.readFileSync(path.join(out, 'smoke.svg'), 'utf8')).toMatch(/^<svg/);
+    expect(fs.readFileSync(path.join(out, 'smoke.md'), 'utf8')).toMatch(/\*\*Calibration\*\*/);
+    expectLimitedRun(report);
+    fs.rmSync(out, { recursive: true, force: true });
+  });
+});
+
+/** Where cgroups can be made, the limited run ran with every part of the stack inside its limits' groups; elsewhere it says why not. */
+function expectLimitedRun(report: BenchReport): void {
+  const unavailable = cgroupsUnavailableReason();
+  expect(report.limited.skipped).toBe(unavailable);
+  if (unavailable !== undefined) return;
+  expect(report.limited.scenarios.map((scenario) => scenario.name)).toEqual(['mix', 'mix@public']);
+  expect(report.limited.components.map((part) => part.name).sort()).toEqual(['api-1', 'api-2', 'nginx', 'postgres']);
+  for (const part of report.limited.components) expect(part.peakChargedMegabytes, part.name).toBeGreaterThan(0);
+  expect(report.limited.consistency).toMatchObject({ clients: 5, inconsistencies: 0 });
+  expect(report.limited.leftovers).toEqual([]);
+}

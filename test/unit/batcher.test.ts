@@ -1,0 +1,154 @@
+// The batcher's scheduling, with a stand-in for the database call so that
+// each step can be held and released by hand. The real calls are covered by
+// the contract, race and ledger-checker tests, which all go through it.
+
+import { describe, expect, it } from 'vitest';
+import { createBatcher, type BatcherOptions } from '../../src/instance/ledger/batcher.js';
+
+/** A send whose calls wait until the test settles them. */
+function heldSender() {
+  const calls: { items: number[]; settle: (results: string[]) => void; fail: (error: Error) => void }[] = [];
+  const send = (items: number[]) => new Promise<string[]>((resolve, reject) => {
+    calls.push({ items, settle: resolve, fail: reject });
+  });
+  return { calls, send };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+const HOUR_MS = 3_600_000;
+
+function batcherWith(overrides: Partial<BatcherOptions<number, string>> = {}) {
+  const { calls, send } = heldSender();
+  const batcher = createBatcher<number, string>({
+    sizeMax: 64, inFlightMax: 1, queueLengthMax: 100, waitMsMax: HOUR_MS - 1, requestTimeoutMs: HOUR_MS,
+    whenFull: 'full', whenExpired: 'expired', whenLate: 'late', send, ...overrides,
+  });
+  return { calls, batcher };
+}
+
+describe('batcher', () => {
+  it('sends a lone request at once, alone', async () => {
+    const { calls, batcher } = batcherWith({ inFlightMax: 2 });
+    const answer = batcher.submit(1);
+    expect(calls.map((call) => call.items)).toEqual([[1]]);
+    calls[0]!.settle(['one']);
+    expect(await answer).toBe('one');
+  });
+
+  it('gathers what arrives while every slot is busy into one call, in arrival order', async () => {
+    const { calls, batcher } = batcherWith({ inFlightMax: 2 });
+    const answers = [1, 2, 3, 4, 5].map((item) => batcher.submit(item));
+    expect(calls.map((call) => call.items)).toEqual([[1], [2]]);
+    expect(batcher.health().waiting).toBe(3);
+
+    calls[0]!.settle(['a1']);
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[1], [2], [3, 4, 5]]);
+    calls[1]!.settle(['a2']);
+    calls[2]!.settle(['a3', 'a4', 'a5']);
+    expect(await Promise.all(answers)).toEqual(['a1', 'a2', 'a3', 'a4', 'a5']);
+    await tick();
+    expect(batcher.health().inFlight).toBe(0);
+  });
+
+  it('never puts more than sizeMax in one call', async () => {
+    const { calls, batcher } = batcherWith({ sizeMax: 2 });
+    for (const item of [1, 2, 3, 4, 5]) void batcher.submit(item);
+    calls[0]!.settle(['x']);
+    await tick();
+    calls[1]!.settle(['x', 'x']);
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[1], [2, 3], [4, 5]]);
+  });
+
+  it('answers whenFull at once past queueLengthMax, without sending, and counts it', async () => {
+    const { calls, batcher } = batcherWith({ queueLengthMax: 2 });
+    void batcher.submit(1);
+    void batcher.submit(2);
+    void batcher.submit(3);
+    expect(await batcher.submit(4)).toBe('full');
+    expect(calls).toHaveLength(1);
+    expect(batcher.health().shedFull).toBe(1);
+  });
+
+  it('hands a failed call\'s error to every request in it, and keeps serving', async () => {
+    const { calls, batcher } = batcherWith();
+    const first = batcher.submit(1);
+    const second = batcher.submit(2);
+    const third = batcher.submit(3);
+    calls[0]!.fail(new Error('boom'));
+    await expect(first).rejects.toThrow('boom');
+    await tick();
+    calls[1]!.fail(new Error('boom again'));
+    await expect(second).rejects.toThrow('boom again');
+    await expect(third).rejects.toThrow('boom again');
+    const fourth = batcher.submit(4);
+    await tick();
+    calls[2]!.settle(['four']);
+    expect(await fourth).toBe('four');
+  });
+
+  it('rejects every request of a call that answers with the wrong number of results', async () => {
+    const { calls, batcher } = batcherWith();
+    const first = batcher.submit(1);
+    calls[0]!.settle([]);
+    await expect(first).rejects.toThrow(/came back with 0 results/);
+  });
+
+  it('answers whenExpired to a request that waited past waitMsMax, and never sends it', async () => {
+    const { calls, batcher } = batcherWith({ waitMsMax: 20 });
+    const first = batcher.submit(1);
+    const second = batcher.submit(2);
+    // The first call is held far past the second's wait; the second expires
+    // on its own timer, not on the next dispatch.
+    expect(await second).toBe('expired');
+    expect(batcher.health()).toMatchObject({ shedExpired: 1, waiting: 0 });
+    calls[0]!.settle(['one']);
+    expect(await first).toBe('one');
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[1]]);
+  });
+
+  it('answers whenLate to every request of a call still out at the deadline, frees its slot, and drops the late answer', async () => {
+    const lates: number[] = [];
+    const { calls, batcher } = batcherWith({ waitMsMax: 10, requestTimeoutMs: 30, onLate: () => lates.push(1) });
+    const first = batcher.submit(1);
+    expect(await first).toBe('late');
+    expect(batcher.health()).toMatchObject({ lateCalls: 1, inFlight: 0 });
+    expect(lates).toHaveLength(1);
+    // The slot is free: the next request goes at once, beside the late call.
+    const second = batcher.submit(2);
+    expect(calls.map((call) => call.items)).toEqual([[1], [2]]);
+    calls[0]!.settle(['too late']);
+    calls[1]!.settle(['two']);
+    expect(await second).toBe('two');
+  });
+
+  it('flush answers every waiting request at once, unsent', async () => {
+    const { calls, batcher } = batcherWith();
+    void batcher.submit(1);
+    const waiting = [batcher.submit(2), batcher.submit(3)];
+    batcher.flush('down');
+    expect(await Promise.all(waiting)).toEqual(['down', 'down']);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('tells onSend the size of each call', async () => {
+    const sizes: number[] = [];
+    const { calls, batcher } = batcherWith({ onSend: (size) => sizes.push(size) });
+    for (const item of [1, 2, 3]) void batcher.submit(item);
+    calls[0]!.settle(['x']);
+    await tick();
+    expect(sizes).toEqual([1, 2]);
+  });
+
+  it.each([
+    ['sizeMax', { sizeMax: 0 }],
+    ['inFlightMax', { inFlightMax: 0 }],
+    ['queueLengthMax (regression: 0 was accepted, then every request was refused)', { queueLengthMax: 0 }],
+    ['waitMsMax', { waitMsMax: 0 }],
+    ['requestTimeoutMs', { requestTimeoutMs: 0 }],
+  ])('refuses to be built with %s below 1', (_, override) => {
+    expect(() => batcherWith(override)).toThrow(/at least 1/);
+  });
+});

@@ -1,0 +1,150 @@
+// There is no Docker engine on these machines, so the compose stack is checked
+// as files: limits, ports, images, mounts and health checks in
+// docker-compose.yml, the nginx configuration it mounts, and the Dockerfile.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { INSTANCE_ENTRY, PROJECT_ROOT } from '../../src/stack/paths.js';
+import { DOCKER_NGINX_VALUES } from '../../src/stack/nginx.js';
+import { DOCKER_NGINX_FILE } from '../../tools/generate/docker-nginx.js';
+
+interface Service {
+  image?: string;
+  build?: string;
+  command?: string[];
+  ports?: string[];
+  volumes?: string[];
+  environment?: Record<string, string>;
+  healthcheck?: { test: string[] };
+  profiles?: string[];
+  deploy?: { resources?: { limits?: { cpus?: string; memory?: string } } };
+}
+
+const compose = parse(fs.readFileSync(path.join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+// What a plain `docker compose up` starts: the services of no profile.
+const services = Object.fromEntries(Object.entries(compose.services).filter(([, service]) => service.profiles === undefined));
+const observability = Object.fromEntries(Object.entries(compose.services).filter(([, service]) => service.profiles?.includes('observability')));
+const dockerfile = fs.readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
+
+const MEGABYTES: Record<string, number> = { b: 1 / (1024 * 1024), k: 1 / 1024, kb: 1 / 1024, m: 1, mb: 1, g: 1024, gb: 1024 };
+function megabytes(text: string): number {
+  const match = /^([0-9.]+)\s*([a-z]*)$/i.exec(text.trim());
+  if (match === null) throw new Error(`cannot read memory size ${text}`);
+  return Number(match[1]) * (MEGABYTES[(match[2] || 'b').toLowerCase()] ?? NaN);
+}
+
+describe('docker-compose.yml', () => {
+  it('has nginx, two API instances and PostgreSQL', () => {
+    expect(Object.keys(services).sort()).toEqual(['api1', 'api2', 'db', 'nginx']);
+  });
+
+  it('declares limits on every service adding up to at most 1.5 CPU and 550 MB', () => {
+    let cpus = 0;
+    let memory = 0;
+    for (const [name, service] of Object.entries(services)) {
+      const limits = service.deploy?.resources?.limits;
+      expect(limits?.cpus, `${name} cpus`).toBeDefined();
+      expect(limits?.memory, `${name} memory`).toBeDefined();
+      cpus += Number(limits!.cpus);
+      memory += megabytes(limits!.memory!);
+    }
+    expect(cpus).toBeLessThanOrEqual(1.5);
+    expect(memory).toBeLessThanOrEqual(550);
+  });
+
+  it('publishes port 9999 from nginx only', () => {
+    expect(services.nginx!.ports).toEqual(['9999:9999']);
+    for (const name of ['api1', 'api2', 'db']) expect(services[name]!.ports).toBeUndefined();
+  });
+
+  it('gives every service a health check', () => {
+    for (const [name, service] of Object.entries(services)) expect(service.healthcheck?.test, name).toBeDefined();
+  });
+
+  it('builds both instances from this repository, each with its own name, on one database', () => {
+    for (const name of ['api1', 'api2']) {
+      expect(services[name]!.build).toBe('.');
+      expect(services[name]!.environment!.DATABASE_URL).toMatch(/@db:5432\//);
+      expect(services[name]!.environment!.CREBITO_LISTEN).toBe('0.0.0.0:8080');
+    }
+    expect(services.api1!.environment!.CREBITO_INSTANCE_NAME).not.toBe(services.api2!.environment!.CREBITO_INSTANCE_NAME);
+  });
+
+  it('mounts sql/ as PostgreSQL init scripts and keeps commits durable', () => {
+    expect(services.db!.image).toMatch(/^postgres:/);
+    expect(services.db!.volumes).toContain('./sql:/docker-entrypoint-initdb.d:ro');
+    const command = services.db!.command!.join(' ');
+    expect(command).toContain('fsync=on');
+    expect(command).toContain('synchronous_commit=on');
+    // Both pools at their largest must fit in max_connections.
+    const maxConnections = Number(/max_connections=(\d+)/.exec(command)![1]);
+    const pools = ['api1', 'api2'].map((name) => Number(services[name]!.environment!.CREBITO_POOL_CLIENTS_MAX));
+    expect(pools[0]! + pools[1]!).toBeLessThan(maxConnections);
+  });
+
+  it('mounts the nginx configuration rendered from the same template as npm start', () => {
+    expect(services.nginx!.image).toMatch(/^nginx:/);
+    expect(services.nginx!.volumes).toContain('./nginx/nginx.docker.conf:/etc/nginx/nginx.conf:ro');
+    // If this fails after editing the template: npm run generate
+    expect(fs.readFileSync(DOCKER_NGINX_FILE.path, 'utf8')).toBe(DOCKER_NGINX_FILE.render(''));
+    expect(DOCKER_NGINX_VALUES.upstreamAddresses).toEqual(['api1:8080', 'api2:8080']);
+  });
+});
+
+describe('docker-compose.yml, observability profile', () => {
+  it('adds Prometheus and Grafana only under the profile, outside the budget', () => {
+    expect(Object.keys(observability).sort()).toEqual(['grafana', 'prometheus']);
+    expect(Object.keys(compose.services).sort()).toEqual(['api1', 'api2', 'db', 'grafana', 'nginx', 'prometheus']);
+  });
+
+  it('has each instance serve /metrics on its admin port, and Prometheus scrape exactly those', () => {
+    const scrape = parse(fs.readFileSync(path.join(PROJECT_ROOT, 'observability', 'prometheus', 'prometheus.yml'), 'utf8')) as
+      { scrape_configs: { static_configs: { targets: string[] }[] }[] };
+    const targets = scrape.scrape_configs.flatMap((config) => config.static_configs.flatMap((group) => group.targets));
+    expect(targets.sort()).toEqual(['api1', 'api2'].map((name) => `${name}:${services[name]!.environment!.CREBITO_ADMIN_LISTEN!.split(':')[1]}`));
+    expect(observability.prometheus!.volumes).toContain('./observability/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+  });
+
+  it('provisions Grafana with the Prometheus data source and the repository\'s dashboards', () => {
+    expect(observability.grafana!.volumes).toEqual(expect.arrayContaining([
+      './observability/grafana/provisioning:/etc/grafana/provisioning:ro',
+      './observability/grafana/dashboards:/var/lib/grafana/dashboards:ro',
+    ]));
+    const datasource = parse(fs.readFileSync(path.join(PROJECT_ROOT, 'observability', 'grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8')) as { datasources: { uid: string; url: string }[] };
+    expect(datasource.datasources[0]).toMatchObject({ uid: 'prometheus', url: 'http://prometheus:9090' });
+  });
+
+  it('checks instance health by readiness (the database answers), not only liveness', () => {
+    for (const name of ['api1', 'api2']) expect(services[name]!.healthcheck!.test.join(' ')).toContain('/ready');
+  });
+});
+
+describe('Dockerfile', () => {
+  it('installs from the lockfile with npm ci', () => {
+    expect(dockerfile).toMatch(/COPY package\.json package-lock\.json \.\//);
+    expect(dockerfile).toMatch(/RUN npm ci\b/);
+  });
+
+  it('builds and ships only the instance: its folder and the shared one, compiled alone', () => {
+    const copied = dockerfile.split('\n').filter((line) => /^COPY (?!--from)/.test(line)).map((line) => line.split(/\s+/)[1]);
+    expect(copied).toEqual(['package.json', 'tsconfig.json', 'src/instance', 'src/shared']);
+    expect(dockerfile).toMatch(/RUN npm run build:instance\b/);
+    // tsconfig.instance.json compiles src/instance and src/shared alone, so an
+    // import of the launcher or the tools from the instance fails npm test's
+    // typecheck before it could fail a docker build.
+    const instanceConfig = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'tsconfig.instance.json'), 'utf8'));
+    expect(instanceConfig.include).toEqual(['src/instance/**/*.ts', 'src/shared/**/*.ts']);
+  });
+
+  it('runs the instance entry point the launcher runs for each instance', () => {
+    expect(dockerfile).toContain(`CMD ["node", "${path.relative(PROJECT_ROOT, INSTANCE_ENTRY)}"]`);
+  });
+
+  it('uses a Node.js image on glibc 2.36 (Debian bookworm), where the uWebSockets.js build loads', () => {
+    for (const line of dockerfile.split('\n').filter((candidate) => candidate.startsWith('FROM '))) {
+      expect(line).toMatch(/^FROM node:20-bookworm-slim/);
+    }
+  });
+});

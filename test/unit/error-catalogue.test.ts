@@ -1,0 +1,42 @@
+// The error catalogue (src/shared/failures.ts) is the one list of expected
+// failures; the README's Errors table and its table of 503s document it.
+// Every code is documented with its status, and nothing documented is
+// missing from the catalogue.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { failures, methodNotAllowed } from '../../src/shared/failures.js';
+import { PROJECT_ROOT } from '../../src/stack/paths.js';
+
+const readme = fs.readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
+const catalogue = [...Object.values(failures), methodNotAllowed(['GET'])];
+
+/** The README's Errors table: each row's status and the codes it names. */
+function documented(): Map<string, number> {
+  const section = readme.slice(readme.indexOf('## Errors'), readme.indexOf('## Load testing and benchmarks'));
+  const codes = new Map<string, number>();
+  for (const [, status, cell] of section.matchAll(/^\| (\d{3}) \| ([^|]*) \|/gm)) {
+    for (const [, code] of cell!.matchAll(/`([a-z_]+)`/g)) codes.set(code!, Number(status));
+  }
+  return codes;
+}
+
+describe('the error catalogue and the README', () => {
+  it.each(catalogue.filter((failure) => !failure.status.startsWith('503')).map((failure) => [failure.code, failure.status] as const))(
+    '%s is in the Errors table with status %s', (code, status) => {
+      expect(documented().get(code)).toBe(Number(status.slice(0, 3)));
+    });
+
+  it.each(catalogue.filter((failure) => failure.status.startsWith('503')).map((failure) => [failure.code, failure.body] as const))(
+    '503 %s is in the table of 503s, saying whether it may have been applied as its body does', (code, body) => {
+      const row = new RegExp(`^\\| \`${code}\` \\|[^\\n]*\\| (\\**yes\\**|no)`, 'm').exec(readme);
+      expect(row, `README's table of 503s has no row for ${code}`).not.toBeNull();
+      expect(row![1]!.replaceAll('*', '') === 'yes').toBe(JSON.parse(body).pode_ter_sido_aplicada);
+    });
+
+  it('documents no code the catalogue lacks', () => {
+    const known = new Set(catalogue.map((failure) => failure.code));
+    expect([...documented().keys()].filter((code) => !known.has(code))).toEqual([]);
+  });
+});

@@ -1,0 +1,95 @@
+// Every setting is declared once (src/shared/settings.ts); these tests hold
+// the places derived from it to it: the README's table, the launcher passing
+// instance settings on, and the cross-checks between settings.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readInstanceConfig } from '../../src/instance/config.js';
+import { environmentFor, readSetting, PASSED_TO_INSTANCES, SETTINGS } from '../../src/shared/settings.js';
+import { readLauncherConfig } from '../../src/stack/config.js';
+import { findNginx } from '../../src/stack/nginx.js';
+import { findPrometheus } from '../../src/stack/prometheus.js';
+import { PROJECT_ROOT } from '../../src/stack/paths.js';
+import { renderSettingsTable, SETTINGS_TABLE_END, SETTINGS_TABLE_START } from '../../tools/generate/settings-table.js';
+
+describe('the README', () => {
+  it('lists every setting exactly as declared', () => {
+    const readme = fs.readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const start = readme.indexOf(SETTINGS_TABLE_START);
+    const end = readme.indexOf(SETTINGS_TABLE_END);
+    expect(start, `README.md needs a ${SETTINGS_TABLE_START} … ${SETTINGS_TABLE_END} section`).toBeGreaterThan(0);
+    const table = readme.slice(start + SETTINGS_TABLE_START.length, end).trim();
+    // Made by tools/generate/settings-table.ts: npm run generate rewrites it.
+    expect(table, `README.md's settings table should read:\n${renderSettingsTable()}`).toBe(renderSettingsTable());
+  });
+});
+
+describe('reading a setting', () => {
+  it.each([
+    ['CREBITO_POOL_CLIENTS_MAX', 'four', /must be a whole number/],
+    ['CREBITO_POOL_CLIENTS_MAX', '-1', /must be a whole number/],
+    ['CREBITO_POOL_CLIENTS_MAX', '1.5', /must be a whole number/],
+    ['CREBITO_POOL_CLIENTS_MAX', '0', /between 1 and 200/],
+    ['CREBITO_QUEUE_LENGTH_MAX', '0', /between 1 and/],
+    ['CREBITO_DATABASE_MODE', 'quick', /must be one of durable, fast/],
+  ])('%s=%s stops the start: %s', (name, value, message) => {
+    const setting = Object.values(SETTINGS).find((candidate) => candidate.env === name)!;
+    expect(() => readSetting(setting, { [name]: value })).toThrow(message);
+  });
+
+  it('an unset or empty variable takes the declared default', () => {
+    for (const setting of Object.values(SETTINGS)) {
+      expect(readSetting(setting, {})).toBe(setting.default);
+      expect(readSetting(setting, { [setting.env]: '' })).toBe(setting.default);
+    }
+  });
+});
+
+describe('the programs the launcher runs', () => {
+  it('regression: NGINX_BINARY and PROMETHEUS_BINARY were read beside the settings table; they are settings, and win over the search', () => {
+    expect(findNginx({ NGINX_BINARY: '/opt/x/nginx', PATH: '' })).toBe('/opt/x/nginx');
+    expect(findPrometheus({ PROMETHEUS_BINARY: '/opt/x/prometheus', PATH: '' })).toBe('/opt/x/prometheus');
+    expect(Object.values(SETTINGS).map((setting) => setting.env)).toEqual(expect.arrayContaining(['NGINX_BINARY', 'PROMETHEUS_BINARY']));
+  });
+});
+
+describe('the launcher passes instance settings on', () => {
+  it('every setting both read reaches an instance with the launcher\'s value', () => {
+    // A value other than the default for each, within its bounds.
+    const environment: Record<string, string> = {};
+    for (const name of PASSED_TO_INSTANCES) {
+      const setting = SETTINGS[name];
+      if (setting.kind === 'integer') environment[setting.env] = String(Math.min(setting.max, setting.default + 1));
+      if (setting.kind === 'choice') environment[setting.env] = setting.choices.find((choice) => choice !== setting.default)!;
+    }
+    environment.CREBITO_POOL_CLIENTS_MAX = '6';
+    const launcher = readLauncherConfig(environment);
+    const instance = readInstanceConfig({ ...environmentFor(launcher.instance), DATABASE_URL: 'postgresql://x@/y' });
+    for (const name of PASSED_TO_INSTANCES) {
+      if (name === 'databaseUrl') continue;
+      expect(instance[name], name).toBe(launcher.instance[name]);
+      expect(instance[name], name).not.toBe(SETTINGS[name].default);
+    }
+  });
+});
+
+describe('cross-checks', () => {
+  it.each([
+    ['calls in flight beyond the pool', { CREBITO_POOL_CLIENTS_MAX: '2', CREBITO_BATCHES_IN_FLIGHT_MAX: '2' }, /must not exceed CREBITO_POOL_CLIENTS_MAX/],
+    ['a request held longer than nginx waits', { CREBITO_REQUEST_TIMEOUT_MS: '10000' }, /longer than nginx waits/],
+    ['a queue wait as long as the whole deadline', { CREBITO_QUEUE_WAIT_MS_MAX: '1000' }, /must be less than CREBITO_REQUEST_TIMEOUT_MS/],
+    ['pools larger than the embedded database allows', { CREBITO_INSTANCES: '32', CREBITO_POOL_CLIENTS_MAX: '4' }, /need 133 database connections; the database allows 100/],
+  ])('the launcher refuses %s', (_, environment, message) => {
+    expect(() => readLauncherConfig(environment)).toThrow(message);
+  });
+
+  it('an instance alone refuses calls in flight beyond its pool', () => {
+    expect(() => readInstanceConfig({ DATABASE_URL: 'postgresql://x@/y', CREBITO_POOL_CLIENTS_MAX: '1' })).toThrow(/must not exceed/);
+  });
+
+  it('the defaults pass every cross-check', () => {
+    expect(() => readLauncherConfig({})).not.toThrow();
+    expect(() => readInstanceConfig({ DATABASE_URL: 'postgresql://x@/y' })).not.toThrow();
+  });
+});

@@ -1,0 +1,58 @@
+// Where a finished benchmark report goes: a summary on the console, the
+// report as JSON, Markdown and SVG in the output folder, and with --readme
+// the results section of README.md (between its bench markers).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../../src/stack/paths.js';
+import { renderChart } from './chart.js';
+import { renderMarkdown } from './markdown.js';
+import { formatTarget, type BenchReport, type ScenarioResult } from './report.js';
+
+const README_START = '<!-- bench:start -->';
+const README_END = '<!-- bench:end -->';
+
+/** One line per scenario, as it finishes. */
+export function printScenario(result: ScenarioResult): ScenarioResult {
+  const { p50, p99, p999 } = result.latencyMs;
+  const lag = result.sendLagMs === undefined ? '' : `  send lag p99 ${result.sendLagMs.p99.toFixed(2)} ms`;
+  console.log(`${result.name.padEnd(18)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${p50.toFixed(2)}  p99 ${p99.toFixed(2)}  p99.9 ${p999.toFixed(2)} ms${lag}  errors ${result.errors}  unexpected ${result.unexpectedStatuses}`);
+  return result;
+}
+
+export function printSummary(report: BenchReport): void {
+  const { calibration } = report;
+  console.log(`calibration: the floor by ${calibration.generator} ${calibration.requestsPerSecond.toFixed(0)} req/s, by ${calibration.secondGenerator} ${calibration.secondRequestsPerSecond.toFixed(0)} req/s`);
+  for (const ratio of report.ratios) console.log(`${ratio.name.padEnd(28)} ${(ratio.value * 100).toFixed(1)}%`);
+  for (const target of report.targets) console.log(`target ${target.met ? 'met    ' : 'MISSED '} ${target.name}: ${formatTarget(target)} (goal ${target.goal})`);
+  for (const [title, consistency] of [['books', report.consistency], ['books under limits', report.limited.consistency]] as const) {
+    if (consistency === undefined) continue;
+    console.log(`${title}: ${consistency.clients} clients, ${consistency.inconsistencies} inconsistencies`);
+    for (const detail of consistency.details) console.log(`  ${detail}`);
+  }
+  if (report.limited.skipped !== undefined) console.log(`under compose limits: not run (${report.limited.skipped})`);
+}
+
+/** Writes <out>/<name>.{json,md,svg}; with updateReadme, README.md's results section too. */
+export function writeReport(report: BenchReport, options: { out: string; name: string; updateReadme: boolean }): void {
+  fs.mkdirSync(options.out, { recursive: true });
+  const base = path.join(options.out, options.name);
+  fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  fs.writeFileSync(`${base}.svg`, renderChart(report));
+  const markdown = renderMarkdown(report, path.basename(`${base}.svg`));
+  fs.writeFileSync(`${base}.md`, markdown);
+  console.log(`wrote ${base}.json, .md and .svg`);
+  if (options.updateReadme) updateReadme(markdown);
+}
+
+/** Replaces the results section of README.md with the latest report. */
+function updateReadme(markdown: string): void {
+  const readmePath = path.join(PROJECT_ROOT, 'README.md');
+  const readme = fs.readFileSync(readmePath, 'utf8');
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} … ${README_END} section`);
+  const section = markdown.replace(/^# .*\n/, '').replace(/\]\((bench-[a-z]+\.svg)\)/, '](results/$1)');
+  fs.writeFileSync(readmePath, `${readme.slice(0, start + README_START.length)}\n${section.trim()}\n${readme.slice(end)}`);
+  console.log('updated the results section of README.md');
+}
