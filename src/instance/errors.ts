@@ -56,6 +56,12 @@ export const failures = {
   // Answered by nginx, before any instance sees the request (nginx/nginx.conf.template).
   headersTooLarge: new Failure('431 Request Header Fields Too Large', 'cabecalhos_grandes_demais', 'the request headers are larger than the limit'),
   tooManyRequests: new Failure('429 Too Many Requests', 'muitas_requisicoes', 'this address sends more requests per second than allowed; retry later', { headers: RETRY_LATER }),
+  badRequest: new Failure('400 Bad Request', 'requisicao_invalida', 'the request is not valid HTTP/1.1 (for example, both Content-Length and Transfer-Encoding); nothing was applied'),
+  uriTooLong: new Failure('414 URI Too Long', 'endereco_grande_demais', 'the request line is longer than the limit; nothing was applied'),
+  // Answered by nginx when the instance a request was sent to failed or went
+  // silent, and the request could not safely be sent to another (an unkeyed POST).
+  instanceFailed: new Failure('502 Bad Gateway', 'instancia_falhou', 'the instance serving this request failed before answering; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
+  instanceTimedOut: new Failure('504 Gateway Timeout', 'instancia_sem_resposta', 'the instance serving this request did not answer in time; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
   rejectedByDatabase: new Failure('500 Internal Server Error', 'erro_interno', 'the database refused this request although it passed validation; nothing was applied', { mayHaveBeenApplied: false }),
   overloaded: new Failure(UNAVAILABLE, 'sobrecarregado', 'too many requests are waiting for the database; this one was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
   databaseDown: new Failure(UNAVAILABLE, 'banco_indisponivel', 'the database is not answering; this request was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
