@@ -1,12 +1,14 @@
 // The faults --faults injects while the load runs, each at its fraction of
-// the run: one instance killed with SIGKILL (the launcher restarts it),
-// another frozen with SIGSTOP for a few seconds, PostgreSQL shut down
+// the run and at least a quiet gap after the one before: one instance killed
+// with SIGKILL (the launcher restarts it), another frozen with SIGSTOP for
+// 10 s (the launcher's liveness probe restarts it), PostgreSQL shut down
 // abruptly (the launcher restarts it and it recovers from its WAL), a
-// client's row held by a session outside the service (so that transactions
-// outlive their clients' timeouts and are applied after them), PostgreSQL
-// frozen with SIGSTOP (the instances fail fast, then recover), and slow
-// clients trickling bytes at nginx. Each fault reports how long the service
-// took to serve again after it.
+// client's row locked from outside (transactions outlive their clients'
+// timeouts and are applied after them), PostgreSQL frozen with SIGSTOP (the
+// instances fail fast, then recover), slow clients trickling bytes at nginx,
+// and, from stack-faults.ts, nginx's master killed and a heavy history
+// reader. Each fault reports how long the service took to serve again after
+// it, and its window for the availability verdict.
 
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,6 +16,7 @@ import pg from 'pg';
 import { isSameProcess, processTree } from '../../src/stack/processes.js';
 import { readStackState } from '../../src/stack/state.js';
 import type { FaultWindow } from './availability.js';
+import type { FaultContext, FaultRecord } from './fault-record.js';
 import { HEAVY_CLIENT_ID, HEAVY_READ_MS, HEAVY_READERS, heavyReader, INSTANCE_NOTICED_MS, killNginx } from './stack-faults.js';
 import { allInstancesServe, probe, recoveryMs } from './probes.js';
 
@@ -29,22 +32,7 @@ const SLOW_CLIENT_BYTE_INTERVAL_MS = 250;
 const SLOW_CLIENT_PROBE_INTERVAL_MS = 100;
 const SLOW_CLIENT_REQUEST = 'POST /clientes/1/transacoes HTTP/1.1\r\nHost: slow\r\nContent-Type: application/json\r\nContent-Length: 44\r\n\r\n{"valor": 1, "tipo": "c", "descricao": "x"}';
 
-export interface FaultRecord {
-  name: string;
-  atMs: number;
-  detail: string;
-  /** From the end of the fault (the kill, the SIGCONT, the crash) until the service answered again. */
-  recoveryMs: number | null;
-  /** When it was on, and which requests it touched: what the availability verdict judges. */
-  window: FaultWindow;
-}
-
-export interface FaultContext {
-  dataDirectory: string;
-  port: number;
-  elapsed: () => number;
-  log: (line: string) => void;
-}
+export type { FaultContext, FaultRecord } from './fault-record.js';
 
 interface ScheduledFault {
   atFraction: number;

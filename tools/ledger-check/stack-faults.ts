@@ -9,7 +9,7 @@ import pg from 'pg';
 import { readStackState } from '../../src/stack/state.js';
 import { upstreamTimeoutMs } from '../../src/stack/nginx.js';
 import { SETTINGS } from '../../src/shared/settings.js';
-import type { FaultContext, FaultRecord } from './faults.js';
+import type { FaultContext, FaultRecord } from './fault-record.js';
 import { probe, recoveryMs } from './probes.js';
 
 /**
