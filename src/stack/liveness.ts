@@ -11,7 +11,7 @@ import type { Child } from './child.js';
 import { getFromListenAddress } from './http.js';
 import type { Supervised } from './supervisor.js';
 
-const PROBE_INTERVAL_MS = 500;
+const PROBE_INTERVAL_MS = 1000;
 // Each ask is bounded, so one silent instance never holds up the next ask.
 const PROBE_TIMEOUT_MS = 1000;
 
