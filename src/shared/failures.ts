@@ -23,10 +23,14 @@ export const STATUS = {
   conflict: '409 Conflict',
   payloadTooLarge: '413 Payload Too Large',
   unprocessable: '422 Unprocessable Entity',
+  badRequest: '400 Bad Request',
+  uriTooLong: '414 URI Too Long',
   tooManyRequests: '429 Too Many Requests',
   headersTooLarge: '431 Request Header Fields Too Large',
   internalError: '500 Internal Server Error',
+  badGateway: '502 Bad Gateway',
   unavailable: '503 Service Unavailable',
+  gatewayTimeout: '504 Gateway Timeout',
 } as const;
 
 /** What every answer that asks the client to come back later carries. */
@@ -73,6 +77,12 @@ export const failures = {
   // Answered by nginx, before any instance sees the request (nginx/nginx.conf.template).
   headersTooLarge: new Failure(STATUS.headersTooLarge, 'cabecalhos_grandes_demais', 'the request headers are larger than the limit'),
   tooManyRequests: new Failure(STATUS.tooManyRequests, 'muitas_requisicoes', 'this address sends more requests per second than allowed; retry later', { headers: RETRY_LATER }),
+  badRequest: new Failure(STATUS.badRequest, 'requisicao_invalida', 'the request is not valid HTTP/1.1 (for example, both Content-Length and Transfer-Encoding); nothing was applied'),
+  uriTooLong: new Failure(STATUS.uriTooLong, 'endereco_grande_demais', 'the request line is longer than the limit; nothing was applied'),
+  // Answered by nginx when the instance a request was sent to failed or went
+  // silent, and the request could not safely be sent to another (an unkeyed POST).
+  instanceFailed: new Failure(STATUS.badGateway, 'instancia_falhou', 'the instance serving this request failed before answering; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
+  instanceTimedOut: new Failure(STATUS.gatewayTimeout, 'instancia_sem_resposta', 'the instance serving this request did not answer in time; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
   rejectedByDatabase: new Failure(STATUS.internalError, 'erro_interno', 'the database refused this request although it passed validation; nothing was applied', { mayHaveBeenApplied: false }),
   overloaded: new Failure(STATUS.unavailable, 'sobrecarregado', 'too many requests are waiting for the database; this one was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
   databaseDown: new Failure(STATUS.unavailable, 'banco_indisponivel', 'the database is not answering; this request was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),

@@ -4,7 +4,6 @@
 // main.ts's business.
 
 import { type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import type { StackLog } from '../shared/log.js';
 import { environmentFor } from '../shared/settings.js';
@@ -14,6 +13,7 @@ import type { LauncherConfig } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
 import { writeNginxConfig } from './nginx.js';
 import { INSTANCE_ENTRY } from './paths.js';
+import { holdsListeningPort, processGroupMembers } from './processes.js';
 import { Supervised } from './supervisor.js';
 
 const READY_TIMEOUT_MS = 30_000;
@@ -109,35 +109,56 @@ export function superviseInstance(config: LauncherConfig, index: number, listen:
   });
 }
 
-function acceptsConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
+/** Where nginx runs from, in front of which instances, and as whom. */
+export interface NginxPlan {
+  runDirectory: string;
+  binary: string;
+  listenAddresses: string[];
+  workerUser: { user: string; group: string } | undefined;
 }
 
-/** nginx on the public port, in front of the instances at listenAddresses; its configuration is written and checked at each start. */
-export function superviseNginx(config: LauncherConfig, runDirectory: string, binary: string, listenAddresses: string[], hooks: SupervisionHooks): Supervised {
+/**
+ * nginx's workers outlive a master killed with SIGKILL, and keep the public
+ * port: every new nginx then fails to bind it, and the orphans answer 502
+ * forever. They are in the master's process group (spawned detached, its own
+ * group) and in no other process's: a group id is not handed out again while
+ * any member lives, so this stops exactly what that nginx left behind.
+ */
+function stopOrphanedWorkers(master: number, log: StackLog): void {
+  const orphans = processGroupMembers(master);
+  if (orphans.length === 0) return;
+  log.warn(`nginx's master (pid ${master}) is gone; stopping the ${orphans.length} worker(s) it left holding the port (pids ${orphans.join(', ')})`);
+  try {
+    process.kill(-master, 'SIGKILL');
+  } catch (error) {
+    // They exited meanwhile: nothing left to stop.
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+/** nginx on the public port, in front of the instances; its configuration is written and checked at each start. */
+export function superviseNginx(config: LauncherConfig, plan: NginxPlan, hooks: SupervisionHooks): Supervised {
   return new Supervised({
     name: 'nginx',
-    start: () => {
-      const configPath = writeNginxConfig(binary, {
+    start: async () => {
+      const configPath = writeNginxConfig(plan.binary, {
         port: config.port,
-        runDirectory,
+        runDirectory: plan.runDirectory,
         workerProcesses: String(config.nginxWorkers),
-        upstreamAddresses: listenAddresses,
+        upstreamAddresses: plan.listenAddresses,
         rateLimitPerS: config.rateLimitPerS,
+        requestTimeoutMs: config.instance.requestTimeoutMs,
+        upstreamNames: 'fixed',
+        workerUser: plan.workerUser,
       });
-      return startChild({
+      const nginx = await startChild({
         name: 'nginx',
-        command: binary,
-        args: ['-p', runDirectory, '-c', configPath],
+        command: plan.binary,
+        args: ['-p', plan.runDirectory, '-c', configPath],
         spawnOptions: { detached: true, stdio: ['ignore', 'inherit', 'inherit'] },
-        waitUntilReady: (child) => waitForOrThrow(`nginx accepting connections on port ${config.port}`, () => acceptsConnections(config.port), {
+        // Ready once this nginx holds the port: something else answering
+        // there (an orphan of the last one) is not this nginx serving.
+        waitUntilReady: (child) => waitForOrThrow(`nginx (pid ${child.pid}) listening on port ${config.port}`, () => holdsListeningPort(child.pid!, config.port), {
           timeoutMs: READY_TIMEOUT_MS,
           intervalMs: PORT_POLL_INTERVAL_MS,
           abandonWhen: () => hasExited(child),
@@ -149,6 +170,8 @@ export function superviseNginx(config: LauncherConfig, runDirectory: string, bin
         forceSignal: 'SIGKILL',
         log: hooks.log,
       });
+      void nginx.exited.then(() => stopOrphanedWorkers(nginx.identity.pid, hooks.log));
+      return nginx;
     },
     ...hooks,
   });

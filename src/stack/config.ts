@@ -5,7 +5,6 @@
 import path from 'node:path';
 import { checkInstanceLimits, readSettings, settingsReadBy, PASSED_TO_INSTANCES, SETTINGS, type Environment, type PassedToInstances, type ReadBy, type Settings } from '../shared/settings.js';
 import { EMBEDDED_MAX_CONNECTIONS } from './embedded-postgres.js';
-import { PROXY_READ_TIMEOUT_MS } from './nginx.js';
 import { PROJECT_ROOT } from './paths.js';
 
 export type DatabaseMode = LauncherConfig['databaseMode'];
@@ -23,14 +22,9 @@ export const SPARE_DATABASE_CONNECTIONS = 5;
 
 export function readLauncherConfig(environment: Environment): LauncherConfig {
   const settings = readSettings(environment, settingsReadBy('stack'));
+  // nginx waits for an instance as long as its worst request time and a
+  // margin (nginx.ts, upstreamTimeoutMs), so no deadline can outlast nginx.
   checkInstanceLimits(settings);
-  // Every request that needs the database is answered by its deadline, sent
-  // or not; nginx must wait longer, or it gives up on requests an instance
-  // still answers (and may apply).
-  if (settings.requestTimeoutMs >= PROXY_READ_TIMEOUT_MS) {
-    throw new Error(`an instance may hold a request ${settings.requestTimeoutMs} ms (${SETTINGS.requestTimeoutMs.env}), `
-      + `as long as or longer than nginx waits for it (${PROXY_READ_TIMEOUT_MS} ms); lower it`);
-  }
   if (settings.databaseUrl === undefined) checkConnectionBudget(settings.instanceCount, settings.poolClientsMax, EMBEDDED_MAX_CONNECTIONS);
   const instance = Object.fromEntries(PASSED_TO_INSTANCES.map((name) => [name, settings[name]])) as Settings<PassedToInstances>;
   return {

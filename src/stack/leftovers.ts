@@ -9,7 +9,7 @@
 
 import type { StackLog } from '../shared/log.js';
 import fs from 'node:fs';
-import { isSameProcess, processCommandName, waitForExit, type ProcessIdentity } from './processes.js';
+import { identifyProcess, isSameProcess, processCommandName, processGroupMembers, waitForExit, type ProcessIdentity } from './processes.js';
 import { stateFilePath, type StackState } from './state.js';
 
 const LEFTOVER_STOP_TIMEOUT_MS = 15_000;
@@ -33,7 +33,25 @@ function findLeftovers(runDirectory: string): Leftover[] {
     { record: state.nginx, signal: 'SIGQUIT' as const },
     ...(Array.isArray(state.instances) ? state.instances : []).map((record) => ({ record, signal: 'SIGTERM' as const })),
   ];
-  return recorded.flatMap(({ record, signal }) => (isSameProcess(record) ? [{ identity: record, signal }] : []));
+  return [
+    ...recorded.flatMap(({ record, signal }) => (isSameProcess(record) ? [{ identity: record, signal }] : [])),
+    ...orphanedNginxWorkers(state.nginx),
+  ];
+}
+
+/**
+ * The workers of a recorded nginx whose master is gone (killed with SIGKILL
+ * along with its launcher): they still hold the public port. They are in the
+ * master's process group, started after it, on this boot; a group id is not
+ * reused while a member lives, so nothing else can match.
+ */
+function orphanedNginxWorkers(master: Partial<ProcessIdentity> | null | undefined): Leftover[] {
+  if (typeof master?.pid !== 'number' || !Number.isInteger(master.pid) || master.pid <= 0 || isSameProcess(master)) return [];
+  return processGroupMembers(master.pid).flatMap((pid) => {
+    const identity = identifyProcess(pid);
+    const ours = identity !== undefined && processCommandName(pid) === 'nginx' && identity.bootId === master.bootId && identity.startTime >= (master.startTime ?? Infinity);
+    return ours ? [{ identity, signal: 'SIGKILL' as const }] : [];
+  });
 }
 
 /** Stops, one by one, the processes an earlier launcher of this data directory left running. */

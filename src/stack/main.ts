@@ -19,6 +19,8 @@ import { getFromListenAddress } from './http.js';
 import { findPrometheus, startPrometheus, writePrometheusTargets, type PrometheusPlan } from './prometheus.js';
 import { removeFallbackSocketDirectory, type EmbeddedPostgres } from './embedded-postgres.js';
 import { stopLeftovers } from './leftovers.js';
+import { watchLiveness } from './liveness.js';
+import { prepareRunDirectory, restrictInstanceSocket, type RunAccess } from './run-access.js';
 import { acquireLauncherLock, type LauncherLock } from './lock.js';
 import { findNginx } from './nginx.js';
 import { applySchema, readConnectionLimit } from './schema.js';
@@ -45,6 +47,8 @@ interface Stack {
   admins: (string | null)[];
   nginx: Supervised | undefined;
   prometheus: { plan: PrometheusPlan; supervised: Supervised } | undefined;
+  /** One liveness watch per instance, once they have started. */
+  liveness: { stop(): void }[];
   stopping: boolean;
 }
 
@@ -63,7 +67,7 @@ function listenAddressesFor(config: LauncherConfig, runDirectory: string, nginxB
 }
 
 /** Decides what runs (nothing starts yet): the database, where each instance listens, nginx or not, Prometheus or not. */
-function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherLock, log: Log): Stack {
+function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherLock, access: RunAccess, log: Log): Stack {
   const hooks: SupervisionHooks = {
     log,
     onStarted: () => writeState(stack),
@@ -72,6 +76,7 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
   const nginxBinary = config.nginx === 'off' ? undefined : findNginx();
   const listenAddresses = listenAddressesFor(config, runDirectory, nginxBinary);
   const onReady = (index: number) => (ready: InstanceReady) => {
+    restrictInstanceSocket(listenAddresses[index]!, access);
     stack.admins[index] = ready.admin;
     if (stack.prometheus !== undefined) writePrometheusTargets(stack.prometheus.plan, adminTargets(stack));
   };
@@ -84,8 +89,9 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     listenAddresses,
     instances: listenAddresses.map((listen, index) => superviseInstance(config, index, listen, () => databaseUrlOf(stack), onReady(index), hooks)),
     admins: listenAddresses.map(() => null),
-    nginx: nginxBinary === undefined ? undefined : superviseNginx(config, runDirectory, nginxBinary, listenAddresses, hooks),
+    nginx: nginxBinary === undefined ? undefined : superviseNginx(config, { runDirectory, binary: nginxBinary, listenAddresses, workerUser: access.nginxWorker }, hooks),
     prometheus: planPrometheus(config, hooks),
+    liveness: [],
     stopping: false,
   };
   return stack;
@@ -173,6 +179,7 @@ async function stop(stack: Stack, reason: string, exitCode: number): Promise<voi
   if (stack.stopping) return;
   stack.stopping = true;
   stack.log.info({ reason }, `${reason}: stopping`);
+  for (const watch of stack.liveness) watch.stop();
   await stack.nginx?.stop();
   await stack.prometheus?.supervised.stop();
   await Promise.all(stack.instances.map((instance) => instance.stop()));
@@ -190,11 +197,11 @@ async function main(): Promise<void> {
   const config = readLauncherConfig(process.env);
   const log = createLog({ program: 'stack', name: 'crebito', level: config.logLevel });
   const runDirectory = path.join(config.dataDirectory, 'run');
-  fs.mkdirSync(runDirectory, { recursive: true });
+  const access = prepareRunDirectory(runDirectory, log);
   const lock = await acquireLauncherLock(config.dataDirectory, runDirectory);
   await stopLeftovers(runDirectory, log);
 
-  const stack = planStack(config, runDirectory, lock, log);
+  const stack = planStack(config, runDirectory, lock, access, log);
   // Set before anything starts, so a Ctrl-C during start-up still cleans up.
   stopStack = (reason, exitCode) => stop(stack, reason, exitCode);
   process.on('SIGINT', () => void stopStack?.('SIGINT', 0));
@@ -203,6 +210,7 @@ async function main(): Promise<void> {
   await startDatabase(stack);
   sayHowToReach(stack);
   await Promise.all(stack.instances.map((instance) => instance.start()));
+  stack.liveness = stack.instances.map((instance, index) => watchLiveness({ instance, admin: () => stack.admins[index]!, timeoutMs: config.livenessTimeoutMs, log }));
   await stack.nginx?.start();
   await stack.prometheus?.supervised.start();
   writeState(stack);

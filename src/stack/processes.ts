@@ -118,3 +118,56 @@ export function processTree(rootPid: number): number[] {
   }
   return members;
 }
+
+// /proc/<pid>/stat field 5 (pgrp) follows the state and the parent.
+const STAT_GROUP_INDEX = 2;
+// /proc/net/tcp{,6}: "sl local_address rem_address st ... inode"; 0A is LISTEN.
+const TCP_LISTEN_STATE = '0A';
+
+/** The processes in a process group, other than those that already exited. */
+export function processGroupMembers(groupId: number): number[] {
+  return fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+    .filter((pid) => Number(statFields(pid)?.[STAT_GROUP_INDEX]) === groupId && isProcessAlive(pid));
+}
+
+/** The inodes of the sockets listening on a TCP port, on any address. */
+function listeningSocketInodes(port: number): Set<string> {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let lines: string[];
+    try {
+      lines = fs.readFileSync(table, 'utf8').trim().split('\n').slice(1);
+    } catch {
+      continue;
+    }
+    for (const line of lines) {
+      const fields = line.trim().split(/\s+/);
+      const localPort = Number.parseInt(fields[1]!.split(':')[1]!, 16);
+      if (localPort === port && fields[3] === TCP_LISTEN_STATE) inodes.add(fields[9]!);
+    }
+  }
+  return inodes;
+}
+
+/**
+ * Whether this very process holds a socket listening on the port: not merely
+ * whether something answers there, which an orphan of an earlier nginx would.
+ */
+export function holdsListeningPort(pid: number, port: number): boolean {
+  const inodes = listeningSocketInodes(port);
+  if (inodes.size === 0) return false;
+  let descriptors: string[];
+  try {
+    descriptors = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return false;
+  }
+  return descriptors.some((descriptor) => {
+    try {
+      return inodes.has(/^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${descriptor}`))?.[1] ?? '');
+    } catch {
+      return false;
+    }
+  });
+}

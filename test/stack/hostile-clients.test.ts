@@ -5,6 +5,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import { failures } from '../../src/shared/failures.js';
 import { getStatement, rawExchange, statusOf } from '../support/http.js';
 
 let stack: RunningStack;
@@ -56,6 +57,31 @@ describe('hostile clients through nginx', () => {
     expect(remove.status).toBe(405);
     expect(remove.headers.get('allow')).toContain('POST');
     expect((await fetch(`${stack.baseUrl}/clientes/1/outra-coisa`, { method: 'DELETE' })).status).toBe(404);
+  });
+
+  it('regression: nginx\'s own 400 (Content-Length with Transfer-Encoding) was HTML; it is the catalogue\'s JSON', async () => {
+    const raw = await rawExchange(stack.port, 'POST /clientes/1/transacoes HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+    expect(statusOf(raw)).toBe(400);
+    expect(raw).toMatch(/content-type: application\/json/i);
+    expect(raw).toContain(failures.badRequest.body);
+    await expectNormalTrafficThroughBoth();
+  });
+
+  it('regression: nginx\'s own 414 (a 9 KB URL) was HTML; it is the catalogue\'s JSON', async () => {
+    const raw = await rawExchange(stack.port, `GET /clientes/1/extrato?x=${'a'.repeat(9 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(statusOf(raw)).toBe(414);
+    expect(raw).toContain(failures.uriTooLong.body);
+    await expectNormalTrafficThroughBoth();
+  });
+
+  it('regression: HEAD was answered 405 with a body; it is answered as GET would be, without one, and the connection stays usable', async () => {
+    const raw = await rawExchange(stack.port, 'HEAD /clientes/1/extrato HTTP/1.1\r\nHost: x\r\n\r\nGET /clientes/1/extrato HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const [head, get] = raw.split(/(?=HTTP\/1\.1 )/);
+    expect(statusOf(head!)).toBe(200);
+    // Nothing after the HEAD's headers: the next bytes are the GET's answer.
+    expect(head!.endsWith('\r\n\r\n')).toBe(true);
+    expect(statusOf(get!)).toBe(200);
+    expect(JSON.parse(get!.slice(get!.indexOf('\r\n\r\n') + 4)).saldo.limite).toBeGreaterThan(0);
   });
 
   it('a body over 4 KiB is 413 in the API\'s JSON, from nginx before any instance', async () => {

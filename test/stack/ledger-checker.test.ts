@@ -37,11 +37,20 @@ describe('npm run check:ledger', () => {
   }, 300_000);
 
   it('reports valid: true with faults, and recovers from each', async () => {
-    const { status, output, verdict } = await runChecker(['--duration', '20', '--clients', '12', '--faults']);
+    const { status, output, verdict } = await runChecker(['--duration', '40', '--clients', '12', '--faults']);
     expect(status, output).toBe(0);
     expect(verdict.valid).toBe(true);
-    expect(verdict.faults.map((fault: { name: string }) => fault.name)).toEqual(['kill-instance', 'freeze-instance', 'crash-postgres', 'stall-client', 'freeze-postgres', 'slow-clients']);
+    const names = ['kill-instance', 'freeze-instance', 'crash-postgres', 'lock-row', 'freeze-postgres', 'slow-clients', 'kill-nginx', 'heavy-reader'];
+    expect(verdict.faults.map((fault: { name: string }) => fault.name)).toEqual(names);
     for (const fault of verdict.faults) expect(fault.recoveryMs, fault.name).not.toBeNull();
+    // Each fault was injected for real: the frozen instance outlived the
+    // launcher's patience, nginx came back, the heavy readers were answered.
+    expect(verdict.faults[1].detail).toContain('the launcher restarted it');
+    expect(verdict.faults[7].detail).toMatch(/\d+ × 200/);
+    // And the availability verdict judged each fault's window.
+    expect(verdict.availability.faults.map((fault: { name: string }) => fault.name)).toEqual(names);
+    expect(verdict.availability.quiet.requests).toBeGreaterThan(0);
+    expect(output).toContain('availability:');
     // The faults left keyed transactions without an answer, some of them
     // applied all the same, and retries with their keys found out what
     // happened without applying them again (invariant 6 judged each).

@@ -2,7 +2,10 @@
 // as files: limits, ports, images, mounts and health checks in
 // docker-compose.yml, the nginx configuration it mounts, and the Dockerfile.
 
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -18,6 +21,7 @@ interface Service {
   volumes?: string[];
   environment?: Record<string, string>;
   healthcheck?: { test: string[] };
+  ulimits?: { nofile?: { soft: number; hard: number } };
   profiles?: string[];
   deploy?: { resources?: { limits?: { cpus?: string; memory?: string } } };
 }
@@ -118,6 +122,59 @@ describe('docker-compose.yml, observability profile', () => {
 
   it('checks instance health by readiness (the database answers), not only liveness', () => {
     for (const name of ['api1', 'api2']) expect(services[name]!.healthcheck!.test.join(' ')).toContain('/ready');
+  });
+
+  it('regression: a restarted API container never rejoined; nginx resolves the names again, on an nginx that can', () => {
+    // `server ... resolve` is in open-source nginx from 1.27.3: the image must name such a version exactly.
+    const version = /^nginx:(\d+)\.(\d+)\.(\d+)-alpine$/.exec(services.nginx!.image!);
+    expect(version, services.nginx!.image).not.toBeNull();
+    const [major, minor, patch] = version!.slice(1).map(Number);
+    expect(major! * 1_000_000 + minor! * 1000 + patch!).toBeGreaterThanOrEqual(1_027_003);
+    const upstream = /upstream crebito_api \{([^}]*)\}/.exec(fs.readFileSync(DOCKER_NGINX_FILE.path, 'utf8'))![1]!;
+    expect(upstream).toMatch(/^\s*zone crebito_api \d+k;$/m);
+    // Docker's embedded DNS, trusted for a second at most.
+    expect(upstream).toMatch(/^\s*resolver 127\.0\.0\.11 valid=1s ipv6=off;$/m);
+    const servers = upstream.split('\n').filter((line) => line.trim().startsWith('server '));
+    expect(servers.map((line) => line.trim().split(/\s+/)[1])).toEqual(['api1:8080', 'api2:8080']);
+    for (const line of servers) expect(line).toMatch(/ resolve;$/);
+  });
+
+  it('regression: nginx\'s 4096 worker connections exceeded its 1024 open files; it may open two per connection', () => {
+    const config = fs.readFileSync(DOCKER_NGINX_FILE.path, 'utf8');
+    const connections = Number(/worker_connections (\d+);/.exec(config)![1]);
+    expect(Number(/worker_rlimit_nofile (\d+);/.exec(config)![1])).toBeGreaterThanOrEqual(2 * connections);
+    expect(services.nginx!.ulimits?.nofile?.soft).toBeGreaterThanOrEqual(2 * connections);
+  });
+});
+
+describe('regression: the API health check started a second Node.js process every 5 s', () => {
+  const test = () => services.api1!.healthcheck!.test;
+  /** The check's shell command as compose runs it ($$ is a literal $), against another port. */
+  const probeOn = (port: number) => test()[3]!.replaceAll('$$', '$').replace('/dev/tcp/127.0.0.1/8080', `/dev/tcp/127.0.0.1/${port}`);
+
+  it('runs bash, already in the image, not node', () => {
+    expect(test().slice(0, 3)).toEqual(['CMD', 'bash', '-c']);
+    expect(test().join(' ')).not.toMatch(/\bnode\b/);
+  });
+
+  it('passes on a 200 from /ready, and fails on a 503 or on nothing listening', async () => {
+    const statuses: number[] = [200, 503];
+    const server = http.createServer((request, response) => {
+      response.statusCode = request.url === '/ready' ? statuses[0]! : 404;
+      response.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const run = () => new Promise<number | null>((resolve) => execFile('bash', ['-c', probeOn(port)], { timeout: 10_000 }, (error) => resolve(error === null ? 0 : (error.code as number) ?? 1)));
+      expect(await run()).toBe(0);
+      statuses.shift();
+      expect(await run()).not.toBe(0);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    const nothing = await new Promise<number>((resolve) => execFile('bash', ['-c', probeOn(port)], { timeout: 10_000 }, (error) => resolve(error === null ? 0 : 1)));
+    expect(nothing).not.toBe(0);
   });
 });
 

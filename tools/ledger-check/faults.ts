@@ -1,46 +1,38 @@
 // The faults --faults injects while the load runs, each at its fraction of
-// the run: one instance killed with SIGKILL (the launcher restarts it),
-// another frozen with SIGSTOP for a few seconds, PostgreSQL shut down
+// the run and at least a quiet gap after the one before: one instance killed
+// with SIGKILL (the launcher restarts it), another frozen with SIGSTOP for
+// 10 s (the launcher's liveness probe restarts it), PostgreSQL shut down
 // abruptly (the launcher restarts it and it recovers from its WAL), a
-// client's row held by a session outside the service (so that transactions
-// outlive their clients' timeouts and are applied after them), PostgreSQL
-// frozen with SIGSTOP (the instances fail fast, then recover), and slow
-// clients trickling bytes at nginx. Each fault reports how long the service
-// took to serve again after it.
+// client's row locked from outside (transactions outlive their clients'
+// timeouts and are applied after them), PostgreSQL frozen with SIGSTOP (the
+// instances fail fast, then recover), slow clients trickling bytes at nginx,
+// and, from stack-faults.ts, nginx's master killed and a heavy history
+// reader. Each fault reports how long the service took to serve again after
+// it, and its window for the availability verdict.
 
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { waitFor } from '../../src/shared/wait.js';
-import { processTree } from '../../src/stack/processes.js';
+import { isSameProcess, processTree } from '../../src/stack/processes.js';
 import { readStackState } from '../../src/stack/state.js';
-import { allInstancesServe, probe } from './probes.js';
+import type { FaultWindow } from './availability.js';
+import type { FaultContext, FaultRecord } from './fault-record.js';
+import { HEAVY_CLIENT_ID, HEAVY_READ_MS, HEAVY_READERS, heavyReader, INSTANCE_NOTICED_MS, killNginx } from './stack-faults.js';
+import { allInstancesServe, probe, recoveryMs } from './probes.js';
 
-const RECOVERY_TIMEOUT_MS = 60_000;
-const RECOVERY_POLL_MS = 50;
 const STOP_FREEZE_MS = 3_000;
-const STALL_MS = 3_000;
-const STALLED_CLIENT_ID = 1;
+// Longer than the launcher waits for a silent instance (CREBITO_LIVENESS_TIMEOUT_MS).
+const INSTANCE_FREEZE_MS = 10_000;
+const LOCK_ROW_MS = 5_000;
+const LOCKED_CLIENT_ID = 1;
+const QUIET_GAP_MS = 2_000;
 const SLOW_CLIENTS = 64;
 const SLOW_CLIENT_TRICKLE_MS = 4_000;
 const SLOW_CLIENT_BYTE_INTERVAL_MS = 250;
 const SLOW_CLIENT_PROBE_INTERVAL_MS = 100;
 const SLOW_CLIENT_REQUEST = 'POST /clientes/1/transacoes HTTP/1.1\r\nHost: slow\r\nContent-Type: application/json\r\nContent-Length: 44\r\n\r\n{"valor": 1, "tipo": "c", "descricao": "x"}';
 
-export interface FaultRecord {
-  name: string;
-  atMs: number;
-  detail: string;
-  /** From the end of the fault (the kill, the SIGCONT, the crash) until the service answered again. */
-  recoveryMs: number | null;
-}
-
-export interface FaultContext {
-  dataDirectory: string;
-  port: number;
-  elapsed: () => number;
-  log: (line: string) => void;
-}
+export type { FaultContext, FaultRecord } from './fault-record.js';
 
 interface ScheduledFault {
   atFraction: number;
@@ -49,19 +41,23 @@ interface ScheduledFault {
 }
 
 export const FAULT_SCHEDULE: readonly ScheduledFault[] = [
-  { atFraction: 0.12, name: 'SIGKILL one API instance (the launcher restarts it)', inject: killInstance },
-  { atFraction: 0.32, name: `SIGSTOP one API instance for ${STOP_FREEZE_MS} ms, then SIGCONT`, inject: freezeInstance },
-  { atFraction: 0.45, name: 'immediate shutdown of PostgreSQL (the launcher restarts it)', inject: crashPostgres },
-  { atFraction: 0.55, name: `client ${STALLED_CLIENT_ID}'s row locked from outside for ${STALL_MS} ms`, inject: stallClient },
-  { atFraction: 0.65, name: `SIGSTOP PostgreSQL and every backend for ${STOP_FREEZE_MS} ms, then SIGCONT`, inject: freezePostgres },
-  { atFraction: 0.75, name: `${SLOW_CLIENTS} slow clients trickling bytes for ${SLOW_CLIENT_TRICKLE_MS} ms`, inject: slowClients },
+  { atFraction: 0.06, name: 'SIGKILL one API instance (the launcher restarts it)', inject: killInstance },
+  { atFraction: 0.14, name: `SIGSTOP one API instance for ${INSTANCE_FREEZE_MS} ms (the launcher restarts it), then SIGCONT`, inject: freezeInstance },
+  { atFraction: 0.36, name: 'immediate shutdown of PostgreSQL (the launcher restarts it)', inject: crashPostgres },
+  { atFraction: 0.44, name: `client ${LOCKED_CLIENT_ID}'s row locked FOR UPDATE from outside for ${LOCK_ROW_MS} ms`, inject: lockRow },
+  { atFraction: 0.56, name: `SIGSTOP PostgreSQL and every backend for ${STOP_FREEZE_MS} ms, then SIGCONT`, inject: freezePostgres },
+  { atFraction: 0.64, name: `${SLOW_CLIENTS} slow clients trickling bytes for ${SLOW_CLIENT_TRICKLE_MS} ms`, inject: slowClients },
+  { atFraction: 0.72, name: 'SIGKILL of nginx\'s master (the launcher restarts it)', inject: killNginx },
+  { atFraction: 0.8, name: `${HEAVY_READERS} readers of client ${HEAVY_CLIENT_ID}'s large history, selective filters, for ${HEAVY_READ_MS} ms`, inject: heavyReader },
 ];
 
 /** Injects each fault of the schedule at its time, one after another; resolves when the last has recovered. */
 export async function injectFaults(schedule: readonly ScheduledFault[], context: FaultContext, durationMs: number): Promise<FaultRecord[]> {
   const records: FaultRecord[] = [];
   for (const fault of schedule) {
-    const wait = fault.atFraction * durationMs - context.elapsed();
+    // A quiet stretch after each recovery, at the least: the availability
+    // verdict compares each fault's window with the quiet ones.
+    const wait = Math.max(fault.atFraction * durationMs - context.elapsed(), records.length === 0 ? 0 : QUIET_GAP_MS);
     if (wait > 0) await sleep(wait);
     const record = await fault.inject(context);
     context.log(`recovered from ${record.name} ${record.recoveryMs === null ? 'NEVER' : `after ${record.recoveryMs.toFixed(0)} ms`}`);
@@ -70,10 +66,8 @@ export async function injectFaults(schedule: readonly ScheduledFault[], context:
   return records;
 }
 
-/** Milliseconds until condition() holds, or null when it did not within the recovery timeout. */
-async function recoveryMs(condition: () => Promise<boolean>): Promise<number | null> {
-  return (await waitFor(condition, { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: RECOVERY_POLL_MS })) ?? null;
-}
+/** The window of a fault every request passes through (the database): nothing to judge but its recovery. */
+const everything = (name: string, startMs: number, endMs: number): FaultWindow => ({ name, startMs, endMs, scope: { kind: 'all' }, graceMs: 0 });
 
 async function killInstance(context: FaultContext): Promise<FaultRecord> {
   const victim = readStackState(context.dataDirectory).instances[0]!;
@@ -84,26 +78,36 @@ async function killInstance(context: FaultContext): Promise<FaultRecord> {
     const now = readStackState(context.dataDirectory).instances.find((instance) => instance.name === victim.name);
     return now?.pid !== undefined && now.pid !== victim.pid && await allInstancesServe(context.dataDirectory);
   });
-  return { name: 'kill-instance', atMs, detail: `SIGKILL ${victim.name} (pid ${victim.pid}); the launcher restarts it`, recoveryMs: recovery };
+  const window = { name: 'kill-instance', startMs: atMs, endMs: context.elapsed(), scope: { kind: 'none' as const }, graceMs: INSTANCE_NOTICED_MS };
+  return { name: 'kill-instance', atMs, detail: `SIGKILL ${victim.name} (pid ${victim.pid}); the launcher restarts it`, recoveryMs: recovery, window };
 }
 
+/**
+ * One instance stops without exiting. nginx gives up on what it sent there
+ * after the instances' deadline and a margin, and sends new requests to the
+ * other; the launcher kills and restarts it once it has been silent for its
+ * liveness timeout, so the SIGCONT may find it gone.
+ */
 async function freezeInstance(context: FaultContext): Promise<FaultRecord> {
   const state = readStackState(context.dataDirectory);
   const victim = state.instances[state.instances.length - 1]!;
   const atMs = context.elapsed();
   process.kill(victim.pid!, 'SIGSTOP');
-  context.log(`fault: SIGSTOP ${victim.name} (pid ${victim.pid}) for ${STOP_FREEZE_MS} ms`);
-  await sleep(STOP_FREEZE_MS);
-  process.kill(victim.pid!, 'SIGCONT');
+  context.log(`fault: SIGSTOP ${victim.name} (pid ${victim.pid}) for ${INSTANCE_FREEZE_MS} ms`);
+  await sleep(INSTANCE_FREEZE_MS);
+  if (isSameProcess(victim)) process.kill(victim.pid!, 'SIGCONT');
+  const restarted = !isSameProcess(victim);
+  const endMs = context.elapsed();
   const recovery = await recoveryMs(() => allInstancesServe(context.dataDirectory));
-  return { name: 'freeze-instance', atMs, detail: `SIGSTOP ${victim.name} for ${STOP_FREEZE_MS} ms, then SIGCONT`, recoveryMs: recovery };
+  const detail = `SIGSTOP ${victim.name} for ${INSTANCE_FREEZE_MS} ms; ${restarted ? 'the launcher restarted it meanwhile' : 'then SIGCONT'}`;
+  return { name: 'freeze-instance', atMs, detail, recoveryMs: recovery, window: { name: 'freeze-instance', startMs: atMs, endMs, scope: { kind: 'none' }, graceMs: INSTANCE_NOTICED_MS } };
 }
 
 async function crashPostgres(context: FaultContext): Promise<FaultRecord> {
   const { postgres } = readStackState(context.dataDirectory);
   const atMs = context.elapsed();
   if (postgres === null) {
-    return { name: 'crash-postgres', atMs, detail: 'skipped: DATABASE_URL names an external PostgreSQL the checker does not control', recoveryMs: null };
+    return { name: 'crash-postgres', atMs, detail: 'skipped: DATABASE_URL names an external PostgreSQL the checker does not control', recoveryMs: null, window: everything('crash-postgres', atMs, atMs) };
   }
   // SIGQUIT to the postmaster is PostgreSQL's immediate shutdown: no
   // checkpoint, every backend killed; the next start replays the WAL.
@@ -113,31 +117,35 @@ async function crashPostgres(context: FaultContext): Promise<FaultRecord> {
     const now = readStackState(context.dataDirectory);
     return now.postgres !== null && now.postgres.pid !== postgres.pid && await allInstancesServe(context.dataDirectory);
   });
-  return { name: 'crash-postgres', atMs, detail: `immediate shutdown (SIGQUIT) of pid ${postgres.pid}; the launcher starts it again`, recoveryMs: recovery };
+  return { name: 'crash-postgres', atMs, detail: `immediate shutdown (SIGQUIT) of pid ${postgres.pid}; the launcher starts it again`, recoveryMs: recovery, window: everything('crash-postgres', atMs, context.elapsed()) };
 }
 
 /**
- * A session outside the service (a stuck admin transaction, say) holds a
- * client's row. Calls that touch it wait in the database, longer than a
- * keyed attempt waits for its answer (workload.ts), and commit once the
- * row is free: applied after their clients gave up, which is what a retry
- * with the same key must find out without applying them again.
+ * A session outside the service (a DBA's query, a stuck migration, a long
+ * report) holds one client's row. Calls that touch it wait in the database,
+ * longer than a keyed attempt waits for its answer (workload.ts), and commit
+ * once the row is free: applied after their clients gave up, which is what a
+ * retry with the same key must find out without applying them again. Every
+ * other client's requests must not notice (the availability verdict).
  */
-async function stallClient(context: FaultContext): Promise<FaultRecord> {
+async function lockRow(context: FaultContext): Promise<FaultRecord> {
   const atMs = context.elapsed();
-  const session = new pg.Client({ connectionString: readStackState(context.dataDirectory).databaseUrl, application_name: 'crebito-ledger-check-stall' });
+  const session = new pg.Client({ connectionString: readStackState(context.dataDirectory).databaseUrl, application_name: 'crebito-ledger-check-lock-row' });
   await session.connect();
+  let endMs: number;
   try {
     await session.query('BEGIN');
-    await session.query('SELECT 1 FROM clientes WHERE id = $1 FOR UPDATE', [STALLED_CLIENT_ID]);
-    context.log(`fault: client ${STALLED_CLIENT_ID}'s row locked from outside for ${STALL_MS} ms`);
-    await sleep(STALL_MS);
+    await session.query('SELECT 1 FROM clientes WHERE id = $1 FOR UPDATE', [LOCKED_CLIENT_ID]);
+    context.log(`fault: client ${LOCKED_CLIENT_ID}'s row locked FOR UPDATE from outside for ${LOCK_ROW_MS} ms`);
+    await sleep(LOCK_ROW_MS);
     await session.query('COMMIT');
+    endMs = context.elapsed();
   } finally {
     await session.end();
   }
   const recovery = await recoveryMs(() => allInstancesServe(context.dataDirectory));
-  return { name: 'stall-client', atMs, detail: `client ${STALLED_CLIENT_ID}'s row locked from outside for ${STALL_MS} ms`, recoveryMs: recovery };
+  const window = { name: 'lock-row', startMs: atMs, endMs, scope: { kind: 'client' as const, clientId: LOCKED_CLIENT_ID }, graceMs: 0 };
+  return { name: 'lock-row', atMs, detail: `client ${LOCKED_CLIENT_ID}'s row locked FOR UPDATE from outside for ${LOCK_ROW_MS} ms`, recoveryMs: recovery, window };
 }
 
 /**
@@ -150,15 +158,16 @@ async function freezePostgres(context: FaultContext): Promise<FaultRecord> {
   const { postgres } = readStackState(context.dataDirectory);
   const atMs = context.elapsed();
   if (postgres === null) {
-    return { name: 'freeze-postgres', atMs, detail: 'skipped: DATABASE_URL names an external PostgreSQL the checker does not control', recoveryMs: null };
+    return { name: 'freeze-postgres', atMs, detail: 'skipped: DATABASE_URL names an external PostgreSQL the checker does not control', recoveryMs: null, window: everything('freeze-postgres', atMs, atMs) };
   }
   const frozen = processTree(postgres.pid);
   for (const pid of frozen) process.kill(pid, 'SIGSTOP');
   context.log(`fault: SIGSTOP PostgreSQL (pid ${postgres.pid}) and its ${frozen.length - 1} children for ${STOP_FREEZE_MS} ms`);
   await sleep(STOP_FREEZE_MS);
   for (const pid of frozen) process.kill(pid, 'SIGCONT');
+  const endMs = context.elapsed();
   const recovery = await recoveryMs(() => allInstancesServe(context.dataDirectory));
-  return { name: 'freeze-postgres', atMs, detail: `SIGSTOP PostgreSQL and its children for ${STOP_FREEZE_MS} ms, then SIGCONT`, recoveryMs: recovery };
+  return { name: 'freeze-postgres', atMs, detail: `SIGSTOP PostgreSQL and its children for ${STOP_FREEZE_MS} ms, then SIGCONT`, recoveryMs: recovery, window: everything('freeze-postgres', atMs, endMs) };
 }
 
 async function slowClients(context: FaultContext): Promise<FaultRecord> {
@@ -168,12 +177,14 @@ async function slowClients(context: FaultContext): Promise<FaultRecord> {
   const stopTrickling = trickle(context.port);
   // While they hold connections, the service must keep answering others.
   const probes = await probeFor(publicPort, SLOW_CLIENT_TRICKLE_MS).finally(stopTrickling);
+  const endMs = context.elapsed();
   const recovery = await recoveryMs(() => probe(publicPort, '/clientes/2/extrato'));
   return {
     name: 'slow-clients',
     atMs,
     detail: `${SLOW_CLIENTS} connections trickling bytes; meanwhile ${probes.failed} probe(s) failed and the slowest took ${probes.worstMs.toFixed(0)} ms`,
     recoveryMs: probes.failed === 0 ? 0 : recovery,
+    window: { name: 'slow-clients', startMs: atMs, endMs, scope: { kind: 'none' }, graceMs: 0 },
   };
 }
 

@@ -22,10 +22,12 @@ import { parseArgs } from 'node:util';
 import { waitFor } from '../../src/shared/wait.js';
 import { numberOption, readTargetOptions, TARGET_OPTIONS, withTarget, type Target, type TargetOptions } from '../harness/target.js';
 import { readBooks, readDatabaseState } from './database.js';
+import { judgeAvailability, P99_RATIO_MAX, type Availability } from './availability.js';
 import { FAULT_SCHEDULE, injectFaults, type FaultRecord } from './faults.js';
 import { History, HISTORY_MAX_OPERATIONS } from './history.js';
 import { judge, INVARIANTS, type Verdict } from './invariants.js';
 import { allInstancesAnswer } from './probes.js';
+import { heavyReader, seedLargeHistory } from './stack-faults.js';
 import { runWorkload } from './workload.js';
 
 const CLIENT_IDS = [1, 2, 3, 4, 5];
@@ -81,9 +83,12 @@ async function main(): Promise<void> {
 /** One whole run: load (and faults), settle, read the database, judge, report. True when valid. */
 async function check(target: Target, options: CheckOptions): Promise<boolean> {
   const state = target.state();
+  const schedule = options.faults ? FAULT_SCHEDULE : [];
+  // Before the books are read (its rows are the history the run begins
+  // with), and before the run's clock starts.
+  if (schedule.some((fault) => fault.inject === heavyReader)) await seedLargeHistory(state.databaseUrl, (line) => console.log(line));
   const initial = await readBooks(state.databaseUrl, CLIENT_IDS);
   const run = startRun();
-  const schedule = options.faults ? FAULT_SCHEDULE : [];
   console.log(`check:ledger: ${options.concurrency} clients for ${options.durationMs / 1000} s against http://127.0.0.1:${state.port}, database ${state.databaseMode ?? 'external'}, run tag ${run.tag}`);
   for (const fault of schedule) console.log(`  fault at ${((fault.atFraction * options.durationMs) / 1000).toFixed(1)} s: ${fault.name}`);
 
@@ -100,8 +105,10 @@ async function check(target: Target, options: CheckOptions): Promise<boolean> {
   const verdict = judge(history.operations, await readDatabaseState(state.databaseUrl, CLIENT_IDS, initial), run.tag);
   const valid = verdict.valid && (!options.faults || faults.every((record) => record.recoveryMs !== null || record.detail.startsWith('skipped')));
   const historyCap = { maxOperations: history.maxOperations, fullAtMs: history.fullAtMs };
+  const availability = judgeAvailability(history.operations, faults.map((record) => record.window));
   printVerdict(verdict, faults, valid, historyCap);
-  const summary = { date: new Date().toISOString(), runTag: run.tag, durationMs: options.durationMs, concurrency: options.concurrency, databaseMode: state.databaseMode, valid, verdict, faults, historyCap };
+  if (options.faults) printAvailability(availability);
+  const summary = { date: new Date().toISOString(), runTag: run.tag, durationMs: options.durationMs, concurrency: options.concurrency, databaseMode: state.databaseMode, valid, verdict, faults, availability, historyCap };
   writeResults(summary, history, { out: options.target.out, name: options.faults ? 'ledger-check-faults' : 'ledger-check' });
   return valid;
 }
@@ -143,6 +150,20 @@ function printVerdict(verdict: Verdict, faults: FaultRecord[], valid: boolean, h
   }
   for (const fault of faults) {
     console.log(`  fault ${fault.name} at ${(fault.atMs / 1000).toFixed(1)} s: ${fault.detail}; recovered ${fault.recoveryMs === null ? 'NEVER' : `in ${fault.recoveryMs.toFixed(0)} ms`}`);
+  }
+}
+
+/**
+ * Availability is reported beside validity, not folded into it: money must
+ * never be wrong, while a fault that spreads is a weakness to measure and fix.
+ */
+function printAvailability(availability: Availability): void {
+  const ms = (value: number | null) => (value === null ? '-' : value.toFixed(1));
+  console.log(`availability: ${availability.contained ? 'every fault contained' : 'NOT every fault contained'} (requests not touching the faulted part: no errors, p99 within ${P99_RATIO_MAX}x the quiet windows' ${ms(availability.quiet.p99Ms)} ms over ${availability.quiet.requests} requests)`);
+  for (const fault of availability.faults) {
+    const nothing = fault.touchesAll ? 'every request touches it: judged by its recovery' : 'no request of the load ran meanwhile';
+    const judged = fault.contained === null ? nothing : `${fault.contained ? 'contained' : 'NOT contained'}: ${fault.requests} requests, ${fault.errors} errors, p99 ${ms(fault.p99Ms)} ms (${fault.p99Ratio === null ? '-' : fault.p99Ratio.toFixed(2)}x)`;
+    console.log(`  ${fault.name}: ${judged}`);
   }
 }
 
