@@ -21,7 +21,7 @@ import { removeFallbackSocketDirectory, type EmbeddedPostgres } from './embedded
 import { stopLeftovers } from './leftovers.js';
 import { acquireLauncherLock, type LauncherLock } from './lock.js';
 import { findNginx } from './nginx.js';
-import { applySchema, readConnectionLimit } from './schema.js';
+import { applySchema, checkInstanceRole, readConnectionLimit } from './schema.js';
 import { stateFilePath, writeStackState, type RecordedProcess, type StackState } from './state.js';
 import { Supervised } from './supervisor.js';
 
@@ -110,6 +110,37 @@ function databaseUrlOf(stack: Stack): string {
   return url;
 }
 
+/** The database as the schema's owner, which applies sql/: DATABASE_OWNER_URL (or DATABASE_URL), or the embedded owner role. */
+function ownerUrlOf(stack: Stack): string {
+  const url = stack.config.databaseUrl === undefined ? stack.database?.latest?.ownerUrl : (stack.config.databaseOwnerUrl ?? stack.config.databaseUrl);
+  if (url === undefined) throw new Error('no database URL before the database has started');
+  return url;
+}
+
+/**
+ * The database for the tools that check the books and inject faults, as
+ * state.json records it: the embedded server's superuser (no password: the
+ * socket's directory guards it), or the owner's URL without its password
+ * (the tools then take it from PGPASSWORD or ~/.pgpass, as libpq does).
+ */
+function toolsUrlOf(stack: Stack): string {
+  const embedded = stack.database?.latest?.adminUrl;
+  if (embedded !== undefined) return embedded;
+  if (stack.config.databaseUrl === undefined) return '';
+  return withoutPassword(ownerUrlOf(stack));
+}
+
+export function withoutPassword(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    // Not a URL (a libpq keyword string, say): record nothing rather than risk a secret.
+    return '';
+  }
+}
+
 const recorded = (supervised: Supervised | undefined): RecordedProcess => supervised?.running?.identity ?? { pid: undefined };
 
 function writeState(stack: Stack): void {
@@ -121,7 +152,7 @@ function writeState(stack: Stack): void {
     mode: stack.nginx === undefined ? 'direct' : 'nginx',
     databaseMode: config.databaseUrl === undefined ? config.databaseMode : null,
     poolClientsMax: config.instance.poolClientsMax,
-    databaseUrl: stack.config.databaseUrl ?? stack.database?.latest?.databaseUrl ?? '',
+    databaseUrl: toolsUrlOf(stack),
     nginx: stack.nginx === undefined ? null : recorded(stack.nginx),
     instances: stack.instances.map((instance, index) => ({
       name: instance.name, ...recorded(instance), listen: stack.listenAddresses[index]!, admin: stack.admins[index]!, restarts: instance.restarts,
@@ -136,7 +167,8 @@ function writeState(stack: Stack): void {
 async function startDatabase(stack: Stack): Promise<void> {
   if (stack.database === undefined) stack.log.info('using the PostgreSQL at DATABASE_URL');
   else await stack.database.start();
-  await applySchema(databaseUrlOf(stack));
+  await applySchema(ownerUrlOf(stack));
+  await checkInstanceRole(databaseUrlOf(stack), stack.config.allowSuperuser);
   checkConnectionBudget(stack.config.instanceCount, stack.config.instance.poolClientsMax, await readConnectionLimit(databaseUrlOf(stack)));
 }
 
