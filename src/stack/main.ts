@@ -130,15 +130,15 @@ function toolsUrlOf(stack: Stack): string {
   return withoutPassword(ownerUrlOf(stack));
 }
 
-export function withoutPassword(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    // Not a URL (a libpq keyword string, say): record nothing rather than risk a secret.
-    return '';
-  }
+/**
+ * The URL with its password taken out, from the user part or a `password`
+ * parameter. By pattern rather than by URL parsing: a socket URL such as
+ * postgresql://crebito@/crebito?host=/run is no WHATWG URL.
+ */
+function withoutPassword(url: string): string {
+  return url
+    .replace(/^([a-z]+:\/\/[^:/@]*):[^/]*@/i, '$1@')
+    .replace(/([?&])password=[^&]*(&|$)/i, (_, before: string, after: string) => (after === '&' ? before : ''));
 }
 
 const recorded = (supervised: Supervised | undefined): RecordedProcess => supervised?.running?.identity ?? { pid: undefined };
