@@ -70,4 +70,19 @@ for pass in 1 2; do
   inside crebito_api registrar_transacao "registrar_transacao, crebito_api"
   inside crebito_owner registrar_transacao_sem_definer "same, no DEFINER/SET, owner"
 done
-psql_as crebito_owner -c 'DROP FUNCTION registrar_transacao_sem_definer'
+
+# The two clauses alone: an empty function with them and without, 200,000
+# calls a statement, best of the rounds.
+psql_as crebito_owner -c "CREATE FUNCTION vazia_definer(integer) RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS 'BEGIN RETURN \$1; END'" \
+  -c "CREATE FUNCTION vazia_invoker(integer) RETURNS integer LANGUAGE plpgsql AS 'BEGIN RETURN \$1; END'" -c "GRANT EXECUTE ON FUNCTION vazia_definer, vazia_invoker TO crebito_api"
+empty() { # function
+  for round in $(seq 1 "$ROUNDS"); do
+    psql_as crebito_api -At -c "EXPLAIN (ANALYZE, TIMING OFF) SELECT sum($1(g)) FROM generate_series(1, 200000) g" | awk '/Execution Time/ { print $3 }'
+  done | sort -n | awk -v label="$1" '{ v[NR] = $1 } END { printf "%-34s %6.2f us a call, best of %d (median %.2f)\n", label, v[1] * 1000 / 200000, NR, v[int((NR + 1) / 2)] * 1000 / 200000 }'
+}
+echo "an empty function, 200000 calls a statement:"
+for pass in 1 2; do
+  empty vazia_definer
+  empty vazia_invoker
+done
+psql_as crebito_owner -c 'DROP FUNCTION vazia_definer' -c 'DROP FUNCTION vazia_invoker' -c 'DROP FUNCTION registrar_transacao_sem_definer'
