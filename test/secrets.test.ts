@@ -80,6 +80,9 @@ describe('passwords in the database URLs', () => {
     }
     await record('GET', '/health');
 
+    // The tools' two URLs, recorded without their passwords.
+    expect(stack.state().instanceDatabaseUrl).toMatch(/^postgresql:\/\/crebito_api@\//);
+    expect(stack.state().databaseUrl).toMatch(/^postgresql:\/\/crebito_owner@\//);
     const files = filesUnder(stack.dataDirectory);
     expect(files.map((file) => path.basename(file))).toContain('state.json');
     const places: [string, string][] = [

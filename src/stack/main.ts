@@ -153,6 +153,7 @@ function writeState(stack: Stack): void {
     databaseMode: config.databaseUrl === undefined ? config.databaseMode : null,
     poolClientsMax: config.instance.poolClientsMax,
     databaseUrl: toolsUrlOf(stack),
+    instanceDatabaseUrl: withoutPassword(stack.config.databaseUrl ?? stack.database?.latest?.databaseUrl ?? ''),
     nginx: stack.nginx === undefined ? null : recorded(stack.nginx),
     instances: stack.instances.map((instance, index) => ({
       name: instance.name, ...recorded(instance), listen: stack.listenAddresses[index]!, admin: stack.admins[index]!, restarts: instance.restarts,
