@@ -7,8 +7,10 @@
 
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INSTANCE_ROLE, OWNER_ROLE } from '../src/stack/database-roles.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { handOverToOwner, INSTANCE_ROLE, OWNER_ROLE } from '../src/stack/database-roles.js';
+import { embeddedDatabaseUrl } from '../src/stack/embedded-postgres.js';
+import { applySchema } from '../src/stack/schema.js';
 import { freePort, makeDataDirectory, startStack } from '../tools/harness/stack.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { getStatement, request } from './support/http.js';
@@ -129,6 +131,38 @@ describe('the instances\' role', () => {
     await admin.query("UPDATE chaves_idempotencia SET criada_em = now() - interval '2 days' WHERE chave = 'chave-papel'");
     expect((await instanceRole.query('SELECT expirar_chaves(86400, 1000) AS removidas')).rows).toEqual([{ removidas: 1 }]);
     expect(await database.query("SELECT 1 FROM chaves_idempotencia WHERE chave = 'chave-papel'")).toEqual([]);
+  });
+});
+
+describe('a database made before the roles', () => {
+  it('is handed over to the owner, everything in it, and then serves the instances\' role', async () => {
+    const name = `crebito_antigo_${randomBytes(4).toString('hex')}`;
+    const urlAs = (user?: string) => embeddedDatabaseUrl(name, inject('postgresSocketDirectory'), inject('postgresPort'), user);
+    const maintenance = new pg.Client({ connectionString: inject('maintenanceUrl') });
+    await maintenance.connect();
+    try {
+      // As the launcher made it before: the superuser's database, schema applied by the superuser.
+      await maintenance.query(`CREATE DATABASE ${name}`);
+      await applySchema(urlAs());
+      await handOverToOwner(urlAs());
+      await applySchema(urlAs(OWNER_ROLE));
+      const old = new pg.Client({ connectionString: urlAs() });
+      await old.connect();
+      const owners = (await old.query(`
+        SELECT relowner::regrole::text AS owner FROM pg_class WHERE relnamespace = 'public'::regnamespace
+        UNION SELECT proowner::regrole::text FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+        UNION SELECT datdba::regrole::text FROM pg_database WHERE datname = current_database()`)).rows;
+      await old.end();
+      expect(owners).toEqual([{ owner: OWNER_ROLE }]);
+      const api = new pg.Client({ connectionString: urlAs(INSTANCE_ROLE) });
+      await api.connect();
+      const [row] = (await api.query("SELECT resultado FROM registrar_transacao(1, 5, 'c', 'antigo')")).rows;
+      await api.end();
+      expect(row).toEqual({ resultado: 'aplicada' });
+    } finally {
+      await maintenance.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await maintenance.end();
+    }
   });
 });
 
