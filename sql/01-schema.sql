@@ -44,10 +44,20 @@ CREATE TABLE IF NOT EXISTS transacoes (
 -- signed amount). ALTER TABLE holds the table's exclusive lock until the
 -- schema commits, so no transaction is written meanwhile. Checked first, so
 -- that a database that has the column is not locked at every start.
+--
+-- transacoes refuses UPDATE (07-privileges.sql). This is the one update the
+-- ledger allows itself: it fills a column that did not exist, so no recorded
+-- value changes, and only the table's owner can lift the refusal, here,
+-- inside the schema's transaction, where nobody else sees it lifted.
 DO $$
+DECLARE
+    v_recusa_ativa boolean := EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'transacoes'::regclass AND tgname = 'transacoes_somente_insercao');
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'transacoes'::regclass AND attname = 'saldo_apos' AND NOT attisdropped) THEN
         ALTER TABLE transacoes ADD COLUMN saldo_apos bigint;
+        IF v_recusa_ativa THEN
+            ALTER TABLE transacoes DISABLE TRIGGER transacoes_somente_insercao;
+        END IF;
         UPDATE transacoes t
            SET saldo_apos = c.saldo - (passos.total - passos.ate_aqui)
           FROM (SELECT id, cliente_id,
@@ -57,6 +67,9 @@ BEGIN
           JOIN clientes c ON c.id = passos.cliente_id
          WHERE t.id = passos.id;
         ALTER TABLE transacoes ALTER COLUMN saldo_apos SET NOT NULL;
+        IF v_recusa_ativa THEN
+            ALTER TABLE transacoes ENABLE TRIGGER transacoes_somente_insercao;
+        END IF;
     END IF;
 END $$;
 

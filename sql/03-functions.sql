@@ -41,7 +41,14 @@ CREATE OR REPLACE FUNCTION registrar_transacao(
     p_chave      text    DEFAULT NULL,
     p_espera_ms  integer DEFAULT 0
 ) RETURNS TABLE (resultado text, limite integer, saldo bigint, repetida boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- Runs as the schema's owner: the instances' role may call it but holds no
+-- privilege on the tables it writes (07-privileges.sql). The search path is
+-- fixed so that a caller cannot put objects of its own in front of the
+-- ledger's (pg_temp last, as PostgreSQL's manual advises for such functions).
+SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
 -- The OUT columns limite and saldo share names with table columns; inside
 -- this body a bare name always means the column.
 #variable_conflict use_column

@@ -96,7 +96,11 @@ CREATE OR REPLACE FUNCTION registrar_transacoes(
     p_chaves      text[]  DEFAULT NULL,
     p_espera_ms   integer DEFAULT 0
 ) RETURNS TABLE (resultado text, limite integer, saldo bigint, repetida boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- As registrar_transacao: the owner's rights, a fixed search path.
+SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
 #variable_conflict use_column
 DECLARE
     v_count    integer := cardinality(p_cliente_ids);

@@ -113,6 +113,11 @@ $$;
 -- whole table on every pass.
 CREATE OR REPLACE FUNCTION expirar_chaves(p_retencao_s integer, p_quantas integer) RETURNS integer
 LANGUAGE sql
+-- The instances' role may not DELETE: it removes keys through this function
+-- only, with the owner's rights and a fixed search path (see
+-- registrar_transacao).
+SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
 SET enable_seqscan = off
 AS $$
     WITH vencidas AS (

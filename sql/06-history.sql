@@ -62,6 +62,11 @@ CREATE OR REPLACE FUNCTION historico(
     etiqueta     bytea
 )
 LANGUAGE plpgsql STABLE
+-- The owner's rights: the instances' role cannot read the cursor secret, nor
+-- the columns only the history shows (saldo_apos); a fixed search path (see
+-- registrar_transacao).
+SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
 SET plan_cache_mode = force_custom_plan
 SET enable_sort = off
 AS $$

@@ -60,7 +60,9 @@ const BOTH = ['instance', 'stack'] as const;
 
 export const SETTINGS = {
   port: integer({ env: 'PORT', default: 9999, min: 1, max: 65535, readers: STACK, meaning: 'public port (nginx, or the instances without nginx)' }),
-  databaseUrl: text({ env: 'DATABASE_URL', default: undefined, defaultShown: 'unset: embedded', readers: BOTH, meaning: 'an external PostgreSQL; the schema is applied to it at start (an instance alone requires it)' }),
+  databaseUrl: text({ env: 'DATABASE_URL', default: undefined, defaultShown: 'unset: embedded', readers: BOTH, meaning: 'an external PostgreSQL, as the role the instances log in as (`crebito_api`: see *Database roles*); an instance alone requires it' }),
+  databaseOwnerUrl: text({ env: 'DATABASE_OWNER_URL', default: undefined, defaultShown: 'unset: `DATABASE_URL`', readers: STACK, meaning: 'the same database as the schema\'s owner, which applies `sql/` at start; never given to the instances' }),
+  allowSuperuser: choice({ env: 'CREBITO_ALLOW_SUPERUSER', default: 'off', choices: ['off', 'on'], readers: BOTH, meaning: '`on` lets instances log in as a superuser or as the schema\'s owner, which they refuse by default' }),
   dataDirectory: text({ env: 'CREBITO_DATA_DIR', default: undefined, defaultShown: '`.data`', readers: STACK, meaning: 'embedded PostgreSQL data, sockets, pid and state files' }),
   databaseMode: choice({ env: 'CREBITO_DATABASE_MODE', default: 'durable', choices: ['durable', 'fast'], readers: STACK, meaning: '`fast` turns fsync off in the embedded database (benchmarks only)' }),
   embeddedPostgresPort: integer({ env: 'CREBITO_POSTGRES_PORT', default: 54329, min: 1, max: 65535, readers: STACK, meaning: 'port number of the embedded server\'s unix socket (no TCP is opened)' }),

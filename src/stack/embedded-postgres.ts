@@ -21,12 +21,14 @@ import pg from 'pg';
 import { waitFor } from '../shared/wait.js';
 import { hasExited, startChild, type Child } from './child.js';
 import type { Settings } from '../shared/settings.js';
+import { ensureRoles, handOverToOwner, INSTANCE_ROLE, OWNER_ROLE } from './database-roles.js';
 import { isProcessAlive, processArguments, readPidFile, waitForExit } from './processes.js';
 
 /** Durable, or fast for benchmarks (CREBITO_DATABASE_MODE); read here from the settings, not from config.ts, which imports this file. */
 type DatabaseMode = Settings<'databaseMode'>['databaseMode'];
 
 export const EMBEDDED_DATABASE_NAME = 'crebito';
+/** The cluster's superuser: the launcher's own, for roles, the database and the tools; never the instances'. */
 export const EMBEDDED_USER_NAME = 'crebito';
 // Room for every instance's pool and a few spare (stack/config.ts checks it).
 export const EMBEDDED_MAX_CONNECTIONS = 100;
@@ -49,8 +51,12 @@ export interface EmbeddedPostgresOptions {
 
 /** A running server: stop() is a fast shutdown (SIGINT), then an immediate one (SIGQUIT) after STOP_TIMEOUT_MS. */
 export interface EmbeddedPostgres extends Child {
-  /** Connection string for the `crebito` database, over the unix socket. */
+  /** Connection string for the `crebito` database as the instances' role, over the unix socket. */
   databaseUrl: string;
+  /** The same database as its owner, which applies sql/. */
+  ownerUrl: string;
+  /** The same database as the superuser: for the tools that check the books and inject faults. */
+  adminUrl: string;
   /** Connection string for the `postgres` maintenance database. */
   maintenanceUrl: string;
   socketDirectory: string;
@@ -128,7 +134,12 @@ function initialiseCluster(binaries: Binaries, dataDirectory: string, owner: { u
   const result = spawnSync(binaries.initdb, [
     `--pgdata=${dataDirectory}`,
     `--username=${EMBEDDED_USER_NAME}`,
-    // Only the unix socket is open, in a directory only its owner can enter.
+    // Only the unix socket is open, in a directory only the server's OS
+    // user (and root) can enter; they own the data files, so a password
+    // would keep nothing from them, and would have to be kept where they
+    // can read it. Other local users cannot reach the socket at all. Which
+    // role a program logs in as is the launcher's choice: the instances get
+    // the one that can only call the ledger's functions.
     '--auth-local=trust',
     '--auth-host=reject',
     '--encoding=UTF8',
@@ -149,9 +160,9 @@ export function modeSettings(mode: DatabaseMode): string[] {
   return ['fsync=on', 'synchronous_commit=on', 'full_page_writes=on'];
 }
 
-/** A connection string for one database of an embedded server, over its unix socket. */
-export function embeddedDatabaseUrl(database: string, socketDirectory: string, port: number): string {
-  return `postgresql://${EMBEDDED_USER_NAME}@/${database}?host=${encodeURIComponent(socketDirectory)}&port=${port}`;
+/** A connection string for one database of an embedded server, over its unix socket, as the superuser unless told. */
+export function embeddedDatabaseUrl(database: string, socketDirectory: string, port: number, user = EMBEDDED_USER_NAME): string {
+  return `postgresql://${user}@/${database}?host=${encodeURIComponent(socketDirectory)}&port=${port}`;
 }
 
 /** Resolves once the server answers a query; throws if it exits or the deadline passes first. */
@@ -174,15 +185,18 @@ async function waitUntilAccepting(url: string, child: ChildProcess): Promise<voi
   throw new Error(`PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms: ${lastError}`);
 }
 
-async function ensureDatabase(maintenanceUrl: string): Promise<void> {
+/** The roles, and the database owned by the owner role (a database from before the roles is handed over). */
+async function ensureDatabase(maintenanceUrl: string, adminUrl: string): Promise<void> {
+  await ensureRoles(maintenanceUrl);
   const client = new pg.Client({ connectionString: maintenanceUrl });
   await client.connect();
   try {
     const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DATABASE_NAME]);
-    if (existing.rowCount === 0) await client.query(`CREATE DATABASE ${EMBEDDED_DATABASE_NAME}`);
+    if (existing.rowCount === 0) await client.query(`CREATE DATABASE ${EMBEDDED_DATABASE_NAME} OWNER ${OWNER_ROLE}`);
   } finally {
     await client.end();
   }
+  await handOverToOwner(adminUrl);
 }
 
 /**
@@ -253,6 +267,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
 
   const maintenanceUrl = embeddedDatabaseUrl('postgres', socketDirectory, port);
+  const adminUrl = embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, port);
   const child = await startChild({
     name: 'PostgreSQL',
     command: binaries.postgres,
@@ -263,7 +278,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     spawnOptions: { ...(owner ?? {}), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
     waitUntilReady: async (server) => {
       await waitUntilAccepting(maintenanceUrl, server);
-      await ensureDatabase(maintenanceUrl);
+      await ensureDatabase(maintenanceUrl, adminUrl);
     },
     readyTimeoutMs: START_TIMEOUT_MS,
     // Fast shutdown: sessions end, nothing acknowledged is lost. Immediate
@@ -274,5 +289,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     log,
   });
   log.info(`PostgreSQL ${mode === 'fast' ? 'in FAST mode (fsync off: benchmarks only)' : '(durable)'} pid ${child.identity.pid} on ${socketDirectory}`);
-  return { ...child, databaseUrl: embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, port), maintenanceUrl, socketDirectory, port };
+  return {
+    ...child,
+    databaseUrl: embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, port, INSTANCE_ROLE),
+    ownerUrl: embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, port, OWNER_ROLE),
+    adminUrl,
+    maintenanceUrl,
+    socketDirectory,
+    port,
+  };
 }

@@ -23,7 +23,7 @@ import { watchLiveness } from './liveness.js';
 import { prepareRunDirectory, restrictInstanceSocket, type RunAccess } from './run-access.js';
 import { acquireLauncherLock, type LauncherLock } from './lock.js';
 import { findNginx } from './nginx.js';
-import { applySchema, readConnectionLimit } from './schema.js';
+import { applySchema, checkInstanceRole, readConnectionLimit } from './schema.js';
 import { stateFilePath, writeStackState, type RecordedProcess, type StackState } from './state.js';
 import { Supervised } from './supervisor.js';
 
@@ -116,6 +116,37 @@ function databaseUrlOf(stack: Stack): string {
   return url;
 }
 
+/** The database as the schema's owner, which applies sql/: DATABASE_OWNER_URL (or DATABASE_URL), or the embedded owner role. */
+function ownerUrlOf(stack: Stack): string {
+  const url = stack.config.databaseUrl === undefined ? stack.database?.latest?.ownerUrl : (stack.config.databaseOwnerUrl ?? stack.config.databaseUrl);
+  if (url === undefined) throw new Error('no database URL before the database has started');
+  return url;
+}
+
+/**
+ * The database for the tools that check the books and inject faults, as
+ * state.json records it: the embedded server's superuser (no password: the
+ * socket's directory guards it), or the owner's URL without its password
+ * (the tools then take it from PGPASSWORD or ~/.pgpass, as libpq does).
+ */
+function toolsUrlOf(stack: Stack): string {
+  const embedded = stack.database?.latest?.adminUrl;
+  if (embedded !== undefined) return embedded;
+  if (stack.config.databaseUrl === undefined) return '';
+  return withoutPassword(ownerUrlOf(stack));
+}
+
+/**
+ * The URL with its password taken out, from the user part or a `password`
+ * parameter. By pattern rather than by URL parsing: a socket URL such as
+ * postgresql://crebito@/crebito?host=/run is no WHATWG URL.
+ */
+function withoutPassword(url: string): string {
+  return url
+    .replace(/^([a-z]+:\/\/[^:/@]*):[^/]*@/i, '$1@')
+    .replace(/([?&])password=[^&]*(&|$)/i, (_, before: string, after: string) => (after === '&' ? before : ''));
+}
+
 const recorded = (supervised: Supervised | undefined): RecordedProcess => supervised?.running?.identity ?? { pid: undefined };
 
 function writeState(stack: Stack): void {
@@ -127,7 +158,8 @@ function writeState(stack: Stack): void {
     mode: stack.nginx === undefined ? 'direct' : 'nginx',
     databaseMode: config.databaseUrl === undefined ? config.databaseMode : null,
     poolClientsMax: config.instance.poolClientsMax,
-    databaseUrl: stack.config.databaseUrl ?? stack.database?.latest?.databaseUrl ?? '',
+    databaseUrl: toolsUrlOf(stack),
+    instanceDatabaseUrl: withoutPassword(stack.config.databaseUrl ?? stack.database?.latest?.databaseUrl ?? ''),
     nginx: stack.nginx === undefined ? null : recorded(stack.nginx),
     instances: stack.instances.map((instance, index) => ({
       name: instance.name, ...recorded(instance), listen: stack.listenAddresses[index]!, admin: stack.admins[index]!, restarts: instance.restarts,
@@ -142,7 +174,8 @@ function writeState(stack: Stack): void {
 async function startDatabase(stack: Stack): Promise<void> {
   if (stack.database === undefined) stack.log.info('using the PostgreSQL at DATABASE_URL');
   else await stack.database.start();
-  await applySchema(databaseUrlOf(stack));
+  await applySchema(ownerUrlOf(stack));
+  await checkInstanceRole(databaseUrlOf(stack), stack.config.allowSuperuser);
   checkConnectionBudget(stack.config.instanceCount, stack.config.instance.poolClientsMax, await readConnectionLimit(databaseUrlOf(stack)));
 }
 

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { readRoleFacts, roleRefusal } from '../shared/database-role.js';
 import { PROJECT_ROOT } from './paths.js';
 
 export const SQL_DIRECTORY = path.join(PROJECT_ROOT, 'sql');
@@ -38,6 +39,22 @@ export async function applySchema(databaseUrl: string): Promise<void> {
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Refuses, before any instance starts, a DATABASE_URL that logs in as a
+ * superuser or as the schema's owner (the instances would refuse it too,
+ * each on its own, and crash-loop): one line that says what to do.
+ */
+export async function checkInstanceRole(databaseUrl: string, allowSuperuser: 'on' | 'off'): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'crebito-schema' });
+  await client.connect();
+  try {
+    const refusal = roleRefusal(await readRoleFacts(client), allowSuperuser);
+    if (refusal !== undefined) throw new Error(refusal);
   } finally {
     await client.end();
   }

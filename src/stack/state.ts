@@ -17,7 +17,10 @@ export interface StackState {
   /** The embedded database's mode; null when DATABASE_URL names another server. */
   databaseMode: DatabaseMode | null;
   poolClientsMax: number;
+  /** The database for the tools that check the books: the embedded server's superuser, or the owner's URL; never a password. */
   databaseUrl: string;
+  /** The database as the instances log in (crebito_api), for a tool that starts one more; never a password. */
+  instanceDatabaseUrl: string;
   nginx: RecordedProcess | null;
   /** Each instance: where it serves the API (listen) and /metrics (admin, 127.0.0.1:port). */
   instances: (RecordedProcess & { name: string; listen: string; admin: string | null; restarts: number })[];

@@ -29,7 +29,7 @@ const withCode = (message: string, code: string) => Object.assign(new Error(mess
 
 describe('classifyDatabaseError', () => {
   it('regression: pg-pool\'s "Cannot use a pool after calling end" was classed as a 503; it is a bug', async () => {
-    const pool = new pg.Pool({ connectionString: database.url });
+    const pool = new pg.Pool({ connectionString: database.adminUrl });
     await pool.end();
     expect(classifyDatabaseError(await errorOf(() => pool.query('SELECT 1')))).toBe('bug');
   });
@@ -42,7 +42,7 @@ describe('classifyDatabaseError', () => {
     ['a misspelt function: our SQL disagrees with the schema (42883)', 'SELECT registrar_transacaoo(1)', 'bug'],
     ['a syntax error (42601)', 'SELEC 1', 'bug'],
   ])('%s is %s', async (_, text, expected) => {
-    const client = new pg.Client({ connectionString: database.url });
+    const client = new pg.Client({ connectionString: database.adminUrl });
     await client.connect();
     try {
       expect(classifyDatabaseError(await errorOf(() => client.query(text)))).toBe(expected);

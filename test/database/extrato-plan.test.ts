@@ -37,7 +37,8 @@ async function keptPlan(options: string | undefined, table: { grow: boolean }, p
     await client.query(`PREPARE extrato_plan (integer[], integer) AS ${STATEMENTS_QUERY.text}`);
     await client.query(`EXECUTE extrato_plan(ARRAY[1], ${STATEMENT_TRANSACTIONS_MAX})`);
     if (table.grow) {
-      await client.query("INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) SELECT 1 + g % 5, 1, 'c', 'x', 0 FROM generate_series(1, 20000) g");
+      // Written beside the instance's role, which may not INSERT.
+      await database.query("INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) SELECT 1 + g % 5, 1, 'c', 'x', 0 FROM generate_series(1, 20000) g");
     }
     const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) EXECUTE extrato_plan(ARRAY[1], ${STATEMENT_TRANSACTIONS_MAX})`);
     return rows.map((row) => row['QUERY PLAN']).join('\n');

@@ -27,8 +27,8 @@ describe('schema setup', () => {
   it('applying it again keeps balances and history', async () => {
     await database.query("SELECT registrar_transacao(1, 500, 'd', 'antes')");
     const before = await database.query('SELECT * FROM transacoes ORDER BY id');
-    await applySchema(database.url);
-    await applySchema(database.url);
+    await applySchema(database.ownerUrl);
+    await applySchema(database.ownerUrl);
     expect(await database.balance(1)).toBe(-500);
     expect(await database.query('SELECT * FROM transacoes ORDER BY id')).toEqual(before);
   });
@@ -41,12 +41,12 @@ describe('schema setup', () => {
       const written = await old.query('SELECT * FROM transacoes ORDER BY id');
       // The shape of a database made before the column existed.
       await old.query('ALTER TABLE transacoes DROP COLUMN saldo_apos');
-      await applySchema(old.url);
+      await applySchema(old.ownerUrl);
       expect(await old.query('SELECT * FROM transacoes ORDER BY id')).toEqual(written);
       expect(written.map((row) => Number(row.saldo_apos))).toEqual([-500, 70, -300, -99_300, -80_000, 1, -99_301]);
       const [column] = await old.query("SELECT NOT attnotnull AS nullable FROM pg_attribute WHERE attrelid = 'transacoes'::regclass AND attname = 'saldo_apos'");
       expect(column!.nullable).toBe(false);
-      await applySchema(old.url);
+      await applySchema(old.ownerUrl);
       expect(await old.query('SELECT * FROM transacoes ORDER BY id')).toEqual(written);
     } finally {
       await old.close();
@@ -150,7 +150,7 @@ describe('shared commits: registrar_transacoes', () => {
 
   it('regression: a plan kept from when the key table was empty read the whole table on every keyed call', async () => {
     const scratch = await createTestDatabase();
-    const session = new pg.Client({ connectionString: scratch.url });
+    const session = new pg.Client({ connectionString: scratch.adminUrl });
     const plans: string[] = [];
     session.on('notice', (notice) => plans.push(notice.message ?? ''));
     await session.connect();

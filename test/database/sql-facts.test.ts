@@ -62,7 +62,7 @@ describe('outcome codes', () => {
   });
 
   it('a key another transaction holds answers chave_idempotencia_em_uso, the catalogue\'s 409, from both functions, after the wait', async () => {
-    const holder = new pg.Client({ connectionString: database.url });
+    const holder = new pg.Client({ connectionString: database.adminUrl });
     await holder.connect();
     await holder.query('BEGIN');
     await holder.query("SELECT pg_advisory_xact_lock(5, hashtext('ocupada'))");

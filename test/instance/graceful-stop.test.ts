@@ -24,7 +24,7 @@ describe('graceful stop', () => {
     const instance = await startInstance({ databaseUrl: database.url });
     // Hold client 3's row lock from outside, so the requests are truly in
     // flight (waiting inside registrar_transacao) when the signal arrives.
-    const blocker = new pg.Client({ connectionString: database.url });
+    const blocker = new pg.Client({ connectionString: database.adminUrl });
     await blocker.connect();
     await blocker.query('BEGIN');
     await blocker.query('SELECT 1 FROM clientes WHERE id = 3 FOR UPDATE');

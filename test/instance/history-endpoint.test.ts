@@ -155,7 +155,7 @@ describe('bad parameters', () => {
 describe('the plan', () => {
   it('a page of 100 behind a cursor, with filters, is one range scan of the (cliente_id, id DESC) index', async () => {
     const { next } = (await history(1, '?limit=100')).body as { next: string };
-    const client = new pg.Client({ connectionString: database.url });
+    const client = new pg.Client({ connectionString: database.adminUrl });
     const plans: string[] = [];
     client.on('notice', (notice) => plans.push(notice.message ?? ''));
     await client.connect();

@@ -38,7 +38,7 @@ afterAll(async () => {
 
 /** Holds a client's row lock from outside until release() is called. */
 async function holdClient(clientId: number): Promise<{ release: () => Promise<void> }> {
-  const blocker = new pg.Client({ connectionString: database.url });
+  const blocker = new pg.Client({ connectionString: database.adminUrl });
   await blocker.connect();
   await blocker.query('BEGIN');
   await blocker.query('SELECT 1 FROM clientes WHERE id = $1 FOR UPDATE', [clientId]);

@@ -155,7 +155,7 @@ describe('real answers', () => {
 
 /** 409: the key's lock held from outside, as a first attempt still running would hold it. */
 async function keyInUse(): Promise<void> {
-  const holder = new pg.Client({ connectionString: database.url });
+  const holder = new pg.Client({ connectionString: database.adminUrl });
   await holder.connect();
   await holder.query('BEGIN');
   await holder.query("SELECT pg_advisory_xact_lock(3, hashtext('openapi-3'))");
@@ -166,7 +166,7 @@ async function keyInUse(): Promise<void> {
 
 /** 503: with a queue of one, a third request finds one in flight (held by a row lock) and one waiting. */
 async function overloaded(): Promise<void> {
-  const holder = new pg.Client({ connectionString: database.url });
+  const holder = new pg.Client({ connectionString: database.adminUrl });
   await holder.connect();
   await holder.query('BEGIN');
   await holder.query('SELECT 1 FROM clientes WHERE id = 4 FOR UPDATE');

@@ -30,7 +30,7 @@ describe('a batch with a row the database refuses', () => {
     const listen = `127.0.0.1:${instance.port}`;
     // Hold client 1's row lock so the first request's call waits inside the
     // database, and the next three queue up behind it to share one call.
-    const blocker = new pg.Client({ connectionString: database.url });
+    const blocker = new pg.Client({ connectionString: database.adminUrl });
     await blocker.connect();
     await blocker.query('BEGIN');
     await blocker.query('SELECT 1 FROM clientes WHERE id = 1 FOR UPDATE');

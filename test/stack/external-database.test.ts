@@ -14,7 +14,7 @@ beforeAll(async () => {
   stack = await startStack({
     port: await freePort(),
     dataDirectory: makeDataDirectory(),
-    environment: { DATABASE_URL: database.url, CREBITO_NGINX: 'off' },
+    environment: { DATABASE_URL: database.url, DATABASE_OWNER_URL: database.ownerUrl, CREBITO_NGINX: 'off' },
   });
 });
 

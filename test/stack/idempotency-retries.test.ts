@@ -121,7 +121,7 @@ describe('retries after a failure', () => {
     const payload = JSON.stringify({ valor: 11, tipo: 'c', descricao: 'cortada' });
     // The client's row lock, held from outside, keeps the request inside the
     // database until the client has gone.
-    const blocker = new pg.Client({ connectionString: database.url });
+    const blocker = new pg.Client({ connectionString: database.adminUrl });
     await blocker.connect();
     await blocker.query('BEGIN');
     await blocker.query('SELECT 1 FROM clientes WHERE id = 4 FOR UPDATE');

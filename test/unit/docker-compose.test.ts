@@ -71,6 +71,8 @@ describe('docker-compose.yml', () => {
     for (const name of ['api1', 'api2']) {
       expect(services[name]!.build).toBe('.');
       expect(services[name]!.environment!.DATABASE_URL).toMatch(/@db:5432\//);
+      // The role that can only call the ledger's functions, never the init scripts' superuser.
+      expect(services[name]!.environment!.DATABASE_URL).toMatch(/^postgresql:\/\/crebito_api:/);
       expect(services[name]!.environment!.CREBITO_LISTEN).toBe('0.0.0.0:8080');
     }
     expect(services.api1!.environment!.CREBITO_INSTANCE_NAME).not.toBe(services.api2!.environment!.CREBITO_INSTANCE_NAME);
@@ -78,7 +80,7 @@ describe('docker-compose.yml', () => {
 
   it('mounts sql/ as PostgreSQL init scripts and keeps commits durable', () => {
     expect(services.db!.image).toMatch(/^postgres:/);
-    expect(services.db!.volumes).toContain('./sql:/docker-entrypoint-initdb.d:ro');
+    expect(services.db!.volumes).toEqual(expect.arrayContaining(['./sql:/crebito-sql:ro', './sql/roles/docker-init.sh:/docker-entrypoint-initdb.d/crebito.sh:ro']));
     const command = services.db!.command!.join(' ');
     expect(command).toContain('fsync=on');
     expect(command).toContain('synchronous_commit=on');

@@ -172,10 +172,10 @@ async function main(): Promise<void> {
     // One more instance, on TCP, for the layer without nginx.
     const instance = await startProcess({
       name: 'the budget\'s instance', entry: INSTANCE_ENTRY, readyWhen: { message: 'ready' }, readyTimeoutMs: 30_000,
-      environment: { DATABASE_URL: state.databaseUrl, CREBITO_LISTEN: `127.0.0.1:${port}`, CREBITO_INSTANCE_NAME: 'budget' },
+      environment: { DATABASE_URL: state.instanceDatabaseUrl, CREBITO_LISTEN: `127.0.0.1:${port}`, CREBITO_INSTANCE_NAME: 'budget' },
     });
     try {
-      const results = await measure({ databaseUrl: state.databaseUrl, instanceUrl: `http://127.0.0.1:${port}`, nginxUrl: `http://127.0.0.1:${state.port}` }, options);
+      const results = await measure({ databaseUrl: state.instanceDatabaseUrl, instanceUrl: `http://127.0.0.1:${port}`, nginxUrl: `http://127.0.0.1:${state.port}` }, options);
       const report: BudgetReport = { date: new Date().toISOString(), machine: describeMachine(), databaseMode: state.databaseMode ?? 'external', ...options, command: ['npm run bench:budget --', ...process.argv.slice(2)].join(' '), results };
       fs.mkdirSync(target.out, { recursive: true });
       const base = path.join(target.out, `budget-${report.databaseMode}`);

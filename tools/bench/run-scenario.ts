@@ -149,5 +149,6 @@ export function setupFor(state: StackState, otherLauncherPids: number[] = []): B
   for (const instance of state.instances) if (instance.pid !== undefined) groups.push({ name: instance.name, rootPid: instance.pid });
   if (state.postgres !== null) groups.push({ name: 'postgres', rootPid: state.postgres.pid });
   groups.push({ name: LOAD_GENERATOR_GROUP, rootPid: process.pid, excludedPids: [state.launcherPid, ...otherLauncherPids] });
-  return { url: `http://127.0.0.1:${state.port}`, databaseUrl: state.databaseUrl, groups };
+  // As the instances log in, so that the database ceilings measure what they run.
+  return { url: `http://127.0.0.1:${state.port}`, databaseUrl: state.instanceDatabaseUrl, groups };
 }

@@ -6,6 +6,7 @@
 import pg from 'pg';
 import type { InstanceConfig } from '../config.js';
 import { classifyDatabaseError } from './errors.js';
+import { roleGuard } from './role.js';
 import { InvariantError } from '../../shared/invariant.js';
 import type { Log } from '../../shared/log.js';
 
@@ -46,7 +47,7 @@ export interface PoolHealth {
   waitingCount: number;
 }
 
-export type DatabaseOptions = Pick<InstanceConfig, 'databaseUrl' | 'poolClientsMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'requestTimeoutMs'> & {
+export type DatabaseOptions = Pick<InstanceConfig, 'databaseUrl' | 'allowSuperuser' | 'poolClientsMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'requestTimeoutMs'> & {
   applicationName: string;
   log: Log;
   /** Told whether each query reached the database and came back (a rejected query did). */
@@ -62,6 +63,7 @@ export interface Database {
 }
 
 export function openDatabase(options: DatabaseOptions): Database {
+  const checkRole = roleGuard(options);
   const pool = new pg.Pool({
     connectionString: options.databaseUrl,
     application_name: options.applicationName,
@@ -81,12 +83,13 @@ export function openDatabase(options: DatabaseOptions): Database {
     query_timeout: options.queryTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
     options: SESSION_OPTIONS,
     types: typeParsers,
+    onConnect: checkRole,
   });
   // An idle client whose connection dies emits 'error' on the pool; without a
   // listener that would crash the process. The pool drops the client and
   // opens a new one on demand, so noting it is enough.
   pool.on('error', (error) => options.log.warn({ err: error }, 'idle database connection lost'));
-  const prober = createProber(options);
+  const prober = createProber(options, checkRole);
 
   return {
     async query(name, text, values) {
@@ -116,7 +119,7 @@ export function openDatabase(options: DatabaseOptions): Database {
  * database costs one round trip per probe, and dropped after any failure so
  * that the next probe connects afresh (to a restarted server, say).
  */
-function createProber(options: DatabaseOptions): { probe(): Promise<boolean>; close(): Promise<void> } {
+function createProber(options: DatabaseOptions, checkRole: (client: pg.Client) => Promise<void>): { probe(): Promise<boolean>; close(): Promise<void> } {
   let client: pg.Client | undefined;
   const discard = () => {
     void client?.end().catch(() => undefined);
@@ -135,6 +138,7 @@ function createProber(options: DatabaseOptions): { probe(): Promise<boolean>; cl
           fresh.on('error', () => undefined);
           client = fresh;
           await fresh.connect();
+          await checkRole(fresh);
         }
         await client.query('SELECT 1');
         return true;

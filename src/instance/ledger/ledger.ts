@@ -44,7 +44,7 @@ const PROBE_INTERVAL_MS_MAX = 5000;
 const READY_FOR_MS = 1000;
 
 /** The instance settings the ledger works within (see shared/settings.ts for each). */
-export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'poolClientsMax' | 'queueLengthMax' | 'queueWaitMsMax' | 'requestTimeoutMs'
+export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'allowSuperuser' | 'poolClientsMax' | 'queueLengthMax' | 'queueWaitMsMax' | 'requestTimeoutMs'
   | 'breakerFailuresMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'batchSizeMax' | 'batchesInFlightMax' | 'readsInFlightMax'
   | 'idempotencyRetentionS' | 'idempotencyWaitMsMax'> & {
   applicationName: string;

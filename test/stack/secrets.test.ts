@@ -1,0 +1,110 @@
+// No secrets where they do not belong: a stack whose DATABASE_URL and
+// DATABASE_OWNER_URL carry passwords is run through every kind of answer
+// (applied, refused, invalid, unknown, a history page, a keyed replay, an
+// internal error the database causes), and then its logs, every answer's
+// body and headers, /health and /metrics of every instance, state.json and
+// every other file the launcher wrote are searched for either password.
+
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, getFromListenAddress, makeDataDirectory, stackPort, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { request, postWithKey } from '../support/http.js';
+
+const instancePassword = `senha-api-${randomBytes(8).toString('hex')}`;
+const ownerPassword = `senha-dono-${randomBytes(8).toString('hex')}`;
+const SECRETS = [instancePassword, ownerPassword];
+
+let database: TestDatabase;
+let stack: RunningStack;
+/** Everything the service answered: status line, headers and body of each. */
+const answers: string[] = [];
+
+/** The URL with a password in its user part (the test cluster trusts its socket, so any password logs in). */
+const withPassword = (url: string, password: string) => url.replace(/^(postgresql:\/\/[^@:]+)@/, `$1:${password}@`);
+
+async function record(method: string, route: string, body?: unknown): Promise<void> {
+  const answer = await request(stack.baseUrl, method, route, body);
+  answers.push(`${answer.status} ${JSON.stringify([...answer.headers])} ${answer.text}`);
+}
+
+function filesUnder(directory: string): string[] {
+  return fs.readdirSync(directory, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => path.join(entry.parentPath, entry.name));
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  // A row the database refuses after validation passed: a 500 whose error is logged.
+  await database.query("ALTER TABLE transacoes ADD CONSTRAINT teste_veneno CHECK (descricao <> 'veneno')");
+  stack = await startStack({
+    port: await stackPort(),
+    dataDirectory: makeDataDirectory(),
+    environment: { DATABASE_URL: withPassword(database.url, instancePassword), DATABASE_OWNER_URL: withPassword(database.ownerUrl, ownerPassword) },
+  });
+});
+
+afterAll(async () => {
+  await stack?.dispose();
+  await database?.close();
+});
+
+describe('passwords in the database URLs', () => {
+  it('appear in no log line, answer, /health, /metrics, state.json or file of the stack', async () => {
+    expect(withPassword(database.url, instancePassword)).toContain(`:${instancePassword}@`);
+    await record('POST', '/clientes/1/transacoes', { valor: 10, tipo: 'c', descricao: 'ok' });
+    await record('POST', '/clientes/1/transacoes', { valor: 999_999_999, tipo: 'd', descricao: 'demais' });
+    await record('POST', '/clientes/1/transacoes', { valor: 10, tipo: 'c', descricao: 'veneno' });
+    await record('POST', '/clientes/1/transacoes', '{"valor": ');
+    await record('POST', '/clientes/6/transacoes', { valor: 10, tipo: 'c', descricao: 'ninguem' });
+    await record('GET', '/clientes/1/extrato');
+    await record('GET', '/clientes/1/transacoes?limit=1');
+    await record('GET', '/clientes/1/transacoes?before=forjado');
+    await record('GET', '/nada');
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const keyed = await postWithKey(stack.baseUrl, 2, { valor: 5, tipo: 'c', descricao: 'chave' }, 'chave-segredo');
+      answers.push(`${keyed.status} ${keyed.bytes.toString()}`);
+    }
+    expect(answers.some((answer) => answer.startsWith('500 '))).toBe(true);
+
+    const operatorViews: string[] = [];
+    for (const instance of stack.state().instances) {
+      for (const route of ['/health', '/ready', '/metrics']) {
+        const answer = await getFromListenAddress(instance.admin!, route, 5000);
+        expect(answer?.status, `${instance.name} ${route}`).toBeLessThan(300);
+        operatorViews.push(answer!.body);
+      }
+    }
+    await record('GET', '/health');
+
+    // The tools' two URLs, recorded without their passwords.
+    expect(stack.state().instanceDatabaseUrl).toMatch(/^postgresql:\/\/crebito_api@\//);
+    expect(stack.state().databaseUrl).toMatch(/^postgresql:\/\/crebito_owner@\//);
+    const files = filesUnder(stack.dataDirectory);
+    expect(files.map((file) => path.basename(file))).toContain('state.json');
+    const places: [string, string][] = [
+      ['the logs', stack.output()],
+      ['the answers', answers.join('\n')],
+      ['/health, /ready and /metrics', operatorViews.join('\n')],
+      ...files.map((file): [string, string] => [file, fs.readFileSync(file, 'latin1')]),
+    ];
+    for (const [place, text] of places) {
+      expect(text.length, place).toBeGreaterThan(0);
+      for (const secret of SECRETS) expect(text.includes(secret), `${place} holds a password`).toBe(false);
+    }
+  });
+
+  it('appear nowhere when npm start refuses the URL it was given', async () => {
+    const refused = startStack({
+      port: await freePort(),
+      dataDirectory: makeDataDirectory(),
+      environment: { DATABASE_URL: withPassword(database.adminUrl, instancePassword), CREBITO_NGINX: 'off' },
+    });
+    const error = await refused.then(() => undefined, (reason: unknown) => reason as Error);
+    expect(error?.message).toMatch(/a superuser/);
+    for (const secret of SECRETS) expect(error!.message.includes(secret)).toBe(false);
+  });
+});
