@@ -29,6 +29,7 @@ export function readLauncherConfig(environment: Environment): LauncherConfig {
     throw new Error(`an instance may hold a request ${worstMs} ms (${SETTINGS.requestTimeoutMs.env}), `
       + `as long as or longer than nginx waits for it (${PROXY_READ_TIMEOUT_MS} ms); lower it`);
   }
+  if (settings.ha === 'on' && settings.databaseUrl !== undefined) throw new Error(`${SETTINGS.ha.env}=on runs its own database nodes; unset DATABASE_URL`);
   if (settings.databaseUrl === undefined) checkConnectionBudget(settings.instanceCount, settings.poolClientsMax, EMBEDDED_MAX_CONNECTIONS);
   const instance = Object.fromEntries(PASSED_TO_INSTANCES.map((name) => [name, settings[name]])) as Settings<PassedToInstances>;
   return {
