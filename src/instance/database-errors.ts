@@ -4,6 +4,8 @@
 // else (our SQL and our code disagreeing, a pool used after it ended, a
 // driver in an unexpected state) is a bug and crashes the instance loudly.
 
+import { UnreplicatedCommit } from './replication-notice.js';
+
 export type DatabaseErrorClass =
   /** The database did not answer, or rolled back on its own: a 503. A commit whose reply was lost was applied, so the outcome is unknown. */
   | 'unavailable'
@@ -40,6 +42,8 @@ const UNAVAILABLE_DRIVER_MESSAGES = new Set([
 
 export function classifyDatabaseError(error: unknown): DatabaseErrorClass {
   if (!(error instanceof Error)) return 'bug';
+  // Committed here, maybe not on a standby: as unknown as a lost reply.
+  if (error instanceof UnreplicatedCommit) return 'unavailable';
   const code = (error as { code?: unknown }).code;
   // Before SQLSTATEs: EPIPE is five capitals too.
   if (typeof code === 'string' && UNAVAILABLE_SOCKET_CODES.has(code)) return 'unavailable';

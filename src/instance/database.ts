@@ -7,6 +7,7 @@ import pg from 'pg';
 import type { InstanceConfig } from './config.js';
 import { classifyDatabaseError } from './database-errors.js';
 import { InvariantError } from './errors.js';
+import { queryWatchingReplication } from './replication-notice.js';
 import type { Log } from '../shared/log.js';
 
 const INT8_OID = 20;
@@ -91,7 +92,8 @@ export function openDatabase(options: DatabaseOptions): Database {
   return {
     async query(name, text, values) {
       try {
-        const result = await pool.query<Row>({ name, text, values, rowMode: 'array' });
+        // Not pool.query: a commit PostgreSQL reports with a WARNING that its replication was cancelled must fail.
+        const result = await queryWatchingReplication<Row>(pool, { name, text, values, rowMode: 'array' });
         options.onAnswered(true);
         return result.rows;
       } catch (error) {
