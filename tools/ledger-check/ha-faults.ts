@@ -15,7 +15,7 @@ import { setLinkUp } from '../../src/stack/ha/network.js';
 import { readStackState } from '../../src/stack/state.js';
 import type { FaultContext, FaultRecord } from './faults.js';
 
-// Longer than a failover (ttl 6 s, plus a loop, plus the promotion), so the
+// Longer than a failover (ttl 5 s, plus a loop, plus the promotion), so the
 // node comes back to find another primary.
 const FREEZE_MS = 15_000;
 const PARTITION_MS = 15_000;
@@ -64,16 +64,29 @@ async function pickNode(context: FaultContext, role: 'leader' | 'sync_standby'):
 
 const serving = (member: Member | undefined) => member !== undefined && (member.state === 'running' || member.state === 'streaming');
 
-/** Waits for another node to lead and the victim to serve as a standby again: [promotedMs, rejoinedMs] from `from`. */
+/** Whether the leader streams WAL to the named node: rejoined for real, not merely started. */
+async function leaderStreamsTo(nodes: DatabaseNodeState[], leader: Member, name: string): Promise<boolean> {
+  const address = nodes.find((node) => node.name === leader.name)?.address;
+  try {
+    const response = await fetch(`http://${address}:${REST_PORT}/patroni`, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+    const status = (await response.json()) as { replication?: { application_name: string; state: string }[] };
+    return (status.replication ?? []).some((standby) => standby.application_name === name && standby.state === 'streaming');
+  } catch {
+    return false;
+  }
+}
+
+/** Waits for another node to lead and the victim to stream from it as a standby: promotedMs and rejoinedMs from `from`. */
 async function watchRecovery(context: FaultContext, victim: DatabaseNodeState, from: number, options: { expectPromotion: boolean; killedPatroniPid?: number | null }): Promise<{ promotedMs: number | null; rejoinedMs: number | null }> {
   let promotedMs: number | null = null;
   const rejoined = await waitFor(async () => {
-    const now = await members(nodesOf(context));
-    const leader = now.find((member) => member.role === 'leader');
-    if (promotedMs === null && serving(leader) && (!options.expectPromotion || leader!.name !== victim.name)) promotedMs = context.elapsed() - from;
+    const nodes = nodesOf(context);
+    const leader = (await members(nodes)).find((member) => member.role === 'leader');
+    if (leader === undefined || !serving(leader) || (options.expectPromotion && leader.name === victim.name)) return false;
+    promotedMs ??= context.elapsed() - from;
     // A killed node is back only once the launcher has started a new Patroni for it.
-    const restarted = options.killedPatroniPid === undefined || nodesOf(context).find((node) => node.name === victim.name)?.patroniPid !== options.killedPatroniPid;
-    return restarted && promotedMs !== null && now.some((member) => member.name === victim.name && member.role !== 'leader' && serving(member));
+    const restarted = options.killedPatroniPid === undefined || nodes.find((node) => node.name === victim.name)?.patroniPid !== options.killedPatroniPid;
+    return restarted && await leaderStreamsTo(nodes, leader, victim.name);
   }, { timeoutMs: REJOIN_TIMEOUT_MS, intervalMs: POLL_MS });
   return { promotedMs, rejoinedMs: rejoined === undefined ? null : context.elapsed() - from };
 }

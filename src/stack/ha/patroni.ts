@@ -5,8 +5,11 @@
 // refusal of a DCS backend known to lose writes with this Patroni, and how a
 // node is started, found and stopped.
 //
-// Timings (README, High availability): ttl 6 s, loop_wait 1 s, retry_timeout
-// 2 s (Patroni needs loop_wait + 2 × retry_timeout <= ttl). A frozen or cut
+// Timings (README, High availability): ttl 5 s, loop_wait 1 s, retry_timeout
+// 2 s (Patroni needs loop_wait + 2 × retry_timeout <= ttl), and a standby
+// retries its WAL source every 0.5 s instead of 5 s: after a failover, writes
+// wait (strict mode) until a standby streams from the new primary, and its
+// first try usually fails (its replication slot is not created yet). A frozen or cut
 // off primary's leader key expires after ttl; a standby sees that within a
 // loop, asks the other members (2 s at most for one that does not answer),
 // and promotes itself. A primary that cannot reach etcd for retry_timeout
@@ -25,7 +28,7 @@ export const POSTGRES_BIN_DIRECTORY = '/usr/lib/postgresql/15/bin';
 export const POSTGRES_PORT = 5432;
 export const REST_PORT = 8008;
 export const CLUSTER_SCOPE = 'crebito';
-export const TIMINGS = { ttl: 6, loop_wait: 1, retry_timeout: 2 } as const;
+export const TIMINGS = { ttl: 5, loop_wait: 1, retry_timeout: 2 } as const;
 // Room for every instance's pool, Patroni's own and the replication connections.
 export const NODE_MAX_CONNECTIONS = 100;
 
@@ -111,6 +114,7 @@ function postgresqlSection(node: NodePlan, facts: ClusterFacts): object {
       full_page_writes: 'on',
       synchronous_commit: 'on',
       wal_log_hints: 'on',
+      wal_retrieve_retry_interval: '500ms',
       logging_collector: 'on',
       log_directory: node.logDirectory,
     },
