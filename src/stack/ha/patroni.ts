@@ -78,7 +78,7 @@ export interface NodePlan {
   logDirectory: string;
 }
 
-interface ClusterFacts {
+export interface ClusterFacts {
   backend: DcsBackend;
   etcdAddress: string;
   subnet: string;

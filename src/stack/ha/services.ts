@@ -84,8 +84,18 @@ export function startEtcd(network: HaNetwork, directory: string, log: StackLog):
   });
 }
 
-export function haproxyConfig(network: HaNetwork): string {
-  const servers = network.nodes.map((node) => `  server ${node.node} ${node.address}:${POSTGRES_PORT} check port ${REST_PORT}`);
+/** Where HAProxy listens and the nodes it routes to: this machine's namespaces, or docker compose's services. */
+export interface HaproxyPlan {
+  bind: string;
+  nodes: { name: string; host: string }[];
+}
+
+export function haproxyPlanFor(network: HaNetwork): HaproxyPlan {
+  return { bind: primaryAddress(network), nodes: network.nodes.map((node) => ({ name: node.node, host: node.address })) };
+}
+
+export function haproxyConfig(plan: HaproxyPlan): string {
+  const servers = plan.nodes.map((node) => `  server ${node.name} ${node.host}:${POSTGRES_PORT} check port ${REST_PORT}`);
   return [
     'global',
     '  maxconn 1000',
@@ -96,7 +106,7 @@ export function haproxyConfig(network: HaNetwork): string {
     `  timeout server ${SESSION_TIMEOUT}`,
     `  timeout check ${CHECK_TIMEOUT_MS}ms`,
     'listen primary',
-    `  bind ${primaryAddress(network)}`,
+    `  bind ${plan.bind}`,
     '  option httpchk GET /primary',
     '  http-check expect status 200',
     `  default-server inter ${CHECK_INTERVAL_MS}ms fastinter 250ms fall ${CHECKS_TO_FALL} rise 1 on-marked-down shutdown-sessions`,
@@ -108,7 +118,7 @@ export function haproxyConfig(network: HaNetwork): string {
 export function startHaproxy(network: HaNetwork, directory: string, log: StackLog): Promise<Child> {
   fs.mkdirSync(directory, { recursive: true });
   const configPath = path.join(directory, 'haproxy.cfg');
-  fs.writeFileSync(configPath, haproxyConfig(network));
+  fs.writeFileSync(configPath, haproxyConfig(haproxyPlanFor(network)));
   return startChild({
     name: 'haproxy',
     command: 'ip',
