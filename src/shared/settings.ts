@@ -65,6 +65,8 @@ export const SETTINGS = {
   allowSuperuser: choice({ env: 'CREBITO_ALLOW_SUPERUSER', default: 'off', choices: ['off', 'on'], readers: BOTH, meaning: '`on` lets instances log in as a superuser or as the schema\'s owner, which they refuse by default' }),
   dataDirectory: text({ env: 'CREBITO_DATA_DIR', default: undefined, defaultShown: '`.data`', readers: STACK, meaning: 'embedded PostgreSQL data, sockets, pid and state files' }),
   databaseMode: choice({ env: 'CREBITO_DATABASE_MODE', default: 'durable', choices: ['durable', 'fast'], readers: STACK, meaning: '`fast` turns fsync off in the embedded database (benchmarks only)' }),
+  ha: choice({ env: 'CREBITO_HA', default: 'off', choices: ['off', 'on'], readers: STACK, meaning: '`on`: three PostgreSQL 15 nodes under Patroni with etcd and HAProxy instead of the embedded server (root; see High availability)' }),
+  haDcs: choice({ env: 'CREBITO_HA_DCS', default: 'etcd', choices: ['etcd', 'etcd3'], readers: STACK, meaning: 'Patroni\'s backend for `CREBITO_HA=on`: `etcd` (etcd\'s v2 API); `etcd3` is refused with a Patroni known to lose writes on it' }),
   embeddedPostgresPort: integer({ env: 'CREBITO_POSTGRES_PORT', default: 54329, min: 1, max: 65535, readers: STACK, meaning: 'port number of the embedded server\'s unix socket (no TCP is opened)' }),
   instanceCount: integer({ env: 'CREBITO_INSTANCES', default: 2, min: 1, max: 32, readers: STACK, meaning: 'API instances' }),
   nginx: choice({ env: 'CREBITO_NGINX', default: 'auto', choices: ['auto', 'off'], readers: STACK, meaning: '`off` to serve without nginx even when it is installed' }),

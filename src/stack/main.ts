@@ -26,6 +26,7 @@ import { findNginx } from './nginx.js';
 import { applySchema, checkInstanceRole, readConnectionLimit } from './schema.js';
 import { stateFilePath, writeStackState, type RecordedProcess, type StackState } from './state.js';
 import { Supervised } from './supervisor.js';
+import { HaCluster } from './ha/cluster.js';
 
 // The stack is up once every instance says its database answers (/ready).
 const INSTANCES_READY_TIMEOUT_MS = 30_000;
@@ -40,6 +41,8 @@ interface Stack {
   lock: LauncherLock;
   /** The embedded server; undefined when DATABASE_URL names another. */
   database: Supervised<EmbeddedPostgres> | undefined;
+  /** CREBITO_HA=on: the three-node database tier instead of the embedded server. */
+  ha: HaCluster | undefined;
   /** Where each instance listens, in order. */
   listenAddresses: string[];
   instances: Supervised[];
@@ -85,7 +88,8 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     log,
     runDirectory,
     lock,
-    database: config.databaseUrl === undefined ? superviseDatabase(config, runDirectory, hooks) : undefined,
+    database: config.databaseUrl === undefined && config.ha === 'off' ? superviseDatabase(config, runDirectory, hooks) : undefined,
+    ha: config.ha === 'on' ? new HaCluster({ dataDirectory: config.dataDirectory, backend: config.haDcs, hooks }) : undefined,
     listenAddresses,
     instances: listenAddresses.map((listen, index) => superviseInstance(config, index, listen, () => databaseUrlOf(stack), onReady(index), hooks)),
     admins: listenAddresses.map(() => null),
@@ -111,14 +115,14 @@ function adminTargets(stack: Stack): { name: string; admin: string }[] {
 
 /** The database to give an instance at its (re)start: DATABASE_URL, or the embedded server's as it last started. */
 function databaseUrlOf(stack: Stack): string {
-  const url = stack.config.databaseUrl ?? stack.database?.latest?.databaseUrl;
+  const url = stack.config.databaseUrl ?? stack.ha?.instanceUrl ?? stack.database?.latest?.databaseUrl;
   if (url === undefined) throw new Error('no database URL before the database has started');
   return url;
 }
 
 /** The database as the schema's owner, which applies sql/: DATABASE_OWNER_URL (or DATABASE_URL), or the embedded owner role. */
 function ownerUrlOf(stack: Stack): string {
-  const url = stack.config.databaseUrl === undefined ? stack.database?.latest?.ownerUrl : (stack.config.databaseOwnerUrl ?? stack.config.databaseUrl);
+  const url = stack.config.databaseUrl !== undefined ? (stack.config.databaseOwnerUrl ?? stack.config.databaseUrl) : (stack.ha?.ownerUrl ?? stack.database?.latest?.ownerUrl);
   if (url === undefined) throw new Error('no database URL before the database has started');
   return url;
 }
@@ -132,6 +136,9 @@ function ownerUrlOf(stack: Stack): string {
 function toolsUrlOf(stack: Stack): string {
   const embedded = stack.database?.latest?.adminUrl;
   if (embedded !== undefined) return embedded;
+  // The HA nodes take passwords over TCP; the tools (checker, bench) need the
+  // superuser's, so state.json (root's, 0600 directory) carries it.
+  if (stack.ha !== undefined) return stack.ha.databaseUrl;
   if (stack.config.databaseUrl === undefined) return '';
   return withoutPassword(ownerUrlOf(stack));
 }
@@ -159,20 +166,22 @@ function writeState(stack: Stack): void {
     databaseMode: config.databaseUrl === undefined ? config.databaseMode : null,
     poolClientsMax: config.instance.poolClientsMax,
     databaseUrl: toolsUrlOf(stack),
-    instanceDatabaseUrl: withoutPassword(stack.config.databaseUrl ?? stack.database?.latest?.databaseUrl ?? ''),
+    instanceDatabaseUrl: stack.ha?.instanceUrl ?? withoutPassword(stack.config.databaseUrl ?? stack.database?.latest?.databaseUrl ?? ''),
     nginx: stack.nginx === undefined ? null : recorded(stack.nginx),
     instances: stack.instances.map((instance, index) => ({
       name: instance.name, ...recorded(instance), listen: stack.listenAddresses[index]!, admin: stack.admins[index]!, restarts: instance.restarts,
     })),
     postgres: postgres === undefined ? null : { ...postgres.identity, dataDirectory: embeddedPostgresLocation(config, stack.runDirectory).dataDirectory },
     prometheus: stack.prometheus === undefined ? null : { ...recorded(stack.prometheus.supervised), url: `http://127.0.0.1:${stack.prometheus.plan.port}` },
+    ...(stack.ha === undefined ? {} : { databaseNodes: stack.ha.nodeStates() }),
   };
   writeStackState(stack.runDirectory, state);
 }
 
 /** The database and its schema; every instance's pool, at its largest, must fit its connections. */
 async function startDatabase(stack: Stack): Promise<void> {
-  if (stack.database === undefined) stack.log.info('using the PostgreSQL at DATABASE_URL');
+  if (stack.ha !== undefined) await stack.ha.start();
+  else if (stack.database === undefined) stack.log.info('using the PostgreSQL at DATABASE_URL');
   else await stack.database.start();
   await applySchema(ownerUrlOf(stack));
   await checkInstanceRole(databaseUrlOf(stack), stack.config.allowSuperuser);
@@ -216,6 +225,7 @@ async function stop(stack: Stack, reason: string, exitCode: number): Promise<voi
   await stack.nginx?.stop();
   await stack.prometheus?.supervised.stop();
   await Promise.all(stack.instances.map((instance) => instance.stop()));
+  await stack.ha?.stop();
   if (stack.database !== undefined) {
     await stack.database.stop();
     removeFallbackSocketDirectory(embeddedPostgresLocation(stack.config, stack.runDirectory));

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DatabaseMode } from './config.js';
+import type { DatabaseNodeState } from './ha/cluster.js';
 import type { ProcessIdentity } from './processes.js';
 
 export interface StackState {
@@ -28,6 +29,8 @@ export interface StackState {
   prometheus: (RecordedProcess & { url: string }) | null;
   /** The server started last (while it is being restarted, the one that died). */
   postgres: (ProcessIdentity & { dataDirectory: string }) | null;
+  /** With CREBITO_HA=on: every database node, its role and processes; otherwise absent. */
+  databaseNodes?: DatabaseNodeState[];
 }
 
 /** A supervised process: its identity, or no pid while it is being restarted. */

@@ -24,6 +24,8 @@ import { numberOption, readTargetOptions, TARGET_OPTIONS, withTarget, type Targe
 import { readBooks, readDatabaseState } from './database.js';
 import { judgeAvailability, P99_RATIO_MAX, type Availability } from './availability.js';
 import { FAULT_SCHEDULE, injectFaults, type FaultRecord } from './faults.js';
+import { haFaultSchedule } from './ha-faults.js';
+import { haVerdictHolds, judgeHa, printHaVerdict } from './ha-verdict.js';
 import { History, HISTORY_MAX_OPERATIONS } from './history.js';
 import { judge, INVARIANTS, type Verdict } from './invariants.js';
 import { allInstancesAnswer } from './probes.js';
@@ -41,6 +43,9 @@ interface CheckOptions {
   durationMs: number;
   concurrency: number;
   faults: boolean;
+  /** --ha-faults: the HA profile's faults by name, comma-separated, each --repeat times. */
+  haFaults: string | undefined;
+  repeat: number;
   maxOperations: number;
 }
 
@@ -62,6 +67,8 @@ function readOptions(): CheckOptions {
       duration: { type: 'string', default: '20' },
       clients: { type: 'string', default: '16' },
       faults: { type: 'boolean', default: false },
+      'ha-faults': { type: 'string' },
+      repeat: { type: 'string', default: '1' },
       'max-operations': { type: 'string', default: String(HISTORY_MAX_OPERATIONS) },
     },
   });
@@ -70,6 +77,8 @@ function readOptions(): CheckOptions {
     durationMs: numberOption(values.duration, 'duration', { min: 1, max: 3600, whole: false }) * 1000,
     concurrency: numberOption(values.clients, 'clients', { min: 1, max: 1000, whole: true }),
     faults: values.faults,
+    haFaults: values['ha-faults'],
+    repeat: numberOption(values.repeat, 'repeat', { min: 1, max: 20, whole: true }),
     maxOperations: numberOption(values['max-operations'], 'max-operations', { min: 1, max: HISTORY_MAX_OPERATIONS, whole: true }),
   };
 }
@@ -83,7 +92,7 @@ async function main(): Promise<void> {
 /** One whole run: load (and faults), settle, read the database, judge, report. True when valid. */
 async function check(target: Target, options: CheckOptions): Promise<boolean> {
   const state = target.state();
-  const schedule = options.faults ? FAULT_SCHEDULE : [];
+  const schedule = options.haFaults !== undefined ? haFaultSchedule(options.haFaults, options.repeat) : options.faults ? FAULT_SCHEDULE : [];
   // Before the books are read (its rows are the history the run begins
   // with), and before the run's clock starts.
   if (schedule.some((fault) => fault.inject === heavyReader)) await seedLargeHistory(state.databaseUrl, (line) => console.log(line));
@@ -102,14 +111,19 @@ async function check(target: Target, options: CheckOptions): Promise<boolean> {
   ]);
   await settle(target.dataDirectory, run.log);
 
-  const verdict = judge(history.operations, await readDatabaseState(state.databaseUrl, CLIENT_IDS, initial), run.tag);
-  const valid = verdict.valid && (!options.faults || faults.every((record) => record.recoveryMs !== null || record.detail.startsWith('skipped')));
+  const database = await readDatabaseState(state.databaseUrl, CLIENT_IDS, initial);
+  const verdict = judge(history.operations, database, run.tag);
+  const ha = options.haFaults === undefined ? undefined : judgeHa(history.operations, database, faults);
+  const valid = verdict.valid && (ha === undefined || haVerdictHolds(ha))
+    && (schedule.length === 0 || faults.every((record) => record.recoveryMs !== null || record.detail.startsWith('skipped')));
   const historyCap = { maxOperations: history.maxOperations, fullAtMs: history.fullAtMs };
   const availability = judgeAvailability(history.operations, faults.map((record) => record.window));
   printVerdict(verdict, faults, valid, historyCap);
   if (options.faults) printAvailability(availability);
-  const summary = { date: new Date().toISOString(), runTag: run.tag, durationMs: options.durationMs, concurrency: options.concurrency, databaseMode: state.databaseMode, valid, verdict, faults, availability, historyCap };
-  writeResults(summary, history, { out: options.target.out, name: options.faults ? 'ledger-check-faults' : 'ledger-check' });
+  if (ha !== undefined) printHaVerdict(ha);
+  const summary = { date: new Date().toISOString(), runTag: run.tag, durationMs: options.durationMs, concurrency: options.concurrency, databaseMode: state.databaseMode, valid, verdict, ha, faults, availability, historyCap };
+  const name = ha !== undefined ? `ledger-check-ha-${options.haFaults!.replaceAll(',', '+')}` : options.faults ? 'ledger-check-faults' : 'ledger-check';
+  writeResults(summary, history, { out: options.target.out, name });
   return valid;
 }
 

@@ -6,6 +6,7 @@
 import pg from 'pg';
 import type { InstanceConfig } from '../config.js';
 import { classifyDatabaseError } from './errors.js';
+import { queryWatchingReplication } from './replication-notice.js';
 import { roleGuard } from './role.js';
 import { InvariantError } from '../../shared/invariant.js';
 import type { Log } from '../../shared/log.js';
@@ -94,7 +95,8 @@ export function openDatabase(options: DatabaseOptions): Database {
   return {
     async query(name, text, values) {
       try {
-        const result = await pool.query<Row>({ name, text, values, rowMode: 'array' });
+        // Not pool.query: a commit PostgreSQL reports with a WARNING that its replication was cancelled must fail.
+        const result = await queryWatchingReplication<Row>(pool, { name, text, values, rowMode: 'array' });
         options.onAnswered(true);
         return result.rows;
       } catch (error) {

@@ -38,9 +38,12 @@ export type AnswerOf<Name extends OperationName> = Awaited<ReturnType<Send<Name>
 export const OPERATION_LABELS: readonly OperationLabel[] = Object.values(OPERATIONS).map((operation) => operation.label);
 
 // While the breaker is open, the first probe comes this soon, and the pause
-// doubles up to the longest; a success vouches for readiness this long.
+// doubles up to the longest; a success vouches for readiness this long. The
+// longest is short because a probe is one SELECT 1 per instance, and after a
+// failover (CREBITO_HA=on) every second between the new primary serving and
+// the next probe is a second without writes.
 const PROBE_INTERVAL_MS_MIN = 100;
-const PROBE_INTERVAL_MS_MAX = 5000;
+const PROBE_INTERVAL_MS_MAX = 1000;
 const READY_FOR_MS = 1000;
 
 /** The instance settings the ledger works within (see shared/settings.ts for each). */

@@ -1,0 +1,164 @@
+// Owns one database node of the HA profile: Patroni 3.0.2 (Debian) managing a
+// PostgreSQL 15, in the node's own network namespace, as the `postgres` user.
+// Here: the configuration each node is started with (the failover timings
+// and synchronous replication the ledger's durability depends on), the
+// refusal of a DCS backend known to lose writes with this Patroni, and how a
+// node is started, found and stopped.
+//
+// Timings (README, High availability): ttl 5 s, loop_wait 1 s, retry_timeout
+// 2 s (Patroni needs loop_wait + 2 × retry_timeout <= ttl), and a standby
+// retries its WAL source every 0.5 s instead of 5 s: after a failover, writes
+// wait (strict mode) until a standby streams from the new primary, and its
+// first try usually fails (its replication slot is not created yet). A frozen or cut
+// off primary's leader key expires after ttl; a standby sees that within a
+// loop, asks the other members (2 s at most for one that does not answer),
+// and promotes itself. A primary that cannot reach etcd for retry_timeout
+// demotes itself. synchronous_mode_strict: with no synchronous standby,
+// commits wait (and the instances answer 503, outcome unknown) instead of
+// going asynchronous.
+
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { readPidFile, processTree } from '../processes.js';
+import type { Namespace } from './network.js';
+
+export const PATRONI_BINARY = '/usr/bin/patroni';
+export const POSTGRES_BIN_DIRECTORY = '/usr/lib/postgresql/15/bin';
+export const POSTGRES_PORT = 5432;
+export const REST_PORT = 8008;
+export const CLUSTER_SCOPE = 'crebito';
+export const TIMINGS = { ttl: 5, loop_wait: 1, retry_timeout: 2 } as const;
+// Room for every instance's pool, Patroni's own and the replication connections.
+export const NODE_MAX_CONNECTIONS = 100;
+
+/** The DCS backends crebito knows: `etcd` is etcd's v2 API, `etcd3` its v3 API. */
+export type DcsBackend = 'etcd' | 'etcd3';
+
+// Patroni up to 3.0.2 on etcd3 lets an old leader whose lease expired
+// overwrite the leader key unconditionally (fixed upstream in 3.0.3): a
+// frozen primary that comes back acknowledges writes the new primary never
+// sees. Measured here: 8 acknowledged writes lost in 1 of 3 freezes.
+const ETCD3_FIXED_IN = [3, 0, 3] as const;
+
+export function parseVersion(text: string): number[] {
+  const match = /(\d+)\.(\d+)\.(\d+)/.exec(text);
+  if (match === null) throw new Error(`cannot read a version in ${JSON.stringify(text)}`);
+  return match.slice(1).map(Number);
+}
+
+const older = (version: readonly number[], than: readonly number[]) => {
+  for (let index = 0; index < than.length; index++) if (version[index] !== than[index]) return version[index]! < than[index]!;
+  return false;
+};
+
+/** Throws when this Patroni on this backend is known to lose acknowledged writes. */
+export function checkDcsBackend(backend: DcsBackend, patroniVersion: string): void {
+  if (backend === 'etcd3' && older(parseVersion(patroniVersion), ETCD3_FIXED_IN)) {
+    throw new Error(`Patroni ${patroniVersion} on the etcd3 backend can lose acknowledged writes after a frozen primary comes back `
+      + `(its old leader overwrites the leader key; fixed in Patroni ${ETCD3_FIXED_IN.join('.')}): use the etcd (v2 API) backend`);
+  }
+}
+
+export function installedPatroniVersion(): string {
+  if (!fs.existsSync(PATRONI_BINARY)) throw new Error('CREBITO_HA=on needs Patroni (Debian: apt-get install patroni etcd-server haproxy postgresql-15)');
+  return execFileSync(PATRONI_BINARY, ['--version'], { encoding: 'utf8' }).trim();
+}
+
+export interface Secrets {
+  superuserPassword: string;
+  replicationPassword: string;
+  // The ledger's roles (sql/roles/create.sql), which log in over TCP here.
+  ownerPassword: string;
+  instancePassword: string;
+}
+
+export interface NodePlan {
+  namespace: Namespace & { node: string };
+  /** Where its data directory lives (owned by postgres). */
+  dataDirectory: string;
+  configPath: string;
+  logDirectory: string;
+}
+
+export interface ClusterFacts {
+  backend: DcsBackend;
+  etcdAddress: string;
+  subnet: string;
+  secrets: Secrets;
+}
+
+function postgresqlSection(node: NodePlan, facts: ClusterFacts): object {
+  const { address } = node.namespace;
+  return {
+    listen: `${address}:${POSTGRES_PORT}`,
+    connect_address: `${address}:${POSTGRES_PORT}`,
+    data_dir: node.dataDirectory,
+    // Beside its config, where the postgres user may write (its HOME is root's under setpriv).
+    pgpass: `${node.configPath}.pgpass`,
+    bin_dir: POSTGRES_BIN_DIRECTORY,
+    use_pg_rewind: true,
+    remove_data_directory_on_rewind_failure: true,
+    authentication: {
+      superuser: { username: 'postgres', password: facts.secrets.superuserPassword },
+      replication: { username: 'replicator', password: facts.secrets.replicationPassword },
+      rewind: { username: 'postgres', password: facts.secrets.superuserPassword },
+    },
+    pg_hba: [
+      'local all all trust',
+      `host all all ${facts.subnet} scram-sha-256`,
+      `host replication replicator ${facts.subnet} scram-sha-256`,
+    ],
+    parameters: {
+      // Every node on its own address; no unix socket that three nodes on one file system would share.
+      unix_socket_directories: '',
+      max_connections: NODE_MAX_CONNECTIONS,
+      fsync: 'on',
+      full_page_writes: 'on',
+      synchronous_commit: 'on',
+      wal_log_hints: 'on',
+      wal_retrieve_retry_interval: '500ms',
+      logging_collector: 'on',
+      log_directory: node.logDirectory,
+    },
+  };
+}
+
+/** Patroni's configuration for one node (JSON, which is YAML). */
+export function patroniConfig(node: NodePlan, facts: ClusterFacts): object {
+  const { address } = node.namespace;
+  return {
+    scope: CLUSTER_SCOPE,
+    name: node.namespace.node,
+    log: { dir: node.logDirectory, level: 'INFO', file_num: 2, file_size: 10_000_000 },
+    restapi: { listen: `${address}:${REST_PORT}`, connect_address: `${address}:${REST_PORT}` },
+    [facts.backend]: { hosts: [`${facts.etcdAddress}`] },
+    bootstrap: {
+      dcs: {
+        ...TIMINGS,
+        maximum_lag_on_failover: 0,
+        synchronous_mode: true,
+        synchronous_mode_strict: true,
+        synchronous_node_count: 1,
+        postgresql: { use_pg_rewind: true, parameters: { max_wal_senders: 10, max_replication_slots: 10, wal_keep_size: '512MB', hot_standby: 'on' } },
+      },
+      initdb: [{ encoding: 'UTF8' }, { locale: 'C' }, 'data-checksums'],
+    },
+    postgresql: postgresqlSection(node, facts),
+  };
+}
+
+export function writePatroniConfig(node: NodePlan, facts: ClusterFacts, owner: { uid: number; gid: number }): void {
+  fs.mkdirSync(node.logDirectory, { recursive: true });
+  fs.chownSync(node.logDirectory, owner.uid, owner.gid);
+  fs.writeFileSync(node.configPath, `${JSON.stringify(patroniConfig(node, facts), null, 2)}\n`, { mode: 0o600 });
+  fs.chownSync(node.configPath, owner.uid, owner.gid);
+}
+
+/** Every process of a node now: Patroni and its helpers, and the postmaster (Patroni detaches it) with its children. */
+export function nodeProcesses(patroniPid: number | undefined, dataDirectory: string): number[] {
+  const postmaster = readPidFile(path.join(dataDirectory, 'postmaster.pid'));
+  const fromPatroni = patroniPid === undefined ? [] : processTree(patroniPid);
+  const fromPostmaster = postmaster === undefined || fromPatroni.includes(postmaster) ? [] : processTree(postmaster);
+  return [...fromPatroni, ...fromPostmaster].filter((pid) => fs.existsSync(`/proc/${pid}`));
+}

@@ -1,0 +1,87 @@
+// CREBITO_HA=on end to end: three PostgreSQL nodes under Patroni, etcd and
+// HAProxy, the instances and nginx in front. Under a stream of writes the
+// primary's host is lost (every process of the node killed, its link down
+// for a while, as the ledger checker's kill-primary-node does). Then: writes
+// are acknowledged again, every acknowledged write is in the database, no
+// answer that said "not applied" left a row, and the old primary streams
+// again as a standby of the new one. Timings are the checker's business
+// (README, High availability), not this test's.
+
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HA_FAULTS } from '../../tools/ledger-check/ha-faults.js';
+import { freePort, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
+
+// Bounded: the writer stops after this many requests or when told.
+const WRITES_MAX = 20_000;
+const WRITE_PAUSE_MS = 20;
+
+let stack: RunningStack;
+
+beforeAll(async () => {
+  stack = await startStack({ port: await freePort(), dataDirectory: makeDataDirectory(), environment: { CREBITO_HA: 'on' } });
+});
+
+afterAll(async () => {
+  await stack?.dispose();
+});
+
+interface Write { descricao: string; status: number; mayHaveBeenApplied: boolean | undefined; startedMs: number }
+
+/** Credits one after another until stopped; each remembered with its answer. */
+function writeUntilStopped(elapsed: () => number): { writes: Write[]; stop: () => Promise<void> } {
+  const writes: Write[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    for (let index = 0; index < WRITES_MAX && !stopped; index++) {
+      const descricao = `ha${index.toString(36).padStart(8, '0')}`;
+      const startedMs = elapsed();
+      try {
+        const response = await fetch(`${stack.baseUrl}/clientes/3/transacoes`, {
+          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ valor: 1, tipo: 'c', descricao }),
+        });
+        const body = await response.json() as { pode_ter_sido_aplicada?: boolean };
+        writes.push({ descricao, status: response.status, mayHaveBeenApplied: body.pode_ter_sido_aplicada, startedMs });
+      } catch {
+        writes.push({ descricao, status: 0, mayHaveBeenApplied: true, startedMs });
+      }
+      await new Promise((resolve) => setTimeout(resolve, WRITE_PAUSE_MS));
+    }
+  })();
+  return { writes, stop: async () => { stopped = true; await loop; } };
+}
+
+describe('CREBITO_HA=on: the primary host lost under writes', () => {
+  it('lists three nodes, one primary, with their processes', () => {
+    const nodes = stack.state().databaseNodes!;
+    expect(nodes.map((node) => node.name)).toEqual(['pg1', 'pg2', 'pg3']);
+    expect(nodes.filter((node) => node.role === 'primary')).toHaveLength(1);
+    for (const node of nodes) expect(node.pids.length).toBeGreaterThan(1);
+  });
+
+  it('acknowledges writes again, loses none, and the old primary rejoins as a standby', async () => {
+    const start = performance.now();
+    const context = { dataDirectory: stack.dataDirectory, port: stack.port, elapsed: () => performance.now() - start, log: () => undefined };
+    const writer = writeUntilStopped(context.elapsed);
+    const faultAtMs = context.elapsed();
+    const fault = await HA_FAULTS['kill-primary-node'].inject(context);
+    await writer.stop();
+
+    expect(fault.rejoinedMs, 'the old primary streams from the new one').not.toBeNull();
+    expect(fault.promotedMs, 'another node became primary').not.toBeNull();
+    // Sent once another node was seen leading: the old primary was dead by then.
+    const promotedAtMs = faultAtMs + fault.promotedMs!;
+    expect(writer.writes.filter((write) => write.startedMs > promotedAtMs && write.status === 200).length, 'writes acknowledged by the new primary').toBeGreaterThan(0);
+    const database = new pg.Client({ connectionString: stack.state().databaseUrl });
+    await database.connect();
+    try {
+      const stored = new Set((await database.query('SELECT descricao FROM transacoes WHERE cliente_id = 3')).rows.map((row) => row.descricao as string));
+      const lost = writer.writes.filter((write) => write.status === 200 && !stored.has(write.descricao));
+      const notAppliedButStored = writer.writes.filter((write) => write.status !== 200 && write.mayHaveBeenApplied === false && stored.has(write.descricao));
+      expect(lost).toEqual([]);
+      expect(notAppliedButStored).toEqual([]);
+    } finally {
+      await database.end();
+    }
+  });
+});
