@@ -21,7 +21,7 @@ import pg from 'pg';
 import { waitFor } from '../shared/wait.js';
 import { hasExited, startChild, type Child } from './child.js';
 import type { Settings } from '../shared/settings.js';
-import { ensureRoles, handOverToOwner, INSTANCE_ROLE, OWNER_ROLE } from './database-roles.js';
+import { ensureLedgerDatabase, INSTANCE_ROLE, OWNER_ROLE } from './database-roles.js';
 import { isProcessAlive, processArguments, readPidFile, waitForExit } from './processes.js';
 
 /** Durable, or fast for benchmarks (CREBITO_DATABASE_MODE); read here from the settings, not from config.ts, which imports this file. */
@@ -185,20 +185,6 @@ async function waitUntilAccepting(url: string, child: ChildProcess): Promise<voi
   throw new Error(`PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms: ${lastError}`);
 }
 
-/** The roles, and the database owned by the owner role (a database from before the roles is handed over). */
-async function ensureDatabase(maintenanceUrl: string, adminUrl: string): Promise<void> {
-  await ensureRoles(maintenanceUrl);
-  const client = new pg.Client({ connectionString: maintenanceUrl });
-  await client.connect();
-  try {
-    const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DATABASE_NAME]);
-    if (existing.rowCount === 0) await client.query(`CREATE DATABASE ${EMBEDDED_DATABASE_NAME} OWNER ${OWNER_ROLE}`);
-  } finally {
-    await client.end();
-  }
-  await handOverToOwner(adminUrl);
-}
-
 /**
  * Where the server's unix socket goes: the preferred directory, unless a
  * socket path there would be too long for a unix socket; then a directory in
@@ -278,7 +264,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     spawnOptions: { ...(owner ?? {}), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
     waitUntilReady: async (server) => {
       await waitUntilAccepting(maintenanceUrl, server);
-      await ensureDatabase(maintenanceUrl, adminUrl);
+      await ensureLedgerDatabase({ superuserMaintenanceUrl: maintenanceUrl, superuserDatabaseUrl: adminUrl, databaseName: EMBEDDED_DATABASE_NAME });
     },
     readyTimeoutMs: START_TIMEOUT_MS,
     // Fast shutdown: sessions end, nothing acknowledged is lost. Immediate

@@ -12,7 +12,7 @@ import pg from 'pg';
 import { waitForOrThrow } from '../../shared/wait.js';
 import { startChild, type Child } from '../child.js';
 import type { SupervisionHooks } from '../children.js';
-import { ensureRoles, handOverToOwner, INSTANCE_ROLE, OWNER_ROLE } from '../database-roles.js';
+import { ensureLedgerDatabase, INSTANCE_ROLE, OWNER_ROLE } from '../database-roles.js';
 import { Supervised } from '../supervisor.js';
 import { createNetwork, inNamespace, planNetwork, processesInNetwork, removeNetwork, type HaNetwork } from './network.js';
 import { checkDcsBackend, installedPatroniVersion, nodeProcesses, PATRONI_BINARY, REST_PORT, writePatroniConfig, type DcsBackend, type NodePlan, type Secrets } from './patroni.js';
@@ -183,23 +183,21 @@ export class HaCluster {
     for (const pid of leftovers) process.kill(pid, 'SIGKILL');
   }
 
-  /** The ledger's roles (over TCP, so with passwords) and its database, owned by the owner role. */
+  /** The ledger's roles and database; over TCP the roles need passwords, which only this cluster knows. */
   private async createDatabase(): Promise<void> {
     const maintenanceUrl = this.databaseUrl.replace(/\/[^/]+$/, '/postgres');
-    await ensureRoles(maintenanceUrl);
+    await ensureLedgerDatabase({ superuserMaintenanceUrl: maintenanceUrl, superuserDatabaseUrl: this.databaseUrl, databaseName: HA_DATABASE_NAME });
     const client = new pg.Client({ connectionString: maintenanceUrl });
     await client.connect();
     try {
       // The passwords are ours, made above; quoting them as literals is safe (base64url).
       await client.query(`ALTER ROLE ${OWNER_ROLE} PASSWORD '${this.secrets.ownerPassword}'`);
       await client.query(`ALTER ROLE ${INSTANCE_ROLE} PASSWORD '${this.secrets.instancePassword}'`);
-      const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [HA_DATABASE_NAME]);
-      if (found.rowCount === 0) await client.query(`CREATE DATABASE ${HA_DATABASE_NAME} OWNER ${OWNER_ROLE}`);
     } finally {
       await client.end();
     }
-    await handOverToOwner(this.databaseUrl);
   }
+
 
   private async pollRoles(): Promise<void> {
     const members = await readCluster(this.network);
