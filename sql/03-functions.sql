@@ -4,7 +4,9 @@
 -- transaction with `resultado`, a text that is either 'aplicada' (limite
 -- and saldo are the values after it) or an error code of the API's catalogue
 -- (src/shared/failures.ts): 'cliente_nao_encontrado', a reason from recusa()
--- (00-rules.sql), or, for a request with an idempotency key,
+-- (00-rules.sql), 'cliente_ocupado' (another session holds the client's
+-- row: nothing was done, the instance sends it again), or, for a request
+-- with an idempotency key,
 -- 'chave_idempotencia_reutilizada' (the key came with another request) or
 -- 'chave_idempotencia_em_uso' (a request with the key is still running).
 -- `repetida` is true when the answer is a stored outcome replayed to a retry
@@ -65,14 +67,21 @@ BEGIN
     END IF;
 
     -- The row lock serialises every transaction of one client, across all
-    -- instances, until this transaction commits.
+    -- instances, until this transaction commits. It never waits: a row
+    -- another session holds (the other instance's call for a few
+    -- milliseconds, or a DBA's query for minutes) answers 'cliente_ocupado'
+    -- at once, having changed nothing, and the instance sends it again a
+    -- little later until its queue wait runs out (batcher.ts). A wait here
+    -- would hold the instance's one transaction connection, and every other
+    -- client's requests behind it, for as long as the row stays locked.
     SELECT c.limite, c.saldo INTO v_limite, v_saldo
       FROM clientes c
      WHERE c.id = p_cliente_id
-       FOR UPDATE;
+       FOR UPDATE SKIP LOCKED;
 
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 'cliente_nao_encontrado', NULL::integer, NULL::bigint, false;
+        RETURN QUERY SELECT CASE WHEN EXISTS (SELECT FROM clientes c WHERE c.id = p_cliente_id) THEN 'cliente_ocupado' ELSE 'cliente_nao_encontrado' END,
+                            NULL::integer, NULL::bigint, false;
         RETURN;
     END IF;
 

@@ -6,8 +6,12 @@
 -- request that finds nothing in flight goes alone at once, to
 -- registrar_transacao, which measured about twice as fast for one.
 --
--- Row locks: every client of the batch is locked FOR UPDATE, in id order, so
--- two batches from two instances can never wait on each other in a cycle.
+-- Row locks: every client of the batch is locked FOR UPDATE SKIP LOCKED,
+-- so a batch never waits for a row (and two batches never wait on each other
+-- in a cycle): a client whose row another session holds gets
+-- 'cliente_ocupado' for each of its transactions, which change nothing,
+-- while the batch's other clients are applied and committed as usual; the
+-- instance sends the busy ones again (see registrar_transacao).
 -- Balances are then computed in memory and written once per client; rows are
 -- inserted in arrival order, so transacoes.id stays the commit order of each
 -- client. The CHECK constraints on clientes still guard the final balances.
@@ -113,6 +117,7 @@ DECLARE
     v_primeiras  bigint[];
     v_entradas   chaves_idempotencia[];
     v_lote       record;
+    v_resultados text[];
 BEGIN
     IF v_count IS NULL OR cardinality(p_valores) <> v_count OR cardinality(p_tipos) <> v_count OR cardinality(p_descricoes) <> v_count
        OR cardinality(p_chaves) <> v_count THEN
@@ -128,13 +133,22 @@ BEGIN
               FROM clientes
              WHERE id = ANY (p_cliente_ids)
              ORDER BY id
-               FOR UPDATE) c;
+               FOR UPDATE SKIP LOCKED) c;
 
     IF p_chaves IS NOT NULL THEN
         SELECT * INTO v_primeiras, v_entradas FROM chaves_do_lote(p_cliente_ids, p_chaves);
     END IF;
     SELECT * INTO v_lote FROM decidir_lote(p_cliente_ids, p_valores, p_tipos, p_descricoes, p_chaves,
                                            v_clientes, v_limites, v_saldos, v_reservadas, v_primeiras, v_entradas);
+
+    -- A client decidir_lote did not find was skipped, or does not exist.
+    v_resultados := v_lote.resultados;
+    IF 'cliente_nao_encontrado' = ANY (v_resultados) THEN
+        SELECT array_agg(CASE WHEN r.resultado = 'cliente_nao_encontrado' AND EXISTS (SELECT FROM clientes c WHERE c.id = r.cliente_id)
+                              THEN 'cliente_ocupado' ELSE r.resultado END ORDER BY r.ordem)
+          INTO v_resultados
+          FROM unnest(v_lote.resultados, p_cliente_ids) WITH ORDINALITY AS r (resultado, cliente_id, ordem);
+    END IF;
 
     UPDATE clientes c
        SET saldo = novo.saldo
@@ -159,7 +173,7 @@ BEGIN
 
     RETURN QUERY
     SELECT r.resultado, r.limite, r.saldo, r.repetida
-      FROM unnest(v_lote.resultados, v_lote.limite_de_cada, v_lote.saldo_de_cada, v_lote.repetidas) WITH ORDINALITY AS r (resultado, limite, saldo, repetida, ordem)
+      FROM unnest(v_resultados, v_lote.limite_de_cada, v_lote.saldo_de_cada, v_lote.repetidas) WITH ORDINALITY AS r (resultado, limite, saldo, repetida, ordem)
      ORDER BY r.ordem;
 END;
 $$;

@@ -160,5 +160,11 @@ function registerHealthGauges(registry: client.Registry, health: () => ServerHea
   counter('crebito_database_calls_late_total', 'Database calls that missed the request deadline (their requests got 503 banco_sem_resposta)', ['operation'], (add, now) => {
     for (const operation of OPERATION_LABELS) add({ operation }, now.ledger[operation].lateCalls);
   });
+  counter('crebito_requests_busy_retries_total', 'Requests sent again because another database session held their client\'s row (sent: retried; answered 503 cliente_ocupado: gave_up), by operation', ['operation', 'outcome'], (add, now) => {
+    for (const operation of OPERATION_LABELS) {
+      add({ operation, outcome: 'retried' }, now.ledger[operation].retried);
+      add({ operation, outcome: 'gave_up' }, now.ledger[operation].retriesGivenUp);
+    }
+  });
   counter('crebito_circuit_opened_total', 'Times the circuit breaker opened', [], (add, now) => add({}, now.ledger.breaker.opened));
 }

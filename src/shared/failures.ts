@@ -86,6 +86,10 @@ export const failures = {
   rejectedByDatabase: new Failure(STATUS.internalError, 'erro_interno', 'the database refused this request although it passed validation; nothing was applied', { mayHaveBeenApplied: false }),
   overloaded: new Failure(STATUS.unavailable, 'sobrecarregado', 'too many requests are waiting for the database; this one was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
   databaseDown: new Failure(STATUS.unavailable, 'banco_indisponivel', 'the database is not answering; this request was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
+  // Another database session (a DBA's query, a migration, a report) holds
+  // this client's row: the request was sent again until its queue wait ran
+  // out, never waiting on the row, and every attempt changed nothing.
+  clientBusy: new Failure(STATUS.unavailable, 'cliente_ocupado', 'another database session holds this client\'s account; nothing was applied (retry later)', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
   databaseUnavailable: new Failure(STATUS.unavailable, 'banco_sem_resposta', 'the database did not answer in time; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
   invalidIdempotencyKey: new Failure(STATUS.unprocessable, 'chave_idempotencia_invalida', `Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_CHARACTERS_MAX} visible ASCII characters`),
   idempotencyKeyReused: new Failure(STATUS.unprocessable, 'chave_idempotencia_reutilizada', 'this Idempotency-Key was first used with another valor, tipo or descricao; nothing was applied (a new request needs a new key)'),

@@ -8,7 +8,7 @@ import { API_ROUTES } from '../../src/instance/http/routes.js';
 import type { ServerHealth } from '../../src/instance/http/server.js';
 import { OPERATION_LABELS, type LedgerHealth } from '../../src/instance/ledger/ledger.js';
 
-const idle = { inFlight: 0, waiting: 0, shedFull: 0, shedExpired: 0, lateCalls: 0 };
+const idle = { inFlight: 0, waiting: 0, shedFull: 0, shedExpired: 0, lateCalls: 0, retried: 0, retriesGivenUp: 0 };
 // Built from the lists of routes and operations, as the instance builds its own.
 const health = (): ServerHealth => ({
   instance: 'unit', pid: 1, inFlight: 0, draining: false,

@@ -43,6 +43,8 @@ interface CheckOptions {
   durationMs: number;
   concurrency: number;
   faults: boolean;
+  /** --only: run just this fault of FAULT_SCHEDULE (its kebab-case name, e.g. lock-row). */
+  only: string | undefined;
   /** --ha-faults: the HA profile's faults by name, comma-separated, each --repeat times. */
   haFaults: string | undefined;
   repeat: number;
@@ -67,6 +69,9 @@ function readOptions(): CheckOptions {
       duration: { type: 'string', default: '20' },
       clients: { type: 'string', default: '16' },
       faults: { type: 'boolean', default: false },
+      // One fault of the schedule by its record name (e.g. lock-row): to
+      // measure one fault's fix without running the others.
+      only: { type: 'string' },
       'ha-faults': { type: 'string' },
       repeat: { type: 'string', default: '1' },
       'max-operations': { type: 'string', default: String(HISTORY_MAX_OPERATIONS) },
@@ -76,7 +81,8 @@ function readOptions(): CheckOptions {
     target: readTargetOptions(values),
     durationMs: numberOption(values.duration, 'duration', { min: 1, max: 3600, whole: false }) * 1000,
     concurrency: numberOption(values.clients, 'clients', { min: 1, max: 1000, whole: true }),
-    faults: values.faults,
+    faults: values.faults || values.only !== undefined,
+    only: values.only,
     haFaults: values['ha-faults'],
     repeat: numberOption(values.repeat, 'repeat', { min: 1, max: 20, whole: true }),
     maxOperations: numberOption(values['max-operations'], 'max-operations', { min: 1, max: HISTORY_MAX_OPERATIONS, whole: true }),
@@ -89,10 +95,18 @@ async function main(): Promise<void> {
   process.exitCode = valid ? 0 : 1;
 }
 
+/** The fault schedule, or only the fault whose injector is named `only` (lock-row is lockRow). */
+function faultsNamed(only: string | undefined): typeof FAULT_SCHEDULE {
+  if (only === undefined) return FAULT_SCHEDULE;
+  const chosen = FAULT_SCHEDULE.filter((fault) => fault.inject.name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`) === only);
+  if (chosen.length === 0) throw new Error(`--only ${only}: no such fault`);
+  return chosen;
+}
+
 /** One whole run: load (and faults), settle, read the database, judge, report. True when valid. */
 async function check(target: Target, options: CheckOptions): Promise<boolean> {
   const state = target.state();
-  const schedule = options.haFaults !== undefined ? haFaultSchedule(options.haFaults, options.repeat) : options.faults ? FAULT_SCHEDULE : [];
+  const schedule = options.haFaults !== undefined ? haFaultSchedule(options.haFaults, options.repeat) : options.faults ? faultsNamed(options.only) : [];
   // Before the books are read (its rows are the history the run begins
   // with), and before the run's clock starts.
   if (schedule.some((fault) => fault.inject === heavyReader)) await seedLargeHistory(state.databaseUrl, (line) => console.log(line));

@@ -12,8 +12,21 @@
 //   whenLate (sent: it may have been applied). The late call's slot is freed
 //   for the next one; the call itself goes on until the database or the
 //   driver's own timeout ends it, and its answer is then dropped.
+// An item answered "nothing was done, send me again" (isRetry: a client row
+// another database session holds) is queued again after a short pause that
+// doubles, keeping its arrival time, and shares the next call like any other;
+// once its queue wait (waitMsMax) is over it is answered with that answer. So
+// a row that stays locked costs its own requests their queue wait, and the
+// calls that carry them, and every other request, never wait on it.
 
 import { crashOnBug } from '../../shared/invariant.js';
+
+// The first pause before an item answered isRetry is sent again, and the
+// longest: another instance's call holds a row for a millisecond or two, so
+// the first retries come soon; a row held for seconds is retried about
+// every 32 ms, each retry costing a slot in a shared call, not a call.
+const RETRY_PAUSE_MS_MIN = 1;
+const RETRY_PAUSE_MS_MAX = 32;
 
 export interface BatcherOptions<Item, Result> {
   /** Most items in one call. */
@@ -35,6 +48,8 @@ export interface BatcherOptions<Item, Result> {
   onSend?: (size: number) => void;
   /** Told of every call that missed its deadline. */
   onLate?: () => void;
+  /** Whether an answer means nothing was done and the item should be sent again (until its queue wait is over). */
+  isRetry?: (result: Result) => boolean;
 }
 
 interface Waiting<Item, Result> {
@@ -42,6 +57,9 @@ interface Waiting<Item, Result> {
   arrivedMs: number;
   resolve: (result: Result) => void;
   reject: (error: unknown) => void;
+  /** Times it was answered isRetry; the last such answer, given when its queue wait runs out. */
+  retries: number;
+  retryAnswer?: Result;
 }
 
 export interface BatcherHealth {
@@ -52,6 +70,9 @@ export interface BatcherHealth {
   shedFull: number;
   shedExpired: number;
   lateCalls: number;
+  /** Items sent again after an isRetry answer; items answered with it when their queue wait ran out: counters. */
+  retried: number;
+  retriesGivenUp: number;
 }
 
 export function createBatcher<Item, Result>(options: BatcherOptions<Item, Result>): Batcher<Item, Result> {
@@ -63,7 +84,9 @@ export function createBatcher<Item, Result>(options: BatcherOptions<Item, Result
 
 export class Batcher<Item, Result> {
   private readonly queue: Waiting<Item, Result>[] = [];
-  private readonly counts = { inFlight: 0, shedFull: 0, shedExpired: 0, lateCalls: 0 };
+  private readonly counts = { inFlight: 0, shedFull: 0, shedExpired: 0, lateCalls: 0, retried: 0, retriesGivenUp: 0 };
+  /** Items pausing before they are queued again, each with its timer. */
+  private readonly pausing = new Map<Waiting<Item, Result>, NodeJS.Timeout>();
   private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: BatcherOptions<Item, Result>) {}
@@ -74,7 +97,7 @@ export class Batcher<Item, Result> {
       return Promise.resolve(this.options.whenFull);
     }
     return new Promise<Result>((resolve, reject) => {
-      this.queue.push({ item, arrivedMs: performance.now(), resolve, reject });
+      this.queue.push({ item, arrivedMs: performance.now(), resolve, reject, retries: 0 });
       this.dispatch();
     });
   }
@@ -82,6 +105,11 @@ export class Batcher<Item, Result> {
   /** Answers every waiting item with result, at once (the database is known to be down). */
   flush(result: Result): void {
     for (const waiting of this.queue.splice(0)) waiting.resolve(result);
+    for (const [waiting, timer] of this.pausing) {
+      clearTimeout(timer);
+      waiting.resolve(result);
+    }
+    this.pausing.clear();
   }
 
   health(): BatcherHealth {
@@ -97,10 +125,33 @@ export class Batcher<Item, Result> {
   /** Answers every item whose wait is over; the queue is in arrival order, so they are at its front. */
   private expireOverdue(): void {
     const oldestAllowed = performance.now() - this.options.waitMsMax;
-    while (this.queue.length > 0 && this.queue[0]!.arrivedMs <= oldestAllowed) {
+    while (this.queue.length > 0 && this.queue[0]!.arrivedMs <= oldestAllowed) this.giveUp(this.queue.shift()!);
+  }
+
+  /** Answers an item whose queue wait is over: with its last isRetry answer if it had one (it was sent, and nothing was done). */
+  private giveUp(waiting: Waiting<Item, Result>): void {
+    if (waiting.retryAnswer === undefined) {
       this.counts.shedExpired++;
-      this.queue.shift()!.resolve(this.options.whenExpired);
+      return waiting.resolve(this.options.whenExpired);
     }
+    this.counts.retriesGivenUp++;
+    waiting.resolve(waiting.retryAnswer);
+  }
+
+  /** Queues an item again after a pause, in arrival order (it is older than most of the queue, so the scan is short). */
+  private retryLater(waiting: Waiting<Item, Result>, answer: Result): void {
+    waiting.retryAnswer = answer;
+    const pauseMs = Math.min(RETRY_PAUSE_MS_MIN * 2 ** waiting.retries, RETRY_PAUSE_MS_MAX);
+    waiting.retries++;
+    if (performance.now() + pauseMs - waiting.arrivedMs >= this.options.waitMsMax) return this.giveUp(waiting);
+    this.pausing.set(waiting, setTimeout(() => {
+      this.pausing.delete(waiting);
+      this.counts.retried++;
+      let index = 0;
+      while (index < this.queue.length && this.queue[index]!.arrivedMs <= waiting.arrivedMs) index++;
+      this.queue.splice(index, 0, waiting);
+      this.dispatch();
+    }, pauseMs));
   }
 
   private armExpiry(): void {
@@ -133,7 +184,11 @@ export class Batcher<Item, Result> {
     this.options.send(batch.map((waiting) => waiting.item)).then((results) => {
       if (!open) return;
       if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} came back with ${results.length} results`);
-      batch.forEach((waiting, index) => waiting.resolve(results[index]!));
+      batch.forEach((waiting, index) => {
+        const result = results[index]!;
+        if (this.options.isRetry?.(result) === true) this.retryLater(waiting, result);
+        else waiting.resolve(result);
+      });
     }).catch((error: unknown) => {
       if (open) return batch.forEach((waiting) => waiting.reject(error));
       // send() answers expected failures with values; a rejection is a bug,

@@ -92,6 +92,8 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
       whenExpired: failures.overloaded,
       whenLate: failures.databaseUnavailable,
       onLate: () => breaker.failed(),
+      // A client row another session holds answers at once (sql/03-functions.sql): sent again, never waited on.
+      isRetry: (answer) => answer === failures.clientBusy,
       send: (inputs) => send(inputs, context),
       onSend: (size) => options.metrics.callSent(operation.label, size),
     });
