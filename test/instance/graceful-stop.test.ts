@@ -1,11 +1,11 @@
 // Stopping and starting: a SIGTERM finishes requests already in flight before
 // the instance exits, and a new instance on the same data sees everything.
 
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { readHealth } from '../support/health.js';
+import { holdTransactionInserts } from '../support/hold-calls.js';
 import { getStatement, postTransaction } from '../support/http.js';
 import { startInstance } from '../support/instance.js';
 
@@ -22,12 +22,9 @@ afterAll(async () => {
 describe('graceful stop', () => {
   it('SIGTERM waits for in-flight transactions, answers them, and exits 0', async () => {
     const instance = await startInstance({ databaseUrl: database.url });
-    // Hold client 3's row lock from outside, so the requests are truly in
-    // flight (waiting inside registrar_transacao) when the signal arrives.
-    const blocker = new pg.Client({ connectionString: database.adminUrl });
-    await blocker.connect();
-    await blocker.query('BEGIN');
-    await blocker.query('SELECT 1 FROM clientes WHERE id = 3 FOR UPDATE');
+    // Hold the inserts from outside, so the requests are truly in flight
+    // (waiting inside registrar_transacao) when the signal arrives.
+    const blocker = await holdTransactionInserts(database.adminUrl);
     try {
       const before = await database.balance(3);
       const pending = Array.from({ length: 8 }, (_, index) =>
@@ -42,14 +39,14 @@ describe('graceful stop', () => {
       const exitCode = instance.stop('SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 200));
       expect(instance.child.exitCode).toBeNull();
-      await blocker.query('COMMIT');
+      await blocker.release();
 
       const responses = await Promise.all(pending);
       expect(responses.map((response) => response.status)).toEqual(Array(8).fill(200));
       expect(await exitCode).toBe(0);
       expect(await database.balance(3)).toBe(before + 80);
     } finally {
-      await blocker.end();
+      await blocker.release();
     }
   });
 });

@@ -3,14 +3,14 @@
 // arrives while its first attempt still runs (it waits and replays, or past
 // its bound answers 409), two requests with one key in one shared commit,
 // and keys expiring in the background. The first attempt is held inside the
-// database by a row lock taken from outside.
+// database by a lock on transacoes taken from outside (support/hold-calls.ts).
 
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { readHealth } from '../support/health.js';
+import { holdTransactionInserts, TABLE_LOCK_WAIT_EVENT } from '../support/hold-calls.js';
 import { postTransaction, postWithKey } from '../support/http.js';
 import { startInstance, type RunningInstance, startInstances } from '../support/instance.js';
 
@@ -36,28 +36,15 @@ afterAll(async () => {
   await database?.close();
 });
 
-/** Holds a client's row lock from outside until release() is called. */
-async function holdClient(clientId: number): Promise<{ release: () => Promise<void> }> {
-  const blocker = new pg.Client({ connectionString: database.adminUrl });
-  await blocker.connect();
-  await blocker.query('BEGIN');
-  await blocker.query('SELECT 1 FROM clientes WHERE id = $1 FOR UPDATE', [clientId]);
-  return {
-    async release() {
-      await blocker.query('COMMIT');
-      await blocker.end();
-    },
-  };
-}
 
 const backendsWaiting = async (event: string) =>
   (await database.query("SELECT 1 FROM pg_stat_activity WHERE wait_event = $1 AND datname = current_database()", [event])).length;
 
-/** Sends a keyed request to an instance and holds it inside the database, waiting on its client's row lock. */
+/** Sends a keyed request to an instance and holds it inside the database, its row and key locked, waiting to insert. */
 async function heldFirstAttempt(target: RunningInstance, clientId: number, body: object, key: string) {
-  const hold = await holdClient(clientId);
+  const hold = await holdTransactionInserts(database.adminUrl);
   const first = postWithKey(target.baseUrl, clientId, body, key);
-  await waitForOrThrow('the first attempt waiting on the row lock', async () => (await backendsWaiting('tuple') + await backendsWaiting('transactionid')) > 0, WAIT);
+  await waitForOrThrow('the first attempt waiting on the table lock', async () => (await backendsWaiting(TABLE_LOCK_WAIT_EVENT)) > 0, WAIT);
   return { first, release: hold.release };
 }
 const rowsOf = async (descricao: string) => (await database.query('SELECT 1 FROM transacoes WHERE descricao = $1', [descricao])).length;
@@ -104,7 +91,7 @@ describe('one key twice in one shared commit', () => {
     const listen = `127.0.0.1:${patient.port}`;
     // A first call held in the database occupies the instance's one
     // transaction slot, so the next two wait and go together, as one call.
-    const hold = await holdClient(3);
+    const hold = await holdTransactionInserts(database.adminUrl);
     const occupying = postTransaction(patient.baseUrl, 3, { valor: 1, tipo: 'c', descricao: 'ocupa' });
     await waitForOrThrow('the occupying call in flight', async () => (await readHealth(listen)).inFlight === 1, WAIT);
     const pair = [postWithKey(patient.baseUrl, 3, body, key), postWithKey(patient.baseUrl, 3, body, key)];

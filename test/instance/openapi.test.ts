@@ -17,6 +17,7 @@ import { waitForOrThrow } from '../../src/shared/wait.js';
 import { OPENAPI_FILE } from '../../tools/generate/openapi.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { readHealth } from '../support/health.js';
+import { holdTransactionInserts } from '../support/hold-calls.js';
 import { startInstance, type RunningInstance } from '../support/instance.js';
 
 interface Answer { method: string; path: string; status: number; body: string; headers: Headers }
@@ -164,19 +165,15 @@ async function keyInUse(): Promise<void> {
   await holder.end();
 }
 
-/** 503: with a queue of one, a third request finds one in flight (held by a row lock) and one waiting. */
+/** 503: with a queue of one, a third request finds one in flight (held by a table lock) and one waiting. */
 async function overloaded(): Promise<void> {
-  const holder = new pg.Client({ connectionString: database.adminUrl });
-  await holder.connect();
-  await holder.query('BEGIN');
-  await holder.query('SELECT 1 FROM clientes WHERE id = 4 FOR UPDATE');
+  const holder = await holdTransactionInserts(database.adminUrl);
   const listen = `127.0.0.1:${instance.port}`;
   const held = [post(4, { valor: 1, tipo: 'c', descricao: 'a' })];
   await waitForOrThrow('one call in flight', async () => (await readHealth(listen)).inFlight === 1, { timeoutMs: 5000, intervalMs: 10 });
   held.push(post(4, { valor: 1, tipo: 'c', descricao: 'b' }));
   await waitForOrThrow('one waiting', async () => ((await readHealth(listen)) as unknown as { ledger: { transacoes: { waiting: number } } }).ledger.transacoes.waiting === 1, { timeoutMs: 5000, intervalMs: 10 });
   await post(4, { valor: 1, tipo: 'c', descricao: 'c' });
-  await holder.query('COMMIT');
-  await holder.end();
+  await holder.release();
   await Promise.all(held);
 }

@@ -1,11 +1,11 @@
 // Shared commits through a real instance: requests that waited together are
 // sent as one call, and one bad row in it must not fail the others.
 
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { readHealth } from '../support/health.js';
+import { holdTransactionInserts } from '../support/hold-calls.js';
 import { getStatement, postTransaction } from '../support/http.js';
 import { startInstance, type RunningInstance } from '../support/instance.js';
 
@@ -28,12 +28,9 @@ afterAll(async () => {
 describe('a batch with a row the database refuses', () => {
   it('regression: one row that passed validation and failed in SQL crashed the instance with its whole batch', async () => {
     const listen = `127.0.0.1:${instance.port}`;
-    // Hold client 1's row lock so the first request's call waits inside the
+    // Hold the inserts so the first request's call waits inside the
     // database, and the next three queue up behind it to share one call.
-    const blocker = new pg.Client({ connectionString: database.adminUrl });
-    await blocker.connect();
-    await blocker.query('BEGIN');
-    await blocker.query('SELECT 1 FROM clientes WHERE id = 1 FOR UPDATE');
+    const blocker = await holdTransactionInserts(database.adminUrl);
     const first = postTransaction(instance.baseUrl, 1, { valor: 1, tipo: 'c', descricao: 'primeira' });
     await waitForOrThrow('the first call in flight', async () => (await readHealth(listen)).inFlight === 1, { timeoutMs: 5000, intervalMs: 10 });
     const batch = [
@@ -42,8 +39,7 @@ describe('a batch with a row the database refuses', () => {
       postTransaction(instance.baseUrl, 3, { valor: 30, tipo: 'c', descricao: 'inocente2' }),
     ];
     await waitForOrThrow('three requests waiting to share a call', async () => ((await readHealth(listen)) as unknown as { ledger: { transacoes: { waiting: number } } }).ledger.transacoes.waiting === 3, { timeoutMs: 5000, intervalMs: 10 });
-    await blocker.query('COMMIT');
-    await blocker.end();
+    await blocker.release();
 
     expect((await first).status).toBe(200);
     const [innocent1, poisoned, innocent2] = await Promise.all(batch);

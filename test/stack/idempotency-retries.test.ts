@@ -14,6 +14,7 @@ import { allInstancesServe } from '../../tools/ledger-check/probes.js';
 import { freePort, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
 import { openDatabase, type TestDatabase } from '../support/database.js';
 import { waitUntilIdle } from '../support/health.js';
+import { holdTransactionInserts } from '../support/hold-calls.js';
 import { postTransaction, postWithKey, type KeyedResponse } from '../support/http.js';
 
 const STORM_REQUESTS = 40;
@@ -119,20 +120,16 @@ describe('retries after a failure', () => {
   it('a request whose client left after sending it is applied once; the retry replays its outcome', async () => {
     const key = randomUUID();
     const payload = JSON.stringify({ valor: 11, tipo: 'c', descricao: 'cortada' });
-    // The client's row lock, held from outside, keeps the request inside the
+    // A lock on transacoes, held from outside, keeps the request inside the
     // database until the client has gone.
-    const blocker = new pg.Client({ connectionString: database.adminUrl });
-    await blocker.connect();
-    await blocker.query('BEGIN');
-    await blocker.query('SELECT 1 FROM clientes WHERE id = 4 FOR UPDATE');
+    const blocker = await holdTransactionInserts(database.adminUrl);
     const socket = net.connect(stack.port, '127.0.0.1');
     socket.on('error', () => undefined);
     socket.write(`POST /clientes/4/transacoes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nIdempotency-Key: ${key}\r\nContent-Length: ${payload.length}\r\n\r\n${payload}`);
-    await waitForOrThrow('the request waiting on the row lock', async () => (await database.query(
+    await waitForOrThrow('the request waiting on the table lock', async () => (await database.query(
       "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%registrar_transac%'")).length > 0, RECOVERY);
     socket.destroy();
-    await blocker.query('COMMIT');
-    await blocker.end();
+    await blocker.release();
     await waitUntilIdle(stack.state().instances.map((instance) => instance.listen));
 
     const rows = await rowsOf(4, 'cortada');
