@@ -70,7 +70,7 @@ export const failures = {
   balanceTooLarge: new Failure(STATUS.unprocessable, 'saldo_excedido', 'the credit would take the balance past the largest exact integer'),
   malformedJson: new Failure(STATUS.unprocessable, 'json_invalido', 'the body is not one JSON value'),
   notAnObject: new Failure(STATUS.unprocessable, 'corpo_invalido', 'the body must be a JSON object'),
-  invalidValor: new Failure(STATUS.unprocessable, 'valor_invalido', `valor must be a whole number from 1 to ${VALOR_MAX}`),
+  invalidValor: new Failure(STATUS.unprocessable, 'valor_invalido', `valor must be a whole number from 1 to ${VALOR_MAX}, written as plain digits (no fraction, no exponent)`),
   invalidTipo: new Failure(STATUS.unprocessable, 'tipo_invalido', 'tipo must be "c" or "d"'),
   invalidDescricao: new Failure(STATUS.unprocessable, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRICAO_CHARACTERS_MAX} characters`),
   bodyTooLarge: new Failure(STATUS.payloadTooLarge, 'corpo_grande_demais', 'the body is larger than the limit'),

@@ -26,11 +26,44 @@ describe('countStorableCharacters', () => {
   });
 });
 
+// Money typed as a fraction was rounded: JSON.parse reads 0.99999999999999999
+// as 1, so it was booked as 1 with a 200. Only the digits as written count.
+describe('regression: money typed as a fraction was rounded (valor is taken only as plain digits)', () => {
+  const withValor = (text: string) => `{"valor":${text},"tipo":"c","descricao":"x"}`;
+  it.each([
+    ['1', 1], ['7', 7], ['10', 10], ['2147483647', 2147483647],
+    ['0.99999999999999999', failures.invalidValor], ['1.0000000000000001', failures.invalidValor],
+    ['1.0', failures.invalidValor], ['1.00', failures.invalidValor], ['1e3', failures.invalidValor], ['1E3', failures.invalidValor],
+    ['1e+3', failures.invalidValor], ['10e-1', failures.invalidValor], ['1000e0', failures.invalidValor], ['-1', failures.invalidValor],
+    ['-0', failures.invalidValor], ['0', failures.invalidValor], ['1.5', failures.invalidValor], ['2147483648', failures.invalidValor],
+  ])('valor written %s', (text, expected) => {
+    const answer = parseTransactionBody(bytes(withValor(text)));
+    expect(answer).toEqual(typeof expected === 'number' ? { valor: expected, tipo: 'c', descricao: 'x' } : expected);
+  });
+
+  it.each([
+    // Whitespace around it, and other members around it, change nothing.
+    ['{ "valor" :  12 , "tipo":"c","descricao":"x"}', 12],
+    ['{"extra":"\\"valor\\": 1.5","tipo":"c","descricao":"x","valor":3}', 3],
+    ['{"nested":{"valor":1.5},"valor":4,"tipo":"c","descricao":"x"}', 4],
+    ['{"list":[{"valor":1.5}],"tipo":"c","descricao":"x","valor":5}', 5],
+    // JSON.parse keeps the last of a repeated key; so does the scan.
+    ['{"valor":1.5,"valor":6,"tipo":"c","descricao":"x"}', 6],
+    ['{"valor":6,"valor":1.0,"tipo":"c","descricao":"x"}', failures.invalidValor],
+    // An escaped key is the same key.
+    ['{"val\\u006fr":1.0,"tipo":"c","descricao":"x"}', failures.invalidValor],
+    ['{"val\\u006fr":8,"tipo":"c","descricao":"x"}', 8],
+  ])('%s', (body, expected) => {
+    const answer = parseTransactionBody(bytes(body));
+    expect(answer).toEqual(typeof expected === 'number' ? { valor: expected, tipo: 'c', descricao: 'x' } : expected);
+  });
+});
+
 describe('parseTransactionBody', () => {
   it.each([
     ['{"valor":1,"tipo":"c","descricao":"x"}', { valor: 1, tipo: 'c', descricao: 'x' }],
     ['{"valor":2147483647,"tipo":"d","descricao":"0123456789"}', { valor: 2147483647, tipo: 'd', descricao: '0123456789' }],
-    ['{"valor":1.0,"tipo":"c","descricao":"x","extra":true}', { valor: 1, tipo: 'c', descricao: 'x' }],
+    ['{"valor":1,"tipo":"c","descricao":"x","extra":true}', { valor: 1, tipo: 'c', descricao: 'x' }],
     ['{"valor":1,"tipo":"c","descricao":"x"}x', failures.malformedJson],
     ['', failures.malformedJson],
     ['[]', failures.notAnObject],

@@ -128,7 +128,7 @@ const postTransaction = {
       failures.clientNotFound, failures.idempotencyKeyInUse, failures.bodyTooLarge,
       failures.malformedJson, failures.notAnObject, failures.invalidValor, failures.invalidTipo, failures.invalidDescricao,
       failures.limitExceeded, failures.balanceTooLarge, failures.invalidIdempotencyKey, failures.idempotencyKeyReused,
-      failures.rejectedByDatabase, ...UNAVAILABLE,
+      failures.rejectedByDatabase, failures.clientBusy, ...UNAVAILABLE,
     ], {
       ...UNAVAILABLE_NOTES,
       409: { note: 'Nothing was applied by this request; retry it with the same key once the first has finished', headers: RETRY_AFTER_HEADERS },

@@ -35,6 +35,75 @@ export function countStorableCharacters(text: string): number {
   return characters;
 }
 
+/** The only way a valor may be written: digits, no sign, no leading zero, no fraction, no exponent. */
+const VALOR_TEXT = /^[1-9][0-9]*$/;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const NUMBER_BYTE = /[-+.eE0-9]/;
+const WHITESPACE_BYTES = new Set([0x20, 0x09, 0x0a, 0x0d]);
+const VALOR_KEY = 'valor';
+
+/** The index of the quote that closes the string whose opening quote is at `start`. */
+function stringEnd(body: Uint8Array, start: number): number {
+  let index = start + 1;
+  while (body[index] !== QUOTE) index += body[index] === BACKSLASH ? 2 : 1;
+  return index;
+}
+
+const VALOR_KEY_BYTES = Buffer.from(VALOR_KEY);
+
+/** Whether the string from the quote at `start` to the quote at `end` is the key valor (compared as bytes, decoded only when escaped). */
+function isValorKey(body: Uint8Array, start: number, end: number): boolean {
+  const key = body.subarray(start + 1, end);
+  if (!key.includes(BACKSLASH)) return VALOR_KEY_BYTES.equals(key);
+  // A key written with escapes ("val\u006fr") is the same key to JSON.parse.
+  return JSON.parse(Buffer.from(body.subarray(start, end + 1)).toString('utf8')) === VALOR_KEY;
+}
+
+/** The number text right after a colon at `index`, or undefined when the value is not a number. */
+function numberTextAfter(body: Uint8Array, index: number): string | undefined {
+  let start = index + 1;
+  while (WHITESPACE_BYTES.has(body[start]!)) start++;
+  let end = start;
+  while (end < body.length && NUMBER_BYTE.test(String.fromCharCode(body[end]!))) end++;
+  return end > start ? Buffer.from(body.buffer, body.byteOffset + start, end - start).toString('latin1') : undefined;
+}
+
+/**
+ * The JSON text of the top-level "valor" member's number (the last one, as
+ * JSON.parse keeps the last), in a body JSON.parse accepted as an object:
+ * one pass over its bytes, skipping strings and nested values.
+ */
+export function valorText(body: Uint8Array): string | undefined {
+  let depth = 0;
+  let expectingKey = false;
+  let keyIsValor = false;
+  let text: string | undefined;
+  for (let index = 0; index < body.length; index++) {
+    const byte = body[index]!;
+    if (byte === QUOTE) {
+      const end = stringEnd(body, index);
+      if (depth === 1 && expectingKey) keyIsValor = isValorKey(body, index, end);
+      expectingKey = false;
+      index = end;
+    } else if (byte === 0x7b || byte === 0x5b) {
+      depth++;
+      expectingKey = depth === 1;
+    } else if (byte === 0x7d || byte === 0x5d) {
+      depth--;
+    } else if (depth === 1 && byte === COMMA) {
+      expectingKey = true;
+    } else if (depth === 1 && byte === COLON && keyIsValor) {
+      text = numberTextAfter(body, index);
+      keyIsValor = false;
+    }
+  }
+  return text;
+}
+
 export function parseTransactionBody(body: Uint8Array): TransactionRequest | Failure {
   let value: unknown;
   try {
@@ -48,6 +117,11 @@ export function parseTransactionBody(body: Uint8Array): TransactionRequest | Fai
   if (typeof valor !== 'number' || !Number.isInteger(valor) || valor < 1 || valor > VALOR_MAX) {
     return failures.invalidValor;
   }
+  // JSON.parse read the number as a double: 0.99999999999999999 and
+  // 1.0000000000000001 both became 1. Money typed with a fraction or an
+  // exponent (1.0, 1e3) comes from a float somewhere, so only plain digits
+  // are taken, as they were written.
+  if (!VALOR_TEXT.test(valorText(body) ?? '')) return failures.invalidValor;
   if (tipo !== 'c' && tipo !== 'd') return failures.invalidTipo;
   if (typeof descricao !== 'string') return failures.invalidDescricao;
   const characters = countStorableCharacters(descricao);
