@@ -122,11 +122,11 @@ async function crashPostgres(context: FaultContext): Promise<FaultRecord> {
 
 /**
  * A session outside the service (a DBA's query, a stuck migration, a long
- * report) holds one client's row. Calls that touch it wait in the database,
- * longer than a keyed attempt waits for its answer (workload.ts), and commit
- * once the row is free: applied after their clients gave up, which is what a
- * retry with the same key must find out without applying them again. Every
- * other client's requests must not notice (the availability verdict).
+ * report) holds one client's row. The ledger's functions skip a locked row,
+ * so that client's transactions are answered 503 cliente_ocupado, nothing
+ * applied, once their queue wait is over (invariant 1 holds them to that),
+ * and its retries with the same key must not find them applied. Every other
+ * client's requests must not notice (the availability verdict).
  */
 async function lockRow(context: FaultContext): Promise<FaultRecord> {
   const atMs = context.elapsed();
