@@ -77,6 +77,27 @@ describe('outcome codes', () => {
     }
   });
 
+  it('a client row another session holds answers cliente_ocupado, the catalogue\'s 503 (nothing applied), from both functions at once; the batch\'s other clients are applied', async () => {
+    const holder = new pg.Client({ connectionString: database.adminUrl });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query('SELECT 1 FROM clientes WHERE id = 4 FOR UPDATE');
+    try {
+      const [balanceBefore] = await database.query('SELECT saldo FROM clientes WHERE id = 4');
+      const rowsOf4 = () => database.query('SELECT count(*)::int AS n FROM transacoes WHERE cliente_id = 4');
+      const rowsBefore = await rowsOf4();
+      const single = await database.query("SELECT resultado FROM registrar_transacao(4, 1, 'c', 'x')");
+      const batch = await database.query("SELECT resultado FROM registrar_transacoes('{4,3,4,6}', '{1,1,1,1}', '{c,c,c,c}', '{x,y,x,x}')");
+      expect(failureForCode(single[0]!.resultado)).toBe(failures.clientBusy);
+      expect(batch.map((row) => row.resultado)).toEqual([failures.clientBusy.code, 'aplicada', failures.clientBusy.code, failures.clientNotFound.code]);
+      expect(await database.query('SELECT saldo FROM clientes WHERE id = 4')).toEqual([balanceBefore]);
+      expect(await rowsOf4()).toEqual(rowsBefore);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+  });
+
   it('a history cursor whose tag does not match answers cursor_invalido, the catalogue\'s 422', async () => {
     const [row] = await database.query("SELECT resultado FROM historico(1, 5, '\\x00'::bytea, 10, NULL, NULL, NULL, NULL, NULL)");
     expect(failureForCode(row!.resultado)).toBe(failures.invalidCursor);
