@@ -42,9 +42,8 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 const COMMA = 0x2c;
-const NUMBER_BYTE = /[-+.eE0-9]/;
-const WHITESPACE_BYTES = new Set([0x20, 0x09, 0x0a, 0x0d]);
 const VALOR_KEY = 'valor';
+const VALOR_KEY_CODES = [...VALOR_KEY].map((character) => character.charCodeAt(0));
 
 /** The index of the quote that closes the string whose opening quote is at `start`. */
 function stringEnd(body: Uint8Array, start: number): number {
@@ -53,23 +52,28 @@ function stringEnd(body: Uint8Array, start: number): number {
   return index;
 }
 
-const VALOR_KEY_BYTES = Buffer.from(VALOR_KEY);
-
 /** Whether the string from the quote at `start` to the quote at `end` is the key valor (compared as bytes, decoded only when escaped). */
 function isValorKey(body: Uint8Array, start: number, end: number): boolean {
-  const key = body.subarray(start + 1, end);
-  if (!key.includes(BACKSLASH)) return VALOR_KEY_BYTES.equals(key);
-  // A key written with escapes ("val\u006fr") is the same key to JSON.parse.
-  return JSON.parse(Buffer.from(body.subarray(start, end + 1)).toString('utf8')) === VALOR_KEY;
+  for (let index = start + 1; index < end; index++) {
+    // A key written with escapes ("val\u006fr") is the same key to JSON.parse.
+    if (body[index] === BACKSLASH) return JSON.parse(Buffer.from(body.subarray(start, end + 1)).toString('utf8')) === VALOR_KEY;
+  }
+  if (end - start - 1 !== VALOR_KEY_CODES.length) return false;
+  return VALOR_KEY_CODES.every((code, offset) => body[start + 1 + offset] === code);
+}
+
+/** Whether a byte can be part of a JSON number: digits, sign, point, exponent. */
+function isNumberByte(byte: number): boolean {
+  return (byte >= 0x30 && byte <= 0x39) || byte === 0x2d || byte === 0x2b || byte === 0x2e || byte === 0x65 || byte === 0x45;
 }
 
 /** The number text right after a colon at `index`, or undefined when the value is not a number. */
 function numberTextAfter(body: Uint8Array, index: number): string | undefined {
   let start = index + 1;
-  while (WHITESPACE_BYTES.has(body[start]!)) start++;
-  let end = start;
-  while (end < body.length && NUMBER_BYTE.test(String.fromCharCode(body[end]!))) end++;
-  return end > start ? Buffer.from(body.buffer, body.byteOffset + start, end - start).toString('latin1') : undefined;
+  while (body[start] === 0x20 || body[start] === 0x09 || body[start] === 0x0a || body[start] === 0x0d) start++;
+  let text = '';
+  for (let end = start; end < body.length && isNumberByte(body[end]!); end++) text += String.fromCharCode(body[end]!);
+  return text === '' ? undefined : text;
 }
 
 /**
