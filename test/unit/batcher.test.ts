@@ -152,3 +152,53 @@ describe('batcher', () => {
     expect(() => batcherWith(override)).toThrow(/at least 1/);
   });
 });
+
+describe('batcher: answers that say "send it again" (a client row another session holds)', () => {
+  const waitForCall = async (calls: unknown[], count: number) => {
+    while (calls.length < count) await new Promise((resolve) => setTimeout(resolve, 1));
+  };
+
+  it('sends a busy item again, with whatever waits then, and answers what the later call says', async () => {
+    const { calls, batcher } = batcherWith({ isRetry: (result) => result === 'busy' });
+    const locked = batcher.submit(1);
+    calls[0]!.settle(['busy']);
+    const other = batcher.submit(2);
+    await waitForCall(calls, 2);
+    // The one slot carries 2 while 1 pauses; 1 then waits for the slot like any other.
+    expect(calls.map((call) => call.items)).toEqual([[1], [2]]);
+    calls[1]!.settle(['two']);
+    await waitForCall(calls, 3);
+    expect(calls[2]!.items).toEqual([1]);
+    calls[2]!.settle(['one']);
+    expect([await locked, await other]).toEqual(['one', 'two']);
+    await tick();
+    expect(batcher.health()).toMatchObject({ retried: 1, retriesGivenUp: 0, shedExpired: 0, inFlight: 0 });
+  });
+
+  it('answers a row that stays busy with its busy answer once the queue wait is over, never whenExpired', async () => {
+    const { calls, batcher } = batcherWith({ waitMsMax: 40, isRetry: (result) => result === 'busy' });
+    const locked = batcher.submit(1);
+    let answered: string | undefined;
+    void locked.then((answer) => (answered = answer));
+    for (let call = 0; answered === undefined; call++) {
+      await waitForCall(calls, call + 1);
+      if (answered !== undefined) break;
+      calls[call]!.settle(['busy']);
+      await tick();
+    }
+    expect(answered).toBe('busy');
+    expect(calls.length).toBeGreaterThan(1);
+    expect(batcher.health()).toMatchObject({ retriesGivenUp: 1, shedExpired: 0, waiting: 0 });
+  });
+
+  it('flush answers an item pausing before its next attempt, and it is not sent again', async () => {
+    const { calls, batcher } = batcherWith({ isRetry: (result) => result === 'busy' });
+    const locked = batcher.submit(1);
+    calls[0]!.settle(['busy']);
+    await tick();
+    batcher.flush('down');
+    expect(await locked).toBe('down');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(calls).toHaveLength(1);
+  });
+});
