@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureForCode, failures } from '../../src/shared/failures.js';
 import { InvariantError } from '../../src/shared/invariant.js';
-import { IDEMPOTENCY_KEY_CHARACTERS_MAX, STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
+import { HISTORY_SCAN_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
 import { answerOf } from '../../src/instance/ledger/transactions.js';
 import { parseIdempotencyKey } from '../../src/instance/http/validation.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -117,6 +117,11 @@ describe('numbers and formats', () => {
     const rows = await database.query('SELECT descricao FROM extratos(ARRAY[4], $1)', [STATEMENT_TRANSACTIONS_MAX]);
     expect(rows.map((row) => row.descricao)).toEqual(Array.from({ length: STATEMENT_TRANSACTIONS_MAX }, (_, index) => `t${STATEMENT_TRANSACTIONS_MAX + 2 - index}`));
     expect(await database.query('SELECT descricao FROM extratos(ARRAY[4], 3)')).toHaveLength(3);
+  });
+
+  it('historico_linhas_lidas_max() is HISTORY_SCAN_ROWS_MAX, the bound on the rows a history page reads', async () => {
+    const [row] = await database.query('SELECT historico_linhas_lidas_max() AS maximo');
+    expect(row!.maximo).toBe(HISTORY_SCAN_ROWS_MAX);
   });
 
   it('iso_utc() writes ISO 8601 in UTC with microseconds, whatever the session time zone', async () => {
