@@ -104,6 +104,22 @@ describe('the idempotency key rule', () => {
   });
 });
 
+describe('vacuum for the idempotency keys', () => {
+  // Issue 16, item 5: the table churns (every key is deleted after the
+  // retention), and with the default thresholds the dead rows piled up
+  // between vacuums and slowed the expiry's own scan.
+  it('chaves_idempotencia is vacuumed after a fixed number of changed rows, without cost pauses; its BRIN index summarizes as it fills', async () => {
+    const [table] = await database.query<{ reloptions: string[] }>("SELECT reloptions FROM pg_class WHERE oid = 'chaves_idempotencia'::regclass");
+    expect([...table!.reloptions].sort()).toEqual([
+      'autovacuum_analyze_scale_factor=0', 'autovacuum_analyze_threshold=10000', 'autovacuum_vacuum_cost_delay=0',
+      'autovacuum_vacuum_insert_scale_factor=0', 'autovacuum_vacuum_insert_threshold=10000',
+      'autovacuum_vacuum_scale_factor=0', 'autovacuum_vacuum_threshold=10000',
+    ]);
+    const [index] = await database.query<{ reloptions: string[] }>("SELECT reloptions FROM pg_class WHERE oid = 'chaves_idempotencia_criada_em'::regclass");
+    expect(index!.reloptions).toEqual(['autosummarize=on']);
+  });
+});
+
 describe('numbers and formats', () => {
   it('saldo_maximo() is the largest integer a JavaScript number holds exactly', async () => {
     const [row] = await database.query('SELECT saldo_maximo()::text AS maximo');
