@@ -102,7 +102,7 @@ async function readHistoryPage(database: Database, read: HistoryRead, log: Log):
     log.error({ err: rows.error, clientId, query }, 'BUG: the database rejected a history read that passed validation');
     return failures.rejectedByDatabase;
   }
-  if (rows instanceof QueryFailure) return failures.databaseUnavailable;
+  if (rows instanceof QueryFailure) return failures.readUnanswered;
   return toPage(read, rows);
 }
 
