@@ -3,6 +3,7 @@
 // - A read that timed out answered 503 banco_sem_resposta, which speaks of a
 //   transaction that "may have been applied": a read applies nothing.
 // - The admin listener dropped the connection on an unknown path.
+// - The public /health showed the pid and the pool's internals to anyone.
 // - Two Idempotency-Key headers: the first was used and the second ignored
 //   (nginx 1.22 forwards only the first; an instance reached directly saw
 //   both and read the first).
@@ -61,6 +62,17 @@ describe('the admin listener', () => {
     const posted = await request(`http://127.0.0.1:${adminPort}`, 'POST', '/metrics');
     expect([posted.status, posted.body.erro]).toEqual([405, 'metodo_nao_permitido']);
     expect((await request(`http://127.0.0.1:${adminPort}`, 'GET', '/ready')).status).toBe(200);
+  });
+});
+
+describe('/health', () => {
+  it('shows the pid and the ledger numbers on the admin address only', async () => {
+    const open = await request(instance.baseUrl, 'GET', '/health');
+    expect(open.status).toBe(200);
+    expect(Object.keys(open.body).sort()).toEqual(['draining', 'inFlight', 'instance', 'served']);
+    const admin = await request(`http://127.0.0.1:${adminPort}`, 'GET', '/health');
+    expect(admin.body.pid).toBe(instance.child.pid);
+    expect(admin.body.ledger.pool).toHaveProperty('totalCount');
   });
 });
 

@@ -100,8 +100,9 @@ const getHealth = {
   operationId: 'health',
   tags: [PROBES],
   summary: 'Is the process alive? (no database)',
-  description: 'In-flight requests, requests served, and the pool, queue and breaker numbers. Never touches the database.',
-  responses: { 200: json({ type: 'object', required: ['instance', 'pid', 'inFlight'] }, 'Alive.') },
+  description: 'The instance, its in-flight and served requests. Never touches the database. '
+    + `The pid and the pool, queue and breaker numbers are on each instance's admin address (${SETTINGS.adminListen.env}) only.`,
+  responses: { 200: json({ type: 'object', required: ['instance', 'inFlight', 'draining', 'served'], properties: { pid: false, ledger: false } }, 'Alive.') },
 };
 
 const READY_SCHEMA = { type: 'object', required: ['pronto'], properties: { pronto: { type: 'boolean' }, motivo: { type: 'string' } } };
