@@ -202,7 +202,8 @@ describe('a selective filter on a large history', () => {
   });
 
   it('concurrent readers beyond the one in flight wait in the queue and all get 200', async () => {
-    const READERS = 24;
+    // As in the issue: 6 of 8 such readers got 503 sobrecarregado at once.
+    const READERS = 8;
     const answers = await Promise.all(Array.from({ length: READERS }, () => history(5, `?valor_min=${RARE_VALOR}&limit=1`)));
     expect(answers.map((answer) => [answer.status, answer.body.erro])).toEqual(answers.map(() => [200, undefined]));
   });
