@@ -91,6 +91,10 @@ export const failures = {
   // out, never waiting on the row, and every attempt changed nothing.
   clientBusy: new Failure(STATUS.unavailable, 'cliente_ocupado', 'another database session holds this client\'s account; nothing was applied (retry later)', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
   databaseUnavailable: new Failure(STATUS.unavailable, 'banco_sem_resposta', 'the database did not answer in time; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
+  // A read changes nothing, so its timeout must not speak of a transaction
+  // that may have been applied: the answer is simply to retry.
+  readUnanswered: new Failure(STATUS.unavailable, 'leitura_sem_resposta', 'the database did not answer this read in time; a read changes nothing, so retry it', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
+  duplicateIdempotencyKey: new Failure(STATUS.badRequest, 'chave_idempotencia_duplicada', 'the request carries more than one Idempotency-Key header; nothing was applied (send exactly one)'),
   invalidIdempotencyKey: new Failure(STATUS.unprocessable, 'chave_idempotencia_invalida', `Idempotency-Key must be 1 to ${IDEMPOTENCY_KEY_CHARACTERS_MAX} visible ASCII characters`),
   idempotencyKeyReused: new Failure(STATUS.unprocessable, 'chave_idempotencia_reutilizada', 'this Idempotency-Key was first used with another valor, tipo or descricao; nothing was applied (a new request needs a new key)'),
   idempotencyKeyInUse: new Failure(STATUS.conflict, 'chave_idempotencia_em_uso', 'a request with this Idempotency-Key is still running; nothing was applied by this one (retry it later)', { headers: RETRY_LATER }),

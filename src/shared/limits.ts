@@ -32,6 +32,14 @@ export const IDEMPOTENCY_KEY_CHARACTERS_MAX = 255;
 /** A history page holds 1 to this many transactions, and this many when limit is not given. */
 export const HISTORY_PAGE_ROWS_MAX = 100;
 export const HISTORY_PAGE_ROWS_DEFAULT = 20;
+/**
+ * The most of a client's rows one history page reads, matching or not: the
+ * bound on a page's cost whatever its filters and the history's length. A
+ * page that reaches it ends there with what it found (maybe nothing) and a
+ * `next` cursor, so a page may hold fewer than `limit` rows. sql/06-history.sql
+ * repeats it (historico_linhas_lidas_max), held to this by a test.
+ */
+export const HISTORY_SCAN_ROWS_MAX = 1000;
 
 // Both programs: the instance checks each request against it, and the
 // launcher renders the same number into nginx's configuration, so nginx
@@ -61,6 +69,7 @@ export const RESERVED_CONNECTIONS = {
 const TRANSACTION_BODY_BYTES_MAX = `{"valor":${VALOR_MAX},"tipo":"c","descricao":""}`.length + 4 * DESCRICAO_CHARACTERS_MAX;
 
 assertLimit(HISTORY_PAGE_ROWS_DEFAULT >= 1 && HISTORY_PAGE_ROWS_DEFAULT <= HISTORY_PAGE_ROWS_MAX, 'the default history page must be a page the limit allows');
+assertLimit(HISTORY_SCAN_ROWS_MAX > HISTORY_PAGE_ROWS_MAX, 'a page must be able to read more rows than it holds, or a full page could never be found');
 assertLimit(TRANSACTION_BODY_BYTES_MAX <= BODY_SIZE_BYTES_MAX, 'the body cap must hold every valid transaction');
 assertLimit(Object.values(RESERVED_CONNECTIONS).every((connections) => connections >= 1), 'each reservation is of a connection at least');
 

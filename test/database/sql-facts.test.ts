@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureForCode, failures } from '../../src/shared/failures.js';
 import { InvariantError } from '../../src/shared/invariant.js';
-import { IDEMPOTENCY_KEY_CHARACTERS_MAX, STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
+import { HISTORY_SCAN_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
 import { answerOf } from '../../src/instance/ledger/transactions.js';
 import { parseIdempotencyKey } from '../../src/instance/http/validation.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -125,6 +125,22 @@ describe('the idempotency key rule', () => {
   });
 });
 
+describe('vacuum for the idempotency keys', () => {
+  // Issue 16, item 5: the table churns (every key is deleted after the
+  // retention), and with the default thresholds the dead rows piled up
+  // between vacuums and slowed the expiry's own scan.
+  it('chaves_idempotencia is vacuumed after a fixed number of changed rows, without cost pauses; its BRIN index summarizes as it fills', async () => {
+    const [table] = await database.query<{ reloptions: string[] }>("SELECT reloptions FROM pg_class WHERE oid = 'chaves_idempotencia'::regclass");
+    expect([...table!.reloptions].sort()).toEqual([
+      'autovacuum_analyze_scale_factor=0', 'autovacuum_analyze_threshold=10000', 'autovacuum_vacuum_cost_delay=0',
+      'autovacuum_vacuum_insert_scale_factor=0', 'autovacuum_vacuum_insert_threshold=10000',
+      'autovacuum_vacuum_scale_factor=0', 'autovacuum_vacuum_threshold=10000',
+    ]);
+    const [index] = await database.query<{ reloptions: string[] }>("SELECT reloptions FROM pg_class WHERE oid = 'chaves_idempotencia_criada_em'::regclass");
+    expect(index!.reloptions).toEqual(['autosummarize=on']);
+  });
+});
+
 describe('numbers and formats', () => {
   it('saldo_maximo() is the largest integer a JavaScript number holds exactly', async () => {
     const [row] = await database.query('SELECT saldo_maximo()::text AS maximo');
@@ -138,6 +154,11 @@ describe('numbers and formats', () => {
     const rows = await database.query('SELECT descricao FROM extratos(ARRAY[4], $1)', [STATEMENT_TRANSACTIONS_MAX]);
     expect(rows.map((row) => row.descricao)).toEqual(Array.from({ length: STATEMENT_TRANSACTIONS_MAX }, (_, index) => `t${STATEMENT_TRANSACTIONS_MAX + 2 - index}`));
     expect(await database.query('SELECT descricao FROM extratos(ARRAY[4], 3)')).toHaveLength(3);
+  });
+
+  it('historico_linhas_lidas_max() is HISTORY_SCAN_ROWS_MAX, the bound on the rows a history page reads', async () => {
+    const [row] = await database.query('SELECT historico_linhas_lidas_max() AS maximo');
+    expect(row!.maximo).toBe(HISTORY_SCAN_ROWS_MAX);
   });
 
   it('iso_utc() writes ISO 8601 in UTC with microseconds, whatever the session time zone', async () => {

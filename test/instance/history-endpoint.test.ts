@@ -7,6 +7,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { postTransaction, request } from '../support/http.js';
+import { decodeCursor } from '../../src/instance/ledger/history-cursor.js';
+import { HISTORY_SCAN_ROWS_MAX } from '../../src/shared/limits.js';
 import { startInstance, type RunningInstance } from '../support/instance.js';
 
 interface Entry { id: number; valor: number; tipo: 'c' | 'd'; descricao: string; realizada_em: string; saldo_apos: number }
@@ -149,6 +151,61 @@ describe('bad parameters', () => {
   it('an unknown client answers 404', async () => {
     expect((await history(6)).status).toBe(404);
     expect((await request(instance.baseUrl, 'GET', '/clientes/abc/transacoes')).status).toBe(404);
+  });
+});
+
+// Issue 16, item 4: a selective filter walked the client's whole index range
+// (0.35 s over 1,000,000 rows, on the instance's one history connection), and
+// readers queued behind it were shed with 503 sobrecarregado.
+describe('a selective filter on a large history', () => {
+  const BULK_ROWS = 300_000;
+  const RARE_VALOR = 2_000_000_000;
+
+  beforeAll(async () => {
+    // The one match is the oldest row; then a long run of small credits,
+    // written directly (as a restore or years of traffic would leave them),
+    // each with its running balance.
+    await database.query("SELECT registrar_transacao(5, $1, 'c', 'rara')", [RARE_VALOR]);
+    await database.query(`INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos)
+      SELECT 5, 1, 'c', 'massa', c.saldo + g FROM clientes c, generate_series(1, $1) g WHERE c.id = 5 ORDER BY g`, [BULK_ROWS]);
+    await database.query('UPDATE clientes SET saldo = saldo + $1 WHERE id = 5', [BULK_ROWS]);
+    await database.query('VACUUM ANALYZE transacoes');
+  });
+
+  const nthNewestId = async (position: number) =>
+    Number((await database.query<{ id: string }>('SELECT id FROM transacoes WHERE cliente_id = 5 ORDER BY id DESC OFFSET $1 LIMIT 1', [position - 1]))[0]!.id);
+
+  it('returns a bounded page with a next cursor: each page reads HISTORY_SCAN_ROWS_MAX rows, not the whole range', async () => {
+    const first = await history(5, `?valor_min=${RARE_VALOR}&limit=1`);
+    expect(first.status, first.text).toBe(200);
+    expect(first.body.transacoes).toEqual([]);
+    // The cursor names the last row the page read: exactly the bound down.
+    expect(decodeCursor(first.body.next)!.beforeId).toBe(await nthNewestId(HISTORY_SCAN_ROWS_MAX));
+    const second = await history(5, `?valor_min=${RARE_VALOR}&limit=1&before=${first.body.next}`);
+    expect(second.body.transacoes).toEqual([]);
+    expect(decodeCursor(second.body.next)!.beforeId).toBe(await nthNewestId(2 * HISTORY_SCAN_ROWS_MAX));
+  });
+
+  it('following next finds the one match, oldest, after as many pages as the bound implies', async () => {
+    const entries: Entry[] = [];
+    let next: string | undefined;
+    let pages = 0;
+    do {
+      const page = await history(5, `?valor_min=${RARE_VALOR}&limit=1${next === undefined ? '' : `&before=${next}`}`);
+      expect(page.status, page.text).toBe(200);
+      entries.push(...page.body.transacoes);
+      next = page.body.next;
+      pages++;
+    } while (next !== undefined && pages <= BULK_ROWS);
+    expect(entries.map((entry) => [entry.valor, entry.descricao])).toEqual([[RARE_VALOR, 'rara']]);
+    expect(pages).toBe(Math.ceil((await database.transactionCount(5)) / HISTORY_SCAN_ROWS_MAX));
+  });
+
+  it('concurrent readers beyond the one in flight wait in the queue and all get 200', async () => {
+    // As in the issue: 6 of 8 such readers got 503 sobrecarregado at once.
+    const READERS = 8;
+    const answers = await Promise.all(Array.from({ length: READERS }, () => history(5, `?valor_min=${RARE_VALOR}&limit=1`)));
+    expect(answers.map((answer) => [answer.status, answer.body.erro])).toEqual(answers.map(() => [200, undefined]));
   });
 });
 

@@ -38,7 +38,7 @@ describe('a batch with a row the database refuses', () => {
       postTransaction(instance.baseUrl, 2, { valor: 20, tipo: 'c', descricao: 'veneno' }),
       postTransaction(instance.baseUrl, 3, { valor: 30, tipo: 'c', descricao: 'inocente2' }),
     ];
-    await waitForOrThrow('three requests waiting to share a call', async () => ((await readHealth(listen)) as unknown as { ledger: { transacoes: { waiting: number } } }).ledger.transacoes.waiting === 3, { timeoutMs: 5000, intervalMs: 10 });
+    await waitForOrThrow('three requests waiting to share a call', async () => ((await readHealth(instance.admin)) as unknown as { ledger: { transacoes: { waiting: number } } }).ledger.transacoes.waiting === 3, { timeoutMs: 5000, intervalMs: 10 });
     await blocker.release();
 
     expect((await first).status).toBe(200);

@@ -126,7 +126,7 @@ describe('the instances\' role', () => {
     const statement = (await instanceRole.query('SELECT saldo, valor, descricao FROM extratos($1, 10)', [[2]])).rows;
     expect(statement).toEqual([{ saldo: '-697', valor: 2, descricao: 'b' }, { saldo: '-697', valor: 1, descricao: 'a' }, { saldo: '-697', valor: 700, descricao: 'papel' }]);
     const page = (await instanceRole.query('SELECT resultado, valor, saldo_apos FROM historico(2, NULL, NULL, 2, NULL, NULL, NULL, NULL, NULL)')).rows;
-    expect(page).toEqual([{ resultado: 'pagina', valor: 2, saldo_apos: '-697' }, { resultado: 'pagina', valor: 1, saldo_apos: '-699' }, { resultado: 'pagina', valor: 700, saldo_apos: '-700' }]);
+    expect(page).toEqual([{ resultado: 'pagina', valor: 2, saldo_apos: '-697' }, { resultado: 'pagina', valor: 1, saldo_apos: '-699' }, { resultado: 'proxima', valor: null, saldo_apos: null }]);
 
     await admin.query("UPDATE chaves_idempotencia SET criada_em = now() - interval '2 days' WHERE chave = 'chave-papel'");
     expect((await instanceRole.query('SELECT expirar_chaves(86400, 1000) AS removidas')).rows).toEqual([{ removidas: 1 }]);

@@ -123,7 +123,7 @@ describe('an instance killed while requests flow', () => {
     await expect.poll(() => stack.state().instances[0]!.restarts, { timeout: 15_000 }).toBeGreaterThanOrEqual(1);
     const revived = stack.state().instances[0]!;
     expect(revived.pid).not.toBe(victim.pid);
-    expect((await readHealth(revived.listen)).pid).toBe(revived.pid);
+    expect((await readHealth(revived.admin!)).pid).toBe(revived.pid);
   });
 });
 

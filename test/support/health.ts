@@ -1,5 +1,7 @@
 // Reads an instance's /health over its own listen address (a unix socket or a
-// TCP port), bypassing nginx, so a test can ask each instance for itself.
+// TCP port), bypassing nginx, so a test can ask each instance for itself. The
+// public address shows what it serves; its admin address adds the pid and
+// the ledger's numbers (queues, pool, breaker, expired keys).
 
 import { waitFor } from '../../src/shared/wait.js';
 import { getFromListenAddress } from '../../tools/harness/stack.js';
@@ -8,7 +10,8 @@ const IDLE_POLL_MS = 25;
 
 export interface InstanceHealth {
   instance: string;
-  pid: number;
+  /** Only on the admin address, with the ledger's numbers. */
+  pid?: number;
   inFlight: number;
   served: { transacoes: number; extrato: number; other: number };
 }

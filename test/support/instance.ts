@@ -10,6 +10,8 @@ const READY_TIMEOUT_MS = 20_000;
 export interface RunningInstance extends StartedProcess {
   baseUrl: string;
   port: number;
+  /** Its admin listener (/health with the pid and ledger numbers, /metrics), as the launcher gives every instance one. */
+  admin: string;
 }
 
 export async function startInstance(options: {
@@ -19,6 +21,7 @@ export async function startInstance(options: {
   environment?: Record<string, string>;
 }): Promise<RunningInstance> {
   const port = options.port ?? await freePort();
+  const adminPort = await freePort();
   const instance = await startProcess({
     name: 'instance',
     entry: INSTANCE_ENTRY,
@@ -26,12 +29,13 @@ export async function startInstance(options: {
       DATABASE_URL: options.databaseUrl,
       CREBITO_INSTANCE_NAME: options.name ?? 'test',
       CREBITO_LISTEN: `127.0.0.1:${port}`,
+      CREBITO_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
       ...options.environment,
     },
     readyWhen: { message: 'ready' },
     readyTimeoutMs: READY_TIMEOUT_MS,
   });
-  return { ...instance, baseUrl: `http://127.0.0.1:${port}`, port };
+  return { ...instance, baseUrl: `http://127.0.0.1:${port}`, port, admin: options.environment?.CREBITO_ADMIN_LISTEN ?? `127.0.0.1:${adminPort}` };
 }
 
 /**

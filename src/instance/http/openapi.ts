@@ -8,7 +8,7 @@
 // constants. test/instance/openapi.test.ts validates real
 // responses against it.
 
-import { HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from '../../shared/limits.js';
+import { HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX, HISTORY_SCAN_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from '../../shared/limits.js';
 import { SETTINGS } from '../../shared/settings.js';
 import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './headers.js';
 import { failures, type Failure } from '../../shared/failures.js';
@@ -65,13 +65,25 @@ const RETRY_AFTER_HEADERS = {
 const UNAVAILABLE_NOTES: StatusNotes = {
   429: { note: `From nginx, only when ${SETTINGS.rateLimitPerS.env} is set: nothing was applied`, headers: RETRY_AFTER_HEADERS },
   431: { note: 'From nginx: the request headers are larger than 4 × 8 KiB' },
+  502: {
+    note: 'From nginx, when the instance serving the request failed before answering and the request could not go to another: '
+      + 'an unkeyed POST (never sent twice) or any request when every instance failed. A transaction\'s outcome is then unknown: retry it with its key',
+    headers: RETRY_AFTER_HEADERS,
+  },
   503: {
-    note: `\`${failures.overloaded.code}\` and \`${failures.databaseDown.code}\`: never sent, nothing was applied; \`${failures.databaseUnavailable.code}\`: sent and unanswered in time, `
-      + 'so a transaction may have been applied (retry it with the same key). `pode_ter_sido_aplicada` says which.',
+    note: `\`${failures.overloaded.code}\` and \`${failures.databaseDown.code}\`: never sent, nothing was applied; \`${failures.databaseUnavailable.code}\`: a transaction sent and unanswered in time, `
+      + `so it may have been applied (retry it with the same key); \`${failures.readUnanswered.code}\`: a read unanswered in time (a read changes nothing). \`pode_ter_sido_aplicada\` says which.`,
+    headers: RETRY_AFTER_HEADERS,
+  },
+  504: {
+    note: 'From nginx, when the instance serving the request did not answer by its deadline and the request could not go to another (as for 502)',
     headers: RETRY_AFTER_HEADERS,
   },
 };
-const UNAVAILABLE = [failures.tooManyRequests, failures.headersTooLarge, failures.overloaded, failures.databaseDown, failures.databaseUnavailable];
+/** Answers every operation may get from nginx or from the database side; the last is each kind's timeout. */
+const FROM_NGINX_OR_DATABASE = [failures.tooManyRequests, failures.headersTooLarge, failures.instanceFailed, failures.instanceTimedOut, failures.overloaded, failures.databaseDown];
+const UNAVAILABLE = [...FROM_NGINX_OR_DATABASE, failures.databaseUnavailable];
+const READ_UNAVAILABLE = [...FROM_NGINX_OR_DATABASE, failures.readUnanswered];
 
 const REPLAYED_HEADERS = {
   [REPLAYED_HEADER]: {
@@ -88,8 +100,9 @@ const getHealth = {
   operationId: 'health',
   tags: [PROBES],
   summary: 'Is the process alive? (no database)',
-  description: 'In-flight requests, requests served, and the pool, queue and breaker numbers. Never touches the database.',
-  responses: { 200: json({ type: 'object', required: ['instance', 'pid', 'inFlight'] }, 'Alive.') },
+  description: 'The instance, its in-flight and served requests. Never touches the database. '
+    + `The pid and the pool, queue and breaker numbers are on each instance's admin address (${SETTINGS.adminListen.env}) only.`,
+  responses: { 200: json({ type: 'object', required: ['instance', 'inFlight', 'draining', 'served'], properties: { pid: false, ledger: false } }, 'Alive.') },
 };
 
 const READY_SCHEMA = { type: 'object', required: ['pronto'], properties: { pronto: { type: 'boolean' }, motivo: { type: 'string' } } };
@@ -127,7 +140,7 @@ const postTransaction = {
     ...errorResponses([
       failures.clientNotFound, failures.idempotencyKeyInUse, failures.bodyTooLarge,
       failures.malformedJson, failures.notAnObject, failures.invalidValor, failures.invalidTipo, failures.invalidDescricao,
-      failures.limitExceeded, failures.balanceTooLarge, failures.invalidIdempotencyKey, failures.idempotencyKeyReused,
+      failures.limitExceeded, failures.balanceTooLarge, failures.invalidIdempotencyKey, failures.idempotencyKeyReused, failures.duplicateIdempotencyKey,
       failures.rejectedByDatabase, failures.clientBusy, ...UNAVAILABLE,
     ], {
       ...UNAVAILABLE_NOTES,
@@ -145,7 +158,7 @@ const getStatement = {
   description: 'Balance and transactions from one snapshot, newest first; a write answered 200 is seen at once through every instance.',
   responses: {
     200: json(STATEMENT_SCHEMA, 'The statement.'),
-    ...errorResponses([failures.clientNotFound, ...UNAVAILABLE], UNAVAILABLE_NOTES),
+    ...errorResponses([failures.clientNotFound, ...READ_UNAVAILABLE], UNAVAILABLE_NOTES),
   },
 };
 
@@ -157,6 +170,8 @@ const getHistory = {
   summary: 'The full history, a page at a time',
   description: 'Every transaction of the client, newest first, each with `saldo_apos`, the balance right after it, so that a statement can be audited line by line. '
     + 'Pages follow each other by `before=<next>`; walking them while writes continue returns every transaction exactly once (new ones appear on a new first page). '
+    + `Each page reads at most ${HISTORY_SCAN_ROWS_MAX} of the client's transactions, matching or not, so that a page costs the same whatever the filters and the history's length: `
+    + 'a page with filters may hold fewer than `limit` transactions, even none, and still have a `next`; keep following `next` until it is absent. '
     + 'Send the same filters with every page.',
   parameters: [
     historyParameter('limit', 'transactions per page', { type: 'integer', minimum: 1, maximum: HISTORY_PAGE_ROWS_MAX, default: HISTORY_PAGE_ROWS_DEFAULT }),
@@ -171,7 +186,7 @@ const getHistory = {
     200: json(HISTORY_PAGE_SCHEMA, 'A page.'),
     ...errorResponses([
       failures.clientNotFound, failures.unknownParameter, failures.invalidLimit, failures.invalidCursor, failures.invalidTipo,
-      failures.invalidTime, failures.invalidValorFilter, failures.invertedRange, failures.rejectedByDatabase, ...UNAVAILABLE,
+      failures.invalidTime, failures.invalidValorFilter, failures.invertedRange, failures.rejectedByDatabase, ...READ_UNAVAILABLE,
     ], UNAVAILABLE_NOTES),
   },
 };

@@ -6,6 +6,7 @@
 import { RETRY_LATER, STATUS } from '../../shared/failures.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { RequestBook } from './exchange.js';
+import { registerFallbacks } from './fallbacks.js';
 import type { TemplatedApp } from './uws.js';
 
 export interface ProbeContext {
@@ -37,7 +38,7 @@ export function registerProbeRoutes(app: TemplatedApp, { ledger, book, healthBod
   });
 }
 
-/** The admin listener's routes: the probes, and /metrics. */
+/** The admin listener's routes: the probes, /metrics, and the catalogue's 404 and 405 for anything else. */
 export function registerAdminRoutes(app: TemplatedApp, context: AdminContext): void {
   const { book, metrics } = context;
   registerProbeRoutes(app, context);
@@ -45,4 +46,10 @@ export function registerAdminRoutes(app: TemplatedApp, context: AdminContext): v
     const exchange = book.begin(response, 'metrics');
     book.replyAfter(exchange, metrics.render(), (text) => book.reply(exchange, STATUS.ok, text, { contentType: metrics.contentType }));
   });
+  // Without these an unknown path on this listener dropped the connection:
+  // an operator's typo looked like a dead instance.
+  registerFallbacks(app, book, ADMIN_ROUTES);
 }
+
+/** The admin listener's paths, for its 404 and 405 answers. */
+const ADMIN_ROUTES = ['/health', '/ready', '/metrics'].map((path) => ({ method: 'get', path }));

@@ -15,7 +15,7 @@ import { readBody } from './body.js';
 import { registerDocsRoutes } from './docs.js';
 import type { Exchange, RequestBook } from './exchange.js';
 import { registerFallbacks } from './fallbacks.js';
-import { REPLAYED_HEADER } from './headers.js';
+import { readIdempotencyKeyHeader, REPLAYED_HEADER } from './headers.js';
 import { parseHistoryQuery } from './history-query.js';
 import { registerProbeRoutes } from './probes.js';
 import { replyFailure, replyWith } from './replies.js';
@@ -47,7 +47,8 @@ function replyTransaction(context: RouteContext, exchange: Exchange, tipo: 'c' |
 const postTransaction: Handle = (context, exchange, request) => {
   const { ledger, book } = context;
   const clientId = parseClientId(request.getParameter(0));
-  const key = parseIdempotencyKey(request.getHeader('idempotency-key'));
+  const header = readIdempotencyKeyHeader(request);
+  const key = header instanceof Failure ? header : parseIdempotencyKey(header);
   const onBody = (body: Uint8Array) => {
     if (clientId === undefined) return replyFailure(book, exchange, failures.clientNotFound);
     if (key instanceof Failure) return replyFailure(book, exchange, key);

@@ -20,13 +20,18 @@ export interface ServerOptions {
   onAnswered: OnAnswered;
 }
 
-export interface ServerHealth {
+/** What the public /health shows: whether the process serves, and how much. */
+export interface PublicHealth {
   instance: string;
-  pid: number;
   inFlight: number;
   draining: boolean;
   /** Requests begun, by API route; every other request counts as `other`. */
   served: Record<ApiRouteLabel | 'other', number>;
+}
+
+/** What the admin /health shows, for operators: the public part, the pid, and the ledger's numbers. */
+export interface ServerHealth extends PublicHealth {
+  pid: number;
   ledger: LedgerHealth;
 }
 
@@ -64,10 +69,14 @@ export function createServer(options: ServerOptions): Server {
   const listenSockets: us_listen_socket[] = [];
   let stopped = false;
 
-  const health = (): ServerHealth => ({
-    instance: instanceName, pid: process.pid, inFlight: book.inFlight, draining: book.draining, served: { ...book.served } as ServerHealth['served'], ledger: ledger.health(),
+  const publicHealth = (): PublicHealth => ({
+    instance: instanceName, inFlight: book.inFlight, draining: book.draining, served: { ...book.served } as ServerHealth['served'],
   });
-  const context = { ledger, book, metrics, healthBody: () => JSON.stringify(health()) };
+  const health = (): ServerHealth => ({ ...publicHealth(), pid: process.pid, ledger: ledger.health() });
+  // The public /health answers anyone who reaches the port: the pid and the
+  // pool, queue and breaker numbers stay on the admin address.
+  const context = { ledger, book, metrics, healthBody: () => JSON.stringify(publicHealth()) };
+  const adminContext = { ...context, healthBody: () => JSON.stringify(health()) };
   registerRoutes(apps[0]!, context);
 
   return {
@@ -77,7 +86,7 @@ export function createServer(options: ServerOptions): Server {
 
     async listenAdmin(target) {
       const admin = uws.App() as ClosableApp;
-      registerAdminRoutes(admin, context);
+      registerAdminRoutes(admin, adminContext);
       apps.push(admin);
       const socket = await listenOn(admin, target, `${instanceName} (admin)`);
       listenSockets.push(socket);

@@ -46,8 +46,9 @@ export interface HistoryRead {
   query: HistoryQuery;
 }
 
-/** The resultado of every row of a page; any other is one row with an error code. */
+/** The resultado of every row of a page, and of the one row after them that names the next page; any other is one row with an error code. */
 const OUTCOME_PAGE = 'pagina';
+const OUTCOME_NEXT = 'proxima';
 
 const COLUMNS = ['resultado', 'id', 'valor', 'tipo', 'descricao', 'realizada_em', 'saldo_apos', 'etiqueta'] as const;
 const at = Object.fromEntries(COLUMNS.map((name, index) => [name, index])) as Record<(typeof COLUMNS)[number], number>;
@@ -64,21 +65,28 @@ function toEntry(row: Row): HistoryEntry {
   };
 }
 
-/** The page from its rows: at most limit of them, and a cursor when the function found one more. */
+/**
+ * The page from its rows: at most limit of them, then a cursor row when there
+ * may be more. A page may hold fewer than limit rows and still have a next:
+ * the function stops reading at HISTORY_SCAN_ROWS_MAX rows, whatever matched.
+ */
 function toPage(read: HistoryRead, rows: Row[]): HistoryAnswer {
   const { limit } = read.query;
   const first = rows[0];
-  if (first !== undefined && first[at.resultado] !== OUTCOME_PAGE) {
+  if (first !== undefined && first[at.resultado] !== OUTCOME_PAGE && first[at.resultado] !== OUTCOME_NEXT) {
     const failure = failureForCode(first[at.resultado] as string);
     if (failure === undefined) throw new InvariantError(`historico answered ${JSON.stringify(first[at.resultado])}, which the catalogue does not know`);
     return failure;
   }
-  invariant(rows.length <= limit + 1, `a history page of ${limit} came back with ${rows.length} rows`);
-  const entries = rows.slice(0, limit).map(toEntry);
-  if (rows.length <= limit) return { transacoes: entries };
-  const last = rows[limit - 1]!;
-  invariant(Buffer.isBuffer(last[at.etiqueta]), 'the last row of a full history page came without its cursor tag');
-  return { transacoes: entries, next: encodeCursor({ clientId: read.clientId, beforeId: last[at.id] as number, tag: last[at.etiqueta] as Buffer }) };
+  const last = rows[rows.length - 1];
+  const hasNext = last !== undefined && last[at.resultado] === OUTCOME_NEXT;
+  const pageRows = hasNext ? rows.slice(0, -1) : rows;
+  invariant(pageRows.length <= limit, `a history page of ${limit} came back with ${pageRows.length} rows`);
+  invariant(pageRows.every((row) => row[at.resultado] === OUTCOME_PAGE), 'a history page mixed its rows with another outcome');
+  const entries = pageRows.map(toEntry);
+  if (!hasNext) return { transacoes: entries };
+  invariant(Buffer.isBuffer(last[at.etiqueta]), 'the next-page row of a history page came without its cursor tag');
+  return { transacoes: entries, next: encodeCursor({ clientId: read.clientId, beforeId: Number(last[at.id]), tag: last[at.etiqueta] as Buffer }) };
 }
 
 /** One page, one query. */
@@ -94,7 +102,7 @@ async function readHistoryPage(database: Database, read: HistoryRead, log: Log):
     log.error({ err: rows.error, clientId, query }, 'BUG: the database rejected a history read that passed validation');
     return failures.rejectedByDatabase;
   }
-  if (rows instanceof QueryFailure) return failures.databaseUnavailable;
+  if (rows instanceof QueryFailure) return failures.readUnanswered;
   return toPage(read, rows);
 }
 

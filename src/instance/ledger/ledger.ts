@@ -63,6 +63,8 @@ export type LedgerHealth = { pool: PoolHealth } & OperationHealth & {
   breaker: { state: BreakerState; consecutiveFailures: number; opened: number };
   /** Idempotency keys past their retention that this instance removed. */
   keysExpired: number;
+  /** Expiry passes that ran out of time with keys left (the next then came at once): a counter. */
+  keyExpiryPassesBehind: number;
 };
 
 export interface Ledger {
@@ -90,7 +92,8 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
       requestTimeoutMs: options.requestTimeoutMs,
       whenFull: failures.overloaded,
       whenExpired: failures.overloaded,
-      whenLate: failures.databaseUnavailable,
+      // Only a transaction's call may have applied something when it is late.
+      whenLate: name === 'transactions' ? failures.databaseUnavailable : failures.readUnanswered,
       onLate: () => breaker.failed(),
       // A client row another session holds answers at once (sql/03-functions.sql): sent again, never waited on.
       isRetry: (answer) => answer === failures.clientBusy,
@@ -121,7 +124,7 @@ export function createLedger(options: LedgerOptions): Ledger {
   });
   const database = openDatabase({ ...options, onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
   const batchers = createBatchers(options, database, breaker);
-  const keyExpiry = startKeyExpiry(database, { retentionS: options.idempotencyRetentionS });
+  const keyExpiry = startKeyExpiry(database, { retentionS: options.idempotencyRetentionS, log });
   const operationHealth = () => Object.fromEntries(
     (Object.keys(OPERATIONS) as OperationName[]).map((name) => [OPERATIONS[name].label, batchers[name].health()]),
   ) as OperationHealth;
@@ -137,6 +140,7 @@ export function createLedger(options: LedgerOptions): Ledger {
       ...operationHealth(),
       breaker: { state: breaker.state, consecutiveFailures: breaker.consecutiveFailures, opened: breaker.opened },
       keysExpired: keyExpiry.removed,
+      keyExpiryPassesBehind: keyExpiry.passesBehind,
     }),
     async close() {
       breaker.stop();

@@ -61,7 +61,7 @@ async function readStatements(database: Database, clientIds: number[]): Promise<
   const rows = await database.query(STATEMENTS_QUERY.name, STATEMENTS_QUERY.text, [clientIds, STATEMENT_TRANSACTIONS_MAX]);
   // A read changes nothing, so a rejected one would be a bug in this query.
   invariant(!(rows instanceof QueryFailure && rows.kind === 'rejected'), 'the database rejected a statement read');
-  if (rows instanceof QueryFailure) return clientIds.map(() => failures.databaseUnavailable);
+  if (rows instanceof QueryFailure) return clientIds.map(() => failures.readUnanswered);
   const rowsByPosition: Row[][] = clientIds.map(() => []);
   for (const row of rows) rowsByPosition[(row[at.ordem] as number) - 1]!.push(row);
   return rowsByPosition.map(toStatement);
