@@ -41,6 +41,15 @@ $$;
 --   client whose rows are all old;
 -- - enable_sort off rules out reading every row and sorting them, which the
 --   planner prefers when it expects few matches in a small table.
+-- Before API keys, a page had no chave_api column; a function's result type
+-- cannot be replaced in place.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'historico' AND pg_get_function_result(oid) NOT LIKE '%chave_api text%') THEN
+        DROP FUNCTION historico;
+    END IF;
+END $$;
+
 CREATE OR REPLACE FUNCTION historico(
     p_cliente_id integer,
     p_antes_de   bigint,
@@ -59,7 +68,9 @@ CREATE OR REPLACE FUNCTION historico(
     descricao    varchar(10),
     realizada_em text,
     saldo_apos   bigint,
-    etiqueta     bytea
+    etiqueta     bytea,
+    -- The name of the API key that made it (08-keys.sql); NULL without auth.
+    chave_api    text
 )
 LANGUAGE plpgsql STABLE
 -- The owner's rights: the instances' role cannot read the cursor secret, nor
@@ -73,18 +84,19 @@ AS $$
 #variable_conflict use_column
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM clientes c WHERE c.id = p_cliente_id) THEN
-        RETURN QUERY SELECT 'cliente_nao_encontrado', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, NULL::bytea;
+        RETURN QUERY SELECT 'cliente_nao_encontrado', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, NULL::bytea, NULL::text;
         RETURN;
     END IF;
     IF p_antes_de IS NOT NULL AND p_etiqueta IS DISTINCT FROM etiqueta_cursor(p_cliente_id, p_antes_de) THEN
-        RETURN QUERY SELECT 'cursor_invalido', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, NULL::bytea;
+        RETURN QUERY SELECT 'cursor_invalido', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, NULL::bytea, NULL::text;
         RETURN;
     END IF;
 
     RETURN QUERY
     SELECT 'pagina', p.id, p.valor, p.tipo, p.descricao, iso_utc(p.realizada_em), p.saldo_apos,
-           CASE WHEN p.posicao = p_quantas THEN etiqueta_cursor(p_cliente_id, p.id) END
-      FROM (SELECT t.cliente_id, t.id, t.valor, t.tipo, t.descricao, t.realizada_em, t.saldo_apos,
+           CASE WHEN p.posicao = p_quantas THEN etiqueta_cursor(p_cliente_id, p.id) END,
+           (SELECT k.nome FROM chaves_api k WHERE k.id = p.chave_api_id)
+      FROM (SELECT t.cliente_id, t.id, t.valor, t.tipo, t.descricao, t.realizada_em, t.saldo_apos, t.chave_api_id,
                    row_number() OVER (ORDER BY t.cliente_id, t.id DESC) AS posicao
               FROM transacoes t
              WHERE t.cliente_id BETWEEN p_cliente_id AND p_cliente_id
