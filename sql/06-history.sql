@@ -95,7 +95,9 @@ BEGIN
     RETURN QUERY
     SELECT 'pagina', p.id, p.valor, p.tipo, p.descricao, iso_utc(p.realizada_em), p.saldo_apos,
            CASE WHEN p.posicao = p_quantas THEN etiqueta_cursor(p_cliente_id, p.id) END,
-           (SELECT k.nome FROM chaves_api k WHERE k.id = p.chave_api_id)
+           -- Looked up only for rows a key made: a page made without auth
+           -- reads nothing more.
+           CASE WHEN p.chave_api_id IS NOT NULL THEN (SELECT k.nome FROM chaves_api k WHERE k.id = p.chave_api_id) END
       FROM (SELECT t.cliente_id, t.id, t.valor, t.tipo, t.descricao, t.realizada_em, t.saldo_apos, t.chave_api_id,
                    row_number() OVER (ORDER BY t.cliente_id, t.id DESC) AS posicao
               FROM transacoes t
