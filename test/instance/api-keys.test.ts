@@ -127,6 +127,23 @@ describe('what a key leaves behind', () => {
   });
 });
 
+describe('what the instances\' role may do with the keys', () => {
+  it('reads only what a check needs, and changes nothing', async () => {
+    const api = new pg.Client({ connectionString: database.url });
+    await api.connect();
+    try {
+      const { rows } = await api.query('SELECT id, nome, hash, clientes, escrita, expira_em, revogada_em FROM chaves_api');
+      expect(rows.length).toBeGreaterThan(0);
+      await expect(api.query('SELECT criada_em FROM chaves_api')).rejects.toThrow(/permission denied/);
+      await expect(api.query("INSERT INTO chaves_api (nome, hash, escrita) VALUES ('intrusa', sha256('x'), true)")).rejects.toThrow(/permission denied/);
+      await expect(api.query('UPDATE chaves_api SET revogada_em = NULL')).rejects.toThrow(/permission denied/);
+      await expect(api.query('UPDATE versao_chaves_api SET versao = 0')).rejects.toThrow(/permission denied/);
+    } finally {
+      await api.end();
+    }
+  });
+});
+
 describe('keys that stop being valid', () => {
   it('refuses a revoked key on a running instance', async () => {
     const secret = await createKey(owner, { name: 'revoked-soon', clients: 'all', scope: 'read', expiresInS: undefined });
