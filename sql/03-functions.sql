@@ -17,8 +17,8 @@
 -- function's result type cannot be replaced in place: drop those versions.
 -- Earlier versions also had an extrato(integer) wrapper and a one-argument
 -- extratos; the statement size is now the caller's parameter. Before
--- idempotency keys, the transaction functions took four arguments: left in
--- place, they would make a four-argument call ambiguous.
+-- idempotency keys, the transaction functions took four arguments, and six
+-- before API keys: left in place, they would make such a call ambiguous.
 DO $$
 DECLARE
     v_anterior regprocedure;
@@ -26,7 +26,7 @@ BEGIN
     FOR v_anterior IN
         SELECT oid::regprocedure FROM pg_proc
          WHERE (proname IN ('registrar_transacao', 'registrar_transacoes')
-                AND (pg_get_function_result(oid) LIKE 'TABLE(resultado integer%' OR pronargs = 4))
+                AND (pg_get_function_result(oid) LIKE 'TABLE(resultado integer%' OR pronargs IN (4, 6)))
             OR (proname IN ('extrato', 'extratos') AND pronargs = 1)
     LOOP
         EXECUTE format('DROP FUNCTION %s', v_anterior);
@@ -41,7 +41,9 @@ CREATE OR REPLACE FUNCTION registrar_transacao(
     -- The request's idempotency key, or NULL for none; and how long to wait
     -- for a request holding the same key to finish.
     p_chave      text    DEFAULT NULL,
-    p_espera_ms  integer DEFAULT 0
+    p_espera_ms  integer DEFAULT 0,
+    -- The API key that made the request (08-keys.sql), or NULL without auth.
+    p_chave_api  integer DEFAULT NULL
 ) RETURNS TABLE (resultado text, limite integer, saldo bigint, repetida boolean)
 LANGUAGE plpgsql
 -- Runs as the schema's owner: the instances' role may call it but holds no
@@ -101,8 +103,8 @@ BEGIN
     v_recusa := recusa(v_novo_saldo, v_limite);
     IF v_recusa IS NULL THEN
         UPDATE clientes SET saldo = v_novo_saldo WHERE id = p_cliente_id;
-        INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos)
-        VALUES (p_cliente_id, p_valor, p_tipo, p_descricao, v_novo_saldo);
+        INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos, chave_api_id)
+        VALUES (p_cliente_id, p_valor, p_tipo, p_descricao, v_novo_saldo, p_chave_api);
         v_saldo := v_novo_saldo;
     END IF;
 

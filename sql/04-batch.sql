@@ -98,7 +98,10 @@ CREATE OR REPLACE FUNCTION registrar_transacoes(
     -- Per transaction its idempotency key or NULL; the whole array NULL when
     -- none has one. p_espera_ms as in registrar_transacao.
     p_chaves      text[]  DEFAULT NULL,
-    p_espera_ms   integer DEFAULT 0
+    p_espera_ms   integer DEFAULT 0,
+    -- Per transaction the API key that made it, or NULL (08-keys.sql); the
+    -- whole array NULL without auth.
+    p_chaves_api  integer[] DEFAULT NULL
 ) RETURNS TABLE (resultado text, limite integer, saldo bigint, repetida boolean)
 LANGUAGE plpgsql
 -- As registrar_transacao: the owner's rights, a fixed search path.
@@ -120,7 +123,7 @@ DECLARE
     v_resultados text[];
 BEGIN
     IF v_count IS NULL OR cardinality(p_valores) <> v_count OR cardinality(p_tipos) <> v_count OR cardinality(p_descricoes) <> v_count
-       OR cardinality(p_chaves) <> v_count THEN
+       OR cardinality(p_chaves) <> v_count OR cardinality(p_chaves_api) <> v_count THEN
         RAISE EXCEPTION 'registrar_transacoes: arrays of different lengths';
     END IF;
     IF p_chaves IS NOT NULL THEN
@@ -156,8 +159,8 @@ BEGIN
      WHERE c.id = novo.id
        AND c.saldo <> novo.saldo;
 
-    INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos)
-    SELECT e.cliente_id, e.valor, e.tipo, e.descricao, e.saldo_apos
+    INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos, chave_api_id)
+    SELECT e.cliente_id, e.valor, e.tipo, e.descricao, e.saldo_apos, p_chaves_api[e.ordem::integer]
       FROM unnest(p_cliente_ids, p_valores, p_tipos, p_descricoes, v_lote.aplicadas, v_lote.saldo_de_cada)
            WITH ORDINALITY AS e (cliente_id, valor, tipo, descricao, aplicada, saldo_apos, ordem)
      WHERE e.aplicada

@@ -9,6 +9,9 @@
 
 import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from './limits.js';
 
+/** The realm of the Bearer challenge (WWW-Authenticate) when API keys are on. */
+export const AUTH_REALM = 'crebito';
+
 /** Seconds a client is asked to wait before retrying a 503 (Retry-After). */
 export const RETRY_AFTER_SECONDS = 1;
 
@@ -18,6 +21,8 @@ export type Header = readonly [name: string, value: string];
 /** Every HTTP status line crebito writes (uWebSockets.js writes the line as given), each declared once. */
 export const STATUS = {
   ok: '200 OK',
+  unauthorized: '401 Unauthorized',
+  forbidden: '403 Forbidden',
   notFound: '404 Not Found',
   methodNotAllowed: '405 Method Not Allowed',
   conflict: '409 Conflict',
@@ -104,6 +109,13 @@ export const failures = {
   invalidTime: new Failure(STATUS.unprocessable, 'data_invalida', 'desde and ate must be ISO 8601 times with a zone, e.g. 2024-01-17T02:34:41.217753Z'),
   invalidValorFilter: new Failure(STATUS.unprocessable, 'filtro_valor_invalido', `valor_min and valor_max must be whole numbers from 1 to ${VALOR_MAX}`),
   invertedRange: new Failure(STATUS.unprocessable, 'intervalo_invertido', 'desde must not be after ate, nor valor_min above valor_max'),
+  // CREBITO_AUTH=keys (src/instance/http/auth.ts). The challenge follows
+  // RFC 6750: no error attribute when no key came, invalid_token for a key
+  // that is not one in force, insufficient_scope for a key that may not.
+  apiKeyMissing: new Failure(STATUS.unauthorized, 'autenticacao_necessaria', 'this route needs an API key: Authorization: Bearer <key>; nothing was applied', { headers: [['www-authenticate', `Bearer realm="${AUTH_REALM}"`]] }),
+  apiKeyInvalid: new Failure(STATUS.unauthorized, 'chave_api_invalida', 'the API key is unknown, revoked or expired; nothing was applied', { headers: [['www-authenticate', `Bearer realm="${AUTH_REALM}", error="invalid_token"`]] }),
+  clientForbidden: new Failure(STATUS.forbidden, 'cliente_nao_permitido', 'this API key may not act on this client; nothing was applied', { headers: [['www-authenticate', `Bearer realm="${AUTH_REALM}", error="insufficient_scope"`]] }),
+  readOnlyKey: new Failure(STATUS.forbidden, 'chave_somente_leitura', 'this API key may only read; nothing was applied', { headers: [['www-authenticate', `Bearer realm="${AUTH_REALM}", error="insufficient_scope", scope="write"`]] }),
 } as const;
 
 /** 405 for a known path asked with another method; `allow` lists the methods it answers. */

@@ -65,6 +65,9 @@ export const RESERVED_CONNECTIONS = {
   'the key expiry': 1,
 } as const;
 
+/** Connections an instance holds beside its pool with CREBITO_AUTH=keys: the API keys' poll (src/instance/ledger/api-keys.ts). */
+export const API_KEYS_POLL_CONNECTIONS = 1;
+
 /** The longest body a valid transaction can have: every field at its longest, each descricao character 4 UTF-8 bytes. */
 const TRANSACTION_BODY_BYTES_MAX = `{"valor":${VALOR_MAX},"tipo":"c","descricao":""}`.length + 4 * DESCRICAO_CHARACTERS_MAX;
 

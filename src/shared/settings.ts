@@ -62,6 +62,7 @@ export const SETTINGS = {
   port: integer({ env: 'PORT', default: 9999, min: 1, max: 65535, readers: STACK, meaning: 'public port (nginx, or the instances without nginx)' }),
   databaseUrl: text({ env: 'DATABASE_URL', default: undefined, defaultShown: 'unset: embedded', readers: BOTH, meaning: 'an external PostgreSQL, as the role the instances log in as (`crebito_api`: see *Database roles*); an instance alone requires it' }),
   databaseOwnerUrl: text({ env: 'DATABASE_OWNER_URL', default: undefined, defaultShown: 'unset: `DATABASE_URL`', readers: STACK, meaning: 'the same database as the schema\'s owner, which applies `sql/` at start; never given to the instances' }),
+  auth: choice({ env: 'CREBITO_AUTH', default: 'off', choices: ['off', 'keys'], readers: BOTH, meaning: '`keys`: every API route asks for `Authorization: Bearer <key>` (keys made by `npm run keys`; see *API keys*), and `CREBITO_RATE_LIMIT_PER_S` counts per key' }),
   allowSuperuser: choice({ env: 'CREBITO_ALLOW_SUPERUSER', default: 'off', choices: ['off', 'on'], readers: BOTH, meaning: '`on` lets instances log in as a superuser or as the schema\'s owner, which they refuse by default' }),
   dataDirectory: text({ env: 'CREBITO_DATA_DIR', default: undefined, defaultShown: '`.data`', readers: STACK, meaning: 'embedded PostgreSQL data, sockets, pid and state files' }),
   databaseMode: choice({ env: 'CREBITO_DATABASE_MODE', default: 'durable', choices: ['durable', 'fast'], readers: STACK, meaning: '`fast` turns fsync off in the embedded database (benchmarks only)' }),

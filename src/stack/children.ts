@@ -147,6 +147,7 @@ export function superviseNginx(config: LauncherConfig, plan: NginxPlan, hooks: S
         workerProcesses: String(config.nginxWorkers),
         upstreamAddresses: plan.listenAddresses,
         rateLimitPerS: config.rateLimitPerS,
+        rateLimitBy: config.instance.auth === 'keys' ? 'key' : 'address',
         requestTimeoutMs: config.instance.requestTimeoutMs,
         upstreamNames: 'fixed',
         workerUser: plan.workerUser,

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { createLog, flushAndExit, type Log } from '../shared/log.js';
 import { waitFor } from '../shared/wait.js';
 import { superviseDatabase, superviseInstance, superviseNginx, embeddedPostgresLocation, type InstanceReady, type SupervisionHooks } from './children.js';
-import { checkConnectionBudget, readLauncherConfig, type LauncherConfig } from './config.js';
+import { checkConnectionBudget, connectionsPerInstance, readLauncherConfig, type LauncherConfig } from './config.js';
 import { getFromListenAddress } from './http.js';
 import { findPrometheus, startPrometheus, writePrometheusTargets, type PrometheusPlan } from './prometheus.js';
 import { removeFallbackSocketDirectory, type EmbeddedPostgres } from './embedded-postgres.js';
@@ -185,7 +185,7 @@ async function startDatabase(stack: Stack): Promise<void> {
   else await stack.database.start();
   await applySchema(ownerUrlOf(stack));
   await checkInstanceRole(databaseUrlOf(stack), stack.config.allowSuperuser);
-  checkConnectionBudget(stack.config.instanceCount, stack.config.instance.poolClientsMax, await readConnectionLimit(databaseUrlOf(stack)));
+  checkConnectionBudget(stack.config.instanceCount, connectionsPerInstance(stack.config.instance), await readConnectionLimit(databaseUrlOf(stack)));
 }
 
 function sayHowToReach(stack: Stack): void {

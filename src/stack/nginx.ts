@@ -32,6 +32,8 @@ export interface NginxValues {
   upstreamAddresses: string[];
   /** Requests per second per client address; 0: no limit. */
   rateLimitPerS: number;
+  /** What the limit counts by: the client's address, or its API key (CREBITO_AUTH=keys; the address when it sends none). */
+  rateLimitBy: 'address' | 'key';
   /** The instances' deadline (CREBITO_REQUEST_TIMEOUT_MS): nginx's own timeouts derive from it. */
   requestTimeoutMs: number;
   /** Names to resolve again as containers restart (docker compose), or fixed addresses (npm start). */
@@ -56,10 +58,14 @@ function nginxString(text: string): string {
  * second's worth passes at once; past it, 429 with Retry-After. Refusals are
  * logged at info, below error_log's level: a flood must not flood the log.
  */
-function rateLimitLines(rateLimitPerS: number): { RATE_LIMIT_ZONE: string; RATE_LIMIT: string } {
+function rateLimitLines(rateLimitPerS: number, by: NginxValues['rateLimitBy']): { RATE_LIMIT_ZONE: string; RATE_LIMIT: string } {
   if (rateLimitPerS === 0) return { RATE_LIMIT_ZONE: '    # (off)', RATE_LIMIT: '        # (no rate limit)' };
+  // Per key, a request without one still counts against its address: a
+  // flood of unauthenticated requests is limited too.
+  const zoneKey = by === 'key' ? '$crebito_rate_key' : '$binary_remote_addr';
+  const keyMap = by === 'key' ? ['    map $http_authorization $crebito_rate_key {', '        "" $binary_remote_addr;', '        default $http_authorization;', '    }'] : [];
   return {
-    RATE_LIMIT_ZONE: `    limit_req_zone $binary_remote_addr zone=per_client:10m rate=${rateLimitPerS}r/s;`,
+    RATE_LIMIT_ZONE: [...keyMap, `    limit_req_zone ${zoneKey} zone=per_client:10m rate=${rateLimitPerS}r/s;`].join('\n'),
     RATE_LIMIT: [
       `        limit_req zone=per_client burst=${rateLimitPerS} nodelay;`,
       '        limit_req_status 429;',
@@ -114,7 +120,7 @@ export function renderNginxConfig(values: NginxValues, template = fs.readFileSyn
     UPSTREAM_TIMEOUT_MS: String(upstreamTimeoutMs(values.requestTimeoutMs)),
     UPSTREAM_CONNECT_TIMEOUT_MS: String(UPSTREAM_MARGIN_MS),
     UPSTREAM_FAIL_TIMEOUT_S: String(UPSTREAM_FAIL_TIMEOUT_S),
-    ...rateLimitLines(values.rateLimitPerS),
+    ...rateLimitLines(values.rateLimitPerS, values.rateLimitBy),
     ...refusalBodies(),
     UPSTREAM_SERVERS: upstreamServerLines(values),
   };
@@ -141,6 +147,7 @@ export const DOCKER_NGINX_VALUES: NginxValues = {
   workerProcesses: '1',
   upstreamAddresses: ['api1:8080', 'api2:8080'],
   rateLimitPerS: 0,
+  rateLimitBy: 'address',
   requestTimeoutMs: SETTINGS.requestTimeoutMs.default,
   upstreamNames: 'resolve',
   // The image's nginx starts as root and runs its workers as its own user.

@@ -2,23 +2,35 @@
 // playwright-core (which brings no browser of its own). The page must list
 // the contract's operations and the history, load nothing from anywhere but
 // the service itself, and "try it out" on the statement must get a 200 from
-// the running instance.
+// the running instance; with API keys on, a 401 until a key is given through
+// the page's "Authorize" button, then a 200.
 
-import { chromium, type Browser } from 'playwright-core';
+import pg from 'pg';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startInstance, type RunningInstance } from '../support/instance.js';
+import { createKey } from '../../tools/keys/keys.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const UI_TIMEOUT_MS = 30_000;
 
 let database: TestDatabase;
 let instance: RunningInstance;
+let withKeys: RunningInstance;
+let apiKey: string;
 let browser: Browser;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  instance = await startInstance({ databaseUrl: database.url });
+  const owner = new pg.Client({ connectionString: database.ownerUrl });
+  await owner.connect();
+  apiKey = await createKey(owner, { name: 'docs-page', clients: 'all', scope: 'read', expiresInS: undefined });
+  await owner.end();
+  [instance, withKeys] = await Promise.all([
+    startInstance({ databaseUrl: database.url }),
+    startInstance({ databaseUrl: database.url, name: 'keys', environment: { CREBITO_AUTH: 'keys' } }),
+  ]);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -28,6 +40,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await instance?.stop();
+  await withKeys?.stop();
   await database?.close();
 });
 
@@ -57,6 +70,37 @@ describe('the API documentation page', () => {
 
     expect(requested.length).toBeGreaterThan(2);
     for (const url of requested) expect(url.startsWith(`${instance.baseUrl}/`), url).toBe(true);
+    await page.close();
+  });
+});
+
+/** Runs "try it out" on the statement of client 1 and returns the status the page shows. */
+async function tryStatement(page: Page): Promise<string> {
+  const statement = page.locator('.opblock-get', { has: page.locator('.opblock-summary-path', { hasText: /^\/clientes\/\{id\}\/extrato$/ }) });
+  if (!await statement.getByRole('button', { name: 'Execute' }).isVisible()) {
+    await statement.locator('.opblock-summary').click();
+    await statement.getByRole('button', { name: 'Try it out' }).click();
+    await statement.locator('input[placeholder="id"]').fill('1');
+  }
+  await statement.getByRole('button', { name: 'Execute' }).click();
+  const status = statement.locator('.live-responses-table tbody .response-col_status').first();
+  await status.waitFor({ timeout: UI_TIMEOUT_MS });
+  return (await status.innerText()).trim();
+}
+
+describe('the API documentation page with API keys on', () => {
+  it('answers 401 until a key is given through "Authorize", then 200', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${withKeys.baseUrl}/docs`);
+    await page.locator('.opblock-summary').first().waitFor({ timeout: UI_TIMEOUT_MS });
+    expect(await tryStatement(page)).toBe('401');
+
+    await page.locator('.scheme-container button.authorize').click();
+    const dialog = page.locator('.modal-ux');
+    await dialog.locator('input[type="text"]').fill(apiKey);
+    await dialog.locator('button.authorize').click();
+    await dialog.locator('button.btn-done').click();
+    await expect.poll(() => tryStatement(page), { timeout: UI_TIMEOUT_MS }).toBe('200');
     await page.close();
   });
 });

@@ -4,11 +4,21 @@
 // internal error the database causes), and then its logs, every answer's
 // body and headers, /health and /metrics of every instance, state.json and
 // every other file the launcher wrote are searched for either password.
+// Then the same for API keys: a stack with CREBITO_AUTH=keys (and a rate
+// limit, which nginx then counts per key) is sent good, refused, revoked and
+// malformed keys, and nothing it writes or answers holds one; `npm run keys
+// -- list` holds neither a key nor its hash.
 
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashApiKey } from '../../src/instance/ledger/api-keys.js';
+import { PROJECT_ROOT } from '../../src/stack/paths.js';
+import { waitFor } from '../../src/shared/wait.js';
+import { createKey, revokeKey } from '../../tools/keys/keys.js';
 import { freePort, getFromListenAddress, makeDataDirectory, stackPort, startStack, type RunningStack } from '../../tools/harness/stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { request, postWithKey } from '../support/http.js';
@@ -106,5 +116,85 @@ describe('passwords in the database URLs', () => {
     const error = await refused.then(() => undefined, (reason: unknown) => reason as Error);
     expect(error?.message).toMatch(/a superuser/);
     for (const secret of SECRETS) expect(error!.message.includes(secret)).toBe(false);
+  });
+});
+
+describe('API keys', () => {
+  const RATE_LIMIT_PER_S = 20;
+  let keyed: RunningStack | undefined;
+  const keys: Record<string, string> = {};
+  const keyAnswers: string[] = [];
+
+  async function send(method: string, route: string, authorization: string | undefined, body?: unknown): Promise<number> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (authorization !== undefined) headers.authorization = authorization;
+    const response = await fetch(`${keyed!.baseUrl}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await response.text();
+    keyAnswers.push(`${response.status} ${JSON.stringify([...response.headers])} ${text}`);
+    return response.status;
+  }
+
+  beforeAll(async () => {
+    const owner = new pg.Client({ connectionString: database.ownerUrl });
+    await owner.connect();
+    for (const [name, scope] of [['segredo-rw', 'read-write'], ['segredo-ro', 'read'], ['segredo-flood', 'read'], ['segredo-revogado', 'read']] as const) {
+      keys[name] = await createKey(owner, { name, clients: 'all', scope, expiresInS: undefined });
+    }
+    await revokeKey(owner, 'segredo-revogado');
+    await owner.end();
+    keyed = await startStack({
+      port: await stackPort(),
+      dataDirectory: makeDataDirectory(),
+      environment: {
+        DATABASE_URL: database.url, DATABASE_OWNER_URL: database.ownerUrl, CREBITO_AUTH: 'keys',
+        CREBITO_RATE_LIMIT_PER_S: String(RATE_LIMIT_PER_S), CREBITO_LOG_LEVEL: 'debug',
+      },
+    });
+    await waitFor(async () => (await send('GET', '/clientes/1/extrato', `Bearer ${keys['segredo-ro']}`)) === 200, { timeoutMs: 10_000, intervalMs: 100 });
+  });
+
+  afterAll(async () => {
+    await keyed?.dispose();
+  });
+
+  it('are rate-limited per key by nginx: one key flooding gets 429, another key is still served', async () => {
+    const flood = await Promise.all(Array.from({ length: RATE_LIMIT_PER_S * 4 }, () => send('GET', '/clientes/2/extrato', `Bearer ${keys['segredo-flood']}`)));
+    expect(flood).toContain(429);
+    expect(await send('GET', '/clientes/2/extrato', `Bearer ${keys['segredo-ro']}`)).toBe(200);
+  });
+
+  it('appear in no log line, answer, /health, /metrics, state.json, file of the stack, or key listing', async () => {
+    await send('POST', '/clientes/1/transacoes', `Bearer ${keys['segredo-rw']}`, { valor: 10, tipo: 'c', descricao: 'ok' });
+    await send('POST', '/clientes/1/transacoes', `Bearer ${keys['segredo-ro']}`, { valor: 10, tipo: 'c', descricao: 'so-leitura' });
+    await send('POST', '/clientes/1/transacoes', `Bearer ${keys['segredo-rw']}`, { valor: 10, tipo: 'c', descricao: 'veneno' });
+    await send('POST', '/clientes/1/transacoes', `Bearer ${keys['segredo-rw']}`, '{"valor": ');
+    await send('GET', '/clientes/1/transacoes?limit=2', `Bearer ${keys['segredo-ro']}`);
+    await send('GET', '/clientes/1/extrato', `Bearer ${keys['segredo-revogado']}`);
+    await send('GET', '/clientes/1/extrato', `Bearer ${keys['segredo-rw']}x`);
+    await send('GET', '/clientes/1/extrato', `Basic ${keys['segredo-rw']}`);
+    await send('GET', '/nada', `Bearer ${keys['segredo-rw']}`);
+    expect(keyAnswers.some((answer) => answer.startsWith('500 '))).toBe(true);
+    expect(keyAnswers.some((answer) => answer.startsWith('401 '))).toBe(true);
+    expect(keyAnswers.some((answer) => answer.startsWith('403 '))).toBe(true);
+
+    const operatorViews: string[] = [];
+    for (const instance of keyed!.state().instances) {
+      for (const route of ['/health', '/ready', '/metrics']) operatorViews.push((await getFromListenAddress(instance.admin!, route, 5000))!.body);
+    }
+    const listing = execFileSync(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'tools', 'keys', 'main.js'), 'list'], { env: { ...process.env, DATABASE_OWNER_URL: database.ownerUrl }, encoding: 'utf8' });
+    expect(listing).toContain('segredo-rw');
+    const places: [string, string][] = [
+      ['the logs', keyed!.output()],
+      ['the answers', keyAnswers.join('\n')],
+      ['/health, /ready and /metrics', operatorViews.join('\n')],
+      ['npm run keys -- list', listing],
+      ...filesUnder(keyed!.dataDirectory).map((file): [string, string] => [file, fs.readFileSync(file, 'latin1')]),
+    ];
+    // A key, without its prefix too, and its hash in the usual spellings.
+    const secrets = Object.values(keys).flatMap((key) => [key, key.slice(4), hashApiKey(key).toString('hex'), hashApiKey(key).toString('base64')]);
+    for (const [place, text] of places) {
+      expect(text.length, place).toBeGreaterThan(0);
+      for (const secret of secrets) expect(text.includes(secret), `${place} holds an API key or its hash`).toBe(false);
+    }
   });
 });

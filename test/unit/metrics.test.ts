@@ -15,10 +15,11 @@ const health = (): ServerHealth => ({
   served: Object.fromEntries([...API_ROUTES.map((route) => route.label), 'other'].map((label) => [label, 0])) as ServerHealth['served'],
   ledger: {
     pool: { totalCount: 4, idleCount: 3, waitingCount: 0 },
-    ...Object.fromEntries(OPERATION_LABELS.map((label) => [label, idle])) as Omit<LedgerHealth, 'pool' | 'breaker' | 'keysExpired' | 'keyExpiryPassesBehind'>,
+    ...Object.fromEntries(OPERATION_LABELS.map((label) => [label, idle])) as Omit<LedgerHealth, 'pool' | 'breaker' | 'keysExpired' | 'keyExpiryPassesBehind' | 'apiKeys'>,
     breaker: { state: 'closed', consecutiveFailures: 0, opened: 0 },
     keysExpired: 0,
     keyExpiryPassesBehind: 0,
+    apiKeys: null,
   },
 });
 

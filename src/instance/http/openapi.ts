@@ -85,6 +85,20 @@ const FROM_NGINX_OR_DATABASE = [failures.tooManyRequests, failures.headersTooLar
 const UNAVAILABLE = [...FROM_NGINX_OR_DATABASE, failures.databaseUnavailable];
 const READ_UNAVAILABLE = [...FROM_NGINX_OR_DATABASE, failures.readUnanswered];
 
+// CREBITO_AUTH=keys: every API operation accepts a bearer key, and
+// without auth (the default, the contract) none: `{}` says so.
+const API_KEY_SCHEME = 'chaveApi';
+const AUTH_SECURITY = [{}, { [API_KEY_SCHEME]: [] }];
+const WWW_AUTHENTICATE_HEADERS = {
+  'WWW-Authenticate': { description: 'the Bearer challenge (RFC 6750)', schema: { type: 'string' } },
+};
+const AUTH_NOTES: StatusNotes = {
+  401: { note: `Only when ${SETTINGS.auth.env}=keys: no key, or one that is not in force; nothing was applied`, headers: WWW_AUTHENTICATE_HEADERS },
+  403: { note: `Only when ${SETTINGS.auth.env}=keys: the key may not act on this client, or may only read; nothing was applied`, headers: WWW_AUTHENTICATE_HEADERS },
+};
+const READ_AUTH = [failures.apiKeyMissing, failures.apiKeyInvalid, failures.clientForbidden];
+const WRITE_AUTH = [...READ_AUTH, failures.readOnlyKey];
+
 const REPLAYED_HEADERS = {
   [REPLAYED_HEADER]: {
     description: `\`true\` when this answer is the stored outcome of an earlier request with the same ${IDEMPOTENCY_KEY_HEADER}, replayed byte for byte: nothing moved this time. Absent otherwise.`,
@@ -134,6 +148,7 @@ const postTransaction = {
     description: `1 to ${IDEMPOTENCY_KEY_CHARACTERS_MAX} visible ASCII characters, unique per logical transaction (a UUID, say); kept at least ${SETTINGS.idempotencyRetentionS.env} (${SETTINGS.idempotencyRetentionS.default / SECONDS_PER_HOUR} h by default). An empty value is as if there were none.`,
     schema: { type: 'string', minLength: 1, maxLength: IDEMPOTENCY_KEY_CHARACTERS_MAX, pattern: '^[!-~]+$' },
   }],
+  security: AUTH_SECURITY,
   requestBody: { required: true, content: { 'application/json': { schema: TRANSACTION_REQUEST_SCHEMA, example: { valor: 1000, tipo: 'c', descricao: 'descricao' } } } },
   responses: {
     200: json(TRANSACTION_RESULT_SCHEMA, `Applied (or, with ${REPLAYED_HEADER}, applied by an earlier request with the same key).`, { headers: REPLAYED_HEADERS }),
@@ -141,9 +156,10 @@ const postTransaction = {
       failures.clientNotFound, failures.idempotencyKeyInUse, failures.bodyTooLarge,
       failures.malformedJson, failures.notAnObject, failures.invalidValor, failures.invalidTipo, failures.invalidDescricao,
       failures.limitExceeded, failures.balanceTooLarge, failures.invalidIdempotencyKey, failures.idempotencyKeyReused, failures.duplicateIdempotencyKey,
-      failures.rejectedByDatabase, failures.clientBusy, ...UNAVAILABLE,
+      failures.rejectedByDatabase, failures.clientBusy, ...UNAVAILABLE, ...WRITE_AUTH,
     ], {
       ...UNAVAILABLE_NOTES,
+      ...AUTH_NOTES,
       409: { note: 'Nothing was applied by this request; retry it with the same key once the first has finished', headers: RETRY_AFTER_HEADERS },
       413: { note: 'nginx may answer it first, with its own page' },
       422: { note: `A refused debit with a key is stored like a success: its retries replay the same 422, marked ${REPLAYED_HEADER}`, headers: REPLAYED_HEADERS },
@@ -156,9 +172,10 @@ const getStatement = {
   tags: [CONTRACT],
   summary: 'The balance and the 10 newest transactions',
   description: 'Balance and transactions from one snapshot, newest first; a write answered 200 is seen at once through every instance.',
+  security: AUTH_SECURITY,
   responses: {
     200: json(STATEMENT_SCHEMA, 'The statement.'),
-    ...errorResponses([failures.clientNotFound, ...READ_UNAVAILABLE], UNAVAILABLE_NOTES),
+    ...errorResponses([failures.clientNotFound, ...READ_UNAVAILABLE, ...READ_AUTH], { ...UNAVAILABLE_NOTES, ...AUTH_NOTES }),
   },
 };
 
@@ -172,7 +189,8 @@ const getHistory = {
     + 'Pages follow each other by `before=<next>`; walking them while writes continue returns every transaction exactly once (new ones appear on a new first page). '
     + `Each page reads at most ${HISTORY_SCAN_ROWS_MAX} of the client's transactions, matching or not, so that a page costs the same whatever the filters and the history's length: `
     + 'a page with filters may hold fewer than `limit` transactions, even none, and still have a `next`; keep following `next` until it is absent. '
-    + 'Send the same filters with every page.',
+    + 'Send the same filters with every page. With API keys on, each entry names the key that made it (`chave_api`).',
+  security: AUTH_SECURITY,
   parameters: [
     historyParameter('limit', 'transactions per page', { type: 'integer', minimum: 1, maximum: HISTORY_PAGE_ROWS_MAX, default: HISTORY_PAGE_ROWS_DEFAULT }),
     historyParameter('before', 'the `next` value of the previous page, unchanged', { type: 'string' }),
@@ -186,8 +204,8 @@ const getHistory = {
     200: json(HISTORY_PAGE_SCHEMA, 'A page.'),
     ...errorResponses([
       failures.clientNotFound, failures.unknownParameter, failures.invalidLimit, failures.invalidCursor, failures.invalidTipo,
-      failures.invalidTime, failures.invalidValorFilter, failures.invertedRange, failures.rejectedByDatabase, ...READ_UNAVAILABLE,
-    ], UNAVAILABLE_NOTES),
+      failures.invalidTime, failures.invalidValorFilter, failures.invertedRange, failures.rejectedByDatabase, ...READ_UNAVAILABLE, ...READ_AUTH,
+    ], { ...UNAVAILABLE_NOTES, ...AUTH_NOTES }),
   },
 };
 
@@ -215,5 +233,15 @@ export const OPENAPI_DOCUMENT = {
     '/clientes/{id}/extrato': { parameters: [CLIENT_ID], get: getStatement },
     '/health': { get: getHealth },
     '/ready': { get: getReady },
+  },
+  components: {
+    securitySchemes: {
+      [API_KEY_SCHEME]: {
+        type: 'http',
+        scheme: 'bearer',
+        description: `Only when the service runs with ${SETTINGS.auth.env}=keys (off by default, as the contract has no authentication): `
+          + '`Authorization: Bearer <key>`, a key made by `npm run keys -- create`, scoped to some clients or all, to reading or to reading and writing.',
+      },
+    },
   },
 };

@@ -11,6 +11,7 @@
 import { Failure, failures } from '../../shared/failures.js';
 import type { AnswerOf, Ledger } from '../ledger/ledger.js';
 import { Replay } from '../ledger/transactions.js';
+import { authorize } from './auth.js';
 import { readBody } from './body.js';
 import { registerDocsRoutes } from './docs.js';
 import type { Exchange, RequestBook } from './exchange.js';
@@ -47,14 +48,18 @@ function replyTransaction(context: RouteContext, exchange: Exchange, tipo: 'c' |
 const postTransaction: Handle = (context, exchange, request) => {
   const { ledger, book } = context;
   const clientId = parseClientId(request.getParameter(0));
+  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'write');
   const header = readIdempotencyKeyHeader(request);
   const key = header instanceof Failure ? header : parseIdempotencyKey(header);
+  // The body is read first even when the key is refused: answering before
+  // it would leave its bytes on the connection, read as the next request.
   const onBody = (body: Uint8Array) => {
+    if (apiKey instanceof Failure) return replyFailure(book, exchange, apiKey);
     if (clientId === undefined) return replyFailure(book, exchange, failures.clientNotFound);
     if (key instanceof Failure) return replyFailure(book, exchange, key);
     const transaction = parseTransactionBody(body);
     if (transaction instanceof Failure) return replyFailure(book, exchange, transaction);
-    book.replyAfter(exchange, ledger.submit('transactions', { clientId, request: transaction, key }),
+    book.replyAfter(exchange, ledger.submit('transactions', { clientId, request: transaction, key, apiKeyId: apiKey?.id }),
       (answer) => replyTransaction(context, exchange, transaction.tipo, answer));
   };
   readBody(exchange, request.getHeader('content-length'), onBody, () => replyFailure(book, exchange, failures.bodyTooLarge));
@@ -62,12 +67,16 @@ const postTransaction: Handle = (context, exchange, request) => {
 
 const getStatement: Handle = ({ ledger, book }, exchange, request) => {
   const clientId = parseClientId(request.getParameter(0));
+  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read');
+  if (apiKey instanceof Failure) return replyFailure(book, exchange, apiKey);
   if (clientId === undefined) return replyFailure(book, exchange, failures.clientNotFound);
   book.replyAfter(exchange, ledger.submit('statements', clientId), (answer) => replyWith(book, exchange, answer, serializeStatement));
 };
 
 const getHistory: Handle = ({ ledger, book }, exchange, request) => {
   const clientId = parseClientId(request.getParameter(0));
+  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read');
+  if (apiKey instanceof Failure) return replyFailure(book, exchange, apiKey);
   if (clientId === undefined) return replyFailure(book, exchange, failures.clientNotFound);
   const query = parseHistoryQuery(clientId, request.getQuery());
   if (query instanceof Failure) return replyFailure(book, exchange, query);

@@ -68,6 +68,7 @@ export const HISTORY_PAGE_SCHEMA = object(['transacoes'], {
       id: { type: 'integer', minimum: 1, description: 'the transaction\'s id: higher is later, for the same client' },
       ...TRANSACTION_FIELDS,
       saldo_apos: cents('the client\'s balance right after this transaction: the next older entry\'s saldo_apos plus (c) or minus (d) this valor'),
+      chave_api: { type: 'string', description: 'the name of the API key that made it (only with API keys on; never the key itself)' },
     }),
   },
   next: { type: 'string', description: 'opaque: send it back as `before` for the next (older) page; absent on the last page' },

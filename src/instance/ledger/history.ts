@@ -31,6 +31,8 @@ export interface HistoryQuery {
 export interface HistoryEntry extends StatementTransaction {
   id: number;
   saldo_apos: number;
+  /** The name of the API key that made it; absent when none did. */
+  chave_api?: string;
 }
 
 export interface HistoryPage {
@@ -50,12 +52,13 @@ export interface HistoryRead {
 const OUTCOME_PAGE = 'pagina';
 const OUTCOME_NEXT = 'proxima';
 
-const COLUMNS = ['resultado', 'id', 'valor', 'tipo', 'descricao', 'realizada_em', 'saldo_apos', 'etiqueta'] as const;
+const COLUMNS = ['resultado', 'id', 'valor', 'tipo', 'descricao', 'realizada_em', 'saldo_apos', 'etiqueta', 'chave_api'] as const;
 const at = Object.fromEntries(COLUMNS.map((name, index) => [name, index])) as Record<(typeof COLUMNS)[number], number>;
 const QUERY = { name: 'historico', text: `SELECT ${COLUMNS.join(', ')} FROM historico($1, $2, $3, $4, $5, $6, $7, $8, $9)` };
 
 function toEntry(row: Row): HistoryEntry {
-  return {
+  const apiKey = row[at.chave_api] as string | null;
+  const entry: HistoryEntry = {
     id: row[at.id] as number,
     valor: row[at.valor] as number,
     tipo: row[at.tipo] as string,
@@ -63,6 +66,8 @@ function toEntry(row: Row): HistoryEntry {
     realizada_em: row[at.realizada_em] as string,
     saldo_apos: row[at.saldo_apos] as number,
   };
+  if (apiKey !== null) entry.chave_api = apiKey;
+  return entry;
 }
 
 /**

@@ -21,6 +21,7 @@ import { openDatabase, type Database, type PoolHealth } from '../database/pool.j
 import { createBatcher, type Batcher, type BatcherHealth } from './batcher.js';
 import { Breaker, type BreakerState } from './breaker.js';
 import { HISTORY } from './history.js';
+import { startApiKeys, type ApiKeys, type ApiKeysHealth } from './api-keys.js';
 import { startKeyExpiry } from './key-expiry.js';
 import type { OperationContext } from './operation.js';
 import { STATEMENTS } from './statements.js';
@@ -49,7 +50,7 @@ const READY_FOR_MS = 1000;
 /** The instance settings the ledger works within (see shared/settings.ts for each). */
 export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'allowSuperuser' | 'poolClientsMax' | 'queueLengthMax' | 'queueWaitMsMax' | 'requestTimeoutMs'
   | 'breakerFailuresMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'batchSizeMax' | 'batchesInFlightMax' | 'readsInFlightMax'
-  | 'idempotencyRetentionS' | 'idempotencyWaitMsMax'> & {
+  | 'idempotencyRetentionS' | 'idempotencyWaitMsMax'> & Partial<Pick<InstanceConfig, 'auth'>> & {
   applicationName: string;
   log: Log;
   /** Told of every call sent, with the requests it carries. */
@@ -65,6 +66,8 @@ export type LedgerHealth = { pool: PoolHealth } & OperationHealth & {
   keysExpired: number;
   /** Expiry passes that ran out of time with keys left (the next then came at once): a counter. */
   keyExpiryPassesBehind: number;
+  /** The API keys held (CREBITO_AUTH=keys); null with auth off. */
+  apiKeys: ApiKeysHealth | null;
 };
 
 export interface Ledger {
@@ -74,6 +77,8 @@ export interface Ledger {
   isReady(): Promise<boolean>;
   health(): LedgerHealth;
   close(): Promise<void>;
+  /** The API keys in force (CREBITO_AUTH=keys); undefined with auth off. */
+  readonly apiKeys: ApiKeys | undefined;
 }
 
 type Batchers = { [Name in OperationName]: Batcher<InputOf<Name>, AnswerOf<Name>> };
@@ -125,6 +130,7 @@ export function createLedger(options: LedgerOptions): Ledger {
   const database = openDatabase({ ...options, onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
   const batchers = createBatchers(options, database, breaker);
   const keyExpiry = startKeyExpiry(database, { retentionS: options.idempotencyRetentionS, log });
+  const apiKeys = options.auth === 'keys' ? startApiKeys({ ...options, applicationName: `${options.applicationName}-keys` }) : undefined;
   const operationHealth = () => Object.fromEntries(
     (Object.keys(OPERATIONS) as OperationName[]).map((name) => [OPERATIONS[name].label, batchers[name].health()]),
   ) as OperationHealth;
@@ -134,17 +140,22 @@ export function createLedger(options: LedgerOptions): Ledger {
     submit: (operation, input) => (breaker.isOpen
       ? Promise.resolve(failures.databaseDown as Failure & AnswerOf<typeof operation>)
       : (batchers[operation] as Batcher<typeof input, AnswerOf<typeof operation>>).submit(input)),
-    isReady: () => breaker.isReady(),
+    apiKeys,
+    // With auth on, an instance that cannot vouch for its keys answers every
+    // request 503: it is not ready.
+    isReady: async () => (await breaker.isReady()) && (apiKeys === undefined || apiKeys.fresh()),
     health: () => ({
       pool: database.health(),
       ...operationHealth(),
       breaker: { state: breaker.state, consecutiveFailures: breaker.consecutiveFailures, opened: breaker.opened },
       keysExpired: keyExpiry.removed,
       keyExpiryPassesBehind: keyExpiry.passesBehind,
+      apiKeys: apiKeys?.health() ?? null,
     }),
     async close() {
       breaker.stop();
       await keyExpiry.stop();
+      await apiKeys?.stop();
       await database.close();
     },
   };

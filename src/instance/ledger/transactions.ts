@@ -30,6 +30,8 @@ export interface PendingTransaction {
   request: TransactionRequest;
   /** Its Idempotency-Key, or undefined for none. */
   key: string | undefined;
+  /** The id of the API key that sent it (CREBITO_AUTH=keys), or undefined without auth. */
+  apiKeyId?: number | undefined;
 }
 
 /** A stored outcome answered again to a retry with the same key: nothing moved this time. */
@@ -43,11 +45,12 @@ export type TransactionAnswer = TransactionResult | Failure | Replay;
 const OUTCOME_APPLIED = 'aplicada';
 
 // Calls without a key are exactly what they were before keys existed; a
-// call with a key adds the keys and the longest wait for a key in use.
+// call with an idempotency key or an API key adds the idempotency keys, the
+// longest wait for a key in use and the API keys.
 export const SINGLE = { name: 'registrar_transacao', text: 'SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)' };
-const SINGLE_KEYED = { name: 'registrar_transacao_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacao($1, $2, $3, $4, $5, $6)' };
+const SINGLE_KEYED = { name: 'registrar_transacao_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacao($1, $2, $3, $4, $5, $6, $7)' };
 const BATCH = { name: 'registrar_transacoes', text: 'SELECT resultado, limite, saldo FROM registrar_transacoes($1, $2, $3, $4)' };
-const BATCH_KEYED = { name: 'registrar_transacoes_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacoes($1, $2, $3, $4, $5, $6)' };
+const BATCH_KEYED = { name: 'registrar_transacoes_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacoes($1, $2, $3, $4, $5, $6, $7)' };
 
 export interface TransactionCallOptions {
   /** How long a keyed request waits for another with the same key (CREBITO_IDEMPOTENCY_WAIT_MS_MAX). */
@@ -56,12 +59,12 @@ export interface TransactionCallOptions {
 }
 
 function call(database: Database, batch: PendingTransaction[], options: TransactionCallOptions): Promise<Row[] | QueryFailure> {
-  const keyed = batch.some((pending) => pending.key !== undefined);
+  const keyed = batch.some((pending) => pending.key !== undefined || pending.apiKeyId !== undefined);
   if (batch.length === 1) {
-    const [{ clientId, request, key }] = batch as [PendingTransaction];
+    const [{ clientId, request, key, apiKeyId }] = batch as [PendingTransaction];
     const values = [clientId, request.valor, request.tipo, request.descricao];
     if (!keyed) return database.query(SINGLE.name, SINGLE.text, values);
-    return database.query(SINGLE_KEYED.name, SINGLE_KEYED.text, [...values, key, options.keyWaitMsMax]);
+    return database.query(SINGLE_KEYED.name, SINGLE_KEYED.text, [...values, key ?? null, options.keyWaitMsMax, apiKeyId ?? null]);
   }
   const columns = [
     batch.map((pending) => pending.clientId),
@@ -70,7 +73,9 @@ function call(database: Database, batch: PendingTransaction[], options: Transact
     batch.map((pending) => pending.request.descricao),
   ];
   if (!keyed) return database.query(BATCH.name, BATCH.text, columns);
-  return database.query(BATCH_KEYED.name, BATCH_KEYED.text, [...columns, batch.map((pending) => pending.key ?? null), options.keyWaitMsMax]);
+  const keys = batch.some((pending) => pending.key !== undefined) ? batch.map((pending) => pending.key ?? null) : null;
+  const apiKeys = batch.some((pending) => pending.apiKeyId !== undefined) ? batch.map((pending) => pending.apiKeyId ?? null) : null;
+  return database.query(BATCH_KEYED.name, BATCH_KEYED.text, [...columns, keys, options.keyWaitMsMax, apiKeys]);
 }
 
 export function answerOf(row: Row): TransactionAnswer {

@@ -89,9 +89,10 @@ export class HttpConnection {
 }
 
 /** A request as the bytes HttpConnection sends. */
-export function rawRequest(host: string, request: { method: string; path: string; body?: string }): Buffer {
+export function rawRequest(host: string, request: { method: string; path: string; body?: string; authorization?: string }): Buffer {
   const body = request.body ?? '';
   const headers = [`${request.method} ${request.path} HTTP/1.1`, `Host: ${host}`];
+  if (request.authorization !== undefined) headers.push(`Authorization: ${request.authorization}`);
   if (request.method !== 'GET') headers.push('Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`);
   return Buffer.from(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }

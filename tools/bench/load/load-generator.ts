@@ -18,6 +18,8 @@ export interface LoadRequest {
   path: string;
   /** JSON, for a POST. */
   body?: string;
+  /** An Authorization header (CREBITO_AUTH=keys; tools/bench/auth-cost.ts), else none. */
+  authorization?: string;
 }
 
 /**
