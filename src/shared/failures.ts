@@ -18,6 +18,7 @@ export type Header = readonly [name: string, value: string];
 /** Every HTTP status line crebito writes (uWebSockets.js writes the line as given), each declared once. */
 export const STATUS = {
   ok: '200 OK',
+  forbidden: '403 Forbidden',
   notFound: '404 Not Found',
   methodNotAllowed: '405 Method Not Allowed',
   conflict: '409 Conflict',
@@ -78,6 +79,8 @@ export const failures = {
   headersTooLarge: new Failure(STATUS.headersTooLarge, 'cabecalhos_grandes_demais', 'the request headers are larger than the limit'),
   tooManyRequests: new Failure(STATUS.tooManyRequests, 'muitas_requisicoes', 'this address sends more requests per second than allowed; retry later', { headers: RETRY_LATER }),
   badRequest: new Failure(STATUS.badRequest, 'requisicao_invalida', 'the request is not valid HTTP/1.1 (for example, both Content-Length and Transfer-Encoding); nothing was applied'),
+  // Answered by nginx on PORT when CREBITO_PLAIN_HTTP=refuse: the request was not passed on.
+  httpsRequired: new Failure(STATUS.forbidden, 'https_obrigatorio', 'this service answers only over HTTPS (see CREBITO_TLS_PORT); nothing was applied'),
   uriTooLong: new Failure(STATUS.uriTooLong, 'endereco_grande_demais', 'the request line is longer than the limit; nothing was applied'),
   // Answered by nginx when the instance a request was sent to failed or went
   // silent, and the request could not safely be sent to another (an unkeyed POST).
