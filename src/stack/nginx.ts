@@ -178,6 +178,8 @@ function refusalBodies(): Record<string, string> {
     TOO_MANY_REQUESTS_JSON: nginxString(failures.tooManyRequests.body),
     INSTANCE_FAILED_JSON: nginxString(failures.instanceFailed.body),
     INSTANCE_TIMED_OUT_JSON: nginxString(failures.instanceTimedOut.body),
+    UNKNOWN_METHOD_JSON: nginxString(failures.unknownMethod.body),
+    UNKNOWN_METHOD_ALLOW: failures.unknownMethod.headers.find(([name]) => name === 'allow')![1],
   };
 }
 
