@@ -83,6 +83,11 @@ export const failures = {
   headersTooLarge: new Failure(STATUS.headersTooLarge, 'cabecalhos_grandes_demais', 'the request headers are larger than the limit'),
   tooManyRequests: new Failure(STATUS.tooManyRequests, 'muitas_requisicoes', 'this address sends more requests per second than allowed; retry later', { headers: RETRY_LATER }),
   badRequest: new Failure(STATUS.badRequest, 'requisicao_invalida', 'the request is not valid HTTP/1.1 (for example, both Content-Length and Transfer-Encoding); nothing was applied'),
+  // Answered by nginx for a method outside HTTP's nine (PROPFIND, say): the
+  // instances' parser cannot read one, and drops the connection.
+  unknownMethod: new Failure(STATUS.methodNotAllowed, 'metodo_desconhecido', 'the API answers GET, HEAD and POST only; nothing was applied', { headers: [['allow', 'GET, HEAD, POST']] }),
+  // Answered by nginx on PORT when CREBITO_PLAIN_HTTP=refuse: the request was not passed on.
+  httpsRequired: new Failure(STATUS.forbidden, 'https_obrigatorio', 'this service answers only over HTTPS (see CREBITO_TLS_PORT); nothing was applied'),
   uriTooLong: new Failure(STATUS.uriTooLong, 'endereco_grande_demais', 'the request line is longer than the limit; nothing was applied'),
   // Answered by nginx when the instance a request was sent to failed or went
   // silent, and the request could not safely be sent to another (an unkeyed POST).

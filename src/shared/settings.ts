@@ -102,6 +102,11 @@ export const SETTINGS = {
   readsInFlightMax: integer({ env: 'CREBITO_READS_IN_FLIGHT_MAX', default: 1, min: 1, max: 200, readers: BOTH, meaning: 'statement queries in flight per instance (with the transaction calls, one history read and one key expiry, they must fit the pool)' }),
   idempotencyRetentionS: integer({ env: 'CREBITO_IDEMPOTENCY_RETENTION_S', default: 86_400, min: 1, max: 2_592_000, readers: BOTH, meaning: 'how long an `Idempotency-Key` is kept, at least, for retries to be replayed; older keys are removed in the background' }),
   idempotencyWaitMsMax: integer({ env: 'CREBITO_IDEMPOTENCY_WAIT_MS_MAX', default: 250, min: 1, max: 600_000, readers: BOTH, meaning: 'longest a retry waits for a request with the same `Idempotency-Key` that is still running before answering 409 (nothing applied); with the queue wait, below the request deadline' }),
+  tls: choice({ env: 'CREBITO_TLS', default: 'off', choices: ['off', 'self-signed'], readers: STACK, meaning: '`self-signed`: without `CREBITO_TLS_CERT`, generate a certificate for localhost under `<data>/tls` (local use; clients must trust it by hand)' }),
+  tlsCertificate: text({ env: 'CREBITO_TLS_CERT', default: undefined, defaultShown: 'unset: no TLS', readers: STACK, meaning: 'PEM certificate (chain) for HTTPS at nginx; with `CREBITO_TLS_KEY`, nginx serves TLS 1.2+ and HTTP/2 on `CREBITO_TLS_PORT`' }),
+  tlsKey: text({ env: 'CREBITO_TLS_KEY', default: undefined, defaultShown: 'unset: no TLS', readers: STACK, meaning: 'PEM private key of `CREBITO_TLS_CERT`' }),
+  tlsPort: integer({ env: 'CREBITO_TLS_PORT', default: 9443, min: 1, max: 65535, readers: STACK, meaning: 'where nginx serves HTTPS, when TLS is on' }),
+  plainHttp: choice({ env: 'CREBITO_PLAIN_HTTP', default: 'keep', choices: ['keep', 'redirect', 'refuse'], readers: STACK, meaning: 'with TLS on, what `PORT` does: `keep` serves plain HTTP as before, `redirect` answers 308 to HTTPS, `refuse` answers 403 `https_obrigatorio`' }),
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;

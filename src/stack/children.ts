@@ -11,10 +11,11 @@ import { waitForOrThrow } from '../shared/wait.js';
 import { hasExited, startChild } from './child.js';
 import type { LauncherConfig } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
-import { writeNginxConfig } from './nginx.js';
+import { http2StyleOf, writeNginxConfig } from './nginx.js';
 import { INSTANCE_ENTRY } from './paths.js';
 import { holdsListeningPort, processGroupMembers } from './processes.js';
 import { Supervised } from './supervisor.js';
+import type { TlsPlan } from './tls.js';
 
 const READY_TIMEOUT_MS = 30_000;
 // An instance's own drain deadline, and a margin for closing its pool.
@@ -115,6 +116,8 @@ export interface NginxPlan {
   binary: string;
   listenAddresses: string[];
   workerUser: { user: string; group: string } | undefined;
+  /** HTTPS beside the plain port (tls.ts); undefined: plain HTTP only. */
+  tls: TlsPlan | undefined;
 }
 
 /**
@@ -151,6 +154,7 @@ export function superviseNginx(config: LauncherConfig, plan: NginxPlan, hooks: S
         requestTimeoutMs: config.instance.requestTimeoutMs,
         upstreamNames: 'fixed',
         workerUser: plan.workerUser,
+        tls: plan.tls === undefined ? undefined : { ...plan.tls, http2: http2StyleOf(plan.binary) },
       });
       const nginx = await startChild({
         name: 'nginx',

@@ -7,6 +7,7 @@ import { checkInstanceLimits, readSettings, settingsReadBy, PASSED_TO_INSTANCES,
 import { API_KEYS_POLL_CONNECTIONS } from '../shared/limits.js';
 import { EMBEDDED_MAX_CONNECTIONS } from './embedded-postgres.js';
 import { PROJECT_ROOT } from './paths.js';
+import { checkTlsSettings } from './tls.js';
 
 export type DatabaseMode = LauncherConfig['databaseMode'];
 
@@ -26,6 +27,7 @@ export function readLauncherConfig(environment: Environment): LauncherConfig {
   // nginx waits for an instance as long as its worst request time and a
   // margin (nginx.ts, upstreamTimeoutMs), so no deadline can outlast nginx.
   checkInstanceLimits(settings);
+  checkTlsSettings(settings);
   if (settings.ha === 'on' && settings.databaseUrl !== undefined) throw new Error(`${SETTINGS.ha.env}=on runs its own database nodes; unset DATABASE_URL`);
   if (settings.databaseUrl === undefined) checkConnectionBudget(settings.instanceCount, connectionsPerInstance(settings), EMBEDDED_MAX_CONNECTIONS);
   const instance = Object.fromEntries(PASSED_TO_INSTANCES.map((name) => [name, settings[name]])) as Settings<PassedToInstances>;

@@ -27,6 +27,7 @@ import { applySchema, checkInstanceRole, readConnectionLimit } from './schema.js
 import { stateFilePath, writeStackState, type RecordedProcess, type StackState } from './state.js';
 import { Supervised } from './supervisor.js';
 import { HaCluster } from './ha/cluster.js';
+import { prepareTls, type TlsPlan } from './tls.js';
 
 // The stack is up once every instance says its database answers (/ready).
 const INSTANCES_READY_TIMEOUT_MS = 30_000;
@@ -49,6 +50,8 @@ interface Stack {
   /** Where each instance serves /metrics, as it said when it last started. */
   admins: (string | null)[];
   nginx: Supervised | undefined;
+  /** HTTPS at nginx, when on. */
+  tls: TlsPlan | undefined;
   prometheus: { plan: PrometheusPlan; supervised: Supervised } | undefined;
   /** One liveness watch per instance, once they have started. */
   liveness: { stop(): void }[];
@@ -78,6 +81,8 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
   };
   const nginxBinary = config.nginx === 'off' ? undefined : findNginx();
   const listenAddresses = listenAddressesFor(config, runDirectory, nginxBinary);
+  const tls = prepareTls(config, config.dataDirectory, log);
+  if (tls !== undefined && nginxBinary === undefined) throw new Error('TLS is served by nginx, and nginx is off or not installed (Debian/Ubuntu: apt-get install nginx)');
   const onReady = (index: number) => (ready: InstanceReady) => {
     restrictInstanceSocket(listenAddresses[index]!, access);
     stack.admins[index] = ready.admin;
@@ -93,7 +98,8 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     listenAddresses,
     instances: listenAddresses.map((listen, index) => superviseInstance(config, index, listen, () => databaseUrlOf(stack), onReady(index), hooks)),
     admins: listenAddresses.map(() => null),
-    nginx: nginxBinary === undefined ? undefined : superviseNginx(config, { runDirectory, binary: nginxBinary, listenAddresses, workerUser: access.nginxWorker }, hooks),
+    nginx: nginxBinary === undefined ? undefined : superviseNginx(config, { runDirectory, binary: nginxBinary, listenAddresses, workerUser: access.nginxWorker, tls }, hooks),
+    tls,
     prometheus: planPrometheus(config, hooks),
     liveness: [],
     stopping: false,
@@ -213,7 +219,9 @@ function sayUp(stack: Stack): void {
   const shape = stack.nginx === undefined ? `${config.instanceCount} instances` : `nginx -> ${config.instanceCount} instances over ${config.upstreamTransport}`;
   const metrics = Object.fromEntries(stack.instances.map((instance, index) => [instance.name, `http://${stack.admins[index]}/metrics`]));
   const prometheus = stack.prometheus === undefined ? null : `http://127.0.0.1:${stack.prometheus.plan.port}`;
-  stack.log.info({ url: `http://localhost:${config.port}`, metrics, prometheus, dataDirectory: config.dataDirectory }, `up on http://localhost:${config.port} (${shape}, data in ${config.dataDirectory})`);
+  const https = stack.tls === undefined ? null : `https://localhost:${stack.tls.port}`;
+  const also = https === null ? '' : ` and ${https} (plain HTTP: ${stack.tls!.plainHttp})`;
+  stack.log.info({ url: `http://localhost:${config.port}`, https, metrics, prometheus, dataDirectory: config.dataDirectory }, `up on http://localhost:${config.port}${also} (${shape}, data in ${config.dataDirectory})`);
 }
 
 /** The reverse of the start: nginx finishes what it holds, the instances drain, the database stops last. */

@@ -10,6 +10,7 @@ import { BODY_SIZE_BYTES_MAX } from '../shared/limits.js';
 import { readSettings, SETTINGS, type Environment } from '../shared/settings.js';
 import { findExecutable } from './executables.js';
 import { PROJECT_ROOT } from './paths.js';
+import type { TlsPlan } from './tls.js';
 
 export const NGINX_TEMPLATE_PATH = path.join(PROJECT_ROOT, 'nginx', 'nginx.conf.template');
 // How much longer than an instance's own deadline nginx waits for its answer
@@ -40,6 +41,82 @@ export interface NginxValues {
   upstreamNames: 'resolve' | 'fixed';
   /** The user and group nginx's workers run as, when nginx starts as root; undefined: nginx's default. */
   workerUser: { user: string; group: string } | undefined;
+  /** HTTPS beside the plain port; undefined: plain HTTP only. */
+  tls: (TlsPlan & { http2: Http2Style }) | undefined;
+}
+
+/**
+ * How an nginx turns HTTP/2 on: the `http2` directive from 1.25.1 on (the
+ * listen parameter is deprecated there), the listen parameter before (1.22,
+ * Debian bookworm's, has no directive).
+ */
+export type Http2Style = 'directive' | 'listen-parameter';
+const HTTP2_DIRECTIVE_SINCE = [1, 25, 1];
+
+/** The HTTP/2 style of an nginx binary, from `nginx -v`. */
+export function http2StyleOf(binary: string): Http2Style {
+  const said = spawnSync(binary, ['-v'], { encoding: 'utf8' });
+  const match = /nginx\/(\d+)\.(\d+)\.(\d+)/.exec(`${said.stderr}${said.stdout}`);
+  if (match === null) throw new Error(`cannot read the version of ${binary} from: ${said.stderr.trim()}`);
+  const version = match.slice(1).map(Number);
+  for (let index = 0; index < HTTP2_DIRECTIVE_SINCE.length; index++) {
+    if (version[index] !== HTTP2_DIRECTIVE_SINCE[index]) return version[index]! > HTTP2_DIRECTIVE_SINCE[index]! ? 'directive' : 'listen-parameter';
+  }
+  return 'directive';
+}
+
+// Mozilla's "intermediate" TLS profile: TLS 1.2 and 1.3, forward-secret AEAD
+// suites only, the client's preference (every suite here is strong, and a
+// phone without AES hardware picks ChaCha20). The DHE suites of that profile
+// are left out: they need a dhparam file, and every client that speaks TLS
+// 1.2 also speaks ECDHE.
+const TLS_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+// One shared session cache for every worker: about 4000 sessions per MiB.
+const TLS_SESSION_CACHE_MB = 10;
+const TLS_SESSION_TIMEOUT = '1d';
+// Sent once plain HTTP is redirected or refused: browsers then never try it.
+const HSTS_MAX_AGE_S = 31_536_000;
+
+/** The server block's HTTPS lines: the second listen, the certificate, protocols and ciphers, and what plain HTTP gets. */
+function tlsLines(tls: NginxValues['tls']): string {
+  if (tls === undefined) return '        # (no TLS: CREBITO_TLS_CERT and CREBITO_TLS_KEY unset)';
+  const lines = [
+    tls.http2 === 'directive' ? `        listen ${tls.port} ssl backlog=4096;` : `        listen ${tls.port} ssl http2 backlog=4096;`,
+    ...(tls.http2 === 'directive' ? ['        http2 on;'] : []),
+    `        ssl_certificate ${nginxPath(tls.certificatePath)};`,
+    `        ssl_certificate_key ${nginxPath(tls.keyPath)};`,
+    '        ssl_protocols TLSv1.2 TLSv1.3;',
+    `        ssl_ciphers ${TLS_CIPHERS};`,
+    '        ssl_prefer_server_ciphers off;',
+    '        ssl_ecdh_curve X25519:prime256v1:secp384r1;',
+    `        ssl_session_cache shared:crebito_tls:${TLS_SESSION_CACHE_MB}m;`,
+    `        ssl_session_timeout ${TLS_SESSION_TIMEOUT};`,
+    // Tickets are encrypted with a key nginx never rotates while it runs,
+    // which would undo forward secrecy; the shared cache resumes sessions.
+    '        ssl_session_tickets off;',
+  ];
+  if (tls.plainHttp === 'keep') return lines.join('\n');
+  return [
+    ...lines,
+    // Locations with an add_header of their own (the 429/502/504 pages) do
+    // not inherit this one; every answer of the API itself carries it.
+    `        add_header Strict-Transport-Security "max-age=${HSTS_MAX_AGE_S}" always;`,
+    '        if ($scheme = http) {',
+    tls.plainHttp === 'redirect'
+      // 308 keeps the method and body (301 would turn a POST into a GET).
+      ? `            return 308 https://$host:${tls.port}$request_uri;`
+      : `            return 403 '${nginxString(failures.httpsRequired.body)}';`,
+    '        }',
+  ].join('\n');
+}
+
+/** A file path nginx reads unquoted: no space, quote, semicolon or brace. */
+function nginxPath(file: string): string {
+  if (/[\s'";{}$\\]/.test(file)) throw new Error(`cannot give nginx the path ${JSON.stringify(file)}: rename it without spaces, quotes, semicolons, braces or dollars`);
+  return file;
 }
 
 /** How long nginx waits for an instance: its deadline and a margin (worstRequestTimeMs is what the launcher checks). */
@@ -107,6 +184,8 @@ function refusalBodies(): Record<string, string> {
     TOO_MANY_REQUESTS_JSON: nginxString(failures.tooManyRequests.body),
     INSTANCE_FAILED_JSON: nginxString(failures.instanceFailed.body),
     INSTANCE_TIMED_OUT_JSON: nginxString(failures.instanceTimedOut.body),
+    UNKNOWN_METHOD_JSON: nginxString(failures.unknownMethod.body),
+    UNKNOWN_METHOD_ALLOW: failures.unknownMethod.headers.find(([name]) => name === 'allow')![1],
   };
 }
 
@@ -123,6 +202,7 @@ export function renderNginxConfig(values: NginxValues, template = fs.readFileSyn
     ...rateLimitLines(values.rateLimitPerS, values.rateLimitBy),
     ...refusalBodies(),
     UPSTREAM_SERVERS: upstreamServerLines(values),
+    TLS: tlsLines(values.tls),
   };
   return template.replace(/\$\{([A-Z_]+)\}/g, (placeholder, name: string) => {
     const value = replacements[name];
@@ -152,5 +232,7 @@ export const DOCKER_NGINX_VALUES: NginxValues = {
   upstreamNames: 'resolve',
   // The image's nginx starts as root and runs its workers as its own user.
   workerUser: undefined,
+  // A certificate is the deployment's own: the compose file has none to mount.
+  tls: undefined,
 };
 export const DOCKER_NGINX_CONFIG_PATH = path.join(PROJECT_ROOT, 'nginx', 'nginx.docker.conf');

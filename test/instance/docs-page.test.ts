@@ -3,11 +3,14 @@
 // the contract's operations and the history, load nothing from anywhere but
 // the service itself, and "try it out" on the statement must get a 200 from
 // the running instance; with API keys on, a 401 until a key is given through
-// the page's "Authorize" button, then a 200.
+// the page's "Authorize" button, then a 200. The page sends a
+// Content-Security-Policy, and all of the above happens under it with no
+// violation reported.
 
 import pg from 'pg';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DOCS_CONTENT_SECURITY_POLICY } from '../../src/instance/http/docs.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startInstance, type RunningInstance } from '../support/instance.js';
 import { createKey } from '../../tools/keys/keys.js';
@@ -49,7 +52,22 @@ describe('the API documentation page', () => {
     const page = await browser.newPage();
     const requested: string[] = [];
     page.on('request', (request) => requested.push(request.url()));
-    await page.goto(`${instance.baseUrl}/docs`);
+    // Chromium reports each violation both as a console error and as a
+    // securitypolicyviolation event; both are collected.
+    const violations: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) violations.push(message.text());
+    });
+    await page.exposeFunction('reportViolation', (text: string) => violations.push(text));
+    await page.addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (event) => {
+        (window as unknown as { reportViolation(text: string): void }).reportViolation(`${event.violatedDirective} ${event.blockedURI}`);
+      });
+    });
+    const loaded = await page.goto(`${instance.baseUrl}/docs`);
+    expect(loaded!.headers()['content-security-policy']).toBe(DOCS_CONTENT_SECURITY_POLICY);
+    expect(DOCS_CONTENT_SECURITY_POLICY).toContain("script-src 'self'");
+    expect(DOCS_CONTENT_SECURITY_POLICY).not.toContain('unsafe-inline');
 
     const operations = page.locator('.opblock-summary');
     await operations.first().waitFor({ timeout: UI_TIMEOUT_MS });
@@ -70,6 +88,7 @@ describe('the API documentation page', () => {
 
     expect(requested.length).toBeGreaterThan(2);
     for (const url of requested) expect(url.startsWith(`${instance.baseUrl}/`), url).toBe(true);
+    expect(violations).toEqual([]);
     await page.close();
   });
 });

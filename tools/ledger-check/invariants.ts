@@ -204,6 +204,18 @@ function checkRowsOfEachRequest(requests: Requests, violations: Violations, runT
   return unknownApplied;
 }
 
+/**
+ * Invariant 3 alone, for a run that keeps no history of its requests (the
+ * fuzzer): each final balance equals the initial one plus its transactions,
+ * no prefix in commit order crosses -limite, each saldo_apos adds up. Returns
+ * the first few violations in words; empty when the books are exact.
+ */
+export function booksViolations(database: DatabaseState): string[] {
+  const violations = new Violations();
+  replayCommitOrder(database, violations);
+  return violations.counts[3] === 0 ? [] : [`${violations.counts[3]} violation(s)`, ...violations.examples[3]];
+}
+
 /** Invariant 3: replays each client's rows in commit order; no prefix below -limite, and the final balance adds up. */
 function replayCommitOrder(database: DatabaseState, violations: Violations): CommitOrder {
   const order: CommitOrder = { rowsOfClient: new Map(), balanceAfter: new Map(), positionOf: new Map() };
