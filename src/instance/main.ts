@@ -58,6 +58,12 @@ async function main(): Promise<void> {
   const config = readInstanceConfig(process.env);
   const log = createLog({ program: 'instance', name: config.instanceName, level: config.logLevel });
   const { ledger, server } = build(config, log);
+  // Warm before listening: a restarted instance gets nginx's requests as
+  // soon as it listens. A database that does not answer yet is no reason to
+  // wait: the instance then listens and answers 503 until it does.
+  const warmStartMs = performance.now();
+  const warm = await ledger.filled();
+  log.info({ warm, warmUpMs: Math.round(performance.now() - warmStartMs), connections: ledger.health().pool.warmCount }, warm ? 'pool open and warm' : 'pool not filled: the database is not answering yet');
   const admin = await listen(config, server, log);
 
   let stopping = false;

@@ -16,7 +16,7 @@ const KEY_EXPIRY_BATCHES_PER_PASS_MAX = 20;
 /** Passes come this often at most, and as often as the retention when it is shorter. */
 const KEY_EXPIRY_INTERVAL_MS_MAX = 60_000;
 
-const QUERY = { name: 'expirar_chaves', text: 'SELECT expirar_chaves($1, $2)' };
+export const QUERY = { name: 'expirar_chaves', text: 'SELECT expirar_chaves($1, $2)' };
 
 export interface KeyExpiry {
   /** Keys this instance removed so far. */

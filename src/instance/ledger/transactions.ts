@@ -45,9 +45,9 @@ const OUTCOME_APPLIED = 'aplicada';
 // Calls without a key are exactly what they were before keys existed; a
 // call with a key adds the keys and the longest wait for a key in use.
 export const SINGLE = { name: 'registrar_transacao', text: 'SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)' };
-const SINGLE_KEYED = { name: 'registrar_transacao_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacao($1, $2, $3, $4, $5, $6)' };
-const BATCH = { name: 'registrar_transacoes', text: 'SELECT resultado, limite, saldo FROM registrar_transacoes($1, $2, $3, $4)' };
-const BATCH_KEYED = { name: 'registrar_transacoes_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacoes($1, $2, $3, $4, $5, $6)' };
+export const SINGLE_KEYED = { name: 'registrar_transacao_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacao($1, $2, $3, $4, $5, $6)' };
+export const BATCH = { name: 'registrar_transacoes', text: 'SELECT resultado, limite, saldo FROM registrar_transacoes($1, $2, $3, $4)' };
+export const BATCH_KEYED = { name: 'registrar_transacoes_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacoes($1, $2, $3, $4, $5, $6)' };
 
 export interface TransactionCallOptions {
   /** How long a keyed request waits for another with the same key (CREBITO_IDEMPOTENCY_WAIT_MS_MAX). */
