@@ -5,6 +5,8 @@ import type { LatencySummary } from '../load/latency-histogram.js';
 import type { LoadModel } from '../load/load-generator.js';
 import type { GroupUsage } from '../process-stats.js';
 
+import type { Startup } from '../startup.js';
+
 export interface ScenarioResult {
   name: string;
   description: string;
@@ -95,6 +97,8 @@ export interface BenchReport {
   targets: Target[];
   limited: LimitedRun;
   consistency: Consistency;
+  /** What start-up costs (startup.ts). */
+  startup: Startup;
 }
 
 export function scenarioNamed(scenarios: ScenarioResult[], name: string): ScenarioResult {
