@@ -66,6 +66,7 @@ export async function runHttpScenario(setup: BenchSetup, scenario: HttpScenario,
     unexpectedStatuses,
     statusCounts: outcome.statusCounts,
     usage,
+    slowest: outcome.slowest,
   };
 }
 
