@@ -147,9 +147,12 @@ async function callAtRate(pool: pg.Pool, scenario: PacedDatabaseScenario, option
     const plannedAt = startAt + sent * intervalMs;
     const waitMs = plannedAt - performance.now();
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
-    sendLag.record(Math.max(0, performance.now() - plannedAt));
+    // A timer may wake a fraction of a millisecond early: time from whichever came first.
+    const sentAt = performance.now();
+    const from = Math.min(plannedAt, sentAt);
+    sendLag.record(sentAt - from);
     const call = sample[sent % sample.length]!(pool).then(
-      () => latency.record(performance.now() - plannedAt),
+      () => latency.record(performance.now() - from),
       () => void errors++,
     );
     const tracked = call.finally(() => pending.delete(tracked));
