@@ -3,6 +3,7 @@
 // within one run, because these two-core machines are shared and noisy.
 
 import type { DatabaseMode } from '../../../src/stack/config.js';
+import { SETTINGS } from '../../../src/shared/settings.js';
 import { DB_MIX, WARM_PUBLIC_MIX } from '../scenarios.js';
 import { scenarioNamed, type BenchReport, type Calibration, type LimitedRun, type ScenarioResult, type Target } from './report.js';
 
@@ -60,10 +61,16 @@ function tailTargets(latency: (name: string) => ScenarioResult['latencyMs'], dat
   const database = latency(DB_MIX.name);
   const limit = latency('http-floor@public').p999 + database.p999;
   const durableGoal = databaseMode === 'durable' ? '' : ' (the goal is for durable mode)';
+  // PostgreSQL alone commits each call on its own (no shared commits): on a
+  // busy machine it can fall behind the rate, and then its queue, not a
+  // limit, is what the ratio would divide by. Past the request deadline
+  // crebito would have answered 503, so such a run is no limit at all.
+  const keptUp = database.max <= SETTINGS.requestTimeoutMs.default;
+  const limitNote = keptUp ? durableGoal : ` (not a limit in this run: PostgreSQL alone fell behind the rate, its slowest ${database.max.toFixed(0)} ms past the ${SETTINGS.requestTimeoutMs.default} ms request deadline)`;
   return [
     { name: `p99.9 mix@public (just up) / p99.9 ${WARM_PUBLIC_MIX}`, value: cold.p999 / warm.p999, goal: `<= ${COLD_P999_OVER_WARM_MAX}x`, met: cold.p999 / warm.p999 <= COLD_P999_OVER_WARM_MAX, unit: 'x' },
-    { name: `p99.9 mix@public / (p99.9 http-floor@public + p99.9 ${DB_MIX.name})${durableGoal}`, value: cold.p999 / limit, goal: `<= ${P999_OVER_LIMIT_MAX}x`, met: cold.p999 / limit <= P999_OVER_LIMIT_MAX, unit: 'x' },
-    { name: `max mix@public / max ${DB_MIX.name}${durableGoal}`, value: cold.max / database.max, goal: `<= ${MAX_OVER_DATABASE_MAX}x`, met: cold.max / database.max <= MAX_OVER_DATABASE_MAX, unit: 'x' },
+    { name: `p99.9 mix@public / (p99.9 http-floor@public + p99.9 ${DB_MIX.name})${limitNote}`, value: cold.p999 / limit, goal: `<= ${P999_OVER_LIMIT_MAX}x`, met: keptUp && cold.p999 / limit <= P999_OVER_LIMIT_MAX, unit: 'x' },
+    { name: `max mix@public / max ${DB_MIX.name}${limitNote}`, value: cold.max / database.max, goal: `<= ${MAX_OVER_DATABASE_MAX}x`, met: keptUp && cold.max / database.max <= MAX_OVER_DATABASE_MAX, unit: 'x' },
   ];
 }
 
