@@ -80,4 +80,25 @@ describe('regression: cold stack said up', () => {
     }
     await expectWholePoolsWarm(stack);
   });
+
+  // Regression: the refill took idle connections. Filling checked out as
+  // many connections as were missing; with others idle, the pool handed
+  // those out instead of opening new ones, and an instance that lost one
+  // connection of four stayed a connection short (and not ready) for good.
+  it('opens and warms again a single connection lost while the others sit idle', async () => {
+    const current = stack!;
+    const [first] = current.state().instances;
+    const client = new pg.Client({ connectionString: current.state().databaseUrl });
+    await client.connect();
+    try {
+      const terminated = await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 LIMIT 1", [`crebito-${first!.name}`]);
+      expect(terminated.rowCount).toBe(1);
+    } finally {
+      await client.end();
+    }
+    await waitForOrThrow(`${first!.name} whole and warm again`, async () => (await poolOf(first!.admin!)).warmCount === POOL_CLIENTS_MAX
+      && (await backendsOf(current.state().databaseUrl, first!.name)).length === POOL_CLIENTS_MAX, { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 50 });
+    expect(await readyStatus(first!.admin!)).toBe(200);
+    await expectWholePoolsWarm(current);
+  });
 });

@@ -115,8 +115,8 @@ export function openDatabase(options: DatabaseOptions): Database {
     },
   });
   // An idle client whose connection dies emits 'error' on the pool; without a
-  // listener that would crash the process. The pool drops the client and
-  // opens a new one on demand, so noting it is enough.
+  // listener that would crash the process. The pool drops the client (its
+  // 'remove' has the filler open and warm another), so noting it is enough.
   pool.on('error', (error) => options.log.warn({ err: error }, 'idle database connection lost'));
   const prober = createProber(options, checkRole);
   const filler = createFiller(pool, options);
@@ -185,10 +185,16 @@ function createFiller(pool: pg.Pool, options: Pick<DatabaseOptions, 'poolClients
     }, delayMs);
   };
   const openMissing = async (): Promise<boolean> => {
-    const missing = options.poolClientsMax - pool.totalCount;
-    // Each checkout opens (and warms, in onConnect) a connection while none is idle.
-    const opened = await Promise.allSettled(Array.from({ length: Math.max(0, missing) }, async () => (await pool.connect()).release()));
-    return opened.every((result) => result.status === 'fulfilled');
+    const missing = Math.max(0, options.poolClientsMax - pool.totalCount);
+    // The pool opens a connection only for a checkout that finds none idle:
+    // the idle ones are taken first (pg-pool hands them out at once), so
+    // that each further checkout opens (and warms, in onConnect) a new one,
+    // and given back as soon as they come, a tick later.
+    const idle = Array.from({ length: pool.idleCount }, () => pool.connect());
+    const opened = Array.from({ length: missing }, async () => (await pool.connect()).release());
+    for (const client of await Promise.allSettled(idle)) if (client.status === 'fulfilled') client.value.release();
+    const results = await Promise.allSettled(opened);
+    return results.every((result) => result.status === 'fulfilled') && pool.totalCount >= options.poolClientsMax;
   };
   const fill = (): Promise<boolean> => {
     filling ??= openMissing().then((complete) => {
