@@ -12,6 +12,7 @@ import { readInstanceConfig, type InstanceConfig } from './config.js';
 import { createLedger, type Ledger } from './ledger/ledger.js';
 import { createMetrics } from './metrics.js';
 import { createServer, type Server } from './http/server.js';
+import { watchStalls, type StallWatch } from './stalls.js';
 
 /** A unix socket left behind by a crashed instance would make listen fail. */
 function removeStaleSocket(target: ListenTarget): void {
@@ -23,7 +24,7 @@ function removeStaleSocket(target: ListenTarget): void {
   }
 }
 
-function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Server } {
+function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Server; stalls: StallWatch } {
   let server: Server | undefined;
   const metrics = createMetrics({ enabled: config.metrics === 'on', health: () => server!.health() });
   const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}`, log, metrics });
@@ -37,7 +38,9 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
       if (durationMs > config.slowRequestMs) log.warn({ route, status: Number(statusLine.slice(0, 3)), durationMs: Math.round(durationMs * 1000) / 1000 }, 'slow request');
     },
   });
-  return { ledger, server };
+  // Pauses are logged past the same bound as slow requests: one knob says what is slow.
+  const stalls = watchStalls({ log, logAboveMs: config.slowRequestMs, recorder: metrics });
+  return { ledger, server, stalls };
 }
 
 /** Listens; resolves with the admin address actually bound (host:port), if any. */
@@ -57,7 +60,13 @@ async function listen(config: InstanceConfig, server: Server, log: Log): Promise
 async function main(): Promise<void> {
   const config = readInstanceConfig(process.env);
   const log = createLog({ program: 'instance', name: config.instanceName, level: config.logLevel });
-  const { ledger, server } = build(config, log);
+  const { ledger, server, stalls } = build(config, log);
+  // Warm before listening: a restarted instance gets nginx's requests as
+  // soon as it listens. A database that does not answer yet is no reason to
+  // wait: the instance then listens and answers 503 until it does.
+  const warmStartMs = performance.now();
+  const warm = await ledger.filled();
+  log.info({ warm, warmUpMs: Math.round(performance.now() - warmStartMs), connections: ledger.health().pool.warmCount }, warm ? 'pool open and warm' : 'pool not filled: the database is not answering yet');
   const admin = await listen(config, server, log);
 
   let stopping = false;
@@ -69,6 +78,7 @@ async function main(): Promise<void> {
     if (!drained) log.error({ shutdownTimeoutMs: config.shutdownTimeoutMs, inFlight }, 'gave up waiting for in-flight requests');
     // pool.end() waits for every query; after a timeout one may never return.
     if (drained) await ledger.close();
+    stalls.stop();
     removeStaleSocket(config.listen);
     log.info({ drained }, 'stopped');
     await flushAndExit(log, drained ? 0 : 1);

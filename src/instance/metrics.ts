@@ -23,6 +23,8 @@ export interface Metrics {
   answered(route: string, statusLine: string, seconds: number): void;
   transaction(tipo: 'c' | 'd', result: 'applied' | 'refused'): void;
   callSent(operation: OperationLabel, size: number): void;
+  eventLoopDelay(seconds: number): void;
+  gcPause(kind: string, seconds: number): void;
   render(): Promise<string>;
   readonly contentType: string;
 }
@@ -31,6 +33,8 @@ const NO_METRICS: Metrics = {
   answered: () => undefined,
   transaction: () => undefined,
   callSent: () => undefined,
+  eventLoopDelay: () => undefined,
+  gcPause: () => undefined,
   render: async () => '',
   contentType: 'text/plain; version=0.0.4; charset=utf-8',
 };
@@ -85,6 +89,8 @@ class RequestCounts {
   readonly answers = new Map<string, Map<string, number>>();
   readonly durations = new Map<string, Histogram>();
   readonly callSizes = new Map<string, Histogram>();
+  readonly eventLoopDelays = new Map([['sampled', new Histogram(LATENCY_BUCKETS_SECONDS)]]);
+  readonly gcPauses = new Map<string, Histogram>();
   readonly transactions = { c: { applied: 0, refused: 0 }, d: { applied: 0, refused: 0 } };
 
   answered(route: string, statusLine: string, seconds: number): void {
@@ -102,6 +108,12 @@ class RequestCounts {
     histogram.observe(size);
   }
 
+  gcPause(kind: string, seconds: number): void {
+    let histogram = this.gcPauses.get(kind);
+    if (histogram === undefined) this.gcPauses.set(kind, histogram = new Histogram(LATENCY_BUCKETS_SECONDS));
+    histogram.observe(seconds);
+  }
+
   register(registry: client.Registry): void {
     registry.registerMetric(scraped('crebito_http_requests_total', 'HTTP requests answered, by route and status', 'counter', () =>
       [...this.answers].flatMap(([route, byStatus]) => [...byStatus].map(([statusLine, value]) => ({ labels: { route, status: statusLine.slice(0, 3) }, value })))));
@@ -111,6 +123,10 @@ class RequestCounts {
       (['c', 'd'] as const).flatMap((tipo) => (['applied', 'refused'] as const).map((result) => ({ labels: { tipo, result }, value: this.transactions[tipo][result] })))));
     registry.registerMetric(scraped('crebito_database_call_size', 'Requests sharing one database call (a batch: one commit for transacoes, one snapshot for extratos)', 'histogram', () =>
       histogramValues('crebito_database_call_size', 'operation', this.callSizes)));
+    registry.registerMetric(scraped('crebito_event_loop_delay_seconds', 'How late the event loop ran a timer, sampled every 100 ms (stalls.ts)', 'histogram', () =>
+      histogramValues('crebito_event_loop_delay_seconds', 'source', this.eventLoopDelays)));
+    registry.registerMetric(scraped('crebito_gc_pause_seconds', 'Garbage collection pauses, by kind', 'histogram', () =>
+      histogramValues('crebito_gc_pause_seconds', 'kind', this.gcPauses)));
   }
 }
 
@@ -127,6 +143,8 @@ export function createMetrics(options: { enabled: boolean; health: () => ServerH
       counts.transactions[tipo][result]++;
     },
     callSent: (operation, size) => counts.callSent(operation, size),
+    eventLoopDelay: (seconds) => counts.eventLoopDelays.get('sampled')!.observe(seconds),
+    gcPause: (kind, seconds) => counts.gcPause(kind, seconds),
     render: () => registry.metrics(),
     contentType: registry.contentType,
   };

@@ -222,6 +222,35 @@ function ensureSocketDirectory(directory: string, owner: { uid: number; gid: num
   ensureDirectory(directory, owner);
 }
 
+/** The server's log directory, relative to its data directory. */
+export const POSTGRES_LOG_DIRECTORY = 'log';
+
+/**
+ * What the server's log says, so that a slow answer can be lined up with what
+ * the database was doing then (each line carries a millisecond timestamp).
+ * Each logs only something rare: a checkpoint, an autovacuum run, a lock
+ * waited for longer than deadlock_timeout, a statement slower than the
+ * slow-statement bound. deadlock_timeout is lowered from its 1 s because a
+ * row lock held 200 ms is already a stall worth a line, and a deadlock check
+ * after 200 ms of waiting costs nothing measurable.
+ */
+const DIAGNOSTIC_SETTINGS = [
+  // Into <data>/postgres/log, one file per weekday, overwritten a week later:
+  // bounded on disk, and readable after the fact (the launcher keeps only
+  // the tail of the server's own output, to explain a failed start).
+  'logging_collector=on',
+  `log_directory=${POSTGRES_LOG_DIRECTORY}`,
+  'log_filename=postgresql-%a.log',
+  'log_rotation_age=1d',
+  'log_rotation_size=0',
+  'log_truncate_on_rotation=on',
+  'log_checkpoints=on',
+  'log_autovacuum_min_duration=0',
+  'log_lock_waits=on',
+  'deadlock_timeout=200ms',
+  'log_min_duration_statement=200ms',
+];
+
 /** The server's settings, as -c arguments. */
 function serverSettings(socketDirectory: string, port: number, mode: DatabaseMode): string[] {
   const settings = [
@@ -231,6 +260,7 @@ function serverSettings(socketDirectory: string, port: number, mode: DatabaseMod
     `port=${port}`,
     `max_connections=${EMBEDDED_MAX_CONNECTIONS}`,
     ...modeSettings(mode),
+    ...DIAGNOSTIC_SETTINGS,
   ];
   return settings.flatMap((setting) => ['-c', setting]);
 }

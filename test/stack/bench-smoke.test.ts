@@ -12,7 +12,7 @@ import type { BenchReport } from '../../tools/bench/report/report.js';
 import { freePort } from '../../tools/harness/stack.js';
 
 const SATURATION = ['http-floor', 'db-transacao', 'db-extrato', 'transacoes', 'extrato', 'mix'];
-const FIXED_RATES = ['public', '25%', '50%', '75%'].flatMap((rate) => [`http-floor@${rate}`, `mix@${rate}`]);
+const FIXED_RATES = ['mix@public', 'http-floor@public', 'mix@public-warm', 'db-mix@public', ...['25%', '50%', '75%'].flatMap((rate) => [`http-floor@${rate}`, `mix@${rate}`])];
 
 describe('npm run bench -- --smoke', () => {
   it('runs every scenario against a stack of its own, and under the compose limits, with zero errors and zero inconsistencies', async () => {
@@ -29,6 +29,8 @@ describe('npm run bench -- --smoke', () => {
       expect(scenario.errors + scenario.unexpectedStatuses, scenario.name).toBe(0);
     }
     expect(report.scenarios.filter((scenario) => scenario.model.kind === 'open').every((scenario) => scenario.sendLagMs !== undefined)).toBe(true);
+    expect(report.startup.upSeconds).toBeGreaterThan(0);
+    expect(report.startup.instanceRestartSeconds).toBeGreaterThan(0);
     expect(report.calibration.requestsPerSecond).toBeGreaterThan(0);
     expect(report.calibration.secondRequestsPerSecond).toBeGreaterThan(0);
     expect(report.consistency).toMatchObject({ clients: 5, inconsistencies: 0 });

@@ -127,7 +127,7 @@ async function withFrontNginx(plainHttp: 'redirect' | 'refuse', use: (ports: { p
   const key = selfSignedPaths(path.join(stack.dataDirectory, 'tls')).keyPath;
   const configPath = writeNginxConfig(binary, {
     port: ports.plain, runDirectory, workerProcesses: '1', upstreamAddresses: [`127.0.0.1:${stack.port}`], rateLimitPerS: 0,
-    requestTimeoutMs: 1000, upstreamNames: 'fixed', workerUser: undefined,
+    requestTimeoutMs: 1000, upstreamNames: 'fixed', workerUser: undefined, rateLimitBy: 'address',
     tls: { port: ports.tls, certificatePath: certificate, keyPath: key, plainHttp, http2: http2StyleOf(binary) },
   });
   const nginx = spawn(binary, ['-p', runDirectory, '-c', configPath], { stdio: 'ignore' });

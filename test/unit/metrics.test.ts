@@ -14,7 +14,7 @@ const health = (): ServerHealth => ({
   instance: 'unit', pid: 1, inFlight: 0, draining: false,
   served: Object.fromEntries([...API_ROUTES.map((route) => route.label), 'other'].map((label) => [label, 0])) as ServerHealth['served'],
   ledger: {
-    pool: { totalCount: 4, idleCount: 3, waitingCount: 0 },
+    pool: { totalCount: 4, idleCount: 3, waitingCount: 0, warmCount: 4 },
     ...Object.fromEntries(OPERATION_LABELS.map((label) => [label, idle])) as Omit<LedgerHealth, 'pool' | 'breaker' | 'keysExpired' | 'keyExpiryPassesBehind' | 'apiKeys'>,
     breaker: { state: 'closed', consecutiveFailures: 0, opened: 0 },
     keysExpired: 0,

@@ -26,6 +26,7 @@ import { printSummary, writeReport } from './report/publish.js';
 import type { BenchReport } from './report/report.js';
 import { setupFor } from './run-scenario.js';
 import { compare } from './report/targets.js';
+import { measureInstanceRestart, type Startup } from './startup.js';
 
 /** --smoke: every scenario, briefly, to prove the bench and the stack work. */
 const SMOKE: MeasureOptions = { durationSeconds: 1, publicRateDurationSeconds: 1, connections: 8, rounds: 1, ceilingPoolSizes: [8] };
@@ -86,6 +87,8 @@ async function run(target: Target, options: BenchOptions): Promise<BenchReport> 
   const { measure: chosen } = options;
   console.log(`bench: ${chosen.durationSeconds} s per scenario (${chosen.publicRateDurationSeconds} s at the public test's rate), ${chosen.connections} connections, ${chosen.rounds} round(s), against ${setup.url} (${state.mode}, database ${state.databaseMode ?? 'external'})`);
   const measured = await measure(setup, chosen);
+  const startup: Startup = { upSeconds: target.upSeconds, instanceRestartSeconds: target.upSeconds === undefined ? undefined : await measureInstanceRestart(() => target.state()) };
+  console.log(`start-up: launcher to up ${startup.upSeconds?.toFixed(2) ?? '(not measured)'} s, instance killed to ready ${startup.instanceRestartSeconds?.toFixed(2) ?? '(not measured)'} s`);
   const limited = await runLimited({ ...chosen, limits: options.limits, mode: databaseMode, otherLauncherPids: [state.launcherPid] });
   return {
     date: new Date().toISOString(),
@@ -97,6 +100,7 @@ async function run(target: Target, options: BenchOptions): Promise<BenchReport> 
     rounds: chosen.rounds,
     command: ['npm run bench --', ...process.argv.slice(2)].join(' '),
     ...measured,
+    startup,
     ...compare({ scenarios: measured.scenarios, calibration: measured.calibration, limited, databaseMode }),
     limited,
   };

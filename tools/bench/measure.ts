@@ -1,8 +1,10 @@
 // The bench's measurements against one stack, in order:
 //
-//   1. the floor and the mix at the public test's rate, first, on the stack
-//      as the public test meets it: fresh, not right after a minute of
-//      saturation (whose checkpoint and writeback would land in the middle);
+//   1. the mix at the public test's rate, first, on the stack as the public
+//      test meets it: just up, not right after a minute of saturation (whose
+//      checkpoint and writeback would land in the middle); then the floor at
+//      that rate, the same mix again on the now warm stack, and PostgreSQL
+//      alone at that rate (the limit: floor + PostgreSQL alone);
 //   2. saturation rounds: the floor (wrk, then the second generator: the
 //      calibration), the database ceilings, then crebito's POSTs,
 //      statements and mix; each scenario's median round is kept;
@@ -13,9 +15,12 @@ import { checkBooks } from './books.js';
 import { nodeLoad } from './load/node-load.js';
 import { printScenario } from './report/publish.js';
 import { scenarioNamed, type Calibration, type Consistency, type ScenarioResult } from './report/report.js';
-import { runDatabaseScenario, runHttpScenario, type BenchSetup, type DatabaseScenario } from './run-scenario.js';
-import { DB_EXTRATO, DB_TRANSACAO, EXTRATO, HTTP_FLOOR, MIX, openAt, SATURATION_SHARES, TRANSACOES, type OpenScenario } from './scenarios.js';
+import { runDatabaseAtRate, runDatabaseScenario, runHttpScenario, type BenchSetup, type DatabaseScenario } from './run-scenario.js';
+import { DB_EXTRATO, DB_MIX, DB_TRANSACAO, EXTRATO, PUBLIC_TEST_RATE_PER_SECOND, WARM_PUBLIC_MIX, HTTP_FLOOR, MIX, openAt, SATURATION_SHARES, TRANSACOES, type OpenScenario } from './scenarios.js';
 import { wrkLoad } from './load/wrk-load.js';
+
+/** PostgreSQL alone at the public rate through as many connections as the stack's two instances hold by default. */
+const PUBLIC_DATABASE_POOL_SIZE = 8;
 
 /** On two cores fewer connections can be faster; the best of these is the ceiling crebito is compared with. */
 export const CEILING_POOL_SIZES = [4, 8, 16];
@@ -42,6 +47,7 @@ export async function measure(setup: BenchSetup, options: MeasureOptions): Promi
     open.push(printScenario(await runHttpScenario(setup, scenario, { generator: nodeLoad, model, durationSeconds })));
   };
   for (const scenario of publicRateScenarios()) await runOpen(scenario);
+  open.push(printScenario(await runDatabaseAtRate(setup, DB_MIX, { poolSize: PUBLIC_DATABASE_POOL_SIZE, ratePerSecond: PUBLIC_TEST_RATE_PER_SECOND, durationSeconds: options.publicRateDurationSeconds })));
   const rounds: RoundResult[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     if (options.rounds > 1) console.log(`round ${round} of ${options.rounds}`);
@@ -78,9 +84,10 @@ async function saturationRound(setup: BenchSetup, options: MeasureOptions): Prom
   return { scenarios, secondFloor };
 }
 
-/** The floor and the mix at the public test's rate. */
+/** The mix at the public test's rate on a stack just up, the floor, then the mix again once warm. */
 function publicRateScenarios(): OpenScenario[] {
-  return [openAt(HTTP_FLOOR, 'public'), openAt(MIX, 'public')];
+  const warmMix = openAt(MIX, 'public');
+  return [openAt(MIX, 'public'), openAt(HTTP_FLOOR, 'public'), { ...warmMix, scenario: { ...warmMix.scenario, name: WARM_PUBLIC_MIX, description: `${warmMix.scenario.description}, again, once warm` } }];
 }
 
 /** The floor and the mix at each share of the mix's saturation rate. */

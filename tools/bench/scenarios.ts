@@ -12,9 +12,10 @@
 // mix, at fixed arrival rates (open model): the public test's peak, and
 // shares of the mix's saturation rate (openAt).
 
+import type pg from 'pg';
 import { STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
 import type { LoadModel, LoadRequest } from './load/load-generator.js';
-import type { DatabaseScenario, HttpScenario } from './run-scenario.js';
+import type { DatabaseScenario, HttpScenario, PacedDatabaseScenario } from './run-scenario.js';
 
 /** The public test's arrival rates at its peak, per second (Rinha de Backend 2024/Q1). */
 export const PUBLIC_TEST_RATES = { debits: 220, credits: 110, statements: 10 } as const;
@@ -42,8 +43,8 @@ const statement = (): LoadRequest => ({ method: 'GET', path: `/clientes/${random
  * in a random order: the mix's proportions hold in any stretch of it, not
  * only on average.
  */
-function sample(counts: [number, () => LoadRequest][]): LoadRequest[] {
-  const requests: LoadRequest[] = [];
+function sample<T>(counts: [number, () => T][]): T[] {
+  const requests: T[] = [];
   for (let block = 0; block < SAMPLE_BLOCKS; block++) {
     const kinds = counts.flatMap(([count, make]) => Array.from({ length: count }, () => make));
     for (let index = kinds.length - 1; index > 0; index--) {
@@ -111,17 +112,33 @@ export function openAt(scenario: HttpScenario, rate: { share: number; saturation
   };
 }
 
+const databaseTransaction = (pool: pg.Pool, tipo: 'c' | 'd') =>
+  pool.query({ name: 'bench_transacao', text: 'SELECT * FROM registrar_transacao($1, $2, $3, $4)', values: [randomClient(), randomValor(), tipo, randomDescricao()] });
+
 export const DB_TRANSACAO: DatabaseScenario = {
   name: 'db-transacao',
   calls: 'registrar_transacao',
-  call: (pool) => {
-    const tipo = Math.random() < 2 / 3 ? 'd' : 'c';
-    return pool.query({ name: 'bench_transacao', text: 'SELECT * FROM registrar_transacao($1, $2, $3, $4)', values: [randomClient(), randomValor(), tipo, randomDescricao()] });
-  },
+  call: (pool) => databaseTransaction(pool, Math.random() < 2 / 3 ? 'd' : 'c'),
 };
 
 export const DB_EXTRATO: DatabaseScenario = {
   name: 'db-extrato',
   calls: 'extratos',
   call: (pool) => pool.query({ name: 'bench_extrato', text: 'SELECT * FROM extratos(ARRAY[$1::integer], $2)', values: [randomClient(), STATEMENT_TRANSACTIONS_MAX] }),
+};
+
+/** The mix at the public rate, run again after the floor: the stack warm. */
+export const WARM_PUBLIC_MIX = 'mix@public-warm';
+
+/** The public mix as database calls: what PostgreSQL alone does at the public test's rate. */
+export const DB_MIX: PacedDatabaseScenario = {
+  name: 'db-mix@public',
+  description: `the public test's mix as registrar_transacao and extratos calls (${PUBLIC_TEST_RATES.debits} : ${PUBLIC_TEST_RATES.credits} : ${PUBLIC_TEST_RATES.statements})`,
+  calls: [(client) => DB_TRANSACAO.call(client as pg.Pool), (client) => DB_EXTRATO.call(client as pg.Pool)],
+  sample: () => {
+    const divisor = PUBLIC_TEST_RATES.statements;
+    const debit = (pool: pg.Pool) => databaseTransaction(pool, 'd');
+    const credit = (pool: pg.Pool) => databaseTransaction(pool, 'c');
+    return sample<(pool: pg.Pool) => Promise<unknown>>([[PUBLIC_TEST_RATES.debits / divisor, () => debit], [PUBLIC_TEST_RATES.credits / divisor, () => credit], [PUBLIC_TEST_RATES.statements / divisor, () => DB_EXTRATO.call]]);
+  },
 };

@@ -59,21 +59,26 @@ export interface Target {
   state(): StackState;
   /** The last lines a stack of the tool's own wrote (nginx's errors, the instances): why something failed. */
   outputTail(lines: number): string;
+  /** A stack of the tool's own: its launcher's start to its `up` line, in seconds. */
+  upSeconds: number | undefined;
 }
 
 /** Runs use() against the chosen stack; a stack of its own is stopped and removed afterwards, whatever happens. */
 export async function withTarget<T>(options: TargetOptions, use: (target: Target) => Promise<T>): Promise<T> {
   if (!options.start) {
     const { dataDirectory } = readLauncherConfig(process.env);
-    return use({ dataDirectory, state: () => readStackState(dataDirectory), outputTail: () => '' });
+    return use({ dataDirectory, state: () => readStackState(dataDirectory), outputTail: () => '', upSeconds: undefined });
   }
+  const startedAt = performance.now();
   const stack = await startStack({
     port: options.port ?? await stackPort(),
     dataDirectory: makeDataDirectory(),
     environment: { CREBITO_DATABASE_MODE: options.mode },
   });
+  const upSeconds = (performance.now() - startedAt) / 1000;
   try {
     return await use({
+      upSeconds,
       dataDirectory: stack.dataDirectory,
       state: () => stack.state(),
       outputTail: (lines) => stack.output().split('\n').slice(-lines).join('\n'),

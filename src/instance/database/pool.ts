@@ -46,6 +46,22 @@ export interface PoolHealth {
   totalCount: number;
   idleCount: number;
   waitingCount: number;
+  /** Connections open whose warm-up finished: every statement prepared, every function run once. */
+  warmCount: number;
+}
+
+/**
+ * One call a connection makes before it takes requests, so that the first
+ * request on it does not pay for preparing the statement, PostgreSQL loading
+ * its catalog caches and compiling the PL/pgSQL functions (all per backend).
+ * Sent under the very name and text the request path uses, so node-postgres
+ * marks the statement prepared on that connection. It must change nothing:
+ * a read, or a call the database turns down without effect.
+ */
+export interface WarmUpCall {
+  name: string;
+  text: string;
+  values: unknown[];
 }
 
 export type DatabaseOptions = Pick<InstanceConfig, 'databaseUrl' | 'allowSuperuser' | 'poolClientsMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'requestTimeoutMs'> & {
@@ -53,6 +69,8 @@ export type DatabaseOptions = Pick<InstanceConfig, 'databaseUrl' | 'allowSuperus
   log: Log;
   /** Told whether each query reached the database and came back (a rejected query did). */
   onAnswered: (answered: boolean) => void;
+  /** Run on every new connection, in order, before it takes a request. */
+  warmUp: readonly WarmUpCall[];
 };
 
 export interface Database {
@@ -60,11 +78,16 @@ export interface Database {
   /** One trivial query on a connection of its own, bounded by the request timeout: does the database answer? */
   probe(): Promise<boolean>;
   health(): PoolHealth;
+  /** Whether the whole pool is open and warm (see WarmUpCall). */
+  isWarm(): boolean;
+  /** Resolves once the pool is open and warm, or once an attempt to fill it failed (the database is not answering). */
+  filled(): Promise<boolean>;
   close(): Promise<void>;
 }
 
 export function openDatabase(options: DatabaseOptions): Database {
   const checkRole = roleGuard(options);
+  const warmth = { count: 0 };
   const pool = new pg.Pool({
     connectionString: options.databaseUrl,
     application_name: options.applicationName,
@@ -84,13 +107,19 @@ export function openDatabase(options: DatabaseOptions): Database {
     query_timeout: options.queryTimeoutMs + QUERY_TIMEOUT_MARGIN_MS,
     options: SESSION_OPTIONS,
     types: typeParsers,
-    onConnect: checkRole,
+    onConnect: async (client: pg.ClientBase) => {
+      await checkRole(client);
+      await warmUp(client, options);
+      warmth.count++;
+      client.once('end', () => warmth.count--);
+    },
   });
   // An idle client whose connection dies emits 'error' on the pool; without a
-  // listener that would crash the process. The pool drops the client and
-  // opens a new one on demand, so noting it is enough.
+  // listener that would crash the process. The pool drops the client (its
+  // 'remove' has the filler open and warm another), so noting it is enough.
   pool.on('error', (error) => options.log.warn({ err: error }, 'idle database connection lost'));
   const prober = createProber(options, checkRole);
+  const filler = createFiller(pool, options);
 
   return {
     async query(name, text, values) {
@@ -108,10 +137,83 @@ export function openDatabase(options: DatabaseOptions): Database {
       }
     },
     probe: prober.probe,
-    health: () => ({ totalCount: pool.totalCount, idleCount: pool.idleCount, waitingCount: pool.waitingCount }),
+    health: () => ({ totalCount: pool.totalCount, idleCount: pool.idleCount, waitingCount: pool.waitingCount, warmCount: warmth.count }),
+    isWarm: () => warmth.count >= options.poolClientsMax,
+    filled: () => filler.fill(),
     async close() {
+      filler.stop();
       await prober.close();
       await pool.end();
+    },
+  };
+}
+
+/** Runs every warm-up call on a new connection; one that fails fails the connection, which the pool then drops. */
+async function warmUp(client: pg.ClientBase, options: Pick<DatabaseOptions, 'warmUp' | 'log'>): Promise<void> {
+  for (const call of options.warmUp) {
+    try {
+      await client.query({ ...call, rowMode: 'array' });
+    } catch (error) {
+      // A warm-up call the database rejects is ours to fix, not the database's.
+      if (classifyDatabaseError(error) !== 'unavailable') options.log.error({ err: error, query: call.name }, 'BUG: a warm-up call failed');
+      throw error;
+    }
+  }
+}
+
+// After a connection is lost (a PostgreSQL restart, say), the pool is filled
+// again this soon, the pause doubling up to the longest while it fails.
+const FILL_RETRY_MS_MIN = 100;
+const FILL_RETRY_MS_MAX = 1000;
+
+/**
+ * Keeps the pool full: opens every connection at start, and opens again, in
+ * the background, any connection lost later, so that a request never waits
+ * for a connection to be opened and warmed, and /ready says false until the
+ * pool is whole again. One fill at a time; a failed fill retries with backoff.
+ */
+function createFiller(pool: pg.Pool, options: Pick<DatabaseOptions, 'poolClientsMax' | 'log'>): { fill(): Promise<boolean>; stop(): void } {
+  let filling: Promise<boolean> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let retryMs = FILL_RETRY_MS_MIN;
+  let stopped = false;
+  const schedule = (delayMs: number) => {
+    if (stopped || timer !== undefined) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      void fill();
+    }, delayMs);
+  };
+  const openMissing = async (): Promise<boolean> => {
+    const missing = Math.max(0, options.poolClientsMax - pool.totalCount);
+    // The pool opens a connection only for a checkout that finds none idle:
+    // the idle ones are taken first (pg-pool hands them out at once), so
+    // that each further checkout opens (and warms, in onConnect) a new one,
+    // and given back as soon as they come, a tick later.
+    const idle = Array.from({ length: pool.idleCount }, () => pool.connect());
+    const opened = Array.from({ length: missing }, async () => (await pool.connect()).release());
+    for (const client of await Promise.allSettled(idle)) if (client.status === 'fulfilled') client.value.release();
+    const results = await Promise.allSettled(opened);
+    return results.every((result) => result.status === 'fulfilled') && pool.totalCount >= options.poolClientsMax;
+  };
+  const fill = (): Promise<boolean> => {
+    filling ??= openMissing().then((complete) => {
+      filling = undefined;
+      if (complete) retryMs = FILL_RETRY_MS_MIN;
+      else {
+        schedule(retryMs);
+        retryMs = Math.min(retryMs * 2, FILL_RETRY_MS_MAX);
+      }
+      return complete;
+    });
+    return filling;
+  };
+  pool.on('remove', () => schedule(0));
+  return {
+    fill,
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
     },
   };
 }

@@ -124,12 +124,13 @@ const READY_SCHEMA = { type: 'object', required: ['pronto'], properties: { pront
 const getReady = {
   operationId: 'ready',
   tags: [PROBES],
-  summary: 'Does the database answer?',
-  description: '200 when the database answered a trivial query within the last second; 503 while it does not, or while the circuit breaker is open. '
+  summary: 'Does the database answer, and is the pool open and warm?',
+  description: '200 when the instance\'s whole pool is open and warm (each connection has run every statement once) and the database answered a trivial query within the last second; '
+    + '503 while it does not, while a lost connection is opened and warmed again, or while the circuit breaker is open. '
     + 'Answers from a recent call when there was one: a probe never loads the database.',
   responses: {
     200: json(READY_SCHEMA, 'Ready.'),
-    503: json(READY_SCHEMA, 'Not ready: the database is not answering.', { headers: RETRY_AFTER_HEADERS }),
+    503: json(READY_SCHEMA, 'Not ready: the database is not answering, or the pool is not yet open and warm.', { headers: RETRY_AFTER_HEADERS }),
   },
 };
 

@@ -1,6 +1,7 @@
 // Owns the routes for load balancers and operators: GET /health (the process
 // is alive; no database) and GET /ready (the database answers), on the
-// public listener and the admin one, and GET /metrics on the admin listener
+// public listener and the admin one; ready also means the instance's whole
+// pool is open and warm (ledger/warm-up.ts), and GET /metrics on the admin listener
 // only (Prometheus's text format).
 
 import { RETRY_LATER, STATUS } from '../../shared/failures.js';
@@ -33,7 +34,7 @@ export function registerProbeRoutes(app: TemplatedApp, { ledger, book, healthBod
     const exchange = book.begin(response, 'ready');
     book.replyAfter(exchange, ledger.isReady(), (ready) => {
       if (ready) book.reply(exchange, STATUS.ok, '{"pronto":true}');
-      else book.reply(exchange, STATUS.unavailable, '{"pronto":false,"motivo":"the database is not answering"}', { headers: RETRY_LATER });
+      else book.reply(exchange, STATUS.unavailable, '{"pronto":false,"motivo":"the database is not answering, or the pool is not yet open and warm"}', { headers: RETRY_LATER });
     });
   });
 }

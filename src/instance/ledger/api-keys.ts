@@ -83,13 +83,14 @@ function toKeys(rows: Row[]): Map<string, ApiKey> {
   return keys;
 }
 
-export type ApiKeysOptions = Omit<DatabaseOptions, 'poolClientsMax' | 'onAnswered'>;
+export type ApiKeysOptions = Omit<DatabaseOptions, 'poolClientsMax' | 'onAnswered' | 'warmUp'>;
 
 export function startApiKeys(options: ApiKeysOptions): ApiKeys {
   const log = options.log;
   // The pool logs each failed query; a poll failing four times a second
   // while the database is down is logged here instead, once per change.
-  const database: Database = openDatabase({ ...options, log: log.child({}, { level: 'fatal' }), poolClientsMax: 1, onAnswered: () => undefined });
+  // Its one connection sends one query of its own: nothing to warm.
+  const database: Database = openDatabase({ ...options, log: log.child({}, { level: 'fatal' }), poolClientsMax: 1, warmUp: [], onAnswered: () => undefined });
   let keys = new Map<string, ApiKey>();
   let version: string | undefined;
   let confirmedAtMs: number | undefined;

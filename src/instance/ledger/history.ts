@@ -54,7 +54,7 @@ const OUTCOME_NEXT = 'proxima';
 
 const COLUMNS = ['resultado', 'id', 'valor', 'tipo', 'descricao', 'realizada_em', 'saldo_apos', 'etiqueta', 'chave_api'] as const;
 const at = Object.fromEntries(COLUMNS.map((name, index) => [name, index])) as Record<(typeof COLUMNS)[number], number>;
-const QUERY = { name: 'historico', text: `SELECT ${COLUMNS.join(', ')} FROM historico($1, $2, $3, $4, $5, $6, $7, $8, $9)` };
+export const QUERY = { name: 'historico', text: `SELECT ${COLUMNS.join(', ')} FROM historico($1, $2, $3, $4, $5, $6, $7, $8, $9)` };
 
 function toEntry(row: Row): HistoryEntry {
   const apiKey = row[at.chave_api] as string | null;

@@ -26,7 +26,7 @@ const KEY_EXPIRY_CATCH_UP_PAUSE_MS = 50;
 /** Passes come this often at most, and as often as the retention when it is shorter. */
 const KEY_EXPIRY_INTERVAL_MS_MAX = 60_000;
 
-const QUERY = { name: 'expirar_chaves', text: 'SELECT expirar_chaves($1, $2)' };
+export const QUERY = { name: 'expirar_chaves', text: 'SELECT expirar_chaves($1, $2)' };
 
 export interface KeyExpiry {
   /** Keys this instance removed so far. */

@@ -26,6 +26,7 @@ import { startKeyExpiry } from './key-expiry.js';
 import type { OperationContext } from './operation.js';
 import { STATEMENTS } from './statements.js';
 import { TRANSACTIONS } from './transactions.js';
+import { warmUpCalls } from './warm-up.js';
 
 /** Every operation of the ledger; /health and the metrics walk this list. */
 export const OPERATIONS = { transactions: TRANSACTIONS, statements: STATEMENTS, history: HISTORY };
@@ -73,8 +74,10 @@ export type LedgerHealth = { pool: PoolHealth } & OperationHealth & {
 export interface Ledger {
   /** One request of an operation: sent alone, or in a batch with others that wait; answered by its deadline. */
   submit<Name extends OperationName>(operation: Name, input: InputOf<Name>): Promise<AnswerOf<Name>>;
-  /** Whether the database answers now (cached for a second; never queries while the breaker is open). */
+  /** Whether the database answers now (cached for a second; never queries while the breaker is open) and the pool is open and warm. */
   isReady(): Promise<boolean>;
+  /** Resolves once the pool is open and warm, or once opening it failed (the database is not answering). */
+  filled(): Promise<boolean>;
   health(): LedgerHealth;
   close(): Promise<void>;
   /** The API keys in force (CREBITO_AUTH=keys); undefined with auth off. */
@@ -127,7 +130,7 @@ export function createLedger(options: LedgerOptions): Ledger {
     },
     onClose: () => log.warn('circuit breaker closed: the database answers again'),
   });
-  const database = openDatabase({ ...options, onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
+  const database = openDatabase({ ...options, warmUp: warmUpCalls(options), onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
   const batchers = createBatchers(options, database, breaker);
   const keyExpiry = startKeyExpiry(database, { retentionS: options.idempotencyRetentionS, log });
   const apiKeys = options.auth === 'keys' ? startApiKeys({ ...options, applicationName: `${options.applicationName}-keys` }) : undefined;
@@ -141,9 +144,12 @@ export function createLedger(options: LedgerOptions): Ledger {
       ? Promise.resolve(failures.databaseDown as Failure & AnswerOf<typeof operation>)
       : (batchers[operation] as Batcher<typeof input, AnswerOf<typeof operation>>).submit(input)),
     apiKeys,
-    // With auth on, an instance that cannot vouch for its keys answers every
-    // request 503: it is not ready.
-    isReady: async () => (await breaker.isReady()) && (apiKeys === undefined || apiKeys.fresh()),
+    // A cold pool is not ready: the first requests would pay for opening and
+    // warming connections (see warm-up.ts), so the load balancer waits. With
+    // auth on, an instance that cannot vouch for its keys answers every
+    // request 503: it is not ready either.
+    isReady: async () => database.isWarm() && (await breaker.isReady()) && (apiKeys === undefined || apiKeys.fresh()),
+    filled: () => database.filled(),
     health: () => ({
       pool: database.health(),
       ...operationHealth(),

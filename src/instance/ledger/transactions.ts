@@ -48,9 +48,9 @@ const OUTCOME_APPLIED = 'aplicada';
 // call with an idempotency key or an API key adds the idempotency keys, the
 // longest wait for a key in use and the API keys.
 export const SINGLE = { name: 'registrar_transacao', text: 'SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)' };
-const SINGLE_KEYED = { name: 'registrar_transacao_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacao($1, $2, $3, $4, $5, $6, $7)' };
-const BATCH = { name: 'registrar_transacoes', text: 'SELECT resultado, limite, saldo FROM registrar_transacoes($1, $2, $3, $4)' };
-const BATCH_KEYED = { name: 'registrar_transacoes_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacoes($1, $2, $3, $4, $5, $6, $7)' };
+export const SINGLE_KEYED = { name: 'registrar_transacao_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacao($1, $2, $3, $4, $5, $6, $7)' };
+export const BATCH = { name: 'registrar_transacoes', text: 'SELECT resultado, limite, saldo FROM registrar_transacoes($1, $2, $3, $4)' };
+export const BATCH_KEYED = { name: 'registrar_transacoes_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacoes($1, $2, $3, $4, $5, $6, $7)' };
 
 export interface TransactionCallOptions {
   /** How long a keyed request waits for another with the same key (CREBITO_IDEMPOTENCY_WAIT_MS_MAX). */

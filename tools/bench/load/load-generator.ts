@@ -42,7 +42,27 @@ export interface LoadPlan {
   requests: LoadRequest[];
 }
 
+/** One answer, for the list of the slowest: its latency, when it came (ISO 8601, to the millisecond), its status. */
+export interface SlowAnswer {
+  latencyMs: number;
+  answeredAt: string;
+  status: number;
+}
+
+const SLOWEST_KEPT = 10;
+
+/** The slowest answers, slowest first, at most SLOWEST_KEPT: when they came, to line up with the stack's logs. */
+export function keepSlowest(slowest: SlowAnswer[], answer: SlowAnswer): void {
+  if (slowest.length === SLOWEST_KEPT && answer.latencyMs <= slowest[SLOWEST_KEPT - 1]!.latencyMs) return;
+  let index = slowest.findIndex((kept) => kept.latencyMs < answer.latencyMs);
+  if (index === -1) index = slowest.length;
+  slowest.splice(index, 0, answer);
+  if (slowest.length > SLOWEST_KEPT) slowest.pop();
+}
+
 export interface LoadOutcome {
+  /** Our own generator: its slowest answers, slowest first. */
+  slowest?: SlowAnswer[];
   /** One latency per answered request: from when it was sent (a new connection's connect included) to its last byte. */
   latency: LatencySummary;
   /** Open model: how long after its planned time each request was sent (the generator's own lateness). */

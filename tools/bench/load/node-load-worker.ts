@@ -12,7 +12,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { HttpConnection } from './http-connection.js';
 import { LatencyHistogram, type HistogramSnapshot } from './latency-histogram.js';
-import type { LoadModel } from './load-generator.js';
+import { keepSlowest, type LoadModel, type SlowAnswer } from './load-generator.js';
 
 /** How long requests still in flight when the load stops may take before they count as unanswered. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -44,6 +44,7 @@ export interface WorkerResult {
   sendLag: HistogramSnapshot;
   statusCounts: Record<string, number>;
   errors: number;
+  slowest: SlowAnswer[];
 }
 
 class Tally {
@@ -64,12 +65,16 @@ class Tally {
   }
 
   answered(status: number, sentAt: number): void {
-    this.latency.record(performance.now() - sentAt);
+    const latencyMs = performance.now() - sentAt;
+    this.latency.record(latencyMs);
     this.statusCounts[status] = (this.statusCounts[status] ?? 0) + 1;
+    keepSlowest(this.slowest, { latencyMs, answeredAt: new Date().toISOString(), status });
   }
 
+  readonly slowest: SlowAnswer[] = [];
+
   result(): WorkerResult {
-    return { latency: this.latency.snapshot(), sendLag: this.sendLag.snapshot(), statusCounts: this.statusCounts, errors: this.errors };
+    return { latency: this.latency.snapshot(), sendLag: this.sendLag.snapshot(), statusCounts: this.statusCounts, errors: this.errors, slowest: this.slowest };
   }
 }
 

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { rawRequest } from './http-connection.js';
 import { LatencyHistogram } from './latency-histogram.js';
-import { checkModel, type LoadGenerator, type LoadModel, type LoadOutcome, type LoadPlan } from './load-generator.js';
+import { checkModel, keepSlowest, type LoadGenerator, type LoadModel, type LoadOutcome, type LoadPlan, type SlowAnswer } from './load-generator.js';
 import type { WorkerResult, WorkerTask } from './node-load-worker.js';
 import { NODE_LOAD_WORKER_ENTRY } from '../paths.js';
 
@@ -62,13 +62,15 @@ async function runNodeLoad(plan: LoadPlan): Promise<LoadOutcome> {
   const sendLag = new LatencyHistogram();
   const statusCounts: Record<string, number> = {};
   let errors = 0;
+  const slowest: SlowAnswer[] = [];
   for (const result of results) {
+    for (const answer of result.slowest) keepSlowest(slowest, answer);
     latency.add(LatencyHistogram.fromSnapshot(result.latency));
     sendLag.add(LatencyHistogram.fromSnapshot(result.sendLag));
     for (const [status, count] of Object.entries(result.statusCounts)) statusCounts[status] = (statusCounts[status] ?? 0) + count;
     errors += result.errors;
   }
-  return { latency: latency.summary(), sendLag: plan.model.kind === 'open' ? sendLag.summary() : undefined, statusCounts, errors, elapsedSeconds: plan.durationSeconds };
+  return { slowest, latency: latency.summary(), sendLag: plan.model.kind === 'open' ? sendLag.summary() : undefined, statusCounts, errors, elapsedSeconds: plan.durationSeconds };
 }
 
 export const nodeLoad: LoadGenerator = {

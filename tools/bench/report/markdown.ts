@@ -18,10 +18,22 @@ export function renderMarkdown(report: BenchReport, chartFile: string): string {
     ...saturationSection(report),
     ...openModelSection(report),
     ...targetsSection(report),
+    ...startupSection(report),
     ...limitedSection(report.limited),
     ...usageSection(report.scenarios),
     ...books('Books after the run', report.consistency),
   ].join('\n');
+}
+
+function startupSection({ startup }: BenchReport): string[] {
+  const seconds = (value: number | undefined) => (value === undefined ? 'not measured (a stack the bench did not start)' : `${value.toFixed(2)} s`);
+  return [
+    '### Start-up',
+    '',
+    `- The launcher started to its \`up\` line (cluster, schema, instances with their pools open and warm): ${seconds(startup.upSeconds)}`,
+    `- An instance killed (SIGKILL) to its successor ready (/ready 200: restarted, pool open and warm): ${seconds(startup.instanceRestartSeconds)}`,
+    '',
+  ];
 }
 
 function header(report: BenchReport): string[] {

@@ -13,10 +13,16 @@ const README_START = '<!-- bench:start -->';
 const README_END = '<!-- bench:end -->';
 
 /** One line per scenario, as it finishes. */
+const SLOWEST_PRINTED = 5;
+
 export function printScenario(result: ScenarioResult): ScenarioResult {
   const { p50, p99, p999 } = result.latencyMs;
   const lag = result.sendLagMs === undefined ? '' : `  send lag p99 ${result.sendLagMs.p99.toFixed(2)} ms`;
-  console.log(`${result.name.padEnd(18)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${p50.toFixed(2)}  p99 ${p99.toFixed(2)}  p99.9 ${p999.toFixed(2)} ms${lag}  errors ${result.errors}  unexpected ${result.unexpectedStatuses}`);
+  console.log(`${result.name.padEnd(18)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${p50.toFixed(2)}  p99 ${p99.toFixed(2)}  p99.9 ${p999.toFixed(2)}  max ${result.latencyMs.max.toFixed(2)} ms${lag}  errors ${result.errors}  unexpected ${result.unexpectedStatuses}`);
+  // At fixed rates, the slowest answers with their times, to line up with the stack's logs.
+  if (result.model.kind === 'open' && result.slowest !== undefined) {
+    console.log(`  slowest: ${result.slowest.slice(0, SLOWEST_PRINTED).map((answer) => `${answer.latencyMs.toFixed(1)} ms at ${answer.answeredAt.slice(11)}`).join(', ')}`);
+  }
   return result;
 }
 

@@ -2,8 +2,10 @@
 // helpers every view of it shares. markdown.ts and chart.ts render it.
 
 import type { LatencySummary } from '../load/latency-histogram.js';
-import type { LoadModel } from '../load/load-generator.js';
+import type { LoadModel, SlowAnswer } from '../load/load-generator.js';
 import type { GroupUsage } from '../process-stats.js';
+
+import type { Startup } from '../startup.js';
 
 export interface ScenarioResult {
   name: string;
@@ -22,6 +24,8 @@ export interface ScenarioResult {
   unexpectedStatuses: number;
   statusCounts: Record<string, number>;
   usage: GroupUsage[];
+  /** Our own generator's slowest answers, with when they came (to line up with the stack's logs). */
+  slowest?: SlowAnswer[];
 }
 
 /** The bench's floor against a second, independent generator's on the same stack. */
@@ -95,6 +99,8 @@ export interface BenchReport {
   targets: Target[];
   limited: LimitedRun;
   consistency: Consistency;
+  /** What start-up costs (startup.ts). */
+  startup: Startup;
 }
 
 export function scenarioNamed(scenarios: ScenarioResult[], name: string): ScenarioResult {
