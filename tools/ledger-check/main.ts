@@ -37,6 +37,12 @@ const SETTLE_TIMEOUT_MS = 30_000;
 const SETTLE_POLL_MS = 50;
 /** After every instance answers /health: time for what they hold to reach the database. */
 const SETTLE_PAUSE_MS = 500;
+// An HA fault's recovery (a rejoin, a re-clone) can take longer than its
+// share of the run: the load then runs on until the last fault has
+// recovered and this long after, so that no fault strikes, or recovers,
+// with no load to measure it by. Bounded: never past this many durations.
+const LOAD_AFTER_LAST_FAULT_MS = 10_000;
+const LOAD_DURATIONS_MAX = 4;
 
 interface CheckOptions {
   target: TargetOptions;
@@ -102,12 +108,14 @@ async function check(target: Target, options: CheckOptions): Promise<boolean> {
   for (const fault of schedule) console.log(`  fault at ${((fault.atFraction * options.durationMs) / 1000).toFixed(1)} s: ${fault.name}`);
 
   const history = new History(options.maxOperations);
+  const load = loadDeadline(run, options);
   const [, faults] = await Promise.all([
     runWorkload({
       baseUrl: `http://127.0.0.1:${state.port}`, clientIds: CLIENT_IDS, limits: initial.limits, concurrency: options.concurrency,
-      deadline: run.started + options.durationMs, elapsed: run.elapsed, nextDescricao: run.nextDescricao, history,
+      get deadline() { return load.deadline(); }, elapsed: run.elapsed, nextDescricao: run.nextDescricao, history,
     }),
-    injectFaults(schedule, { dataDirectory: target.dataDirectory, port: state.port, elapsed: run.elapsed, log: run.log }, options.durationMs),
+    injectFaults(schedule, { dataDirectory: target.dataDirectory, port: state.port, elapsed: run.elapsed, log: run.log }, options.durationMs)
+      .finally(load.faultsDone),
   ]);
   await settle(target.dataDirectory, run.log);
 
@@ -125,6 +133,20 @@ async function check(target: Target, options: CheckOptions): Promise<boolean> {
   const name = ha !== undefined ? `ledger-check-ha-${options.haFaults!.replaceAll(',', '+')}` : options.faults ? 'ledger-check-faults' : 'ledger-check';
   writeResults(summary, history, { out: options.target.out, name });
   return valid;
+}
+
+/** When the load stops: after --duration, and with --ha-faults not before the last fault recovered (see LOAD_AFTER_LAST_FAULT_MS). */
+function loadDeadline(run: Run, options: CheckOptions): { deadline: () => number; faultsDone: () => void } {
+  const nominal = run.started + options.durationMs;
+  if (options.haFaults === undefined) return { deadline: () => nominal, faultsDone: () => undefined };
+  const cap = run.started + options.durationMs * LOAD_DURATIONS_MAX;
+  let doneAt: number | undefined;
+  return {
+    deadline: () => (doneAt === undefined ? cap : Math.min(cap, Math.max(nominal, doneAt + LOAD_AFTER_LAST_FAULT_MS))),
+    faultsDone: () => {
+      doneAt ??= performance.now();
+    },
+  };
 }
 
 function startRun(): Run {
