@@ -16,6 +16,7 @@
 // to recover from each fault.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -25,7 +26,7 @@ import { readBooks, readDatabaseState } from './database.js';
 import { judgeAvailability, P99_RATIO_MAX, type Availability } from './availability.js';
 import { FAULT_SCHEDULE, injectFaults, type FaultRecord } from './faults.js';
 import { haFaultSchedule } from './ha-faults.js';
-import { haVerdictHolds, judgeHa, printHaVerdict } from './ha-verdict.js';
+import { haVerdictHolds, haVerdictMarkdown, judgeHa, printHaVerdict } from './ha-verdict.js';
 import { History, HISTORY_MAX_OPERATIONS } from './history.js';
 import { judge, INVARIANTS, type Verdict } from './invariants.js';
 import { allInstancesAnswer } from './probes.js';
@@ -103,6 +104,8 @@ async function check(target: Target, options: CheckOptions): Promise<boolean> {
   // with), and before the run's clock starts.
   if (schedule.some((fault) => fault.inject === heavyReader)) await seedLargeHistory(state.databaseUrl, (line) => console.log(line));
   const initial = await readBooks(state.databaseUrl, CLIENT_IDS);
+  // The machine is shared: say how busy it was beside every figure.
+  const loadAverage = os.loadavg().map((value) => value.toFixed(2)).join(', ');
   const run = startRun();
   console.log(`check:ledger: ${options.concurrency} clients for ${options.durationMs / 1000} s against http://127.0.0.1:${state.port}, database ${state.databaseMode ?? 'external'}, run tag ${run.tag}`);
   for (const fault of schedule) console.log(`  fault at ${((fault.atFraction * options.durationMs) / 1000).toFixed(1)} s: ${fault.name}`);
@@ -129,9 +132,15 @@ async function check(target: Target, options: CheckOptions): Promise<boolean> {
   printVerdict(verdict, faults, valid, historyCap);
   if (options.faults) printAvailability(availability);
   if (ha !== undefined) printHaVerdict(ha);
-  const summary = { date: new Date().toISOString(), runTag: run.tag, durationMs: options.durationMs, concurrency: options.concurrency, databaseMode: state.databaseMode, valid, verdict, ha, faults, availability, historyCap };
+  const summary = { date: new Date().toISOString(), loadAverage, runTag: run.tag, durationMs: options.durationMs, concurrency: options.concurrency, databaseMode: state.databaseMode, valid, verdict, ha, faults, availability, historyCap };
   const name = ha !== undefined ? `ledger-check-ha-${options.haFaults!.replaceAll(',', '+')}` : options.faults ? 'ledger-check-faults' : 'ledger-check';
   writeResults(summary, history, { out: options.target.out, name });
+  if (ha !== undefined) {
+    const command = `npm run check:ledger -- ${process.argv.slice(2).join(' ')}`;
+    const file = path.join(options.target.out, `${name}-verdict.md`);
+    fs.writeFileSync(file, haVerdictMarkdown(ha, { date: summary.date, command, loadAverage, valid }));
+    console.log(`wrote ${file}`);
+  }
   return valid;
 }
 
