@@ -36,7 +36,7 @@ describe('docker-compose.ha.yml', () => {
     for (const [name, content] of Object.entries(dockerHaFiles())) {
       expect(fs.readFileSync(path.join(DOCKER_HA_DIRECTORY, name), 'utf8'), name).toBe(content);
     }
-    expect(dockerHaFiles()['haproxy.cfg']).toContain('option httpchk GET /primary');
+    expect(dockerHaFiles()['haproxy.cfg']).toContain('option httpchk OPTIONS /primary');
   });
 
   it('points both API instances at HAProxy, after the schema step', () => {

@@ -5,7 +5,7 @@
 // the fault.
 
 import { describe, expect, it } from 'vitest';
-import { judgeHa } from '../../tools/ledger-check/ha-verdict.js';
+import { haVerdictMarkdown, judgeHa } from '../../tools/ledger-check/ha-verdict.js';
 import type { DatabaseState, StoredTransaction, TransactionOperation } from '../../tools/ledger-check/invariants.js';
 
 const operation = (descricao: string, outcome: TransactionOperation['outcome'], startMs: number, endMs = startMs + 5): TransactionOperation =>
@@ -41,6 +41,17 @@ describe('the HA verdict', () => {
   it('measures the gap to the first acknowledged write sent after the fault', () => {
     const history = [operation('a', 'applied', 0, 990), operation('b', 'unknown', 1100), operation('c', 'applied', 1200, 9000), operation('d', 'applied', 1300, 8000)];
     const verdict = judgeHa(history, books(['a', 'c', 'd'].map(row)), [{ name: 'freeze-primary-node', atMs: 1000, detail: '', recoveryMs: 1, window: { name: 'freeze-primary-node', startMs: 1000, endMs: 1001, scope: { kind: 'all' }, graceMs: 0 } }]);
-    expect(verdict.faults).toEqual([{ name: 'freeze-primary-node', atMs: 1000, writeGapMs: 7000 }]);
+    expect(verdict.faults).toEqual([{ name: 'freeze-primary-node', atMs: 1000, writeGapMs: 7000, acknowledgedLost: 0, moneyInvented: 0, notAppliedLeftRow: 0 }]);
+  });
+
+  it('charges each flaw to the fault whose stretch its request started in, and prints one row per fault', () => {
+    const fault = (name: string, atMs: number) => ({ name, atMs, detail: '', recoveryMs: 1, window: { name, startMs: atMs, endMs: atMs + 1, scope: { kind: 'all' as const }, graceMs: 0 } });
+    const history = [operation('before', 'applied', 500), operation('lost', 'applied', 1500), operation('left', 'not-applied', 2500), operation('ok', 'applied', 2600)];
+    const verdict = judgeHa(history, books([row('before'), row('left'), row('ok')], 30), [fault('kill-primary-node', 1000), fault('kill-primary-node', 2000)]);
+    expect(verdict.faults.map(({ acknowledgedLost, moneyInvented, notAppliedLeftRow }) => [acknowledgedLost, moneyInvented, notAppliedLeftRow])).toEqual([[1, 0, 0], [0, 10, 1]]);
+    const table = haVerdictMarkdown(verdict, { date: 'd', command: 'c', loadAverage: '1', valid: false });
+    expect(table).toContain('| 1 | `kill-primary-node` | 1.0 | 0.5 | 1 | 0 | 0 |');
+    expect(table).toContain('| 2 | `kill-primary-node` | 2.0 | 0.6 | 0 | 10 | 1 |');
+    expect(table).toContain(`| all | run totals | | | 1 | ${verdict.moneyInvented} | 1 |`);
   });
 });

@@ -7,12 +7,23 @@
 import type { FaultRecord } from './faults.js';
 import type { DatabaseState, Operation, TransactionOperation } from './invariants.js';
 
+/** What went wrong with requests started from one fault until the next (or the end): the fault they are charged to. */
+export interface HaFaultVerdict {
+  name: string;
+  atMs: number;
+  writeGapMs: number | null;
+  acknowledgedLost: number;
+  /** Money in rows whose request, started in this stretch, was told it was not applied or refused. */
+  moneyInvented: number;
+  notAppliedLeftRow: number;
+}
+
 export interface HaVerdict {
   acknowledgedLost: number;
   /** Money in rows no request was told was applied or may have been, plus any balance that does not add up. */
   moneyInvented: number;
   notAppliedLeftRow: number;
-  faults: { name: string; atMs: number; writeGapMs: number | null }[];
+  faults: HaFaultVerdict[];
 }
 
 const MAY_HAVE_MOVED = new Set(['applied', 'unknown']);
@@ -43,13 +54,48 @@ function writeGapMs(transactions: TransactionOperation[], atMs: number): number 
 
 export function judgeHa(history: Operation[], database: DatabaseState, faults: FaultRecord[]): HaVerdict {
   const transactions = history.filter((operation): operation is TransactionOperation => operation.kind === 'transacao');
+  const rows = new Map(database.transactions.filter((row) => row.id > database.initialLastId).map((row) => [row.descricao, row]));
   const stored = new Set(database.transactions.map((row) => row.descricao));
+  const lost = transactions.filter((operation) => operation.outcome === 'applied' && !stored.has(operation.descricao));
+  const leftRow = transactions.filter((operation) => operation.outcome === 'not-applied' && stored.has(operation.descricao));
+  const invented = transactions.filter((operation) => !MAY_HAVE_MOVED.has(operation.outcome) && rows.has(operation.descricao));
+  const spanOf = (index: number) => (operation: Operation) => operation.startMs >= faults[index]!.atMs && (index + 1 === faults.length || operation.startMs < faults[index + 1]!.atMs);
   return {
-    acknowledgedLost: transactions.filter((operation) => operation.outcome === 'applied' && !stored.has(operation.descricao)).length,
+    acknowledgedLost: lost.length,
     moneyInvented: moneyInvented(transactions, database),
-    notAppliedLeftRow: transactions.filter((operation) => operation.outcome === 'not-applied' && stored.has(operation.descricao)).length,
-    faults: faults.map((fault) => ({ name: fault.name, atMs: fault.atMs, writeGapMs: writeGapMs(transactions, fault.atMs) })),
+    notAppliedLeftRow: leftRow.length,
+    faults: faults.map((fault, index) => ({
+      name: fault.name,
+      atMs: fault.atMs,
+      writeGapMs: writeGapMs(transactions, fault.atMs),
+      acknowledgedLost: lost.filter(spanOf(index)).length,
+      moneyInvented: invented.filter(spanOf(index)).reduce((sum, operation) => sum + rows.get(operation.descricao)!.valor, 0),
+      notAppliedLeftRow: leftRow.filter(spanOf(index)).length,
+    })),
   };
+}
+
+/**
+ * The verdict as a table for people (results/*.md): one row per fault, the
+ * nth of each kind being run n. Per row, what went wrong with requests started
+ * from that fault until the next; the run's totals (which also count what
+ * no request can be charged with: a balance that does not add up) below.
+ */
+export function haVerdictMarkdown(verdict: HaVerdict, run: { date: string; command: string; loadAverage: string; valid: boolean }): string {
+  const seen = new Map<string, number>();
+  const seconds = (ms: number | null) => (ms === null ? 'never' : (ms / 1000).toFixed(1));
+  const rows = verdict.faults.map((fault) => {
+    const number = (seen.get(fault.name) ?? 0) + 1;
+    seen.set(fault.name, number);
+    return `| ${number} | \`${fault.name}\` | ${(fault.atMs / 1000).toFixed(1)} | ${seconds(fault.writeGapMs)} | ${fault.acknowledgedLost} | ${fault.moneyInvented} | ${fault.notAppliedLeftRow} |`;
+  });
+  return [
+    `# HA faults: ${run.date}`, '', `\`${run.command}\``, '', `load average before the run: ${run.loadAverage}; valid: ${run.valid}`, '',
+    '| run | fault | at s | seconds without a successful write | acknowledged lost | money invented | "not applied" left a row |',
+    '|---:|---|---:|---:|---:|---:|---:|',
+    ...rows,
+    `| all | run totals | | | ${verdict.acknowledgedLost} | ${verdict.moneyInvented} | ${verdict.notAppliedLeftRow} |`, '',
+  ].join('\n');
 }
 
 export const haVerdictHolds = (verdict: HaVerdict) => verdict.acknowledgedLost === 0 && verdict.moneyInvented === 0 && verdict.notAppliedLeftRow === 0;

@@ -16,6 +16,7 @@
 // to recover from each fault.
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -25,7 +26,7 @@ import { readBooks, readDatabaseState } from './database.js';
 import { judgeAvailability, P99_RATIO_MAX, type Availability } from './availability.js';
 import { FAULT_SCHEDULE, injectFaults, type FaultRecord } from './faults.js';
 import { haFaultSchedule } from './ha-faults.js';
-import { haVerdictHolds, judgeHa, printHaVerdict } from './ha-verdict.js';
+import { haVerdictHolds, haVerdictMarkdown, judgeHa, printHaVerdict } from './ha-verdict.js';
 import { History, HISTORY_MAX_OPERATIONS } from './history.js';
 import { judge, INVARIANTS, type Verdict } from './invariants.js';
 import { allInstancesAnswer } from './probes.js';
@@ -37,6 +38,12 @@ const SETTLE_TIMEOUT_MS = 30_000;
 const SETTLE_POLL_MS = 50;
 /** After every instance answers /health: time for what they hold to reach the database. */
 const SETTLE_PAUSE_MS = 500;
+// An HA fault's recovery (a rejoin, a re-clone) can take longer than its
+// share of the run: the load then runs on until the last fault has
+// recovered and this long after, so that no fault strikes, or recovers,
+// with no load to measure it by. Bounded: never past this many durations.
+const LOAD_AFTER_LAST_FAULT_MS = 10_000;
+const LOAD_DURATIONS_MAX = 4;
 
 interface CheckOptions {
   target: TargetOptions;
@@ -111,17 +118,21 @@ async function check(target: Target, options: CheckOptions): Promise<boolean> {
   // with), and before the run's clock starts.
   if (schedule.some((fault) => fault.inject === heavyReader)) await seedLargeHistory(state.databaseUrl, (line) => console.log(line));
   const initial = await readBooks(state.databaseUrl, CLIENT_IDS);
+  // The machine is shared: say how busy it was beside every figure.
+  const loadAverage = os.loadavg().map((value) => value.toFixed(2)).join(', ');
   const run = startRun();
   console.log(`check:ledger: ${options.concurrency} clients for ${options.durationMs / 1000} s against http://127.0.0.1:${state.port}, database ${state.databaseMode ?? 'external'}, run tag ${run.tag}`);
   for (const fault of schedule) console.log(`  fault at ${((fault.atFraction * options.durationMs) / 1000).toFixed(1)} s: ${fault.name}`);
 
   const history = new History(options.maxOperations);
+  const load = loadDeadline(run, options);
   const [, faults] = await Promise.all([
     runWorkload({
       baseUrl: `http://127.0.0.1:${state.port}`, clientIds: CLIENT_IDS, limits: initial.limits, concurrency: options.concurrency,
-      deadline: run.started + options.durationMs, elapsed: run.elapsed, nextDescricao: run.nextDescricao, history,
+      get deadline() { return load.deadline(); }, elapsed: run.elapsed, nextDescricao: run.nextDescricao, history,
     }),
-    injectFaults(schedule, { dataDirectory: target.dataDirectory, port: state.port, elapsed: run.elapsed, log: run.log }, options.durationMs),
+    injectFaults(schedule, { dataDirectory: target.dataDirectory, port: state.port, elapsed: run.elapsed, log: run.log }, options.durationMs)
+      .finally(load.faultsDone),
   ]);
   await settle(target.dataDirectory, run.log);
 
@@ -135,10 +146,30 @@ async function check(target: Target, options: CheckOptions): Promise<boolean> {
   printVerdict(verdict, faults, valid, historyCap);
   if (options.faults) printAvailability(availability);
   if (ha !== undefined) printHaVerdict(ha);
-  const summary = { date: new Date().toISOString(), runTag: run.tag, durationMs: options.durationMs, concurrency: options.concurrency, databaseMode: state.databaseMode, valid, verdict, ha, faults, availability, historyCap };
+  const summary = { date: new Date().toISOString(), loadAverage, runTag: run.tag, durationMs: options.durationMs, concurrency: options.concurrency, databaseMode: state.databaseMode, valid, verdict, ha, faults, availability, historyCap };
   const name = ha !== undefined ? `ledger-check-ha-${options.haFaults!.replaceAll(',', '+')}` : options.faults ? 'ledger-check-faults' : 'ledger-check';
   writeResults(summary, history, { out: options.target.out, name });
+  if (ha !== undefined) {
+    const command = `npm run check:ledger -- ${process.argv.slice(2).join(' ')}`;
+    const file = path.join(options.target.out, `${name}-verdict.md`);
+    fs.writeFileSync(file, haVerdictMarkdown(ha, { date: summary.date, command, loadAverage, valid }));
+    console.log(`wrote ${file}`);
+  }
   return valid;
+}
+
+/** When the load stops: after --duration, and with --ha-faults not before the last fault recovered (see LOAD_AFTER_LAST_FAULT_MS). */
+function loadDeadline(run: Run, options: CheckOptions): { deadline: () => number; faultsDone: () => void } {
+  const nominal = run.started + options.durationMs;
+  if (options.haFaults === undefined) return { deadline: () => nominal, faultsDone: () => undefined };
+  const cap = run.started + options.durationMs * LOAD_DURATIONS_MAX;
+  let doneAt: number | undefined;
+  return {
+    deadline: () => (doneAt === undefined ? cap : Math.min(cap, Math.max(nominal, doneAt + LOAD_AFTER_LAST_FAULT_MS))),
+    faultsDone: () => {
+      doneAt ??= performance.now();
+    },
+  };
 }
 
 function startRun(): Run {

@@ -32,8 +32,8 @@ export interface Workload {
   clientIds: number[];
   limits: Record<number, number>;
   concurrency: number;
-  /** performance.now() after which no request is sent. */
-  deadline: number;
+  /** performance.now() after which no request is sent; read before every request, so it may move (see main.ts). */
+  readonly deadline: number;
   /** Milliseconds since the run began: the history's clock. */
   elapsed: () => number;
   /** A descricao no other request of any run has used: how a stored row is matched to its request. */

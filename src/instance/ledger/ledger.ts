@@ -43,9 +43,10 @@ export const OPERATION_LABELS: readonly OperationLabel[] = Object.values(OPERATI
 // doubles up to the longest; a success vouches for readiness this long. The
 // longest is short because a probe is one SELECT 1 per instance, and after a
 // failover (CREBITO_HA=on) every second between the new primary serving and
-// the next probe is a second without writes.
+// the next probe is a second without writes: half a second at most, two
+// SELECT 1 a second per instance while the database is away.
 const PROBE_INTERVAL_MS_MIN = 100;
-const PROBE_INTERVAL_MS_MAX = 1000;
+const PROBE_INTERVAL_MS_MAX = 500;
 const READY_FOR_MS = 1000;
 
 /** The instance settings the ledger works within (see shared/settings.ts for each). */

@@ -5,17 +5,25 @@
 // refusal of a DCS backend known to lose writes with this Patroni, and how a
 // node is started, found and stopped.
 //
-// Timings (README, High availability): ttl 5 s, loop_wait 1 s, retry_timeout
-// 2 s (Patroni needs loop_wait + 2 × retry_timeout <= ttl), and a standby
-// retries its WAL source every 0.5 s instead of 5 s: after a failover, writes
-// wait (strict mode) until a standby streams from the new primary, and its
-// first try usually fails (its replication slot is not created yet). A frozen or cut
-// off primary's leader key expires after ttl; a standby sees that within a
-// loop, asks the other members (2 s at most for one that does not answer),
-// and promotes itself. A primary that cannot reach etcd for retry_timeout
-// demotes itself. synchronous_mode_strict: with no synchronous standby,
+// Timings (README, High availability), measured on this machine kind: a
+// lost primary costs its leader key's ttl (3 s: the key was refreshed at
+// most a loop before the fault), the remaining standbys' next loop (1 s),
+// Patroni 3.0.2's check of the other members (a fixed 2 s timeout for a
+// member that does not answer, unless its own key expired first), the
+// promotion (0.3 s), and the other standby streaming from the new primary
+// (strict mode holds every commit until then). ttl 3, loop_wait 1,
+// retry_timeout 1 is the least Patroni accepts (loop_wait + 2 × retry_timeout
+// <= ttl; all integers): a primary whose loop or etcd write stalls for
+// retry_timeout demotes itself, which is safe (strict mode) and is the price
+// of detecting a lost host in 3 s. Replication slots are off: 3.0.2 creates a
+// slot on the new primary only a loop or two after the promotion, and until
+// then the standby's every try fails ("replication slot does not exist"),
+// measured 2 s of the write gap; wal_keep_size keeps the WAL a standby or a
+// rejoining old primary needs instead. A standby retries its WAL source every
+// 0.5 s instead of 5 s. synchronous_mode_strict: with no synchronous standby,
 // commits wait (and the instances answer 503, outcome unknown) instead of
-// going asynchronous.
+// going asynchronous; and the old primary cannot acknowledge a write once
+// its synchronous standby was promoted, whatever these timings are.
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,7 +36,7 @@ export const POSTGRES_BIN_DIRECTORY = '/usr/lib/postgresql/15/bin';
 export const POSTGRES_PORT = 5432;
 export const REST_PORT = 8008;
 export const CLUSTER_SCOPE = 'crebito';
-export const TIMINGS = { ttl: 5, loop_wait: 1, retry_timeout: 2 } as const;
+export const TIMINGS = { ttl: 3, loop_wait: 1, retry_timeout: 1 } as const;
 // Room for every instance's pool, Patroni's own and the replication connections.
 export const NODE_MAX_CONNECTIONS = 100;
 
@@ -131,6 +139,11 @@ export function patroniConfig(node: NodePlan, facts: ClusterFacts): object {
     scope: CLUSTER_SCOPE,
     name: node.namespace.node,
     log: { dir: node.logDirectory, level: 'INFO', file_num: 2, file_size: 10_000_000 },
+    // No /dev/watchdog here. Patroni 3.0.2 checks the watchdog's timing
+    // even when it is off, and warns on every loop when ttl - safety_margin
+    // is shorter than a loop: a margin of 0 keeps that check quiet, and
+    // means nothing with the watchdog off.
+    watchdog: { mode: 'off', safety_margin: 0 },
     restapi: { listen: `${address}:${REST_PORT}`, connect_address: `${address}:${REST_PORT}` },
     [facts.backend]: { hosts: [`${facts.etcdAddress}`] },
     bootstrap: {
@@ -139,8 +152,16 @@ export function patroniConfig(node: NodePlan, facts: ClusterFacts): object {
         maximum_lag_on_failover: 0,
         synchronous_mode: true,
         synchronous_mode_strict: true,
-        synchronous_node_count: 1,
-        postgresql: { use_pg_rewind: true, parameters: { max_wal_senders: 10, max_replication_slots: 10, wal_keep_size: '512MB', hot_standby: 'on' } },
+        // Both standbys synchronous, not one: with one, the other (async)
+        // standby may have received WAL the promoted one never did, and
+        // then must pg_rewind before it can follow, while strict mode holds
+        // every write for want of a standby (measured: 34 s without writes
+        // in 1 of 9 failovers). With both, Patroni promotes the one furthest
+        // ahead and the other is a prefix of it. Each commit waits for the
+        // slower of two flushes instead of one (README, Cost).
+        synchronous_node_count: 2,
+        // Slots off and WAL kept instead: see the timings above.
+        postgresql: { use_pg_rewind: true, use_slots: false, parameters: { max_wal_senders: 10, max_replication_slots: 10, wal_keep_size: '512MB', hot_standby: 'on' } },
       },
       initdb: [{ encoding: 'UTF8' }, { locale: 'C' }, 'data-checksums'],
     },

@@ -18,9 +18,15 @@ const ETCD_PEER_PORT = 2380;
 const READY_TIMEOUT_MS = 30_000;
 const POLL_INTERVAL_MS = 100;
 const STOP_TIMEOUT_MS = 10_000;
-// HAProxy's checks: every 500 ms, 250 ms while a node changes state; down
-// after 2 failed checks, up after 1 good one. Connections to a node marked
-// down are cut at once, so no instance keeps talking to a demoted primary.
+// HAProxy's checks: every 500 ms, 250 ms while a node changes state or is
+// down (so a newly promoted primary is sent connections within 250 ms of its
+// Patroni holding the leader key); down after 2 failed checks, up after 1
+// good one. Connections to a node marked down are cut at once, so no
+// instance keeps talking to a demoted primary. OPTIONS, not GET: Patroni
+// then writes the status line alone, which HAProxy reads before it resets
+// the connection; with GET it also writes a JSON body into that reset and
+// logs a ConnectionResetError traceback for every check (the noise the
+// nodes' logs were full of).
 const CHECK_TIMEOUT_MS = 1000;
 const CHECK_INTERVAL_MS = 500;
 const CHECKS_TO_FALL = 2;
@@ -107,9 +113,9 @@ export function haproxyConfig(plan: HaproxyPlan): string {
     `  timeout check ${CHECK_TIMEOUT_MS}ms`,
     'listen primary',
     `  bind ${plan.bind}`,
-    '  option httpchk GET /primary',
+    '  option httpchk OPTIONS /primary',
     '  http-check expect status 200',
-    `  default-server inter ${CHECK_INTERVAL_MS}ms fastinter 250ms fall ${CHECKS_TO_FALL} rise 1 on-marked-down shutdown-sessions`,
+    `  default-server inter ${CHECK_INTERVAL_MS}ms fastinter 250ms downinter 250ms fall ${CHECKS_TO_FALL} rise 1 on-marked-down shutdown-sessions`,
     ...servers,
     '',
   ].join('\n');
