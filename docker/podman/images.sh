@@ -39,7 +39,7 @@ cp /usr/bin/node "$WORK/node/usr/bin/node"
 mkdir -p "$WORK/node/usr/lib/node_modules" && cp -a /usr/lib/node_modules/npm "$WORK/node/usr/lib/node_modules/"
 ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$WORK/node/usr/bin/npm"
 ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$WORK/node/usr/bin/npx"
-cp /etc/ssl/certs/ca-certificates.crt "$WORK/node/etc/ssl/certs/ca-certificates.crt"
+mkdir -p "$WORK/node/etc/ssl/certs" && cp /etc/ssl/certs/ca-certificates.crt "$WORK/node/etc/ssl/certs/"
 chroot "$WORK/node" groupadd -g 1000 node; chroot "$WORK/node" useradd -u 1000 -g node -m -s /bin/bash node
 finish node
 tar -C "$WORK/node" -c . | podman import -c 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
