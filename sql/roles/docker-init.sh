@@ -1,6 +1,7 @@
 #!/bin/sh
 # docker compose's PostgreSQL runs this once, when its data directory is first
-# created (/docker-entrypoint-initdb.d), as the image's superuser: the same
+# created (/docker-entrypoint-initdb.d), as the image's superuser (the HA
+# profile's ha-schema service runs it too, through HAProxy): the same
 # steps the launcher takes for its embedded server. The ledger's roles
 # (create.sql), crebito_api's password (CREBITO_API_PASSWORD, which the
 # instances' DATABASE_URL carries), the database handed to crebito_owner

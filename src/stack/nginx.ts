@@ -19,10 +19,11 @@ export const NGINX_TEMPLATE_PATH = path.join(PROJECT_ROOT, 'nginx', 'nginx.conf.
 export const UPSTREAM_MARGIN_MS = 250;
 // How long nginx skips an instance that failed or timed out (see the template).
 export const UPSTREAM_FAIL_TIMEOUT_S = 3;
-// Docker's embedded DNS server, which follows containers as they restart.
-const DOCKER_RESOLVER = '127.0.0.11';
-// How long nginx trusts a resolved container address.
-const DOCKER_RESOLVER_VALID_S = 1;
+// Where docker-compose.yml's nginx command writes the upstream's `resolver`
+// line before nginx starts: the engine's DNS server, which follows containers
+// as they restart, is 127.0.0.11 under Docker but the network's gateway under
+// podman, and only /etc/resolv.conf says which; nginx cannot read that file.
+export const DOCKER_RESOLVER_INCLUDE_PATH = '/tmp/nginx-resolver.conf';
 const NGINX_CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx', '/opt/homebrew/bin/nginx', '/usr/local/bin/nginx'];
 
 export interface NginxValues {
@@ -168,7 +169,7 @@ function upstreamServerLines(values: NginxValues): string {
   if (values.upstreamNames === 'fixed') return servers.join('\n');
   return [
     '        zone crebito_api 64k;',
-    `        resolver ${DOCKER_RESOLVER} valid=${DOCKER_RESOLVER_VALID_S}s ipv6=off;`,
+    `        include ${DOCKER_RESOLVER_INCLUDE_PATH};`,
     '        resolver_timeout 1s;',
     ...servers,
   ].join('\n');

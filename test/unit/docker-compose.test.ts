@@ -5,12 +5,13 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { INSTANCE_ENTRY, PROJECT_ROOT } from '../../src/stack/paths.js';
-import { DOCKER_NGINX_VALUES } from '../../src/stack/nginx.js';
+import { DOCKER_NGINX_VALUES, DOCKER_RESOLVER_INCLUDE_PATH } from '../../src/stack/nginx.js';
 import { DOCKER_NGINX_FILE } from '../../tools/generate/docker-nginx.js';
 
 interface Service {
@@ -134,11 +135,39 @@ describe('docker-compose.yml, observability profile', () => {
     expect(major! * 1_000_000 + minor! * 1000 + patch!).toBeGreaterThanOrEqual(1_027_003);
     const upstream = /upstream crebito_api \{([^}]*)\}/.exec(fs.readFileSync(DOCKER_NGINX_FILE.path, 'utf8'))![1]!;
     expect(upstream).toMatch(/^\s*zone crebito_api \d+k;$/m);
-    // Docker's embedded DNS, trusted for a second at most.
-    expect(upstream).toMatch(/^\s*resolver 127\.0\.0\.11 valid=1s ipv6=off;$/m);
+    // The resolver line nginx's command writes before it starts (next test).
+    expect(upstream).toContain(`include ${DOCKER_RESOLVER_INCLUDE_PATH};`);
     const servers = upstream.split('\n').filter((line) => line.trim().startsWith('server '));
     expect(servers.map((line) => line.trim().split(/\s+/)[1])).toEqual(['api1:8080', 'api2:8080']);
     for (const line of servers) expect(line).toMatch(/ resolve;$/);
+  });
+
+  it('regression: under podman nginx asked 127.0.0.11, where no DNS server answers; it asks resolv.conf\'s nameserver', async () => {
+    const command = services.nginx!.command!;
+    expect(command.slice(0, 2)).toEqual(['sh', '-c']);
+    const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-resolver-'));
+    /** Runs nginx's command against this resolv.conf, with `exec nginx` replaced by a marker; the resolver line, or null on failure. */
+    const resolverFor = (resolvConf: string) => new Promise<string | null>((resolve) => {
+      fs.writeFileSync(path.join(directory, 'resolv.conf'), resolvConf);
+      const output = path.join(directory, 'resolver.conf');
+      fs.rmSync(output, { force: true });
+      const script = command[2]!.replaceAll('$$', '$').replace('/etc/resolv.conf', path.join(directory, 'resolv.conf'))
+        .replaceAll(DOCKER_RESOLVER_INCLUDE_PATH, output).replace(/exec nginx -c \/etc\/nginx\/nginx\.conf$/, 'echo nginx started');
+      expect(script).toContain('nginx started');
+      execFile('sh', ['-c', script], { timeout: 10_000 }, (error, stdout) => {
+        resolve(error === null && stdout.trim() === 'nginx started' ? fs.readFileSync(output, 'utf8').trim() : null);
+      });
+    });
+    try {
+      // Docker: its embedded DNS server.
+      expect(await resolverFor('nameserver 127.0.0.11\nsearch example.org\noptions ndots:0\n')).toBe('resolver 127.0.0.11 valid=1s ipv6=off;');
+      // podman (netavark): aardvark-dns on the network's gateway, then the host's servers; an IPv6 one first is skipped.
+      expect(await resolverFor('search dns.podman\nnameserver fd00::1\nnameserver 10.89.0.1\nnameserver 10.255.255.53\n')).toBe('resolver 10.89.0.1 valid=1s ipv6=off;');
+      // No nameserver: nginx does not start with upstreams it could never resolve.
+      expect(await resolverFor('search example.org\n')).toBeNull();
+    } finally {
+      fs.rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   it('regression: nginx\'s 4096 worker connections exceeded its 1024 open files; it may open two per connection', () => {

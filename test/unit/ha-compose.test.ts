@@ -13,6 +13,8 @@ import { DOCKER_HA_DIRECTORY, dockerHaFiles } from '../../src/stack/ha/docker.js
 
 interface Service { profiles?: string[]; command?: string[]; volumes?: string[]; environment?: Record<string, string>; depends_on?: Record<string, { condition: string }> }
 
+const INIT_SCRIPT = 'sql/roles/docker-init.sh';
+
 const compose = parse(fs.readFileSync(path.join(PROJECT_ROOT, 'docker-compose.ha.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
 
 describe('docker-compose.ha.yml', () => {
@@ -39,10 +41,29 @@ describe('docker-compose.ha.yml', () => {
     expect(dockerHaFiles()['haproxy.cfg']).toContain('option httpchk OPTIONS /primary');
   });
 
-  it('points both API instances at HAProxy, after the schema step', () => {
+  it('points both API instances at HAProxy as crebito_api, after the schema step', () => {
+    const schema = compose.services['ha-schema']!;
     for (const api of ['api1', 'api2']) {
-      expect(compose.services[api]!.environment!.DATABASE_URL).toMatch(/@haproxy:5432\/crebito$/);
+      const url = new URL(compose.services[api]!.environment!.DATABASE_URL!);
+      expect(`${url.host}${url.pathname}`).toBe(`haproxy:5432/${schema.environment!.POSTGRES_DB}`);
+      // The role that can only call the ledger's functions, with the password the schema step gave it.
+      expect(url.username).toBe('crebito_api');
+      expect(url.password).toBe(schema.environment!.CREBITO_API_PASSWORD);
+      expect(compose.services[api]!.environment!.CREBITO_ALLOW_SUPERUSER).toBeUndefined();
       expect(compose.services[api]!.depends_on).toEqual({ 'ha-schema': { condition: 'service_completed_successfully' } });
     }
+  });
+
+  it('creates the ledger\'s roles with the single-node init script, through HAProxy', () => {
+    const schema = compose.services['ha-schema']!;
+    expect(schema.volumes).toEqual(['./sql:/crebito-sql:ro']);
+    expect(schema.command!.join(' ')).toContain('sh /crebito-sql/roles/docker-init.sh');
+    expect(schema.environment!.PGHOST).toBe('haproxy');
+    // Every variable the script reads (SQL is its own) is set, as the postgres image sets them for the single node.
+    const script = fs.readFileSync(path.join(PROJECT_ROOT, INIT_SCRIPT), 'utf8');
+    const reads = new Set([...script.matchAll(/\$\{?([A-Z_]+)/g)].map((match) => match[1]!).filter((name) => name !== 'SQL'));
+    expect([...reads].sort()).toEqual(['CREBITO_API_PASSWORD', 'POSTGRES_DB', 'POSTGRES_USER']);
+    for (const name of reads) expect(schema.environment![name], name).toBeDefined();
+    expect(script).toContain('roles/create.sql');
   });
 });
