@@ -105,6 +105,21 @@ describe('regression: nginx answered 501 and 505, HTML, to requests that are the
   });
 });
 
+// Found after the API keys landed (seed 958961231): nginx forwarded the
+// Authorization header as given, and a control byte in it left an instance
+// silent until nginx gave up (504), which then tried the other instance and
+// took both out of rotation. Shrunk by hand from the first failing run.
+const AUTHORIZATION_WITH_CONTROL_BYTE = 'GET /clientes/1/extrato HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: a\u001fb\r\n\r\n';
+
+describe('regression: a control byte in Authorization silenced both instances', () => {
+  it('is answered by an instance, and the next requests are served', async () => {
+    const outcome = await exchange(stack.port, { bytes: Buffer.from(AUTHORIZATION_WITH_CONTROL_BYTE, 'latin1'), head: false, halfClose: false }, EXCHANGE_DEADLINE_MS);
+    // Auth is off in this stack: the header is ignored and the statement read.
+    expect(outcome.kind === 'answer' && outcome.status).toBe(200);
+    for (let index = 0; index < 4; index++) expect((await request(stack.baseUrl, 'GET', '/clientes/1/extrato')).status).toBe(200);
+  });
+});
+
 describe('the public surface under random and mutated requests', () => {
   it('answers no undocumented 5xx, crashes nothing, and keeps the books exact', async () => {
     const cursors = await realCursors();
