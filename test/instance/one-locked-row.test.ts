@@ -70,7 +70,7 @@ describe('one client row locked by another database session', () => {
         expect(response.text).toBe(failures.clientBusy.body);
         expect(response.body.pode_ter_sido_aplicada).toBe(false);
       }
-      const health = await readHealth(`127.0.0.1:${instance.port}`) as unknown as { ledger: { breaker: { opened: number } } };
+      const health = await readHealth(instance.admin) as unknown as { ledger: { breaker: { opened: number } } };
       expect(health.ledger.breaker.opened).toBe(0);
     } finally {
       await holder.query('COMMIT');
