@@ -13,13 +13,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createLog, flushAndExit, type Log } from '../shared/log.js';
 import { waitFor } from '../shared/wait.js';
-import { superviseDatabase, superviseInstance, superviseNginx, embeddedPostgresLocation, type InstanceReady, type SupervisionHooks } from './children.js';
+import { reloadNginx, superviseDatabase, superviseInstance, superviseNginx, embeddedPostgresLocation, type InstanceReady, type NginxPlan, type SupervisionHooks } from './children.js';
 import { checkConnectionBudget, connectionsPerInstance, readLauncherConfig, type LauncherConfig } from './config.js';
 import { getFromListenAddress } from './http.js';
 import { findPrometheus, startPrometheus, writePrometheusTargets, type PrometheusPlan } from './prometheus.js';
 import { removeFallbackSocketDirectory, type EmbeddedPostgres } from './embedded-postgres.js';
 import { stopLeftovers } from './leftovers.js';
-import { watchLiveness } from './liveness.js';
+import { PROBE_DEADLINE_MS, watchLiveness } from './liveness.js';
+import { Rotation } from './rotation.js';
 import { prepareRunDirectory, restrictInstanceSocket, type RunAccess } from './run-access.js';
 import { acquireLauncherLock, type LauncherLock } from './lock.js';
 import { findNginx } from './nginx.js';
@@ -53,6 +54,8 @@ interface Stack {
   /** HTTPS at nginx, when on. */
   tls: TlsPlan | undefined;
   prometheus: { plan: PrometheusPlan; supervised: Supervised } | undefined;
+  /** Which instances nginx sends new requests to (the liveness watches take them out and put them back). */
+  rotation: Rotation;
   /** One liveness watch per instance, once they have started. */
   liveness: { stop(): void }[];
   stopping: boolean;
@@ -88,6 +91,9 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     stack.admins[index] = ready.admin;
     if (stack.prometheus !== undefined) writePrometheusTargets(stack.prometheus.plan, adminTargets(stack));
   };
+  const nginxPlan: NginxPlan | undefined = nginxBinary === undefined ? undefined : {
+    runDirectory, binary: nginxBinary, listenAddresses, workerUser: access.nginxWorker, tls, outOfRotation: () => stack.rotation.forNginxStart(),
+  };
   const stack: Stack = {
     config,
     log,
@@ -98,9 +104,16 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     listenAddresses,
     instances: listenAddresses.map((listen, index) => superviseInstance(config, index, listen, () => databaseUrlOf(stack), onReady(index), hooks)),
     admins: listenAddresses.map(() => null),
-    nginx: nginxBinary === undefined ? undefined : superviseNginx(config, { runDirectory, binary: nginxBinary, listenAddresses, workerUser: access.nginxWorker, tls }, hooks),
+    nginx: nginxPlan === undefined ? undefined : superviseNginx(config, nginxPlan, hooks),
     tls,
     prometheus: planPrometheus(config, hooks),
+    rotation: new Rotation({
+      names: listenAddresses.map((_, index) => `api-${index + 1}`),
+      // Without nginx the instances share one port: there is no rotation to change.
+      reload: (out) => { if (nginxPlan !== undefined) reloadNginx(config, nginxPlan, stack.nginx!, out); },
+      onChanged: () => writeState(stack),
+      log,
+    }),
     liveness: [],
     stopping: false,
   };
@@ -175,7 +188,7 @@ function writeState(stack: Stack): void {
     instanceDatabaseUrl: stack.ha?.instanceUrl ?? withoutPassword(stack.config.databaseUrl ?? stack.database?.latest?.databaseUrl ?? ''),
     nginx: stack.nginx === undefined ? null : recorded(stack.nginx),
     instances: stack.instances.map((instance, index) => ({
-      name: instance.name, ...recorded(instance), listen: stack.listenAddresses[index]!, admin: stack.admins[index]!, restarts: instance.restarts,
+      name: instance.name, ...recorded(instance), listen: stack.listenAddresses[index]!, admin: stack.admins[index]!, restarts: instance.restarts, inRotation: stack.rotation.inRotation(index),
     })),
     postgres: postgres === undefined ? null : { ...postgres.identity, dataDirectory: embeddedPostgresLocation(config, stack.runDirectory).dataDirectory },
     prometheus: stack.prometheus === undefined ? null : { ...recorded(stack.prometheus.supervised), url: `http://127.0.0.1:${stack.prometheus.plan.port}` },
@@ -230,6 +243,7 @@ async function stop(stack: Stack, reason: string, exitCode: number): Promise<voi
   stack.stopping = true;
   stack.log.info({ reason }, `${reason}: stopping`);
   for (const watch of stack.liveness) watch.stop();
+  stack.rotation.stop();
   await stack.nginx?.stop();
   await stack.prometheus?.supervised.stop();
   await Promise.all(stack.instances.map((instance) => instance.stop()));
@@ -261,7 +275,14 @@ async function main(): Promise<void> {
   await startDatabase(stack);
   sayHowToReach(stack);
   await Promise.all(stack.instances.map((instance) => instance.start()));
-  stack.liveness = stack.instances.map((instance, index) => watchLiveness({ instance, admin: () => stack.admins[index]!, timeoutMs: config.livenessTimeoutMs, log }));
+  stack.liveness = stack.instances.map((instance, index) => watchLiveness({
+    instance,
+    admin: () => stack.admins[index]!,
+    timeoutMs: config.livenessTimeoutMs,
+    onMissed: () => stack.rotation.takeOut(index, `did not answer /health within ${PROBE_DEADLINE_MS} ms`),
+    onAnswered: () => stack.rotation.putBack(index),
+    log,
+  }));
   await stack.nginx?.start();
   await stack.prometheus?.supervised.start();
   writeState(stack);

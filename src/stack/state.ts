@@ -23,8 +23,8 @@ export interface StackState {
   /** The database as the instances log in (crebito_api), for a tool that starts one more; never a password. */
   instanceDatabaseUrl: string;
   nginx: RecordedProcess | null;
-  /** Each instance: where it serves the API (listen) and /metrics (admin, 127.0.0.1:port). */
-  instances: (RecordedProcess & { name: string; listen: string; admin: string | null; restarts: number })[];
+  /** Each instance: where it serves the API (listen) and /metrics (admin, 127.0.0.1:port), and whether nginx sends it new requests (rotation.ts). */
+  instances: (RecordedProcess & { name: string; listen: string; admin: string | null; restarts: number; inRotation: boolean })[];
   /** Prometheus when CREBITO_PROMETHEUS=on: its process and where its API answers. */
   prometheus: (RecordedProcess & { url: string }) | null;
   /** The server started last (while it is being restarted, the one that died). */
