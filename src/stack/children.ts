@@ -11,7 +11,7 @@ import { waitForOrThrow } from '../shared/wait.js';
 import { hasExited, startChild } from './child.js';
 import type { LauncherConfig } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
-import { http2StyleOf, rewriteNginxConfig, writeNginxConfig, type NginxValues } from './nginx.js';
+import { http2StyleOf, writeNginxConfig } from './nginx.js';
 import { INSTANCE_ENTRY } from './paths.js';
 import { holdsListeningPort, processGroupMembers } from './processes.js';
 import { Supervised } from './supervisor.js';
@@ -118,43 +118,6 @@ export interface NginxPlan {
   workerUser: { user: string; group: string } | undefined;
   /** HTTPS beside the plain port (tls.ts); undefined: plain HTTP only. */
   tls: TlsPlan | undefined;
-  /** At each start: the instances (by index) out of rotation (rotation.ts), which it renders `down`. */
-  outOfRotation: () => readonly number[];
-}
-
-function nginxValues(config: LauncherConfig, plan: NginxPlan, outOfRotation: readonly number[]): NginxValues {
-  return {
-    port: config.port,
-    runDirectory: plan.runDirectory,
-    workerProcesses: String(config.nginxWorkers),
-    upstreamAddresses: plan.listenAddresses,
-    outOfRotation: outOfRotation.map((index) => plan.listenAddresses[index]!),
-    rateLimitPerS: config.rateLimitPerS,
-    rateLimitBy: config.instance.auth === 'keys' ? 'key' : 'address',
-    requestTimeoutMs: config.instance.requestTimeoutMs,
-    upstreamNames: 'fixed',
-    workerUser: plan.workerUser,
-    tls: plan.tls === undefined ? undefined : { ...plan.tls, http2: http2StyleOf(plan.binary) },
-  };
-}
-
-/**
- * Has the running nginx take these instances (by index) out of rotation and
- * put the others back: its configuration rewritten, then SIGHUP, nginx's
- * graceful reload (new workers take new requests; old ones finish theirs).
- * Without a running nginx only the file changes (a start rewrites it anyway).
- */
-export function reloadNginx(config: LauncherConfig, plan: NginxPlan, nginx: Supervised, outOfRotation: readonly number[]): void {
-  rewriteNginxConfig(nginxValues(config, plan, outOfRotation));
-  const running = nginx.running;
-  if (running === undefined) return;
-  try {
-    // Our own child, running as far as its supervisor knows: the pid is its.
-    process.kill(running.identity.pid, 'SIGHUP');
-  } catch (error) {
-    // It died meanwhile; its supervisor restarts it with the current set.
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-  }
 }
 
 /**
@@ -181,7 +144,18 @@ export function superviseNginx(config: LauncherConfig, plan: NginxPlan, hooks: S
   return new Supervised({
     name: 'nginx',
     start: async () => {
-      const configPath = writeNginxConfig(plan.binary, nginxValues(config, plan, plan.outOfRotation()));
+      const configPath = writeNginxConfig(plan.binary, {
+        port: config.port,
+        runDirectory: plan.runDirectory,
+        workerProcesses: String(config.nginxWorkers),
+        upstreamAddresses: plan.listenAddresses,
+        rateLimitPerS: config.rateLimitPerS,
+        rateLimitBy: config.instance.auth === 'keys' ? 'key' : 'address',
+        requestTimeoutMs: config.instance.requestTimeoutMs,
+        upstreamNames: 'fixed',
+        workerUser: plan.workerUser,
+        tls: plan.tls === undefined ? undefined : { ...plan.tls, http2: http2StyleOf(plan.binary) },
+      });
       const nginx = await startChild({
         name: 'nginx',
         command: plan.binary,

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createLog, flushAndExit, type Log } from '../shared/log.js';
 import { waitFor } from '../shared/wait.js';
-import { reloadNginx, superviseDatabase, superviseInstance, superviseNginx, embeddedPostgresLocation, type InstanceReady, type NginxPlan, type SupervisionHooks } from './children.js';
+import { superviseDatabase, superviseInstance, superviseNginx, embeddedPostgresLocation, type InstanceReady, type SupervisionHooks } from './children.js';
 import { checkConnectionBudget, connectionsPerInstance, readLauncherConfig, type LauncherConfig } from './config.js';
 import { getFromListenAddress } from './http.js';
 import { findPrometheus, startPrometheus, writePrometheusTargets, type PrometheusPlan } from './prometheus.js';
@@ -23,7 +23,7 @@ import { PROBE_DEADLINE_MS, watchLiveness } from './liveness.js';
 import { Rotation } from './rotation.js';
 import { prepareRunDirectory, restrictInstanceSocket, type RunAccess } from './run-access.js';
 import { acquireLauncherLock, type LauncherLock } from './lock.js';
-import { findNginx } from './nginx.js';
+import { findNginx, outOfRotationMarker } from './nginx.js';
 import { applySchema, checkInstanceRole, readConnectionLimit } from './schema.js';
 import { stateFilePath, writeStackState, type RecordedProcess, type StackState } from './state.js';
 import { Supervised } from './supervisor.js';
@@ -91,9 +91,6 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     stack.admins[index] = ready.admin;
     if (stack.prometheus !== undefined) writePrometheusTargets(stack.prometheus.plan, adminTargets(stack));
   };
-  const nginxPlan: NginxPlan | undefined = nginxBinary === undefined ? undefined : {
-    runDirectory, binary: nginxBinary, listenAddresses, workerUser: access.nginxWorker, tls, outOfRotation: () => stack.rotation.forNginxStart(),
-  };
   const stack: Stack = {
     config,
     log,
@@ -104,13 +101,12 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     listenAddresses,
     instances: listenAddresses.map((listen, index) => superviseInstance(config, index, listen, () => databaseUrlOf(stack), onReady(index), hooks)),
     admins: listenAddresses.map(() => null),
-    nginx: nginxPlan === undefined ? undefined : superviseNginx(config, nginxPlan, hooks),
+    nginx: nginxBinary === undefined ? undefined : superviseNginx(config, { runDirectory, binary: nginxBinary, listenAddresses, workerUser: access.nginxWorker, tls }, hooks),
     tls,
     prometheus: planPrometheus(config, hooks),
     rotation: new Rotation({
       names: listenAddresses.map((_, index) => `api-${index + 1}`),
-      // Without nginx the instances share one port: there is no rotation to change.
-      reload: (out) => { if (nginxPlan !== undefined) reloadNginx(config, nginxPlan, stack.nginx!, out); },
+      markerOf: nginxBinary === undefined ? undefined : (index) => outOfRotationMarker(runDirectory, index),
       onChanged: () => writeState(stack),
       log,
     }),
@@ -243,7 +239,6 @@ async function stop(stack: Stack, reason: string, exitCode: number): Promise<voi
   stack.stopping = true;
   stack.log.info({ reason }, `${reason}: stopping`);
   for (const watch of stack.liveness) watch.stop();
-  stack.rotation.stop();
   await stack.nginx?.stop();
   await stack.prometheus?.supervised.stop();
   await Promise.all(stack.instances.map((instance) => instance.stop()));

@@ -10,7 +10,6 @@ import { BODY_SIZE_BYTES_MAX } from '../shared/limits.js';
 import { readSettings, SETTINGS, type Environment } from '../shared/settings.js';
 import { findExecutable } from './executables.js';
 import { PROJECT_ROOT } from './paths.js';
-import { replaceFileWhole } from './state.js';
 import type { TlsPlan } from './tls.js';
 
 export const NGINX_TEMPLATE_PATH = path.join(PROJECT_ROOT, 'nginx', 'nginx.conf.template');
@@ -33,8 +32,6 @@ export interface NginxValues {
   workerProcesses: string;
   /** Each entry is an nginx upstream address: `unix:/path.sock` or `host:port`. */
   upstreamAddresses: string[];
-  /** Upstream addresses nginx must not send to for now (marked `down`): instances the launcher saw miss their liveness deadline. */
-  outOfRotation?: readonly string[];
   /** Requests per second per client address; 0: no limit. */
   rateLimitPerS: number;
   /** What the limit counts by: the client's address, or its API key (CREBITO_AUTH=keys; the address when it sends none). */
@@ -57,20 +54,8 @@ export interface NginxValues {
 export type Http2Style = 'directive' | 'listen-parameter';
 const HTTP2_DIRECTIVE_SINCE = [1, 25, 1];
 
-// Asked once per binary: a reload (rotation.ts) renders the configuration
-// again, and should not start a process to learn what cannot have changed.
-const http2Styles = new Map<string, Http2Style>();
-
 /** The HTTP/2 style of an nginx binary, from `nginx -v`. */
 export function http2StyleOf(binary: string): Http2Style {
-  const known = http2Styles.get(binary);
-  if (known !== undefined) return known;
-  const style = askHttp2Style(binary);
-  http2Styles.set(binary, style);
-  return style;
-}
-
-function askHttp2Style(binary: string): Http2Style {
   const said = spawnSync(binary, ['-v'], { encoding: 'utf8' });
   const match = /nginx\/(\d+)\.(\d+)\.(\d+)/.exec(`${said.stderr}${said.stdout}`);
   if (match === null) throw new Error(`cannot read the version of ${binary} from: ${said.stderr.trim()}`);
@@ -180,10 +165,7 @@ export function findNginx(environment: Environment = process.env): string | unde
  * need neither, and nginx 1.22 has neither.
  */
 function upstreamServerLines(values: NginxValues): string {
-  const out = new Set(values.outOfRotation ?? []);
-  // Never every one: with all marked down nginx would answer 502 to every request.
-  if (out.size >= values.upstreamAddresses.length) throw new Error(`cannot take every instance out of nginx's rotation (${[...out].join(', ')})`);
-  const servers = values.upstreamAddresses.map((address) => `        server ${address} max_fails=1 fail_timeout=${UPSTREAM_FAIL_TIMEOUT_S}s${values.upstreamNames === 'resolve' ? ' resolve' : ''}${out.has(address) ? ' down' : ''};`);
+  const servers = values.upstreamAddresses.map((address) => serverLine(address, values.upstreamNames));
   if (values.upstreamNames === 'fixed') return servers.join('\n');
   return [
     '        zone crebito_api 64k;',
@@ -191,6 +173,44 @@ function upstreamServerLines(values: NginxValues): string {
     '        resolver_timeout 1s;',
     ...servers,
   ].join('\n');
+}
+
+function serverLine(address: string, names: NginxValues['upstreamNames']): string {
+  return `        server ${address} max_fails=1 fail_timeout=${UPSTREAM_FAIL_TIMEOUT_S}s${names === 'resolve' ? ' resolve' : ''};`;
+}
+
+// Every upstream block's connections to the instances. keepalive_timeout is
+// shorter than the instances' own idle timeout (10 s in uWebSockets.js), so
+// nginx, not the instance, closes an idle connection: otherwise a POST can
+// race the close and fail with 502 (seen once in the bench).
+const UPSTREAM_KEEPALIVE_LINES = ['        keepalive 256;', '        keepalive_requests 1000000;', '        keepalive_timeout 5s;'].join('\n');
+
+/** The file whose presence takes instance number index (from 0) out of rotation: nginx tests it on every request (a stat). */
+export function outOfRotationMarker(runDirectory: string, index: number): string {
+  return path.join(runDirectory, `out-of-rotation-api-${index + 1}`);
+}
+
+/**
+ * How the launcher takes one instance out of nginx's rotation without a
+ * reload (a reload closes every idle client connection at once, and a client
+ * that was just reusing one sees it fail): one more upstream per instance,
+ * every instance but that one, and the marker file above chooses between
+ * them per request. One instance out at a time; a second frozen instance is
+ * left to nginx's own timeouts. Docker compose has no launcher: one upstream.
+ */
+function rotationLines(values: NginxValues): { ROTATION_UPSTREAMS: string; ROTATION_CHOICE: string } {
+  const choice = ['        set $crebito_upstream crebito_api;'];
+  if (values.upstreamNames === 'resolve' || values.upstreamAddresses.length < 2) return { ROTATION_UPSTREAMS: '', ROTATION_CHOICE: choice.join('\n') };
+  const upstreams = values.upstreamAddresses.map((_, out) => [
+    `    upstream crebito_api_without_${out + 1} {`,
+    ...values.upstreamAddresses.filter((_, index) => index !== out).map((address) => serverLine(address, values.upstreamNames)),
+    UPSTREAM_KEEPALIVE_LINES,
+    '    }',
+  ].join('\n'));
+  for (const [index] of values.upstreamAddresses.entries()) {
+    choice.push(`        if (-f ${nginxPath(outOfRotationMarker(values.runDirectory, index))}) {`, `            set $crebito_upstream crebito_api_without_${index + 1};`, '        }');
+  }
+  return { ROTATION_UPSTREAMS: ['', ...upstreams].join('\n\n'), ROTATION_CHOICE: choice.join('\n') };
 }
 
 /** The catalogue's bodies nginx answers itself. */
@@ -221,6 +241,8 @@ export function renderNginxConfig(values: NginxValues, template = fs.readFileSyn
     ...rateLimitLines(values.rateLimitPerS, values.rateLimitBy),
     ...refusalBodies(),
     UPSTREAM_SERVERS: upstreamServerLines(values),
+    UPSTREAM_KEEPALIVE: UPSTREAM_KEEPALIVE_LINES,
+    ...rotationLines(values),
     TLS: tlsLines(values.tls),
   };
   return template.replace(/\$\{([A-Z_]+)\}/g, (placeholder, name: string) => {
@@ -230,23 +252,10 @@ export function renderNginxConfig(values: NginxValues, template = fs.readFileSyn
   });
 }
 
-const nginxConfigPath = (runDirectory: string) => path.join(runDirectory, 'nginx.conf');
-
-/**
- * Writes the configuration a running nginx reads at its next reload (SIGHUP).
- * Not checked with `nginx -t` (a process start, tens of milliseconds, on the
- * path that takes a frozen instance out of rotation): it differs from the one
- * checked at start only in `down` flags, and a master that cannot read it
- * keeps its old configuration and says why on its stderr.
- */
-export function rewriteNginxConfig(values: NginxValues): void {
-  replaceFileWhole(nginxConfigPath(values.runDirectory), renderNginxConfig(values));
-}
-
 /** Writes the rendered configuration and has nginx check it; throws with nginx's own words. */
 export function writeNginxConfig(binary: string, values: NginxValues): string {
-  const configPath = nginxConfigPath(values.runDirectory);
-  replaceFileWhole(configPath, renderNginxConfig(values));
+  const configPath = path.join(values.runDirectory, 'nginx.conf');
+  fs.writeFileSync(configPath, renderNginxConfig(values));
   const check = spawnSync(binary, ['-t', '-q', '-p', values.runDirectory, '-c', configPath], { encoding: 'utf8' });
   if (check.status !== 0) throw new Error(`nginx rejected ${configPath}:\n${check.stderr.trim()}`);
   return configPath;

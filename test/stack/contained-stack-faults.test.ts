@@ -21,6 +21,9 @@ import { waitUntilIdle } from '../support/health.js';
 // Short enough for a test to wait for, longer than the routing case's freeze.
 const LIVENESS_TIMEOUT_MS = 4000;
 const RECOVERY_TIMEOUT_MS = 30_000;
+// Consecutive requests once a frozen instance is out of rotation: with round
+// robin, half would go to it if it were not.
+const ROUTED_AROUND_REQUESTS = 20;
 // Apart enough that requests reach nginx in the order they were sent.
 const ARRIVAL_GAP_MS = 20;
 
@@ -92,6 +95,33 @@ describe('regression: a frozen instance was not routed around', () => {
     const rows = await database.query<{ descricao: string; count: string }>(`SELECT descricao, count(*) FROM transacoes WHERE descricao LIKE $1 GROUP BY descricao`, [`${run}%`]);
     const keyed = Array.from({ length: 18 }, (_, index) => index).filter((index) => index % 3 === 1).map((index) => `${run}${index}`);
     for (const descricao of keyed) expect(rows.find((row) => row.descricao === descricao)?.count, descricao).toBe('1');
+  });
+
+  // Before, nginx learned of a freeze only from a request that timed out
+  // there (1.25 s in), and sent every other new request to the frozen
+  // instance until then. Now the launcher's probe takes it out of rotation
+  // first: the requests after that never reach it, so nginx never times out
+  // on it (its stderr says so when it does).
+  it('once the launcher takes a frozen instance out of rotation, no request goes to it; it comes back when it answers', async () => {
+    const [frozen, healthy] = stack.state().instances;
+    const run = `r${Math.random().toString(36).slice(2, 7)}`;
+    process.kill(frozen!.pid!, 'SIGSTOP');
+    const answers: Answer[] = [];
+    let nginxSaid = '';
+    try {
+      const out = await waitFor(() => stack.state().instances[0]!.inRotation === false, { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 20 });
+      expect(out, `the launcher never took ${frozen!.name} out of rotation:\n${stack.output().slice(-2000)}`).toBeDefined();
+      const outputBefore = stack.output().length;
+      for (let index = 0; index < ROUTED_AROUND_REQUESTS; index++) answers.push(await send(index % 2 === 0 ? 'get' : 'keyed', `${run}${index}`));
+      nginxSaid = stack.output().slice(outputBefore);
+    } finally {
+      resume(frozen!.pid!);
+    }
+    expect(answers.map((answer) => [answer.status, answer.instance])).toEqual(answers.map(() => [200, healthy!.name]));
+    expect(nginxSaid).not.toContain('upstream timed out');
+    expect(stack.output()).toContain(`${frozen!.name} did not answer /health within`);
+    const back = await waitFor(async () => stack.state().instances[0]!.inRotation && (await send('get', '')).instance === frozen!.name, { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 100 });
+    expect(back, `${frozen!.name} never came back into rotation:\n${stack.output().slice(-2000)}`).toBeDefined();
   });
 
   it('an instance that stays frozen is killed and restarted by the launcher, and rejoins rotation', async () => {
