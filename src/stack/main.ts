@@ -91,6 +91,7 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     stack.admins[index] = ready.admin;
     if (stack.prometheus !== undefined) writePrometheusTargets(stack.prometheus.plan, adminTargets(stack));
   };
+  const instances = listenAddresses.map((listen, index) => superviseInstance(config, index, listen, () => databaseUrlOf(stack), onReady(index), hooks));
   const stack: Stack = {
     config,
     log,
@@ -99,13 +100,13 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     database: config.databaseUrl === undefined && config.ha === 'off' ? superviseDatabase(config, runDirectory, hooks) : undefined,
     ha: config.ha === 'on' ? new HaCluster({ dataDirectory: config.dataDirectory, backend: config.haDcs, hooks }) : undefined,
     listenAddresses,
-    instances: listenAddresses.map((listen, index) => superviseInstance(config, index, listen, () => databaseUrlOf(stack), onReady(index), hooks)),
+    instances,
     admins: listenAddresses.map(() => null),
     nginx: nginxBinary === undefined ? undefined : superviseNginx(config, { runDirectory, binary: nginxBinary, listenAddresses, workerUser: access.nginxWorker, tls }, hooks),
     tls,
     prometheus: planPrometheus(config, hooks),
     rotation: new Rotation({
-      names: listenAddresses.map((_, index) => `api-${index + 1}`),
+      names: instances.map((instance) => instance.name),
       markerOf: nginxBinary === undefined ? undefined : (index) => outOfRotationMarker(runDirectory, index),
       onChanged: () => writeState(stack),
       log,
