@@ -17,7 +17,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../src/instance/ledger/api-keys.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
-import { waitFor } from '../../src/shared/wait.js';
+import { waitFor, waitForOrThrow } from '../../src/shared/wait.js';
 import { createKey, revokeKey } from '../../tools/keys/keys.js';
 import { freePort, getFromListenAddress, makeDataDirectory, stackPort, startStack, type RunningStack } from '../../tools/harness/stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -82,6 +82,9 @@ describe('passwords in the database URLs', () => {
 
     const operatorViews: string[] = [];
     for (const instance of stack.state().instances) {
+      // /ready may say 503 for a moment on a busy machine (a key poll that ran
+      // late): what is read here is its body, once it says ready again.
+      await waitForOrThrow(`${instance.name} ready`, async () => (await getFromListenAddress(instance.admin!, '/ready', 5000))?.status === 200, { timeoutMs: 30_000, intervalMs: 100 });
       for (const route of ['/health', '/ready', '/metrics']) {
         const answer = await getFromListenAddress(instance.admin!, route, 5000);
         expect(answer?.status, `${instance.name} ${route}`).toBeLessThan(300);
