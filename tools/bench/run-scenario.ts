@@ -32,8 +32,17 @@ export interface DatabaseScenario {
   name: string;
   /** The SQL function it calls, for the description. */
   calls: string;
+  /** Resolves when the call applied; may say how often it was sent again on the way. */
   call: (pool: pg.Pool) => Promise<unknown>;
 }
+
+/** What a database call reports besides its latency: how often it was sent again. */
+export interface DatabaseCallOutcome {
+  busyRetries: number;
+}
+
+/** The status-count key under which a database scenario reports its busy retries (not counted as calls). */
+export const BUSY_RETRIES_KEY = 'cliente_ocupado, sent again';
 
 /** How a scenario is driven: by which generator, under which model, for how long. */
 export interface Drive {
@@ -86,7 +95,7 @@ export async function runDatabaseScenario(setup: BenchSetup, scenario: DatabaseS
       sendLagMs: undefined,
       errors: outcome.errors,
       unexpectedStatuses: 0,
-      statusCounts: {},
+      statusCounts: { [BUSY_RETRIES_KEY]: outcome.busyRetries },
       usage,
     };
   } finally {
@@ -167,23 +176,25 @@ function throughput(latency: LatencySummary, elapsedSeconds: number): Pick<Scena
 }
 
 /** `callers` callers, each calling again as soon as its call returns, until the duration has passed. */
-async function callUntil(pool: pg.Pool, call: DatabaseScenario['call'], options: { callers: number; durationSeconds: number }): Promise<{ latency: LatencyHistogram; errors: number }> {
+async function callUntil(pool: pg.Pool, call: DatabaseScenario['call'], options: { callers: number; durationSeconds: number }): Promise<{ latency: LatencyHistogram; errors: number; busyRetries: number }> {
   const latency = new LatencyHistogram();
   let errors = 0;
+  let busyRetries = 0;
   const deadline = Date.now() + options.durationSeconds * 1000;
   const caller = async () => {
     while (Date.now() < deadline) {
       const started = process.hrtime.bigint();
       try {
-        await call(pool);
+        const outcome = await call(pool);
         latency.record(Number(process.hrtime.bigint() - started) / 1e6);
+        busyRetries += (outcome as Partial<DatabaseCallOutcome> | undefined)?.busyRetries ?? 0;
       } catch {
         errors++;
       }
     }
   };
   await Promise.all(Array.from({ length: options.callers }, caller));
-  return { latency, errors };
+  return { latency, errors, busyRetries };
 }
 
 /**

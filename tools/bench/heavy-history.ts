@@ -1,0 +1,155 @@
+// What a long history costs its readers and everyone else (issue 16, item 4):
+// one client (HEAVY_CLIENT_ID) is given --rows transactions straight in SQL,
+// then the other clients' traffic runs at a fixed rate through nginx, first
+// alone, then with --readers heavy readers of the long history (selective
+// filters: the pages that read the most rows), then alone again, so that a
+// drift of the machine shows as a difference between the two quiet phases.
+// A first phase has one reader alone, for what a page costs by itself.
+// Prints the history's p99 per filter and the others' p99 in each phase,
+// with the load average beside each:
+//
+//   npm run build && node dist/tools/bench/heavy-history.js --rows 1000000 --duration 15
+//
+// Bounded: rows, readers, rates and durations all have a maximum, and the
+// stack (own port, own data directory under the temp dir) is removed at the end.
+
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { readStackState } from '../../src/stack/state.js';
+import { freePort, makeDataDirectory, startStack } from '../harness/stack.js';
+import { numberOption } from '../harness/target.js';
+import { LatencyHistogram, type LatencySummary } from './load/latency-histogram.js';
+import type { LoadRequest } from './load/load-generator.js';
+import { nodeLoad } from './load/node-load.js';
+
+const HEAVY_CLIENT_ID = 5;
+const OTHER_CLIENT_IDS = [1, 2, 3, 4];
+const READ_TIMEOUT_MS = 5_000;
+const SEED_DESCRICAO = 'historico';
+// One second between seeded rows: the time filters then select a known
+// number of rows (an hour's window holds 3,600 of them).
+const SEED_STEP_S = 1;
+const HOUR_S = 3600;
+
+/** The history pages asked for, by name: each reads as many index rows as a page may. */
+function heavyQueries(rows: number): { name: string; query: string }[] {
+  const at = (secondsAgo: number) => encodeURIComponent(new Date(Date.now() - secondsAgo * 1000).toISOString());
+  const middleS = Math.floor((rows * SEED_STEP_S) / 2);
+  return [
+    { name: 'valor_min (no match), limit 1', query: 'valor_min=2000000000&limit=1' },
+    { name: 'tipo d, valor_min (no match)', query: 'tipo=d&valor_min=2000000000' },
+    { name: 'an hour in the middle', query: `desde=${at(middleS + HOUR_S)}&ate=${at(middleS)}` },
+    { name: 'an hour in the middle, valor_min 2', query: `desde=${at(middleS + HOUR_S)}&ate=${at(middleS)}&valor_min=2` },
+    { name: 'the oldest hour, limit 1', query: `ate=${at(rows * SEED_STEP_S - HOUR_S)}&limit=1` },
+  ];
+}
+
+/** The others' traffic: transactions and statements of clients other than the heavy one. */
+function otherRequests(): LoadRequest[] {
+  const requests: LoadRequest[] = [];
+  for (let index = 0; index < 120; index++) {
+    const client = OTHER_CLIENT_IDS[index % OTHER_CLIENT_IDS.length]!;
+    if (index % 12 === 11) requests.push({ method: 'GET', path: `/clientes/${client}/extrato` });
+    else requests.push({ method: 'POST', path: `/clientes/${client}/transacoes`, body: JSON.stringify({ valor: 1 + (index % 97), tipo: index % 3 === 0 ? 'c' : 'd', descricao: 'outros' }) });
+  }
+  return requests;
+}
+
+/**
+ * `rows` transactions for the heavy client, pairs of a 1-cent credit and
+ * debit (its balance unchanged), each with its balance after it and one
+ * second after the previous one, ending now. Under the client's row lock,
+ * as the service's writes are. As the owner: the service's role may not insert.
+ */
+async function seed(databaseUrl: string, rows: number): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'crebito-heavy-history-seed' });
+  await client.connect();
+  try {
+    await client.query('BEGIN');
+    const { saldo } = (await client.query<{ saldo: string }>('SELECT saldo FROM clientes WHERE id = $1 FOR UPDATE', [HEAVY_CLIENT_ID])).rows[0]!;
+    await client.query(`INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos, realizada_em)
+      SELECT $1, 1, CASE WHEN n % 2 = 0 THEN 'c' ELSE 'd' END, $2, $3::bigint + CASE WHEN n % 2 = 0 THEN 1 ELSE 0 END,
+             now() - ($4::int - n) * $5::int * interval '1 second'
+        FROM generate_series(0, $4::int - 1) AS n ORDER BY n`, [HEAVY_CLIENT_ID, SEED_DESCRICAO, saldo, rows, SEED_STEP_S]);
+    await client.query('COMMIT');
+    await client.query('VACUUM ANALYZE transacoes');
+  } finally {
+    await client.end();
+  }
+}
+
+interface ReaderOutcome { byQuery: Map<string, LatencyHistogram>; statuses: Map<number, number> }
+
+/** `readers` loops, each asking the queries in turn until the deadline: every latency by query. */
+async function readHeavily(baseUrl: string, queries: { name: string; query: string }[], options: { readers: number; durationS: number }): Promise<ReaderOutcome> {
+  const outcome: ReaderOutcome = { byQuery: new Map(queries.map((query) => [query.name, new LatencyHistogram()])), statuses: new Map() };
+  const deadline = performance.now() + options.durationS * 1000;
+  const reader = async (offset: number) => {
+    for (let index = offset; performance.now() < deadline; index++) {
+      const query = queries[index % queries.length]!;
+      const started = performance.now();
+      const status = await fetch(`${baseUrl}/clientes/${HEAVY_CLIENT_ID}/transacoes?${query.query}`, { signal: AbortSignal.timeout(READ_TIMEOUT_MS) })
+        .then(async (response) => (await response.arrayBuffer(), response.status), () => 0);
+      outcome.byQuery.get(query.name)!.record(performance.now() - started);
+      outcome.statuses.set(status, (outcome.statuses.get(status) ?? 0) + 1);
+    }
+  };
+  await Promise.all(Array.from({ length: options.readers }, (_, index) => reader(index)));
+  return outcome;
+}
+
+const loadAverage = () => os.loadavg().map((load) => load.toFixed(2)).join(' ');
+const summaryLine = (latency: LatencySummary) => `p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms, max ${latency.max.toFixed(1)} ms (${latency.count} requests)`;
+
+async function othersPhase(baseUrl: string, name: string, options: { ratePerSecond: number; durationS: number; readers: number; queries: { name: string; query: string }[] }) {
+  const readers = options.readers > 0 ? readHeavily(baseUrl, options.queries, { readers: options.readers, durationS: options.durationS }) : undefined;
+  const others = await nodeLoad.run({ url: baseUrl, model: { kind: 'open', ratePerSecond: options.ratePerSecond, connection: 'keep-alive' }, durationSeconds: options.durationS, requests: otherRequests() });
+  const heavy = await readers;
+  const unexpected = others.errors + Object.entries(others.statusCounts).filter(([status]) => status !== '200' && status !== '422').reduce((sum, [, count]) => sum + count, 0);
+  console.log(`${name}: others at ${options.ratePerSecond} req/s: ${summaryLine(others.latency)}, unexpected ${unexpected}; load average ${loadAverage()}`);
+  if (heavy !== undefined) {
+    for (const [query, histogram] of heavy.byQuery) console.log(`  history "${query}": ${summaryLine(histogram.summary())}`);
+    const all = new LatencyHistogram();
+    for (const histogram of heavy.byQuery.values()) all.add(histogram);
+    console.log(`  history, all filters: ${summaryLine(all.summary())}; statuses ${[...heavy.statuses].map(([status, count]) => `${count} × ${status === 0 ? 'no answer' : status}`).join(', ')}`);
+  }
+  return { others: others.latency, unexpected };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, readers: { type: 'string', default: '4' }, rate: { type: 'string', default: '340' }, duration: { type: 'string', default: '15' } } });
+  const rows = numberOption(values.rows, 'rows', { min: 2, max: 5_000_000, whole: true });
+  const options = {
+    readers: numberOption(values.readers, 'readers', { min: 1, max: 64, whole: true }),
+    ratePerSecond: numberOption(values.rate, 'rate', { min: 1, max: 5_000, whole: true }),
+    durationS: numberOption(values.duration, 'duration', { min: 1, max: 600, whole: true }),
+  };
+  const dataDirectory = makeDataDirectory();
+  const stack = await startStack({ port: await freePort(), dataDirectory });
+  try {
+    const started = performance.now();
+    await seed(readStackState(dataDirectory).databaseUrl, rows);
+    console.log(`seeded ${rows} rows for client ${HEAVY_CLIENT_ID} in ${((performance.now() - started) / 1000).toFixed(1)} s; load average ${loadAverage()}`);
+    const queries = heavyQueries(rows);
+    // One reader with nothing else running: what a page costs by itself,
+    // apart from what sharing two cores with everyone else adds.
+    const alone = await readHeavily(stack.baseUrl, queries, { readers: 1, durationS: options.durationS });
+    for (const [query, histogram] of alone.byQuery) console.log(`one reader alone, "${query}": ${summaryLine(histogram.summary())}`);
+    console.log(`one reader alone: load average ${loadAverage()}`);
+    const before = await othersPhase(stack.baseUrl, 'without heavy readers', { ...options, readers: 0, queries });
+    const during = await othersPhase(stack.baseUrl, `with ${options.readers} heavy readers`, { ...options, queries });
+    const after = await othersPhase(stack.baseUrl, 'without heavy readers, again', { ...options, readers: 0, queries });
+    // Both quiet phases, since a stall in either moves the ratio a lot.
+    const [better, worse] = [Math.min(before.others.p99, after.others.p99), Math.max(before.others.p99, after.others.p99)];
+    console.log(`others' p99 with heavy readers / the quiet phases' = ${(during.others.p99 / worse).toFixed(2)} (worse) to ${(during.others.p99 / better).toFixed(2)} (better) (goal <= 2)`);
+    if (before.unexpected + during.unexpected + after.unexpected > 0) process.exitCode = 1;
+  } finally {
+    await stack.dispose();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
