@@ -185,6 +185,11 @@ function serverLine(address: string, names: NginxValues['upstreamNames']): strin
 // race the close and fail with 502 (seen once in the bench).
 const UPSTREAM_KEEPALIVE_LINES = ['        keepalive 256;', '        keepalive_requests 1000000;', '        keepalive_timeout 5s;'].join('\n');
 
+// Every upstream block's choice of instance: the client's home for its
+// transactions (the template's map says why), round robin for the rest. nginx
+// wants the method before keepalive.
+const UPSTREAM_HASH_LINE = '        hash $crebito_home_key;';
+
 /** The file whose presence takes instance number index (from 0) out of rotation: nginx tests it on every request (a stat). */
 export function outOfRotationMarker(runDirectory: string, index: number): string {
   return path.join(runDirectory, `out-of-rotation-api-${index + 1}`);
@@ -203,6 +208,7 @@ function rotationLines(values: NginxValues): { ROTATION_UPSTREAMS: string; ROTAT
   if (values.upstreamNames === 'resolve' || values.upstreamAddresses.length < 2) return { ROTATION_UPSTREAMS: '', ROTATION_CHOICE: choice.join('\n') };
   const upstreams = values.upstreamAddresses.map((_, out) => [
     `    upstream crebito_api_without_${out + 1} {`,
+    UPSTREAM_HASH_LINE,
     ...values.upstreamAddresses.filter((_, index) => index !== out).map((address) => serverLine(address, values.upstreamNames)),
     UPSTREAM_KEEPALIVE_LINES,
     '    }',
@@ -240,6 +246,7 @@ export function renderNginxConfig(values: NginxValues, template = fs.readFileSyn
     UPSTREAM_FAIL_TIMEOUT_S: String(UPSTREAM_FAIL_TIMEOUT_S),
     ...rateLimitLines(values.rateLimitPerS, values.rateLimitBy),
     ...refusalBodies(),
+    UPSTREAM_HASH: UPSTREAM_HASH_LINE,
     UPSTREAM_SERVERS: upstreamServerLines(values),
     UPSTREAM_KEEPALIVE: UPSTREAM_KEEPALIVE_LINES,
     ...rotationLines(values),

@@ -42,15 +42,25 @@ afterAll(async () => {
 
 interface Answer { status: number; instance: string | null; body: any }
 
-async function send(kind: 'get' | 'keyed' | 'unkeyed', descricao: string): Promise<Answer> {
+async function send(kind: 'get' | 'keyed' | 'unkeyed', descricao: string, options: { clientId: number } = { clientId: 2 }): Promise<Answer> {
   const init: RequestInit = kind === 'get' ? {} : {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(kind === 'keyed' ? { 'idempotency-key': descricao } : {}) },
     body: JSON.stringify({ valor: 1, tipo: 'c', descricao }),
   };
-  const response = await fetch(`${stack.baseUrl}/clientes/2/${kind === 'get' ? 'extrato' : 'transacoes'}`, init);
+  const response = await fetch(`${stack.baseUrl}/clientes/${options.clientId}/${kind === 'get' ? 'extrato' : 'transacoes'}`, init);
   const text = await response.text();
   return { status: response.status, instance: response.headers.get('x-crebito-instance'), body: JSON.parse(text) };
+}
+
+/** The first client whose transactions nginx sends to instance `name` (each client has one home instance). */
+async function clientAtHome(name: string, run: string): Promise<number> {
+  for (let clientId = 1; clientId <= 5; clientId++) {
+    const answer = await send('unkeyed', `${run}h${clientId}`, { clientId });
+    expect(answer.status).toBe(200);
+    if (answer.instance === name) return clientId;
+  }
+  throw new Error(`no client of 1-5 has ${name} as its home`);
 }
 
 const resume = (pid: number) => {
@@ -65,13 +75,16 @@ describe('regression: a frozen instance was not routed around', () => {
   it('reads and keyed POSTs sent to it are answered by the other; an unkeyed POST says it may have been applied; new requests avoid it', async () => {
     const [frozen, healthy] = stack.state().instances;
     const run = `f${Math.random().toString(36).slice(2, 7)}`;
+    // A client's transactions go to its home instance (nginx hashes the
+    // client id): these POSTs are for a client whose home is the one frozen.
+    const clientId = await clientAtHome(frozen!.name!, run);
     process.kill(frozen!.pid!, 'SIGSTOP');
     try {
-      // Round robin alternates, and these arrive one by one: half of each kind is sent to the frozen one.
+      // Reads alternate (round robin) and the POSTs go home, and these arrive one by one: half the reads and every POST are sent to the frozen one.
       const kinds = Array.from({ length: 18 }, (_, index) => (['get', 'keyed', 'unkeyed'] as const)[index % 3]!);
       const pending: Promise<Answer>[] = [];
       for (const [index, kind] of kinds.entries()) {
-        pending.push(send(kind, `${run}${index}`));
+        pending.push(send(kind, `${run}${index}`, { clientId }));
         await sleep(ARRIVAL_GAP_MS);
       }
       const answers = await Promise.all(pending);

@@ -61,6 +61,25 @@ describe('both instances serve', () => {
     }
   });
 
+  // Round robin sent one client's POSTs to both instances in turn; their
+  // shared calls then went after the same row, and the one that found it
+  // held answered cliente_ocupado and sent it again after a pause: with
+  // replicated commits, half the transactions a second (README, Cost).
+  it('regression: one client\'s transactions alternated between the instances, whose calls collided on its row; they go to one home instance, and the clients are spread', async () => {
+    const homes = new Map<number, Set<string>>();
+    for (let round = 0; round < 4; round++) {
+      for (let clientId = 1; clientId <= 5; clientId++) {
+        const response = await postTransaction(stack.baseUrl, clientId, { valor: 1, tipo: 'c', descricao: `casa${round}` });
+        expect(response.status).toBe(200);
+        const seen = homes.get(clientId) ?? new Set<string>();
+        seen.add(response.headers.get('x-crebito-instance') ?? 'none');
+        homes.set(clientId, seen);
+      }
+    }
+    for (const [clientId, seen] of homes) expect({ clientId, instances: [...seen] }).toEqual({ clientId, instances: [expect.stringMatching(/^api-[12]$/)] });
+    expect(new Set([...homes.values()].map((seen) => [...seen][0])).size).toBe(2);
+  });
+
   it('a write through one instance is read through the other at once', async () => {
     for (let round = 0; round < 10; round++) {
       const descricao = `cruza${round}`;
