@@ -152,6 +152,11 @@ describe('plain HTTP when TLS is on (CREBITO_PLAIN_HTTP)', () => {
       const answer = parsed(followed.stdout);
       expect(answer.status).toBe(200);
       expect(answer.headers.get('strict-transport-security')).toMatch(/^max-age=\d+$/);
+      // Regression: nginx's own pages with headers of their own (405, 429,
+      // 502, 504) inherited no HSTS, so a browser could learn it from none.
+      const unknownMethod = parsed(curl(['-i', '-X', 'PROPFIND', '--cacert', certificate, https(ports.tls, '/clientes/2/extrato')]).stdout);
+      expect(unknownMethod.status).toBe(405);
+      expect(unknownMethod.headers.get('strict-transport-security')).toMatch(/^max-age=\d+$/);
       const statement = JSON.parse(curl(['--cacert', certificate, https(ports.tls, '/clientes/2/extrato')]).stdout) as { ultimas_transacoes: { descricao: string }[] };
       expect(statement.ultimas_transacoes[0]!.descricao).toBe('seguiu');
     });
