@@ -105,6 +105,12 @@ function tlsLines(tls: NginxValues['tls']): string {
     // Tickets are encrypted with a key nginx never rotates while it runs,
     // which would undo forward secrecy; the shared cache resumes sessions.
     '        ssl_session_tickets off;',
+    // Plain HTTP sent to the HTTPS port: nginx's 497 would answer its own
+    // HTML 400; the catalogue's refusal says what to do instead.
+    '        error_page 497 = @plain_http_on_tls_port;',
+    '        location @plain_http_on_tls_port {',
+    `            return ${failures.httpsRequired.status.slice(0, 3)} '${nginxString(failures.httpsRequired.body)}';`,
+    '        }',
   ];
   if (tls.plainHttp === 'keep') return lines.join('\n');
   return [

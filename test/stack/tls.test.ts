@@ -105,13 +105,15 @@ describe('server_tokens off', () => {
   it('names no nginx version in the Server header or on nginx\'s own pages', () => {
     const answers = [
       curl(['-i', `http://127.0.0.1:${stack.port}/clientes/1/extrato`]).stdout,
-      // nginx's own HTML pages: TRACE (405), and plain HTTP on the HTTPS port (400).
+      // nginx's own pages: TRACE (405), and plain HTTP on the HTTPS port.
       curl(['-i', '-X', 'TRACE', `http://127.0.0.1:${stack.port}/`]).stdout,
       curl(['-i', `http://127.0.0.1:${tlsPort}/clientes/1/extrato`]).stdout,
       curl(['-i', '--cacert', certificate, '--http2', https(tlsPort, '/nada')]).stdout,
     ];
     expect(parsed(answers[1]!).status).toBe(405);
-    expect(answers[2]).toContain('<html>');
+    // Regression: plain HTTP on the HTTPS port got nginx's HTML 400.
+    expect(parsed(answers[2]!).status).toBe(403);
+    expect(JSON.parse(parsed(answers[2]!).body)).toMatchObject({ erro: 'https_obrigatorio' });
     for (const answer of answers) {
       expect(parsed(answer).headers.get('server')).toBe('nginx');
       expect(answer).not.toMatch(NGINX_VERSION);

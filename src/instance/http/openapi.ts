@@ -224,7 +224,7 @@ export const OPENAPI_DOCUMENT = {
       + `${failures.badRequest.status.slice(0, 3)} \`${failures.badRequest.code}\` (not valid HTTP/1.1), `
       + `${failures.uriTooLong.status.slice(0, 3)} \`${failures.uriTooLong.code}\` (a request line over its limit), `
       + `${failures.unknownMethod.status.slice(0, 3)} \`${failures.unknownMethod.code}\` (a method outside HTTP's own, with \`Allow\`), `
-      + `and, with TLS on and ${SETTINGS.plainHttp.env}=refuse, ${failures.httpsRequired.status.slice(0, 3)} \`${failures.httpsRequired.code}\` to plain HTTP. `
+      + `and, with TLS on and ${SETTINGS.plainHttp.env}=refuse, ${failures.httpsRequired.status.slice(0, 3)} \`${failures.httpsRequired.code}\` to plain HTTP (and always to plain HTTP sent to the HTTPS port). `
       + 'GET /docs (this description, interactive) and each instance\'s admin GET /metrics (Prometheus) are not described here.',
     license: { name: 'MIT', identifier: 'MIT' },
   },
