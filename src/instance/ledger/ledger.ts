@@ -23,8 +23,9 @@ import { Breaker, type BreakerState } from './breaker.js';
 import { HISTORY } from './history.js';
 import { startApiKeys, type ApiKeys, type ApiKeysHealth } from './api-keys.js';
 import { startKeyExpiry } from './key-expiry.js';
-import type { OperationContext } from './operation.js';
+import type { Operation, OperationContext } from './operation.js';
 import { STATEMENTS } from './statements.js';
+import { createTimeBudget } from './time-budget.js';
 import { TRANSACTIONS } from './transactions.js';
 import { warmUpCalls } from './warm-up.js';
 
@@ -48,11 +49,16 @@ export const OPERATION_LABELS: readonly OperationLabel[] = Object.values(OPERATI
 const PROBE_INTERVAL_MS_MIN = 100;
 const PROBE_INTERVAL_MS_MAX = 500;
 const READY_FOR_MS = 1000;
+// An operation with a budget of database time may save up this long's worth
+// of it while idle: a reader coming back after a pause gets a few pages at
+// once, and no burst holds the database longer than a tenth of a second's
+// share.
+const BUDGET_BURST_S = 0.1;
 
 /** The instance settings the ledger works within (see shared/settings.ts for each). */
 export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'allowSuperuser' | 'poolClientsMax' | 'queueLengthMax' | 'queueWaitMsMax' | 'requestTimeoutMs'
   | 'breakerFailuresMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'batchSizeMax' | 'batchesInFlightMax' | 'readsInFlightMax'
-  | 'idempotencyRetentionS' | 'idempotencyWaitMsMax'> & Partial<Pick<InstanceConfig, 'auth'>> & {
+  | 'idempotencyRetentionS' | 'idempotencyWaitMsMax' | 'historyDbMsPerSecond'> & Partial<Pick<InstanceConfig, 'auth'>> & {
   applicationName: string;
   log: Log;
   /** Told of every call sent, with the requests it carries. */
@@ -93,6 +99,7 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
   const batchers: Partial<Record<OperationName, Batcher<unknown, unknown>>> = {};
   for (const [name, operation] of Object.entries(OPERATIONS) as [OperationName, (typeof OPERATIONS)[OperationName]][]) {
     const send = operation.send as (inputs: unknown[], context: OperationContext) => Promise<unknown[]>;
+    const dbMsPerSecond = (operation as Operation<unknown, unknown>).dbMsPerSecond?.(options);
     batchers[name] = createBatcher<unknown, unknown>({
       sizeMax: operation.sizeMax(options),
       inFlightMax: operation.inFlightMax(options),
@@ -106,6 +113,7 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
       onLate: () => breaker.failed(),
       // A client row another session holds answers at once (sql/03-functions.sql): sent again, never waited on.
       isRetry: (answer) => answer === failures.clientBusy,
+      budget: dbMsPerSecond === undefined ? undefined : createTimeBudget({ msPerSecond: dbMsPerSecond, burstMs: dbMsPerSecond * BUDGET_BURST_S }),
       send: (inputs) => send(inputs, context),
       onSend: (size) => options.metrics.callSent(operation.label, size),
     });
