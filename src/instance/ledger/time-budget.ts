@@ -9,9 +9,10 @@
 //
 // A call is charged what it measured once it is answered, so the bucket may
 // go below zero by one call's cost; sends then wait until it is above zero
-// again. The debt is floored at one second's refill: a page that took far
-// longer than the budget (a cold cache after a restart, a database that was
-// stalling) costs its readers at most a second of pause, not minutes of 503s.
+// again. The debt is floored (debtMsMax): a call measured far longer than
+// calls of its kind cost (the machine stalled under it, a cold cache after a
+// restart) pauses the next ones a bounded time, short of the queue's wait,
+// rather than shedding every reader waiting behind it.
 
 export interface TimeBudget {
   /** How long until a call may be sent: 0 when it may go now. */
@@ -25,6 +26,8 @@ export interface TimeBudgetOptions {
   msPerSecond: number;
   /** Most milliseconds saved up while idle, spent at once by the next calls. */
   burstMs: number;
+  /** Most milliseconds owed after a call that cost more than there was: the longest pause is this over the rate. */
+  debtMsMax: number;
   /** The clock, in ms (performance.now; a test may give its own). */
   now?: () => number;
 }
@@ -32,9 +35,8 @@ export interface TimeBudgetOptions {
 const MS_PER_S = 1000;
 
 export function createTimeBudget(options: TimeBudgetOptions): TimeBudget {
-  if (!(options.msPerSecond > 0 && options.burstMs > 0)) throw new Error('a time budget needs msPerSecond and burstMs above 0');
+  if (!(options.msPerSecond > 0 && options.burstMs > 0 && options.debtMsMax >= 0)) throw new Error('a time budget needs msPerSecond and burstMs above 0, and debtMsMax of 0 or more');
   const now = options.now ?? (() => performance.now());
-  const debtMsMax = options.msPerSecond;
   let tokensMs = options.burstMs;
   let refilledAtMs = now();
   const refill = () => {
@@ -50,7 +52,7 @@ export function createTimeBudget(options: TimeBudgetOptions): TimeBudget {
     },
     spend(ms) {
       refill();
-      tokensMs = Math.max(-debtMsMax, tokensMs - Math.max(0, ms));
+      tokensMs = Math.max(-options.debtMsMax, tokensMs - Math.max(0, ms));
     },
   };
 }
