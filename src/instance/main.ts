@@ -47,9 +47,11 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
 async function listen(config: InstanceConfig, server: Server, log: Log): Promise<string | undefined> {
   removeStaleSocket(config.listen);
   await server.listen(config.listen);
-  // nginx's workers may run as another user than the instance; they need
-  // write permission on the socket to connect. The run directory guards it.
-  if (config.listen.kind === 'unix') fs.chmodSync(config.listen.path, 0o666);
+  // The socket keeps the mode our umask gave it: widening it here (nginx's
+  // workers may be another user) would open the API past nginx to every
+  // local user until the launcher restricts it. The launcher hands it to
+  // nginx's user alone (src/stack/run-access.ts); whoever runs an instance
+  // without the launcher decides with their umask.
   const requested = config.adminListen === '' ? undefined : parseListenTarget(config.adminListen);
   if (requested !== undefined && requested.kind !== 'tcp') throw new Error(`CREBITO_ADMIN_LISTEN must be host:port (Prometheus cannot scrape a unix socket), got ${config.adminListen}`);
   const admin = requested === undefined ? undefined : `${requested.host}:${await server.listenAdmin(requested)}`;

@@ -153,8 +153,8 @@ function toolsUrlOf(stack: Stack): string {
   const embedded = stack.database?.latest?.adminUrl;
   if (embedded !== undefined) return embedded;
   // The HA nodes take passwords over TCP; the tools (checker, bench) need the
-  // superuser's, so state.json (root's, 0600 directory) carries it.
-  if (stack.ha !== undefined) return stack.ha.databaseUrl;
+  // superuser's: state.json names the file that holds it (passwordsFile).
+  if (stack.ha !== undefined) return withoutPassword(stack.ha.databaseUrl);
   if (stack.config.databaseUrl === undefined) return '';
   return withoutPassword(ownerUrlOf(stack));
 }
@@ -182,14 +182,14 @@ function writeState(stack: Stack): void {
     databaseMode: config.databaseUrl === undefined ? config.databaseMode : null,
     poolClientsMax: config.instance.poolClientsMax,
     databaseUrl: toolsUrlOf(stack),
-    instanceDatabaseUrl: stack.ha?.instanceUrl ?? withoutPassword(stack.config.databaseUrl ?? stack.database?.latest?.databaseUrl ?? ''),
+    instanceDatabaseUrl: withoutPassword(stack.ha?.instanceUrl ?? stack.config.databaseUrl ?? stack.database?.latest?.databaseUrl ?? ''),
     nginx: stack.nginx === undefined ? null : recorded(stack.nginx),
     instances: stack.instances.map((instance, index) => ({
       name: instance.name, ...recorded(instance), listen: stack.listenAddresses[index]!, admin: stack.admins[index]!, restarts: instance.restarts, inRotation: stack.rotation.inRotation(index),
     })),
     postgres: postgres === undefined ? null : { ...postgres.identity, dataDirectory: embeddedPostgresLocation(config, stack.runDirectory).dataDirectory },
     prometheus: stack.prometheus === undefined ? null : { ...recorded(stack.prometheus.supervised), url: `http://127.0.0.1:${stack.prometheus.plan.port}` },
-    ...(stack.ha === undefined ? {} : { databaseNodes: stack.ha.nodeStates() }),
+    ...(stack.ha === undefined ? {} : { databaseNodes: stack.ha.nodeStates(), passwordsFile: stack.ha.passwordsFile }),
   };
   writeStackState(stack.runDirectory, state);
 }

@@ -81,6 +81,13 @@ const TLS_SESSION_TIMEOUT = '1d';
 // Sent once plain HTTP is redirected or refused: browsers then never try it.
 const HSTS_MAX_AGE_S = 31_536_000;
 
+const HSTS_HEADER = `add_header Strict-Transport-Security "max-age=${HSTS_MAX_AGE_S}" always;`;
+
+/** The header again in a location that adds headers of its own: nginx inherits add_header only into locations that add none. */
+function hstsInPage(tls: NginxValues['tls']): string {
+  return tls === undefined || tls.plainHttp === 'keep' ? '            # (no HSTS: plain HTTP is served)' : `            ${HSTS_HEADER}`;
+}
+
 /** The server block's HTTPS lines: the second listen, the certificate, protocols and ciphers, and what plain HTTP gets. */
 function tlsLines(tls: NginxValues['tls']): string {
   if (tls === undefined) return '        # (no TLS: CREBITO_TLS_CERT and CREBITO_TLS_KEY unset)';
@@ -98,13 +105,19 @@ function tlsLines(tls: NginxValues['tls']): string {
     // Tickets are encrypted with a key nginx never rotates while it runs,
     // which would undo forward secrecy; the shared cache resumes sessions.
     '        ssl_session_tickets off;',
+    // Plain HTTP sent to the HTTPS port: nginx's 497 would answer its own
+    // HTML 400; the catalogue's refusal says what to do instead.
+    '        error_page 497 = @plain_http_on_tls_port;',
+    '        location @plain_http_on_tls_port {',
+    `            return ${failures.httpsRequired.status.slice(0, 3)} '${nginxString(failures.httpsRequired.body)}';`,
+    '        }',
   ];
   if (tls.plainHttp === 'keep') return lines.join('\n');
   return [
     ...lines,
-    // Locations with an add_header of their own (the 429/502/504 pages) do
-    // not inherit this one; every answer of the API itself carries it.
-    `        add_header Strict-Transport-Security "max-age=${HSTS_MAX_AGE_S}" always;`,
+    // Every answer of the API itself carries it; nginx's own pages with an
+    // add_header of their own repeat it (hstsInPage), as they inherit none.
+    `        ${HSTS_HEADER}`,
     '        if ($scheme = http) {',
     tls.plainHttp === 'redirect'
       // 308 keeps the method and body (301 would turn a POST into a GET).
@@ -244,6 +257,7 @@ export function renderNginxConfig(values: NginxValues, template = fs.readFileSyn
     UPSTREAM_KEEPALIVE: UPSTREAM_KEEPALIVE_LINES,
     ...rotationLines(values),
     TLS: tlsLines(values.tls),
+    HSTS_IN_PAGE: hstsInPage(values.tls),
   };
   return template.replace(/\$\{([A-Z_]+)\}/g, (placeholder, name: string) => {
     const value = replacements[name];

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DatabaseMode } from './config.js';
-import type { DatabaseNodeState } from './ha/cluster.js';
+import type { DatabaseNodeState, RolePasswords } from './ha/cluster.js';
 import type { ProcessIdentity } from './processes.js';
 
 export interface StackState {
@@ -31,6 +31,12 @@ export interface StackState {
   postgres: (ProcessIdentity & { dataDirectory: string }) | null;
   /** With CREBITO_HA=on: every database node, its role and processes; otherwise absent. */
   databaseNodes?: DatabaseNodeState[];
+  /**
+   * With CREBITO_HA=on, whose nodes take passwords over TCP: a file (the
+   * launcher's user only) of each role's password, which readStackState puts
+   * into the URLs above for the tools. state.json itself holds no secret.
+   */
+  passwordsFile?: string;
 }
 
 /** A supervised process: its identity, or no pid while it is being restarted. */
@@ -58,5 +64,17 @@ export function readStackState(dataDirectory: string): StackState {
   if (!fs.existsSync(statePath)) {
     throw new Error(`no running stack found (${statePath} is missing): start one with \`npm start\`, or pass --start`);
   }
-  return JSON.parse(fs.readFileSync(statePath, 'utf8')) as StackState;
+  const state = JSON.parse(fs.readFileSync(statePath, 'utf8')) as StackState;
+  if (state.passwordsFile === undefined) return state;
+  const passwords = JSON.parse(fs.readFileSync(state.passwordsFile, 'utf8')) as RolePasswords;
+  return { ...state, databaseUrl: withPassword(state.databaseUrl, passwords), instanceDatabaseUrl: withPassword(state.instanceDatabaseUrl, passwords) };
+}
+
+/** postgresql://role@host/db with that role's password put back, as the tools connect. */
+function withPassword(url: string, passwords: RolePasswords): string {
+  const parsed = new URL(url);
+  const password = passwords[decodeURIComponent(parsed.username)];
+  if (password === undefined) throw new Error(`the stack's passwords file has no password for ${parsed.username}`);
+  parsed.password = encodeURIComponent(password);
+  return parsed.toString();
 }

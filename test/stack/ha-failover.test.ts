@@ -7,6 +7,8 @@
 // again as a standby of the new one. Timings are the checker's business
 // (README, High availability), not this test's.
 
+import fs from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HA_FAULTS } from '../../tools/ledger-check/ha-faults.js';
@@ -57,6 +59,26 @@ describe('CREBITO_HA=on: the primary host lost under writes', () => {
     expect(nodes.map((node) => node.name)).toEqual(['pg1', 'pg2', 'pg3']);
     expect(nodes.filter((node) => node.role === 'primary')).toHaveLength(1);
     for (const node of nodes) expect(node.pids.length).toBeGreaterThan(1);
+  });
+
+  // Regression: in HA mode state.json carried the superuser's and the
+  // instances' passwords in its URLs (the tools need them over TCP).
+  it('keeps the database passwords out of state.json, and the tools still connect', async () => {
+    const written = fs.readFileSync(path.join(stack.dataDirectory, 'run', 'state.json'), 'utf8');
+    const state = stack.state();
+    const passwords = JSON.parse(fs.readFileSync(state.passwordsFile!, 'utf8')) as Record<string, string>;
+    expect(Object.keys(passwords).sort()).toEqual(['crebito_api', 'postgres']);
+    for (const password of Object.values(passwords)) {
+      expect(password.length).toBeGreaterThan(0);
+      expect(written).not.toContain(password);
+      expect(written).not.toContain(encodeURIComponent(password));
+    }
+    expect(fs.statSync(state.passwordsFile!).mode & 0o077).toBe(0);
+    for (const url of [state.databaseUrl, state.instanceDatabaseUrl]) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.end();
+    }
   });
 
   it('acknowledges writes again, loses none, and the old primary rejoins as a standby', async () => {

@@ -105,13 +105,15 @@ describe('server_tokens off', () => {
   it('names no nginx version in the Server header or on nginx\'s own pages', () => {
     const answers = [
       curl(['-i', `http://127.0.0.1:${stack.port}/clientes/1/extrato`]).stdout,
-      // nginx's own HTML pages: TRACE (405), and plain HTTP on the HTTPS port (400).
+      // nginx's own pages: TRACE (405), and plain HTTP on the HTTPS port.
       curl(['-i', '-X', 'TRACE', `http://127.0.0.1:${stack.port}/`]).stdout,
       curl(['-i', `http://127.0.0.1:${tlsPort}/clientes/1/extrato`]).stdout,
       curl(['-i', '--cacert', certificate, '--http2', https(tlsPort, '/nada')]).stdout,
     ];
     expect(parsed(answers[1]!).status).toBe(405);
-    expect(answers[2]).toContain('<html>');
+    // Regression: plain HTTP on the HTTPS port got nginx's HTML 400.
+    expect(parsed(answers[2]!).status).toBe(403);
+    expect(JSON.parse(parsed(answers[2]!).body)).toMatchObject({ erro: 'https_obrigatorio' });
     for (const answer of answers) {
       expect(parsed(answer).headers.get('server')).toBe('nginx');
       expect(answer).not.toMatch(NGINX_VERSION);
@@ -152,6 +154,11 @@ describe('plain HTTP when TLS is on (CREBITO_PLAIN_HTTP)', () => {
       const answer = parsed(followed.stdout);
       expect(answer.status).toBe(200);
       expect(answer.headers.get('strict-transport-security')).toMatch(/^max-age=\d+$/);
+      // Regression: nginx's own pages with headers of their own (405, 429,
+      // 502, 504) inherited no HSTS, so a browser could learn it from none.
+      const unknownMethod = parsed(curl(['-i', '-X', 'PROPFIND', '--cacert', certificate, https(ports.tls, '/clientes/2/extrato')]).stdout);
+      expect(unknownMethod.status).toBe(405);
+      expect(unknownMethod.headers.get('strict-transport-security')).toMatch(/^max-age=\d+$/);
       const statement = JSON.parse(curl(['--cacert', certificate, https(ports.tls, '/clientes/2/extrato')]).stdout) as { ultimas_transacoes: { descricao: string }[] };
       expect(statement.ultimas_transacoes[0]!.descricao).toBe('seguiu');
     });

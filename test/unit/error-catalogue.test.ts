@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { failures, methodNotAllowed } from '../../src/shared/failures.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
+import { OPENAPI_DOCUMENT } from '../../src/instance/http/openapi.js';
 
 const readme = fs.readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
 const catalogue = [...Object.values(failures), methodNotAllowed(['GET'])];
@@ -38,5 +39,15 @@ describe('the error catalogue and the README', () => {
   it('documents no code the catalogue lacks', () => {
     const known = new Set(catalogue.map((failure) => failure.code));
     expect([...documented().keys()].filter((code) => !known.has(code))).toEqual([]);
+  });
+});
+
+// Regression: the codes nginx answers on any path (400, 414, 405 for an
+// unknown method, 403 for plain HTTP refused) were in the README and the
+// catalogue but not in the API description a client is generated from.
+describe('the error catalogue and the API description', () => {
+  const description = JSON.stringify(OPENAPI_DOCUMENT);
+  it.each(catalogue.map((failure) => [failure.code]))('%s is in the API description', (code) => {
+    expect(description).toContain(`\`${code}\``);
   });
 });

@@ -58,6 +58,9 @@ function systemUser(): { uid: number; gid: number } {
 
 const newPassword = () => randomBytes(18).toString('base64url');
 
+/** What the tools' passwords file holds (state.ts's passwordsFile): each database role's password, by role name. */
+export type RolePasswords = Record<string, string>;
+
 /** The cluster's passwords, made once; a file from before the ledger's roles gains theirs. */
 function readOrCreateSecrets(file: string): Secrets {
   const found = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Secrets> : {};
@@ -99,6 +102,8 @@ export class HaCluster {
   /** The schema owner's URL (applies sql/) and the instances' (crebito_api), both through HAProxy. */
   readonly ownerUrl: string;
   readonly instanceUrl: string;
+  /** The superuser's and the instances' passwords by role, for the tools (state.json names it, holds none). */
+  readonly passwordsFile: string;
   private readonly secrets: Secrets;
   private readonly directory: string;
   private readonly owner = systemUser();
@@ -122,6 +127,9 @@ export class HaCluster {
     this.databaseUrl = urlAs('postgres', secrets.superuserPassword);
     this.ownerUrl = urlAs(OWNER_ROLE, secrets.ownerPassword);
     this.instanceUrl = urlAs(INSTANCE_ROLE, secrets.instancePassword);
+    this.passwordsFile = path.join(this.directory, 'tool-passwords.json');
+    const passwords: RolePasswords = { postgres: secrets.superuserPassword, [INSTANCE_ROLE]: secrets.instancePassword };
+    fs.writeFileSync(this.passwordsFile, JSON.stringify(passwords), { mode: 0o600 });
     const { hooks } = options;
     this.etcd = new Supervised({ name: 'etcd', start: () => startEtcd(this.network, path.join(this.directory, 'etcd'), hooks.log), ...hooks });
     this.haproxy = new Supervised({ name: 'haproxy', start: () => startHaproxy(this.network, path.join(this.directory, 'haproxy'), hooks.log), ...hooks });
