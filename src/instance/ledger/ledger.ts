@@ -56,9 +56,10 @@ const READY_FOR_MS = 1000;
 // reads at most HISTORY_SCAN_ROWS_MAX rows (1-3 ms measured), so a page
 // charged more is mostly the machine stalling under it, and the pause it
 // brings (at most this long) stays well short of CREBITO_QUEUE_WAIT_MS_MAX's
-// default, instead of shedding every reader queued behind it (with a whole
-// second's debt, one page measured 100 ms on a loaded machine paused
-// history for a second: 4 of 696 pages 503, p99 484 ms).
+// default, instead of shedding every reader queued behind it. (With a whole
+// second's debt allowed, a run on a loaded machine had history p99 484 ms
+// and 4 of 696 pages 503: one page measured 50 ms or more then paused
+// history for half a second or more.)
 const BUDGET_BURST_S = 0.1;
 const BUDGET_DEBT_S = 0.25;
 
