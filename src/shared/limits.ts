@@ -68,6 +68,13 @@ export const RESERVED_CONNECTIONS = {
 /** Connections an instance holds beside its pool with CREBITO_AUTH=keys: the API keys' poll (src/instance/ledger/api-keys.ts). */
 export const API_KEYS_POLL_CONNECTIONS = 1;
 
+/**
+ * The breaker's probe connection beside the pool (src/instance/database/pool.ts):
+ * opened at the first probe and kept between probes, so after the database's
+ * first outage every instance holds it.
+ */
+export const BREAKER_PROBE_CONNECTIONS = 1;
+
 /** The longest body a valid transaction can have: every field at its longest, each descricao character 4 UTF-8 bytes. */
 const TRANSACTION_BODY_BYTES_MAX = `{"valor":${VALOR_MAX},"tipo":"c","descricao":""}`.length + 4 * DESCRICAO_CHARACTERS_MAX;
 

@@ -133,7 +133,7 @@ function nginxPath(file: string): string {
   return file;
 }
 
-/** How long nginx waits for an instance: its deadline and a margin (worstRequestTimeMs is what the launcher checks). */
+/** How long nginx waits for an instance: its deadline and a margin, so that an instance always answers (or nginx gives up) after its own deadline. */
 export function upstreamTimeoutMs(requestTimeoutMs: number): number {
   return requestTimeoutMs + UPSTREAM_MARGIN_MS;
 }

@@ -6,10 +6,12 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { postTransaction, request } from '../support/http.js';
+import { getStatement, postTransaction, request } from '../support/http.js';
 import { decodeCursor } from '../../src/instance/ledger/history-cursor.js';
 import { HISTORY_SCAN_ROWS_MAX } from '../../src/shared/limits.js';
 import { startInstance, type RunningInstance } from '../support/instance.js';
+import { waitFor } from '../../src/shared/wait.js';
+import { getFromListenAddress } from '../../tools/harness/stack.js';
 
 interface Entry { id: number; valor: number; tipo: 'c' | 'd'; descricao: string; realizada_em: string; saldo_apos: number }
 
@@ -34,6 +36,13 @@ afterAll(async () => {
 });
 
 const history = (clientId: number, query = '') => request(instance.baseUrl, 'GET', `/clientes/${clientId}/transacoes${query}`);
+/** A page of client 5's selective filter, the one that reads a page's whole scan bound, from any instance. */
+const history5On = (baseUrl: string) => request(baseUrl, 'GET', '/clientes/5/transacoes?valor_min=2000000000&limit=1');
+
+interface LedgerNumbers { historico: { waiting: number; shedExpired: number }; breaker: { opened: number } }
+async function ledgerHealth(admin: string): Promise<LedgerNumbers> {
+  return (JSON.parse((await getFromListenAddress(admin, '/health', 5000))!.body) as { ledger: LedgerNumbers }).ledger;
+}
 
 /** Every page from the newest, following next; each page checked as it comes. */
 async function walk(clientId: number, query: string, during?: () => Promise<void>): Promise<Entry[]> {
@@ -206,6 +215,44 @@ describe('a selective filter on a large history', () => {
     const READERS = 8;
     const answers = await Promise.all(Array.from({ length: READERS }, () => history(5, `?valor_min=${RARE_VALOR}&limit=1`)));
     expect(answers.map((answer) => [answer.status, answer.body.erro])).toEqual(answers.map(() => [200, undefined]));
+  });
+
+  // Issue 16, item 4: one read in flight per instance bounded how many pages
+  // ran at once, not their share of the database: readers asking pages back
+  // to back took a core of PostgreSQL each instance. With the budget spent,
+  // pages wait in the queue and past its wait get 503 sobrecarregado, while
+  // other clients' requests go on.
+  it('history readers past the database time budget wait, then get 503 sobrecarregado, while another client\'s statement is answered', async () => {
+    // 1 ms of history per second, and a queue wait of 3 s (so that the
+    // statement below is answered long before the waiting pages are shed,
+    // however loaded the machine): the 3.1 ms the budget allows in that time
+    // (with its burst) is far less than READERS pages of 1,000 rows take
+    // (a page is 1-3 ms of call time; even at 0.1 ms, 31 would pass).
+    const READERS = 32;
+    const paced = await startInstance({
+      databaseUrl: database.url,
+      name: 'budget',
+      environment: { CREBITO_HISTORY_DB_MS_PER_SECOND: '1', CREBITO_QUEUE_WAIT_MS_MAX: '3000', CREBITO_REQUEST_TIMEOUT_MS: '5000' },
+    });
+    try {
+      let settled = 0;
+      const reads = Array.from({ length: READERS }, () => history5On(paced.baseUrl).finally(() => settled++));
+      const queued = await waitFor(async () => (await ledgerHealth(paced.admin)).historico.waiting > 0, { timeoutMs: 5_000, intervalMs: 1 });
+      expect(queued, 'no history read ever waited in the queue').toBeDefined();
+      const statement = await getStatement(paced.baseUrl, 1);
+      expect(statement.status, statement.text).toBe(200);
+      // It was answered while history reads still waited for the budget.
+      expect(settled).toBeLessThan(READERS);
+      const answers = (await Promise.all(reads)).map((answer) => `${answer.status} ${answer.body.erro ?? ''}`.trim());
+      expect(answers.filter((answer) => answer !== '200' && answer !== '503 sobrecarregado')).toEqual([]);
+      expect(answers).toContain('200');
+      expect(answers).toContain('503 sobrecarregado');
+      const health = await ledgerHealth(paced.admin);
+      expect(health.historico.shedExpired).toBe(answers.filter((answer) => answer !== '200').length);
+      expect(health.breaker.opened).toBe(0);
+    } finally {
+      await paced.stop();
+    }
   });
 });
 

@@ -23,7 +23,7 @@ async function startServer() {
   ledger = createLedger({
     databaseUrl: 'postgresql://nobody@127.0.0.1:1/none', applicationName: 'unit', log: createLog({ program: 'instance', name: 'unit', level: 'silent' }), metrics,
     poolClientsMax: 4, queueLengthMax: 8, queueWaitMsMax: 100, requestTimeoutMs: 200, breakerFailuresMax: 3, connectTimeoutMs: 100, queryTimeoutMs: 100,
-    batchSizeMax: 4, batchesInFlightMax: 1, readsInFlightMax: 1, idempotencyRetentionS: 86_400, idempotencyWaitMsMax: 50, allowSuperuser: 'off',
+    batchSizeMax: 4, batchesInFlightMax: 1, readsInFlightMax: 1, idempotencyRetentionS: 86_400, idempotencyWaitMsMax: 50, historyDbMsPerSecond: 100, allowSuperuser: 'off',
   });
   const server = createServer({ ledger, instanceName: 'unit', metrics, onAnswered: () => undefined });
   const port = await freePort();

@@ -202,3 +202,53 @@ describe('batcher: answers that say "send it again" (a client row another sessio
     expect(calls).toHaveLength(1);
   });
 });
+
+// Issue 16, item 4: one history read in flight per instance bounded how many
+// pages ran at once, not how much database time readers asking back to back
+// took. A budget holds calls in the queue while it is spent.
+describe('batcher with a budget of database time', () => {
+  /** A budget the test opens and closes, recording what each call was charged. */
+  function heldBudget() {
+    const state = { open: true, charged: [] as number[] };
+    return { state, budget: { waitMs: () => (state.open ? 0 : 1), spend: (ms: number) => void state.charged.push(ms) } };
+  }
+  const waitForCall = async (calls: unknown[], count: number) => {
+    while (calls.length < count) await new Promise((resolve) => setTimeout(resolve, 1));
+  };
+
+  it('sends nothing while the budget is spent, then sends what waited once it allows, and charges every call', async () => {
+    const { state, budget } = heldBudget();
+    const { calls, batcher } = batcherWith({ inFlightMax: 4, sizeMax: 1, budget });
+    state.open = false;
+    const answers = [1, 2].map((item) => batcher.submit(item));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(calls).toHaveLength(0);
+    expect(batcher.health()).toMatchObject({ waiting: 2, inFlight: 0 });
+    state.open = true;
+    await waitForCall(calls, 2);
+    calls.forEach((call) => call.settle(['ok']));
+    expect(await Promise.all(answers)).toEqual(['ok', 'ok']);
+    await tick();
+    expect(state.charged).toHaveLength(2);
+    expect(state.charged.every((ms) => ms >= 0)).toBe(true);
+  });
+
+  it('answers whenExpired to requests the budget held past waitMsMax, never sent', async () => {
+    const { state, budget } = heldBudget();
+    const { calls, batcher } = batcherWith({ waitMsMax: 20, budget });
+    state.open = false;
+    expect(await Promise.all([batcher.submit(1), batcher.submit(2)])).toEqual(['expired', 'expired']);
+    expect(calls).toHaveLength(0);
+    expect(batcher.health()).toMatchObject({ shedExpired: 2, waiting: 0 });
+  });
+
+  it('charges a late call when it settles, after its requests were answered whenLate', async () => {
+    const { state, budget } = heldBudget();
+    const { calls, batcher } = batcherWith({ requestTimeoutMs: 10, waitMsMax: 5, budget });
+    expect(await batcher.submit(1)).toBe('late');
+    expect(state.charged).toHaveLength(0);
+    calls[0]!.settle(['ok']);
+    await tick();
+    expect(state.charged).toHaveLength(1);
+  });
+});

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { INSTANCE_ENTRY, PROJECT_ROOT } from '../../src/stack/paths.js';
+import { connectionsPerInstance } from '../../src/stack/config.js';
 import { DOCKER_NGINX_VALUES, DOCKER_RESOLVER_INCLUDE_PATH } from '../../src/stack/nginx.js';
 import { DOCKER_NGINX_FILE } from '../../tools/generate/docker-nginx.js';
 
@@ -85,10 +86,13 @@ describe('docker-compose.yml', () => {
     const command = services.db!.command!.join(' ');
     expect(command).toContain('fsync=on');
     expect(command).toContain('synchronous_commit=on');
-    // Both pools at their largest must fit in max_connections.
+    // Both instances' connections at their most (pool, breaker probe, keys' poll) must fit in max_connections.
     const maxConnections = Number(/max_connections=(\d+)/.exec(command)![1]);
-    const pools = ['api1', 'api2'].map((name) => Number(services[name]!.environment!.CREBITO_POOL_CLIENTS_MAX));
-    expect(pools[0]! + pools[1]!).toBeLessThan(maxConnections);
+    const connections = ['api1', 'api2'].map((name) => {
+      const environment = services[name]!.environment!;
+      return connectionsPerInstance({ poolClientsMax: Number(environment.CREBITO_POOL_CLIENTS_MAX), auth: environment.CREBITO_AUTH === 'keys' ? 'keys' : 'off' });
+    });
+    expect(connections[0]! + connections[1]!).toBeLessThan(maxConnections);
   });
 
   it('mounts the nginx configuration rendered from the same template as npm start', () => {

@@ -78,7 +78,7 @@ describe('cross-checks', () => {
   it.each([
     ['calls in flight beyond the pool', { CREBITO_POOL_CLIENTS_MAX: '2', CREBITO_BATCHES_IN_FLIGHT_MAX: '2' }, /must not exceed CREBITO_POOL_CLIENTS_MAX/],
     ['a queue wait as long as the whole deadline', { CREBITO_QUEUE_WAIT_MS_MAX: '1000' }, /must be less than CREBITO_REQUEST_TIMEOUT_MS/],
-    ['pools larger than the embedded database allows', { CREBITO_INSTANCES: '32', CREBITO_POOL_CLIENTS_MAX: '4' }, /need 133 database connections; the database allows 100/],
+    ['pools larger than the embedded database allows', { CREBITO_INSTANCES: '32', CREBITO_POOL_CLIENTS_MAX: '4' }, /need 165 database connections; the database allows 100/],
   ])('the launcher refuses %s', (_, environment, message) => {
     expect(() => readLauncherConfig(environment)).toThrow(message);
   });

@@ -18,8 +18,13 @@
 // once its queue wait (waitMsMax) is over it is answered with that answer. So
 // a row that stays locked costs its own requests their queue wait, and the
 // calls that carry them, and every other request, never wait on it.
+// With a budget of database time (time-budget.ts), a free slot is taken only
+// while the budget allows; otherwise items wait in the queue, under the same
+// queueLengthMax and waitMsMax, until it does. Each call is charged its time
+// from send to settling, late calls included (they still ran).
 
 import { crashOnBug } from '../../shared/invariant.js';
+import type { TimeBudget } from './time-budget.js';
 
 // The first pause before an item answered isRetry is sent again, and the
 // longest: another instance's call holds a row for a millisecond or two, so
@@ -50,6 +55,8 @@ export interface BatcherOptions<Item, Result> {
   onLate?: () => void;
   /** Whether an answer means nothing was done and the item should be sent again (until its queue wait is over). */
   isRetry?: (result: Result) => boolean;
+  /** Database time the calls may take; absent: as many as the slots allow. */
+  budget?: TimeBudget;
 }
 
 interface Waiting<Item, Result> {
@@ -88,6 +95,8 @@ export class Batcher<Item, Result> {
   /** Items pausing before they are queued again, each with its timer. */
   private readonly pausing = new Map<Waiting<Item, Result>, NodeJS.Timeout>();
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Set while the queue waits for the budget to refill. */
+  private budgetTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: BatcherOptions<Item, Result>) {}
 
@@ -105,6 +114,8 @@ export class Batcher<Item, Result> {
   /** Answers every waiting item with result, at once (the database is known to be down). */
   flush(result: Result): void {
     for (const waiting of this.queue.splice(0)) waiting.resolve(result);
+    clearTimeout(this.budgetTimer);
+    this.budgetTimer = undefined;
     for (const [waiting, timer] of this.pausing) {
       clearTimeout(timer);
       waiting.resolve(result);
@@ -118,8 +129,19 @@ export class Batcher<Item, Result> {
 
   private dispatch(): void {
     this.expireOverdue();
-    while (this.counts.inFlight < this.options.inFlightMax && this.queue.length > 0) this.sendCall(this.queue.splice(0, this.options.sizeMax));
+    while (this.counts.inFlight < this.options.inFlightMax && this.queue.length > 0 && this.budgetAllows()) this.sendCall(this.queue.splice(0, this.options.sizeMax));
     this.armExpiry();
+  }
+
+  /** Whether the budget lets a call go now; if not, dispatches again once it will. */
+  private budgetAllows(): boolean {
+    const waitMs = this.options.budget?.waitMs() ?? 0;
+    if (waitMs === 0) return true;
+    this.budgetTimer ??= setTimeout(() => {
+      this.budgetTimer = undefined;
+      this.dispatch();
+    }, waitMs);
+    return false;
   }
 
   /** Answers every item whose wait is over; the queue is in arrival order, so they are at its front. */
@@ -168,6 +190,7 @@ export class Batcher<Item, Result> {
   private sendCall(batch: Waiting<Item, Result>[]): void {
     this.counts.inFlight++;
     this.options.onSend?.(batch.length);
+    const sentMs = performance.now();
     let open = true;
     const close = () => {
       open = false;
@@ -195,6 +218,8 @@ export class Batcher<Item, Result> {
       // and one found after the deadline must still crash the process.
       crashOnBug(error);
     }).finally(() => {
+      // Charged before close() dispatches the next call, which may then wait for it.
+      this.options.budget?.spend(performance.now() - sentMs);
       if (open) close();
     });
   }

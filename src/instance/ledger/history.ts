@@ -111,10 +111,14 @@ async function readHistoryPage(database: Database, read: HistoryRead, log: Log):
   return toPage(read, rows);
 }
 
-// Pages are read one per call: each has its own filters and cursor.
+// Pages are read one per call: each has its own filters and cursor. One page
+// in flight bounds how many run at once, and the budget how much database
+// time they take: readers asking pages back to back would otherwise keep a
+// core of PostgreSQL busy per instance, whatever the page's scan bound.
 export const HISTORY = {
   label: 'historico',
   sizeMax: () => 1,
   inFlightMax: () => RESERVED_CONNECTIONS['a history read'],
+  dbMsPerSecond: (settings) => settings.historyDbMsPerSecond,
   send: async ([read], { database, log }) => [await readHistoryPage(database, read!, log)],
 } as const satisfies Operation<HistoryRead, HistoryAnswer>;

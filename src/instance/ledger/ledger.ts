@@ -23,8 +23,9 @@ import { Breaker, type BreakerState } from './breaker.js';
 import { HISTORY } from './history.js';
 import { startApiKeys, type ApiKeys, type ApiKeysHealth } from './api-keys.js';
 import { startKeyExpiry } from './key-expiry.js';
-import type { OperationContext } from './operation.js';
+import type { Operation, OperationContext } from './operation.js';
 import { STATEMENTS } from './statements.js';
+import { createTimeBudget } from './time-budget.js';
 import { TRANSACTIONS } from './transactions.js';
 import { warmUpCalls } from './warm-up.js';
 
@@ -48,11 +49,24 @@ export const OPERATION_LABELS: readonly OperationLabel[] = Object.values(OPERATI
 const PROBE_INTERVAL_MS_MIN = 100;
 const PROBE_INTERVAL_MS_MAX = 500;
 const READY_FOR_MS = 1000;
+// An operation with a budget of database time may save up this long's worth
+// of it while idle: a reader coming back after a pause gets a few pages at
+// once, and no burst holds the database longer than a tenth of a second's
+// share. It may owe at most this long's worth after one call: a history page
+// reads at most HISTORY_SCAN_ROWS_MAX rows (1-3 ms measured), so a page
+// charged more is mostly the machine stalling under it, and the pause it
+// brings (at most this long) stays well short of CREBITO_QUEUE_WAIT_MS_MAX's
+// default, instead of shedding every reader queued behind it. (With a whole
+// second's debt allowed, a run on a loaded machine had history p99 484 ms
+// and 4 of 696 pages 503: one page measured 50 ms or more then paused
+// history for half a second or more.)
+const BUDGET_BURST_S = 0.1;
+const BUDGET_DEBT_S = 0.25;
 
 /** The instance settings the ledger works within (see shared/settings.ts for each). */
 export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'allowSuperuser' | 'poolClientsMax' | 'queueLengthMax' | 'queueWaitMsMax' | 'requestTimeoutMs'
   | 'breakerFailuresMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'batchSizeMax' | 'batchesInFlightMax' | 'readsInFlightMax'
-  | 'idempotencyRetentionS' | 'idempotencyWaitMsMax'> & Partial<Pick<InstanceConfig, 'auth'>> & {
+  | 'idempotencyRetentionS' | 'idempotencyWaitMsMax' | 'historyDbMsPerSecond'> & Partial<Pick<InstanceConfig, 'auth'>> & {
   applicationName: string;
   log: Log;
   /** Told of every call sent, with the requests it carries. */
@@ -93,6 +107,7 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
   const batchers: Partial<Record<OperationName, Batcher<unknown, unknown>>> = {};
   for (const [name, operation] of Object.entries(OPERATIONS) as [OperationName, (typeof OPERATIONS)[OperationName]][]) {
     const send = operation.send as (inputs: unknown[], context: OperationContext) => Promise<unknown[]>;
+    const dbMsPerSecond = (operation as Operation<unknown, unknown>).dbMsPerSecond?.(options);
     batchers[name] = createBatcher<unknown, unknown>({
       sizeMax: operation.sizeMax(options),
       inFlightMax: operation.inFlightMax(options),
@@ -106,6 +121,7 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
       onLate: () => breaker.failed(),
       // A client row another session holds answers at once (sql/03-functions.sql): sent again, never waited on.
       isRetry: (answer) => answer === failures.clientBusy,
+      budget: dbMsPerSecond === undefined ? undefined : createTimeBudget({ msPerSecond: dbMsPerSecond, burstMs: dbMsPerSecond * BUDGET_BURST_S, debtMsMax: dbMsPerSecond * BUDGET_DEBT_S }),
       send: (inputs) => send(inputs, context),
       onSend: (size) => options.metrics.callSent(operation.label, size),
     });

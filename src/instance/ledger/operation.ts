@@ -9,7 +9,7 @@ import type { InstanceConfig } from '../config.js';
 import type { Database } from '../database/pool.js';
 
 /** The settings an operation's bounds and call may read. */
-export type OperationSettings = Pick<InstanceConfig, 'batchSizeMax' | 'batchesInFlightMax' | 'readsInFlightMax' | 'idempotencyWaitMsMax'>;
+export type OperationSettings = Pick<InstanceConfig, 'batchSizeMax' | 'batchesInFlightMax' | 'readsInFlightMax' | 'idempotencyWaitMsMax' | 'historyDbMsPerSecond'>;
 
 export interface OperationContext {
   database: Database;
@@ -24,6 +24,8 @@ export interface Operation<Input, Answer> {
   sizeMax(settings: OperationSettings): number;
   /** Most calls in flight at once; each holds a pooled connection (settings.ts checks the pool holds them all). */
   inFlightMax(settings: OperationSettings): number;
+  /** Milliseconds of database time its calls may take per second (time-budget.ts); absent: no budget beyond inFlightMax. */
+  dbMsPerSecond?(settings: OperationSettings): number;
   /** One database call for these inputs; resolves with one answer each, in the same order. */
   send(inputs: Input[], context: OperationContext): Promise<Answer[]>;
 }

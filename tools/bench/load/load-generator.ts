@@ -11,7 +11,7 @@
 //                  and the calibration's second, independent opinion of the
 //                  floor wrk measured.
 
-import type { LatencySummary } from './latency-histogram.js';
+import type { LatencyHistogram, LatencySummary } from './latency-histogram.js';
 
 export interface LoadRequest {
   method: 'GET' | 'POST';
@@ -65,6 +65,8 @@ export interface LoadOutcome {
   slowest?: SlowAnswer[];
   /** One latency per answered request: from when it was sent (a new connection's connect included) to its last byte. */
   latency: LatencySummary;
+  /** Our own generator: those latencies themselves, so that runs can be pooled. */
+  latencyHistogram?: LatencyHistogram;
   /** Open model: how long after its planned time each request was sent (the generator's own lateness). */
   sendLag: LatencySummary | undefined;
   /** Answers by HTTP status code. */

@@ -70,7 +70,7 @@ async function runNodeLoad(plan: LoadPlan): Promise<LoadOutcome> {
     for (const [status, count] of Object.entries(result.statusCounts)) statusCounts[status] = (statusCounts[status] ?? 0) + count;
     errors += result.errors;
   }
-  return { slowest, latency: latency.summary(), sendLag: plan.model.kind === 'open' ? sendLag.summary() : undefined, statusCounts, errors, elapsedSeconds: plan.durationSeconds };
+  return { slowest, latency: latency.summary(), latencyHistogram: latency, sendLag: plan.model.kind === 'open' ? sendLag.summary() : undefined, statusCounts, errors, elapsedSeconds: plan.durationSeconds };
 }
 
 export const nodeLoad: LoadGenerator = {
