@@ -15,7 +15,7 @@ import { freePort, makeDataDirectory, startStack, type RunningStack } from '../.
 import { openDatabase, type TestDatabase } from '../support/database.js';
 import { waitUntilIdle } from '../support/health.js';
 import { holdTransactionInserts } from '../support/hold-calls.js';
-import { postTransaction, postWithKey, type KeyedResponse } from '../support/http.js';
+import { postTransaction, postWithKey, postWithKeyToInstance, type KeyedResponse } from '../support/http.js';
 
 const STORM_REQUESTS = 40;
 const RECOVERY = { timeoutMs: 30_000, intervalMs: 50 };
@@ -36,8 +36,16 @@ afterAll(async () => {
 const rowsOf = (clientId: number, descricao: string) =>
   database.query<{ id: string; saldo_apos: string }>('SELECT id, saldo_apos FROM transacoes WHERE cliente_id = $1 AND descricao = $2', [clientId, descricao]);
 
+/**
+ * The duplicates alternate between the two instances' own sockets: through
+ * nginx, a client's transactions all go to its home instance, and the storm
+ * is meant to race both instances for one key (a client retrying through
+ * another instance after its home failed, say).
+ */
 function storm(clientId: number, body: object, key: string): Promise<KeyedResponse[]> {
-  return Promise.all(Array.from({ length: STORM_REQUESTS }, () => postWithKey(stack.baseUrl, clientId, body, key)));
+  const sockets = stack.state().instances.map((instance) => instance.listen.slice('unix:'.length));
+  expect(sockets).toHaveLength(2);
+  return Promise.all(Array.from({ length: STORM_REQUESTS }, (_, index) => postWithKeyToInstance(sockets[index % 2]!, clientId, body, key)));
 }
 
 /** Every answer the same bytes and status, exactly one of them not a replay, and both instances among those that answered. */

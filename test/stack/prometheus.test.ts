@@ -46,10 +46,13 @@ describe('Prometheus scraping every instance', () => {
     expect(scrapedTwice).toBeDefined();
     // Every combination is exported from the start, refused credits at 0.
     const sent = { 'c applied': 30, 'c refused': 0, 'd applied': 20, 'd refused': 6 };
-    // Spread over a few seconds, so that several scrapes see the traffic grow.
+    // Spread over a few seconds, so that several scrapes see the traffic grow,
+    // and over all five clients: nginx sends each client's transactions to
+    // one home instance, and both instances must see some.
+    const client = (index: number) => 1 + (index % 5);
     for (let round = 0; round < 5; round++) {
-      const credits = Array.from({ length: sent['c applied'] / 5 }, (_, index) => postTransaction(stack.baseUrl, 3, { valor: 10, tipo: 'c', descricao: `c${round}-${index}` }));
-      const debits = Array.from({ length: sent['d applied'] / 5 }, (_, index) => postTransaction(stack.baseUrl, 4, { valor: 1, tipo: 'd', descricao: `d${round}-${index}` }));
+      const credits = Array.from({ length: sent['c applied'] / 5 }, (_, index) => postTransaction(stack.baseUrl, client(index), { valor: 10, tipo: 'c', descricao: `c${round}-${index}` }));
+      const debits = Array.from({ length: sent['d applied'] / 5 }, (_, index) => postTransaction(stack.baseUrl, client(index), { valor: 1, tipo: 'd', descricao: `d${round}-${index}` }));
       const reads = Array.from({ length: 4 }, (_, index) => getStatement(stack.baseUrl, 3 + (index % 2)));
       for (const response of await Promise.all([...credits, ...debits, ...reads])) expect(response.status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 600));

@@ -2,6 +2,7 @@
 // plain TCP socket for the requests fetch refuses to send (broken framing,
 // trailing garbage, lying Content-Length).
 
+import http from 'node:http';
 import net from 'node:net';
 
 export interface JsonResponse {
@@ -54,6 +55,29 @@ export async function postWithKey(baseUrl: string, clientId: number, body: unkno
     replayed: response.headers.get('idempotent-replayed') === 'true',
     instance: response.headers.get('x-crebito-instance'),
   };
+}
+
+/** The same keyed POST straight to one instance's unix socket, past nginx (which sends a client's transactions to one home instance). */
+export function postWithKeyToInstance(socketPath: string, clientId: number, body: unknown, key: string): Promise<KeyedResponse> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const request = http.request({
+      socketPath, method: 'POST', path: `/clientes/${clientId}/transacoes`,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'idempotency-key': key },
+    }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({
+        status: response.statusCode!,
+        bytes: Buffer.concat(chunks),
+        replayed: response.headers['idempotent-replayed'] === 'true',
+        instance: (response.headers['x-crebito-instance'] as string | undefined) ?? null,
+      }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(payload);
+  });
 }
 
 /** Sends raw bytes and returns everything the server wrote until it closed or went quiet. */
