@@ -2,7 +2,7 @@
 // each step can be held and released by hand. The real calls are covered by
 // the contract, race and ledger-checker tests, which all go through it.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createBatcher, type BatcherOptions } from '../../src/instance/ledger/batcher.js';
 
 /** A send whose calls wait until the test settles them. */
@@ -192,14 +192,23 @@ describe('batcher: answers that say "send it again" (a client row another sessio
   });
 
   it('flush answers an item pausing before its next attempt, and it is not sent again', async () => {
-    const { calls, batcher } = batcherWith({ isRetry: (result) => result === 'busy' });
-    const locked = batcher.submit(1);
-    calls[0]!.settle(['busy']);
-    await tick();
-    batcher.flush('down');
-    expect(await locked).toBe('down');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(calls).toHaveLength(1);
+    // The pause is a 1 ms timer: real, it could fire before flush on a busy
+    // machine (it did: the item was sent again, flush found nothing waiting,
+    // and the test hung on a call nobody settled). Faked, it fires when told.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { calls, batcher } = batcherWith({ isRetry: (result) => result === 'busy' });
+      const locked = batcher.submit(1);
+      calls[0]!.settle(['busy']);
+      await tick();
+      batcher.flush('down');
+      expect(await locked).toBe('down');
+      vi.advanceTimersByTime(HOUR_MS);
+      await tick();
+      expect(calls).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
