@@ -15,7 +15,9 @@ const catalogue = [...Object.values(failures), methodNotAllowed(['GET'])];
 
 /** The README's Errors table: each row's status and the codes it names. */
 function documented(): Map<string, number> {
-  const section = readme.slice(readme.indexOf('## Errors'), readme.indexOf('## Load testing and benchmarks'));
+  // From its heading to the next section's, wherever the README puts it.
+  const start = readme.indexOf('## Errors');
+  const section = readme.slice(start, readme.indexOf('\n## ', start));
   const codes = new Map<string, number>();
   for (const [, status, cell] of section.matchAll(/^\| (\d{3}) \| ([^|]*) \|/gm)) {
     for (const [, code] of cell!.matchAll(/`([a-z_]+)`/g)) codes.set(code!, Number(status));

@@ -1,4 +1,4 @@
-// Prose that names a test file (README, comments in src/, tools/, test/,
+// Prose that names a test file (README, docs/, comments in src/, tools/, test/,
 // docker-compose.yml) names one that exists: tests move between kinds and
 // get renamed, and a pointer to a file that is gone sends a reader nowhere.
 
@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 
-const SCANNED_FOLDERS = ['src', 'tools', 'test', 'sql', 'load', 'nginx'];
+const SCANNED_FOLDERS = ['src', 'tools', 'test', 'sql', 'load', 'nginx', 'docs'];
 const SCANNED_FILES = ['README.md', 'docker-compose.yml', 'Dockerfile', 'vitest.config.ts', '.ci/run'];
 const TEST_PATH = /\btest\/[\w/.-]+\.test\.ts\b/g;
 
