@@ -73,7 +73,7 @@ export const SETTINGS = {
   nginx: choice({ env: 'CREBITO_NGINX', default: 'auto', choices: ['auto', 'off'], readers: STACK, meaning: '`off` to serve without nginx even when it is installed' }),
   nginxWorkers: integer({ env: 'CREBITO_NGINX_WORKERS', default: 1, min: 1, max: 64, readers: STACK, meaning: 'nginx worker processes' }),
   nginxBinary: text({ env: 'NGINX_BINARY', default: undefined, defaultShown: 'unset: found', readers: STACK, meaning: 'the nginx program to run, instead of the one found on `PATH` or in the usual install places (`/usr/sbin`, …)' }),
-  rateLimitPerS: integer({ env: 'CREBITO_RATE_LIMIT_PER_S', default: 0, min: 0, max: 1_000_000, readers: STACK, meaning: 'requests per second nginx lets one client address make (a burst of one second\'s worth passes), then 429 with Retry-After; `0`: no limit' }),
+  rateLimitPerS: integer({ env: 'CREBITO_RATE_LIMIT_PER_S', default: 0, min: 0, max: 1_000_000, readers: STACK, meaning: 'requests per second nginx lets one client make, by API key with CREBITO_AUTH=keys and by address otherwise (a burst of one second\'s worth passes), then 429 with Retry-After; `0`: no limit' }),
   upstreamTransport: choice({ env: 'CREBITO_UPSTREAM', default: 'unix', choices: ['unix', 'tcp'], readers: STACK, meaning: '`tcp` to connect nginx to the instances over TCP (ports from `CREBITO_INSTANCE_BASE_PORT`)' }),
   instanceBasePort: integer({ env: 'CREBITO_INSTANCE_BASE_PORT', default: 9101, min: 1, max: 65535, readers: STACK, meaning: 'first TCP port of the instances when `CREBITO_UPSTREAM=tcp`' }),
   instanceNodeArguments: text({ env: 'CREBITO_INSTANCE_NODE_ARGS', default: '', defaultShown: 'empty', readers: STACK, meaning: 'extra `node` options for each instance, e.g. `--cpu-prof`' }),
