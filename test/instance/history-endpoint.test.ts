@@ -11,7 +11,7 @@ import { decodeCursor } from '../../src/instance/ledger/history-cursor.js';
 import { HISTORY_SCAN_ROWS_MAX } from '../../src/shared/limits.js';
 import { startInstance, type RunningInstance } from '../support/instance.js';
 import { waitFor } from '../../src/shared/wait.js';
-import { getFromListenAddress } from '../../tools/harness/stack.js';
+import { readAdminHealth } from '../support/health.js';
 
 interface Entry { id: number; valor: number; tipo: 'c' | 'd'; descricao: string; realizada_em: string; saldo_apos: number }
 
@@ -39,10 +39,6 @@ const history = (clientId: number, query = '') => request(instance.baseUrl, 'GET
 /** A page of client 5's selective filter, the one that reads a page's whole scan bound, from any instance. */
 const history5On = (baseUrl: string) => request(baseUrl, 'GET', '/clientes/5/transacoes?valor_min=2000000000&limit=1');
 
-interface LedgerNumbers { historico: { waiting: number; shedExpired: number }; breaker: { opened: number } }
-async function ledgerHealth(admin: string): Promise<LedgerNumbers> {
-  return (JSON.parse((await getFromListenAddress(admin, '/health', 5000))!.body) as { ledger: LedgerNumbers }).ledger;
-}
 
 /** Every page from the newest, following next; each page checked as it comes. */
 async function walk(clientId: number, query: string, during?: () => Promise<void>): Promise<Entry[]> {
@@ -237,7 +233,7 @@ describe('a selective filter on a large history', () => {
     try {
       let settled = 0;
       const reads = Array.from({ length: READERS }, () => history5On(paced.baseUrl).finally(() => settled++));
-      const queued = await waitFor(async () => (await ledgerHealth(paced.admin)).historico.waiting > 0, { timeoutMs: 5_000, intervalMs: 1 });
+      const queued = await waitFor(async () => (await readAdminHealth(paced.admin)).ledger.historico.waiting > 0, { timeoutMs: 5_000, intervalMs: 1 });
       expect(queued, 'no history read ever waited in the queue').toBeDefined();
       const statement = await getStatement(paced.baseUrl, 1);
       expect(statement.status, statement.text).toBe(200);
@@ -247,7 +243,7 @@ describe('a selective filter on a large history', () => {
       expect(answers.filter((answer) => answer !== '200' && answer !== '503 sobrecarregado')).toEqual([]);
       expect(answers).toContain('200');
       expect(answers).toContain('503 sobrecarregado');
-      const health = await ledgerHealth(paced.admin);
+      const { ledger: health } = await readAdminHealth(paced.admin);
       expect(health.historico.shedExpired).toBe(answers.filter((answer) => answer !== '200').length);
       expect(health.breaker.opened).toBe(0);
     } finally {

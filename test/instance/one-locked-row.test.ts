@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failures } from '../../src/shared/failures.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { getStatement, postTransaction, type JsonResponse } from '../support/http.js';
-import { readHealth } from '../support/health.js';
+import { readAdminHealth } from '../support/health.js';
 import { startInstance, type RunningInstance } from '../support/instance.js';
 
 const LOCKED_CLIENT_ID = 1;
@@ -70,7 +70,7 @@ describe('one client row locked by another database session', () => {
         expect(response.text).toBe(failures.clientBusy.body);
         expect(response.body.pode_ter_sido_aplicada).toBe(false);
       }
-      const health = await readHealth(instance.admin) as unknown as { ledger: { breaker: { opened: number } } };
+      const health = await readAdminHealth(instance.admin);
       expect(health.ledger.breaker.opened).toBe(0);
     } finally {
       await holder.query('COMMIT');

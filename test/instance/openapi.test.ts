@@ -16,7 +16,7 @@ import { serializeStatement, serializeHistoryPage, serializeTransactionResult } 
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import { OPENAPI_FILE } from '../../tools/generate/openapi.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { readHealth } from '../support/health.js';
+import { readAdminHealth, readHealth } from '../support/health.js';
 import { holdTransactionInserts } from '../support/hold-calls.js';
 import { startInstance, type RunningInstance } from '../support/instance.js';
 
@@ -172,7 +172,7 @@ async function overloaded(): Promise<void> {
   const held = [post(4, { valor: 1, tipo: 'c', descricao: 'a' })];
   await waitForOrThrow('one call in flight', async () => (await readHealth(listen)).inFlight === 1, { timeoutMs: 5000, intervalMs: 10 });
   held.push(post(4, { valor: 1, tipo: 'c', descricao: 'b' }));
-  await waitForOrThrow('one waiting', async () => ((await readHealth(instance.admin)) as unknown as { ledger: { transacoes: { waiting: number } } }).ledger.transacoes.waiting === 1, { timeoutMs: 5000, intervalMs: 10 });
+  await waitForOrThrow('one waiting', async () => (await readAdminHealth(instance.admin)).ledger.transacoes.waiting === 1, { timeoutMs: 5000, intervalMs: 10 });
   await post(4, { valor: 1, tipo: 'c', descricao: 'c' });
   await holder.release();
   await Promise.all(held);

@@ -3,6 +3,7 @@
 // public address shows what it serves; its admin address adds the pid and
 // the ledger's numbers (queues, pool, breaker, expired keys).
 
+import type { ServerHealth } from '../../src/instance/http/server.js';
 import { waitFor } from '../../src/shared/wait.js';
 import { getFromListenAddress } from '../../tools/harness/stack.js';
 
@@ -20,6 +21,11 @@ export async function readHealth(listen: string): Promise<InstanceHealth> {
   const answer = await getFromListenAddress(listen, '/health', 5000);
   if (answer?.status !== 200) throw new Error(`${listen} did not answer /health (${answer?.status ?? 'no answer'})`);
   return JSON.parse(answer.body) as InstanceHealth;
+}
+
+/** An instance's admin /health, typed as the instance builds it: the ledger's queues, pool, breaker and expired keys too. */
+export async function readAdminHealth(admin: string): Promise<ServerHealth> {
+  return (await readHealth(admin)) as unknown as ServerHealth;
 }
 
 /** Waits until every listed instance reports no request in flight. */
