@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { failures } from '../shared/failures.js';
+import { failures, type Failure } from '../shared/failures.js';
 import { BODY_SIZE_BYTES_MAX } from '../shared/limits.js';
 import { readSettings, SETTINGS, type Environment } from '../shared/settings.js';
 import { findExecutable } from './executables.js';
@@ -85,8 +85,16 @@ const HSTS_HEADER = `add_header Strict-Transport-Security "max-age=${HSTS_MAX_AG
 
 /** The header again in a location that adds headers of its own: nginx inherits add_header only into locations that add none. */
 function hstsInPage(tls: NginxValues['tls']): string {
-  return tls === undefined || tls.plainHttp === 'keep' ? '            # (no HSTS: plain HTTP is served)' : `            ${HSTS_HEADER}`;
+  return sendsHsts(tls) ? `            ${HSTS_HEADER}` : '            # (no HSTS: plain HTTP is served)';
 }
+
+/** nginx's `return` of a catalogue refusal: its status code and body. */
+function returnRefusal(failure: Failure): string {
+  return `return ${failure.status.slice(0, 3)} '${nginxString(failure.body)}';`;
+}
+
+/** Whether answers carry HSTS: once plain HTTP is redirected or refused, never while it is served. */
+const sendsHsts = (tls: NginxValues['tls']) => tls !== undefined && tls.plainHttp !== 'keep';
 
 /** The server block's HTTPS lines: the second listen, the certificate, protocols and ciphers, and what plain HTTP gets. */
 function tlsLines(tls: NginxValues['tls']): string {
@@ -109,10 +117,10 @@ function tlsLines(tls: NginxValues['tls']): string {
     // HTML 400; the catalogue's refusal says what to do instead.
     '        error_page 497 = @plain_http_on_tls_port;',
     '        location @plain_http_on_tls_port {',
-    `            return ${failures.httpsRequired.status.slice(0, 3)} '${nginxString(failures.httpsRequired.body)}';`,
+    `            ${returnRefusal(failures.httpsRequired)}`,
     '        }',
   ];
-  if (tls.plainHttp === 'keep') return lines.join('\n');
+  if (!sendsHsts(tls)) return lines.join('\n');
   return [
     ...lines,
     // Every answer of the API itself carries it; nginx's own pages with an
@@ -122,7 +130,7 @@ function tlsLines(tls: NginxValues['tls']): string {
     tls.plainHttp === 'redirect'
       // 308 keeps the method and body (301 would turn a POST into a GET).
       ? `            return 308 https://$host:${tls.port}$request_uri;`
-      : `            return 403 '${nginxString(failures.httpsRequired.body)}';`,
+      : `            ${returnRefusal(failures.httpsRequired)}`,
     '        }',
   ].join('\n');
 }

@@ -221,10 +221,10 @@ export const OPENAPI_DOCUMENT = {
       + 'and a known path asked with another method 405 `metodo_nao_permitido` with `Allow`; '
       + 'nginx itself may answer 502 or 504 when an instance is lost mid-request (a transaction\'s outcome is then unknown: retry it with its key). '
       + 'nginx also answers, on any path and with nothing applied: '
-      + `${failures.badRequest.status.slice(0, 3)} \`${failures.badRequest.code}\` (not valid HTTP/1.1), `
-      + `${failures.uriTooLong.status.slice(0, 3)} \`${failures.uriTooLong.code}\` (a request line over its limit), `
-      + `${failures.unknownMethod.status.slice(0, 3)} \`${failures.unknownMethod.code}\` (a method outside HTTP's own, with \`Allow\`), `
-      + `and, with TLS on and ${SETTINGS.plainHttp.env}=refuse, ${failures.httpsRequired.status.slice(0, 3)} \`${failures.httpsRequired.code}\` to plain HTTP (and always to plain HTTP sent to the HTTPS port). `
+      + `${statusCode(failures.badRequest)} \`${failures.badRequest.code}\` (not valid HTTP/1.1), `
+      + `${statusCode(failures.uriTooLong)} \`${failures.uriTooLong.code}\` (a request line over its limit), `
+      + `${statusCode(failures.unknownMethod)} \`${failures.unknownMethod.code}\` (a method outside HTTP's own, with \`Allow\`), `
+      + `and, with TLS on and ${SETTINGS.plainHttp.env}=refuse, ${statusCode(failures.httpsRequired)} \`${failures.httpsRequired.code}\` to plain HTTP (and always to plain HTTP sent to the HTTPS port). `
       + 'GET /docs (this description, interactive) and each instance\'s admin GET /metrics (Prometheus) are not described here.',
     license: { name: 'MIT', identifier: 'MIT' },
   },
