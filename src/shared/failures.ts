@@ -48,6 +48,9 @@ export interface FailureOptions {
   headers?: readonly Header[];
 }
 
+/** A failure's status code alone ('422'), as the API description and nginx's `return` write it. */
+export const statusCodeOf = (failure: Failure): string => failure.status.slice(0, 3);
+
 export class Failure {
   /** The response body, built once here rather than on every request. */
   readonly body: string;

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { failures, type Failure } from '../shared/failures.js';
+import { failures, statusCodeOf, type Failure } from '../shared/failures.js';
 import { BODY_SIZE_BYTES_MAX } from '../shared/limits.js';
 import { readSettings, SETTINGS, type Environment } from '../shared/settings.js';
 import { findExecutable } from './executables.js';
@@ -90,7 +90,7 @@ function hstsInPage(tls: NginxValues['tls']): string {
 
 /** nginx's `return` of a catalogue refusal: its status code and body. */
 function returnRefusal(failure: Failure): string {
-  return `return ${failure.status.slice(0, 3)} '${nginxString(failure.body)}';`;
+  return `return ${statusCodeOf(failure)} '${nginxString(failure.body)}';`;
 }
 
 /** Whether answers carry HSTS: once plain HTTP is redirected or refused, never while it is served. */

@@ -11,7 +11,7 @@
 import { HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX, HISTORY_SCAN_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from '../../shared/limits.js';
 import { SETTINGS } from '../../shared/settings.js';
 import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './headers.js';
-import { failures, type Failure } from '../../shared/failures.js';
+import { failures, statusCodeOf, type Failure } from '../../shared/failures.js';
 import { HISTORY_PAGE_SCHEMA, STATEMENT_SCHEMA, TRANSACTION_REQUEST_SCHEMA, TRANSACTION_RESULT_SCHEMA } from './serializers.js';
 
 /** The API's own version, not the package's: 1.0 was the contract alone; 1.1 adds idempotency keys and the history; 1.2 the probes, 405, and 503s that say whether anything was applied. */
@@ -19,7 +19,6 @@ const API_VERSION = '1.2.0';
 
 const SECONDS_PER_HOUR = 3600;
 
-const statusCode = (failure: Failure) => failure.status.slice(0, 3);
 
 /** What an operation says about one of its error statuses beyond the codes: a note, and headers. */
 type StatusNotes = Record<string, { note: string; headers?: object }>;
@@ -27,7 +26,7 @@ type StatusNotes = Record<string, { note: string; headers?: object }>;
 /** The error responses of an operation, one per status, each listing its codes and their exact bodies. */
 function errorResponses(list: Failure[], notes: StatusNotes = {}): Record<string, object> {
   const byStatus = new Map<string, Failure[]>();
-  for (const failure of list) byStatus.set(statusCode(failure), [...(byStatus.get(statusCode(failure)) ?? []), failure]);
+  for (const failure of list) byStatus.set(statusCodeOf(failure), [...(byStatus.get(statusCodeOf(failure)) ?? []), failure]);
   const responses: Record<string, object> = {};
   for (const [status, group] of byStatus) {
     const reason = group[0]!.status.slice(4);
@@ -221,10 +220,10 @@ export const OPENAPI_DOCUMENT = {
       + 'and a known path asked with another method 405 `metodo_nao_permitido` with `Allow`; '
       + 'nginx itself may answer 502 or 504 when an instance is lost mid-request (a transaction\'s outcome is then unknown: retry it with its key). '
       + 'nginx also answers, on any path and with nothing applied: '
-      + `${statusCode(failures.badRequest)} \`${failures.badRequest.code}\` (not valid HTTP/1.1), `
-      + `${statusCode(failures.uriTooLong)} \`${failures.uriTooLong.code}\` (a request line over its limit), `
-      + `${statusCode(failures.unknownMethod)} \`${failures.unknownMethod.code}\` (a method outside HTTP's own, with \`Allow\`), `
-      + `and, with TLS on and ${SETTINGS.plainHttp.env}=refuse, ${statusCode(failures.httpsRequired)} \`${failures.httpsRequired.code}\` to plain HTTP (and always to plain HTTP sent to the HTTPS port). `
+      + `${statusCodeOf(failures.badRequest)} \`${failures.badRequest.code}\` (not valid HTTP/1.1), `
+      + `${statusCodeOf(failures.uriTooLong)} \`${failures.uriTooLong.code}\` (a request line over its limit), `
+      + `${statusCodeOf(failures.unknownMethod)} \`${failures.unknownMethod.code}\` (a method outside HTTP's own, with \`Allow\`), `
+      + `and, with TLS on and ${SETTINGS.plainHttp.env}=refuse, ${statusCodeOf(failures.httpsRequired)} \`${failures.httpsRequired.code}\` to plain HTTP (and always to plain HTTP sent to the HTTPS port). `
       + 'GET /docs (this description, interactive) and each instance\'s admin GET /metrics (Prometheus) are not described here.',
     license: { name: 'MIT', identifier: 'MIT' },
   },
