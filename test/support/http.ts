@@ -42,6 +42,11 @@ export interface KeyedResponse {
   instance: string | null;
 }
 
+/** A keyed answer from its status, body and a reader of its headers (fetch's or node:http's). */
+function keyedResponse(status: number, bytes: Buffer, header: (name: string) => string | null): KeyedResponse {
+  return { status, bytes, replayed: header('idempotent-replayed') === 'true', instance: header('x-crebito-instance') };
+}
+
 /** POST /clientes/{id}/transacoes with an Idempotency-Key header. */
 export async function postWithKey(baseUrl: string, clientId: number, body: unknown, key: string): Promise<KeyedResponse> {
   const response = await fetch(`${baseUrl}/clientes/${clientId}/transacoes`, {
@@ -49,12 +54,7 @@ export async function postWithKey(baseUrl: string, clientId: number, body: unkno
     headers: { 'content-type': 'application/json', 'idempotency-key': key },
     body: JSON.stringify(body),
   });
-  return {
-    status: response.status,
-    bytes: Buffer.from(await response.arrayBuffer()),
-    replayed: response.headers.get('idempotent-replayed') === 'true',
-    instance: response.headers.get('x-crebito-instance'),
-  };
+  return keyedResponse(response.status, Buffer.from(await response.arrayBuffer()), (name) => response.headers.get(name));
 }
 
 /** The same keyed POST straight to one instance's unix socket, past nginx (which sends a client's transactions to one home instance). */
@@ -67,12 +67,7 @@ export function postWithKeyToInstance(socketPath: string, clientId: number, body
     }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({
-        status: response.statusCode!,
-        bytes: Buffer.concat(chunks),
-        replayed: response.headers['idempotent-replayed'] === 'true',
-        instance: (response.headers['x-crebito-instance'] as string | undefined) ?? null,
-      }));
+      response.on('end', () => resolve(keyedResponse(response.statusCode!, Buffer.concat(chunks), (name) => (response.headers[name] as string | undefined) ?? null)));
       response.on('error', reject);
     });
     request.on('error', reject);
