@@ -22,6 +22,7 @@ const CALL_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000];
 export interface Metrics {
   answered(route: string, statusLine: string, seconds: number): void;
   transaction(tipo: 'c' | 'd', result: 'applied' | 'refused'): void;
+  transfer(result: 'applied' | 'refused'): void;
   callSent(operation: OperationLabel, size: number): void;
   eventLoopDelay(seconds: number): void;
   gcPause(kind: string, seconds: number): void;
@@ -32,6 +33,7 @@ export interface Metrics {
 const NO_METRICS: Metrics = {
   answered: () => undefined,
   transaction: () => undefined,
+  transfer: () => undefined,
   callSent: () => undefined,
   eventLoopDelay: () => undefined,
   gcPause: () => undefined,
@@ -92,6 +94,7 @@ class RequestCounts {
   readonly eventLoopDelays = new Map([['sampled', new Histogram(LATENCY_BUCKETS_SECONDS)]]);
   readonly gcPauses = new Map<string, Histogram>();
   readonly transactions = { c: { applied: 0, refused: 0 }, d: { applied: 0, refused: 0 } };
+  readonly transfers = { applied: 0, refused: 0 };
 
   answered(route: string, statusLine: string, seconds: number): void {
     let byStatus = this.answers.get(route);
@@ -121,6 +124,8 @@ class RequestCounts {
       histogramValues('crebito_http_request_duration_seconds', 'route', this.durations)));
     registry.registerMetric(scraped('crebito_transactions_total', 'Transactions applied or refused (a debit past the limit, a credit past the largest balance), by tipo', 'counter', () =>
       (['c', 'd'] as const).flatMap((tipo) => (['applied', 'refused'] as const).map((result) => ({ labels: { tipo, result }, value: this.transactions[tipo][result] })))));
+    registry.registerMetric(scraped('crebito_transfers_total', 'Transfers applied or refused (past the payer\'s limit, past the payee\'s largest balance, an unknown payee)', 'counter', () =>
+      (['applied', 'refused'] as const).map((result) => ({ labels: { result }, value: this.transfers[result] }))));
     registry.registerMetric(scraped('crebito_database_call_size', 'Requests sharing one database call (a batch: one commit for transacoes, one snapshot for extratos)', 'histogram', () =>
       histogramValues('crebito_database_call_size', 'operation', this.callSizes)));
     registry.registerMetric(scraped('crebito_event_loop_delay_seconds', 'How late the event loop ran a timer, sampled every 100 ms (stalls.ts)', 'histogram', () =>
@@ -141,6 +146,9 @@ export function createMetrics(options: { enabled: boolean; health: () => ServerH
     answered: (route, statusLine, seconds) => counts.answered(route, statusLine, seconds),
     transaction: (tipo, result) => {
       counts.transactions[tipo][result]++;
+    },
+    transfer: (result) => {
+      counts.transfers[result]++;
     },
     callSent: (operation, size) => counts.callSent(operation, size),
     eventLoopDelay: (seconds) => counts.eventLoopDelays.get('sampled')!.observe(seconds),

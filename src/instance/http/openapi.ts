@@ -13,9 +13,10 @@ import { SETTINGS } from '../../shared/settings.js';
 import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from './headers.js';
 import { failures, statusCodeOf, type Failure } from '../../shared/failures.js';
 import { HISTORY_PAGE_SCHEMA, STATEMENT_SCHEMA, TRANSACTION_REQUEST_SCHEMA, TRANSACTION_RESULT_SCHEMA } from './serializers.js';
+import { postTransferDescription } from './transfers-openapi.js';
 
-/** The API's own version, not the package's: 1.0 was the contract alone; 1.1 adds idempotency keys and the history; 1.2 the probes, 405, and 503s that say whether anything was applied. */
-const API_VERSION = '1.2.0';
+/** The API's own version, not the package's: 1.0 was the contract alone; 1.1 adds idempotency keys and the history; 1.2 the probes, 405, and 503s that say whether anything was applied; 1.3 transfers. */
+const API_VERSION = '1.3.0';
 
 const SECONDS_PER_HOUR = 3600;
 
@@ -236,6 +237,10 @@ export const OPENAPI_DOCUMENT = {
   paths: {
     '/clientes/{id}/transacoes': { parameters: [CLIENT_ID], post: postTransaction, get: getHistory },
     '/clientes/{id}/extrato': { parameters: [CLIENT_ID], get: getStatement },
+    '/clientes/{id}/transferencias': {
+      parameters: [{ ...CLIENT_ID, description: 'the payer (1 to 5 are seeded; anything else answers 404)' }],
+      post: postTransferDescription({ tags: [OWN], security: AUTH_SECURITY, keyParameter: postTransaction.parameters[0]!, errorResponses, unavailable: UNAVAILABLE, writeAuth: WRITE_AUTH, notes: { ...UNAVAILABLE_NOTES, ...AUTH_NOTES } }),
+    },
     '/health': { get: getHealth },
     '/ready': { get: getReady },
   },

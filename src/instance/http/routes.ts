@@ -21,6 +21,7 @@ import { parseHistoryQuery } from './history-query.js';
 import { registerProbeRoutes } from './probes.js';
 import { replyFailure, replyWith } from './replies.js';
 import { serializeHistoryPage, serializeStatement, serializeTransactionResult } from './serializers.js';
+import { postTransfer } from './transfers.js';
 import type { HttpRequest, TemplatedApp } from './uws.js';
 import { parseClientId, parseIdempotencyKey, parseTransactionBody } from './validation.js';
 
@@ -29,7 +30,7 @@ const REPLAYED = [[REPLAYED_HEADER.toLowerCase(), 'true']] as const;
 export interface RouteContext {
   ledger: Ledger;
   book: RequestBook;
-  metrics: { transaction(tipo: 'c' | 'd', result: 'applied' | 'refused'): void };
+  metrics: { transaction(tipo: 'c' | 'd', result: 'applied' | 'refused'): void; transfer(result: 'applied' | 'refused'): void };
   /** The body of GET /health, read before the request counts itself in flight. */
   healthBody: () => string;
 }
@@ -88,6 +89,7 @@ export const API_ROUTES = [
   { method: 'post', path: '/clientes/:id/transacoes', label: 'transacoes', handle: postTransaction },
   { method: 'get', path: '/clientes/:id/transacoes', label: 'historico', handle: getHistory },
   { method: 'get', path: '/clientes/:id/extrato', label: 'extrato', handle: getStatement },
+  { method: 'post', path: '/clientes/:id/transferencias', label: 'transferencias', handle: postTransfer },
 ] as const satisfies readonly { method: 'get' | 'post'; path: string; label: string; handle: Handle }[];
 
 export type ApiRouteLabel = (typeof API_ROUTES)[number]['label'];

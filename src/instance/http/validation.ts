@@ -108,7 +108,8 @@ export function valorText(body: Uint8Array): string | undefined {
   return text;
 }
 
-export function parseTransactionBody(body: Uint8Array): TransactionRequest | Failure {
+/** The body as a JSON object, or the failure that says why it is not one. */
+export function parseJsonObject(body: Uint8Array): Record<string, unknown> | Failure {
   let value: unknown;
   try {
     value = JSON.parse(utf8.decode(body));
@@ -116,21 +117,33 @@ export function parseTransactionBody(body: Uint8Array): TransactionRequest | Fai
     return failures.malformedJson;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return failures.notAnObject;
-  const { valor, tipo, descricao } = value as Record<string, unknown>;
+  return value as Record<string, unknown>;
+}
 
-  if (typeof valor !== 'number' || !Number.isInteger(valor) || valor < 1 || valor > VALOR_MAX) {
-    return failures.invalidValor;
-  }
+/** Whether valor is an amount: a whole number in range, written in the body as plain digits. */
+export function isValor(valor: unknown, body: Uint8Array): valor is number {
+  if (typeof valor !== 'number' || !Number.isInteger(valor) || valor < 1 || valor > VALOR_MAX) return false;
   // JSON.parse read the number as a double: 0.99999999999999999 and
   // 1.0000000000000001 both became 1. Money typed with a fraction or an
   // exponent (1.0, 1e3) comes from a float somewhere, so only plain digits
   // are taken, as they were written.
-  if (!VALOR_TEXT.test(valorText(body) ?? '')) return failures.invalidValor;
-  if (tipo !== 'c' && tipo !== 'd') return failures.invalidTipo;
-  if (typeof descricao !== 'string') return failures.invalidDescricao;
-  const characters = countStorableCharacters(descricao);
-  if (characters < 1 || characters > DESCRICAO_CHARACTERS_MAX) return failures.invalidDescricao;
+  return VALOR_TEXT.test(valorText(body) ?? '');
+}
 
+/** Whether descricao is 1 to DESCRICAO_CHARACTERS_MAX storable characters. */
+export function isDescricao(descricao: unknown): descricao is string {
+  if (typeof descricao !== 'string') return false;
+  const characters = countStorableCharacters(descricao);
+  return characters >= 1 && characters <= DESCRICAO_CHARACTERS_MAX;
+}
+
+export function parseTransactionBody(body: Uint8Array): TransactionRequest | Failure {
+  const value = parseJsonObject(body);
+  if (value instanceof Failure) return value;
+  const { valor, tipo, descricao } = value;
+  if (!isValor(valor, body)) return failures.invalidValor;
+  if (tipo !== 'c' && tipo !== 'd') return failures.invalidTipo;
+  if (!isDescricao(descricao)) return failures.invalidDescricao;
   return { valor, tipo, descricao };
 }
 

@@ -26,11 +26,11 @@ import { startKeyExpiry } from './key-expiry.js';
 import type { Operation, OperationContext } from './operation.js';
 import { STATEMENTS } from './statements.js';
 import { createTimeBudget } from './time-budget.js';
-import { TRANSACTIONS } from './transactions.js';
+import { MOVEMENTS } from './transfers.js';
 import { warmUpCalls } from './warm-up.js';
 
 /** Every operation of the ledger; /health and the metrics walk this list. */
-export const OPERATIONS = { transactions: TRANSACTIONS, statements: STATEMENTS, history: HISTORY };
+export const OPERATIONS = { transactions: MOVEMENTS, statements: STATEMENTS, history: HISTORY };
 
 export type OperationName = keyof typeof OPERATIONS;
 export type OperationLabel = (typeof OPERATIONS)[OperationName]['label'];

@@ -16,6 +16,7 @@ import { QUERY as HISTORY_QUERY } from './history.js';
 import { QUERY as KEY_EXPIRY_QUERY } from './key-expiry.js';
 import { STATEMENTS_QUERY } from './statements.js';
 import { BATCH, BATCH_KEYED, SINGLE, SINGLE_KEYED } from './transactions.js';
+import { MOVEMENTS_QUERY } from './transfers.js';
 
 /** Matches no client, so a transaction for it is answered without effect. */
 const NO_CLIENT_ID = null;
@@ -30,6 +31,8 @@ export function warmUpCalls(options: { idempotencyRetentionS: number }): WarmUpC
     { ...SINGLE_KEYED, values: [...single, 'aquecer-0', 0, null] },
     { ...BATCH, values: batch },
     { ...BATCH_KEYED, values: [...batch, ['aquecer-1', 'aquecer-2'], 0, null] },
+    // Ids no client has (the API never sends 0): answered without effect.
+    { ...MOVEMENTS_QUERY, values: [[0], [-1], [1], ['t'], [DESCRIPTION], null, 0, null] },
     { ...STATEMENTS_QUERY, values: [[READ_CLIENT_ID], STATEMENT_TRANSACTIONS_MAX] },
     { ...HISTORY_QUERY, values: [READ_CLIENT_ID, null, null, 1, null, null, null, null, null] },
     { ...KEY_EXPIRY_QUERY, values: [options.idempotencyRetentionS, 0] },

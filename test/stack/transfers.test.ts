@@ -1,0 +1,131 @@
+// Transfers through the whole stack, as `npm start` runs it (nginx in front
+// of two instances, the embedded PostgreSQL, API keys off; keys on are in
+// test/instance/api-keys.test.ts): the answer and both sides' books, every
+// refusal moving nothing, a keyed transfer made once and replayed byte for
+// byte, transfers and transactions sharing one call answered in arrival
+// order, and the contract's statement keeping its exact shape.
+
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForOrThrow } from '../../src/shared/wait.js';
+import { freePort, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import { openDatabase, type TestDatabase } from '../support/database.js';
+import { readAdminHealth } from '../support/health.js';
+import { holdTransactionInserts } from '../support/hold-calls.js';
+import { getStatement, postTransaction, request, type JsonResponse } from '../support/http.js';
+
+let stack: RunningStack;
+let database: TestDatabase;
+let baseUrl: string;
+
+beforeAll(async () => {
+  const port = await freePort();
+  stack = await startStack({ port, dataDirectory: makeDataDirectory() });
+  baseUrl = `http://127.0.0.1:${port}`;
+  database = openDatabase(stack.state().databaseUrl);
+});
+
+afterAll(async () => {
+  await database?.close();
+  await stack?.dispose();
+});
+
+async function transfer(from: number | string, body: unknown, key?: string): Promise<JsonResponse & { replayed: boolean }> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (key !== undefined) headers['idempotency-key'] = key;
+  const response = await fetch(`${baseUrl}/clientes/${from}/transferencias`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? undefined : JSON.parse(text), text, headers: response.headers, replayed: response.headers.get('idempotent-replayed') === 'true' };
+}
+
+const books = async () => {
+  const rows = await database.query<{ id: number; saldo: string; n: number }>(
+    'SELECT c.id, c.saldo, (SELECT count(*)::int FROM transacoes t WHERE t.cliente_id = c.id) AS n FROM clientes c ORDER BY c.id');
+  return rows.map((row) => ({ id: row.id, saldo: Number(row.saldo), n: row.n }));
+};
+
+describe('a transfer through nginx', () => {
+  it('answers the payer\'s limite, saldo and the transfer id; each side\'s statement shows its own row; the history links them', async () => {
+    const answer = await transfer(1, { para: 2, valor: 1500, descricao: 'pix' });
+    expect(answer.status, answer.text).toBe(200);
+    expect(answer.body).toEqual({ limite: 100000, saldo: -1500, transferencia: expect.any(Number) });
+    const payer = await getStatement(baseUrl, 1);
+    const payee = await getStatement(baseUrl, 2);
+    expect(payer.body.saldo.total).toBe(-1500);
+    expect(payee.body.saldo.total).toBe(1500);
+    // The contract's shape, exactly: the same four fields as a transaction.
+    expect(payer.body.ultimas_transacoes).toEqual([{ valor: 1500, tipo: 'd', descricao: 'pix', realizada_em: expect.any(String) }]);
+    expect(payee.body.ultimas_transacoes).toEqual([{ valor: 1500, tipo: 'c', descricao: 'pix', realizada_em: expect.any(String) }]);
+    const payerPage = await request(baseUrl, 'GET', '/clientes/1/transacoes');
+    const payeePage = await request(baseUrl, 'GET', '/clientes/2/transacoes');
+    expect(payerPage.body.transacoes[0]).toMatchObject({ tipo: 'd', transferencia: answer.body.transferencia, contraparte: 2, saldo_apos: -1500 });
+    expect(payeePage.body.transacoes[0]).toMatchObject({ tipo: 'c', transferencia: answer.body.transferencia, contraparte: 1, saldo_apos: 1500 });
+    // A plain transaction's row carries neither.
+    await postTransaction(baseUrl, 2, { valor: 1, tipo: 'd', descricao: 'tarifa' });
+    expect(Object.keys((await request(baseUrl, 'GET', '/clientes/2/transacoes')).body.transacoes[0]).sort()).toEqual(['descricao', 'id', 'realizada_em', 'saldo_apos', 'tipo', 'valor']);
+  });
+
+  it.each([
+    ['to itself', 3, { para: 3, valor: 1, descricao: 'x' }, 422, 'transferencia_para_si'],
+    ['to an unknown client', 3, { para: 6, valor: 1, descricao: 'x' }, 422, 'destinatario_nao_encontrado'],
+    ['from an unknown client', 6, { para: 3, valor: 1, descricao: 'x' }, 404, 'cliente_nao_encontrado'],
+    ['past the payer\'s limit', 2, { para: 3, valor: 80_000 + 1_500, descricao: 'x' }, 422, 'limite_excedido'],
+    ['with para as text', 3, { para: '2', valor: 1, descricao: 'x' }, 422, 'para_invalido'],
+    ['without para', 3, { valor: 1, descricao: 'x' }, 422, 'para_invalido'],
+    ['with a fractional valor', 3, '{"para": 2, "valor": 1.0, "descricao": "x"}', 422, 'valor_invalido'],
+    ['with an empty descricao', 3, { para: 2, valor: 1, descricao: '' }, 422, 'descricao_invalida'],
+    ['with a body that is not JSON', 3, '{"para": 2,', 422, 'json_invalido'],
+  ])('%s: %i %s, and nothing moves', async (_what, from, body, status, code) => {
+    const before = await books();
+    const answer = await transfer(from, body);
+    expect(answer.status, answer.text).toBe(status);
+    expect(answer.body.erro).toBe(code);
+    expect(await books()).toEqual(before);
+  });
+
+  it('with an Idempotency-Key is made once: the retry is answered the same bytes, marked replayed; another body is refused', async () => {
+    const key = randomUUID();
+    const first = await transfer(4, { para: 5, valor: 700, descricao: 'aluguel' }, key);
+    const after = await books();
+    const retry = await transfer(4, { para: 5, valor: 700, descricao: 'aluguel' }, key);
+    expect(first.status).toBe(200);
+    expect([retry.status, retry.text, retry.replayed]).toEqual([200, first.text, true]);
+    expect((await transfer(4, { para: 3, valor: 700, descricao: 'aluguel' }, key)).body.erro).toBe('chave_idempotencia_reutilizada');
+    expect(await books()).toEqual(after);
+  });
+
+  it('shares one call with transactions, answered in arrival order, and conserves money', async () => {
+    const admins = stack.state().instances.map((instance) => instance.admin!);
+    const ledgers = async () => (await Promise.all(admins.map(readAdminHealth))).map((health) => health.ledger.transacoes);
+    const before = await books();
+    const sum = (all: { saldo: number }[]) => all.reduce((total, row) => total + row.saldo, 0);
+    // Held inserts keep the first call in the database; what follows queues behind it and shares the next call.
+    const blocker = await holdTransactionInserts(database.adminUrl);
+    let answers: JsonResponse[];
+    try {
+      const first = postTransaction(baseUrl, 3, { valor: 10, tipo: 'c', descricao: 'primeira' });
+      await waitForOrThrow('the first call in flight', async () => (await ledgers()).some((ledger) => ledger.inFlight === 1), { timeoutMs: 5000, intervalMs: 10 });
+      const rest = [
+        transfer(3, { para: 4, valor: 100, descricao: 'lote1' }),
+        postTransaction(baseUrl, 3, { valor: 5, tipo: 'd', descricao: 'lote2' }),
+        transfer(3, { para: 5, valor: 1_000_000_000, descricao: 'lote3' }),
+        transfer(3, { para: 1, valor: 50, descricao: 'lote4' }),
+      ];
+      answers = await (async () => {
+        // Client 3's requests all go to its home instance; wait until they queue there.
+        await waitForOrThrow('the rest queued', async () => (await ledgers()).some((ledger) => ledger.waiting === 4), { timeoutMs: 5000, intervalMs: 10 });
+        await blocker.release();
+        return Promise.all([first, ...rest]);
+      })();
+    } finally {
+      await blocker.release();
+    }
+    const saldo3 = before.find((row) => row.id === 3)!.saldo;
+    expect(answers.map((answer) => [answer.status, answer.body.saldo ?? answer.body.erro])).toEqual([
+      [200, saldo3 + 10], [200, saldo3 - 90], [200, saldo3 - 95], [422, 'limite_excedido'], [200, saldo3 - 145],
+    ]);
+    expect(sum(await books())).toBe(sum(before) + 10 - 5);
+    const calls = await database.query<{ n: number }>("SELECT count(*)::int AS n FROM transacoes WHERE descricao IN ('lote1', 'lote2', 'lote4')");
+    expect(calls[0]!.n).toBe(5);
+  });
+});
