@@ -112,6 +112,8 @@ export interface Verdict {
      */
     keyed: number; retried: number; retriedResolved: number; retriedReplayed: number;
   };
+  /** Of the transactions, the transfers (POST transferencias): by outcome, and the distinct transfers stored during the run. */
+  transfers: { acknowledged: number; refused: number; unknown: number; unknownApplied: number; stored: number };
   statements: { read: number; unknown: number };
   violations: Record<InvariantNumber, number>;
   /** The first few violations of each invariant, in words. */
@@ -169,6 +171,7 @@ export function judge(history: Operation[], database: DatabaseState, runTag: str
     transactions: {
       acknowledged: count('applied'), refused: count('refused'), invalid: count('invalid') + count('not-found'), notApplied: count('not-applied'), unknown: count('unknown'), unknownApplied, ...retries,
     },
+    transfers: countTransfers(requests),
     statements: { read: statements.filter((read) => read.outcome === 'read').length, unknown: statements.filter((read) => read.outcome === 'unknown').length },
     violations: violations.counts,
     examples: violations.examples,
@@ -212,6 +215,14 @@ function checkRowsOfEachRequest(requests: Requests, violations: Violations, runT
     }
   }
   return unknownApplied;
+}
+
+function countTransfers(requests: Requests): Verdict['transfers'] {
+  const transfers = requests.transactions.filter((operation) => operation.para !== undefined);
+  const count = (outcome: Outcome) => transfers.filter((operation) => operation.outcome === outcome).length;
+  const stored = new Set(requests.runRows.flatMap((row) => (row.transferId == null ? [] : [row.transferId]))).size;
+  const unknownApplied = transfers.filter((operation) => operation.outcome === 'unknown' && (requests.rowsByDescricao.get(operation.descricao)?.length ?? 0) > 0).length;
+  return { acknowledged: count('applied'), refused: count('refused'), unknown: count('unknown'), unknownApplied, stored };
 }
 
 /** How many rows an applied operation leaves: a transaction one, a transfer two. */
