@@ -16,6 +16,7 @@
 //   npm run bench -- --duration 10 --public-duration 60 --rounds 3 --readme
 //   npm run bench -- --limits off          # without the run under compose limits
 //   npm run bench -- --start --smoke       # a few seconds; fails on any error
+//   npm run bench -- --start --transfers   # transfers against transactions only (transfers.ts)
 
 import { parseArgs } from 'node:util';
 import { numberOption, readTargetOptions, TARGET_OPTIONS, withTarget, type Target, type TargetOptions } from '../harness/target.js';
@@ -27,6 +28,7 @@ import type { BenchReport } from './report/report.js';
 import { setupFor } from './run-scenario.js';
 import { compare } from './report/targets.js';
 import { measureInstanceRestart, type Startup } from './startup.js';
+import { runTransferBench } from './transfer-run.js';
 
 /** --smoke: every scenario, briefly, to prove the bench and the stack work. */
 const SMOKE: MeasureOptions = { durationSeconds: 1, publicRateDurationSeconds: 1, connections: 8, rounds: 1, ceilingPoolSizes: [8] };
@@ -38,6 +40,7 @@ interface BenchOptions {
   limits: Limits;
   smoke: boolean;
   readme: boolean;
+  transfers: boolean;
 }
 
 function readOptions(): BenchOptions {
@@ -51,6 +54,7 @@ function readOptions(): BenchOptions {
       limits: { type: 'string', default: 'compose' },
       smoke: { type: 'boolean', default: false },
       readme: { type: 'boolean', default: false },
+      transfers: { type: 'boolean', default: false },
     },
   });
   const limits = LIMITS.find((known) => known === values.limits);
@@ -63,11 +67,12 @@ function readOptions(): BenchOptions {
     rounds: numberOption(values.rounds, 'rounds', { min: 1, max: 20, whole: true }),
     ceilingPoolSizes: CEILING_POOL_SIZES,
   };
-  return { target: readTargetOptions(values), measure: chosen, limits, smoke: values.smoke, readme: values.readme };
+  return { target: readTargetOptions(values), measure: chosen, limits, smoke: values.smoke, readme: values.readme, transfers: values.transfers };
 }
 
 async function main(): Promise<void> {
   const options = readOptions();
+  if (options.transfers) return withTarget(options.target, (target) => runTransferBench(target, options.measure, options.target.out));
   await withTarget(options.target, async (target) => {
     const report = await run(target, options).catch((error: unknown) => {
       printStackOutput(target);
