@@ -6,6 +6,7 @@
 // order, and the contract's statement keeping its exact shape.
 
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import { freePort, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
@@ -36,6 +37,21 @@ async function transfer(from: number | string, body: unknown, key?: string): Pro
   const response = await fetch(`${baseUrl}/clientes/${from}/transferencias`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
   const text = await response.text();
   return { status: response.status, body: text === '' ? undefined : JSON.parse(text), text, headers: response.headers, replayed: response.headers.get('idempotent-replayed') === 'true' };
+}
+
+/** A POST straight to one instance's unix socket, past nginx. */
+function postToSocket(socketPath: string, path: string, body: object): Promise<{ status: number; body: any }> {
+  const payload = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const sent = http.request({ socketPath, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      response.on('error', reject);
+    });
+    sent.on('error', reject);
+    sent.end(payload);
+  });
 }
 
 const books = async () => {
@@ -94,29 +110,30 @@ describe('a transfer through nginx', () => {
     expect(await books()).toEqual(after);
   });
 
-  it('shares one call with transactions, answered in arrival order, and conserves money', async () => {
-    const admins = stack.state().instances.map((instance) => instance.admin!);
-    const ledgers = async () => (await Promise.all(admins.map(readAdminHealth))).map((health) => health.ledger.transacoes);
+  it('shares one call with transactions on an instance, answered in arrival order, and conserves money', async () => {
+    // nginx gives transfers a home of their own; straight to one instance's
+    // socket, transactions and transfers of the same clients meet in one queue.
+    const [instance] = stack.state().instances;
+    const socket = instance!.listen.slice('unix:'.length);
+    const send = (route: string, from: number, body: object) => postToSocket(socket, `/clientes/${from}/${route}`, body);
+    const waitingThere = async () => (await readAdminHealth(instance!.admin!)).ledger.transacoes;
     const before = await books();
     const sum = (all: { saldo: number }[]) => all.reduce((total, row) => total + row.saldo, 0);
     // Held inserts keep the first call in the database; what follows queues behind it and shares the next call.
     const blocker = await holdTransactionInserts(database.adminUrl);
-    let answers: JsonResponse[];
+    let answers: { status: number; body: any }[];
     try {
-      const first = postTransaction(baseUrl, 3, { valor: 10, tipo: 'c', descricao: 'primeira' });
-      await waitForOrThrow('the first call in flight', async () => (await ledgers()).some((ledger) => ledger.inFlight === 1), { timeoutMs: 5000, intervalMs: 10 });
+      const first = send('transacoes', 3, { valor: 10, tipo: 'c', descricao: 'primeira' });
+      await waitForOrThrow('the first call in flight', async () => (await waitingThere()).inFlight === 1, { timeoutMs: 5000, intervalMs: 10 });
       const rest = [
-        transfer(3, { para: 4, valor: 100, descricao: 'lote1' }),
-        postTransaction(baseUrl, 3, { valor: 5, tipo: 'd', descricao: 'lote2' }),
-        transfer(3, { para: 5, valor: 1_000_000_000, descricao: 'lote3' }),
-        transfer(3, { para: 1, valor: 50, descricao: 'lote4' }),
+        send('transferencias', 3, { para: 4, valor: 100, descricao: 'lote1' }),
+        send('transacoes', 3, { valor: 5, tipo: 'd', descricao: 'lote2' }),
+        send('transferencias', 3, { para: 5, valor: 1_000_000_000, descricao: 'lote3' }),
+        send('transferencias', 3, { para: 1, valor: 50, descricao: 'lote4' }),
       ];
-      answers = await (async () => {
-        // Client 3's requests all go to its home instance; wait until they queue there.
-        await waitForOrThrow('the rest queued', async () => (await ledgers()).some((ledger) => ledger.waiting === 4), { timeoutMs: 5000, intervalMs: 10 });
-        await blocker.release();
-        return Promise.all([first, ...rest]);
-      })();
+      await waitForOrThrow('the rest queued', async () => (await waitingThere()).waiting === 4, { timeoutMs: 5000, intervalMs: 10 });
+      await blocker.release();
+      answers = await Promise.all([first, ...rest]);
     } finally {
       await blocker.release();
     }
