@@ -2,7 +2,7 @@
 // once here (its variable, default, bounds, which program reads it, and what
 // it is for); the instance and the launcher parse their configuration from
 // these declarations, the launcher passes instance settings on by walking
-// them, and a test checks the README's table against them. A value that is
+// them, and a test checks docs/operating.md's table against them. A value that is
 // present but malformed stops the process at start, rather than being
 // half-understood. Limits carry their unit last.
 
@@ -20,7 +20,7 @@ export type Reader = 'instance' | 'stack';
 interface Declared {
   env: string;
   readers: readonly Reader[];
-  /** One line for the README's table. */
+  /** One line for the settings table (docs/operating.md). */
   meaning: string;
 }
 
@@ -41,7 +41,7 @@ export interface TextSetting extends Declared {
   kind: 'text';
   /** undefined: unset unless given. */
   default: string | undefined;
-  /** How the README shows a default that is computed or absent. */
+  /** How the settings table shows a default that is computed or absent. */
   defaultShown: string;
 }
 
@@ -90,7 +90,7 @@ export const SETTINGS = {
   logLevel: choice({ env: 'CREBITO_LOG_LEVEL', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], readers: BOTH, meaning: 'JSON log lines at this level and above (no line per request at `info`)' }),
   slowRequestMs: integer({ env: 'CREBITO_SLOW_REQUEST_MS', default: 250, min: 1, max: 600_000, readers: BOTH, meaning: 'a request answered slower than this is logged (warn) with its route, status and duration' }),
   poolClientsMax: integer({ env: 'CREBITO_POOL_CLIENTS_MAX', default: 4, min: 1, max: 200, readers: BOTH, meaning: 'database connections in each instance\'s pool (beside them it opens one for the breaker\'s probe, and one for the API keys\' poll with CREBITO_AUTH=keys)' }),
-  queueLengthMax: integer({ env: 'CREBITO_QUEUE_LENGTH_MAX', default: 2048, min: 1, max: 1_000_000, readers: BOTH, meaning: 'transactions (and, separately, statements) waiting to join a database call before answering 503' }),
+  queueLengthMax: integer({ env: 'CREBITO_QUEUE_LENGTH_MAX', default: 2048, min: 1, max: 1_000_000, readers: BOTH, meaning: 'requests of one operation waiting to join a database call before answering 503: transactions, statements and history pages each have a queue this long' }),
   queueWaitMsMax: integer({ env: 'CREBITO_QUEUE_WAIT_MS_MAX', default: 500, min: 1, max: 600_000, readers: BOTH, meaning: 'longest a request waits to join a database call before a 503 `sobrecarregado` (never sent: nothing was applied)' }),
   requestTimeoutMs: integer({ env: 'CREBITO_REQUEST_TIMEOUT_MS', default: 1000, min: 1, max: 600_000, readers: BOTH, meaning: 'longest a request waits for the database in all; then a 503 `banco_sem_resposta` (sent: it may have been applied)' }),
   breakerFailuresMax: integer({ env: 'CREBITO_BREAKER_FAILURES_MAX', default: 3, min: 1, max: 1000, readers: BOTH, meaning: 'consecutive failed or late database calls that open the circuit breaker (then 503 `banco_indisponivel` at once until a probe succeeds)' }),
@@ -167,7 +167,7 @@ export function environmentFor(values: Partial<Record<SettingName, number | stri
   return environment;
 }
 
-/** How a setting's default reads in the README's table. */
+/** How a setting's default reads in the settings table. */
 export function shownDefault(setting: Setting): string {
   return setting.kind === 'text' ? setting.defaultShown : `\`${setting.default}\``;
 }

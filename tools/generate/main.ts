@@ -10,9 +10,9 @@ import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { DOCKER_NGINX_FILE } from './docker-nginx.js';
 import type { GeneratedFile } from './generated-file.js';
 import { OPENAPI_FILE } from './openapi.js';
-import { README_SETTINGS_TABLE } from './settings-table.js';
+import { OPERATING_SETTINGS_TABLE } from './settings-table.js';
 
-export const GENERATED_FILES: readonly GeneratedFile[] = [DOCKER_NGINX_FILE, OPENAPI_FILE, README_SETTINGS_TABLE];
+export const GENERATED_FILES: readonly GeneratedFile[] = [DOCKER_NGINX_FILE, OPENAPI_FILE, OPERATING_SETTINGS_TABLE];
 
 /** The file's text as it should be, given its text now (empty when it does not exist yet). */
 export function expectedText(file: GeneratedFile): { current: string; expected: string } {
