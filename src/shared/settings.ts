@@ -60,13 +60,13 @@ const BOTH = ['instance', 'stack'] as const;
 
 export const SETTINGS = {
   port: integer({ env: 'PORT', default: 9999, min: 1, max: 65535, readers: STACK, meaning: 'public port (nginx, or the instances without nginx)' }),
-  databaseUrl: text({ env: 'DATABASE_URL', default: undefined, defaultShown: 'unset: embedded', readers: BOTH, meaning: 'an external PostgreSQL, as the role the instances log in as (`crebito_api`: see *Database roles*); an instance alone requires it' }),
+  databaseUrl: text({ env: 'DATABASE_URL', default: undefined, defaultShown: 'unset: embedded', readers: BOTH, meaning: 'an external PostgreSQL, as the role the instances log in as (`crebito_api`: see docs/security.md, Database roles); an instance alone requires it' }),
   databaseOwnerUrl: text({ env: 'DATABASE_OWNER_URL', default: undefined, defaultShown: 'unset: `DATABASE_URL`', readers: STACK, meaning: 'the same database as the schema\'s owner, which applies `sql/` at start; never given to the instances' }),
-  auth: choice({ env: 'CREBITO_AUTH', default: 'off', choices: ['off', 'keys'], readers: BOTH, meaning: '`keys`: every API route asks for `Authorization: Bearer <key>` (keys made by `npm run keys`; see *API keys*), and `CREBITO_RATE_LIMIT_PER_S` counts per key' }),
+  auth: choice({ env: 'CREBITO_AUTH', default: 'off', choices: ['off', 'keys'], readers: BOTH, meaning: '`keys`: every API route asks for `Authorization: Bearer <key>` (keys made by `npm run keys`; see docs/security.md, API keys), and `CREBITO_RATE_LIMIT_PER_S` counts per key' }),
   allowSuperuser: choice({ env: 'CREBITO_ALLOW_SUPERUSER', default: 'off', choices: ['off', 'on'], readers: BOTH, meaning: '`on` lets instances log in as a superuser or as the schema\'s owner, which they refuse by default' }),
   dataDirectory: text({ env: 'CREBITO_DATA_DIR', default: undefined, defaultShown: '`.data`', readers: STACK, meaning: 'embedded PostgreSQL data, sockets, pid and state files' }),
   databaseMode: choice({ env: 'CREBITO_DATABASE_MODE', default: 'durable', choices: ['durable', 'fast'], readers: STACK, meaning: '`fast` turns fsync, synchronous_commit and full_page_writes off in the embedded database: a crash may lose acknowledged transactions (benchmarks only)' }),
-  ha: choice({ env: 'CREBITO_HA', default: 'off', choices: ['off', 'on'], readers: STACK, meaning: '`on`: three PostgreSQL 15 nodes under Patroni with etcd and HAProxy instead of the embedded server (root; see High availability)' }),
+  ha: choice({ env: 'CREBITO_HA', default: 'off', choices: ['off', 'on'], readers: STACK, meaning: '`on`: three PostgreSQL 15 nodes under Patroni with etcd and HAProxy instead of the embedded server (root; see docs/ha.md)' }),
   haDcs: choice({ env: 'CREBITO_HA_DCS', default: 'etcd', choices: ['etcd', 'etcd3'], readers: STACK, meaning: 'Patroni\'s backend for `CREBITO_HA=on`: `etcd` (etcd\'s v2 API); `etcd3` is refused with a Patroni known to lose writes on it' }),
   embeddedPostgresPort: integer({ env: 'CREBITO_POSTGRES_PORT', default: 54329, min: 1, max: 65535, readers: STACK, meaning: 'port number of the embedded server\'s unix socket (no TCP is opened)' }),
   instanceCount: integer({ env: 'CREBITO_INSTANCES', default: 2, min: 1, max: 32, readers: STACK, meaning: 'API instances' }),
