@@ -12,7 +12,7 @@ import path from 'node:path';
 const ROOTS = ['src', 'sql', 'docs', 'test', 'tools', 'nginx', 'docker', 'load', 'results', 'observability'];
 // Not after `](`: a Markdown link is read as a link, relative to its document.
 const REPO_PATH = new RegExp(`(?<![\\w./<>-])(?<!\\]\\()((?:${ROOTS.join('|')})/[\\w./-]*\\w)(?::(\\d+))?`, 'g');
-/** A path that goes on with one of these is a pattern (a placeholder in angle brackets, braces, an ellipsis, a star), not one file. */
+/** A path that goes on with one of these is a pattern, not one file: `<placeholder>`, `{a,b}`, an ellipsis, a star. */
 const PATTERN_NEXT = /^[\w./-]*[{<…*$]/;
 /** `nginx/1.22.1` is a version, not a path. */
 const VERSION = /^\w+\/[\d.]+$/;
@@ -73,7 +73,9 @@ export function anchorsOf(markdown: string): Set<string> {
 
 /** Why a citation leads nowhere in the repository at root, or undefined when it leads somewhere. */
 export function brokenReason(root: string, citation: Citation, scripts: Record<string, string>): string | undefined {
-  if (citation.kind === 'script') return citation.name in scripts ? undefined : `npm run ${citation.name}: no such script`;
+  if (citation.kind === 'script') {
+    return citation.name in scripts ? undefined : `npm run ${citation.name}: no such script`;
+  }
   const full = path.join(root, citation.path);
   if (!fs.existsSync(full)) return `${citation.path}: no such file`;
   if (citation.kind === 'path' && citation.line !== undefined) {
@@ -81,7 +83,8 @@ export function brokenReason(root: string, citation: Citation, scripts: Record<s
     return citation.line <= lines ? undefined : `${citation.path}:${citation.line}: the file has ${lines} lines`;
   }
   if (citation.kind === 'link' && citation.anchor !== undefined && citation.path.endsWith('.md')) {
-    return anchorsOf(fs.readFileSync(full, 'utf8')).has(citation.anchor) ? undefined : `${citation.path}#${citation.anchor}: no such heading`;
+    const found = anchorsOf(fs.readFileSync(full, 'utf8')).has(citation.anchor);
+    return found ? undefined : `${citation.path}#${citation.anchor}: no such heading`;
   }
   return undefined;
 }

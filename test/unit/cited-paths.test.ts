@@ -12,9 +12,13 @@ import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { anchorsOf, brokenReason, citationsIn, proseOf } from '../support/citations.js';
 
 const SCANNED_FOLDERS = ['src', 'sql', 'tools', 'test', 'nginx', 'docker', 'load', 'docs'];
-const SCANNED_FILES = ['README.md', 'Dockerfile', 'docker-compose.yml', 'docker-compose.ha.yml', 'vitest.config.ts', '.ci/run'];
+const SCANNED_FILES = ['README.md', 'Dockerfile', 'docker-compose.yml', 'docker-compose.ha.yml', 'vitest.config.ts',
+  '.ci/run'];
 const SCANNED_NAME = /\.(md|ts|js|cjs|mjs|sql|lua|sh|conf|template|ya?ml)$|^[^.]+$/;
-const scripts = (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+const packageJson = fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8');
+const scripts = (JSON.parse(packageJson) as { scripts: Record<string, string> }).scripts;
+
+const read = (file: string) => fs.readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
 
 function filesUnder(folder: string): string[] {
   const full = path.join(PROJECT_ROOT, folder);
@@ -25,12 +29,13 @@ function filesUnder(folder: string): string[] {
 }
 
 function scannedFiles(): string[] {
-  return [...SCANNED_FOLDERS.flatMap(filesUnder), ...SCANNED_FILES.filter((file) => fs.existsSync(path.join(PROJECT_ROOT, file)))];
+  const rootFiles = SCANNED_FILES.filter((file) => fs.existsSync(path.join(PROJECT_ROOT, file)));
+  return [...SCANNED_FOLDERS.flatMap(filesUnder), ...rootFiles];
 }
 
 /** Every citation that leads nowhere, as `file: why`. */
 function broken(files: string[]): string[] {
-  return files.flatMap((file) => citationsIn(file, fs.readFileSync(path.join(PROJECT_ROOT, file), 'utf8'))
+  return files.flatMap((file) => citationsIn(file, read(file))
     .map((citation) => brokenReason(PROJECT_ROOT, citation, scripts))
     .filter((reason) => reason !== undefined)
     .map((reason) => `${file}: ${reason}`));
@@ -38,7 +43,7 @@ function broken(files: string[]): string[] {
 
 describe('what prose cites', () => {
   it('finds paths, links and scripts (the scan itself works)', () => {
-    const kinds = scannedFiles().flatMap((file) => citationsIn(file, fs.readFileSync(path.join(PROJECT_ROOT, file), 'utf8')).map((citation) => citation.kind));
+    const kinds = scannedFiles().flatMap((file) => citationsIn(file, read(file)).map((citation) => citation.kind));
     expect(kinds.filter((kind) => kind === 'path').length).toBeGreaterThan(100);
     expect(kinds.filter((kind) => kind === 'link').length).toBeGreaterThan(20);
     expect(kinds.filter((kind) => kind === 'script').length).toBeGreaterThan(10);
@@ -50,14 +55,15 @@ describe('what prose cites', () => {
 });
 
 describe('the scan', () => {
-  // Built from parts, so that this file's own comments and strings cite nothing that is missing.
-  const [src, sql, docs, tools, results] = ['src/', 'sql/', 'docs/', 'tools/', 'results/'];
-  const readme = `See \`${src}gone.ts:3\`, \`${sql}01-schema.sql:99999\`, [a](${docs}missing.md), [b](${docs}api.md#no-such-heading), `
-    + `\`npm run nothing\`, \`dist/${tools}gone/main.js\`, \`${results}bench-<mode>.md\`, \`${results}ha-cost-{1,2}.md\` and nginx/1.22.1.`;
+  // In code, not a comment: the scan reads this file's comments only.
+  const readme = [
+    'See `src/gone.ts:3`, `sql/01-schema.sql:99999`, [a](docs/missing.md), [b](docs/api.md#no-such-heading),',
+    '`npm run nothing`, `dist/tools/gone/main.js`, `results/bench-<mode>.md`, `results/ha-cost-{1,2}.md`, nginx/1.22.',
+  ].join('\n');
 
-  it('reports a missing file, a line past the end, a missing link or heading, an unknown script and a compiled path without its source', () => {
-    const reasons = citationsIn('README.md', readme).map((citation) => brokenReason(PROJECT_ROOT, citation, scripts)).filter(Boolean);
-    expect(reasons).toEqual([
+  it('reports a missing file or line, link or heading, an unknown script, a compiled path without its source', () => {
+    const reasons = citationsIn('README.md', readme).map((each) => brokenReason(PROJECT_ROOT, each, scripts));
+    expect(reasons.filter(Boolean)).toEqual([
       'src/gone.ts: no such file',
       expect.stringMatching(/^sql\/01-schema\.sql:99999: the file has \d+ lines$/),
       'tools/gone/main.ts: no such file',
@@ -72,11 +78,12 @@ describe('the scan', () => {
     expect(proseOf('a.ts', `const p = 'a string'; ${comment} a comment\n`)).toBe(' see a comment');
     expect(proseOf('a.sql', 'SELECT 1; -- a comment\n')).toBe(' a comment');
     expect(proseOf('nginx.conf.template', '  # a comment\nlisten 80;\n')).toBe(' a comment');
-    expect(citationsIn('docs/a.md', '[r](../README.md#run-it)')).toEqual([{ kind: 'link', path: 'README.md', anchor: 'run-it' }]);
+    expect(citationsIn('docs/a.md', '[r](../README.md#run-it)'))
+      .toEqual([{ kind: 'link', path: 'README.md', anchor: 'run-it' }]);
   });
 
   it('names headings as GitHub does', () => {
-    expect([...anchorsOf('# A b\n## Cost, measured (goals)\n```sh\n# not a heading\n```\n### `npm run bench`\n## A b\n')])
-      .toEqual(['a-b', 'cost-measured-goals', 'npm-run-bench', 'a-b-1']);
+    const markdown = '# A b\n## Cost, measured (goals)\n```sh\n# not a heading\n```\n### `npm run bench`\n## A b\n';
+    expect([...anchorsOf(markdown)]).toEqual(['a-b', 'cost-measured-goals', 'npm-run-bench', 'a-b-1']);
   });
 });

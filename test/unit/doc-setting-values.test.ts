@@ -24,12 +24,13 @@ const integers = new Map(Object.values(SETTINGS).filter((setting): setting is In
 
 /** README.md and every Markdown file of docs/, by their path from the root. */
 function documents(): string[] {
-  const docs = fs.readdirSync(path.join(PROJECT_ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`);
-  return ['README.md', ...docs];
+  const docs = fs.readdirSync(path.join(PROJECT_ROOT, 'docs')).filter((name) => name.endsWith('.md'));
+  return ['README.md', ...docs.map((name) => `docs/${name}`)];
 }
 
 describe('the defaults the docs quote', () => {
-  const quotes = documents().flatMap((file) => [...fs.readFileSync(path.join(PROJECT_ROOT, file), 'utf8').matchAll(QUOTED)]
+  const text = (file: string) => fs.readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
+  const quotes = documents().flatMap((file) => [...text(file).matchAll(QUOTED)]
     .filter((match) => integers.has(match[1]!))
     .map((match) => [`${file}: ${match[0].replace(/\s+/g, ' ')}`, match[1]!, match[2]!, match[3]] as const));
 

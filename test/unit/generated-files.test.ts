@@ -27,15 +27,18 @@ describe('generated files', () => {
 });
 
 // The bench writes its last run into docs/performance.md (`npm run bench -- --publish`), between markers, with
-// the chart's link made relative to docs/; a document without the markers is refused rather than appended to.
+// the chart's link made relative to docs/; a document without the markers is refused rather than appended
+// to.
 describe('the bench\'s published run', () => {
   const report = '# crebito benchmark\n\nRun today.\n\n![chart](bench-durable.svg)\n';
 
   it('replaces what is between the markers of docs/performance.md, and nothing else', () => {
     const current = fs.readFileSync(PUBLISHED_FILE, 'utf8');
     const published = withPublishedRun(current, report);
-    expect(published.slice(0, current.indexOf(PUBLISHED_START))).toBe(current.slice(0, current.indexOf(PUBLISHED_START)));
-    expect(published).toContain(`${PUBLISHED_START}\nRun today.\n\n![chart](../results/bench-durable.svg)\n${PUBLISHED_END}`);
+    const before = current.slice(0, current.indexOf(PUBLISHED_START));
+    expect(published.startsWith(before)).toBe(true);
+    const section = 'Run today.\n\n![chart](../results/bench-durable.svg)';
+    expect(published).toContain(`${PUBLISHED_START}\n${section}\n${PUBLISHED_END}`);
     expect(published.endsWith(current.slice(current.indexOf(PUBLISHED_END)))).toBe(true);
   });
 

@@ -16,10 +16,12 @@ describe('docs/operating.md', () => {
     const operating = fs.readFileSync(SETTINGS_TABLE_FILE, 'utf8');
     const start = operating.indexOf(SETTINGS_TABLE_START);
     const end = operating.indexOf(SETTINGS_TABLE_END);
-    expect(start, `docs/operating.md needs a ${SETTINGS_TABLE_START} … ${SETTINGS_TABLE_END} section`).toBeGreaterThan(0);
+    expect(start, `docs/operating.md needs a ${SETTINGS_TABLE_START} … ${SETTINGS_TABLE_END} section`)
+      .toBeGreaterThan(0);
     const table = operating.slice(start + SETTINGS_TABLE_START.length, end).trim();
     // Made by tools/generate/settings-table.ts: npm run generate rewrites it.
-    expect(table, `docs/operating.md's settings table should read:\n${renderSettingsTable()}`).toBe(renderSettingsTable());
+    const expected = renderSettingsTable();
+    expect(table, `docs/operating.md's settings table should read:\n${expected}`).toBe(expected);
   });
 });
 

@@ -66,7 +66,8 @@ function readOptions(): BenchOptions {
     rounds: numberOption(values.rounds, 'rounds', { min: 1, max: 20, whole: true }),
     ceilingPoolSizes: CEILING_POOL_SIZES,
   };
-  return { target: readTargetOptions(values), measure: chosen, limits, smoke: values.smoke, publish: values.publish || values.readme };
+  const publish = values.publish || values.readme;
+  return { target: readTargetOptions(values), measure: chosen, limits, smoke: values.smoke, publish };
 }
 
 async function main(): Promise<void> {
@@ -77,7 +78,8 @@ async function main(): Promise<void> {
       throw error;
     });
     printSummary(report);
-    writeReport(report, { out: options.target.out, name: options.smoke ? 'smoke' : `bench-${report.databaseMode}`, publish: options.publish });
+    const name = options.smoke ? 'smoke' : `bench-${report.databaseMode}`;
+    writeReport(report, { out: options.target.out, name, publish: options.publish });
     failOnErrors(report, target);
   });
 }

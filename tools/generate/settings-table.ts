@@ -23,7 +23,9 @@ export const OPERATING_SETTINGS_TABLE: GeneratedFile = {
   render(current: string): string {
     const start = current.indexOf(SETTINGS_TABLE_START);
     const end = current.indexOf(SETTINGS_TABLE_END);
-    if (start < 0 || end < start) throw new Error(`docs/operating.md needs a ${SETTINGS_TABLE_START} … ${SETTINGS_TABLE_END} section`);
+    if (start < 0 || end < start) {
+      throw new Error(`docs/operating.md needs a ${SETTINGS_TABLE_START} … ${SETTINGS_TABLE_END} section`);
+    }
     return `${current.slice(0, start + SETTINGS_TABLE_START.length)}\n${renderSettingsTable()}\n${current.slice(end)}`;
   },
 };

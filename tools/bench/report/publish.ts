@@ -56,7 +56,9 @@ export function writeReport(report: BenchReport, options: { out: string; name: s
 export function withPublishedRun(document: string, markdown: string): string {
   const start = document.indexOf(PUBLISHED_START);
   const end = document.indexOf(PUBLISHED_END);
-  if (start < 0 || end < start) throw new Error(`docs/performance.md has no ${PUBLISHED_START} … ${PUBLISHED_END} section`);
+  if (start < 0 || end < start) {
+    throw new Error(`docs/performance.md has no ${PUBLISHED_START} … ${PUBLISHED_END} section`);
+  }
   // The chart sits beside the report in results/; the document is one folder down from the root.
   const section = markdown.replace(/^# .*\n/, '').replace(/\]\((bench-[a-z]+\.svg)\)/, '](../results/$1)');
   return `${document.slice(0, start + PUBLISHED_START.length)}\n${section.trim()}\n${document.slice(end)}`;
