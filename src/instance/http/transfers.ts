@@ -35,7 +35,8 @@ export function parseTransferBody(body: Uint8Array, payerId: number): TransferRe
   const value = parseJsonObject(body);
   if (value instanceof Failure) return value;
   const { para, valor, descricao } = value;
-  if (typeof para !== 'number' || !Number.isInteger(para) || para < 1 || para > CLIENT_ID_MAX) return failures.invalidPara;
+  const isClientId = typeof para === 'number' && Number.isInteger(para) && para >= 1 && para <= CLIENT_ID_MAX;
+  if (!isClientId) return failures.invalidPara;
   if (!isValor(valor, body)) return failures.invalidValor;
   if (!isDescricao(descricao)) return failures.invalidDescricao;
   if (para === payerId) return failures.transferToSelf;
@@ -44,7 +45,10 @@ export function parseTransferBody(body: Uint8Array, payerId: number): TransferRe
 
 /** A replayed outcome is written exactly as the first time, marked; only a first outcome is counted. */
 function replyTransfer(context: TransferContext, exchange: Exchange, answer: AnswerOf<'transactions'>): void {
-  if (answer instanceof Replay) return replyWith(context.book, exchange, answer.answer as TransferResult | Failure, serializeTransferResult, REPLAYED);
+  if (answer instanceof Replay) {
+    const replayed = answer.answer as TransferResult | Failure;
+    return replyWith(context.book, exchange, replayed, serializeTransferResult, REPLAYED);
+  }
   if (!(answer instanceof Failure)) context.metrics.transfer('applied');
   else if (REFUSALS.includes(answer)) context.metrics.transfer('refused');
   replyWith(context.book, exchange, answer as TransferResult | Failure, serializeTransferResult);
@@ -67,5 +71,6 @@ export function postTransfer(context: TransferContext, exchange: Exchange, reque
     book.replyAfter(exchange, ledger.submit('transactions', { clientId, transfer, key, apiKeyId: apiKey?.id }),
       (answer) => replyTransfer(context, exchange, answer));
   };
-  readBody(exchange, request.getHeader('content-length'), onBody, () => replyFailure(book, exchange, failures.bodyTooLarge));
+  const tooLarge = () => replyFailure(book, exchange, failures.bodyTooLarge);
+  readBody(exchange, request.getHeader('content-length'), onBody, tooLarge);
 }

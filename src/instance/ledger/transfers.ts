@@ -12,7 +12,8 @@ import { failures } from '../../shared/failures.js';
 import { invariant } from '../../shared/invariant.js';
 import type { Operation } from './operation.js';
 import {
-  answerOf, Replay, sendTransactions, TRANSACTIONS, type PendingTransaction, type TransactionAnswer, type TransactionCallOptions,
+  answerOf, Replay, sendTransactions, TRANSACTIONS,
+  type PendingTransaction, type TransactionAnswer, type TransactionCallOptions,
 } from './transactions.js';
 
 /** A transfer as the client asked for it, validated (payee differs from the payer). */
@@ -47,7 +48,8 @@ const TRANSFER_TIPO = 't';
 
 export const MOVEMENTS_QUERY = {
   name: 'registrar_movimentos',
-  text: 'SELECT resultado, limite, saldo, repetida, transferencia FROM registrar_movimentos($1, $2, $3, $4, $5, $6, $7, $8)',
+  text: 'SELECT resultado, limite, saldo, repetida, transferencia'
+    + ' FROM registrar_movimentos($1, $2, $3, $4, $5, $6, $7, $8)',
 };
 
 /** The columns of one call: per item its payer, payee (NULL for a transaction), amount, tipo, description, keys. */
@@ -81,13 +83,17 @@ function movementAnswerOf(pending: PendingMovement, row: Row): MovementAnswer {
 }
 
 /** Sends a batch holding at least one transfer as one call, answering each item in order. */
-export async function sendMovements(database: Database, batch: PendingMovement[], options: TransactionCallOptions): Promise<MovementAnswer[]> {
-  const rows = await database.query(MOVEMENTS_QUERY.name, MOVEMENTS_QUERY.text, movementValues(batch, options.keyWaitMsMax));
+export async function sendMovements(
+  database: Database, batch: PendingMovement[], options: TransactionCallOptions,
+): Promise<MovementAnswer[]> {
+  const values = movementValues(batch, options.keyWaitMsMax);
+  const rows = await database.query(MOVEMENTS_QUERY.name, MOVEMENTS_QUERY.text, values);
   if (rows instanceof QueryFailure) {
     // As for transactions: unanswered means unknown; refused data means a bug in one item, found by sending each alone.
     if (rows.kind === 'unavailable') return batch.map(() => failures.databaseUnavailable);
     if (batch.length === 1) {
-      options.log.error({ err: rows.error, item: batch[0] }, 'BUG: the database rejected a transfer that passed validation');
+      const message = 'BUG: the database rejected a transfer that passed validation';
+      options.log.error({ err: rows.error, item: batch[0] }, message);
       return [failures.rejectedByDatabase];
     }
     const answers: MovementAnswer[] = [];
@@ -99,7 +105,9 @@ export async function sendMovements(database: Database, batch: PendingMovement[]
 }
 
 /** A call without transfers goes as transactions always went; one with any goes to registrar_movimentos. */
-function sendAny(database: Database, batch: PendingMovement[], options: TransactionCallOptions): Promise<MovementAnswer[]> {
+function sendAny(
+  database: Database, batch: PendingMovement[], options: TransactionCallOptions,
+): Promise<MovementAnswer[]> {
   if (batch.some(isTransfer)) return sendMovements(database, batch, options);
   return sendTransactions(database, batch as PendingTransaction[], options);
 }
@@ -107,5 +115,6 @@ function sendAny(database: Database, batch: PendingMovement[], options: Transact
 /** The transactions' operation, carrying transfers too (same queue, same calls, same label). */
 export const MOVEMENTS = {
   ...TRANSACTIONS,
-  send: (batch, { database, log, settings }) => sendAny(database, batch, { keyWaitMsMax: settings.idempotencyWaitMsMax, log }),
+  send: (batch, { database, log, settings }) =>
+    sendAny(database, batch, { keyWaitMsMax: settings.idempotencyWaitMsMax, log }),
 } as const satisfies Operation<PendingMovement, MovementAnswer>;
