@@ -68,7 +68,8 @@ $$;
 
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'transferencias'::regclass AND tgname = 'transferencia_inteira') THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                    WHERE tgrelid = 'transferencias'::regclass AND tgname = 'transferencia_inteira') THEN
         CREATE CONSTRAINT TRIGGER transferencia_inteira
             AFTER INSERT ON transferencias DEFERRABLE INITIALLY DEFERRED
             FOR EACH ROW EXECUTE FUNCTION conferir_transferencia();
@@ -113,6 +114,11 @@ CREATE TABLE IF NOT EXISTS chaves_transferencia (
 CREATE OR REPLACE FUNCTION movimentos_max() RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT 1000';
 
+-- Whether an array is a list of p_tamanho elements: one dimension, from 1.
+CREATE OR REPLACE FUNCTION lista_de(p_lista anyarray, p_tamanho integer) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT array_ndims(p_lista) = 1 AND array_lower(p_lista, 1) = 1 AND cardinality(p_lista) = p_tamanho $$;
+
 -- Refuses arguments no instance sends, as an error that changes nothing:
 -- the instances' role may call registrar_movimentos with anything.
 CREATE OR REPLACE FUNCTION conferir_movimentos(
@@ -125,34 +131,34 @@ AS $$
 DECLARE
     v_count integer := cardinality(p_cliente_ids);
 BEGIN
-    IF v_count IS NULL OR v_count NOT BETWEEN 1 AND movimentos_max() OR array_ndims(p_cliente_ids) <> 1 OR array_lower(p_cliente_ids, 1) <> 1 THEN
-        RAISE EXCEPTION 'registrar_movimentos: p_cliente_ids must be a 1-D array of 1 to % elements from 1', movimentos_max()
-            USING ERRCODE = 'invalid_parameter_value';
+    IF v_count IS NULL OR v_count NOT BETWEEN 1 AND movimentos_max() OR NOT lista_de(p_cliente_ids, v_count) THEN
+        RAISE EXCEPTION 'registrar_movimentos: p_cliente_ids must be a 1-D array of 1 to % elements from 1',
+            movimentos_max() USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- Every other array has the same shape; p_paras, p_chaves and
     -- p_chaves_api may hold NULLs, the whole of the last two may be NULL.
-    IF p_paras IS NULL OR p_valores IS NULL OR p_tipos IS NULL OR p_descricoes IS NULL
-       OR array_ndims(p_paras) <> 1 OR array_lower(p_paras, 1) <> 1 OR cardinality(p_paras) <> v_count
-       OR array_ndims(p_valores) <> 1 OR array_lower(p_valores, 1) <> 1 OR cardinality(p_valores) <> v_count
-       OR array_ndims(p_tipos) <> 1 OR array_lower(p_tipos, 1) <> 1 OR cardinality(p_tipos) <> v_count
-       OR array_ndims(p_descricoes) <> 1 OR array_lower(p_descricoes, 1) <> 1 OR cardinality(p_descricoes) <> v_count
-       OR (p_chaves IS NOT NULL AND (array_ndims(p_chaves) <> 1 OR array_lower(p_chaves, 1) <> 1 OR cardinality(p_chaves) <> v_count))
-       OR (p_chaves_api IS NOT NULL AND (array_ndims(p_chaves_api) <> 1 OR array_lower(p_chaves_api, 1) <> 1 OR cardinality(p_chaves_api) <> v_count))
+    IF NOT (coalesce(lista_de(p_paras, v_count) AND lista_de(p_valores, v_count)
+                     AND lista_de(p_tipos, v_count) AND lista_de(p_descricoes, v_count), false)
+            AND (p_chaves IS NULL OR lista_de(p_chaves, v_count))
+            AND (p_chaves_api IS NULL OR lista_de(p_chaves_api, v_count)))
     THEN
         RAISE EXCEPTION 'registrar_movimentos: every array must be 1-D, from 1, as long as p_cliente_ids'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF p_espera_ms IS NULL OR p_espera_ms NOT BETWEEN 0 AND 60000 THEN
-        RAISE EXCEPTION 'registrar_movimentos: p_espera_ms must be 0 to 60000' USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'registrar_movimentos: p_espera_ms must be 0 to 60000'
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- Each item: a transaction ('c' or 'd', no payee) or a transfer ('t' to
     -- another client); a valor the column holds; a descricao of 1 to 10
     -- characters; a key that chaves_idempotencia's CHECK allows.
     IF EXISTS (
-        SELECT FROM unnest(p_cliente_ids, p_paras, p_valores, p_tipos, p_descricoes) AS e (cliente_id, para, valor, tipo, descricao)
+        SELECT FROM unnest(p_cliente_ids, p_paras, p_valores, p_tipos, p_descricoes)
+                    AS e (cliente_id, para, valor, tipo, descricao)
          WHERE e.cliente_id IS NULL OR e.valor IS NULL OR e.tipo IS NULL OR e.descricao IS NULL
             OR e.valor < 1 OR char_length(e.descricao) NOT BETWEEN 1 AND 10
-            OR NOT ((e.para IS NULL AND e.tipo IN ('c', 'd')) OR (e.para IS NOT NULL AND e.tipo = 't' AND e.para <> e.cliente_id))
+            OR NOT ((e.para IS NULL AND e.tipo IN ('c', 'd'))
+                    OR (e.para IS NOT NULL AND e.tipo = 't' AND e.para <> e.cliente_id))
     ) OR EXISTS (
         SELECT FROM unnest(p_chaves) AS k (chave)
          WHERE k.chave IS NOT NULL AND (octet_length(k.chave) NOT BETWEEN 1 AND 255 OR k.chave ~ '[^!-~]')
@@ -169,7 +175,9 @@ $$;
 -- For each item, the payee and transfer stored with its key's entry (NULL
 -- when none, or when the entry is a transaction's). Pinned to the primary
 -- key, for the reason given at chave_guardada (05-idempotency.sql).
-CREATE OR REPLACE FUNCTION transferencias_do_lote(p_cliente_ids integer[], p_chaves text[], OUT paras integer[], OUT transferencias bigint[])
+CREATE OR REPLACE FUNCTION transferencias_do_lote(
+    p_cliente_ids integer[], p_chaves text[], OUT paras integer[], OUT transferencias bigint[]
+)
 LANGUAGE sql STABLE
 SET enable_seqscan = off
 SET enable_hashjoin = off
@@ -188,8 +196,8 @@ $$;
 -- money, whether it stores its key, the payee's balance after it, and each
 -- client's final balance.
 CREATE OR REPLACE FUNCTION decidir_movimentos(
-    p_cliente_ids integer[], p_paras integer[], p_valores integer[], p_tipos text[], p_descricoes text[], p_chaves text[],
-    p_clientes integer[], p_limites integer[], p_saldos bigint[],
+    p_cliente_ids integer[], p_paras integer[], p_valores integer[], p_tipos text[], p_descricoes text[],
+    p_chaves text[], p_clientes integer[], p_limites integer[], p_saldos bigint[],
     p_reservadas boolean[], p_primeiras bigint[], p_entradas chaves_idempotencia[],
     p_paras_guardados integer[], p_transferencias_guardadas bigint[],
     OUT resultados text[], OUT limite_de_cada integer[], OUT saldo_de_cada bigint[], OUT repetidas boolean[],
@@ -224,11 +232,13 @@ BEGIN
         IF p_chaves[i] IS NOT NULL AND NOT p_reservadas[i] THEN
             resultados[i] := 'chave_idempotencia_em_uso';
         ELSIF v_slot IS NULL THEN
-            resultados[i] := CASE WHEN EXISTS (SELECT FROM clientes c WHERE c.id = p_cliente_ids[i]) THEN 'cliente_ocupado' ELSE 'cliente_nao_encontrado' END;
+            resultados[i] := CASE WHEN EXISTS (SELECT FROM clientes c WHERE c.id = p_cliente_ids[i])
+                                  THEN 'cliente_ocupado' ELSE 'cliente_nao_encontrado' END;
         ELSIF p_chaves[i] IS NOT NULL AND v_entrada.chave IS NOT NULL THEN
             -- A retry when it is the same request: amount, type, description
             -- and, for a transfer, payee (the payer is the key's scope).
-            v_igual := v_entrada.valor = p_valores[i] AND v_entrada.tipo = p_tipos[i] AND v_entrada.descricao = p_descricoes[i]
+            v_igual := v_entrada.valor = p_valores[i] AND v_entrada.tipo = p_tipos[i]
+                       AND v_entrada.descricao = p_descricoes[i]
                        AND p_paras_guardados[v_primeira] IS NOT DISTINCT FROM p_paras[i];
             resultados[i] := CASE WHEN v_igual THEN v_entrada.resultado ELSE 'chave_idempotencia_reutilizada' END;
             IF v_igual THEN
@@ -242,7 +252,8 @@ BEGIN
             -- Another session holds the payee's row: nothing done, sent again.
             resultados[i] := 'cliente_ocupado';
         ELSE
-            v_novo := novo_saldo(saldos_finais[v_slot], p_valores[i], CASE WHEN p_paras[i] IS NULL THEN p_tipos[i] ELSE 'd' END);
+            v_novo := novo_saldo(saldos_finais[v_slot], p_valores[i],
+                                 CASE WHEN p_paras[i] IS NULL THEN p_tipos[i] ELSE 'd' END);
             resultados[i] := CASE WHEN p_paras[i] IS NOT NULL AND v_destino IS NULL THEN 'destinatario_nao_encontrado'
                                   ELSE recusa(v_novo, p_limites[v_slot]) END;
             IF resultados[i] IS NULL AND p_paras[i] IS NOT NULL THEN
@@ -305,7 +316,8 @@ DECLARE
     v_transfs    bigint[];
     v_lote       record;
 BEGIN
-    PERFORM conferir_movimentos(p_cliente_ids, p_paras, p_valores, p_tipos, p_descricoes, p_chaves, p_espera_ms, p_chaves_api);
+    PERFORM conferir_movimentos(p_cliente_ids, p_paras, p_valores, p_tipos, p_descricoes,
+                                p_chaves, p_espera_ms, p_chaves_api);
     IF p_chaves IS NOT NULL THEN
         v_reservadas := reservar_chaves(p_cliente_ids, p_chaves, p_espera_ms);
     END IF;
@@ -334,7 +346,8 @@ BEGIN
 
     RETURN QUERY
     SELECT r.resultado, r.limite, r.saldo, r.repetida, r.transferencia
-      FROM unnest(v_lote.resultados, v_lote.limite_de_cada, v_lote.saldo_de_cada, v_lote.repetidas, v_lote.transferencias)
+      FROM unnest(v_lote.resultados, v_lote.limite_de_cada, v_lote.saldo_de_cada, v_lote.repetidas,
+                  v_lote.transferencias)
            WITH ORDINALITY AS r (resultado, limite, saldo, repetida, transferencia, ordem)
      ORDER BY r.ordem;
 END;
@@ -370,8 +383,10 @@ BEGIN
     SELECT l.cliente_id, l.valor, l.tipo, l.descricao, l.saldo_apos, l.chave_api, l.transferencia
       FROM (SELECT e.ordem, 1 AS lado, e.cliente_id, e.valor, CASE WHEN e.para IS NULL THEN e.tipo ELSE 'd' END AS tipo,
                    e.descricao, e.saldo_apos, p_chaves_api[e.ordem::integer] AS chave_api, e.transferencia
-              FROM unnest(p_cliente_ids, p_paras, p_valores, p_tipos, p_descricoes, p_saldos, p_transferencias, p_aplicadas)
-                   WITH ORDINALITY AS e (cliente_id, para, valor, tipo, descricao, saldo_apos, transferencia, aplicada, ordem)
+              FROM unnest(p_cliente_ids, p_paras, p_valores, p_tipos, p_descricoes, p_saldos, p_transferencias,
+                          p_aplicadas)
+                   WITH ORDINALITY
+                   AS e (cliente_id, para, valor, tipo, descricao, saldo_apos, transferencia, aplicada, ordem)
              WHERE e.aplicada
             UNION ALL
             SELECT e.ordem, 2, e.para, e.valor, 'c', e.descricao, e.saldo_destino, NULL::integer, e.transferencia
@@ -383,7 +398,8 @@ BEGIN
     IF p_chaves IS NOT NULL THEN
         INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo)
         SELECT e.cliente_id, e.chave, e.valor, e.tipo, e.descricao, e.resultado, e.limite, e.saldo
-          FROM unnest(p_cliente_ids, p_chaves, p_valores, p_tipos, p_descricoes, p_resultados, p_limites, p_saldos, p_guarda_chave)
+          FROM unnest(p_cliente_ids, p_chaves, p_valores, p_tipos, p_descricoes, p_resultados, p_limites, p_saldos,
+                      p_guarda_chave)
                AS e (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo, guarda)
          WHERE e.guarda;
         INSERT INTO chaves_transferencia (cliente_id, chave, para, transferencia)
@@ -398,8 +414,9 @@ $$;
 -- Functions are executable by PUBLIC unless told otherwise, and these come
 -- after 07-privileges.sql took that back from the others; the instances
 -- call registrar_movimentos only.
-REVOKE ALL ON FUNCTION transferencia_inteira, conferir_transferencia, recusar_alteracao_transferencias, movimentos_max,
-    conferir_movimentos, transferencias_do_lote, decidir_movimentos, registrar_movimentos, escrever_movimentos FROM PUBLIC;
+REVOKE ALL ON FUNCTION transferencia_inteira, conferir_transferencia, recusar_alteracao_transferencias,
+    movimentos_max, lista_de, conferir_movimentos, transferencias_do_lote, decidir_movimentos,
+    registrar_movimentos, escrever_movimentos FROM PUBLIC;
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'crebito_api') THEN
