@@ -33,6 +33,7 @@ export function warmUpCalls(options: { idempotencyRetentionS: number }): WarmUpC
     { ...BATCH_KEYED, values: [...batch, ['aquecer-1', 'aquecer-2'], 0, null] },
     // Ids no client has (the API never sends 0): answered without effect.
     { ...MOVEMENTS_QUERY, values: [[0], [-1], [1], ['t'], [DESCRIPTION], null, 0, null] },
+    { ...MOVEMENTS_QUERY, values: [[0], [-1], [1], ['t'], [DESCRIPTION], ['aquecer-3'], 0, null] },
     { ...STATEMENTS_QUERY, values: [[READ_CLIENT_ID], STATEMENT_TRANSACTIONS_MAX] },
     { ...HISTORY_QUERY, values: [READ_CLIENT_ID, null, null, 1, null, null, null, null, null] },
     { ...KEY_EXPIRY_QUERY, values: [options.idempotencyRetentionS, 0] },
