@@ -4,6 +4,7 @@
 // transfer exactly once, opposite transfers at once never deadlock, and the
 // schema refuses a transfer without both its rows whatever writes it.
 
+import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -205,5 +206,59 @@ describe('the schema', () => {
     } finally {
       await owner.end();
     }
+  });
+});
+
+describe('registrar_movimentos fuzzed as the instances\' role', () => {
+  // Arrays of any shape and content an attacker could send: each call either
+  // fails, changing nothing, or answers one row per item; after every call
+  // the books are exact and every transfer whole.
+  const element = <T>(values: fc.Arbitrary<T>) => fc.oneof({ weight: 8, arbitrary: values }, { weight: 1, arbitrary: fc.constant(null) });
+  const list = <T>(values: fc.Arbitrary<T>) => fc.oneof(
+    { weight: 6, arbitrary: fc.array(element(values), { minLength: 1, maxLength: 6 }) },
+    { weight: 1, arbitrary: fc.constant(null) },
+    { weight: 1, arbitrary: fc.constant([]) },
+  );
+  const ids = fc.oneof(fc.integer({ min: 1, max: 6 }), fc.integer({ min: -3, max: 3 }), fc.integer());
+  const call = fc.tuple(
+    list(ids), list(ids), list(fc.oneof(fc.integer({ min: 1, max: 200_000 }), fc.integer())),
+    list(fc.constantFrom('c', 'd', 't', 'x', '')), list(fc.oneof(fc.string({ minLength: 1, maxLength: 10 }), fc.string({ maxLength: 14 }))),
+    fc.oneof(fc.constant(null), list(fc.constantFrom('k1', 'k2', 'tem espaco', ''))),
+    fc.oneof(fc.constant(0), fc.integer({ min: -5, max: 70_000 })),
+    fc.oneof(fc.constant(null), list(fc.integer({ min: -2, max: 3 }))),
+  );
+
+  // Batches an instance could send: one length, transfers and transactions mixed, some keyed.
+  const item = fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 90_000 }),
+    fc.constantFrom('c', 'd', 't', 't'), fc.constantFrom('k1', 'k2', 'k3', null));
+  const coherent = fc.array(item, { minLength: 1, maxLength: 8 }).map((items) => {
+    const column = (index: number) => items.map((each) => each[index]);
+    const payees = items.map(([from, to, , tipo]) => (tipo !== 't' ? null : to === from ? (from % 6) + 1 : to));
+    return [column(0), payees, column(2), column(3), ['pix'].concat(items.slice(1).map(() => 'pix')), column(4), 0, null];
+  });
+
+  async function booksProblems(): Promise<string[]> {
+    const rows = await database.query<{ problem: string }>(`
+      SELECT 'client ' || c.id || ' saldo ' || c.saldo AS problem FROM clientes c
+       WHERE c.saldo <> coalesce((SELECT sum(CASE t.tipo WHEN 'c' THEN t.valor ELSE -t.valor END) FROM transacoes t WHERE t.cliente_id = c.id), 0)
+          OR c.saldo < -c.limite
+      UNION ALL
+      SELECT 'transfer ' || f.id || ' not whole' FROM transferencias f WHERE NOT transferencia_inteira(f.id)`);
+    return rows.map((row) => row.problem);
+  }
+
+  it('never leaves the books inexact, whatever it is called with', async () => {
+    let applied = 0;
+    const calls: fc.Arbitrary<unknown[]> = fc.oneof(call as fc.Arbitrary<unknown[]>, coherent as fc.Arbitrary<unknown[]>);
+    await fc.assert(fc.asyncProperty(calls, async (values) => {
+      const before = await database.transactionCount();
+      const outcome = await api.query<Outcome>(CALL, values).then((result) => result.rows, (error: Error) => error);
+      if (outcome instanceof Error) expect(await database.transactionCount()).toBe(before);
+      else expect(outcome).toHaveLength((values[0] as unknown[]).length);
+      if (!(outcome instanceof Error)) applied += outcome.filter((row) => row.resultado === 'aplicada').length;
+      expect(await booksProblems()).toEqual([]);
+    }), { numRuns: 300 });
+    // The property saw money move, not only refusals.
+    expect(applied).toBeGreaterThan(50);
   });
 });
