@@ -137,6 +137,20 @@ describe('real answers', () => {
     await send('GET', '/clientes/6/transacoes');
   });
 
+  it('are produced for transfers, and the history rows they leave', async () => {
+    const transfer = (from: number, body: object, key?: string) =>
+      send('POST', `/clientes/${from}/transferencias`, JSON.stringify(body), key === undefined ? {} : { 'idempotency-key': key });
+    await transfer(3, { para: 4, valor: 10, descricao: 'pix' }, 'openapi-pix');
+    await transfer(3, { para: 4, valor: 10, descricao: 'pix' }, 'openapi-pix'); // replayed 200
+    for (const body of [{ para: 3, valor: 1, descricao: 'x' }, { para: 6, valor: 1, descricao: 'x' }, { para: '4', valor: 1, descricao: 'x' },
+      { para: 4, valor: 2_000_000_000, descricao: 'x' }]) await transfer(3, body);
+    await transfer(6, { para: 3, valor: 1, descricao: 'x' });
+    await send('GET', '/clientes/3/transacoes');
+    await send('GET', '/clientes/4/transacoes');
+    const statuses = answers.filter((answer) => answer.path.endsWith('/transferencias')).map((answer) => answer.status);
+    expect(new Set(statuses)).toEqual(new Set([200, 404, 422]));
+  });
+
   it('are each what the document says', () => {
     expect(answers.length).toBeGreaterThan(30);
     for (const answer of answers) {
@@ -150,7 +164,7 @@ describe('real answers', () => {
       expect(validate(JSON.parse(answer.body)), `${label}: ${JSON.stringify(validate.errors)}`).toBe(true);
       if (answer.headers.get('idempotent-replayed') !== null) expect(response!.headers, `${label}: Idempotent-Replayed not documented`).toHaveProperty('Idempotent-Replayed');
     }
-    expect(answers.filter((answer) => answer.headers.get('idempotent-replayed') === 'true').map((answer) => answer.status).sort()).toEqual([200, 422]);
+    expect(answers.filter((answer) => answer.headers.get('idempotent-replayed') === 'true').map((answer) => answer.status).sort()).toEqual([200, 200, 422]);
   });
 });
 
