@@ -63,7 +63,14 @@ export const options = {
     pix: rampingRate(120, 'pix'),
     comerciante: rampingRate(40, 'comerciante'),
     extratos: {
-      executor: 'constant-arrival-rate', exec: 'extrato', startTime: '2s', rate: 5, timeUnit: '1s', duration: seconds(120), preAllocatedVUs: 5, maxVUs: 20,
+      executor: 'constant-arrival-rate',
+      exec: 'extrato',
+      startTime: '2s',
+      rate: 5,
+      timeUnit: '1s',
+      duration: seconds(120),
+      preAllocatedVUs: 5,
+      maxVUs: 20,
     },
   },
   thresholds: {
@@ -102,7 +109,7 @@ export function setup() {
 
 /** Whether an answer leaves the payment's outcome unknown, so that it is sent again with its key. */
 function unknownOutcome(response) {
-  if (response.status === 0 || response.status === 409 || response.status === 502 || response.status === 504) return true;
+  if ([0, 409, 502, 504].includes(response.status)) return true;
   if (response.status !== 503) return false;
   const body = json(response);
   return body === undefined || body.pode_ter_sido_aplicada !== false;
@@ -122,14 +129,17 @@ function pay(from, to) {
   for (let attempt = 1; attempt < ATTEMPTS_MAX && unknownOutcome(response); attempt++) response = send(from, body, key);
   const answer = json(response);
   check(response, {
-    'pix: 200 or 422 limite_excedido': (r) => r.status === 200 || (r.status === 422 && answer !== undefined && answer.erro === 'limite_excedido'),
+    'pix: 200 or 422 limite_excedido': (r) => r.status === 200
+      || (r.status === 422 && answer !== undefined && answer.erro === 'limite_excedido'),
     'pix: a 200 names its transfer and keeps the payer within its limit': (r) => r.status !== 200
-      || (answer !== undefined && answer.transferencia > 0 && answer.limite === LIMITS[from] && answer.saldo >= -answer.limite),
+      || (answer !== undefined && answer.transferencia > 0 && answer.limite === LIMITS[from]
+        && answer.saldo >= -answer.limite),
   });
   if (Math.random() < DOUBLE_TAP_SHARE && (response.status === 200 || response.status === 422)) {
     const again = send(from, body, key);
     check(again, {
-      'pix: a double tap is answered the same bytes, marked replayed': (r) => r.status === response.status && r.body === response.body
+      'pix: a double tap is answered the same bytes, marked replayed': (r) => r.status === response.status
+        && r.body === response.body
         && r.headers['Idempotent-Replayed'] === 'true',
     });
   }
@@ -148,10 +158,15 @@ export function comerciante() {
 export function extrato() {
   const response = http.get(`${BASE_URL}/clientes/${randomInt(1, 5)}/extrato`, { tags: { name: 'extrato' } });
   const body = json(response);
-  check(response, { 'extrato: 200 within the limit': (r) => r.status === 200 && body !== undefined && body.saldo.total >= -body.saldo.limite });
+  check(response, {
+    'extrato: 200 within the limit': (r) => r.status === 200 && body !== undefined
+      && body.saldo.total >= -body.saldo.limite,
+  });
 }
 
 export function teardown(data) {
   const total = totalOf(statements());
-  check(total, { 'conservation: the five balances sum to what they summed to at the start': (value) => value === data.total });
+  check(total, {
+    'conservation: the five balances sum to what they summed to at the start': (value) => value === data.total,
+  });
 }

@@ -19,7 +19,10 @@ let instance: RunningInstance;
 beforeAll(async () => {
   database = await createTestDatabase();
   // A deadline short enough to miss on purpose, a queue wait long enough to outlast a held row.
-  instance = await startInstance({ databaseUrl: database.url, environment: { CREBITO_REQUEST_TIMEOUT_MS: '1500', CREBITO_QUEUE_WAIT_MS_MAX: '1000' } });
+  instance = await startInstance({
+    databaseUrl: database.url,
+    environment: { CREBITO_REQUEST_TIMEOUT_MS: '1500', CREBITO_QUEUE_WAIT_MS_MAX: '1000' },
+  });
 });
 
 afterAll(async () => {
@@ -27,17 +30,28 @@ afterAll(async () => {
   await database?.close();
 });
 
-async function transfer(from: number, body: object, key?: string): Promise<{ status: number; body: any; replayed: boolean }> {
+interface Answer { status: number; body: any; replayed: boolean }
+
+async function transfer(from: number, body: object, key?: string): Promise<Answer> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (key !== undefined) headers['idempotency-key'] = key;
-  const response = await fetch(`${instance.baseUrl}/clientes/${from}/transferencias`, { method: 'POST', headers, body: JSON.stringify(body) });
-  return { status: response.status, body: await response.json(), replayed: response.headers.get('idempotent-replayed') === 'true' };
+  const url = `${instance.baseUrl}/clientes/${from}/transferencias`;
+  const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+  const replayed = response.headers.get('idempotent-replayed') === 'true';
+  return { status: response.status, body: await response.json(), replayed };
+}
+
+/** A keyed POST transacoes. */
+function keyedTransaction(clientId: number, body: object, key: string): Promise<Response> {
+  return fetch(`${instance.baseUrl}/clientes/${clientId}/transacoes`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body),
+  });
 }
 
 describe('a transfer at the edges', () => {
   it('past its deadline answers 503 saying it may have been applied; the retry with its key says it was', async () => {
     const blocker = await holdTransactionInserts(database.adminUrl);
-    let late: Awaited<ReturnType<typeof transfer>>;
+    let late: Answer;
     try {
       late = await transfer(1, { para: 2, valor: 300, descricao: 'atrasada' }, 'pix-atrasada');
     } finally {
@@ -45,7 +59,8 @@ describe('a transfer at the edges', () => {
     }
     expect([late.status, late.body.erro, late.body.pode_ter_sido_aplicada]).toEqual([503, 'banco_sem_resposta', true]);
     // The late call went on and committed once the inserts were free.
-    await waitForOrThrow('the late transfer committed', async () => (await database.balance(2)) === 300, { timeoutMs: 10_000, intervalMs: 20 });
+    const committed = async () => (await database.balance(2)) === 300;
+    await waitForOrThrow('the late transfer committed', committed, { timeoutMs: 10_000, intervalMs: 20 });
     const retry = await transfer(1, { para: 2, valor: 300, descricao: 'atrasada' }, 'pix-atrasada');
     expect([retry.status, retry.replayed, retry.body.saldo]).toEqual([200, true, -300]);
     expect(await database.balance(1)).toBe(-300);
@@ -58,7 +73,8 @@ describe('a transfer at the edges', () => {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM clientes WHERE id = 4 FOR UPDATE');
       const pending = transfer(3, { para: 4, valor: 10, descricao: 'presa' });
-      await waitForOrThrow('the transfer sent again', async () => (await readAdminHealth(instance.admin)).ledger.transacoes.retried > 0, { timeoutMs: 5000, intervalMs: 10 });
+      const retried = async () => (await readAdminHealth(instance.admin)).ledger.transacoes.retried > 0;
+      await waitForOrThrow('the transfer sent again', retried, { timeoutMs: 5000, intervalMs: 10 });
       await holder.query('COMMIT');
       const answer = await pending;
       expect([answer.status, answer.body.saldo]).toEqual([200, -10]);
@@ -69,27 +85,25 @@ describe('a transfer at the edges', () => {
   });
 
   it('refuses a key first used for a transaction, and the other way round, moving nothing', async () => {
-    const credit = await request(instance.baseUrl, 'POST', '/clientes/5/transacoes', { valor: 1, tipo: 'c', descricao: 'x' });
+    const credit = await request(instance.baseUrl, 'POST', '/clientes/5/transacoes', { valor: 1, tipo: 'c', descricao: 'c' });
     expect(credit.status).toBe(200);
-    const keyed = await fetch(`${instance.baseUrl}/clientes/5/transacoes`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'uma-chave' }, body: JSON.stringify({ valor: 1, tipo: 'd', descricao: 'pix' }),
-    });
+    const keyed = await keyedTransaction(5, { valor: 1, tipo: 'd', descricao: 'pix' }, 'uma-chave');
     expect(keyed.status).toBe(200);
     const before = await database.transactionCount();
     const reused = await transfer(5, { para: 1, valor: 1, descricao: 'pix' }, 'uma-chave');
     expect([reused.status, reused.body.erro]).toEqual([422, 'chave_idempotencia_reutilizada']);
     await transfer(5, { para: 1, valor: 1, descricao: 'pix' }, 'outra-chave');
-    const back = await fetch(`${instance.baseUrl}/clientes/5/transacoes`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'outra-chave' }, body: JSON.stringify({ valor: 1, tipo: 'd', descricao: 'pix' }),
-    });
-    expect([back.status, ((await back.json()) as { erro: string }).erro]).toEqual([422, 'chave_idempotencia_reutilizada']);
+    const back = await keyedTransaction(5, { valor: 1, tipo: 'd', descricao: 'pix' }, 'outra-chave');
+    const backBody = (await back.json()) as { erro: string };
+    expect([back.status, backBody.erro]).toEqual([422, 'chave_idempotencia_reutilizada']);
     expect(await database.transactionCount()).toBe(before + 2);
   });
 
   it('is counted by outcome in the metrics', async () => {
     await transfer(2, { para: 3, valor: 80_000_000, descricao: 'demais' });
     const metrics = await (await fetch(`http://${instance.admin}/metrics`)).text();
-    const count = (result: string) => Number(new RegExp(`^crebito_transfers_total\\{result="${result}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    const line = (result: string) => new RegExp(`^crebito_transfers_total\\{result="${result}"\\} (\\d+)$`, 'm');
+    const count = (result: string) => Number(line(result).exec(metrics)?.[1]);
     expect(count('applied')).toBeGreaterThanOrEqual(2);
     expect(count('refused')).toBe(1);
   });
