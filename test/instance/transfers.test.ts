@@ -85,7 +85,8 @@ describe('a transfer at the edges', () => {
   });
 
   it('refuses a key first used for a transaction, and the other way round, moving nothing', async () => {
-    const credit = await request(instance.baseUrl, 'POST', '/clientes/5/transacoes', { valor: 1, tipo: 'c', descricao: 'c' });
+    const body = { valor: 1, tipo: 'c', descricao: 'x' };
+    const credit = await request(instance.baseUrl, 'POST', '/clientes/5/transacoes', body);
     expect(credit.status).toBe(200);
     const keyed = await keyedTransaction(5, { valor: 1, tipo: 'd', descricao: 'pix' }, 'uma-chave');
     expect(keyed.status).toBe(200);
