@@ -31,22 +31,30 @@ afterAll(async () => {
   await stack?.dispose();
 });
 
-async function transfer(from: number | string, body: unknown, key?: string): Promise<JsonResponse & { replayed: boolean }> {
+type TransferResponse = JsonResponse & { replayed: boolean };
+
+async function transfer(from: number | string, body: unknown, key?: string): Promise<TransferResponse> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (key !== undefined) headers['idempotency-key'] = key;
-  const response = await fetch(`${baseUrl}/clientes/${from}/transferencias`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const payload = typeof body === 'string' ? body : JSON.stringify(body);
+  const url = `${baseUrl}/clientes/${from}/transferencias`;
+  const response = await fetch(url, { method: 'POST', headers, body: payload });
   const text = await response.text();
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text), text, headers: response.headers, replayed: response.headers.get('idempotent-replayed') === 'true' };
+  const replayed = response.headers.get('idempotent-replayed') === 'true';
+  const parsed = text === '' ? undefined : JSON.parse(text);
+  return { status: response.status, body: parsed, text, headers: response.headers, replayed };
 }
 
 /** A POST straight to one instance's unix socket, past nginx. */
 function postToSocket(socketPath: string, path: string, body: object): Promise<{ status: number; body: any }> {
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const sent = http.request({ socketPath, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (response) => {
+    const headers = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+    const sent = http.request({ socketPath, method: 'POST', path, headers }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }));
+      const answer = () => ({ status: response.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+      response.on('end', () => resolve(answer()));
       response.on('error', reject);
     });
     sent.on('error', reject);
@@ -56,12 +64,13 @@ function postToSocket(socketPath: string, path: string, body: object): Promise<{
 
 const books = async () => {
   const rows = await database.query<{ id: number; saldo: string; n: number }>(
-    'SELECT c.id, c.saldo, (SELECT count(*)::int FROM transacoes t WHERE t.cliente_id = c.id) AS n FROM clientes c ORDER BY c.id');
+    `SELECT c.id, c.saldo, (SELECT count(*)::int FROM transacoes t WHERE t.cliente_id = c.id) AS n
+       FROM clientes c ORDER BY c.id`);
   return rows.map((row) => ({ id: row.id, saldo: Number(row.saldo), n: row.n }));
 };
 
 describe('a transfer through nginx', () => {
-  it('answers the payer\'s limite, saldo and the transfer id; each side\'s statement shows its own row; the history links them', async () => {
+  it('answers the payer\'s limite, saldo and transfer id; each statement shows its row; the history links', async () => {
     const answer = await transfer(1, { para: 2, valor: 1500, descricao: 'pix' });
     expect(answer.status, answer.text).toBe(200);
     expect(answer.body).toEqual({ limite: 100000, saldo: -1500, transferencia: expect.any(Number) });
@@ -70,15 +79,18 @@ describe('a transfer through nginx', () => {
     expect(payer.body.saldo.total).toBe(-1500);
     expect(payee.body.saldo.total).toBe(1500);
     // The contract's shape, exactly: the same four fields as a transaction.
-    expect(payer.body.ultimas_transacoes).toEqual([{ valor: 1500, tipo: 'd', descricao: 'pix', realizada_em: expect.any(String) }]);
-    expect(payee.body.ultimas_transacoes).toEqual([{ valor: 1500, tipo: 'c', descricao: 'pix', realizada_em: expect.any(String) }]);
+    const row = (tipo: string) => [{ valor: 1500, tipo, descricao: 'pix', realizada_em: expect.any(String) }];
+    expect(payer.body.ultimas_transacoes).toEqual(row('d'));
+    expect(payee.body.ultimas_transacoes).toEqual(row('c'));
     const payerPage = await request(baseUrl, 'GET', '/clientes/1/transacoes');
     const payeePage = await request(baseUrl, 'GET', '/clientes/2/transacoes');
-    expect(payerPage.body.transacoes[0]).toMatchObject({ tipo: 'd', transferencia: answer.body.transferencia, contraparte: 2, saldo_apos: -1500 });
-    expect(payeePage.body.transacoes[0]).toMatchObject({ tipo: 'c', transferencia: answer.body.transferencia, contraparte: 1, saldo_apos: 1500 });
+    const { transferencia } = answer.body;
+    expect(payerPage.body.transacoes[0]).toMatchObject({ tipo: 'd', transferencia, contraparte: 2, saldo_apos: -1500 });
+    expect(payeePage.body.transacoes[0]).toMatchObject({ tipo: 'c', transferencia, contraparte: 1, saldo_apos: 1500 });
     // A plain transaction's row carries neither.
     await postTransaction(baseUrl, 2, { valor: 1, tipo: 'd', descricao: 'tarifa' });
-    expect(Object.keys((await request(baseUrl, 'GET', '/clientes/2/transacoes')).body.transacoes[0]).sort()).toEqual(['descricao', 'id', 'realizada_em', 'saldo_apos', 'tipo', 'valor']);
+    const newest = (await request(baseUrl, 'GET', '/clientes/2/transacoes')).body.transacoes[0];
+    expect(Object.keys(newest).sort()).toEqual(['descricao', 'id', 'realizada_em', 'saldo_apos', 'tipo', 'valor']);
   });
 
   it.each([
@@ -99,14 +111,15 @@ describe('a transfer through nginx', () => {
     expect(await books()).toEqual(before);
   });
 
-  it('with an Idempotency-Key is made once: the retry is answered the same bytes, marked replayed; another body is refused', async () => {
+  it('with an Idempotency-Key is made once: a retry gets the same bytes, replayed; another body is refused', async () => {
     const key = randomUUID();
     const first = await transfer(4, { para: 5, valor: 700, descricao: 'aluguel' }, key);
     const after = await books();
     const retry = await transfer(4, { para: 5, valor: 700, descricao: 'aluguel' }, key);
     expect(first.status).toBe(200);
     expect([retry.status, retry.text, retry.replayed]).toEqual([200, first.text, true]);
-    expect((await transfer(4, { para: 3, valor: 700, descricao: 'aluguel' }, key)).body.erro).toBe('chave_idempotencia_reutilizada');
+    const other = await transfer(4, { para: 3, valor: 700, descricao: 'aluguel' }, key);
+    expect(other.body.erro).toBe('chave_idempotencia_reutilizada');
     expect(await books()).toEqual(after);
   });
 
@@ -115,7 +128,8 @@ describe('a transfer through nginx', () => {
     // socket, transactions and transfers of the same clients meet in one queue.
     const [instance] = stack.state().instances;
     const socket = instance!.listen.slice('unix:'.length);
-    const send = (route: string, from: number, body: object) => postToSocket(socket, `/clientes/${from}/${route}`, body);
+    const send = (route: string, from: number, body: object) =>
+      postToSocket(socket, `/clientes/${from}/${route}`, body);
     const waitingThere = async () => (await readAdminHealth(instance!.admin!)).ledger.transacoes;
     const before = await books();
     const sum = (all: { saldo: number }[]) => all.reduce((total, row) => total + row.saldo, 0);
@@ -124,14 +138,15 @@ describe('a transfer through nginx', () => {
     let answers: { status: number; body: any }[];
     try {
       const first = send('transacoes', 3, { valor: 10, tipo: 'c', descricao: 'primeira' });
-      await waitForOrThrow('the first call in flight', async () => (await waitingThere()).inFlight === 1, { timeoutMs: 5000, intervalMs: 10 });
+      const poll = { timeoutMs: 5000, intervalMs: 10 };
+      await waitForOrThrow('the first call in flight', async () => (await waitingThere()).inFlight === 1, poll);
       const rest = [
         send('transferencias', 3, { para: 4, valor: 100, descricao: 'lote1' }),
         send('transacoes', 3, { valor: 5, tipo: 'd', descricao: 'lote2' }),
         send('transferencias', 3, { para: 5, valor: 1_000_000_000, descricao: 'lote3' }),
         send('transferencias', 3, { para: 1, valor: 50, descricao: 'lote4' }),
       ];
-      await waitForOrThrow('the rest queued', async () => (await waitingThere()).waiting === 4, { timeoutMs: 5000, intervalMs: 10 });
+      await waitForOrThrow('the rest queued', async () => (await waitingThere()).waiting === 4, poll);
       await blocker.release();
       answers = await Promise.all([first, ...rest]);
     } finally {
@@ -142,7 +157,8 @@ describe('a transfer through nginx', () => {
       [200, saldo3 + 10], [200, saldo3 - 90], [200, saldo3 - 95], [422, 'limite_excedido'], [200, saldo3 - 145],
     ]);
     expect(sum(await books())).toBe(sum(before) + 10 - 5);
-    const calls = await database.query<{ n: number }>("SELECT count(*)::int AS n FROM transacoes WHERE descricao IN ('lote1', 'lote2', 'lote4')");
+    const calls = await database.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM transacoes WHERE descricao IN ('lote1', 'lote2', 'lote4')");
     expect(calls[0]!.n).toBe(5);
   });
 });
