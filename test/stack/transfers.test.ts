@@ -70,7 +70,7 @@ const books = async () => {
 };
 
 describe('a transfer through nginx', () => {
-  it('answers the payer\'s limite, saldo and transfer id; each statement shows its row; the history links', async () => {
+  it('answers the payer\'s limite, saldo, transfer id; each statement shows its row; the history links', async () => {
     const answer = await transfer(1, { para: 2, valor: 1500, descricao: 'pix' });
     expect(answer.status, answer.text).toBe(200);
     expect(answer.body).toEqual({ limite: 100000, saldo: -1500, transferencia: expect.any(Number) });
@@ -111,7 +111,7 @@ describe('a transfer through nginx', () => {
     expect(await books()).toEqual(before);
   });
 
-  it('with an Idempotency-Key is made once: a retry gets the same bytes, replayed; another body is refused', async () => {
+  it('with an Idempotency-Key is made once: a retry gets the same bytes; another body is refused', async () => {
     const key = randomUUID();
     const first = await transfer(4, { para: 5, valor: 700, descricao: 'aluguel' }, key);
     const after = await books();
