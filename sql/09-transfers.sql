@@ -52,9 +52,13 @@ $$;
 
 -- Checked at commit, whatever wrote the rows: a transfer committed without
 -- both its rows is refused, and with both, the unique index above keeps any
--- later row from joining it.
+-- later row from joining it. With the owner's rights: before PostgreSQL 18
+-- a deferred trigger runs as the session's role at commit (the instances'
+-- role, which may read nothing), not as the SECURITY DEFINER function that
+-- queued it; an HA run on PostgreSQL 15 refused every transfer's commit.
 CREATE OR REPLACE FUNCTION conferir_transferencia() RETURNS trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
 AS $$
 BEGIN

@@ -210,6 +210,12 @@ describe('the role model', () => {
 });
 
 describe('the schema', () => {
+  it('checks a transfer at commit with its owner\'s rights, whichever role commits', async () => {
+    const [row] = await database.query<{ definer: boolean }>(
+      "SELECT prosecdef AS definer FROM pg_proc WHERE proname = 'conferir_transferencia'");
+    expect(row!.definer).toBe(true);
+  });
+
   it('refuses, at commit, a transfer without both its rows, even from its owner', async () => {
     const owner = new pg.Client({ connectionString: database.ownerUrl });
     await owner.connect();
