@@ -7,7 +7,7 @@
 // Both programs read it: the instance answers with it, and the launcher
 // renders nginx's own refusals from it.
 
-import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from './limits.js';
+import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, AMOUNT_MAX } from './limits.js';
 
 /** The realm of the Bearer challenge (WWW-Authenticate) when API keys are on. */
 export const AUTH_REALM = 'crebito';
@@ -78,7 +78,7 @@ export const failures = {
   balanceTooLarge: new Failure(STATUS.unprocessable, 'saldo_excedido', 'the credit would take the balance past the largest exact integer'),
   malformedJson: new Failure(STATUS.unprocessable, 'json_invalido', 'the body is not one JSON value'),
   notAnObject: new Failure(STATUS.unprocessable, 'corpo_invalido', 'the body must be a JSON object'),
-  invalidValor: new Failure(STATUS.unprocessable, 'valor_invalido', `valor must be a whole number from 1 to ${VALOR_MAX}, written as plain digits (no fraction, no exponent)`),
+  invalidValor: new Failure(STATUS.unprocessable, 'valor_invalido', `valor must be a whole number from 1 to ${AMOUNT_MAX}, written as plain digits (no fraction, no exponent)`),
   invalidTipo: new Failure(STATUS.unprocessable, 'tipo_invalido', 'tipo must be "c" or "d"'),
   invalidDescricao: new Failure(STATUS.unprocessable, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRICAO_CHARACTERS_MAX} characters`),
   bodyTooLarge: new Failure(STATUS.payloadTooLarge, 'corpo_grande_demais', 'the body is larger than the limit'),
@@ -115,7 +115,7 @@ export const failures = {
   invalidLimit: new Failure(STATUS.unprocessable, 'limit_invalido', `limit must be a whole number from 1 to ${HISTORY_PAGE_ROWS_MAX}`),
   invalidCursor: new Failure(STATUS.unprocessable, 'cursor_invalido', 'before must be the next value of a page of this client\'s history, unchanged'),
   invalidTime: new Failure(STATUS.unprocessable, 'data_invalida', 'desde and ate must be ISO 8601 times with a zone, e.g. 2024-01-17T02:34:41.217753Z'),
-  invalidValorFilter: new Failure(STATUS.unprocessable, 'filtro_valor_invalido', `valor_min and valor_max must be whole numbers from 1 to ${VALOR_MAX}`),
+  invalidValorFilter: new Failure(STATUS.unprocessable, 'filtro_valor_invalido', `valor_min and valor_max must be whole numbers from 1 to ${AMOUNT_MAX}`),
   invertedRange: new Failure(STATUS.unprocessable, 'intervalo_invertido', 'desde must not be after ate, nor valor_min above valor_max'),
   // CREBITO_AUTH=keys (src/instance/http/auth.ts). The challenge follows
   // RFC 6750: no error attribute when no key came, invalid_token for a key

@@ -21,7 +21,8 @@ export const DESCRICAO_CHARACTERS_MAX = 10;
  * client id are such columns, so both are bounded by it.
  */
 export const INTEGER_COLUMN_MAX = 2_147_483_647;
-export const VALOR_MAX = INTEGER_COLUMN_MAX;
+/** The largest `valor`, an amount in cents. */
+export const AMOUNT_MAX = INTEGER_COLUMN_MAX;
 export const CLIENT_ID_MAX = INTEGER_COLUMN_MAX;
 
 // crebito's own API, beyond the contract.
@@ -53,14 +54,12 @@ export const HISTORY_SCAN_ROWS_MAX = 1000;
 export const BODY_SIZE_BYTES_MAX = 4096;
 
 /**
- * An instance's pooled connections beyond its transaction calls and
- * statement reads, for work that must never wait for a connection nor make a
- * request wait for one. settings.ts checks the pool holds these and the calls
- * in flight its settings allow; the ledger asserts its operations fit.
+ * An instance's pooled connections beyond its write and read calls
+ * (src/instance/ledger/connections.ts), for work that must never wait for a
+ * connection nor make a request wait for one. settings.ts checks the pool
+ * holds these and the calls in flight its settings allow.
  */
 export const RESERVED_CONNECTIONS = {
-  /** One history page read at a time. */
-  'a history read': 1,
   /** The background expiry of idempotency keys. */
   'the key expiry': 1,
 } as const;
@@ -76,7 +75,7 @@ export const API_KEYS_POLL_CONNECTIONS = 1;
 export const BREAKER_PROBE_CONNECTIONS = 1;
 
 /** The longest body a valid transaction can have: every field at its longest, each descricao character 4 UTF-8 bytes. */
-const TRANSACTION_BODY_BYTES_MAX = `{"valor":${VALOR_MAX},"tipo":"c","descricao":""}`.length + 4 * DESCRICAO_CHARACTERS_MAX;
+const TRANSACTION_BODY_BYTES_MAX = `{"valor":${AMOUNT_MAX},"tipo":"c","descricao":""}`.length + 4 * DESCRICAO_CHARACTERS_MAX;
 
 assertLimit(HISTORY_PAGE_ROWS_DEFAULT >= 1 && HISTORY_PAGE_ROWS_DEFAULT <= HISTORY_PAGE_ROWS_MAX, 'the default history page must be a page the limit allows');
 assertLimit(HISTORY_SCAN_ROWS_MAX > HISTORY_PAGE_ROWS_MAX, 'a page must be able to read more rows than it holds, or a full page could never be found');

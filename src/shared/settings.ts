@@ -19,6 +19,8 @@ export type Reader = 'instance' | 'stack';
 
 interface Declared {
   env: string;
+  /** The variable's name before it was renamed: still read for one release, with a warning (formerNamesSet). */
+  formerEnv?: string;
   readers: readonly Reader[];
   /** One line for the README's table. */
   meaning: string;
@@ -98,8 +100,15 @@ export const SETTINGS = {
   queryTimeoutMs: integer({ env: 'CREBITO_QUERY_TIMEOUT_MS', default: 5000, min: 1, max: 600_000, readers: BOTH, meaning: '`statement_timeout`: the server rolls back a query that runs longer, and the client gives up 1 s later (a 503 whose outcome is unknown)' }),
   shutdownTimeoutMs: integer({ env: 'CREBITO_SHUTDOWN_TIMEOUT_MS', default: 10_000, min: 0, max: 600_000, readers: BOTH, meaning: 'how long a stopping instance waits for in-flight requests' }),
   batchSizeMax: integer({ env: 'CREBITO_BATCH_SIZE_MAX', default: 64, min: 1, max: 1000, readers: BOTH, meaning: 'most requests sharing one database call, transactions and statements alike (`1` turns sharing off)' }),
-  batchesInFlightMax: integer({ env: 'CREBITO_BATCHES_IN_FLIGHT_MAX', default: 1, min: 1, max: 200, readers: BOTH, meaning: 'transaction calls in flight per instance' }),
-  readsInFlightMax: integer({ env: 'CREBITO_READS_IN_FLIGHT_MAX', default: 1, min: 1, max: 200, readers: BOTH, meaning: 'statement queries in flight per instance (with the transaction calls, one history read and one key expiry, they must fit the pool)' }),
+  writesInFlightMax: integer({
+    env: 'CREBITO_WRITES_IN_FLIGHT_MAX', formerEnv: 'CREBITO_BATCHES_IN_FLIGHT_MAX', default: 1, min: 1, max: 200, readers: BOTH,
+    meaning: 'transaction calls in flight per instance, each holding a pooled connection',
+  }),
+  readsInFlightMax: integer({
+    env: 'CREBITO_READS_IN_FLIGHT_MAX', default: 2, min: 1, max: 200, readers: BOTH,
+    meaning: 'read calls in flight per instance, every read operation together (statements, history pages); '
+      + 'with the transaction calls and the key expiry\'s connection they must fit the pool',
+  }),
   historyDbMsPerSecond: integer({ env: 'CREBITO_HISTORY_DB_MS_PER_SECOND', default: 100, min: 1, max: 1000, readers: BOTH, meaning: 'database time history pages may take per instance, in ms per second (each page charged its call\'s time as the instance measures it); pages past it wait in the queue, then 503 `sobrecarregado`; with N instances history takes at most about N × this / 1000 of one core (`1000`: only the one read in flight bounds it)' }),
   idempotencyRetentionS: integer({ env: 'CREBITO_IDEMPOTENCY_RETENTION_S', default: 86_400, min: 1, max: 2_592_000, readers: BOTH, meaning: 'how long an `Idempotency-Key` is kept, at least, for retries to be replayed; older keys are removed in the background' }),
   idempotencyWaitMsMax: integer({ env: 'CREBITO_IDEMPOTENCY_WAIT_MS_MAX', default: 250, min: 1, max: 600_000, readers: BOTH, meaning: 'longest a retry waits for a request with the same `Idempotency-Key` that is still running before answering 409 (nothing applied); with the queue wait, below the request deadline' }),
@@ -132,7 +141,7 @@ export const PASSED_TO_INSTANCES = settingsReadBy('stack')
   .filter((name): name is PassedToInstances => (SETTINGS[name].readers as readonly Reader[]).includes('instance'));
 
 export function readSetting(setting: Setting, environment: Environment): number | string | undefined {
-  const raw = environment[setting.env];
+  const raw = environment[setting.env] ?? (setting.formerEnv === undefined ? undefined : environment[setting.formerEnv]);
   if (raw === undefined || raw === '') return setting.default;
   switch (setting.kind) {
     case 'integer': {
@@ -149,6 +158,14 @@ export function readSetting(setting: Setting, environment: Environment): number 
     case 'text':
       return raw;
   }
+}
+
+/** A warning for each renamed variable set under its former name, for the program to log at start. */
+export function formerNamesSet(environment: Environment): string[] {
+  return Object.values(SETTINGS as Record<string, Setting>)
+    .filter((setting) => setting.formerEnv !== undefined && (environment[setting.formerEnv] ?? '') !== '')
+    .map((setting) => `${setting.formerEnv} is now ${setting.env}: the former name is read for one more release`
+      + (environment[setting.env] === undefined ? '' : `, and ignored while ${setting.env} is set`));
 }
 
 /** Reads the named settings from an environment, each by its declaration. */
@@ -174,15 +191,16 @@ export function shownDefault(setting: Setting): string {
 
 // Cross-checks between settings, run by whichever program reads them.
 
-type InstanceLimits = Settings<'poolClientsMax' | 'batchesInFlightMax' | 'readsInFlightMax' | 'queueWaitMsMax' | 'requestTimeoutMs' | 'idempotencyWaitMsMax'>;
+type InstanceLimits = Settings<'poolClientsMax' | 'writesInFlightMax' | 'readsInFlightMax' | 'queueWaitMsMax' | 'requestTimeoutMs'
+  | 'idempotencyWaitMsMax'>;
 
 /** Throws when the instance limits contradict each other. */
 export function checkInstanceLimits(limits: InstanceLimits): void {
   // Every call in flight holds a pooled connection; more calls than
   // connections would only queue inside the pool, unbounded by our limits.
   const reserved = Object.values(RESERVED_CONNECTIONS).reduce((sum: number, connections) => sum + connections, 0);
-  if (limits.batchesInFlightMax + limits.readsInFlightMax + reserved > limits.poolClientsMax) {
-    throw new Error(`${SETTINGS.batchesInFlightMax.env} (${limits.batchesInFlightMax}) + ${SETTINGS.readsInFlightMax.env} (${limits.readsInFlightMax}) + ${reserved} (${Object.keys(RESERVED_CONNECTIONS).join(', ')}) must not exceed ${SETTINGS.poolClientsMax.env} (${limits.poolClientsMax})`);
+  if (limits.writesInFlightMax + limits.readsInFlightMax + reserved > limits.poolClientsMax) {
+    throw new Error(`${SETTINGS.writesInFlightMax.env} (${limits.writesInFlightMax}) + ${SETTINGS.readsInFlightMax.env} (${limits.readsInFlightMax}) + ${reserved} (${Object.keys(RESERVED_CONNECTIONS).join(', ')}) must not exceed ${SETTINGS.poolClientsMax.env} (${limits.poolClientsMax})`);
   }
   // A retry that waits for its key after the longest queue wait must still
   // be answered before its deadline: a 409 (nothing applied), not a 503

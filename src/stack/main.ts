@@ -29,6 +29,7 @@ import { stateFilePath, writeStackState, type RecordedProcess, type StackState }
 import { Supervised } from './supervisor.js';
 import { HaCluster } from './ha/cluster.js';
 import { prepareTls, type TlsPlan } from './tls.js';
+import { formerNamesSet } from '../shared/settings.js';
 
 // The stack is up once every instance says its database answers (/ready).
 const INSTANCES_READY_TIMEOUT_MS = 30_000;
@@ -257,6 +258,7 @@ async function stop(stack: Stack, reason: string, exitCode: number): Promise<voi
 async function main(): Promise<void> {
   const config = readLauncherConfig(process.env);
   const log = createLog({ program: 'stack', name: 'crebito', level: config.logLevel });
+  for (const warning of formerNamesSet(process.env)) log.warn(warning);
   const runDirectory = path.join(config.dataDirectory, 'run');
   const access = prepareRunDirectory(runDirectory, log);
   const lock = await acquireLauncherLock(config.dataDirectory, runDirectory);

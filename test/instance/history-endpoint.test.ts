@@ -12,6 +12,7 @@ import { HISTORY_SCAN_ROWS_MAX } from '../../src/shared/limits.js';
 import { startInstance, type RunningInstance } from '../support/instance.js';
 import { waitFor } from '../../src/shared/wait.js';
 import { readAdminHealth } from '../support/health.js';
+import { operationHealth } from '../../src/instance/ledger/ledger.js';
 
 interface Entry { id: number; valor: number; tipo: 'c' | 'd'; descricao: string; realizada_em: string; saldo_apos: number }
 
@@ -233,7 +234,7 @@ describe('a selective filter on a large history', () => {
     try {
       let settled = 0;
       const reads = Array.from({ length: READERS }, () => history5On(paced.baseUrl).finally(() => settled++));
-      const queued = await waitFor(async () => (await readAdminHealth(paced.admin)).ledger.historico.waiting > 0, { timeoutMs: 5_000, intervalMs: 1 });
+      const queued = await waitFor(async () => operationHealth((await readAdminHealth(paced.admin)).ledger, 'historico').waiting > 0, { timeoutMs: 5_000, intervalMs: 1 });
       expect(queued, 'no history read ever waited in the queue').toBeDefined();
       const statement = await getStatement(paced.baseUrl, 1);
       expect(statement.status, statement.text).toBe(200);
@@ -244,7 +245,7 @@ describe('a selective filter on a large history', () => {
       expect(answers).toContain('200');
       expect(answers).toContain('503 sobrecarregado');
       const { ledger: health } = await readAdminHealth(paced.admin);
-      expect(health.historico.shedExpired).toBe(answers.filter((answer) => answer !== '200').length);
+      expect(operationHealth(health, 'historico').shedExpired).toBe(answers.filter((answer) => answer !== '200').length);
       expect(health.breaker.opened).toBe(0);
     } finally {
       await paced.stop();

@@ -19,6 +19,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { readAdminHealth, readHealth } from '../support/health.js';
 import { holdTransactionInserts } from '../support/hold-calls.js';
 import { startInstance, type RunningInstance } from '../support/instance.js';
+import { operationHealth } from '../../src/instance/ledger/ledger.js';
 
 interface Answer { method: string; path: string; status: number; body: string; headers: Headers }
 type ResponseObject = { content?: Record<string, { schema: object }>; headers?: Record<string, unknown> };
@@ -172,7 +173,7 @@ async function overloaded(): Promise<void> {
   const held = [post(4, { valor: 1, tipo: 'c', descricao: 'a' })];
   await waitForOrThrow('one call in flight', async () => (await readHealth(listen)).inFlight === 1, { timeoutMs: 5000, intervalMs: 10 });
   held.push(post(4, { valor: 1, tipo: 'c', descricao: 'b' }));
-  await waitForOrThrow('one waiting', async () => (await readAdminHealth(instance.admin)).ledger.transacoes.waiting === 1, { timeoutMs: 5000, intervalMs: 10 });
+  await waitForOrThrow('one waiting', async () => operationHealth((await readAdminHealth(instance.admin)).ledger, 'transacoes').waiting === 1, { timeoutMs: 5000, intervalMs: 10 });
   await post(4, { valor: 1, tipo: 'c', descricao: 'c' });
   await holder.release();
   await Promise.all(held);

@@ -20,10 +20,11 @@ import { SETTINGS } from '../../src/shared/settings.js';
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import { warmUpCalls } from '../../src/instance/ledger/warm-up.js';
 import { freePort, getFromListenAddress, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import { API_OPERATIONS } from '../../src/instance/operations/index.js';
 
 const RECOVERY_TIMEOUT_MS = 30_000;
 const POOL_CLIENTS_MAX = SETTINGS.poolClientsMax.default;
-const LAST_WARM_UP_TEXT = warmUpCalls({ idempotencyRetentionS: 1 }).at(-1)!.text;
+const LAST_WARM_UP_TEXT = warmUpCalls(API_OPERATIONS).at(-1)!.text;
 
 let stack: RunningStack | undefined;
 afterAll(async () => {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readInstanceConfig } from '../../src/instance/config.js';
-import { environmentFor, readSetting, PASSED_TO_INSTANCES, SETTINGS } from '../../src/shared/settings.js';
+import { environmentFor, formerNamesSet, readSetting, PASSED_TO_INSTANCES, SETTINGS } from '../../src/shared/settings.js';
 import { readLauncherConfig } from '../../src/stack/config.js';
 import { findNginx } from '../../src/stack/nginx.js';
 import { findPrometheus } from '../../src/stack/prometheus.js';
@@ -46,6 +46,15 @@ describe('reading a setting', () => {
   });
 });
 
+describe('a renamed setting', () => {
+  it('is read under its former name for one release, with a warning, and the new name wins', () => {
+    expect(readSetting(SETTINGS.writesInFlightMax, { CREBITO_BATCHES_IN_FLIGHT_MAX: '2' })).toBe(2);
+    expect(readSetting(SETTINGS.writesInFlightMax, { CREBITO_BATCHES_IN_FLIGHT_MAX: '2', CREBITO_WRITES_IN_FLIGHT_MAX: '3' })).toBe(3);
+    expect(formerNamesSet({ CREBITO_BATCHES_IN_FLIGHT_MAX: '2' })).toEqual([expect.stringMatching(/CREBITO_BATCHES_IN_FLIGHT_MAX is now CREBITO_WRITES_IN_FLIGHT_MAX/)]);
+    expect(formerNamesSet({ CREBITO_WRITES_IN_FLIGHT_MAX: '2' })).toEqual([]);
+  });
+});
+
 describe('the programs the launcher runs', () => {
   it('regression: NGINX_BINARY and PROMETHEUS_BINARY were read beside the settings table; they are settings, and win over the search', () => {
     expect(findNginx({ NGINX_BINARY: '/opt/x/nginx', PATH: '' })).toBe('/opt/x/nginx');
@@ -76,7 +85,7 @@ describe('the launcher passes instance settings on', () => {
 
 describe('cross-checks', () => {
   it.each([
-    ['calls in flight beyond the pool', { CREBITO_POOL_CLIENTS_MAX: '2', CREBITO_BATCHES_IN_FLIGHT_MAX: '2' }, /must not exceed CREBITO_POOL_CLIENTS_MAX/],
+    ['calls in flight beyond the pool', { CREBITO_POOL_CLIENTS_MAX: '2', CREBITO_WRITES_IN_FLIGHT_MAX: '2' }, /must not exceed CREBITO_POOL_CLIENTS_MAX/],
     ['a queue wait as long as the whole deadline', { CREBITO_QUEUE_WAIT_MS_MAX: '1000' }, /must be less than CREBITO_REQUEST_TIMEOUT_MS/],
     ['pools larger than the embedded database allows', { CREBITO_INSTANCES: '32', CREBITO_POOL_CLIENTS_MAX: '4' }, /need 165 database connections; the database allows 100/],
   ])('the launcher refuses %s', (_, environment, message) => {

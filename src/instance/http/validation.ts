@@ -3,7 +3,7 @@
 // field). It is pure (bytes in, a value or a Failure out) so the whole table
 // of cases is tested without a server.
 
-import { CLIENT_ID_MAX, DESCRICAO_CHARACTERS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from '../../shared/limits.js';
+import { CLIENT_ID_MAX, DESCRICAO_CHARACTERS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, AMOUNT_MAX } from '../../shared/limits.js';
 import type { TransactionRequest } from '../ledger/transactions.js';
 import { failures, Failure } from '../../shared/failures.js';
 
@@ -53,7 +53,7 @@ function stringEnd(body: Uint8Array, start: number): number {
 }
 
 /** Whether the string from the quote at `start` to the quote at `end` is the key valor (compared as bytes, decoded only when escaped). */
-function isValorKey(body: Uint8Array, start: number, end: number): boolean {
+function isAmountKey(body: Uint8Array, start: number, end: number): boolean {
   for (let index = start + 1; index < end; index++) {
     // A key written with escapes ("val\u006fr") is the same key to JSON.parse.
     if (body[index] === BACKSLASH) return JSON.parse(Buffer.from(body.subarray(start, end + 1)).toString('utf8')) === VALOR_KEY;
@@ -90,7 +90,7 @@ export function valorText(body: Uint8Array): string | undefined {
     const byte = body[index]!;
     if (byte === QUOTE) {
       const end = stringEnd(body, index);
-      if (depth === 1 && expectingKey) keyIsValor = isValorKey(body, index, end);
+      if (depth === 1 && expectingKey) keyIsValor = isAmountKey(body, index, end);
       expectingKey = false;
       index = end;
     } else if (byte === 0x7b || byte === 0x5b) {
@@ -118,7 +118,7 @@ export function parseTransactionBody(body: Uint8Array): TransactionRequest | Fai
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return failures.notAnObject;
   const { valor, tipo, descricao } = value as Record<string, unknown>;
 
-  if (typeof valor !== 'number' || !Number.isInteger(valor) || valor < 1 || valor > VALOR_MAX) {
+  if (typeof valor !== 'number' || !Number.isInteger(valor) || valor < 1 || valor > AMOUNT_MAX) {
     return failures.invalidValor;
   }
   // JSON.parse read the number as a double: 0.99999999999999999 and

@@ -16,6 +16,7 @@
 import { QueryFailure, type Database } from '../database/pool.js';
 import { crashOnBug } from '../../shared/invariant.js';
 import type { Log } from '../../shared/log.js';
+import type { PreparedQuery } from './operation.js';
 
 /** Keys deleted by one statement: a short transaction (and a short lock on each row), whatever the backlog. */
 const KEY_EXPIRY_BATCH_ROWS = 1000;
@@ -26,7 +27,10 @@ const KEY_EXPIRY_CATCH_UP_PAUSE_MS = 50;
 /** Passes come this often at most, and as often as the retention when it is shorter. */
 const KEY_EXPIRY_INTERVAL_MS_MAX = 60_000;
 
-export const QUERY = { name: 'expirar_chaves', text: 'SELECT expirar_chaves($1, $2)' };
+// Warmed with a batch of 0: nothing is removed whatever the retention.
+export const KEY_EXPIRY_QUERY: PreparedQuery = {
+  name: 'expirar_chaves', text: 'SELECT expirar_chaves($1, $2)', functions: ['expirar_chaves'], warmUp: [86_400, 0],
+};
 
 export interface KeyExpiry {
   /** Keys this instance removed so far. */
@@ -55,7 +59,7 @@ export function startKeyExpiry(database: Database, options: { retentionS: number
     const endsMs = performance.now() + KEY_EXPIRY_PASS_MS_MAX;
     let removed = 0;
     while (!stopped) {
-      const rows = await database.query(QUERY.name, QUERY.text, [options.retentionS, KEY_EXPIRY_BATCH_ROWS]);
+      const rows = await database.query(KEY_EXPIRY_QUERY.name, KEY_EXPIRY_QUERY.text, [options.retentionS, KEY_EXPIRY_BATCH_ROWS]);
       // The database is down or refused: the keys wait for the next pass, a
       // whole interval away (counted as caught up, so as not to press a
       // failing database with passes at once).
