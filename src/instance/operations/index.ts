@@ -4,13 +4,12 @@
 // labels of /health and the metrics all walk this list; docs/development.md
 // says how to add one.
 
-import { BALANCE } from './balance.js';
 import type { AnyApiOperation } from './declaration.js';
 import { HISTORY } from './history.js';
 import { STATEMENT } from './statement.js';
 import { TRANSACTIONS } from './transactions.js';
 
-export const API_OPERATIONS: readonly AnyApiOperation[] = [TRANSACTIONS, HISTORY, STATEMENT, BALANCE];
+export const API_OPERATIONS: readonly AnyApiOperation[] = [TRANSACTIONS, HISTORY, STATEMENT];
 
 /** The label of every operation, as /health and the metrics name it. */
 export const OPERATION_LABELS: readonly string[] = API_OPERATIONS.map((operation) => operation.label);
