@@ -7,7 +7,7 @@
 // Both programs read it: the instance answers with it, and the launcher
 // renders nginx's own refusals from it.
 
-import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, AMOUNT_MAX } from './limits.js';
+import { DESCRIPTION_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, AMOUNT_MAX } from './limits.js';
 
 /** The realm of the Bearer challenge (WWW-Authenticate) when API keys are on. */
 export const AUTH_REALM = 'crebito';
@@ -80,7 +80,7 @@ export const failures = {
   notAnObject: new Failure(STATUS.unprocessable, 'corpo_invalido', 'the body must be a JSON object'),
   invalidValor: new Failure(STATUS.unprocessable, 'valor_invalido', `valor must be a whole number from 1 to ${AMOUNT_MAX}, written as plain digits (no fraction, no exponent)`),
   invalidTipo: new Failure(STATUS.unprocessable, 'tipo_invalido', 'tipo must be "c" or "d"'),
-  invalidDescricao: new Failure(STATUS.unprocessable, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRICAO_CHARACTERS_MAX} characters`),
+  invalidDescricao: new Failure(STATUS.unprocessable, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRIPTION_CHARACTERS_MAX} characters`),
   bodyTooLarge: new Failure(STATUS.payloadTooLarge, 'corpo_grande_demais', 'the body is larger than the limit'),
   // Answered by nginx, before any instance sees the request (nginx/nginx.conf.template).
   headersTooLarge: new Failure(STATUS.headersTooLarge, 'cabecalhos_grandes_demais', 'the request headers are larger than the limit'),
@@ -103,7 +103,7 @@ export const failures = {
   // this client's row: the request was sent again until its queue wait ran
   // out, never waiting on the row, and every attempt changed nothing.
   clientBusy: new Failure(STATUS.unavailable, 'cliente_ocupado', 'another database session holds this client\'s account; nothing was applied (retry later)', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
-  databaseUnavailable: new Failure(STATUS.unavailable, 'banco_sem_resposta', 'the database did not answer in time; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
+  databaseUnanswered: new Failure(STATUS.unavailable, 'banco_sem_resposta', 'the database did not answer in time; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
   // A read changes nothing, so its timeout must not speak of a transaction
   // that may have been applied: the answer is simply to retry.
   readUnanswered: new Failure(STATUS.unavailable, 'leitura_sem_resposta', 'the database did not answer this read in time; a read changes nothing, so retry it', { mayHaveBeenApplied: false, headers: RETRY_LATER }),

@@ -14,7 +14,7 @@
 export const STATEMENT_TRANSACTIONS_MAX = 10;
 
 /** A descricao holds 1 to this many Unicode characters (code points, as PostgreSQL's char_length counts). */
-export const DESCRICAO_CHARACTERS_MAX = 10;
+export const DESCRIPTION_CHARACTERS_MAX = 10;
 
 /**
  * The largest value a PostgreSQL `integer` column holds. Both `valor` and the
@@ -61,7 +61,7 @@ export const BODY_SIZE_BYTES_MAX = 4096;
  */
 export const RESERVED_CONNECTIONS = {
   /** The background expiry of idempotency keys. */
-  'the key expiry': 1,
+  'the idempotency key expiry': 1,
 } as const;
 
 /** Connections an instance holds beside its pool with CREBITO_AUTH=keys: the API keys' poll (src/instance/ledger/api-keys.ts). */
@@ -75,7 +75,7 @@ export const API_KEYS_POLL_CONNECTIONS = 1;
 export const BREAKER_PROBE_CONNECTIONS = 1;
 
 /** The longest body a valid transaction can have: every field at its longest, each descricao character 4 UTF-8 bytes. */
-const TRANSACTION_BODY_BYTES_MAX = `{"valor":${AMOUNT_MAX},"tipo":"c","descricao":""}`.length + 4 * DESCRICAO_CHARACTERS_MAX;
+const TRANSACTION_BODY_BYTES_MAX = `{"valor":${AMOUNT_MAX},"tipo":"c","descricao":""}`.length + 4 * DESCRIPTION_CHARACTERS_MAX;
 
 assertLimit(HISTORY_PAGE_ROWS_DEFAULT >= 1 && HISTORY_PAGE_ROWS_DEFAULT <= HISTORY_PAGE_ROWS_MAX, 'the default history page must be a page the limit allows');
 assertLimit(HISTORY_SCAN_ROWS_MAX > HISTORY_PAGE_ROWS_MAX, 'a page must be able to read more rows than it holds, or a full page could never be found');

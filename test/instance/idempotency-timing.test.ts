@@ -119,7 +119,7 @@ describe('key expiry', () => {
       expect((await postWithKey(forgetful.baseUrl, 4, body, key)).replayed).toBe(false);
       expect((await postWithKey(forgetful.baseUrl, 4, body, key)).replayed).toBe(true);
       await waitForOrThrow('the key removed', async () => (await scratch.query('SELECT 1 FROM chaves_idempotencia')).length === 0, { timeoutMs: 15_000, intervalMs: 100 });
-      expect((await readAdminHealth(forgetful.admin)).ledger.keysExpired).toBe(1);
+      expect((await readAdminHealth(forgetful.admin)).ledger.idempotencyKeysExpired).toBe(1);
       const again = await postWithKey(forgetful.baseUrl, 4, body, key);
       expect([again.status, again.replayed]).toEqual([200, false]);
       expect((await scratch.query("SELECT 1 FROM transacoes WHERE descricao = 'expira'")).length).toBe(2);

@@ -17,6 +17,8 @@ const health = (): ServerHealth => ({
     pool: { totalCount: 4, idleCount: 3, waitingCount: 0, warmCount: 4 },
     ...Object.fromEntries(OPERATION_LABELS.map((label) => [label, idle])),
     breaker: { state: 'closed', consecutiveFailures: 0, opened: 0 },
+    idempotencyKeysExpired: 0,
+    idempotencyExpiryPassesBehind: 0,
     keysExpired: 0,
     keyExpiryPassesBehind: 0,
     apiKeys: null,

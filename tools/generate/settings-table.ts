@@ -3,15 +3,21 @@
 // README is prose and stays as written.
 
 import path from 'node:path';
-import { shownDefault, SETTINGS } from '../../src/shared/settings.js';
+import { shownDefault, SETTINGS, type Setting } from '../../src/shared/settings.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import type { GeneratedFile } from './generated-file.js';
 
 export const SETTINGS_TABLE_START = '<!-- settings:start -->';
 export const SETTINGS_TABLE_END = '<!-- settings:end -->';
 
+/** The variable, and the name it had before, which is still read for one release. */
+function variableCell(setting: Setting): string {
+  return setting.formerEnv === undefined ? `\`${setting.env}\`` : `\`${setting.env}\` (formerly \`${setting.formerEnv}\`, still read)`;
+}
+
 export function renderSettingsTable(): string {
-  const rows = Object.values(SETTINGS).map((setting) => `| \`${setting.env}\` | ${shownDefault(setting)} | ${setting.readers.join(', ')} | ${setting.meaning} |`);
+  const rows = Object.values(SETTINGS as Record<string, Setting>).map((setting) => `| ${variableCell(setting)} | ${shownDefault(setting)} `
+    + `| ${setting.readers.join(', ')} | ${setting.meaning} |`);
   return ['| variable | default | read by | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 

@@ -58,7 +58,7 @@ export const UNAVAILABLE_NOTES: StatusNotes = {
     headers: RETRY_AFTER_HEADERS,
   },
   503: {
-    note: `\`${failures.overloaded.code}\` and \`${failures.databaseDown.code}\`: never sent, nothing was applied; \`${failures.databaseUnavailable.code}\`: a transaction sent and unanswered in time, `
+    note: `\`${failures.overloaded.code}\` and \`${failures.databaseDown.code}\`: never sent, nothing was applied; \`${failures.databaseUnanswered.code}\`: a transaction sent and unanswered in time, `
       + `so it may have been applied (retry it with the same key); \`${failures.readUnanswered.code}\`: a read unanswered in time (a read changes nothing). \`pode_ter_sido_aplicada\` says which.`,
     headers: RETRY_AFTER_HEADERS,
   },
@@ -69,7 +69,7 @@ export const UNAVAILABLE_NOTES: StatusNotes = {
 };
 /** Answers every operation may get from nginx or from the database side; the last is each kind's timeout. */
 export const FROM_NGINX_OR_DATABASE = [failures.tooManyRequests, failures.headersTooLarge, failures.instanceFailed, failures.instanceTimedOut, failures.overloaded, failures.databaseDown];
-export const UNAVAILABLE = [...FROM_NGINX_OR_DATABASE, failures.databaseUnavailable];
+export const UNAVAILABLE = [...FROM_NGINX_OR_DATABASE, failures.databaseUnanswered];
 export const READ_UNAVAILABLE = [...FROM_NGINX_OR_DATABASE, failures.readUnanswered];
 
 // CREBITO_AUTH=keys: every API operation accepts a bearer key, and

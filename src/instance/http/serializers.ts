@@ -8,7 +8,7 @@ import fastJson, { type ObjectSchema } from 'fast-json-stringify';
 import type { HistoryPage } from '../ledger/history.js';
 import type { Statement } from '../ledger/statements.js';
 import type { TransactionResult } from '../ledger/transactions.js';
-import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, STATEMENT_TRANSACTIONS_MAX, AMOUNT_MAX } from '../../shared/limits.js';
+import { DESCRIPTION_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, STATEMENT_TRANSACTIONS_MAX, AMOUNT_MAX } from '../../shared/limits.js';
 
 /** A JSON Schema object, with the validation keywords the OpenAPI document shows (fast-json-stringify's types omit them). */
 export interface JsonObjectSchema {
@@ -28,7 +28,7 @@ export const compile = <Value>(schema: JsonObjectSchema) => fastJson(schema as u
 const TRANSACTION_FIELDS = {
   valor: { type: 'integer', minimum: 1, description: 'the amount, in cents' },
   tipo: { type: 'string', enum: ['c', 'd'], description: '`c` credit, `d` debit' },
-  descricao: { type: 'string', minLength: 1, maxLength: DESCRICAO_CHARACTERS_MAX, description: `1 to ${DESCRICAO_CHARACTERS_MAX} Unicode characters` },
+  descricao: { type: 'string', minLength: 1, maxLength: DESCRIPTION_CHARACTERS_MAX, description: `1 to ${DESCRIPTION_CHARACTERS_MAX} Unicode characters` },
   realizada_em: isoTime('when it was recorded (UTC, microseconds)'),
 };
 

@@ -21,7 +21,7 @@ import { openDatabase, type Database, type PoolHealth } from '../database/pool.j
 import { createBatcher, type Batcher, type BatcherHealth } from './batcher.js';
 import { Breaker, type BreakerState } from './breaker.js';
 import { startApiKeys, type ApiKeys, type ApiKeysHealth } from './api-keys.js';
-import { startKeyExpiry } from './key-expiry.js';
+import { startIdempotencyExpiry } from './idempotency-expiry.js';
 import { ConnectionClass, type ConnectionClassName } from './connections.js';
 import type { AnyOperation, Operation, OperationContext } from './operation.js';
 import { createTimeBudget } from './time-budget.js';
@@ -68,8 +68,11 @@ type OperationHealth = Record<string, BatcherHealth>;
 export type LedgerHealth = { pool: PoolHealth } & {
   breaker: { state: BreakerState; consecutiveFailures: number; opened: number };
   /** Idempotency keys past their retention that this instance removed. */
+  idempotencyKeysExpired: number;
+  /** Expiry passes that ran out of time with idempotency keys left (the next then came at once): a counter. */
+  idempotencyExpiryPassesBehind: number;
+  /** The two above under their former names, for one release. */
   keysExpired: number;
-  /** Expiry passes that ran out of time with keys left (the next then came at once): a counter. */
   keyExpiryPassesBehind: number;
   /** The API keys held (CREBITO_AUTH=keys); null with auth off. */
   apiKeys: ApiKeysHealth | null;
@@ -122,7 +125,7 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
       whenFull: failures.overloaded,
       whenExpired: failures.overloaded,
       // Only a write's call may have applied something when it is late.
-      whenLate: operation.connections === 'writes' ? failures.databaseUnavailable : failures.readUnanswered,
+      whenLate: operation.connections === 'writes' ? failures.databaseUnanswered : failures.readUnanswered,
       onLate: () => breaker.failed(),
       // A client row another session holds answers at once (sql/03-functions.sql): sent again, never waited on.
       isRetry: (answer) => answer === failures.clientBusy,
@@ -151,7 +154,7 @@ export function createLedger(options: LedgerOptions): Ledger {
   });
   const database = openDatabase({ ...options, warmUp: warmUpCalls(options.operations), onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
   const batchers = createBatchers(options, database, breaker);
-  const keyExpiry = startKeyExpiry(database, { retentionS: options.idempotencyRetentionS, log });
+  const idempotencyExpiry = startIdempotencyExpiry(database, { retentionS: options.idempotencyRetentionS, log });
   const apiKeys = options.auth === 'keys' ? startApiKeys({ ...options, applicationName: `${options.applicationName}-keys` }) : undefined;
   const healthByLabel = (): OperationHealth => Object.fromEntries(options.operations.flatMap((operation) => {
     const health = batchers.get(operation)!.health();
@@ -174,13 +177,15 @@ export function createLedger(options: LedgerOptions): Ledger {
       pool: database.health(),
       ...healthByLabel(),
       breaker: { state: breaker.state, consecutiveFailures: breaker.consecutiveFailures, opened: breaker.opened },
-      keysExpired: keyExpiry.removed,
-      keyExpiryPassesBehind: keyExpiry.passesBehind,
+      idempotencyKeysExpired: idempotencyExpiry.removed,
+      idempotencyExpiryPassesBehind: idempotencyExpiry.passesBehind,
+      keysExpired: idempotencyExpiry.removed,
+      keyExpiryPassesBehind: idempotencyExpiry.passesBehind,
       apiKeys: apiKeys?.health() ?? null,
     }),
     async close() {
       breaker.stop();
-      await keyExpiry.stop();
+      await idempotencyExpiry.stop();
       await apiKeys?.stop();
       await database.close();
     },

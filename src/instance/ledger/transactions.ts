@@ -123,7 +123,7 @@ export async function sendTransactions(database: Database, batch: PendingTransac
   if (rows instanceof QueryFailure) {
     // A call that did not answer may have committed before its reply was
     // lost: every transaction in it has an unknown outcome.
-    if (rows.kind === 'unavailable') return batch.map(() => failures.databaseUnavailable);
+    if (rows.kind === 'unavailable') return batch.map(() => failures.databaseUnanswered);
     return isolateRejected(database, batch, rows.error, options);
   }
   invariant(rows.length === batch.length, `a batch of ${batch.length} transactions returned ${rows.length} rows`);

@@ -10,12 +10,12 @@
 // operations' declarations are where a new one is added.
 
 import type { WarmUpCall } from '../database/pool.js';
-import { KEY_EXPIRY_QUERY } from './key-expiry.js';
+import { IDEMPOTENCY_EXPIRY_QUERY } from './idempotency-expiry.js';
 import type { AnyOperation, PreparedQuery } from './operation.js';
 
 /** Every query the ledger sends: the operations', then the background one. */
 export function ledgerQueries(operations: readonly AnyOperation[]): PreparedQuery[] {
-  return [...operations.flatMap((operation) => operation.queries), KEY_EXPIRY_QUERY];
+  return [...operations.flatMap((operation) => operation.queries), IDEMPOTENCY_EXPIRY_QUERY];
 }
 
 export function warmUpCalls(operations: readonly AnyOperation[]): WarmUpCall[] {
