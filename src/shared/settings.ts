@@ -141,7 +141,8 @@ export const PASSED_TO_INSTANCES = settingsReadBy('stack')
   .filter((name): name is PassedToInstances => (SETTINGS[name].readers as readonly Reader[]).includes('instance'));
 
 export function readSetting(setting: Setting, environment: Environment): number | string | undefined {
-  const raw = environment[setting.env] ?? (setting.formerEnv === undefined ? undefined : environment[setting.formerEnv]);
+  const former = setting.formerEnv === undefined ? undefined : environment[setting.formerEnv];
+  const raw = environment[setting.env] ?? former;
   if (raw === undefined || raw === '') return setting.default;
   switch (setting.kind) {
     case 'integer': {

@@ -97,7 +97,9 @@ function ha(config: LauncherConfig, hooks: SupervisionHooks): StackDatabase {
     // The HA nodes take passwords over TCP; the tools (checker, bench) need
     // the superuser's: state.json names the file that holds it.
     toolsUrl: () => withoutPassword(cluster.databaseUrl),
-    state: () => ({ databaseMode: config.databaseMode, postgres: null, databaseNodes: cluster.nodeStates(), passwordsFile: cluster.passwordsFile }),
+    state: () => ({
+      databaseMode: config.databaseMode, postgres: null, databaseNodes: cluster.nodeStates(), passwordsFile: cluster.passwordsFile,
+    }),
   };
 }
 

@@ -8,7 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { StackLog } from '../shared/log.js';
 import { readSettings, type Environment } from '../shared/settings.js';
-import { CHILD_POLL_INTERVAL_MS, CHILD_READY_TIMEOUT_MS, CHILD_STOP_TIMEOUT_MS, hasExited, startChild, type Child } from './child.js';
+import {
+  CHILD_POLL_INTERVAL_MS, CHILD_READY_TIMEOUT_MS, CHILD_STOP_TIMEOUT_MS, hasExited, startChild, type Child,
+} from './child.js';
 import { getFromListenAddress } from './http.js';
 import { replaceFileWhole } from './state.js';
 import { findExecutable } from './executables.js';

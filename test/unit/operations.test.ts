@@ -23,7 +23,7 @@ describe('operations', () => {
   });
 
   it('each has a label of its own, and the former labels collide with none', () => {
-    const labels = API_OPERATIONS.flatMap((operation) => [operation.label, ...(operation.formerLabel === undefined ? [] : [operation.formerLabel])]);
+    const labels = API_OPERATIONS.flatMap((operation) => [operation.label, operation.formerLabel].filter((label) => label !== undefined));
     expect(new Set(labels).size).toBe(labels.length);
   });
 
@@ -34,7 +34,9 @@ describe('operations', () => {
 
   it('every operation holds connections of a class the pool accounts for, and the defaults fit the pool', () => {
     for (const operation of API_OPERATIONS) expect(['writes', 'reads']).toContain(operation.connections);
-    const defaults = readSettings({}, ['poolClientsMax', 'writesInFlightMax', 'readsInFlightMax', 'queueWaitMsMax', 'requestTimeoutMs', 'idempotencyWaitMsMax']);
+    const defaults = readSettings({}, [
+      'poolClientsMax', 'writesInFlightMax', 'readsInFlightMax', 'queueWaitMsMax', 'requestTimeoutMs', 'idempotencyWaitMsMax',
+    ]);
     expect(() => checkInstanceLimits(defaults)).not.toThrow();
     const reserved = Object.values(RESERVED_CONNECTIONS).reduce((sum: number, connections) => sum + connections, 0);
     expect(defaults.writesInFlightMax + defaults.readsInFlightMax + reserved).toBe(SETTINGS.poolClientsMax.default);

@@ -50,7 +50,8 @@ describe('a renamed setting', () => {
   it('is read under its former name for one release, with a warning, and the new name wins', () => {
     expect(readSetting(SETTINGS.writesInFlightMax, { CREBITO_BATCHES_IN_FLIGHT_MAX: '2' })).toBe(2);
     expect(readSetting(SETTINGS.writesInFlightMax, { CREBITO_BATCHES_IN_FLIGHT_MAX: '2', CREBITO_WRITES_IN_FLIGHT_MAX: '3' })).toBe(3);
-    expect(formerNamesSet({ CREBITO_BATCHES_IN_FLIGHT_MAX: '2' })).toEqual([expect.stringMatching(/CREBITO_BATCHES_IN_FLIGHT_MAX is now CREBITO_WRITES_IN_FLIGHT_MAX/)]);
+    expect(formerNamesSet({ CREBITO_BATCHES_IN_FLIGHT_MAX: '2' }))
+      .toEqual([expect.stringMatching(/CREBITO_BATCHES_IN_FLIGHT_MAX is now CREBITO_WRITES_IN_FLIGHT_MAX/)]);
     expect(formerNamesSet({ CREBITO_WRITES_IN_FLIGHT_MAX: '2' })).toEqual([]);
   });
 });

@@ -43,7 +43,7 @@ const getReady = {
   },
 };
 
-/** Each operation's description under its path (`:id` written `{id}`) and method; a path naming the client says so once. */
+/** Each operation's description under its path (`:id` written `{id}`) and method; a client's path says so once. */
 export function operationPaths(operations: readonly AnyApiOperation[]): Record<string, Record<string, object>> {
   const paths: Record<string, Record<string, object>> = {};
   for (const operation of operations) {

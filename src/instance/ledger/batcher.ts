@@ -137,7 +137,8 @@ export class Batcher<Item, Result> {
 
   private dispatch(): void {
     this.expireOverdue();
-    while (this.counts.inFlight < this.options.inFlightMax && this.queue.length > 0 && this.budgetAllows() && this.connections.tryTake()) {
+    while (this.counts.inFlight < this.options.inFlightMax && this.queue.length > 0 && this.budgetAllows()
+      && this.connections.tryTake()) {
       this.sendCall(this.queue.splice(0, this.options.sizeMax));
     }
     this.armExpiry();

@@ -139,7 +139,8 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
 
 export function createLedger(options: LedgerOptions): Ledger {
   const { log } = options;
-  invariant(new Set(options.operations.map((operation) => operation.label)).size === options.operations.length, 'two operations share a label');
+  const labels = new Set(options.operations.map((operation) => operation.label));
+  invariant(labels.size === options.operations.length, 'two operations share a label');
   const breaker: Breaker = new Breaker({
     failuresMax: options.breakerFailuresMax,
     probeIntervalMsMin: PROBE_INTERVAL_MS_MIN,

@@ -76,7 +76,7 @@ export const TRANSACTION_QUERIES = [TRANSACTION_QUERY, TRANSACTION_KEYED_QUERY, 
 
 export interface TransactionCallOptions {
   /** How long a keyed request waits for another with the same key (CREBITO_IDEMPOTENCY_WAIT_MS_MAX). */
-  keyWaitMsMax: number;
+  idempotencyKeyWaitMsMax: number;
   log: Log;
 }
 
@@ -86,7 +86,7 @@ function call(database: Database, batch: PendingTransaction[], options: Transact
     const [{ clientId, request, idempotencyKey, apiKeyId }] = batch as [PendingTransaction];
     const values = [clientId, request.valor, request.tipo, request.descricao];
     if (!keyed) return database.query(TRANSACTION_QUERY.name, TRANSACTION_QUERY.text, values);
-    const keyedValues = [...values, idempotencyKey ?? null, options.keyWaitMsMax, apiKeyId ?? null];
+    const keyedValues = [...values, idempotencyKey ?? null, options.idempotencyKeyWaitMsMax, apiKeyId ?? null];
     return database.query(TRANSACTION_KEYED_QUERY.name, TRANSACTION_KEYED_QUERY.text, keyedValues);
   }
   const columns = [
@@ -99,7 +99,7 @@ function call(database: Database, batch: PendingTransaction[], options: Transact
   const idempotencyKeys = batch.some((pending) => pending.idempotencyKey !== undefined)
     ? batch.map((pending) => pending.idempotencyKey ?? null) : null;
   const apiKeyIds = batch.some((pending) => pending.apiKeyId !== undefined) ? batch.map((pending) => pending.apiKeyId ?? null) : null;
-  const values = [...columns, idempotencyKeys, options.keyWaitMsMax, apiKeyIds];
+  const values = [...columns, idempotencyKeys, options.idempotencyKeyWaitMsMax, apiKeyIds];
   return database.query(TRANSACTION_BATCH_KEYED_QUERY.name, TRANSACTION_BATCH_KEYED_QUERY.text, values);
 }
 

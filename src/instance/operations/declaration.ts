@@ -55,6 +55,7 @@ export function clientRead<Answer>(serialize: (answer: Exclude<Answer, Failure>)
     const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read');
     if (apiKey instanceof Failure) return replyFailure(book, exchange, apiKey);
     if (clientId === undefined) return replyFailure(book, exchange, failures.clientNotFound);
-    book.replyAfter(exchange, submit(clientId), (answer) => replyWith(book, exchange, answer as Exclude<Answer, Failure> | Failure, serialize));
+    book.replyAfter(exchange, submit(clientId),
+      (answer) => replyWith(book, exchange, answer as Exclude<Answer, Failure> | Failure, serialize));
   };
 }

@@ -93,7 +93,7 @@ export const TRANSACTIONS = {
   connections: 'writes',
   queries: TRANSACTION_QUERIES,
   sizeMax: (settings) => settings.batchSizeMax,
-  send: (batch, { database, log, settings }) => sendTransactions(database, batch, { keyWaitMsMax: settings.idempotencyWaitMsMax, log }),
+  send: (batch, { database, log, settings }) => sendTransactions(database, batch, { idempotencyKeyWaitMsMax: settings.idempotencyWaitMsMax, log }),
   handle,
   description: DESCRIPTION,
 } as const satisfies ApiOperation<PendingTransaction, TransactionAnswer>;

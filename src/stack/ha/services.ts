@@ -9,7 +9,9 @@ import net from 'node:net';
 import path from 'node:path';
 import type { StackLog } from '../../shared/log.js';
 import { waitForOrThrow } from '../../shared/wait.js';
-import { CHILD_POLL_INTERVAL_MS, CHILD_READY_TIMEOUT_MS, CHILD_STOP_TIMEOUT_MS, startChild, type Child } from '../child.js';
+import {
+  CHILD_POLL_INTERVAL_MS, CHILD_READY_TIMEOUT_MS, CHILD_STOP_TIMEOUT_MS, startChild, type Child,
+} from '../child.js';
 import { inNamespace, type HaNetwork } from './network.js';
 import { POSTGRES_PORT, REST_PORT } from './patroni.js';
 
