@@ -13,9 +13,12 @@ export type Environment = Record<string, string | undefined>;
 /**
  * Who reads a setting. 'instance': each API instance; 'stack': the launcher
  * (`npm start`); a setting read by both is one the launcher checks and then
- * passes on to every instance it starts.
+ * passes on to every instance it starts. The others are for the programs
+ * around the service: 'compose' the database container of docker compose
+ * (sql/roles/docker-init.sh), 'bench' `npm run bench` and what it starts,
+ * 'tests' the test suite.
  */
-export type Reader = 'instance' | 'stack';
+export type Reader = 'instance' | 'stack' | 'compose' | 'bench' | 'tests';
 
 interface Declared {
   env: string;
@@ -57,6 +60,9 @@ const text = <Default extends string | undefined>(declared: Omit<TextSetting, 'k
   ({ kind: 'text', ...declared }) as TextSetting & { default: Default };
 
 const STACK = ['stack'] as const;
+const COMPOSE = ['compose'] as const;
+const BENCH = ['bench'] as const;
+const TESTS = ['tests'] as const;
 const INSTANCE = ['instance'] as const;
 const BOTH = ['instance', 'stack'] as const;
 
@@ -76,8 +82,6 @@ export const SETTINGS = {
   nginxWorkers: integer({ env: 'CREBITO_NGINX_WORKERS', default: 1, min: 1, max: 64, readers: STACK, meaning: 'nginx worker processes' }),
   nginxBinary: text({ env: 'NGINX_BINARY', default: undefined, defaultShown: 'unset: found', readers: STACK, meaning: 'the nginx program to run, instead of the one found on `PATH` or in the usual install places (`/usr/sbin`, …)' }),
   rateLimitPerS: integer({ env: 'CREBITO_RATE_LIMIT_PER_S', default: 0, min: 0, max: 1_000_000, readers: STACK, meaning: 'requests per second nginx lets one client make, by API key with CREBITO_AUTH=keys and by address otherwise (a burst of one second\'s worth passes), then 429 with Retry-After; `0`: no limit' }),
-  upstreamTransport: choice({ env: 'CREBITO_UPSTREAM', default: 'unix', choices: ['unix', 'tcp'], readers: STACK, meaning: '`tcp` to connect nginx to the instances over TCP (ports from `CREBITO_INSTANCE_BASE_PORT`)' }),
-  instanceBasePort: integer({ env: 'CREBITO_INSTANCE_BASE_PORT', default: 9101, min: 1, max: 65535, readers: STACK, meaning: 'first TCP port of the instances when `CREBITO_UPSTREAM=tcp`' }),
   instanceNodeArguments: text({ env: 'CREBITO_INSTANCE_NODE_ARGS', default: '', defaultShown: 'empty', readers: STACK, meaning: 'extra `node` options for each instance, e.g. `--cpu-prof`' }),
   instanceName: text({ env: 'CREBITO_INSTANCE_NAME', default: 'api', defaultShown: '`api`', readers: INSTANCE, meaning: 'an instance\'s name in the `x-crebito-instance` header and its logs (the launcher names them `api-N`)' }),
   listen: text({ env: 'CREBITO_LISTEN', default: '9999', defaultShown: '`9999`', readers: INSTANCE, meaning: 'where an instance listens: `port`, `host:port` or `unix:/path` (the launcher sets it)' }),
@@ -116,6 +120,24 @@ export const SETTINGS = {
   tlsCertificate: text({ env: 'CREBITO_TLS_CERT', default: undefined, defaultShown: 'unset: no TLS', readers: STACK, meaning: 'PEM certificate (chain) for HTTPS at nginx; with `CREBITO_TLS_KEY`, nginx serves TLS 1.2+ and HTTP/2 on `CREBITO_TLS_PORT`' }),
   tlsKey: text({ env: 'CREBITO_TLS_KEY', default: undefined, defaultShown: 'unset: no TLS', readers: STACK, meaning: 'PEM private key of `CREBITO_TLS_CERT`' }),
   tlsPort: integer({ env: 'CREBITO_TLS_PORT', default: 9443, min: 1, max: 65535, readers: STACK, meaning: 'where nginx serves HTTPS, when TLS is on' }),
+  apiKeysStaleMs: integer({
+    env: 'CREBITO_API_KEYS_STALE_MS', default: 1000, min: 500, max: 600_000, readers: BOTH,
+    meaning: 'with `CREBITO_AUTH=keys`, an instance whose keys were last confirmed longer ago than this (the database '
+      + 'not answering their poll, every 250 ms) answers 503 `banco_indisponivel` rather than trust a key revoked meanwhile',
+  }),
+  apiPassword: text({
+    env: 'CREBITO_API_PASSWORD', default: undefined, defaultShown: 'unset: no password', readers: COMPOSE,
+    meaning: '`crebito_api`\'s password, set by the database container of docker compose at its first start '
+      + '(the compose files give it; the launcher makes its own roles)',
+  }),
+  benchCgroups: text({
+    env: 'CREBITO_BENCH_CGROUPS', default: undefined, defaultShown: 'unset', readers: BENCH,
+    meaning: 'set by `npm run bench` for each instance it runs under the public test\'s limits: which cgroups it joins (JSON)',
+  }),
+  fuzzSeed: integer({
+    env: 'CREBITO_FUZZ_SEED', default: 0, min: 0, max: 2 ** 31 - 1, readers: TESTS,
+    meaning: 'replays the run of `test/stack/fuzz-public-surface.test.ts` that printed this seed; `0`: a new seed',
+  }),
   plainHttp: choice({ env: 'CREBITO_PLAIN_HTTP', default: 'keep', choices: ['keep', 'redirect', 'refuse'], readers: STACK, meaning: 'with TLS on, what `PORT` does: `keep` serves plain HTTP as before, `redirect` answers 308 to HTTPS, `refuse` answers 403 `https_obrigatorio`' }),
 } as const;
 
@@ -161,12 +183,22 @@ export function readSetting(setting: Setting, environment: Environment): number 
   }
 }
 
-/** A warning for each renamed variable set under its former name, for the program to log at start. */
+/** Variables no longer read, each with why: set, they are warned about for one release. */
+export const DROPPED_SETTINGS: Readonly<Record<string, string>> = {
+  CREBITO_UPSTREAM: 'nginx reaches the instances over unix sockets only (TCP was never used nor tested)',
+  CREBITO_INSTANCE_BASE_PORT: 'nginx reaches the instances over unix sockets only (TCP was never used nor tested)',
+};
+
+/** A warning for each renamed variable set under its former name, and each dropped one set, for the program to log at start. */
 export function formerNamesSet(environment: Environment): string[] {
-  return Object.values(SETTINGS as Record<string, Setting>)
+  const renamed = Object.values(SETTINGS as Record<string, Setting>)
     .filter((setting) => setting.formerEnv !== undefined && (environment[setting.formerEnv] ?? '') !== '')
     .map((setting) => `${setting.formerEnv} is now ${setting.env}: the former name is read for one more release`
       + (environment[setting.env] === undefined ? '' : `, and ignored while ${setting.env} is set`));
+  const dropped = Object.entries(DROPPED_SETTINGS)
+    .filter(([env]) => (environment[env] ?? '') !== '')
+    .map(([env, why]) => `${env} is no longer read and has no effect: ${why}`);
+  return [...renamed, ...dropped];
 }
 
 /** Reads the named settings from an environment, each by its declaration. */

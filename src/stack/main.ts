@@ -63,14 +63,11 @@ interface Stack {
 // start, in order, and exit non-zero.
 let stopStack: ((reason: string, exitCode: number) => Promise<void>) | undefined;
 
-/** Where each instance listens: its own unix socket or port behind nginx, or all on PORT without nginx. */
+/** Where each instance listens: its own unix socket behind nginx, or all on PORT without nginx. */
 function listenAddressesFor(config: LauncherConfig, runDirectory: string, nginxBinary: string | undefined): string[] {
-  return Array.from({ length: config.instanceCount }, (_, index) => {
-    if (nginxBinary === undefined) return String(config.port);
-    return config.upstreamTransport === 'unix'
-      ? `unix:${path.join(runDirectory, `api-${index + 1}.sock`)}`
-      : `127.0.0.1:${config.instanceBasePort + index}`;
-  });
+  return Array.from({ length: config.instanceCount }, (_, index) => (nginxBinary === undefined
+    ? String(config.port)
+    : `unix:${path.join(runDirectory, `api-${index + 1}.sock`)}`));
 }
 
 /** Decides what runs (nothing starts yet): the database, where each instance listens, nginx or not, Prometheus or not. */
@@ -191,7 +188,7 @@ async function waitUntilInstancesReady(stack: Stack): Promise<void> {
 
 function sayUp(stack: Stack): void {
   const { config } = stack;
-  const shape = stack.nginx === undefined ? `${config.instanceCount} instances` : `nginx -> ${config.instanceCount} instances over ${config.upstreamTransport}`;
+  const shape = stack.nginx === undefined ? `${config.instanceCount} instances` : `nginx -> ${config.instanceCount} instances over unix sockets`;
   const metrics = Object.fromEntries(stack.instances.map((instance, index) => [instance.name, `http://${stack.admins[index]}/metrics`]));
   const prometheus = stack.prometheus === undefined ? null : `http://127.0.0.1:${stack.prometheus.plan.port}`;
   const https = stack.tls === undefined ? null : `https://localhost:${stack.tls.port}`;

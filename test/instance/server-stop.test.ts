@@ -24,7 +24,7 @@ async function startServer() {
   ledger = createLedger({
     databaseUrl: 'postgresql://nobody@127.0.0.1:1/none', applicationName: 'unit', log: createLog({ program: 'instance', name: 'unit', level: 'silent' }), metrics,
     poolClientsMax: 4, queueLengthMax: 8, queueWaitMsMax: 100, requestTimeoutMs: 200, breakerFailuresMax: 3, connectTimeoutMs: 100, queryTimeoutMs: 100,
-    batchSizeMax: 4, writesInFlightMax: 1, readsInFlightMax: 1, idempotencyRetentionS: 86_400, idempotencyWaitMsMax: 50, historyDbMsPerSecond: 100, allowSuperuser: 'off',
+    batchSizeMax: 4, writesInFlightMax: 1, readsInFlightMax: 1, idempotencyRetentionS: 86_400, idempotencyWaitMsMax: 50, historyDbMsPerSecond: 100, allowSuperuser: 'off', apiKeysStaleMs: 1000,
     operations: API_OPERATIONS,
   });
   const server = createServer({ ledger, instanceName: 'unit', metrics, onAnswered: () => undefined });

@@ -3,10 +3,12 @@
 // instance settings on, and the cross-checks between settings.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readInstanceConfig } from '../../src/instance/config.js';
-import { environmentFor, formerNamesSet, readSetting, PASSED_TO_INSTANCES, SETTINGS } from '../../src/shared/settings.js';
+import { DROPPED_SETTINGS, environmentFor, formerNamesSet, readSetting, PASSED_TO_INSTANCES, SETTINGS } from '../../src/shared/settings.js';
 import { readLauncherConfig } from '../../src/stack/config.js';
+import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { findNginx } from '../../src/stack/nginx.js';
 import { findPrometheus } from '../../src/stack/prometheus.js';
 import { renderSettingsTable, SETTINGS_TABLE_END, SETTINGS_TABLE_FILE, SETTINGS_TABLE_START } from '../../tools/generate/settings-table.js';
@@ -53,6 +55,33 @@ describe('a renamed setting', () => {
     expect(formerNamesSet({ CREBITO_BATCHES_IN_FLIGHT_MAX: '2' }))
       .toEqual([expect.stringMatching(/CREBITO_BATCHES_IN_FLIGHT_MAX is now CREBITO_WRITES_IN_FLIGHT_MAX/)]);
     expect(formerNamesSet({ CREBITO_WRITES_IN_FLIGHT_MAX: '2' })).toEqual([]);
+  });
+});
+
+describe('every variable is declared', () => {
+  // Code, scripts and compose files: a CREBITO_ variable read anywhere is a
+  // setting of settings.ts (or a renamed or dropped one), with its meaning
+  // and reason in the settings table. A name ending in _ is a family (CREBITO_PROMETHEUS_*).
+  const SCANNED = ['src', 'tools', 'sql', 'test', 'nginx', 'docker-compose.yml', 'docker-compose.ha.yml', '.ci'];
+  const filesUnder = (entry: string): string[] => {
+    const full = path.join(PROJECT_ROOT, entry);
+    if (!fs.existsSync(full)) return [];
+    if (!fs.statSync(full).isDirectory()) return [full];
+    return fs.readdirSync(full).flatMap((name) => filesUnder(path.join(entry, name)));
+  };
+  it('no CREBITO_ variable in the code is missing from settings.ts', () => {
+    const declared = new Set([
+      ...Object.values(SETTINGS).flatMap((setting) => [setting.env, ('formerEnv' in setting ? setting.formerEnv : undefined) ?? '']),
+      ...Object.keys(DROPPED_SETTINGS),
+    ]);
+    const named = new Set(SCANNED.flatMap(filesUnder).flatMap((file) => fs.readFileSync(file, 'utf8').match(/\bCREBITO_[A-Z0-9_]*[A-Z0-9]\b/g) ?? []));
+    expect([...named].filter((name) => !declared.has(name) && name !== 'CREBITO_X').sort()).toEqual([]);
+  });
+});
+
+describe('a dropped setting', () => {
+  it('is warned about for one release when set, with why', () => {
+    expect(formerNamesSet({ CREBITO_UPSTREAM: 'tcp' })).toEqual([expect.stringMatching(/CREBITO_UPSTREAM is no longer read.*unix sockets/)]);
   });
 });
 

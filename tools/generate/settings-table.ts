@@ -3,7 +3,8 @@
 // of the file is prose and stays as written.
 
 import path from 'node:path';
-import { shownDefault, SETTINGS, type Setting } from '../../src/shared/settings.js';
+import { SETTING_REASONS } from '../../src/shared/setting-reasons.js';
+import { shownDefault, SETTINGS, type Setting, type SettingName } from '../../src/shared/settings.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import type { GeneratedFile } from './generated-file.js';
 
@@ -16,9 +17,13 @@ function variableCell(setting: Setting): string {
 }
 
 export function renderSettingsTable(): string {
-  const rows = Object.values(SETTINGS as Record<string, Setting>).map((setting) => `| ${variableCell(setting)} | ${shownDefault(setting)} `
-    + `| ${setting.readers.join(', ')} | ${setting.meaning} |`);
-  return ['| variable | default | read by | meaning |', '|---|---|---|---|', ...rows].join('\n');
+  const settings = Object.entries(SETTINGS) as [SettingName, Setting][];
+  const service = settings.filter(([, setting]) => setting.readers.some((reader) => reader === 'instance' || reader === 'stack'));
+  const count = `${settings.length} variables: ${service.length} read by the service (an instance, the launcher or both), `
+    + `${settings.length - service.length} by the programs around it.`;
+  const rows = settings.map(([name, setting]) => `| ${variableCell(setting)} | ${shownDefault(setting)} `
+    + `| ${setting.readers.join(', ')} | ${setting.meaning} | ${SETTING_REASONS[name]} |`);
+  return [count, '', '| variable | default | read by | meaning | why it is a setting |', '|---|---|---|---|---|', ...rows].join('\n');
 }
 
 export const SETTINGS_TABLE_FILE = path.join(PROJECT_ROOT, 'docs', 'operating.md');

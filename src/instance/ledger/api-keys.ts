@@ -7,10 +7,10 @@
 // accepted) by every instance within one interval plus one poll's time.
 //
 // Bound: a key is trusted only while the keys were confirmed less than
-// API_KEYS_STALE_MS ago (counted from the start of the poll that confirmed
-// them). When the database does not answer the poll for longer, the instance
-// answers 503 rather than trust keys that may have been revoked since: a
-// revocation never takes longer than API_KEYS_STALE_MS to bite.
+// CREBITO_API_KEYS_STALE_MS ago (counted from the start of the poll that
+// confirmed them). When the database does not answer the poll for longer,
+// the instance answers 503 rather than trust keys that may have been revoked
+// since: a revocation never takes longer than that to bite.
 //
 // The polls use a connection of their own, outside the pool the requests
 // share, so they never wait behind a request nor hold one up.
@@ -22,8 +22,6 @@ import { openDatabase, QueryFailure, type Database, type DatabaseOptions, type R
 
 /** How often the counter is read: with its own time, the usual delay before a revocation bites. */
 export const API_KEYS_POLL_INTERVAL_MS = 250;
-/** Keys confirmed longer ago than this are not trusted (the revocation bound the issue asks: 1 s). */
-export const API_KEYS_STALE_MS = 1000;
 /** Most keys held in memory; more in force is refused loudly rather than held unbounded. */
 export const API_KEYS_IN_FORCE_MAX = 100_000;
 
@@ -83,7 +81,10 @@ function toKeys(rows: Row[]): Map<string, ApiKey> {
   return keys;
 }
 
-export type ApiKeysOptions = Omit<DatabaseOptions, 'poolClientsMax' | 'onAnswered' | 'warmUp'>;
+export type ApiKeysOptions = Omit<DatabaseOptions, 'poolClientsMax' | 'onAnswered' | 'warmUp'> & {
+  /** Keys confirmed longer ago than this are not trusted (CREBITO_API_KEYS_STALE_MS). */
+  staleMs: number;
+};
 
 export function startApiKeys(options: ApiKeysOptions): ApiKeys {
   const log = options.log;
@@ -106,7 +107,9 @@ export function startApiKeys(options: ApiKeysOptions): ApiKeys {
     let rows: Row[] | QueryFailure = current;
     if (!(current instanceof QueryFailure) && String(current[0]![0]) !== version) rows = await database.query(API_KEYS_QUERY.name, API_KEYS_QUERY.text, []);
     if (rows instanceof QueryFailure) {
-      if (!failing) log.warn({ err: rows.error }, 'cannot read the API keys; refusing requests with 503 once they are older than 1 s');
+      if (!failing) {
+        log.warn({ err: rows.error, staleMs: options.staleMs }, 'cannot read the API keys; refusing requests with 503 once they are stale');
+      }
       failing = true;
       return;
     }
@@ -130,7 +133,7 @@ export function startApiKeys(options: ApiKeysOptions): ApiKeys {
   }
   schedule(0);
 
-  const fresh = () => confirmedAtMs !== undefined && performance.now() - confirmedAtMs < API_KEYS_STALE_MS;
+  const fresh = () => confirmedAtMs !== undefined && performance.now() - confirmedAtMs < options.staleMs;
   return {
     find(secret) {
       if (!fresh()) return 'stale';
