@@ -23,7 +23,7 @@ export function renderSettingsTable(): string {
     + `${settings.length - service.length} by the programs around it.`;
   const rows = settings.map(([name, setting]) => `| ${variableCell(setting)} | ${shownDefault(setting)} `
     + `| ${setting.readers.join(', ')} | ${setting.meaning} | ${SETTING_REASONS[name]} |`);
-  return [count, '', '| variable | default | read by | meaning | why it is a setting |', '|---|---|---|---|---|', ...rows].join('\n');
+  return ['| variable | default | read by | meaning | why it is a setting |', '|---|---|---|---|---|', ...rows, '', count].join('\n');
 }
 
 export const SETTINGS_TABLE_FILE = path.join(PROJECT_ROOT, 'docs', 'operating.md');
