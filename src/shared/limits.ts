@@ -1,5 +1,6 @@
 // Owns every fixed limit of crebito: the public contract's
-// (../shared/CONTRACT.md), those of crebito's own API beyond it, the body cap
+// (https://github.com/zanfranceschi/rinha-de-backend-2024-q1), those of
+// crebito's own API beyond it, the body cap
 // nginx and the instances both enforce, and the connections an instance keeps
 // for work beside its requests. Limits an operator may change are settings
 // (settings.ts), not these. The instance validates by them, the error
@@ -30,7 +31,7 @@ export const CLIENT_ID_MAX = INTEGER_COLUMN_MAX;
 /** An Idempotency-Key is 1 to this many visible ASCII characters (0x21-0x7E). */
 export const IDEMPOTENCY_KEY_CHARACTERS_MAX = 255;
 
-/** A history page holds 1 to this many transactions, and this many when limit is not given. */
+/** A history page holds 1 to this many transactions (`limit`); without `limit`, HISTORY_PAGE_ROWS_DEFAULT. */
 export const HISTORY_PAGE_ROWS_MAX = 100;
 export const HISTORY_PAGE_ROWS_DEFAULT = 20;
 /**

@@ -160,7 +160,7 @@ describe('bad parameters', () => {
   });
 });
 
-// Issue 16, item 4: a selective filter walked the client's whole index range
+// Regression: a selective filter walked the client's whole index range
 // (0.35 s over 1,000,000 rows, on the instance's one history connection), and
 // readers queued behind it were shed with 503 sobrecarregado.
 describe('a selective filter on a large history', () => {
@@ -208,13 +208,13 @@ describe('a selective filter on a large history', () => {
   });
 
   it('concurrent readers beyond the one in flight wait in the queue and all get 200', async () => {
-    // As in the issue: 6 of 8 such readers got 503 sobrecarregado at once.
+    // Before the fix: 6 of 8 such readers got 503 sobrecarregado at once.
     const READERS = 8;
     const answers = await Promise.all(Array.from({ length: READERS }, () => history(5, `?valor_min=${RARE_VALOR}&limit=1`)));
     expect(answers.map((answer) => [answer.status, answer.body.erro])).toEqual(answers.map(() => [200, undefined]));
   });
 
-  // Issue 16, item 4: one read in flight per instance bounded how many pages
+  // Regression: one read in flight per instance bounded how many pages
   // ran at once, not their share of the database: readers asking pages back
   // to back took a core of PostgreSQL each instance. With the budget spent,
   // pages wait in the queue and past its wait get 503 sobrecarregado, while

@@ -1,9 +1,9 @@
-// Issue 16, item 5: the expiry of idempotency keys removed a fixed 20 x 1000
+// Regression: the expiry of idempotency keys removed a fixed 20 x 1000
 // keys per pass, and keys arriving faster than that grew chaves_idempotencia
 // without bound. Here keys arrive well above what fixed passes removed, for
 // a minute, with a retention of a few seconds, and the table must never
 // hold more than what arrived in the retention plus two expiry periods.
-// This file takes about 70 s: the issue asks for a minute of load.
+// This file takes about 70 s: keeping up is only shown over a minute of load.
 //
 // The keys are written by SQL, as keyed transactions would store them,
 // rather than through HTTP: the subject is the expiry's pace, and writing

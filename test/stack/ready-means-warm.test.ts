@@ -2,7 +2,7 @@
 // connections, prepared their statements and had PostgreSQL compile the
 // PL/pgSQL functions lazily, under the first requests: paced at the public
 // test's rate, a stack that had just said `up` answered dozens of requests in
-// 50-127 ms, the same stack once warm none over 41 ms (issue 19). Ready now
+// 50-127 ms, the same stack once warm none over 41 ms. Ready now
 // means warm: the whole pool open, and every connection through its warm-up
 // (ledger/warm-up.ts) before it takes a request; after a PostgreSQL restart
 // the same holds before /ready says yes again.

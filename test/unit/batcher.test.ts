@@ -234,7 +234,7 @@ describe('batcher: answers that say "send it again" (a client row another sessio
   });
 });
 
-// Issue 16, item 4: one history read in flight per instance bounded how many
+// Regression: one history read in flight per instance bounded how many
 // pages ran at once, not how much database time readers asking back to back
 // took. A budget holds calls in the queue while it is spent.
 describe('batcher with a budget of database time', () => {

@@ -14,6 +14,7 @@ import { failures, statusCodeOf } from '../../shared/failures.js';
 import type { AnyApiOperation } from '../operations/declaration.js';
 import { API_OPERATIONS } from '../operations/index.js';
 import { API_KEY_SCHEME, CLIENT_ID, CONTRACT, json, OWN, PROBES, RETRY_AFTER_HEADERS } from './api-description.js';
+import { INSTANCE_HEADER } from './headers.js';
 
 /** The API's own version, not the package's: 1.0 was the contract alone; 1.1 adds idempotency keys and the history; 1.2 the probes, 405, and 503s that say whether anything was applied. */
 const API_VERSION = '1.2.0';
@@ -61,7 +62,7 @@ export const OPENAPI_DOCUMENT = {
     version: API_VERSION,
     description: 'A banking ledger: clients with a credit limit, credits and debits that never take a balance below `-limite`. '
       + 'POST transacoes and GET extrato are the Rinha de Backend 2024/Q1 contract, unchanged; the Idempotency-Key header and the history are crebito\'s own. '
-      + 'Every answer carries `x-crebito-instance`, the instance that served it. Unknown routes answer 404 `rota_nao_encontrada`, '
+      + `Every answer carries \`${INSTANCE_HEADER}\`, the instance that served it. Unknown routes answer 404 \`rota_nao_encontrada\`, `
       + 'and a known path asked with another method 405 `metodo_nao_permitido` with `Allow`; '
       + 'nginx itself may answer 502 or 504 when an instance is lost mid-request (a transaction\'s outcome is then unknown: retry it with its key). '
       + 'nginx also answers, on any path and with nothing applied: '
