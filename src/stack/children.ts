@@ -11,7 +11,7 @@ import { waitForOrThrow } from '../shared/wait.js';
 import { CHILD_READY_TIMEOUT_MS, CHILD_STOP_TIMEOUT_MS, hasExited, startChild } from './child.js';
 import type { LauncherConfig } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
-import { http2StyleOf, writeNginxConfig } from './nginx.js';
+import { http2StyleOf, writeNginxConfig, type Http2Style, type NginxValues } from './nginx.js';
 import { INSTANCE_ENTRY } from './paths.js';
 import { holdsListeningPort, processGroupMembers } from './processes.js';
 import { Supervised } from './supervisor.js';
@@ -137,23 +137,29 @@ function stopOrphanedWorkers(master: number, log: StackLog): void {
   }
 }
 
+/** What the launcher renders nginx's configuration with, from its settings and plan (a unit test renders the same). */
+export function launcherNginxValues(config: LauncherConfig, plan: Omit<NginxPlan, 'binary'>, http2: Http2Style): NginxValues {
+  return {
+    port: config.port,
+    runDirectory: plan.runDirectory,
+    workerProcesses: String(config.nginxWorkers),
+    upstreamAddresses: plan.listenAddresses,
+    rateLimitPerS: config.rateLimitPerS,
+    rateLimitBy: config.instance.auth === 'keys' ? 'key' : 'address',
+    requestTimeoutMs: config.instance.requestTimeoutMs,
+    upstreamNames: 'fixed',
+    workerUser: plan.workerUser,
+    tls: plan.tls === undefined ? undefined : { ...plan.tls, http2 },
+  };
+}
+
 /** nginx on the public port, in front of the instances; its configuration is written and checked at each start. */
 export function superviseNginx(config: LauncherConfig, plan: NginxPlan, hooks: SupervisionHooks): Supervised {
   return new Supervised({
     name: 'nginx',
     start: async () => {
-      const configPath = writeNginxConfig(plan.binary, {
-        port: config.port,
-        runDirectory: plan.runDirectory,
-        workerProcesses: String(config.nginxWorkers),
-        upstreamAddresses: plan.listenAddresses,
-        rateLimitPerS: config.rateLimitPerS,
-        rateLimitBy: config.instance.auth === 'keys' ? 'key' : 'address',
-        requestTimeoutMs: config.instance.requestTimeoutMs,
-        upstreamNames: 'fixed',
-        workerUser: plan.workerUser,
-        tls: plan.tls === undefined ? undefined : { ...plan.tls, http2: http2StyleOf(plan.binary) },
-      });
+      const http2 = plan.tls === undefined ? 'directive' : http2StyleOf(plan.binary);
+      const configPath = writeNginxConfig(plan.binary, launcherNginxValues(config, plan, http2));
       const nginx = await startChild({
         name: 'nginx',
         command: plan.binary,
