@@ -110,8 +110,8 @@ export const SETTINGS = {
   }),
   readsInFlightMax: integer({
     env: 'CREBITO_READS_IN_FLIGHT_MAX', default: 2, min: 1, max: 200, readers: BOTH,
-    meaning: 'read calls in flight per instance, every read operation together (statements, history pages); '
-      + 'with the transaction calls and the key expiry\'s connection they must fit the pool',
+    meaning: 'read calls in flight per instance, every read operation together (statements take all but one, '
+      + 'history pages one); with the transaction calls and the key expiry\'s connection they must fit the pool',
   }),
   historyDbMsPerSecond: integer({ env: 'CREBITO_HISTORY_DB_MS_PER_SECOND', default: 100, min: 1, max: 1000, readers: BOTH, meaning: 'database time history pages may take per instance, in ms per second (each page charged its call\'s time as the instance measures it); pages past it wait in the queue, then 503 `sobrecarregado`; with N instances history takes at most about N × this / 1000 of one core (`1000`: only the one read in flight bounds it)' }),
   idempotencyRetentionS: integer({ env: 'CREBITO_IDEMPOTENCY_RETENTION_S', default: 86_400, min: 1, max: 2_592_000, readers: BOTH, meaning: 'how long an `Idempotency-Key` is kept, at least, for retries to be replayed; older keys are removed in the background' }),

@@ -29,6 +29,10 @@ export const STATEMENT = {
   connections: 'reads',
   queries: [STATEMENT_QUERY],
   sizeMax: (settings) => settings.batchSizeMax,
+  // All but one of the reads' slots: statements batch behind one another,
+  // and a burst of them never holds every slot a history page could use. At
+  // the defaults (2 reads) one statement call is in flight, as measured.
+  inFlightMax: (settings) => Math.max(1, settings.readsInFlightMax - 1),
   send: (clientIds, { database }) => readStatements(database, clientIds),
   handle: clientRead<StatementAnswer>(serializeStatement),
   description: DESCRIPTION,
