@@ -105,7 +105,8 @@ export const SETTINGS = {
   shutdownTimeoutMs: integer({ env: 'CREBITO_SHUTDOWN_TIMEOUT_MS', default: 10_000, min: 0, max: 600_000, readers: BOTH, meaning: 'how long a stopping instance waits for in-flight requests' }),
   batchSizeMax: integer({ env: 'CREBITO_BATCH_SIZE_MAX', default: 64, min: 1, max: 1000, readers: BOTH, meaning: 'most requests sharing one database call, transactions and statements alike (`1` turns sharing off)' }),
   writesInFlightMax: integer({
-    env: 'CREBITO_WRITES_IN_FLIGHT_MAX', formerEnv: 'CREBITO_BATCHES_IN_FLIGHT_MAX', default: 1, min: 1, max: 200, readers: BOTH,
+    env: 'CREBITO_WRITES_IN_FLIGHT_MAX', formerEnv: 'CREBITO_BATCHES_IN_FLIGHT_MAX',
+    default: 1, min: 1, max: 200, readers: BOTH,
     meaning: 'transaction calls in flight per instance, each holding a pooled connection',
   }),
   readsInFlightMax: integer({
@@ -123,7 +124,8 @@ export const SETTINGS = {
   apiKeysStaleMs: integer({
     env: 'CREBITO_API_KEYS_STALE_MS', default: 1000, min: 500, max: 600_000, readers: BOTH,
     meaning: 'with `CREBITO_AUTH=keys`, an instance whose keys were last confirmed longer ago than this (the database '
-      + 'not answering their poll, every 250 ms) answers 503 `banco_indisponivel` rather than trust a key revoked meanwhile',
+      + 'not answering their poll, every 250 ms) answers 503 `banco_indisponivel` rather than trust a key '
+      + 'revoked meanwhile',
   }),
   apiPassword: text({
     env: 'CREBITO_API_PASSWORD', default: undefined, defaultShown: 'unset: no password', readers: COMPOSE,
@@ -132,7 +134,8 @@ export const SETTINGS = {
   }),
   benchCgroups: text({
     env: 'CREBITO_BENCH_CGROUPS', default: undefined, defaultShown: 'unset', readers: BENCH,
-    meaning: 'set by `npm run bench` for each instance it runs under the public test\'s limits: which cgroups it joins (JSON)',
+    meaning: 'set by `npm run bench` for each instance it runs under the public test\'s limits: '
+      + 'which cgroups it joins (JSON)',
   }),
   fuzzSeed: integer({
     env: 'CREBITO_FUZZ_SEED', default: 0, min: 0, max: 2 ** 31 - 1, readers: TESTS,
@@ -189,7 +192,7 @@ export const DROPPED_SETTINGS: Readonly<Record<string, string>> = {
   CREBITO_INSTANCE_BASE_PORT: 'nginx reaches the instances over unix sockets only (TCP was never used nor tested)',
 };
 
-/** A warning for each renamed variable set under its former name, and each dropped one set, for the program to log at start. */
+/** A warning for each renamed variable set under its former name, and each dropped one set: logged at start. */
 export function formerNamesSet(environment: Environment): string[] {
   const renamed = Object.values(SETTINGS as Record<string, Setting>)
     .filter((setting) => setting.formerEnv !== undefined && (environment[setting.formerEnv] ?? '') !== '')

@@ -138,7 +138,8 @@ function stopOrphanedWorkers(master: number, log: StackLog): void {
 }
 
 /** What the launcher renders nginx's configuration with, from its settings and plan (a unit test renders the same). */
-export function launcherNginxValues(config: LauncherConfig, plan: Omit<NginxPlan, 'binary'>, http2: Http2Style): NginxValues {
+export function launcherNginxValues(config: LauncherConfig, plan: Omit<NginxPlan, 'binary'>,
+  http2: Http2Style): NginxValues {
   return {
     port: config.port,
     runDirectory: plan.runDirectory,

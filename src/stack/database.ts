@@ -98,7 +98,10 @@ function ha(config: LauncherConfig, hooks: SupervisionHooks): StackDatabase {
     // the superuser's: state.json names the file that holds it.
     toolsUrl: () => withoutPassword(cluster.databaseUrl),
     state: () => ({
-      databaseMode: config.databaseMode, postgres: null, databaseNodes: cluster.nodeStates(), passwordsFile: cluster.passwordsFile,
+      databaseMode: config.databaseMode,
+      postgres: null,
+      databaseNodes: cluster.nodeStates(),
+      passwordsFile: cluster.passwordsFile,
     }),
   };
 }

@@ -29,11 +29,15 @@ beforeAll(async () => {
   await owner.end();
   const started = await startInstances([
     { databaseUrl: database.url, name: 'strict', environment: { CREBITO_AUTH: 'keys' } },
-    { databaseUrl: database.url, name: 'patient', environment: { CREBITO_AUTH: 'keys', CREBITO_API_KEYS_STALE_MS: String(PATIENT_STALE_MS) } },
+    {
+      databaseUrl: database.url, name: 'patient',
+      environment: { CREBITO_AUTH: 'keys', CREBITO_API_KEYS_STALE_MS: String(PATIENT_STALE_MS) },
+    },
   ]);
   [strict, patient] = started as [RunningInstance, RunningInstance];
   for (const instance of [strict, patient]) {
-    await waitForOrThrow(`${instance.baseUrl} ready`, async () => (await fetch(`${instance.baseUrl}/ready`)).status === 200, WAIT);
+    const ready = async () => (await fetch(`${instance.baseUrl}/ready`)).status === 200;
+    await waitForOrThrow(`${instance.baseUrl} ready`, ready, WAIT);
   }
 });
 
@@ -43,7 +47,8 @@ afterAll(async () => {
 });
 
 const statement = async (instance: RunningInstance) => {
-  const response = await fetch(`${instance.baseUrl}/clientes/1/extrato`, { headers: { authorization: `Bearer ${secret}` } });
+  const headers = { authorization: `Bearer ${secret}` };
+  const response = await fetch(`${instance.baseUrl}/clientes/1/extrato`, { headers });
   return { status: response.status, text: await response.text() };
 };
 
@@ -56,13 +61,15 @@ describe('CREBITO_API_KEYS_STALE_MS', () => {
     try {
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE versao_chaves_api IN ACCESS EXCLUSIVE MODE');
-      await waitForOrThrow('the strict instance refusing stale keys', async () => (await statement(strict)).status === 503, WAIT);
+      const refusing = async () => (await statement(strict)).status === 503;
+      await waitForOrThrow('the strict instance refusing stale keys', refusing, WAIT);
       expect((await statement(strict)).text).toBe(failures.databaseDown.body);
       expect((await statement(patient)).status).toBe(200);
     } finally {
       await locker.query('COMMIT');
       await locker.end();
     }
-    await waitForOrThrow('the strict instance serving again', async () => (await statement(strict)).status === 200, WAIT);
+    const serving = async () => (await statement(strict)).status === 200;
+    await waitForOrThrow('the strict instance serving again', serving, WAIT);
   });
 });

@@ -19,7 +19,8 @@ let instance: RunningInstance;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  instance = await startInstance({ databaseUrl: database.url, environment: { CREBITO_SLOW_REQUEST_MS: String(SLOW_REQUEST_MS) } });
+  const environment = { CREBITO_SLOW_REQUEST_MS: String(SLOW_REQUEST_MS) };
+  instance = await startInstance({ databaseUrl: database.url, environment });
 });
 
 afterAll(async () => {
@@ -36,9 +37,9 @@ describe('CREBITO_SLOW_REQUEST_MS', () => {
     const hold = await holdTransactionInserts(database.adminUrl);
     try {
       const answer = postTransaction(instance.baseUrl, 1, { valor: 1, tipo: 'c', descricao: 'lenta' });
-      await waitForOrThrow('the transaction waiting on the table lock', async () => (await database.query(
-        'SELECT 1 FROM pg_stat_activity WHERE wait_event = $1 AND datname = current_database()', [TABLE_LOCK_WAIT_EVENT],
-      )).length > 0, WAIT);
+      const waiting = 'SELECT 1 FROM pg_stat_activity WHERE wait_event = $1 AND datname = current_database()';
+      await waitForOrThrow('the transaction waiting on the table lock',
+        async () => (await database.query(waiting, [TABLE_LOCK_WAIT_EVENT])).length > 0, WAIT);
       await new Promise((resolve) => setTimeout(resolve, HELD_MS));
       await hold.release();
       expect((await answer).status).toBe(200);

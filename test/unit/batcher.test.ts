@@ -52,7 +52,7 @@ describe('batcher', () => {
     expect(batcher.health().inFlight).toBe(0);
   });
 
-  it('batchers sharing a connection class hold no more calls than its slots, and a freed slot goes to the other', async () => {
+  it('batchers sharing a connection class hold no more calls than its slots; a freed one goes to the other', async () => {
     const connections = new ConnectionClass('reads', 1);
     const first = batcherWith({ inFlightMax: 1, connections });
     const second = batcherWith({ inFlightMax: 1, connections });

@@ -55,7 +55,8 @@ function expandGlobs(named: string[], actual: string[]): string[] {
   const explicit = named.filter((file) => !file.endsWith('/*.ts'));
   const globbed = named.filter((file) => file.endsWith('/*.ts')).flatMap((glob) => {
     const folder = glob.slice(0, -'*.ts'.length);
-    const matched = actual.filter((file) => file.startsWith(folder) && !file.slice(folder.length).includes('/') && !explicit.includes(file));
+    const inFolder = (file: string) => file.startsWith(folder) && !file.slice(folder.length).includes('/');
+    const matched = actual.filter((file) => inFolder(file) && !explicit.includes(file));
     return matched.length === 0 ? [glob] : matched;
   });
   return [...explicit, ...globbed];

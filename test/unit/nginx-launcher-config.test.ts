@@ -14,7 +14,9 @@ import type { TlsPlan } from '../../src/stack/tls.js';
 
 const RUN_DIRECTORY = '/var/run/crebito-test';
 const SOCKETS = [1, 2, 3].map((index) => `unix:${path.join(RUN_DIRECTORY, `api-${index}.sock`)}`);
-const TLS: TlsPlan = { port: 9443, certificatePath: '/etc/crebito/cert.pem', keyPath: '/etc/crebito/key.pem', plainHttp: 'keep' };
+const TLS: TlsPlan = {
+  port: 9443, certificatePath: '/etc/crebito/cert.pem', keyPath: '/etc/crebito/key.pem', plainHttp: 'keep',
+};
 
 function render(environment: Record<string, string>, options: { tls?: TlsPlan; http2?: Http2Style } = {}): string {
   const config = readLauncherConfig({ CREBITO_INSTANCES: String(SOCKETS.length), ...environment });
@@ -32,7 +34,8 @@ function block(config: string, opening: string): string[] {
   return lines.slice(start + 1, end).map((line) => line.trim());
 }
 
-const servers = (lines: string[]) => lines.filter((line) => line.startsWith('server ')).map((line) => line.split(' ')[1]);
+const serverLines = (lines: string[]) => lines.filter((line) => line.startsWith('server '));
+const servers = (lines: string[]) => serverLines(lines).map((line) => line.split(' ')[1]);
 
 describe('nginx as the launcher renders it', () => {
   it('fills every placeholder, and runs CREBITO_NGINX_WORKERS workers', () => {
@@ -45,15 +48,17 @@ describe('nginx as the launcher renders it', () => {
   it('sends to every instance\'s socket, fixed (no resolve)', () => {
     const upstream = block(render({}), 'upstream crebito_api {');
     expect(servers(upstream)).toEqual(SOCKETS);
-    expect(upstream.filter((line) => line.startsWith('server ')).every((line) => !line.includes(' resolve'))).toBe(true);
+    expect(serverLines(upstream).every((line) => !line.includes(' resolve'))).toBe(true);
   });
 
   it('has, for each instance, an upstream of the others, chosen while that instance\'s marker file exists', () => {
     const config = render({});
     for (const [out] of SOCKETS.entries()) {
-      expect(servers(block(config, `upstream crebito_api_without_${out + 1} {`))).toEqual(SOCKETS.filter((_, index) => index !== out));
+      const others = SOCKETS.filter((_, index) => index !== out);
+      expect(servers(block(config, `upstream crebito_api_without_${out + 1} {`))).toEqual(others);
       const marker = outOfRotationMarker(RUN_DIRECTORY, out);
-      expect(config).toContain(`if (-f ${marker}) {\n            set $crebito_upstream crebito_api_without_${out + 1};`);
+      const choice = `set $crebito_upstream crebito_api_without_${out + 1};`;
+      expect(config).toContain(`if (-f ${marker}) {\n            ${choice}`);
     }
     expect(config).toContain('set $crebito_upstream crebito_api;');
   });

@@ -14,7 +14,8 @@ import { checkInstanceLimits, readSettings, SETTINGS } from '../../src/shared/se
 const PROBE_PATHS = ['/health', '/ready'];
 const described = Object.entries(OPENAPI_DOCUMENT.paths as Record<string, Record<string, unknown>>)
   .filter(([path]) => !PROBE_PATHS.includes(path))
-  .flatMap(([path, item]) => Object.keys(item).filter((key) => key !== 'parameters').map((method) => `${method} ${path}`));
+  .flatMap(([path, item]) => Object.keys(item).filter((key) => key !== 'parameters')
+    .map((method) => `${method} ${path}`));
 const served = API_OPERATIONS.map((operation) => `${operation.method} ${operation.path.replace(/:([a-z]+)/g, '{$1}')}`);
 
 describe('operations', () => {
@@ -23,19 +24,23 @@ describe('operations', () => {
   });
 
   it('each has a label of its own, and the former labels collide with none', () => {
-    const labels = API_OPERATIONS.flatMap((operation) => [operation.label, operation.formerLabel].filter((label) => label !== undefined));
+    const labels = API_OPERATIONS.flatMap((operation) => [operation.label, operation.formerLabel])
+      .filter((label) => label !== undefined);
     expect(new Set(labels).size).toBe(labels.length);
   });
 
   it('every query an operation declares is warmed on each connection, under its name and text', () => {
     const warmed = warmUpCalls(API_OPERATIONS).map((call) => `${call.name} ${call.text}`);
-    for (const query of API_OPERATIONS.flatMap((operation) => operation.queries)) expect(warmed).toContain(`${query.name} ${query.text}`);
+    for (const query of API_OPERATIONS.flatMap((operation) => operation.queries)) {
+      expect(warmed).toContain(`${query.name} ${query.text}`);
+    }
   });
 
   it('every operation holds connections of a class the pool accounts for, and the defaults fit the pool', () => {
     for (const operation of API_OPERATIONS) expect(['writes', 'reads']).toContain(operation.connections);
     const defaults = readSettings({}, [
-      'poolClientsMax', 'writesInFlightMax', 'readsInFlightMax', 'queueWaitMsMax', 'requestTimeoutMs', 'idempotencyWaitMsMax',
+      'poolClientsMax', 'writesInFlightMax', 'readsInFlightMax', 'queueWaitMsMax', 'requestTimeoutMs',
+      'idempotencyWaitMsMax',
     ]);
     expect(() => checkInstanceLimits(defaults)).not.toThrow();
     const reserved = Object.values(RESERVED_CONNECTIONS).reduce((sum: number, connections) => sum + connections, 0);

@@ -6,7 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readInstanceConfig } from '../../src/instance/config.js';
-import { DROPPED_SETTINGS, environmentFor, formerNamesSet, readSetting, PASSED_TO_INSTANCES, SETTINGS } from '../../src/shared/settings.js';
+import {
+  DROPPED_SETTINGS, environmentFor, formerNamesSet, readSetting, PASSED_TO_INSTANCES, SETTINGS,
+} from '../../src/shared/settings.js';
 import { readLauncherConfig } from '../../src/stack/config.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { findNginx } from '../../src/stack/nginx.js';
@@ -51,7 +53,8 @@ describe('reading a setting', () => {
 describe('a renamed setting', () => {
   it('is read under its former name for one release, with a warning, and the new name wins', () => {
     expect(readSetting(SETTINGS.writesInFlightMax, { CREBITO_BATCHES_IN_FLIGHT_MAX: '2' })).toBe(2);
-    expect(readSetting(SETTINGS.writesInFlightMax, { CREBITO_BATCHES_IN_FLIGHT_MAX: '2', CREBITO_WRITES_IN_FLIGHT_MAX: '3' })).toBe(3);
+    const both = { CREBITO_BATCHES_IN_FLIGHT_MAX: '2', CREBITO_WRITES_IN_FLIGHT_MAX: '3' };
+    expect(readSetting(SETTINGS.writesInFlightMax, both)).toBe(3);
     expect(formerNamesSet({ CREBITO_BATCHES_IN_FLIGHT_MAX: '2' }))
       .toEqual([expect.stringMatching(/CREBITO_BATCHES_IN_FLIGHT_MAX is now CREBITO_WRITES_IN_FLIGHT_MAX/)]);
     expect(formerNamesSet({ CREBITO_WRITES_IN_FLIGHT_MAX: '2' })).toEqual([]);
@@ -71,17 +74,19 @@ describe('every variable is declared', () => {
   };
   it('no CREBITO_ variable in the code is missing from settings.ts', () => {
     const declared = new Set([
-      ...Object.values(SETTINGS).flatMap((setting) => [setting.env, ('formerEnv' in setting ? setting.formerEnv : undefined) ?? '']),
+      ...Object.values(SETTINGS).flatMap((setting) => [setting.env, ('formerEnv' in setting ? setting.formerEnv : '') ?? '']),
       ...Object.keys(DROPPED_SETTINGS),
     ]);
-    const named = new Set(SCANNED.flatMap(filesUnder).flatMap((file) => fs.readFileSync(file, 'utf8').match(/\bCREBITO_[A-Z0-9_]*[A-Z0-9]\b/g) ?? []));
+    const VARIABLE = /\bCREBITO_[A-Z0-9_]*[A-Z0-9]\b/g;
+    const named = new Set(SCANNED.flatMap(filesUnder).flatMap((file) => fs.readFileSync(file, 'utf8').match(VARIABLE) ?? []));
     expect([...named].filter((name) => !declared.has(name) && name !== 'CREBITO_X').sort()).toEqual([]);
   });
 });
 
 describe('a dropped setting', () => {
   it('is warned about for one release when set, with why', () => {
-    expect(formerNamesSet({ CREBITO_UPSTREAM: 'tcp' })).toEqual([expect.stringMatching(/CREBITO_UPSTREAM is no longer read.*unix sockets/)]);
+    expect(formerNamesSet({ CREBITO_UPSTREAM: 'tcp' }))
+      .toEqual([expect.stringMatching(/CREBITO_UPSTREAM is no longer read.*unix sockets/)]);
   });
 });
 

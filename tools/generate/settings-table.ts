@@ -13,17 +13,19 @@ export const SETTINGS_TABLE_END = '<!-- settings:end -->';
 
 /** The variable, and the name it had before, which is still read for one release. */
 function variableCell(setting: Setting): string {
-  return setting.formerEnv === undefined ? `\`${setting.env}\`` : `\`${setting.env}\` (formerly \`${setting.formerEnv}\`, still read)`;
+  if (setting.formerEnv === undefined) return `\`${setting.env}\``;
+  return `\`${setting.env}\` (formerly \`${setting.formerEnv}\`, still read)`;
 }
 
 export function renderSettingsTable(): string {
   const settings = Object.entries(SETTINGS) as [SettingName, Setting][];
-  const service = settings.filter(([, setting]) => setting.readers.some((reader) => reader === 'instance' || reader === 'stack'));
-  const count = `${settings.length} variables: ${service.length} read by the service (an instance, the launcher or both), `
-    + `${settings.length - service.length} by the programs around it.`;
+  const service = settings.filter(([, setting]) => setting.readers.some((reader) => ['instance', 'stack'].includes(reader)));
+  const count = `${settings.length} variables: ${service.length} read by the service (an instance, the launcher `
+    + `or both), ${settings.length - service.length} by the programs around it.`;
   const rows = settings.map(([name, setting]) => `| ${variableCell(setting)} | ${shownDefault(setting)} `
     + `| ${setting.readers.join(', ')} | ${setting.meaning} | ${SETTING_REASONS[name]} |`);
-  return ['| variable | default | read by | meaning | why it is a setting |', '|---|---|---|---|---|', ...rows, '', count].join('\n');
+  const header = ['| variable | default | read by | meaning | why it is a setting |', '|---|---|---|---|---|'];
+  return [...header, ...rows, '', count].join('\n');
 }
 
 export const SETTINGS_TABLE_FILE = path.join(PROJECT_ROOT, 'docs', 'operating.md');

@@ -62,7 +62,8 @@ export const OPENAPI_DOCUMENT = {
     version: API_VERSION,
     description: 'A banking ledger: clients with a credit limit, credits and debits that never take a balance below `-limite`. '
       + 'POST transacoes and GET extrato are the Rinha de Backend 2024/Q1 contract, unchanged; the Idempotency-Key header and the history are crebito\'s own. '
-      + `Every answer carries \`${INSTANCE_HEADER}\`, the instance that served it. Unknown routes answer 404 \`rota_nao_encontrada\`, `
+      + `Every answer carries \`${INSTANCE_HEADER}\`, the instance that served it. `
+      + 'Unknown routes answer 404 `rota_nao_encontrada`, '
       + 'and a known path asked with another method 405 `metodo_nao_permitido` with `Allow`; '
       + 'nginx itself may answer 502 or 504 when an instance is lost mid-request (a transaction\'s outcome is then unknown: retry it with its key). '
       + 'nginx also answers, on any path and with nothing applied: '
