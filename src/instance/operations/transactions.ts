@@ -98,7 +98,8 @@ const DESCRIPTION = {
       failures.clientNotFound, failures.idempotencyKeyInUse, failures.bodyTooLarge,
       failures.malformedJson, failures.notAnObject, failures.invalidValor, failures.invalidTipo,
       failures.invalidDescricao, failures.limitExceeded, failures.balanceTooLarge, failures.invalidIdempotencyKey,
-      failures.idempotencyKeyReused, failures.duplicateIdempotencyKey, failures.rejectedByDatabase, failures.clientBusy, ...UNAVAILABLE, ...WRITE_AUTH,
+      failures.idempotencyKeyReused, failures.duplicateIdempotencyKey, failures.rejectedByDatabase, failures.clientBusy,
+      ...UNAVAILABLE, ...WRITE_AUTH,
     ], {
       ...UNAVAILABLE_NOTES,
       ...AUTH_NOTES,
