@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { operationHealth } from '../../src/instance/ledger/ledger.js';
 import { readAdminHealth } from '../support/health.js';
 import { holdTransactionInserts } from '../support/hold-calls.js';
 import { request } from '../support/http.js';
@@ -73,7 +74,7 @@ describe('a transfer at the edges', () => {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM clientes WHERE id = 4 FOR UPDATE');
       const pending = transfer(3, { para: 4, valor: 10, descricao: 'presa' });
-      const retried = async () => (await readAdminHealth(instance.admin)).ledger.transacoes.retried > 0;
+      const retried = async () => operationHealth((await readAdminHealth(instance.admin)).ledger, 'transacoes').retried > 0;
       await waitForOrThrow('the transfer sent again', retried, { timeoutMs: 5000, intervalMs: 10 });
       await holder.query('COMMIT');
       const answer = await pending;

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import { freePort, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
 import { openDatabase, type TestDatabase } from '../support/database.js';
+import { operationHealth } from '../../src/instance/ledger/ledger.js';
 import { readAdminHealth } from '../support/health.js';
 import { holdTransactionInserts } from '../support/hold-calls.js';
 import { getStatement, postTransaction, request, type JsonResponse } from '../support/http.js';
@@ -130,7 +131,7 @@ describe('a transfer through nginx', () => {
     const socket = instance!.listen.slice('unix:'.length);
     const send = (route: string, from: number, body: object) =>
       postToSocket(socket, `/clientes/${from}/${route}`, body);
-    const waitingThere = async () => (await readAdminHealth(instance!.admin!)).ledger.transacoes;
+    const waitingThere = async () => operationHealth((await readAdminHealth(instance!.admin!)).ledger, 'transacoes');
     const before = await books();
     const sum = (all: { saldo: number }[]) => all.reduce((total, row) => total + row.saldo, 0);
     // Held inserts keep the first call in the database; what follows queues behind it and shares the next call.

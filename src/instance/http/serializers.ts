@@ -8,8 +8,7 @@ import fastJson, { type ObjectSchema } from 'fast-json-stringify';
 import type { HistoryPage } from '../ledger/history.js';
 import type { Statement } from '../ledger/statements.js';
 import type { TransactionResult } from '../ledger/transactions.js';
-import type { TransferResult } from '../ledger/transfers.js';
-import { CLIENT_ID_MAX, DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, STATEMENT_TRANSACTIONS_MAX, VALOR_MAX } from '../../shared/limits.js';
+import { DESCRIPTION_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, STATEMENT_TRANSACTIONS_MAX, AMOUNT_MAX } from '../../shared/limits.js';
 
 /** A JSON Schema object, with the validation keywords the OpenAPI document shows (fast-json-stringify's types omit them). */
 export interface JsonObjectSchema {
@@ -18,25 +17,25 @@ export interface JsonObjectSchema {
   properties: Record<string, object>;
 }
 
-const cents = (description: string) => ({ type: 'integer', description });
-const isoTime = (description: string) => ({ type: 'string', format: 'date-time', description });
-const object = (required: string[], properties: Record<string, object>): JsonObjectSchema => ({ type: 'object', required, properties });
+export const cents = (description: string) => ({ type: 'integer', description });
+export const isoTime = (description: string) => ({ type: 'string', format: 'date-time', description });
+export const object = (required: string[], properties: Record<string, object>): JsonObjectSchema => ({ type: 'object', required, properties });
 
 /** fast-json-stringify reads only the shape (types, properties, required) and passes the rest over, as a test shows. */
-const compile = <Value>(schema: JsonObjectSchema) => fastJson(schema as unknown as ObjectSchema) as (value: Value) => string;
+export const compile = <Value>(schema: JsonObjectSchema) => fastJson(schema as unknown as ObjectSchema) as (value: Value) => string;
 
 /** The fields every listed transaction has, in the contract's order. */
 const TRANSACTION_FIELDS = {
   valor: { type: 'integer', minimum: 1, description: 'the amount, in cents' },
   tipo: { type: 'string', enum: ['c', 'd'], description: '`c` credit, `d` debit' },
-  descricao: { type: 'string', minLength: 1, maxLength: DESCRICAO_CHARACTERS_MAX, description: `1 to ${DESCRICAO_CHARACTERS_MAX} Unicode characters` },
+  descricao: { type: 'string', minLength: 1, maxLength: DESCRIPTION_CHARACTERS_MAX, description: `1 to ${DESCRIPTION_CHARACTERS_MAX} Unicode characters` },
   realizada_em: isoTime('when it was recorded (UTC, microseconds)'),
 };
 
 /** The body of POST transacoes: the fields a transaction is listed with, less its time, valor bounded by its column. */
 const { valor, tipo, descricao } = TRANSACTION_FIELDS;
 export const TRANSACTION_REQUEST_SCHEMA = object(['valor', 'tipo', 'descricao'], {
-  valor: { type: valor.type, minimum: valor.minimum, maximum: VALOR_MAX, description: valor.description },
+  valor: { type: valor.type, minimum: valor.minimum, maximum: AMOUNT_MAX, description: valor.description },
   tipo,
   descricao,
 });
@@ -70,27 +69,15 @@ export const HISTORY_PAGE_SCHEMA = object(['transacoes'], {
       ...TRANSACTION_FIELDS,
       saldo_apos: cents('the client\'s balance right after this transaction: the next older entry\'s saldo_apos plus (c) or minus (d) this valor'),
       chave_api: { type: 'string', description: 'the name of the API key that made it (only with API keys on; never the key itself)' },
-      transferencia: { type: 'integer', minimum: 1, description: 'only on a transfer\'s row: the transfer\'s id (both sides show the same)' },
-      contraparte: { type: 'integer', minimum: 1, description: 'only on a transfer\'s row: the other client (the payee of a debit, the payer of a credit)' },
+      transferencia: { type: 'integer', minimum: 1, description: 'only on a transfer\'s row: the transfer\'s id (both sides show it)' },
+      contraparte: {
+        type: 'integer', minimum: 1, description: 'only on a transfer\'s row: the other client (the payee of a debit, the payer of a credit)',
+      },
     }),
   },
   next: { type: 'string', description: 'opaque: send it back as `before` for the next (older) page; absent on the last page' },
 });
 
-/** The body of POST transferencias: the payee, and valor and descricao as a transaction's. */
-export const TRANSFER_REQUEST_SCHEMA = object(['para', 'valor', 'descricao'], {
-  para: { type: 'integer', minimum: 1, maximum: CLIENT_ID_MAX, description: 'the client paid (not the payer itself)' },
-  valor: TRANSACTION_REQUEST_SCHEMA.properties.valor!,
-  descricao,
-});
-
-export const TRANSFER_RESULT_SCHEMA = object(['limite', 'saldo', 'transferencia'], {
-  limite: cents('the payer\'s credit limit'),
-  saldo: cents('the payer\'s balance right after this transfer (never below -limite)'),
-  transferencia: { type: 'integer', minimum: 1, description: 'the transfer\'s id, shown on both sides\' rows in the history' },
-});
-
 export const serializeTransactionResult = compile<TransactionResult>(TRANSACTION_RESULT_SCHEMA);
-export const serializeTransferResult = compile<TransferResult>(TRANSFER_RESULT_SCHEMA);
 export const serializeStatement = compile<Statement>(STATEMENT_SCHEMA);
 export const serializeHistoryPage = compile<HistoryPage>(HISTORY_PAGE_SCHEMA);

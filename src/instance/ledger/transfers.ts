@@ -1,7 +1,8 @@
 // Owns transfers on the ledger's side: money from one client (the payer,
 // the path's id) to another (the payee, `para`). Transfers travel with the
-// transactions: they wait in the same queue and share the same calls, so a
-// batch may hold both, decided in arrival order in one commit
+// transactions: their requests join the transactions' calls (the transfer
+// operation shares the transactions' batcher, operations/transfers.ts), so
+// a call may hold both, decided in arrival order in one commit
 // (registrar_movimentos, sql/09-transfers.sql). A call with no transfer in
 // it is sent exactly as before transfers existed (transactions.ts); a call
 // with one goes whole to registrar_movimentos.
@@ -10,10 +11,9 @@ import type { Database, Row } from '../database/pool.js';
 import { QueryFailure } from '../database/pool.js';
 import { failures } from '../../shared/failures.js';
 import { invariant } from '../../shared/invariant.js';
-import type { Operation } from './operation.js';
+import type { PreparedQuery } from './operation.js';
 import {
-  answerOf, Replay, sendTransactions, TRANSACTIONS,
-  type PendingTransaction, type TransactionAnswer, type TransactionCallOptions,
+  answerOf, Replay, sendTransactions, type PendingTransaction, type TransactionAnswer, type TransactionCallOptions,
 } from './transactions.js';
 
 /** A transfer as the client asked for it, validated (payee differs from the payer). */
@@ -33,7 +33,7 @@ export interface TransferResult {
 export interface PendingTransfer {
   clientId: number;
   transfer: TransferRequest;
-  key: string | undefined;
+  idempotencyKey: string | undefined;
   apiKeyId?: number | undefined;
 }
 
@@ -46,15 +46,20 @@ export const isTransfer = (pending: PendingMovement): pending is PendingTransfer
 /** The tipo registrar_movimentos knows a transfer by (a transaction's is c or d). */
 const TRANSFER_TIPO = 't';
 
-export const MOVEMENTS_QUERY = {
+// Warmed as a transfer between ids no client has (the API never sends 0),
+// answered without effect, with and without an idempotency key.
+const NO_CLIENTS = [[0], [-1], [1], [TRANSFER_TIPO], ['aquecer']];
+export const MOVEMENTS_QUERY: PreparedQuery = {
   name: 'registrar_movimentos',
   text: 'SELECT resultado, limite, saldo, repetida, transferencia'
     + ' FROM registrar_movimentos($1, $2, $3, $4, $5, $6, $7, $8)',
+  functions: ['registrar_movimentos'],
+  warmUp: [...NO_CLIENTS, ['aquecer-3'], 0, null],
 };
 
 /** The columns of one call: per item its payer, payee (NULL for a transaction), amount, tipo, description, keys. */
 export function movementValues(batch: PendingMovement[], keyWaitMsMax: number): unknown[] {
-  const keyed = batch.some((pending) => pending.key !== undefined);
+  const keyed = batch.some((pending) => pending.idempotencyKey !== undefined);
   const apiKeyed = batch.some((pending) => pending.apiKeyId !== undefined);
   return [
     batch.map((pending) => pending.clientId),
@@ -62,7 +67,7 @@ export function movementValues(batch: PendingMovement[], keyWaitMsMax: number): 
     batch.map((pending) => (isTransfer(pending) ? pending.transfer.valor : pending.request.valor)),
     batch.map((pending) => (isTransfer(pending) ? TRANSFER_TIPO : pending.request.tipo)),
     batch.map((pending) => (isTransfer(pending) ? pending.transfer.descricao : pending.request.descricao)),
-    keyed ? batch.map((pending) => pending.key ?? null) : null,
+    keyed ? batch.map((pending) => pending.idempotencyKey ?? null) : null,
     keyWaitMsMax,
     apiKeyed ? batch.map((pending) => pending.apiKeyId ?? null) : null,
   ];
@@ -86,11 +91,11 @@ function movementAnswerOf(pending: PendingMovement, row: Row): MovementAnswer {
 export async function sendMovements(
   database: Database, batch: PendingMovement[], options: TransactionCallOptions,
 ): Promise<MovementAnswer[]> {
-  const values = movementValues(batch, options.keyWaitMsMax);
+  const values = movementValues(batch, options.idempotencyKeyWaitMsMax);
   const rows = await database.query(MOVEMENTS_QUERY.name, MOVEMENTS_QUERY.text, values);
   if (rows instanceof QueryFailure) {
     // As for transactions: unanswered means unknown; refused data means a bug in one item, found by sending each alone.
-    if (rows.kind === 'unavailable') return batch.map(() => failures.databaseUnavailable);
+    if (rows.kind === 'unavailable') return batch.map(() => failures.databaseUnanswered);
     if (batch.length === 1) {
       const message = 'BUG: the database rejected a transfer that passed validation';
       options.log.error({ err: rows.error, item: batch[0] }, message);
@@ -105,16 +110,9 @@ export async function sendMovements(
 }
 
 /** A call without transfers goes as transactions always went; one with any goes to registrar_movimentos. */
-function sendAny(
+export function sendAny(
   database: Database, batch: PendingMovement[], options: TransactionCallOptions,
 ): Promise<MovementAnswer[]> {
   if (batch.some(isTransfer)) return sendMovements(database, batch, options);
   return sendTransactions(database, batch as PendingTransaction[], options);
 }
-
-/** The transactions' operation, carrying transfers too (same queue, same calls, same label). */
-export const MOVEMENTS = {
-  ...TRANSACTIONS,
-  send: (batch, { database, log, settings }) =>
-    sendAny(database, batch, { keyWaitMsMax: settings.idempotencyWaitMsMax, log }),
-} as const satisfies Operation<PendingMovement, MovementAnswer>;
