@@ -126,7 +126,8 @@ class RequestCounts {
     registry.registerMetric(scraped('crebito_transactions_total', 'Transactions applied or refused (a debit past the limit, a credit past the largest balance), by tipo', 'counter', () =>
       (['c', 'd'] as const).flatMap((tipo) => (['applied', 'refused'] as const).map((result) => ({ labels: { tipo, result }, value: this.transactions[tipo][result] })))));
     registry.registerMetric(scraped('crebito_transfers_total',
-      'Transfers applied or refused (past the payer\'s limit, past the payee\'s largest balance, an unknown payee)', 'counter',
+      'Transfers applied or refused (past the payer\'s limit, past the payee\'s largest balance, an unknown payee)',
+      'counter',
       () => (['applied', 'refused'] as const).map((result) => ({ labels: { result }, value: this.transfers[result] }))));
     registry.registerMetric(scraped('crebito_database_call_size', 'Requests sharing one database call (a batch: one commit for transacoes, one snapshot for extratos)', 'histogram', () =>
       histogramValues('crebito_database_call_size', 'operation', this.callSizes)));

@@ -138,7 +138,8 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
   for (const operation of options.operations) {
     if (operation.callsOf === undefined) continue;
     const host = options.operations.find((other) => other.label === operation.callsOf && other.callsOf === undefined);
-    invariant(host !== undefined, `operation ${operation.label} joins the calls of ${operation.callsOf}, which has none of its own`);
+    invariant(host !== undefined,
+      `operation ${operation.label} joins the calls of ${operation.callsOf}, which has none of its own`);
     batchers.set(operation, batchers.get(host)!);
   }
   return batchers;
@@ -165,7 +166,8 @@ export function createLedger(options: LedgerOptions): Ledger {
   const idempotencyExpiry = startIdempotencyExpiry(database, { retentionS: options.idempotencyRetentionS, log });
   const apiKeys = options.auth === 'keys' ? startApiKeys({ ...options, applicationName: `${options.applicationName}-keys`, staleMs: options.apiKeysStaleMs }) : undefined;
   // An operation that joins another's calls has no numbers of its own: they are its host's.
-  const healthByLabel = (): OperationHealth => Object.fromEntries(options.operations.filter((operation) => operation.callsOf === undefined).flatMap((operation) => {
+  const hosts = options.operations.filter((operation) => operation.callsOf === undefined);
+  const healthByLabel = (): OperationHealth => Object.fromEntries(hosts.flatMap((operation) => {
     const health = batchers.get(operation)!.health();
     return [[operation.label, health], ...(operation.formerLabel === undefined ? [] : [[operation.formerLabel, health]])];
   }));

@@ -39,7 +39,9 @@ export const TRANSFER_REQUEST_SCHEMA = object(['para', 'valor', 'descricao'], {
 export const TRANSFER_RESULT_SCHEMA = object(['limite', 'saldo', 'transferencia'], {
   limite: cents('the payer\'s credit limit'),
   saldo: cents('the payer\'s balance right after this transfer (never below -limite)'),
-  transferencia: { type: 'integer', minimum: 1, description: 'the transfer\'s id, shown on both sides\' rows in the history' },
+  transferencia: {
+    type: 'integer', minimum: 1, description: 'the transfer\'s id, shown on both sides\' rows in the history',
+  },
 });
 
 const serializeTransferResult = compile<TransferResult>(TRANSFER_RESULT_SCHEMA);
@@ -96,7 +98,8 @@ const DESCRIPTION = {
     'Moves `valor` from the client in the path (the payer) to the client `para` (the payee), both or neither:',
     'one database transaction writes the payer\'s debit and the payee\'s credit, two rows naming one transfer id.',
     'Refused (422, nothing moves) when the payer\'s balance would fall below `-limite`,',
-    'when `para` names no client or the payer itself, or when the payee\'s balance would pass the largest exact integer;',
+    'when `para` names no client or the payer itself,',
+    'or when the payee\'s balance would pass the largest exact integer;',
     'the payee\'s limit plays no part.',
     'Each client\'s statement keeps the contract\'s shape:',
     'the payer sees a `d`, the payee a `c`, with the same descricao;',
@@ -109,7 +112,9 @@ const DESCRIPTION = {
   security: AUTH_SECURITY,
   requestBody: {
     required: true,
-    content: { 'application/json': { schema: TRANSFER_REQUEST_SCHEMA, example: { para: 2, valor: 1000, descricao: 'pix' } } },
+    content: {
+      'application/json': { schema: TRANSFER_REQUEST_SCHEMA, example: { para: 2, valor: 1000, descricao: 'pix' } },
+    },
   },
   responses: {
     200: json(TRANSFER_RESULT_SCHEMA,
