@@ -12,7 +12,7 @@ import type { BenchReport } from '../../tools/bench/report/report.js';
 import { freePort } from '../../tools/harness/stack.js';
 
 const SATURATION = ['http-floor', 'db-transacao', 'db-extrato', 'transacoes', 'extrato', 'mix'];
-const FIXED_RATES = ['mix@public', 'http-floor@public', 'mix@public-warm', 'db-mix@public', ...['25%', '50%', '75%'].flatMap((rate) => [`http-floor@${rate}`, `mix@${rate}`])];
+const FIXED_RATES = ['mix@public', 'http-floor@public', 'mix@public-warm', 'db-alone@public', ...['25%', '50%', '75%'].flatMap((rate) => [`http-floor@${rate}`, `mix@${rate}`])];
 
 describe('npm run bench -- --smoke', () => {
   it('runs every scenario against a stack of its own, and under the compose limits, with zero errors and zero inconsistencies', async () => {

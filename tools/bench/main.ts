@@ -16,6 +16,11 @@
 //   npm run bench -- --duration 10 --public-duration 60 --rounds 3 --readme
 //   npm run bench -- --limits off          # without the run under compose limits
 //   npm run bench -- --start --smoke       # a few seconds; fails on any error
+//   npm run bench -- --start --latency-only # the public rate against its limit, and the breakdown
+//
+// Every run also writes results/latency-<mode>.{json,md} and (but --smoke)
+// the mode's section of docs/latency.md: one request at the public rate
+// against the limit the machine allows, and where its time goes (latency/).
 
 import { parseArgs } from 'node:util';
 import { numberOption, readTargetOptions, TARGET_OPTIONS, withTarget, type Target, type TargetOptions } from '../harness/target.js';
@@ -27,6 +32,13 @@ import type { BenchReport } from './report/report.js';
 import { setupFor } from './run-scenario.js';
 import { compare } from './report/targets.js';
 import { measureInstanceRestart, type Startup } from './startup.js';
+import { printLatency, writeLatency } from './latency/latency-report.js';
+import { latencyLimit, runBreakdown, runReferences, uptime, type LatencyLimit, type Reference } from './latency/public-latency.js';
+import type { Breakdown } from './latency/breakdown.js';
+import { percentilesOf } from './latency/limit.js';
+import { measurePublic } from './measure.js';
+import { scenarioNamed, type ScenarioResult } from './report/report.js';
+import { DB_ALONE_NAME } from './latency/db-alone.js';
 
 /** --smoke: every scenario, briefly, to prove the bench and the stack work. */
 const SMOKE: MeasureOptions = { durationSeconds: 1, publicRateDurationSeconds: 1, connections: 8, rounds: 1, ceilingPoolSizes: [8] };
@@ -38,6 +50,8 @@ interface BenchOptions {
   limits: Limits;
   smoke: boolean;
   readme: boolean;
+  latencyOnly: boolean;
+  breakdown: boolean;
 }
 
 function readOptions(): BenchOptions {
@@ -51,6 +65,8 @@ function readOptions(): BenchOptions {
       limits: { type: 'string', default: 'compose' },
       smoke: { type: 'boolean', default: false },
       readme: { type: 'boolean', default: false },
+      'latency-only': { type: 'boolean', default: false },
+      breakdown: { type: 'string', default: 'on' },
     },
   });
   const limits = LIMITS.find((known) => known === values.limits);
@@ -63,12 +79,14 @@ function readOptions(): BenchOptions {
     rounds: numberOption(values.rounds, 'rounds', { min: 1, max: 20, whole: true }),
     ceilingPoolSizes: CEILING_POOL_SIZES,
   };
-  return { target: readTargetOptions(values), measure: chosen, limits, smoke: values.smoke, readme: values.readme };
+  if (values.breakdown !== 'on' && values.breakdown !== 'off') throw new Error(`--breakdown is on or off, got ${values.breakdown}`);
+  return { target: readTargetOptions(values), measure: chosen, limits, smoke: values.smoke, readme: values.readme, latencyOnly: values['latency-only'], breakdown: values.breakdown === 'on' };
 }
 
 async function main(): Promise<void> {
   const options = readOptions();
   await withTarget(options.target, async (target) => {
+    if (options.latencyOnly) return void await latencyOnly(target, options);
     const report = await run(target, options).catch((error: unknown) => {
       printStackOutput(target);
       throw error;
@@ -86,7 +104,12 @@ async function run(target: Target, options: BenchOptions): Promise<BenchReport> 
   const databaseMode = state.databaseMode ?? options.target.mode;
   const { measure: chosen } = options;
   console.log(`bench: ${chosen.durationSeconds} s per scenario (${chosen.publicRateDurationSeconds} s at the public test's rate), ${chosen.connections} connections, ${chosen.rounds} round(s), against ${setup.url} (${state.mode}, database ${state.databaseMode ?? 'external'})`);
-  const measured = await measure(setup, chosen);
+  const latency = latencyParts(target, options);
+  const uptimeBefore = uptime();
+  const measured = await measure(setup, { ...chosen, afterPublic: latency.afterPublic });
+  const latencyReport = latencyLimit({ scenarios: measured.scenarios, ...latency.parts(), databaseMode, uptime: { before: uptimeBefore, after: uptime() } });
+  printLatency(latencyReport);
+  writeLatency(latencyReport, { out: options.target.out, runLine: runLine(options), updateDocs: !options.smoke && options.target.out === TARGET_OPTIONS.out.default });
   const startup: Startup = { upSeconds: target.upSeconds, instanceRestartSeconds: target.upSeconds === undefined ? undefined : await measureInstanceRestart(() => target.state()) };
   console.log(`start-up: launcher to up ${startup.upSeconds?.toFixed(2) ?? '(not measured)'} s, instance killed to ready ${startup.instanceRestartSeconds?.toFixed(2) ?? '(not measured)'} s`);
   const limited = await runLimited({ ...chosen, limits: options.limits, mode: databaseMode, otherLauncherPids: [state.launcherPid] });
@@ -101,9 +124,47 @@ async function run(target: Target, options: BenchOptions): Promise<BenchReport> 
     command: ['npm run bench --', ...process.argv.slice(2)].join(' '),
     ...measured,
     startup,
-    ...compare({ scenarios: measured.scenarios, calibration: measured.calibration, limited, databaseMode }),
+    ...compare({ scenarios: measured.scenarios, calibration: measured.calibration, limited, databaseMode, latencyLimit: latencyReport }),
     limited,
   };
+}
+
+/** What runs after the public-rate scenarios: the references' second generators, and the breakdown. */
+function latencyParts(target: Target, options: BenchOptions): { afterPublic: (open: ScenarioResult[]) => Promise<void>; parts: () => { references: Reference[]; breakdown: Breakdown | undefined } } {
+  let references: Reference[] = [];
+  let breakdown: Breakdown | undefined;
+  const durationSeconds = options.measure.publicRateDurationSeconds;
+  return {
+    afterPublic: async (open) => {
+      const floor = percentilesOf(scenarioNamed(open, 'http-floor@public').latencyMs);
+      const database = percentilesOf(scenarioNamed(open, DB_ALONE_NAME).latencyMs);
+      references = await runReferences(setupFor(target.state()), floor, database, durationSeconds);
+      if (options.breakdown) breakdown = await runBreakdown(setupFor(target.state()), target.state(), target.dataDirectory, durationSeconds);
+    },
+    parts: () => ({ references, breakdown }),
+  };
+}
+
+function runLine(options: BenchOptions): string {
+  return `Run ${new Date().toISOString()} with \`${['npm run bench --', ...process.argv.slice(2)].join(' ')}\`: ${options.measure.publicRateDurationSeconds} s per scenario at the public test's rate (340 req/s: 220 debits, 110 credits, 10 statements), one after another in one run.`;
+}
+
+/** --latency-only: the public rate against its limit and the breakdown, nothing else. */
+async function latencyOnly(target: Target, options: BenchOptions): Promise<LatencyLimit> {
+  const state = target.state();
+  const databaseMode = state.databaseMode ?? 'external';
+  const latency = latencyParts(target, options);
+  const before = uptime();
+  const scenarios = await measurePublic(setupFor(state), { ...options.measure, afterPublic: latency.afterPublic });
+  const report = latencyLimit({ scenarios, ...latency.parts(), databaseMode, uptime: { before, after: uptime() } });
+  printLatency(report);
+  writeLatency(report, { out: options.target.out, runLine: runLine(options), updateDocs: !options.smoke && options.target.out === TARGET_OPTIONS.out.default });
+  const errors = scenarios.reduce((sum, scenario) => sum + scenario.errors + scenario.unexpectedStatuses, 0);
+  if (errors > 0) {
+    console.error(`bench: ${errors} errors or unexpected answers`);
+    process.exitCode = 1;
+  }
+  return report;
 }
 
 /** Any error, unexpected answer or inconsistency, under limits too, fails the run (the smoke test relies on it). */
