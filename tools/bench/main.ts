@@ -39,6 +39,7 @@ import { percentilesOf } from './latency/limit.js';
 import { measurePublic } from './measure.js';
 import { scenarioNamed, type ScenarioResult } from './report/report.js';
 import { DB_ALONE_NAME } from './latency/db-alone.js';
+import { markPostgresLog } from './latency/hop-sources.js';
 
 /** --smoke: every scenario, briefly, to prove the bench and the stack work. */
 const SMOKE: MeasureOptions = { durationSeconds: 1, publicRateDurationSeconds: 1, connections: 8, rounds: 1, ceilingPoolSizes: [8] };
@@ -107,7 +108,7 @@ async function run(target: Target, options: BenchOptions): Promise<BenchReport> 
   const latency = latencyParts(target, options);
   const uptimeBefore = uptime();
   const measured = await measure(setup, { ...chosen, afterPublic: latency.afterPublic });
-  const latencyReport = latencyLimit({ scenarios: measured.scenarios, ...latency.parts(), databaseMode, uptime: { before: uptimeBefore, after: uptime() } });
+  const latencyReport = latencyLimit({ scenarios: measured.scenarios, ...latency.parts(), databaseMode, uptime: { before: uptimeBefore, after: latency.uptimeAfter() } });
   printLatency(latencyReport);
   writeLatency(latencyReport, { out: options.target.out, runLine: runLine(options), updateDocs: !options.smoke && options.target.out === TARGET_OPTIONS.out.default });
   const startup: Startup = { upSeconds: target.upSeconds, instanceRestartSeconds: target.upSeconds === undefined ? undefined : await measureInstanceRestart(() => target.state()) };
@@ -130,19 +131,32 @@ async function run(target: Target, options: BenchOptions): Promise<BenchReport> 
 }
 
 /** What runs after the public-rate scenarios: the references' second generators, and the breakdown. */
-function latencyParts(target: Target, options: BenchOptions): { afterPublic: (open: ScenarioResult[]) => Promise<void>; parts: () => { references: Reference[]; breakdown: Breakdown | undefined } } {
+function latencyParts(target: Target, options: BenchOptions): LatencyParts {
   let references: Reference[] = [];
   let breakdown: Breakdown | undefined;
+  let databaseEvents: string[] = [];
+  let uptimeAfter = '';
   const durationSeconds = options.measure.publicRateDurationSeconds;
+  const databaseLog = markPostgresLog(target.state());
   return {
+    uptimeAfter: () => uptimeAfter,
     afterPublic: async (open) => {
       const floor = percentilesOf(scenarioNamed(open, 'http-floor@public').latencyMs);
       const database = percentilesOf(scenarioNamed(open, DB_ALONE_NAME).latencyMs);
       references = await runReferences(setupFor(target.state()), floor, database, durationSeconds);
       if (options.breakdown) breakdown = await runBreakdown(setupFor(target.state()), target.state(), target.dataDirectory, durationSeconds);
+      databaseEvents = databaseLog();
+      uptimeAfter = uptime();
     },
-    parts: () => ({ references, breakdown }),
+    parts: () => ({ references, breakdown, databaseEvents }),
   };
+}
+
+interface LatencyParts {
+  afterPublic: (open: ScenarioResult[]) => Promise<void>;
+  parts: () => { references: Reference[]; breakdown: Breakdown | undefined; databaseEvents: string[] };
+  /** `uptime` once the public-rate part is over. */
+  uptimeAfter: () => string;
 }
 
 function runLine(options: BenchOptions): string {
@@ -156,7 +170,7 @@ async function latencyOnly(target: Target, options: BenchOptions): Promise<Laten
   const latency = latencyParts(target, options);
   const before = uptime();
   const scenarios = await measurePublic(setupFor(state), { ...options.measure, afterPublic: latency.afterPublic });
-  const report = latencyLimit({ scenarios, ...latency.parts(), databaseMode, uptime: { before, after: uptime() } });
+  const report = latencyLimit({ scenarios, ...latency.parts(), databaseMode, uptime: { before, after: latency.uptimeAfter() } });
   printLatency(report);
   writeLatency(report, { out: options.target.out, runLine: runLine(options), updateDocs: !options.smoke && options.target.out === TARGET_OPTIONS.out.default });
   const errors = scenarios.reduce((sum, scenario) => sum + scenario.errors + scenario.unexpectedStatuses, 0);

@@ -54,6 +54,7 @@ export interface Drive {
 export const LOAD_GENERATOR_GROUP = 'load generator';
 
 export async function runHttpScenario(setup: BenchSetup, scenario: HttpScenario, drive: Drive): Promise<ScenarioResult> {
+  const startedAt = new Date().toISOString();
   const { outcome, usage } = await measured(setup.groups, () => drive.generator.run({
     url: setup.url,
     model: drive.model,
@@ -76,6 +77,7 @@ export async function runHttpScenario(setup: BenchSetup, scenario: HttpScenario,
     statusCounts: outcome.statusCounts,
     usage,
     slowest: outcome.slowest,
+    startedAt,
   };
 }
 

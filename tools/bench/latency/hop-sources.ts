@@ -139,6 +139,15 @@ function readFrom(file: string, offset: number): string {
   return buffer.toString('utf8');
 }
 
+/** Marks PostgreSQL's log now; the returned function gives its notable lines since (checkpoints, autovacuum, lock waits). */
+export function markPostgresLog(state: StackState): () => string[] {
+  if (state.postgres === null) return () => [];
+  const logFile = newestLog(path.join(state.postgres.dataDirectory, 'log'));
+  if (logFile === undefined) return () => [];
+  const offset = fs.statSync(logFile).size;
+  return () => parsePostgresLog(readFrom(logFile, offset)).events;
+}
+
 export function parsePostgresLog(text: string): Omit<PostgresTiming, 'wal'> {
   const executeByStatement = new Map<string, LatencyHistogram>();
   const events: string[] = [];

@@ -45,6 +45,7 @@ export function renderLatency(report: LatencyLimit, runLine: string): string {
     ...report.references.map((reference) => `| ${reference.name} | ${reference.generator} | ${reference.requestsPerSecond.toFixed(0)} | ${cells(reference.latencyMs)} | ${reference.agreement.map((each) => `${PERCENTILE_LABELS[each.percentile]} ${(each.ratio * 100).toFixed(0)}% ${each.within ? 'within' : '**not within**'}`).join(', ')} |`),
     '',
     ...(report.breakdown === undefined ? [] : breakdownSection(report.breakdown)),
+    ...stallSection(report),
   ];
   return lines.join('\n');
 }
@@ -62,6 +63,19 @@ function breakdownSection(breakdown: Breakdown): string[] {
     '',
     ...breakdown.facts.map((fact) => `- ${fact}`),
     ...(breakdown.databaseEvents.length === 0 ? ['- PostgreSQL logged no checkpoint, autovacuum or lock wait during this run.'] : ['- PostgreSQL logged during this run:', ...breakdown.databaseEvents.map((event) => `  - \`${event}\``)]),
+    '',
+  ];
+}
+
+function stallSection({ stalls }: LatencyLimit): string[] {
+  return [
+    '#### Stalls: the slowest answers at the public rate, and what PostgreSQL logged meanwhile',
+    '',
+    '| run | slowest answers: ms (seconds into the run) |',
+    '|---|---|',
+    ...stalls.slowest.map((run) => `| ${run.scenario} | ${run.answers.slice(0, 6).map((answer) => `${milliseconds(answer.latencyMs)} (${answer.secondsIntoRun.toFixed(1)} s)`).join(', ')} |`),
+    '',
+    ...(stalls.databaseEvents.length === 0 ? ['PostgreSQL logged no checkpoint, autovacuum or lock wait during the runs at the public rate.'] : ['PostgreSQL logged during the runs at the public rate:', '', ...stalls.databaseEvents.map((event) => `- \`${event}\``)]),
     '',
   ];
 }

@@ -44,6 +44,27 @@ export interface LatencyLimit {
   justUpOverWarmP999: number;
   references: Reference[];
   breakdown: Breakdown | undefined;
+  stalls: StallEvidence;
+}
+
+/** What to line a stall up with: the slowest answers of the runs at the public rate, and what PostgreSQL logged meanwhile. */
+export interface StallEvidence {
+  slowest: { scenario: string; answers: { latencyMs: number; secondsIntoRun: number }[] }[];
+  databaseEvents: string[];
+}
+
+/** Generators start their load this long after they are started (node-load.ts's START_DELAY_MS). */
+const LOAD_START_DELAY_S = 0.15;
+
+export function stallEvidence(scenarios: ScenarioResult[], databaseEvents: string[]): StallEvidence {
+  const slowest = scenarios.filter((scenario) => scenario.slowest !== undefined && scenario.startedAt !== undefined && scenario.name.includes('@public')).map((scenario) => {
+    const startedMs = Date.parse(scenario.startedAt!);
+    return {
+      scenario: scenario.name,
+      answers: scenario.slowest!.map((answer) => ({ latencyMs: answer.latencyMs, secondsIntoRun: (Date.parse(answer.answeredAt) - answer.latencyMs - startedMs) / 1000 - LOAD_START_DELAY_S })),
+    };
+  });
+  return { slowest, databaseEvents };
 }
 
 export function uptime(): string {
@@ -87,7 +108,7 @@ export async function runReferences(setup: BenchSetup, measuredFloor: Percentile
   ];
 }
 
-export function latencyLimit(input: { scenarios: ScenarioResult[]; references: Reference[]; breakdown: Breakdown | undefined; databaseMode: string; uptime: LatencyLimit['uptime'] }): LatencyLimit {
+export function latencyLimit(input: { scenarios: ScenarioResult[]; references: Reference[]; breakdown: Breakdown | undefined; databaseMode: string; uptime: LatencyLimit['uptime']; databaseEvents: string[] }): LatencyLimit {
   const of = (name: string) => {
     const scenario = input.scenarios.find((candidate) => candidate.name === name);
     if (scenario === undefined) throw new Error(`no scenario named ${name} was measured`);
@@ -101,6 +122,7 @@ export function latencyLimit(input: { scenarios: ScenarioResult[]; references: R
     overLimit: ratios, verdicts: { justUp: judge(ratios.justUp), warm: judge(ratios.warm) },
     justUpOverWarmP999: justUp.p999 / warm.p999,
     references: input.references, breakdown: input.breakdown,
+    stalls: stallEvidence(input.scenarios, input.databaseEvents),
   };
 }
 
