@@ -261,3 +261,45 @@ describe('batcher with a budget of database time', () => {
     expect(state.charged).toHaveLength(1);
   });
 });
+
+describe('batcher with a conflict key (a transaction\'s client row)', () => {
+  const byTens = (item: number) => Math.floor(item / 10);
+
+  it('sends a second call at once with the waiting items whose key is not in flight; the others keep their place', async () => {
+    const { calls, batcher } = batcherWith({ inFlightMax: 2, conflictKey: byTens });
+    const first = batcher.submit(11);
+    const answers = [12, 21, 13, 22].map((item) => batcher.submit(item));
+    // 12 waits for 11's call; 21 takes the second slot alone; 13 and 22 find both slots busy.
+    expect(calls.map((call) => call.items)).toEqual([[11], [21]]);
+    expect(batcher.health().waiting).toBe(3);
+    calls[1]!.settle(['b21']);
+    await tick();
+    // Key 1 is still in flight: 12 and 13 wait for it; 22 goes.
+    expect(calls.map((call) => call.items)).toEqual([[11], [21], [22]]);
+    calls[0]!.settle(['a11']);
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[11], [21], [22], [12, 13]]);
+    calls[2]!.settle(['b22']);
+    calls[3]!.settle(['a12', 'a13']);
+    expect(await first).toBe('a11');
+    expect(await Promise.all(answers)).toEqual(['a12', 'b21', 'a13', 'b22']);
+    await tick();
+    expect(batcher.health()).toMatchObject({ inFlight: 0, waiting: 0 });
+  });
+
+  it('lets a late call\'s keys go with its slot', async () => {
+    vi.useFakeTimers();
+    try {
+      const { calls, batcher } = batcherWith({ inFlightMax: 2, conflictKey: byTens, requestTimeoutMs: 100, waitMsMax: 99 });
+      const late = batcher.submit(11);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(await late).toBe('late');
+      const next = batcher.submit(12);
+      expect(calls.map((call) => call.items)).toEqual([[11], [12]]);
+      calls[1]!.settle(['a12']);
+      expect(await next).toBe('a12');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});

@@ -22,6 +22,10 @@
 // while the budget allows; otherwise items wait in the queue, under the same
 // queueLengthMax and waitMsMax, until it does. Each call is charged its time
 // from send to settling, late calls included (they still ran).
+// With a conflict key (a transaction's client: its row), a call leaves while
+// another is in flight only with the waiting items whose key no call in
+// flight holds, so that a second slot never sends a row the first holds
+// locked; the others keep their place until that call is back.
 
 import { crashOnBug } from '../../shared/invariant.js';
 import type { TimeBudget } from './time-budget.js';
@@ -57,6 +61,8 @@ export interface BatcherOptions<Item, Result> {
   isRetry?: (result: Result) => boolean;
   /** Database time the calls may take; absent: as many as the slots allow. */
   budget?: TimeBudget;
+  /** Items with the same key never travel in two calls at once; absent: any item may go in any call. */
+  conflictKey?: (item: Item) => unknown;
 }
 
 interface Waiting<Item, Result> {
@@ -97,6 +103,8 @@ export class Batcher<Item, Result> {
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Set while the queue waits for the budget to refill. */
   private budgetTimer: NodeJS.Timeout | undefined;
+  /** The conflict keys of the calls in flight, each with how many of their items hold it. */
+  private readonly keysInFlight = new Map<unknown, number>();
 
   constructor(private readonly options: BatcherOptions<Item, Result>) {}
 
@@ -129,8 +137,39 @@ export class Batcher<Item, Result> {
 
   private dispatch(): void {
     this.expireOverdue();
-    while (this.counts.inFlight < this.options.inFlightMax && this.queue.length > 0 && this.budgetAllows()) this.sendCall(this.queue.splice(0, this.options.sizeMax));
+    while (this.counts.inFlight < this.options.inFlightMax && this.queue.length > 0 && this.budgetAllows()) {
+      const batch = this.takeBatch();
+      // Every waiting item's key is in flight: the end of that call dispatches again.
+      if (batch.length === 0) break;
+      this.sendCall(batch);
+    }
     this.armExpiry();
+  }
+
+  /** The next call's items: the first sizeMax waiting, less those whose key a call in flight holds (they keep their place). */
+  private takeBatch(): Waiting<Item, Result>[] {
+    const { conflictKey, sizeMax } = this.options;
+    if (conflictKey === undefined || this.keysInFlight.size === 0) return this.queue.splice(0, sizeMax);
+    const taken: Waiting<Item, Result>[] = [];
+    const kept: Waiting<Item, Result>[] = [];
+    for (const waiting of this.queue) {
+      if (taken.length < sizeMax && !this.keysInFlight.has(conflictKey(waiting.item))) taken.push(waiting);
+      else kept.push(waiting);
+    }
+    this.queue.splice(0, this.queue.length, ...kept);
+    return taken;
+  }
+
+  /** Counts a call's keys in (+1) or out (-1) of flight. */
+  private holdKeys(batch: Waiting<Item, Result>[], change: 1 | -1): void {
+    const { conflictKey } = this.options;
+    if (conflictKey === undefined) return;
+    for (const waiting of batch) {
+      const key = conflictKey(waiting.item);
+      const count = (this.keysInFlight.get(key) ?? 0) + change;
+      if (count === 0) this.keysInFlight.delete(key);
+      else this.keysInFlight.set(key, count);
+    }
   }
 
   /** Whether the budget lets a call go now; if not, dispatches again once it will. */
@@ -189,6 +228,7 @@ export class Batcher<Item, Result> {
   /** One call: answered by the database, or by the deadline of its oldest item, whichever comes first. */
   private sendCall(batch: Waiting<Item, Result>[]): void {
     this.counts.inFlight++;
+    this.holdKeys(batch, 1);
     this.options.onSend?.(batch.length);
     const sentMs = performance.now();
     let open = true;
@@ -196,6 +236,8 @@ export class Batcher<Item, Result> {
       open = false;
       clearTimeout(deadline);
       this.counts.inFlight--;
+      // A late call's rows may still be locked; its keys are let go with its slot, as the slot is (see whenLate above).
+      this.holdKeys(batch, -1);
       this.dispatch();
     };
     const deadline = setTimeout(() => {

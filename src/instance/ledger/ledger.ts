@@ -121,6 +121,8 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
       onLate: () => breaker.failed(),
       // A client row another session holds answers at once (sql/03-functions.sql): sent again, never waited on.
       isRetry: (answer) => answer === failures.clientBusy,
+      // A second transaction call in flight never carries a client the first holds: it would find the row locked.
+      conflictKey: name === 'transactions' ? (input) => (input as { clientId: number }).clientId : undefined,
       budget: dbMsPerSecond === undefined ? undefined : createTimeBudget({ msPerSecond: dbMsPerSecond, burstMs: dbMsPerSecond * BUDGET_BURST_S, debtMsMax: dbMsPerSecond * BUDGET_DEBT_S }),
       send: (inputs) => send(inputs, context),
       onSend: (size) => options.metrics.callSent(operation.label, size),
