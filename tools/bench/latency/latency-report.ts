@@ -18,8 +18,9 @@ const ratioCells = (values: Percentiles) => PERCENTILES.map((name) => `${values[
 const verdictLine = (verdicts: GoalVerdict[]) => verdicts.map((each) => `${PERCENTILE_LABELS[each.percentile]} ${each.ratio.toFixed(2)}x (goal ≤ ${each.goal}x) ${each.met ? 'met' : '**missed**'}`).join('; ');
 
 export function renderLatency(report: LatencyLimit, runLine: string): string {
-  const header = `| ms | ${PERCENTILES.map((name) => PERCENTILE_LABELS[name]).join(' | ')} |`;
-  const rule = `|---|${PERCENTILES.map(() => '---:').join('|')}|`;
+  const header = `| ms | ${PERCENTILES.map((name) => PERCENTILE_LABELS[name]).join(' | ')} | generator's send lag p99 |`;
+  const rule = `|---|${PERCENTILES.map(() => '---:').join('|')}|---:|`;
+  const lag = report.sendLagP99Ms;
   const lines = [
     `### ${report.databaseMode} mode`,
     '',
@@ -27,14 +28,17 @@ export function renderLatency(report: LatencyLimit, runLine: string): string {
     '',
     `Load average before: \`${report.uptime.before}\`; after: \`${report.uptime.after}\`.`,
     '',
+    'The send lag is how late the generator sent its requests against their plan (p99): near zero on a quiet machine; '
+      + 'larger, it is the machine starving the generator itself, and every figure of that run carries it.',
+    '',
     header, rule,
-    `| crebito, mix@public (stack just up) | ${cells(report.justUp)} |`,
-    `| crebito, mix@public-warm | ${cells(report.warm)} |`,
-    `| floor: GET /health through nginx, same generator, a new connection each | ${cells(report.floor)} |`,
-    `| PostgreSQL alone: the same calls, prepared, same rate, no call waiting for another | ${cells(report.database)} |`,
-    `| **limit** = floor + PostgreSQL alone | ${cells(report.limit)} |`,
-    `| crebito just up / limit | ${ratioCells(report.overLimit.justUp)} |`,
-    `| crebito warm / limit | ${ratioCells(report.overLimit.warm)} |`,
+    `| crebito, mix@public (stack just up) | ${cells(report.justUp)} | ${milliseconds(lag.justUp)} |`,
+    `| crebito, mix@public-warm | ${cells(report.warm)} | ${milliseconds(lag.warm)} |`,
+    `| floor: GET /health through nginx, same generator, a new connection each | ${cells(report.floor)} | ${milliseconds(lag.floor)} |`,
+    `| PostgreSQL alone: the same calls, prepared, same rate, no call waiting for another | ${cells(report.database)} | ${milliseconds(lag.database)} |`,
+    `| **limit** = floor + PostgreSQL alone | ${cells(report.limit)} | |`,
+    `| crebito just up / limit | ${ratioCells(report.overLimit.justUp)} | |`,
+    `| crebito warm / limit | ${ratioCells(report.overLimit.warm)} | |`,
     '',
     `Goals (p50 ≤ ${GOALS_OVER_LIMIT.p50}x, p99 ≤ ${GOALS_OVER_LIMIT.p99}x, p99.9 ≤ ${GOALS_OVER_LIMIT.p999}x the limit): warm: ${verdictLine(report.verdicts.warm)}. Just up: ${verdictLine(report.verdicts.justUp)}. p99.9 just up / warm: ${report.justUpOverWarmP999.toFixed(2)}x.`,
     '',

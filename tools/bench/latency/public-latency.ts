@@ -45,6 +45,8 @@ export interface LatencyLimit {
   references: Reference[];
   breakdown: Breakdown | undefined;
   stalls: StallEvidence;
+  /** How late the generator sent its p99 request in each run: on a busy machine, its own share of the figures. */
+  sendLagP99Ms: { justUp: number; warm: number; floor: number; database: number };
 }
 
 /** What to line a stall up with: the slowest answers of the runs at the public rate, and what PostgreSQL logged meanwhile. */
@@ -115,6 +117,7 @@ export function latencyLimit(input: { scenarios: ScenarioResult[]; references: R
     return percentilesOf(scenario.latencyMs);
   };
   const [justUp, warm, floor, database] = [of(JUST_UP_MIX), of(WARM_PUBLIC_MIX), of(PUBLIC_FLOOR), of(DB_ALONE_NAME)];
+  const lag = (name: string) => input.scenarios.find((candidate) => candidate.name === name)?.sendLagMs?.p99 ?? 0;
   const limit = limitOf(floor, database);
   const ratios = { justUp: overLimit(justUp, limit), warm: overLimit(warm, limit) };
   return {
@@ -123,6 +126,7 @@ export function latencyLimit(input: { scenarios: ScenarioResult[]; references: R
     justUpOverWarmP999: justUp.p999 / warm.p999,
     references: input.references, breakdown: input.breakdown,
     stalls: stallEvidence(input.scenarios, input.databaseEvents),
+    sendLagP99Ms: { justUp: lag(JUST_UP_MIX), warm: lag(WARM_PUBLIC_MIX), floor: lag(PUBLIC_FLOOR), database: lag(DB_ALONE_NAME) },
   };
 }
 
