@@ -5,7 +5,7 @@
 // from the transaction's scheduled start (pgbench --rate's own definition),
 // which the bench reads into its histogram.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -72,9 +72,17 @@ export async function runPgbench(databaseUrl: string, options: { ratePerSecond: 
       }
     }
     if (latency.count === 0) throw new Error(`pgbench logged no transaction:\n${output.slice(-2000)}`);
-    return { latency, failed, version: /pgbench \(PostgreSQL\) (\S+)/.exec(output)?.[1] ?? 'pgbench' };
+    return { latency, failed, version: pgbenchVersion() };
   } finally {
     fs.rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+function pgbenchVersion(): string {
+  try {
+    return /pgbench \(PostgreSQL\) (\S+)/.exec(execFileSync(PGBENCH_BINARY, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
   }
 }
 

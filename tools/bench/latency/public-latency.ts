@@ -5,12 +5,17 @@
 // breakdown of where the time goes (breakdown.ts).
 
 import { execFileSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import { LatencyHistogram } from '../load/latency-histogram.js';
+import { DB_ALONE_WORKER_ENTRY } from '../paths.js';
+import type { DbAloneTask, DbAloneWorkerResult } from './db-alone-worker.js';
 import type { StackState } from '../../../src/stack/state.js';
 import type { ScenarioResult } from '../report/report.js';
 import { measured, type BenchSetup } from '../run-scenario.js';
+import { SAMPLE_INTERVAL_MS } from '../process-stats.js';
 import { PUBLIC_TEST_RATE_PER_SECOND, WARM_PUBLIC_MIX } from '../scenarios.js';
 import { measureBreakdown, runDirectoryOf, type Breakdown } from './breakdown.js';
-import { DB_ALONE_CONNECTIONS, DB_ALONE_NAME, runDbAlone } from './db-alone.js';
+import { DB_ALONE_CONNECTIONS, DB_ALONE_NAME, type DbAloneOutcome } from './db-alone.js';
 import { agreement, judge, limitOf, overLimit, percentilesOf, type GoalVerdict, type Percentile, type Percentiles } from './limit.js';
 import { PGBENCH_NAME, runPgbench } from './pgbench.js';
 import { runWrkPaced, WRK_FLOOR_NAME } from './wrk-paced.js';
@@ -77,9 +82,22 @@ export function uptime(): string {
   }
 }
 
+/** db-alone.ts in a worker thread (db-alone-worker.ts says why). */
+function runDbAloneInWorker(task: DbAloneTask): Promise<DbAloneOutcome> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(DB_ALONE_WORKER_ENTRY, { workerData: task });
+    worker.once('message', (result: DbAloneWorkerResult) => {
+      resolve({ latency: LatencyHistogram.fromSnapshot(result.latency), sendLag: LatencyHistogram.fromSnapshot(result.sendLag), errors: result.errors, firstError: result.firstError });
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the PostgreSQL-alone worker exited (${code}) before it reported`)));
+  });
+}
+
 /** PostgreSQL alone at the public rate, as a scenario of the report (its CPU sampled like the others'). */
 export async function runDbAloneScenario(setup: BenchSetup, durationSeconds: number): Promise<ScenarioResult> {
-  const { outcome, usage } = await measured(setup.groups, () => runDbAlone(setup.databaseUrl, { ratePerSecond: PUBLIC_TEST_RATE_PER_SECOND, durationSeconds }));
+  const { outcome, usage } = await measured(setup.groups, () => runDbAloneInWorker({ databaseUrl: setup.databaseUrl, ratePerSecond: PUBLIC_TEST_RATE_PER_SECOND, durationSeconds }), SAMPLE_INTERVAL_MS.latency);
   if (outcome.firstError !== undefined) console.log(`${DB_ALONE_NAME}: ${outcome.errors} errors, the first: ${outcome.firstError}`);
   const latency = outcome.latency.summary();
   return {
