@@ -303,3 +303,25 @@ describe('batcher with a conflict key (a transaction\'s client row)', () => {
     }
   });
 });
+
+describe('batcher with spare slots (a second call only while the load is light)', () => {
+  it('uses the second slot while the call in flight is small, and not while a large one is', async () => {
+    const { calls, batcher } = batcherWith({ inFlightMax: 2, spareSlotCallSizeMax: 2 });
+    const answers = [1, 2, 3, 4, 5, 6].map((item) => batcher.submit(item));
+    // 1 goes alone; 2 takes the spare slot (1's call is small); 3..6 wait for a slot.
+    expect(calls.map((call) => call.items)).toEqual([[1], [2]]);
+    calls[0]!.settle(['a1']);
+    await tick();
+    // 3..6 go as one call of four: large, so the spare slot stays unused behind it.
+    expect(calls.map((call) => call.items)).toEqual([[1], [2], [3, 4, 5, 6]]);
+    const late = [7, 8].map((item) => batcher.submit(item));
+    calls[1]!.settle(['a2']);
+    await tick();
+    expect(calls).toHaveLength(3);
+    calls[2]!.settle(['a3', 'a4', 'a5', 'a6']);
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[1], [2], [3, 4, 5, 6], [7, 8]]);
+    calls[3]!.settle(['a7', 'a8']);
+    expect(await Promise.all([...answers, ...late])).toEqual(['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8']);
+  });
+});

@@ -26,6 +26,10 @@
 // another is in flight only with the waiting items whose key no call in
 // flight holds, so that a second slot never sends a row the first holds
 // locked; the others keep their place until that call is back.
+// With spareSlotCallSizeMax, the slots past the first are spare: used only
+// while every call in flight is that small (a light load, where a request
+// would otherwise wait a whole call for nothing); under a heavy load one
+// call at a time gathers everything that waits, and commits it once.
 
 import { crashOnBug } from '../../shared/invariant.js';
 import type { TimeBudget } from './time-budget.js';
@@ -63,6 +67,8 @@ export interface BatcherOptions<Item, Result> {
   budget?: TimeBudget;
   /** Items with the same key never travel in two calls at once; absent: any item may go in any call. */
   conflictKey?: (item: Item) => unknown;
+  /** Slots past the first are used only while no call in flight carries more items than this; absent: always. */
+  spareSlotCallSizeMax?: number;
 }
 
 interface Waiting<Item, Result> {
@@ -105,6 +111,8 @@ export class Batcher<Item, Result> {
   private budgetTimer: NodeJS.Timeout | undefined;
   /** The conflict keys of the calls in flight, each with how many of their items hold it. */
   private readonly keysInFlight = new Map<unknown, number>();
+  /** Calls in flight carrying more than spareSlotCallSizeMax items: while any is, spare slots stay unused. */
+  private largeCallsInFlight = 0;
 
   constructor(private readonly options: BatcherOptions<Item, Result>) {}
 
@@ -137,13 +145,22 @@ export class Batcher<Item, Result> {
 
   private dispatch(): void {
     this.expireOverdue();
-    while (this.counts.inFlight < this.options.inFlightMax && this.queue.length > 0 && this.budgetAllows()) {
+    while (this.slotFree() && this.queue.length > 0 && this.budgetAllows()) {
       const batch = this.takeBatch();
       // Every waiting item's key is in flight: the end of that call dispatches again.
       if (batch.length === 0) break;
       this.sendCall(batch);
     }
     this.armExpiry();
+  }
+
+  private slotFree(): boolean {
+    if (this.counts.inFlight >= this.options.inFlightMax) return false;
+    return this.counts.inFlight === 0 || this.largeCallsInFlight === 0;
+  }
+
+  private isLarge(batch: Waiting<Item, Result>[]): boolean {
+    return this.options.spareSlotCallSizeMax !== undefined && batch.length > this.options.spareSlotCallSizeMax;
   }
 
   /** The next call's items: the first sizeMax waiting, less those whose key a call in flight holds (they keep their place). */
@@ -228,6 +245,7 @@ export class Batcher<Item, Result> {
   /** One call: answered by the database, or by the deadline of its oldest item, whichever comes first. */
   private sendCall(batch: Waiting<Item, Result>[]): void {
     this.counts.inFlight++;
+    if (this.isLarge(batch)) this.largeCallsInFlight++;
     this.holdKeys(batch, 1);
     this.options.onSend?.(batch.length);
     const sentMs = performance.now();
@@ -236,6 +254,7 @@ export class Batcher<Item, Result> {
       open = false;
       clearTimeout(deadline);
       this.counts.inFlight--;
+      if (this.isLarge(batch)) this.largeCallsInFlight--;
       // A late call's rows may still be locked; its keys are let go with its slot, as the slot is (see whenLate above).
       this.holdKeys(batch, -1);
       this.dispatch();
