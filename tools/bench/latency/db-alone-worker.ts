@@ -22,5 +22,10 @@ export interface DbAloneWorkerResult {
 
 const task = workerData as DbAloneTask;
 const outcome = await runDbAlone(task.databaseUrl, task);
-const result: DbAloneWorkerResult = { latency: outcome.latency.snapshot(), sendLag: outcome.sendLag.snapshot(), errors: outcome.errors, firstError: outcome.firstError };
+const result: DbAloneWorkerResult = {
+  latency: outcome.latency.snapshot(),
+  sendLag: outcome.sendLag.snapshot(),
+  errors: outcome.errors,
+  firstError: outcome.firstError,
+};
 parentPort!.postMessage(result);

@@ -19,8 +19,14 @@ export const DB_ALONE_CONNECTIONS = 4;
 export const DB_ALONE_NAME = 'db-alone@public';
 
 // The statements as the instances prepare them (src/instance/ledger), under names of the bench's own.
-const TRANSACTION = { name: 'bench_alone_transacao', text: 'SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)' };
-const STATEMENT = { name: 'bench_alone_extrato', text: 'SELECT ordem, saldo, limite, data_extrato, valor, tipo, descricao, realizada_em FROM extratos($1, $2)' };
+const TRANSACTION = {
+  name: 'bench_alone_transacao',
+  text: 'SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)',
+};
+const STATEMENT = {
+  name: 'bench_alone_extrato',
+  text: 'SELECT ordem, saldo, limite, data_extrato, valor, tipo, descricao, realizada_em FROM extratos($1, $2)',
+};
 
 type Kind = 'd' | 'c' | 'statement';
 
@@ -28,11 +34,14 @@ function callOf(client: pg.Client, clientId: number, kind: Kind): Promise<void> 
   if (kind === 'statement') {
     return client.query({ ...STATEMENT, values: [[clientId], STATEMENT_TRANSACTIONS_MAX] }).then(() => undefined);
   }
-  return client.query<{ resultado: string }>({ ...TRANSACTION, values: [clientId, randomValor(), kind, randomDescricao()] }).then((result) => {
-    const outcome = result.rows[0]?.resultado;
-    // A refusal past the limit is an answer like any other; a busy row would mean a collision this run promises not to have.
-    if (outcome === 'cliente_ocupado') throw new Error(`client ${clientId}'s row was held by another session`);
-  });
+  return client
+    .query<{ resultado: string }>({ ...TRANSACTION, values: [clientId, randomValor(), kind, randomDescricao()] })
+    .then((result) => {
+      const outcome = result.rows[0]?.resultado;
+      // A refusal past the limit is an answer like any other; a busy row would mean a collision this run promises not
+      // to have.
+      if (outcome === 'cliente_ocupado') throw new Error(`client ${clientId}'s row was held by another session`);
+    });
 }
 
 export interface DbAloneOutcome {
@@ -42,23 +51,45 @@ export interface DbAloneOutcome {
   firstError: string | undefined;
 }
 
-/** The public mix as calls at ratePerSecond for durationSeconds, through DB_ALONE_CONNECTIONS connections that never collide. */
-export async function runDbAlone(databaseUrl: string, options: { ratePerSecond: number; durationSeconds: number }): Promise<DbAloneOutcome> {
-  const clients = Array.from({ length: DB_ALONE_CONNECTIONS }, () => new pg.Client({ connectionString: databaseUrl, application_name: 'crebito-bench-alone' }));
+/**
+ * The public mix as calls at ratePerSecond for durationSeconds, through DB_ALONE_CONNECTIONS connections that never
+ * collide.
+ */
+export async function runDbAlone(
+  databaseUrl: string,
+  options: { ratePerSecond: number; durationSeconds: number },
+): Promise<DbAloneOutcome> {
+  const clients = Array.from(
+    { length: DB_ALONE_CONNECTIONS },
+    () => new pg.Client({ connectionString: databaseUrl, application_name: 'crebito-bench-alone' }),
+  );
   await Promise.all(clients.map((client) => client.connect()));
   try {
     // Prepared and warm before the first timed call, as the instances' pools are.
-    for (const [index, client] of clients.entries()) for (const kind of ['d', 'c', 'statement'] as const) await callOf(client, index + 1, kind);
+    for (const [index, client] of clients.entries())
+      for (const kind of ['d', 'c', 'statement'] as const) await callOf(client, index + 1, kind);
     return await paced(clients, options);
   } finally {
     await Promise.all(clients.map((client) => client.end()));
   }
 }
 
-async function paced(clients: pg.Client[], options: { ratePerSecond: number; durationSeconds: number }): Promise<DbAloneOutcome> {
+async function paced(
+  clients: pg.Client[],
+  options: { ratePerSecond: number; durationSeconds: number },
+): Promise<DbAloneOutcome> {
   const divisor = PUBLIC_TEST_RATES.statements;
-  const kinds = sample<Kind>([[PUBLIC_TEST_RATES.debits / divisor, () => 'd'], [PUBLIC_TEST_RATES.credits / divisor, () => 'c'], [PUBLIC_TEST_RATES.statements / divisor, () => 'statement']]);
-  const outcome: DbAloneOutcome = { latency: new LatencyHistogram(), sendLag: new LatencyHistogram(), errors: 0, firstError: undefined };
+  const kinds = sample<Kind>([
+    [PUBLIC_TEST_RATES.debits / divisor, () => 'd'],
+    [PUBLIC_TEST_RATES.credits / divisor, () => 'c'],
+    [PUBLIC_TEST_RATES.statements / divisor, () => 'statement'],
+  ]);
+  const outcome: DbAloneOutcome = {
+    latency: new LatencyHistogram(),
+    sendLag: new LatencyHistogram(),
+    errors: 0,
+    firstError: undefined,
+  };
   const intervalMs = 1000 / options.ratePerSecond;
   const total = Math.round(options.durationSeconds * options.ratePerSecond);
   const pending: Promise<void>[] = [];

@@ -62,9 +62,13 @@ export function judge(ratios: Percentiles): GoalVerdict[] {
  * maximum of a half-minute run are a few dozen requests and one, too few to
  * hold two generators to 10%.
  */
-export function agreement(measured: Percentiles, reference: Percentiles): { percentile: Percentile; ratio: number; within: boolean }[] {
+export function agreement(
+  measured: Percentiles,
+  reference: Percentiles,
+): { percentile: Percentile; ratio: number; within: boolean }[] {
   return (['p50', 'p99'] as const).map((percentile) => {
-    if (!(reference[percentile] > 0)) throw new Error(`a reference's ${percentile} must be above 0, got ${reference[percentile]}`);
+    if (!(reference[percentile] > 0))
+      throw new Error(`a reference's ${percentile} must be above 0, got ${reference[percentile]}`);
     const ratio = measured[percentile] / reference[percentile];
     return { percentile, ratio, within: Math.abs(ratio - 1) <= AGREEMENT_TOLERANCE };
   });

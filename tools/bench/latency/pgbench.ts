@@ -19,11 +19,27 @@ const PGBENCH_BINARY = 'pgbench';
 const CLIENT_OF_CONNECTION = `\\set cid 1 + (:client_id % ${DB_ALONE_CONNECTIONS})`;
 
 const SCRIPTS = {
-  debit: [CLIENT_OF_CONNECTION, '\\set valor random(1, 10000)', "SELECT resultado, limite, saldo FROM registrar_transacao(:cid, :valor, 'd', 'pgbench-d1');"],
-  credit: [CLIENT_OF_CONNECTION, '\\set valor random(1, 10000)', "SELECT resultado, limite, saldo FROM registrar_transacao(:cid, :valor, 'c', 'pgbench-c1');"],
-  statement: [CLIENT_OF_CONNECTION, `SELECT ordem, saldo, limite, data_extrato, valor, tipo, descricao, realizada_em FROM extratos(ARRAY[:cid::integer], ${STATEMENT_TRANSACTIONS_MAX});`],
+  debit: [
+    CLIENT_OF_CONNECTION,
+    '\\set valor random(1, 10000)',
+    "SELECT resultado, limite, saldo FROM registrar_transacao(:cid, :valor, 'd', 'pgbench-d1');",
+  ],
+  credit: [
+    CLIENT_OF_CONNECTION,
+    '\\set valor random(1, 10000)',
+    "SELECT resultado, limite, saldo FROM registrar_transacao(:cid, :valor, 'c', 'pgbench-c1');",
+  ],
+  statement: [
+    CLIENT_OF_CONNECTION,
+    `SELECT ordem, saldo, limite, data_extrato, valor, tipo, descricao, realizada_em FROM ` +
+      `extratos(ARRAY[:cid::integer], ${STATEMENT_TRANSACTIONS_MAX});`,
+  ],
 } as const;
-const WEIGHTS = { debit: PUBLIC_TEST_RATES.debits, credit: PUBLIC_TEST_RATES.credits, statement: PUBLIC_TEST_RATES.statements };
+const WEIGHTS = {
+  debit: PUBLIC_TEST_RATES.debits,
+  credit: PUBLIC_TEST_RATES.credits,
+  statement: PUBLIC_TEST_RATES.statements,
+};
 
 export const PGBENCH_NAME = 'db-alone@public, by pgbench';
 
@@ -50,7 +66,10 @@ export function latencyUsOfLogLine(line: string): number | 'failed' | undefined 
   return total;
 }
 
-export async function runPgbench(databaseUrl: string, options: { ratePerSecond: number; durationSeconds: number }): Promise<PgbenchOutcome> {
+export async function runPgbench(
+  databaseUrl: string,
+  options: { ratePerSecond: number; durationSeconds: number },
+): Promise<PgbenchOutcome> {
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-pgbench-'));
   try {
     const scriptArguments = Object.entries(SCRIPTS).flatMap(([kind, lines]) => {
@@ -58,10 +77,26 @@ export async function runPgbench(databaseUrl: string, options: { ratePerSecond: 
       fs.writeFileSync(file, `${lines.join('\n')}\n`);
       return ['-f', `${file}@${WEIGHTS[kind as keyof typeof WEIGHTS]}`];
     });
-    const output = await run([
-      '-n', '-M', 'prepared', '-c', String(DB_ALONE_CONNECTIONS), '-j', '1', '-R', String(options.ratePerSecond), '-T', String(options.durationSeconds),
-      '-l', `--log-prefix=${path.join(directory, 'log')}`, ...scriptArguments, databaseUrl,
-    ], directory);
+    const output = await run(
+      [
+        '-n',
+        '-M',
+        'prepared',
+        '-c',
+        String(DB_ALONE_CONNECTIONS),
+        '-j',
+        '1',
+        '-R',
+        String(options.ratePerSecond),
+        '-T',
+        String(options.durationSeconds),
+        '-l',
+        `--log-prefix=${path.join(directory, 'log')}`,
+        ...scriptArguments,
+        databaseUrl,
+      ],
+      directory,
+    );
     const latency = new LatencyHistogram();
     let failed = 0;
     for (const file of fs.readdirSync(directory).filter((name) => name.startsWith('log'))) {
@@ -80,7 +115,10 @@ export async function runPgbench(databaseUrl: string, options: { ratePerSecond: 
 
 function pgbenchVersion(): string {
   try {
-    return /pgbench \(PostgreSQL\) (\S+)/.exec(execFileSync(PGBENCH_BINARY, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+    return (
+      /pgbench \(PostgreSQL\) (\S+)/.exec(execFileSync(PGBENCH_BINARY, ['--version'], { encoding: 'utf8' }))?.[1] ??
+      'unknown'
+    );
   } catch {
     return 'unknown';
   }
@@ -90,9 +128,17 @@ function run(args: string[], cwd: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(PGBENCH_BINARY, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.once('error', (error) => reject(new Error(`cannot run ${PGBENCH_BINARY} (apt-get install postgresql-client): ${error.message}`)));
-    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`pgbench exited with ${code}:\n${output.slice(-2000)}`))));
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once('error', (error) =>
+      reject(new Error(`cannot run ${PGBENCH_BINARY} (apt-get install postgresql-client): ${error.message}`)),
+    );
+    child.once('exit', (code) =>
+      code === 0 ? resolve(output) : reject(new Error(`pgbench exited with ${code}:\n${output.slice(-2000)}`)),
+    );
   });
 }

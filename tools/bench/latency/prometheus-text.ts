@@ -14,13 +14,18 @@ function labelsOf(text: string | undefined): Record<string, string> {
 }
 
 /** Every sample of `name` whose labels include `match`, with its labels. */
-export function samples(text: string, name: string, match: Record<string, string> = {}): { labels: Record<string, string>; value: number }[] {
+export function samples(
+  text: string,
+  name: string,
+  match: Record<string, string> = {},
+): { labels: Record<string, string>; value: number }[] {
   const found: { labels: Record<string, string>; value: number }[] = [];
   for (const line of text.split('\n')) {
     const parsed = LINE.exec(line.trim());
     if (parsed === null || parsed[1] !== name) continue;
     const labels = labelsOf(parsed[2]);
-    if (Object.entries(match).every(([key, value]) => labels[key] === value)) found.push({ labels, value: Number(parsed[3]) });
+    if (Object.entries(match).every(([key, value]) => labels[key] === value))
+      found.push({ labels, value: Number(parsed[3]) });
   }
   return found;
 }

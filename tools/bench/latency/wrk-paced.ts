@@ -23,7 +23,16 @@ export interface WrkPacedOutcome {
 export function parseWrkPaced(output: string): WrkPacedOutcome {
   const line = output.split('\n').find((candidate) => candidate.startsWith('wrk-paced '));
   if (line === undefined) throw new Error(`wrk printed no report:\n${output.slice(-2000)}`);
-  const report = JSON.parse(line.slice('wrk-paced '.length)) as { requests: number; durationUs: number; errors: number; non2xx: number; p50: number; p99: number; p999: number; max: number };
+  const report = JSON.parse(line.slice('wrk-paced '.length)) as {
+    requests: number;
+    durationUs: number;
+    errors: number;
+    non2xx: number;
+    p50: number;
+    p99: number;
+    p999: number;
+    max: number;
+  };
   return {
     latency: { p50: report.p50 / 1000, p99: report.p99 / 1000, p999: report.p999 / 1000, max: report.max / 1000 },
     requestsPerSecond: report.requests / (report.durationUs / 1e6),
@@ -31,15 +40,39 @@ export function parseWrkPaced(output: string): WrkPacedOutcome {
   };
 }
 
-export async function runWrkPaced(url: string, options: { ratePerSecond: number; durationSeconds: number }): Promise<WrkPacedOutcome> {
+export async function runWrkPaced(
+  url: string,
+  options: { ratePerSecond: number; durationSeconds: number },
+): Promise<WrkPacedOutcome> {
   const pauseMs = Math.max(0, Math.round((CONNECTIONS * 1000) / options.ratePerSecond));
   const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${options.durationSeconds}s`, '--timeout', '10s', '-s', SCRIPT, url, '--', String(pauseMs)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      'wrk',
+      [
+        '-t1',
+        `-c${CONNECTIONS}`,
+        `-d${options.durationSeconds}s`,
+        '--timeout',
+        '10s',
+        '-s',
+        SCRIPT,
+        url,
+        '--',
+        String(pauseMs),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let text = '';
-    child.stdout.on('data', (chunk: Buffer) => { text += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
     child.once('error', (error) => reject(new Error(`cannot run wrk (apt-get install wrk): ${error.message}`)));
-    child.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}:\n${text.slice(-2000)}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`wrk exited with ${code}:\n${text.slice(-2000)}`)),
+    );
   });
   return parseWrkPaced(output);
 }
