@@ -175,8 +175,8 @@ function facts(before: string, after: string, postgres: PostgresTiming | undefin
     const shared = requests - alone;
     lines.push(
       `transaction calls: ${callCount} carrying ${requests} requests; ${alone} went alone, ${shared} ` +
-        `(${((shared / requests) * 100).toFixed(1)}%) shared a call: each of those found the instance's call ` +
-        `slot busy and waited for the call in flight to finish first.`,
+        `(${((shared / requests) * 100).toFixed(1)}%) shared a call: each of those found no call slot it ` +
+        `could take and waited for a call in flight to finish first.`,
     );
   }
   const retries =
