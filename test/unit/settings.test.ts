@@ -63,7 +63,7 @@ describe('the launcher passes instance settings on', () => {
       if (setting.kind === 'integer') environment[setting.env] = String(Math.min(setting.max, setting.default + 1));
       if (setting.kind === 'choice') environment[setting.env] = setting.choices.find((choice) => choice !== setting.default)!;
     }
-    environment.CREBITO_POOL_CLIENTS_MAX = '7';
+    environment.CREBITO_POOL_CLIENTS_MAX = '6';
     const launcher = readLauncherConfig(environment);
     const instance = readInstanceConfig({ ...environmentFor(launcher.instance), DATABASE_URL: 'postgresql://x@/y' });
     for (const name of PASSED_TO_INSTANCES) {
@@ -78,7 +78,7 @@ describe('cross-checks', () => {
   it.each([
     ['calls in flight beyond the pool', { CREBITO_POOL_CLIENTS_MAX: '2', CREBITO_BATCHES_IN_FLIGHT_MAX: '2' }, /must not exceed CREBITO_POOL_CLIENTS_MAX/],
     ['a queue wait as long as the whole deadline', { CREBITO_QUEUE_WAIT_MS_MAX: '1000' }, /must be less than CREBITO_REQUEST_TIMEOUT_MS/],
-    ['pools larger than the embedded database allows', { CREBITO_INSTANCES: '32', CREBITO_POOL_CLIENTS_MAX: '5' }, /need 197 database connections; the database allows 100/],
+    ['pools larger than the embedded database allows', { CREBITO_INSTANCES: '32', CREBITO_POOL_CLIENTS_MAX: '4' }, /need 165 database connections; the database allows 100/],
   ])('the launcher refuses %s', (_, environment, message) => {
     expect(() => readLauncherConfig(environment)).toThrow(message);
   });
