@@ -38,6 +38,17 @@ CREATE TABLE IF NOT EXISTS transacoes (
     saldo_apos   bigint      NOT NULL
 );
 
+-- The description's rule (descricao_valida, 00-rules.sql) as a constraint
+-- too, so no writer, whatever its code, stores an invisible or control
+-- character. NOT VALID: rows written before the rule are kept as they were
+-- (a recorded transaction is never changed), and every new row is checked.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'transacoes'::regclass AND conname = 'descricao_visivel') THEN
+        ALTER TABLE transacoes ADD CONSTRAINT descricao_visivel CHECK (descricao_valida(descricao)) NOT VALID;
+    END IF;
+END $$;
+
 -- Databases created before saldo_apos existed get it for every old row, in
 -- the transaction that adds the column: each row's balance is the client's
 -- balance now minus what its later rows moved (novo_saldo from 0 is a row's
@@ -123,3 +134,20 @@ CREATE TABLE IF NOT EXISTS segredo_cursor (
 INSERT INTO segredo_cursor (segredo)
 VALUES (sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')))
 ON CONFLICT (unico) DO NOTHING;
+
+-- What the owner decides and the instances may not: one row, written by the
+-- launcher from its settings as the schema's owner (src/stack/owner-settings.ts)
+-- and readable by nobody else (07-privileges.sql grants nothing on it).
+-- - retencao_chaves_s: how long an idempotency key is kept at least
+--   (CREBITO_IDEMPOTENCY_RETENTION_S). expirar_chaves (05-idempotency.sql)
+--   reads it here: an instance may trigger the expiry, not shorten it, so a
+--   compromised one cannot forget keys early and have a retry applied twice.
+-- - chave_api_obrigatoria: every write must be made by an API key in force
+--   (CREBITO_AUTH=keys). The transaction functions then refuse a call that
+--   names no key, so an instance cannot write outside the keys either.
+CREATE TABLE IF NOT EXISTS configuracao (
+    unico                 boolean PRIMARY KEY DEFAULT true CHECK (unico),
+    retencao_chaves_s     integer NOT NULL DEFAULT 86400 CHECK (retencao_chaves_s BETWEEN 1 AND 2592000),
+    chave_api_obrigatoria boolean NOT NULL DEFAULT false
+);
+INSERT INTO configuracao DEFAULT VALUES ON CONFLICT (unico) DO NOTHING;

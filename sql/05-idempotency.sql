@@ -103,7 +103,12 @@ LANGUAGE sql IMMUTABLE AS $$
       FROM (SELECT p_guardada.valor = p_valor AND p_guardada.tipo = p_tipo AND p_guardada.descricao = p_descricao AS igual) comparacao
 $$;
 
--- Removes at most p_quantas keys older than the retention, in no particular
+-- Until the retention was the owner's (configuracao, 01-schema.sql), the
+-- caller gave it: a caller could have forgotten every key at once.
+DROP FUNCTION IF EXISTS expirar_chaves(integer, integer);
+
+-- Removes at most p_quantas (0 to 10,000) keys older than the owner's
+-- retention (configuracao.retencao_chaves_s), in no particular
 -- order (the BRIN index finds them, it does not sort them), and says how
 -- many. Run by each instance in the background, in small batches
 -- (src/instance/ledger/key-expiry.ts): SKIP LOCKED lets two instances expire at
@@ -111,7 +116,7 @@ $$;
 -- (requests only read and insert keys). Pinned to the index for the reason
 -- given at chave_guardada: a kept plan from an empty table would read the
 -- whole table on every pass.
-CREATE OR REPLACE FUNCTION expirar_chaves(p_retencao_s integer, p_quantas integer) RETURNS integer
+CREATE OR REPLACE FUNCTION expirar_chaves(p_quantas integer) RETURNS integer
 LANGUAGE sql
 -- The instances' role may not DELETE: it removes keys through this function
 -- only, with the owner's rights and a fixed search path (see
@@ -123,8 +128,8 @@ AS $$
     WITH vencidas AS (
         SELECT cliente_id, chave
           FROM chaves_idempotencia
-         WHERE criada_em < now() - make_interval(secs => p_retencao_s)
-         LIMIT p_quantas
+         WHERE criada_em < now() - make_interval(secs => (SELECT c.retencao_chaves_s FROM configuracao c))
+         LIMIT least(greatest(p_quantas, 0), 10000)
            FOR UPDATE SKIP LOCKED
     ), apagadas AS (
         DELETE FROM chaves_idempotencia k

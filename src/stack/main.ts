@@ -199,7 +199,7 @@ async function startDatabase(stack: Stack): Promise<void> {
   if (stack.ha !== undefined) await stack.ha.start();
   else if (stack.database === undefined) stack.log.info('using the PostgreSQL at DATABASE_URL');
   else await stack.database.start();
-  await applySchema(ownerUrlOf(stack));
+  await applySchema(ownerUrlOf(stack), stack.config);
   await checkInstanceRole(databaseUrlOf(stack), stack.config.allowSuperuser);
   checkConnectionBudget(stack.config.instanceCount, connectionsPerInstance(stack.config.instance), await readConnectionLimit(databaseUrlOf(stack)));
 }

@@ -129,7 +129,7 @@ describe('the instances\' role', () => {
     expect(page).toEqual([{ resultado: 'pagina', valor: 2, saldo_apos: '-697' }, { resultado: 'pagina', valor: 1, saldo_apos: '-699' }, { resultado: 'proxima', valor: null, saldo_apos: null }]);
 
     await admin.query("UPDATE chaves_idempotencia SET criada_em = now() - interval '2 days' WHERE chave = 'chave-papel'");
-    expect((await instanceRole.query('SELECT expirar_chaves(86400, 1000) AS removidas')).rows).toEqual([{ removidas: 1 }]);
+    expect((await instanceRole.query('SELECT expirar_chaves(1000) AS removidas')).rows).toEqual([{ removidas: 1 }]);
     expect(await database.query("SELECT 1 FROM chaves_idempotencia WHERE chave = 'chave-papel'")).toEqual([]);
   });
 });

@@ -23,7 +23,7 @@ import { freePort, getFromListenAddress, makeDataDirectory, startStack, type Run
 
 const RECOVERY_TIMEOUT_MS = 30_000;
 const POOL_CLIENTS_MAX = SETTINGS.poolClientsMax.default;
-const LAST_WARM_UP_TEXT = warmUpCalls({ idempotencyRetentionS: 1 }).at(-1)!.text;
+const LAST_WARM_UP_TEXT = warmUpCalls().at(-1)!.text;
 
 let stack: RunningStack | undefined;
 afterAll(async () => {

@@ -59,7 +59,7 @@ const postTransaction: Handle = (context, exchange, request) => {
     if (key instanceof Failure) return replyFailure(book, exchange, key);
     const transaction = parseTransactionBody(body);
     if (transaction instanceof Failure) return replyFailure(book, exchange, transaction);
-    book.replyAfter(exchange, ledger.submit('transactions', { clientId, request: transaction, key, apiKeyId: apiKey?.id }),
+    book.replyAfter(exchange, ledger.submit('transactions', { clientId, request: transaction, key, apiKeyProof: apiKey?.proof }),
       (answer) => replyTransaction(context, exchange, transaction.tipo, answer));
   };
   readBody(exchange, request.getHeader('content-length'), onBody, () => replyFailure(book, exchange, failures.bodyTooLarge));

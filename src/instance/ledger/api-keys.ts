@@ -32,7 +32,7 @@ const VERSION = { name: 'versao_chaves_api', text: 'SELECT versao FROM versao_ch
 // JOIN, so that no key in force still says which version that is).
 const LOAD = {
   name: 'chaves_api',
-  text: `SELECT v.versao, k.id, k.nome, k.hash, k.clientes, k.escrita, (extract(epoch FROM k.expira_em) * 1000)::float8
+  text: `SELECT v.versao, k.id, k.nome, k.verificador, k.clientes, k.escrita, (extract(epoch FROM k.expira_em) * 1000)::float8
            FROM versao_chaves_api v
            LEFT JOIN chaves_api k ON k.revogada_em IS NULL AND (k.expira_em IS NULL OR k.expira_em > now())
           LIMIT ${KEYS_IN_FORCE_MAX + 1}`,
@@ -48,6 +48,12 @@ export interface ApiKey {
   write: boolean;
   /** undefined: it does not expire. */
   expiresAtMs: number | undefined;
+  /**
+   * What the transaction functions take as proof that this key writes: its
+   * stored hash (hashApiKey), which the instances' database role cannot read.
+   * Known once a request has shown the key to this instance.
+   */
+  proof: Buffer | undefined;
 }
 
 export interface ApiKeysHealth {
@@ -66,18 +72,23 @@ export interface ApiKeys {
   stop(): Promise<void>;
 }
 
-/** The hash a key is stored and looked up by (sql/08-keys.sql says why SHA-256). */
+/** The hash a key is stored by (sql/08-keys.sql says why SHA-256), and the proof of a write made with it. */
 export function hashApiKey(secret: string): Buffer {
   return createHash('sha256').update(secret, 'utf8').digest();
+}
+
+/** What the instances look a key up by: the hash of its hash (chaves_api.verificador). */
+export function verifierOf(proof: Buffer): Buffer {
+  return createHash('sha256').update(proof).digest();
 }
 
 function toKeys(rows: Row[]): Map<string, ApiKey> {
   invariant(rows.length <= KEYS_IN_FORCE_MAX, `more than ${KEYS_IN_FORCE_MAX} API keys in force`);
   const keys = new Map<string, ApiKey>();
-  for (const [, id, name, hash, clients, write, expiresAtMs] of rows as [unknown, number | null, string, Buffer, number[] | null, boolean, number | null][]) {
+  for (const [, id, name, verifier, clients, write, expiresAtMs] of rows as [unknown, number | null, string, Buffer, number[] | null, boolean, number | null][]) {
     if (id === null) continue;
-    keys.set(hash.toString('base64'), {
-      id, name, write, clients: clients === null ? undefined : new Set(clients), expiresAtMs: expiresAtMs ?? undefined,
+    keys.set(verifier.toString('base64'), {
+      id, name, write, clients: clients === null ? undefined : new Set(clients), expiresAtMs: expiresAtMs ?? undefined, proof: undefined,
     });
   }
   return keys;
@@ -134,9 +145,11 @@ export function startApiKeys(options: ApiKeysOptions): ApiKeys {
   return {
     find(secret) {
       if (!fresh()) return 'stale';
-      const key = keys.get(hashApiKey(secret).toString('base64'));
+      const proof = hashApiKey(secret);
+      const key = keys.get(verifierOf(proof).toString('base64'));
       // A key that expired since the last load is refused at once.
       if (key?.expiresAtMs !== undefined && key.expiresAtMs <= Date.now()) return undefined;
+      if (key !== undefined) key.proof ??= proof;
       return key;
     },
     fresh,

@@ -26,7 +26,9 @@ const KEY_EXPIRY_CATCH_UP_PAUSE_MS = 50;
 /** Passes come this often at most, and as often as the retention when it is shorter. */
 const KEY_EXPIRY_INTERVAL_MS_MAX = 60_000;
 
-export const QUERY = { name: 'expirar_chaves', text: 'SELECT expirar_chaves($1, $2)' };
+// The retention is the owner's (sql/01-schema.sql, configuracao): the
+// instance only says when, and how many at most.
+export const QUERY = { name: 'expirar_chaves', text: 'SELECT expirar_chaves($1)' };
 
 export interface KeyExpiry {
   /** Keys this instance removed so far. */
@@ -55,7 +57,7 @@ export function startKeyExpiry(database: Database, options: { retentionS: number
     const endsMs = performance.now() + KEY_EXPIRY_PASS_MS_MAX;
     let removed = 0;
     while (!stopped) {
-      const rows = await database.query(QUERY.name, QUERY.text, [options.retentionS, KEY_EXPIRY_BATCH_ROWS]);
+      const rows = await database.query(QUERY.name, QUERY.text, [KEY_EXPIRY_BATCH_ROWS]);
       // The database is down or refused: the keys wait for the next pass, a
       // whole interval away (counted as caught up, so as not to press a
       // failing database with passes at once).

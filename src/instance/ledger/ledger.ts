@@ -147,7 +147,7 @@ export function createLedger(options: LedgerOptions): Ledger {
     },
     onClose: () => log.warn('circuit breaker closed: the database answers again'),
   });
-  const database = openDatabase({ ...options, warmUp: warmUpCalls(options), onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
+  const database = openDatabase({ ...options, warmUp: warmUpCalls(), onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
   const batchers = createBatchers(options, database, breaker);
   const keyExpiry = startKeyExpiry(database, { retentionS: options.idempotencyRetentionS, log });
   const apiKeys = options.auth === 'keys' ? startApiKeys({ ...options, applicationName: `${options.applicationName}-keys` }) : undefined;

@@ -30,8 +30,8 @@ export interface PendingTransaction {
   request: TransactionRequest;
   /** Its Idempotency-Key, or undefined for none. */
   key: string | undefined;
-  /** The id of the API key that sent it (CREBITO_AUTH=keys), or undefined without auth. */
-  apiKeyId?: number | undefined;
+  /** The proof of the API key that sent it (CREBITO_AUTH=keys; ApiKey.proof), or undefined without auth. */
+  apiKeyProof?: Buffer | undefined;
 }
 
 /** A stored outcome answered again to a retry with the same key: nothing moved this time. */
@@ -59,12 +59,12 @@ export interface TransactionCallOptions {
 }
 
 function call(database: Database, batch: PendingTransaction[], options: TransactionCallOptions): Promise<Row[] | QueryFailure> {
-  const keyed = batch.some((pending) => pending.key !== undefined || pending.apiKeyId !== undefined);
+  const keyed = batch.some((pending) => pending.key !== undefined || pending.apiKeyProof !== undefined);
   if (batch.length === 1) {
-    const [{ clientId, request, key, apiKeyId }] = batch as [PendingTransaction];
+    const [{ clientId, request, key, apiKeyProof }] = batch as [PendingTransaction];
     const values = [clientId, request.valor, request.tipo, request.descricao];
     if (!keyed) return database.query(SINGLE.name, SINGLE.text, values);
-    return database.query(SINGLE_KEYED.name, SINGLE_KEYED.text, [...values, key ?? null, options.keyWaitMsMax, apiKeyId ?? null]);
+    return database.query(SINGLE_KEYED.name, SINGLE_KEYED.text, [...values, key ?? null, options.keyWaitMsMax, apiKeyProof ?? null]);
   }
   const columns = [
     batch.map((pending) => pending.clientId),
@@ -74,7 +74,7 @@ function call(database: Database, batch: PendingTransaction[], options: Transact
   ];
   if (!keyed) return database.query(BATCH.name, BATCH.text, columns);
   const keys = batch.some((pending) => pending.key !== undefined) ? batch.map((pending) => pending.key ?? null) : null;
-  const apiKeys = batch.some((pending) => pending.apiKeyId !== undefined) ? batch.map((pending) => pending.apiKeyId ?? null) : null;
+  const apiKeys = batch.some((pending) => pending.apiKeyProof !== undefined) ? batch.map((pending) => pending.apiKeyProof ?? null) : null;
   return database.query(BATCH_KEYED.name, BATCH_KEYED.text, [...columns, keys, options.keyWaitMsMax, apiKeys]);
 }
 

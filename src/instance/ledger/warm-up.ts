@@ -17,12 +17,12 @@ import { QUERY as KEY_EXPIRY_QUERY } from './key-expiry.js';
 import { STATEMENTS_QUERY } from './statements.js';
 import { BATCH, BATCH_KEYED, SINGLE, SINGLE_KEYED } from './transactions.js';
 
-/** Matches no client, so a transaction for it is answered without effect. */
-const NO_CLIENT_ID = null;
+/** Matches no client (ids in paths start at 1), so a transaction for it is answered without effect. */
+const NO_CLIENT_ID = 0;
 const READ_CLIENT_ID = 1;
 const DESCRIPTION = 'aquecer';
 
-export function warmUpCalls(options: { idempotencyRetentionS: number }): WarmUpCall[] {
+export function warmUpCalls(): WarmUpCall[] {
   const single = [NO_CLIENT_ID, 1, 'c', DESCRIPTION];
   const batch = [[NO_CLIENT_ID, NO_CLIENT_ID], [1, 1], ['c', 'd'], [DESCRIPTION, DESCRIPTION]];
   return [
@@ -32,6 +32,6 @@ export function warmUpCalls(options: { idempotencyRetentionS: number }): WarmUpC
     { ...BATCH_KEYED, values: [...batch, ['aquecer-1', 'aquecer-2'], 0, null] },
     { ...STATEMENTS_QUERY, values: [[READ_CLIENT_ID], STATEMENT_TRANSACTIONS_MAX] },
     { ...HISTORY_QUERY, values: [READ_CLIENT_ID, null, null, 1, null, null, null, null, null] },
-    { ...KEY_EXPIRY_QUERY, values: [options.idempotencyRetentionS, 0] },
+    { ...KEY_EXPIRY_QUERY, values: [0] },
   ];
 }
