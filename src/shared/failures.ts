@@ -84,7 +84,7 @@ export const failures = {
   bodyTooLarge: new Failure(STATUS.payloadTooLarge, 'corpo_grande_demais', 'the body is larger than the limit'),
   // Answered by nginx, before any instance sees the request (nginx/nginx.conf.template).
   headersTooLarge: new Failure(STATUS.headersTooLarge, 'cabecalhos_grandes_demais', 'the request headers are larger than the limit'),
-  tooManyRequests: new Failure(STATUS.tooManyRequests, 'muitas_requisicoes', 'this address sends more requests per second than allowed; retry later', { headers: RETRY_LATER }),
+  tooManyRequests: new Failure(STATUS.tooManyRequests, 'muitas_requisicoes', 'this client (its API key, or its address when it has no valid key) sends more requests per second than allowed; retry later', { headers: RETRY_LATER }),
   badRequest: new Failure(STATUS.badRequest, 'requisicao_invalida', 'the request is not valid HTTP/1.1 (for example, both Content-Length and Transfer-Encoding); nothing was applied'),
   // Answered by nginx for a method outside HTTP's nine (PROPFIND, say): the
   // instances' parser cannot read one, and drops the connection.

@@ -16,6 +16,7 @@ function keysHolding(held: ApiKey | undefined, options: { fresh: boolean } = { f
   return {
     find: (secret) => (options.fresh ? stored.get(hashApiKey(secret).toString('base64')) : 'stale'),
     fresh: () => options.fresh,
+    countRefusal: () => true,
     health: () => ({ inForce: stored.size, reloads: 1, confirmedMsAgo: 0 }),
     stop: async () => undefined,
   };

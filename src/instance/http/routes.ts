@@ -48,7 +48,7 @@ function replyTransaction(context: RouteContext, exchange: Exchange, tipo: 'c' |
 const postTransaction: Handle = (context, exchange, request) => {
   const { ledger, book } = context;
   const clientId = parseClientId(request.getParameter(0));
-  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'write');
+  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'write', request.getHeader('x-real-ip'));
   const header = readIdempotencyKeyHeader(request);
   const key = header instanceof Failure ? header : parseIdempotencyKey(header);
   // The body is read first even when the key is refused: answering before
@@ -67,7 +67,7 @@ const postTransaction: Handle = (context, exchange, request) => {
 
 const getStatement: Handle = ({ ledger, book }, exchange, request) => {
   const clientId = parseClientId(request.getParameter(0));
-  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read');
+  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read', request.getHeader('x-real-ip'));
   if (apiKey instanceof Failure) return replyFailure(book, exchange, apiKey);
   if (clientId === undefined) return replyFailure(book, exchange, failures.clientNotFound);
   book.replyAfter(exchange, ledger.submit('statements', clientId), (answer) => replyWith(book, exchange, answer, serializeStatement));
@@ -75,7 +75,7 @@ const getStatement: Handle = ({ ledger, book }, exchange, request) => {
 
 const getHistory: Handle = ({ ledger, book }, exchange, request) => {
   const clientId = parseClientId(request.getParameter(0));
-  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read');
+  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read', request.getHeader('x-real-ip'));
   if (apiKey instanceof Failure) return replyFailure(book, exchange, apiKey);
   if (clientId === undefined) return replyFailure(book, exchange, failures.clientNotFound);
   const query = parseHistoryQuery(clientId, request.getQuery());

@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { crashOnBug, invariant } from '../../shared/invariant.js';
 import type { Log } from '../../shared/log.js';
 import { openDatabase, QueryFailure, type Database, type DatabaseOptions, type Row } from '../database/pool.js';
+import { createAddressLimit } from '../http/address-limit.js';
 
 /** How often the counter is read: with its own time, the usual delay before a revocation bites. */
 export const KEYS_POLL_INTERVAL_MS = 250;
@@ -68,6 +69,8 @@ export interface ApiKeys {
   find(secret: string): ApiKey | undefined | 'stale';
   /** Whether the keys were confirmed within KEYS_STALE_MS. */
   fresh(): boolean;
+  /** Counts a request refused for want of a valid key from this address; false once the address is past the rate (http/address-limit.ts). */
+  countRefusal(address: string): boolean;
   health(): ApiKeysHealth;
   stop(): Promise<void>;
 }
@@ -94,7 +97,10 @@ function toKeys(rows: Row[]): Map<string, ApiKey> {
   return keys;
 }
 
-export type ApiKeysOptions = Omit<DatabaseOptions, 'poolClientsMax' | 'onAnswered' | 'warmUp'>;
+export type ApiKeysOptions = Omit<DatabaseOptions, 'poolClientsMax' | 'onAnswered' | 'warmUp'> & {
+  /** CREBITO_RATE_LIMIT_PER_S: the 401s an address may get per second; 0: no limit. */
+  refusalsPerS: number;
+};
 
 export function startApiKeys(options: ApiKeysOptions): ApiKeys {
   const log = options.log;
@@ -142,6 +148,7 @@ export function startApiKeys(options: ApiKeysOptions): ApiKeys {
   schedule(0);
 
   const fresh = () => confirmedAtMs !== undefined && performance.now() - confirmedAtMs < KEYS_STALE_MS;
+  const refusals = createAddressLimit(options.refusalsPerS);
   return {
     find(secret) {
       if (!fresh()) return 'stale';
@@ -153,6 +160,7 @@ export function startApiKeys(options: ApiKeysOptions): ApiKeys {
       return key;
     },
     fresh,
+    countRefusal: (address) => refusals.take(address),
     health: () => ({ inForce: keys.size, reloads, confirmedMsAgo: confirmedAtMs === undefined ? null : Math.round(performance.now() - confirmedAtMs) }),
     async stop() {
       stopped = true;

@@ -66,7 +66,7 @@ const BUDGET_DEBT_S = 0.25;
 /** The instance settings the ledger works within (see shared/settings.ts for each). */
 export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'allowSuperuser' | 'poolClientsMax' | 'queueLengthMax' | 'queueWaitMsMax' | 'requestTimeoutMs'
   | 'breakerFailuresMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'batchSizeMax' | 'batchesInFlightMax' | 'readsInFlightMax'
-  | 'idempotencyRetentionS' | 'idempotencyWaitMsMax' | 'historyDbMsPerSecond'> & Partial<Pick<InstanceConfig, 'auth'>> & {
+  | 'idempotencyRetentionS' | 'idempotencyWaitMsMax' | 'historyDbMsPerSecond'> & Partial<Pick<InstanceConfig, 'auth' | 'rateLimitPerS'>> & {
   applicationName: string;
   log: Log;
   /** Told of every call sent, with the requests it carries. */
@@ -150,7 +150,7 @@ export function createLedger(options: LedgerOptions): Ledger {
   const database = openDatabase({ ...options, warmUp: warmUpCalls(), onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
   const batchers = createBatchers(options, database, breaker);
   const keyExpiry = startKeyExpiry(database, { retentionS: options.idempotencyRetentionS, log });
-  const apiKeys = options.auth === 'keys' ? startApiKeys({ ...options, applicationName: `${options.applicationName}-keys` }) : undefined;
+  const apiKeys = options.auth === 'keys' ? startApiKeys({ ...options, applicationName: `${options.applicationName}-keys`, refusalsPerS: options.rateLimitPerS ?? 0 }) : undefined;
   const operationHealth = () => Object.fromEntries(
     (Object.keys(OPERATIONS) as OperationName[]).map((name) => [OPERATIONS[name].label, batchers[name].health()]),
   ) as OperationHealth;
