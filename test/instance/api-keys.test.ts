@@ -184,6 +184,14 @@ describe('npm run keys', () => {
     expect(await waitFor(async () => (await call('GET', '/clientes/2/extrato', `Bearer ${secret}`)).status === 401, REFUSED_WAIT)).toBeDefined();
   });
 
+  it('regression: a key printed by create was refused (401) for up to a poll; one revoked was still served as long', async () => {
+    const created = await run('create', '--name', 'at-once', '--clients', 'all', '--scope', 'read-write');
+    const secret = created.stdout.trimEnd().split('\n').at(-1)!;
+    expect((await call('POST', '/clientes/4/transacoes', `Bearer ${secret}`, credit)).status).toBe(200);
+    await run('revoke', 'at-once');
+    expect((await call('POST', '/clientes/4/transacoes', `Bearer ${secret}`, credit)).status).toBe(401);
+  });
+
   it('refuses what it cannot do, saying why', async () => {
     await expect(run('revoke', 'no-such-key')).rejects.toMatchObject({ stderr: expect.stringMatching(/no API key in force is named no-such-key/) });
     await expect(run('create', '--name', 'bad', '--clients', 'all', '--scope', 'admin')).rejects.toMatchObject({ stderr: expect.stringMatching(/--scope is read or read-write/) });

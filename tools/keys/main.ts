@@ -10,6 +10,7 @@
 
 import { parseArgs } from 'node:util';
 import pg from 'pg';
+import { KEYS_STALE_MS } from '../../src/instance/ledger/api-keys.js';
 import { readLauncherConfig } from '../../src/stack/config.js';
 import { readStackState } from '../../src/stack/state.js';
 import { numberOption } from '../harness/target.js';
@@ -17,6 +18,20 @@ import { createKey, EXPIRES_IN_S_MAX, listKeys, revokeKey, SCOPES, type NewKey, 
 
 const USAGE = 'usage: npm run keys -- create --name <name> --clients <all|1,2,...> --scope <read|read-write> [--expires-in-s <s>] | list | revoke <name>';
 const CLIENT_ID_MAX = 2 ** 31 - 1;
+/** Timer slack on top of KEYS_STALE_MS. */
+const SETTLE_MARGIN_MS = 50;
+
+/**
+ * Returns once every instance sees a change just committed. An instance
+ * trusts its keys only while the poll that confirmed them started less than
+ * KEYS_STALE_MS ago (src/instance/ledger/api-keys.ts), else it answers 503;
+ * so KEYS_STALE_MS after the commit, every instance that answers at all
+ * answers by a poll that started after the commit, and saw it. A script
+ * that creates a key and uses it at once is then served.
+ */
+async function settle(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, KEYS_STALE_MS + SETTLE_MARGIN_MS));
+}
 
 /** The owner's database: the settings' order (DATABASE_OWNER_URL defaults to DATABASE_URL), then the running stack. */
 export function ownerDatabaseUrl(environment: NodeJS.ProcessEnv): string {
@@ -50,6 +65,7 @@ async function run(command: string | undefined, positionals: string[], values: R
   if (command === 'create') {
     const key = readNewKey(values);
     const secret = await createKey(client, key);
+    await settle();
     console.log(`created API key ${key.name}: clients ${key.clients === 'all' ? 'all' : key.clients.join(',')}, scope ${key.scope}${key.expiresInS === undefined ? '' : `, expires in ${key.expiresInS} s`}`);
     console.log('the key follows; it is shown this once, and only its hash is kept:');
     console.log(secret);
@@ -62,7 +78,8 @@ async function run(command: string | undefined, positionals: string[], values: R
     const name = positionals[0];
     if (name === undefined || positionals.length !== 1) throw new Error(USAGE);
     if (!await revokeKey(client, name)) throw new Error(`no API key in force is named ${name}`);
-    console.log(`revoked API key ${name}: every instance refuses it within 1 s`);
+    await settle();
+    console.log(`revoked API key ${name}: every instance refuses it from now on`);
   } else {
     throw new Error(USAGE);
   }
