@@ -90,7 +90,7 @@ CREATE INDEX IF NOT EXISTS transacoes_cliente_id_id_desc
     ON transacoes (cliente_id, id DESC);
 
 -- Idempotency keys (the Idempotency-Key header of POST
--- /clientes/{id}/transacoes), scoped per client: the request each key first
+-- /clientes/{id}/transacoes), scoped per client (and per API key, below): the request each key first
 -- came with, to tell a retry from a different request, and the outcome it
 -- got, replayed to every retry. A key is written in the same database
 -- transaction as the money it moved, so a retry finds both or neither.
@@ -115,6 +115,23 @@ CREATE TABLE IF NOT EXISTS chaves_idempotencia (
     criada_em  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (cliente_id, chave)
 );
+
+-- With API keys, an idempotency key is the API key's own: two API keys
+-- writing to one client may use the same Idempotency-Key without one being
+-- answered the other's outcome (or learning that the other used it). The
+-- key that made it, 0 for none (keys are numbered from 1); part of the
+-- primary key. Added after the table's other columns in every database, so
+-- a row of chaves_idempotencia has one shape everywhere (04-batch.sql
+-- builds one by position).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'chaves_idempotencia'::regclass AND attname = 'chave_api_id' AND NOT attisdropped) THEN
+        ALTER TABLE chaves_idempotencia
+            ADD COLUMN chave_api_id integer NOT NULL DEFAULT 0,
+            DROP CONSTRAINT chaves_idempotencia_pkey,
+            ADD CONSTRAINT chaves_idempotencia_pkey PRIMARY KEY (cliente_id, chave_api_id, chave);
+    END IF;
+END $$;
 
 -- The expiry job finds old keys by creation time. Keys are written in time
 -- order, so a BRIN index (a summary per range of pages) finds them, and

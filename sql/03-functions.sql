@@ -112,7 +112,7 @@ BEGIN
     -- Read after the row lock: whatever request of this client ran before
     -- has committed, its key included.
     IF p_chave IS NOT NULL THEN
-        v_guardada := chave_guardada(p_cliente_id, p_chave);
+        v_guardada := chave_guardada(p_cliente_id, coalesce(v_escrita.chave_api_id, 0), p_chave);
         IF v_guardada IS NOT NULL THEN
             RETURN QUERY SELECT * FROM repeticao(v_guardada, p_valor, p_tipo, p_descricao);
             RETURN;
@@ -131,8 +131,8 @@ BEGIN
     END IF;
 
     IF p_chave IS NOT NULL THEN
-        INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo)
-        VALUES (p_cliente_id, p_chave, p_valor, p_tipo, p_descricao, coalesce(v_recusa, 'aplicada'), v_limite, v_saldo);
+        INSERT INTO chaves_idempotencia (cliente_id, chave_api_id, chave, valor, tipo, descricao, resultado, limite, saldo)
+        VALUES (p_cliente_id, coalesce(v_escrita.chave_api_id, 0), p_chave, p_valor, p_tipo, p_descricao, coalesce(v_recusa, 'aplicada'), v_limite, v_saldo);
     END IF;
     RETURN QUERY SELECT coalesce(v_recusa, 'aplicada'), v_limite, v_saldo, false;
 END;

@@ -43,7 +43,7 @@ DROP FUNCTION IF EXISTS decidir_lote(integer[], integer[], text[], text[], text[
 CREATE OR REPLACE FUNCTION decidir_lote(
     p_cliente_ids integer[], p_valores integer[], p_tipos text[], p_descricoes text[], p_chaves text[],
     p_clientes integer[], p_limites integer[], p_saldos bigint[],
-    p_reservadas boolean[], p_primeiras bigint[], p_entradas chaves_idempotencia[], p_recusas_escrita text[],
+    p_reservadas boolean[], p_primeiras bigint[], p_entradas chaves_idempotencia[], p_recusas_escrita text[], p_escritores integer[],
     OUT resultados text[], OUT limite_de_cada integer[], OUT saldo_de_cada bigint[], OUT repetidas boolean[],
     OUT aplicadas boolean[], OUT guarda_chave boolean[], OUT saldos_finais bigint[]
 )
@@ -89,7 +89,7 @@ BEGIN
             IF p_chaves[i] IS NOT NULL THEN
                 -- Later transactions of this batch with the same key find it here.
                 p_entradas[i] := ROW(p_cliente_ids[i], p_chaves[i], p_valores[i], p_tipos[i], p_descricoes[i],
-                                     resultados[i], limite_de_cada[i], saldo_de_cada[i], now())::chaves_idempotencia;
+                                     resultados[i], limite_de_cada[i], saldo_de_cada[i], now(), p_escritores[i])::chaves_idempotencia;
                 guarda_chave[i] := true;
             END IF;
         END IF;
@@ -161,16 +161,17 @@ DECLARE
     v_entradas   chaves_idempotencia[];
     v_lote       record;
     v_resultados text[];
-    -- Who writes each: the API key's id, or the refusal (08-keys.sql).
+    -- Who writes each: the API key's id (0 for none), or the refusal (08-keys.sql).
     v_escritores integer[];
     v_recusas    text[];
 BEGIN
     PERFORM validar_lote(p_cliente_ids, p_valores, p_tipos, p_descricoes, p_chaves, p_espera_ms, p_chaves_api);
     IF p_chaves_api IS NULL THEN
         -- Nobody's writes: all allowed, or all refused.
-        SELECT array_fill(a.recusa, ARRAY[v_count]) INTO v_recusas FROM escrita_autorizada(NULL, NULL) a;
+        SELECT array_fill(a.recusa, ARRAY[v_count]), array_fill(0, ARRAY[v_count]) INTO v_recusas, v_escritores
+          FROM escrita_autorizada(NULL, NULL) a;
     ELSE
-        SELECT array_agg(a.chave_api_id ORDER BY e.ordem), array_agg(a.recusa ORDER BY e.ordem)
+        SELECT array_agg(coalesce(a.chave_api_id, 0) ORDER BY e.ordem), array_agg(a.recusa ORDER BY e.ordem)
           INTO v_escritores, v_recusas
           FROM unnest(p_cliente_ids, p_chaves_api) WITH ORDINALITY AS e (cliente_id, prova, ordem)
          CROSS JOIN LATERAL escrita_autorizada(e.prova, e.cliente_id) a;
@@ -188,10 +189,10 @@ BEGIN
                FOR UPDATE SKIP LOCKED) c;
 
     IF p_chaves IS NOT NULL THEN
-        SELECT * INTO v_primeiras, v_entradas FROM chaves_do_lote(p_cliente_ids, p_chaves);
+        SELECT * INTO v_primeiras, v_entradas FROM chaves_do_lote(p_cliente_ids, v_escritores, p_chaves);
     END IF;
     SELECT * INTO v_lote FROM decidir_lote(p_cliente_ids, p_valores, p_tipos, p_descricoes, p_chaves,
-                                           v_clientes, v_limites, v_saldos, v_reservadas, v_primeiras, v_entradas, v_recusas);
+                                           v_clientes, v_limites, v_saldos, v_reservadas, v_primeiras, v_entradas, v_recusas, v_escritores);
 
     -- A client decidir_lote did not find was skipped, or does not exist.
     v_resultados := v_lote.resultados;
@@ -209,17 +210,18 @@ BEGIN
        AND c.saldo <> novo.saldo;
 
     INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos, chave_api_id)
-    SELECT e.cliente_id, e.valor, e.tipo, e.descricao, e.saldo_apos, v_escritores[e.ordem::integer]
+    SELECT e.cliente_id, e.valor, e.tipo, e.descricao, e.saldo_apos, nullif(v_escritores[e.ordem::integer], 0)
       FROM unnest(p_cliente_ids, p_valores, p_tipos, p_descricoes, v_lote.aplicadas, v_lote.saldo_de_cada)
            WITH ORDINALITY AS e (cliente_id, valor, tipo, descricao, aplicada, saldo_apos, ordem)
      WHERE e.aplicada
      ORDER BY e.ordem;
 
     IF p_chaves IS NOT NULL THEN
-        INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo)
-        SELECT e.cliente_id, e.chave, e.valor, e.tipo, e.descricao, e.resultado, e.limite, e.saldo
-          FROM unnest(p_cliente_ids, p_chaves, p_valores, p_tipos, p_descricoes, v_lote.resultados, v_lote.limite_de_cada, v_lote.saldo_de_cada, v_lote.guarda_chave)
-               AS e (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo, guarda)
+        INSERT INTO chaves_idempotencia (cliente_id, chave_api_id, chave, valor, tipo, descricao, resultado, limite, saldo)
+        SELECT e.cliente_id, e.chave_api_id, e.chave, e.valor, e.tipo, e.descricao, e.resultado, e.limite, e.saldo
+          FROM unnest(p_cliente_ids, v_escritores, p_chaves, p_valores, p_tipos, p_descricoes, v_lote.resultados, v_lote.limite_de_cada,
+                      v_lote.saldo_de_cada, v_lote.guarda_chave)
+               AS e (cliente_id, chave_api_id, chave, valor, tipo, descricao, resultado, limite, saldo, guarda)
          WHERE e.guarda;
     END IF;
 

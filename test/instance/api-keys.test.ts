@@ -128,6 +128,30 @@ describe('what a key leaves behind', () => {
   });
 });
 
+describe('regression: an Idempotency-Key was shared by every API key writing to a client', () => {
+  async function keyed(name: string, key: string, body: unknown): Promise<Answer> {
+    const response = await fetch(`${instance.baseUrl}/clientes/1/transacoes`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: bearer(name), 'idempotency-key': key }, body: JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json(), headers: response.headers };
+  }
+
+  it('another key\'s request with the same Idempotency-Key is applied, neither replayed nor refused as a reuse', async () => {
+    const count = await database.transactionCount(1);
+    const first = await keyed('all-rw', 'compartilhada', { valor: 3, tipo: 'c', descricao: 'primeira' });
+    expect([first.status, first.headers.get('idempotent-replayed')]).toEqual([200, null]);
+    const same = await keyed('c1-rw', 'compartilhada', { valor: 3, tipo: 'c', descricao: 'primeira' });
+    expect([same.status, same.headers.get('idempotent-replayed')]).toEqual([200, null]);
+    const other = await keyed('c1-rw', 'compartilhada-2', { valor: 4, tipo: 'c', descricao: 'outra' });
+    expect((await keyed('all-rw', 'compartilhada-2', { valor: 5, tipo: 'c', descricao: 'diferente' })).status).toBe(200);
+    expect(other.status).toBe(200);
+    // Each key's own retry is still a replay.
+    const retry = await keyed('c1-rw', 'compartilhada', { valor: 3, tipo: 'c', descricao: 'primeira' });
+    expect([retry.status, retry.headers.get('idempotent-replayed')]).toEqual([200, 'true']);
+    expect(await database.transactionCount(1)).toBe(count + 4);
+  });
+});
+
 describe('what the instances\' role may do with the keys', () => {
   it('reads only what a check needs, and changes nothing', async () => {
     const api = new pg.Client({ connectionString: database.url });
