@@ -62,7 +62,8 @@ CREATE OR REPLACE FUNCTION transacao_valida(p_cliente_id integer, p_valor intege
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT coalesce(p_cliente_id IS NOT NULL AND p_valor > 0 AND p_tipo IN ('c', 'd') AND descricao_valida(p_descricao), false)
+    SELECT coalesce(p_cliente_id IS NOT NULL AND p_valor > 0 AND p_tipo IN ('c', 'd')
+                    AND descricao_valida(p_descricao), false)
 $$;
 
 -- Whether an array argument of a batch has the batch's shape: one
@@ -73,7 +74,8 @@ $$;
 CREATE OR REPLACE FUNCTION vetor_do_lote(p_vetor anyarray, p_tamanho integer) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-    SELECT coalesce(array_ndims(p_vetor) = 1 AND array_lower(p_vetor, 1) = 1 AND cardinality(p_vetor) = p_tamanho, false)
+    SELECT coalesce(array_ndims(p_vetor) = 1 AND array_lower(p_vetor, 1) = 1
+                    AND cardinality(p_vetor) = p_tamanho, false)
 $$;
 
 -- The most transactions one batch call takes: CREBITO_BATCH_SIZE_MAX's

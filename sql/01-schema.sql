@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS transacoes (
 -- (a recorded transaction is never changed), and every new row is checked.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'transacoes'::regclass AND conname = 'descricao_visivel') THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                    WHERE conrelid = 'transacoes'::regclass AND conname = 'descricao_visivel') THEN
         ALTER TABLE transacoes ADD CONSTRAINT descricao_visivel CHECK (descricao_valida(descricao)) NOT VALID;
     END IF;
 END $$;
@@ -125,7 +126,8 @@ CREATE TABLE IF NOT EXISTS chaves_idempotencia (
 -- builds one by position).
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'chaves_idempotencia'::regclass AND attname = 'chave_api_id' AND NOT attisdropped) THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                    WHERE attrelid = 'chaves_idempotencia'::regclass AND attname = 'chave_api_id' AND NOT attisdropped) THEN
         ALTER TABLE chaves_idempotencia
             ADD COLUMN chave_api_id integer NOT NULL DEFAULT 0,
             DROP CONSTRAINT chaves_idempotencia_pkey,

@@ -74,8 +74,10 @@ BEGIN
     IF NOT transacao_valida(p_cliente_id, p_valor, p_tipo, p_descricao) THEN
         RAISE EXCEPTION 'registrar_transacao: not a valid transaction' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF (p_chave IS NOT NULL AND NOT chave_valida(p_chave)) OR p_espera_ms IS NULL OR p_espera_ms NOT BETWEEN 0 AND espera_maxima_ms() THEN
-        RAISE EXCEPTION 'registrar_transacao: not a valid idempotency key or wait' USING ERRCODE = 'invalid_parameter_value';
+    IF (p_chave IS NOT NULL AND NOT chave_valida(p_chave))
+       OR p_espera_ms IS NULL OR p_espera_ms NOT BETWEEN 0 AND espera_maxima_ms() THEN
+        RAISE EXCEPTION 'registrar_transacao: not a valid idempotency key or wait'
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- Who writes: a key in force that may write to this client, or nobody
     -- when the owner allows writes without keys (08-keys.sql).
@@ -131,8 +133,10 @@ BEGIN
     END IF;
 
     IF p_chave IS NOT NULL THEN
-        INSERT INTO chaves_idempotencia (cliente_id, chave_api_id, chave, valor, tipo, descricao, resultado, limite, saldo)
-        VALUES (p_cliente_id, coalesce(v_escrita.chave_api_id, 0), p_chave, p_valor, p_tipo, p_descricao, coalesce(v_recusa, 'aplicada'), v_limite, v_saldo);
+        INSERT INTO chaves_idempotencia (cliente_id, chave_api_id, chave, valor, tipo, descricao, resultado, limite,
+                                         saldo)
+        VALUES (p_cliente_id, coalesce(v_escrita.chave_api_id, 0), p_chave, p_valor, p_tipo, p_descricao,
+                coalesce(v_recusa, 'aplicada'), v_limite, v_saldo);
     END IF;
     RETURN QUERY SELECT coalesce(v_recusa, 'aplicada'), v_limite, v_saldo, false;
 END;

@@ -43,7 +43,8 @@ DROP FUNCTION IF EXISTS decidir_lote(integer[], integer[], text[], text[], text[
 CREATE OR REPLACE FUNCTION decidir_lote(
     p_cliente_ids integer[], p_valores integer[], p_tipos text[], p_descricoes text[], p_chaves text[],
     p_clientes integer[], p_limites integer[], p_saldos bigint[],
-    p_reservadas boolean[], p_primeiras bigint[], p_entradas chaves_idempotencia[], p_recusas_escrita text[], p_escritores integer[],
+    p_reservadas boolean[], p_primeiras bigint[], p_entradas chaves_idempotencia[],
+    p_recusas_escrita text[], p_escritores integer[],
     OUT resultados text[], OUT limite_de_cada integer[], OUT saldo_de_cada bigint[], OUT repetidas boolean[],
     OUT aplicadas boolean[], OUT guarda_chave boolean[], OUT saldos_finais bigint[]
 )
@@ -89,7 +90,8 @@ BEGIN
             IF p_chaves[i] IS NOT NULL THEN
                 -- Later transactions of this batch with the same key find it here.
                 p_entradas[i] := ROW(p_cliente_ids[i], p_chaves[i], p_valores[i], p_tipos[i], p_descricoes[i],
-                                     resultados[i], limite_de_cada[i], saldo_de_cada[i], now(), p_escritores[i])::chaves_idempotencia;
+                                     resultados[i], limite_de_cada[i], saldo_de_cada[i], now(),
+                                     p_escritores[i])::chaves_idempotencia;
                 guarda_chave[i] := true;
             END IF;
         END IF;
@@ -112,20 +114,23 @@ DECLARE
     v_count integer := cardinality(p_cliente_ids);
 BEGIN
     IF v_count IS NULL OR v_count NOT BETWEEN 1 AND lote_maximo() THEN
-        RAISE EXCEPTION 'registrar_transacoes: from 1 to % transactions', lote_maximo() USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'registrar_transacoes: from 1 to % transactions', lote_maximo()
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF NOT (vetor_do_lote(p_cliente_ids, v_count) AND vetor_do_lote(p_valores, v_count) AND vetor_do_lote(p_tipos, v_count)
-            AND vetor_do_lote(p_descricoes, v_count)
+    IF NOT (vetor_do_lote(p_cliente_ids, v_count) AND vetor_do_lote(p_valores, v_count)
+            AND vetor_do_lote(p_tipos, v_count) AND vetor_do_lote(p_descricoes, v_count)
             AND (p_chaves IS NULL OR vetor_do_lote(p_chaves, v_count))
             AND (p_chaves_api IS NULL OR vetor_do_lote(p_chaves_api, v_count))) THEN
         RAISE EXCEPTION 'registrar_transacoes: arrays of different lengths, or not one-dimensional from 1'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF EXISTS (SELECT FROM unnest(p_cliente_ids, p_valores, p_tipos, p_descricoes) AS e (cliente_id, valor, tipo, descricao)
+    IF EXISTS (SELECT FROM unnest(p_cliente_ids, p_valores, p_tipos, p_descricoes)
+                               AS e (cliente_id, valor, tipo, descricao)
                 WHERE NOT transacao_valida(e.cliente_id, e.valor, e.tipo, e.descricao))
        OR EXISTS (SELECT FROM unnest(p_chaves) AS k (chave) WHERE k.chave IS NOT NULL AND NOT chave_valida(k.chave))
        OR p_espera_ms IS NULL OR p_espera_ms NOT BETWEEN 0 AND espera_maxima_ms() THEN
-        RAISE EXCEPTION 'registrar_transacoes: not a valid transaction, idempotency key or wait' USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'registrar_transacoes: not a valid transaction, idempotency key or wait'
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END;
 $$;
@@ -192,7 +197,8 @@ BEGIN
         SELECT * INTO v_primeiras, v_entradas FROM chaves_do_lote(p_cliente_ids, v_escritores, p_chaves);
     END IF;
     SELECT * INTO v_lote FROM decidir_lote(p_cliente_ids, p_valores, p_tipos, p_descricoes, p_chaves,
-                                           v_clientes, v_limites, v_saldos, v_reservadas, v_primeiras, v_entradas, v_recusas, v_escritores);
+                                           v_clientes, v_limites, v_saldos, v_reservadas, v_primeiras, v_entradas,
+                                           v_recusas, v_escritores);
 
     -- A client decidir_lote did not find was skipped, or does not exist.
     v_resultados := v_lote.resultados;
@@ -217,9 +223,11 @@ BEGIN
      ORDER BY e.ordem;
 
     IF p_chaves IS NOT NULL THEN
-        INSERT INTO chaves_idempotencia (cliente_id, chave_api_id, chave, valor, tipo, descricao, resultado, limite, saldo)
+        INSERT INTO chaves_idempotencia (cliente_id, chave_api_id, chave, valor, tipo, descricao, resultado, limite,
+                                         saldo)
         SELECT e.cliente_id, e.chave_api_id, e.chave, e.valor, e.tipo, e.descricao, e.resultado, e.limite, e.saldo
-          FROM unnest(p_cliente_ids, v_escritores, p_chaves, p_valores, p_tipos, p_descricoes, v_lote.resultados, v_lote.limite_de_cada,
+          FROM unnest(p_cliente_ids, v_escritores, p_chaves, p_valores, p_tipos, p_descricoes, v_lote.resultados,
+                      v_lote.limite_de_cada,
                       v_lote.saldo_de_cada, v_lote.guarda_chave)
                AS e (cliente_id, chave_api_id, chave, valor, tipo, descricao, resultado, limite, saldo, guarda)
          WHERE e.guarda;

@@ -72,11 +72,13 @@ $$;
 DROP FUNCTION IF EXISTS chave_guardada(integer, text);
 DROP FUNCTION IF EXISTS chaves_do_lote(integer[], text[]);
 
-CREATE OR REPLACE FUNCTION chave_guardada(p_cliente_id integer, p_chave_api_id integer, p_chave text) RETURNS chaves_idempotencia
+CREATE OR REPLACE FUNCTION chave_guardada(p_cliente_id integer, p_chave_api_id integer, p_chave text)
+RETURNS chaves_idempotencia
 LANGUAGE sql STABLE
 SET enable_seqscan = off
 AS $$
-    SELECT * FROM chaves_idempotencia WHERE cliente_id = p_cliente_id AND chave_api_id = p_chave_api_id AND chave = p_chave
+    SELECT * FROM chaves_idempotencia
+     WHERE cliente_id = p_cliente_id AND chave_api_id = p_chave_api_id AND chave = p_chave
 $$;
 
 -- For each transaction of a batch, the first transaction of the batch with
@@ -89,9 +91,12 @@ SET enable_hashjoin = off
 SET enable_mergejoin = off
 AS $$
     SELECT array_agg(k.primeira ORDER BY k.ordem), array_agg(k.guardada ORDER BY k.ordem)
-      FROM (SELECT e.ordem, min(e.ordem) OVER (PARTITION BY e.cliente_id, e.chave_api_id, e.chave) AS primeira, g AS guardada
-              FROM unnest(p_cliente_ids, p_chaves_api_ids, p_chaves) WITH ORDINALITY AS e (cliente_id, chave_api_id, chave, ordem)
-              LEFT JOIN chaves_idempotencia g ON g.cliente_id = e.cliente_id AND g.chave_api_id = e.chave_api_id AND g.chave = e.chave) k
+      FROM (SELECT e.ordem, min(e.ordem) OVER (PARTITION BY e.cliente_id, e.chave_api_id, e.chave) AS primeira,
+                   g AS guardada
+              FROM unnest(p_cliente_ids, p_chaves_api_ids, p_chaves) WITH ORDINALITY
+                   AS e (cliente_id, chave_api_id, chave, ordem)
+              LEFT JOIN chaves_idempotencia g
+                     ON g.cliente_id = e.cliente_id AND g.chave_api_id = e.chave_api_id AND g.chave = e.chave) k
 $$;
 
 -- What a request whose key is already stored is answered: the stored

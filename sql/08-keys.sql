@@ -71,7 +71,8 @@ ALTER TABLE chaves_api ADD COLUMN IF NOT EXISTS verificador bytea GENERATED ALWA
 -- names none and the owner allows writes without keys (configuracao,
 -- 01-schema.sql). The hash's UNIQUE index finds the key. The instance checks
 -- the same in memory first; this is what holds when an instance does not.
-CREATE OR REPLACE FUNCTION escrita_autorizada(p_prova bytea, p_cliente_id integer, OUT chave_api_id integer, OUT recusa text)
+CREATE OR REPLACE FUNCTION escrita_autorizada(p_prova bytea, p_cliente_id integer,
+                                              OUT chave_api_id integer, OUT recusa text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, public, pg_temp
 AS $$

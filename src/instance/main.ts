@@ -41,7 +41,8 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
       metrics.answered(route, statusLine, seconds);
       const durationMs = seconds * 1000;
       if (durationMs <= config.slowRequestMs) return;
-      slowRequests.note(route, () => log.warn({ route, status: Number(statusLine.slice(0, 3)), durationMs: Math.round(durationMs * 1000) / 1000 }, 'slow request'));
+      const status = Number(statusLine.slice(0, 3));
+      slowRequests.note(route, () => log.warn({ route, status, durationMs: Math.round(durationMs * 1000) / 1000 }, 'slow request'));
     },
   });
   // Pauses are logged past the same bound as slow requests: one knob says what is slow.

@@ -19,7 +19,9 @@ export interface Repeats {
   stop(): void;
 }
 
-export function foldRepeats(report: (kind: string, repeats: number, intervalMs: number) => void, intervalMs = REPEATS_INTERVAL_MS): Repeats {
+export function foldRepeats(
+  report: (kind: string, repeats: number, intervalMs: number) => void, intervalMs = REPEATS_INTERVAL_MS,
+): Repeats {
   let counts = new Map<string, number>();
   const flush = () => {
     const ended = counts;

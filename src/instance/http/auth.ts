@@ -23,7 +23,9 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
  * nginx): a request with no valid key counts against it, and past the rate
  * limit is answered 429 instead of 401.
  */
-export function authorize(apiKeys: ApiKeys | undefined, authorization: string, clientId: number | undefined, access: Access, address = ''): ApiKey | Failure | undefined {
+export function authorize(
+  apiKeys: ApiKeys | undefined, authorization: string, clientId: number | undefined, access: Access, address = '',
+): ApiKey | Failure | undefined {
   if (apiKeys === undefined) return undefined;
   const refuse = (failure: Failure) => (apiKeys.countRefusal(address) ? failure : failures.tooManyRequests);
   if (authorization === '') return refuse(failures.apiKeyMissing);

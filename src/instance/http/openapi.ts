@@ -63,8 +63,9 @@ const RETRY_AFTER_HEADERS = {
 /** The statuses every operation can get from the database side or from nginx, each with what it means. */
 const UNAVAILABLE_NOTES: StatusNotes = {
   429: {
-    note: `Only when ${SETTINGS.rateLimitPerS.env} is set, nothing applied: from nginx, per API key with ${SETTINGS.auth.env}=keys, else per address; `
-      + 'with keys, a request without a key nginx can read counts against its address at nginx, and one with a key no instance knows at the instance that would answer 401',
+    note: `Only when ${SETTINGS.rateLimitPerS.env} is set, nothing applied: from nginx, per API key with `
+      + `${SETTINGS.auth.env}=keys, else per address; with keys, a request without a key nginx can read counts against `
+      + 'its address at nginx, and one with a key no instance knows at the instance that would answer 401',
     headers: RETRY_AFTER_HEADERS,
   },
   431: { note: 'From nginx: the request headers are larger than 4 × 8 KiB' },
@@ -142,7 +143,8 @@ const postTransaction = {
   tags: [CONTRACT],
   summary: 'Apply a credit or a debit',
   description: 'Applies it at once, or refuses a debit that would take the balance below `-limite` (422, nothing moves). '
-    + `With an \`${IDEMPOTENCY_KEY_HEADER}\` header, the first request with that key (per client, and per API key with API keys on) is applied once and its outcome stored with it; `
+    + `With an \`${IDEMPOTENCY_KEY_HEADER}\` header, the first request with that key (per client, and per API key `
+    + 'with API keys on) is applied once and its outcome stored with it; '
     + `a retry with the same key and the same body gets that outcome again, byte for byte, marked by \`${REPLAYED_HEADER}: true\`, `
     + 'and moves nothing. A retry is safe after a timeout, a lost connection or a 503 whose outcome is unknown.',
   parameters: [{

@@ -48,7 +48,8 @@ function replyTransaction(context: RouteContext, exchange: Exchange, tipo: 'c' |
 const postTransaction: Handle = (context, exchange, request) => {
   const { ledger, book } = context;
   const clientId = parseClientId(request.getParameter(0));
-  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'write', request.getHeader('x-real-ip'));
+  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'write',
+    request.getHeader('x-real-ip'));
   const header = readIdempotencyKeyHeader(request);
   const key = header instanceof Failure ? header : parseIdempotencyKey(header);
   // The body is read first even when the key is refused: answering before
@@ -59,7 +60,8 @@ const postTransaction: Handle = (context, exchange, request) => {
     if (key instanceof Failure) return replyFailure(book, exchange, key);
     const transaction = parseTransactionBody(body);
     if (transaction instanceof Failure) return replyFailure(book, exchange, transaction);
-    book.replyAfter(exchange, ledger.submit('transactions', { clientId, request: transaction, key, apiKeyProof: apiKey?.proof }),
+    const pending = { clientId, request: transaction, key, apiKeyProof: apiKey?.proof };
+    book.replyAfter(exchange, ledger.submit('transactions', pending),
       (answer) => replyTransaction(context, exchange, transaction.tipo, answer));
   };
   readBody(exchange, request.getHeader('content-length'), onBody, () => replyFailure(book, exchange, failures.bodyTooLarge));
@@ -67,7 +69,8 @@ const postTransaction: Handle = (context, exchange, request) => {
 
 const getStatement: Handle = ({ ledger, book }, exchange, request) => {
   const clientId = parseClientId(request.getParameter(0));
-  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read', request.getHeader('x-real-ip'));
+  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read',
+    request.getHeader('x-real-ip'));
   if (apiKey instanceof Failure) return replyFailure(book, exchange, apiKey);
   if (clientId === undefined) return replyFailure(book, exchange, failures.clientNotFound);
   book.replyAfter(exchange, ledger.submit('statements', clientId), (answer) => replyWith(book, exchange, answer, serializeStatement));
@@ -75,7 +78,8 @@ const getStatement: Handle = ({ ledger, book }, exchange, request) => {
 
 const getHistory: Handle = ({ ledger, book }, exchange, request) => {
   const clientId = parseClientId(request.getParameter(0));
-  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read', request.getHeader('x-real-ip'));
+  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read',
+    request.getHeader('x-real-ip'));
   if (apiKey instanceof Failure) return replyFailure(book, exchange, apiKey);
   if (clientId === undefined) return replyFailure(book, exchange, failures.clientNotFound);
   const query = parseHistoryQuery(clientId, request.getQuery());

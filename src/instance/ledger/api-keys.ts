@@ -33,7 +33,8 @@ const VERSION = { name: 'versao_chaves_api', text: 'SELECT versao FROM versao_ch
 // JOIN, so that no key in force still says which version that is).
 const LOAD = {
   name: 'chaves_api',
-  text: `SELECT v.versao, k.id, k.nome, k.verificador, k.clientes, k.escrita, (extract(epoch FROM k.expira_em) * 1000)::float8
+  text: `SELECT v.versao, k.id, k.nome, k.verificador, k.clientes, k.escrita,
+                (extract(epoch FROM k.expira_em) * 1000)::float8
            FROM versao_chaves_api v
            LEFT JOIN chaves_api k ON k.revogada_em IS NULL AND (k.expira_em IS NULL OR k.expira_em > now())
           LIMIT ${KEYS_IN_FORCE_MAX + 1}`,
@@ -69,7 +70,10 @@ export interface ApiKeys {
   find(secret: string): ApiKey | undefined | 'stale';
   /** Whether the keys were confirmed within KEYS_STALE_MS. */
   fresh(): boolean;
-  /** Counts a request refused for want of a valid key from this address; false once the address is past the rate (http/address-limit.ts). */
+  /**
+   * Counts a request refused for want of a valid key from this address; false once the address is past the
+   * rate (http/address-limit.ts).
+   */
   countRefusal(address: string): boolean;
   health(): ApiKeysHealth;
   stop(): Promise<void>;
@@ -88,10 +92,12 @@ export function verifierOf(proof: Buffer): Buffer {
 function toKeys(rows: Row[]): Map<string, ApiKey> {
   invariant(rows.length <= KEYS_IN_FORCE_MAX, `more than ${KEYS_IN_FORCE_MAX} API keys in force`);
   const keys = new Map<string, ApiKey>();
-  for (const [, id, name, verifier, clients, write, expiresAtMs] of rows as [unknown, number | null, string, Buffer, number[] | null, boolean, number | null][]) {
+  type KeyRow = [unknown, number | null, string, Buffer, number[] | null, boolean, number | null];
+  for (const [, id, name, verifier, clients, write, expiresAtMs] of rows as KeyRow[]) {
     if (id === null) continue;
     keys.set(verifier.toString('base64'), {
-      id, name, write, clients: clients === null ? undefined : new Set(clients), expiresAtMs: expiresAtMs ?? undefined, proof: undefined,
+      id, name, write, clients: clients === null ? undefined : new Set(clients), expiresAtMs: expiresAtMs ?? undefined,
+      proof: undefined,
     });
   }
   return keys;

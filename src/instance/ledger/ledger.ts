@@ -150,7 +150,9 @@ export function createLedger(options: LedgerOptions): Ledger {
   const database = openDatabase({ ...options, warmUp: warmUpCalls(), onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
   const batchers = createBatchers(options, database, breaker);
   const keyExpiry = startKeyExpiry(database, { retentionS: options.idempotencyRetentionS, log });
-  const apiKeys = options.auth === 'keys' ? startApiKeys({ ...options, applicationName: `${options.applicationName}-keys`, refusalsPerS: options.rateLimitPerS ?? 0 }) : undefined;
+  const apiKeys = options.auth === 'keys'
+    ? startApiKeys({ ...options, applicationName: `${options.applicationName}-keys`, refusalsPerS: options.rateLimitPerS ?? 0 })
+    : undefined;
   const operationHealth = () => Object.fromEntries(
     (Object.keys(OPERATIONS) as OperationName[]).map((name) => [OPERATIONS[name].label, batchers[name].health()]),
   ) as OperationHealth;

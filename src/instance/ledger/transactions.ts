@@ -64,7 +64,8 @@ function call(database: Database, batch: PendingTransaction[], options: Transact
     const [{ clientId, request, key, apiKeyProof }] = batch as [PendingTransaction];
     const values = [clientId, request.valor, request.tipo, request.descricao];
     if (!keyed) return database.query(SINGLE.name, SINGLE.text, values);
-    return database.query(SINGLE_KEYED.name, SINGLE_KEYED.text, [...values, key ?? null, options.keyWaitMsMax, apiKeyProof ?? null]);
+    const keyedValues = [...values, key ?? null, options.keyWaitMsMax, apiKeyProof ?? null];
+    return database.query(SINGLE_KEYED.name, SINGLE_KEYED.text, keyedValues);
   }
   const columns = [
     batch.map((pending) => pending.clientId),
@@ -74,7 +75,9 @@ function call(database: Database, batch: PendingTransaction[], options: Transact
   ];
   if (!keyed) return database.query(BATCH.name, BATCH.text, columns);
   const keys = batch.some((pending) => pending.key !== undefined) ? batch.map((pending) => pending.key ?? null) : null;
-  const apiKeys = batch.some((pending) => pending.apiKeyProof !== undefined) ? batch.map((pending) => pending.apiKeyProof ?? null) : null;
+  const apiKeys = batch.some((pending) => pending.apiKeyProof !== undefined)
+    ? batch.map((pending) => pending.apiKeyProof ?? null)
+    : null;
   return database.query(BATCH_KEYED.name, BATCH_KEYED.text, [...columns, keys, options.keyWaitMsMax, apiKeys]);
 }
 
