@@ -15,7 +15,9 @@ import { failureForCode } from '../../src/shared/failures.js';
 import { createKey } from '../../tools/keys/keys.js';
 import { booksProblems } from '../support/books.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { callArbitrary, callText, grantedFunctions, type Argument, type GrantedFunction, type FuzzVocabulary } from '../support/sql-fuzz.js';
+import {
+  callArbitrary, callText, grantedFunctions, type Argument, type GrantedFunction, type FuzzVocabulary,
+} from '../support/sql-fuzz.js';
 
 /** Calls per function and phase: with the functions granted today, about 20 s in all. */
 const RUNS_PER_FUNCTION = 300;
@@ -44,7 +46,8 @@ beforeAll(async () => {
     { name: 'revogada', clients: 'all', scope: 'read-write' },
   ] as const;
   for (const key of keys) {
-    const secret = await createKey(owner, { name: key.name, clients: key.clients === 'all' ? 'all' : [...key.clients], scope: key.scope, expiresInS: undefined });
+    const clients = key.clients === 'all' ? 'all' : [...key.clients];
+    const secret = await createKey(owner, { name: key.name, clients, scope: key.scope, expiresInS: undefined });
     vocabulary.proofs.push(createHash('sha256').update(secret).digest());
   }
   await owner.query("UPDATE chaves_api SET revogada_em = now() WHERE nome = 'revogada'");
@@ -62,34 +65,44 @@ async function callProblem(fn: GrantedFunction, args: Argument[]): Promise<strin
     rows = (await api.query(callText(fn, args), args.map((argument) => argument.value))).rows;
   } catch (error) {
     const code = String((error as { code?: unknown }).code);
-    return REFUSAL_CLASSES.has(code.slice(0, 2)) ? undefined : `failed with ${code} (${(error as Error).message}), not as a refusal`;
+    if (REFUSAL_CLASSES.has(code.slice(0, 2))) return undefined;
+    return `failed with ${code} (${(error as Error).message}), not as a refusal`;
   }
   if (!TRANSACTION_FUNCTIONS.test(fn.signature)) return undefined;
-  const unknown = rows.find((row) => row.resultado !== 'aplicada' && failureForCode(String(row.resultado)) === undefined);
+  const known = (row: Record<string, unknown>) =>
+    row.resultado === 'aplicada' || failureForCode(String(row.resultado)) !== undefined;
+  const unknown = rows.find((row) => !known(row));
   return unknown === undefined ? undefined : `answered ${String(unknown.resultado)}, no code of the catalogue`;
 }
 
 /** Rows written since `sinceId` without an API key: none may be once the owner requires keys. */
 async function keylessRowsSince(sinceId: number): Promise<number> {
-  return (await database.query<{ n: number }>('SELECT count(*)::int AS n FROM transacoes WHERE id > $1 AND chave_api_id IS NULL', [sinceId]))[0]!.n;
+  const text = 'SELECT count(*)::int AS n FROM transacoes WHERE id > $1 AND chave_api_id IS NULL';
+  return (await database.query<{ n: number }>(text, [sinceId]))[0]!.n;
 }
 
 async function fuzz(fn: GrantedFunction, seedOffset: number, keysRequired: boolean): Promise<void> {
   const call = callArbitrary(fn, vocabulary);
-  if ('unknownType' in call) throw new Error(`${fn.signature}: no arbitrary for ${call.unknownType}; add one to test/support/sql-fuzz.ts`);
+  if ('unknownType' in call) {
+    throw new Error(`${fn.signature}: no arbitrary for ${call.unknownType}; add one to test/support/sql-fuzz.ts`);
+  }
   await owner.query('UPDATE configuracao SET chave_api_obrigatoria = $1', [keysRequired]);
-  const sinceId = (await database.query<{ id: number }>('SELECT coalesce(max(id), 0)::int AS id FROM transacoes'))[0]!.id;
+  const last = await database.query<{ id: number }>('SELECT coalesce(max(id), 0)::int AS id FROM transacoes');
+  const sinceId = last[0]!.id;
   await fc.assert(fc.asyncProperty(call, async (args) => {
     const problem = await callProblem(fn, args);
     const problems = [...(problem === undefined ? [] : [problem]), ...await booksProblems(database)];
-    if (keysRequired && await keylessRowsSince(sinceId) > 0) problems.push('a row was written without an API key while the owner requires keys');
-    if (problems.length > 0) throw new Error(`${callText(fn, args)} with ${JSON.stringify(args.map((argument) => argument.value))}:\n${problems.join('\n')}`);
+    if (keysRequired && await keylessRowsSince(sinceId) > 0) problems.push('a row written without a key, keys required');
+    const values = JSON.stringify(args.map((argument) => argument.value));
+    if (problems.length > 0) throw new Error(`${callText(fn, args)} with ${values}:\n${problems.join('\n')}`);
   }), { seed: SEED + seedOffset, numRuns: RUNS_PER_FUNCTION, endOnFailure: true });
 }
 
 describe('the ledger\'s functions, called by a caller that is not the API', () => {
   it('the catalogue names the functions the instances\' role may call, the transaction functions among them', () => {
-    expect(functions.map((fn) => fn.signature)).toEqual(expect.arrayContaining([expect.stringMatching(/^registrar_transacao\(/), expect.stringMatching(/^registrar_transacoes\(/)]));
+    const signatures = functions.map((fn) => fn.signature);
+    const writers = [expect.stringMatching(/^registrar_transacao\(/), expect.stringMatching(/^registrar_transacoes\(/)];
+    expect(signatures).toEqual(expect.arrayContaining(writers));
   });
 
   it('leave the books exact whatever arguments they get, or refuse them as bad data', async () => {
@@ -99,6 +112,7 @@ describe('the ledger\'s functions, called by a caller that is not the API', () =
   }, 120_000);
 
   it('write nothing without an API key while the owner requires keys', async () => {
-    for (const [index, fn] of functions.filter((candidate) => TRANSACTION_FUNCTIONS.test(candidate.signature)).entries()) await fuzz(fn, 100 + index, true);
+    const writers = functions.filter((candidate) => TRANSACTION_FUNCTIONS.test(candidate.signature));
+    for (const [index, fn] of writers.entries()) await fuzz(fn, 100 + index, true);
   }, 120_000);
 });

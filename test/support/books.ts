@@ -17,12 +17,14 @@ export async function booksProblems(database: Pick<TestDatabase, 'query'>): Prom
         SELECT t.id, t.cliente_id, t.saldo_apos,
                sum(novo_saldo(0, t.valor, t.tipo)) OVER (PARTITION BY t.cliente_id ORDER BY t.id) AS corrido
           FROM transacoes t)
-    SELECT format('row %s of client %s: saldo_apos %s, its rows sum to %s', id, cliente_id, saldo_apos, corrido) AS problem
+    SELECT format('row %s of client %s: saldo_apos %s, its rows sum to %s', id, cliente_id, saldo_apos, corrido)
+           AS problem
       FROM passos WHERE saldo_apos <> corrido
     UNION ALL
     SELECT format('client %s: balance %s, its rows sum to %s', c.id, c.saldo, s.total)
       FROM clientes c
-     CROSS JOIN LATERAL (SELECT coalesce(sum(novo_saldo(0, t.valor, t.tipo)), 0) AS total FROM transacoes t WHERE t.cliente_id = c.id) s
+     CROSS JOIN LATERAL (SELECT coalesce(sum(novo_saldo(0, t.valor, t.tipo)), 0) AS total
+                           FROM transacoes t WHERE t.cliente_id = c.id) s
      WHERE c.saldo <> s.total
     UNION ALL
     SELECT format('client %s: balance %s below -%s', id, saldo, limite) FROM clientes WHERE saldo < -limite
@@ -34,6 +36,7 @@ export async function booksProblems(database: Pick<TestDatabase, 'query'>): Prom
       FROM transacoes t WHERE NOT EXISTS (SELECT FROM clientes c WHERE c.id = t.cliente_id)
     UNION ALL
     SELECT format('row %s: API key %s does not exist', t.id, t.chave_api_id)
-      FROM transacoes t WHERE t.chave_api_id IS NOT NULL AND NOT EXISTS (SELECT FROM chaves_api k WHERE k.id = t.chave_api_id)`);
+      FROM transacoes t
+     WHERE t.chave_api_id IS NOT NULL AND NOT EXISTS (SELECT FROM chaves_api k WHERE k.id = t.chave_api_id)`);
   return rows.map((row) => row.problem);
 }
