@@ -92,7 +92,7 @@ async function fuzz(fn: GrantedFunction, seedOffset: number, keysRequired: boole
   await fc.assert(fc.asyncProperty(call, async (args) => {
     const problem = await callProblem(fn, args);
     const problems = [...(problem === undefined ? [] : [problem]), ...await booksProblems(database)];
-    if (keysRequired && await keylessRowsSince(sinceId) > 0) problems.push('a row written without a key, keys required');
+    if (keysRequired && await keylessRowsSince(sinceId) > 0) problems.push('a row without a key, keys required');
     const values = JSON.stringify(args.map((argument) => argument.value));
     if (problems.length > 0) throw new Error(`${callText(fn, args)} with ${values}:\n${problems.join('\n')}`);
   }), { seed: SEED + seedOffset, numRuns: RUNS_PER_FUNCTION, endOnFailure: true });
