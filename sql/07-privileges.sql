@@ -76,7 +76,3 @@ BEGIN
     GRANT SELECT (id, limite, saldo) ON clientes TO crebito_api;
     GRANT SELECT (id, cliente_id, valor, tipo, descricao, realizada_em) ON transacoes TO crebito_api;
 END $$;
-
--- transacoes' CHECK calls descricao_valida (00-rules.sql) with the rights of
--- whoever inserts: a pure function of its argument, so anyone may run it.
-GRANT EXECUTE ON FUNCTION descricao_valida TO PUBLIC;

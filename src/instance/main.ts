@@ -11,9 +11,11 @@ import { createLog, flushAndExit, type Log } from '../shared/log.js';
 import { readInstanceConfig, type InstanceConfig } from './config.js';
 import { createLedger, type Ledger } from './ledger/ledger.js';
 import { createMetrics } from './metrics.js';
+import { API_OPERATIONS } from './operations/index.js';
 import { createServer, type Server } from './http/server.js';
 import { watchStalls, type StallWatch } from './stalls.js';
 import { foldRepeats } from '../shared/repeats.js';
+import { formerNamesSet } from '../shared/settings.js';
 
 /** A unix socket left behind by a crashed instance would make listen fail. */
 function removeStaleSocket(target: ListenTarget): void {
@@ -32,7 +34,7 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
   const slowRequests = foldRepeats((route, repeats, intervalMs) =>
     log.warn({ route, repeats, intervalS: intervalMs / 1000 }, 'more slow requests on this route in the interval'));
   const metrics = createMetrics({ enabled: config.metrics === 'on', health: () => server!.health() });
-  const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}`, log, metrics });
+  const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}`, log, metrics, operations: API_OPERATIONS });
   server = createServer({
     ledger,
     instanceName: config.instanceName,
@@ -69,6 +71,7 @@ async function listen(config: InstanceConfig, server: Server, log: Log): Promise
 async function main(): Promise<void> {
   const config = readInstanceConfig(process.env);
   const log = createLog({ program: 'instance', name: config.instanceName, level: config.logLevel });
+  for (const warning of formerNamesSet(process.env)) log.warn(warning);
   const { ledger, server, stalls } = build(config, log);
   // Warm before listening: a restarted instance gets nginx's requests as
   // soon as it listens. A database that does not answer yet is no reason to

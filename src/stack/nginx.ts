@@ -181,8 +181,8 @@ const KEY_ZONES = [
 function rateLimitLines(rateLimitPerS: number, by: NginxValues['rateLimitBy']): { RATE_LIMIT_ZONE: string; RATE_LIMIT: string } {
   if (rateLimitPerS === 0) return { RATE_LIMIT_ZONE: '    # (off)', RATE_LIMIT: '        # (no rate limit)' };
   const zones: [name: string, key: string][] = by === 'key'
-    ? [['per_key', '$crebito_rate_key'], ['per_address', '$crebito_rate_address']]
-    : [['per_address', '$binary_remote_addr']];
+    ? [['per_client', '$crebito_rate_key'], ['per_address', '$crebito_rate_address']]
+    : [['per_client', '$binary_remote_addr']];
   return {
     RATE_LIMIT_ZONE: [
       ...(by === 'key' ? KEY_ZONES : []),

@@ -38,6 +38,8 @@ beforeAll(async () => {
       FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1`)).rows;
   await admin.query(`CREATE ROLE ${writerRole} NOLOGIN`);
   await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON transacoes TO ${writerRole}`);
+  // The description's CHECK calls it with the inserting role's rights (only the owner's functions insert).
+  await admin.query(`GRANT EXECUTE ON FUNCTION descricao_valida TO ${writerRole}`);
 });
 
 afterAll(async () => {
@@ -144,7 +146,7 @@ describe('the role model: what a compromised instance cannot do', () => {
     const { rows: granted } = await admin.query(`
       SELECT p.proname AS name FROM pg_proc p
        WHERE p.pronamespace = 'public'::regnamespace AND has_function_privilege($1, p.oid, 'EXECUTE') ORDER BY 1`, [INSTANCE_ROLE]);
-    expect(granted.map((row) => row.name)).toEqual(['descricao_valida', 'expirar_chaves', 'extratos', 'historico', 'iso_utc', 'registrar_transacao', 'registrar_transacoes']);
+    expect(granted.map((row) => row.name)).toEqual(['expirar_chaves', 'extratos', 'historico', 'iso_utc', 'registrar_transacao', 'registrar_transacoes']);
     for (const helper of ["SELECT * FROM escrita_autorizada(NULL, 1)", "SELECT validar_lote('{1}', '{1}', '{c}', '{x}', NULL, 0, NULL)",
       "SELECT * FROM chaves_do_lote('{1}', '{0}', '{k}')", "SELECT vetor_do_lote('{1}'::int[], 1)", "SELECT transacao_valida(1, 1, 'c', 'x')"]) {
       expect(await attempt(helper), helper).toMatchObject({ code: INSUFFICIENT_PRIVILEGE });

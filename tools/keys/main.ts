@@ -10,32 +10,35 @@
 
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { KEYS_STALE_MS } from '../../src/instance/ledger/api-keys.js';
 import { readLauncherConfig } from '../../src/stack/config.js';
 import { readStackState } from '../../src/stack/state.js';
 import { numberOption } from '../harness/target.js';
 import { createKey, EXPIRES_IN_S_MAX, listKeys, revokeKey, SCOPES, type NewKey, type Scope } from './keys.js';
+import { readSettings } from '../../src/shared/settings.js';
 
 const USAGE = 'usage: npm run keys -- create --name <name> --clients <all|1,2,...> --scope <read|read-write> [--expires-in-s <s>] | list | revoke <name>';
 const CLIENT_ID_MAX = 2 ** 31 - 1;
-/** Timer slack on top of KEYS_STALE_MS. */
+/** Timer slack on top of the staleness bound. */
 const SETTLE_MARGIN_MS = 50;
 
 /**
  * Returns once every instance sees a change just committed. An instance
  * trusts its keys only while the poll that confirmed them started less than
- * KEYS_STALE_MS ago (src/instance/ledger/api-keys.ts), else it answers 503;
- * so KEYS_STALE_MS after the commit, every instance that answers at all
- * answers by a poll that started after the commit, and saw it. A script
- * that creates a key and uses it at once is then served.
+ * CREBITO_API_KEYS_STALE_MS ago (src/instance/ledger/api-keys.ts), else it
+ * answers 503; so that long after the commit, every instance that answers at
+ * all answers by a poll that started after the commit, and saw it. A script
+ * that creates a key and uses it at once is then served. The bound is read
+ * from this environment, as the launcher reads it: give both the same.
  */
 async function settle(): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, KEYS_STALE_MS + SETTLE_MARGIN_MS));
+  const { apiKeysStaleMs } = readSettings(process.env, ['apiKeysStaleMs']);
+  await new Promise((resolve) => setTimeout(resolve, apiKeysStaleMs + SETTLE_MARGIN_MS));
 }
 
 /** The owner's database: the settings' order (DATABASE_OWNER_URL defaults to DATABASE_URL), then the running stack. */
 export function ownerDatabaseUrl(environment: NodeJS.ProcessEnv): string {
-  const given = environment.DATABASE_OWNER_URL || environment.DATABASE_URL;
+  const { databaseOwnerUrl, databaseUrl } = readSettings(environment, ['databaseOwnerUrl', 'databaseUrl']);
+  const given = databaseOwnerUrl ?? databaseUrl;
   if (given) return given;
   const url = readStackState(readLauncherConfig(environment).dataDirectory).databaseUrl;
   if (url === '') throw new Error('the running stack uses an external database: set DATABASE_OWNER_URL (the schema owner\'s URL)');
