@@ -11,6 +11,14 @@ import { identifyProcess, type ProcessIdentity } from './processes.js';
 // Enough of a failed start's output to say why, bounded.
 const RECENT_OUTPUT_CHARS_MAX = 4000;
 
+// The deadlines a child the launcher runs gets unless it needs its own (the
+// embedded PostgreSQL's checkpoint at stop, the HA nodes' recovery): long
+// enough for a loaded machine, short enough that a stuck start fails, and
+// how often its readiness is asked meanwhile.
+export const CHILD_READY_TIMEOUT_MS = 30_000;
+export const CHILD_STOP_TIMEOUT_MS = 10_000;
+export const CHILD_POLL_INTERVAL_MS = 100;
+
 export interface Child {
   readonly identity: ProcessIdentity;
   /** Resolves once it has exited, whoever stopped it, with how: `exit code 1`, `signal SIGKILL`. */
@@ -32,6 +40,8 @@ export interface ChildOptions {
   /** Sent when stopSignal has not ended it within stopTimeoutMs. */
   forceSignal: NodeJS.Signals;
   log: StackLog;
+  /** Given everything the child writes to stderr, when stderr is piped (after the recent output keeps its tail). */
+  onStderr?: (chunk: Buffer) => void;
 }
 
 /** Whether the child has exited (or died by a signal): the one way every start and stop asks it. */
@@ -44,6 +54,7 @@ export async function startChild(options: ChildOptions): Promise<Child> {
     child.once('exit', (code, signal) => resolve(code === null ? `signal ${signal}` : `exit code ${code}`));
   });
   const recentOutput = rememberOutput(child);
+  if (options.onStderr !== undefined) child.stderr?.on('data', options.onStderr);
   // Read before anything can reap it: until then even a dead child keeps its entry in /proc.
   const identity = identifyProcess(child.pid!);
   const stop = async () => {

@@ -32,6 +32,7 @@
 // call at a time gathers everything that waits, and commits it once.
 
 import { crashOnBug } from '../../shared/invariant.js';
+import { ConnectionClass } from './connections.js';
 import type { TimeBudget } from './time-budget.js';
 
 // The first pause before an item answered isRetry is sent again, and the
@@ -46,6 +47,8 @@ export interface BatcherOptions<Item, Result> {
   sizeMax: number;
   /** Most calls in flight at once (late calls no longer count). */
   inFlightMax: number;
+  /** The connections it shares with other batchers (each call holds one); absent: inFlightMax of its own. */
+  connections?: ConnectionClass;
   /** Most items waiting for a slot. */
   queueLengthMax: number;
   /** Longest an item waits for a slot. */
@@ -114,7 +117,12 @@ export class Batcher<Item, Result> {
   /** Calls in flight carrying more than spareSlotCallSizeMax items: while any is, spare slots stay unused. */
   private largeCallsInFlight = 0;
 
-  constructor(private readonly options: BatcherOptions<Item, Result>) {}
+  private readonly connections: ConnectionClass;
+
+  constructor(private readonly options: BatcherOptions<Item, Result>) {
+    this.connections = options.connections ?? new ConnectionClass('its own', options.inFlightMax);
+    this.connections.onRelease(() => this.dispatch());
+  }
 
   submit(item: Item): Promise<Result> {
     if (this.queue.length >= this.options.queueLengthMax) {
@@ -145,11 +153,10 @@ export class Batcher<Item, Result> {
 
   private dispatch(): void {
     this.expireOverdue();
-    while (this.slotFree() && this.queue.length > 0 && this.budgetAllows()) {
-      const batch = this.takeBatch();
-      // Every waiting item's key is in flight: the end of that call dispatches again.
-      if (batch.length === 0) break;
-      this.sendCall(batch);
+    // Every waiting item's key may be in flight: the end of that call dispatches again.
+    while (this.slotFree() && this.queue.length > 0 && this.budgetAllows() && this.anySendable()
+      && this.connections.tryTake()) {
+      this.sendCall(this.takeBatch());
     }
     this.armExpiry();
   }
@@ -161,6 +168,13 @@ export class Batcher<Item, Result> {
 
   private isLarge(batch: Waiting<Item, Result>[]): boolean {
     return this.options.spareSlotCallSizeMax !== undefined && batch.length > this.options.spareSlotCallSizeMax;
+  }
+
+  /** Whether some waiting item's key no call in flight holds. */
+  private anySendable(): boolean {
+    const { conflictKey } = this.options;
+    if (conflictKey === undefined || this.keysInFlight.size === 0) return true;
+    return this.queue.some((waiting) => !this.keysInFlight.has(conflictKey(waiting.item)));
   }
 
   /** The next call's items: the first sizeMax waiting, less those whose key a call in flight holds (they keep their place). */
@@ -255,9 +269,10 @@ export class Batcher<Item, Result> {
       clearTimeout(deadline);
       this.counts.inFlight--;
       if (this.isLarge(batch)) this.largeCallsInFlight--;
-      // A late call's rows may still be locked; its keys are let go with its slot, as the slot is (see whenLate above).
+      // A late call's rows may still be locked; its keys are let go with its slot, as the slot is (see whenLate).
       this.holdKeys(batch, -1);
-      this.dispatch();
+      // Wakes this batcher and the others sharing its connections.
+      this.connections.release();
     };
     const deadline = setTimeout(() => {
       this.counts.lateCalls++;
