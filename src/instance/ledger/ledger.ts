@@ -54,6 +54,12 @@ const BUDGET_BURST_S = 0.1;
 // waits into one commit, answers more (a second slot at saturation halved
 // the calls' sizes and cost 44% of the throughput, durable, in an A/B).
 const SPARE_SLOT_CALL_SIZE_MAX = 2;
+/** How transactions use slots past the first (CREBITO_WRITES_IN_FLIGHT_MAX above 1); reads keep every slot theirs. */
+const TRANSACTION_SLOTS = {
+  // A second transaction call in flight never carries a client the first holds: it would find the row locked.
+  conflictKey: (input: unknown) => (input as { clientId: number }).clientId,
+  spareSlotCallSizeMax: SPARE_SLOT_CALL_SIZE_MAX,
+};
 const BUDGET_DEBT_S = 0.25;
 
 /** The instance settings the ledger works within (see shared/settings.ts for each). */
@@ -136,9 +142,7 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
       onLate: () => breaker.failed(),
       // A client row another session holds answers at once (sql/03-functions.sql): sent again, never waited on.
       isRetry: (answer) => answer === failures.clientBusy,
-      // A second transaction call in flight never carries a client the first holds: it would find the row locked.
-      conflictKey: operation.label === 'transacoes' ? (input) => (input as { clientId: number }).clientId : undefined,
-      spareSlotCallSizeMax: SPARE_SLOT_CALL_SIZE_MAX,
+      ...(operation.label === 'transacoes' ? TRANSACTION_SLOTS : {}),
       budget: dbMsPerSecond === undefined ? undefined : createTimeBudget({ msPerSecond: dbMsPerSecond, burstMs: dbMsPerSecond * BUDGET_BURST_S, debtMsMax: dbMsPerSecond * BUDGET_DEBT_S }),
       send: (inputs) => send(inputs, context),
       onSend: (size) => options.metrics.callSent(operation.label, size),
