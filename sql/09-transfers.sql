@@ -15,6 +15,12 @@
 -- (limite_excedido), or the payee's rise past saldo_maximo()
 -- (saldo_destinatario_excedido); the payee's limit plays no part.
 
+-- Earlier shapes of this file's functions, dropped so that no overload
+-- makes a call or a grant ambiguous.
+DROP FUNCTION IF EXISTS conferir_movimentos(integer[], integer[], integer[], text[], text[], text[], integer, integer[]);
+DROP FUNCTION IF EXISTS lista_de(anyarray, integer);
+DROP FUNCTION IF EXISTS movimentos_max();
+
 CREATE TABLE IF NOT EXISTS transferencias (
     -- Assigned by registrar_movimentos (nextval) before the rows that name
     -- it are written; BY DEFAULT so that it may.
@@ -105,52 +111,45 @@ CREATE OR REPLACE TRIGGER transferencias_somente_insercao
 -- entry when the key expires.
 CREATE TABLE IF NOT EXISTS chaves_transferencia (
     cliente_id    integer NOT NULL,
+    -- The API key whose idempotency key it is, 0 for none (01-schema.sql).
+    chave_api_id  integer NOT NULL,
     chave         text    NOT NULL,
     para          integer NOT NULL,
     -- NULL when the transfer was refused.
     transferencia bigint  REFERENCES transferencias (id),
-    PRIMARY KEY (cliente_id, chave),
-    FOREIGN KEY (cliente_id, chave) REFERENCES chaves_idempotencia (cliente_id, chave) ON DELETE CASCADE
+    PRIMARY KEY (cliente_id, chave_api_id, chave),
+    FOREIGN KEY (cliente_id, chave_api_id, chave)
+        REFERENCES chaves_idempotencia (cliente_id, chave_api_id, chave) ON DELETE CASCADE
 );
-
--- The most items one call may carry: CREBITO_BATCH_SIZE_MAX's ceiling
--- (src/shared/settings.ts).
-CREATE OR REPLACE FUNCTION movimentos_max() RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT 1000';
-
--- Whether an array is a list of p_tamanho elements: one dimension, from 1.
-CREATE OR REPLACE FUNCTION lista_de(p_lista anyarray, p_tamanho integer) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$ SELECT array_ndims(p_lista) = 1 AND array_lower(p_lista, 1) = 1 AND cardinality(p_lista) = p_tamanho $$;
 
 -- Refuses arguments no instance sends, as an error that changes nothing:
 -- the instances' role may call registrar_movimentos with anything.
 CREATE OR REPLACE FUNCTION conferir_movimentos(
     p_cliente_ids integer[], p_paras integer[], p_valores integer[], p_tipos text[], p_descricoes text[],
-    p_chaves text[], p_espera_ms integer, p_chaves_api integer[]
+    p_chaves text[], p_espera_ms integer, p_chaves_api bytea[]
 ) RETURNS void
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     v_count integer := cardinality(p_cliente_ids);
 BEGIN
-    IF v_count IS NULL OR v_count NOT BETWEEN 1 AND movimentos_max() OR NOT lista_de(p_cliente_ids, v_count) THEN
+    IF v_count IS NULL OR v_count NOT BETWEEN 1 AND lote_maximo() OR NOT vetor_do_lote(p_cliente_ids, v_count) THEN
         RAISE EXCEPTION 'registrar_movimentos: p_cliente_ids must be a 1-D array of 1 to % elements from 1',
-            movimentos_max() USING ERRCODE = 'invalid_parameter_value';
+            lote_maximo() USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- Every other array has the same shape; p_paras, p_chaves and
     -- p_chaves_api may hold NULLs, the whole of the last two may be NULL.
-    IF NOT (coalesce(lista_de(p_paras, v_count) AND lista_de(p_valores, v_count)
-                     AND lista_de(p_tipos, v_count) AND lista_de(p_descricoes, v_count), false)
-            AND (p_chaves IS NULL OR lista_de(p_chaves, v_count))
-            AND (p_chaves_api IS NULL OR lista_de(p_chaves_api, v_count)))
+    IF NOT (vetor_do_lote(p_paras, v_count) AND vetor_do_lote(p_valores, v_count)
+            AND vetor_do_lote(p_tipos, v_count) AND vetor_do_lote(p_descricoes, v_count)
+            AND (p_chaves IS NULL OR vetor_do_lote(p_chaves, v_count))
+            AND (p_chaves_api IS NULL OR vetor_do_lote(p_chaves_api, v_count)))
     THEN
         RAISE EXCEPTION 'registrar_movimentos: every array must be 1-D, from 1, as long as p_cliente_ids'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF p_espera_ms IS NULL OR p_espera_ms NOT BETWEEN 0 AND 60000 THEN
-        RAISE EXCEPTION 'registrar_movimentos: p_espera_ms must be 0 to 60000'
+    IF p_espera_ms IS NULL OR p_espera_ms NOT BETWEEN 0 AND espera_maxima_ms() THEN
+        RAISE EXCEPTION 'registrar_movimentos: p_espera_ms must be 0 to %', espera_maxima_ms()
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- Each item: a transaction ('c' or 'd', no payee) or a transfer ('t' to
@@ -159,16 +158,11 @@ BEGIN
     IF EXISTS (
         SELECT FROM unnest(p_cliente_ids, p_paras, p_valores, p_tipos, p_descricoes)
                     AS e (cliente_id, para, valor, tipo, descricao)
-         WHERE e.cliente_id IS NULL OR e.valor IS NULL OR e.tipo IS NULL OR e.descricao IS NULL
-            OR e.valor < 1 OR char_length(e.descricao) NOT BETWEEN 1 AND 10
-            OR NOT ((e.para IS NULL AND e.tipo IN ('c', 'd'))
-                    OR (e.para IS NOT NULL AND e.tipo = 't' AND e.para <> e.cliente_id))
+         WHERE NOT CASE WHEN e.para IS NULL THEN transacao_valida(e.cliente_id, e.valor, e.tipo, e.descricao)
+                        ELSE coalesce(e.tipo = 't' AND e.para <> e.cliente_id
+                                      AND transacao_valida(e.cliente_id, e.valor, 'd', e.descricao), false) END
     ) OR EXISTS (
-        SELECT FROM unnest(p_chaves) AS k (chave)
-         WHERE k.chave IS NOT NULL AND (octet_length(k.chave) NOT BETWEEN 1 AND 255 OR k.chave ~ '[^!-~]')
-    ) OR EXISTS (
-        SELECT FROM unnest(p_chaves_api) AS a (id)
-         WHERE a.id IS NOT NULL AND NOT EXISTS (SELECT FROM chaves_api k WHERE k.id = a.id)
+        SELECT FROM unnest(p_chaves) AS k (chave) WHERE k.chave IS NOT NULL AND NOT chave_valida(k.chave)
     ) THEN
         RAISE EXCEPTION 'registrar_movimentos: an item is neither a valid transaction nor a valid transfer'
             USING ERRCODE = 'invalid_parameter_value';
@@ -179,8 +173,9 @@ $$;
 -- For each item, the payee and transfer stored with its key's entry (NULL
 -- when none, or when the entry is a transaction's). Pinned to the primary
 -- key, for the reason given at chave_guardada (05-idempotency.sql).
+DROP FUNCTION IF EXISTS transferencias_do_lote(integer[], text[]);
 CREATE OR REPLACE FUNCTION transferencias_do_lote(
-    p_cliente_ids integer[], p_chaves text[], OUT paras integer[], OUT transferencias bigint[]
+    p_cliente_ids integer[], p_chaves_api_ids integer[], p_chaves text[], OUT paras integer[], OUT transferencias bigint[]
 )
 LANGUAGE sql STABLE
 SET enable_seqscan = off
@@ -188,8 +183,9 @@ SET enable_hashjoin = off
 SET enable_mergejoin = off
 AS $$
     SELECT array_agg(g.para ORDER BY e.ordem), array_agg(g.transferencia ORDER BY e.ordem)
-      FROM unnest(p_cliente_ids, p_chaves) WITH ORDINALITY AS e (cliente_id, chave, ordem)
-      LEFT JOIN chaves_transferencia g ON g.cliente_id = e.cliente_id AND g.chave = e.chave
+      FROM unnest(p_cliente_ids, p_chaves_api_ids, p_chaves) WITH ORDINALITY AS e (cliente_id, chave_api_id, chave, ordem)
+      LEFT JOIN chaves_transferencia g
+             ON g.cliente_id = e.cliente_id AND g.chave_api_id = e.chave_api_id AND g.chave = e.chave
 $$;
 
 -- The outcome of every item of a batch, decided in memory in arrival order,
@@ -204,6 +200,7 @@ CREATE OR REPLACE FUNCTION decidir_movimentos(
     p_chaves text[], p_clientes integer[], p_limites integer[], p_saldos bigint[],
     p_reservadas boolean[], p_primeiras bigint[], p_entradas chaves_idempotencia[],
     p_paras_guardados integer[], p_transferencias_guardadas bigint[],
+    p_recusas_escrita text[], p_escritores integer[],
     OUT resultados text[], OUT limite_de_cada integer[], OUT saldo_de_cada bigint[], OUT repetidas boolean[],
     OUT transferencias bigint[], OUT aplicadas boolean[], OUT guarda_chave boolean[], OUT saldo_destino bigint[],
     OUT saldos_finais bigint[]
@@ -233,7 +230,9 @@ BEGIN
         v_destino := array_position(p_clientes, p_paras[i]);
         v_primeira := p_primeiras[i];
         v_entrada := p_entradas[v_primeira];
-        IF p_chaves[i] IS NOT NULL AND NOT p_reservadas[i] THEN
+        IF p_recusas_escrita[i] IS NOT NULL THEN
+            resultados[i] := p_recusas_escrita[i];
+        ELSIF p_chaves[i] IS NOT NULL AND NOT p_reservadas[i] THEN
             resultados[i] := 'chave_idempotencia_em_uso';
         ELSIF v_slot IS NULL THEN
             resultados[i] := CASE WHEN EXISTS (SELECT FROM clientes c WHERE c.id = p_cliente_ids[i])
@@ -280,7 +279,8 @@ BEGIN
             IF p_chaves[i] IS NOT NULL THEN
                 -- Later items of this batch with the same key find it here.
                 p_entradas[i] := ROW(p_cliente_ids[i], p_chaves[i], p_valores[i], p_tipos[i], p_descricoes[i],
-                                     resultados[i], limite_de_cada[i], saldo_de_cada[i], now())::chaves_idempotencia;
+                                     resultados[i], limite_de_cada[i], saldo_de_cada[i], now(),
+                                     p_escritores[i])::chaves_idempotencia;
                 p_paras_guardados[i] := p_paras[i];
                 p_transferencias_guardadas[i] := transferencias[i];
                 guarda_chave[i] := true;
@@ -298,10 +298,12 @@ CREATE OR REPLACE FUNCTION registrar_movimentos(
     -- 'c' or 'd' for a transaction, 't' for a transfer.
     p_tipos       text[],
     p_descricoes  text[],
-    -- As in registrar_transacoes.
-    p_chaves      text[]    DEFAULT NULL,
-    p_espera_ms   integer   DEFAULT 0,
-    p_chaves_api  integer[] DEFAULT NULL
+    -- As in registrar_transacoes: idempotency keys, the wait for one in use,
+    -- and per item the proof of the API key that made it (08-keys.sql), the
+    -- whole array NULL for none. A transfer is the payer's write.
+    p_chaves      text[]  DEFAULT NULL,
+    p_espera_ms   integer DEFAULT 0,
+    p_chaves_api  bytea[] DEFAULT NULL
 ) RETURNS TABLE (resultado text, limite integer, saldo bigint, repetida boolean, transferencia bigint)
 LANGUAGE plpgsql
 -- As registrar_transacao: the owner's rights, a fixed search path.
@@ -319,9 +321,17 @@ DECLARE
     v_paras      integer[];
     v_transfs    bigint[];
     v_lote       record;
+    -- Who writes each: the API key's id (0 for none), or the refusal (08-keys.sql).
+    v_escritores integer[];
+    v_recusas    text[];
 BEGIN
     PERFORM conferir_movimentos(p_cliente_ids, p_paras, p_valores, p_tipos, p_descricoes,
                                 p_chaves, p_espera_ms, p_chaves_api);
+    SELECT array_agg(coalesce(a.chave_api_id, 0) ORDER BY e.ordem), array_agg(a.recusa ORDER BY e.ordem)
+      INTO v_escritores, v_recusas
+      FROM unnest(p_cliente_ids, coalesce(p_chaves_api, array_fill(NULL::bytea, ARRAY[cardinality(p_cliente_ids)])))
+           WITH ORDINALITY AS e (cliente_id, prova, ordem)
+     CROSS JOIN LATERAL escrita_autorizada(e.prova, e.cliente_id) a;
     IF p_chaves IS NOT NULL THEN
         v_reservadas := reservar_chaves(p_cliente_ids, p_chaves, p_espera_ms);
     END IF;
@@ -337,13 +347,13 @@ BEGIN
                FOR UPDATE SKIP LOCKED) c;
 
     IF p_chaves IS NOT NULL THEN
-        SELECT * INTO v_primeiras, v_entradas FROM chaves_do_lote(p_cliente_ids, p_chaves);
-        SELECT * INTO v_paras, v_transfs FROM transferencias_do_lote(p_cliente_ids, p_chaves);
+        SELECT * INTO v_primeiras, v_entradas FROM chaves_do_lote(p_cliente_ids, v_escritores, p_chaves);
+        SELECT * INTO v_paras, v_transfs FROM transferencias_do_lote(p_cliente_ids, v_escritores, p_chaves);
     END IF;
     SELECT * INTO v_lote FROM decidir_movimentos(p_cliente_ids, p_paras, p_valores, p_tipos, p_descricoes, p_chaves,
                                                  v_clientes, v_limites, v_saldos, v_reservadas, v_primeiras, v_entradas,
-                                                 v_paras, v_transfs);
-    PERFORM escrever_movimentos(p_cliente_ids, p_paras, p_valores, p_tipos, p_descricoes, p_chaves, p_chaves_api,
+                                                 v_paras, v_transfs, v_recusas, v_escritores);
+    PERFORM escrever_movimentos(p_cliente_ids, p_paras, p_valores, p_tipos, p_descricoes, p_chaves, v_escritores,
                                 v_clientes, v_lote.saldos_finais, v_lote.resultados, v_lote.limite_de_cada,
                                 v_lote.saldo_de_cada, v_lote.transferencias, v_lote.aplicadas, v_lote.guarda_chave,
                                 v_lote.saldo_destino);
@@ -362,9 +372,12 @@ $$;
 -- transfer's debit, then its credit), and the keys. The payee's credit
 -- carries no API key: the key was the payer's, and the payee's history
 -- does not show it.
+DROP FUNCTION IF EXISTS registrar_movimentos(integer[], integer[], integer[], text[], text[], text[], integer, integer[]);
+DROP FUNCTION IF EXISTS decidir_movimentos(integer[], integer[], integer[], text[], text[], text[], integer[], integer[],
+                                           bigint[], boolean[], bigint[], chaves_idempotencia[], integer[], bigint[]);
 CREATE OR REPLACE FUNCTION escrever_movimentos(
     p_cliente_ids integer[], p_paras integer[], p_valores integer[], p_tipos text[], p_descricoes text[],
-    p_chaves text[], p_chaves_api integer[],
+    p_chaves text[], p_escritores integer[],
     p_clientes integer[], p_saldos_finais bigint[], p_resultados text[], p_limites integer[], p_saldos bigint[],
     p_transferencias bigint[], p_aplicadas boolean[], p_guarda_chave boolean[], p_saldo_destino bigint[]
 ) RETURNS void
@@ -386,7 +399,7 @@ BEGIN
     INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos, chave_api_id, transferencia_id)
     SELECT l.cliente_id, l.valor, l.tipo, l.descricao, l.saldo_apos, l.chave_api, l.transferencia
       FROM (SELECT e.ordem, 1 AS lado, e.cliente_id, e.valor, CASE WHEN e.para IS NULL THEN e.tipo ELSE 'd' END AS tipo,
-                   e.descricao, e.saldo_apos, p_chaves_api[e.ordem::integer] AS chave_api, e.transferencia
+                   e.descricao, e.saldo_apos, nullif(p_escritores[e.ordem::integer], 0) AS chave_api, e.transferencia
               FROM unnest(p_cliente_ids, p_paras, p_valores, p_tipos, p_descricoes, p_saldos, p_transferencias,
                           p_aplicadas)
                    WITH ORDINALITY
@@ -400,16 +413,17 @@ BEGIN
      ORDER BY l.ordem, l.lado;
 
     IF p_chaves IS NOT NULL THEN
-        INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo)
-        SELECT e.cliente_id, e.chave, e.valor, e.tipo, e.descricao, e.resultado, e.limite, e.saldo
-          FROM unnest(p_cliente_ids, p_chaves, p_valores, p_tipos, p_descricoes, p_resultados, p_limites, p_saldos,
-                      p_guarda_chave)
-               AS e (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo, guarda)
+        INSERT INTO chaves_idempotencia (cliente_id, chave_api_id, chave, valor, tipo, descricao, resultado, limite,
+                                         saldo)
+        SELECT e.cliente_id, e.chave_api_id, e.chave, e.valor, e.tipo, e.descricao, e.resultado, e.limite, e.saldo
+          FROM unnest(p_cliente_ids, p_escritores, p_chaves, p_valores, p_tipos, p_descricoes, p_resultados, p_limites,
+                      p_saldos, p_guarda_chave)
+               AS e (cliente_id, chave_api_id, chave, valor, tipo, descricao, resultado, limite, saldo, guarda)
          WHERE e.guarda;
-        INSERT INTO chaves_transferencia (cliente_id, chave, para, transferencia)
-        SELECT e.cliente_id, e.chave, e.para, e.transferencia
-          FROM unnest(p_cliente_ids, p_chaves, p_paras, p_transferencias, p_guarda_chave)
-               AS e (cliente_id, chave, para, transferencia, guarda)
+        INSERT INTO chaves_transferencia (cliente_id, chave_api_id, chave, para, transferencia)
+        SELECT e.cliente_id, e.chave_api_id, e.chave, e.para, e.transferencia
+          FROM unnest(p_cliente_ids, p_escritores, p_chaves, p_paras, p_transferencias, p_guarda_chave)
+               AS e (cliente_id, chave_api_id, chave, para, transferencia, guarda)
          WHERE e.guarda AND e.para IS NOT NULL;
     END IF;
 END;
@@ -419,7 +433,7 @@ $$;
 -- after 07-privileges.sql took that back from the others; the instances
 -- call registrar_movimentos only.
 REVOKE ALL ON FUNCTION transferencia_inteira, conferir_transferencia, recusar_alteracao_transferencias,
-    movimentos_max, lista_de, conferir_movimentos, transferencias_do_lote, decidir_movimentos,
+    conferir_movimentos, transferencias_do_lote, decidir_movimentos,
     registrar_movimentos, escrever_movimentos FROM PUBLIC;
 DO $$
 BEGIN

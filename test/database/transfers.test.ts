@@ -191,7 +191,10 @@ describe('the role model', () => {
     await refused(one({ 5: ['a', 'b'] }));
     await refused(one({ 6: -1 }));
     await refused(one({ 6: null }));
-    await refused(one({ 7: [123456] }));
+    await refused(one({ 7: [null, null] }));
+    // A proof that is no API key's is refused as the API refuses it: an answer, nothing written.
+    const forged = await api.query<Outcome>(CALL, one({ 7: [Buffer.alloc(32)] }));
+    expect(forged.rows.map((row) => row.resultado)).toEqual(['chave_api_invalida']);
     const fromZero = ['[0:0]={1}', [2], [1], ['t'], ['x']];
     const shifted = api.query('SELECT * FROM registrar_movimentos($1, $2, $3, $4, $5)', fromZero);
     await expect(shifted).rejects.toThrow(/array/);
@@ -201,7 +204,7 @@ describe('the role model', () => {
 
   it('may call registrar_movimentos only, not its parts, and write no table', async () => {
     const nulls = (count: number) => Array(count).fill('NULL').join(', ');
-    for (const helper of [`SELECT decidir_movimentos(${nulls(14)})`, `SELECT escrever_movimentos(${nulls(16)})`,
+    for (const helper of [`SELECT decidir_movimentos(${nulls(16)})`, `SELECT escrever_movimentos(${nulls(16)})`,
       "INSERT INTO transferencias (pagador, recebedor, valor, descricao) VALUES (1, 2, 1, 'x')",
       'SELECT * FROM transferencias']) {
       await expect(api.query(helper)).rejects.toThrow(/permission denied/);

@@ -34,7 +34,8 @@ export interface PendingTransfer {
   clientId: number;
   transfer: TransferRequest;
   idempotencyKey: string | undefined;
-  apiKeyId?: number | undefined;
+  /** The proof of the API key that sent it (CREBITO_AUTH=keys; ApiKey.proof), or undefined without auth. */
+  apiKeyProof?: Buffer | undefined;
 }
 
 /** Anything that moves money: what the transactions' queue carries. */
@@ -60,7 +61,7 @@ export const MOVEMENTS_QUERY: PreparedQuery = {
 /** The columns of one call: per item its payer, payee (NULL for a transaction), amount, tipo, description, keys. */
 export function movementValues(batch: PendingMovement[], keyWaitMsMax: number): unknown[] {
   const keyed = batch.some((pending) => pending.idempotencyKey !== undefined);
-  const apiKeyed = batch.some((pending) => pending.apiKeyId !== undefined);
+  const apiKeyed = batch.some((pending) => pending.apiKeyProof !== undefined);
   return [
     batch.map((pending) => pending.clientId),
     batch.map((pending) => (isTransfer(pending) ? pending.transfer.para : null)),
@@ -69,7 +70,7 @@ export function movementValues(batch: PendingMovement[], keyWaitMsMax: number): 
     batch.map((pending) => (isTransfer(pending) ? pending.transfer.descricao : pending.request.descricao)),
     keyed ? batch.map((pending) => pending.idempotencyKey ?? null) : null,
     keyWaitMsMax,
-    apiKeyed ? batch.map((pending) => pending.apiKeyId ?? null) : null,
+    apiKeyed ? batch.map((pending) => pending.apiKeyProof ?? null) : null,
   ];
 }
 

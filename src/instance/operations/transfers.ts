@@ -72,7 +72,8 @@ function replyTransfer(context: RouteContext, exchange: Exchange, answer: Moveme
 const handle: Handle<PendingMovement, MovementAnswer> = (context, exchange, request, submit) => {
   const { ledger, book } = context;
   const clientId = parseClientId(request.getParameter(0));
-  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'write');
+  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'write',
+    request.getHeader('x-real-ip'));
   const header = readIdempotencyKeyHeader(request);
   const idempotencyKey = header instanceof Failure ? header : parseIdempotencyKey(header);
   // The body is read first even when the request is refused: answering
@@ -83,7 +84,7 @@ const handle: Handle<PendingMovement, MovementAnswer> = (context, exchange, requ
     if (idempotencyKey instanceof Failure) return replyFailure(book, exchange, idempotencyKey);
     const transfer = parseTransferBody(body, clientId);
     if (transfer instanceof Failure) return replyFailure(book, exchange, transfer);
-    book.replyAfter(exchange, submit({ clientId, transfer, idempotencyKey, apiKeyId: apiKey?.id }),
+    book.replyAfter(exchange, submit({ clientId, transfer, idempotencyKey, apiKeyProof: apiKey?.proof }),
       (answer) => replyTransfer(context, exchange, answer));
   };
   const tooLarge = () => replyFailure(book, exchange, failures.bodyTooLarge);
