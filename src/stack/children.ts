@@ -16,6 +16,7 @@ import { INSTANCE_ENTRY } from './paths.js';
 import { holdsListeningPort, processGroupMembers } from './processes.js';
 import { Supervised } from './supervisor.js';
 import type { TlsPlan } from './tls.js';
+import { postgresSettingsFor, readEventsConfig } from '../events/config.js';
 
 const READY_TIMEOUT_MS = 30_000;
 // An instance's own drain deadline, and a margin for closing its pool.
@@ -50,7 +51,7 @@ export function superviseDatabase(config: LauncherConfig, runDirectory: string, 
   const location = embeddedPostgresLocation(config, runDirectory);
   return new Supervised({
     name: 'PostgreSQL',
-    start: () => startEmbeddedPostgres({ ...location, mode: config.databaseMode, log: hooks.log }),
+    start: () => startEmbeddedPostgres({ ...location, mode: config.databaseMode, log: hooks.log, extraSettings: postgresSettingsFor(readEventsConfig(process.env)) }),
     ...hooks,
   });
 }

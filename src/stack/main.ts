@@ -29,6 +29,7 @@ import { stateFilePath, writeStackState, type RecordedProcess, type StackState }
 import { Supervised } from './supervisor.js';
 import { HaCluster } from './ha/cluster.js';
 import { prepareTls, type TlsPlan } from './tls.js';
+import { EventsStack } from '../events/launch.js';
 
 // The stack is up once every instance says its database answers (/ready).
 const INSTANCES_READY_TIMEOUT_MS = 30_000;
@@ -54,6 +55,8 @@ interface Stack {
   /** HTTPS at nginx, when on. */
   tls: TlsPlan | undefined;
   prometheus: { plan: PrometheusPlan; supervised: Supervised } | undefined;
+  /** CREBITO_EVENTS=on: the change stream's broker and publisher (docs/events.md). */
+  events: EventsStack | undefined;
   /** Which instances nginx sends new requests to (the liveness watches take them out and put them back). */
   rotation: Rotation;
   /** One liveness watch per instance, once they have started. */
@@ -105,6 +108,7 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     nginx: nginxBinary === undefined ? undefined : superviseNginx(config, { runDirectory, binary: nginxBinary, listenAddresses, workerUser: access.nginxWorker, tls }, hooks),
     tls,
     prometheus: planPrometheus(config, hooks),
+    events: EventsStack.plan(config.dataDirectory, () => replicationUrlOf(stack), hooks),
     rotation: new Rotation({
       names: instances.map((instance) => instance.name),
       markerOf: nginxBinary === undefined ? undefined : (index) => outOfRotationMarker(runDirectory, index),
@@ -126,7 +130,13 @@ function planPrometheus(config: LauncherConfig, hooks: SupervisionHooks): Stack[
 }
 
 function adminTargets(stack: Stack): { name: string; admin: string }[] {
-  return stack.instances.flatMap((instance, index) => (stack.admins[index] === null ? [] : [{ name: instance.name, admin: stack.admins[index]! }]));
+  const instances = stack.instances.flatMap((instance, index) => (stack.admins[index] === null ? [] : [{ name: instance.name, admin: stack.admins[index]! }]));
+  return [...instances, ...(stack.events?.adminTargets() ?? [])];
+}
+
+/** The change stream reads the replication slot as a superuser (or CREBITO_EVENTS_DATABASE_URL's role, which needs REPLICATION). */
+function replicationUrlOf(stack: Stack): string {
+  return process.env.CREBITO_EVENTS_DATABASE_URL || (stack.database?.latest?.adminUrl ?? stack.ha?.databaseUrl ?? ownerUrlOf(stack));
 }
 
 /** The database to give an instance at its (re)start: DATABASE_URL, or the embedded server's as it last started. */
@@ -189,6 +199,7 @@ function writeState(stack: Stack): void {
     })),
     postgres: postgres === undefined ? null : { ...postgres.identity, dataDirectory: embeddedPostgresLocation(config, stack.runDirectory).dataDirectory },
     prometheus: stack.prometheus === undefined ? null : { ...recorded(stack.prometheus.supervised), url: `http://127.0.0.1:${stack.prometheus.plan.port}` },
+    ...(stack.events === undefined ? {} : { events: stack.events.state() }),
     ...(stack.ha === undefined ? {} : { databaseNodes: stack.ha.nodeStates(), passwordsFile: stack.ha.passwordsFile }),
   };
   writeStackState(stack.runDirectory, state);
@@ -243,6 +254,7 @@ async function stop(stack: Stack, reason: string, exitCode: number): Promise<voi
   await stack.nginx?.stop();
   await stack.prometheus?.supervised.stop();
   await Promise.all(stack.instances.map((instance) => instance.stop()));
+  await stack.events?.stop();
   await stack.ha?.stop();
   if (stack.database !== undefined) {
     await stack.database.stop();
@@ -268,7 +280,10 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stopStack?.('SIGINT', 0));
   process.on('SIGTERM', () => void stopStack?.('SIGTERM', 0));
 
+  const brokerStarting = stack.events?.startBroker();
   await startDatabase(stack);
+  await brokerStarting;
+  await stack.events?.startPublisher();
   sayHowToReach(stack);
   await Promise.all(stack.instances.map((instance) => instance.start()));
   stack.liveness = stack.instances.map((instance, index) => watchLiveness({

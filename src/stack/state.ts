@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { DatabaseMode } from './config.js';
 import type { DatabaseNodeState, RolePasswords } from './ha/cluster.js';
 import type { ProcessIdentity } from './processes.js';
+import type { EventsState } from '../events/launch.js';
 
 export interface StackState {
   launcherPid: number;
@@ -29,6 +30,8 @@ export interface StackState {
   prometheus: (RecordedProcess & { url: string }) | null;
   /** The server started last (while it is being restarted, the one that died). */
   postgres: (ProcessIdentity & { dataDirectory: string }) | null;
+  /** With CREBITO_EVENTS=on: the change stream's publisher and broker (docs/events.md); otherwise absent. */
+  events?: EventsState;
   /** With CREBITO_HA=on: every database node, its role and processes; otherwise absent. */
   databaseNodes?: DatabaseNodeState[];
   /**
