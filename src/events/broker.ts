@@ -75,6 +75,11 @@ function environmentFor(plan: BrokerPlan, directories: Record<string, string>): 
     RABBITMQ_PID_FILE: path.join(directories.home!, 'rabbitmq.pid'),
     // Into the launcher's own output, as nginx and PostgreSQL log.
     RABBITMQ_LOGS: '-',
+    // The script then execs the Erlang VM instead of keeping it as a child
+    // of its shell: the pid the launcher holds is the broker itself, which a
+    // signal (and the launcher's supervision) reaches. -noinput, passed as
+    // an argument, keeps the VM from reading a terminal.
+    RABBITMQ_ALLOW_INPUT: 'true',
   };
 }
 
@@ -112,7 +117,7 @@ export async function startLocalBroker(plan: BrokerPlan, log: StackLog): Promise
   const child = await startChild({
     name: 'RabbitMQ',
     command: SERVER_SCRIPT,
-    args: [],
+    args: ['-noinput'],
     spawnOptions: { ...(owner ?? {}), cwd: directories.home, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: environmentFor(plan, directories) },
     waitUntilReady: (server) => waitForOrThrow(`RabbitMQ accepting AMQP on port ${plan.port}`, () => acceptsAmqp(url), {
       timeoutMs: READY_TIMEOUT_MS, intervalMs: READY_POLL_INTERVAL_MS, abandonWhen: () => hasExited(server),

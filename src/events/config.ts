@@ -38,7 +38,9 @@ export function readEventsConfig(environment: Environment): EventsConfig {
   return {
     enabled: switched === 'on',
     brokerUrl,
-    brokerPort: integerOf(environment, 'CREBITO_EVENTS_BROKER_PORT', 5682, 1024, 45_000),
+    // Below 30000: RabbitMQ 3.10 failed to start its Erlang distribution with
+    // ports in the ephemeral range (36189 did, 32000 did not).
+    brokerPort: integerOf(environment, 'CREBITO_EVENTS_BROKER_PORT', 5682, 1024, 30_000),
     adminPort: integerOf(environment, 'CREBITO_EVENTS_ADMIN_PORT', 9199, 0, 65_535),
     walKeepMb: integerOf(environment, 'CREBITO_EVENTS_WAL_KEEP_MB', 4096, 64, 1_048_576),
   };

@@ -50,8 +50,8 @@ export async function peekWaiting(database: pg.Pool): Promise<{ rows: number; ol
   const { rows } = await database.query<{ inserts: string; oldest: Buffer | null }>(
     `SELECT count(*) FILTER (WHERE get_byte(data, 0) = 73) AS inserts,
             (array_agg(substr(data, 10, 8) ORDER BY lsn) FILTER (WHERE get_byte(data, 0) = 66))[1] AS oldest
-       FROM pg_logical_slot_peek_binary_changes($1, NULL, $2, 'proto_version', '1', 'publication_names', $1)`,
-    [STREAM_NAME, PEEK_CHANGES_MAX]);
+       FROM pg_logical_slot_peek_binary_changes($1, NULL, $2, 'proto_version', '1', 'publication_names', $3)`,
+    [STREAM_NAME, PEEK_CHANGES_MAX, STREAM_NAME]);
   const row = rows[0]!;
   const oldest = row.oldest === null ? null : Number((row.oldest.readBigInt64BE(0) + POSTGRES_EPOCH_US) / 1000n);
   return { rows: Number(row.inserts), oldestCommitMs: oldest };

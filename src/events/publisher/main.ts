@@ -94,8 +94,7 @@ async function streamForever(): Promise<never> {
     confirmations = new Confirmations((committedAtMs, messages) => metrics.released(committedAtMs, messages));
     metrics.sessionStarted(confirmations);
     try {
-      streaming = true;
-      await runSession({ databaseUrl, brokerUrl, keys, log, confirmations });
+      await runSession({ databaseUrl, brokerUrl, keys, log, confirmations, onStreaming: () => { streaming = true; } });
     } catch (error) {
       lastError = (error as Error).message;
       log.warn(`the stream stopped (${lastError}); starting again from the slot's confirmed position`);

@@ -27,6 +27,8 @@ const ACK_INTERVAL_MS = 20;
 /** The queue that keeps every event until someone reads it (docs/events.md). */
 export const RETAINED_QUEUE = 'crebito.transacoes';
 const AMQP_HEARTBEAT_S = 5;
+// A frozen broker accepts the TCP connection and then says nothing.
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export interface SessionOptions {
   databaseUrl: string;
@@ -35,6 +37,8 @@ export interface SessionOptions {
   log: Log;
   /** Told of every step, so /health and /metrics can read it. */
   confirmations: Confirmations;
+  /** Once both connections are up and the slot streams. */
+  onStreaming: () => void;
 }
 
 type Item = { kind: 'data'; message: any } | { kind: 'keepalive'; lsn: bigint; reply: boolean };
@@ -86,6 +90,19 @@ class Session {
   }
 
   async run(): Promise<never> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the broker did not answer within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.connectBroker(), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return this.stream();
+  }
+
+  private async connectBroker(): Promise<void> {
     this.broker = await amqp.connect(withHeartbeat(this.options.brokerUrl));
     this.broker.on('error', (error: Error) => this.fail(error));
     this.broker.on('close', () => this.fail(new Error('the broker closed the connection')));
@@ -93,6 +110,10 @@ class Session {
     this.channel.on('error', (error: Error) => this.fail(error));
     this.channel.on('close', () => this.fail(new Error('the broker closed the channel')));
     await declareTopology(this.channel);
+  }
+
+  private async stream(): Promise<never> {
+    this.service.on('start', () => this.options.onStreaming());
     this.service.on('error', (error: Error) => this.fail(error));
     // Both kinds go through one queue, in the order they arrived: a keepalive
     // may move the slot only past what was read before it.
