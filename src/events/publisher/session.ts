@@ -9,6 +9,7 @@
 
 import type { Socket } from 'node:net';
 import amqp, { type ConfirmChannel, type ChannelModel } from 'amqplib';
+import pg from 'pg';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import type { Log } from '../../shared/log.js';
 import { EXCHANGE_NAME, PUBLISHED_TABLE, STREAM_NAME } from '../config.js';
@@ -40,6 +41,13 @@ export interface SessionOptions {
   /** Once both connections are up and the slot streams. */
   onStreaming: () => void;
 }
+
+// pgoutput sends every value as PostgreSQL's text, and the library parses
+// each as it arrives with pg's parser for its type: a timestamptz would
+// become a Date and lose its microseconds. In this process every value the
+// stream carries stays text (message.ts types the ones it knows).
+const TEXT_KEPT_TYPE_OIDS = [16, 20, 21, 23, 26, 114, 700, 701, 1082, 1114, 1184, 1186, 1700, 3802];
+for (const oid of TEXT_KEPT_TYPE_OIDS) pg.types.setTypeParser(oid, (text: string) => text);
 
 type Item = { kind: 'data'; message: any } | { kind: 'keepalive'; lsn: bigint; reply: boolean };
 
@@ -168,9 +176,6 @@ class Session {
     switch (message.tag) {
       case 'relation':
         this.relations.set(message.relationOid, { name: message.name, columns: message.columns });
-        // Keep pgoutput's text: the library's parsers would turn a
-        // timestamptz into a Date and lose its microseconds.
-        for (const column of message.columns) column.parser = (text: string) => text;
         return;
       case 'begin':
         confirmations.begin(Number(message.commitTime / 1000n));
