@@ -3,8 +3,8 @@
 // dropped (dedupe.ts). Reads the broker of the stack running on
 // CREBITO_DATA_DIR (its state.json), or CREBITO_EVENTS_URL. Without --queue
 // it follows the stream from now on, in a queue of its own that goes away
-// with it; --queue reads a durable queue that keeps the stream while nobody
-// reads, such as crebito.transacoes (the publisher's).
+// with it; --queue reads a durable queue of the consumer's that keeps the
+// stream while nobody reads (docs/events.md).
 
 import path from 'node:path';
 import amqp from 'amqplib';

@@ -25,6 +25,8 @@ export class Confirmations {
   confirmedLsn = 0n;
   published = 0;
   confirmed = 0;
+  /** Returned by the broker: no queue was bound for its routing key. */
+  unroutable = 0;
 
   /** onReleased hears each commit once all of it is in the broker, with when it committed. */
   constructor(private readonly onReleased: (committedAtMs: number, messages: number) => void = () => undefined) {}

@@ -71,7 +71,7 @@ function health(): { status: number; body: object } {
   const state = lost ? 'slot-lost' : streaming ? 'streaming' : 'not-streaming';
   return {
     status: state === 'streaming' ? 200 : 503,
-    body: { state, behind: behind(), retainedWalBytes: slot.retainedBytes, walStatus: slot.walStatus, safeWalBytes: slot.safeBytes, published: metrics.published, confirmed: metrics.confirmed, lastError },
+    body: { state, behind: behind(), retainedWalBytes: slot.retainedBytes, walStatus: slot.walStatus, safeWalBytes: slot.safeBytes, published: metrics.published, confirmed: metrics.confirmed, unroutable: metrics.unroutable, lastError },
   };
 }
 

@@ -14,6 +14,7 @@ export class PublisherMetrics {
   /** Totals of the runs that have ended; the running one's are added at read time. */
   private publishedBefore = 0;
   private confirmedBefore = 0;
+  private unroutableBefore = 0;
   private current: Confirmations | undefined;
   private readonly lag = new client.Histogram({
     name: 'crebito_events_lag_seconds', help: 'From a commit to the broker confirming its last row', buckets: LAG_BUCKETS_SECONDS, registers: [this.registry],
@@ -31,6 +32,7 @@ export class PublisherMetrics {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'crebito_events_' });
     new client.Counter({ name: 'crebito_events_published_total', help: 'Rows handed to the broker (again after a restart: at least once)', registers: [this.registry], collect: this.totalOf('published') });
     new client.Counter({ name: 'crebito_events_confirmed_total', help: 'Rows the broker confirmed', registers: [this.registry], collect: this.totalOf('confirmed') });
+    new client.Counter({ name: 'crebito_events_unroutable_total', help: 'Rows the broker returned: no queue was bound for them', registers: [this.registry], collect: this.totalOf('unroutable') });
   }
 
   get contentType(): string {
@@ -45,11 +47,15 @@ export class PublisherMetrics {
     return this.confirmedBefore + (this.current?.confirmed ?? 0);
   }
 
+  get unroutable(): number {
+    return this.unroutableBefore + (this.current?.unroutable ?? 0);
+  }
+
   private gauge(name: string, help: string): client.Gauge {
     return new client.Gauge({ name, help, registers: [this.registry] });
   }
 
-  private totalOf(which: 'published' | 'confirmed'): (this: client.Counter) => void {
+  private totalOf(which: 'published' | 'confirmed' | 'unroutable'): (this: client.Counter) => void {
     const metrics = this;
     return function collect() {
       this.reset();
@@ -68,6 +74,7 @@ export class PublisherMetrics {
   sessionEnded(ended: Confirmations): void {
     this.publishedBefore += ended.published;
     this.confirmedBefore += ended.confirmed;
+    this.unroutableBefore += ended.unroutable;
     this.current = undefined;
   }
 

@@ -25,8 +25,6 @@ const QUEUED_MAX = 2000;
 const IN_FLIGHT_MAX = 5000;
 // Confirmations arrive in bursts; the slot is told at most this often.
 const ACK_INTERVAL_MS = 20;
-/** The queue that keeps every event until someone reads it (docs/events.md). */
-export const RETAINED_QUEUE = 'crebito.transacoes';
 const AMQP_HEARTBEAT_S = 5;
 // A frozen broker accepts the TCP connection and then says nothing.
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -56,11 +54,14 @@ function withHeartbeat(url: string): string {
   return /[?&]heartbeat=/.test(url) ? url : `${url}${url.includes('?') ? '&' : '?'}heartbeat=${AMQP_HEARTBEAT_S}`;
 }
 
-/** The exchange and the queue that keeps everything; idempotent, so every run declares them. */
+/**
+ * The exchange, idempotent, so every run declares it. No queue: each
+ * consumer binds its own (a durable one keeps the stream while it is away).
+ * A message no queue is bound for is returned by the broker (mandatory) and
+ * counted, not stored: crebito_events_unroutable_total (docs/events.md).
+ */
 export async function declareTopology(channel: ConfirmChannel): Promise<void> {
   await channel.assertExchange(EXCHANGE_NAME, 'topic', { durable: true });
-  await channel.assertQueue(RETAINED_QUEUE, { durable: true });
-  await channel.bindQueue(RETAINED_QUEUE, EXCHANGE_NAME, 'clientes.#');
 }
 
 /** Runs until something fails; always rejects, after closing both connections. */
@@ -118,6 +119,7 @@ class Session {
     this.channel.on('error', (error: Error) => this.fail(error));
     this.channel.on('close', () => this.fail(new Error('the broker closed the channel')));
     await declareTopology(this.channel);
+    this.channel.on('return', () => this.options.confirmations.unroutable++);
   }
 
   private async stream(): Promise<never> {
@@ -203,7 +205,7 @@ class Session {
     while (confirmations.inFlight >= IN_FLIGHT_MAX) await new Promise((resolve) => setTimeout(resolve, 5));
     const confirmed = confirmations.publishing();
     const body = Buffer.from(JSON.stringify(event));
-    const properties = { persistent: true, messageId: String(event.id), contentType: 'application/json', type: 'transacao', timestamp: Math.floor(Date.now() / 1000) };
+    const properties = { mandatory: true, persistent: true, messageId: String(event.id), contentType: 'application/json', type: 'transacao', timestamp: Math.floor(Date.now() / 1000) };
     const room = this.channel!.publish(EXCHANGE_NAME, `clientes.${event.cliente_id}`, body, properties, (error: unknown) => {
       if (error === null || error === undefined) {
         confirmed();
