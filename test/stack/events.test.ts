@@ -12,7 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../src/shared/wait.js';
 import { StreamRecorder } from '../../tools/events/recorder.js';
 import { judgeStream, readLedgerRows, type StreamVerdict } from '../../tools/ledger-check/stream-verdict.js';
+import { spawn } from 'node:child_process';
 import net from 'node:net';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { makeDataDirectory, stackPort, startStack, type RunningStack } from '../../tools/harness/stack.js';
 import { postTransaction } from '../support/http.js';
 
@@ -112,6 +115,23 @@ describe('the change stream', () => {
     expect(verdict.ledgerRows).toBe(200);
     expect(events().broker.pid).toBeTypeOf('number');
     expect(events().broker.url).not.toContain('guest');
+  });
+
+  it('npm run events -- tail --client N prints that client\'s stream, one JSON line per transaction', async () => {
+    const tail = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'tools', 'events', 'main.js'), 'tail', '--client', '4', '--count', '2'], {
+      env: { ...process.env, CREBITO_DATA_DIR: stack.dataDirectory }, stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    tail.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    const exited = new Promise((resolve) => tail.once('exit', resolve));
+    // Its queue exists once it consumes; until then a message would not reach it.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    for (const [client, descricao] of [[3, 'other'], [4, 'first'], [4, 'second']] as const) {
+      expect((await postTransaction(stack.baseUrl, client, { valor: 5, tipo: 'c', descricao })).status).toBe(200);
+    }
+    expect(await exited).toBe(0);
+    const lines = output.trim().split('\n').map((line) => JSON.parse(line) as { cliente_id: number; descricao: string });
+    expect(lines.map((line) => [line.cliente_id, line.descricao])).toEqual([[4, 'first'], [4, 'second']]);
   });
 
   it('resumes from the slot after the publisher is killed mid-stream (SIGKILL)', async () => {
