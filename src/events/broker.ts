@@ -81,7 +81,7 @@ function environmentFor(plan: BrokerPlan, directories: Record<string, string>): 
     // an argument, keeps the VM from reading a terminal.
     RABBITMQ_ALLOW_INPUT: 'true',
     // Erlang's schedulers spin while idle by default, taking CPU the API and
-    // PostgreSQL need on a small machine; measured in results/events-cost.md.
+    // PostgreSQL need on a small machine (measured by `npm run events:cost`).
     RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '+sbwt none +sbwtdcpu none +sbwtdio none',
   };
 }

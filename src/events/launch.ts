@@ -9,7 +9,7 @@ import path from 'node:path';
 import { startChild } from '../stack/child.js';
 import type { SupervisionHooks } from '../stack/children.js';
 import { PROJECT_ROOT } from '../stack/paths.js';
-import type { RecordedProcess } from '../stack/state.js';
+import type { EventsState, RecordedProcess } from '../stack/state.js';
 import { Supervised } from '../stack/supervisor.js';
 import { readEventsConfig, type EventsConfig } from './config.js';
 import { startLocalBroker, stopPortMapper, type LocalBroker } from './broker.js';
@@ -17,12 +17,6 @@ import { startLocalBroker, stopPortMapper, type LocalBroker } from './broker.js'
 export const PUBLISHER_ENTRY = path.join(PROJECT_ROOT, 'dist', 'src', 'events', 'publisher', 'main.js');
 const PUBLISHER_READY_TIMEOUT_MS = 30_000;
 const PUBLISHER_STOP_TIMEOUT_MS = 5000;
-
-/** What state.json records of the stream. */
-export interface EventsState {
-  publisher: RecordedProcess & { admin: string | null };
-  broker: { url: string } & Partial<RecordedProcess>;
-}
 
 const recorded = (supervised: Supervised | undefined): RecordedProcess => supervised?.running?.identity ?? { pid: undefined };
 

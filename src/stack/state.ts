@@ -10,7 +10,6 @@ import path from 'node:path';
 import type { DatabaseMode } from './config.js';
 import type { DatabaseNodeState, RolePasswords } from './ha/cluster.js';
 import type { ProcessIdentity } from './processes.js';
-import type { EventsState } from '../events/launch.js';
 
 export interface StackState {
   launcherPid: number;
@@ -40,6 +39,12 @@ export interface StackState {
    * into the URLs above for the tools. state.json itself holds no secret.
    */
   passwordsFile?: string;
+}
+
+/** What state.json records of the change stream (events/launch.ts): the publisher, and the broker (its pid only when the launcher runs it). */
+export interface EventsState {
+  publisher: RecordedProcess & { admin: string | null };
+  broker: { url: string } & Partial<RecordedProcess>;
 }
 
 /** A supervised process: its identity, or no pid while it is being restarted. */
