@@ -3,6 +3,8 @@
 // Read here rather than in shared/settings.ts because nothing else in the
 // stack reads them and the stream is off unless asked for.
 
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Environment } from '../shared/settings.js';
 
 export const EXCHANGE_NAME = 'crebito';
@@ -46,8 +48,15 @@ export function readEventsConfig(environment: Environment): EventsConfig {
   };
 }
 
-/** The embedded PostgreSQL's extra settings when the stream is on: logical decoding, and the bound on held-back WAL. */
-export function postgresSettingsFor(config: EventsConfig): string[] {
-  if (!config.enabled) return [];
+/**
+ * The embedded PostgreSQL's extra settings when the stream is on: logical
+ * decoding, and the bound on held-back WAL. Also when it is off but the data
+ * directory still has the stream's slot: PostgreSQL refuses to start with a
+ * logical slot and a lower wal_level, and without the bound the slot would
+ * hold WAL for ever (docs/events.md, "Turning it off").
+ */
+export function postgresSettingsFor(config: EventsConfig, dataDirectory?: string): string[] {
+  const slotLeft = dataDirectory !== undefined && fs.existsSync(path.join(dataDirectory, 'pg_replslot', STREAM_NAME));
+  if (!config.enabled && !slotLeft) return [];
   return ['wal_level=logical', `max_slot_wal_keep_size=${config.walKeepMb}MB`];
 }

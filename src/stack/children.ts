@@ -51,7 +51,7 @@ export function superviseDatabase(config: LauncherConfig, runDirectory: string, 
   const location = embeddedPostgresLocation(config, runDirectory);
   return new Supervised({
     name: 'PostgreSQL',
-    start: () => startEmbeddedPostgres({ ...location, mode: config.databaseMode, log: hooks.log, extraSettings: postgresSettingsFor(readEventsConfig(process.env)) }),
+    start: () => startEmbeddedPostgres({ ...location, mode: config.databaseMode, log: hooks.log, extraSettings: postgresSettingsFor(readEventsConfig(process.env), location.dataDirectory) }),
     ...hooks,
   });
 }

@@ -43,16 +43,26 @@ let lastError: string | null = null;
 let slot: SlotFacts = { exists: false, behindBytes: 0, retainedBytes: 0, walStatus: null, safeBytes: null };
 let waiting: { rows: number; oldestCommitMs: number | null } | null = null;
 
-/** The publication (inserts on transacoes only) and the slot, created once; a slot made later starts the stream there. */
+/**
+ * The publication (inserts on transacoes only) and the slot, created once;
+ * the stream begins where the slot does. Under Patroni the slot may exist
+ * first (a permanent slot, made at the cluster's bootstrap): decoding from
+ * before the publication existed fails ("publication does not exist") for
+ * ever, so a slot found when the publication is new is moved to now. Nothing
+ * is skipped: the publication did not exist, so no row was meant for it yet.
+ */
 async function ensurePublicationAndSlot(): Promise<void> {
   const { rows } = await database.query<{ wal_level: string }>('SELECT current_setting(\'wal_level\') AS wal_level');
   if (rows[0]!.wal_level !== 'logical') throw new Error(`the database runs with wal_level=${rows[0]!.wal_level}; the change stream needs wal_level=logical`);
-  await database.query(`DO $$ BEGIN
-      IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = '${STREAM_NAME}') THEN
-        CREATE PUBLICATION ${STREAM_NAME} FOR TABLE ${PUBLISHED_TABLE} WITH (publish = 'insert');
-      END IF; END $$`);
-  await database.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')
-      WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`, [STREAM_NAME]);
+  const created = (await database.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [STREAM_NAME])).rowCount === 0;
+  if (created) await database.query(`CREATE PUBLICATION ${STREAM_NAME} FOR TABLE ${PUBLISHED_TABLE} WITH (publish = 'insert')`);
+  const slot = await database.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [STREAM_NAME]);
+  if (slot.rowCount === 0) {
+    await database.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [STREAM_NAME]);
+  } else if (created) {
+    await database.query('SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())', [STREAM_NAME]);
+    log.warn('the replication slot existed before the publication (a permanent slot of Patroni\'s): moved it to now, where the stream begins');
+  }
 }
 
 /** Rows, bytes and seconds the broker does not hold yet. */
