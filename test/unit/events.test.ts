@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { Confirmations } from '../../src/events/publisher/confirmations.js';
 import { bigIntToLsn, lsnToBigInt } from '../../src/events/publisher/lsn.js';
 import { eventOf, isoMicroseconds } from '../../src/events/publisher/message.js';
+import { haEventsHba, haEventsSettings } from '../../src/events/ha.js';
+import { postgresSettingsFor, readEventsConfig } from '../../src/events/config.js';
 import { ClientDedupe } from '../../tools/events/dedupe.js';
 import type { Delivery } from '../../tools/events/recorder.js';
 import { judgeStream, type LedgerRow } from '../../tools/ledger-check/stream-verdict.js';
@@ -95,5 +97,24 @@ describe('the stream verdict', () => {
     expect(judgeStream([...ledger.map((r) => delivery(r)), delivery(row(9, 1))], ledger, []).invented).toEqual([9]);
     expect(judgeStream([delivery(ledger[0]!, { valor: 2 }), delivery(ledger[1]!), delivery(ledger[2]!)], ledger, []).invented).toEqual([1]);
     expect(judgeStream([delivery(ledger[2]!), delivery(ledger[1]!), delivery(ledger[0]!)], ledger, []).outOfOrderClients).toEqual([1]);
+  });
+});
+
+describe('the database settings the stream needs', () => {
+  it('adds nothing when off; logical decoding and the bound when on', () => {
+    expect(postgresSettingsFor(readEventsConfig({}))).toEqual([]);
+    expect(postgresSettingsFor(readEventsConfig({ CREBITO_EVENTS: 'on', CREBITO_EVENTS_WAL_KEEP_MB: '64' }))).toEqual(['wal_level=logical', 'max_slot_wal_keep_size=64MB']);
+    expect(() => readEventsConfig({ CREBITO_EVENTS: 'yes' })).toThrow(/on or off/);
+    expect(() => readEventsConfig({ CREBITO_EVENTS_BROKER_PORT: '36189' })).toThrow(/between/);
+  });
+
+  it('gives Patroni the permanent logical slot, with use_slots and logical WAL, only when on', () => {
+    expect(haEventsSettings({})).toEqual({});
+    expect(haEventsHba({}, '10.0.0.0/24')).toEqual([]);
+    const settings = haEventsSettings({ CREBITO_EVENTS: 'on' }) as { postgresql: { use_slots: boolean; parameters: Record<string, string> }; slots: object };
+    expect(settings.slots).toEqual({ crebito_eventos: { type: 'logical', database: 'crebito', plugin: 'pgoutput' } });
+    expect(settings.postgresql.use_slots).toBe(true);
+    expect(settings.postgresql.parameters).toMatchObject({ wal_level: 'logical', hot_standby_feedback: 'on' });
+    expect(haEventsHba({ CREBITO_EVENTS: 'on' }, '10.0.0.0/24')).toEqual(['host replication postgres 10.0.0.0/24 scram-sha-256']);
   });
 });
