@@ -154,7 +154,7 @@ async function check(target: Target, options: CheckOptions): Promise<boolean> {
   if (options.faults) printAvailability(availability);
   if (ha !== undefined) printHaVerdict(ha);
   if (streamVerdict !== undefined) printStreamVerdict(streamVerdict);
-  const stream_ = streamVerdict === undefined ? undefined : { ...streamVerdict, missing: streamVerdict.missing.slice(0, 100), invented: streamVerdict.invented.slice(0, 100) };
+  const stream_ = streamVerdict === undefined ? undefined : { ...streamVerdict, missing: streamVerdict.missing.slice(0, 100), invented: streamVerdict.invented.slice(0, 100), acknowledgedMissing: streamVerdict.acknowledgedMissing.slice(0, 100) };
   const summary = { date: new Date().toISOString(), loadAverage, runTag: run.tag, durationMs: options.durationMs, concurrency: options.concurrency, databaseMode: state.databaseMode, valid, verdict, ha, faults, availability, historyCap, stream: stream_ };
   const base = ha !== undefined ? `ledger-check-ha-${options.haFaults!.replaceAll(',', '+')}` : options.faults ? 'ledger-check-faults' : 'ledger-check';
   const name = streamVerdict === undefined ? base : `${base}-events`;
