@@ -280,7 +280,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stopStack?.('SIGINT', 0));
   process.on('SIGTERM', () => void stopStack?.('SIGTERM', 0));
 
+  // Beside the database; its failure is reported when awaited, not as an unhandled rejection.
   const brokerStarting = stack.events?.startBroker();
+  brokerStarting?.catch(() => undefined);
   await startDatabase(stack);
   await brokerStarting;
   await stack.events?.startPublisher();
