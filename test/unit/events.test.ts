@@ -97,6 +97,9 @@ describe('the stream verdict', () => {
     expect(judgeStream([...ledger.map((r) => delivery(r)), delivery(row(9, 1))], ledger, []).invented).toEqual([9]);
     expect(judgeStream([delivery(ledger[0]!, { valor: 2 }), delivery(ledger[1]!), delivery(ledger[2]!)], ledger, []).invented).toEqual([1]);
     expect(judgeStream([delivery(ledger[2]!), delivery(ledger[1]!), delivery(ledger[0]!)], ledger, []).outOfOrderClients).toEqual([1]);
+    // Rows at or below since (from before the run) may come, held to the ledger's content, never missing.
+    expect(judgeStream([delivery(ledger[1]!), delivery(ledger[2]!)], ledger, [], 1)).toMatchObject({ holds: true, ledgerRows: 2 });
+    expect(judgeStream([delivery(ledger[0]!, { valor: 9 }), delivery(ledger[1]!), delivery(ledger[2]!)], ledger, [], 1).invented).toEqual([1]);
   });
 });
 
