@@ -68,26 +68,77 @@ async function measureOnce(events: 'on' | 'off', seconds: { public: number; satu
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** The middle value; with an even count, the mean of the two in the middle. */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
 
-function markdown(report: { date: string; loadBefore: string; loadAfter: string; rounds: number; seconds: object; runs: Measured[]; p99Ratio: number; saturationShare: number; lagP99Ms: number }): string {
+interface Report {
+  date: string;
+  loadBefore: string;
+  loadAfter: string;
+  rounds: number;
+  seconds: object;
+  runs: Measured[];
+  /** Each round's on/off ratios (the rounds run one after the other, so each pair shares the machine's state). */
+  perRound: { p99Ratio: number; saturationShare: number }[];
+  p99Ratio: number;
+  saturationShare: number;
+  lagP99Ms: number;
+}
+
+function summarise(base: Omit<Report, 'perRound' | 'p99Ratio' | 'saturationShare' | 'lagP99Ms'>): Report {
+  const of = (events: 'on' | 'off') => base.runs.filter((run) => run.events === events);
+  const [off, on] = [of('off'), of('on')];
+  const perRound = on.map((run, index) => ({ p99Ratio: run.publicP99Ms / off[index]!.publicP99Ms, saturationShare: run.saturationPerSecond / off[index]!.saturationPerSecond }));
+  return {
+    ...base,
+    perRound,
+    p99Ratio: median(perRound.map((round) => round.p99Ratio)),
+    saturationShare: median(perRound.map((round) => round.saturationShare)),
+    lagP99Ms: median(on.map((run) => run.lagMs!.p99)),
+  };
+}
+
+function markdown(report: Report, command: string): string {
   const rows = report.runs.map((run) => `| ${run.events} | ${run.publicP50Ms.toFixed(2)} | ${run.publicP99Ms.toFixed(2)} | ${run.publicErrors} | ${run.saturationPerSecond.toFixed(0)} | ${run.lagMs === undefined ? '-' : `${run.lagMs.p50} / ${run.lagMs.p99} / ${run.lagMs.max} (${run.lagMs.rows} rows, ${run.lagMs.missing} missing)`} |`);
   return [
     `# Change stream cost (${report.date})`,
     '',
-    `\`npm run events:cost -- ${process.argv.slice(2).join(' ')}\`: the same stack with the stream off and on, alternately, ${report.rounds} round(s); load average ${report.loadBefore} before and ${report.loadAfter} after (a shared two-core machine, other work running).`,
+    `\`${command}\`: the same stack with the stream off and on, alternately, ${report.rounds} round(s); load average ${report.loadBefore} before and ${report.loadAfter} after (a shared two-core machine, other work running).`,
     '',
     '| events | public mix p50 (ms) | public mix p99 (ms) | errors | POSTs at saturation (/s) | stream lag p50 / p99 / max (ms) |',
     '|---|---|---|---|---|---|',
     ...rows,
     '',
-    `Medians: p99 at the public rate on/off ${report.p99Ratio.toFixed(2)}x (goal at most 1.1x); saturation on/off ${(report.saturationShare * 100).toFixed(0)}% (goal at least 90%); stream lag p99 at the public rate ${report.lagP99Ms} ms (goal at most 100 ms).`,
+    `Each round on/off: ${report.perRound.map((round, index) => `round ${index + 1}: p99 ${round.p99Ratio.toFixed(2)}x, saturation ${(round.saturationShare * 100).toFixed(0)}%`).join('; ')}.`,
+    '',
+    `Medians over rounds: p99 at the public rate on/off ${report.p99Ratio.toFixed(2)}x (goal at most 1.1x); saturation on/off ${(report.saturationShare * 100).toFixed(0)}% (goal at least 90%); stream lag p99 at the public rate ${report.lagP99Ms} ms (goal at most 100 ms).`,
     '',
   ].join('\n');
 }
 
+function write(out: string, report: Report, command: string): void {
+  fs.mkdirSync(out, { recursive: true });
+  fs.writeFileSync(path.join(out, 'events-cost.json'), `${JSON.stringify({ ...report, command }, null, 2)}\n`);
+  fs.writeFileSync(path.join(out, 'events-cost.md'), markdown(report, command));
+  console.log(markdown(report, command));
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '2' }, 'public-duration': { type: 'string', default: '30' }, duration: { type: 'string', default: '10' }, out: { type: 'string', default: path.join(PROJECT_ROOT, 'results') } } });
+  const { values } = parseArgs({ options: {
+    rounds: { type: 'string', default: '2' }, 'public-duration': { type: 'string', default: '30' }, duration: { type: 'string', default: '10' },
+    out: { type: 'string', default: path.join(PROJECT_ROOT, 'results') },
+    // Renders the report again from an earlier run's JSON (its runs, load and command kept).
+    'report-from': { type: 'string' },
+  } });
+  if (values['report-from'] !== undefined) {
+    const earlier = JSON.parse(fs.readFileSync(values['report-from'], 'utf8')) as Report & { command: string };
+    write(values.out!, summarise(earlier), earlier.command);
+    return;
+  }
   const rounds = numberOption(values.rounds, 'rounds', { min: 1, max: 10, whole: true });
   const seconds = { public: numberOption(values['public-duration'], 'public-duration', { min: 1, max: 600, whole: true }), saturation: numberOption(values.duration, 'duration', { min: 1, max: 600, whole: true }) };
   const loadBefore = loadAverage();
@@ -99,17 +150,8 @@ async function main(): Promise<void> {
       runs.push(run);
     }
   }
-  const of = (events: 'on' | 'off') => runs.filter((run) => run.events === events);
-  const report = {
-    date: new Date().toISOString(), loadBefore, loadAfter: loadAverage(), rounds, seconds, runs,
-    p99Ratio: median(of('on').map((run) => run.publicP99Ms)) / median(of('off').map((run) => run.publicP99Ms)),
-    saturationShare: median(of('on').map((run) => run.saturationPerSecond)) / median(of('off').map((run) => run.saturationPerSecond)),
-    lagP99Ms: median(of('on').map((run) => run.lagMs!.p99)),
-  };
-  fs.mkdirSync(values.out!, { recursive: true });
-  fs.writeFileSync(path.join(values.out!, 'events-cost.json'), `${JSON.stringify(report, null, 2)}\n`);
-  fs.writeFileSync(path.join(values.out!, 'events-cost.md'), markdown(report));
-  console.log(markdown(report));
+  const command = `npm run events:cost -- ${process.argv.slice(2).join(' ')}`;
+  write(values.out!, summarise({ date: new Date().toISOString(), loadBefore, loadAfter: loadAverage(), rounds, seconds, runs }), command);
 }
 
 main().catch((error: unknown) => {
