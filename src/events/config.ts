@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Environment } from '../shared/settings.js';
+import { readSetting, SETTINGS, type Environment } from '../shared/settings.js';
 
 export const EXCHANGE_NAME = 'crebito';
 /** The replication slot and the publication share this name. */
@@ -24,27 +24,17 @@ export interface EventsConfig {
   walKeepMb: number;
 }
 
-function integerOf(environment: Environment, name: string, fallback: number, min: number, max: number): number {
-  const raw = environment[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be a whole number between ${min} and ${max}, not ${raw}`);
-  return value;
-}
-
+/** The stream's settings, as settings.ts declares and checks them. */
 export function readEventsConfig(environment: Environment): EventsConfig {
-  const switched = environment.CREBITO_EVENTS ?? 'off';
-  if (switched !== 'on' && switched !== 'off') throw new Error(`CREBITO_EVENTS must be on or off, not ${switched}`);
-  const brokerUrl = environment.CREBITO_EVENTS_URL || undefined;
-  if (brokerUrl !== undefined && !/^amqps?:\/\//.test(brokerUrl)) throw new Error('CREBITO_EVENTS_URL must be an amqp:// or amqps:// URL');
+  const read = <Name extends keyof typeof SETTINGS>(name: Name) => readSetting(SETTINGS[name], environment);
+  const url = read('eventsUrl') as string | undefined;
+  if (url !== undefined && !/^amqps?:\/\//.test(url)) throw new Error(`${SETTINGS.eventsUrl.env} must be an amqp:// or amqps:// URL`);
   return {
-    enabled: switched === 'on',
-    brokerUrl,
-    // Below 30000: RabbitMQ 3.10 failed to start its Erlang distribution with
-    // ports in the ephemeral range (36189 did, 32000 did not).
-    brokerPort: integerOf(environment, 'CREBITO_EVENTS_BROKER_PORT', 5682, 1024, 30_000),
-    adminPort: integerOf(environment, 'CREBITO_EVENTS_ADMIN_PORT', 9199, 0, 65_535),
-    walKeepMb: integerOf(environment, 'CREBITO_EVENTS_WAL_KEEP_MB', 4096, 64, 1_048_576),
+    enabled: read('events') === 'on',
+    brokerUrl: (read('eventsUrl') as string | undefined) || undefined,
+    brokerPort: read('eventsBrokerPort') as number,
+    adminPort: read('eventsAdminPort') as number,
+    walKeepMb: read('eventsWalKeepMb') as number,
   };
 }
 

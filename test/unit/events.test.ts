@@ -107,8 +107,9 @@ describe('the database settings the stream needs', () => {
   it('adds nothing when off; logical decoding and the bound when on', () => {
     expect(postgresSettingsFor(readEventsConfig({}))).toEqual([]);
     expect(postgresSettingsFor(readEventsConfig({ CREBITO_EVENTS: 'on', CREBITO_EVENTS_WAL_KEEP_MB: '64' }))).toEqual(['wal_level=logical', 'max_slot_wal_keep_size=64MB']);
-    expect(() => readEventsConfig({ CREBITO_EVENTS: 'yes' })).toThrow(/on or off/);
+    expect(() => readEventsConfig({ CREBITO_EVENTS: 'yes' })).toThrow(/one of off, on/);
     expect(() => readEventsConfig({ CREBITO_EVENTS_BROKER_PORT: '36189' })).toThrow(/between/);
+    expect(() => readEventsConfig({ CREBITO_EVENTS_URL: 'http://x' })).toThrow(/amqp/);
   });
 
   it('gives Patroni the permanent logical slot, with use_slots and logical WAL, only when on', () => {
