@@ -185,3 +185,21 @@ describe('regression: idempotency keys could be expired early by the instances\'
     expect(await attempt('SELECT expirar_chaves(1000) AS removidas')).toEqual([{ removidas: 1 }]);
   });
 });
+
+describe('regression: a descricao of invisible default-ignorable marks was stored', () => {
+  // Each renders as nothing (Unicode's Default_Ignorable_Code_Point), so a statement showed an empty description.
+  it.each([
+    ['a combining grapheme joiner', '\u034f'],
+    ['two variation selectors', '\ufe0f\ufe0f'],
+    ['a Mongolian free variation selector', '\u180b'],
+    ['a supplementary variation selector', '\u{e0100}'],
+    ['a Khmer inherent vowel', 'a\u17b4'],
+  ])('registrar_transacao refuses %s with 22023 and records nothing', async (_, descricao) => {
+    const count = await database.transactionCount();
+    expect(await attempt("SELECT * FROM registrar_transacao(3, 1, 'c', $1)", [descricao]))
+      .toEqual({ code: INVALID_PARAMETER });
+    expect(await attempt("SELECT * FROM registrar_transacoes('{3}', '{1}', '{c}', $1)", [[descricao]]))
+      .toEqual({ code: INVALID_PARAMETER });
+    expect(await database.transactionCount()).toBe(count);
+  });
+});
