@@ -203,3 +203,19 @@ describe('regression: a descricao of invisible default-ignorable marks was store
     expect(await database.transactionCount()).toBe(count);
   });
 });
+
+describe('regression: a batch applied one idempotency key twice when its first transaction was refused', () => {
+  // Keys not required: a made-up proof is refused, and the two calls without one share its key.
+  it('the last is answered what the one before applied, and the batch is not an error', async () => {
+    const count = await database.transactionCount();
+    const rows = await attempt("SELECT resultado, repetida FROM registrar_transacoes('{3,3,3}', '{1,1,1}', '{c,c,c}', "
+      + "'{dup,dup,dup}', '{dup-1,dup-1,dup-1}', 0, $1)", [[randomBytes(32), null, null]]);
+    expect(rows).toEqual([
+      { resultado: 'chave_api_invalida', repetida: false },
+      { resultado: 'aplicada', repetida: false },
+      { resultado: 'aplicada', repetida: true },
+    ]);
+    expect(await database.transactionCount()).toBe(count + 1);
+    expect(await booksProblems(database)).toEqual([]);
+  });
+});
