@@ -47,6 +47,8 @@ export interface EmbeddedPostgresOptions {
   port: number;
   mode: DatabaseMode;
   log: StackLog;
+  /** More -c settings, such as the change stream's (events/config.ts). */
+  extraSettings?: string[];
 }
 
 /** A running server: stop() is a fast shutdown (SIGINT), then an immediate one (SIGQUIT) after POSTGRES_STOP_TIMEOUT_MS. */
@@ -255,7 +257,7 @@ const DIAGNOSTIC_SETTINGS = [
 ];
 
 /** The server's settings, as -c arguments. */
-function serverSettings(socketDirectory: string, port: number, mode: DatabaseMode): string[] {
+function serverSettings(socketDirectory: string, port: number, mode: DatabaseMode, extraSettings: string[]): string[] {
   const settings = [
     // No TCP at all: only the unix socket, in a directory only its owner enters.
     'listen_addresses=',
@@ -264,6 +266,7 @@ function serverSettings(socketDirectory: string, port: number, mode: DatabaseMod
     `max_connections=${EMBEDDED_MAX_CONNECTIONS}`,
     ...modeSettings(mode),
     ...DIAGNOSTIC_SETTINGS,
+    ...extraSettings,
   ];
   return settings.flatMap((setting) => ['-c', setting]);
 }
@@ -290,7 +293,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const child = await startChild({
     name: 'PostgreSQL',
     command: binaries.postgres,
-    args: ['-D', dataDirectory, ...serverSettings(socketDirectory, port, mode)],
+    args: ['-D', dataDirectory, ...serverSettings(socketDirectory, port, mode, options.extraSettings ?? [])],
     // detached: a Ctrl-C in the terminal reaches the whole foreground process
     // group; PostgreSQL must not shut down before the instances have drained,
     // so it gets its own group and the launcher stops it last.
