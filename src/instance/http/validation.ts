@@ -40,15 +40,18 @@ export function countStorableCharacters(text: string): number {
  * refuses (descricao_valida; test/database/sql-facts.test.ts compares them
  * code point by code point): controls, format characters (zero widths,
  * joiners, bidirectional overrides and isolates, the byte order mark...),
- * line and paragraph separators, the Hangul fillers that render as blanks,
+ * every other code point Unicode renders as nothing (Default_Ignorable_Code_Point:
+ * the combining grapheme joiner, variation selectors, an emoji's presentation
+ * selector too), line and paragraph separators, the Hangul fillers that render as blanks,
  * and the basic plane's two noncharacters. Stored, they would make a
  * statement show text unlike what was stored. A space stays a character.
  */
 export const INVISIBLE_CHARACTERS = new RegExp(
-  '[\\u0001-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2'
-  + '\\u115f-\\u1160\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\u3164\\ufeff'
-  + '\\uffa0\\ufff9-\\ufffb\\ufffe-\\uffff\\u{110bd}\\u{110cd}\\u{13430}-\\u{1343f}'
-  + '\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}\\u{e0001}\\u{e0020}-\\u{e007f}]', 'u');
+  '[\\u0001-\\u001f\\u007f-\\u009f\\u00ad\\u034f\\u0600-\\u0605\\u061c\\u06dd\\u070f'
+  + '\\u0890-\\u0891\\u08e2\\u115f-\\u1160\\u17b4-\\u17b5\\u180b-\\u180f\\u200b-\\u200f'
+  + '\\u2028-\\u202e\\u2060-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufffb\\ufffe-\\uffff'
+  + '\\u{110bd}\\u{110cd}\\u{13430}-\\u{1343f}\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}'
+  + '\\u{e0000}-\\u{e0fff}]', 'u');
 
 /** The only way a valor may be written: digits, no sign, no leading zero, no fraction, no exponent. */
 const AMOUNT_TEXT = /^[1-9][0-9]*$/;
