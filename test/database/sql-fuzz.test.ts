@@ -26,7 +26,8 @@ const RUNS_PER_FUNCTION = 300;
 const SEED = 240_124;
 /** Refusals as bad data: class 22, data exception (22023 is the functions' own; 22P02 and kin come from binding). */
 const REFUSAL_CLASSES = new Set(['22']);
-const TRANSACTION_FUNCTIONS = /^registrar_transacoes?\(/;
+// The functions that move money: the transactions and registrar_movimentos (transfers, 09-transfers.sql).
+const TRANSACTION_FUNCTIONS = /^registrar_(transacoes?|movimentos)\(/;
 
 let database: TestDatabase;
 let api: pg.Client;
