@@ -117,11 +117,13 @@ BEGIN
         RAISE EXCEPTION 'historico: not a valid page' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM clientes c WHERE c.id = p_cliente_id) THEN
-        RETURN QUERY SELECT 'cliente_nao_encontrado', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, NULL::bytea, NULL::text, NULL::bigint, NULL::integer;
+        RETURN QUERY SELECT 'cliente_nao_encontrado', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10),
+            NULL::text, NULL::bigint, NULL::bytea, NULL::text, NULL::bigint, NULL::integer;
         RETURN;
     END IF;
     IF p_antes_de IS NOT NULL AND p_etiqueta IS DISTINCT FROM etiqueta_cursor(p_cliente_id, p_antes_de) THEN
-        RETURN QUERY SELECT 'cursor_invalido', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, NULL::bytea, NULL::text, NULL::bigint, NULL::integer;
+        RETURN QUERY SELECT 'cursor_invalido', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10),
+            NULL::text, NULL::bigint, NULL::bytea, NULL::text, NULL::bigint, NULL::integer;
         RETURN;
     END IF;
 
@@ -146,7 +148,8 @@ BEGIN
         IF v_linha.casa THEN
             IF v_achadas = p_quantas THEN
                 -- One match past the page: the next page starts below its last row.
-                RETURN QUERY SELECT 'proxima', v_ultima, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, etiqueta_cursor(p_cliente_id, v_ultima), NULL::text, NULL::bigint, NULL::integer;
+                RETURN QUERY SELECT 'proxima', v_ultima, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text,
+                    NULL::bigint, etiqueta_cursor(p_cliente_id, v_ultima), NULL::text, NULL::bigint, NULL::integer;
                 RETURN;
             END IF;
             v_achadas := v_achadas + 1;
@@ -158,11 +161,13 @@ BEGIN
                 v_linha.transferencia_id,
                 -- Likewise only for a transfer's rows.
                 CASE WHEN v_linha.transferencia_id IS NOT NULL
-                     THEN (SELECT CASE WHEN v_linha.tipo = 'd' THEN f.recebedor ELSE f.pagador END FROM transferencias f WHERE f.id = v_linha.transferencia_id) END;
+                     THEN (SELECT CASE WHEN v_linha.tipo = 'd' THEN f.recebedor ELSE f.pagador END
+                             FROM transferencias f WHERE f.id = v_linha.transferencia_id) END;
         END IF;
         IF v_linha.ultima_lida THEN
             -- The page read as far as it may: the next starts below the last row read.
-            RETURN QUERY SELECT 'proxima', v_linha.id, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, etiqueta_cursor(p_cliente_id, v_linha.id), NULL::text, NULL::bigint, NULL::integer;
+            RETURN QUERY SELECT 'proxima', v_linha.id, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text,
+                NULL::bigint, etiqueta_cursor(p_cliente_id, v_linha.id), NULL::text, NULL::bigint, NULL::integer;
             RETURN;
         END IF;
     END LOOP;

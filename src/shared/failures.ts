@@ -90,7 +90,8 @@ export const failures = {
   notAnObject: new Failure(STATUS.unprocessable, 'corpo_invalido', 'the body must be a JSON object'),
   invalidValor: new Failure(STATUS.unprocessable, 'valor_invalido', `valor must be a whole number from 1 to ${AMOUNT_MAX}, written as plain digits (no fraction, no exponent)`),
   invalidTipo: new Failure(STATUS.unprocessable, 'tipo_invalido', 'tipo must be "c" or "d"'),
-  invalidDescricao: new Failure(STATUS.unprocessable, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRIPTION_CHARACTERS_MAX} characters, none of them a control or invisible character (such as a newline, a zero-width space or a direction override)`),
+  invalidDescricao: new Failure(STATUS.unprocessable, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRIPTION_CHARACTERS_MAX} characters, none of them a control or invisible` +
+    ' character (such as a newline, a zero-width space or a direction override)'),
   bodyTooLarge: new Failure(STATUS.payloadTooLarge, 'corpo_grande_demais', 'the body is larger than the limit'),
   // Answered by nginx, before any instance sees the request (nginx/nginx.conf.template).
   headersTooLarge: new Failure(STATUS.headersTooLarge, 'cabecalhos_grandes_demais', 'the request headers are larger than the limit'),
@@ -104,8 +105,10 @@ export const failures = {
   uriTooLong: new Failure(STATUS.uriTooLong, 'endereco_grande_demais', 'the request line is longer than the limit; nothing was applied'),
   // Answered by nginx when the instance a request was sent to failed or went
   // silent, and the request could not safely be sent to another (an unkeyed POST).
-  instanceFailed: new Failure(STATUS.badGateway, 'instancia_falhou', 'the instance serving this request failed before answering; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
-  instanceTimedOut: new Failure(STATUS.gatewayTimeout, 'instancia_sem_resposta', 'the instance serving this request did not answer in time; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
+  instanceFailed: new Failure(STATUS.badGateway, 'instancia_falhou', 'the instance serving this request failed before answering; a transaction may or may not have been applied' +
+    ' (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
+  instanceTimedOut: new Failure(STATUS.gatewayTimeout, 'instancia_sem_resposta', 'the instance serving this request did not answer in time; a transaction may or may not have been applied' +
+    ' (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
   rejectedByDatabase: new Failure(STATUS.internalError, 'erro_interno', 'the database refused this request although it passed validation; nothing was applied', { mayHaveBeenApplied: false }),
   overloaded: new Failure(STATUS.unavailable, 'sobrecarregado', 'too many requests are waiting for the database; this one was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
   databaseDown: new Failure(STATUS.unavailable, 'banco_indisponivel', 'the database is not answering; this request was not sent, so nothing was applied', { mayHaveBeenApplied: false, headers: RETRY_LATER }),

@@ -78,7 +78,8 @@ describe('outcome codes', () => {
     }
   });
 
-  it('a client row another session holds answers cliente_ocupado, the catalogue\'s 503 (nothing applied), from both functions at once; the batch\'s other clients are applied', async () => {
+  it('a client row another session holds answers cliente_ocupado, the catalogue\'s 503 (nothing applied),' +
+    ' from both functions at once; the batch\'s other clients are applied', async () => {
     const holder = new pg.Client({ connectionString: database.adminUrl });
     await holder.connect();
     await holder.query('BEGIN');

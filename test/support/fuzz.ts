@@ -300,7 +300,8 @@ const BROKEN_REQUESTS = [
   'GET  /clientes/1/extrato  HTTP/1.1\r\nHost: x\r\n\r\n',
   'GET /clientes/1/extrato HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 0\r\n\r\n',
   'POST /clientes/1/transacoes HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 45\r\n\r\n{"valor":1,"tipo":"c","descricao":"expect"}  ',
-  'GET /clientes/1/extrato HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  'GET /clientes/1/extrato HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
   'GET /clientes/1/extrato HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\nGET /clientes/2/extrato HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n',
   `GET /${'a'.repeat(9000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
   `GET /clientes/1/extrato HTTP/1.1\r\nHost: x\r\nX-Big: ${'b'.repeat(9000)}\r\n\r\n`,

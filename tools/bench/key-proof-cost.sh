@@ -18,7 +18,8 @@ DATA=${1:-.data}
 ROUNDS=${2:-5}
 SECONDS_EACH=${3:-5}
 STATE="$DATA/run/state.json"
-HOST=$(node -e "const url = JSON.parse(require('fs').readFileSync('$STATE', 'utf8')).databaseUrl; const p = new URLSearchParams(url.split('?')[1]); console.log(p.get('host'), p.get('port'))")
+HOST=$(node -e "const url = JSON.parse(require('fs').readFileSync('$STATE', 'utf8')).databaseUrl;
+  const p = new URLSearchParams(url.split('?')[1]); console.log(p.get('host'), p.get('port'))")
 SOCKET=${HOST% *}
 PORT=${HOST#* }
 WORK=$(mktemp -d)
@@ -35,18 +36,24 @@ UNKNOWN="sha256('no such key'::bytea)"
 CALLS=20000
 inside() { # proof label
   for round in $(seq 1 "$ROUNDS"); do
-    psql_as crebito_api -At -c 'BEGIN' -c "EXPLAIN (ANALYZE, TIMING OFF) SELECT count(*) FROM generate_series(1, $CALLS) g CROSS JOIN LATERAL registrar_transacao(1 + g % 5, 2000000000, 'd', 'x', NULL, 0, $1) r" -c 'ROLLBACK' \
+    psql_as crebito_api -At -c 'BEGIN' -c "EXPLAIN (ANALYZE, TIMING OFF) SELECT count(*) FROM generate_series(1, $CALLS) g
+        CROSS JOIN LATERAL registrar_transacao(1 + g % 5, 2000000000, 'd', 'x', NULL, 0, $1) r" -c 'ROLLBACK' \
       | awk '/Execution Time/ { print $3 }'
-  done | sort -n | awk -v label="$2" -v calls="$CALLS" '{ v[NR] = $1 } END { printf "%-40s %6.2f us a call, best of %d (median %.2f)\n", label, v[1] * 1000 / calls, NR, v[int((NR + 1) / 2)] * 1000 / calls }'
+  done | sort -n | awk -v label="$2" -v calls="$CALLS" '{ v[NR] = $1 } END {
+    printf "%-40s %6.2f us a call, best of %d (median %.2f)\n", label, v[1] * 1000 / calls, NR, v[int((NR + 1) / 2)] * 1000 / calls }'
 }
 BATCHES=300
 batch() { # proofs label
   for round in $(seq 1 "$ROUNDS"); do
-    psql_as crebito_api -At -c 'BEGIN' -c "EXPLAIN (ANALYZE, TIMING OFF) SELECT count(*) FROM generate_series(1, $BATCHES) g CROSS JOIN LATERAL registrar_transacoes(
-        (SELECT array_agg(1 + i % 5) FROM generate_series(1, 64) i), array_fill(2000000000, ARRAY[64]), array_fill('d'::text, ARRAY[64]),
+    psql_as crebito_api -At -c 'BEGIN' -c "EXPLAIN (ANALYZE, TIMING OFF) SELECT count(*) FROM generate_series(1, $BATCHES) g
+        CROSS JOIN LATERAL registrar_transacoes(
+        (SELECT array_agg(1 + i % 5) FROM generate_series(1, 64) i), array_fill(2000000000, ARRAY[64]),
+        array_fill('d'::text, ARRAY[64]),
         array_fill('x'::text, ARRAY[64]), NULL, 0, $1) r" -c 'ROLLBACK' \
       | awk '/Execution Time/ { print $3 }'
-  done | sort -n | awk -v label="$2" -v calls="$((BATCHES * 64))" '{ v[NR] = $1 } END { printf "%-40s %6.2f us a transaction, best of %d (median %.2f)\n", label, v[1] * 1000 / calls, NR, v[int((NR + 1) / 2)] * 1000 / calls }'
+  done | sort -n | awk -v label="$2" -v calls="$((BATCHES * 64))" '{ v[NR] = $1 } END {
+    printf "%-40s %6.2f us a transaction, best of %d (median %.2f)\n", label, v[1] * 1000 / calls, NR,
+      v[int((NR + 1) / 2)] * 1000 / calls }'
 }
 echo "inside the server, $CALLS single calls a statement (debits past the limit: no write):"
 for pass in 1 2; do

@@ -117,7 +117,9 @@ async function run(target: Target, options: BenchOptions): Promise<BenchReport> 
   const setup = setupFor(state);
   const databaseMode = state.databaseMode ?? options.target.mode;
   const { measure: chosen } = options;
-  console.log(`bench: ${chosen.durationSeconds} s per scenario (${chosen.publicRateDurationSeconds} s at the public test's rate), ${chosen.connections} connections, ${chosen.rounds} round(s), against ${setup.url} (${state.mode}, database ${state.databaseMode ?? 'external'})`);
+  console.log(`bench: ${chosen.durationSeconds} s per scenario (${chosen.publicRateDurationSeconds} s at the public test's rate),`
+    + ` ${chosen.connections} connections, ${chosen.rounds} round(s),`
+    + ` against ${setup.url} (${state.mode}, database ${state.databaseMode ?? 'external'})`);
   const latency = latencyParts(target, options);
   const uptimeBefore = uptime();
   const measured = await measure(setup, { ...chosen, afterPublic: latency.afterPublic });
@@ -125,7 +127,8 @@ async function run(target: Target, options: BenchOptions): Promise<BenchReport> 
   printLatency(latencyReport);
   writeLatency(latencyReport, { out: options.target.out, runLine: runLine(options), updateDocs: !options.smoke && options.target.out === TARGET_OPTIONS.out.default });
   const startup: Startup = { upSeconds: target.upSeconds, instanceRestartSeconds: target.upSeconds === undefined ? undefined : await measureInstanceRestart(() => target.state()) };
-  console.log(`start-up: launcher to up ${startup.upSeconds?.toFixed(2) ?? '(not measured)'} s, instance killed to ready ${startup.instanceRestartSeconds?.toFixed(2) ?? '(not measured)'} s`);
+  console.log(`start-up: launcher to up ${startup.upSeconds?.toFixed(2) ?? '(not measured)'} s,`
+    + ` instance killed to ready ${startup.instanceRestartSeconds?.toFixed(2) ?? '(not measured)'} s`);
   const limited = await runLimited({ ...chosen, limits: options.limits, mode: databaseMode, otherLauncherPids: [state.launcherPid] });
   return {
     date: new Date().toISOString(),
@@ -173,7 +176,9 @@ interface LatencyParts {
 }
 
 function runLine(options: BenchOptions): string {
-  return `Run ${new Date().toISOString()} with \`${['npm run bench --', ...process.argv.slice(2)].join(' ')}\`: ${options.measure.publicRateDurationSeconds} s per scenario at the public test's rate (340 req/s: 220 debits, 110 credits, 10 statements), one after another in one run.`;
+  const command = ['npm run bench --', ...process.argv.slice(2)].join(' ');
+  return `Run ${new Date().toISOString()} with \`${command}\`: ${options.measure.publicRateDurationSeconds} s per scenario`
+    + ' at the public test\'s rate (340 req/s: 220 debits, 110 credits, 10 statements), one after another in one run.';
 }
 
 /** --latency-only: the public rate against its limit and the breakdown, nothing else. */

@@ -12,7 +12,8 @@ DATA=${1:-.data}
 ROUNDS=${2:-5}
 SECONDS_EACH=${3:-10}
 STATE="$DATA/run/state.json"
-HOST=$(node -e "const url = JSON.parse(require('fs').readFileSync('$STATE', 'utf8')).databaseUrl; const p = new URLSearchParams(url.split('?')[1]); console.log(p.get('host'), p.get('port'))")
+HOST=$(node -e "const url = JSON.parse(require('fs').readFileSync('$STATE', 'utf8')).databaseUrl;
+  const p = new URLSearchParams(url.split('?')[1]); console.log(p.get('host'), p.get('port'))")
 SOCKET=${HOST% *}
 PORT=${HOST#* }
 WORK=$(mktemp -d)
@@ -22,7 +23,8 @@ psql_as() { role=$1; shift; psql -X -q -v ON_ERROR_STOP=1 -h "$SOCKET" -p "$PORT
 
 # The copy: the function's own definition, renamed, without SECURITY DEFINER
 # and its SET search_path (pg_get_functiondef prints each on a line of its own).
-psql_as crebito_owner -At -c "SELECT pg_get_functiondef('registrar_transacao(integer, integer, character, character varying, text, integer)'::regprocedure)" \
+SIGNATURE='registrar_transacao(integer, integer, character, character varying, text, integer, bytea)'
+psql_as crebito_owner -At -c "SELECT pg_get_functiondef('$SIGNATURE'::regprocedure)" \
   | sed -e 's/FUNCTION public.registrar_transacao(/FUNCTION public.registrar_transacao_sem_definer(/' \
         -e '/SECURITY DEFINER/d' -e '/SET search_path/d' > "$WORK/copy.sql"
 psql_as crebito_owner -f "$WORK/copy.sql"
@@ -61,9 +63,11 @@ done
 CALLS=20000
 inside() { # role function label
   for round in $(seq 1 "$ROUNDS"); do
-    psql_as "$1" -At -c 'BEGIN' -c "EXPLAIN (ANALYZE, TIMING OFF) SELECT count(*) FROM generate_series(1, $CALLS) g CROSS JOIN LATERAL $2(1 + g % 5, 2000000000, 'd', 'x') r" -c 'ROLLBACK' \
+    psql_as "$1" -At -c 'BEGIN' -c "EXPLAIN (ANALYZE, TIMING OFF) SELECT count(*) FROM generate_series(1, $CALLS) g
+        CROSS JOIN LATERAL $2(1 + g % 5, 2000000000, 'd', 'x') r" -c 'ROLLBACK' \
       | awk '/Execution Time/ { print $3 }'
-  done | sort -n | awk -v label="$3" -v calls="$CALLS" '{ v[NR] = $1 } END { printf "%-34s %6.2f us a call, best of %d (median %.2f)\n", label, v[1] * 1000 / calls, NR, v[int((NR + 1) / 2)] * 1000 / calls }'
+  done | sort -n | awk -v label="$3" -v calls="$CALLS" '{ v[NR] = $1 } END {
+    printf "%-34s %6.2f us a call, best of %d (median %.2f)\n", label, v[1] * 1000 / calls, NR, v[int((NR + 1) / 2)] * 1000 / calls }'
 }
 echo "inside the server, $CALLS calls a statement:"
 for pass in 1 2; do
@@ -73,12 +77,16 @@ done
 
 # The two clauses alone: an empty function with them and without, 200,000
 # calls a statement, best of the rounds.
-psql_as crebito_owner -c "CREATE FUNCTION vazia_definer(integer) RETURNS integer LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS 'BEGIN RETURN \$1; END'" \
-  -c "CREATE FUNCTION vazia_invoker(integer) RETURNS integer LANGUAGE plpgsql AS 'BEGIN RETURN \$1; END'" -c "GRANT EXECUTE ON FUNCTION vazia_definer, vazia_invoker TO crebito_api"
+psql_as crebito_owner -c "CREATE FUNCTION vazia_definer(integer) RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public, pg_temp AS 'BEGIN RETURN \$1; END'" \
+  -c "CREATE FUNCTION vazia_invoker(integer) RETURNS integer LANGUAGE plpgsql AS 'BEGIN RETURN \$1; END'" \
+  -c "GRANT EXECUTE ON FUNCTION vazia_definer, vazia_invoker TO crebito_api"
 empty() { # function
   for round in $(seq 1 "$ROUNDS"); do
-    psql_as crebito_api -At -c "EXPLAIN (ANALYZE, TIMING OFF) SELECT sum($1(g)) FROM generate_series(1, 200000) g" | awk '/Execution Time/ { print $3 }'
-  done | sort -n | awk -v label="$1" '{ v[NR] = $1 } END { printf "%-34s %6.2f us a call, best of %d (median %.2f)\n", label, v[1] * 1000 / 200000, NR, v[int((NR + 1) / 2)] * 1000 / 200000 }'
+    psql_as crebito_api -At -c "EXPLAIN (ANALYZE, TIMING OFF) SELECT sum($1(g)) FROM generate_series(1, 200000) g" \
+      | awk '/Execution Time/ { print $3 }'
+  done | sort -n | awk -v label="$1" '{ v[NR] = $1 } END {
+    printf "%-34s %6.2f us a call, best of %d (median %.2f)\n", label, v[1] * 1000 / 200000, NR, v[int((NR + 1) / 2)] * 1000 / 200000 }'
 }
 echo "an empty function, 200000 calls a statement:"
 for pass in 1 2; do

@@ -103,19 +103,26 @@ function summarise(base: Omit<Report, 'perRound' | 'p99Ratio' | 'saturationShare
 }
 
 function markdown(report: Report, command: string): string {
-  const rows = report.runs.map((run) => `| ${run.events} | ${run.publicP50Ms.toFixed(2)} | ${run.publicP99Ms.toFixed(2)} | ${run.publicErrors} | ${run.saturationPerSecond.toFixed(0)} | ${run.lagMs === undefined ? '-' : `${run.lagMs.p50} / ${run.lagMs.p99} / ${run.lagMs.max} (${run.lagMs.rows} rows, ${run.lagMs.missing} missing)`} |`);
+  const lag = (lagMs: Measured['lagMs']): string => lagMs === undefined ? '-'
+    : `${lagMs.p50} / ${lagMs.p99} / ${lagMs.max} (${lagMs.rows} rows, ${lagMs.missing} missing)`;
+  const rows = report.runs.map((run) => `| ${run.events} | ${run.publicP50Ms.toFixed(2)} | ${run.publicP99Ms.toFixed(2)}`
+    + ` | ${run.publicErrors} | ${run.saturationPerSecond.toFixed(0)} | ${lag(run.lagMs)} |`);
   return [
     `# Change stream cost (${report.date})`,
     '',
-    `\`${command}\`: the same stack with the stream off and on, alternately, ${report.rounds} round(s); load average ${report.loadBefore} before and ${report.loadAfter} after (a shared two-core machine, other work running).`,
+    `\`${command}\`: the same stack with the stream off and on, alternately, ${report.rounds} round(s);`
+      + ` load average ${report.loadBefore} before and ${report.loadAfter} after (a shared two-core machine, other work running).`,
     '',
     '| events | public mix p50 (ms) | public mix p99 (ms) | errors | POSTs at saturation (/s) | stream lag p50 / p99 / max (ms) |',
     '|---|---|---|---|---|---|',
     ...rows,
     '',
-    `Each round on/off: ${report.perRound.map((round, index) => `round ${index + 1}: p99 ${round.p99Ratio.toFixed(2)}x, saturation ${(round.saturationShare * 100).toFixed(0)}%`).join('; ')}.`,
+    `Each round on/off: ${report.perRound.map((round, index) => `round ${index + 1}: p99 ${round.p99Ratio.toFixed(2)}x,`
+      + ` saturation ${(round.saturationShare * 100).toFixed(0)}%`).join('; ')}.`,
     '',
-    `Medians over rounds: p99 at the public rate on/off ${report.p99Ratio.toFixed(2)}x (goal at most 1.1x); saturation on/off ${(report.saturationShare * 100).toFixed(0)}% (goal at least 90%); stream lag p99 at the public rate ${report.lagP99Ms} ms (goal at most 100 ms).`,
+    `Medians over rounds: p99 at the public rate on/off ${report.p99Ratio.toFixed(2)}x (goal at most 1.1x);`
+      + ` saturation on/off ${(report.saturationShare * 100).toFixed(0)}% (goal at least 90%);`
+      + ` stream lag p99 at the public rate ${report.lagP99Ms} ms (goal at most 100 ms).`,
     '',
   ].join('\n');
 }

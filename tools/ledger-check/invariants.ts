@@ -91,11 +91,14 @@ export interface DatabaseState {
 export const INVARIANTS = {
   1: 'every 200 transaction is stored exactly once; no 422, no 503 that said "not applied", no unknown request left a row that was not asked for',
   2: 'each unknown-outcome transaction is stored at most once',
-  3: 'each final balance equals the initial balance plus its transactions, no prefix in commit order crosses -limite, and each row\'s saldo_apos is the balance right after it',
+  3: 'each final balance equals the initial balance plus its transactions, no prefix in commit order crosses -limite,'
+    + ' and each row\'s saldo_apos is the balance right after it',
   4: 'every 200 answer\'s saldo is the balance right after that transaction in commit order',
   5: 'every statement is within the limit, newest first, a true prefix of commit order, and shows every transaction acknowledged before it began',
-  6: 'each keyed transaction, however many attempts it took, is answered as new at most once, every replay repeats that answer exactly, and it is stored once if applied, never if refused',
-  7: 'transfers conserve money: the sum of all balances moves only by transactions (external credits and debits), and every transfer has both its rows (the payer\'s debit, the payee\'s credit, one valor) or none',
+  6: 'each keyed transaction, however many attempts it took, is answered as new at most once,'
+    + ' every replay repeats that answer exactly, and it is stored once if applied, never if refused',
+  7: 'transfers conserve money: the sum of all balances moves only by transactions (external credits and debits),'
+    + ' and every transfer has both its rows (the payer\'s debit, the payee\'s credit, one valor) or none',
 } as const;
 
 export type InvariantNumber = keyof typeof INVARIANTS;
@@ -211,7 +214,8 @@ function checkRowsOfEachRequest(requests: Requests, violations: Violations, runT
   }
   for (const row of requests.runRows) {
     if (!requests.byDescricao.has(row.descricao)) {
-      violations.add(1, `row ${row.id} (${row.descricao}) was stored during the run but no request of the run asked for it${row.descricao.startsWith(runTag) ? '' : ' (is something else writing?)'}`);
+      violations.add(1, `row ${row.id} (${row.descricao}) was stored during the run but no request of the run asked for it`
+        + (row.descricao.startsWith(runTag) ? '' : ' (is something else writing?)'));
     }
   }
   return unknownApplied;
@@ -432,7 +436,8 @@ function checkTransfers(requests: Requests, database: DatabaseState, violations:
     const [debit, credit] = [rows.find((row) => row.tipo === 'd'), rows.find((row) => row.tipo === 'c')];
     const whole = rows.length === 2 && debit !== undefined && credit !== undefined && debit.valor === credit.valor
       && debit.clientId !== credit.clientId && debit.descricao === credit.descricao;
-    if (!whole) violations.add(7, `transfer ${transferId}: ${rows.length} row(s) (${rows.map((row) => `${row.clientId}/${row.tipo}/${row.valor}`).join(', ')}), not one debit and one credit of one valor`);
+    const listed = rows.map((row) => `${row.clientId}/${row.tipo}/${row.valor}`).join(', ');
+    if (!whole) violations.add(7, `transfer ${transferId}: ${rows.length} row(s) (${listed}), not one debit and one credit of one valor`);
     else if (requests.byDescricao.get(debit.descricao)?.para !== credit.clientId) violations.add(7, `transfer ${transferId} (${debit.descricao}): no transfer request to client ${credit.clientId} asked for it`);
   }
   for (const operation of requests.transactions) {

@@ -53,7 +53,9 @@ export class StreamCheck {
 
 export function printStreamVerdict(verdict: StreamVerdict): void {
   const list = (ids: number[]) => (ids.length === 0 ? '0' : `${ids.length} (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''})`);
-  console.log(`change stream: ${verdict.holds ? 'holds' : 'DOES NOT HOLD'}: ${verdict.ledgerRows} ledger rows, ${verdict.deliveries} deliveries (${verdict.duplicates} duplicates, dropped by id)`);
-  console.log(`  missing ${list(verdict.missing)}; acknowledged and missing ${list(verdict.acknowledgedMissing)}; invented or different ${list(verdict.invented)}; clients out of history order ${verdict.outOfOrderClients.length}`);
+  console.log(`change stream: ${verdict.holds ? 'holds' : 'DOES NOT HOLD'}: ${verdict.ledgerRows} ledger rows,`
+    + ` ${verdict.deliveries} deliveries (${verdict.duplicates} duplicates, dropped by id)`);
+  console.log(`  missing ${list(verdict.missing)}; acknowledged and missing ${list(verdict.acknowledgedMissing)};`
+    + ` invented or different ${list(verdict.invented)}; clients out of history order ${verdict.outOfOrderClients.length}`);
   console.log(`  lag from realizada_em to the consumer: p50 ${verdict.lagMs.p50} ms, p99 ${verdict.lagMs.p99} ms, max ${verdict.lagMs.max} ms`);
 }

@@ -19,7 +19,7 @@ import type { Log } from '../../shared/log.js';
 import type { InstanceConfig } from '../config.js';
 import { openDatabase, type Database, type PoolHealth } from '../database/pool.js';
 import { createBatcher, type Batcher, type BatcherHealth } from './batcher.js';
-import { Breaker, type BreakerState } from './breaker.js';
+import { Breaker, type BreakerOptions, type BreakerState } from './breaker.js';
 import { startApiKeys, type ApiKeys, type ApiKeysHealth } from './api-keys.js';
 import { startIdempotencyExpiry } from './idempotency-expiry.js';
 import { ConnectionClass, type ConnectionClassName } from './connections.js';
@@ -159,21 +159,44 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
   return batchers;
 }
 
-export function createLedger(options: LedgerOptions): Ledger {
+/** Opens after consecutive failures; while open, every queue is answered 503 at once until a probe succeeds. */
+function createBreaker(options: LedgerOptions, hooks: { probe: BreakerOptions['probe']; flush: () => void }): Breaker {
   const { log } = options;
-  const labels = new Set(options.operations.map((operation) => operation.label));
-  invariant(labels.size === options.operations.length, 'two operations share a label');
   const breaker: Breaker = new Breaker({
     failuresMax: options.breakerFailuresMax,
     probeIntervalMsMin: PROBE_INTERVAL_MS_MIN,
     probeIntervalMsMax: PROBE_INTERVAL_MS_MAX,
     readyForMs: READY_FOR_MS,
-    probe: () => database.probe(),
+    probe: hooks.probe,
     onOpen: () => {
-      log.error({ consecutiveFailures: breaker.consecutiveFailures }, 'circuit breaker open: the database is not answering; answering 503 at once until a probe succeeds');
-      for (const batcher of batchers.values()) batcher.flush(failures.databaseDown);
+      log.error({ consecutiveFailures: breaker.consecutiveFailures },
+        'circuit breaker open: the database is not answering; answering 503 at once until a probe succeeds');
+      hooks.flush();
     },
     onClose: () => log.warn('circuit breaker closed: the database answers again'),
+  });
+  return breaker;
+}
+
+/** Each operation's queue numbers, under its label and any former one. */
+function healthOfOperations(options: LedgerOptions, batchers: Batchers): () => OperationHealth {
+  // An operation that joins another's calls has no numbers of its own: they are its host's.
+  const hosts = options.operations.filter((operation) => operation.callsOf === undefined);
+  return () => Object.fromEntries(hosts.flatMap((operation) => {
+    const health = batchers.get(operation)!.health();
+    return [[operation.label, health], ...(operation.formerLabel === undefined ? [] : [[operation.formerLabel, health]])];
+  }));
+}
+
+export function createLedger(options: LedgerOptions): Ledger {
+  const { log } = options;
+  const labels = new Set(options.operations.map((operation) => operation.label));
+  invariant(labels.size === options.operations.length, 'two operations share a label');
+  const breaker = createBreaker(options, {
+    probe: () => database.probe(),
+    flush: () => {
+      for (const batcher of batchers.values()) batcher.flush(failures.databaseDown);
+    },
   });
   const database = openDatabase({ ...options, warmUp: warmUpCalls(options.operations), onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
   const batchers = createBatchers(options, database, breaker);
@@ -184,12 +207,7 @@ export function createLedger(options: LedgerOptions): Ledger {
       refusalsPerS: options.rateLimitPerS ?? 0,
     })
     : undefined;
-  // An operation that joins another's calls has no numbers of its own: they are its host's.
-  const hosts = options.operations.filter((operation) => operation.callsOf === undefined);
-  const healthByLabel = (): OperationHealth => Object.fromEntries(hosts.flatMap((operation) => {
-    const health = batchers.get(operation)!.health();
-    return [[operation.label, health], ...(operation.formerLabel === undefined ? [] : [[operation.formerLabel, health]])];
-  }));
+  const healthByLabel = healthOfOperations(options, batchers);
 
   return {
     // While the breaker is open, the database is not asked at all.
