@@ -15,7 +15,7 @@ import type { SupervisionHooks } from '../children.js';
 import { ensureLedgerDatabase, INSTANCE_ROLE, OWNER_ROLE } from '../database-roles.js';
 import { Supervised } from '../supervisor.js';
 import { createNetwork, inNamespace, planNetwork, processesInNetwork, removeNetwork, type HaNetwork } from './network.js';
-import { checkDcsBackend, installedPatroniVersion, nodeProcesses, PATRONI_BINARY, REST_PORT, writePatroniConfig, type DcsBackend, type NodePlan, type Secrets } from './patroni.js';
+import { checkDcsBackend, installedPatroniVersion, nodeProcesses, PATRONI_START, REST_PORT, writePatroniConfig, type DcsBackend, type NodePlan, type Secrets } from './patroni.js';
 import { etcdAddress, primaryAddress, startEtcd, startHaproxy } from './services.js';
 
 export const HA_DATABASE_NAME = 'crebito';
@@ -148,7 +148,7 @@ export class HaCluster {
     return startChild({
       name: plan.namespace.node,
       command: 'ip',
-      args: [...inNamespace(plan.namespace, { user: SYSTEM_USER }), PATRONI_BINARY, plan.configPath],
+      args: [...inNamespace(plan.namespace, { user: SYSTEM_USER }), PATRONI_START.python, PATRONI_START.script, plan.configPath],
       spawnOptions: { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
       // Started means its REST API answers; whether PostgreSQL serves is the cluster's wait.
       waitUntilReady: () => waitForOrThrow(`${plan.namespace.node}'s Patroni REST API`, async () => {

@@ -1,5 +1,6 @@
 // Owns the HA profile's files for docker compose (docker-compose.ha.yml):
-// each node's Patroni configuration and HAProxy's, rendered by the same code
+// each node's Patroni configuration and HAProxy's, and the script Patroni
+// starts through, rendered by the same code
 // as CREBITO_HA=on's, with compose's service names for addresses. A test
 // fails while the files in docker/ha/ differ from this rendering.
 //
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT } from '../paths.js';
 import { NODE_NAMES } from './network.js';
-import { patroniConfig, type ClusterFacts } from './patroni.js';
+import { PATRONI_START, patroniConfig, type ClusterFacts } from './patroni.js';
 import { ETCD_CLIENT_PORT, haproxyConfig } from './services.js';
 
 export const DOCKER_HA_DIRECTORY = path.join(PROJECT_ROOT, 'docker', 'ha');
@@ -39,6 +40,8 @@ export function dockerHaFiles(): Record<string, string> {
     };
     files[`${node}.yml`] = `${JSON.stringify(patroniConfig(plan, FACTS), null, 2)}\n`;
   }
+  // The image starts Patroni through the same script as the launcher (docker/ha/Dockerfile).
+  files[path.basename(PATRONI_START.script)] = fs.readFileSync(PATRONI_START.script, 'utf8');
   files['haproxy.cfg'] = haproxyConfig({ bind: `*:5432`, nodes: NODE_NAMES.map((node) => ({ name: node, host: node })) });
   return files;
 }

@@ -29,10 +29,14 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { readPidFile, processTree } from '../processes.js';
+import { PROJECT_ROOT } from '../paths.js';
 import type { Namespace } from './network.js';
 import { haEventsHba, haEventsSettings } from '../../events/ha.js';
 
 export const PATRONI_BINARY = '/usr/bin/patroni';
+// Patroni is started through this script, which removes a race of its
+// demotion after losing the DCS (the script says how).
+export const PATRONI_START = { python: '/usr/bin/python3', script: path.join(PROJECT_ROOT, 'src', 'stack', 'ha', 'patroni-one-demotion.py') };
 export const POSTGRES_BIN_DIRECTORY = '/usr/lib/postgresql/15/bin';
 export const POSTGRES_PORT = 5432;
 export const REST_PORT = 8008;
