@@ -36,7 +36,8 @@ export interface BackupStatus {
  */
 export function segmentsBetween(lastArchived: string | null, current: string): number {
   const number = (name: string) => Number.parseInt(name.slice(8, 16), 16) * SEGMENTS_PER_LOG_FILE + Number.parseInt(name.slice(16, 24), 16);
-  if (lastArchived === null) return number(current);
+  // A new cluster's first segment is number 1.
+  if (lastArchived === null) return Math.max(0, number(current) - 1);
   if (lastArchived.length < 24 || lastArchived.slice(0, 8) !== current.slice(0, 8)) return 0;
   return Math.max(0, number(current) - number(lastArchived) - 1);
 }
