@@ -12,8 +12,8 @@
 --
 -- The role itself is created outside these files: it is cluster-wide, and
 -- the owner applying them may not create roles (the launcher creates it for
--- the embedded database; an operator for DATABASE_URL, README: Database
--- roles). Where it does not exist, nobody but the owner gets anything.
+-- the embedded database; an operator for DATABASE_URL, docs/security.md,
+-- Database roles). Where it does not exist, nobody but the owner gets anything.
 --
 -- Applied at every start: the grants are first taken back, then given, so
 -- they end up as written here whatever an older version (or a hand) gave.
@@ -63,7 +63,7 @@ END $$;
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'crebito_api') THEN
-        RAISE NOTICE 'role crebito_api does not exist: only the owner can use the ledger (README: Database roles)';
+        RAISE NOTICE 'role crebito_api does not exist: only the owner can use the ledger (docs/security.md: Database roles)';
         RETURN;
     END IF;
     REVOKE ALL ON ALL TABLES IN SCHEMA public FROM crebito_api;

@@ -1,4 +1,4 @@
--- API keys (CREBITO_AUTH=keys; README: API keys). A key is a random secret
+-- API keys (CREBITO_AUTH=keys; docs/security.md, API keys). A key is a random secret
 -- shown once, when `npm run keys -- create` makes it; only its SHA-256 is
 -- kept here, so a copy of the database (a backup, a replica, a dump) gives
 -- nobody a key that works. SHA-256, not a slow password hash: a key is 256

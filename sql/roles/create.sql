@@ -1,6 +1,6 @@
 -- The ledger's two roles, run by a superuser on the cluster's maintenance
 -- database (the launcher, for the embedded database; an operator creates
--- the same by hand for DATABASE_URL, README: Database roles). Not part of
+-- the same by hand for DATABASE_URL, docs/security.md, Database roles). Not part of
 -- the schema (sql/*.sql): roles belong to the whole cluster, and the owner
 -- that applies the schema may not create them.
 --

@@ -2,7 +2,8 @@
 // timer, and how long each garbage collection stops it. Both are metrics
 // (metrics.ts) and, past the slow-request bound, a log line with the time it
 // happened, so that a slow answer can be lined up with what the process was
-// doing then (and with PostgreSQL's log; see docs on stalls in README).
+// doing then (and with PostgreSQL's log; docs/operating.md, Logs, and the stalls measured
+// in docs/performance.md).
 
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import type { Log } from '../shared/log.js';

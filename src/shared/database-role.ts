@@ -36,6 +36,6 @@ export function roleRefusal(facts: RoleFacts, allowSuperuser: Settings<'allowSup
   if (allowSuperuser === 'on' || (!facts.superuser && !facts.owner)) return undefined;
   const what = facts.superuser ? 'a superuser' : "the schema's owner";
   return `DATABASE_URL logs in as ${facts.role}, ${what}: instances must log in as a role that can only call the ledger's functions `
-    + '(README: Database roles), or set CREBITO_ALLOW_SUPERUSER=on to allow it';
+    + '(docs/security.md: Database roles), or set CREBITO_ALLOW_SUPERUSER=on to allow it';
 }
 

@@ -2,7 +2,7 @@
 // once here (its variable, default, bounds, which program reads it, and what
 // it is for); the instance and the launcher parse their configuration from
 // these declarations, the launcher passes instance settings on by walking
-// them, and a test checks the README's table against them. A value that is
+// them, and a test checks docs/operating.md's table against them. A value that is
 // present but malformed stops the process at start, rather than being
 // half-understood. Limits carry their unit last.
 
@@ -20,7 +20,7 @@ export type Reader = 'instance' | 'stack';
 interface Declared {
   env: string;
   readers: readonly Reader[];
-  /** One line for the README's table. */
+  /** One line for the settings table (docs/operating.md). */
   meaning: string;
 }
 
@@ -41,7 +41,7 @@ export interface TextSetting extends Declared {
   kind: 'text';
   /** undefined: unset unless given. */
   default: string | undefined;
-  /** How the README shows a default that is computed or absent. */
+  /** How the settings table shows a default that is computed or absent. */
   defaultShown: string;
 }
 
@@ -60,13 +60,13 @@ const BOTH = ['instance', 'stack'] as const;
 
 export const SETTINGS = {
   port: integer({ env: 'PORT', default: 9999, min: 1, max: 65535, readers: STACK, meaning: 'public port (nginx, or the instances without nginx)' }),
-  databaseUrl: text({ env: 'DATABASE_URL', default: undefined, defaultShown: 'unset: embedded', readers: BOTH, meaning: 'an external PostgreSQL, as the role the instances log in as (`crebito_api`: see *Database roles*); an instance alone requires it' }),
+  databaseUrl: text({ env: 'DATABASE_URL', default: undefined, defaultShown: 'unset: embedded', readers: BOTH, meaning: 'an external PostgreSQL, as the role the instances log in as (`crebito_api`: see docs/security.md, Database roles); an instance alone requires it' }),
   databaseOwnerUrl: text({ env: 'DATABASE_OWNER_URL', default: undefined, defaultShown: 'unset: `DATABASE_URL`', readers: STACK, meaning: 'the same database as the schema\'s owner, which applies `sql/` at start; never given to the instances' }),
-  auth: choice({ env: 'CREBITO_AUTH', default: 'off', choices: ['off', 'keys'], readers: BOTH, meaning: '`keys`: every API route asks for `Authorization: Bearer <key>` (keys made by `npm run keys`; see *API keys*), and `CREBITO_RATE_LIMIT_PER_S` counts per key' }),
+  auth: choice({ env: 'CREBITO_AUTH', default: 'off', choices: ['off', 'keys'], readers: BOTH, meaning: '`keys`: every API route asks for `Authorization: Bearer <key>` (keys made by `npm run keys`; see docs/security.md, API keys), and `CREBITO_RATE_LIMIT_PER_S` counts per key' }),
   allowSuperuser: choice({ env: 'CREBITO_ALLOW_SUPERUSER', default: 'off', choices: ['off', 'on'], readers: BOTH, meaning: '`on` lets instances log in as a superuser or as the schema\'s owner, which they refuse by default' }),
   dataDirectory: text({ env: 'CREBITO_DATA_DIR', default: undefined, defaultShown: '`.data`', readers: STACK, meaning: 'embedded PostgreSQL data, sockets, pid and state files' }),
   databaseMode: choice({ env: 'CREBITO_DATABASE_MODE', default: 'durable', choices: ['durable', 'fast'], readers: STACK, meaning: '`fast` turns fsync, synchronous_commit and full_page_writes off in the embedded database: a crash may lose acknowledged transactions (benchmarks only)' }),
-  ha: choice({ env: 'CREBITO_HA', default: 'off', choices: ['off', 'on'], readers: STACK, meaning: '`on`: three PostgreSQL 15 nodes under Patroni with etcd and HAProxy instead of the embedded server (root; see High availability)' }),
+  ha: choice({ env: 'CREBITO_HA', default: 'off', choices: ['off', 'on'], readers: STACK, meaning: '`on`: three PostgreSQL 15 nodes under Patroni with etcd and HAProxy instead of the embedded server (root; see docs/ha.md)' }),
   haDcs: choice({ env: 'CREBITO_HA_DCS', default: 'etcd', choices: ['etcd', 'etcd3'], readers: STACK, meaning: 'Patroni\'s backend for `CREBITO_HA=on`: `etcd` (etcd\'s v2 API); `etcd3` is refused with a Patroni known to lose writes on it' }),
   backups: choice({ env: 'CREBITO_BACKUPS', default: 'on', choices: ['on', 'off'], readers: STACK, meaning: 'continuous WAL archiving and scheduled base backups of the embedded database with pgBackRest, encrypted (see docs/backups.md); `off`: no second copy' }),
   backupRepository: text({ env: 'CREBITO_BACKUP_REPO', default: undefined, defaultShown: '`<data>/backup/repo`', readers: STACK, meaning: 'the pgBackRest repository: put it on another disk or mount, or the backups die with the host' }),
@@ -99,7 +99,7 @@ export const SETTINGS = {
   logLevel: choice({ env: 'CREBITO_LOG_LEVEL', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], readers: BOTH, meaning: 'JSON log lines at this level and above (no line per request at `info`)' }),
   slowRequestMs: integer({ env: 'CREBITO_SLOW_REQUEST_MS', default: 250, min: 1, max: 600_000, readers: BOTH, meaning: 'a request answered slower than this is logged (warn) with its route, status and duration' }),
   poolClientsMax: integer({ env: 'CREBITO_POOL_CLIENTS_MAX', default: 4, min: 1, max: 200, readers: BOTH, meaning: 'database connections in each instance\'s pool (beside them it opens one for the breaker\'s probe, and one for the API keys\' poll with CREBITO_AUTH=keys)' }),
-  queueLengthMax: integer({ env: 'CREBITO_QUEUE_LENGTH_MAX', default: 2048, min: 1, max: 1_000_000, readers: BOTH, meaning: 'transactions (and, separately, statements) waiting to join a database call before answering 503' }),
+  queueLengthMax: integer({ env: 'CREBITO_QUEUE_LENGTH_MAX', default: 2048, min: 1, max: 1_000_000, readers: BOTH, meaning: 'requests of one operation waiting to join a database call before answering 503: transactions, statements and history pages each have a queue this long' }),
   queueWaitMsMax: integer({ env: 'CREBITO_QUEUE_WAIT_MS_MAX', default: 500, min: 1, max: 600_000, readers: BOTH, meaning: 'longest a request waits to join a database call before a 503 `sobrecarregado` (never sent: nothing was applied)' }),
   requestTimeoutMs: integer({ env: 'CREBITO_REQUEST_TIMEOUT_MS', default: 1000, min: 1, max: 600_000, readers: BOTH, meaning: 'longest a request waits for the database in all; then a 503 `banco_sem_resposta` (sent: it may have been applied)' }),
   breakerFailuresMax: integer({ env: 'CREBITO_BREAKER_FAILURES_MAX', default: 3, min: 1, max: 1000, readers: BOTH, meaning: 'consecutive failed or late database calls that open the circuit breaker (then 503 `banco_indisponivel` at once until a probe succeeds)' }),
@@ -176,7 +176,7 @@ export function environmentFor(values: Partial<Record<SettingName, number | stri
   return environment;
 }
 
-/** How a setting's default reads in the README's table. */
+/** How a setting's default reads in the settings table. */
 export function shownDefault(setting: Setting): string {
   return setting.kind === 'text' ? setting.defaultShown : `\`${setting.default}\``;
 }

@@ -2,8 +2,8 @@
 // embedded PostgreSQL, and the tests' one): creating the owner and instance
 // roles (sql/roles/create.sql), and handing a database made before them over
 // to the owner (sql/roles/hand-over.sql). Both run as the server's
-// superuser; with DATABASE_URL an operator does the same by hand (README:
-// Database roles).
+// superuser; with DATABASE_URL an operator does the same by hand
+// (docs/security.md, Database roles).
 
 import fs from 'node:fs';
 import path from 'node:path';

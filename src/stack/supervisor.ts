@@ -9,7 +9,7 @@
 // again (a bad setting, a full disk, a bug on a path every start takes), and a
 // banking service that runs on at part strength, or keeps hitting the same
 // broken invariant, hides that behind a log line; an exit is seen by whoever
-// runs the launcher (README, Operating notes).
+// runs the launcher (docs/operating.md, The stack's processes).
 
 import type { StackLog } from '../shared/log.js';
 import type { Child } from './child.js';

@@ -5,7 +5,7 @@
 // are acknowledged again, every acknowledged write is in the database, no
 // answer that said "not applied" left a row, and the old primary streams
 // again as a standby of the new one. Timings are the checker's business
-// (README, High availability), not this test's.
+// (docs/ha.md), not this test's.
 
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// Starts the real, compiled API instance (dist/src/instance.js) as a child
+// Starts the real, compiled API instance (dist/src/instance/main.js) as a child
 // process on a free TCP port, exactly as the launcher would, and stops it
 // with a real signal. Tests then talk to it over real sockets.
 

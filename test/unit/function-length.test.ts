@@ -31,7 +31,7 @@ describe('function length', () => {
   });
 });
 
-/** The files a tree of the README names: each line is a name indented two spaces deeper than its folder's. */
+/** The files a tree of docs/development.md names: each line is a name indented two spaces deeper than its folder's. */
 function filesOfTree(tree: string): string[] {
   const folders: string[] = [];
   const files: string[] = [];
@@ -45,10 +45,11 @@ function filesOfTree(tree: string): string[] {
   return files;
 }
 
-describe('the README\'s source layout', () => {
+describe('docs/development.md\'s source layout', () => {
   it('its tree names every file of src/, and no file that is gone', () => {
-    const readme = fs.readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
-    const tree = /<!-- layout:start -->\n```text\n([^`]*)```\n<!-- layout:end -->/.exec(readme)?.[1] ?? '';
+    const development = fs.readFileSync(path.join(PROJECT_ROOT, 'docs', 'development.md'), 'utf8');
+    const tree = /<!-- layout:start -->\n```text\n([^`]*)```\n<!-- layout:end -->/.exec(development)?.[1] ?? '';
+    expect(filesOfTree(tree).length, 'docs/development.md has a layout tree between its markers').toBeGreaterThan(0);
     expect(filesOfTree(tree).sort()).toEqual(sourceFiles('src').sort());
   });
 });

@@ -1,5 +1,5 @@
-// Regression: `npm run bench`, `check:ledger` and `keys`, which the README
-// says to run beside a live stack, began with `npm run build`, whose
+// Regression: `npm run bench`, `check:ledger` and `keys`, which the docs
+// say to run beside a live stack, began with `npm run build`, whose
 // `rm -rf dist` removed the code the launcher restarts instances from: an
 // instance restarted during the rebuild failed (counting towards the
 // launcher's crash limit, which then stops the whole stack). Those scripts
@@ -12,7 +12,7 @@ import { PROJECT_ROOT } from '../../src/stack/paths.js';
 
 const scripts = (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
 
-/** A script's whole command, the scripts it runs (`npm run x`) expanded. */
+/** A script's whole command, the scripts it runs with npm's `run` expanded. */
 function expanded(name: string, seen = new Set<string>()): string {
   expect(scripts[name], `package.json has a script ${name}`).toBeDefined();
   if (seen.has(name)) return '';

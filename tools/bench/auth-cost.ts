@@ -1,4 +1,4 @@
-// What API keys cost (CREBITO_AUTH=keys; README: API keys), measured the
+// What API keys cost (CREBITO_AUTH=keys; docs/performance.md, What API keys cost), measured the
 // way the issue asks: the public test's mix at saturation (closed model) and
 // at the public test's rate (open model, a new connection per request), with
 // auth off and on, alternated on one data directory in the same run (off, on,

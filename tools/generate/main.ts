@@ -1,7 +1,8 @@
 // `npm run generate`: rewrites every checked-in file made from facts declared
 // elsewhere, so that it cannot be edited by hand into disagreement with them.
-// Run it after changing a setting, the nginx template or the API description;
-// test/unit/generated-files.test.ts fails while any file is stale.
+// Run it after changing a setting, the nginx template, the API description or
+// a bench report in results/; test/unit/generated-files.test.ts fails while
+// any file is stale.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,9 +11,12 @@ import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { DOCKER_NGINX_FILE } from './docker-nginx.js';
 import type { GeneratedFile } from './generated-file.js';
 import { OPENAPI_FILE } from './openapi.js';
-import { README_SETTINGS_TABLE } from './settings-table.js';
+import { PUBLISHED_RUN_FILE } from './published-run.js';
+import { OPERATING_SETTINGS_TABLE } from './settings-table.js';
 
-export const GENERATED_FILES: readonly GeneratedFile[] = [DOCKER_NGINX_FILE, OPENAPI_FILE, README_SETTINGS_TABLE];
+export const GENERATED_FILES: readonly GeneratedFile[] = [
+  DOCKER_NGINX_FILE, OPENAPI_FILE, OPERATING_SETTINGS_TABLE, PUBLISHED_RUN_FILE,
+];
 
 /** The file's text as it should be, given its text now (empty when it does not exist yet). */
 export function expectedText(file: GeneratedFile): { current: string; expected: string } {

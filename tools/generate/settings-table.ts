@@ -1,6 +1,6 @@
-// README.md's settings table, between its two markers: every setting of
-// src/shared/settings.ts, in the order declared there. The rest of the
-// README is prose and stays as written.
+// The settings table of docs/operating.md, between its two markers: every
+// setting of src/shared/settings.ts, in the order declared there. The rest
+// of the file is prose and stays as written.
 
 import path from 'node:path';
 import { shownDefault, SETTINGS } from '../../src/shared/settings.js';
@@ -15,13 +15,17 @@ export function renderSettingsTable(): string {
   return ['| variable | default | read by | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
-export const README_SETTINGS_TABLE: GeneratedFile = {
-  path: path.join(PROJECT_ROOT, 'README.md'),
-  what: "README.md's settings table",
+export const SETTINGS_TABLE_FILE = path.join(PROJECT_ROOT, 'docs', 'operating.md');
+
+export const OPERATING_SETTINGS_TABLE: GeneratedFile = {
+  path: SETTINGS_TABLE_FILE,
+  what: "docs/operating.md's settings table",
   render(current: string): string {
     const start = current.indexOf(SETTINGS_TABLE_START);
     const end = current.indexOf(SETTINGS_TABLE_END);
-    if (start < 0 || end < start) throw new Error(`README.md needs a ${SETTINGS_TABLE_START} … ${SETTINGS_TABLE_END} section`);
+    if (start < 0 || end < start) {
+      throw new Error(`docs/operating.md needs a ${SETTINGS_TABLE_START} … ${SETTINGS_TABLE_END} section`);
+    }
     return `${current.slice(0, start + SETTINGS_TABLE_START.length)}\n${renderSettingsTable()}\n${current.slice(end)}`;
   },
 };

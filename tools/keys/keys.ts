@@ -1,4 +1,4 @@
-// The API keys' management (npm run keys; README: API keys), as the schema's
+// The API keys' management (npm run keys; docs/security.md, API keys), as the schema's
 // owner: make a key (its secret is returned once and only its SHA-256 is
 // stored, sql/08-keys.sql), list the keys (never a secret nor a hash), and
 // revoke one by name. The instances see each change within their poll

@@ -1,6 +1,6 @@
 // Owns the OpenAPI 3.1 description of the whole API, served at
 // GET /openapi.json and kept in the repository as openapi.json (a test holds
-// the file to this; `npm run openapi` rewrites it). It is built from the
+// the file to this; `npm run generate` rewrites it). It is built from the
 // facts it describes, each read from where it is declared: the bodies are
 // the serializers' schemas, every error body comes from the catalogue
 // (shared/failures.ts) with its exact text as an example, every bound is the

@@ -5,7 +5,7 @@
 // refusal of a DCS backend known to lose writes with this Patroni, and how a
 // node is started, found and stopped.
 //
-// Timings (README, High availability), measured on this machine kind: a
+// Timings (docs/ha.md), measured on this machine kind: a
 // lost primary costs its leader key's ttl (3 s: the key was refreshed at
 // most a loop before the fault), the remaining standbys' next loop (1 s),
 // Patroni 3.0.2's check of the other members (a fixed 2 s timeout for a
@@ -159,7 +159,7 @@ export function patroniConfig(node: NodePlan, facts: ClusterFacts): object {
         // in 1 of 9 failovers). With both, Patroni promotes the one furthest
         // ahead and the other is a prefix of it. Each commit waits for the
         // slower of two flushes instead of one, which measured no slower
-        // than one here (README, Cost).
+        // than one here (docs/ha-measurements.md, Cost).
         synchronous_node_count: 2,
         // Slots off and WAL kept instead: see the timings above.
         postgresql: { use_pg_rewind: true, use_slots: false, parameters: { max_wal_senders: 10, max_replication_slots: 10, wal_keep_size: '512MB', hot_standby: 'on' } },

@@ -1,4 +1,4 @@
--- How the bench drives wrk (tools/bench/wrk-load.ts runs it): the requests
+-- How the bench drives wrk (tools/bench/load/wrk-load.ts runs it): the requests
 -- come from a file the bench writes (method, path and body, tab-separated,
 -- one a line), each wrk thread starts at its own place in them, every
 -- answer's status is counted, and at the end one line of JSON, after the

@@ -1,7 +1,7 @@
 // A benchmark report as Markdown: how it was run and whether the generator
 // can be trusted (the calibration line), saturation, latency at fixed
 // arrival rates, the targets, the run under the public test's limits, what
-// each process spent, and the books. README.md's results section is this.
+// each process spent, and the books. docs/performance.md's published run is this.
 
 import { formatTarget, milliseconds, number, type BenchReport, type Consistency, type LimitedRun, type ScenarioResult } from './report.js';
 import { CALIBRATION_TOLERANCE, calibrationRatio } from './targets.js';

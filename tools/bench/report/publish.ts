@@ -1,6 +1,6 @@
 // Where a finished benchmark report goes: a summary on the console, the
-// report as JSON, Markdown and SVG in the output folder, and with --readme
-// the results section of README.md (between its bench markers).
+// report as JSON, Markdown and SVG in the output folder, and with --publish
+// the published run of docs/performance.md (between its bench markers).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,8 +9,9 @@ import { renderChart } from './chart.js';
 import { renderMarkdown } from './markdown.js';
 import { formatTarget, type BenchReport, type ScenarioResult } from './report.js';
 
-const README_START = '<!-- bench:start -->';
-const README_END = '<!-- bench:end -->';
+export const PUBLISHED_START = '<!-- bench:start -->';
+export const PUBLISHED_END = '<!-- bench:end -->';
+export const PUBLISHED_FILE = path.join(PROJECT_ROOT, 'docs', 'performance.md');
 
 /** One line per scenario, as it finishes. */
 const SLOWEST_PRINTED = 5;
@@ -39,8 +40,8 @@ export function printSummary(report: BenchReport): void {
   if (report.limited.skipped !== undefined) console.log(`under compose limits: not run (${report.limited.skipped})`);
 }
 
-/** Writes <out>/<name>.{json,md,svg}; with updateReadme, README.md's results section too. */
-export function writeReport(report: BenchReport, options: { out: string; name: string; updateReadme: boolean }): void {
+/** Writes <out>/<name>.{json,md,svg}; with publish, docs/performance.md's published run too. */
+export function writeReport(report: BenchReport, options: { out: string; name: string; publish: boolean }): void {
   fs.mkdirSync(options.out, { recursive: true });
   const base = path.join(options.out, options.name);
   fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
@@ -48,17 +49,23 @@ export function writeReport(report: BenchReport, options: { out: string; name: s
   const markdown = renderMarkdown(report, path.basename(`${base}.svg`));
   fs.writeFileSync(`${base}.md`, markdown);
   console.log(`wrote ${base}.json, .md and .svg`);
-  if (options.updateReadme) updateReadme(markdown);
+  if (options.publish) publish(markdown);
 }
 
-/** Replaces the results section of README.md with the latest report. */
-function updateReadme(markdown: string): void {
-  const readmePath = path.join(PROJECT_ROOT, 'README.md');
-  const readme = fs.readFileSync(readmePath, 'utf8');
-  const start = readme.indexOf(README_START);
-  const end = readme.indexOf(README_END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} … ${README_END} section`);
-  const section = markdown.replace(/^# .*\n/, '').replace(/\]\((bench-[a-z]+\.svg)\)/, '](results/$1)');
-  fs.writeFileSync(readmePath, `${readme.slice(0, start + README_START.length)}\n${section.trim()}\n${readme.slice(end)}`);
-  console.log('updated the results section of README.md');
+/** The published-run section of a document with the latest report in it; the rest of the document as it was. */
+export function withPublishedRun(document: string, markdown: string): string {
+  const start = document.indexOf(PUBLISHED_START);
+  const end = document.indexOf(PUBLISHED_END);
+  if (start < 0 || end < start) {
+    throw new Error(`docs/performance.md has no ${PUBLISHED_START} … ${PUBLISHED_END} section`);
+  }
+  // The chart sits beside the report in results/; the document is one folder down from the root.
+  const section = markdown.replace(/^# .*\n/, '').replace(/\]\((bench-[a-z]+\.svg)\)/, '](../results/$1)');
+  return `${document.slice(0, start + PUBLISHED_START.length)}\n${section.trim()}\n${document.slice(end)}`;
+}
+
+/** Replaces the published run of docs/performance.md with the latest report. */
+function publish(markdown: string): void {
+  fs.writeFileSync(PUBLISHED_FILE, withPublishedRun(fs.readFileSync(PUBLISHED_FILE, 'utf8'), markdown));
+  console.log('updated the published run in docs/performance.md');
 }

@@ -1,4 +1,4 @@
-// The README quotes settings with their default in parentheses, as
+// The README and docs/ quote settings with their default in parentheses, as
 // "`CREBITO_REQUEST_TIMEOUT_MS` (1 s)". Each such figure is held here to the
 // setting's declared default (src/shared/settings.ts), in the unit the
 // setting's name ends with, so prose cannot keep a default the code dropped.
@@ -22,15 +22,23 @@ export function quotedValue(env: string, figure: string, unit: string | undefine
 
 const integers = new Map(Object.values(SETTINGS).filter((setting): setting is IntegerSetting => setting.kind === 'integer').map((setting) => [setting.env, setting]));
 
-describe('the README\'s quoted defaults', () => {
-  const readme = fs.readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
-  const quotes = [...readme.matchAll(QUOTED)].filter((match) => integers.has(match[1]!));
+/** README.md and every Markdown file of docs/, by their path from the root. */
+function documents(): string[] {
+  const docs = fs.readdirSync(path.join(PROJECT_ROOT, 'docs')).filter((name) => name.endsWith('.md'));
+  return ['README.md', ...docs.map((name) => `docs/${name}`)];
+}
 
-  it('finds the quotes it holds (the pattern still matches the README)', () => {
+describe('the defaults the docs quote', () => {
+  const text = (file: string) => fs.readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
+  const quotes = documents().flatMap((file) => [...text(file).matchAll(QUOTED)]
+    .filter((match) => integers.has(match[1]!))
+    .map((match) => [`${file}: ${match[0].replace(/\s+/g, ' ')}`, match[1]!, match[2]!, match[3]] as const));
+
+  it('finds the quotes it holds (the pattern still matches the docs)', () => {
     expect(quotes.length).toBeGreaterThanOrEqual(4);
   });
 
-  it.each(quotes.map((match) => [match[0].replace(/\s+/g, ' '), match[1]!, match[2]!, match[3]] as const))('%s is the default', (_, env, figure, unit) => {
+  it.each(quotes)('%s is the default', (_, env, figure, unit) => {
     expect(quotedValue(env, figure, unit)).toBe(integers.get(env)!.default);
   });
 
