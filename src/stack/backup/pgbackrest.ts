@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Settings } from '../../shared/settings.js';
 import { EMBEDDED_USER_NAME } from '../embedded-postgres.js';
+import { processArguments, waitForExit } from '../processes.js';
 
 /** The one stanza (pgBackRest's name for a cluster) a repository holds for crebito. */
 export const STANZA = 'crebito';
@@ -243,4 +244,28 @@ export type BackupType = 'full' | 'incr' | 'diff';
 /** Takes a backup of the running cluster, then expires what the retention no longer keeps. */
 export async function takeBackup(plan: BackupPlan, key: string, type: BackupType, signal?: AbortSignal): Promise<void> {
   await pgbackrest(plan, key, [`--type=${type}`, 'backup'], signal);
+}
+
+const LEFTOVER_STOP_TIMEOUT_MS = 15_000;
+
+/**
+ * Stops the pgBackRest processes working for this data directory (named by
+ * its configuration file on their command line, and by nothing broader): a
+ * backup outlives a launcher killed with SIGKILL, and its files would be
+ * written under a directory being removed.
+ */
+export async function stopPgbackrestProcesses(dataDirectory: string): Promise<void> {
+  const marker = `--config=${path.join(dataDirectory, 'backup', 'pgbackrest.conf')}`;
+  const ours = fs.readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name)).map(Number)
+    .filter((pid) => processArguments(pid)?.includes(marker) === true);
+  for (const pid of ours) signal(pid, 'SIGTERM');
+  for (const pid of ours) if (!(await waitForExit(pid, LEFTOVER_STOP_TIMEOUT_MS))) signal(pid, 'SIGKILL');
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // Gone meanwhile.
+  }
 }
