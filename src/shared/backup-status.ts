@@ -35,14 +35,17 @@ export interface BackupStatus {
  * new timeline the count starts again: 0.
  */
 export function segmentsBetween(lastArchived: string | null, current: string): number {
-  const number = (name: string) => Number.parseInt(name.slice(8, 16), 16) * SEGMENTS_PER_LOG_FILE + Number.parseInt(name.slice(16, 24), 16);
+  const number = (name: string) =>
+    Number.parseInt(name.slice(8, 16), 16) * SEGMENTS_PER_LOG_FILE + Number.parseInt(name.slice(16, 24), 16);
   // A new cluster's first segment is number 1.
   if (lastArchived === null) return Math.max(0, number(current) - 1);
   if (lastArchived.length < 24 || lastArchived.slice(0, 8) !== current.slice(0, 8)) return 0;
   return Math.max(0, number(current) - number(lastArchived) - 1);
 }
 
-/** What /health shows and /metrics exports: ages in seconds (null: never), and why backups are degraded, if they are. */
+/**
+ * What /health shows and /metrics exports: ages in seconds (null: never), and why backups are degraded, if they are.
+ */
 export interface BackupHealth {
   lastBackupAgeS: number | null;
   lastArchivedWalAgeS: number | null;
@@ -58,11 +61,22 @@ function ageS(iso: string | null | undefined, nowMs: number): number | null {
 
 export function backupHealth(status: BackupStatus | undefined, nowMs: number): BackupHealth {
   if (status === undefined) {
-    return { lastBackupAgeS: null, lastArchivedWalAgeS: null, archiveFailing: false, archiveFailedCount: 0, walSegmentsWaiting: 0, degraded: ['no backup status from the launcher yet'] };
+    return {
+      lastBackupAgeS: null,
+      lastArchivedWalAgeS: null,
+      archiveFailing: false,
+      archiveFailedCount: 0,
+      walSegmentsWaiting: 0,
+      degraded: ['no backup status from the launcher yet'],
+    };
   }
   const degraded: string[] = [];
-  if (nowMs - Date.parse(status.updatedAt) > STATUS_STALE_AFTER_MS) degraded.push(`backup status not updated since ${status.updatedAt}`);
-  if (status.archive.failing) degraded.push(`WAL archiving failing since ${status.archive.lastFailedAt} (segment ${status.archive.lastFailedWal})`);
+  if (nowMs - Date.parse(status.updatedAt) > STATUS_STALE_AFTER_MS)
+    degraded.push(`backup status not updated since ${status.updatedAt}`);
+  if (status.archive.failing)
+    degraded.push(
+      `WAL archiving failing since ${status.archive.lastFailedAt} (segment ${status.archive.lastFailedWal})`,
+    );
   if (status.lastBackup === null) degraded.push('no backup yet');
   if (status.lastBackupError !== null) degraded.push(`last backup failed at ${status.lastBackupError.at}`);
   return {

@@ -18,7 +18,15 @@ import { createLog } from '../../src/shared/log.js';
 import { embeddedPostgresLocation } from '../../src/stack/children.js';
 import { readLauncherConfig } from '../../src/stack/config.js';
 import { resolveRunAsUser, socketDirectoryFor } from '../../src/stack/embedded-postgres.js';
-import { planBackups, prepareBackups, readRepositoryInfo, STANZA, takeBackup, type BackupPlan, type BackupType } from '../../src/stack/backup/pgbackrest.js';
+import {
+  planBackups,
+  prepareBackups,
+  readRepositoryInfo,
+  STANZA,
+  takeBackup,
+  type BackupPlan,
+  type BackupType,
+} from '../../src/stack/backup/pgbackrest.js';
 import { restore } from '../../src/stack/backup/restore.js';
 
 const BACKUP_TYPES: readonly BackupType[] = ['full', 'incr', 'diff'];
@@ -29,7 +37,12 @@ function backupPlan(): { plan: BackupPlan; key: string; port: number } {
   const config = readLauncherConfig(process.env);
   const location = embeddedPostgresLocation(config, path.join(config.dataDirectory, 'run'));
   const log = createLog({ program: 'stack', name: 'backup', level: 'warn' });
-  const plan = planBackups(config, config.dataDirectory, { ...location, socketDirectory: socketDirectoryFor(location) }, resolveRunAsUser(log));
+  const plan = planBackups(
+    config,
+    config.dataDirectory,
+    { ...location, socketDirectory: socketDirectoryFor(location) },
+    resolveRunAsUser(log),
+  );
   return { plan, key: prepareBackups(plan), port: config.embeddedPostgresPort };
 }
 
@@ -42,17 +55,25 @@ async function backup(args: string[]): Promise<void> {
   // pgBackRest takes a full backup when asked for an incremental one with none to build on.
   await takeBackup(plan, key, type);
   const newest = (await readRepositoryInfo(plan, key)).backups.at(-1);
-  console.log(`backup ${newest?.label ?? '?'} (${newest?.type ?? type}) taken in ${((performance.now() - startedMs) / 1000).toFixed(1)} s into ${plan.repository}`);
+  console.log(
+    `backup ${newest?.label ?? '?'} (${newest?.type ?? type}) taken in ${((performance.now() - startedMs) / 1000).toFixed(1)} s into ${plan.repository}`,
+  );
 }
 
-/** When the newest archived segment reached the repository: the latest instant a restore can reach, give or take one segment. */
+/**
+ * When the newest archived segment reached the repository: the latest instant a restore can reach, give or take one
+ * segment.
+ */
 function archivedAt(plan: BackupPlan, segment: string | undefined): string {
   if (segment === undefined) return 'nothing archived yet';
   const archive = path.join(plan.repository, 'archive', STANZA);
   for (const version of fs.readdirSync(archive)) {
     const directory = path.join(archive, version, segment.slice(0, 16));
-    const file = fs.existsSync(directory) ? fs.readdirSync(directory).find((name) => name.startsWith(segment)) : undefined;
-    if (file !== undefined) return `${segment}, archived ${fs.statSync(path.join(directory, file)).mtime.toISOString()}`;
+    const file = fs.existsSync(directory)
+      ? fs.readdirSync(directory).find((name) => name.startsWith(segment))
+      : undefined;
+    if (file !== undefined)
+      return `${segment}, archived ${fs.statSync(path.join(directory, file)).mtime.toISOString()}`;
   }
   return segment;
 }
@@ -60,23 +81,30 @@ function archivedAt(plan: BackupPlan, segment: string | undefined): string {
 async function list(): Promise<void> {
   const { plan, key } = backupPlan();
   const info = await readRepositoryInfo(plan, key);
-  console.log(`repository ${plan.repository} (encrypted, aes-256-cbc); WAL archived ${info.archiveMin ?? '-'} to ${archivedAt(plan, info.archiveMax)}`);
+  console.log(
+    `repository ${plan.repository} (encrypted, aes-256-cbc); WAL archived ${info.archiveMin ?? '-'} to ${archivedAt(plan, info.archiveMax)}`,
+  );
   if (info.backups.length === 0) console.log('no backups yet: npm run backup -- --type full');
   for (const entry of info.backups) {
-    console.log([
-      entry.label.padEnd(26),
-      entry.type.padEnd(4),
-      `${entry.startedAt.toISOString()} .. ${entry.stoppedAt.toISOString()}`,
-      `database ${(entry.sizeBytes / MIB).toFixed(1)} MiB, stored ${(entry.repositoryBytes / MIB).toFixed(1)} MiB`,
-      `WAL ${entry.walStart}..${entry.walStop}`,
-      entry.error ? 'ERROR (not usable)' : `recovers to any time from ${entry.stoppedAt.toISOString()} to the end of the archive`,
-    ].join('  '));
+    console.log(
+      [
+        entry.label.padEnd(26),
+        entry.type.padEnd(4),
+        `${entry.startedAt.toISOString()} .. ${entry.stoppedAt.toISOString()}`,
+        `database ${(entry.sizeBytes / MIB).toFixed(1)} MiB, stored ${(entry.repositoryBytes / MIB).toFixed(1)} MiB`,
+        `WAL ${entry.walStart}..${entry.walStop}`,
+        entry.error
+          ? 'ERROR (not usable)'
+          : `recovers to any time from ${entry.stoppedAt.toISOString()} to the end of the archive`,
+      ].join('  '),
+    );
   }
 }
 
 async function restoreCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { to: { type: 'string' }, into: { type: 'string' } } });
-  if (values.to === undefined || values.into === undefined) throw new Error('usage: npm run restore -- --to <ISO time>|latest --into <new data directory>');
+  if (values.to === undefined || values.into === undefined)
+    throw new Error('usage: npm run restore -- --to <ISO time>|latest --into <new data directory>');
   const to = values.to === 'latest' ? 'latest' : new Date(values.to);
   if (to !== 'latest' && (Number.isNaN(to.getTime()) || !/(Z|[+-]\d\d:?\d\d)$/.test(values.to))) {
     throw new Error(`--to must be an ISO time with its zone (2026-12-06T02:40:00Z) or latest; got ${values.to}`);
@@ -84,7 +112,9 @@ async function restoreCommand(args: string[]): Promise<void> {
   const { plan, key, port } = backupPlan();
   const result = await restore(plan, key, { to, into: values.into, port, recoveryTimeoutMs: RECOVERY_TIMEOUT_MS });
   console.log(JSON.stringify(result));
-  console.log(`restored ${to === 'latest' ? 'to the end of the archive' : `to ${to.toISOString()}`} from backup set ${result.backupSet ?? '?'}; last transaction replayed at ${result.lastReplayedAt ?? '(none after the backup)'}`);
+  console.log(
+    `restored ${to === 'latest' ? 'to the end of the archive' : `to ${to.toISOString()}`} from backup set ${result.backupSet ?? '?'}; last transaction replayed at ${result.lastReplayedAt ?? '(none after the backup)'}`,
+  );
   console.log(`serve it with: CREBITO_DATA_DIR=${result.dataDirectory} npm start`);
 }
 

@@ -33,7 +33,11 @@ const ARCHIVE_TIMEOUT_MS = 600_000;
 const RECOVERY_TIMEOUT_MS = 6 * 3_600_000;
 const GIB = 1024 ** 3;
 
-const loadAverage = () => os.loadavg().map((value) => value.toFixed(2)).join(', ');
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((value) => value.toFixed(2))
+    .join(', ');
 const say = (line: string) => console.log(`[recovery-time ${new Date().toISOString()}] ${line}`);
 
 /** `count` transactions, CALLS_PER_COMMIT to a commit, spread over the five clients; returns the WAL bytes written. */
@@ -41,17 +45,31 @@ async function fill(client: pg.Client, count: number): Promise<number> {
   const before = (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn() AS lsn')).rows[0]!.lsn;
   for (let done = 0; done < count; done += CALLS_PER_COMMIT * COMMITS_PER_STATEMENT) {
     const calls = Math.min(CALLS_PER_COMMIT, count - done);
-    await client.query(`SELECT count(*) FROM generate_series(1, $1) AS g, LATERAL registrar_transacao(1 + g % 5, 1 + g % 1000, CASE WHEN g % 3 = 0 THEN 'd' ELSE 'c' END, 'rt' || (g % 100)) AS r`, [calls]);
+    await client.query(
+      `SELECT count(*) FROM generate_series(1, $1) AS g,
+         LATERAL registrar_transacao(1 + g % 5, 1 + g % 1000, CASE WHEN g % 3 = 0 THEN 'd' ELSE 'c' END, 'rt' || (g % 100)) AS r`,
+      [calls],
+    );
   }
-  return Number((await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS bytes', [before])).rows[0]!.bytes);
+  return Number(
+    (await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1) AS bytes', [before]))
+      .rows[0]!.bytes,
+  );
 }
 
 async function archiveUpToNow(client: pg.Client): Promise<void> {
-  const { segment } = (await client.query<{ segment: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS segment')).rows[0]!;
-  await waitForOrThrow(`segment ${segment} archived`, async () => {
-    const { last } = (await client.query<{ last: string | null }>('SELECT last_archived_wal AS last FROM pg_stat_archiver')).rows[0]!;
-    return last !== null && last >= segment;
-  }, { timeoutMs: ARCHIVE_TIMEOUT_MS, intervalMs: 500 });
+  const { segment } = (await client.query<{ segment: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS segment'))
+    .rows[0]!;
+  await waitForOrThrow(
+    `segment ${segment} archived`,
+    async () => {
+      const { last } = (
+        await client.query<{ last: string | null }>('SELECT last_archived_wal AS last FROM pg_stat_archiver')
+      ).rows[0]!;
+      return last !== null && last >= segment;
+    },
+    { timeoutMs: ARCHIVE_TIMEOUT_MS, intervalMs: 500 },
+  );
 }
 
 function freshDirectory(): string {
@@ -61,47 +79,89 @@ function freshDirectory(): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { transactions: { type: 'string', default: '1000000' }, out: { type: 'string', default: path.join(PROJECT_ROOT, 'results', 'backups') } } });
+  const { values } = parseArgs({
+    options: {
+      transactions: { type: 'string', default: '1000000' },
+      out: { type: 'string', default: path.join(PROJECT_ROOT, 'results', 'backups') },
+    },
+  });
   const transactions = numberOption(values.transactions, 'transactions', { min: 1000, max: 100_000_000, whole: true });
   const uptimeBefore = loadAverage();
   const dataDirectory = makeDataDirectory();
-  const stack = await startStack({ port: await freePort(), dataDirectory, environment: { CREBITO_BACKUP_INTERVAL_S: '2592000' } });
+  const stack = await startStack({
+    port: await freePort(),
+    dataDirectory,
+    environment: { CREBITO_BACKUP_INTERVAL_S: '2592000' },
+  });
   const config = readLauncherConfig({ ...process.env, CREBITO_DATA_DIR: dataDirectory });
   const location = embeddedPostgresLocation(config, path.join(dataDirectory, 'run'));
-  const plan = planBackups(config, dataDirectory, { ...location, socketDirectory: socketDirectoryFor(location) }, resolveRunAsUser(createLog({ program: 'stack', name: 'rt', level: 'warn' })));
+  const plan = planBackups(
+    config,
+    dataDirectory,
+    { ...location, socketDirectory: socketDirectoryFor(location) },
+    resolveRunAsUser(createLog({ program: 'stack', name: 'rt', level: 'warn' })),
+  );
   const key = prepareBackups(plan);
   const client = new pg.Client({ connectionString: stack.state().databaseUrl });
   await client.connect();
   const restored: string[] = [];
   try {
-    await waitForOrThrow('the first full backup', () => fs.existsSync(path.join(plan.repository, 'backup', 'crebito', 'latest')), { timeoutMs: FIRST_BACKUP_TIMEOUT_MS, intervalMs: 500 });
+    await waitForOrThrow(
+      'the first full backup',
+      () => fs.existsSync(path.join(plan.repository, 'backup', 'crebito', 'latest')),
+      { timeoutMs: FIRST_BACKUP_TIMEOUT_MS, intervalMs: 500 },
+    );
     let startedMs = performance.now();
     const walBeforeBackup = await fill(client, transactions);
-    say(`${transactions} transactions in ${((performance.now() - startedMs) / 1000).toFixed(1)} s, ${(walBeforeBackup / 2 ** 20).toFixed(0)} MiB of WAL`);
+    say(
+      `${transactions} transactions in ${((performance.now() - startedMs) / 1000).toFixed(1)} s, ${(walBeforeBackup / 2 ** 20).toFixed(0)} MiB of WAL`,
+    );
     startedMs = performance.now();
     await takeBackup(plan, key, 'full');
     const backupMs = performance.now() - startedMs;
     await archiveUpToNow(client);
-    const a = await restore(plan, key, { to: 'latest', into: freshDirectory(), port: 54_331, recoveryTimeoutMs: RECOVERY_TIMEOUT_MS });
+    const a = await restore(plan, key, {
+      to: 'latest',
+      into: freshDirectory(),
+      port: 54_331,
+      recoveryTimeoutMs: RECOVERY_TIMEOUT_MS,
+    });
     restored.push(a.dataDirectory);
     say(`restore A (copy, little to replay): ${JSON.stringify(a)}`);
     const walAfterBackup = await fill(client, transactions);
     await archiveUpToNow(client);
-    const b = await restore(plan, key, { to: 'latest', into: freshDirectory(), port: 54_331, recoveryTimeoutMs: RECOVERY_TIMEOUT_MS });
+    const b = await restore(plan, key, {
+      to: 'latest',
+      into: freshDirectory(),
+      port: 54_331,
+      recoveryTimeoutMs: RECOVERY_TIMEOUT_MS,
+    });
     restored.push(b.dataDirectory);
     say(`restore B (${transactions} transactions to replay): ${JSON.stringify(b)}`);
     writeResult(values.out, { transactions, walBeforeBackup, walAfterBackup, backupMs, a, b, uptimeBefore });
   } finally {
     await client.end();
     await stack.dispose();
-    for (const directory of restored) fs.rmSync(directory, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+    for (const directory of restored)
+      fs.rmSync(directory, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }
 }
 
-function writeResult(out: string, run: { transactions: number; walBeforeBackup: number; walAfterBackup: number; backupMs: number; a: RestoreResult; b: RestoreResult; uptimeBefore: string }): void {
-  const copySecondsPerGib = (run.a.copyMs / 1000) / (run.a.sizeBytes / GIB);
+function writeResult(
+  out: string,
+  run: {
+    transactions: number;
+    walBeforeBackup: number;
+    walAfterBackup: number;
+    backupMs: number;
+    a: RestoreResult;
+    b: RestoreResult;
+    uptimeBefore: string;
+  },
+): void {
+  const copySecondsPerGib = run.a.copyMs / 1000 / (run.a.sizeBytes / GIB);
   const replayExtraMs = run.b.replayMs - run.a.replayMs;
-  const replaySecondsPerMillion = (replayExtraMs / 1000) / (run.transactions / 1_000_000);
+  const replaySecondsPerMillion = replayExtraMs / 1000 / (run.transactions / 1_000_000);
   const result = {
     date: new Date().toISOString(),
     machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / GIB).toFixed(0)} GiB`,
@@ -121,7 +181,9 @@ function writeResult(out: string, run: { transactions: number; walBeforeBackup: 
   fs.mkdirSync(out, { recursive: true });
   const file = path.join(out, 'recovery-time.json');
   fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-  say(`copy ${result.copySecondsPerGib} s per GiB restored, replay ${result.replaySecondsPerMillionTransactions} s per million transactions; wrote ${file}`);
+  say(
+    `copy ${result.copySecondsPerGib} s per GiB restored, replay ${result.replaySecondsPerMillionTransactions} s per million transactions; wrote ${file}`,
+  );
 }
 
 main().catch((error: unknown) => {

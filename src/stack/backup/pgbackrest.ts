@@ -25,7 +25,9 @@ export type RunAs = { uid: number; gid: number } | undefined;
 const KEY_BYTES = 48;
 const OUTPUT_BYTES_MAX = 1_000_000;
 
-export type BackupSettings = Settings<'backups' | 'backupRepository' | 'backupKeyFile' | 'backupRetentionFull' | 'archiveTimeoutS' | 'archiveQueueMaxMb'>;
+export type BackupSettings = Settings<
+  'backups' | 'backupRepository' | 'backupKeyFile' | 'backupRetentionFull' | 'archiveTimeoutS' | 'archiveQueueMaxMb'
+>;
 
 /** Everything pgBackRest needs for one cluster, decided before anything runs. */
 export interface BackupPlan {
@@ -44,7 +46,12 @@ export interface BackupPlan {
   runAs: RunAs;
 }
 
-export function planBackups(settings: BackupSettings, dataDirectory: string, cluster: { dataDirectory: string; socketDirectory: string; port: number }, runAs: RunAs): BackupPlan {
+export function planBackups(
+  settings: BackupSettings,
+  dataDirectory: string,
+  cluster: { dataDirectory: string; socketDirectory: string; port: number },
+  runAs: RunAs,
+): BackupPlan {
   const directory = path.join(dataDirectory, 'backup');
   return {
     directory,
@@ -79,7 +86,9 @@ export function readOrMakeKey(plan: BackupPlan): string {
     return key;
   }
   if (fs.existsSync(path.join(plan.repository, 'backup', STANZA))) {
-    throw new Error(`the backup repository ${plan.repository} exists but its key ${plan.keyFile} does not; put the key back (CREBITO_BACKUP_KEY_FILE)`);
+    throw new Error(
+      `the backup repository ${plan.repository} exists but its key ${plan.keyFile} does not; put the key back (CREBITO_BACKUP_KEY_FILE)`,
+    );
   }
   fs.mkdirSync(path.dirname(plan.keyFile), { recursive: true, mode: 0o700 });
   fs.writeFileSync(plan.keyFile, `${randomBytes(KEY_BYTES).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
@@ -152,8 +161,15 @@ export interface CommandResult {
   stderr: string;
 }
 
-/** Runs `pgbackrest <args>` with this plan's configuration, as the cluster's user; never rejects for a non-zero exit. */
-export function runPgbackrest(plan: BackupPlan, key: string, args: string[], signal?: AbortSignal): Promise<CommandResult> {
+/**
+ * Runs `pgbackrest <args>` with this plan's configuration, as the cluster's user; never rejects for a non-zero exit.
+ */
+export function runPgbackrest(
+  plan: BackupPlan,
+  key: string,
+  args: string[],
+  signal?: AbortSignal,
+): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const child = spawn('pgbackrest', [`--config=${plan.configFile}`, `--stanza=${STANZA}`, ...args], {
       ...(plan.runAs ?? {}),
@@ -170,7 +186,11 @@ export function runPgbackrest(plan: BackupPlan, key: string, args: string[], sig
     child.stderr.on('data', (chunk: Buffer) => {
       if (stderr.length < OUTPUT_BYTES_MAX) stderr += chunk.toString('utf8');
     });
-    child.on('error', (error) => (signal?.aborted === true ? undefined : reject(new Error(`could not run pgbackrest (Debian/Ubuntu: apt-get install pgbackrest): ${error.message}`))));
+    child.on('error', (error) =>
+      signal?.aborted === true
+        ? undefined
+        : reject(new Error(`could not run pgbackrest (Debian/Ubuntu: apt-get install pgbackrest): ${error.message}`)),
+    );
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
@@ -178,7 +198,10 @@ export function runPgbackrest(plan: BackupPlan, key: string, args: string[], sig
 /** Runs a command that must succeed; throws with pgBackRest's own words otherwise. */
 export async function pgbackrest(plan: BackupPlan, key: string, args: string[], signal?: AbortSignal): Promise<string> {
   const result = await runPgbackrest(plan, key, args, signal);
-  if (result.code !== 0) throw new Error(`pgbackrest ${args.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim()}`);
+  if (result.code !== 0)
+    throw new Error(
+      `pgbackrest ${args.join(' ')} failed (exit ${result.code}): ${(result.stderr || result.stdout).trim()}`,
+    );
   return result.stdout;
 }
 
@@ -206,7 +229,9 @@ export interface RepositoryInfo {
 interface InfoJson {
   archive?: { min: string | null; max: string | null }[];
   backup?: {
-    label: string; type: BackupEntry['type']; error?: boolean;
+    label: string;
+    type: BackupEntry['type'];
+    error?: boolean;
     timestamp: { start: number; stop: number };
     info: { size: number; repository: { delta: number } };
     archive: { start: string; stop: string };
@@ -256,7 +281,10 @@ const LEFTOVER_STOP_TIMEOUT_MS = 15_000;
  */
 export async function stopPgbackrestProcesses(dataDirectory: string): Promise<void> {
   const marker = `--config=${path.join(dataDirectory, 'backup', 'pgbackrest.conf')}`;
-  const ours = fs.readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name)).map(Number)
+  const ours = fs
+    .readdirSync('/proc')
+    .filter((name) => /^[0-9]+$/.test(name))
+    .map(Number)
     .filter((pid) => processArguments(pid)?.includes(marker) === true);
   for (const pid of ours) signal(pid, 'SIGTERM');
   for (const pid of ours) if (!(await waitForExit(pid, LEFTOVER_STOP_TIMEOUT_MS))) signal(pid, 'SIGKILL');

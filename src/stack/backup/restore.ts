@@ -46,7 +46,8 @@ export function pgbackrestTime(time: Date): string {
 
 function prepareTarget(into: string, runAs: BackupPlan['runAs']): string {
   const target = path.resolve(into);
-  if (fs.existsSync(target) && fs.readdirSync(target).length > 0) throw new Error(`${target} is not empty: restore into a new directory`);
+  if (fs.existsSync(target) && fs.readdirSync(target).length > 0)
+    throw new Error(`${target} is not empty: restore into a new directory`);
   const pgData = path.join(target, 'postgres');
   // The server's user (postgres, when we are root) must pass through it, as through any crebito data directory.
   fs.mkdirSync(target, { recursive: true, mode: 0o755 });
@@ -93,14 +94,38 @@ async function replay(plan: BackupPlan, key: string, pgData: string, request: Re
   if (plan.runAs !== undefined) fs.chownSync(socketDirectory, plan.runAs.uid, plan.runAs.gid);
   const logFile = path.join(path.dirname(pgData), 'restore-replay.log');
   const log = fs.openSync(logFile, 'w');
-  const server = spawn(findBinaries().postgres, ['-D', pgData, '-c', 'listen_addresses=', '-c', `unix_socket_directories=${socketDirectory}`, '-c', `port=${request.port}`, '-c', 'archive_mode=off'], {
-    ...(plan.runAs ?? {}), stdio: ['ignore', log, log], env: { ...process.env, ...keyEnvironment(key), LC_ALL: 'C' },
-  });
+  const server = spawn(
+    findBinaries().postgres,
+    [
+      '-D',
+      pgData,
+      '-c',
+      'listen_addresses=',
+      '-c',
+      `unix_socket_directories=${socketDirectory}`,
+      '-c',
+      `port=${request.port}`,
+      '-c',
+      'archive_mode=off',
+    ],
+    {
+      ...(plan.runAs ?? {}),
+      stdio: ['ignore', log, log],
+      env: { ...process.env, ...keyEnvironment(key), LC_ALL: 'C' },
+    },
+  );
   fs.closeSync(log);
   try {
     const url = embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, request.port);
-    const promoted = await waitFor(() => isPromoted(url), { timeoutMs: request.recoveryTimeoutMs, intervalMs: POLL_INTERVAL_MS, abandonWhen: () => exited(server) });
-    if (promoted === undefined) throw new Error(`recovery did not finish (${exited(server) ? 'the server stopped' : `still replaying after ${request.recoveryTimeoutMs} ms`}); the server said:\n${tail(logFile)}`);
+    const promoted = await waitFor(() => isPromoted(url), {
+      timeoutMs: request.recoveryTimeoutMs,
+      intervalMs: POLL_INTERVAL_MS,
+      abandonWhen: () => exited(server),
+    });
+    if (promoted === undefined)
+      throw new Error(
+        `recovery did not finish (${exited(server) ? 'the server stopped' : `still replaying after ${request.recoveryTimeoutMs} ms`}); the server said:\n${tail(logFile)}`,
+      );
     return await finishRecovery(url);
   } finally {
     await stopServer(server);
@@ -114,7 +139,8 @@ async function isPromoted(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url });
   try {
     await client.connect();
-    return !(await client.query<{ recovering: boolean }>('SELECT pg_is_in_recovery() AS recovering')).rows[0]!.recovering;
+    return !(await client.query<{ recovering: boolean }>('SELECT pg_is_in_recovery() AS recovering')).rows[0]!
+      .recovering;
   } catch {
     return false;
   } finally {
@@ -128,7 +154,8 @@ async function finishRecovery(url: string): Promise<string | null> {
   await client.connect();
   try {
     const replayed = await client.query<{ at: Date | null }>('SELECT pg_last_xact_replay_timestamp() AS at');
-    for (const setting of ['restore_command', 'recovery_target_time', 'recovery_target_action']) await client.query(`ALTER SYSTEM RESET ${setting}`);
+    for (const setting of ['restore_command', 'recovery_target_time', 'recovery_target_action'])
+      await client.query(`ALTER SYSTEM RESET ${setting}`);
     await client.query('CHECKPOINT');
     return replayed.rows[0]!.at?.toISOString() ?? null;
   } finally {
