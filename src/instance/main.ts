@@ -27,7 +27,7 @@ function removeStaleSocket(target: ListenTarget): void {
 
 function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Server; stalls: StallWatch } {
   let server: Server | undefined;
-  const metrics = createMetrics({ enabled: config.metrics === 'on', health: () => server!.health() });
+  const metrics = createMetrics({ enabled: config.metrics === 'on', health: () => server!.health(), backups: config.backupStatusFile !== '' });
   const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}`, log, metrics });
   server = createServer({
     ledger,

@@ -130,13 +130,15 @@ class RequestCounts {
   }
 }
 
-export function createMetrics(options: { enabled: boolean; health: () => ServerHealth }): Metrics {
+export function createMetrics(options: { enabled: boolean; health: () => ServerHealth; backups?: boolean }): Metrics {
   if (!options.enabled) return NO_METRICS;
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const counts = new RequestCounts();
   counts.register(registry);
   registerHealthGauges(registry, options.health);
+  // Only where there are backups: an unset gauge would read 0, a last backup just now.
+  if (options.backups === true) registerBackupGauges(registry, options.health);
   return {
     answered: (route, statusLine, seconds) => counts.answered(route, statusLine, seconds),
     transaction: (tipo, result) => {
@@ -185,13 +187,14 @@ function registerHealthGauges(registry: client.Registry, health: () => ServerHea
     }
   });
   counter('crebito_circuit_opened_total', 'Times the circuit breaker opened', [], (add, now) => add({}, now.ledger.breaker.opened));
-  registerBackupGauges(gauge);
 }
 
 type GaugeMaker = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, value: number) => void, now: ServerHealth) => void) => unknown;
 
 /** The embedded database's backups, when the launcher keeps them; -1: never (no backup, nothing archived yet). */
-function registerBackupGauges(gauge: GaugeMaker): void {
+function registerBackupGauges(registry: client.Registry, health: () => ServerHealth): void {
+  const gauge: GaugeMaker = (name, help, labelNames, read) =>
+    new client.Gauge({ name, help, labelNames, registers: [registry], collect() { read((labels, value) => this.set(labels, value), health()); } });
   const withBackups = (read: (set: (labels: Record<string, string>, value: number) => void, backups: NonNullable<ServerHealth['backups']>) => void) =>
     (set: (labels: Record<string, string>, value: number) => void, now: ServerHealth) => {
       if (now.backups !== undefined) read(set, now.backups);
