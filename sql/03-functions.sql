@@ -1,4 +1,6 @@
--- The two operations of the API, each one database round trip.
+-- The contract's two operations, each one database round trip: a
+-- transaction (one, or a batch: 04-batch.sql) and a statement. The third,
+-- the history, is in 06-history.sql.
 --
 -- Outcomes: registrar_transacao and registrar_transacoes answer each
 -- transaction with `resultado`, a text that is either 'aplicada' (limite

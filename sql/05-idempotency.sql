@@ -106,7 +106,7 @@ $$;
 -- Removes at most p_quantas keys older than the retention, in no particular
 -- order (the BRIN index finds them, it does not sort them), and says how
 -- many. Run by each instance in the background, in small batches
--- (src/instance/ledger/key-expiry.ts): SKIP LOCKED lets two instances expire at
+-- (src/instance/ledger/idempotency-expiry.ts): SKIP LOCKED lets two instances expire at
 -- once without waiting on each other, and a request never waits on it
 -- (requests only read and insert keys). Pinned to the index for the reason
 -- given at chave_guardada: a kept plan from an empty table would read the

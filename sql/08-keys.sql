@@ -45,6 +45,9 @@ $$;
 CREATE OR REPLACE TRIGGER chaves_api_mudaram
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON chaves_api
     FOR EACH STATEMENT EXECUTE FUNCTION mudar_versao_chaves_api();
+-- Created after 07-privileges.sql revoked every function from PUBLIC, so
+-- taken back here: on a new database PUBLIC would otherwise hold EXECUTE.
+REVOKE ALL ON FUNCTION mudar_versao_chaves_api() FROM PUBLIC;
 
 -- Which key made each transaction (NULL: made without auth). The
 -- transaction functions write it (03-functions.sql, 04-batch.sql); the

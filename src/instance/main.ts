@@ -11,8 +11,10 @@ import { createLog, flushAndExit, type Log } from '../shared/log.js';
 import { readInstanceConfig, type InstanceConfig } from './config.js';
 import { createLedger, type Ledger } from './ledger/ledger.js';
 import { createMetrics } from './metrics.js';
+import { API_OPERATIONS } from './operations/index.js';
 import { createServer, type Server } from './http/server.js';
 import { watchStalls, type StallWatch } from './stalls.js';
+import { formerNamesSet } from '../shared/settings.js';
 import { backupHealth, backupStatusReader, type BackupHealth } from '../shared/backup-status.js';
 
 /** A unix socket left behind by a crashed instance would make listen fail. */
@@ -27,8 +29,9 @@ function removeStaleSocket(target: ListenTarget): void {
 
 function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Server; stalls: StallWatch } {
   let server: Server | undefined;
-  const metrics = createMetrics({ enabled: config.metrics === 'on', health: () => server!.health(), backups: config.backupStatusFile !== '' });
-  const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}`, log, metrics });
+  const backups = config.backupStatusFile !== '';
+  const metrics = createMetrics({ enabled: config.metrics === 'on', health: () => server!.health(), backups });
+  const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}`, log, metrics, operations: API_OPERATIONS });
   server = createServer({
     ledger,
     ...backupsOf(config),
@@ -71,6 +74,7 @@ async function listen(config: InstanceConfig, server: Server, log: Log): Promise
 async function main(): Promise<void> {
   const config = readInstanceConfig(process.env);
   const log = createLog({ program: 'instance', name: config.instanceName, level: config.logLevel });
+  for (const warning of formerNamesSet(process.env)) log.warn(warning);
   const { ledger, server, stalls } = build(config, log);
   // Warm before listening: a restarted instance gets nginx's requests as
   // soon as it listens. A database that does not answer yet is no reason to

@@ -11,7 +11,8 @@
 
 import client from 'prom-client';
 import type { ServerHealth } from './http/server.js';
-import { OPERATION_LABELS, type OperationLabel } from './ledger/ledger.js';
+import { operationHealth } from './ledger/ledger.js';
+import { OPERATION_LABELS } from './operations/index.js';
 
 
 // Sub-millisecond resolution at the bottom (a local answer takes a fraction
@@ -22,7 +23,7 @@ const CALL_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000];
 export interface Metrics {
   answered(route: string, statusLine: string, seconds: number): void;
   transaction(tipo: 'c' | 'd', result: 'applied' | 'refused'): void;
-  callSent(operation: OperationLabel, size: number): void;
+  callSent(operation: string, size: number): void;
   eventLoopDelay(seconds: number): void;
   gcPause(kind: string, seconds: number): void;
   render(): Promise<string>;
@@ -102,7 +103,7 @@ class RequestCounts {
     histogram.observe(seconds);
   }
 
-  callSent(operation: OperationLabel, size: number): void {
+  callSent(operation: string, size: number): void {
     let histogram = this.callSizes.get(operation);
     if (histogram === undefined) this.callSizes.set(operation, histogram = new Histogram(CALL_SIZE_BUCKETS));
     histogram.observe(size);
@@ -158,10 +159,10 @@ function registerHealthGauges(registry: client.Registry, health: () => ServerHea
     new client.Gauge({ name, help, labelNames, registers: [registry], collect() { read((labels, value) => this.set(labels, value), health()); } });
   gauge('crebito_http_requests_in_flight', 'Requests received and not yet answered', [], (set, now) => set({}, now.inFlight));
   gauge('crebito_requests_waiting', 'Requests waiting to join a database call, by operation', ['operation'], (set, now) => {
-    for (const operation of OPERATION_LABELS) set({ operation }, now.ledger[operation].waiting);
+    for (const operation of OPERATION_LABELS) set({ operation }, operationHealth(now.ledger, operation).waiting);
   });
   gauge('crebito_database_calls_in_flight', 'Database calls in flight, by operation', ['operation'], (set, now) => {
-    for (const operation of OPERATION_LABELS) set({ operation }, now.ledger[operation].inFlight);
+    for (const operation of OPERATION_LABELS) set({ operation }, operationHealth(now.ledger, operation).inFlight);
   });
   gauge('crebito_db_pool_connections', 'Database connections of the pool, by state', ['state'], (set, now) => {
     set({ state: 'total' }, now.ledger.pool.totalCount);
@@ -173,17 +174,17 @@ function registerHealthGauges(registry: client.Registry, health: () => ServerHea
     new client.Counter({ name, help, labelNames, registers: [registry], collect() { this.reset(); read((labels, value) => this.inc(labels, value), health()); } });
   counter('crebito_requests_shed_total', 'Requests answered 503 sobrecarregado without being sent, by operation and reason', ['operation', 'reason'], (add, now) => {
     for (const operation of OPERATION_LABELS) {
-      add({ operation, reason: 'queue_full' }, now.ledger[operation].shedFull);
-      add({ operation, reason: 'queue_wait' }, now.ledger[operation].shedExpired);
+      add({ operation, reason: 'queue_full' }, operationHealth(now.ledger, operation).shedFull);
+      add({ operation, reason: 'queue_wait' }, operationHealth(now.ledger, operation).shedExpired);
     }
   });
   counter('crebito_database_calls_late_total', 'Database calls that missed the request deadline (their requests got 503 banco_sem_resposta)', ['operation'], (add, now) => {
-    for (const operation of OPERATION_LABELS) add({ operation }, now.ledger[operation].lateCalls);
+    for (const operation of OPERATION_LABELS) add({ operation }, operationHealth(now.ledger, operation).lateCalls);
   });
   counter('crebito_requests_busy_retries_total', 'Requests sent again because another database session held their client\'s row (sent: retried; answered 503 cliente_ocupado: gave_up), by operation', ['operation', 'outcome'], (add, now) => {
     for (const operation of OPERATION_LABELS) {
-      add({ operation, outcome: 'retried' }, now.ledger[operation].retried);
-      add({ operation, outcome: 'gave_up' }, now.ledger[operation].retriesGivenUp);
+      add({ operation, outcome: 'retried' }, operationHealth(now.ledger, operation).retried);
+      add({ operation, outcome: 'gave_up' }, operationHealth(now.ledger, operation).retriesGivenUp);
     }
   });
   counter('crebito_circuit_opened_total', 'Times the circuit breaker opened', [], (add, now) => add({}, now.ledger.breaker.opened));

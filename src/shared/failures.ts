@@ -7,7 +7,7 @@
 // Both programs read it: the instance answers with it, and the launcher
 // renders nginx's own refusals from it.
 
-import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from './limits.js';
+import { DESCRIPTION_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, AMOUNT_MAX } from './limits.js';
 
 /** The realm of the Bearer challenge (WWW-Authenticate) when API keys are on. */
 export const AUTH_REALM = 'crebito';
@@ -78,13 +78,13 @@ export const failures = {
   balanceTooLarge: new Failure(STATUS.unprocessable, 'saldo_excedido', 'the credit would take the balance past the largest exact integer'),
   malformedJson: new Failure(STATUS.unprocessable, 'json_invalido', 'the body is not one JSON value'),
   notAnObject: new Failure(STATUS.unprocessable, 'corpo_invalido', 'the body must be a JSON object'),
-  invalidValor: new Failure(STATUS.unprocessable, 'valor_invalido', `valor must be a whole number from 1 to ${VALOR_MAX}, written as plain digits (no fraction, no exponent)`),
+  invalidValor: new Failure(STATUS.unprocessable, 'valor_invalido', `valor must be a whole number from 1 to ${AMOUNT_MAX}, written as plain digits (no fraction, no exponent)`),
   invalidTipo: new Failure(STATUS.unprocessable, 'tipo_invalido', 'tipo must be "c" or "d"'),
-  invalidDescricao: new Failure(STATUS.unprocessable, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRICAO_CHARACTERS_MAX} characters`),
+  invalidDescricao: new Failure(STATUS.unprocessable, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRIPTION_CHARACTERS_MAX} characters`),
   bodyTooLarge: new Failure(STATUS.payloadTooLarge, 'corpo_grande_demais', 'the body is larger than the limit'),
   // Answered by nginx, before any instance sees the request (nginx/nginx.conf.template).
   headersTooLarge: new Failure(STATUS.headersTooLarge, 'cabecalhos_grandes_demais', 'the request headers are larger than the limit'),
-  tooManyRequests: new Failure(STATUS.tooManyRequests, 'muitas_requisicoes', 'this address sends more requests per second than allowed; retry later', { headers: RETRY_LATER }),
+  tooManyRequests: new Failure(STATUS.tooManyRequests, 'muitas_requisicoes', 'this client (its API key, or its address without keys) sends more requests per second than allowed; retry later', { headers: RETRY_LATER }),
   badRequest: new Failure(STATUS.badRequest, 'requisicao_invalida', 'the request is not valid HTTP/1.1 (for example, both Content-Length and Transfer-Encoding); nothing was applied'),
   // Answered by nginx for a method outside HTTP's nine (PROPFIND, say): the
   // instances' parser cannot read one, and drops the connection.
@@ -103,7 +103,7 @@ export const failures = {
   // this client's row: the request was sent again until its queue wait ran
   // out, never waiting on the row, and every attempt changed nothing.
   clientBusy: new Failure(STATUS.unavailable, 'cliente_ocupado', 'another database session holds this client\'s account; nothing was applied (retry later)', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
-  databaseUnavailable: new Failure(STATUS.unavailable, 'banco_sem_resposta', 'the database did not answer in time; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
+  databaseUnanswered: new Failure(STATUS.unavailable, 'banco_sem_resposta', 'the database did not answer in time; a transaction may or may not have been applied (retry it with the same Idempotency-Key to find out)', { mayHaveBeenApplied: true, headers: RETRY_LATER }),
   // A read changes nothing, so its timeout must not speak of a transaction
   // that may have been applied: the answer is simply to retry.
   readUnanswered: new Failure(STATUS.unavailable, 'leitura_sem_resposta', 'the database did not answer this read in time; a read changes nothing, so retry it', { mayHaveBeenApplied: false, headers: RETRY_LATER }),
@@ -115,7 +115,7 @@ export const failures = {
   invalidLimit: new Failure(STATUS.unprocessable, 'limit_invalido', `limit must be a whole number from 1 to ${HISTORY_PAGE_ROWS_MAX}`),
   invalidCursor: new Failure(STATUS.unprocessable, 'cursor_invalido', 'before must be the next value of a page of this client\'s history, unchanged'),
   invalidTime: new Failure(STATUS.unprocessable, 'data_invalida', 'desde and ate must be ISO 8601 times with a zone, e.g. 2024-01-17T02:34:41.217753Z'),
-  invalidValorFilter: new Failure(STATUS.unprocessable, 'filtro_valor_invalido', `valor_min and valor_max must be whole numbers from 1 to ${VALOR_MAX}`),
+  invalidValorFilter: new Failure(STATUS.unprocessable, 'filtro_valor_invalido', `valor_min and valor_max must be whole numbers from 1 to ${AMOUNT_MAX}`),
   invertedRange: new Failure(STATUS.unprocessable, 'intervalo_invertido', 'desde must not be after ate, nor valor_min above valor_max'),
   // CREBITO_AUTH=keys (src/instance/http/auth.ts). The challenge follows
   // RFC 6750: no error attribute when no key came, invalid_token for a key

@@ -1,5 +1,6 @@
 // Owns every fixed limit of crebito: the public contract's
-// (../shared/CONTRACT.md), those of crebito's own API beyond it, the body cap
+// (https://github.com/zanfranceschi/rinha-de-backend-2024-q1), those of
+// crebito's own API beyond it, the body cap
 // nginx and the instances both enforce, and the connections an instance keeps
 // for work beside its requests. Limits an operator may change are settings
 // (settings.ts), not these. The instance validates by them, the error
@@ -14,14 +15,15 @@
 export const STATEMENT_TRANSACTIONS_MAX = 10;
 
 /** A descricao holds 1 to this many Unicode characters (code points, as PostgreSQL's char_length counts). */
-export const DESCRICAO_CHARACTERS_MAX = 10;
+export const DESCRIPTION_CHARACTERS_MAX = 10;
 
 /**
  * The largest value a PostgreSQL `integer` column holds. Both `valor` and the
  * client id are such columns, so both are bounded by it.
  */
 export const INTEGER_COLUMN_MAX = 2_147_483_647;
-export const VALOR_MAX = INTEGER_COLUMN_MAX;
+/** The largest `valor`, an amount in cents. */
+export const AMOUNT_MAX = INTEGER_COLUMN_MAX;
 export const CLIENT_ID_MAX = INTEGER_COLUMN_MAX;
 
 // crebito's own API, beyond the contract.
@@ -29,7 +31,7 @@ export const CLIENT_ID_MAX = INTEGER_COLUMN_MAX;
 /** An Idempotency-Key is 1 to this many visible ASCII characters (0x21-0x7E). */
 export const IDEMPOTENCY_KEY_CHARACTERS_MAX = 255;
 
-/** A history page holds 1 to this many transactions, and this many when limit is not given. */
+/** A history page holds 1 to this many transactions (`limit`); without `limit`, HISTORY_PAGE_ROWS_DEFAULT. */
 export const HISTORY_PAGE_ROWS_MAX = 100;
 export const HISTORY_PAGE_ROWS_DEFAULT = 20;
 /**
@@ -53,16 +55,14 @@ export const HISTORY_SCAN_ROWS_MAX = 1000;
 export const BODY_SIZE_BYTES_MAX = 4096;
 
 /**
- * An instance's pooled connections beyond its transaction calls and
- * statement reads, for work that must never wait for a connection nor make a
- * request wait for one. settings.ts checks the pool holds these and the calls
- * in flight its settings allow; the ledger asserts its operations fit.
+ * An instance's pooled connections beyond its write and read calls
+ * (src/instance/ledger/connections.ts), for work that must never wait for a
+ * connection nor make a request wait for one. settings.ts checks the pool
+ * holds these and the calls in flight its settings allow.
  */
 export const RESERVED_CONNECTIONS = {
-  /** One history page read at a time. */
-  'a history read': 1,
   /** The background expiry of idempotency keys. */
-  'the key expiry': 1,
+  'the idempotency key expiry': 1,
 } as const;
 
 /** Connections an instance holds beside its pool with CREBITO_AUTH=keys: the API keys' poll (src/instance/ledger/api-keys.ts). */
@@ -76,7 +76,7 @@ export const API_KEYS_POLL_CONNECTIONS = 1;
 export const BREAKER_PROBE_CONNECTIONS = 1;
 
 /** The longest body a valid transaction can have: every field at its longest, each descricao character 4 UTF-8 bytes. */
-const TRANSACTION_BODY_BYTES_MAX = `{"valor":${VALOR_MAX},"tipo":"c","descricao":""}`.length + 4 * DESCRICAO_CHARACTERS_MAX;
+const TRANSACTION_BODY_BYTES_MAX = `{"valor":${AMOUNT_MAX},"tipo":"c","descricao":""}`.length + 4 * DESCRIPTION_CHARACTERS_MAX;
 
 assertLimit(HISTORY_PAGE_ROWS_DEFAULT >= 1 && HISTORY_PAGE_ROWS_DEFAULT <= HISTORY_PAGE_ROWS_MAX, 'the default history page must be a page the limit allows');
 assertLimit(HISTORY_SCAN_ROWS_MAX > HISTORY_PAGE_ROWS_MAX, 'a page must be able to read more rows than it holds, or a full page could never be found');

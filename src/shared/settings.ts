@@ -13,12 +13,17 @@ export type Environment = Record<string, string | undefined>;
 /**
  * Who reads a setting. 'instance': each API instance; 'stack': the launcher
  * (`npm start`); a setting read by both is one the launcher checks and then
- * passes on to every instance it starts.
+ * passes on to every instance it starts. The others are for the programs
+ * around the service: 'compose' the database container of docker compose
+ * (sql/roles/docker-init.sh), 'bench' `npm run bench` and what it starts,
+ * 'tests' the test suite.
  */
-export type Reader = 'instance' | 'stack';
+export type Reader = 'instance' | 'stack' | 'compose' | 'bench' | 'tests';
 
 interface Declared {
   env: string;
+  /** The variable's name before it was renamed: still read for one release, with a warning (formerNamesSet). */
+  formerEnv?: string;
   readers: readonly Reader[];
   /** One line for the settings table (docs/operating.md). */
   meaning: string;
@@ -55,6 +60,9 @@ const text = <Default extends string | undefined>(declared: Omit<TextSetting, 'k
   ({ kind: 'text', ...declared }) as TextSetting & { default: Default };
 
 const STACK = ['stack'] as const;
+const COMPOSE = ['compose'] as const;
+const BENCH = ['bench'] as const;
+const TESTS = ['tests'] as const;
 const INSTANCE = ['instance'] as const;
 const BOTH = ['instance', 'stack'] as const;
 
@@ -83,8 +91,6 @@ export const SETTINGS = {
   nginxWorkers: integer({ env: 'CREBITO_NGINX_WORKERS', default: 1, min: 1, max: 64, readers: STACK, meaning: 'nginx worker processes' }),
   nginxBinary: text({ env: 'NGINX_BINARY', default: undefined, defaultShown: 'unset: found', readers: STACK, meaning: 'the nginx program to run, instead of the one found on `PATH` or in the usual install places (`/usr/sbin`, …)' }),
   rateLimitPerS: integer({ env: 'CREBITO_RATE_LIMIT_PER_S', default: 0, min: 0, max: 1_000_000, readers: STACK, meaning: 'requests per second nginx lets one client make, by API key with CREBITO_AUTH=keys and by address otherwise (a burst of one second\'s worth passes), then 429 with Retry-After; `0`: no limit' }),
-  upstreamTransport: choice({ env: 'CREBITO_UPSTREAM', default: 'unix', choices: ['unix', 'tcp'], readers: STACK, meaning: '`tcp` to connect nginx to the instances over TCP (ports from `CREBITO_INSTANCE_BASE_PORT`)' }),
-  instanceBasePort: integer({ env: 'CREBITO_INSTANCE_BASE_PORT', default: 9101, min: 1, max: 65535, readers: STACK, meaning: 'first TCP port of the instances when `CREBITO_UPSTREAM=tcp`' }),
   instanceNodeArguments: text({ env: 'CREBITO_INSTANCE_NODE_ARGS', default: '', defaultShown: 'empty', readers: STACK, meaning: 'extra `node` options for each instance, e.g. `--cpu-prof`' }),
   instanceName: text({ env: 'CREBITO_INSTANCE_NAME', default: 'api', defaultShown: '`api`', readers: INSTANCE, meaning: 'an instance\'s name in the `x-crebito-instance` header and its logs (the launcher names them `api-N`)' }),
   listen: text({ env: 'CREBITO_LISTEN', default: '9999', defaultShown: '`9999`', readers: INSTANCE, meaning: 'where an instance listens: `port`, `host:port` or `unix:/path` (the launcher sets it)' }),
@@ -107,8 +113,16 @@ export const SETTINGS = {
   queryTimeoutMs: integer({ env: 'CREBITO_QUERY_TIMEOUT_MS', default: 5000, min: 1, max: 600_000, readers: BOTH, meaning: '`statement_timeout`: the server rolls back a query that runs longer, and the client gives up 1 s later (a 503 whose outcome is unknown)' }),
   shutdownTimeoutMs: integer({ env: 'CREBITO_SHUTDOWN_TIMEOUT_MS', default: 10_000, min: 0, max: 600_000, readers: BOTH, meaning: 'how long a stopping instance waits for in-flight requests' }),
   batchSizeMax: integer({ env: 'CREBITO_BATCH_SIZE_MAX', default: 64, min: 1, max: 1000, readers: BOTH, meaning: 'most requests sharing one database call, transactions and statements alike (`1` turns sharing off)' }),
-  batchesInFlightMax: integer({ env: 'CREBITO_BATCHES_IN_FLIGHT_MAX', default: 1, min: 1, max: 200, readers: BOTH, meaning: 'transaction calls in flight per instance' }),
-  readsInFlightMax: integer({ env: 'CREBITO_READS_IN_FLIGHT_MAX', default: 1, min: 1, max: 200, readers: BOTH, meaning: 'statement queries in flight per instance (with the transaction calls, one history read and one key expiry, they must fit the pool)' }),
+  writesInFlightMax: integer({
+    env: 'CREBITO_WRITES_IN_FLIGHT_MAX', formerEnv: 'CREBITO_BATCHES_IN_FLIGHT_MAX',
+    default: 1, min: 1, max: 200, readers: BOTH,
+    meaning: 'transaction calls in flight per instance, each holding a pooled connection',
+  }),
+  readsInFlightMax: integer({
+    env: 'CREBITO_READS_IN_FLIGHT_MAX', default: 2, min: 1, max: 200, readers: BOTH,
+    meaning: 'read calls in flight per instance, every read operation together (statements take all but one, '
+      + 'history pages one); with the transaction calls and the key expiry\'s connection they must fit the pool',
+  }),
   historyDbMsPerSecond: integer({ env: 'CREBITO_HISTORY_DB_MS_PER_SECOND', default: 100, min: 1, max: 1000, readers: BOTH, meaning: 'database time history pages may take per instance, in ms per second (each page charged its call\'s time as the instance measures it); pages past it wait in the queue, then 503 `sobrecarregado`; with N instances history takes at most about N × this / 1000 of one core (`1000`: only the one read in flight bounds it)' }),
   idempotencyRetentionS: integer({ env: 'CREBITO_IDEMPOTENCY_RETENTION_S', default: 86_400, min: 1, max: 2_592_000, readers: BOTH, meaning: 'how long an `Idempotency-Key` is kept, at least, for retries to be replayed; older keys are removed in the background' }),
   idempotencyWaitMsMax: integer({ env: 'CREBITO_IDEMPOTENCY_WAIT_MS_MAX', default: 250, min: 1, max: 600_000, readers: BOTH, meaning: 'longest a retry waits for a request with the same `Idempotency-Key` that is still running before answering 409 (nothing applied); with the queue wait, below the request deadline' }),
@@ -116,6 +130,26 @@ export const SETTINGS = {
   tlsCertificate: text({ env: 'CREBITO_TLS_CERT', default: undefined, defaultShown: 'unset: no TLS', readers: STACK, meaning: 'PEM certificate (chain) for HTTPS at nginx; with `CREBITO_TLS_KEY`, nginx serves TLS 1.2+ and HTTP/2 on `CREBITO_TLS_PORT`' }),
   tlsKey: text({ env: 'CREBITO_TLS_KEY', default: undefined, defaultShown: 'unset: no TLS', readers: STACK, meaning: 'PEM private key of `CREBITO_TLS_CERT`' }),
   tlsPort: integer({ env: 'CREBITO_TLS_PORT', default: 9443, min: 1, max: 65535, readers: STACK, meaning: 'where nginx serves HTTPS, when TLS is on' }),
+  apiKeysStaleMs: integer({
+    env: 'CREBITO_API_KEYS_STALE_MS', default: 1000, min: 500, max: 600_000, readers: BOTH,
+    meaning: 'with `CREBITO_AUTH=keys`, an instance whose keys were last confirmed longer ago than this (the database '
+      + 'not answering their poll, every 250 ms) answers 503 `banco_indisponivel` rather than trust a key '
+      + 'revoked meanwhile',
+  }),
+  apiPassword: text({
+    env: 'CREBITO_API_PASSWORD', default: undefined, defaultShown: 'unset: no password', readers: COMPOSE,
+    meaning: '`crebito_api`\'s password, set by the database container of docker compose at its first start '
+      + '(the compose files give it; the launcher makes its own roles)',
+  }),
+  benchCgroups: text({
+    env: 'CREBITO_BENCH_CGROUPS', default: undefined, defaultShown: 'unset', readers: BENCH,
+    meaning: 'set by `npm run bench` for each instance it runs under the public test\'s limits: '
+      + 'which cgroups it joins (JSON)',
+  }),
+  fuzzSeed: integer({
+    env: 'CREBITO_FUZZ_SEED', default: 0, min: 0, max: 2 ** 31 - 1, readers: TESTS,
+    meaning: 'replays the run of `test/stack/fuzz-public-surface.test.ts` that printed this seed; `0`: a new seed',
+  }),
   plainHttp: choice({ env: 'CREBITO_PLAIN_HTTP', default: 'keep', choices: ['keep', 'redirect', 'refuse'], readers: STACK, meaning: 'with TLS on, what `PORT` does: `keep` serves plain HTTP as before, `redirect` answers 308 to HTTPS, `refuse` answers 403 `https_obrigatorio`' }),
 } as const;
 
@@ -141,7 +175,8 @@ export const PASSED_TO_INSTANCES = settingsReadBy('stack')
   .filter((name): name is PassedToInstances => (SETTINGS[name].readers as readonly Reader[]).includes('instance'));
 
 export function readSetting(setting: Setting, environment: Environment): number | string | undefined {
-  const raw = environment[setting.env];
+  const former = setting.formerEnv === undefined ? undefined : environment[setting.formerEnv];
+  const raw = environment[setting.env] ?? former;
   if (raw === undefined || raw === '') return setting.default;
   switch (setting.kind) {
     case 'integer': {
@@ -158,6 +193,24 @@ export function readSetting(setting: Setting, environment: Environment): number 
     case 'text':
       return raw;
   }
+}
+
+/** Variables no longer read, each with why: set, they are warned about for one release. */
+export const DROPPED_SETTINGS: Readonly<Record<string, string>> = {
+  CREBITO_UPSTREAM: 'nginx reaches the instances over unix sockets only (TCP was never used nor tested)',
+  CREBITO_INSTANCE_BASE_PORT: 'nginx reaches the instances over unix sockets only (TCP was never used nor tested)',
+};
+
+/** A warning for each renamed variable set under its former name, and each dropped one set: logged at start. */
+export function formerNamesSet(environment: Environment): string[] {
+  const renamed = Object.values(SETTINGS as Record<string, Setting>)
+    .filter((setting) => setting.formerEnv !== undefined && (environment[setting.formerEnv] ?? '') !== '')
+    .map((setting) => `${setting.formerEnv} is now ${setting.env}: the former name is read for one more release`
+      + (environment[setting.env] === undefined ? '' : `, and ignored while ${setting.env} is set`));
+  const dropped = Object.entries(DROPPED_SETTINGS)
+    .filter(([env]) => (environment[env] ?? '') !== '')
+    .map(([env, why]) => `${env} is no longer read and has no effect: ${why}`);
+  return [...renamed, ...dropped];
 }
 
 /** Reads the named settings from an environment, each by its declaration. */
@@ -183,15 +236,16 @@ export function shownDefault(setting: Setting): string {
 
 // Cross-checks between settings, run by whichever program reads them.
 
-type InstanceLimits = Settings<'poolClientsMax' | 'batchesInFlightMax' | 'readsInFlightMax' | 'queueWaitMsMax' | 'requestTimeoutMs' | 'idempotencyWaitMsMax'>;
+type InstanceLimits = Settings<'poolClientsMax' | 'writesInFlightMax' | 'readsInFlightMax' | 'queueWaitMsMax' | 'requestTimeoutMs'
+  | 'idempotencyWaitMsMax'>;
 
 /** Throws when the instance limits contradict each other. */
 export function checkInstanceLimits(limits: InstanceLimits): void {
   // Every call in flight holds a pooled connection; more calls than
   // connections would only queue inside the pool, unbounded by our limits.
   const reserved = Object.values(RESERVED_CONNECTIONS).reduce((sum: number, connections) => sum + connections, 0);
-  if (limits.batchesInFlightMax + limits.readsInFlightMax + reserved > limits.poolClientsMax) {
-    throw new Error(`${SETTINGS.batchesInFlightMax.env} (${limits.batchesInFlightMax}) + ${SETTINGS.readsInFlightMax.env} (${limits.readsInFlightMax}) + ${reserved} (${Object.keys(RESERVED_CONNECTIONS).join(', ')}) must not exceed ${SETTINGS.poolClientsMax.env} (${limits.poolClientsMax})`);
+  if (limits.writesInFlightMax + limits.readsInFlightMax + reserved > limits.poolClientsMax) {
+    throw new Error(`${SETTINGS.writesInFlightMax.env} (${limits.writesInFlightMax}) + ${SETTINGS.readsInFlightMax.env} (${limits.readsInFlightMax}) + ${reserved} (${Object.keys(RESERVED_CONNECTIONS).join(', ')}) must not exceed ${SETTINGS.poolClientsMax.env} (${limits.poolClientsMax})`);
   }
   // A retry that waits for its key after the longest queue wait must still
   // be answered before its deadline: a 409 (nothing applied), not a 503

@@ -11,6 +11,14 @@ import { identifyProcess, type ProcessIdentity } from './processes.js';
 // Enough of a failed start's output to say why, bounded.
 const RECENT_OUTPUT_CHARS_MAX = 4000;
 
+// The deadlines a child the launcher runs gets unless it needs its own (the
+// embedded PostgreSQL's checkpoint at stop, the HA nodes' recovery): long
+// enough for a loaded machine, short enough that a stuck start fails, and
+// how often its readiness is asked meanwhile.
+export const CHILD_READY_TIMEOUT_MS = 30_000;
+export const CHILD_STOP_TIMEOUT_MS = 10_000;
+export const CHILD_POLL_INTERVAL_MS = 100;
+
 export interface Child {
   readonly identity: ProcessIdentity;
   /** Resolves once it has exited, whoever stopped it, with how: `exit code 1`, `signal SIGKILL`. */

@@ -8,20 +8,18 @@ import path from 'node:path';
 import type { StackLog } from '../shared/log.js';
 import { environmentFor } from '../shared/settings.js';
 import { waitForOrThrow } from '../shared/wait.js';
-import { hasExited, startChild } from './child.js';
+import { CHILD_READY_TIMEOUT_MS, CHILD_STOP_TIMEOUT_MS, hasExited, startChild } from './child.js';
 import type { LauncherConfig } from './config.js';
 import { archivingOptions, backupStatusFileFor, type EmbeddedBackup } from './backup/launcher.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
-import { http2StyleOf, writeNginxConfig } from './nginx.js';
+import { http2StyleOf, writeNginxConfig, type Http2Style, type NginxValues } from './nginx.js';
 import { INSTANCE_ENTRY } from './paths.js';
 import { holdsListeningPort, processGroupMembers } from './processes.js';
 import { Supervised } from './supervisor.js';
 import type { TlsPlan } from './tls.js';
 
-const READY_TIMEOUT_MS = 30_000;
 // An instance's own drain deadline, and a margin for closing its pool.
 const INSTANCE_STOP_MARGIN_MS = 2000;
-const NGINX_STOP_TIMEOUT_MS = 10_000;
 const PORT_POLL_INTERVAL_MS = 50;
 
 /** What every supervised child reports to the launcher. */
@@ -101,7 +99,7 @@ export function superviseInstance(config: LauncherConfig, index: number, listen:
         env: { ...process.env, ...environmentFor({ ...config.instance, databaseUrl: databaseUrl(), instanceName: name, listen, adminListen: adminListenFor(config, index), backupStatusFile: backupStatusFileFor(config) }) },
       },
       waitUntilReady: async (child) => onReady(await waitForReady(child)),
-      readyTimeoutMs: READY_TIMEOUT_MS,
+      readyTimeoutMs: CHILD_READY_TIMEOUT_MS,
       stopSignal: 'SIGTERM',
       stopTimeoutMs: config.instance.shutdownTimeoutMs + INSTANCE_STOP_MARGIN_MS,
       forceSignal: 'SIGKILL',
@@ -140,23 +138,30 @@ function stopOrphanedWorkers(master: number, log: StackLog): void {
   }
 }
 
+/** What the launcher renders nginx's configuration with, from its settings and plan (a unit test renders the same). */
+export function launcherNginxValues(config: LauncherConfig, plan: Omit<NginxPlan, 'binary'>,
+  http2: Http2Style): NginxValues {
+  return {
+    port: config.port,
+    runDirectory: plan.runDirectory,
+    workerProcesses: String(config.nginxWorkers),
+    upstreamAddresses: plan.listenAddresses,
+    rateLimitPerS: config.rateLimitPerS,
+    rateLimitBy: config.instance.auth === 'keys' ? 'key' : 'address',
+    requestTimeoutMs: config.instance.requestTimeoutMs,
+    upstreamNames: 'fixed',
+    workerUser: plan.workerUser,
+    tls: plan.tls === undefined ? undefined : { ...plan.tls, http2 },
+  };
+}
+
 /** nginx on the public port, in front of the instances; its configuration is written and checked at each start. */
 export function superviseNginx(config: LauncherConfig, plan: NginxPlan, hooks: SupervisionHooks): Supervised {
   return new Supervised({
     name: 'nginx',
     start: async () => {
-      const configPath = writeNginxConfig(plan.binary, {
-        port: config.port,
-        runDirectory: plan.runDirectory,
-        workerProcesses: String(config.nginxWorkers),
-        upstreamAddresses: plan.listenAddresses,
-        rateLimitPerS: config.rateLimitPerS,
-        rateLimitBy: config.instance.auth === 'keys' ? 'key' : 'address',
-        requestTimeoutMs: config.instance.requestTimeoutMs,
-        upstreamNames: 'fixed',
-        workerUser: plan.workerUser,
-        tls: plan.tls === undefined ? undefined : { ...plan.tls, http2: http2StyleOf(plan.binary) },
-      });
+      const http2 = plan.tls === undefined ? 'directive' : http2StyleOf(plan.binary);
+      const configPath = writeNginxConfig(plan.binary, launcherNginxValues(config, plan, http2));
       const nginx = await startChild({
         name: 'nginx',
         command: plan.binary,
@@ -165,14 +170,14 @@ export function superviseNginx(config: LauncherConfig, plan: NginxPlan, hooks: S
         // Ready once this nginx holds the port: something else answering
         // there (an orphan of the last one) is not this nginx serving.
         waitUntilReady: (child) => waitForOrThrow(`nginx (pid ${child.pid}) listening on port ${config.port}`, () => holdsListeningPort(child.pid!, config.port), {
-          timeoutMs: READY_TIMEOUT_MS,
+          timeoutMs: CHILD_READY_TIMEOUT_MS,
           intervalMs: PORT_POLL_INTERVAL_MS,
           abandonWhen: () => hasExited(child),
         }),
-        readyTimeoutMs: READY_TIMEOUT_MS,
+        readyTimeoutMs: CHILD_READY_TIMEOUT_MS,
         // SIGQUIT is nginx's graceful stop: it finishes requests in progress.
         stopSignal: 'SIGQUIT',
-        stopTimeoutMs: NGINX_STOP_TIMEOUT_MS,
+        stopTimeoutMs: CHILD_STOP_TIMEOUT_MS,
         forceSignal: 'SIGKILL',
         log: hooks.log,
       });

@@ -34,7 +34,7 @@ export const EMBEDDED_USER_NAME = 'crebito';
 export const EMBEDDED_MAX_CONNECTIONS = 100;
 const SYSTEM_USER_WHEN_ROOT = 'postgres';
 const START_TIMEOUT_MS = 60_000;
-const STOP_TIMEOUT_MS = 30_000;
+const POSTGRES_STOP_TIMEOUT_MS = 30_000;
 const ACCEPT_POLL_INTERVAL_MS = 100;
 // sun_path holds 108 bytes on Linux, including the terminating NUL.
 export const UNIX_SOCKET_PATH_BYTES_MAX = 107;
@@ -52,7 +52,7 @@ export interface EmbeddedPostgresOptions {
   extraEnvironment?: Record<string, string>;
 }
 
-/** A running server: stop() is a fast shutdown (SIGINT), then an immediate one (SIGQUIT) after STOP_TIMEOUT_MS. */
+/** A running server: stop() is a fast shutdown (SIGINT), then an immediate one (SIGQUIT) after POSTGRES_STOP_TIMEOUT_MS. */
 export interface EmbeddedPostgres extends Child {
   /** Connection string for the `crebito` database as the instances' role, over the unix socket. */
   databaseUrl: string;
@@ -120,8 +120,8 @@ async function recoverLeftoverServer(dataDirectory: string, log: StackLog): Prom
   if (pid === undefined || !isProcessAlive(pid) || !servesDataDirectory(pid, dataDirectory)) return;
   log.warn(`found PostgreSQL (pid ${pid}) still running on ${dataDirectory}, left by a crebito that did not stop cleanly; stopping it first`);
   process.kill(pid, 'SIGINT');
-  if (!(await waitForExit(pid, STOP_TIMEOUT_MS))) {
-    throw new Error(`PostgreSQL pid ${pid} did not stop within ${STOP_TIMEOUT_MS} ms; stop it by hand (kill -INT ${pid}) and start again`);
+  if (!(await waitForExit(pid, POSTGRES_STOP_TIMEOUT_MS))) {
+    throw new Error(`PostgreSQL pid ${pid} did not stop within ${POSTGRES_STOP_TIMEOUT_MS} ms; stop it by hand (kill -INT ${pid}) and start again`);
   }
 }
 
@@ -304,7 +304,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     // Fast shutdown: sessions end, nothing acknowledged is lost. Immediate
     // shutdown if that hangs: the next start recovers from the WAL.
     stopSignal: 'SIGINT',
-    stopTimeoutMs: STOP_TIMEOUT_MS,
+    stopTimeoutMs: POSTGRES_STOP_TIMEOUT_MS,
     forceSignal: 'SIGQUIT',
     log,
   });

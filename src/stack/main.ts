@@ -1,7 +1,7 @@
 // The entry point of `npm start`: brings up the whole stack on one machine and
 // takes it down again. In order: take the data directory's lock and stop what
-// a killed launcher left behind; the database (embedded PostgreSQL, or the one
-// DATABASE_URL names) and the schema; the API instances; nginx in front on
+// a killed launcher left behind; the database (database.ts: embedded, external
+// or HA, chosen once) and the schema; the API instances; nginx in front on
 // PORT (without nginx on the machine, the instances share PORT themselves);
 // then <data>/run/state.json, which names every process for the benchmark and
 // the ledger checker. SIGINT/SIGTERM stop everything in the reverse order:
@@ -13,11 +13,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createLog, flushAndExit, type Log } from '../shared/log.js';
 import { waitFor } from '../shared/wait.js';
-import { superviseDatabase, superviseInstance, superviseNginx, embeddedPostgresLocation, type InstanceReady, type SupervisionHooks } from './children.js';
+import { superviseInstance, superviseNginx, type InstanceReady, type SupervisionHooks } from './children.js';
 import { checkConnectionBudget, connectionsPerInstance, readLauncherConfig, type LauncherConfig } from './config.js';
 import { getFromListenAddress } from './http.js';
 import { findPrometheus, startPrometheus, writePrometheusTargets, type PrometheusPlan } from './prometheus.js';
-import { removeFallbackSocketDirectory, type EmbeddedPostgres } from './embedded-postgres.js';
+import { planDatabase, withoutPassword, type StackDatabase } from './database.js';
 import { stopLeftovers } from './leftovers.js';
 import { PROBE_DEADLINE_MS, watchLiveness } from './liveness.js';
 import { Rotation } from './rotation.js';
@@ -27,9 +27,8 @@ import { findNginx, outOfRotationMarker } from './nginx.js';
 import { applySchema, checkInstanceRole, readConnectionLimit } from './schema.js';
 import { stateFilePath, writeStackState, type RecordedProcess, type StackState } from './state.js';
 import { Supervised } from './supervisor.js';
-import { HaCluster } from './ha/cluster.js';
-import { BackupSchedule, embeddedBackupPlan } from './backup/launcher.js';
 import { prepareTls, type TlsPlan } from './tls.js';
+import { formerNamesSet } from '../shared/settings.js';
 
 // The stack is up once every instance says its database answers (/ready).
 const INSTANCES_READY_TIMEOUT_MS = 30_000;
@@ -42,10 +41,8 @@ interface Stack {
   log: Log;
   runDirectory: string;
   lock: LauncherLock;
-  /** The embedded server; undefined when DATABASE_URL names another. */
-  database: Supervised<EmbeddedPostgres> | undefined;
-  /** CREBITO_HA=on: the three-node database tier instead of the embedded server. */
-  ha: HaCluster | undefined;
+  /** Embedded, external (DATABASE_URL) or HA (CREBITO_HA=on): database.ts. */
+  database: StackDatabase;
   /** Where each instance listens, in order. */
   listenAddresses: string[];
   instances: Supervised[];
@@ -55,8 +52,6 @@ interface Stack {
   /** HTTPS at nginx, when on. */
   tls: TlsPlan | undefined;
   prometheus: { plan: PrometheusPlan; supervised: Supervised } | undefined;
-  /** Backups of the embedded server (CREBITO_BACKUPS): its archive settings, then its schedule once it answers. */
-  backups: BackupSchedule | undefined;
   /** Which instances nginx sends new requests to (the liveness watches take them out and put them back). */
   rotation: Rotation;
   /** One liveness watch per instance, once they have started. */
@@ -68,14 +63,11 @@ interface Stack {
 // start, in order, and exit non-zero.
 let stopStack: ((reason: string, exitCode: number) => Promise<void>) | undefined;
 
-/** Where each instance listens: its own unix socket or port behind nginx, or all on PORT without nginx. */
+/** Where each instance listens: its own unix socket behind nginx, or all on PORT without nginx. */
 function listenAddressesFor(config: LauncherConfig, runDirectory: string, nginxBinary: string | undefined): string[] {
-  return Array.from({ length: config.instanceCount }, (_, index) => {
-    if (nginxBinary === undefined) return String(config.port);
-    return config.upstreamTransport === 'unix'
-      ? `unix:${path.join(runDirectory, `api-${index + 1}.sock`)}`
-      : `127.0.0.1:${config.instanceBasePort + index}`;
-  });
+  return Array.from({ length: config.instanceCount }, (_, index) => (nginxBinary === undefined
+    ? String(config.port)
+    : `unix:${path.join(runDirectory, `api-${index + 1}.sock`)}`));
 }
 
 /** Decides what runs (nothing starts yet): the database, where each instance listens, nginx or not, Prometheus or not. */
@@ -94,15 +86,13 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     stack.admins[index] = ready.admin;
     if (stack.prometheus !== undefined) writePrometheusTargets(stack.prometheus.plan, adminTargets(stack));
   };
-  const backup = embeddedBackupPlan(config, embeddedPostgresLocation(config, runDirectory), log);
   const instances = listenAddresses.map((listen, index) => superviseInstance(config, index, listen, () => databaseUrlOf(stack), onReady(index), hooks));
   const stack: Stack = {
     config,
     log,
     runDirectory,
     lock,
-    database: config.databaseUrl === undefined && config.ha === 'off' ? superviseDatabase(config, runDirectory, hooks, backup) : undefined,
-    ha: config.ha === 'on' ? new HaCluster({ dataDirectory: config.dataDirectory, backend: config.haDcs, hooks }) : undefined,
+    database: planDatabase(config, runDirectory, hooks),
     listenAddresses,
     instances,
     admins: listenAddresses.map(() => null),
@@ -117,7 +107,6 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     }),
     liveness: [],
     stopping: false,
-    backups: backup === undefined ? undefined : new BackupSchedule({ ...backup, config, adminUrl: () => stack.database!.latest!.adminUrl, log }),
   };
   return stack;
 }
@@ -134,81 +123,46 @@ function adminTargets(stack: Stack): { name: string; admin: string }[] {
   return stack.instances.flatMap((instance, index) => (stack.admins[index] === null ? [] : [{ name: instance.name, admin: stack.admins[index]! }]));
 }
 
-/** The database to give an instance at its (re)start: DATABASE_URL, or the embedded server's as it last started. */
+/** The database to give an instance at its (re)start: as the embedded server last started, or as configured. */
 function databaseUrlOf(stack: Stack): string {
-  const url = stack.config.databaseUrl ?? stack.ha?.instanceUrl ?? stack.database?.latest?.databaseUrl;
+  const url = stack.database.instanceUrl();
   if (url === undefined) throw new Error('no database URL before the database has started');
   return url;
 }
 
-/** The database as the schema's owner, which applies sql/: DATABASE_OWNER_URL (or DATABASE_URL), or the embedded owner role. */
+/** The database as the schema's owner, which applies sql/. */
 function ownerUrlOf(stack: Stack): string {
-  const url = stack.config.databaseUrl !== undefined ? (stack.config.databaseOwnerUrl ?? stack.config.databaseUrl) : (stack.ha?.ownerUrl ?? stack.database?.latest?.ownerUrl);
+  const url = stack.database.ownerUrl();
   if (url === undefined) throw new Error('no database URL before the database has started');
   return url;
-}
-
-/**
- * The database for the tools that check the books and inject faults, as
- * state.json records it: the embedded server's superuser (no password: the
- * socket's directory guards it), or the owner's URL without its password
- * (the tools then take it from PGPASSWORD or ~/.pgpass, as libpq does).
- */
-function toolsUrlOf(stack: Stack): string {
-  const embedded = stack.database?.latest?.adminUrl;
-  if (embedded !== undefined) return embedded;
-  // The HA nodes take passwords over TCP; the tools (checker, bench) need the
-  // superuser's: state.json names the file that holds it (passwordsFile).
-  if (stack.ha !== undefined) return withoutPassword(stack.ha.databaseUrl);
-  if (stack.config.databaseUrl === undefined) return '';
-  return withoutPassword(ownerUrlOf(stack));
-}
-
-/**
- * The URL with its password taken out, from the user part or a `password`
- * parameter. By pattern rather than by URL parsing: a socket URL such as
- * postgresql://crebito@/crebito?host=/run is no WHATWG URL.
- */
-function withoutPassword(url: string): string {
-  return url
-    .replace(/^([a-z]+:\/\/[^:/@]*):[^/]*@/i, '$1@')
-    .replace(/([?&])password=[^&]*(&|$)/i, (_, before: string, after: string) => (after === '&' ? before : ''));
 }
 
 const recorded = (supervised: Supervised | undefined): RecordedProcess => supervised?.running?.identity ?? { pid: undefined };
 
 function writeState(stack: Stack): void {
   const { config } = stack;
-  const postgres = stack.database?.latest;
   const state: StackState = {
     launcherPid: process.pid,
     port: config.port,
     mode: stack.nginx === undefined ? 'direct' : 'nginx',
-    databaseMode: config.databaseUrl === undefined ? config.databaseMode : null,
     poolClientsMax: config.instance.poolClientsMax,
-    databaseUrl: toolsUrlOf(stack),
-    instanceDatabaseUrl: withoutPassword(stack.ha?.instanceUrl ?? stack.config.databaseUrl ?? stack.database?.latest?.databaseUrl ?? ''),
+    databaseUrl: stack.database.toolsUrl(),
+    instanceDatabaseUrl: withoutPassword(stack.database.instanceUrl() ?? ''),
     nginx: stack.nginx === undefined ? null : recorded(stack.nginx),
     instances: stack.instances.map((instance, index) => ({
       name: instance.name, ...recorded(instance), listen: stack.listenAddresses[index]!, admin: stack.admins[index]!, restarts: instance.restarts, inRotation: stack.rotation.inRotation(index),
     })),
-    postgres: postgres === undefined ? null : { ...postgres.identity, dataDirectory: embeddedPostgresLocation(config, stack.runDirectory).dataDirectory },
     prometheus: stack.prometheus === undefined ? null : { ...recorded(stack.prometheus.supervised), url: `http://127.0.0.1:${stack.prometheus.plan.port}` },
-    ...(stack.ha === undefined ? {} : { databaseNodes: stack.ha.nodeStates(), passwordsFile: stack.ha.passwordsFile }),
+    ...stack.database.state(),
   };
   writeStackState(stack.runDirectory, state);
 }
 
 /** The database and its schema; every instance's pool, at its largest, must fit its connections. */
 async function startDatabase(stack: Stack): Promise<void> {
-  if (stack.ha !== undefined) await stack.ha.start();
-  else if (stack.database === undefined) stack.log.info('using the PostgreSQL at DATABASE_URL');
-  else await stack.database.start();
+  await stack.database.start();
   await applySchema(ownerUrlOf(stack));
   await checkInstanceRole(databaseUrlOf(stack), stack.config.allowSuperuser);
-  // In the background: a backup that cannot start is loud (log, /ready's
-  // degradado) and never keeps the ledger from serving.
-  void stack.backups?.start().catch((error: unknown) => stack.log.error({ error: (error as Error).message }, 'BACKUPS COULD NOT START'));
   checkConnectionBudget(stack.config.instanceCount, connectionsPerInstance(stack.config.instance), await readConnectionLimit(databaseUrlOf(stack)));
 }
 
@@ -234,7 +188,7 @@ async function waitUntilInstancesReady(stack: Stack): Promise<void> {
 
 function sayUp(stack: Stack): void {
   const { config } = stack;
-  const shape = stack.nginx === undefined ? `${config.instanceCount} instances` : `nginx -> ${config.instanceCount} instances over ${config.upstreamTransport}`;
+  const shape = stack.nginx === undefined ? `${config.instanceCount} instances` : `nginx -> ${config.instanceCount} instances over unix sockets`;
   const metrics = Object.fromEntries(stack.instances.map((instance, index) => [instance.name, `http://${stack.admins[index]}/metrics`]));
   const prometheus = stack.prometheus === undefined ? null : `http://127.0.0.1:${stack.prometheus.plan.port}`;
   const https = stack.tls === undefined ? null : `https://localhost:${stack.tls.port}`;
@@ -248,15 +202,10 @@ async function stop(stack: Stack, reason: string, exitCode: number): Promise<voi
   stack.stopping = true;
   stack.log.info({ reason }, `${reason}: stopping`);
   for (const watch of stack.liveness) watch.stop();
-  await stack.backups?.stop();
   await stack.nginx?.stop();
   await stack.prometheus?.supervised.stop();
   await Promise.all(stack.instances.map((instance) => instance.stop()));
-  await stack.ha?.stop();
-  if (stack.database !== undefined) {
-    await stack.database.stop();
-    removeFallbackSocketDirectory(embeddedPostgresLocation(stack.config, stack.runDirectory));
-  }
+  await stack.database.stop();
   fs.rmSync(stateFilePath(stack.runDirectory), { force: true });
   stack.lock.release();
   stack.log.info('stopped');
@@ -266,6 +215,7 @@ async function stop(stack: Stack, reason: string, exitCode: number): Promise<voi
 async function main(): Promise<void> {
   const config = readLauncherConfig(process.env);
   const log = createLog({ program: 'stack', name: 'crebito', level: config.logLevel });
+  for (const warning of formerNamesSet(process.env)) log.warn(warning);
   const runDirectory = path.join(config.dataDirectory, 'run');
   const access = prepareRunDirectory(runDirectory, log);
   const lock = await acquireLauncherLock(config.dataDirectory, runDirectory);

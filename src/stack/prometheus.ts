@@ -8,16 +8,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { StackLog } from '../shared/log.js';
 import { readSettings, type Environment } from '../shared/settings.js';
-import { hasExited, startChild, type Child } from './child.js';
+import {
+  CHILD_POLL_INTERVAL_MS, CHILD_READY_TIMEOUT_MS, CHILD_STOP_TIMEOUT_MS, hasExited, startChild, type Child,
+} from './child.js';
 import { getFromListenAddress } from './http.js';
 import { replaceFileWhole } from './state.js';
 import { findExecutable } from './executables.js';
 import { waitForOrThrow } from '../shared/wait.js';
 
 const PROMETHEUS_CANDIDATES = ['/usr/bin/prometheus', '/usr/local/bin/prometheus'];
-const READY_TIMEOUT_MS = 30_000;
-const READY_POLL_INTERVAL_MS = 100;
-const STOP_TIMEOUT_MS = 10_000;
 
 export const PROMETHEUS_JOB = 'crebito';
 
@@ -70,13 +69,13 @@ export function startPrometheus(plan: PrometheusPlan, log: StackLog): Promise<Ch
     args: [`--config.file=${writeConfig(plan)}`, `--storage.tsdb.path=${path.join(plan.directory, 'data')}`, `--web.listen-address=${listen}`, '--log.level=warn'],
     spawnOptions: { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
     waitUntilReady: (child) => waitForOrThrow(`Prometheus ready on ${listen}`, async () => (await getFromListenAddress(listen, '/-/ready', 1000))?.status === 200, {
-      timeoutMs: READY_TIMEOUT_MS,
-      intervalMs: READY_POLL_INTERVAL_MS,
+      timeoutMs: CHILD_READY_TIMEOUT_MS,
+      intervalMs: CHILD_POLL_INTERVAL_MS,
       abandonWhen: () => hasExited(child),
     }),
-    readyTimeoutMs: READY_TIMEOUT_MS,
+    readyTimeoutMs: CHILD_READY_TIMEOUT_MS,
     stopSignal: 'SIGTERM',
-    stopTimeoutMs: STOP_TIMEOUT_MS,
+    stopTimeoutMs: CHILD_STOP_TIMEOUT_MS,
     forceSignal: 'SIGKILL',
     log,
   });

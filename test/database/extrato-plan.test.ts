@@ -9,7 +9,7 @@
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SESSION_OPTIONS } from '../../src/instance/database/pool.js';
-import { STATEMENTS_QUERY } from '../../src/instance/ledger/statements.js';
+import { STATEMENT_QUERY } from '../../src/instance/ledger/statements.js';
 import { STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
@@ -34,7 +34,7 @@ async function keptPlan(options: string | undefined, table: { grow: boolean }, p
   await client.connect();
   try {
     await client.query(`SET plan_cache_mode = ${planCacheMode}`);
-    await client.query(`PREPARE extrato_plan (integer[], integer) AS ${STATEMENTS_QUERY.text}`);
+    await client.query(`PREPARE extrato_plan (integer[], integer) AS ${STATEMENT_QUERY.text}`);
     await client.query(`EXECUTE extrato_plan(ARRAY[1], ${STATEMENT_TRANSACTIONS_MAX})`);
     if (table.grow) {
       // Written beside the instance's role, which may not INSERT.

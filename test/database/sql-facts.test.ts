@@ -126,7 +126,7 @@ describe('the idempotency key rule', () => {
 });
 
 describe('vacuum for the idempotency keys', () => {
-  // Issue 16, item 5: the table churns (every key is deleted after the
+  // Regression: the table churns (every key is deleted after the
   // retention), and with the default thresholds the dead rows piled up
   // between vacuums and slowed the expiry's own scan.
   it('chaves_idempotencia is vacuumed after a fixed number of changed rows, without cost pauses; its BRIN index summarizes as it fills', async () => {

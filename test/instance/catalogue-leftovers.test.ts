@@ -1,4 +1,4 @@
-// Issue 16, item 9: answers that were not the catalogue's, each against a
+// Regression: answers that were not the catalogue's, each against a
 // real instance and database.
 // - A read that timed out answered 503 banco_sem_resposta, which speaks of a
 //   transaction that "may have been applied": a read applies nothing.

@@ -13,6 +13,7 @@ import { readAdminHealth, readHealth } from '../support/health.js';
 import { holdTransactionInserts, TABLE_LOCK_WAIT_EVENT } from '../support/hold-calls.js';
 import { postTransaction, postWithKey } from '../support/http.js';
 import { startInstance, type RunningInstance, startInstances } from '../support/instance.js';
+import { operationHealth } from '../../src/instance/ledger/ledger.js';
 
 const SHORT_WAIT_MS = 300;
 const WAIT = { timeoutMs: 10_000, intervalMs: 10 };
@@ -96,7 +97,7 @@ describe('one key twice in one shared commit', () => {
     await waitForOrThrow('the occupying call in flight', async () => (await readHealth(listen)).inFlight === 1, WAIT);
     const pair = [postWithKey(patient.baseUrl, 3, body, key), postWithKey(patient.baseUrl, 3, body, key)];
     await waitForOrThrow('two requests waiting to share a call', async () =>
-      (await readAdminHealth(patient.admin)).ledger.transacoes.waiting === 2, WAIT);
+      operationHealth((await readAdminHealth(patient.admin)).ledger, 'transacoes').waiting === 2, WAIT);
     await hold.release();
 
     expect((await occupying).status).toBe(200);
@@ -118,7 +119,7 @@ describe('key expiry', () => {
       expect((await postWithKey(forgetful.baseUrl, 4, body, key)).replayed).toBe(false);
       expect((await postWithKey(forgetful.baseUrl, 4, body, key)).replayed).toBe(true);
       await waitForOrThrow('the key removed', async () => (await scratch.query('SELECT 1 FROM chaves_idempotencia')).length === 0, { timeoutMs: 15_000, intervalMs: 100 });
-      expect((await readAdminHealth(forgetful.admin)).ledger.keysExpired).toBe(1);
+      expect((await readAdminHealth(forgetful.admin)).ledger.idempotencyKeysExpired).toBe(1);
       const again = await postWithKey(forgetful.baseUrl, 4, body, key);
       expect([again.status, again.replayed]).toEqual([200, false]);
       expect((await scratch.query("SELECT 1 FROM transacoes WHERE descricao = 'expira'")).length).toBe(2);

@@ -10,6 +10,7 @@ import { createServer } from '../../src/instance/http/server.js';
 import { createLog } from '../../src/shared/log.js';
 import { waitFor } from '../../src/shared/wait.js';
 import { freePort } from '../../tools/harness/stack.js';
+import { API_OPERATIONS } from '../../src/instance/operations/index.js';
 
 let ledger: Ledger | undefined;
 
@@ -23,7 +24,8 @@ async function startServer() {
   ledger = createLedger({
     databaseUrl: 'postgresql://nobody@127.0.0.1:1/none', applicationName: 'unit', log: createLog({ program: 'instance', name: 'unit', level: 'silent' }), metrics,
     poolClientsMax: 4, queueLengthMax: 8, queueWaitMsMax: 100, requestTimeoutMs: 200, breakerFailuresMax: 3, connectTimeoutMs: 100, queryTimeoutMs: 100,
-    batchSizeMax: 4, batchesInFlightMax: 1, readsInFlightMax: 1, idempotencyRetentionS: 86_400, idempotencyWaitMsMax: 50, historyDbMsPerSecond: 100, allowSuperuser: 'off',
+    batchSizeMax: 4, writesInFlightMax: 1, readsInFlightMax: 1, idempotencyRetentionS: 86_400, idempotencyWaitMsMax: 50, historyDbMsPerSecond: 100, allowSuperuser: 'off', apiKeysStaleMs: 1000,
+    operations: API_OPERATIONS,
   });
   const server = createServer({ ledger, instanceName: 'unit', metrics, onAnswered: () => undefined });
   const port = await freePort();

@@ -1,6 +1,6 @@
 // Faults of one part of the stack (one instance frozen, nginx killed, a local
 // user at an instance's socket) must stay in that part. Each case here was
-// reproduced on the stack before its fix (issue 16): a frozen instance held
+// reproduced on the stack before its fix: a frozen instance held
 // its share of requests for nginx's 10 s read timeout; a SIGKILLed nginx
 // master left its worker on the port and the launcher gave up; any local user
 // could POST straight to an instance, past nginx's rules.

@@ -16,6 +16,7 @@ import { readBooks, readDatabaseState } from '../../tools/ledger-check/database.
 import { getFromListenAddress, makeDataDirectory, stackPort, startStack, type RunningStack } from '../../tools/harness/stack.js';
 import { brokenRule, exchange, fuzzRequests, type FuzzRequest, type Outcome } from '../support/fuzz.js';
 import { request } from '../support/http.js';
+import { readSettings } from '../../src/shared/settings.js';
 
 const CLIENT_IDS = [1, 2, 3, 4, 5];
 // Bounded by count and by time, whichever comes first: about half a minute
@@ -131,7 +132,7 @@ describe('the public surface under random and mutated requests', () => {
       statuses.set(key, (statuses.get(key) ?? 0) + 1);
     };
 
-    const seed = process.env.CREBITO_FUZZ_SEED === undefined ? Date.now() % 2 ** 31 : Number(process.env.CREBITO_FUZZ_SEED);
+    const seed = readSettings(process.env, ['fuzzSeed']).fuzzSeed || Date.now() % 2 ** 31;
     const sendAndCheck = async (requests: FuzzRequest[]) => {
       const outcomes = await Promise.all(requests.map(async (fuzzRequest) => {
         const started = performance.now();

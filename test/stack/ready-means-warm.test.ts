@@ -2,7 +2,7 @@
 // connections, prepared their statements and had PostgreSQL compile the
 // PL/pgSQL functions lazily, under the first requests: paced at the public
 // test's rate, a stack that had just said `up` answered dozens of requests in
-// 50-127 ms, the same stack once warm none over 41 ms (issue 19). Ready now
+// 50-127 ms, the same stack once warm none over 41 ms. Ready now
 // means warm: the whole pool open, and every connection through its warm-up
 // (ledger/warm-up.ts) before it takes a request; after a PostgreSQL restart
 // the same holds before /ready says yes again.
@@ -20,10 +20,11 @@ import { SETTINGS } from '../../src/shared/settings.js';
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import { warmUpCalls } from '../../src/instance/ledger/warm-up.js';
 import { freePort, getFromListenAddress, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import { API_OPERATIONS } from '../../src/instance/operations/index.js';
 
 const RECOVERY_TIMEOUT_MS = 30_000;
 const POOL_CLIENTS_MAX = SETTINGS.poolClientsMax.default;
-const LAST_WARM_UP_TEXT = warmUpCalls({ idempotencyRetentionS: 1 }).at(-1)!.text;
+const LAST_WARM_UP_TEXT = warmUpCalls(API_OPERATIONS).at(-1)!.text;
 
 let stack: RunningStack | undefined;
 afterAll(async () => {

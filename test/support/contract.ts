@@ -1,4 +1,4 @@
-// The contract of ../shared/CONTRACT.md as a table of requests and expected
+// The public contract (https://github.com/zanfranceschi/rinha-de-backend-2024-q1) as a table of requests and expected
 // answers, defined once and run twice: against one instance directly
 // (test/instance/contract.test.ts) and through nginx in front of two instances
 // (test/stack/whole-stack.test.ts). Expected balances are never written down: each case

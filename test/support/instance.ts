@@ -5,7 +5,7 @@
 import { INSTANCE_ENTRY } from '../../src/stack/paths.js';
 import { freePort, startProcess, type StartedProcess } from '../../tools/harness/stack.js';
 
-const READY_TIMEOUT_MS = 20_000;
+const INSTANCE_READY_TIMEOUT_MS = 20_000;
 
 export interface RunningInstance extends StartedProcess {
   baseUrl: string;
@@ -33,7 +33,7 @@ export async function startInstance(options: {
       ...options.environment,
     },
     readyWhen: { message: 'ready' },
-    readyTimeoutMs: READY_TIMEOUT_MS,
+    readyTimeoutMs: INSTANCE_READY_TIMEOUT_MS,
   });
   return { ...instance, baseUrl: `http://127.0.0.1:${port}`, port, admin: options.environment?.CREBITO_ADMIN_LISTEN ?? `127.0.0.1:${adminPort}` };
 }

@@ -45,11 +45,34 @@ function filesOfTree(tree: string): string[] {
   return files;
 }
 
+/**
+ * The tree's files with each `*.ts` line expanded: it stands for every file
+ * of its folder the tree does not name on a line of its own (a folder of one
+ * file per operation, say, where a new one needs no line). A glob that
+ * matches nothing is kept as named, so it fails like a file that is gone.
+ */
+function expandGlobs(named: string[], actual: string[]): string[] {
+  const explicit = named.filter((file) => !file.endsWith('/*.ts'));
+  const globbed = named.filter((file) => file.endsWith('/*.ts')).flatMap((glob) => {
+    const folder = glob.slice(0, -'*.ts'.length);
+    const inFolder = (file: string) => file.startsWith(folder) && !file.slice(folder.length).includes('/');
+    const matched = actual.filter((file) => inFolder(file) && !explicit.includes(file));
+    return matched.length === 0 ? [glob] : matched;
+  });
+  return [...explicit, ...globbed];
+}
+
 describe('docs/development.md\'s source layout', () => {
   it('its tree names every file of src/, and no file that is gone', () => {
     const development = fs.readFileSync(path.join(PROJECT_ROOT, 'docs', 'development.md'), 'utf8');
     const tree = /<!-- layout:start -->\n```text\n([^`]*)```\n<!-- layout:end -->/.exec(development)?.[1] ?? '';
     expect(filesOfTree(tree).length, 'docs/development.md has a layout tree between its markers').toBeGreaterThan(0);
-    expect(filesOfTree(tree).sort()).toEqual(sourceFiles('src').sort());
+    expect(expandGlobs(filesOfTree(tree), sourceFiles('src')).sort()).toEqual(sourceFiles('src').sort());
+  });
+
+  it('a `*.ts` line stands for the files its folder does not name, and fails when there are none', () => {
+    const actual = ['src/a/index.ts', 'src/a/one.ts', 'src/a/two.ts', 'src/a/b/deep.ts'];
+    expect(expandGlobs(['src/a/index.ts', 'src/a/*.ts', 'src/a/b/deep.ts'], actual).sort()).toEqual([...actual].sort());
+    expect(expandGlobs(['src/c/*.ts'], actual)).toEqual(['src/c/*.ts']);
   });
 });

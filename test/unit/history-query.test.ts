@@ -14,7 +14,7 @@ const cursorOf = (clientId: number, beforeId: number) => encodeCursor({ clientId
 describe('parseHistoryQuery', () => {
   it('takes no query as the newest page of the default size, unfiltered', () => {
     expect(parseHistoryQuery(1, undefined)).toEqual({
-      limit: HISTORY_PAGE_ROWS_DEFAULT, before: undefined, tipo: undefined, desde: undefined, ate: undefined, valorMin: undefined, valorMax: undefined,
+      limit: HISTORY_PAGE_ROWS_DEFAULT, before: undefined, tipo: undefined, since: undefined, until: undefined, amountMin: undefined, amountMax: undefined,
     });
   });
 
@@ -22,7 +22,7 @@ describe('parseHistoryQuery', () => {
     const query = `limit=100&before=${cursorOf(3, 42)}&tipo=d&desde=2024-01-17T02%3A34%3A41.217753Z&ate=2024-01-18T00:00:00-03:00&valor_min=1&valor_max=2147483647`;
     expect(parseHistoryQuery(3, query)).toEqual({
       limit: 100, before: { clientId: 3, beforeId: 42, tag }, tipo: 'd',
-      desde: '2024-01-17T02:34:41.217753Z', ate: '2024-01-18T00:00:00-03:00', valorMin: 1, valorMax: 2147483647,
+      since: '2024-01-17T02:34:41.217753Z', until: '2024-01-18T00:00:00-03:00', amountMin: 1, amountMax: 2147483647,
     });
   });
 

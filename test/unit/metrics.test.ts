@@ -4,19 +4,21 @@
 
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/instance/metrics.js';
-import { API_ROUTES } from '../../src/instance/http/routes.js';
 import type { ServerHealth } from '../../src/instance/http/server.js';
-import { OPERATION_LABELS, type LedgerHealth } from '../../src/instance/ledger/ledger.js';
+import type { LedgerHealth } from '../../src/instance/ledger/ledger.js';
+import { OPERATION_LABELS } from '../../src/instance/operations/index.js';
 
 const idle = { inFlight: 0, waiting: 0, shedFull: 0, shedExpired: 0, lateCalls: 0, retried: 0, retriesGivenUp: 0 };
 // Built from the lists of routes and operations, as the instance builds its own.
 const health = (): ServerHealth => ({
   instance: 'unit', pid: 1, inFlight: 0, draining: false,
-  served: Object.fromEntries([...API_ROUTES.map((route) => route.label), 'other'].map((label) => [label, 0])) as ServerHealth['served'],
+  served: Object.fromEntries([...OPERATION_LABELS, 'other'].map((label) => [label, 0])) as ServerHealth['served'],
   ledger: {
     pool: { totalCount: 4, idleCount: 3, waitingCount: 0, warmCount: 4 },
-    ...Object.fromEntries(OPERATION_LABELS.map((label) => [label, idle])) as Omit<LedgerHealth, 'pool' | 'breaker' | 'keysExpired' | 'keyExpiryPassesBehind' | 'apiKeys'>,
+    ...Object.fromEntries(OPERATION_LABELS.map((label) => [label, idle])),
     breaker: { state: 'closed', consecutiveFailures: 0, opened: 0 },
+    idempotencyKeysExpired: 0,
+    idempotencyExpiryPassesBehind: 0,
     keysExpired: 0,
     keyExpiryPassesBehind: 0,
     apiKeys: null,

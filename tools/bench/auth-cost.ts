@@ -1,5 +1,5 @@
 // What API keys cost (CREBITO_AUTH=keys; docs/performance.md, What API keys cost), measured the
-// way the issue asks: the public test's mix at saturation (closed model) and
+// that matters: the public test's mix at saturation (closed model) and
 // at the public test's rate (open model, a new connection per request), with
 // auth off and on, alternated on one data directory in the same run (off, on,
 // then on, off, ...), so that a drift of the shared machine falls on both.

@@ -24,8 +24,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { SESSION_OPTIONS } from '../../src/instance/database/pool.js';
-import { STATEMENTS_QUERY } from '../../src/instance/ledger/statements.js';
-import { SINGLE as TRANSACTION_QUERY } from '../../src/instance/ledger/transactions.js';
+import { STATEMENT_QUERY } from '../../src/instance/ledger/statements.js';
+import { TRANSACTION_QUERY } from '../../src/instance/ledger/transactions.js';
 import { STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
 import { INSTANCE_ENTRY } from '../../src/stack/paths.js';
 import { freePort, startProcess } from '../harness/stack.js';
@@ -51,7 +51,7 @@ function httpRequest(operation: Operation, index: number) {
 
 function databaseCall(operation: Operation, index: number): { name: string; text: string; values: unknown[] } {
   const clientId = CLIENTS[index % CLIENTS.length]!;
-  if (operation === 'extrato') return { ...STATEMENTS_QUERY, values: [[clientId], STATEMENT_TRANSACTIONS_MAX] };
+  if (operation === 'extrato') return { ...STATEMENT_QUERY, values: [[clientId], STATEMENT_TRANSACTIONS_MAX] };
   return { ...TRANSACTION_QUERY, values: [clientId, 1 + (index % 1000), 'c', 'budget'] };
 }
 
@@ -77,7 +77,7 @@ async function timeDatabase(databaseUrl: string, operation: Operation, ratePerSe
 /** The pgbench script for an operation: the same SQL, a client chosen at random. */
 function pgbenchScript(operation: Operation): string {
   const call = operation === 'extrato'
-    ? STATEMENTS_QUERY.text.replace('$1, $2', `ARRAY[:c]::integer[], ${STATEMENT_TRANSACTIONS_MAX}`)
+    ? STATEMENT_QUERY.text.replace('$1, $2', `ARRAY[:c]::integer[], ${STATEMENT_TRANSACTIONS_MAX}`)
     : TRANSACTION_QUERY.text.replace('$1, $2, $3, $4', ":c, 1, 'c', 'budget'");
   return `\\set c random(1, ${CLIENTS.length})\n${call};\n`;
 }

@@ -1,4 +1,4 @@
-// What a long history costs its readers and everyone else (issue 16, item 4):
+// What a long history costs its readers and everyone else:
 // one client (HEAVY_CLIENT_ID) is given --rows transactions straight in SQL,
 // then the other clients' traffic runs at a fixed rate through nginx, in
 // --rounds rounds of a phase alone and a phase beside --readers heavy readers

@@ -26,9 +26,9 @@ export const SATURATION_SHARES = [0.25, 0.5, 0.75] as const;
 const SAMPLE_BLOCKS = 120;
 
 const CLIENT_COUNT = 5;
-const VALOR_MAX = 10_000;
+const AMOUNT_MAX = 10_000;
 const randomClient = () => 1 + Math.floor(Math.random() * CLIENT_COUNT);
-const randomValor = () => 1 + Math.floor(Math.random() * VALOR_MAX);
+const randomValor = () => 1 + Math.floor(Math.random() * AMOUNT_MAX);
 const randomDescricao = () => Math.random().toString(36).slice(2, 12).padEnd(10, 'x');
 
 const transaction = (tipo: 'c' | 'd'): LoadRequest => ({

@@ -11,7 +11,7 @@ import { waitFor } from '../../src/shared/wait.js';
 import { getFromListenAddress } from '../harness/stack.js';
 
 const RESTART_TIMEOUT_MS = 60_000;
-const POLL_INTERVAL_MS = 20;
+const RESTART_POLL_INTERVAL_MS = 20;
 const READY_PROBE_TIMEOUT_MS = 1000;
 
 export interface Startup {
@@ -30,7 +30,7 @@ export async function measureInstanceRestart(state: () => StackState): Promise<n
     const successor = state().instances[0]!;
     if (successor.pid === victim.pid || successor.pid === undefined || successor.admin === null || successor.admin === undefined) return false;
     return (await getFromListenAddress(successor.admin, '/ready', READY_PROBE_TIMEOUT_MS))?.status === 200;
-  }, { timeoutMs: RESTART_TIMEOUT_MS, intervalMs: POLL_INTERVAL_MS });
+  }, { timeoutMs: RESTART_TIMEOUT_MS, intervalMs: RESTART_POLL_INTERVAL_MS });
   if (ready === undefined) throw new Error(`${victim.name}, killed, was not ready again within ${RESTART_TIMEOUT_MS} ms`);
   return (performance.now() - killedAt) / 1000;
 }

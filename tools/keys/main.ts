@@ -14,13 +14,15 @@ import { readLauncherConfig } from '../../src/stack/config.js';
 import { readStackState } from '../../src/stack/state.js';
 import { numberOption } from '../harness/target.js';
 import { createKey, EXPIRES_IN_S_MAX, listKeys, revokeKey, SCOPES, type NewKey, type Scope } from './keys.js';
+import { readSettings } from '../../src/shared/settings.js';
 
 const USAGE = 'usage: npm run keys -- create --name <name> --clients <all|1,2,...> --scope <read|read-write> [--expires-in-s <s>] | list | revoke <name>';
 const CLIENT_ID_MAX = 2 ** 31 - 1;
 
 /** The owner's database: the settings' order (DATABASE_OWNER_URL defaults to DATABASE_URL), then the running stack. */
 export function ownerDatabaseUrl(environment: NodeJS.ProcessEnv): string {
-  const given = environment.DATABASE_OWNER_URL || environment.DATABASE_URL;
+  const { databaseOwnerUrl, databaseUrl } = readSettings(environment, ['databaseOwnerUrl', 'databaseUrl']);
+  const given = databaseOwnerUrl ?? databaseUrl;
   if (given) return given;
   const url = readStackState(readLauncherConfig(environment).dataDirectory).databaseUrl;
   if (url === '') throw new Error('the running stack uses an external database: set DATABASE_OWNER_URL (the schema owner\'s URL)');

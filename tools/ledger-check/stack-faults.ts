@@ -1,5 +1,5 @@
-// Faults of the checker that hit one part of the stack and must stay there
-// (issue 16): nginx's master killed with SIGKILL (the launcher must stop its
+// Faults of the checker that hit one part of the stack and must stay there:
+// nginx's master killed with SIGKILL (the launcher must stop its
 // orphaned worker and start nginx again), and readers of one client's large
 // history with selective filters (every other client must not notice). The
 // large history is seeded before the run, so that the invariants see its

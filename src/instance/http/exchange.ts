@@ -8,6 +8,7 @@
 
 import type { Header } from '../../shared/failures.js';
 import { crashOnBug, invariant } from '../../shared/invariant.js';
+import { INSTANCE_HEADER } from './headers.js';
 import type { HttpResponse } from './uws.js';
 
 const NO_HEADERS: readonly Header[] = [];
@@ -31,7 +32,7 @@ export type OnAnswered = (route: string, statusLine: string, seconds: number) =>
 export interface ReplyOptions {
   /** JSON unless said. */
   contentType?: string;
-  /** Beyond content-type and x-crebito-instance. */
+  /** Beyond content-type and INSTANCE_HEADER. */
   headers?: readonly Header[];
   /** Close the connection after this answer (a draining instance closes every one). */
   closeConnection?: boolean;
@@ -70,7 +71,7 @@ export class RequestBook {
         response
           .writeStatus(status)
           .writeHeader('content-type', options.contentType ?? JSON_CONTENT_TYPE)
-          .writeHeader('x-crebito-instance', this.instanceName);
+          .writeHeader(INSTANCE_HEADER, this.instanceName);
         for (const [name, value] of options.headers ?? NO_HEADERS) response.writeHeader(name, value);
         response.end(body, close);
       });

@@ -1,6 +1,6 @@
 // Owns the names of the headers crebito's own API adds to the contract:
-// the request header that carries an idempotency key, and the response
-// header that marks a replay. The validation, the replies and the API
+// the request header that carries an idempotency key, the response header
+// that marks a replay, and the one that names the instance that answered. The validation, the replies and the API
 // description all read them here. Also reading that one request header:
 // getHeader returns only the first of several, and a request with two keys
 // must not be applied under whichever one came first.
@@ -10,6 +10,8 @@ import type { HttpRequest } from './uws.js';
 
 export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 export const REPLAYED_HEADER = 'Idempotent-Replayed';
+/** On every answer of an instance: its name (CREBITO_INSTANCE_NAME). Lower case, as uWebSockets.js writes it. */
+export const INSTANCE_HEADER = 'x-crebito-instance';
 
 const IDEMPOTENCY_KEY_HEADER_LOWER = IDEMPOTENCY_KEY_HEADER.toLowerCase();
 

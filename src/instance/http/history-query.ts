@@ -4,7 +4,7 @@
 // text in, a HistoryQuery or a Failure out, so that nothing the database
 // would refuse (an impossible date, a number past a column) ever reaches it.
 
-import { HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX, VALOR_MAX } from '../../shared/limits.js';
+import { AMOUNT_MAX, HISTORY_PAGE_ROWS_DEFAULT, HISTORY_PAGE_ROWS_MAX } from '../../shared/limits.js';
 import { failures, Failure } from '../../shared/failures.js';
 import { decodeCursor } from '../ledger/history-cursor.js';
 import type { HistoryQuery } from '../ledger/history.js';
@@ -66,14 +66,17 @@ export function parseHistoryQuery(clientId: number, query: string | undefined): 
   const tipo = values.tipo;
   if (tipo !== undefined && tipo !== 'c' && tipo !== 'd') return failures.invalidTipo;
 
-  const desde = values.desde === undefined ? undefined : parseIsoTime(values.desde);
-  const ate = values.ate === undefined ? undefined : parseIsoTime(values.ate);
-  if ((values.desde !== undefined && desde === undefined) || (values.ate !== undefined && ate === undefined)) return failures.invalidTime;
-  const valorMin = values.valor_min === undefined ? undefined : wholeNumber(values.valor_min, VALOR_MAX);
-  const valorMax = values.valor_max === undefined ? undefined : wholeNumber(values.valor_max, VALOR_MAX);
-  if ((values.valor_min !== undefined && valorMin === undefined) || (values.valor_max !== undefined && valorMax === undefined)) return failures.invalidValorFilter;
-  if ((desde !== undefined && ate !== undefined && isAfter(desde, ate)) || (valorMin !== undefined && valorMax !== undefined && valorMin > valorMax)) {
+  const since = values.desde === undefined ? undefined : parseIsoTime(values.desde);
+  const until = values.ate === undefined ? undefined : parseIsoTime(values.ate);
+  if ((values.desde !== undefined && since === undefined) || (values.ate !== undefined && until === undefined)) return failures.invalidTime;
+  const amountMin = values.valor_min === undefined ? undefined : wholeNumber(values.valor_min, AMOUNT_MAX);
+  const amountMax = values.valor_max === undefined ? undefined : wholeNumber(values.valor_max, AMOUNT_MAX);
+  if ((values.valor_min !== undefined && amountMin === undefined) || (values.valor_max !== undefined && amountMax === undefined)) {
+    return failures.invalidValorFilter;
+  }
+  if ((since !== undefined && until !== undefined && isAfter(since, until))
+    || (amountMin !== undefined && amountMax !== undefined && amountMin > amountMax)) {
     return failures.invertedRange;
   }
-  return { limit, before, tipo, desde: values.desde, ate: values.ate, valorMin, valorMax };
+  return { limit, before, tipo, since: values.desde, until: values.ate, amountMin, amountMax };
 }

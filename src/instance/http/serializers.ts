@@ -8,7 +8,7 @@ import fastJson, { type ObjectSchema } from 'fast-json-stringify';
 import type { HistoryPage } from '../ledger/history.js';
 import type { Statement } from '../ledger/statements.js';
 import type { TransactionResult } from '../ledger/transactions.js';
-import { DESCRICAO_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, STATEMENT_TRANSACTIONS_MAX, VALOR_MAX } from '../../shared/limits.js';
+import { DESCRIPTION_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, STATEMENT_TRANSACTIONS_MAX, AMOUNT_MAX } from '../../shared/limits.js';
 
 /** A JSON Schema object, with the validation keywords the OpenAPI document shows (fast-json-stringify's types omit them). */
 export interface JsonObjectSchema {
@@ -17,25 +17,25 @@ export interface JsonObjectSchema {
   properties: Record<string, object>;
 }
 
-const cents = (description: string) => ({ type: 'integer', description });
-const isoTime = (description: string) => ({ type: 'string', format: 'date-time', description });
-const object = (required: string[], properties: Record<string, object>): JsonObjectSchema => ({ type: 'object', required, properties });
+export const cents = (description: string) => ({ type: 'integer', description });
+export const isoTime = (description: string) => ({ type: 'string', format: 'date-time', description });
+export const object = (required: string[], properties: Record<string, object>): JsonObjectSchema => ({ type: 'object', required, properties });
 
 /** fast-json-stringify reads only the shape (types, properties, required) and passes the rest over, as a test shows. */
-const compile = <Value>(schema: JsonObjectSchema) => fastJson(schema as unknown as ObjectSchema) as (value: Value) => string;
+export const compile = <Value>(schema: JsonObjectSchema) => fastJson(schema as unknown as ObjectSchema) as (value: Value) => string;
 
 /** The fields every listed transaction has, in the contract's order. */
 const TRANSACTION_FIELDS = {
   valor: { type: 'integer', minimum: 1, description: 'the amount, in cents' },
   tipo: { type: 'string', enum: ['c', 'd'], description: '`c` credit, `d` debit' },
-  descricao: { type: 'string', minLength: 1, maxLength: DESCRICAO_CHARACTERS_MAX, description: `1 to ${DESCRICAO_CHARACTERS_MAX} Unicode characters` },
+  descricao: { type: 'string', minLength: 1, maxLength: DESCRIPTION_CHARACTERS_MAX, description: `1 to ${DESCRIPTION_CHARACTERS_MAX} Unicode characters` },
   realizada_em: isoTime('when it was recorded (UTC, microseconds)'),
 };
 
 /** The body of POST transacoes: the fields a transaction is listed with, less its time, valor bounded by its column. */
 const { valor, tipo, descricao } = TRANSACTION_FIELDS;
 export const TRANSACTION_REQUEST_SCHEMA = object(['valor', 'tipo', 'descricao'], {
-  valor: { type: valor.type, minimum: valor.minimum, maximum: VALOR_MAX, description: valor.description },
+  valor: { type: valor.type, minimum: valor.minimum, maximum: AMOUNT_MAX, description: valor.description },
   tipo,
   descricao,
 });

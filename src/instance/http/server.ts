@@ -9,7 +9,8 @@ import { invariant } from '../../shared/invariant.js';
 import { RequestBook, type OnAnswered } from './exchange.js';
 import type { Ledger, LedgerHealth } from '../ledger/ledger.js';
 import { registerAdminRoutes, type AdminContext } from './probes.js';
-import { API_ROUTES, registerRoutes, type ApiRouteLabel, type RouteContext } from './routes.js';
+import { OPERATION_LABELS } from '../operations/index.js';
+import { registerRoutes, type RouteContext } from './routes.js';
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js';
 import type { BackupHealth } from '../../shared/backup-status.js';
 
@@ -29,7 +30,7 @@ export interface PublicHealth {
   inFlight: number;
   draining: boolean;
   /** Requests begun, by API route; every other request counts as `other`. */
-  served: Record<ApiRouteLabel | 'other', number>;
+  served: Record<string, number>;
 }
 
 /** What the admin /health shows, for operators: the public part, the pid, and the ledger's numbers. */
@@ -69,12 +70,12 @@ function listenOn(app: TemplatedApp, target: ListenTarget, name: string): Promis
 export function createServer(options: ServerOptions): Server {
   const { ledger, instanceName, metrics } = options;
   const apps: ClosableApp[] = [uws.App() as ClosableApp];
-  const book = new RequestBook(instanceName, options.onAnswered, API_ROUTES.map((route) => route.label));
+  const book = new RequestBook(instanceName, options.onAnswered, OPERATION_LABELS);
   const listenSockets: us_listen_socket[] = [];
   let stopped = false;
 
   const publicHealth = (): PublicHealth => ({
-    instance: instanceName, inFlight: book.inFlight, draining: book.draining, served: { ...book.served } as ServerHealth['served'],
+    instance: instanceName, inFlight: book.inFlight, draining: book.draining, served: { ...book.served },
   });
   const health = (): ServerHealth => ({ ...publicHealth(), pid: process.pid, ledger: ledger.health(), ...(options.backups === undefined ? {} : { backups: options.backups() }) });
   // The public /health answers anyone who reaches the port: the pid and the

@@ -3,7 +3,7 @@
 // field). It is pure (bytes in, a value or a Failure out) so the whole table
 // of cases is tested without a server.
 
-import { CLIENT_ID_MAX, DESCRICAO_CHARACTERS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, VALOR_MAX } from '../../shared/limits.js';
+import { CLIENT_ID_MAX, DESCRIPTION_CHARACTERS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, AMOUNT_MAX } from '../../shared/limits.js';
 import type { TransactionRequest } from '../ledger/transactions.js';
 import { failures, Failure } from '../../shared/failures.js';
 
@@ -36,14 +36,15 @@ export function countStorableCharacters(text: string): number {
 }
 
 /** The only way a valor may be written: digits, no sign, no leading zero, no fraction, no exponent. */
-const VALOR_TEXT = /^[1-9][0-9]*$/;
+const AMOUNT_TEXT = /^[1-9][0-9]*$/;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 const COMMA = 0x2c;
-const VALOR_KEY = 'valor';
-const VALOR_KEY_CODES = [...VALOR_KEY].map((character) => character.charCodeAt(0));
+/** The contract's name of the amount field. */
+const AMOUNT_FIELD = 'valor';
+const AMOUNT_FIELD_CODES = [...AMOUNT_FIELD].map((character) => character.charCodeAt(0));
 
 /** The index of the quote that closes the string whose opening quote is at `start`. */
 function stringEnd(body: Uint8Array, start: number): number {
@@ -53,13 +54,13 @@ function stringEnd(body: Uint8Array, start: number): number {
 }
 
 /** Whether the string from the quote at `start` to the quote at `end` is the key valor (compared as bytes, decoded only when escaped). */
-function isValorKey(body: Uint8Array, start: number, end: number): boolean {
+function isAmountKey(body: Uint8Array, start: number, end: number): boolean {
   for (let index = start + 1; index < end; index++) {
     // A key written with escapes ("val\u006fr") is the same key to JSON.parse.
-    if (body[index] === BACKSLASH) return JSON.parse(Buffer.from(body.subarray(start, end + 1)).toString('utf8')) === VALOR_KEY;
+    if (body[index] === BACKSLASH) return JSON.parse(Buffer.from(body.subarray(start, end + 1)).toString('utf8')) === AMOUNT_FIELD;
   }
-  if (end - start - 1 !== VALOR_KEY_CODES.length) return false;
-  return VALOR_KEY_CODES.every((code, offset) => body[start + 1 + offset] === code);
+  if (end - start - 1 !== AMOUNT_FIELD_CODES.length) return false;
+  return AMOUNT_FIELD_CODES.every((code, offset) => body[start + 1 + offset] === code);
 }
 
 /** Whether a byte can be part of a JSON number: digits, sign, point, exponent. */
@@ -81,16 +82,16 @@ function numberTextAfter(body: Uint8Array, index: number): string | undefined {
  * JSON.parse keeps the last), in a body JSON.parse accepted as an object:
  * one pass over its bytes, skipping strings and nested values.
  */
-export function valorText(body: Uint8Array): string | undefined {
+export function amountText(body: Uint8Array): string | undefined {
   let depth = 0;
   let expectingKey = false;
-  let keyIsValor = false;
+  let keyIsAmount = false;
   let text: string | undefined;
   for (let index = 0; index < body.length; index++) {
     const byte = body[index]!;
     if (byte === QUOTE) {
       const end = stringEnd(body, index);
-      if (depth === 1 && expectingKey) keyIsValor = isValorKey(body, index, end);
+      if (depth === 1 && expectingKey) keyIsAmount = isAmountKey(body, index, end);
       expectingKey = false;
       index = end;
     } else if (byte === 0x7b || byte === 0x5b) {
@@ -100,9 +101,9 @@ export function valorText(body: Uint8Array): string | undefined {
       depth--;
     } else if (depth === 1 && byte === COMMA) {
       expectingKey = true;
-    } else if (depth === 1 && byte === COLON && keyIsValor) {
+    } else if (depth === 1 && byte === COLON && keyIsAmount) {
       text = numberTextAfter(body, index);
-      keyIsValor = false;
+      keyIsAmount = false;
     }
   }
   return text;
@@ -118,18 +119,18 @@ export function parseTransactionBody(body: Uint8Array): TransactionRequest | Fai
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return failures.notAnObject;
   const { valor, tipo, descricao } = value as Record<string, unknown>;
 
-  if (typeof valor !== 'number' || !Number.isInteger(valor) || valor < 1 || valor > VALOR_MAX) {
+  if (typeof valor !== 'number' || !Number.isInteger(valor) || valor < 1 || valor > AMOUNT_MAX) {
     return failures.invalidValor;
   }
   // JSON.parse read the number as a double: 0.99999999999999999 and
   // 1.0000000000000001 both became 1. Money typed with a fraction or an
   // exponent (1.0, 1e3) comes from a float somewhere, so only plain digits
   // are taken, as they were written.
-  if (!VALOR_TEXT.test(valorText(body) ?? '')) return failures.invalidValor;
+  if (!AMOUNT_TEXT.test(amountText(body) ?? '')) return failures.invalidValor;
   if (tipo !== 'c' && tipo !== 'd') return failures.invalidTipo;
   if (typeof descricao !== 'string') return failures.invalidDescricao;
   const characters = countStorableCharacters(descricao);
-  if (characters < 1 || characters > DESCRICAO_CHARACTERS_MAX) return failures.invalidDescricao;
+  if (characters < 1 || characters > DESCRIPTION_CHARACTERS_MAX) return failures.invalidDescricao;
 
   return { valor, tipo, descricao };
 }

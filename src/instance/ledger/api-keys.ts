@@ -1,16 +1,16 @@
 // Owns the API keys an instance knows (CREBITO_AUTH=keys): the keys in force,
 // held in memory so that checking a request's key costs no database round
-// trip, and kept fresh by a cheap poll. Every KEYS_POLL_INTERVAL_MS the
+// trip, and kept fresh by a cheap poll. Every API_KEYS_POLL_INTERVAL_MS the
 // instance reads one counter (versao_chaves_api, sql/08-keys.sql) that every
 // change of the keys bumps, and reloads the keys, with the counter, in one
 // snapshot only when it moved. So a key revoked (or made) is refused (or
 // accepted) by every instance within one interval plus one poll's time.
 //
 // Bound: a key is trusted only while the keys were confirmed less than
-// KEYS_STALE_MS ago (counted from the start of the poll that confirmed
-// them). When the database does not answer the poll for longer, the instance
-// answers 503 rather than trust keys that may have been revoked since: a
-// revocation never takes longer than KEYS_STALE_MS to bite.
+// CREBITO_API_KEYS_STALE_MS ago (counted from the start of the poll that
+// confirmed them). When the database does not answer the poll for longer,
+// the instance answers 503 rather than trust keys that may have been revoked
+// since: a revocation never takes longer than that to bite.
 //
 // The polls use a connection of their own, outside the pool the requests
 // share, so they never wait behind a request nor hold one up.
@@ -21,21 +21,19 @@ import type { Log } from '../../shared/log.js';
 import { openDatabase, QueryFailure, type Database, type DatabaseOptions, type Row } from '../database/pool.js';
 
 /** How often the counter is read: with its own time, the usual delay before a revocation bites. */
-export const KEYS_POLL_INTERVAL_MS = 250;
-/** Keys confirmed longer ago than this are not trusted (the revocation bound the issue asks: 1 s). */
-export const KEYS_STALE_MS = 1000;
+export const API_KEYS_POLL_INTERVAL_MS = 250;
 /** Most keys held in memory; more in force is refused loudly rather than held unbounded. */
-export const KEYS_IN_FORCE_MAX = 100_000;
+export const API_KEYS_IN_FORCE_MAX = 100_000;
 
-const VERSION = { name: 'versao_chaves_api', text: 'SELECT versao FROM versao_chaves_api' };
+const API_KEYS_VERSION_QUERY = { name: 'versao_chaves_api', text: 'SELECT versao FROM versao_chaves_api' };
 // One snapshot: the keys in force and the counter they belong to (a LEFT
 // JOIN, so that no key in force still says which version that is).
-const LOAD = {
+const API_KEYS_QUERY = {
   name: 'chaves_api',
   text: `SELECT v.versao, k.id, k.nome, k.hash, k.clientes, k.escrita, (extract(epoch FROM k.expira_em) * 1000)::float8
            FROM versao_chaves_api v
            LEFT JOIN chaves_api k ON k.revogada_em IS NULL AND (k.expira_em IS NULL OR k.expira_em > now())
-          LIMIT ${KEYS_IN_FORCE_MAX + 1}`,
+          LIMIT ${API_KEYS_IN_FORCE_MAX + 1}`,
 };
 
 export interface ApiKey {
@@ -60,7 +58,7 @@ export interface ApiKeysHealth {
 export interface ApiKeys {
   /** The key in force with this secret, undefined if none; 'stale' when the keys cannot be vouched for. */
   find(secret: string): ApiKey | undefined | 'stale';
-  /** Whether the keys were confirmed within KEYS_STALE_MS. */
+  /** Whether the keys were confirmed within API_KEYS_STALE_MS. */
   fresh(): boolean;
   health(): ApiKeysHealth;
   stop(): Promise<void>;
@@ -72,7 +70,7 @@ export function hashApiKey(secret: string): Buffer {
 }
 
 function toKeys(rows: Row[]): Map<string, ApiKey> {
-  invariant(rows.length <= KEYS_IN_FORCE_MAX, `more than ${KEYS_IN_FORCE_MAX} API keys in force`);
+  invariant(rows.length <= API_KEYS_IN_FORCE_MAX, `more than ${API_KEYS_IN_FORCE_MAX} API keys in force`);
   const keys = new Map<string, ApiKey>();
   for (const [, id, name, hash, clients, write, expiresAtMs] of rows as [unknown, number | null, string, Buffer, number[] | null, boolean, number | null][]) {
     if (id === null) continue;
@@ -83,7 +81,10 @@ function toKeys(rows: Row[]): Map<string, ApiKey> {
   return keys;
 }
 
-export type ApiKeysOptions = Omit<DatabaseOptions, 'poolClientsMax' | 'onAnswered' | 'warmUp'>;
+export type ApiKeysOptions = Omit<DatabaseOptions, 'poolClientsMax' | 'onAnswered' | 'warmUp'> & {
+  /** Keys confirmed longer ago than this are not trusted (CREBITO_API_KEYS_STALE_MS). */
+  staleMs: number;
+};
 
 export function startApiKeys(options: ApiKeysOptions): ApiKeys {
   const log = options.log;
@@ -102,11 +103,13 @@ export function startApiKeys(options: ApiKeysOptions): ApiKeys {
 
   async function poll(): Promise<void> {
     const startedMs = performance.now();
-    const current = await database.query(VERSION.name, VERSION.text, []);
+    const current = await database.query(API_KEYS_VERSION_QUERY.name, API_KEYS_VERSION_QUERY.text, []);
     let rows: Row[] | QueryFailure = current;
-    if (!(current instanceof QueryFailure) && String(current[0]![0]) !== version) rows = await database.query(LOAD.name, LOAD.text, []);
+    if (!(current instanceof QueryFailure) && String(current[0]![0]) !== version) rows = await database.query(API_KEYS_QUERY.name, API_KEYS_QUERY.text, []);
     if (rows instanceof QueryFailure) {
-      if (!failing) log.warn({ err: rows.error }, 'cannot read the API keys; refusing requests with 503 once they are older than 1 s');
+      if (!failing) {
+        log.warn({ err: rows.error, staleMs: options.staleMs }, 'cannot read the API keys; refusing requests with 503 once they are stale');
+      }
       failing = true;
       return;
     }
@@ -123,14 +126,14 @@ export function startApiKeys(options: ApiKeysOptions): ApiKeys {
   function schedule(delayMs: number): void {
     timer = setTimeout(() => {
       running = poll().catch(crashOnBug).finally(() => {
-        if (!stopped) schedule(KEYS_POLL_INTERVAL_MS);
+        if (!stopped) schedule(API_KEYS_POLL_INTERVAL_MS);
       });
     }, delayMs);
     timer.unref();
   }
   schedule(0);
 
-  const fresh = () => confirmedAtMs !== undefined && performance.now() - confirmedAtMs < KEYS_STALE_MS;
+  const fresh = () => confirmedAtMs !== undefined && performance.now() - confirmedAtMs < options.staleMs;
   return {
     find(secret) {
       if (!fresh()) return 'stale';

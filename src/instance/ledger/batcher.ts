@@ -24,6 +24,7 @@
 // from send to settling, late calls included (they still ran).
 
 import { crashOnBug } from '../../shared/invariant.js';
+import { ConnectionClass } from './connections.js';
 import type { TimeBudget } from './time-budget.js';
 
 // The first pause before an item answered isRetry is sent again, and the
@@ -38,6 +39,8 @@ export interface BatcherOptions<Item, Result> {
   sizeMax: number;
   /** Most calls in flight at once (late calls no longer count). */
   inFlightMax: number;
+  /** The connections it shares with other batchers (each call holds one); absent: inFlightMax of its own. */
+  connections?: ConnectionClass;
   /** Most items waiting for a slot. */
   queueLengthMax: number;
   /** Longest an item waits for a slot. */
@@ -98,7 +101,12 @@ export class Batcher<Item, Result> {
   /** Set while the queue waits for the budget to refill. */
   private budgetTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: BatcherOptions<Item, Result>) {}
+  private readonly connections: ConnectionClass;
+
+  constructor(private readonly options: BatcherOptions<Item, Result>) {
+    this.connections = options.connections ?? new ConnectionClass('its own', options.inFlightMax);
+    this.connections.onRelease(() => this.dispatch());
+  }
 
   submit(item: Item): Promise<Result> {
     if (this.queue.length >= this.options.queueLengthMax) {
@@ -129,7 +137,10 @@ export class Batcher<Item, Result> {
 
   private dispatch(): void {
     this.expireOverdue();
-    while (this.counts.inFlight < this.options.inFlightMax && this.queue.length > 0 && this.budgetAllows()) this.sendCall(this.queue.splice(0, this.options.sizeMax));
+    while (this.counts.inFlight < this.options.inFlightMax && this.queue.length > 0 && this.budgetAllows()
+      && this.connections.tryTake()) {
+      this.sendCall(this.queue.splice(0, this.options.sizeMax));
+    }
     this.armExpiry();
   }
 
@@ -196,7 +207,8 @@ export class Batcher<Item, Result> {
       open = false;
       clearTimeout(deadline);
       this.counts.inFlight--;
-      this.dispatch();
+      // Wakes this batcher and the others sharing its connections.
+      this.connections.release();
     };
     const deadline = setTimeout(() => {
       this.counts.lateCalls++;

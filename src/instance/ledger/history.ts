@@ -9,9 +9,8 @@ import type { Database, Row } from '../database/pool.js';
 import { QueryFailure } from '../database/pool.js';
 import { failureForCode, failures, Failure } from '../../shared/failures.js';
 import { invariant, InvariantError } from '../../shared/invariant.js';
-import { RESERVED_CONNECTIONS } from '../../shared/limits.js';
 import { encodeCursor, type Cursor } from './history-cursor.js';
-import type { Operation } from './operation.js';
+import type { PreparedQuery } from './operation.js';
 import type { StatementTransaction } from './statements.js';
 
 /** A page asked for, validated (http/history-query.ts reads it from the query string). */
@@ -20,12 +19,12 @@ export interface HistoryQuery {
   /** The page starts below this cursor's id; undefined: the newest page. */
   before: Cursor | undefined;
   tipo: 'c' | 'd' | undefined;
-  /** ISO 8601 times, as sent (PostgreSQL reads them): desde inclusive, ate exclusive. */
-  desde: string | undefined;
-  ate: string | undefined;
-  /** Inclusive bounds on valor. */
-  valorMin: number | undefined;
-  valorMax: number | undefined;
+  /** ISO 8601 times, as sent (PostgreSQL reads them): `desde` inclusive, `ate` exclusive. */
+  since: string | undefined;
+  until: string | undefined;
+  /** Inclusive bounds on valor (`valor_min`, `valor_max`). */
+  amountMin: number | undefined;
+  amountMax: number | undefined;
 }
 
 export interface HistoryEntry extends StatementTransaction {
@@ -54,7 +53,11 @@ const OUTCOME_NEXT = 'proxima';
 
 const COLUMNS = ['resultado', 'id', 'valor', 'tipo', 'descricao', 'realizada_em', 'saldo_apos', 'etiqueta', 'chave_api'] as const;
 const at = Object.fromEntries(COLUMNS.map((name, index) => [name, index])) as Record<(typeof COLUMNS)[number], number>;
-export const QUERY = { name: 'historico', text: `SELECT ${COLUMNS.join(', ')} FROM historico($1, $2, $3, $4, $5, $6, $7, $8, $9)` };
+/** Warmed on client 1's newest page of one row. */
+export const HISTORY_QUERY: PreparedQuery = {
+  name: 'historico', text: `SELECT ${COLUMNS.join(', ')} FROM historico($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+  functions: ['historico'], warmUp: [1, null, null, 1, null, null, null, null, null],
+};
 
 function toEntry(row: Row): HistoryEntry {
   const apiKey = row[at.chave_api] as string | null;
@@ -95,11 +98,11 @@ function toPage(read: HistoryRead, rows: Row[]): HistoryAnswer {
 }
 
 /** One page, one query. */
-async function readHistoryPage(database: Database, read: HistoryRead, log: Log): Promise<HistoryAnswer> {
+export async function readHistoryPage(database: Database, read: HistoryRead, log: Log): Promise<HistoryAnswer> {
   const { clientId, query } = read;
-  const rows = await database.query(QUERY.name, QUERY.text, [
+  const rows = await database.query(HISTORY_QUERY.name, HISTORY_QUERY.text, [
     clientId, query.before?.beforeId ?? null, query.before?.tag ?? null, query.limit,
-    query.tipo ?? null, query.desde ?? null, query.ate ?? null, query.valorMin ?? null, query.valorMax ?? null,
+    query.tipo ?? null, query.since ?? null, query.until ?? null, query.amountMin ?? null, query.amountMax ?? null,
   ]);
   if (rows instanceof QueryFailure && rows.kind === 'rejected') {
     // The query string was validated so that this cannot happen; a gap in
@@ -110,15 +113,3 @@ async function readHistoryPage(database: Database, read: HistoryRead, log: Log):
   if (rows instanceof QueryFailure) return failures.readUnanswered;
   return toPage(read, rows);
 }
-
-// Pages are read one per call: each has its own filters and cursor. One page
-// in flight bounds how many run at once, and the budget how much database
-// time they take: readers asking pages back to back would otherwise keep a
-// core of PostgreSQL busy per instance, whatever the page's scan bound.
-export const HISTORY = {
-  label: 'historico',
-  sizeMax: () => 1,
-  inFlightMax: () => RESERVED_CONNECTIONS['a history read'],
-  dbMsPerSecond: (settings) => settings.historyDbMsPerSecond,
-  send: async ([read], { database, log }) => [await readHistoryPage(database, read!, log)],
-} as const satisfies Operation<HistoryRead, HistoryAnswer>;

@@ -1,6 +1,7 @@
-// Owns the API's operations against the database, listed once below:
-// registering a transaction, reading a statement (an extrato), reading a page
-// of the history. Each is exactly one round trip (see the file of each).
+// Owns the API's operations against the database, as they are declared in
+// src/instance/operations/ and given to createLedger: registering a
+// transaction, reading a statement (an extrato), reading a page of the
+// history. Each is exactly one round trip (see the file of each).
 // Requests that arrive while earlier calls are in flight wait and go together
 // as one batch: transactions share one commit, statements one snapshot (see
 // batcher.ts and sql/04-batch.sql).
@@ -13,32 +14,18 @@
 // disagree are bugs and are thrown as InvariantError.
 
 import { failures, type Failure } from '../../shared/failures.js';
-import { invariant } from '../../shared/invariant.js';
-import { RESERVED_CONNECTIONS } from '../../shared/limits.js';
+import { invariant, InvariantError } from '../../shared/invariant.js';
 import type { Log } from '../../shared/log.js';
 import type { InstanceConfig } from '../config.js';
 import { openDatabase, type Database, type PoolHealth } from '../database/pool.js';
 import { createBatcher, type Batcher, type BatcherHealth } from './batcher.js';
 import { Breaker, type BreakerState } from './breaker.js';
-import { HISTORY } from './history.js';
 import { startApiKeys, type ApiKeys, type ApiKeysHealth } from './api-keys.js';
-import { startKeyExpiry } from './key-expiry.js';
-import type { Operation, OperationContext } from './operation.js';
-import { STATEMENTS } from './statements.js';
+import { startIdempotencyExpiry } from './idempotency-expiry.js';
+import { ConnectionClass, type ConnectionClassName } from './connections.js';
+import type { AnyOperation, Operation, OperationContext } from './operation.js';
 import { createTimeBudget } from './time-budget.js';
-import { TRANSACTIONS } from './transactions.js';
 import { warmUpCalls } from './warm-up.js';
-
-/** Every operation of the ledger; /health and the metrics walk this list. */
-export const OPERATIONS = { transactions: TRANSACTIONS, statements: STATEMENTS, history: HISTORY };
-
-export type OperationName = keyof typeof OPERATIONS;
-export type OperationLabel = (typeof OPERATIONS)[OperationName]['label'];
-type Send<Name extends OperationName> = (typeof OPERATIONS)[Name]['send'];
-export type InputOf<Name extends OperationName> = Parameters<Send<Name>>[0][number];
-export type AnswerOf<Name extends OperationName> = Awaited<ReturnType<Send<Name>>>[number];
-
-export const OPERATION_LABELS: readonly OperationLabel[] = Object.values(OPERATIONS).map((operation) => operation.label);
 
 // While the breaker is open, the first probe comes this soon, and the pause
 // doubles up to the longest; a success vouches for readiness this long. The
@@ -65,30 +52,40 @@ const BUDGET_DEBT_S = 0.25;
 
 /** The instance settings the ledger works within (see shared/settings.ts for each). */
 export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'allowSuperuser' | 'poolClientsMax' | 'queueLengthMax' | 'queueWaitMsMax' | 'requestTimeoutMs'
-  | 'breakerFailuresMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'batchSizeMax' | 'batchesInFlightMax' | 'readsInFlightMax'
-  | 'idempotencyRetentionS' | 'idempotencyWaitMsMax' | 'historyDbMsPerSecond'> & Partial<Pick<InstanceConfig, 'auth'>> & {
+  | 'breakerFailuresMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'batchSizeMax' | 'writesInFlightMax' | 'readsInFlightMax'
+  | 'idempotencyRetentionS' | 'idempotencyWaitMsMax' | 'historyDbMsPerSecond' | 'apiKeysStaleMs'> & Partial<Pick<InstanceConfig, 'auth'>> & {
   applicationName: string;
   log: Log;
+  /** Every operation the ledger serves (src/instance/operations/index.ts): one batcher each. */
+  operations: readonly AnyOperation[];
   /** Told of every call sent, with the requests it carries. */
-  metrics: { callSent(operation: OperationLabel, size: number): void };
+  metrics: { callSent(operation: string, size: number): void };
 };
 
-/** Each operation's batcher numbers, under its label. */
-type OperationHealth = { [Name in OperationName as (typeof OPERATIONS)[Name]['label']]: BatcherHealth };
+/** Each operation's batcher numbers, under its label (and its former label, for one release). */
+type OperationHealth = Record<string, BatcherHealth>;
 
-export type LedgerHealth = { pool: PoolHealth } & OperationHealth & {
+export type LedgerHealth = { pool: PoolHealth } & {
   breaker: { state: BreakerState; consecutiveFailures: number; opened: number };
   /** Idempotency keys past their retention that this instance removed. */
+  idempotencyKeysExpired: number;
+  /** Expiry passes that ran out of time with idempotency keys left (the next then came at once): a counter. */
+  idempotencyExpiryPassesBehind: number;
+  /** The two above under their former names, for one release. */
   keysExpired: number;
-  /** Expiry passes that ran out of time with keys left (the next then came at once): a counter. */
   keyExpiryPassesBehind: number;
   /** The API keys held (CREBITO_AUTH=keys); null with auth off. */
   apiKeys: ApiKeysHealth | null;
 };
 
+/** One operation's batcher numbers in the ledger's health. */
+export function operationHealth(health: LedgerHealth, label: string): BatcherHealth {
+  return (health as unknown as OperationHealth)[label]!;
+}
+
 export interface Ledger {
   /** One request of an operation: sent alone, or in a batch with others that wait; answered by its deadline. */
-  submit<Name extends OperationName>(operation: Name, input: InputOf<Name>): Promise<AnswerOf<Name>>;
+  submit<Input, Answer>(operation: Operation<Input, Answer>, input: Input): Promise<Answer>;
   /** Whether the database answers now (cached for a second; never queries while the breaker is open) and the pool is open and warm. */
   isReady(): Promise<boolean>;
   /** Resolves once the pool is open and warm, or once opening it failed (the database is not answering). */
@@ -99,42 +96,51 @@ export interface Ledger {
   readonly apiKeys: ApiKeys | undefined;
 }
 
-type Batchers = { [Name in OperationName]: Batcher<InputOf<Name>, AnswerOf<Name>> };
+type Batchers = Map<AnyOperation, Batcher<unknown, unknown>>;
+
+/** The pooled connections each class of calls may hold (settings.ts checks the pool holds them all). */
+function connectionClasses(options: LedgerOptions): Record<ConnectionClassName, ConnectionClass> {
+  return {
+    writes: new ConnectionClass('writes', options.writesInFlightMax),
+    reads: new ConnectionClass('reads', options.readsInFlightMax),
+  };
+}
 
 /** One batcher per operation, each bounded in queue length, queue wait and the request timeout. */
 function createBatchers(options: LedgerOptions, database: Database, breaker: Breaker): Batchers {
   const context: OperationContext = { database, log: options.log, settings: options };
-  const batchers: Partial<Record<OperationName, Batcher<unknown, unknown>>> = {};
-  for (const [name, operation] of Object.entries(OPERATIONS) as [OperationName, (typeof OPERATIONS)[OperationName]][]) {
+  const classes = connectionClasses(options);
+  const batchers: Batchers = new Map();
+  for (const operation of options.operations) {
     const send = operation.send as (inputs: unknown[], context: OperationContext) => Promise<unknown[]>;
-    const dbMsPerSecond = (operation as Operation<unknown, unknown>).dbMsPerSecond?.(options);
-    batchers[name] = createBatcher<unknown, unknown>({
+    const dbMsPerSecond = operation.dbMsPerSecond?.(options);
+    const connections = classes[operation.connections];
+    batchers.set(operation, createBatcher<unknown, unknown>({
       sizeMax: operation.sizeMax(options),
-      inFlightMax: operation.inFlightMax(options),
+      inFlightMax: operation.inFlightMax?.(options) ?? connections.size,
+      connections,
       queueLengthMax: options.queueLengthMax,
       waitMsMax: options.queueWaitMsMax,
       requestTimeoutMs: options.requestTimeoutMs,
       whenFull: failures.overloaded,
       whenExpired: failures.overloaded,
-      // Only a transaction's call may have applied something when it is late.
-      whenLate: name === 'transactions' ? failures.databaseUnavailable : failures.readUnanswered,
+      // Only a write's call may have applied something when it is late.
+      whenLate: operation.connections === 'writes' ? failures.databaseUnanswered : failures.readUnanswered,
       onLate: () => breaker.failed(),
       // A client row another session holds answers at once (sql/03-functions.sql): sent again, never waited on.
       isRetry: (answer) => answer === failures.clientBusy,
       budget: dbMsPerSecond === undefined ? undefined : createTimeBudget({ msPerSecond: dbMsPerSecond, burstMs: dbMsPerSecond * BUDGET_BURST_S, debtMsMax: dbMsPerSecond * BUDGET_DEBT_S }),
       send: (inputs) => send(inputs, context),
       onSend: (size) => options.metrics.callSent(operation.label, size),
-    });
+    }));
   }
-  return batchers as Batchers;
+  return batchers;
 }
 
 export function createLedger(options: LedgerOptions): Ledger {
   const { log } = options;
-  // settings.ts checks the pool against the operations it knows of; an
-  // operation added to the list without a connection of its own there is a bug.
-  const connectionsMax = Object.values(OPERATIONS).reduce((sum, operation) => sum + operation.inFlightMax(options), RESERVED_CONNECTIONS['the key expiry'] as number);
-  invariant(connectionsMax <= options.poolClientsMax, `the operations may hold ${connectionsMax} connections at once, more than the pool's ${options.poolClientsMax}`);
+  const labels = new Set(options.operations.map((operation) => operation.label));
+  invariant(labels.size === options.operations.length, 'two operations share a label');
   const breaker: Breaker = new Breaker({
     failuresMax: options.breakerFailuresMax,
     probeIntervalMsMin: PROBE_INTERVAL_MS_MIN,
@@ -143,23 +149,24 @@ export function createLedger(options: LedgerOptions): Ledger {
     probe: () => database.probe(),
     onOpen: () => {
       log.error({ consecutiveFailures: breaker.consecutiveFailures }, 'circuit breaker open: the database is not answering; answering 503 at once until a probe succeeds');
-      for (const batcher of Object.values(batchers)) batcher.flush(failures.databaseDown);
+      for (const batcher of batchers.values()) batcher.flush(failures.databaseDown);
     },
     onClose: () => log.warn('circuit breaker closed: the database answers again'),
   });
-  const database = openDatabase({ ...options, warmUp: warmUpCalls(options), onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
+  const database = openDatabase({ ...options, warmUp: warmUpCalls(options.operations), onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
   const batchers = createBatchers(options, database, breaker);
-  const keyExpiry = startKeyExpiry(database, { retentionS: options.idempotencyRetentionS, log });
-  const apiKeys = options.auth === 'keys' ? startApiKeys({ ...options, applicationName: `${options.applicationName}-keys` }) : undefined;
-  const operationHealth = () => Object.fromEntries(
-    (Object.keys(OPERATIONS) as OperationName[]).map((name) => [OPERATIONS[name].label, batchers[name].health()]),
-  ) as OperationHealth;
+  const idempotencyExpiry = startIdempotencyExpiry(database, { retentionS: options.idempotencyRetentionS, log });
+  const apiKeys = options.auth === 'keys' ? startApiKeys({ ...options, applicationName: `${options.applicationName}-keys`, staleMs: options.apiKeysStaleMs }) : undefined;
+  const healthByLabel = (): OperationHealth => Object.fromEntries(options.operations.flatMap((operation) => {
+    const health = batchers.get(operation)!.health();
+    return [[operation.label, health], ...(operation.formerLabel === undefined ? [] : [[operation.formerLabel, health]])];
+  }));
 
   return {
     // While the breaker is open, the database is not asked at all.
-    submit: (operation, input) => (breaker.isOpen
-      ? Promise.resolve(failures.databaseDown as Failure & AnswerOf<typeof operation>)
-      : (batchers[operation] as Batcher<typeof input, AnswerOf<typeof operation>>).submit(input)),
+    submit: <Input, Answer>(operation: Operation<Input, Answer>, input: Input) => (breaker.isOpen
+      ? Promise.resolve(failures.databaseDown as Failure & Answer)
+      : (batchers.get(operation) as Batcher<Input, Answer> | undefined ?? unknownOperation(operation)).submit(input)),
     apiKeys,
     // A cold pool is not ready: the first requests would pay for opening and
     // warming connections (see warm-up.ts), so the load balancer waits. With
@@ -169,17 +176,23 @@ export function createLedger(options: LedgerOptions): Ledger {
     filled: () => database.filled(),
     health: () => ({
       pool: database.health(),
-      ...operationHealth(),
+      ...healthByLabel(),
       breaker: { state: breaker.state, consecutiveFailures: breaker.consecutiveFailures, opened: breaker.opened },
-      keysExpired: keyExpiry.removed,
-      keyExpiryPassesBehind: keyExpiry.passesBehind,
+      idempotencyKeysExpired: idempotencyExpiry.removed,
+      idempotencyExpiryPassesBehind: idempotencyExpiry.passesBehind,
+      keysExpired: idempotencyExpiry.removed,
+      keyExpiryPassesBehind: idempotencyExpiry.passesBehind,
       apiKeys: apiKeys?.health() ?? null,
     }),
     async close() {
       breaker.stop();
-      await keyExpiry.stop();
+      await idempotencyExpiry.stop();
       await apiKeys?.stop();
       await database.close();
     },
   };
+}
+
+function unknownOperation(operation: AnyOperation): never {
+  throw new InvariantError(`operation ${operation.label} was not given to the ledger`);
 }

@@ -1,15 +1,18 @@
-// Owns the shape of one ledger operation: a database call that requests of
-// one kind share. Each operation's file declares its own (transactions.ts,
-// statements.ts, history.ts); ledger.ts lists them once, and everything kept
-// per operation (a batcher, its numbers in /health, its metrics) is built by
-// walking that list.
+// Owns the database half of an operation's declaration: the calls that
+// requests of one kind share. Each operation is declared once, in
+// src/instance/operations/ (its route, scope, answer and API description
+// beside this half); the ledger builds one batcher per operation from the
+// list it is given, and everything kept per operation (its numbers in
+// /health, its metrics, the warm-up, the pool's accounting) walks that list.
 
 import type { Log } from '../../shared/log.js';
 import type { InstanceConfig } from '../config.js';
 import type { Database } from '../database/pool.js';
+import type { ConnectionClassName } from './connections.js';
 
 /** The settings an operation's bounds and call may read. */
-export type OperationSettings = Pick<InstanceConfig, 'batchSizeMax' | 'batchesInFlightMax' | 'readsInFlightMax' | 'idempotencyWaitMsMax' | 'historyDbMsPerSecond'>;
+export type OperationSettings = Pick<InstanceConfig, 'batchSizeMax' | 'writesInFlightMax' | 'readsInFlightMax'
+  | 'idempotencyWaitMsMax' | 'historyDbMsPerSecond'>;
 
 export interface OperationContext {
   database: Database;
@@ -17,15 +20,34 @@ export interface OperationContext {
   settings: OperationSettings;
 }
 
+/** One query the ledger sends, prepared under its name on every connection. */
+export interface PreparedQuery {
+  readonly name: string;
+  readonly text: string;
+  /** The SQL functions it runs as crebito_api: each must be granted (sql/07-privileges.sql), as a test checks. */
+  readonly functions: readonly string[];
+  /** Arguments that change nothing: run on each new connection before it takes requests (warm-up.ts). */
+  readonly warmUp: readonly unknown[];
+}
+
 export interface Operation<Input, Answer> {
-  /** How /health and the metrics' `operation` label name it (the SQL function's name, as operators know it). */
+  /** Its one name: the route's and the operation's label in /health and the metrics. */
   readonly label: string;
+  /** A label it had before, which /health also shows it under for one release. */
+  readonly formerLabel?: string;
+  /** Whose pooled connections its calls hold (connections.ts): a new read costs no connection. */
+  readonly connections: ConnectionClassName;
+  /** Every query send() may use, each warmed on every connection. */
+  readonly queries: readonly PreparedQuery[];
   /** Most requests one call carries (1: each is sent alone). */
   sizeMax(settings: OperationSettings): number;
-  /** Most calls in flight at once; each holds a pooled connection (settings.ts checks the pool holds them all). */
-  inFlightMax(settings: OperationSettings): number;
-  /** Milliseconds of database time its calls may take per second (time-budget.ts); absent: no budget beyond inFlightMax. */
+  /** Most of its own calls in flight, within its class; absent: as many as the class has. */
+  inFlightMax?(settings: OperationSettings): number;
+  /** Milliseconds of database time its calls may take per second (time-budget.ts); absent: no budget. */
   dbMsPerSecond?(settings: OperationSettings): number;
   /** One database call for these inputs; resolves with one answer each, in the same order. */
   send(inputs: Input[], context: OperationContext): Promise<Answer[]>;
 }
+
+/** An operation of any input and answer, as lists hold them. */
+export type AnyOperation = Operation<any, any>;

@@ -9,7 +9,7 @@ import type { Database, Row } from '../database/pool.js';
 import { QueryFailure } from '../database/pool.js';
 import { failures, Failure } from '../../shared/failures.js';
 import { invariant } from '../../shared/invariant.js';
-import type { Operation } from './operation.js';
+import type { PreparedQuery } from './operation.js';
 
 /** One of the newest transactions a statement lists. */
 export interface StatementTransaction {
@@ -29,7 +29,11 @@ export type StatementAnswer = Statement | Failure;
 
 const COLUMNS = ['ordem', 'saldo', 'limite', 'data_extrato', 'valor', 'tipo', 'descricao', 'realizada_em'] as const;
 const at = Object.fromEntries(COLUMNS.map((name, index) => [name, index])) as Record<(typeof COLUMNS)[number], number>;
-export const STATEMENTS_QUERY = { name: 'extratos', text: `SELECT ${COLUMNS.join(', ')} FROM extratos($1, $2)` };
+/** Calls extratos and the iso_utc it inlines, both with crebito_api's rights; warmed on client 1's newest rows. */
+export const STATEMENT_QUERY: PreparedQuery = {
+  name: 'extratos', text: `SELECT ${COLUMNS.join(', ')} FROM extratos($1, $2)`,
+  functions: ['extratos', 'iso_utc'], warmUp: [[1], STATEMENT_TRANSACTIONS_MAX],
+};
 
 /**
  * One client's statement from its rows. A client with no transactions comes
@@ -57,8 +61,8 @@ function toStatement(rows: Row[]): StatementAnswer {
 }
 
 /** One query, one snapshot, for every read that waited (a lone read is a list of one). */
-async function readStatements(database: Database, clientIds: number[]): Promise<StatementAnswer[]> {
-  const rows = await database.query(STATEMENTS_QUERY.name, STATEMENTS_QUERY.text, [clientIds, STATEMENT_TRANSACTIONS_MAX]);
+export async function readStatements(database: Database, clientIds: number[]): Promise<StatementAnswer[]> {
+  const rows = await database.query(STATEMENT_QUERY.name, STATEMENT_QUERY.text, [clientIds, STATEMENT_TRANSACTIONS_MAX]);
   // A read changes nothing, so a rejected one would be a bug in this query.
   invariant(!(rows instanceof QueryFailure && rows.kind === 'rejected'), 'the database rejected a statement read');
   if (rows instanceof QueryFailure) return clientIds.map(() => failures.readUnanswered);
@@ -66,10 +70,3 @@ async function readStatements(database: Database, clientIds: number[]): Promise<
   for (const row of rows) rowsByPosition[(row[at.ordem] as number) - 1]!.push(row);
   return rowsByPosition.map(toStatement);
 }
-
-export const STATEMENTS = {
-  label: 'extratos',
-  sizeMax: (settings) => settings.batchSizeMax,
-  inFlightMax: (settings) => settings.readsInFlightMax,
-  send: (clientIds, { database }) => readStatements(database, clientIds),
-} as const satisfies Operation<number, StatementAnswer>;

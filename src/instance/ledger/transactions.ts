@@ -10,7 +10,7 @@ import type { Database, Row } from '../database/pool.js';
 import { QueryFailure } from '../database/pool.js';
 import { failureForCode, failures, Failure } from '../../shared/failures.js';
 import { invariant, InvariantError } from '../../shared/invariant.js';
-import type { Operation } from './operation.js';
+import type { PreparedQuery } from './operation.js';
 
 /** A transaction as the client asked for it, validated. */
 export interface TransactionRequest {
@@ -29,12 +29,12 @@ export interface PendingTransaction {
   clientId: number;
   request: TransactionRequest;
   /** Its Idempotency-Key, or undefined for none. */
-  key: string | undefined;
+  idempotencyKey: string | undefined;
   /** The id of the API key that sent it (CREBITO_AUTH=keys), or undefined without auth. */
   apiKeyId?: number | undefined;
 }
 
-/** A stored outcome answered again to a retry with the same key: nothing moved this time. */
+/** A stored outcome answered again to a retry with the same idempotency key: nothing moved this time. */
 export class Replay {
   constructor(readonly answer: TransactionResult | Failure) {}
 }
@@ -47,24 +47,47 @@ const OUTCOME_APPLIED = 'aplicada';
 // Calls without a key are exactly what they were before keys existed; a
 // call with an idempotency key or an API key adds the idempotency keys, the
 // longest wait for a key in use and the API keys.
-export const SINGLE = { name: 'registrar_transacao', text: 'SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)' };
-export const SINGLE_KEYED = { name: 'registrar_transacao_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacao($1, $2, $3, $4, $5, $6, $7)' };
-export const BATCH = { name: 'registrar_transacoes', text: 'SELECT resultado, limite, saldo FROM registrar_transacoes($1, $2, $3, $4)' };
-export const BATCH_KEYED = { name: 'registrar_transacoes_chave', text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacoes($1, $2, $3, $4, $5, $6, $7)' };
+//
+// Each is warmed for a NULL client id, which matches no row whatever clients
+// exist: the functions answer cliente_nao_encontrado before any lock, key or
+// row is taken (the batch function still runs, and so plans, its UPDATE and
+// INSERT, over no row).
+const NO_CLIENT = [null, 1, 'c', 'aquecer'];
+const NO_CLIENTS = [[null, null], [1, 1], ['c', 'd'], ['aquecer', 'aquecer']];
+export const TRANSACTION_QUERY: PreparedQuery = {
+  name: 'registrar_transacao', text: 'SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)',
+  functions: ['registrar_transacao'], warmUp: NO_CLIENT,
+};
+export const TRANSACTION_KEYED_QUERY: PreparedQuery = {
+  name: 'registrar_transacao_chave',
+  text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacao($1, $2, $3, $4, $5, $6, $7)',
+  functions: ['registrar_transacao'], warmUp: [...NO_CLIENT, 'aquecer-0', 0, null],
+};
+export const TRANSACTION_BATCH_QUERY: PreparedQuery = {
+  name: 'registrar_transacoes', text: 'SELECT resultado, limite, saldo FROM registrar_transacoes($1, $2, $3, $4)',
+  functions: ['registrar_transacoes'], warmUp: NO_CLIENTS,
+};
+export const TRANSACTION_BATCH_KEYED_QUERY: PreparedQuery = {
+  name: 'registrar_transacoes_chave',
+  text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacoes($1, $2, $3, $4, $5, $6, $7)',
+  functions: ['registrar_transacoes'], warmUp: [...NO_CLIENTS, ['aquecer-1', 'aquecer-2'], 0, null],
+};
+export const TRANSACTION_QUERIES = [TRANSACTION_QUERY, TRANSACTION_KEYED_QUERY, TRANSACTION_BATCH_QUERY, TRANSACTION_BATCH_KEYED_QUERY];
 
 export interface TransactionCallOptions {
   /** How long a keyed request waits for another with the same key (CREBITO_IDEMPOTENCY_WAIT_MS_MAX). */
-  keyWaitMsMax: number;
+  idempotencyKeyWaitMsMax: number;
   log: Log;
 }
 
 function call(database: Database, batch: PendingTransaction[], options: TransactionCallOptions): Promise<Row[] | QueryFailure> {
-  const keyed = batch.some((pending) => pending.key !== undefined || pending.apiKeyId !== undefined);
+  const keyed = batch.some((pending) => pending.idempotencyKey !== undefined || pending.apiKeyId !== undefined);
   if (batch.length === 1) {
-    const [{ clientId, request, key, apiKeyId }] = batch as [PendingTransaction];
+    const [{ clientId, request, idempotencyKey, apiKeyId }] = batch as [PendingTransaction];
     const values = [clientId, request.valor, request.tipo, request.descricao];
-    if (!keyed) return database.query(SINGLE.name, SINGLE.text, values);
-    return database.query(SINGLE_KEYED.name, SINGLE_KEYED.text, [...values, key ?? null, options.keyWaitMsMax, apiKeyId ?? null]);
+    if (!keyed) return database.query(TRANSACTION_QUERY.name, TRANSACTION_QUERY.text, values);
+    const keyedValues = [...values, idempotencyKey ?? null, options.idempotencyKeyWaitMsMax, apiKeyId ?? null];
+    return database.query(TRANSACTION_KEYED_QUERY.name, TRANSACTION_KEYED_QUERY.text, keyedValues);
   }
   const columns = [
     batch.map((pending) => pending.clientId),
@@ -72,10 +95,12 @@ function call(database: Database, batch: PendingTransaction[], options: Transact
     batch.map((pending) => pending.request.tipo),
     batch.map((pending) => pending.request.descricao),
   ];
-  if (!keyed) return database.query(BATCH.name, BATCH.text, columns);
-  const keys = batch.some((pending) => pending.key !== undefined) ? batch.map((pending) => pending.key ?? null) : null;
-  const apiKeys = batch.some((pending) => pending.apiKeyId !== undefined) ? batch.map((pending) => pending.apiKeyId ?? null) : null;
-  return database.query(BATCH_KEYED.name, BATCH_KEYED.text, [...columns, keys, options.keyWaitMsMax, apiKeys]);
+  if (!keyed) return database.query(TRANSACTION_BATCH_QUERY.name, TRANSACTION_BATCH_QUERY.text, columns);
+  const idempotencyKeys = batch.some((pending) => pending.idempotencyKey !== undefined)
+    ? batch.map((pending) => pending.idempotencyKey ?? null) : null;
+  const apiKeyIds = batch.some((pending) => pending.apiKeyId !== undefined) ? batch.map((pending) => pending.apiKeyId ?? null) : null;
+  const values = [...columns, idempotencyKeys, options.idempotencyKeyWaitMsMax, apiKeyIds];
+  return database.query(TRANSACTION_BATCH_KEYED_QUERY.name, TRANSACTION_BATCH_KEYED_QUERY.text, values);
 }
 
 export function answerOf(row: Row): TransactionAnswer {
@@ -98,7 +123,7 @@ export async function sendTransactions(database: Database, batch: PendingTransac
   if (rows instanceof QueryFailure) {
     // A call that did not answer may have committed before its reply was
     // lost: every transaction in it has an unknown outcome.
-    if (rows.kind === 'unavailable') return batch.map(() => failures.databaseUnavailable);
+    if (rows.kind === 'unavailable') return batch.map(() => failures.databaseUnanswered);
     return isolateRejected(database, batch, rows.error, options);
   }
   invariant(rows.length === batch.length, `a batch of ${batch.length} transactions returned ${rows.length} rows`);
@@ -122,10 +147,3 @@ async function isolateRejected(database: Database, batch: PendingTransaction[], 
   for (const pending of batch) answers.push(...await sendTransactions(database, [pending], options));
   return answers;
 }
-
-export const TRANSACTIONS = {
-  label: 'transacoes',
-  sizeMax: (settings) => settings.batchSizeMax,
-  inFlightMax: (settings) => settings.batchesInFlightMax,
-  send: (batch, { database, log, settings }) => sendTransactions(database, batch, { keyWaitMsMax: settings.idempotencyWaitMsMax, log }),
-} as const satisfies Operation<PendingTransaction, TransactionAnswer>;

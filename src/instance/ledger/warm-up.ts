@@ -4,34 +4,20 @@
 // compiled and their plans cached (both per backend). Measured on a cold
 // stack: the first requests after `up` waited 50-127 ms for exactly this.
 //
-// Each call changes nothing. Transactions name no client (a NULL id, which
-// matches no row whatever clients exist): the functions answer
-// cliente_nao_encontrado before any lock, key or row is taken (the batch
-// function still runs, and so plans, its UPDATE and INSERT, over no row).
-// Reads read client 1's newest transactions; expiring keys is asked for 0.
+// The list is derived: each operation declares its queries with arguments
+// that change nothing (operation.ts), and the key expiry's comes last. A
+// query an operation sends without declaring it would be cold; the
+// operations' declarations are where a new one is added.
 
-import { STATEMENT_TRANSACTIONS_MAX } from '../../shared/limits.js';
 import type { WarmUpCall } from '../database/pool.js';
-import { QUERY as HISTORY_QUERY } from './history.js';
-import { QUERY as KEY_EXPIRY_QUERY } from './key-expiry.js';
-import { STATEMENTS_QUERY } from './statements.js';
-import { BATCH, BATCH_KEYED, SINGLE, SINGLE_KEYED } from './transactions.js';
+import { IDEMPOTENCY_EXPIRY_QUERY } from './idempotency-expiry.js';
+import type { AnyOperation, PreparedQuery } from './operation.js';
 
-/** Matches no client, so a transaction for it is answered without effect. */
-const NO_CLIENT_ID = null;
-const READ_CLIENT_ID = 1;
-const DESCRIPTION = 'aquecer';
+/** Every query the ledger sends: the operations', then the background one. */
+export function ledgerQueries(operations: readonly AnyOperation[]): PreparedQuery[] {
+  return [...operations.flatMap((operation) => operation.queries), IDEMPOTENCY_EXPIRY_QUERY];
+}
 
-export function warmUpCalls(options: { idempotencyRetentionS: number }): WarmUpCall[] {
-  const single = [NO_CLIENT_ID, 1, 'c', DESCRIPTION];
-  const batch = [[NO_CLIENT_ID, NO_CLIENT_ID], [1, 1], ['c', 'd'], [DESCRIPTION, DESCRIPTION]];
-  return [
-    { ...SINGLE, values: single },
-    { ...SINGLE_KEYED, values: [...single, 'aquecer-0', 0, null] },
-    { ...BATCH, values: batch },
-    { ...BATCH_KEYED, values: [...batch, ['aquecer-1', 'aquecer-2'], 0, null] },
-    { ...STATEMENTS_QUERY, values: [[READ_CLIENT_ID], STATEMENT_TRANSACTIONS_MAX] },
-    { ...HISTORY_QUERY, values: [READ_CLIENT_ID, null, null, 1, null, null, null, null, null] },
-    { ...KEY_EXPIRY_QUERY, values: [options.idempotencyRetentionS, 0] },
-  ];
+export function warmUpCalls(operations: readonly AnyOperation[]): WarmUpCall[] {
+  return ledgerQueries(operations).map(({ name, text, warmUp }) => ({ name, text, values: [...warmUp] }));
 }

@@ -25,7 +25,7 @@ const CLUSTER_READY_TIMEOUT_MS = 120_000;
 const NODE_READY_TIMEOUT_MS = 60_000;
 // Patroni stops PostgreSQL (a fast shutdown) before it exits.
 const NODE_STOP_TIMEOUT_MS = 30_000;
-const POLL_INTERVAL_MS = 250;
+const NODE_POLL_INTERVAL_MS = 250;
 const ROLE_POLL_INTERVAL_MS = 1000;
 const REST_TIMEOUT_MS = 500;
 
@@ -158,7 +158,7 @@ export class HaCluster {
         } catch {
           return false;
         }
-      }, { timeoutMs: NODE_READY_TIMEOUT_MS, intervalMs: POLL_INTERVAL_MS }),
+      }, { timeoutMs: NODE_READY_TIMEOUT_MS, intervalMs: NODE_POLL_INTERVAL_MS }),
       readyTimeoutMs: NODE_READY_TIMEOUT_MS,
       stopSignal: 'SIGTERM',
       stopTimeoutMs: NODE_STOP_TIMEOUT_MS,
@@ -176,7 +176,7 @@ export class HaCluster {
     fs.chownSync(nodesParent, this.owner.uid, this.owner.gid);
     await this.etcd.start();
     await Promise.all(this.nodes.map((node) => node.start()));
-    await waitForOrThrow('a primary with a synchronous standby', async () => isServing(await readCluster(this.network)), { timeoutMs: CLUSTER_READY_TIMEOUT_MS, intervalMs: POLL_INTERVAL_MS });
+    await waitForOrThrow('a primary with a synchronous standby', async () => isServing(await readCluster(this.network)), { timeoutMs: CLUSTER_READY_TIMEOUT_MS, intervalMs: NODE_POLL_INTERVAL_MS });
     await this.haproxy.start();
     await this.createDatabase();
     await this.pollRoles();

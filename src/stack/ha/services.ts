@@ -9,15 +9,14 @@ import net from 'node:net';
 import path from 'node:path';
 import type { StackLog } from '../../shared/log.js';
 import { waitForOrThrow } from '../../shared/wait.js';
-import { startChild, type Child } from '../child.js';
+import {
+  CHILD_POLL_INTERVAL_MS, CHILD_READY_TIMEOUT_MS, CHILD_STOP_TIMEOUT_MS, startChild, type Child,
+} from '../child.js';
 import { inNamespace, type HaNetwork } from './network.js';
 import { POSTGRES_PORT, REST_PORT } from './patroni.js';
 
 export const ETCD_CLIENT_PORT = 2379;
 const ETCD_PEER_PORT = 2380;
-const READY_TIMEOUT_MS = 30_000;
-const POLL_INTERVAL_MS = 100;
-const STOP_TIMEOUT_MS = 10_000;
 // HAProxy's checks: every 500 ms, 250 ms while a node changes state or is
 // down (so a newly promoted primary is sent connections within 250 ms of its
 // Patroni holding the leader key); down after 2 failed checks, up after 1
@@ -81,10 +80,10 @@ export function startEtcd(network: HaNetwork, directory: string, log: StackLog):
       '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `crebito=${peerUrl}`,
       '--enable-v2=true', '--log-level', 'warn'],
     spawnOptions: { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
-    waitUntilReady: () => waitForOrThrow('etcd answering /health', () => answers(`${clientUrl}/health`), { timeoutMs: READY_TIMEOUT_MS, intervalMs: POLL_INTERVAL_MS }),
-    readyTimeoutMs: READY_TIMEOUT_MS,
+    waitUntilReady: () => waitForOrThrow('etcd answering /health', () => answers(`${clientUrl}/health`), { timeoutMs: CHILD_READY_TIMEOUT_MS, intervalMs: CHILD_POLL_INTERVAL_MS }),
+    readyTimeoutMs: CHILD_READY_TIMEOUT_MS,
     stopSignal: 'SIGTERM',
-    stopTimeoutMs: STOP_TIMEOUT_MS,
+    stopTimeoutMs: CHILD_STOP_TIMEOUT_MS,
     forceSignal: 'SIGKILL',
     log,
   });
@@ -132,13 +131,13 @@ export function startHaproxy(network: HaNetwork, directory: string, log: StackLo
     args: [...inNamespace(network.services, { user: undefined }), 'haproxy', '-db', '-f', configPath],
     spawnOptions: { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
     waitUntilReady: async () => {
-      await waitForOrThrow('HAProxy accepting connections', () => acceptsConnections(primaryAddress(network)), { timeoutMs: READY_TIMEOUT_MS, intervalMs: POLL_INTERVAL_MS });
+      await waitForOrThrow('HAProxy accepting connections', () => acceptsConnections(primaryAddress(network)), { timeoutMs: CHILD_READY_TIMEOUT_MS, intervalMs: CHILD_POLL_INTERVAL_MS });
       await new Promise((resolve) => setTimeout(resolve, FIRST_VERDICTS_MS));
     },
-    readyTimeoutMs: READY_TIMEOUT_MS,
+    readyTimeoutMs: CHILD_READY_TIMEOUT_MS,
     // Hard stop: the instances, its only clients, have stopped already.
     stopSignal: 'SIGTERM',
-    stopTimeoutMs: STOP_TIMEOUT_MS,
+    stopTimeoutMs: CHILD_STOP_TIMEOUT_MS,
     forceSignal: 'SIGKILL',
     log,
   });

@@ -12,6 +12,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ComponentLimits } from './compose-limits.js';
+import { SETTINGS } from '../../../src/shared/settings.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
 const CONTROLLERS = ['cpu', 'memory'] as const;
@@ -21,7 +22,7 @@ export const CFS_PERIOD_US = 100_000;
 const GROUP_PREFIX = 'crebito-bench-';
 
 /** The variable that tells join-cgroup.ts, loaded into each instance, which groups to join. */
-export const JOIN_CGROUP_ENV = 'CREBITO_BENCH_CGROUPS';
+export const JOIN_CGROUP_ENV = SETTINGS.benchCgroups.env;
 /** The cgroup.procs files each instance writes its pid to, by instance name. */
 export type JoinCgroupPlan = Record<string, string[]>;
 

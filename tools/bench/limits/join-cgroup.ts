@@ -7,9 +7,10 @@
 
 import fs from 'node:fs';
 import { JOIN_CGROUP_ENV, type JoinCgroupPlan } from './cgroups.js';
+import { readSettings } from '../../../src/shared/settings.js';
 
-const plan = JSON.parse(process.env[JOIN_CGROUP_ENV] ?? 'null') as JoinCgroupPlan | null;
-const name = process.env.CREBITO_INSTANCE_NAME ?? '';
+const { benchCgroups, instanceName: name } = readSettings(process.env, ['benchCgroups', 'instanceName']);
+const plan = JSON.parse(benchCgroups ?? 'null') as JoinCgroupPlan | null;
 const files = plan?.[name];
 // Started with this preload but no plan for it: measuring it unlimited and calling it limited would be a lie.
 if (files === undefined) throw new Error(`join-cgroup: no cgroups for instance ${JSON.stringify(name)} in ${JOIN_CGROUP_ENV}`);

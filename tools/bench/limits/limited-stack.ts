@@ -41,7 +41,7 @@ function writeNginxWrapper(directory: string, procsFiles: string[]): string {
   const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
   fs.writeFileSync(wrapper, [
     '#!/bin/sh',
-    '# Written by the bench (tools/bench/limited-stack.ts): join the cgroups, then become nginx.',
+    '# Written by the bench (tools/bench/limits/limited-stack.ts): join the cgroups, then become nginx.',
     ...procsFiles.map((file) => `echo $$ > ${quote(file)} || exit 70`),
     `exec ${quote(nginx)} "$@"`,
     '',

@@ -10,8 +10,8 @@ const LABEL_WIDTH_PX = 130;
 const PANEL_WIDTH_PX = 340;
 const GAP_PX = 150;
 const TOP_PX = 50;
-const CEILING_COLOR = '#9ecae9';
-const CREBITO_COLOR = '#54a24b';
+const CEILING_BAR_FILL = '#9ecae9';
+const SERVICE_BAR_FILL = '#54a24b';
 const LATENCY_COLORS = [['p50', '#4c78a8'], ['p99', '#f58518'], ['p999', '#e45756']] as const;
 
 const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -24,7 +24,7 @@ function throughputPanel(scenarios: ScenarioResult[], left: number): string[] {
     const y = TOP_PX + index * ROW_HEIGHT_PX;
     const width = (scenario.requestsPerSecond / maxRate) * (PANEL_WIDTH_PX - 60);
     parts.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end">${escape(scenario.name)}</text>`);
-    parts.push(`<rect x="${left}" y="${y + 3}" width="${width.toFixed(1)}" height="${ROW_HEIGHT_PX - 8}" fill="${isCeiling(scenario) ? CEILING_COLOR : CREBITO_COLOR}"/>`);
+    parts.push(`<rect x="${left}" y="${y + 3}" width="${width.toFixed(1)}" height="${ROW_HEIGHT_PX - 8}" fill="${isCeiling(scenario) ? CEILING_BAR_FILL : SERVICE_BAR_FILL}"/>`);
     parts.push(`<text x="${(left + width + 4).toFixed(1)}" y="${y + 15}">${number(scenario.requestsPerSecond)}</text>`);
   });
   return parts;
@@ -49,8 +49,8 @@ function latencyPanel(scenarios: ScenarioResult[], left: number): string[] {
 
 function legend(y: number, latencyLeft: number): string[] {
   const parts = [
-    `<rect x="${LABEL_WIDTH_PX}" y="${y - 10}" width="10" height="10" fill="${CEILING_COLOR}"/><text x="${LABEL_WIDTH_PX + 14}" y="${y}">ceiling (no database, or no HTTP)</text>`,
-    `<rect x="${LABEL_WIDTH_PX}" y="${y + 6}" width="10" height="10" fill="${CREBITO_COLOR}"/><text x="${LABEL_WIDTH_PX + 14}" y="${y + 16}">crebito through nginx</text>`,
+    `<rect x="${LABEL_WIDTH_PX}" y="${y - 10}" width="10" height="10" fill="${CEILING_BAR_FILL}"/><text x="${LABEL_WIDTH_PX + 14}" y="${y}">ceiling (no database, or no HTTP)</text>`,
+    `<rect x="${LABEL_WIDTH_PX}" y="${y + 6}" width="10" height="10" fill="${SERVICE_BAR_FILL}"/><text x="${LABEL_WIDTH_PX + 14}" y="${y + 16}">crebito through nginx</text>`,
   ];
   LATENCY_COLORS.forEach(([key, color], index) => {
     const x = latencyLeft + index * 70;

@@ -1,5 +1,5 @@
 // crebito against its ceilings: the ratios the report shows, and the
-// project's performance targets (issue 12), each a ratio or a bound measured
+// project's performance targets, each a ratio or a bound measured
 // within one run, because these two-core machines are shared and noisy.
 
 import type { DatabaseMode } from '../../../src/stack/config.js';
@@ -12,7 +12,7 @@ export const CALIBRATION_TOLERANCE = 0.1;
 /** At the public test's rate, the mix's p99 against the floor's at the same rate. */
 const PUBLIC_P99_OVER_FLOOR_MAX = 2.5;
 const PUBLIC_P999_MS_MAX = 10;
-/** At the public rate, on a stack just up against the same stack warm (issue 19). */
+/** At the public rate, on a stack just up against the same stack warm. */
 const COLD_P999_OVER_WARM_MAX = 1.2;
 /** Durable, at the public rate: against the limit (the floor's plus PostgreSQL alone's), and no answer past twice PostgreSQL alone's slowest. */
 const P999_OVER_LIMIT_MAX = 1.1;

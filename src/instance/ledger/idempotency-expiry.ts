@@ -16,19 +16,23 @@
 import { QueryFailure, type Database } from '../database/pool.js';
 import { crashOnBug } from '../../shared/invariant.js';
 import type { Log } from '../../shared/log.js';
+import type { PreparedQuery } from './operation.js';
 
 /** Keys deleted by one statement: a short transaction (and a short lock on each row), whatever the backlog. */
-const KEY_EXPIRY_BATCH_ROWS = 1000;
+const IDEMPOTENCY_EXPIRY_BATCH_ROWS = 1000;
 /** Longest a pass goes on deleting: the expiry shares the database's CPU with requests, and yields it this often. */
-const KEY_EXPIRY_PASS_MS_MAX = 1000;
+const IDEMPOTENCY_EXPIRY_PASS_MS_MAX = 1000;
 /** Pause before the next pass when the last one ran out of time with keys left to remove. */
-const KEY_EXPIRY_CATCH_UP_PAUSE_MS = 50;
+const IDEMPOTENCY_EXPIRY_CATCH_UP_PAUSE_MS = 50;
 /** Passes come this often at most, and as often as the retention when it is shorter. */
-const KEY_EXPIRY_INTERVAL_MS_MAX = 60_000;
+const IDEMPOTENCY_EXPIRY_INTERVAL_MS_MAX = 60_000;
 
-export const QUERY = { name: 'expirar_chaves', text: 'SELECT expirar_chaves($1, $2)' };
+// Warmed with a batch of 0: nothing is removed whatever the retention.
+export const IDEMPOTENCY_EXPIRY_QUERY: PreparedQuery = {
+  name: 'expirar_chaves', text: 'SELECT expirar_chaves($1, $2)', functions: ['expirar_chaves'], warmUp: [86_400, 0],
+};
 
-export interface KeyExpiry {
+export interface IdempotencyExpiry {
   /** Keys this instance removed so far. */
   readonly removed: number;
   /** Passes that ended with keys left past the retention (each followed by another at once). */
@@ -43,8 +47,8 @@ interface PassOutcome {
   removed: number;
 }
 
-export function startKeyExpiry(database: Database, options: { retentionS: number; log: Log }): KeyExpiry {
-  const intervalMs = Math.min(KEY_EXPIRY_INTERVAL_MS_MAX, options.retentionS * 1000);
+export function startIdempotencyExpiry(database: Database, options: { retentionS: number; log: Log }): IdempotencyExpiry {
+  const intervalMs = Math.min(IDEMPOTENCY_EXPIRY_INTERVAL_MS_MAX, options.retentionS * 1000);
   const counts = { removed: 0, passesBehind: 0 };
   let stopped = false;
   let behind = false;
@@ -52,10 +56,10 @@ export function startKeyExpiry(database: Database, options: { retentionS: number
   let running: Promise<void> = Promise.resolve();
 
   async function pass(): Promise<PassOutcome> {
-    const endsMs = performance.now() + KEY_EXPIRY_PASS_MS_MAX;
+    const endsMs = performance.now() + IDEMPOTENCY_EXPIRY_PASS_MS_MAX;
     let removed = 0;
     while (!stopped) {
-      const rows = await database.query(QUERY.name, QUERY.text, [options.retentionS, KEY_EXPIRY_BATCH_ROWS]);
+      const rows = await database.query(IDEMPOTENCY_EXPIRY_QUERY.name, IDEMPOTENCY_EXPIRY_QUERY.text, [options.retentionS, IDEMPOTENCY_EXPIRY_BATCH_ROWS]);
       // The database is down or refused: the keys wait for the next pass, a
       // whole interval away (counted as caught up, so as not to press a
       // failing database with passes at once).
@@ -63,7 +67,7 @@ export function startKeyExpiry(database: Database, options: { retentionS: number
       const count = rows[0]![0] as number;
       removed += count;
       counts.removed += count;
-      if (count < KEY_EXPIRY_BATCH_ROWS) return { caughtUp: true, removed };
+      if (count < IDEMPOTENCY_EXPIRY_BATCH_ROWS) return { caughtUp: true, removed };
       if (performance.now() >= endsMs) return { caughtUp: false, removed };
     }
     return { caughtUp: true, removed };
@@ -73,11 +77,11 @@ export function startKeyExpiry(database: Database, options: { retentionS: number
     timer = setTimeout(() => {
       running = pass().then((outcome) => {
         // Told once per stretch behind, not once a pass.
-        if (!outcome.caughtUp && !behind) options.log.warn({ removed: outcome.removed, passMsMax: KEY_EXPIRY_PASS_MS_MAX }, 'idempotency keys arrive faster than one pass removes them; passes now follow each other at once');
+        if (!outcome.caughtUp && !behind) options.log.warn({ removed: outcome.removed, passMsMax: IDEMPOTENCY_EXPIRY_PASS_MS_MAX }, 'idempotency keys arrive faster than one pass removes them; passes now follow each other at once');
         if (outcome.caughtUp && behind) options.log.info('idempotency key expiry caught up');
         if (!outcome.caughtUp) counts.passesBehind++;
         behind = !outcome.caughtUp;
-        if (!stopped) schedule(outcome.caughtUp ? intervalMs : KEY_EXPIRY_CATCH_UP_PAUSE_MS);
+        if (!stopped) schedule(outcome.caughtUp ? intervalMs : IDEMPOTENCY_EXPIRY_CATCH_UP_PAUSE_MS);
       }).catch(crashOnBug);
     }, delayMs);
     // A pending pass must not keep a stopping instance alive.

@@ -1,0 +1,15 @@
+// Lists every operation of the API, each declared once in its own file of
+// this folder (declaration.ts says what a declaration holds). The routes,
+// the ledger's batchers, the warm-up, the API description's paths and the
+// labels of /health and the metrics all walk this list; docs/development.md
+// says how to add one.
+
+import type { AnyApiOperation } from './declaration.js';
+import { HISTORY } from './history.js';
+import { STATEMENT } from './statement.js';
+import { TRANSACTIONS } from './transactions.js';
+
+export const API_OPERATIONS: readonly AnyApiOperation[] = [TRANSACTIONS, HISTORY, STATEMENT];
+
+/** The label of every operation, as /health and the metrics name it. */
+export const OPERATION_LABELS: readonly string[] = API_OPERATIONS.map((operation) => operation.label);

@@ -1,0 +1,130 @@
+// Owns the database as the launcher sees it: one thing of one of three
+// kinds, chosen once from the settings. `embedded`: the PostgreSQL the
+// launcher runs itself (the default); `external`: the one DATABASE_URL names
+// (and DATABASE_OWNER_URL, to apply sql/); `ha`: three PostgreSQL nodes under
+// Patroni behind HAProxy (CREBITO_HA=on, ha/cluster.ts). Each answers the
+// same questions: start, stop, the URL each party connects with, and what
+// state.json records of it.
+
+import type { SupervisionHooks } from './children.js';
+import { embeddedPostgresLocation, superviseDatabase } from './children.js';
+import type { LauncherConfig } from './config.js';
+import { removeFallbackSocketDirectory } from './embedded-postgres.js';
+import { HaCluster } from './ha/cluster.js';
+import { BackupSchedule, embeddedBackupPlan } from './backup/launcher.js';
+import type { StackState } from './state.js';
+
+export type DatabaseKind = 'embedded' | 'external' | 'ha';
+
+/** What state.json records of the database. */
+type DatabaseState = Pick<StackState, 'databaseMode' | 'postgres' | 'databaseNodes' | 'passwordsFile'>;
+
+export interface StackDatabase {
+  readonly kind: DatabaseKind;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** As the instances log in (crebito_api); undefined before the embedded server first started. */
+  instanceUrl(): string | undefined;
+  /** As the schema's owner, which applies sql/. */
+  ownerUrl(): string | undefined;
+  /**
+   * For the tools that check the books and inject faults, as state.json
+   * records it: the embedded server's superuser (no password: the socket's
+   * directory guards it), or a URL without its password (the tools then take
+   * it from PGPASSWORD, ~/.pgpass or, with HA, the passwords file).
+   */
+  toolsUrl(): string;
+  state(): DatabaseState;
+}
+
+export function databaseKindOf(config: Pick<LauncherConfig, 'databaseUrl' | 'ha'>): DatabaseKind {
+  if (config.ha === 'on') return 'ha';
+  return config.databaseUrl === undefined ? 'embedded' : 'external';
+}
+
+export function planDatabase(config: LauncherConfig, runDirectory: string, hooks: SupervisionHooks): StackDatabase {
+  switch (databaseKindOf(config)) {
+    case 'embedded': return embedded(config, runDirectory, hooks);
+    case 'external': return external(config, hooks);
+    case 'ha': return ha(config, hooks);
+  }
+}
+
+function embedded(config: LauncherConfig, runDirectory: string, hooks: SupervisionHooks): StackDatabase {
+  const location = embeddedPostgresLocation(config, runDirectory);
+  // CREBITO_BACKUPS: archive settings for the server, then a schedule once it answers (backup/launcher.ts).
+  const backup = embeddedBackupPlan(config, location, hooks.log);
+  const supervised = superviseDatabase(config, runDirectory, hooks, backup);
+  const schedule = backup === undefined ? undefined
+    : new BackupSchedule({ ...backup, config, adminUrl: () => supervised.latest!.adminUrl, log: hooks.log });
+  return {
+    kind: 'embedded',
+    async start() {
+      await supervised.start();
+      // In the background: backups that cannot start are loud (log, /ready's
+      // degradado) and never keep the ledger from serving.
+      void schedule?.start().catch((error: unknown) => hooks.log.error({ error: (error as Error).message }, 'BACKUPS COULD NOT START'));
+    },
+    async stop() {
+      // First: a backup under way is stopped before the server it reads.
+      await schedule?.stop();
+      await supervised.stop();
+      removeFallbackSocketDirectory(location);
+    },
+    instanceUrl: () => supervised.latest?.databaseUrl,
+    ownerUrl: () => supervised.latest?.ownerUrl,
+    toolsUrl: () => supervised.latest?.adminUrl ?? '',
+    state: () => {
+      const postgres = supervised.latest;
+      return {
+        databaseMode: config.databaseMode,
+        postgres: postgres === undefined ? null : { ...postgres.identity, dataDirectory: location.dataDirectory },
+      };
+    },
+  };
+}
+
+function external(config: LauncherConfig, hooks: SupervisionHooks): StackDatabase {
+  const instanceUrl = config.databaseUrl!;
+  const ownerUrl = config.databaseOwnerUrl ?? instanceUrl;
+  return {
+    kind: 'external',
+    start: async () => hooks.log.info('using the PostgreSQL at DATABASE_URL'),
+    stop: async () => undefined,
+    instanceUrl: () => instanceUrl,
+    ownerUrl: () => ownerUrl,
+    toolsUrl: () => withoutPassword(ownerUrl),
+    state: () => ({ databaseMode: null, postgres: null }),
+  };
+}
+
+function ha(config: LauncherConfig, hooks: SupervisionHooks): StackDatabase {
+  const cluster = new HaCluster({ dataDirectory: config.dataDirectory, backend: config.haDcs, hooks });
+  return {
+    kind: 'ha',
+    start: () => cluster.start(),
+    stop: () => cluster.stop(),
+    instanceUrl: () => cluster.instanceUrl,
+    ownerUrl: () => cluster.ownerUrl,
+    // The HA nodes take passwords over TCP; the tools (checker, bench) need
+    // the superuser's: state.json names the file that holds it.
+    toolsUrl: () => withoutPassword(cluster.databaseUrl),
+    state: () => ({
+      databaseMode: config.databaseMode,
+      postgres: null,
+      databaseNodes: cluster.nodeStates(),
+      passwordsFile: cluster.passwordsFile,
+    }),
+  };
+}
+
+/**
+ * The URL with its password taken out, from the user part or a `password`
+ * parameter. By pattern rather than by URL parsing: a socket URL such as
+ * postgresql://crebito@/crebito?host=/run is no WHATWG URL.
+ */
+export function withoutPassword(url: string): string {
+  return url
+    .replace(/^([a-z]+:\/\/[^:/@]*):[^/]*@/i, '$1@')
+    .replace(/([?&])password=[^&]*(&|$)/i, (_, before: string, after: string) => (after === '&' ? before : ''));
+}
