@@ -31,3 +31,67 @@ $$;
 CREATE OR REPLACE FUNCTION iso_utc(p_momento timestamptz) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT to_char(p_momento AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') $$;
+
+-- Characters a descricao may not hold: controls (C0, DEL, C1), the format
+-- characters that change how text around them shows or hide themselves
+-- (zero widths, joiners, bidirectional overrides and isolates, the byte
+-- order mark, soft hyphen, tags...), line and paragraph separators, the
+-- Hangul fillers that render as blanks, and the two noncharacters of the
+-- basic plane. Stored, they would make a statement show text unlike what
+-- was stored. The instance refuses the same set with 422 before any call
+-- (INVISIBLE_CHARACTERS in src/instance/http/validation.ts; a test compares
+-- them code point by code point). Ordinary spaces stay: the contract takes
+-- any string of 1 to 10 characters, and a space shows as one.
+CREATE OR REPLACE FUNCTION descricao_valida(p_descricao text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT char_length(p_descricao) BETWEEN 1 AND 10
+       AND p_descricao !~ ('[\u0001-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2'
+                           '\u115f-\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff'
+                           '\uffa0\ufff9-\ufffb\ufffe-\uffff\U000110bd\U000110cd\U00013430-\U0001343f'
+                           '\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]')
+$$;
+
+-- Whether one transaction's arguments are ones the API could have sent: a
+-- client id, an amount of at least 1 (the column is an integer, so at most
+-- its largest), a credit or a debit, a valid description. NULL anywhere is
+-- not valid. The transaction functions refuse a call that breaks this with
+-- SQLSTATE 22023 before touching anything: only a bug or a caller that is
+-- not the API sends one (the instance validates every request first).
+CREATE OR REPLACE FUNCTION transacao_valida(p_cliente_id integer, p_valor integer, p_tipo text, p_descricao text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(p_cliente_id IS NOT NULL AND p_valor > 0 AND p_tipo IN ('c', 'd')
+                    AND descricao_valida(p_descricao), false)
+$$;
+
+-- Whether an array argument of a batch has the batch's shape: one
+-- dimension, subscripts from 1, p_tamanho elements. The batch is decided
+-- by position 1..n and written by unnest, which ignores subscripts: an
+-- array starting at 0, or with two dimensions, would pair one
+-- transaction's money with another's record.
+CREATE OR REPLACE FUNCTION vetor_do_lote(p_vetor anyarray, p_tamanho integer) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT coalesce(array_ndims(p_vetor) = 1 AND array_lower(p_vetor, 1) = 1
+                    AND cardinality(p_vetor) = p_tamanho, false)
+$$;
+
+-- The most transactions one batch call takes: CREBITO_BATCH_SIZE_MAX's
+-- largest value (src/shared/settings.ts; held to it by a test).
+CREATE OR REPLACE FUNCTION lote_maximo() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 1000 $$;
+
+-- The longest a keyed call may wait for another call holding its key:
+-- CREBITO_IDEMPOTENCY_WAIT_MS_MAX's largest value (held to it by a test).
+CREATE OR REPLACE FUNCTION espera_maxima_ms() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT 600000 $$;
+
+-- An idempotency key's rule (1 to 255 visible ASCII characters), as the
+-- chave_visivel CHECK of chaves_idempotencia (01-schema.sql) writes it.
+CREATE OR REPLACE FUNCTION chave_valida(p_chave text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT coalesce(octet_length(p_chave) BETWEEN 1 AND 255 AND p_chave !~ '[^!-~]', false) $$;

@@ -38,6 +38,18 @@ CREATE TABLE IF NOT EXISTS transacoes (
     saldo_apos   bigint      NOT NULL
 );
 
+-- The description's rule (descricao_valida, 00-rules.sql) as a constraint
+-- too, so no writer, whatever its code, stores an invisible or control
+-- character. NOT VALID: rows written before the rule are kept as they were
+-- (a recorded transaction is never changed), and every new row is checked.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                    WHERE conrelid = 'transacoes'::regclass AND conname = 'descricao_visivel') THEN
+        ALTER TABLE transacoes ADD CONSTRAINT descricao_visivel CHECK (descricao_valida(descricao)) NOT VALID;
+    END IF;
+END $$;
+
 -- Databases created before saldo_apos existed get it for every old row, in
 -- the transaction that adds the column: each row's balance is the client's
 -- balance now minus what its later rows moved (novo_saldo from 0 is a row's
@@ -79,7 +91,7 @@ CREATE INDEX IF NOT EXISTS transacoes_cliente_id_id_desc
     ON transacoes (cliente_id, id DESC);
 
 -- Idempotency keys (the Idempotency-Key header of POST
--- /clientes/{id}/transacoes), scoped per client: the request each key first
+-- /clientes/{id}/transacoes), scoped per client (and per API key, below): the request each key first
 -- came with, to tell a retry from a different request, and the outcome it
 -- got, replayed to every retry. A key is written in the same database
 -- transaction as the money it moved, so a retry finds both or neither.
@@ -105,6 +117,24 @@ CREATE TABLE IF NOT EXISTS chaves_idempotencia (
     PRIMARY KEY (cliente_id, chave)
 );
 
+-- With API keys, an idempotency key is the API key's own: two API keys
+-- writing to one client may use the same Idempotency-Key without one being
+-- answered the other's outcome (or learning that the other used it). The
+-- key that made it, 0 for none (keys are numbered from 1); part of the
+-- primary key. Added after the table's other columns in every database, so
+-- a row of chaves_idempotencia has one shape everywhere (04-batch.sql
+-- builds one by position).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                    WHERE attrelid = 'chaves_idempotencia'::regclass AND attname = 'chave_api_id' AND NOT attisdropped) THEN
+        ALTER TABLE chaves_idempotencia
+            ADD COLUMN chave_api_id integer NOT NULL DEFAULT 0,
+            DROP CONSTRAINT chaves_idempotencia_pkey,
+            ADD CONSTRAINT chaves_idempotencia_pkey PRIMARY KEY (cliente_id, chave_api_id, chave);
+    END IF;
+END $$;
+
 -- The expiry job finds old keys by creation time. Keys are written in time
 -- order, so a BRIN index (a summary per range of pages) finds them, and
 -- costs next to nothing on the insert of every keyed request, where a
@@ -123,3 +153,20 @@ CREATE TABLE IF NOT EXISTS segredo_cursor (
 INSERT INTO segredo_cursor (segredo)
 VALUES (sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8')))
 ON CONFLICT (unico) DO NOTHING;
+
+-- What the owner decides and the instances may not: one row, written by the
+-- launcher from its settings as the schema's owner (src/stack/owner-settings.ts)
+-- and readable by nobody else (07-privileges.sql grants nothing on it).
+-- - retencao_chaves_s: how long an idempotency key is kept at least
+--   (CREBITO_IDEMPOTENCY_RETENTION_S). expirar_chaves (05-idempotency.sql)
+--   reads it here: an instance may trigger the expiry, not shorten it, so a
+--   compromised one cannot forget keys early and have a retry applied twice.
+-- - chave_api_obrigatoria: every write must be made by an API key in force
+--   (CREBITO_AUTH=keys). The transaction functions then refuse a call that
+--   names no key, so an instance cannot write outside the keys either.
+CREATE TABLE IF NOT EXISTS configuracao (
+    unico                 boolean PRIMARY KEY DEFAULT true CHECK (unico),
+    retencao_chaves_s     integer NOT NULL DEFAULT 86400 CHECK (retencao_chaves_s BETWEEN 1 AND 2592000),
+    chave_api_obrigatoria boolean NOT NULL DEFAULT false
+);
+INSERT INTO configuracao DEFAULT VALUES ON CONFLICT (unico) DO NOTHING;

@@ -20,7 +20,9 @@
 -- Earlier versions also had an extrato(integer) wrapper and a one-argument
 -- extratos; the statement size is now the caller's parameter. Before
 -- idempotency keys, the transaction functions took four arguments, and six
--- before API keys: left in place, they would make such a call ambiguous.
+-- before API keys; and the API key came as its id, which any caller could
+-- name, before it came as its proof: left in place, they would make such a
+-- call ambiguous (and the last would let a caller claim any key).
 DO $$
 DECLARE
     v_anterior regprocedure;
@@ -28,7 +30,8 @@ BEGIN
     FOR v_anterior IN
         SELECT oid::regprocedure FROM pg_proc
          WHERE (proname IN ('registrar_transacao', 'registrar_transacoes')
-                AND (pg_get_function_result(oid) LIKE 'TABLE(resultado integer%' OR pronargs IN (4, 6)))
+                AND (pg_get_function_result(oid) LIKE 'TABLE(resultado integer%' OR pronargs IN (4, 6)
+                     OR (pronargs = 7 AND proargtypes[6] IN ('integer'::regtype, 'integer[]'::regtype))))
             OR (proname IN ('extrato', 'extratos') AND pronargs = 1)
     LOOP
         EXECUTE format('DROP FUNCTION %s', v_anterior);
@@ -44,8 +47,10 @@ CREATE OR REPLACE FUNCTION registrar_transacao(
     -- for a request holding the same key to finish.
     p_chave      text    DEFAULT NULL,
     p_espera_ms  integer DEFAULT 0,
-    -- The API key that made the request (08-keys.sql), or NULL without auth.
-    p_chave_api  integer DEFAULT NULL
+    -- The proof of the API key that made the request, SHA-256 of the key
+    -- (08-keys.sql), or NULL for none; the key is looked up from it, never
+    -- taken from the caller's word.
+    p_chave_api  bytea   DEFAULT NULL
 ) RETURNS TABLE (resultado text, limite integer, saldo bigint, repetida boolean)
 LANGUAGE plpgsql
 -- Runs as the schema's owner: the instances' role may call it but holds no
@@ -64,7 +69,26 @@ DECLARE
     v_novo_saldo bigint;
     v_recusa     text;
     v_guardada   chaves_idempotencia;
+    v_escrita    record;
 BEGIN
+    -- As if an attacker called: the instances validate every request, so a
+    -- call that breaks these is a bug or not theirs (07-privileges.sql).
+    IF NOT transacao_valida(p_cliente_id, p_valor, p_tipo, p_descricao) THEN
+        RAISE EXCEPTION 'registrar_transacao: not a valid transaction' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (p_chave IS NOT NULL AND NOT chave_valida(p_chave))
+       OR p_espera_ms IS NULL OR p_espera_ms NOT BETWEEN 0 AND espera_maxima_ms() THEN
+        RAISE EXCEPTION 'registrar_transacao: not a valid idempotency key or wait'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Who writes: a key in force that may write to this client, or nobody
+    -- when the owner allows writes without keys (08-keys.sql).
+    SELECT * INTO v_escrita FROM escrita_autorizada(p_chave_api, p_cliente_id);
+    IF v_escrita.recusa IS NOT NULL THEN
+        RETURN QUERY SELECT v_escrita.recusa, NULL::integer, NULL::bigint, false;
+        RETURN;
+    END IF;
+
     IF p_chave IS NOT NULL AND NOT reservar_chave(p_cliente_id, p_chave, clock_timestamp() + p_espera_ms * interval '1 millisecond') THEN
         RETURN QUERY SELECT 'chave_idempotencia_em_uso', NULL::integer, NULL::bigint, false;
         RETURN;
@@ -92,7 +116,7 @@ BEGIN
     -- Read after the row lock: whatever request of this client ran before
     -- has committed, its key included.
     IF p_chave IS NOT NULL THEN
-        v_guardada := chave_guardada(p_cliente_id, p_chave);
+        v_guardada := chave_guardada(p_cliente_id, coalesce(v_escrita.chave_api_id, 0), p_chave);
         IF v_guardada IS NOT NULL THEN
             RETURN QUERY SELECT * FROM repeticao(v_guardada, p_valor, p_tipo, p_descricao);
             RETURN;
@@ -106,13 +130,15 @@ BEGIN
     IF v_recusa IS NULL THEN
         UPDATE clientes SET saldo = v_novo_saldo WHERE id = p_cliente_id;
         INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos, chave_api_id)
-        VALUES (p_cliente_id, p_valor, p_tipo, p_descricao, v_novo_saldo, p_chave_api);
+        VALUES (p_cliente_id, p_valor, p_tipo, p_descricao, v_novo_saldo, v_escrita.chave_api_id);
         v_saldo := v_novo_saldo;
     END IF;
 
     IF p_chave IS NOT NULL THEN
-        INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo)
-        VALUES (p_cliente_id, p_chave, p_valor, p_tipo, p_descricao, coalesce(v_recusa, 'aplicada'), v_limite, v_saldo);
+        INSERT INTO chaves_idempotencia (cliente_id, chave_api_id, chave, valor, tipo, descricao, resultado, limite,
+                                         saldo)
+        VALUES (p_cliente_id, coalesce(v_escrita.chave_api_id, 0), p_chave, p_valor, p_tipo, p_descricao,
+                coalesce(v_recusa, 'aplicada'), v_limite, v_saldo);
     END IF;
     RETURN QUERY SELECT coalesce(v_recusa, 'aplicada'), v_limite, v_saldo, false;
 END;

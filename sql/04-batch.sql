@@ -28,17 +28,23 @@
 
 -- The outcome of every transaction of a batch, in input order, decided in
 -- memory: over the batch's locked clients (their ids, limits and balances,
--- in id order) by the money rules, and over its keys (held or not, the
+-- in id order) by the money rules, over its keys (held or not, the
 -- first transaction of the batch with the same client and key, and each
--- key's stored entry, NULL when none). Returns the answers, which
+-- key's stored entry, NULL when none), and over who writes each (NULL, or
+-- the refusal escrita_autorizada answered, 08-keys.sql). Returns the answers, which
 -- transactions moved money, which store their key, and each client's final
 -- balance. Arrays are filled by subscript, so each is made the batch's
 -- length first (assigning past the end of an empty array would shift its
 -- lower bound, and unnest would misalign them).
+-- Before API keys were resolved here, decidir_lote took one argument less.
+DROP FUNCTION IF EXISTS decidir_lote(integer[], integer[], text[], text[], text[], integer[], integer[], bigint[],
+                                     boolean[], bigint[], chaves_idempotencia[]);
+
 CREATE OR REPLACE FUNCTION decidir_lote(
     p_cliente_ids integer[], p_valores integer[], p_tipos text[], p_descricoes text[], p_chaves text[],
     p_clientes integer[], p_limites integer[], p_saldos bigint[],
     p_reservadas boolean[], p_primeiras bigint[], p_entradas chaves_idempotencia[],
+    p_recusas_escrita text[], p_escritores integer[],
     OUT resultados text[], OUT limite_de_cada integer[], OUT saldo_de_cada bigint[], OUT repetidas boolean[],
     OUT aplicadas boolean[], OUT guarda_chave boolean[], OUT saldos_finais bigint[]
 )
@@ -59,7 +65,9 @@ BEGIN
     saldos_finais  := p_saldos;
     FOR i IN 1 .. v_count LOOP
         v_slot := array_position(p_clientes, p_cliente_ids[i]);
-        IF p_chaves[i] IS NOT NULL AND NOT p_reservadas[i] THEN
+        IF p_recusas_escrita[i] IS NOT NULL THEN
+            resultados[i] := p_recusas_escrita[i];
+        ELSIF p_chaves[i] IS NOT NULL AND NOT p_reservadas[i] THEN
             resultados[i] := 'chave_idempotencia_em_uso';
         ELSIF v_slot IS NULL THEN
             resultados[i] := 'cliente_nao_encontrado';
@@ -82,11 +90,48 @@ BEGIN
             IF p_chaves[i] IS NOT NULL THEN
                 -- Later transactions of this batch with the same key find it here.
                 p_entradas[i] := ROW(p_cliente_ids[i], p_chaves[i], p_valores[i], p_tipos[i], p_descricoes[i],
-                                     resultados[i], limite_de_cada[i], saldo_de_cada[i], now())::chaves_idempotencia;
+                                     resultados[i], limite_de_cada[i], saldo_de_cada[i], now(),
+                                     p_escritores[i])::chaves_idempotencia;
                 guarda_chave[i] := true;
             END IF;
         END IF;
     END LOOP;
+END;
+$$;
+
+-- Refuses, with SQLSTATE 22023 and before anything is locked or read, a
+-- batch the API could not have sent: arrays of different lengths or shapes
+-- (vetor_do_lote, 00-rules.sql), more than lote_maximo() transactions, NULL
+-- where a value is needed, a transaction, key or wait out of its rules.
+-- Every array is then 1-based, so decidir_lote's position i and unnest's
+-- i-th row are the same transaction.
+CREATE OR REPLACE FUNCTION validar_lote(
+    p_cliente_ids integer[], p_valores integer[], p_tipos text[], p_descricoes text[],
+    p_chaves text[], p_espera_ms integer, p_chaves_api bytea[]
+) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v_count integer := cardinality(p_cliente_ids);
+BEGIN
+    IF v_count IS NULL OR v_count NOT BETWEEN 1 AND lote_maximo() THEN
+        RAISE EXCEPTION 'registrar_transacoes: from 1 to % transactions', lote_maximo()
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT (vetor_do_lote(p_cliente_ids, v_count) AND vetor_do_lote(p_valores, v_count)
+            AND vetor_do_lote(p_tipos, v_count) AND vetor_do_lote(p_descricoes, v_count)
+            AND (p_chaves IS NULL OR vetor_do_lote(p_chaves, v_count))
+            AND (p_chaves_api IS NULL OR vetor_do_lote(p_chaves_api, v_count))) THEN
+        RAISE EXCEPTION 'registrar_transacoes: arrays of different lengths, or not one-dimensional from 1'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF EXISTS (SELECT FROM unnest(p_cliente_ids, p_valores, p_tipos, p_descricoes)
+                               AS e (cliente_id, valor, tipo, descricao)
+                WHERE NOT transacao_valida(e.cliente_id, e.valor, e.tipo, e.descricao))
+       OR EXISTS (SELECT FROM unnest(p_chaves) AS k (chave) WHERE k.chave IS NOT NULL AND NOT chave_valida(k.chave))
+       OR p_espera_ms IS NULL OR p_espera_ms NOT BETWEEN 0 AND espera_maxima_ms() THEN
+        RAISE EXCEPTION 'registrar_transacoes: not a valid transaction, idempotency key or wait'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
 END;
 $$;
 
@@ -99,9 +144,9 @@ CREATE OR REPLACE FUNCTION registrar_transacoes(
     -- none has one. p_espera_ms as in registrar_transacao.
     p_chaves      text[]  DEFAULT NULL,
     p_espera_ms   integer DEFAULT 0,
-    -- Per transaction the API key that made it, or NULL (08-keys.sql); the
-    -- whole array NULL without auth.
-    p_chaves_api  integer[] DEFAULT NULL
+    -- Per transaction the proof of the API key that made it, or NULL (see
+    -- registrar_transacao); the whole array NULL for none.
+    p_chaves_api  bytea[] DEFAULT NULL
 ) RETURNS TABLE (resultado text, limite integer, saldo bigint, repetida boolean)
 LANGUAGE plpgsql
 -- As registrar_transacao: the owner's rights, a fixed search path.
@@ -121,10 +166,20 @@ DECLARE
     v_entradas   chaves_idempotencia[];
     v_lote       record;
     v_resultados text[];
+    -- Who writes each: the API key's id (0 for none), or the refusal (08-keys.sql).
+    v_escritores integer[];
+    v_recusas    text[];
 BEGIN
-    IF v_count IS NULL OR cardinality(p_valores) <> v_count OR cardinality(p_tipos) <> v_count OR cardinality(p_descricoes) <> v_count
-       OR cardinality(p_chaves) <> v_count OR cardinality(p_chaves_api) <> v_count THEN
-        RAISE EXCEPTION 'registrar_transacoes: arrays of different lengths';
+    PERFORM validar_lote(p_cliente_ids, p_valores, p_tipos, p_descricoes, p_chaves, p_espera_ms, p_chaves_api);
+    IF p_chaves_api IS NULL THEN
+        -- Nobody's writes: all allowed, or all refused.
+        SELECT array_fill(a.recusa, ARRAY[v_count]), array_fill(0, ARRAY[v_count]) INTO v_recusas, v_escritores
+          FROM escrita_autorizada(NULL, NULL) a;
+    ELSE
+        SELECT array_agg(coalesce(a.chave_api_id, 0) ORDER BY e.ordem), array_agg(a.recusa ORDER BY e.ordem)
+          INTO v_escritores, v_recusas
+          FROM unnest(p_cliente_ids, p_chaves_api) WITH ORDINALITY AS e (cliente_id, prova, ordem)
+         CROSS JOIN LATERAL escrita_autorizada(e.prova, e.cliente_id) a;
     END IF;
     IF p_chaves IS NOT NULL THEN
         v_reservadas := reservar_chaves(p_cliente_ids, p_chaves, p_espera_ms);
@@ -139,10 +194,11 @@ BEGIN
                FOR UPDATE SKIP LOCKED) c;
 
     IF p_chaves IS NOT NULL THEN
-        SELECT * INTO v_primeiras, v_entradas FROM chaves_do_lote(p_cliente_ids, p_chaves);
+        SELECT * INTO v_primeiras, v_entradas FROM chaves_do_lote(p_cliente_ids, v_escritores, p_chaves);
     END IF;
     SELECT * INTO v_lote FROM decidir_lote(p_cliente_ids, p_valores, p_tipos, p_descricoes, p_chaves,
-                                           v_clientes, v_limites, v_saldos, v_reservadas, v_primeiras, v_entradas);
+                                           v_clientes, v_limites, v_saldos, v_reservadas, v_primeiras, v_entradas,
+                                           v_recusas, v_escritores);
 
     -- A client decidir_lote did not find was skipped, or does not exist.
     v_resultados := v_lote.resultados;
@@ -160,17 +216,20 @@ BEGIN
        AND c.saldo <> novo.saldo;
 
     INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos, chave_api_id)
-    SELECT e.cliente_id, e.valor, e.tipo, e.descricao, e.saldo_apos, p_chaves_api[e.ordem::integer]
+    SELECT e.cliente_id, e.valor, e.tipo, e.descricao, e.saldo_apos, nullif(v_escritores[e.ordem::integer], 0)
       FROM unnest(p_cliente_ids, p_valores, p_tipos, p_descricoes, v_lote.aplicadas, v_lote.saldo_de_cada)
            WITH ORDINALITY AS e (cliente_id, valor, tipo, descricao, aplicada, saldo_apos, ordem)
      WHERE e.aplicada
      ORDER BY e.ordem;
 
     IF p_chaves IS NOT NULL THEN
-        INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo)
-        SELECT e.cliente_id, e.chave, e.valor, e.tipo, e.descricao, e.resultado, e.limite, e.saldo
-          FROM unnest(p_cliente_ids, p_chaves, p_valores, p_tipos, p_descricoes, v_lote.resultados, v_lote.limite_de_cada, v_lote.saldo_de_cada, v_lote.guarda_chave)
-               AS e (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo, guarda)
+        INSERT INTO chaves_idempotencia (cliente_id, chave_api_id, chave, valor, tipo, descricao, resultado, limite,
+                                         saldo)
+        SELECT e.cliente_id, e.chave_api_id, e.chave, e.valor, e.tipo, e.descricao, e.resultado, e.limite, e.saldo
+          FROM unnest(p_cliente_ids, v_escritores, p_chaves, p_valores, p_tipos, p_descricoes, v_lote.resultados,
+                      v_lote.limite_de_cada,
+                      v_lote.saldo_de_cada, v_lote.guarda_chave)
+               AS e (cliente_id, chave_api_id, chave, valor, tipo, descricao, resultado, limite, saldo, guarda)
          WHERE e.guarda;
     END IF;
 

@@ -68,30 +68,40 @@ $$;
 -- keyed call as it grew, until an ANALYZE happened to replace it: measured,
 -- 117 million rows read for 46,000 keys, and keyed requests at a tenth of
 -- the speed of plain ones. Only keyed calls run these.
-CREATE OR REPLACE FUNCTION chave_guardada(p_cliente_id integer, p_chave text) RETURNS chaves_idempotencia
+-- Before keys were scoped per API key, these took no API key id.
+DROP FUNCTION IF EXISTS chave_guardada(integer, text);
+DROP FUNCTION IF EXISTS chaves_do_lote(integer[], text[]);
+
+CREATE OR REPLACE FUNCTION chave_guardada(p_cliente_id integer, p_chave_api_id integer, p_chave text)
+RETURNS chaves_idempotencia
 LANGUAGE sql STABLE
 SET enable_seqscan = off
 AS $$
-    SELECT * FROM chaves_idempotencia WHERE cliente_id = p_cliente_id AND chave = p_chave
+    SELECT * FROM chaves_idempotencia
+     WHERE cliente_id = p_cliente_id AND chave_api_id = p_chave_api_id AND chave = p_chave
 $$;
 
 -- For each transaction of a batch, the first transaction of the batch with
 -- the same client and key, and the key's stored entry (NULL when none).
-CREATE OR REPLACE FUNCTION chaves_do_lote(p_cliente_ids integer[], p_chaves text[], OUT primeiras bigint[], OUT entradas chaves_idempotencia[])
+CREATE OR REPLACE FUNCTION chaves_do_lote(p_cliente_ids integer[], p_chaves_api_ids integer[], p_chaves text[],
+                                          OUT primeiras bigint[], OUT entradas chaves_idempotencia[])
 LANGUAGE sql STABLE
 SET enable_seqscan = off
 SET enable_hashjoin = off
 SET enable_mergejoin = off
 AS $$
     SELECT array_agg(k.primeira ORDER BY k.ordem), array_agg(k.guardada ORDER BY k.ordem)
-      FROM (SELECT e.ordem, min(e.ordem) OVER (PARTITION BY e.cliente_id, e.chave) AS primeira, g AS guardada
-              FROM unnest(p_cliente_ids, p_chaves) WITH ORDINALITY AS e (cliente_id, chave, ordem)
-              LEFT JOIN chaves_idempotencia g ON g.cliente_id = e.cliente_id AND g.chave = e.chave) k
+      FROM (SELECT e.ordem, min(e.ordem) OVER (PARTITION BY e.cliente_id, e.chave_api_id, e.chave) AS primeira,
+                   g AS guardada
+              FROM unnest(p_cliente_ids, p_chaves_api_ids, p_chaves) WITH ORDINALITY
+                   AS e (cliente_id, chave_api_id, chave, ordem)
+              LEFT JOIN chaves_idempotencia g
+                     ON g.cliente_id = e.cliente_id AND g.chave_api_id = e.chave_api_id AND g.chave = e.chave) k
 $$;
 
 -- What a request whose key is already stored is answered: the stored
 -- outcome, marked repetida, when it is the same request (amount, type and
--- description; the client is the key's scope); otherwise
+-- description; the client and the API key are the key's scope); otherwise
 -- 'chave_idempotencia_reutilizada', and nothing moves either way.
 CREATE OR REPLACE FUNCTION repeticao(p_guardada chaves_idempotencia, p_valor integer, p_tipo text, p_descricao text)
 RETURNS TABLE (resultado text, limite integer, saldo bigint, repetida boolean)
@@ -103,7 +113,12 @@ LANGUAGE sql IMMUTABLE AS $$
       FROM (SELECT p_guardada.valor = p_valor AND p_guardada.tipo = p_tipo AND p_guardada.descricao = p_descricao AS igual) comparacao
 $$;
 
--- Removes at most p_quantas keys older than the retention, in no particular
+-- Until the retention was the owner's (configuracao, 01-schema.sql), the
+-- caller gave it: a caller could have forgotten every key at once.
+DROP FUNCTION IF EXISTS expirar_chaves(integer, integer);
+
+-- Removes at most p_quantas (0 to 10,000) keys older than the owner's
+-- retention (configuracao.retencao_chaves_s), in no particular
 -- order (the BRIN index finds them, it does not sort them), and says how
 -- many. Run by each instance in the background, in small batches
 -- (src/instance/ledger/idempotency-expiry.ts): SKIP LOCKED lets two instances expire at
@@ -111,7 +126,7 @@ $$;
 -- (requests only read and insert keys). Pinned to the index for the reason
 -- given at chave_guardada: a kept plan from an empty table would read the
 -- whole table on every pass.
-CREATE OR REPLACE FUNCTION expirar_chaves(p_retencao_s integer, p_quantas integer) RETURNS integer
+CREATE OR REPLACE FUNCTION expirar_chaves(p_quantas integer) RETURNS integer
 LANGUAGE sql
 -- The instances' role may not DELETE: it removes keys through this function
 -- only, with the owner's rights and a fixed search path (see
@@ -121,15 +136,15 @@ SET search_path = pg_catalog, public, pg_temp
 SET enable_seqscan = off
 AS $$
     WITH vencidas AS (
-        SELECT cliente_id, chave
+        SELECT cliente_id, chave_api_id, chave
           FROM chaves_idempotencia
-         WHERE criada_em < now() - make_interval(secs => p_retencao_s)
-         LIMIT p_quantas
+         WHERE criada_em < now() - make_interval(secs => (SELECT c.retencao_chaves_s FROM configuracao c))
+         LIMIT least(greatest(p_quantas, 0), 10000)
            FOR UPDATE SKIP LOCKED
     ), apagadas AS (
         DELETE FROM chaves_idempotencia k
          USING vencidas v
-         WHERE k.cliente_id = v.cliente_id AND k.chave = v.chave
+         WHERE k.cliente_id = v.cliente_id AND k.chave_api_id = v.chave_api_id AND k.chave = v.chave
         RETURNING 1
     )
     SELECT count(*)::integer FROM apagadas

@@ -106,6 +106,11 @@ DECLARE
     v_ultima    bigint;
     v_linha     record;
 BEGIN
+    -- As if an attacker called (see registrar_transacao): a page of 1 to
+    -- HISTORY_PAGE_ROWS_MAX rows (src/shared/limits.ts), a known tipo.
+    IF p_quantas IS NULL OR p_quantas NOT BETWEEN 1 AND 100 OR p_tipo NOT IN ('c', 'd') THEN
+        RAISE EXCEPTION 'historico: not a valid page' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM clientes c WHERE c.id = p_cliente_id) THEN
         RETURN QUERY SELECT 'cliente_nao_encontrado', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, NULL::bytea, NULL::text;
         RETURN;

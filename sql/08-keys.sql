@@ -59,6 +59,53 @@ REVOKE ALL ON FUNCTION mudar_versao_chaves_api() FROM PUBLIC;
 -- (npm run keys), so the id always names the key that made the row.
 ALTER TABLE transacoes ADD COLUMN IF NOT EXISTS chave_api_id integer;
 
+-- What the instances read to check a request's key in memory: SHA-256 of
+-- the stored hash, so the key's hash itself, which the transaction
+-- functions take as the proof of the key that writes (escrita_autorizada
+-- below), is readable by the owner alone. An instance holds a key's hash
+-- only while a request carrying the key passes through it, and can then
+-- claim only that key. Generated from hash: keys made before it have it too.
+ALTER TABLE chaves_api ADD COLUMN IF NOT EXISTS verificador bytea GENERATED ALWAYS AS (sha256(hash)) STORED;
+
+-- Who a write is made by, resolved from the proof the caller sends (the key's
+-- hash, SHA-256 of the key as the client sent it): the id of a key in force
+-- that may write to p_cliente_id, or a refusal (an error code of the API's
+-- catalogue, src/shared/failures.ts), or no key (NULL, NULL) when the call
+-- names none and the owner allows writes without keys (configuracao,
+-- 01-schema.sql). The hash's UNIQUE index finds the key. The instance checks
+-- the same in memory first; this is what holds when an instance does not.
+CREATE OR REPLACE FUNCTION escrita_autorizada(p_prova bytea, p_cliente_id integer,
+                                              OUT chave_api_id integer, OUT recusa text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+DECLARE
+    v_chave record;
+BEGIN
+    IF p_prova IS NULL THEN
+        IF (SELECT c.chave_api_obrigatoria FROM configuracao c) THEN
+            recusa := 'autenticacao_necessaria';
+        END IF;
+        RETURN;
+    END IF;
+    SELECT k.id, k.escrita, k.clientes INTO v_chave
+      FROM chaves_api k
+     WHERE k.hash = p_prova AND k.revogada_em IS NULL AND (k.expira_em IS NULL OR k.expira_em > now());
+    IF NOT FOUND THEN
+        recusa := 'chave_api_invalida';
+    ELSIF v_chave.clientes IS NOT NULL AND NOT p_cliente_id = ANY (v_chave.clientes) THEN
+        recusa := 'cliente_nao_permitido';
+    ELSIF NOT v_chave.escrita THEN
+        recusa := 'chave_somente_leitura';
+    ELSE
+        chave_api_id := v_chave.id;
+    END IF;
+END;
+$$;
+-- Created after 07-privileges.sql revoked every function from PUBLIC: only
+-- the transaction functions, running as the owner, call these.
+REVOKE ALL ON FUNCTION escrita_autorizada, mudar_versao_chaves_api FROM PUBLIC;
+
 -- The instances read what a check needs, and only of the keys in force:
 -- never when a key was made or revoked (07-privileges.sql revokes every
 -- grant first, at every start; these come after it).
@@ -67,6 +114,6 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'crebito_api') THEN
         RETURN;
     END IF;
-    GRANT SELECT (id, nome, hash, clientes, escrita, expira_em, revogada_em) ON chaves_api TO crebito_api;
+    GRANT SELECT (id, nome, verificador, clientes, escrita, expira_em, revogada_em) ON chaves_api TO crebito_api;
     GRANT SELECT (versao) ON versao_chaves_api TO crebito_api;
 END $$;

@@ -14,6 +14,7 @@ import { createMetrics } from './metrics.js';
 import { API_OPERATIONS } from './operations/index.js';
 import { createServer, type Server } from './http/server.js';
 import { watchStalls, type StallWatch } from './stalls.js';
+import { foldRepeats } from '../shared/repeats.js';
 import { formerNamesSet } from '../shared/settings.js';
 import { backupHealth, backupStatusReader, type BackupHealth } from '../shared/backup-status.js';
 
@@ -29,6 +30,10 @@ function removeStaleSocket(target: ListenTarget): void {
 
 function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Server; stalls: StallWatch } {
   let server: Server | undefined;
+  // One slow request per route is logged as it comes, the others of each
+  // interval as one count (the metrics keep every one).
+  const slowRequests = foldRepeats((route, repeats, intervalMs) =>
+    log.warn({ route, repeats, intervalS: intervalMs / 1000 }, 'more slow requests on this route in the interval'));
   const backups = config.backupStatusFile !== '';
   const metrics = createMetrics({ enabled: config.metrics === 'on', health: () => server!.health(), backups });
   const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}`, log, metrics, operations: API_OPERATIONS });
@@ -40,7 +45,9 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
     onAnswered(route, statusLine, seconds) {
       metrics.answered(route, statusLine, seconds);
       const durationMs = seconds * 1000;
-      if (durationMs > config.slowRequestMs) log.warn({ route, status: Number(statusLine.slice(0, 3)), durationMs: Math.round(durationMs * 1000) / 1000 }, 'slow request');
+      if (durationMs <= config.slowRequestMs) return;
+      const status = Number(statusLine.slice(0, 3));
+      slowRequests.note(route, () => log.warn({ route, status, durationMs: Math.round(durationMs * 1000) / 1000 }, 'slow request'));
     },
   });
   // Pauses are logged past the same bound as slow requests: one knob says what is slow.

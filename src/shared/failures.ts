@@ -80,7 +80,7 @@ export const failures = {
   notAnObject: new Failure(STATUS.unprocessable, 'corpo_invalido', 'the body must be a JSON object'),
   invalidValor: new Failure(STATUS.unprocessable, 'valor_invalido', `valor must be a whole number from 1 to ${AMOUNT_MAX}, written as plain digits (no fraction, no exponent)`),
   invalidTipo: new Failure(STATUS.unprocessable, 'tipo_invalido', 'tipo must be "c" or "d"'),
-  invalidDescricao: new Failure(STATUS.unprocessable, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRIPTION_CHARACTERS_MAX} characters`),
+  invalidDescricao: new Failure(STATUS.unprocessable, 'descricao_invalida', `descricao must be a string of 1 to ${DESCRIPTION_CHARACTERS_MAX} characters, none of them a control or invisible character (such as a newline, a zero-width space or a direction override)`),
   bodyTooLarge: new Failure(STATUS.payloadTooLarge, 'corpo_grande_demais', 'the body is larger than the limit'),
   // Answered by nginx, before any instance sees the request (nginx/nginx.conf.template).
   headersTooLarge: new Failure(STATUS.headersTooLarge, 'cabecalhos_grandes_demais', 'the request headers are larger than the limit'),

@@ -90,7 +90,12 @@ export const SETTINGS = {
   nginx: choice({ env: 'CREBITO_NGINX', default: 'auto', choices: ['auto', 'off'], readers: STACK, meaning: '`off` to serve without nginx even when it is installed' }),
   nginxWorkers: integer({ env: 'CREBITO_NGINX_WORKERS', default: 1, min: 1, max: 64, readers: STACK, meaning: 'nginx worker processes' }),
   nginxBinary: text({ env: 'NGINX_BINARY', default: undefined, defaultShown: 'unset: found', readers: STACK, meaning: 'the nginx program to run, instead of the one found on `PATH` or in the usual install places (`/usr/sbin`, …)' }),
-  rateLimitPerS: integer({ env: 'CREBITO_RATE_LIMIT_PER_S', default: 0, min: 0, max: 1_000_000, readers: STACK, meaning: 'requests per second nginx lets one client make, by API key with CREBITO_AUTH=keys and by address otherwise (a burst of one second\'s worth passes), then 429 with Retry-After; `0`: no limit' }),
+  rateLimitPerS: integer({
+    env: 'CREBITO_RATE_LIMIT_PER_S', default: 0, min: 0, max: 1_000_000, readers: BOTH,
+    meaning: 'requests per second one client may make, by API key with CREBITO_AUTH=keys (a request without a valid key '
+      + 'counts against its address) and by address otherwise (a burst of one second\'s worth passes), then 429 with '
+      + 'Retry-After; `0`: no limit',
+  }),
   instanceNodeArguments: text({ env: 'CREBITO_INSTANCE_NODE_ARGS', default: '', defaultShown: 'empty', readers: STACK, meaning: 'extra `node` options for each instance, e.g. `--cpu-prof`' }),
   instanceName: text({ env: 'CREBITO_INSTANCE_NAME', default: 'api', defaultShown: '`api`', readers: INSTANCE, meaning: 'an instance\'s name in the `x-crebito-instance` header and its logs (the launcher names them `api-N`)' }),
   listen: text({ env: 'CREBITO_LISTEN', default: '9999', defaultShown: '`9999`', readers: INSTANCE, meaning: 'where an instance listens: `port`, `host:port` or `unix:/path` (the launcher sets it)' }),

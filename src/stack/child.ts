@@ -40,6 +40,8 @@ export interface ChildOptions {
   /** Sent when stopSignal has not ended it within stopTimeoutMs. */
   forceSignal: NodeJS.Signals;
   log: StackLog;
+  /** Given everything the child writes to stderr, when stderr is piped (after the recent output keeps its tail). */
+  onStderr?: (chunk: Buffer) => void;
 }
 
 /** Whether the child has exited (or died by a signal): the one way every start and stop asks it. */
@@ -52,6 +54,7 @@ export async function startChild(options: ChildOptions): Promise<Child> {
     child.once('exit', (code, signal) => resolve(code === null ? `signal ${signal}` : `exit code ${code}`));
   });
   const recentOutput = rememberOutput(child);
+  if (options.onStderr !== undefined) child.stderr?.on('data', options.onStderr);
   // Read before anything can reap it: until then even a dead child keeps its entry in /proc.
   const identity = identifyProcess(child.pid!);
   const stop = async () => {

@@ -13,6 +13,7 @@ import type { LauncherConfig } from './config.js';
 import { archivingOptions, backupStatusFileFor, type EmbeddedBackup } from './backup/launcher.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
 import { http2StyleOf, writeNginxConfig, type Http2Style, type NginxValues } from './nginx.js';
+import { foldNginxErrorLog } from './nginx-error-log.js';
 import { INSTANCE_ENTRY } from './paths.js';
 import { holdsListeningPort, processGroupMembers } from './processes.js';
 import { Supervised } from './supervisor.js';
@@ -157,6 +158,7 @@ export function launcherNginxValues(config: LauncherConfig, plan: Omit<NginxPlan
 
 /** nginx on the public port, in front of the instances; its configuration is written and checked at each start. */
 export function superviseNginx(config: LauncherConfig, plan: NginxPlan, hooks: SupervisionHooks): Supervised {
+  const errorLog = foldNginxErrorLog(hooks.log);
   return new Supervised({
     name: 'nginx',
     start: async () => {
@@ -166,7 +168,9 @@ export function superviseNginx(config: LauncherConfig, plan: NginxPlan, hooks: S
         name: 'nginx',
         command: plan.binary,
         args: ['-p', plan.runDirectory, '-c', configPath],
-        spawnOptions: { detached: true, stdio: ['ignore', 'inherit', 'inherit'] },
+        // Its error log (stderr) through the launcher, which folds repeats (nginx-error-log.ts).
+        spawnOptions: { detached: true, stdio: ['ignore', 'inherit', 'pipe'] },
+        onStderr: errorLog,
         // Ready once this nginx holds the port: something else answering
         // there (an orphan of the last one) is not this nginx serving.
         waitUntilReady: (child) => waitForOrThrow(`nginx (pid ${child.pid}) listening on port ${config.port}`, () => holdsListeningPort(child.pid!, config.port), {

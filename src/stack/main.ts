@@ -161,7 +161,7 @@ function writeState(stack: Stack): void {
 /** The database and its schema; every instance's pool, at its largest, must fit its connections. */
 async function startDatabase(stack: Stack): Promise<void> {
   await stack.database.start();
-  await applySchema(ownerUrlOf(stack));
+  await applySchema(ownerUrlOf(stack), stack.config);
   await checkInstanceRole(databaseUrlOf(stack), stack.config.allowSuperuser);
   checkConnectionBudget(stack.config.instanceCount, connectionsPerInstance(stack.config.instance), await readConnectionLimit(databaseUrlOf(stack)));
 }

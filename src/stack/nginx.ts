@@ -153,20 +153,43 @@ function nginxString(text: string): string {
 }
 
 /**
- * The zone (http level) and the limit (location level). A burst of one
+ * Per key (CREBITO_AUTH=keys): the key as the instances read it, whatever
+ * the header's spelling (the scheme's case, the spaces around it), so one
+ * key written 162 ways is one key; a request with no key nginx can read
+ * counts against its address. An empty zone key is not counted, so each
+ * request is counted by exactly one of the two zones. A key nginx reads but
+ * no instance knows is counted by its address too, by the instance that
+ * answers 401 (src/instance/http/address-limit.ts): only an instance knows
+ * the keys.
+ */
+const KEY_ZONES = [
+  '    map $http_authorization $crebito_rate_key {',
+  '        default "";',
+  '        "~*^[ \\t]*bearer[ \\t]+(?<token>[A-Za-z0-9._~+/-]+=*)[ \\t]*$" $token;',
+  '    }',
+  '    map $crebito_rate_key $crebito_rate_address {',
+  '        "" $binary_remote_addr;',
+  '        default "";',
+  '    }',
+];
+
+/**
+ * The zones (http level) and the limits (location level). A burst of one
  * second's worth passes at once; past it, 429 with Retry-After. Refusals are
  * logged at info, below error_log's level: a flood must not flood the log.
  */
 function rateLimitLines(rateLimitPerS: number, by: NginxValues['rateLimitBy']): { RATE_LIMIT_ZONE: string; RATE_LIMIT: string } {
   if (rateLimitPerS === 0) return { RATE_LIMIT_ZONE: '    # (off)', RATE_LIMIT: '        # (no rate limit)' };
-  // Per key, a request without one still counts against its address: a
-  // flood of unauthenticated requests is limited too.
-  const zoneKey = by === 'key' ? '$crebito_rate_key' : '$binary_remote_addr';
-  const keyMap = by === 'key' ? ['    map $http_authorization $crebito_rate_key {', '        "" $binary_remote_addr;', '        default $http_authorization;', '    }'] : [];
+  const zones: [name: string, key: string][] = by === 'key'
+    ? [['per_client', '$crebito_rate_key'], ['per_address', '$crebito_rate_address']]
+    : [['per_client', '$binary_remote_addr']];
   return {
-    RATE_LIMIT_ZONE: [...keyMap, `    limit_req_zone ${zoneKey} zone=per_client:10m rate=${rateLimitPerS}r/s;`].join('\n'),
+    RATE_LIMIT_ZONE: [
+      ...(by === 'key' ? KEY_ZONES : []),
+      ...zones.map(([name, key]) => `    limit_req_zone ${key} zone=${name}:10m rate=${rateLimitPerS}r/s;`),
+    ].join('\n'),
     RATE_LIMIT: [
-      `        limit_req zone=per_client burst=${rateLimitPerS} nodelay;`,
+      ...zones.map(([name]) => `        limit_req zone=${name} burst=${rateLimitPerS} nodelay;`),
       '        limit_req_status 429;',
       '        limit_req_log_level info;',
     ].join('\n'),

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { readRoleFacts, roleRefusal } from '../shared/database-role.js';
+import { writeOwnerSettings, type OwnerSettings } from './owner-settings.js';
 import { PROJECT_ROOT } from './paths.js';
 
 export const SQL_DIRECTORY = path.join(PROJECT_ROOT, 'sql');
@@ -22,7 +23,8 @@ export function readSchemaFiles(directory = SQL_DIRECTORY): { name: string; text
     .map((name) => ({ name, text: fs.readFileSync(path.join(directory, name), 'utf8') }));
 }
 
-export async function applySchema(databaseUrl: string): Promise<void> {
+/** Applies sql/, then, when given, the owner's settings (owner-settings.ts), in the same transaction. */
+export async function applySchema(databaseUrl: string, ownerSettings?: OwnerSettings): Promise<void> {
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'crebito-schema' });
   await client.connect();
   try {
@@ -35,6 +37,7 @@ export async function applySchema(databaseUrl: string): Promise<void> {
         throw new Error(`applying sql/${file.name} failed: ${(error as Error).message}`, { cause: error });
       }
     }
+    if (ownerSettings !== undefined) await writeOwnerSettings(client, ownerSettings);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);

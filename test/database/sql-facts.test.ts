@@ -7,10 +7,11 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureForCode, failures } from '../../src/shared/failures.js';
+import { SETTINGS } from '../../src/shared/settings.js';
 import { InvariantError } from '../../src/shared/invariant.js';
-import { HISTORY_SCAN_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
+import { HISTORY_PAGE_ROWS_MAX, HISTORY_SCAN_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
 import { answerOf } from '../../src/instance/ledger/transactions.js';
-import { parseIdempotencyKey } from '../../src/instance/http/validation.js';
+import { INVISIBLE_CHARACTERS, parseIdempotencyKey } from '../../src/instance/http/validation.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 
 let database: TestDatabase;
@@ -168,5 +169,36 @@ describe('numbers and formats', () => {
     const [row] = (await client.query("SELECT iso_utc('2024-01-17 02:34:41.217753+00') AS quando")).rows;
     await client.end();
     expect(row.quando).toBe('2024-01-17T02:34:41.217753Z');
+  });
+});
+
+describe('the characters a descricao may not hold', () => {
+  /** Every Unicode scalar value (no surrogates; U+0000 is not text in PostgreSQL). */
+  const codePoints = () => Array.from({ length: 0x10ffff }, (_, index) => index + 1).filter((code) => code < 0xd800 || code > 0xdfff);
+
+  it('are the same for the API (INVISIBLE_CHARACTERS) and the schema (descricao_valida), code point by code point', async () => {
+    const refusedByApi = codePoints().filter((code) => INVISIBLE_CHARACTERS.test(String.fromCodePoint(code)));
+    const [row] = await database.query<{ refused: number[] }>(`
+      SELECT array_agg(n ORDER BY n) AS refused FROM generate_series(1, 1114111) AS n
+       WHERE (n < 55296 OR n > 57343) AND NOT descricao_valida(chr(n))`);
+    expect(row!.refused).toEqual(refusedByApi);
+  });
+
+  it('include every control, format, line and paragraph separator character Unicode names', () => {
+    const named = codePoints().filter((code) => /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(String.fromCodePoint(code)));
+    expect(named.filter((code) => !INVISIBLE_CHARACTERS.test(String.fromCodePoint(code))).map((code) => code.toString(16))).toEqual([]);
+  });
+});
+
+describe('the bounds the functions check a caller against', () => {
+  it('a batch call takes up to CREBITO_BATCH_SIZE_MAX\'s largest value, a keyed call waits up to CREBITO_IDEMPOTENCY_WAIT_MS_MAX\'s', async () => {
+    const [row] = await database.query('SELECT lote_maximo() AS lote, espera_maxima_ms() AS espera');
+    expect(row).toEqual({ lote: SETTINGS.batchSizeMax.max, espera: SETTINGS.idempotencyWaitMsMax.max });
+  });
+
+  it('a history page holds up to HISTORY_PAGE_ROWS_MAX rows: historico takes that many and refuses one more', async () => {
+    await expect(database.query('SELECT * FROM historico(1, NULL, NULL, $1, NULL, NULL, NULL, NULL, NULL)', [HISTORY_PAGE_ROWS_MAX])).resolves.toBeDefined();
+    await expect(database.query('SELECT * FROM historico(1, NULL, NULL, $1, NULL, NULL, NULL, NULL, NULL)', [HISTORY_PAGE_ROWS_MAX + 1]))
+      .rejects.toMatchObject({ code: '22023' });
   });
 });

@@ -128,14 +128,39 @@ describe('what a key leaves behind', () => {
   });
 });
 
+describe('regression: an Idempotency-Key was shared by every API key writing to a client', () => {
+  async function keyed(name: string, key: string, body: unknown): Promise<Answer> {
+    const response = await fetch(`${instance.baseUrl}/clientes/1/transacoes`, {
+      method: 'POST', headers: { 'content-type': 'application/json', authorization: bearer(name), 'idempotency-key': key }, body: JSON.stringify(body),
+    });
+    return { status: response.status, body: await response.json(), headers: response.headers };
+  }
+
+  it('another key\'s request with the same Idempotency-Key is applied, neither replayed nor refused as a reuse', async () => {
+    const count = await database.transactionCount(1);
+    const first = await keyed('all-rw', 'compartilhada', { valor: 3, tipo: 'c', descricao: 'primeira' });
+    expect([first.status, first.headers.get('idempotent-replayed')]).toEqual([200, null]);
+    const same = await keyed('c1-rw', 'compartilhada', { valor: 3, tipo: 'c', descricao: 'primeira' });
+    expect([same.status, same.headers.get('idempotent-replayed')]).toEqual([200, null]);
+    const other = await keyed('c1-rw', 'compartilhada-2', { valor: 4, tipo: 'c', descricao: 'outra' });
+    expect((await keyed('all-rw', 'compartilhada-2', { valor: 5, tipo: 'c', descricao: 'diferente' })).status).toBe(200);
+    expect(other.status).toBe(200);
+    // Each key's own retry is still a replay.
+    const retry = await keyed('c1-rw', 'compartilhada', { valor: 3, tipo: 'c', descricao: 'primeira' });
+    expect([retry.status, retry.headers.get('idempotent-replayed')]).toEqual([200, 'true']);
+    expect(await database.transactionCount(1)).toBe(count + 4);
+  });
+});
+
 describe('what the instances\' role may do with the keys', () => {
   it('reads only what a check needs, and changes nothing', async () => {
     const api = new pg.Client({ connectionString: database.url });
     await api.connect();
     try {
-      const { rows } = await api.query('SELECT id, nome, hash, clientes, escrita, expira_em, revogada_em FROM chaves_api');
+      const { rows } = await api.query('SELECT id, nome, verificador, clientes, escrita, expira_em, revogada_em FROM chaves_api');
       expect(rows.length).toBeGreaterThan(0);
-      await expect(api.query('SELECT criada_em FROM chaves_api')).rejects.toThrow(/permission denied/);
+      // The hash is the proof the transaction functions take (sql/08-keys.sql): the owner's alone.
+      for (const column of ['criada_em', 'hash']) await expect(api.query(`SELECT ${column} FROM chaves_api`)).rejects.toThrow(/permission denied/);
       await expect(api.query("INSERT INTO chaves_api (nome, hash, escrita) VALUES ('intrusa', sha256('x'), true)")).rejects.toThrow(/permission denied/);
       await expect(api.query('UPDATE chaves_api SET revogada_em = NULL')).rejects.toThrow(/permission denied/);
       await expect(api.query('UPDATE versao_chaves_api SET versao = 0')).rejects.toThrow(/permission denied/);
@@ -181,6 +206,14 @@ describe('npm run keys', () => {
     await run('revoke', 'cli-key');
     expect((await run('list')).stdout).toMatch(/^cli-key\t.*\trevoked /m);
     expect(await waitFor(async () => (await call('GET', '/clientes/2/extrato', `Bearer ${secret}`)).status === 401, REFUSED_WAIT)).toBeDefined();
+  });
+
+  it('regression: a key printed by create was refused (401) for up to a poll; one revoked was still served as long', async () => {
+    const created = await run('create', '--name', 'at-once', '--clients', 'all', '--scope', 'read-write');
+    const secret = created.stdout.trimEnd().split('\n').at(-1)!;
+    expect((await call('POST', '/clientes/4/transacoes', `Bearer ${secret}`, credit)).status).toBe(200);
+    await run('revoke', 'at-once');
+    expect((await call('POST', '/clientes/4/transacoes', `Bearer ${secret}`, credit)).status).toBe(401);
   });
 
   it('refuses what it cannot do, saying why', async () => {

@@ -112,6 +112,8 @@ describe('one key twice in one shared commit', () => {
 describe('key expiry', () => {
   it('removes keys past the retention in the background; a retry after that is a new request', async () => {
     const scratch = await createTestDatabase();
+    // The retention is the owner's (the launcher writes it from the same setting); the instance's paces its passes.
+    await scratch.query('UPDATE configuracao SET retencao_chaves_s = 1');
     const forgetful = await startInstance({ databaseUrl: scratch.url, name: 'forgetful', environment: { CREBITO_IDEMPOTENCY_RETENTION_S: '1' } });
     try {
       const key = randomUUID();

@@ -28,6 +28,8 @@ let instance: RunningInstance;
 
 beforeAll(async () => {
   database = await createTestDatabase();
+  // The retention is the owner's (the launcher writes it from the same setting); the instance's paces its passes.
+  await database.query('UPDATE configuracao SET retencao_chaves_s = $1', [RETENTION_S]);
   instance = await startInstance({ databaseUrl: database.url, name: 'expiry', environment: { CREBITO_IDEMPOTENCY_RETENTION_S: String(RETENTION_S) } });
 });
 

@@ -38,6 +38,8 @@ beforeAll(async () => {
       FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1`)).rows;
   await admin.query(`CREATE ROLE ${writerRole} NOLOGIN`);
   await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON transacoes TO ${writerRole}`);
+  // The description's CHECK calls it with the inserting role's rights (only the owner's functions insert).
+  await admin.query(`GRANT EXECUTE ON FUNCTION descricao_valida TO ${writerRole}`);
 });
 
 afterAll(async () => {
@@ -110,7 +112,7 @@ describe('the instances\' role', () => {
   });
 
   it('may not call the schema\'s helpers, only the ledger\'s functions', async () => {
-    for (const statement of ["SELECT reservar_chave(1, 'x', now())", "SELECT * FROM chave_guardada(1, 'x')", 'SELECT etiqueta_cursor(1, 1)']) {
+    for (const statement of ["SELECT reservar_chave(1, 'x', now())", "SELECT * FROM chave_guardada(1, 0, 'x')", 'SELECT etiqueta_cursor(1, 1)']) {
       expect(await failure(instanceRole, statement), statement).toMatchObject({ code: INSUFFICIENT_PRIVILEGE });
     }
   });
@@ -129,8 +131,66 @@ describe('the instances\' role', () => {
     expect(page).toEqual([{ resultado: 'pagina', valor: 2, saldo_apos: '-697' }, { resultado: 'pagina', valor: 1, saldo_apos: '-699' }, { resultado: 'proxima', valor: null, saldo_apos: null }]);
 
     await admin.query("UPDATE chaves_idempotencia SET criada_em = now() - interval '2 days' WHERE chave = 'chave-papel'");
-    expect((await instanceRole.query('SELECT expirar_chaves(86400, 1000) AS removidas')).rows).toEqual([{ removidas: 1 }]);
+    expect((await instanceRole.query('SELECT expirar_chaves(1000) AS removidas')).rows).toEqual([{ removidas: 1 }]);
     expect(await database.query("SELECT 1 FROM chaves_idempotencia WHERE chave = 'chave-papel'")).toEqual([]);
+  });
+});
+
+// Each forbidden thing docs/security.md (The role model) lists, tried as the
+// role: a compromised instance holds exactly these rights.
+describe('the role model: what a compromised instance cannot do', () => {
+  const attempt = (text: string, values: unknown[] = []) => failure(instanceRole, text, values);
+  const rows = async (text: string, values: unknown[] = []) => (await instanceRole.query(text, values)).rows;
+
+  it('may call only the ledger\'s functions, each of which checks its arguments', async () => {
+    const { rows: granted } = await admin.query(`
+      SELECT p.proname AS name FROM pg_proc p
+       WHERE p.pronamespace = 'public'::regnamespace AND has_function_privilege($1, p.oid, 'EXECUTE') ORDER BY 1`, [INSTANCE_ROLE]);
+    expect(granted.map((row) => row.name)).toEqual(['expirar_chaves', 'extratos', 'historico', 'iso_utc', 'registrar_transacao', 'registrar_transacoes']);
+    for (const helper of ["SELECT * FROM escrita_autorizada(NULL, 1)", "SELECT validar_lote('{1}', '{1}', '{c}', '{x}', NULL, 0, NULL)",
+      "SELECT * FROM chaves_do_lote('{1}', '{0}', '{k}')", "SELECT vetor_do_lote('{1}'::int[], 1)", "SELECT transacao_valida(1, 1, 'c', 'x')"]) {
+      expect(await attempt(helper), helper).toMatchObject({ code: INSUFFICIENT_PRIVILEGE });
+    }
+  });
+
+  it('may not read or change the owner\'s settings (key retention, keys required)', async () => {
+    for (const statement of ['SELECT * FROM configuracao', 'UPDATE configuracao SET retencao_chaves_s = 1', 'UPDATE configuracao SET chave_api_obrigatoria = false']) {
+      expect(await attempt(statement), statement).toMatchObject({ code: INSUFFICIENT_PRIVILEGE });
+    }
+  });
+
+  it('may not read the API keys\' hashes, which prove a write\'s key', async () => {
+    expect(await attempt('SELECT hash FROM chaves_api')).toMatchObject({ code: INSUFFICIENT_PRIVILEGE });
+  });
+
+  it('may not apply a transaction the API could not have sent', async () => {
+    for (const call of ["SELECT * FROM registrar_transacoes('[0:1]={3,4}', '{1,1}', '{c,c}', '{a,b}')", "SELECT * FROM registrar_transacao(3, 0, 'c', 'zero')",
+      "SELECT * FROM registrar_transacao(3, 5, 'x', 'tipo')", "SELECT * FROM registrar_transacao(3, 5, 'c', E'\\u202e')"]) {
+      expect(await attempt(call), call).toMatchObject({ code: '22023' });
+    }
+  });
+
+  it('may not credit a write to a key it holds no proof of, nor write without a key when the owner requires keys', async () => {
+    expect(await attempt("SELECT * FROM registrar_transacao(1, 1, 'c', 'alheia', NULL, 0, 1)")).toMatchObject({ code: '42883' });
+    expect(await rows("SELECT resultado FROM registrar_transacao(1, 1, 'c', 'forjada', NULL, 0, $1)", [randomBytes(32)])).toEqual([{ resultado: 'chave_api_invalida' }]);
+    await admin.query('UPDATE configuracao SET chave_api_obrigatoria = true');
+    try {
+      expect(await rows("SELECT resultado FROM registrar_transacao(1, 1, 'c', 'anonima')")).toEqual([{ resultado: 'autenticacao_necessaria' }]);
+    } finally {
+      await admin.query('UPDATE configuracao SET chave_api_obrigatoria = false');
+    }
+    expect(await database.query("SELECT 1 FROM transacoes WHERE descricao IN ('forjada', 'anonima')")).toEqual([]);
+  });
+
+  it('may not forget an idempotency key before the owner\'s retention', async () => {
+    await rows("SELECT * FROM registrar_transacao(1, 1, 'c', 'lembrada', 'lembrada', 0)");
+    expect(await attempt('SELECT expirar_chaves(0, 1000000)')).toMatchObject({ code: '42883' });
+    await rows('SELECT expirar_chaves(10000)');
+    expect(await database.query("SELECT 1 FROM chaves_idempotencia WHERE chave = 'lembrada'")).toHaveLength(1);
+  });
+
+  it('may not read a page of history past a cursor it made up', async () => {
+    expect(await rows('SELECT resultado FROM historico(1, 5, $1, 10, NULL, NULL, NULL, NULL, NULL)', [randomBytes(12)])).toEqual([{ resultado: 'cursor_invalido' }]);
   });
 });
 

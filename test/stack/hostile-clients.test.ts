@@ -125,6 +125,16 @@ describe('hostile clients through nginx', () => {
   });
 });
 
+describe('regression: every answer named the server library and its version (uWebSockets: 20)', () => {
+  it('no answer through nginx carries it, nor nginx\'s own version', async () => {
+    for (const response of [await fetch(`${stack.baseUrl}/clientes/1/extrato`), await fetch(`${stack.baseUrl}/nada`), await fetch(`${stack.baseUrl}/clientes/1/transacoes`, { method: 'POST', body: '{' })]) {
+      expect(response.headers.get('uwebsockets'), response.url).toBeNull();
+      expect(response.headers.get('server') ?? 'nginx', response.url).toBe('nginx');
+      await response.arrayBuffer();
+    }
+  });
+});
+
 describe('rate limiting at nginx (CREBITO_RATE_LIMIT_PER_S)', () => {
   it('is off by default: a burst of 100 statements from one address all answer 200', async () => {
     const statuses = await Promise.all(Array.from({ length: 100 }, () => getStatement(stack.baseUrl, 3).then((response) => response.status)));

@@ -140,7 +140,7 @@ describe('API keys', () => {
   beforeAll(async () => {
     const owner = new pg.Client({ connectionString: database.ownerUrl });
     await owner.connect();
-    for (const [name, scope] of [['segredo-rw', 'read-write'], ['segredo-ro', 'read'], ['segredo-flood', 'read'], ['segredo-revogado', 'read']] as const) {
+    for (const [name, scope] of [['segredo-rw', 'read-write'], ['segredo-ro', 'read'], ['segredo-flood', 'read'], ['segredo-revogado', 'read'], ['segredo-grafias', 'read']] as const) {
       keys[name] = await createKey(owner, { name, clients: 'all', scope, expiresInS: undefined });
     }
     await revokeKey(owner, 'segredo-revogado');
@@ -199,5 +199,25 @@ describe('API keys', () => {
       expect(text.length, place).toBeGreaterThan(0);
       for (const secret of secrets) expect(text.includes(secret), `${place} holds an API key or its hash`).toBe(false);
     }
+  });
+
+  // After the tests above: these spend this address's allowance of refusals.
+  it('regression: one key written 162 ways (the scheme\'s case, the spaces) was 162 keys to the rate limit', async () => {
+    const spellings = Array.from({ length: 162 }, (_, index) => {
+      const scheme = [...'bearer'].map((letter, at) => ((index >> at) & 1 ? letter.toUpperCase() : letter)).join('');
+      return `${scheme}${' '.repeat(1 + Math.floor(index / 64))}${keys['segredo-grafias']}${' '.repeat(index % 2)}`;
+    });
+    const statuses = await Promise.all(spellings.map((spelling) => send('GET', '/clientes/3/extrato', spelling)));
+    expect(new Set(statuses)).toEqual(new Set([200, 429]));
+  });
+
+  it('regression: a flood of made-up keys was never limited; with no key, or an unknown one, requests count against their address', async () => {
+    for (const made of [(index: number) => `Bearer bogus${index}`, (index: number) => `Bearer crb_${String(index).padStart(43, 'x')}`, () => undefined]) {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const statuses = await Promise.all(Array.from({ length: 100 }, (_, index) => send('GET', '/clientes/1/extrato', made(index))));
+      expect(new Set(statuses)).toEqual(new Set([401, 429]));
+    }
+    // A valid key from the same address is still served.
+    expect(await send('GET', '/clientes/1/extrato', `Bearer ${keys['segredo-ro']}`)).toBe(200);
   });
 });

@@ -9,13 +9,14 @@ import { authorize } from '../../src/instance/http/auth.js';
 import { hashApiKey, type ApiKey, type ApiKeys } from '../../src/instance/ledger/api-keys.js';
 
 const SECRET = `crb_${'k'.repeat(43)}`;
-const key = (overrides: Partial<ApiKey>): ApiKey => ({ id: 7, name: 'test', clients: undefined, write: true, expiresAtMs: undefined, ...overrides });
+const key = (overrides: Partial<ApiKey>): ApiKey => ({ id: 7, name: 'test', clients: undefined, write: true, expiresAtMs: undefined, proof: undefined, ...overrides });
 
 function keysHolding(held: ApiKey | undefined, options: { fresh: boolean } = { fresh: true }): ApiKeys {
   const stored = new Map(held === undefined ? [] : [[hashApiKey(SECRET).toString('base64'), held]]);
   return {
     find: (secret) => (options.fresh ? stored.get(hashApiKey(secret).toString('base64')) : 'stale'),
     fresh: () => options.fresh,
+    countRefusal: () => true,
     health: () => ({ inForce: stored.size, reloads: 1, confirmedMsAgo: 0 }),
     stop: async () => undefined,
   };

@@ -76,14 +76,19 @@ describe('nginx as the launcher renders it', () => {
 
   it('limits per API key with CREBITO_AUTH=keys, a request without one counted by its address', () => {
     const config = render({ CREBITO_RATE_LIMIT_PER_S: '5', CREBITO_AUTH: 'keys' });
-    const zone = /limit_req_zone (\S+) zone=per_client:10m rate=5r\/s;/.exec(config);
-    expect(zone?.[1]).not.toBe('$binary_remote_addr');
-    // Whatever the key is read from (the header, or a token parsed out of it), a
-    // request without one falls back to its address.
-    const opening = config.split('\n').find((line) => new RegExp(`^\\s*map \\S+ \\${zone![1]} \\{$`).test(line));
-    expect(opening, `no map defines ${zone![1]}`).toBeDefined();
-    expect(block(config, opening!.trim())).toContain('"" $binary_remote_addr;');
+    // The key zone counts the token parsed out of the header (any case of the
+    // scheme, any spaces), empty for a request without one: not counted there.
+    const byKey = block(config, 'map $http_authorization $crebito_rate_key {');
+    expect(byKey.some((line) => line.startsWith('"~*^[ \\t]*bearer[ \\t]+(?<token>'))).toBe(true);
+    expect(byKey).toContain('default "";');
+    expect(config).toContain('limit_req_zone $crebito_rate_key zone=per_client:10m rate=5r/s;');
+    // The address zone counts exactly the requests without a token.
+    const byAddress = block(config, 'map $crebito_rate_key $crebito_rate_address {');
+    expect(byAddress).toContain('"" $binary_remote_addr;');
+    expect(byAddress).toContain('default "";');
+    expect(config).toContain('limit_req_zone $crebito_rate_address zone=per_address:10m rate=5r/s;');
     expect(config).toContain('limit_req zone=per_client burst=5 nodelay;');
+    expect(config).toContain('limit_req zone=per_address burst=5 nodelay;');
   });
 
   it('serves plain HTTP only, without TLS', () => {

@@ -76,3 +76,23 @@ describe('parseTransactionBody', () => {
     expect(parseTransactionBody(bytes(body))).toEqual(expected);
   });
 });
+
+describe('regression: descricao took control and invisible characters, stored as sent and shown unlike it', () => {
+  it.each([
+    ['\\u0001', 'a control character'],
+    ['a\\nb', 'a newline'],
+    ['a\\tb', 'a tab'],
+    ['\\u200b', 'a zero-width space'],
+    ['abc\\u202edef', 'a right-to-left override'],
+    ['\\ufeffx', 'a byte order mark'],
+    ['x\\u2066y', 'a direction isolate'],
+    ['\\u3164', 'a Hangul filler'],
+    ['x\\udb40\\udc41', 'a tag character'],
+  ])('%s (%s) is refused with 422 descricao_invalida', (escaped) => {
+    expect(parseTransactionBody(bytes(`{"valor":1,"tipo":"c","descricao":"${escaped}"}`))).toBe(failures.invalidDescricao);
+  });
+
+  it.each(['   ', 'a b', 'ação', '😀'])('%j is still a descricao: it shows as it is stored', (descricao) => {
+    expect(parseTransactionBody(bytes(JSON.stringify({ valor: 1, tipo: 'c', descricao })))).toEqual({ valor: 1, tipo: 'c', descricao });
+  });
+});

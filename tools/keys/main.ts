@@ -18,6 +18,22 @@ import { readSettings } from '../../src/shared/settings.js';
 
 const USAGE = 'usage: npm run keys -- create --name <name> --clients <all|1,2,...> --scope <read|read-write> [--expires-in-s <s>] | list | revoke <name>';
 const CLIENT_ID_MAX = 2 ** 31 - 1;
+/** Timer slack on top of the staleness bound. */
+const SETTLE_MARGIN_MS = 50;
+
+/**
+ * Returns once every instance sees a change just committed. An instance
+ * trusts its keys only while the poll that confirmed them started less than
+ * CREBITO_API_KEYS_STALE_MS ago (src/instance/ledger/api-keys.ts), else it
+ * answers 503; so that long after the commit, every instance that answers at
+ * all answers by a poll that started after the commit, and saw it. A script
+ * that creates a key and uses it at once is then served. The bound is read
+ * from this environment, as the launcher reads it: give both the same.
+ */
+async function settle(): Promise<void> {
+  const { apiKeysStaleMs } = readSettings(process.env, ['apiKeysStaleMs']);
+  await new Promise((resolve) => setTimeout(resolve, apiKeysStaleMs + SETTLE_MARGIN_MS));
+}
 
 /** The owner's database: the settings' order (DATABASE_OWNER_URL defaults to DATABASE_URL), then the running stack. */
 export function ownerDatabaseUrl(environment: NodeJS.ProcessEnv): string {
@@ -52,6 +68,7 @@ async function run(command: string | undefined, positionals: string[], values: R
   if (command === 'create') {
     const key = readNewKey(values);
     const secret = await createKey(client, key);
+    await settle();
     console.log(`created API key ${key.name}: clients ${key.clients === 'all' ? 'all' : key.clients.join(',')}, scope ${key.scope}${key.expiresInS === undefined ? '' : `, expires in ${key.expiresInS} s`}`);
     console.log('the key follows; it is shown this once, and only its hash is kept:');
     console.log(secret);
@@ -64,7 +81,8 @@ async function run(command: string | undefined, positionals: string[], values: R
     const name = positionals[0];
     if (name === undefined || positionals.length !== 1) throw new Error(USAGE);
     if (!await revokeKey(client, name)) throw new Error(`no API key in force is named ${name}`);
-    console.log(`revoked API key ${name}: every instance refuses it within 1 s`);
+    await settle();
+    console.log(`revoked API key ${name}: every instance refuses it from now on`);
   } else {
     throw new Error(USAGE);
   }

@@ -63,7 +63,9 @@ export const RETRY_AFTER_HEADERS = {
 /** The statuses every operation can get from the database side or from nginx, each with what it means. */
 export const UNAVAILABLE_NOTES: StatusNotes = {
   429: {
-    note: `From nginx, only when ${SETTINGS.rateLimitPerS.env} is set: nothing was applied`,
+    note: `Only when ${SETTINGS.rateLimitPerS.env} is set, nothing applied: from nginx, per API key with `
+      + `${SETTINGS.auth.env}=keys, else per address; with keys, a request without a key nginx can read counts against `
+      + 'its address at nginx, and one with a key no instance knows at the instance that would answer 401',
     headers: RETRY_AFTER_HEADERS,
   },
   431: { note: 'From nginx: the request headers are larger than 4 × 8 KiB' },

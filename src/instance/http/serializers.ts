@@ -28,7 +28,8 @@ export const compile = <Value>(schema: JsonObjectSchema) => fastJson(schema as u
 const TRANSACTION_FIELDS = {
   valor: { type: 'integer', minimum: 1, description: 'the amount, in cents' },
   tipo: { type: 'string', enum: ['c', 'd'], description: '`c` credit, `d` debit' },
-  descricao: { type: 'string', minLength: 1, maxLength: DESCRIPTION_CHARACTERS_MAX, description: `1 to ${DESCRIPTION_CHARACTERS_MAX} Unicode characters` },
+  descricao: { type: 'string', minLength: 1, maxLength: DESCRIPTION_CHARACTERS_MAX, description: `1 to ${DESCRIPTION_CHARACTERS_MAX} Unicode characters; no control or invisible character `
+    + '(newline, tab, zero widths, direction overrides, byte order mark...: 422), so a statement shows what was stored' },
   realizada_em: isoTime('when it was recorded (UTC, microseconds)'),
 };
 

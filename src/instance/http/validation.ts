@@ -35,6 +35,21 @@ export function countStorableCharacters(text: string): number {
   return characters;
 }
 
+/**
+ * Characters a descricao may not hold, the same set sql/00-rules.sql
+ * refuses (descricao_valida; test/database/sql-facts.test.ts compares them
+ * code point by code point): controls, format characters (zero widths,
+ * joiners, bidirectional overrides and isolates, the byte order mark...),
+ * line and paragraph separators, the Hangul fillers that render as blanks,
+ * and the basic plane's two noncharacters. Stored, they would make a
+ * statement show text unlike what was stored. A space stays a character.
+ */
+export const INVISIBLE_CHARACTERS = new RegExp(
+  '[\\u0001-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2'
+  + '\\u115f-\\u1160\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\u3164\\ufeff'
+  + '\\uffa0\\ufff9-\\ufffb\\ufffe-\\uffff\\u{110bd}\\u{110cd}\\u{13430}-\\u{1343f}'
+  + '\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}\\u{e0001}\\u{e0020}-\\u{e007f}]', 'u');
+
 /** The only way a valor may be written: digits, no sign, no leading zero, no fraction, no exponent. */
 const AMOUNT_TEXT = /^[1-9][0-9]*$/;
 
@@ -131,6 +146,7 @@ export function parseTransactionBody(body: Uint8Array): TransactionRequest | Fai
   if (typeof descricao !== 'string') return failures.invalidDescricao;
   const characters = countStorableCharacters(descricao);
   if (characters < 1 || characters > DESCRIPTION_CHARACTERS_MAX) return failures.invalidDescricao;
+  if (INVISIBLE_CHARACTERS.test(descricao)) return failures.invalidDescricao;
 
   return { valor, tipo, descricao };
 }

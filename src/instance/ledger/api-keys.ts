@@ -19,6 +19,7 @@ import { createHash } from 'node:crypto';
 import { crashOnBug, invariant } from '../../shared/invariant.js';
 import type { Log } from '../../shared/log.js';
 import { openDatabase, QueryFailure, type Database, type DatabaseOptions, type Row } from '../database/pool.js';
+import { createAddressLimit } from '../http/address-limit.js';
 
 /** How often the counter is read: with its own time, the usual delay before a revocation bites. */
 export const API_KEYS_POLL_INTERVAL_MS = 250;
@@ -30,7 +31,8 @@ const API_KEYS_VERSION_QUERY = { name: 'versao_chaves_api', text: 'SELECT versao
 // JOIN, so that no key in force still says which version that is).
 const API_KEYS_QUERY = {
   name: 'chaves_api',
-  text: `SELECT v.versao, k.id, k.nome, k.hash, k.clientes, k.escrita, (extract(epoch FROM k.expira_em) * 1000)::float8
+  text: `SELECT v.versao, k.id, k.nome, k.verificador, k.clientes, k.escrita,
+                (extract(epoch FROM k.expira_em) * 1000)::float8
            FROM versao_chaves_api v
            LEFT JOIN chaves_api k ON k.revogada_em IS NULL AND (k.expira_em IS NULL OR k.expira_em > now())
           LIMIT ${API_KEYS_IN_FORCE_MAX + 1}`,
@@ -46,6 +48,12 @@ export interface ApiKey {
   write: boolean;
   /** undefined: it does not expire. */
   expiresAtMs: number | undefined;
+  /**
+   * What the transaction functions take as proof that this key writes: its
+   * stored hash (hashApiKey), which the instances' database role cannot read.
+   * Known once a request has shown the key to this instance.
+   */
+  proof: Buffer | undefined;
 }
 
 export interface ApiKeysHealth {
@@ -60,22 +68,34 @@ export interface ApiKeys {
   find(secret: string): ApiKey | undefined | 'stale';
   /** Whether the keys were confirmed within API_KEYS_STALE_MS. */
   fresh(): boolean;
+  /**
+   * Counts a request refused for want of a valid key from this address; false once the address is past the
+   * rate (http/address-limit.ts).
+   */
+  countRefusal(address: string): boolean;
   health(): ApiKeysHealth;
   stop(): Promise<void>;
 }
 
-/** The hash a key is stored and looked up by (sql/08-keys.sql says why SHA-256). */
+/** The hash a key is stored by (sql/08-keys.sql says why SHA-256), and the proof of a write made with it. */
 export function hashApiKey(secret: string): Buffer {
   return createHash('sha256').update(secret, 'utf8').digest();
+}
+
+/** What the instances look a key up by: the hash of its hash (chaves_api.verificador). */
+export function verifierOf(proof: Buffer): Buffer {
+  return createHash('sha256').update(proof).digest();
 }
 
 function toKeys(rows: Row[]): Map<string, ApiKey> {
   invariant(rows.length <= API_KEYS_IN_FORCE_MAX, `more than ${API_KEYS_IN_FORCE_MAX} API keys in force`);
   const keys = new Map<string, ApiKey>();
-  for (const [, id, name, hash, clients, write, expiresAtMs] of rows as [unknown, number | null, string, Buffer, number[] | null, boolean, number | null][]) {
+  type KeyRow = [unknown, number | null, string, Buffer, number[] | null, boolean, number | null];
+  for (const [, id, name, verifier, clients, write, expiresAtMs] of rows as KeyRow[]) {
     if (id === null) continue;
-    keys.set(hash.toString('base64'), {
+    keys.set(verifier.toString('base64'), {
       id, name, write, clients: clients === null ? undefined : new Set(clients), expiresAtMs: expiresAtMs ?? undefined,
+      proof: undefined,
     });
   }
   return keys;
@@ -84,6 +104,8 @@ function toKeys(rows: Row[]): Map<string, ApiKey> {
 export type ApiKeysOptions = Omit<DatabaseOptions, 'poolClientsMax' | 'onAnswered' | 'warmUp'> & {
   /** Keys confirmed longer ago than this are not trusted (CREBITO_API_KEYS_STALE_MS). */
   staleMs: number;
+  /** CREBITO_RATE_LIMIT_PER_S: the 401s an address may get per second; 0: no limit. */
+  refusalsPerS: number;
 };
 
 export function startApiKeys(options: ApiKeysOptions): ApiKeys {
@@ -134,15 +156,19 @@ export function startApiKeys(options: ApiKeysOptions): ApiKeys {
   schedule(0);
 
   const fresh = () => confirmedAtMs !== undefined && performance.now() - confirmedAtMs < options.staleMs;
+  const refusals = createAddressLimit(options.refusalsPerS);
   return {
     find(secret) {
       if (!fresh()) return 'stale';
-      const key = keys.get(hashApiKey(secret).toString('base64'));
+      const proof = hashApiKey(secret);
+      const key = keys.get(verifierOf(proof).toString('base64'));
       // A key that expired since the last load is refused at once.
       if (key?.expiresAtMs !== undefined && key.expiresAtMs <= Date.now()) return undefined;
+      if (key !== undefined) key.proof ??= proof;
       return key;
     },
     fresh,
+    countRefusal: (address) => refusals.take(address),
     health: () => ({ inForce: keys.size, reloads, confirmedMsAgo: confirmedAtMs === undefined ? null : Math.round(performance.now() - confirmedAtMs) }),
     async stop() {
       stopped = true;

@@ -27,9 +27,11 @@ const IDEMPOTENCY_EXPIRY_CATCH_UP_PAUSE_MS = 50;
 /** Passes come this often at most, and as often as the retention when it is shorter. */
 const IDEMPOTENCY_EXPIRY_INTERVAL_MS_MAX = 60_000;
 
-// Warmed with a batch of 0: nothing is removed whatever the retention.
+// The retention is the owner's (sql/01-schema.sql, configuracao): the
+// instance only says when, and how many at most. Warmed with a batch of 0:
+// nothing is removed.
 export const IDEMPOTENCY_EXPIRY_QUERY: PreparedQuery = {
-  name: 'expirar_chaves', text: 'SELECT expirar_chaves($1, $2)', functions: ['expirar_chaves'], warmUp: [86_400, 0],
+  name: 'expirar_chaves', text: 'SELECT expirar_chaves($1)', functions: ['expirar_chaves'], warmUp: [0],
 };
 
 export interface IdempotencyExpiry {
@@ -59,7 +61,7 @@ export function startIdempotencyExpiry(database: Database, options: { retentionS
     const endsMs = performance.now() + IDEMPOTENCY_EXPIRY_PASS_MS_MAX;
     let removed = 0;
     while (!stopped) {
-      const rows = await database.query(IDEMPOTENCY_EXPIRY_QUERY.name, IDEMPOTENCY_EXPIRY_QUERY.text, [options.retentionS, IDEMPOTENCY_EXPIRY_BATCH_ROWS]);
+      const rows = await database.query(IDEMPOTENCY_EXPIRY_QUERY.name, IDEMPOTENCY_EXPIRY_QUERY.text, [IDEMPOTENCY_EXPIRY_BATCH_ROWS]);
       // The database is down or refused: the keys wait for the next pass, a
       // whole interval away (counted as caught up, so as not to press a
       // failing database with passes at once).

@@ -53,7 +53,8 @@ const BUDGET_DEBT_S = 0.25;
 /** The instance settings the ledger works within (see shared/settings.ts for each). */
 export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'allowSuperuser' | 'poolClientsMax' | 'queueLengthMax' | 'queueWaitMsMax' | 'requestTimeoutMs'
   | 'breakerFailuresMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'batchSizeMax' | 'writesInFlightMax' | 'readsInFlightMax'
-  | 'idempotencyRetentionS' | 'idempotencyWaitMsMax' | 'historyDbMsPerSecond' | 'apiKeysStaleMs'> & Partial<Pick<InstanceConfig, 'auth'>> & {
+  | 'idempotencyRetentionS' | 'idempotencyWaitMsMax' | 'historyDbMsPerSecond' | 'apiKeysStaleMs'>
+  & Partial<Pick<InstanceConfig, 'auth' | 'rateLimitPerS'>> & {
   applicationName: string;
   log: Log;
   /** Every operation the ledger serves (src/instance/operations/index.ts): one batcher each. */
@@ -156,7 +157,12 @@ export function createLedger(options: LedgerOptions): Ledger {
   const database = openDatabase({ ...options, warmUp: warmUpCalls(options.operations), onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
   const batchers = createBatchers(options, database, breaker);
   const idempotencyExpiry = startIdempotencyExpiry(database, { retentionS: options.idempotencyRetentionS, log });
-  const apiKeys = options.auth === 'keys' ? startApiKeys({ ...options, applicationName: `${options.applicationName}-keys`, staleMs: options.apiKeysStaleMs }) : undefined;
+  const apiKeys = options.auth === 'keys'
+    ? startApiKeys({
+      ...options, applicationName: `${options.applicationName}-keys`, staleMs: options.apiKeysStaleMs,
+      refusalsPerS: options.rateLimitPerS ?? 0,
+    })
+    : undefined;
   const healthByLabel = (): OperationHealth => Object.fromEntries(options.operations.flatMap((operation) => {
     const health = batchers.get(operation)!.health();
     return [[operation.label, health], ...(operation.formerLabel === undefined ? [] : [[operation.formerLabel, health]])];

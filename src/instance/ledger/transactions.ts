@@ -30,8 +30,8 @@ export interface PendingTransaction {
   request: TransactionRequest;
   /** Its Idempotency-Key, or undefined for none. */
   idempotencyKey: string | undefined;
-  /** The id of the API key that sent it (CREBITO_AUTH=keys), or undefined without auth. */
-  apiKeyId?: number | undefined;
+  /** The proof of the API key that sent it (CREBITO_AUTH=keys; ApiKey.proof), or undefined without auth. */
+  apiKeyProof?: Buffer | undefined;
 }
 
 /** A stored outcome answered again to a retry with the same idempotency key: nothing moved this time. */
@@ -48,12 +48,12 @@ const OUTCOME_APPLIED = 'aplicada';
 // call with an idempotency key or an API key adds the idempotency keys, the
 // longest wait for a key in use and the API keys.
 //
-// Each is warmed for a NULL client id, which matches no row whatever clients
-// exist: the functions answer cliente_nao_encontrado before any lock, key or
-// row is taken (the batch function still runs, and so plans, its UPDATE and
-// INSERT, over no row).
-const NO_CLIENT = [null, 1, 'c', 'aquecer'];
-const NO_CLIENTS = [[null, null], [1, 1], ['c', 'd'], ['aquecer', 'aquecer']];
+// Each is warmed for client 0, which no path names (ids start at 1): the
+// functions answer cliente_nao_encontrado without moving anything (the batch
+// function still runs, and so plans, its UPDATE and INSERT, over no row). Not
+// NULL: the functions refuse a NULL client as no transaction the API sends.
+const NO_CLIENT = [0, 1, 'c', 'aquecer'];
+const NO_CLIENTS = [[0, 0], [1, 1], ['c', 'd'], ['aquecer', 'aquecer']];
 export const TRANSACTION_QUERY: PreparedQuery = {
   name: 'registrar_transacao', text: 'SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)',
   functions: ['registrar_transacao'], warmUp: NO_CLIENT,
@@ -81,12 +81,12 @@ export interface TransactionCallOptions {
 }
 
 function call(database: Database, batch: PendingTransaction[], options: TransactionCallOptions): Promise<Row[] | QueryFailure> {
-  const keyed = batch.some((pending) => pending.idempotencyKey !== undefined || pending.apiKeyId !== undefined);
+  const keyed = batch.some((pending) => pending.idempotencyKey !== undefined || pending.apiKeyProof !== undefined);
   if (batch.length === 1) {
-    const [{ clientId, request, idempotencyKey, apiKeyId }] = batch as [PendingTransaction];
+    const [{ clientId, request, idempotencyKey, apiKeyProof }] = batch as [PendingTransaction];
     const values = [clientId, request.valor, request.tipo, request.descricao];
     if (!keyed) return database.query(TRANSACTION_QUERY.name, TRANSACTION_QUERY.text, values);
-    const keyedValues = [...values, idempotencyKey ?? null, options.idempotencyKeyWaitMsMax, apiKeyId ?? null];
+    const keyedValues = [...values, idempotencyKey ?? null, options.idempotencyKeyWaitMsMax, apiKeyProof ?? null];
     return database.query(TRANSACTION_KEYED_QUERY.name, TRANSACTION_KEYED_QUERY.text, keyedValues);
   }
   const columns = [
@@ -98,8 +98,9 @@ function call(database: Database, batch: PendingTransaction[], options: Transact
   if (!keyed) return database.query(TRANSACTION_BATCH_QUERY.name, TRANSACTION_BATCH_QUERY.text, columns);
   const idempotencyKeys = batch.some((pending) => pending.idempotencyKey !== undefined)
     ? batch.map((pending) => pending.idempotencyKey ?? null) : null;
-  const apiKeyIds = batch.some((pending) => pending.apiKeyId !== undefined) ? batch.map((pending) => pending.apiKeyId ?? null) : null;
-  const values = [...columns, idempotencyKeys, options.idempotencyKeyWaitMsMax, apiKeyIds];
+  const apiKeyProofs = batch.some((pending) => pending.apiKeyProof !== undefined)
+    ? batch.map((pending) => pending.apiKeyProof ?? null) : null;
+  const values = [...columns, idempotencyKeys, options.idempotencyKeyWaitMsMax, apiKeyProofs];
   return database.query(TRANSACTION_BATCH_KEYED_QUERY.name, TRANSACTION_BATCH_KEYED_QUERY.text, values);
 }
 

@@ -52,7 +52,8 @@ export type AnyApiOperation = ApiOperation<any, any>;
 export function clientRead<Answer>(serialize: (answer: Exclude<Answer, Failure>) => string): Handle<number, Answer> {
   return ({ ledger, book }, exchange, request, submit) => {
     const clientId = parseClientId(request.getParameter(0));
-    const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read');
+    const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read',
+      request.getHeader('x-real-ip'));
     if (apiKey instanceof Failure) return replyFailure(book, exchange, apiKey);
     if (clientId === undefined) return replyFailure(book, exchange, failures.clientNotFound);
     book.replyAfter(exchange, submit(clientId),

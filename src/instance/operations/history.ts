@@ -26,7 +26,8 @@ const PAGES_IN_FLIGHT_MAX = 1;
 
 const handle: Handle<HistoryRead, HistoryAnswer> = ({ ledger, book }, exchange, request, submit) => {
   const clientId = parseClientId(request.getParameter(0));
-  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read');
+  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read',
+    request.getHeader('x-real-ip'));
   if (apiKey instanceof Failure) return replyFailure(book, exchange, apiKey);
   if (clientId === undefined) return replyFailure(book, exchange, failures.clientNotFound);
   const query = parseHistoryQuery(clientId, request.getQuery());

@@ -41,7 +41,8 @@ function replyTransaction(context: RouteContext, exchange: Exchange, tipo: 'c' |
 const handle: Handle<PendingTransaction, TransactionAnswer> = (context, exchange, request, submit) => {
   const { ledger, book } = context;
   const clientId = parseClientId(request.getParameter(0));
-  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'write');
+  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'write',
+    request.getHeader('x-real-ip'));
   const header = readIdempotencyKeyHeader(request);
   const idempotencyKey = header instanceof Failure ? header : parseIdempotencyKey(header);
   // The body is read first even when the key is refused: answering before
@@ -52,7 +53,8 @@ const handle: Handle<PendingTransaction, TransactionAnswer> = (context, exchange
     if (idempotencyKey instanceof Failure) return replyFailure(book, exchange, idempotencyKey);
     const transaction = parseTransactionBody(body);
     if (transaction instanceof Failure) return replyFailure(book, exchange, transaction);
-    book.replyAfter(exchange, submit({ clientId, request: transaction, idempotencyKey, apiKeyId: apiKey?.id }),
+    const pending = { clientId, request: transaction, idempotencyKey, apiKeyProof: apiKey?.proof };
+    book.replyAfter(exchange, submit(pending),
       (answer) => replyTransaction(context, exchange, transaction.tipo, answer));
   };
   const tooLarge = () => replyFailure(book, exchange, failures.bodyTooLarge);
@@ -65,7 +67,8 @@ const DESCRIPTION = {
   summary: 'Apply a credit or a debit',
   description: 'Applies it at once, or refuses a debit that would take the balance below `-limite` '
     + '(422, nothing moves). '
-    + `With an \`${IDEMPOTENCY_KEY_HEADER}\` header, the first request with that key (per client) is applied once `
+    + `With an \`${IDEMPOTENCY_KEY_HEADER}\` header, the first request with that key (per client, and per API key `
+    + 'with API keys on) is applied once '
     + 'and its outcome stored with it; '
     + 'a retry with the same key and the same body gets that outcome again, byte for byte, '
     + `marked by \`${REPLAYED_HEADER}: true\`, `
