@@ -104,6 +104,13 @@ export const SETTINGS = {
   adminBasePort: integer({ env: 'CREBITO_ADMIN_BASE_PORT', default: 9201, min: 0, max: 65535, readers: STACK, meaning: 'instance N\'s admin listener (`/metrics`) is 127.0.0.1 on this port + N - 1; `0`: any free port (state.json and the log say which)' }),
   prometheus: choice({ env: 'CREBITO_PROMETHEUS', default: 'off', choices: ['off', 'on'], readers: STACK, meaning: '`on` also starts Prometheus (Debian: `apt-get install prometheus`), scraping every instance; its data in `<data>/prometheus`' }),
   prometheusPort: integer({ env: 'CREBITO_PROMETHEUS_PORT', default: 9090, min: 1, max: 65535, readers: STACK, meaning: 'where that Prometheus serves its UI and API, on 127.0.0.1' }),
+  events: choice({ env: 'CREBITO_EVENTS', default: 'off', choices: ['off', 'on'], readers: STACK, meaning: '`on`: every committed transaction published to RabbitMQ by a publisher process, and a local RabbitMQ unless `CREBITO_EVENTS_URL` names one (docs/events.md)' }),
+  eventsUrl: text({ env: 'CREBITO_EVENTS_URL', default: undefined, defaultShown: 'unset: the launcher\'s own RabbitMQ', readers: STACK, meaning: 'an existing broker for the change stream, `amqp://user:password@host:port/vhost`' }),
+  eventsBrokerPort: integer({ env: 'CREBITO_EVENTS_BROKER_PORT', default: 5682, min: 1024, max: 30_000, readers: STACK, meaning: 'the local RabbitMQ\'s AMQP port on 127.0.0.1; its Erlang ports are the next two (below 30000: RabbitMQ 3.10 failed to start its distribution on 36189)' }),
+  eventsAdminPort: integer({ env: 'CREBITO_EVENTS_ADMIN_PORT', default: 9199, min: 0, max: 65535, readers: STACK, meaning: 'where the change stream\'s publisher serves `/health` and `/metrics` on 127.0.0.1; `0`: any free port (state.json says which)' }),
+  eventsAdminListen: text({ env: 'CREBITO_EVENTS_ADMIN_LISTEN', default: undefined, defaultShown: 'unset: 127.0.0.1 on `CREBITO_EVENTS_ADMIN_PORT`', readers: STACK, meaning: 'the publisher\'s `/health` and `/metrics` as `host:port` (the launcher sets it; docker compose\'s events profile too)' }),
+  eventsWalKeepMb: integer({ env: 'CREBITO_EVENTS_WAL_KEEP_MB', default: 4096, min: 64, max: 1_048_576, readers: STACK, meaning: 'the embedded PostgreSQL\'s `max_slot_wal_keep_size` with the stream on: the WAL a stalled stream may hold back before its slot is lost (docs/events.md)' }),
+  eventsDatabaseUrl: text({ env: 'CREBITO_EVENTS_DATABASE_URL', default: undefined, defaultShown: 'unset: the superuser\'s', readers: STACK, meaning: 'the database as the change stream reads it, a role with REPLICATION (needed with `DATABASE_URL`\'s server)' }),
   prometheusScrapeIntervalMs: integer({ env: 'CREBITO_PROMETHEUS_SCRAPE_INTERVAL_MS', default: 5000, min: 100, max: 600_000, readers: STACK, meaning: 'how often that Prometheus scrapes each instance' }),
   prometheusBinary: text({ env: 'PROMETHEUS_BINARY', default: undefined, defaultShown: 'unset: found', readers: STACK, meaning: 'the Prometheus program `CREBITO_PROMETHEUS=on` runs, instead of the one found on `PATH` or in `/usr/bin`, `/usr/local/bin`' }),
   metrics: choice({ env: 'CREBITO_METRICS', default: 'on', choices: ['on', 'off'], readers: BOTH, meaning: '`off` records no metrics (`/metrics` is then empty): for measuring what they cost' }),
@@ -121,7 +128,8 @@ export const SETTINGS = {
   writesInFlightMax: integer({
     env: 'CREBITO_WRITES_IN_FLIGHT_MAX', formerEnv: 'CREBITO_BATCHES_IN_FLIGHT_MAX',
     default: 1, min: 1, max: 200, readers: BOTH,
-    meaning: 'transaction calls in flight per instance, each holding a pooled connection',
+    meaning: 'transaction calls in flight per instance, each holding a pooled connection; past the first, only while '
+      + 'the call in flight carries at most two requests (a light load), and never with a client it holds',
   }),
   readsInFlightMax: integer({
     env: 'CREBITO_READS_IN_FLIGHT_MAX', default: 2, min: 1, max: 200, readers: BOTH,

@@ -18,6 +18,7 @@ import { INSTANCE_ENTRY } from './paths.js';
 import { holdsListeningPort, processGroupMembers } from './processes.js';
 import { Supervised } from './supervisor.js';
 import type { TlsPlan } from './tls.js';
+import { postgresSettingsFor, readEventsConfig } from '../events/config.js';
 
 // An instance's own drain deadline, and a margin for closing its pool.
 const INSTANCE_STOP_MARGIN_MS = 2000;
@@ -50,7 +51,14 @@ export function superviseDatabase(config: LauncherConfig, runDirectory: string, 
   const location = embeddedPostgresLocation(config, runDirectory);
   return new Supervised({
     name: 'PostgreSQL',
-    start: () => startEmbeddedPostgres({ ...location, mode: config.databaseMode, log: hooks.log, ...archivingOptions(backup) }),
+    start: () => {
+      const archiving = archivingOptions(backup);
+      const events = postgresSettingsFor(readEventsConfig(process.env), location.dataDirectory);
+      return startEmbeddedPostgres({
+        ...location, mode: config.databaseMode, log: hooks.log,
+        extraSettings: [...events, ...(archiving.extraSettings ?? [])], extraEnvironment: archiving.extraEnvironment,
+      });
+    },
     ...hooks,
   });
 }

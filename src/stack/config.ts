@@ -48,6 +48,11 @@ export function connectionsPerInstance(settings: { poolClientsMax: number; auth:
 export function checkConnectionBudget(instanceCount: number, connectionsEach: number, availableConnections: number): void {
   const needed = instanceCount * connectionsEach + SPARE_DATABASE_CONNECTIONS;
   if (needed > availableConnections) {
-    throw new Error(`${SETTINGS.instanceCount.env} (${instanceCount}) × ${connectionsEach} (${SETTINGS.poolClientsMax.env}, 1 for the breaker's probe, and 1 with ${SETTINGS.auth.env}=keys) + ${SPARE_DATABASE_CONNECTIONS} spare need ${needed} database connections; the database allows ${availableConnections}`);
+    throw new Error(
+      `${SETTINGS.instanceCount.env} (${instanceCount}) × ${connectionsEach} `
+      + `(${SETTINGS.poolClientsMax.env}, 1 for the breaker's probe, and 1 with ${SETTINGS.auth.env}=keys) `
+      + `+ ${SPARE_DATABASE_CONNECTIONS} spare need ${needed} database connections; `
+      + `the database allows ${availableConnections}`,
+    );
   }
 }

@@ -34,6 +34,8 @@ export interface StackDatabase {
    * it from PGPASSWORD, ~/.pgpass or, with HA, the passwords file).
    */
   toolsUrl(): string;
+  /** The superuser's, password included, for the change stream's replication connection (events/); undefined for DATABASE_URL's server. */
+  superuserUrl(): string | undefined;
   state(): DatabaseState;
 }
 
@@ -74,6 +76,7 @@ function embedded(config: LauncherConfig, runDirectory: string, hooks: Supervisi
     instanceUrl: () => supervised.latest?.databaseUrl,
     ownerUrl: () => supervised.latest?.ownerUrl,
     toolsUrl: () => supervised.latest?.adminUrl ?? '',
+    superuserUrl: () => supervised.latest?.adminUrl,
     state: () => {
       const postgres = supervised.latest;
       return {
@@ -94,6 +97,7 @@ function external(config: LauncherConfig, hooks: SupervisionHooks): StackDatabas
     instanceUrl: () => instanceUrl,
     ownerUrl: () => ownerUrl,
     toolsUrl: () => withoutPassword(ownerUrl),
+    superuserUrl: () => undefined,
     state: () => ({ databaseMode: null, postgres: null }),
   };
 }
@@ -109,6 +113,7 @@ function ha(config: LauncherConfig, hooks: SupervisionHooks): StackDatabase {
     // The HA nodes take passwords over TCP; the tools (checker, bench) need
     // the superuser's: state.json names the file that holds it.
     toolsUrl: () => withoutPassword(cluster.databaseUrl),
+    superuserUrl: () => cluster.databaseUrl,
     state: () => ({
       databaseMode: config.databaseMode,
       postgres: null,

@@ -47,8 +47,9 @@ export interface EmbeddedPostgresOptions {
   port: number;
   mode: DatabaseMode;
   log: StackLog;
-  /** More server settings (name=value) and environment, e.g. WAL archiving (backup/launcher.ts). */
+  /** More -c settings, such as the change stream's (events/config.ts) and WAL archiving (backup/launcher.ts). */
   extraSettings?: string[];
+  /** More environment for the server, such as the backup key archive_command needs (backup/launcher.ts). */
   extraEnvironment?: Record<string, string>;
 }
 
@@ -258,7 +259,7 @@ const DIAGNOSTIC_SETTINGS = [
 ];
 
 /** The server's settings, as -c arguments. */
-function serverSettings(socketDirectory: string, port: number, mode: DatabaseMode, extra: string[]): string[] {
+function serverSettings(socketDirectory: string, port: number, mode: DatabaseMode, extraSettings: string[]): string[] {
   const settings = [
     // No TCP at all: only the unix socket, in a directory only its owner enters.
     'listen_addresses=',
@@ -267,7 +268,7 @@ function serverSettings(socketDirectory: string, port: number, mode: DatabaseMod
     `max_connections=${EMBEDDED_MAX_CONNECTIONS}`,
     ...modeSettings(mode),
     ...DIAGNOSTIC_SETTINGS,
-    ...extra,
+    ...extraSettings,
   ];
   return settings.flatMap((setting) => ['-c', setting]);
 }

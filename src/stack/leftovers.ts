@@ -32,6 +32,9 @@ function findLeftovers(runDirectory: string): Leftover[] {
   const recorded = [
     { record: state.nginx, signal: 'SIGQUIT' as const },
     ...(Array.isArray(state.instances) ? state.instances : []).map((record) => ({ record, signal: 'SIGTERM' as const })),
+    // The change stream's broker outlives a killed launcher and holds its port.
+    { record: state.events?.broker, signal: 'SIGTERM' as const },
+    { record: state.events?.publisher, signal: 'SIGTERM' as const },
   ];
   return [
     ...recorded.flatMap(({ record, signal }) => (isSameProcess(record) ? [{ identity: record, signal }] : [])),

@@ -29,6 +29,7 @@ import { stateFilePath, writeStackState, type RecordedProcess, type StackState }
 import { Supervised } from './supervisor.js';
 import { prepareTls, type TlsPlan } from './tls.js';
 import { formerNamesSet } from '../shared/settings.js';
+import { EventsStack } from '../events/launch.js';
 
 // The stack is up once every instance says its database answers (/ready).
 const INSTANCES_READY_TIMEOUT_MS = 30_000;
@@ -52,6 +53,8 @@ interface Stack {
   /** HTTPS at nginx, when on. */
   tls: TlsPlan | undefined;
   prometheus: { plan: PrometheusPlan; supervised: Supervised } | undefined;
+  /** CREBITO_EVENTS=on: the change stream's broker and publisher (docs/events.md). */
+  events: EventsStack | undefined;
   /** Which instances nginx sends new requests to (the liveness watches take them out and put them back). */
   rotation: Rotation;
   /** One liveness watch per instance, once they have started. */
@@ -99,6 +102,7 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     nginx: nginxBinary === undefined ? undefined : superviseNginx(config, { runDirectory, binary: nginxBinary, listenAddresses, workerUser: access.nginxWorker, tls }, hooks),
     tls,
     prometheus: planPrometheus(config, hooks),
+    events: EventsStack.plan(config.dataDirectory, () => replicationUrlOf(stack), hooks),
     rotation: new Rotation({
       names: instances.map((instance) => instance.name),
       markerOf: nginxBinary === undefined ? undefined : (index) => outOfRotationMarker(runDirectory, index),
@@ -120,7 +124,13 @@ function planPrometheus(config: LauncherConfig, hooks: SupervisionHooks): Stack[
 }
 
 function adminTargets(stack: Stack): { name: string; admin: string }[] {
-  return stack.instances.flatMap((instance, index) => (stack.admins[index] === null ? [] : [{ name: instance.name, admin: stack.admins[index]! }]));
+  const instances = stack.instances.flatMap((instance, index) => (stack.admins[index] === null ? [] : [{ name: instance.name, admin: stack.admins[index]! }]));
+  return [...instances, ...(stack.events?.adminTargets() ?? [])];
+}
+
+/** The change stream reads the replication slot as a superuser (or CREBITO_EVENTS_DATABASE_URL's role, which needs REPLICATION). */
+function replicationUrlOf(stack: Stack): string {
+  return process.env.CREBITO_EVENTS_DATABASE_URL || (stack.database.superuserUrl() ?? ownerUrlOf(stack));
 }
 
 /** The database to give an instance at its (re)start: as the embedded server last started, or as configured. */
@@ -154,6 +164,7 @@ function writeState(stack: Stack): void {
     })),
     prometheus: stack.prometheus === undefined ? null : { ...recorded(stack.prometheus.supervised), url: `http://127.0.0.1:${stack.prometheus.plan.port}` },
     ...stack.database.state(),
+    ...(stack.events === undefined ? {} : { events: stack.events.state() }),
   };
   writeStackState(stack.runDirectory, state);
 }
@@ -205,6 +216,7 @@ async function stop(stack: Stack, reason: string, exitCode: number): Promise<voi
   await stack.nginx?.stop();
   await stack.prometheus?.supervised.stop();
   await Promise.all(stack.instances.map((instance) => instance.stop()));
+  await stack.events?.stop();
   await stack.database.stop();
   fs.rmSync(stateFilePath(stack.runDirectory), { force: true });
   stack.lock.release();
@@ -227,7 +239,12 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stopStack?.('SIGINT', 0));
   process.on('SIGTERM', () => void stopStack?.('SIGTERM', 0));
 
+  // Beside the database; its failure is reported when awaited, not as an unhandled rejection.
+  const brokerStarting = stack.events?.startBroker();
+  brokerStarting?.catch(() => undefined);
   await startDatabase(stack);
+  await brokerStarting;
+  await stack.events?.startPublisher();
   sayHowToReach(stack);
   await Promise.all(stack.instances.map((instance) => instance.start()));
   stack.liveness = stack.instances.map((instance, index) => watchLiveness({

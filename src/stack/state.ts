@@ -29,6 +29,8 @@ export interface StackState {
   prometheus: (RecordedProcess & { url: string }) | null;
   /** The server started last (while it is being restarted, the one that died). */
   postgres: (ProcessIdentity & { dataDirectory: string }) | null;
+  /** With CREBITO_EVENTS=on: the change stream's publisher and broker (docs/events.md); otherwise absent. */
+  events?: EventsState;
   /** With CREBITO_HA=on: every database node, its role and processes; otherwise absent. */
   databaseNodes?: DatabaseNodeState[];
   /**
@@ -37,6 +39,12 @@ export interface StackState {
    * into the URLs above for the tools. state.json itself holds no secret.
    */
   passwordsFile?: string;
+}
+
+/** What state.json records of the change stream (events/launch.ts): the publisher, and the broker (its pid only when the launcher runs it). */
+export interface EventsState {
+  publisher: RecordedProcess & { admin: string | null };
+  broker: { url: string } & Partial<RecordedProcess>;
 }
 
 /** A supervised process: its identity, or no pid while it is being restarted. */

@@ -42,7 +42,10 @@ export function checkTlsSettings(settings: TlsSettings): void {
   }
   const on = settings.tlsCertificate !== undefined || settings.tls === 'self-signed';
   if (!on && settings.plainHttp !== 'keep') {
-    throw new Error(`${SETTINGS.plainHttp.env}=${settings.plainHttp} needs TLS on: set ${SETTINGS.tlsCertificate.env} and ${SETTINGS.tlsKey.env}, or ${SETTINGS.tls.env}=self-signed`);
+    throw new Error(
+      `${SETTINGS.plainHttp.env}=${settings.plainHttp} needs TLS on: `
+      + `set ${SETTINGS.tlsCertificate.env} and ${SETTINGS.tlsKey.env}, or ${SETTINGS.tls.env}=self-signed`,
+    );
   }
   if (on && settings.tlsPort === settings.port) throw new Error(`${SETTINGS.tlsPort.env} and ${SETTINGS.port.env} must differ (both are ${settings.port})`);
 }
@@ -92,6 +95,9 @@ function ensureSelfSigned(directory: string, log: StackLog): { certificatePath: 
   ], { encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`openssl could not make a self-signed certificate:\n${made.stderr.trim()}`);
   fs.chmodSync(files.keyPath, 0o600);
-  log.warn(`${SETTINGS.tls.env}=self-signed: made a certificate for localhost, valid ${SELF_SIGNED_VALIDITY_DAYS} days, in ${directory} (clients must be told to trust ${files.certificatePath}; not for production)`);
+  log.warn(
+    `${SETTINGS.tls.env}=self-signed: made a certificate for localhost, valid ${SELF_SIGNED_VALIDITY_DAYS} days, `
+    + `in ${directory} (clients must be told to trust ${files.certificatePath}; not for production)`,
+  );
   return files;
 }

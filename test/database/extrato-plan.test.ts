@@ -51,7 +51,8 @@ describe('the statement\'s plan', () => {
   it.each([
     ['generic', true, 'force_generic_plan'], ['generic', false, 'force_generic_plan'],
     ['custom', true, 'force_custom_plan'], ['custom', false, 'force_custom_plan'],
-  ] as const)('regression: a %s plan an instance session makes on an empty table (read after 20,000 inserts: %s) takes the newest rows by the index, without sorting them', async (_, grow, mode) => {
+  ] as const)('regression: a %s plan an instance session makes on an empty table (read after 20,000 inserts: %s) '
+    + 'takes the newest rows by the index, without sorting them', async (_, grow, mode) => {
     const plan = await keptPlan(SESSION_OPTIONS, { grow }, mode);
     expect(plan).toMatch(/Index Scan using transacoes_cliente_id_id_desc on transacoes/);
     expect(plan).not.toMatch(/Seq Scan on transacoes|Bitmap Heap Scan on transacoes|Sort Key: tr\.id/);

@@ -163,7 +163,9 @@ describe('shared commits: registrar_transacoes', () => {
         await batch(`antes${round}`);
         await single(`antes${round}`);
       }
-      await scratch.query("INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo) SELECT 4, 'muitas' || g, 1, 'c', 'x', 'aplicada', 0, 0 FROM generate_series(1, 20000) g");
+      await scratch.query(`
+        INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo)
+        SELECT 4, 'muitas' || g, 1, 'c', 'x', 'aplicada', 0, 0 FROM generate_series(1, 20000) g`);
       for (const setting of ["LOAD 'auto_explain'", 'SET auto_explain.log_min_duration = 0', 'SET auto_explain.log_nested_statements = on', "SET auto_explain.log_level = 'notice'"]) await session.query(setting);
       await batch('depois');
       await single('depois');

@@ -17,7 +17,9 @@ beforeAll(async () => {
   // A rule the service does not know, standing for any row that passes
   // validation and then breaks a rule of the schema.
   await database.query("ALTER TABLE transacoes ADD CONSTRAINT teste_veneno CHECK (descricao <> 'veneno')");
-  instance = await startInstance({ databaseUrl: database.url });
+  // One transaction call at a time: the requests after the held one must all wait for it (with a spare slot,
+  // the first of another client would go at once, alone).
+  instance = await startInstance({ databaseUrl: database.url, environment: { CREBITO_BATCHES_IN_FLIGHT_MAX: '1' } });
 });
 
 afterAll(async () => {

@@ -9,10 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { cgroupsUnavailableReason } from '../../tools/bench/limits/cgroups.js';
 import type { BenchReport } from '../../tools/bench/report/report.js';
+import type { LatencyLimit } from '../../tools/bench/latency/public-latency.js';
 import { freePort } from '../../tools/harness/stack.js';
 
 const SATURATION = ['http-floor', 'db-transacao', 'db-extrato', 'transacoes', 'extrato', 'mix'];
-const FIXED_RATES = ['mix@public', 'http-floor@public', 'mix@public-warm', 'db-mix@public', ...['25%', '50%', '75%'].flatMap((rate) => [`http-floor@${rate}`, `mix@${rate}`])];
+const FIXED_RATES = ['mix@public', 'http-floor@public', 'mix@public-warm', 'db-alone@public', ...['25%', '50%', '75%'].flatMap((rate) => [`http-floor@${rate}`, `mix@${rate}`])];
 
 describe('npm run bench -- --smoke', () => {
   it('runs every scenario against a stack of its own, and under the compose limits, with zero errors and zero inconsistencies', async () => {
@@ -38,9 +39,20 @@ describe('npm run bench -- --smoke', () => {
     expect(fs.readFileSync(path.join(out, 'smoke.svg'), 'utf8')).toMatch(/^<svg/);
     expect(fs.readFileSync(path.join(out, 'smoke.md'), 'utf8')).toMatch(/\*\*Calibration\*\*/);
     expectLimitedRun(report);
+    expectLatencyLimit(JSON.parse(fs.readFileSync(path.join(out, 'latency-durable.json'), 'utf8')) as LatencyLimit);
     fs.rmSync(out, { recursive: true, force: true });
-  });
+    // As long as the bench itself may take: a busy machine stretches every one of its runs.
+  }, 180_000);
 });
+
+/** The public rate against its limit: both references ran by their second generators, and the breakdown read every hop. */
+function expectLatencyLimit(latency: LatencyLimit): void {
+  expect(latency.limit.p50).toBeCloseTo(latency.floor.p50 + latency.database.p50, 6);
+  expect(latency.references.map((reference) => reference.name)).toEqual(['db-alone@public, by pgbench', 'http-floor@public, by wrk (paced)']);
+  for (const reference of latency.references) expect(reference.latencyMs.p50, reference.name).toBeGreaterThan(0);
+  const hops = latency.breakdown?.hops.map((hop) => hop.hop).join('\n') ?? '';
+  for (const hop of [/nginx itself/, /instance: first byte/, /PostgreSQL: execute registrar_transacao/]) expect(hops).toMatch(hop);
+}
 
 /** Where cgroups can be made, the limited run ran with every part of the stack inside its limits' groups; elsewhere it says why not. */
 function expectLimitedRun(report: BenchReport): void {

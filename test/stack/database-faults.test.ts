@@ -87,6 +87,8 @@ describe('PostgreSQL frozen, then thawed', () => {
 
     const firstUnsent = answers.findIndex((answer) => answer.code === 'banco_indisponivel');
     console.log(`freeze: ${answers.length} answers, slowest ${Math.max(...answers.map((answer) => answer.elapsedMs)).toFixed(0)} ms; `
-      + `breaker answering from request ${firstUnsent + 1}; ready again ${(performance.now() - thawedAt).toFixed(0)} ms after SIGCONT (waited ${recoveredMs!.toFixed(0)} ms)`);
+      + `breaker answering from request ${firstUnsent + 1}; `
+      + `ready again ${(performance.now() - thawedAt).toFixed(0)} ms after SIGCONT `
+      + `(waited ${recoveredMs!.toFixed(0)} ms)`);
   });
 });

@@ -23,7 +23,10 @@ let database: TestDatabase;
 let instanceRole: pg.Client;
 /** A session as the superuser, which may SET ROLE to any other. */
 let admin: pg.Client;
-/** Every table of the schema, read from the catalogue so that a new one is covered too, with one of its columns (not an identity: those refuse an update for another reason). */
+/**
+ * Every table of the schema, read from the catalogue so that a new one is covered too, with one of its columns
+ * (not an identity: those refuse an update for another reason).
+ */
 let tables: { table: string; column: string }[];
 /** A role with every privilege on transacoes that is not its owner. */
 const writerRole = `crebito_teste_escritor_${randomBytes(4).toString('hex')}`;
@@ -34,7 +37,9 @@ beforeAll(async () => {
   admin = new pg.Client({ connectionString: database.adminUrl });
   await Promise.all([instanceRole.connect(), admin.connect()]);
   tables = (await admin.query<{ table: string; column: string }>(`
-    SELECT c.relname AS table, (SELECT min(a.attname) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attidentity = '') AS column
+    SELECT c.relname AS table,
+           (SELECT min(a.attname) FROM pg_attribute a
+             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attidentity = '') AS column
       FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' ORDER BY 1`)).rows;
   await admin.query(`CREATE ROLE ${writerRole} NOLOGIN`);
   await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON transacoes TO ${writerRole}`);

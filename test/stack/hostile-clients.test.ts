@@ -102,7 +102,8 @@ describe('hostile clients through nginx', () => {
       socket.on('error', () => undefined);
       return socket;
     });
-    const request = 'POST /clientes/1/transacoes HTTP/1.1\r\nHost: slow\r\nContent-Type: application/json\r\nContent-Length: 44\r\n\r\n{"valor": 1, "tipo": "c", "descricao": "x"}';
+    const request = 'POST /clientes/1/transacoes HTTP/1.1\r\nHost: slow\r\nContent-Type: application/json\r\n'
+      + 'Content-Length: 44\r\n\r\n{"valor": 1, "tipo": "c", "descricao": "x"}';
     let offset = 0;
     const trickle = setInterval(() => {
       for (const socket of sockets) if (!socket.destroyed) socket.write(request.slice(offset, offset + 1));

@@ -133,7 +133,8 @@ describe('retries after a failure', () => {
     const blocker = await holdTransactionInserts(database.adminUrl);
     const socket = net.connect(stack.port, '127.0.0.1');
     socket.on('error', () => undefined);
-    socket.write(`POST /clientes/4/transacoes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nIdempotency-Key: ${key}\r\nContent-Length: ${payload.length}\r\n\r\n${payload}`);
+    socket.write(`POST /clientes/4/transacoes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n`
+      + `Idempotency-Key: ${key}\r\nContent-Length: ${payload.length}\r\n\r\n${payload}`);
     await waitForOrThrow('the request waiting on the table lock', async () => (await database.query(
       "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%registrar_transac%'")).length > 0, RECOVERY);
     socket.destroy();

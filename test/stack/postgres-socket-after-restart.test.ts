@@ -47,7 +47,8 @@ async function serves(listen: string): Promise<boolean> {
 }
 
 describe('regression: restarted PostgreSQL, stranded instances', () => {
-  it('after a crash of a PostgreSQL whose socket lives outside the data directory, both instances serve again, and stopping leaves no socket directory', async () => {
+  it('after a crash of a PostgreSQL whose socket lives outside the data directory, both instances serve again, '
+    + 'and stopping leaves no socket directory', async () => {
     stack = await startStack({ port: await freePort(), dataDirectory: dataDirectoryForcingSocketFallback() });
     const before = stack.state();
     const socketDirectory = socketDirectoryOf(before.databaseUrl);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { waitFor } from '../../src/shared/wait.js';
 import { findPrometheus } from '../../src/stack/prometheus.js';
+import { PublisherMetrics } from '../../src/events/publisher/metrics.js';
 import { freePort, getFromListenAddress, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
 import { getStatement, postTransaction } from '../support/http.js';
 
@@ -86,10 +87,10 @@ describe('the Grafana dashboard (observability/grafana/dashboards/crebito.json)'
     { panels: { title: string; targets: { expr: string }[] }[] };
   const expressions = dashboard.panels.flatMap((panel) => panel.targets.map((target) => ({ panel: panel.title, expr: target.expr })));
 
-  /** Every series name an instance exports, histograms with their _bucket, _sum and _count. */
+  /** Every series name an instance (or the change stream's publisher) exports, histograms with their _bucket, _sum and _count. */
   async function exportedNames(): Promise<Set<string>> {
     const admin = stack.state().instances[0]!.admin!;
-    const text = (await getFromListenAddress(admin, '/metrics', 5000))!.body;
+    const text = (await getFromListenAddress(admin, '/metrics', 5000))!.body + await new PublisherMetrics().render();
     const names = new Set<string>();
     for (const [, name, kind] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
       names.add(name!);

@@ -65,7 +65,8 @@ describe('both instances serve', () => {
   // shared calls then went after the same row, and the one that found it
   // held answered cliente_ocupado and sent it again after a pause: with
   // replicated commits, half the transactions a second (docs/ha-measurements.md, Cost).
-  it('regression: one client\'s transactions alternated between the instances, whose calls collided on its row; they go to one home instance, and the clients are spread', async () => {
+  it('regression: one client\'s transactions alternated between the instances, whose calls collided on its row; '
+    + 'they go to one home instance, and the clients are spread', async () => {
     const homes = new Map<number, Set<string>>();
     for (let round = 0; round < 4; round++) {
       for (let clientId = 1; clientId <= 5; clientId++) {

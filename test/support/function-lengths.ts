@@ -10,10 +10,15 @@ export interface FunctionLength {
   head: string;
 }
 
+// A method's head, in three parts so that each fits on a line: modifiers, not a statement's keyword, the signature.
+const METHOD_MODIFIERS = /^\s*(?:(?:public|private|protected|static|override|readonly|async|get|set)\s+)*/.source;
+const NOT_A_STATEMENT = /(?!(?:if|for|while|switch|catch|with)\b)/.source;
+const METHOD_SIGNATURE = /[A-Za-z_$][\w$]*\s*(?:<[^>]*>)?\s*\([^;]*\)\s*(?::\s*[^=;]+)?$/.source;
+
 const FUNCTION_HEAD = [
   /\bfunction\b[^{]*$/, // function name(...) {  and  function (...) {
   /=>\s*$/, // (...) => {
-  /^\s*(?:(?:public|private|protected|static|override|readonly|async|get|set)\s+)*(?!(?:if|for|while|switch|catch|with)\b)[A-Za-z_$][\w$]*\s*(?:<[^>]*>)?\s*\([^;]*\)\s*(?::\s*[^=;]+)?$/, // name(...): Type {
+  new RegExp(METHOD_MODIFIERS + NOT_A_STATEMENT + METHOD_SIGNATURE), // name(...): Type {
 ];
 
 // After one of these, a slash starts a regular expression rather than a division.

@@ -131,7 +131,8 @@ export function defineRaceTests(target: () => RaceTarget): void {
     it('connections closed right after sending a transaction leave both instances serving and the books balanced', async () => {
       const clientId = 5;
       const payload = JSON.stringify({ valor: 3, tipo: 'c', descricao: 'sumiu' });
-      const request = `POST /clientes/${clientId}/transacoes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`;
+      const request = `POST /clientes/${clientId}/transacoes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n`
+        + `Content-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`;
       await Promise.all(Array.from({ length: 40 }, (_, index) => new Promise<void>((resolve) => {
         const ports = target().ports;
         const socket = net.connect(ports[index % ports.length]!, '127.0.0.1', () => {

@@ -283,3 +283,67 @@ describe('batcher with a budget of database time', () => {
     expect(state.charged).toHaveLength(1);
   });
 });
+
+describe('batcher with a conflict key (a transaction\'s client row)', () => {
+  const byTens = (item: number) => Math.floor(item / 10);
+
+  it('sends a second call at once with the waiting items whose key is not in flight; the others keep their place', async () => {
+    const { calls, batcher } = batcherWith({ inFlightMax: 2, conflictKey: byTens });
+    const first = batcher.submit(11);
+    const answers = [12, 21, 13, 22].map((item) => batcher.submit(item));
+    // 12 waits for 11's call; 21 takes the second slot alone; 13 and 22 find both slots busy.
+    expect(calls.map((call) => call.items)).toEqual([[11], [21]]);
+    expect(batcher.health().waiting).toBe(3);
+    calls[1]!.settle(['b21']);
+    await tick();
+    // Key 1 is still in flight: 12 and 13 wait for it; 22 goes.
+    expect(calls.map((call) => call.items)).toEqual([[11], [21], [22]]);
+    calls[0]!.settle(['a11']);
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[11], [21], [22], [12, 13]]);
+    calls[2]!.settle(['b22']);
+    calls[3]!.settle(['a12', 'a13']);
+    expect(await first).toBe('a11');
+    expect(await Promise.all(answers)).toEqual(['a12', 'b21', 'a13', 'b22']);
+    await tick();
+    expect(batcher.health()).toMatchObject({ inFlight: 0, waiting: 0 });
+  });
+
+  it('lets a late call\'s keys go with its slot', async () => {
+    vi.useFakeTimers();
+    try {
+      const { calls, batcher } = batcherWith({ inFlightMax: 2, conflictKey: byTens, requestTimeoutMs: 100, waitMsMax: 99 });
+      const late = batcher.submit(11);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(await late).toBe('late');
+      const next = batcher.submit(12);
+      expect(calls.map((call) => call.items)).toEqual([[11], [12]]);
+      calls[1]!.settle(['a12']);
+      expect(await next).toBe('a12');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('batcher with spare slots (a second call only while the load is light)', () => {
+  it('uses the second slot while the call in flight is small, and not while a large one is', async () => {
+    const { calls, batcher } = batcherWith({ inFlightMax: 2, spareSlotCallSizeMax: 2 });
+    const answers = [1, 2, 3, 4, 5, 6].map((item) => batcher.submit(item));
+    // 1 goes alone; 2 takes the spare slot (1's call is small); 3..6 wait for a slot.
+    expect(calls.map((call) => call.items)).toEqual([[1], [2]]);
+    calls[0]!.settle(['a1']);
+    await tick();
+    // 3..6 go as one call of four: large, so the spare slot stays unused behind it.
+    expect(calls.map((call) => call.items)).toEqual([[1], [2], [3, 4, 5, 6]]);
+    const late = [7, 8].map((item) => batcher.submit(item));
+    calls[1]!.settle(['a2']);
+    await tick();
+    expect(calls).toHaveLength(3);
+    calls[2]!.settle(['a3', 'a4', 'a5', 'a6']);
+    await tick();
+    expect(calls.map((call) => call.items)).toEqual([[1], [2], [3, 4, 5, 6], [7, 8]]);
+    calls[3]!.settle(['a7', 'a8']);
+    expect(await Promise.all([...answers, ...late])).toEqual(['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8']);
+  });
+});

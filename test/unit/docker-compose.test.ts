@@ -32,6 +32,7 @@ const compose = parse(fs.readFileSync(path.join(PROJECT_ROOT, 'docker-compose.ym
 // What a plain `docker compose up` starts: the services of no profile.
 const services = Object.fromEntries(Object.entries(compose.services).filter(([, service]) => service.profiles === undefined));
 const observability = Object.fromEntries(Object.entries(compose.services).filter(([, service]) => service.profiles?.includes('observability')));
+const events = Object.fromEntries(Object.entries(compose.services).filter(([, service]) => service.profiles?.includes('events')));
 const dockerfile = fs.readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
 
 const MEGABYTES: Record<string, number> = { b: 1 / (1024 * 1024), k: 1 / 1024, kb: 1 / 1024, m: 1, mb: 1, g: 1024, gb: 1024 };
@@ -104,10 +105,31 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('docker-compose.yml, events profile', () => {
+  it('adds RabbitMQ and the publisher only under the profile; the publisher reads the slot as the superuser and publishes to that RabbitMQ', () => {
+    expect(Object.keys(events).sort()).toEqual(['events', 'rabbitmq']);
+    const environment = events.events!.environment!;
+    expect(environment.CREBITO_EVENTS_URL).toMatch(/^amqp:\/\/[^@]+@rabbitmq:5672$/);
+    const database = new URL(environment.CREBITO_EVENTS_DATABASE_URL!);
+    expect([database.username, database.hostname]).toEqual([services.db!.environment!.POSTGRES_USER, 'db']);
+    expect(services.db!.volumes).toContain('./sql/roles/events-replication.sh:/docker-entrypoint-initdb.d/events.sh:ro');
+  });
+
+  it('runs the database with logical decoding and a bound on the WAL a stalled stream holds back', () => {
+    expect(services.db!.command).toEqual(expect.arrayContaining(['wal_level=logical', 'max_slot_wal_keep_size=1GB']));
+  });
+
+  it('builds the publisher from a Dockerfile whose tsconfig holds it', () => {
+    const dockerfileEvents = fs.readFileSync(path.join(PROJECT_ROOT, 'Dockerfile.events'), 'utf8');
+    expect(dockerfileEvents).toContain('tsconfig.events.json');
+    expect(dockerfileEvents).toContain('dist/src/events/publisher/main.js');
+  });
+});
+
 describe('docker-compose.yml, observability profile', () => {
   it('adds Prometheus and Grafana only under the profile, outside the budget', () => {
     expect(Object.keys(observability).sort()).toEqual(['grafana', 'prometheus']);
-    expect(Object.keys(compose.services).sort()).toEqual(['api1', 'api2', 'db', 'grafana', 'nginx', 'prometheus']);
+    expect(Object.keys(compose.services).sort()).toEqual(['api1', 'api2', 'db', 'events', 'grafana', 'nginx', 'prometheus', 'rabbitmq']);
   });
 
   it('has each instance serve /metrics on its admin port, and Prometheus scrape exactly those', () => {

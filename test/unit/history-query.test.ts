@@ -19,7 +19,8 @@ describe('parseHistoryQuery', () => {
   });
 
   it('reads every parameter, percent-encoded or not', () => {
-    const query = `limit=100&before=${cursorOf(3, 42)}&tipo=d&desde=2024-01-17T02%3A34%3A41.217753Z&ate=2024-01-18T00:00:00-03:00&valor_min=1&valor_max=2147483647`;
+    const query = `limit=100&before=${cursorOf(3, 42)}&tipo=d&desde=2024-01-17T02%3A34%3A41.217753Z`
+      + '&ate=2024-01-18T00:00:00-03:00&valor_min=1&valor_max=2147483647';
     expect(parseHistoryQuery(3, query)).toEqual({
       limit: 100, before: { clientId: 3, beforeId: 42, tag }, tipo: 'd',
       since: '2024-01-17T02:34:41.217753Z', until: '2024-01-18T00:00:00-03:00', amountMin: 1, amountMax: 2147483647,

@@ -78,7 +78,11 @@ async function main(): Promise<void> {
       for (const auth of order) {
         const measured = await measureOnce(auth, round, { ...options, key: () => (key ??= makeKey(options.dataDirectory)) });
         runs.push(measured);
-        console.log(`round ${round} auth=${auth}: saturation ${measured.throughputPerS.toFixed(0)} req/s, p99 at ${PUBLIC_TEST_RATE_PER_SECOND} req/s ${measured.publicP99Ms.toFixed(2)} ms, unexpected ${measured.unexpected}, load average ${measured.loadAverage}`);
+        console.log(
+          `round ${round} auth=${auth}: saturation ${measured.throughputPerS.toFixed(0)} req/s, `
+          + `p99 at ${PUBLIC_TEST_RATE_PER_SECOND} req/s ${measured.publicP99Ms.toFixed(2)} ms, `
+          + `unexpected ${measured.unexpected}, load average ${measured.loadAverage}`,
+        );
       }
     }
   } finally {
@@ -87,7 +91,10 @@ async function main(): Promise<void> {
   const of = (auth: Auth) => runs.filter((run) => run.auth === auth);
   const throughputRatio = median(of('keys').map((run) => run.throughputPerS)) / median(of('off').map((run) => run.throughputPerS));
   const p99Ratio = median(of('keys').map((run) => run.publicP99Ms)) / median(of('off').map((run) => run.publicP99Ms));
-  console.log(`medians: saturation with keys / without = ${throughputRatio.toFixed(3)} (bound >= 0.95); p99 at the public rate with keys / without = ${p99Ratio.toFixed(3)} (bound <= 1.10)`);
+  console.log(
+    `medians: saturation with keys / without = ${throughputRatio.toFixed(3)} (bound >= 0.95); `
+    + `p99 at the public rate with keys / without = ${p99Ratio.toFixed(3)} (bound <= 1.10)`,
+  );
   // The two modes of one round run minutes apart at most, so a drift of the
   // shared machine between rounds cancels in a round's ratio; the median of
   // those ratios is the figure to hold against the bounds when rounds differ.
@@ -95,8 +102,15 @@ async function main(): Promise<void> {
     const [keys, off] = [of('keys')[index]!, of('off')[index]!];
     return { throughput: keys.throughputPerS / off.throughputPerS, p99: keys.publicP99Ms / off.publicP99Ms };
   });
-  console.log(`ratios per round (keys / off): saturation ${perRound.map((ratio) => ratio.throughput.toFixed(3)).join(' ')}; p99 ${perRound.map((ratio) => ratio.p99.toFixed(3)).join(' ')}`);
-  console.log(`median of the rounds' ratios: saturation ${median(perRound.map((ratio) => ratio.throughput)).toFixed(3)} (bound >= 0.95); p99 at the public rate ${median(perRound.map((ratio) => ratio.p99)).toFixed(3)} (bound <= 1.10)`);
+  console.log(
+    `ratios per round (keys / off): saturation ${perRound.map((ratio) => ratio.throughput.toFixed(3)).join(' ')}; `
+    + `p99 ${perRound.map((ratio) => ratio.p99.toFixed(3)).join(' ')}`,
+  );
+  console.log(
+    `median of the rounds' ratios: saturation ${median(perRound.map((ratio) => ratio.throughput)).toFixed(3)} `
+    + '(bound >= 0.95); '
+    + `p99 at the public rate ${median(perRound.map((ratio) => ratio.p99)).toFixed(3)} (bound <= 1.10)`,
+  );
   if (runs.some((run) => run.unexpected > 0)) process.exitCode = 1;
 }
 

@@ -145,7 +145,10 @@ async function measure(endpoints: Endpoints, options: { rate: number; seconds: n
       for (const layer of LAYERS) {
         const summary = await timeLayer(endpoints, layer, operation, options.rate, options.seconds);
         if (summary === undefined) continue;
-        console.log(`round ${round} ${operation.padEnd(9)} ${layer.padEnd(8)} p50 ${summary.p50.toFixed(3)}  p99 ${summary.p99.toFixed(3)}  p99.9 ${summary.p999.toFixed(3)} ms`);
+        console.log(
+          `round ${round} ${operation.padEnd(9)} ${layer.padEnd(8)} p50 ${summary.p50.toFixed(3)}  `
+          + `p99 ${summary.p99.toFixed(3)}  p99.9 ${summary.p999.toFixed(3)} ms`,
+        );
         samples.set(`${operation} ${layer}`, [...(samples.get(`${operation} ${layer}`) ?? []), summary]);
       }
     }

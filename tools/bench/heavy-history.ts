@@ -179,7 +179,11 @@ async function interleavedRounds(baseUrl: string, options: PhaseOptions & { roun
     quiet.push(await runPhase(baseUrl, { ...options, durationS: phaseS, readers: 0 }));
     heavy.push(await runPhase(baseUrl, { ...options, durationS: phaseS }));
     const [q, h] = [quiet.at(-1)!.others.summary(), heavy.at(-1)!.others.summary()];
-    console.log(`round ${round}: others' p99 quiet ${q.p99.toFixed(2)} ms, with ${options.readers} readers ${h.p99.toFixed(2)} ms (${(h.p99 / q.p99).toFixed(2)}x); p50 ${q.p50.toFixed(2)} / ${h.p50.toFixed(2)} ms; load average ${loadAverage()}`);
+    console.log(
+      `round ${round}: others' p99 quiet ${q.p99.toFixed(2)} ms, `
+      + `with ${options.readers} readers ${h.p99.toFixed(2)} ms (${(h.p99 / q.p99).toFixed(2)}x); `
+      + `p50 ${q.p50.toFixed(2)} / ${h.p50.toFixed(2)} ms; load average ${loadAverage()}`,
+    );
   }
   return { quiet: pool(quiet), heavy: pool(heavy) };
 }
@@ -196,8 +200,14 @@ async function measure(baseUrl: string, options: PhaseOptions & { rounds: number
   printReaders(within, { label: `one reader at ${options.pagesPerSecond} pages/s`, durationS: options.durationS });
   const { quiet, heavy } = await interleavedRounds(baseUrl, options);
   const [q, h] = [quiet.others.summary(), heavy.others.summary()];
-  console.log(`without heavy readers (${options.rounds} phases pooled): others at ${options.ratePerSecond} req/s: ${summaryLine(q)}, unexpected ${quiet.unexpected}`);
-  console.log(`with ${options.readers} heavy readers (${options.rounds} phases pooled): others at ${options.ratePerSecond} req/s: ${summaryLine(h)}, unexpected ${heavy.unexpected}`);
+  console.log(
+    `without heavy readers (${options.rounds} phases pooled): `
+    + `others at ${options.ratePerSecond} req/s: ${summaryLine(q)}, unexpected ${quiet.unexpected}`,
+  );
+  console.log(
+    `with ${options.readers} heavy readers (${options.rounds} phases pooled): `
+    + `others at ${options.ratePerSecond} req/s: ${summaryLine(h)}, unexpected ${heavy.unexpected}`,
+  );
   printReaders(heavy.heavy!, { label: 'history', durationS: options.durationS });
   console.log(`others' p99 with heavy readers / without = ${(h.p99 / q.p99).toFixed(2)} (goal <= 2); p50 ${(h.p50 / q.p50).toFixed(2)}`);
   return quiet.unexpected + heavy.unexpected;
@@ -219,7 +229,10 @@ async function main(): Promise<void> {
     pagesPerSecond: numberOption(values['pages-per-second'], 'pages-per-second', { min: 1, max: 1000, whole: true }),
   };
   const budget = readSetting(SETTINGS.historyDbMsPerSecond, process.env);
-  console.log(`${SETTINGS.historyDbMsPerSecond.env}=${budget}; ${options.readers} readers; others at ${options.ratePerSecond} req/s; ${options.durationS} s per kind of phase in ${options.rounds} rounds`);
+  console.log(
+    `${SETTINGS.historyDbMsPerSecond.env}=${budget}; ${options.readers} readers; `
+    + `others at ${options.ratePerSecond} req/s; ${options.durationS} s per kind of phase in ${options.rounds} rounds`,
+  );
   const dataDirectory = makeDataDirectory();
   const stack = await startStack({ port: await freePort(), dataDirectory });
   try {

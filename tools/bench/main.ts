@@ -18,6 +18,11 @@
 //                                          # (--readme, its old name, still works)
 //   npm run bench -- --limits off          # without the run under compose limits
 //   npm run bench -- --start --smoke       # a few seconds; fails on any error
+//   npm run bench -- --start --latency-only # the public rate against its limit, and the breakdown
+//
+// Every run also writes results/latency-<mode>.{json,md} and (but --smoke)
+// the mode's section of docs/latency.md: one request at the public rate
+// against the limit the machine allows, and where its time goes (latency/).
 
 import { parseArgs } from 'node:util';
 import { numberOption, readTargetOptions, TARGET_OPTIONS, withTarget, type Target, type TargetOptions } from '../harness/target.js';
@@ -29,6 +34,14 @@ import type { BenchReport } from './report/report.js';
 import { setupFor } from './run-scenario.js';
 import { compare } from './report/targets.js';
 import { measureInstanceRestart, type Startup } from './startup.js';
+import { printLatency, writeLatency } from './latency/latency-report.js';
+import { latencyLimit, runBreakdown, runReferences, uptime, type LatencyLimit, type Reference } from './latency/public-latency.js';
+import type { Breakdown } from './latency/breakdown.js';
+import { percentilesOf } from './latency/limit.js';
+import { measurePublic } from './measure.js';
+import { scenarioNamed, type ScenarioResult } from './report/report.js';
+import { DB_ALONE_NAME } from './latency/db-alone.js';
+import { markPostgresLog } from './latency/hop-sources.js';
 
 /** --smoke: every scenario, briefly, to prove the bench and the stack work. */
 const SMOKE: MeasureOptions = { durationSeconds: 1, publicRateDurationSeconds: 1, connections: 8, rounds: 1, ceilingPoolSizes: [8] };
@@ -40,6 +53,8 @@ interface BenchOptions {
   limits: Limits;
   smoke: boolean;
   publish: boolean;
+  latencyOnly: boolean;
+  breakdown: boolean;
 }
 
 function readOptions(): BenchOptions {
@@ -54,6 +69,8 @@ function readOptions(): BenchOptions {
       smoke: { type: 'boolean', default: false },
       publish: { type: 'boolean', default: false },
       readme: { type: 'boolean', default: false },
+      'latency-only': { type: 'boolean', default: false },
+      breakdown: { type: 'string', default: 'on' },
     },
   });
   const limits = LIMITS.find((known) => known === values.limits);
@@ -66,13 +83,18 @@ function readOptions(): BenchOptions {
     rounds: numberOption(values.rounds, 'rounds', { min: 1, max: 20, whole: true }),
     ceilingPoolSizes: CEILING_POOL_SIZES,
   };
+  if (values.breakdown !== 'on' && values.breakdown !== 'off') throw new Error(`--breakdown is on or off, got ${values.breakdown}`);
   const publish = values.publish || values.readme;
-  return { target: readTargetOptions(values), measure: chosen, limits, smoke: values.smoke, publish };
+  return {
+    target: readTargetOptions(values), measure: chosen, limits, smoke: values.smoke, publish,
+    latencyOnly: values['latency-only'], breakdown: values.breakdown === 'on',
+  };
 }
 
 async function main(): Promise<void> {
   const options = readOptions();
   await withTarget(options.target, async (target) => {
+    if (options.latencyOnly) return void await latencyOnly(target, options);
     const report = await run(target, options).catch((error: unknown) => {
       printStackOutput(target);
       throw error;
@@ -91,7 +113,12 @@ async function run(target: Target, options: BenchOptions): Promise<BenchReport> 
   const databaseMode = state.databaseMode ?? options.target.mode;
   const { measure: chosen } = options;
   console.log(`bench: ${chosen.durationSeconds} s per scenario (${chosen.publicRateDurationSeconds} s at the public test's rate), ${chosen.connections} connections, ${chosen.rounds} round(s), against ${setup.url} (${state.mode}, database ${state.databaseMode ?? 'external'})`);
-  const measured = await measure(setup, chosen);
+  const latency = latencyParts(target, options);
+  const uptimeBefore = uptime();
+  const measured = await measure(setup, { ...chosen, afterPublic: latency.afterPublic });
+  const latencyReport = latencyLimit({ scenarios: measured.scenarios, ...latency.parts(), databaseMode, uptime: { before: uptimeBefore, after: latency.uptimeAfter() } });
+  printLatency(latencyReport);
+  writeLatency(latencyReport, { out: options.target.out, runLine: runLine(options), updateDocs: !options.smoke && options.target.out === TARGET_OPTIONS.out.default });
   const startup: Startup = { upSeconds: target.upSeconds, instanceRestartSeconds: target.upSeconds === undefined ? undefined : await measureInstanceRestart(() => target.state()) };
   console.log(`start-up: launcher to up ${startup.upSeconds?.toFixed(2) ?? '(not measured)'} s, instance killed to ready ${startup.instanceRestartSeconds?.toFixed(2) ?? '(not measured)'} s`);
   const limited = await runLimited({ ...chosen, limits: options.limits, mode: databaseMode, otherLauncherPids: [state.launcherPid] });
@@ -106,9 +133,60 @@ async function run(target: Target, options: BenchOptions): Promise<BenchReport> 
     command: ['npm run bench --', ...process.argv.slice(2)].join(' '),
     ...measured,
     startup,
-    ...compare({ scenarios: measured.scenarios, calibration: measured.calibration, limited, databaseMode }),
+    ...compare({ scenarios: measured.scenarios, calibration: measured.calibration, limited, databaseMode, latencyLimit: latencyReport }),
     limited,
   };
+}
+
+/** What runs after the public-rate scenarios: the references' second generators, and the breakdown. */
+function latencyParts(target: Target, options: BenchOptions): LatencyParts {
+  let references: Reference[] = [];
+  let breakdown: Breakdown | undefined;
+  let databaseEvents: string[] = [];
+  let uptimeAfter = '';
+  const durationSeconds = options.measure.publicRateDurationSeconds;
+  const databaseLog = markPostgresLog(target.state());
+  return {
+    uptimeAfter: () => uptimeAfter,
+    afterPublic: async (open) => {
+      const floor = percentilesOf(scenarioNamed(open, 'http-floor@public').latencyMs);
+      const database = percentilesOf(scenarioNamed(open, DB_ALONE_NAME).latencyMs);
+      references = await runReferences(setupFor(target.state()), floor, database, durationSeconds);
+      if (options.breakdown) breakdown = await runBreakdown(setupFor(target.state()), target.state(), target.dataDirectory, durationSeconds);
+      databaseEvents = databaseLog();
+      uptimeAfter = uptime();
+    },
+    parts: () => ({ references, breakdown, databaseEvents }),
+  };
+}
+
+interface LatencyParts {
+  afterPublic: (open: ScenarioResult[]) => Promise<void>;
+  parts: () => { references: Reference[]; breakdown: Breakdown | undefined; databaseEvents: string[] };
+  /** `uptime` once the public-rate part is over. */
+  uptimeAfter: () => string;
+}
+
+function runLine(options: BenchOptions): string {
+  return `Run ${new Date().toISOString()} with \`${['npm run bench --', ...process.argv.slice(2)].join(' ')}\`: ${options.measure.publicRateDurationSeconds} s per scenario at the public test's rate (340 req/s: 220 debits, 110 credits, 10 statements), one after another in one run.`;
+}
+
+/** --latency-only: the public rate against its limit and the breakdown, nothing else. */
+async function latencyOnly(target: Target, options: BenchOptions): Promise<LatencyLimit> {
+  const state = target.state();
+  const databaseMode = state.databaseMode ?? 'external';
+  const latency = latencyParts(target, options);
+  const before = uptime();
+  const scenarios = await measurePublic(setupFor(state), { ...options.measure, afterPublic: latency.afterPublic });
+  const report = latencyLimit({ scenarios, ...latency.parts(), databaseMode, uptime: { before, after: latency.uptimeAfter() } });
+  printLatency(report);
+  writeLatency(report, { out: options.target.out, runLine: runLine(options), updateDocs: !options.smoke && options.target.out === TARGET_OPTIONS.out.default });
+  const errors = scenarios.reduce((sum, scenario) => sum + scenario.errors + scenario.unexpectedStatuses, 0);
+  if (errors > 0) {
+    console.error(`bench: ${errors} errors or unexpected answers`);
+    process.exitCode = 1;
+  }
+  return report;
 }
 
 /** Any error, unexpected answer or inconsistency, under limits too, fails the run (the smoke test relies on it). */

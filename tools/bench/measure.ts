@@ -4,7 +4,9 @@
 //      test meets it: just up, not right after a minute of saturation (whose
 //      checkpoint and writeback would land in the middle); then the floor at
 //      that rate, the same mix again on the now warm stack, and PostgreSQL
-//      alone at that rate (the limit: floor + PostgreSQL alone);
+//      alone at that rate (the limit: floor + PostgreSQL alone; see
+//      latency/), then whatever the caller adds there (afterPublic: the
+//      references' second generators and the breakdown);
 //   2. saturation rounds: the floor (wrk, then the second generator: the
 //      calibration), the database ceilings, then crebito's POSTs,
 //      statements and mix; each scenario's median round is kept;
@@ -15,12 +17,10 @@ import { checkBooks } from './books.js';
 import { nodeLoad } from './load/node-load.js';
 import { printScenario } from './report/publish.js';
 import { scenarioNamed, type Calibration, type Consistency, type ScenarioResult } from './report/report.js';
-import { runDatabaseAtRate, runDatabaseScenario, runHttpScenario, type BenchSetup, type DatabaseScenario } from './run-scenario.js';
-import { DB_EXTRATO, DB_MIX, DB_TRANSACAO, EXTRATO, PUBLIC_TEST_RATE_PER_SECOND, WARM_PUBLIC_MIX, HTTP_FLOOR, MIX, openAt, SATURATION_SHARES, TRANSACOES, type OpenScenario } from './scenarios.js';
+import { runDatabaseScenario, runHttpScenario, type BenchSetup, type DatabaseScenario } from './run-scenario.js';
+import { DB_EXTRATO, DB_TRANSACAO, EXTRATO, WARM_PUBLIC_MIX, HTTP_FLOOR, MIX, openAt, SATURATION_SHARES, TRANSACOES, type OpenScenario } from './scenarios.js';
 import { wrkLoad } from './load/wrk-load.js';
-
-/** PostgreSQL alone at the public rate through as many connections as the stack's two instances hold by default. */
-const PUBLIC_DATABASE_POOL_SIZE = 8;
+import { runDbAloneScenario } from './latency/public-latency.js';
 
 /** On two cores fewer connections can be faster; the best of these is the ceiling crebito is compared with. */
 export const CEILING_POOL_SIZES = [4, 8, 16];
@@ -32,6 +32,8 @@ export interface MeasureOptions {
   rounds: number;
   /** The pool sizes the database ceilings try (CEILING_POOL_SIZES; the smoke run tries one). */
   ceilingPoolSizes: number[];
+  /** Runs after the public-rate scenarios, before any saturation, with them. */
+  afterPublic?: (open: ScenarioResult[]) => Promise<void>;
 }
 
 export interface Measured {
@@ -40,14 +42,22 @@ export interface Measured {
   consistency: Consistency;
 }
 
-export async function measure(setup: BenchSetup, options: MeasureOptions): Promise<Measured> {
+/** The mix at the public rate just up, the floor, the mix warm, PostgreSQL alone; then afterPublic. */
+export async function measurePublic(setup: BenchSetup, options: Pick<MeasureOptions, 'durationSeconds' | 'publicRateDurationSeconds' | 'afterPublic'>): Promise<ScenarioResult[]> {
   const open: ScenarioResult[] = [];
+  for (const { scenario, model } of publicRateScenarios()) {
+    open.push(printScenario(await runHttpScenario(setup, scenario, { generator: nodeLoad, model, durationSeconds: options.publicRateDurationSeconds })));
+  }
+  open.push(printScenario(await runDbAloneScenario(setup, options.publicRateDurationSeconds)));
+  await options.afterPublic?.(open);
+  return open;
+}
+
+export async function measure(setup: BenchSetup, options: MeasureOptions): Promise<Measured> {
+  const open = await measurePublic(setup, options);
   const runOpen = async ({ scenario, model }: OpenScenario) => {
-    const durationSeconds = model.connection === 'new' ? options.publicRateDurationSeconds : options.durationSeconds;
-    open.push(printScenario(await runHttpScenario(setup, scenario, { generator: nodeLoad, model, durationSeconds })));
+    open.push(printScenario(await runHttpScenario(setup, scenario, { generator: nodeLoad, model, durationSeconds: options.durationSeconds })));
   };
-  for (const scenario of publicRateScenarios()) await runOpen(scenario);
-  open.push(printScenario(await runDatabaseAtRate(setup, DB_MIX, { poolSize: PUBLIC_DATABASE_POOL_SIZE, ratePerSecond: PUBLIC_TEST_RATE_PER_SECOND, durationSeconds: options.publicRateDurationSeconds })));
   const rounds: RoundResult[] = [];
   for (let round = 1; round <= options.rounds; round++) {
     if (options.rounds > 1) console.log(`round ${round} of ${options.rounds}`);

@@ -11,3 +11,4 @@ const COMPILED = path.join(PROJECT_ROOT, 'dist', 'tools', 'bench');
 export const NODE_LOAD_WORKER_ENTRY = path.join(COMPILED, 'load', 'node-load-worker.js');
 export const JOIN_CGROUP_ENTRY = path.join(COMPILED, 'limits', 'join-cgroup.js');
 export const WRK_SCRIPT = path.join(PROJECT_ROOT, 'tools', 'bench', 'load', 'wrk-load.lua');
+export const DB_ALONE_WORKER_ENTRY = path.join(COMPILED, 'latency', 'db-alone-worker.js');

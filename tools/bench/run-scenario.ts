@@ -54,6 +54,7 @@ export interface Drive {
 export const LOAD_GENERATOR_GROUP = 'load generator';
 
 export async function runHttpScenario(setup: BenchSetup, scenario: HttpScenario, drive: Drive): Promise<ScenarioResult> {
+  const startedAt = new Date().toISOString();
   const { outcome, usage } = await measured(setup.groups, () => drive.generator.run({
     url: setup.url,
     model: drive.model,
@@ -76,6 +77,7 @@ export async function runHttpScenario(setup: BenchSetup, scenario: HttpScenario,
     statusCounts: outcome.statusCounts,
     usage,
     slowest: outcome.slowest,
+    startedAt,
   };
 }
 
@@ -101,74 +103,6 @@ export async function runDatabaseScenario(setup: BenchSetup, scenario: DatabaseS
   } finally {
     await pool.end();
   }
-}
-
-/**
- * PostgreSQL alone at a fixed arrival rate: the calls of a sample sent
- * through a pg pool as their planned times come, each timed from its planned
- * time (so a call that waits for a connection counts its wait), no HTTP.
- * With the HTTP floor at the same rate, the limit of what crebito can answer in.
- */
-export async function runDatabaseAtRate(setup: BenchSetup, scenario: PacedDatabaseScenario, options: { poolSize: number; ratePerSecond: number; durationSeconds: number }): Promise<ScenarioResult> {
-  const pool = new pg.Pool({ connectionString: setup.databaseUrl, max: options.poolSize, application_name: 'crebito-bench' });
-  try {
-    // Open and warm every connection first, as the instances now do before they are ready.
-    const clients = await Promise.all(Array.from({ length: options.poolSize }, () => pool.connect()));
-    for (const client of clients) for (const call of scenario.calls) await call(client);
-    for (const client of clients) client.release();
-    const { outcome, usage } = await measured(setup.groups, () => callAtRate(pool, scenario, options), SAMPLE_INTERVAL_MS.latency);
-    return {
-      name: scenario.name,
-      description: `${scenario.description} through a pg pool of ${options.poolSize}, ${options.ratePerSecond} calls/s, no HTTP`,
-      generator: 'pg pool, in the bench',
-      model: { kind: 'open', ratePerSecond: options.ratePerSecond, connection: 'keep-alive' },
-      ...throughput(outcome.latency.summary(), options.durationSeconds),
-      sendLagMs: outcome.sendLag.summary(),
-      errors: outcome.errors,
-      unexpectedStatuses: 0,
-      statusCounts: {},
-      usage,
-    };
-  } finally {
-    await pool.end();
-  }
-}
-
-/** A mix of database calls, sent in the order of a sample that repeats. */
-export interface PacedDatabaseScenario {
-  name: string;
-  description: string;
-  /** One of each kind of call, to warm a connection. */
-  calls: ((client: pg.Pool | pg.PoolClient) => Promise<unknown>)[];
-  sample: () => ((client: pg.Pool) => Promise<unknown>)[];
-}
-
-async function callAtRate(pool: pg.Pool, scenario: PacedDatabaseScenario, options: { ratePerSecond: number; durationSeconds: number }): Promise<{ latency: LatencyHistogram; sendLag: LatencyHistogram; errors: number }> {
-  const latency = new LatencyHistogram();
-  const sendLag = new LatencyHistogram();
-  const sample = scenario.sample();
-  const intervalMs = 1000 / options.ratePerSecond;
-  const total = Math.round(options.durationSeconds * options.ratePerSecond);
-  const pending = new Set<Promise<void>>();
-  let errors = 0;
-  const startAt = performance.now();
-  for (let sent = 0; sent < total; sent++) {
-    const plannedAt = startAt + sent * intervalMs;
-    const waitMs = plannedAt - performance.now();
-    if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
-    // A timer may wake a fraction of a millisecond early: time from whichever came first.
-    const sentAt = performance.now();
-    const from = Math.min(plannedAt, sentAt);
-    sendLag.record(sentAt - from);
-    const call = sample[sent % sample.length]!(pool).then(
-      () => latency.record(performance.now() - from),
-      () => void errors++,
-    );
-    const tracked = call.finally(() => pending.delete(tracked));
-    pending.add(tracked);
-  }
-  await Promise.all(pending);
-  return { latency, sendLag, errors };
 }
 
 function throughput(latency: LatencySummary, elapsedSeconds: number): Pick<ScenarioResult, 'requestsPerSecond' | 'latencyMs' | 'requests'> {
@@ -203,7 +137,7 @@ async function callUntil(pool: pg.Pool, call: DatabaseScenario['call'], options:
  * which include the children it reaped (wrk exits before sampling ends),
  * less what the sampling itself took.
  */
-async function measured<T>(groups: ProcessGroup[], work: () => Promise<T>, intervalMs: number = SAMPLE_INTERVAL_MS.saturation): Promise<{ outcome: T; usage: GroupUsage[] }> {
+export async function measured<T>(groups: ProcessGroup[], work: () => Promise<T>, intervalMs: number = SAMPLE_INTERVAL_MS.saturation): Promise<{ outcome: T; usage: GroupUsage[] }> {
   const stop = startSampling(groups, intervalMs);
   const cpuBefore = ownCpuSeconds();
   try {

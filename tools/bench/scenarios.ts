@@ -15,7 +15,7 @@
 import type pg from 'pg';
 import { STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
 import type { LoadModel, LoadRequest } from './load/load-generator.js';
-import type { DatabaseCallOutcome, DatabaseScenario, HttpScenario, PacedDatabaseScenario } from './run-scenario.js';
+import type { DatabaseCallOutcome, DatabaseScenario, HttpScenario } from './run-scenario.js';
 
 /** The public test's arrival rates at its peak, per second (Rinha de Backend 2024/Q1). */
 export const PUBLIC_TEST_RATES = { debits: 220, credits: 110, statements: 10 } as const;
@@ -28,8 +28,8 @@ const SAMPLE_BLOCKS = 120;
 const CLIENT_COUNT = 5;
 const AMOUNT_MAX = 10_000;
 const randomClient = () => 1 + Math.floor(Math.random() * CLIENT_COUNT);
-const randomValor = () => 1 + Math.floor(Math.random() * AMOUNT_MAX);
-const randomDescricao = () => Math.random().toString(36).slice(2, 12).padEnd(10, 'x');
+export const randomValor = () => 1 + Math.floor(Math.random() * AMOUNT_MAX);
+export const randomDescricao = () => Math.random().toString(36).slice(2, 12).padEnd(10, 'x');
 
 const transaction = (tipo: 'c' | 'd'): LoadRequest => ({
   method: 'POST',
@@ -43,7 +43,7 @@ const statement = (): LoadRequest => ({ method: 'GET', path: `/clientes/${random
  * in a random order: the mix's proportions hold in any stretch of it, not
  * only on average.
  */
-function sample<T>(counts: [number, () => T][]): T[] {
+export function sample<T>(counts: [number, () => T][]): T[] {
   const requests: T[] = [];
   for (let block = 0; block < SAMPLE_BLOCKS; block++) {
     const kinds = counts.flatMap(([count, make]) => Array.from({ length: count }, () => make));
@@ -148,16 +148,3 @@ export const DB_EXTRATO: DatabaseScenario = {
 
 /** The mix at the public rate, run again after the floor: the stack warm. */
 export const WARM_PUBLIC_MIX = 'mix@public-warm';
-
-/** The public mix as database calls: what PostgreSQL alone does at the public test's rate. */
-export const DB_MIX: PacedDatabaseScenario = {
-  name: 'db-mix@public',
-  description: `the public test's mix as registrar_transacao and extratos calls (${PUBLIC_TEST_RATES.debits} : ${PUBLIC_TEST_RATES.credits} : ${PUBLIC_TEST_RATES.statements})`,
-  calls: [(client) => DB_TRANSACAO.call(client as pg.Pool), (client) => DB_EXTRATO.call(client as pg.Pool)],
-  sample: () => {
-    const divisor = PUBLIC_TEST_RATES.statements;
-    const debit = (pool: pg.Pool) => databaseTransaction(pool, 'd');
-    const credit = (pool: pg.Pool) => databaseTransaction(pool, 'c');
-    return sample<(pool: pg.Pool) => Promise<unknown>>([[PUBLIC_TEST_RATES.debits / divisor, () => debit], [PUBLIC_TEST_RATES.credits / divisor, () => credit], [PUBLIC_TEST_RATES.statements / divisor, () => DB_EXTRATO.call]]);
-  },
-};

@@ -69,13 +69,19 @@ async function run(command: string | undefined, positionals: string[], values: R
     const key = readNewKey(values);
     const secret = await createKey(client, key);
     await settle();
-    console.log(`created API key ${key.name}: clients ${key.clients === 'all' ? 'all' : key.clients.join(',')}, scope ${key.scope}${key.expiresInS === undefined ? '' : `, expires in ${key.expiresInS} s`}`);
+    console.log(
+      `created API key ${key.name}: clients ${key.clients === 'all' ? 'all' : key.clients.join(',')}, `
+      + `scope ${key.scope}${key.expiresInS === undefined ? '' : `, expires in ${key.expiresInS} s`}`,
+    );
     console.log('the key follows; it is shown this once, and only its hash is kept:');
     console.log(secret);
   } else if (command === 'list') {
     for (const key of await listKeys(client)) {
       const state = key.revokedAt !== null ? `revoked ${key.revokedAt}` : key.expiresAt !== null && Date.parse(key.expiresAt) <= Date.now() ? `expired ${key.expiresAt}` : 'in force';
-      console.log(`${key.name}\tclients ${key.clients === 'all' ? 'all' : key.clients.join(',')}\t${key.scope}\tcreated ${key.createdAt}\texpires ${key.expiresAt ?? 'never'}\t${state}`);
+      console.log(
+        `${key.name}\tclients ${key.clients === 'all' ? 'all' : key.clients.join(',')}\t${key.scope}`
+        + `\tcreated ${key.createdAt}\texpires ${key.expiresAt ?? 'never'}\t${state}`,
+      );
     }
   } else if (command === 'revoke') {
     const name = positionals[0];

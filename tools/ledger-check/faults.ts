@@ -30,7 +30,8 @@ const SLOW_CLIENTS = 64;
 const SLOW_CLIENT_TRICKLE_MS = 4_000;
 const SLOW_CLIENT_BYTE_INTERVAL_MS = 250;
 const SLOW_CLIENT_PROBE_INTERVAL_MS = 100;
-const SLOW_CLIENT_REQUEST = 'POST /clientes/1/transacoes HTTP/1.1\r\nHost: slow\r\nContent-Type: application/json\r\nContent-Length: 44\r\n\r\n{"valor": 1, "tipo": "c", "descricao": "x"}';
+const SLOW_CLIENT_REQUEST = 'POST /clientes/1/transacoes HTTP/1.1\r\nHost: slow\r\nContent-Type: application/json\r\n'
+  + 'Content-Length: 44\r\n\r\n{"valor": 1, "tipo": "c", "descricao": "x"}';
 
 export type { FaultContext, FaultRecord } from './fault-record.js';
 

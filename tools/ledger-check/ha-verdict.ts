@@ -87,7 +87,8 @@ export function haVerdictMarkdown(verdict: HaVerdict, run: { date: string; comma
   const rows = verdict.faults.map((fault) => {
     const number = (seen.get(fault.name) ?? 0) + 1;
     seen.set(fault.name, number);
-    return `| ${number} | \`${fault.name}\` | ${(fault.atMs / 1000).toFixed(1)} | ${seconds(fault.writeGapMs)} | ${fault.acknowledgedLost} | ${fault.moneyInvented} | ${fault.notAppliedLeftRow} |`;
+    return `| ${number} | \`${fault.name}\` | ${(fault.atMs / 1000).toFixed(1)} | ${seconds(fault.writeGapMs)} `
+      + `| ${fault.acknowledgedLost} | ${fault.moneyInvented} | ${fault.notAppliedLeftRow} |`;
   });
   return [
     `# HA faults: ${run.date}`, '', `\`${run.command}\``, '', `load average before the run: ${run.loadAverage}; valid: ${run.valid}`, '',
@@ -101,8 +102,14 @@ export function haVerdictMarkdown(verdict: HaVerdict, run: { date: string; comma
 export const haVerdictHolds = (verdict: HaVerdict) => verdict.acknowledgedLost === 0 && verdict.moneyInvented === 0 && verdict.notAppliedLeftRow === 0;
 
 export function printHaVerdict(verdict: HaVerdict): void {
-  console.log(`  HA: acknowledged transactions lost ${verdict.acknowledgedLost}; money invented ${verdict.moneyInvented}; "not applied" answers that left a row ${verdict.notAppliedLeftRow}`);
+  console.log(
+    `  HA: acknowledged transactions lost ${verdict.acknowledgedLost}; money invented ${verdict.moneyInvented}; `
+    + `"not applied" answers that left a row ${verdict.notAppliedLeftRow}`,
+  );
   for (const fault of verdict.faults) {
-    console.log(`  HA: ${fault.name} at ${(fault.atMs / 1000).toFixed(1)} s: ${fault.writeGapMs === null ? 'no write succeeded after it' : `${(fault.writeGapMs / 1000).toFixed(1)} s without a successful write`}`);
+    const gap = fault.writeGapMs === null
+      ? 'no write succeeded after it'
+      : `${(fault.writeGapMs / 1000).toFixed(1)} s without a successful write`;
+    console.log(`  HA: ${fault.name} at ${(fault.atMs / 1000).toFixed(1)} s: ${gap}`);
   }
 }

@@ -34,6 +34,8 @@ import { allInstancesAnswer } from './probes.js';
 import { heavyReader, seedLargeHistory } from './stack-faults.js';
 import { runWorkload } from './workload.js';
 import { DRILLS, runDrill, type Drill } from './backup-drill.js';
+import { printStreamVerdict, StreamCheck } from './stream-check.js';
+import { STREAM_FAULT_SCHEDULE } from './stream-faults.js';
 
 const CLIENT_IDS = [1, 2, 3, 4, 5];
 const SETTLE_TIMEOUT_MS = 30_000;
@@ -123,7 +125,10 @@ function faultsNamed(only: string | undefined): typeof FAULT_SCHEDULE {
 /** One whole run: load (and faults), settle, read the database, judge, report. True when valid. */
 async function check(target: Target, options: CheckOptions): Promise<boolean> {
   const state = target.state();
-  const schedule = options.haFaults !== undefined ? haFaultSchedule(options.haFaults, options.repeat) : options.faults ? faultsNamed(options.only) : [];
+  const planned = options.haFaults !== undefined ? haFaultSchedule(options.haFaults, options.repeat) : options.faults ? faultsNamed(options.only) : [];
+  // A stack that streams gets the stream's faults too (stream-faults.ts).
+  const streamFaults = options.faults && options.only === undefined && state.events !== undefined ? STREAM_FAULT_SCHEDULE : [];
+  const schedule = [...planned, ...streamFaults].sort((a, b) => a.atFraction - b.atFraction);
   // Before the books are read (its rows are the history the run begins
   // with), and before the run's clock starts.
   if (schedule.some((fault) => fault.inject === heavyReader)) await seedLargeHistory(state.databaseUrl, (line) => console.log(line));
@@ -134,6 +139,7 @@ async function check(target: Target, options: CheckOptions): Promise<boolean> {
   console.log(`check:ledger: ${options.concurrency} clients for ${options.durationMs / 1000} s against http://127.0.0.1:${state.port}, database ${state.databaseMode ?? 'external'}, run tag ${run.tag}`);
   for (const fault of schedule) console.log(`  fault at ${((fault.atFraction * options.durationMs) / 1000).toFixed(1)} s: ${fault.name}`);
 
+  const stream = await StreamCheck.start(state, run.tag);
   const history = new History(options.maxOperations);
   const load = loadDeadline(run, options);
   const [, faults] = await Promise.all([
@@ -149,15 +155,19 @@ async function check(target: Target, options: CheckOptions): Promise<boolean> {
   const database = await readDatabaseState(state.databaseUrl, CLIENT_IDS, initial);
   const verdict = judge(history.operations, database, run.tag);
   const ha = options.haFaults === undefined ? undefined : judgeHa(history.operations, database, faults);
-  const valid = verdict.valid && (ha === undefined || haVerdictHolds(ha))
+  const streamVerdict = await stream?.finish(state.databaseUrl, initial.lastId, history.operations);
+  const valid = verdict.valid && (ha === undefined || haVerdictHolds(ha)) && (streamVerdict?.holds ?? true)
     && (schedule.length === 0 || faults.every((record) => record.recoveryMs !== null || record.detail.startsWith('skipped')));
   const historyCap = { maxOperations: history.maxOperations, fullAtMs: history.fullAtMs };
   const availability = judgeAvailability(history.operations, faults.map((record) => record.window));
   printVerdict(verdict, faults, valid, historyCap);
   if (options.faults) printAvailability(availability);
   if (ha !== undefined) printHaVerdict(ha);
-  const summary = { date: new Date().toISOString(), loadAverage, runTag: run.tag, durationMs: options.durationMs, concurrency: options.concurrency, databaseMode: state.databaseMode, valid, verdict, ha, faults, availability, historyCap };
-  const name = ha !== undefined ? `ledger-check-ha-${options.haFaults!.replaceAll(',', '+')}` : options.faults ? 'ledger-check-faults' : 'ledger-check';
+  if (streamVerdict !== undefined) printStreamVerdict(streamVerdict);
+  const stream_ = streamVerdict === undefined ? undefined : { ...streamVerdict, missing: streamVerdict.missing.slice(0, 100), invented: streamVerdict.invented.slice(0, 100), acknowledgedMissing: streamVerdict.acknowledgedMissing.slice(0, 100) };
+  const summary = { date: new Date().toISOString(), loadAverage, runTag: run.tag, durationMs: options.durationMs, concurrency: options.concurrency, databaseMode: state.databaseMode, valid, verdict, ha, faults, availability, historyCap, stream: stream_ };
+  const base = ha !== undefined ? `ledger-check-ha-${options.haFaults!.replaceAll(',', '+')}` : options.faults ? 'ledger-check-faults' : 'ledger-check';
+  const name = streamVerdict === undefined ? base : `${base}-events`;
   writeResults(summary, history, { out: options.target.out, name });
   if (ha !== undefined) {
     const command = `npm run check:ledger -- ${process.argv.slice(2).join(' ')}`;

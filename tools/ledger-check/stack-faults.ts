@@ -93,7 +93,8 @@ export async function heavyReader(context: FaultContext): Promise<FaultRecord> {
   return {
     name: 'heavy-reader',
     atMs,
-    detail: `${HEAVY_READERS} readers of client ${HEAVY_CLIENT_ID}'s ${HEAVY_HISTORY_ROWS}-row history (${HEAVY_QUERY}): ${answers}; the slowest took ${worstMs.toFixed(0)} ms`,
+    detail: `${HEAVY_READERS} readers of client ${HEAVY_CLIENT_ID}'s ${HEAVY_HISTORY_ROWS}-row history `
+      + `(${HEAVY_QUERY}): ${answers}; the slowest took ${worstMs.toFixed(0)} ms`,
     recoveryMs: 0,
     window: { name: 'heavy-reader', startMs: atMs, endMs, scope: { kind: 'client', clientId: HEAVY_CLIENT_ID }, graceMs: 0 },
   };

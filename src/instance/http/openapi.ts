@@ -16,7 +16,10 @@ import { API_OPERATIONS } from '../operations/index.js';
 import { API_KEY_SCHEME, CLIENT_ID, CONTRACT, json, OWN, PROBES, RETRY_AFTER_HEADERS } from './api-description.js';
 import { INSTANCE_HEADER } from './headers.js';
 
-/** The API's own version, not the package's: 1.0 was the contract alone; 1.1 adds idempotency keys and the history; 1.2 the probes, 405, and 503s that say whether anything was applied. */
+/**
+ * The API's own version, not the package's: 1.0 was the contract alone; 1.1 adds idempotency keys and the history;
+ * 1.2 the probes, 405, and 503s that say whether anything was applied.
+ */
 const API_VERSION = '1.2.0';
 
 
@@ -35,7 +38,8 @@ const getReady = {
   operationId: 'ready',
   tags: [PROBES],
   summary: 'Does the database answer, and is the pool open and warm?',
-  description: '200 when the instance\'s whole pool is open and warm (each connection has run every statement once) and the database answered a trivial query within the last second; '
+  description: '200 when the instance\'s whole pool is open and warm (each connection has run every statement once) '
+    + 'and the database answered a trivial query within the last second; '
     + '503 while it does not, while a lost connection is opened and warmed again, or while the circuit breaker is open. '
     + 'Answers from a recent call when there was one: a probe never loads the database.',
   responses: {
@@ -70,7 +74,9 @@ export const OPENAPI_DOCUMENT = {
       + `${statusCodeOf(failures.badRequest)} \`${failures.badRequest.code}\` (not valid HTTP/1.1), `
       + `${statusCodeOf(failures.uriTooLong)} \`${failures.uriTooLong.code}\` (a request line over its limit), `
       + `${statusCodeOf(failures.unknownMethod)} \`${failures.unknownMethod.code}\` (a method outside HTTP's own, with \`Allow\`), `
-      + `and, with TLS on and ${SETTINGS.plainHttp.env}=refuse, ${statusCodeOf(failures.httpsRequired)} \`${failures.httpsRequired.code}\` to plain HTTP (and always to plain HTTP sent to the HTTPS port). `
+      + `and, with TLS on and ${SETTINGS.plainHttp.env}=refuse, `
+      + `${statusCodeOf(failures.httpsRequired)} \`${failures.httpsRequired.code}\` to plain HTTP `
+      + '(and always to plain HTTP sent to the HTTPS port). '
       + 'GET /docs (this description, interactive) and each instance\'s admin GET /metrics (Prometheus) are not described here.',
     license: { name: 'MIT', identifier: 'MIT' },
   },

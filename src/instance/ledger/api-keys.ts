@@ -108,46 +108,90 @@ export type ApiKeysOptions = Omit<DatabaseOptions, 'poolClientsMax' | 'onAnswere
   refusalsPerS: number;
 };
 
-export function startApiKeys(options: ApiKeysOptions): ApiKeys {
-  const log = options.log;
+/** What the polls keep up to date, and what a request's key is checked against. */
+interface KeysState {
+  keys: Map<string, ApiKey>;
+  /** The counter the keys in memory belong to; undefined before the first load. */
+  version: string | undefined;
+  /** When the poll that last confirmed the keys started (performance.now()). */
+  confirmedAtMs: number | undefined;
+  reloads: number;
+  /** Whether the last poll failed: its warning is logged once per change. */
+  failing: boolean;
+}
+
+function openKeysDatabase(options: ApiKeysOptions): Database {
   // The pool logs each failed query; a poll failing four times a second
-  // while the database is down is logged here instead, once per change.
+  // while the database is down is logged by pollKeys instead, once per change.
   // Its one connection sends one query of its own: nothing to warm.
-  const database: Database = openDatabase({ ...options, log: log.child({}, { level: 'fatal' }), poolClientsMax: 1, warmUp: [], onAnswered: () => undefined });
-  let keys = new Map<string, ApiKey>();
-  let version: string | undefined;
-  let confirmedAtMs: number | undefined;
-  let reloads = 0;
-  let failing = false;
+  return openDatabase({
+    ...options,
+    log: options.log.child({}, { level: 'fatal' }),
+    poolClientsMax: 1,
+    warmUp: [],
+    onAnswered: () => undefined,
+  });
+}
+
+/** Reads the counter, and the keys with it only when it moved; the keys are confirmed when the database answered. */
+async function pollKeys(database: Database, state: KeysState, options: ApiKeysOptions): Promise<void> {
+  const startedMs = performance.now();
+  const current = await database.query(API_KEYS_VERSION_QUERY.name, API_KEYS_VERSION_QUERY.text, []);
+  let rows: Row[] | QueryFailure = current;
+  if (!(current instanceof QueryFailure) && String(current[0]![0]) !== state.version) {
+    rows = await database.query(API_KEYS_QUERY.name, API_KEYS_QUERY.text, []);
+  }
+  if (rows instanceof QueryFailure) {
+    if (!state.failing) {
+      options.log.warn(
+        { err: rows.error, staleMs: options.staleMs },
+        'cannot read the API keys; refusing requests with 503 once they are stale',
+      );
+    }
+    state.failing = true;
+    return;
+  }
+  if (state.failing) options.log.info('the API keys are read again');
+  state.failing = false;
+  if (rows !== current) {
+    state.keys = toKeys(rows);
+    state.version = String(rows[0]![0]);
+    state.reloads++;
+  }
+  state.confirmedAtMs = startedMs;
+}
+
+/** The key in force with this secret, undefined if none (the caller has checked that the keys are fresh). */
+function findKey(state: KeysState, secret: string): ApiKey | undefined {
+  const proof = hashApiKey(secret);
+  const key = state.keys.get(verifierOf(proof).toString('base64'));
+  // A key that expired since the last load is refused at once.
+  if (key?.expiresAtMs !== undefined && key.expiresAtMs <= Date.now()) return undefined;
+  if (key !== undefined) key.proof ??= proof;
+  return key;
+}
+
+function healthOf(state: KeysState): ApiKeysHealth {
+  const confirmedMsAgo = state.confirmedAtMs === undefined ? null : Math.round(performance.now() - state.confirmedAtMs);
+  return { inForce: state.keys.size, reloads: state.reloads, confirmedMsAgo };
+}
+
+export function startApiKeys(options: ApiKeysOptions): ApiKeys {
+  const database = openKeysDatabase(options);
+  const state: KeysState = {
+    keys: new Map(),
+    version: undefined,
+    confirmedAtMs: undefined,
+    reloads: 0,
+    failing: false,
+  };
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
 
-  async function poll(): Promise<void> {
-    const startedMs = performance.now();
-    const current = await database.query(API_KEYS_VERSION_QUERY.name, API_KEYS_VERSION_QUERY.text, []);
-    let rows: Row[] | QueryFailure = current;
-    if (!(current instanceof QueryFailure) && String(current[0]![0]) !== version) rows = await database.query(API_KEYS_QUERY.name, API_KEYS_QUERY.text, []);
-    if (rows instanceof QueryFailure) {
-      if (!failing) {
-        log.warn({ err: rows.error, staleMs: options.staleMs }, 'cannot read the API keys; refusing requests with 503 once they are stale');
-      }
-      failing = true;
-      return;
-    }
-    if (failing) log.info('the API keys are read again');
-    failing = false;
-    if (rows !== current) {
-      keys = toKeys(rows);
-      version = String(rows[0]![0]);
-      reloads++;
-    }
-    confirmedAtMs = startedMs;
-  }
-
   function schedule(delayMs: number): void {
     timer = setTimeout(() => {
-      running = poll().catch(crashOnBug).finally(() => {
+      running = pollKeys(database, state, options).catch(crashOnBug).finally(() => {
         if (!stopped) schedule(API_KEYS_POLL_INTERVAL_MS);
       });
     }, delayMs);
@@ -155,21 +199,13 @@ export function startApiKeys(options: ApiKeysOptions): ApiKeys {
   }
   schedule(0);
 
-  const fresh = () => confirmedAtMs !== undefined && performance.now() - confirmedAtMs < options.staleMs;
+  const fresh = () => state.confirmedAtMs !== undefined && performance.now() - state.confirmedAtMs < options.staleMs;
   const refusals = createAddressLimit(options.refusalsPerS);
   return {
-    find(secret) {
-      if (!fresh()) return 'stale';
-      const proof = hashApiKey(secret);
-      const key = keys.get(verifierOf(proof).toString('base64'));
-      // A key that expired since the last load is refused at once.
-      if (key?.expiresAtMs !== undefined && key.expiresAtMs <= Date.now()) return undefined;
-      if (key !== undefined) key.proof ??= proof;
-      return key;
-    },
+    find: (secret) => (fresh() ? findKey(state, secret) : 'stale'),
     fresh,
     countRefusal: (address) => refusals.take(address),
-    health: () => ({ inForce: keys.size, reloads, confirmedMsAgo: confirmedAtMs === undefined ? null : Math.round(performance.now() - confirmedAtMs) }),
+    health: () => healthOf(state),
     async stop() {
       stopped = true;
       clearTimeout(timer);

@@ -22,6 +22,14 @@
 // while the budget allows; otherwise items wait in the queue, under the same
 // queueLengthMax and waitMsMax, until it does. Each call is charged its time
 // from send to settling, late calls included (they still ran).
+// With a conflict key (a transaction's client: its row), a call leaves while
+// another is in flight only with the waiting items whose key no call in
+// flight holds, so that a second slot never sends a row the first holds
+// locked; the others keep their place until that call is back.
+// With spareSlotCallSizeMax, the slots past the first are spare: used only
+// while every call in flight is that small (a light load, where a request
+// would otherwise wait a whole call for nothing); under a heavy load one
+// call at a time gathers everything that waits, and commits it once.
 
 import { crashOnBug } from '../../shared/invariant.js';
 import { ConnectionClass } from './connections.js';
@@ -60,6 +68,10 @@ export interface BatcherOptions<Item, Result> {
   isRetry?: (result: Result) => boolean;
   /** Database time the calls may take; absent: as many as the slots allow. */
   budget?: TimeBudget;
+  /** Items with the same key never travel in two calls at once; absent: any item may go in any call. */
+  conflictKey?: (item: Item) => unknown;
+  /** Slots past the first are used only while no call in flight carries more items than this; absent: always. */
+  spareSlotCallSizeMax?: number;
 }
 
 interface Waiting<Item, Result> {
@@ -100,6 +112,10 @@ export class Batcher<Item, Result> {
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Set while the queue waits for the budget to refill. */
   private budgetTimer: NodeJS.Timeout | undefined;
+  /** The conflict keys of the calls in flight, each with how many of their items hold it. */
+  private readonly keysInFlight = new Map<unknown, number>();
+  /** Calls in flight carrying more than spareSlotCallSizeMax items: while any is, spare slots stay unused. */
+  private largeCallsInFlight = 0;
 
   private readonly connections: ConnectionClass;
 
@@ -137,11 +153,54 @@ export class Batcher<Item, Result> {
 
   private dispatch(): void {
     this.expireOverdue();
-    while (this.counts.inFlight < this.options.inFlightMax && this.queue.length > 0 && this.budgetAllows()
+    // Every waiting item's key may be in flight: the end of that call dispatches again.
+    while (this.slotFree() && this.queue.length > 0 && this.budgetAllows() && this.anySendable()
       && this.connections.tryTake()) {
-      this.sendCall(this.queue.splice(0, this.options.sizeMax));
+      this.sendCall(this.takeBatch());
     }
     this.armExpiry();
+  }
+
+  private slotFree(): boolean {
+    if (this.counts.inFlight >= this.options.inFlightMax) return false;
+    return this.counts.inFlight === 0 || this.largeCallsInFlight === 0;
+  }
+
+  private isLarge(batch: Waiting<Item, Result>[]): boolean {
+    return this.options.spareSlotCallSizeMax !== undefined && batch.length > this.options.spareSlotCallSizeMax;
+  }
+
+  /** Whether some waiting item's key no call in flight holds. */
+  private anySendable(): boolean {
+    const { conflictKey } = this.options;
+    if (conflictKey === undefined || this.keysInFlight.size === 0) return true;
+    return this.queue.some((waiting) => !this.keysInFlight.has(conflictKey(waiting.item)));
+  }
+
+  /** The next call's items: the first sizeMax waiting, less those whose key a call in flight holds (they keep their place). */
+  private takeBatch(): Waiting<Item, Result>[] {
+    const { conflictKey, sizeMax } = this.options;
+    if (conflictKey === undefined || this.keysInFlight.size === 0) return this.queue.splice(0, sizeMax);
+    const taken: Waiting<Item, Result>[] = [];
+    const kept: Waiting<Item, Result>[] = [];
+    for (const waiting of this.queue) {
+      if (taken.length < sizeMax && !this.keysInFlight.has(conflictKey(waiting.item))) taken.push(waiting);
+      else kept.push(waiting);
+    }
+    this.queue.splice(0, this.queue.length, ...kept);
+    return taken;
+  }
+
+  /** Counts a call's keys in (+1) or out (-1) of flight. */
+  private holdKeys(batch: Waiting<Item, Result>[], change: 1 | -1): void {
+    const { conflictKey } = this.options;
+    if (conflictKey === undefined) return;
+    for (const waiting of batch) {
+      const key = conflictKey(waiting.item);
+      const count = (this.keysInFlight.get(key) ?? 0) + change;
+      if (count === 0) this.keysInFlight.delete(key);
+      else this.keysInFlight.set(key, count);
+    }
   }
 
   /** Whether the budget lets a call go now; if not, dispatches again once it will. */
@@ -200,6 +259,8 @@ export class Batcher<Item, Result> {
   /** One call: answered by the database, or by the deadline of its oldest item, whichever comes first. */
   private sendCall(batch: Waiting<Item, Result>[]): void {
     this.counts.inFlight++;
+    if (this.isLarge(batch)) this.largeCallsInFlight++;
+    this.holdKeys(batch, 1);
     this.options.onSend?.(batch.length);
     const sentMs = performance.now();
     let open = true;
@@ -207,6 +268,9 @@ export class Batcher<Item, Result> {
       open = false;
       clearTimeout(deadline);
       this.counts.inFlight--;
+      if (this.isLarge(batch)) this.largeCallsInFlight--;
+      // A late call's rows may still be locked; its keys are let go with its slot, as the slot is (see whenLate).
+      this.holdKeys(batch, -1);
       // Wakes this batcher and the others sharing its connections.
       this.connections.release();
     };

@@ -30,6 +30,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readPidFile, processTree } from '../processes.js';
 import type { Namespace } from './network.js';
+import { haEventsHba, haEventsSettings } from '../../events/ha.js';
 
 export const PATRONI_BINARY = '/usr/bin/patroni';
 export const POSTGRES_BIN_DIRECTORY = '/usr/lib/postgresql/15/bin';
@@ -116,6 +117,7 @@ function postgresqlSection(node: NodePlan, facts: ClusterFacts): object {
       'local all all trust',
       `host all all ${facts.subnet} scram-sha-256`,
       `host replication replicator ${facts.subnet} scram-sha-256`,
+      ...haEventsHba(process.env, facts.subnet),
     ],
     parameters: {
       // Every node on its own address; no unix socket that three nodes on one file system would share.
@@ -163,6 +165,8 @@ export function patroniConfig(node: NodePlan, facts: ClusterFacts): object {
         synchronous_node_count: 2,
         // Slots off and WAL kept instead: see the timings above.
         postgresql: { use_pg_rewind: true, use_slots: false, parameters: { max_wal_senders: 10, max_replication_slots: 10, wal_keep_size: '512MB', hot_standby: 'on' } },
+        // CREBITO_EVENTS=on: logical decoding, and the stream's slot kept on every node (events/ha.ts).
+        ...haEventsSettings(process.env),
       },
       initdb: [{ encoding: 'UTF8' }, { locale: 'C' }, 'data-checksums'],
     },

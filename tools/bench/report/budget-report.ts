@@ -53,7 +53,8 @@ export function renderBudget(report: BudgetReport): string {
     '# crebito latency budget',
     '',
     `Run ${report.date} on ${report.machine}, with \`${report.command}\`.`,
-    `Database mode: **${report.databaseMode}**. ${report.rate} requests/s of one operation at a time (open model), ${report.seconds} s per layer; each figure the median of ${report.rounds} rounds.`,
+    `Database mode: **${report.databaseMode}**. ${report.rate} requests/s of one operation at a time (open model), `
+      + `${report.seconds} s per layer; each figure the median of ${report.rounds} rounds.`,
     'Each layer adds one part to the one above it; a share is the difference (a negative one is noise).',
     '',
   ];

@@ -24,7 +24,10 @@ function throughputPanel(scenarios: ScenarioResult[], left: number): string[] {
     const y = TOP_PX + index * ROW_HEIGHT_PX;
     const width = (scenario.requestsPerSecond / maxRate) * (PANEL_WIDTH_PX - 60);
     parts.push(`<text x="${left - 8}" y="${y + 15}" text-anchor="end">${escape(scenario.name)}</text>`);
-    parts.push(`<rect x="${left}" y="${y + 3}" width="${width.toFixed(1)}" height="${ROW_HEIGHT_PX - 8}" fill="${isCeiling(scenario) ? CEILING_BAR_FILL : SERVICE_BAR_FILL}"/>`);
+    parts.push(
+      `<rect x="${left}" y="${y + 3}" width="${width.toFixed(1)}" height="${ROW_HEIGHT_PX - 8}" `
+      + `fill="${isCeiling(scenario) ? CEILING_BAR_FILL : SERVICE_BAR_FILL}"/>`,
+    );
     parts.push(`<text x="${(left + width + 4).toFixed(1)}" y="${y + 15}">${number(scenario.requestsPerSecond)}</text>`);
   });
   return parts;
@@ -49,8 +52,10 @@ function latencyPanel(scenarios: ScenarioResult[], left: number): string[] {
 
 function legend(y: number, latencyLeft: number): string[] {
   const parts = [
-    `<rect x="${LABEL_WIDTH_PX}" y="${y - 10}" width="10" height="10" fill="${CEILING_BAR_FILL}"/><text x="${LABEL_WIDTH_PX + 14}" y="${y}">ceiling (no database, or no HTTP)</text>`,
-    `<rect x="${LABEL_WIDTH_PX}" y="${y + 6}" width="10" height="10" fill="${SERVICE_BAR_FILL}"/><text x="${LABEL_WIDTH_PX + 14}" y="${y + 16}">crebito through nginx</text>`,
+    `<rect x="${LABEL_WIDTH_PX}" y="${y - 10}" width="10" height="10" fill="${CEILING_BAR_FILL}"/>`
+      + `<text x="${LABEL_WIDTH_PX + 14}" y="${y}">ceiling (no database, or no HTTP)</text>`,
+    `<rect x="${LABEL_WIDTH_PX}" y="${y + 6}" width="10" height="10" fill="${SERVICE_BAR_FILL}"/>`
+      + `<text x="${LABEL_WIDTH_PX + 14}" y="${y + 16}">crebito through nginx</text>`,
   ];
   LATENCY_COLORS.forEach(([key, color], index) => {
     const x = latencyLeft + index * 70;

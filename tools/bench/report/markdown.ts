@@ -42,7 +42,11 @@ function header(report: BenchReport): string[] {
   const within = Math.abs(ratio - 1) <= CALIBRATION_TOLERANCE;
   return [
     `Run ${report.date} on ${report.machine}, with \`${report.command}\`.`,
-    `Database mode: **${report.databaseMode}**. Saturation: ${report.connections} connections, ${report.durationSeconds} s per scenario${report.rounds > 1 ? `, each line the median of ${report.rounds} rounds by throughput` : ''}. Fixed arrival rates: ${report.publicRateDurationSeconds} s at the public test's rate, ${report.durationSeconds} s at the others. All in one run.`,
+    `Database mode: **${report.databaseMode}**. `
+      + `Saturation: ${report.connections} connections, ${report.durationSeconds} s per scenario`
+      + `${report.rounds > 1 ? `, each line the median of ${report.rounds} rounds by throughput` : ''}. `
+      + `Fixed arrival rates: ${report.publicRateDurationSeconds} s at the public test's rate, `
+      + `${report.durationSeconds} s at the others. All in one run.`,
     '',
     `**Calibration**: the HTTP floor measured ${number(calibration.requestsPerSecond)} req/s with ${calibration.generator} (the saturation runs' generator) `
       + `and ${number(calibration.secondRequestsPerSecond)} req/s with ${calibration.secondGenerator} on the same stack, right after: `
@@ -60,7 +64,11 @@ function saturationSection(report: BenchReport): string[] {
   ];
   for (const scenario of report.scenarios.filter((each) => !openModel(each))) {
     const { p50, p90, p99, p999, max } = scenario.latencyMs;
-    lines.push(`| ${scenario.name} | ${scenario.description} | ${number(scenario.requestsPerSecond)} | ${milliseconds(p50)} | ${milliseconds(p90)} | ${milliseconds(p99)} | ${milliseconds(p999)} | ${milliseconds(max)} | ${scenario.errors} | ${scenario.unexpectedStatuses} |`);
+    lines.push(
+      `| ${scenario.name} | ${scenario.description} | ${number(scenario.requestsPerSecond)} `
+      + `| ${milliseconds(p50)} | ${milliseconds(p90)} | ${milliseconds(p99)} | ${milliseconds(p999)} `
+      + `| ${milliseconds(max)} | ${scenario.errors} | ${scenario.unexpectedStatuses} |`,
+    );
   }
   lines.push('', '| crebito against its ceilings | ratio |', '|---|---:|');
   for (const ratio of report.ratios) lines.push(`| ${ratio.name} | ${(ratio.value * 100).toFixed(1)}% |`);
@@ -83,7 +91,11 @@ function openModelSection(report: BenchReport): string[] {
   for (const scenario of open) {
     const { p50, p90, p99, p999, max } = scenario.latencyMs;
     const lag = scenario.sendLagMs?.p99 ?? 0;
-    lines.push(`| ${scenario.name} | ${scenario.description} | ${number(scenario.requestsPerSecond)} | ${milliseconds(p50)} | ${milliseconds(p90)} | ${milliseconds(p99)} | ${milliseconds(p999)} | ${milliseconds(max)} | ${milliseconds(lag)} | ${scenario.errors} | ${scenario.unexpectedStatuses} |`);
+    lines.push(
+      `| ${scenario.name} | ${scenario.description} | ${number(scenario.requestsPerSecond)} `
+      + `| ${milliseconds(p50)} | ${milliseconds(p90)} | ${milliseconds(p99)} | ${milliseconds(p999)} `
+      + `| ${milliseconds(max)} | ${milliseconds(lag)} | ${scenario.errors} | ${scenario.unexpectedStatuses} |`,
+    );
   }
   lines.push('');
   return lines;
@@ -101,18 +113,27 @@ function limitedSection(limited: LimitedRun): string[] {
   if (limited.skipped !== undefined) return [...lines, `Not run: ${limited.skipped}.`, ''];
   lines.push(
     'A stack of its own, each part in cgroups with the CPU quota and memory limit its compose service declares. '
-      + '"charged" is what the kernel counted against the limit; "anonymous" is the memory no limit can take back by dropping file pages, wherever it was charged.',
+      + '"charged" is what the kernel counted against the limit; '
+      + '"anonymous" is the memory no limit can take back by dropping file pages, wherever it was charged.',
     '',
     '| scenario | req/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | unexpected |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
   );
   for (const scenario of limited.scenarios) {
     const { p50, p99, p999, max } = scenario.latencyMs;
-    lines.push(`| ${scenario.name} | ${number(scenario.requestsPerSecond)} | ${milliseconds(p50)} | ${milliseconds(p99)} | ${milliseconds(p999)} | ${milliseconds(max)} | ${scenario.errors} | ${scenario.unexpectedStatuses} |`);
+    lines.push(
+      `| ${scenario.name} | ${number(scenario.requestsPerSecond)} | ${milliseconds(p50)} | ${milliseconds(p99)} `
+      + `| ${milliseconds(p999)} | ${milliseconds(max)} | ${scenario.errors} | ${scenario.unexpectedStatuses} |`,
+    );
   }
   lines.push('', '| part | service | CPUs | memory limit MB | charged peak MB | anonymous peak MB | RSS peak MB | limit reached | OOM kills | CPU throttled |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const part of limited.components) {
-    lines.push(`| ${part.name}${part.joinedLate ? ' (joined once up)' : ''} | ${part.service} | ${part.cpus} | ${part.memoryLimitMegabytes.toFixed(0)} | ${part.peakChargedMegabytes.toFixed(1)} | ${part.peakAnonymousMegabytes.toFixed(1)} | ${part.peakRssMegabytes.toFixed(1)} | ${part.limitHits} | ${part.oomKills} | ${(part.throttledShare * 100).toFixed(0)}% of periods |`);
+    lines.push(
+      `| ${part.name}${part.joinedLate ? ' (joined once up)' : ''} | ${part.service} | ${part.cpus} `
+      + `| ${part.memoryLimitMegabytes.toFixed(0)} | ${part.peakChargedMegabytes.toFixed(1)} `
+      + `| ${part.peakAnonymousMegabytes.toFixed(1)} | ${part.peakRssMegabytes.toFixed(1)} `
+      + `| ${part.limitHits} | ${part.oomKills} | ${(part.throttledShare * 100).toFixed(0)}% of periods |`,
+    );
   }
   lines.push('');
   if (limited.leftovers.length > 0) lines.push(`cgroups left behind: ${limited.leftovers.join(', ')}.`, '');
@@ -137,7 +158,8 @@ function usageSection(scenarios: ScenarioResult[]): string[] {
 
 function books(title: string, consistency: Consistency): string[] {
   return [
-    `${title}: ${consistency.clients} clients checked, **${consistency.inconsistencies} inconsistencies** (balance equals the sum of its transactions, and never below -limite).`,
+    `${title}: ${consistency.clients} clients checked, **${consistency.inconsistencies} inconsistencies** `
+      + '(balance equals the sum of its transactions, and never below -limite).',
     ...consistency.details.map((detail) => `- ${detail}`),
     '',
   ];

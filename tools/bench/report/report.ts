@@ -26,6 +26,8 @@ export interface ScenarioResult {
   usage: GroupUsage[];
   /** Our own generator's slowest answers, with when they came (to line up with the stack's logs). */
   slowest?: SlowAnswer[];
+  /** When the generator was started (its load begins a fraction of a second later). */
+  startedAt?: string;
 }
 
 /** The bench's floor against a second, independent generator's on the same stack. */
