@@ -35,9 +35,12 @@ AS $$ SELECT to_char(p_momento AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z
 -- Characters a descricao may not hold: controls (C0, DEL, C1), the format
 -- characters that change how text around them shows or hide themselves
 -- (zero widths, joiners, bidirectional overrides and isolates, the byte
--- order mark, soft hyphen, tags...), line and paragraph separators, the
--- Hangul fillers that render as blanks, and the two noncharacters of the
--- basic plane. Stored, they would make a statement show text unlike what
+-- order mark, soft hyphen, tags...), every other code point Unicode says
+-- renders as nothing (Default_Ignorable_Code_Point: the combining grapheme
+-- joiner, variation selectors, so an emoji's presentation selector too, as
+-- its joiner already was), line and paragraph separators, the Hangul
+-- fillers that render as blanks, and the two noncharacters of the basic
+-- plane. Stored, they would make a statement show text unlike what
 -- was stored. The instance refuses the same set with 422 before any call
 -- (INVISIBLE_CHARACTERS in src/instance/http/validation.ts; a test compares
 -- them code point by code point). Ordinary spaces stay: the contract takes
@@ -46,10 +49,11 @@ CREATE OR REPLACE FUNCTION descricao_valida(p_descricao text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
     SELECT char_length(p_descricao) BETWEEN 1 AND 10
-       AND p_descricao !~ ('[\u0001-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2'
-                           '\u115f-\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff'
-                           '\uffa0\ufff9-\ufffb\ufffe-\uffff\U000110bd\U000110cd\U00013430-\U0001343f'
-                           '\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f]')
+       AND p_descricao !~ ('[\u0001-\u001f\u007f-\u009f\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f'
+                           '\u0890-\u0891\u08e2\u115f-\u1160\u17b4-\u17b5\u180b-\u180f\u200b-\u200f'
+                           '\u2028-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufffb\ufffe-\uffff'
+                           '\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a'
+                           '\U000e0000-\U000e0fff]')
 $$;
 
 -- Whether one transaction's arguments are ones the API could have sent: a

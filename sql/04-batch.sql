@@ -88,10 +88,12 @@ BEGIN
             limite_de_cada[i] := p_limites[v_slot];
             saldo_de_cada[i] := saldos_finais[v_slot];
             IF p_chaves[i] IS NOT NULL THEN
-                -- Later transactions of this batch with the same key find it here.
-                p_entradas[i] := ROW(p_cliente_ids[i], p_chaves[i], p_valores[i], p_tipos[i], p_descricoes[i],
-                                     resultados[i], limite_de_cada[i], saldo_de_cada[i], now(),
-                                     p_escritores[i])::chaves_idempotencia;
+                -- Later transactions of this batch with the same key find it where they look: at the key's first
+                -- transaction, which is this one unless that one was refused before its key was looked at (its
+                -- API key: a refused proof and no proof both write as 0).
+                p_entradas[p_primeiras[i]] := ROW(p_cliente_ids[i], p_chaves[i], p_valores[i], p_tipos[i],
+                                                  p_descricoes[i], resultados[i], limite_de_cada[i],
+                                                  saldo_de_cada[i], now(), p_escritores[i])::chaves_idempotencia;
                 guarda_chave[i] := true;
             END IF;
         END IF;

@@ -31,11 +31,12 @@ $$;
 CREATE OR REPLACE FUNCTION historico_linhas_lidas_max() RETURNS integer
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT 1000';
 
--- Before API keys, a page had no chave_api column; a function's result type
--- cannot be replaced in place.
+-- Before API keys, a page had no chave_api column, and before transfers no
+-- transferencia and contraparte; a function's result type cannot be
+-- replaced in place.
 DO $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'historico' AND pg_get_function_result(oid) NOT LIKE '%chave_api text%') THEN
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'historico' AND pg_get_function_result(oid) NOT LIKE '%contraparte integer%') THEN
         DROP FUNCTION historico;
     END IF;
 END $$;
@@ -88,7 +89,11 @@ CREATE OR REPLACE FUNCTION historico(
     saldo_apos   bigint,
     etiqueta     bytea,
     -- The name of the API key that made it (08-keys.sql); NULL without auth.
-    chave_api    text
+    chave_api    text,
+    -- For a row of a transfer (09-transfers.sql): its id and the other
+    -- client (the payee of a debit, the payer of a credit); else NULL.
+    transferencia bigint,
+    contraparte  integer
 )
 LANGUAGE plpgsql STABLE
 -- The owner's rights: the instances' role cannot read the cursor secret, nor
@@ -112,17 +117,18 @@ BEGIN
         RAISE EXCEPTION 'historico: not a valid page' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF NOT EXISTS (SELECT 1 FROM clientes c WHERE c.id = p_cliente_id) THEN
-        RETURN QUERY SELECT 'cliente_nao_encontrado', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, NULL::bytea, NULL::text;
+        RETURN QUERY SELECT 'cliente_nao_encontrado', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, NULL::bytea, NULL::text, NULL::bigint, NULL::integer;
         RETURN;
     END IF;
     IF p_antes_de IS NOT NULL AND p_etiqueta IS DISTINCT FROM etiqueta_cursor(p_cliente_id, p_antes_de) THEN
-        RETURN QUERY SELECT 'cursor_invalido', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, NULL::bytea, NULL::text;
+        RETURN QUERY SELECT 'cursor_invalido', NULL::bigint, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, NULL::bytea, NULL::text, NULL::bigint, NULL::integer;
         RETURN;
     END IF;
 
     FOR v_linha IN
-        SELECT l.id, l.valor, l.tipo, l.descricao, iso_utc(l.realizada_em) AS realizada_em, l.saldo_apos, l.chave_api_id, l.casa, l.lida = v_lidas_max AS ultima_lida
-          FROM (SELECT t.cliente_id, t.id, t.valor, t.tipo, t.descricao, t.realizada_em, t.saldo_apos, t.chave_api_id,
+        SELECT l.id, l.valor, l.tipo, l.descricao, iso_utc(l.realizada_em) AS realizada_em, l.saldo_apos, l.chave_api_id, l.transferencia_id,
+               l.casa, l.lida = v_lidas_max AS ultima_lida
+          FROM (SELECT t.cliente_id, t.id, t.valor, t.tipo, t.descricao, t.realizada_em, t.saldo_apos, t.chave_api_id, t.transferencia_id,
                        (p_tipo IS NULL OR t.tipo = p_tipo)
                    AND (p_desde IS NULL OR t.realizada_em >= p_desde)
                    AND (p_ate IS NULL OR t.realizada_em < p_ate)
@@ -140,7 +146,7 @@ BEGIN
         IF v_linha.casa THEN
             IF v_achadas = p_quantas THEN
                 -- One match past the page: the next page starts below its last row.
-                RETURN QUERY SELECT 'proxima', v_ultima, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, etiqueta_cursor(p_cliente_id, v_ultima), NULL::text;
+                RETURN QUERY SELECT 'proxima', v_ultima, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, etiqueta_cursor(p_cliente_id, v_ultima), NULL::text, NULL::bigint, NULL::integer;
                 RETURN;
             END IF;
             v_achadas := v_achadas + 1;
@@ -148,11 +154,15 @@ BEGIN
             RETURN QUERY SELECT 'pagina', v_linha.id, v_linha.valor, v_linha.tipo, v_linha.descricao, v_linha.realizada_em, v_linha.saldo_apos, NULL::bytea,
                 -- Looked up only for rows a key made: a page made without auth
                 -- reads nothing more.
-                CASE WHEN v_linha.chave_api_id IS NOT NULL THEN (SELECT k.nome FROM chaves_api k WHERE k.id = v_linha.chave_api_id) END;
+                CASE WHEN v_linha.chave_api_id IS NOT NULL THEN (SELECT k.nome FROM chaves_api k WHERE k.id = v_linha.chave_api_id) END,
+                v_linha.transferencia_id,
+                -- Likewise only for a transfer's rows.
+                CASE WHEN v_linha.transferencia_id IS NOT NULL
+                     THEN (SELECT CASE WHEN v_linha.tipo = 'd' THEN f.recebedor ELSE f.pagador END FROM transferencias f WHERE f.id = v_linha.transferencia_id) END;
         END IF;
         IF v_linha.ultima_lida THEN
             -- The page read as far as it may: the next starts below the last row read.
-            RETURN QUERY SELECT 'proxima', v_linha.id, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, etiqueta_cursor(p_cliente_id, v_linha.id), NULL::text;
+            RETURN QUERY SELECT 'proxima', v_linha.id, NULL::integer, NULL::char(1), NULL::varchar(10), NULL::text, NULL::bigint, etiqueta_cursor(p_cliente_id, v_linha.id), NULL::text, NULL::bigint, NULL::integer;
             RETURN;
         END IF;
     END LOOP;

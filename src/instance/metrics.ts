@@ -12,7 +12,7 @@
 import client from 'prom-client';
 import type { ServerHealth } from './http/server.js';
 import { operationHealth } from './ledger/ledger.js';
-import { OPERATION_LABELS } from './operations/index.js';
+import { CALL_LABELS } from './operations/index.js';
 
 
 // Sub-millisecond resolution at the bottom (a local answer takes a fraction
@@ -23,6 +23,7 @@ const CALL_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000];
 export interface Metrics {
   answered(route: string, statusLine: string, seconds: number): void;
   transaction(tipo: 'c' | 'd', result: 'applied' | 'refused'): void;
+  transfer(result: 'applied' | 'refused'): void;
   callSent(operation: string, size: number): void;
   eventLoopDelay(seconds: number): void;
   gcPause(kind: string, seconds: number): void;
@@ -33,6 +34,7 @@ export interface Metrics {
 const NO_METRICS: Metrics = {
   answered: () => undefined,
   transaction: () => undefined,
+  transfer: () => undefined,
   callSent: () => undefined,
   eventLoopDelay: () => undefined,
   gcPause: () => undefined,
@@ -93,6 +95,7 @@ class RequestCounts {
   readonly eventLoopDelays = new Map([['sampled', new Histogram(LATENCY_BUCKETS_SECONDS)]]);
   readonly gcPauses = new Map<string, Histogram>();
   readonly transactions = { c: { applied: 0, refused: 0 }, d: { applied: 0, refused: 0 } };
+  readonly transfers = { applied: 0, refused: 0 };
 
   answered(route: string, statusLine: string, seconds: number): void {
     let byStatus = this.answers.get(route);
@@ -122,6 +125,10 @@ class RequestCounts {
       histogramValues('crebito_http_request_duration_seconds', 'route', this.durations)));
     registry.registerMetric(scraped('crebito_transactions_total', 'Transactions applied or refused (a debit past the limit, a credit past the largest balance), by tipo', 'counter', () =>
       (['c', 'd'] as const).flatMap((tipo) => (['applied', 'refused'] as const).map((result) => ({ labels: { tipo, result }, value: this.transactions[tipo][result] })))));
+    registry.registerMetric(scraped('crebito_transfers_total',
+      'Transfers applied or refused (past the payer\'s limit, past the payee\'s largest balance, an unknown payee)',
+      'counter',
+      () => (['applied', 'refused'] as const).map((result) => ({ labels: { result }, value: this.transfers[result] }))));
     registry.registerMetric(scraped('crebito_database_call_size', 'Requests sharing one database call (a batch: one commit for transacoes, one snapshot for extratos)', 'histogram', () =>
       histogramValues('crebito_database_call_size', 'operation', this.callSizes)));
     registry.registerMetric(scraped('crebito_event_loop_delay_seconds', 'How late the event loop ran a timer, sampled every 100 ms (stalls.ts)', 'histogram', () =>
@@ -145,6 +152,9 @@ export function createMetrics(options: { enabled: boolean; health: () => ServerH
     transaction: (tipo, result) => {
       counts.transactions[tipo][result]++;
     },
+    transfer: (result) => {
+      counts.transfers[result]++;
+    },
     callSent: (operation, size) => counts.callSent(operation, size),
     eventLoopDelay: (seconds) => counts.eventLoopDelays.get('sampled')!.observe(seconds),
     gcPause: (kind, seconds) => counts.gcPause(kind, seconds),
@@ -159,10 +169,10 @@ function registerHealthGauges(registry: client.Registry, health: () => ServerHea
     new client.Gauge({ name, help, labelNames, registers: [registry], collect() { read((labels, value) => this.set(labels, value), health()); } });
   gauge('crebito_http_requests_in_flight', 'Requests received and not yet answered', [], (set, now) => set({}, now.inFlight));
   gauge('crebito_requests_waiting', 'Requests waiting to join a database call, by operation', ['operation'], (set, now) => {
-    for (const operation of OPERATION_LABELS) set({ operation }, operationHealth(now.ledger, operation).waiting);
+    for (const operation of CALL_LABELS) set({ operation }, operationHealth(now.ledger, operation).waiting);
   });
   gauge('crebito_database_calls_in_flight', 'Database calls in flight, by operation', ['operation'], (set, now) => {
-    for (const operation of OPERATION_LABELS) set({ operation }, operationHealth(now.ledger, operation).inFlight);
+    for (const operation of CALL_LABELS) set({ operation }, operationHealth(now.ledger, operation).inFlight);
   });
   gauge('crebito_db_pool_connections', 'Database connections of the pool, by state', ['state'], (set, now) => {
     set({ state: 'total' }, now.ledger.pool.totalCount);
@@ -173,16 +183,16 @@ function registerHealthGauges(registry: client.Registry, health: () => ServerHea
   const counter = (name: string, help: string, labelNames: string[], read: (add: (labels: Record<string, string>, value: number) => void, now: ServerHealth) => void) =>
     new client.Counter({ name, help, labelNames, registers: [registry], collect() { this.reset(); read((labels, value) => this.inc(labels, value), health()); } });
   counter('crebito_requests_shed_total', 'Requests answered 503 sobrecarregado without being sent, by operation and reason', ['operation', 'reason'], (add, now) => {
-    for (const operation of OPERATION_LABELS) {
+    for (const operation of CALL_LABELS) {
       add({ operation, reason: 'queue_full' }, operationHealth(now.ledger, operation).shedFull);
       add({ operation, reason: 'queue_wait' }, operationHealth(now.ledger, operation).shedExpired);
     }
   });
   counter('crebito_database_calls_late_total', 'Database calls that missed the request deadline (their requests got 503 banco_sem_resposta)', ['operation'], (add, now) => {
-    for (const operation of OPERATION_LABELS) add({ operation }, operationHealth(now.ledger, operation).lateCalls);
+    for (const operation of CALL_LABELS) add({ operation }, operationHealth(now.ledger, operation).lateCalls);
   });
   counter('crebito_requests_busy_retries_total', 'Requests sent again because another database session held their client\'s row (sent: retried; answered 503 cliente_ocupado: gave_up), by operation', ['operation', 'outcome'], (add, now) => {
-    for (const operation of OPERATION_LABELS) {
+    for (const operation of CALL_LABELS) {
       add({ operation, outcome: 'retried' }, operationHealth(now.ledger, operation).retried);
       add({ operation, outcome: 'gave_up' }, operationHealth(now.ledger, operation).retriesGivenUp);
     }

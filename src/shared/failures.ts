@@ -7,7 +7,7 @@
 // Both programs read it: the instance answers with it, and the launcher
 // renders nginx's own refusals from it.
 
-import { DESCRIPTION_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, AMOUNT_MAX } from './limits.js';
+import { CLIENT_ID_MAX, DESCRIPTION_CHARACTERS_MAX, HISTORY_PAGE_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, AMOUNT_MAX } from './limits.js';
 
 /** The realm of the Bearer challenge (WWW-Authenticate) when API keys are on. */
 export const AUTH_REALM = 'crebito';
@@ -76,6 +76,16 @@ export const failures = {
   routeNotFound: new Failure(STATUS.notFound, 'rota_nao_encontrada', 'no such route'),
   limitExceeded: new Failure(STATUS.unprocessable, 'limite_excedido', 'the debit would take the balance below -limite'),
   balanceTooLarge: new Failure(STATUS.unprocessable, 'saldo_excedido', 'the credit would take the balance past the largest exact integer'),
+  // Transfers (POST /clientes/{id}/transferencias): the payer is the path's
+  // client (404 when unknown, as everywhere); the payee is a field of the body.
+  invalidPara: new Failure(STATUS.unprocessable, 'para_invalido',
+    `para must be a client id: a whole number from 1 to ${CLIENT_ID_MAX}`),
+  transferToSelf: new Failure(STATUS.unprocessable, 'transferencia_para_si',
+    'para names the paying client itself; nothing was applied'),
+  payeeNotFound: new Failure(STATUS.unprocessable, 'destinatario_nao_encontrado',
+    'para names no client (the payee is unknown; the payer exists); nothing was applied'),
+  payeeBalanceTooLarge: new Failure(STATUS.unprocessable, 'saldo_destinatario_excedido',
+    'the transfer would take the payee\'s balance past the largest exact integer; nothing was applied'),
   malformedJson: new Failure(STATUS.unprocessable, 'json_invalido', 'the body is not one JSON value'),
   notAnObject: new Failure(STATUS.unprocessable, 'corpo_invalido', 'the body must be a JSON object'),
   invalidValor: new Failure(STATUS.unprocessable, 'valor_invalido', `valor must be a whole number from 1 to ${AMOUNT_MAX}, written as plain digits (no fraction, no exponent)`),

@@ -185,3 +185,37 @@ describe('regression: idempotency keys could be expired early by the instances\'
     expect(await attempt('SELECT expirar_chaves(1000) AS removidas')).toEqual([{ removidas: 1 }]);
   });
 });
+
+describe('regression: a descricao of invisible default-ignorable marks was stored', () => {
+  // Each renders as nothing (Unicode's Default_Ignorable_Code_Point), so a statement showed an empty description.
+  it.each([
+    ['a combining grapheme joiner', '\u034f'],
+    ['two variation selectors', '\ufe0f\ufe0f'],
+    ['a Mongolian free variation selector', '\u180b'],
+    ['a supplementary variation selector', '\u{e0100}'],
+    ['a Khmer inherent vowel', 'a\u17b4'],
+  ])('registrar_transacao refuses %s with 22023 and records nothing', async (_, descricao) => {
+    const count = await database.transactionCount();
+    expect(await attempt("SELECT * FROM registrar_transacao(3, 1, 'c', $1)", [descricao]))
+      .toEqual({ code: INVALID_PARAMETER });
+    expect(await attempt("SELECT * FROM registrar_transacoes('{3}', '{1}', '{c}', $1)", [[descricao]]))
+      .toEqual({ code: INVALID_PARAMETER });
+    expect(await database.transactionCount()).toBe(count);
+  });
+});
+
+describe('regression: a batch applied one idempotency key twice when its first transaction was refused', () => {
+  // Keys not required: a made-up proof is refused, and the two calls without one share its key.
+  it('the last is answered what the one before applied, and the batch is not an error', async () => {
+    const count = await database.transactionCount();
+    const rows = await attempt("SELECT resultado, repetida FROM registrar_transacoes('{3,3,3}', '{1,1,1}', '{c,c,c}', "
+      + "'{dup,dup,dup}', '{dup-1,dup-1,dup-1}', 0, $1)", [[randomBytes(32), null, null]]);
+    expect(rows).toEqual([
+      { resultado: 'chave_api_invalida', repetida: false },
+      { resultado: 'aplicada', repetida: false },
+      { resultado: 'aplicada', repetida: true },
+    ]);
+    expect(await database.transactionCount()).toBe(count + 1);
+    expect(await booksProblems(database)).toEqual([]);
+  });
+});

@@ -188,6 +188,13 @@ describe('the characters a descricao may not hold', () => {
     const named = codePoints().filter((code) => /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(String.fromCodePoint(code)));
     expect(named.filter((code) => !INVISIBLE_CHARACTERS.test(String.fromCodePoint(code))).map((code) => code.toString(16))).toEqual([]);
   });
+
+  it('regression: include every default-ignorable code point, which Unicode renders as nothing', () => {
+    const shown = (code: number) => String.fromCodePoint(code);
+    const ignorable = codePoints().filter((code) => /\p{Default_Ignorable_Code_Point}/u.test(shown(code)));
+    const allowed = ignorable.filter((code) => !INVISIBLE_CHARACTERS.test(shown(code)));
+    expect(allowed.map((code) => code.toString(16))).toEqual([]);
+  });
 });
 
 describe('the bounds the functions check a caller against', () => {

@@ -63,9 +63,11 @@ afterAll(async () => {
   await database?.close();
 });
 
-type Route = { method: 'POST' | 'GET'; path: (clientId: number | string) => string; access: 'read' | 'write' };
+type Route = { method: 'POST' | 'GET'; path: (clientId: number | string) => string; access: 'read' | 'write'; body?: object };
 const ROUTES: Record<string, Route> = {
   'POST transacoes': { method: 'POST', path: (id) => `/clientes/${id}/transacoes`, access: 'write' },
+  // The payee (4) is never a case's client, and needs no key.
+  'POST transferencias': { method: 'POST', path: (id) => `/clientes/${id}/transferencias`, access: 'write', body: { para: 4, valor: 1, descricao: 'auth' } },
   'GET extrato': { method: 'GET', path: (id) => `/clientes/${id}/extrato`, access: 'read' },
   'GET historico': { method: 'GET', path: (id) => `/clientes/${id}/transacoes`, access: 'read' },
 };
@@ -90,7 +92,7 @@ describe('API keys on every route', () => {
     for (const [what, authorization, clientId, statuses, codes] of CASES) {
       it(`${routeName} with ${what}: ${statuses[route.access]}`, async () => {
         const before = await database.transactionCount();
-        const answer = await call(route.method, route.path(clientId), authorization(), route.method === 'POST' ? credit : undefined);
+        const answer = await call(route.method, route.path(clientId), authorization(), route.method === 'POST' ? route.body ?? credit : undefined);
         expect(answer.status, JSON.stringify(answer.body)).toBe(statuses[route.access]);
         if (codes[route.access] !== undefined) expect(answer.body.erro).toBe(codes[route.access]);
         if (answer.status === 401 || answer.status === 403) {

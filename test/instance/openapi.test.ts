@@ -129,6 +129,24 @@ describe('the document', () => {
 });
 
 describe('real answers', () => {
+  it('to a transfer, and the history rows it leaves, are each what the document says', async () => {
+    const first = answers.length;
+    const transfer = (from: number, body: object, key?: string) =>
+      send('POST', `/clientes/${from}/transferencias`, JSON.stringify(body), key === undefined ? {} : { 'idempotency-key': key });
+    await transfer(3, { para: 4, valor: 10, descricao: 'pix' }, 'openapi-pix');
+    await transfer(3, { para: 4, valor: 10, descricao: 'pix' }, 'openapi-pix'); // replayed 200
+    const refused = [{ para: 3, valor: 1, descricao: 'x' }, { para: 6, valor: 1, descricao: 'x' },
+      { para: '4', valor: 1, descricao: 'x' }, { para: 4, valor: 2_000_000_000, descricao: 'x' }];
+    for (const body of refused) await transfer(3, body);
+    await transfer(6, { para: 3, valor: 1, descricao: 'x' });
+    await send('GET', '/clientes/3/transacoes');
+    await send('GET', '/clientes/4/transacoes');
+    const produced = answers.slice(first);
+    const posted = produced.filter((answer) => answer.method === 'POST').map((answer) => answer.status);
+    expect(new Set(posted)).toEqual(new Set([200, 404, 422]));
+    expectDocumented(produced);
+  });
+
   it('to a transaction, one of every status it can get, are each what the document says', async () => {
     const first = answers.length;
     const key = 'openapi-1';

@@ -8,8 +8,9 @@ import type { TestDatabase } from './database.js';
  * Every way the books are wrong, one line each; empty when they are exact:
  * each balance is the sum of its client's rows, each row's saldo_apos is the
  * running sum of its client's rows up to it (every client starts at 0), no
- * balance nor saldo_apos is below -limite, every row's client exists, and
- * every row credited to an API key names a key that exists.
+ * balance nor saldo_apos is below -limite, every row's client exists,
+ * every row credited to an API key names a key that exists, and every
+ * transfer is whole (sql/09-transfers.sql).
  */
 export async function booksProblems(database: Pick<TestDatabase, 'query'>): Promise<string[]> {
   const rows = await database.query<{ problem: string }>(`
@@ -37,6 +38,9 @@ export async function booksProblems(database: Pick<TestDatabase, 'query'>): Prom
     UNION ALL
     SELECT format('row %s: API key %s does not exist', t.id, t.chave_api_id)
       FROM transacoes t
-     WHERE t.chave_api_id IS NOT NULL AND NOT EXISTS (SELECT FROM chaves_api k WHERE k.id = t.chave_api_id)`);
+     WHERE t.chave_api_id IS NOT NULL AND NOT EXISTS (SELECT FROM chaves_api k WHERE k.id = t.chave_api_id)
+    UNION ALL
+    SELECT format('transfer %s: not exactly its payer''s debit and its payee''s credit', f.id)
+      FROM transferencias f WHERE NOT transferencia_inteira(f.id)`);
   return rows.map((row) => row.problem);
 }

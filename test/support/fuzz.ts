@@ -117,6 +117,7 @@ const FIXED_PATHS = ['/', '/docs', '/openapi.json', '/docs/swagger-ui.css', '/do
 
 const paths = fc.oneof(
   { weight: 5, arbitrary: clientIds.map((id) => `/clientes/${id}/transacoes`) },
+  { weight: 3, arbitrary: clientIds.map((id) => `/clientes/${id}/transferencias`) },
   { weight: 3, arbitrary: clientIds.map((id) => `/clientes/${id}/extrato`) },
   { weight: 1, arbitrary: fc.constantFrom(...FIXED_PATHS) },
   { weight: 1, arbitrary: fc.array(fc.string({ maxLength: 12 }), { maxLength: 5 }).map((segments) => `/${segments.map(encodeURIComponent).join('/')}`) },
@@ -173,13 +174,26 @@ const validBody = fc.record({
   tipo: fc.constantFrom('c', 'd'),
   descricao: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 10 }),
 });
+/** A transfer's body: a payee that exists, is the payer, is no client or is no id at all. */
+const validTransferBody = fc.record({
+  para: fc.oneof(fc.constantFrom(1, 2, 3, 4, 5), fc.constantFrom(0, 6, -1, 2147483648), fc.integer()),
+  valor: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: 1, max: 2_000_000 })),
+  descricao: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 10 }),
+});
 type Body = Record<string, unknown>;
 const FIELDS = ['valor', 'tipo', 'descricao'] as const;
+const TRANSFER_FIELDS = ['para', 'valor', 'descricao'] as const;
 const ODD_VALUES = [1.5, '10', 1e300, -1, 0, 2147483648, 9007199254740993, null, true, [], {}, '', 'c ', 'C', 'cd', '😀'.repeat(11), 'a'.repeat(11), '\u0000'];
 
 /** Valid bodies changed in their structure: a field replaced, removed or added, the whole replaced. */
 const structuralBodies = fc.oneof(
   { weight: 3, arbitrary: validBody.map((body) => JSON.stringify(body)) },
+  { weight: 2, arbitrary: validTransferBody.map((body) => JSON.stringify(body)) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(validTransferBody, fc.constantFrom(...TRANSFER_FIELDS), fc.oneof(fc.constantFrom(...ODD_VALUES), fc.jsonValue()))
+      .map(([body, field, value]) => JSON.stringify({ ...body, [field]: value })),
+  },
   { weight: 2, arbitrary: fc.tuple(validBody, fc.constantFrom(...FIELDS), fc.oneof(fc.constantFrom(...ODD_VALUES), fc.jsonValue())).map(([body, field, value]) => JSON.stringify({ ...body, [field]: value })) },
   { weight: 1, arbitrary: fc.tuple(validBody, fc.constantFrom(...FIELDS)).map(([body, field]) => JSON.stringify({ ...body, [field]: undefined })) },
   { weight: 1, arbitrary: fc.tuple(validBody, fc.string({ maxLength: 10 }), fc.jsonValue()).map(([body, key, value]) => JSON.stringify({ ...body, [key]: value } as Body)) },

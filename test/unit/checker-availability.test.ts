@@ -27,6 +27,15 @@ describe('availability verdict', () => {
     expect(result.contained).toBe(true);
   });
 
+  it('a transfer to the locked client touches it (its payee\'s row), one from another client to another does not', () => {
+    const transfer = (clientId: number, para: number, status: number): Operation => ({
+      kind: 'transacao', clientId, para, valor: 1, tipo: 'd', descricao: `t${clientId}${para}`,
+      startMs: 2100, endMs: 2900, status, outcome: status === 200 ? 'applied' : 'not-applied',
+    });
+    const result = judgeAvailability(historyWith([transfer(2, 1, 503), transfer(3, 4, 200)]), [lockOfClient1]);
+    expect(result.faults[0]).toMatchObject({ requests: 1, errors: 0 });
+  });
+
   it('one error of another client is not contained', () => {
     const result = judgeAvailability(historyWith([read(2, 2100, 12), read(3, 2200, 12, 503)]), [lockOfClient1]);
     expect(result.faults[0]).toMatchObject({ errors: 1, contained: false });

@@ -121,7 +121,8 @@ describe('the ledger checker', () => {
   it('catches a final balance that disagrees with the transactions', () => {
     const run = honestRun();
     run.database.finalBalances[1] = -650;
-    expect(violated(run)).toEqual([3]);
+    // 50 appeared from nowhere: the sum of the balances moved by more than the transactions (7).
+    expect(violated(run)).toEqual([3, 7]);
   });
 
   it('catches an answer whose saldo is not the balance after it', () => {
@@ -220,5 +221,56 @@ describe('the ledger checker, for transactions retried with their key', () => {
     run.credit.attempts![1] = refused;
     Object.assign(run.credit, { status: 422, outcome: 'refused', saldo: undefined, limite: undefined });
     expect(violated(run)).toEqual(expect.arrayContaining([1, 6]));
+  });
+});
+
+/**
+ * The honest run plus client 2 (limit 1000, balance 0) and a transfer of 300
+ * from client 1 to client 2 after the statement: client 1 ends at -1000,
+ * client 2 at 300.
+ */
+function honestRunWithTransfer(): { history: Operation[]; database: DatabaseState } {
+  const run = honestRun();
+  const descricao = `${TAG}0000005`;
+  run.history.push({
+    kind: 'transacao', clientId: 1, para: 2, valor: 300, tipo: 'd', descricao, startMs: 200, endMs: 205, status: 200, outcome: 'applied', saldo: -1000, limite: LIMIT,
+  });
+  run.database.transactions.push(
+    { id: 3, clientId: 1, valor: 300, tipo: 'd', descricao, realizada_em: time(5), saldo_apos: -1000, transferId: 1 },
+    { id: 4, clientId: 2, valor: 300, tipo: 'c', descricao, realizada_em: time(6), saldo_apos: 300, transferId: 1 },
+  );
+  Object.assign(run.database, {
+    limits: { 1: LIMIT, 2: LIMIT }, initialBalances: { 1: 0, 2: 0 }, finalBalances: { 1: -1000, 2: 300 },
+  });
+  return run;
+}
+
+describe('the ledger checker on transfers', () => {
+  it('finds an honest history with a transfer valid', () => {
+    const verdict = judge(honestRunWithTransfer().history, honestRunWithTransfer().database, TAG);
+    expect(verdict.examples).toEqual({ 1: [], 2: [], 3: [], 4: [], 5: [], 6: [], 7: [] });
+    expect(verdict.valid).toBe(true);
+  });
+
+  it('catches a transfer stored with its debit only (money that left and arrived nowhere)', () => {
+    const run = honestRunWithTransfer();
+    run.database.transactions = run.database.transactions.filter((row) => row.id !== 4);
+    run.database.finalBalances[2] = 0;
+    expect(violated(run)).toEqual(expect.arrayContaining([1, 7]));
+  });
+
+  it('catches a transfer whose credit is larger than its debit (money invented)', () => {
+    const run = honestRunWithTransfer();
+    Object.assign(run.database.transactions.find((row) => row.id === 4)!, { valor: 400, saldo_apos: 400 });
+    run.database.finalBalances[2] = 400;
+    expect(violated(run)).toContain(7);
+  });
+
+  it('catches an unknown-outcome transfer stored with one side only', () => {
+    const run = honestRunWithTransfer();
+    Object.assign(run.history[run.history.length - 1]!, { outcome: 'unknown', status: 0, saldo: undefined, limite: undefined });
+    run.database.transactions = run.database.transactions.filter((row) => row.id !== 4);
+    run.database.finalBalances[2] = 0;
+    expect(violated(run)).toContain(7);
   });
 });

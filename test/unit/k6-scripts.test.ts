@@ -11,7 +11,7 @@ import { PROJECT_ROOT } from '../../src/stack/paths.js';
 const loadScript = (name: string) => path.join(PROJECT_ROOT, 'load', name);
 
 describe('k6 scripts', () => {
-  it.each(['rinha.js', 'stress.js'])('%s parses', (name) => {
+  it.each(['rinha.js', 'stress.js', 'pix.js'])('%s parses', (name) => {
     const result = spawnSync(process.execPath, ['--check', loadScript(name)], { encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
@@ -24,5 +24,15 @@ describe('k6 scripts', () => {
     expect(script).toContain("inconsistencias: ['count==0']");
     expect(script).toContain('noVUConnectionReuse: true');
     for (const target of ['loadScenario(220', 'loadScenario(110', 'loadScenario(10']) expect(script).toContain(target);
+  });
+
+  it('pix.js fails the run on any failed request, failed check or money not conserved', () => {
+    const script = fs.readFileSync(loadScript('pix.js'), 'utf8');
+    expect(script).toContain("http_req_failed: ['rate==0']");
+    expect(script).toContain("checks: ['rate==1']");
+    expect(script).toContain('export function teardown');
+    expect(script).toContain('/transferencias');
+    // k6 v0.48 cannot parse optional chaining.
+    expect(script).not.toMatch(/\?\./);
   });
 });

@@ -19,6 +19,7 @@
 //   npm run bench -- --limits off          # without the run under compose limits
 //   npm run bench -- --start --smoke       # a few seconds; fails on any error
 //   npm run bench -- --start --latency-only # the public rate against its limit, and the breakdown
+//   npm run bench -- --start --transfers   # transfers against transactions only (transfers.ts)
 //
 // Every run also writes results/latency-<mode>.{json,md} and (but --smoke)
 // the mode's section of docs/latency.md: one request at the public rate
@@ -42,6 +43,7 @@ import { measurePublic } from './measure.js';
 import { scenarioNamed, type ScenarioResult } from './report/report.js';
 import { DB_ALONE_NAME } from './latency/db-alone.js';
 import { markPostgresLog } from './latency/hop-sources.js';
+import { runTransferBench } from './transfer-run.js';
 
 /** --smoke: every scenario, briefly, to prove the bench and the stack work. */
 const SMOKE: MeasureOptions = { durationSeconds: 1, publicRateDurationSeconds: 1, connections: 8, rounds: 1, ceilingPoolSizes: [8] };
@@ -55,6 +57,7 @@ interface BenchOptions {
   publish: boolean;
   latencyOnly: boolean;
   breakdown: boolean;
+  transfers: boolean;
 }
 
 function readOptions(): BenchOptions {
@@ -71,6 +74,7 @@ function readOptions(): BenchOptions {
       readme: { type: 'boolean', default: false },
       'latency-only': { type: 'boolean', default: false },
       breakdown: { type: 'string', default: 'on' },
+      transfers: { type: 'boolean', default: false },
     },
   });
   const limits = LIMITS.find((known) => known === values.limits);
@@ -87,12 +91,13 @@ function readOptions(): BenchOptions {
   const publish = values.publish || values.readme;
   return {
     target: readTargetOptions(values), measure: chosen, limits, smoke: values.smoke, publish,
-    latencyOnly: values['latency-only'], breakdown: values.breakdown === 'on',
+    latencyOnly: values['latency-only'], breakdown: values.breakdown === 'on', transfers: values.transfers,
   };
 }
 
 async function main(): Promise<void> {
   const options = readOptions();
+  if (options.transfers) return withTarget(options.target, (target) => runTransferBench(target, options.measure, options.target.out));
   await withTarget(options.target, async (target) => {
     if (options.latencyOnly) return void await latencyOnly(target, options);
     const report = await run(target, options).catch((error: unknown) => {

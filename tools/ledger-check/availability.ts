@@ -59,7 +59,8 @@ export function isError(operation: Operation): boolean {
 function touches(scope: FaultScope, operation: Operation): boolean {
   if (scope.kind === 'all') return true;
   if (scope.kind === 'none') return false;
-  return operation.clientId === scope.clientId;
+  // A transfer also needs its payee's row.
+  return operation.clientId === scope.clientId || (operation.kind === 'transacao' && operation.para === scope.clientId);
 }
 
 export function percentile(values: number[], fraction: number): number | null {

@@ -47,11 +47,11 @@ export function readBooks(databaseUrl: string, clientIds: number[]): Promise<Boo
 export function readDatabaseState(databaseUrl: string, clientIds: number[], initial: Books): Promise<DatabaseState> {
   return withClient(databaseUrl, async (client) => {
     const final = await readBooksWith(client, clientIds);
-    const { rows } = await client.query<{ id: string; cliente_id: number; valor: number; tipo: 'c' | 'd'; descricao: string; realizada_em: string; saldo_apos: string }>(
-      `SELECT t.id, t.cliente_id, t.valor, t.tipo, t.descricao, iso_utc(t.realizada_em) AS realizada_em, t.saldo_apos
+    const { rows } = await client.query<{ id: string; cliente_id: number; valor: number; tipo: 'c' | 'd'; descricao: string; realizada_em: string; saldo_apos: string; transferencia_id: string | null }>(
+      `SELECT t.id, t.cliente_id, t.valor, t.tipo, t.descricao, iso_utc(t.realizada_em) AS realizada_em, t.saldo_apos, t.transferencia_id
          FROM transacoes t WHERE t.cliente_id = ANY($1) AND t.id > $2
        UNION ALL
-       SELECT t.id, t.cliente_id, t.valor, t.tipo, t.descricao, iso_utc(t.realizada_em), t.saldo_apos
+       SELECT t.id, t.cliente_id, t.valor, t.tipo, t.descricao, iso_utc(t.realizada_em), t.saldo_apos, t.transferencia_id
          FROM unnest($1::integer[]) AS c (id)
          CROSS JOIN LATERAL (SELECT * FROM transacoes tr WHERE tr.cliente_id = c.id AND tr.id <= $2 ORDER BY tr.id DESC LIMIT $3) t
         ORDER BY id`, [clientIds, initial.lastId, STATEMENT_TRANSACTIONS_MAX]);
@@ -62,6 +62,7 @@ export function readDatabaseState(databaseUrl: string, clientIds: number[], init
       finalBalances: final.balances,
       transactions: rows.map((row) => ({
         id: Number(row.id), clientId: row.cliente_id, valor: row.valor, tipo: row.tipo, descricao: row.descricao, realizada_em: row.realizada_em, saldo_apos: Number(row.saldo_apos),
+        transferId: row.transferencia_id === null ? null : Number(row.transferencia_id),
       })),
     };
   });

@@ -33,6 +33,12 @@ export interface TransactionOperation {
   key?: string;
   /** Every attempt of a keyed operation, in order. */
   attempts?: Attempt[];
+  /**
+   * For a transfer (POST transferencias): the payee. clientId is then the
+   * payer, tipo 'd', and an applied transfer is two rows: the payer's debit
+   * and the payee's credit, of the same valor and descricao.
+   */
+  para?: number;
 }
 
 /** One attempt of a keyed operation: its status (0: no answer), and what the answer said. */
@@ -68,6 +74,8 @@ export interface StoredTransaction {
   realizada_em: string;
   /** The balance right after it, as the database recorded it. */
   saldo_apos: number;
+  /** The transfer it is a side of; absent or null for a transaction. */
+  transferId?: number | null;
 }
 
 export interface DatabaseState {
@@ -87,6 +95,7 @@ export const INVARIANTS = {
   4: 'every 200 answer\'s saldo is the balance right after that transaction in commit order',
   5: 'every statement is within the limit, newest first, a true prefix of commit order, and shows every transaction acknowledged before it began',
   6: 'each keyed transaction, however many attempts it took, is answered as new at most once, every replay repeats that answer exactly, and it is stored once if applied, never if refused',
+  7: 'transfers conserve money: the sum of all balances moves only by transactions (external credits and debits), and every transfer has both its rows (the payer\'s debit, the payee\'s credit, one valor) or none',
 } as const;
 
 export type InvariantNumber = keyof typeof INVARIANTS;
@@ -103,6 +112,8 @@ export interface Verdict {
      */
     keyed: number; retried: number; retriedResolved: number; retriedReplayed: number;
   };
+  /** Of the transactions, the transfers (POST transferencias): by outcome, and the distinct transfers stored during the run. */
+  transfers: { acknowledged: number; refused: number; unknown: number; unknownApplied: number; stored: number };
   statements: { read: number; unknown: number };
   violations: Record<InvariantNumber, number>;
   /** The first few violations of each invariant, in words. */
@@ -116,8 +127,8 @@ const rowKey = (row: { valor: number; tipo: string; descricao: string; realizada
 
 /** Counts the violations of each invariant and keeps the first few in words. */
 class Violations {
-  readonly counts: Record<InvariantNumber, number> = { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0 };
-  readonly examples: Record<InvariantNumber, string[]> = { 1: [], 2: [], 3: [], 4: [], 5: [], 6: [] };
+  readonly counts: Record<InvariantNumber, number> = { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 0 };
+  readonly examples: Record<InvariantNumber, string[]> = { 1: [], 2: [], 3: [], 4: [], 5: [], 6: [], 7: [] };
 
   add(invariant: InvariantNumber, message: string): void {
     this.counts[invariant]++;
@@ -151,6 +162,7 @@ export function judge(history: Operation[], database: DatabaseState, runTag: str
   checkAnsweredBalances(requests, order, database, violations);
   checkStatements(requests, order, database, violations);
   const retries = checkKeyedTransactions(requests, violations);
+  checkTransfers(requests, database, violations);
   const count = (outcome: Outcome) => requests.transactions.filter((operation) => operation.outcome === outcome).length;
   const { statements } = requests;
   return {
@@ -159,6 +171,7 @@ export function judge(history: Operation[], database: DatabaseState, runTag: str
     transactions: {
       acknowledged: count('applied'), refused: count('refused'), invalid: count('invalid') + count('not-found'), notApplied: count('not-applied'), unknown: count('unknown'), unknownApplied, ...retries,
     },
+    transfers: countTransfers(requests),
     statements: { read: statements.filter((read) => read.outcome === 'read').length, unknown: statements.filter((read) => read.outcome === 'unknown').length },
     violations: violations.counts,
     examples: violations.examples,
@@ -185,15 +198,15 @@ function checkRowsOfEachRequest(requests: Requests, violations: Violations, runT
   let unknownApplied = 0;
   for (const operation of requests.transactions) {
     const rows = requests.rowsByDescricao.get(operation.descricao) ?? [];
-    const matching = rows.filter((row) => row.clientId === operation.clientId && row.valor === operation.valor && row.tipo === operation.tipo);
+    const matching = rows.filter((row) => isRowOf(operation, row));
     if (matching.length !== rows.length) violations.add(1, `${operation.descricao}: stored with other values than requested`);
-    if (operation.outcome === 'applied' && rows.length !== 1) violations.add(1, `${operation.descricao}: answered 200 but stored ${rows.length} times`);
+    if (operation.outcome === 'applied' && rows.length !== rowsWhenApplied(operation)) violations.add(1, `${operation.descricao}: answered 200 but stored ${rows.length} rows`);
     if (operation.outcome !== 'applied' && operation.outcome !== 'unknown' && rows.length > 0) {
       violations.add(1, `${operation.descricao}: answered ${operation.status} but stored ${rows.length} times`);
     }
     if (operation.outcome === 'unknown') {
-      if (rows.length > 1) violations.add(2, `${operation.descricao}: unknown outcome, stored ${rows.length} times`);
-      if (rows.length === 1) unknownApplied++;
+      if (rows.length > rowsWhenApplied(operation)) violations.add(2, `${operation.descricao}: unknown outcome, stored ${rows.length} rows`);
+      if (rows.length > 0) unknownApplied++;
     }
   }
   for (const row of requests.runRows) {
@@ -203,6 +216,27 @@ function checkRowsOfEachRequest(requests: Requests, violations: Violations, runT
   }
   return unknownApplied;
 }
+
+function countTransfers(requests: Requests): Verdict['transfers'] {
+  const transfers = requests.transactions.filter((operation) => operation.para !== undefined);
+  const count = (outcome: Outcome) => transfers.filter((operation) => operation.outcome === outcome).length;
+  const stored = new Set(requests.runRows.flatMap((row) => (row.transferId == null ? [] : [row.transferId]))).size;
+  const unknownApplied = transfers.filter((operation) => operation.outcome === 'unknown' && (requests.rowsByDescricao.get(operation.descricao)?.length ?? 0) > 0).length;
+  return { acknowledged: count('applied'), refused: count('refused'), unknown: count('unknown'), unknownApplied, stored };
+}
+
+/** How many rows an applied operation leaves: a transaction one, a transfer two. */
+const rowsWhenApplied = (operation: TransactionOperation) => (operation.para === undefined ? 1 : 2);
+
+/** Whether a stored row is what the operation asked for: its own row, or for a transfer either side. */
+function isRowOf(operation: TransactionOperation, row: StoredTransaction): boolean {
+  if (row.valor !== operation.valor) return false;
+  if (operation.para === undefined) return row.clientId === operation.clientId && row.tipo === operation.tipo;
+  return (row.clientId === operation.clientId && row.tipo === 'd') || (row.clientId === operation.para && row.tipo === 'c');
+}
+
+/** The row an operation's answer speaks of: the payer's, for a transfer. */
+const ownRow = (operation: TransactionOperation, rows: StoredTransaction[]) => rows.find((row) => row.clientId === operation.clientId);
 
 /**
  * Invariant 3 alone, for a run that keeps no history of its requests (the
@@ -253,7 +287,7 @@ function replayCommitOrder(database: DatabaseState, violations: Violations): Com
 function checkAnsweredBalances(requests: Requests, order: CommitOrder, database: DatabaseState, violations: Violations): void {
   for (const operation of requests.transactions) {
     if (operation.outcome !== 'applied') continue;
-    const [row] = requests.rowsByDescricao.get(operation.descricao) ?? [];
+    const row = ownRow(operation, requests.rowsByDescricao.get(operation.descricao) ?? []);
     if (row === undefined) continue; // already a violation of invariant 1
     const position = order.positionOf.get(rowKey(row))!.position;
     const expected = order.balanceAfter.get(operation.clientId)![position];
@@ -274,9 +308,11 @@ interface FreshnessTables {
 }
 
 function freshnessTables(clientId: number, rows: StoredTransaction[], requests: Requests, order: CommitOrder, initialLastId: number): FreshnessTables {
+  // A transfer's answer acknowledges both its rows: the payee's statement must show it too.
   const acknowledged = requests.transactions
-    .filter((write) => write.clientId === clientId && write.outcome === 'applied' && requests.rowsByDescricao.get(write.descricao)?.length === 1)
-    .map((write) => ({ write, position: order.positionOf.get(rowKey(requests.rowsByDescricao.get(write.descricao)![0]!))!.position }))
+    .filter((write) => write.outcome === 'applied' && requests.rowsByDescricao.get(write.descricao)?.length === rowsWhenApplied(write))
+    .flatMap((write) => requests.rowsByDescricao.get(write.descricao)!.filter((row) => row.clientId === clientId)
+      .map((row) => ({ write, position: order.positionOf.get(rowKey(row))!.position })))
     .sort((a, b) => a.write.endMs - b.write.endMs);
   const acknowledgedByEnd = { endMs: [] as number[], highestPosition: [] as number[], descricao: [] as string[] };
   let highest = 0;
@@ -372,11 +408,40 @@ function checkKeyedTransactions(requests: Requests, violations: Violations): { k
     if (fresh === 1 && first.replayed) violations.add(6, `${label}: answered as a replay before it was answered as new`);
     if (answered.some((answer) => !sameAnswer(answer, first))) violations.add(6, `${label}: its answers differ: ${answered.map((answer) => `${answer.status}/${answer.saldo}`).join(', ')}`);
     const stored = requests.rowsByDescricao.get(operation.descricao)?.length ?? 0;
-    if ((first.outcome === 'applied' && stored !== 1) || (first.outcome === 'refused' && stored !== 0)) {
+    if ((first.outcome === 'applied' && stored !== rowsWhenApplied(operation)) || (first.outcome === 'refused' && stored !== 0)) {
       violations.add(6, `${label}: answered ${first.outcome} but stored ${stored} times`);
     }
   }
   return counts;
+}
+
+/**
+ * Invariant 7: the balances of the clients checked moved, in sum, by exactly
+ * the run's transactions (a transfer adds to one what it takes from another),
+ * and every transfer written during the run is whole: two rows, the payer's
+ * debit and the payee's credit, one valor, one request.
+ */
+function checkTransfers(requests: Requests, database: DatabaseState, violations: Violations): void {
+  const sum = (balances: Record<number, number>) => Object.keys(database.limits).reduce((total, id) => total + balances[Number(id)]!, 0);
+  const external = requests.runRows.filter((row) => row.transferId == null).reduce((total, row) => total + delta(row), 0);
+  const moved = sum(database.finalBalances) - sum(database.initialBalances);
+  if (moved !== external) violations.add(7, `the balances moved ${moved} in sum, but the run's transactions add up to ${external}`);
+  const sides = new Map<number, StoredTransaction[]>();
+  for (const row of requests.runRows) if (row.transferId != null) sides.set(row.transferId, [...(sides.get(row.transferId) ?? []), row]);
+  for (const [transferId, rows] of sides) {
+    const [debit, credit] = [rows.find((row) => row.tipo === 'd'), rows.find((row) => row.tipo === 'c')];
+    const whole = rows.length === 2 && debit !== undefined && credit !== undefined && debit.valor === credit.valor
+      && debit.clientId !== credit.clientId && debit.descricao === credit.descricao;
+    if (!whole) violations.add(7, `transfer ${transferId}: ${rows.length} row(s) (${rows.map((row) => `${row.clientId}/${row.tipo}/${row.valor}`).join(', ')}), not one debit and one credit of one valor`);
+    else if (requests.byDescricao.get(debit.descricao)?.para !== credit.clientId) violations.add(7, `transfer ${transferId} (${debit.descricao}): no transfer request to client ${credit.clientId} asked for it`);
+  }
+  for (const operation of requests.transactions) {
+    if (operation.para === undefined) continue;
+    const rows = requests.rowsByDescricao.get(operation.descricao) ?? [];
+    if (rows.length !== 0 && (rows.length !== 2 || rows[0]!.transferId == null || rows[0]!.transferId !== rows[1]!.transferId)) {
+      violations.add(7, `${operation.descricao}: a transfer stored as ${rows.length} row(s) not naming one transfer`);
+    }
+  }
 }
 
 /** How many of the ascending values are strictly below the limit. */

@@ -218,6 +218,8 @@ function printVerdict(verdict: Verdict, faults: FaultRecord[], valid: boolean, h
   console.log(`valid: ${valid}`);
   const { transactions } = verdict;
   console.log(`operations: ${verdict.operations} (transactions: ${transactions.acknowledged} acknowledged, ${transactions.refused} refused, ${transactions.invalid} invalid, ${transactions.notApplied} answered 503 not applied, ${transactions.unknown} unknown of which ${transactions.unknownApplied} applied; statements: ${verdict.statements.read} read, ${verdict.statements.unknown} unknown)`);
+  const { transfers } = verdict;
+  console.log(`  of them transfers: ${transfers.acknowledged} acknowledged, ${transfers.refused} refused, ${transfers.unknown} unknown of which ${transfers.unknownApplied} applied; ${transfers.stored} stored whole`);
   console.log(`  keyed transactions: ${transactions.keyed}; ${transactions.retried} retried after an unknown outcome, ${transactions.retriedResolved} resolved by a retry, ${transactions.retriedReplayed} of them replays (applied by an attempt whose answer was lost)`);
   if (historyCap.fullAtMs !== null) {
     console.log(`  history full: ${historyCap.maxOperations} operations at ${(historyCap.fullAtMs / 1000).toFixed(1)} s; no request was sent after that (faults still ran on schedule)`);

@@ -1,5 +1,6 @@
 // The checker's load: concurrent clients, each sending one request at a
-// time through the public port (a debit, a credit, or a statement read) and
+// time through the public port (a debit, a credit, a transfer to another
+// checked client, or a statement read) and
 // recording it in the history before it goes out, with its answer and its
 // start and end times when it comes back.
 //
@@ -16,6 +17,8 @@ import type { Attempt, Outcome, StatementOperation, TransactionOperation } from 
 const REQUEST_TIMEOUT_MS = 15_000;
 const STATEMENT_SHARE = 0.25;
 const KEYED_SHARE = 0.5;
+/** Of the writes, the share that are transfers (the rest debits and credits). */
+const TRANSFER_SHARE = 0.3;
 /**
  * A keyed attempt gives up sooner than an unkeyed request: a careful client
  * that can retry safely does not wait long, and this is how transactions
@@ -53,6 +56,12 @@ export async function runWorkload(workload: Workload): Promise<void> {
 
 const randomClient = (workload: Workload) => workload.clientIds[Math.floor(Math.random() * workload.clientIds.length)]!;
 
+/** Another checked client than the payer, so that both sides of every transfer are in the books checked. */
+function randomPayee(workload: Workload, payer: number): number {
+  const others = workload.clientIds.filter((id) => id !== payer);
+  return others[Math.floor(Math.random() * others.length)]!;
+}
+
 /** Mostly ordinary amounts, some large enough that refusals happen. */
 function randomValor(limit: number): number {
   const roll = Math.random();
@@ -76,12 +85,12 @@ function outcomeOf(status: number, text: string): Outcome {
 }
 
 async function attempt(workload: Workload, operation: TransactionOperation): Promise<Attempt> {
-  const { clientId, valor, tipo, descricao, key } = operation;
+  const { clientId, valor, tipo, descricao, key, para } = operation;
   try {
-    const response = await fetch(`${workload.baseUrl}/clientes/${clientId}/transacoes`, {
+    const response = await fetch(`${workload.baseUrl}/clientes/${clientId}/${para === undefined ? 'transacoes' : 'transferencias'}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
-      body: JSON.stringify({ valor, tipo, descricao }),
+      body: JSON.stringify(para === undefined ? { valor, tipo, descricao } : { para, valor, descricao }),
       signal: AbortSignal.timeout(key === undefined ? REQUEST_TIMEOUT_MS : KEYED_ATTEMPT_TIMEOUT_MS),
     });
     const text = await response.text();
@@ -110,8 +119,11 @@ function undecided(operation: TransactionOperation): boolean {
 async function sendTransaction(workload: Workload): Promise<void> {
   const clientId = randomClient(workload);
   const valor = randomValor(workload.limits[clientId]!);
-  const tipo = Math.random() < 2 / 3 ? 'd' : 'c';
+  const para = workload.clientIds.length > 1 && Math.random() < TRANSFER_SHARE ? randomPayee(workload, clientId) : undefined;
+  // A transfer is the payer's debit (and the payee's credit).
+  const tipo = para !== undefined || Math.random() < 2 / 3 ? 'd' : 'c';
   const operation: TransactionOperation = { kind: 'transacao', clientId, valor, tipo, descricao: workload.nextDescricao(), startMs: workload.elapsed(), endMs: 0, status: 0, outcome: 'unknown' };
+  if (para !== undefined) operation.para = para;
   if (Math.random() < KEYED_SHARE) Object.assign(operation, { key: `chk-${operation.descricao}`, attempts: [] });
   if (!workload.history.admit(operation, operation.startMs)) return;
   for (let index = 0; ; index++) {

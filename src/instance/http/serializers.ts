@@ -70,6 +70,10 @@ export const HISTORY_PAGE_SCHEMA = object(['transacoes'], {
       ...TRANSACTION_FIELDS,
       saldo_apos: cents('the client\'s balance right after this transaction: the next older entry\'s saldo_apos plus (c) or minus (d) this valor'),
       chave_api: { type: 'string', description: 'the name of the API key that made it (only with API keys on; never the key itself)' },
+      transferencia: { type: 'integer', minimum: 1, description: 'only on a transfer\'s row: the transfer\'s id (both sides show it)' },
+      contraparte: {
+        type: 'integer', minimum: 1, description: 'only on a transfer\'s row: the other client (the payee of a debit, the payer of a credit)',
+      },
     }),
   },
   next: { type: 'string', description: 'opaque: send it back as `before` for the next (older) page; absent on the last page' },

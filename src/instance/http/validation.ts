@@ -40,15 +40,18 @@ export function countStorableCharacters(text: string): number {
  * refuses (descricao_valida; test/database/sql-facts.test.ts compares them
  * code point by code point): controls, format characters (zero widths,
  * joiners, bidirectional overrides and isolates, the byte order mark...),
- * line and paragraph separators, the Hangul fillers that render as blanks,
+ * every other code point Unicode renders as nothing (Default_Ignorable_Code_Point:
+ * the combining grapheme joiner, variation selectors, an emoji's presentation
+ * selector too), line and paragraph separators, the Hangul fillers that render as blanks,
  * and the basic plane's two noncharacters. Stored, they would make a
  * statement show text unlike what was stored. A space stays a character.
  */
 export const INVISIBLE_CHARACTERS = new RegExp(
-  '[\\u0001-\\u001f\\u007f-\\u009f\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2'
-  + '\\u115f-\\u1160\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u206f\\u3164\\ufeff'
-  + '\\uffa0\\ufff9-\\ufffb\\ufffe-\\uffff\\u{110bd}\\u{110cd}\\u{13430}-\\u{1343f}'
-  + '\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}\\u{e0001}\\u{e0020}-\\u{e007f}]', 'u');
+  '[\\u0001-\\u001f\\u007f-\\u009f\\u00ad\\u034f\\u0600-\\u0605\\u061c\\u06dd\\u070f'
+  + '\\u0890-\\u0891\\u08e2\\u115f-\\u1160\\u17b4-\\u17b5\\u180b-\\u180f\\u200b-\\u200f'
+  + '\\u2028-\\u202e\\u2060-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufffb\\ufffe-\\uffff'
+  + '\\u{110bd}\\u{110cd}\\u{13430}-\\u{1343f}\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}'
+  + '\\u{e0000}-\\u{e0fff}]', 'u');
 
 /** The only way a valor may be written: digits, no sign, no leading zero, no fraction, no exponent. */
 const AMOUNT_TEXT = /^[1-9][0-9]*$/;
@@ -124,7 +127,8 @@ export function amountText(body: Uint8Array): string | undefined {
   return text;
 }
 
-export function parseTransactionBody(body: Uint8Array): TransactionRequest | Failure {
+/** The body as a JSON object, or the failure that says why it is not one. */
+export function parseJsonObject(body: Uint8Array): Record<string, unknown> | Failure {
   let value: unknown;
   try {
     value = JSON.parse(utf8.decode(body));
@@ -132,22 +136,34 @@ export function parseTransactionBody(body: Uint8Array): TransactionRequest | Fai
     return failures.malformedJson;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return failures.notAnObject;
-  const { valor, tipo, descricao } = value as Record<string, unknown>;
+  return value as Record<string, unknown>;
+}
 
-  if (typeof valor !== 'number' || !Number.isInteger(valor) || valor < 1 || valor > AMOUNT_MAX) {
-    return failures.invalidValor;
-  }
+/** Whether valor is an amount: a whole number in range, written in the body as plain digits. */
+export function isAmount(valor: unknown, body: Uint8Array): valor is number {
+  if (typeof valor !== 'number' || !Number.isInteger(valor) || valor < 1 || valor > AMOUNT_MAX) return false;
   // JSON.parse read the number as a double: 0.99999999999999999 and
   // 1.0000000000000001 both became 1. Money typed with a fraction or an
   // exponent (1.0, 1e3) comes from a float somewhere, so only plain digits
   // are taken, as they were written.
-  if (!AMOUNT_TEXT.test(amountText(body) ?? '')) return failures.invalidValor;
-  if (tipo !== 'c' && tipo !== 'd') return failures.invalidTipo;
-  if (typeof descricao !== 'string') return failures.invalidDescricao;
-  const characters = countStorableCharacters(descricao);
-  if (characters < 1 || characters > DESCRIPTION_CHARACTERS_MAX) return failures.invalidDescricao;
-  if (INVISIBLE_CHARACTERS.test(descricao)) return failures.invalidDescricao;
+  return AMOUNT_TEXT.test(amountText(body) ?? '');
+}
 
+/** Whether descricao is 1 to DESCRIPTION_CHARACTERS_MAX storable characters, none of them invisible. */
+export function isDescription(descricao: unknown): descricao is string {
+  if (typeof descricao !== 'string') return false;
+  const characters = countStorableCharacters(descricao);
+  if (characters < 1 || characters > DESCRIPTION_CHARACTERS_MAX) return false;
+  return !INVISIBLE_CHARACTERS.test(descricao);
+}
+
+export function parseTransactionBody(body: Uint8Array): TransactionRequest | Failure {
+  const value = parseJsonObject(body);
+  if (value instanceof Failure) return value;
+  const { valor, tipo, descricao } = value;
+  if (!isAmount(valor, body)) return failures.invalidValor;
+  if (tipo !== 'c' && tipo !== 'd') return failures.invalidTipo;
+  if (!isDescription(descricao)) return failures.invalidDescricao;
   return { valor, tipo, descricao };
 }
 

@@ -32,6 +32,9 @@ export interface HistoryEntry extends StatementTransaction {
   saldo_apos: number;
   /** The name of the API key that made it; absent when none did. */
   chave_api?: string;
+  /** For a transfer's row: the transfer's id and the other client (payee of a debit, payer of a credit). */
+  transferencia?: number;
+  contraparte?: number;
 }
 
 export interface HistoryPage {
@@ -51,7 +54,7 @@ export interface HistoryRead {
 const OUTCOME_PAGE = 'pagina';
 const OUTCOME_NEXT = 'proxima';
 
-const COLUMNS = ['resultado', 'id', 'valor', 'tipo', 'descricao', 'realizada_em', 'saldo_apos', 'etiqueta', 'chave_api'] as const;
+const COLUMNS = ['resultado', 'id', 'valor', 'tipo', 'descricao', 'realizada_em', 'saldo_apos', 'etiqueta', 'chave_api', 'transferencia', 'contraparte'] as const;
 const at = Object.fromEntries(COLUMNS.map((name, index) => [name, index])) as Record<(typeof COLUMNS)[number], number>;
 /** Warmed on client 1's newest page of one row. */
 export const HISTORY_QUERY: PreparedQuery = {
@@ -70,6 +73,10 @@ function toEntry(row: Row): HistoryEntry {
     saldo_apos: row[at.saldo_apos] as number,
   };
   if (apiKey !== null) entry.chave_api = apiKey;
+  if (row[at.transferencia] !== null) {
+    entry.transferencia = row[at.transferencia] as number;
+    entry.contraparte = row[at.contraparte] as number;
+  }
   return entry;
 }
 

@@ -125,6 +125,7 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
   const classes = connectionClasses(options);
   const batchers: Batchers = new Map();
   for (const operation of options.operations) {
+    if (operation.callsOf !== undefined) continue;
     const send = operation.send as (inputs: unknown[], context: OperationContext) => Promise<unknown[]>;
     const dbMsPerSecond = operation.dbMsPerSecond?.(options);
     const connections = classes[operation.connections];
@@ -147,6 +148,13 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
       send: (inputs) => send(inputs, context),
       onSend: (size) => options.metrics.callSent(operation.label, size),
     }));
+  }
+  for (const operation of options.operations) {
+    if (operation.callsOf === undefined) continue;
+    const host = options.operations.find((other) => other.label === operation.callsOf && other.callsOf === undefined);
+    invariant(host !== undefined,
+      `operation ${operation.label} joins the calls of ${operation.callsOf}, which has none of its own`);
+    batchers.set(operation, batchers.get(host)!);
   }
   return batchers;
 }
@@ -176,7 +184,9 @@ export function createLedger(options: LedgerOptions): Ledger {
       refusalsPerS: options.rateLimitPerS ?? 0,
     })
     : undefined;
-  const healthByLabel = (): OperationHealth => Object.fromEntries(options.operations.flatMap((operation) => {
+  // An operation that joins another's calls has no numbers of its own: they are its host's.
+  const hosts = options.operations.filter((operation) => operation.callsOf === undefined);
+  const healthByLabel = (): OperationHealth => Object.fromEntries(hosts.flatMap((operation) => {
     const health = batchers.get(operation)!.health();
     return [[operation.label, health], ...(operation.formerLabel === undefined ? [] : [[operation.formerLabel, health]])];
   }));

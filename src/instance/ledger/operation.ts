@@ -35,6 +35,12 @@ export interface Operation<Input, Answer> {
   readonly label: string;
   /** A label it had before, which /health also shows it under for one release. */
   readonly formerLabel?: string;
+  /**
+   * The label of another operation whose calls this one's requests join (its
+   * batcher, queue and send): a transfer shares a transaction's commit. Its
+   * own send and queries are then that operation's business.
+   */
+  readonly callsOf?: string;
   /** Whose pooled connections its calls hold (connections.ts): a new read costs no connection. */
   readonly connections: ConnectionClassName;
   /** Every query send() may use, each warmed on every connection. */

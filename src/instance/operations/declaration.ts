@@ -18,7 +18,10 @@ import type { Operation } from '../ledger/operation.js';
 export interface RouteContext {
   ledger: Ledger;
   book: RequestBook;
-  metrics: { transaction(tipo: 'c' | 'd', result: 'applied' | 'refused'): void };
+  metrics: {
+    transaction(tipo: 'c' | 'd', result: 'applied' | 'refused'): void;
+    transfer(result: 'applied' | 'refused'): void;
+  };
   /** The body of GET /health, read before the request counts itself in flight. */
   healthBody: () => string;
 }

@@ -8,8 +8,13 @@ import type { AnyApiOperation } from './declaration.js';
 import { HISTORY } from './history.js';
 import { STATEMENT } from './statement.js';
 import { TRANSACTIONS } from './transactions.js';
+import { TRANSFERS } from './transfers.js';
 
-export const API_OPERATIONS: readonly AnyApiOperation[] = [TRANSACTIONS, HISTORY, STATEMENT];
+export const API_OPERATIONS: readonly AnyApiOperation[] = [TRANSACTIONS, HISTORY, STATEMENT, TRANSFERS];
 
 /** The label of every operation, as /health and the metrics name it. */
 export const OPERATION_LABELS: readonly string[] = API_OPERATIONS.map((operation) => operation.label);
+
+/** The label of every operation with calls of its own (not joining another's): the ledger's queues and calls. */
+export const CALL_LABELS: readonly string[] = API_OPERATIONS
+  .filter((operation) => operation.callsOf === undefined).map((operation) => operation.label);

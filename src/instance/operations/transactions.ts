@@ -19,8 +19,9 @@ import {
 } from '../http/serializers.js';
 import { parseClientId, parseIdempotencyKey, parseTransactionBody } from '../http/validation.js';
 import {
-  Replay, sendTransactions, TRANSACTION_QUERIES, type PendingTransaction, type TransactionAnswer,
+  Replay, TRANSACTION_QUERIES, type PendingTransaction, type TransactionAnswer,
 } from '../ledger/transactions.js';
+import { MOVEMENTS_QUERY, sendAny, type PendingMovement } from '../ledger/transfers.js';
 import type { ApiOperation, Handle, RouteContext } from './declaration.js';
 
 const SECONDS_PER_HOUR = 3600;
@@ -126,10 +127,11 @@ export const TRANSACTIONS = {
   label: 'transacoes',
   access: 'write',
   connections: 'writes',
-  queries: TRANSACTION_QUERIES,
+  // Transfers join these calls (operations/transfers.ts): a call holding one goes to registrar_movimentos.
+  queries: [...TRANSACTION_QUERIES, MOVEMENTS_QUERY],
   sizeMax: (settings) => settings.batchSizeMax,
   send: (batch, { database, log, settings }) =>
-    sendTransactions(database, batch, { idempotencyKeyWaitMsMax: settings.idempotencyWaitMsMax, log }),
+    sendAny(database, batch, { idempotencyKeyWaitMsMax: settings.idempotencyWaitMsMax, log }),
   handle,
   description: DESCRIPTION,
-} as const satisfies ApiOperation<PendingTransaction, TransactionAnswer>;
+} as const satisfies ApiOperation<PendingMovement, TransactionAnswer>;
