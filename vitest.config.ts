@@ -21,11 +21,29 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], pool: 'threads', maxWorkers: 2, sequence: { groupOrder: 0 } } },
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          pool: 'threads',
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
       { extends: true, test: { name: 'system', ...PROCESSES, include: ['test/system/**/*.test.ts'] } },
-      { extends: true, test: { name: 'database', ...PROCESSES, include: ['test/database/**/*.test.ts'], globalSetup: WITH_POSTGRES } },
-      { extends: true, test: { name: 'instance', ...PROCESSES, include: ['test/instance/**/*.test.ts'], globalSetup: WITH_POSTGRES } },
-      { extends: true, test: { name: 'stack', ...PROCESSES, include: ['test/stack/**/*.test.ts'], globalSetup: WITH_POSTGRES } },
+      {
+        extends: true,
+        test: { name: 'database', ...PROCESSES, include: ['test/database/**/*.test.ts'], globalSetup: WITH_POSTGRES },
+      },
+      {
+        extends: true,
+        test: { name: 'instance', ...PROCESSES, include: ['test/instance/**/*.test.ts'], globalSetup: WITH_POSTGRES },
+      },
+      {
+        extends: true,
+        test: { name: 'stack', ...PROCESSES, include: ['test/stack/**/*.test.ts'], globalSetup: WITH_POSTGRES },
+      },
     ],
   },
 });

@@ -129,18 +129,20 @@ function pay(from, to) {
   for (let attempt = 1; attempt < ATTEMPTS_MAX && unknownOutcome(response); attempt++) response = send(from, body, key);
   const answer = json(response);
   check(response, {
-    'pix: 200 or 422 limite_excedido': (r) => r.status === 200
-      || (r.status === 422 && answer !== undefined && answer.erro === 'limite_excedido'),
-    'pix: a 200 names its transfer and keeps the payer within its limit': (r) => r.status !== 200
-      || (answer !== undefined && answer.transferencia > 0 && answer.limite === LIMITS[from]
-        && answer.saldo >= -answer.limite),
+    'pix: 200 or 422 limite_excedido': (r) =>
+      r.status === 200 || (r.status === 422 && answer !== undefined && answer.erro === 'limite_excedido'),
+    'pix: a 200 names its transfer and keeps the payer within its limit': (r) =>
+      r.status !== 200 ||
+      (answer !== undefined &&
+        answer.transferencia > 0 &&
+        answer.limite === LIMITS[from] &&
+        answer.saldo >= -answer.limite),
   });
   if (Math.random() < DOUBLE_TAP_SHARE && (response.status === 200 || response.status === 422)) {
     const again = send(from, body, key);
     check(again, {
-      'pix: a double tap is answered the same bytes, marked replayed': (r) => r.status === response.status
-        && r.body === response.body
-        && r.headers['Idempotent-Replayed'] === 'true',
+      'pix: a double tap is answered the same bytes, marked replayed': (r) =>
+        r.status === response.status && r.body === response.body && r.headers['Idempotent-Replayed'] === 'true',
     });
   }
 }
@@ -159,8 +161,8 @@ export function extrato() {
   const response = http.get(`${BASE_URL}/clientes/${randomInt(1, 5)}/extrato`, { tags: { name: 'extrato' } });
   const body = json(response);
   check(response, {
-    'extrato: 200 within the limit': (r) => r.status === 200 && body !== undefined
-      && body.saldo.total >= -body.saldo.limite,
+    'extrato: 200 within the limit': (r) =>
+      r.status === 200 && body !== undefined && body.saldo.total >= -body.saldo.limite,
   });
 }
 

@@ -68,7 +68,13 @@ export const options = {
   scenarios: {
     validacoes: { executor: 'per-vu-iterations', exec: 'validacoes', vus: 1, iterations: 1, startTime: '0s' },
     clientes: { executor: 'per-vu-iterations', exec: 'cliente', vus: 5, iterations: 1, startTime: AFTER_VALIDATION },
-    cliente_nao_encontrado: { executor: 'per-vu-iterations', exec: 'clienteNaoEncontrado', vus: 1, iterations: 1, startTime: AFTER_VALIDATION },
+    cliente_nao_encontrado: {
+      executor: 'per-vu-iterations',
+      exec: 'clienteNaoEncontrado',
+      vus: 1,
+      iterations: 1,
+      startTime: AFTER_VALIDATION,
+    },
     debitos: loadScenario(220, 'debito'),
     creditos: loadScenario(110, 'credito'),
     extratos: loadScenario(10, 'extrato'),
@@ -107,7 +113,8 @@ function checkWithinLimit(response) {
 
 const randomInt = (min, max) => min + Math.floor(Math.random() * (max - min + 1));
 const ALPHANUMERIC = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
-const randomDescricao = () => Array.from({ length: 10 }, () => ALPHANUMERIC[randomInt(0, ALPHANUMERIC.length - 1)]).join('');
+const randomDescricao = () =>
+  Array.from({ length: 10 }, () => ALPHANUMERIC[randomInt(0, ALPHANUMERIC.length - 1)]).join('');
 
 function concurrentTransactions(tipo) {
   const body = JSON.stringify({ valor: 1, tipo, descricao: 'validacao' });
@@ -117,16 +124,25 @@ function concurrentTransactions(tipo) {
 
 export function validacoes() {
   const debits = concurrentTransactions('d');
-  check(debits, { 'validacao: 25 debitos concorrentes -> 200': (responses) => responses.every((response) => response.status === 200) });
+  check(debits, {
+    'validacao: 25 debitos concorrentes -> 200': (responses) => responses.every((response) => response.status === 200),
+  });
   check(statement(1), { 'validacao: saldo -25 apos os debitos': (response) => json(response)?.saldo?.total === -25 });
 
   const credits = concurrentTransactions('c');
-  check(credits, { 'validacao: 25 creditos concorrentes -> 200': (responses) => responses.every((response) => response.status === 200) });
+  check(credits, {
+    'validacao: 25 creditos concorrentes -> 200': (responses) => responses.every((response) => response.status === 200),
+  });
   check(statement(1), { 'validacao: saldo 0 apos os creditos': (response) => json(response)?.saldo?.total === 0 });
 }
 
 function isTransaction(transaction, descricao, tipo, valor) {
-  return transaction !== undefined && transaction.descricao === descricao && transaction.tipo === tipo && transaction.valor === valor;
+  return (
+    transaction !== undefined &&
+    transaction.descricao === descricao &&
+    transaction.tipo === tipo &&
+    transaction.valor === valor
+  );
 }
 
 export function cliente() {
@@ -137,7 +153,8 @@ export function cliente() {
   check(initial, {
     'cliente: extrato inicial 200': (response) => response.status === 200,
     // Compared as strings, as the original does: plain integers.
-    'cliente: limite e saldo iniciais': (response) => String(json(response)?.saldo?.limite) === String(limite) && String(json(response)?.saldo?.total) === '0',
+    'cliente: limite e saldo iniciais': (response) =>
+      String(json(response)?.saldo?.limite) === String(limite) && String(json(response)?.saldo?.total) === '0',
   });
 
   const toma = post(id, 1, 'c', 'toma');
@@ -160,13 +177,16 @@ export function cliente() {
   const written = json(danada) ?? {};
   const reads = http.batch(Array.from({ length: 4 }, () => ['GET', `${BASE_URL}/clientes/${id}/extrato`]));
   check(reads, {
-    'cliente: 4 extratos paralelos veem a danada': (responses) => responses.every((response) => {
-      const body = json(response);
-      return body !== undefined
-        && isTransaction(body.ultimas_transacoes[0], 'danada', 'c', 1)
-        && body.saldo.limite === written.limite
-        && body.saldo.total === written.saldo;
-    }),
+    'cliente: 4 extratos paralelos veem a danada': (responses) =>
+      responses.every((response) => {
+        const body = json(response);
+        return (
+          body !== undefined &&
+          isTransaction(body.ultimas_transacoes[0], 'danada', 'c', 1) &&
+          body.saldo.limite === written.limite &&
+          body.saldo.total === written.saldo
+        );
+      }),
   });
 
   const invalidBodies = [
@@ -202,5 +222,6 @@ export function extrato() {
   const response = statement(randomInt(1, 5));
   check(response, { 'extrato: 200': (r) => r.status === 200 });
   const body = json(response);
-  if (response.status === 200 && !(body !== undefined && body.saldo.total >= -body.saldo.limite)) inconsistencies.add(1);
+  if (response.status === 200 && !(body !== undefined && body.saldo.total >= -body.saldo.limite))
+    inconsistencies.add(1);
 }

@@ -66,7 +66,11 @@ export default function () {
     return;
   }
   const tipo = roll < 0.05 + 0.95 * (2 / 3) ? 'd' : 'c';
-  const response = http.post(`${BASE_URL}/clientes/${id}/transacoes`, JSON.stringify({ valor: randomInt(1, 10000), tipo, descricao: 'stress' }), JSON_HEADERS);
+  const response = http.post(
+    `${BASE_URL}/clientes/${id}/transacoes`,
+    JSON.stringify({ valor: randomInt(1, 10000), tipo, descricao: 'stress' }),
+    JSON_HEADERS,
+  );
   check(response, { 'transacao 200 ou 422': (r) => r.status === 200 || (tipo === 'd' && r.status === 422) });
   if (response.status === 200) {
     const body = JSON.parse(response.body);

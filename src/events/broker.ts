@@ -41,12 +41,19 @@ function systemUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const id = (flag: string) => spawnSync('id', [flag, SYSTEM_USER], { encoding: 'utf8' });
   const uid = id('-u');
-  if (uid.status !== 0) throw new Error(`running as root, RabbitMQ runs as the '${SYSTEM_USER}' user, which does not exist (apt-get install rabbitmq-server)`);
+  if (uid.status !== 0)
+    throw new Error(
+      `running as root, RabbitMQ runs as the '${SYSTEM_USER}' user, which does not exist (apt-get install rabbitmq-server)`,
+    );
   return { uid: Number(uid.stdout.trim()), gid: Number(id('-g').stdout.trim()) };
 }
 
 function prepareDirectories(plan: BrokerPlan, owner: { uid: number; gid: number } | undefined): Record<string, string> {
-  const directories = { home: path.join(plan.directory, 'home'), mnesia: path.join(plan.directory, 'mnesia'), log: path.join(plan.directory, 'log') };
+  const directories = {
+    home: path.join(plan.directory, 'home'),
+    mnesia: path.join(plan.directory, 'mnesia'),
+    log: path.join(plan.directory, 'log'),
+  };
   for (const directory of [plan.directory, ...Object.values(directories)]) {
     fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
     if (owner !== undefined) fs.chownSync(directory, owner.uid, owner.gid);
@@ -112,7 +119,10 @@ export function stopPortMapper(port: number): void {
 }
 
 export async function startLocalBroker(plan: BrokerPlan, log: StackLog): Promise<LocalBroker> {
-  if (!brokerInstalled()) throw new Error('CREBITO_EVENTS=on without CREBITO_EVENTS_URL runs a local RabbitMQ, which is not installed (Debian/Ubuntu: apt-get install rabbitmq-server)');
+  if (!brokerInstalled())
+    throw new Error(
+      'CREBITO_EVENTS=on without CREBITO_EVENTS_URL runs a local RabbitMQ, which is not installed (Debian/Ubuntu: apt-get install rabbitmq-server)',
+    );
   if (await portOpen(plan.port)) throw new Error(`port ${plan.port} (CREBITO_EVENTS_BROKER_PORT) is already taken`);
   const owner = systemUser();
   const directories = prepareDirectories(plan, owner);
@@ -121,10 +131,19 @@ export async function startLocalBroker(plan: BrokerPlan, log: StackLog): Promise
     name: 'RabbitMQ',
     command: SERVER_SCRIPT,
     args: ['-noinput'],
-    spawnOptions: { ...(owner ?? {}), cwd: directories.home, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: environmentFor(plan, directories) },
-    waitUntilReady: (server) => waitForOrThrow(`RabbitMQ accepting AMQP on port ${plan.port}`, () => acceptsAmqp(url), {
-      timeoutMs: READY_TIMEOUT_MS, intervalMs: READY_POLL_INTERVAL_MS, abandonWhen: () => hasExited(server),
-    }),
+    spawnOptions: {
+      ...(owner ?? {}),
+      cwd: directories.home,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: environmentFor(plan, directories),
+    },
+    waitUntilReady: (server) =>
+      waitForOrThrow(`RabbitMQ accepting AMQP on port ${plan.port}`, () => acceptsAmqp(url), {
+        timeoutMs: READY_TIMEOUT_MS,
+        intervalMs: READY_POLL_INTERVAL_MS,
+        abandonWhen: () => hasExited(server),
+      }),
     readyTimeoutMs: READY_TIMEOUT_MS,
     // SIGTERM is RabbitMQ's clean stop.
     stopSignal: 'SIGTERM',

@@ -28,7 +28,8 @@ export interface EventsConfig {
 export function readEventsConfig(environment: Environment): EventsConfig {
   const read = <Name extends keyof typeof SETTINGS>(name: Name) => readSetting(SETTINGS[name], environment);
   const url = read('eventsUrl') as string | undefined;
-  if (url !== undefined && !/^amqps?:\/\//.test(url)) throw new Error(`${SETTINGS.eventsUrl.env} must be an amqp:// or amqps:// URL`);
+  if (url !== undefined && !/^amqps?:\/\//.test(url))
+    throw new Error(`${SETTINGS.eventsUrl.env} must be an amqp:// or amqps:// URL`);
   return {
     enabled: read('events') === 'on',
     brokerUrl: (read('eventsUrl') as string | undefined) || undefined,

@@ -16,12 +16,21 @@ import { postgresSettingsFor, readEventsConfig, STREAM_NAME } from './config.js'
 export function haEventsSettings(environment: Environment): Record<string, unknown> {
   const config = readEventsConfig(environment);
   if (!config.enabled) return {};
-  const parameters = Object.fromEntries(postgresSettingsFor(config).map((setting) => setting.split('=') as [string, string]));
+  const parameters = Object.fromEntries(
+    postgresSettingsFor(config).map((setting) => setting.split('=') as [string, string]),
+  );
   return {
     postgresql: {
       use_pg_rewind: true,
       use_slots: true,
-      parameters: { max_wal_senders: 10, max_replication_slots: 10, wal_keep_size: '512MB', hot_standby: 'on', hot_standby_feedback: 'on', ...parameters },
+      parameters: {
+        max_wal_senders: 10,
+        max_replication_slots: 10,
+        wal_keep_size: '512MB',
+        hot_standby: 'on',
+        hot_standby_feedback: 'on',
+        ...parameters,
+      },
     },
     slots: { [STREAM_NAME]: { type: 'logical', database: 'crebito', plugin: 'pgoutput' } },
   };

@@ -18,7 +18,8 @@ export const PUBLISHER_ENTRY = path.join(PROJECT_ROOT, 'dist', 'src', 'events', 
 const PUBLISHER_READY_TIMEOUT_MS = 30_000;
 const PUBLISHER_STOP_TIMEOUT_MS = 5000;
 
-const recorded = (supervised: Supervised | undefined): RecordedProcess => supervised?.running?.identity ?? { pid: undefined };
+const recorded = (supervised: Supervised | undefined): RecordedProcess =>
+  supervised?.running?.identity ?? { pid: undefined };
 
 export class EventsStack {
   private readonly broker: Supervised<LocalBroker> | undefined;
@@ -32,9 +33,17 @@ export class EventsStack {
     return config.enabled ? new EventsStack(config, dataDirectory, databaseUrl, hooks) : undefined;
   }
 
-  private constructor(private readonly config: EventsConfig, dataDirectory: string, databaseUrl: () => string, private readonly hooks: SupervisionHooks) {
+  private constructor(
+    private readonly config: EventsConfig,
+    dataDirectory: string,
+    databaseUrl: () => string,
+    private readonly hooks: SupervisionHooks,
+  ) {
     const plan = { directory: path.join(dataDirectory, 'rabbitmq'), port: config.brokerPort };
-    this.broker = config.brokerUrl !== undefined ? undefined : new Supervised({ name: 'RabbitMQ', start: () => startLocalBroker(plan, hooks.log), ...hooks });
+    this.broker =
+      config.brokerUrl !== undefined
+        ? undefined
+        : new Supervised({ name: 'RabbitMQ', start: () => startLocalBroker(plan, hooks.log), ...hooks });
     this.publisher = new Supervised({ name: 'events', start: () => this.spawnPublisher(databaseUrl()), ...hooks });
   }
 
@@ -58,13 +67,21 @@ export class EventsStack {
       spawnOptions: {
         detached: true,
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        env: { ...process.env, CREBITO_EVENTS_DATABASE_URL: databaseUrl, CREBITO_EVENTS_URL: this.brokerUrl, CREBITO_EVENTS_ADMIN_LISTEN: this.admin ?? `127.0.0.1:${this.config.adminPort}` },
+        env: {
+          ...process.env,
+          CREBITO_EVENTS_DATABASE_URL: databaseUrl,
+          CREBITO_EVENTS_URL: this.brokerUrl,
+          CREBITO_EVENTS_ADMIN_LISTEN: this.admin ?? `127.0.0.1:${this.config.adminPort}`,
+        },
       },
-      waitUntilReady: (started) => new Promise<void>((resolve) => started.on('message', (message: { type?: string; admin?: string }) => {
-        if (message.type !== 'ready') return;
-        this.admin = message.admin ?? null;
-        resolve();
-      })),
+      waitUntilReady: (started) =>
+        new Promise<void>((resolve) =>
+          started.on('message', (message: { type?: string; admin?: string }) => {
+            if (message.type !== 'ready') return;
+            this.admin = message.admin ?? null;
+            resolve();
+          }),
+        ),
       readyTimeoutMs: PUBLISHER_READY_TIMEOUT_MS,
       // Whatever it had not had confirmed is sent again by the next one.
       stopSignal: 'SIGTERM',
@@ -82,7 +99,10 @@ export class EventsStack {
   state(): EventsState {
     return {
       publisher: { ...recorded(this.publisher), admin: this.admin },
-      broker: { url: this.brokerUrl.replace(/\/\/[^@/]*@/, '//'), ...(this.broker === undefined ? {} : recorded(this.broker)) },
+      broker: {
+        url: this.brokerUrl.replace(/\/\/[^@/]*@/, '//'),
+        ...(this.broker === undefined ? {} : recorded(this.broker)),
+      },
     };
   }
 

@@ -2,7 +2,14 @@
 // shared/settings.ts), parsed and checked against each other at start.
 
 import { parseListenTarget, type ListenTarget } from '../shared/listen.js';
-import { checkInstanceLimits, readSettings, settingsReadBy, type Environment, type ReadBy, type Settings } from '../shared/settings.js';
+import {
+  checkInstanceLimits,
+  readSettings,
+  settingsReadBy,
+  type Environment,
+  type ReadBy,
+  type Settings,
+} from '../shared/settings.js';
 
 export type InstanceConfig = Omit<Settings<ReadBy<'instance'>>, 'listen' | 'databaseUrl'> & {
   listen: ListenTarget;

@@ -33,10 +33,17 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
   // One slow request per route is logged as it comes, the others of each
   // interval as one count (the metrics keep every one).
   const slowRequests = foldRepeats((route, repeats, intervalMs) =>
-    log.warn({ route, repeats, intervalS: intervalMs / 1000 }, 'more slow requests on this route in the interval'));
+    log.warn({ route, repeats, intervalS: intervalMs / 1000 }, 'more slow requests on this route in the interval'),
+  );
   const backups = config.backupStatusFile !== '';
   const metrics = createMetrics({ enabled: config.metrics === 'on', health: () => server!.health(), backups });
-  const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}`, log, metrics, operations: API_OPERATIONS });
+  const ledger = createLedger({
+    ...config,
+    applicationName: `crebito-${config.instanceName}`,
+    log,
+    metrics,
+    operations: API_OPERATIONS,
+  });
   server = createServer({
     ledger,
     ...backupsOf(config),
@@ -47,7 +54,9 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
       const durationMs = seconds * 1000;
       if (durationMs <= config.slowRequestMs) return;
       const status = Number(statusLine.slice(0, 3));
-      slowRequests.note(route, () => log.warn({ route, status, durationMs: Math.round(durationMs * 1000) / 1000 }, 'slow request'));
+      slowRequests.note(route, () =>
+        log.warn({ route, status, durationMs: Math.round(durationMs * 1000) / 1000 }, 'slow request'),
+      );
     },
   });
   // Pauses are logged past the same bound as slow requests: one knob says what is slow.
@@ -72,9 +81,15 @@ async function listen(config: InstanceConfig, server: Server, log: Log): Promise
   // nginx's user alone (src/stack/run-access.ts); whoever runs an instance
   // without the launcher decides with their umask.
   const requested = config.adminListen === '' ? undefined : parseListenTarget(config.adminListen);
-  if (requested !== undefined && requested.kind !== 'tcp') throw new Error(`CREBITO_ADMIN_LISTEN must be host:port (Prometheus cannot scrape a unix socket), got ${config.adminListen}`);
+  if (requested !== undefined && requested.kind !== 'tcp')
+    throw new Error(
+      `CREBITO_ADMIN_LISTEN must be host:port (Prometheus cannot scrape a unix socket), got ${config.adminListen}`,
+    );
   const admin = requested === undefined ? undefined : `${requested.host}:${await server.listenAdmin(requested)}`;
-  log.info({ listen: describeListenTarget(config.listen), admin: admin ?? null, poolClientsMax: config.poolClientsMax }, 'listening');
+  log.info(
+    { listen: describeListenTarget(config.listen), admin: admin ?? null, poolClientsMax: config.poolClientsMax },
+    'listening',
+  );
   return admin;
 }
 
@@ -88,7 +103,10 @@ async function main(): Promise<void> {
   // wait: the instance then listens and answers 503 until it does.
   const warmStartMs = performance.now();
   const warm = await ledger.filled();
-  log.info({ warm, warmUpMs: Math.round(performance.now() - warmStartMs), connections: ledger.health().pool.warmCount }, warm ? 'pool open and warm' : 'pool not filled: the database is not answering yet');
+  log.info(
+    { warm, warmUpMs: Math.round(performance.now() - warmStartMs), connections: ledger.health().pool.warmCount },
+    warm ? 'pool open and warm' : 'pool not filled: the database is not answering yet',
+  );
   const admin = await listen(config, server, log);
 
   let stopping = false;
@@ -97,7 +115,8 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ reason, inFlight: server.health().inFlight }, 'stopping: draining in-flight requests');
     const { drained, inFlight } = await server.stop(config.shutdownTimeoutMs);
-    if (!drained) log.error({ shutdownTimeoutMs: config.shutdownTimeoutMs, inFlight }, 'gave up waiting for in-flight requests');
+    if (!drained)
+      log.error({ shutdownTimeoutMs: config.shutdownTimeoutMs, inFlight }, 'gave up waiting for in-flight requests');
     // pool.end() waits for every query; after a timeout one may never return.
     if (drained) await ledger.close();
     stalls.stop();

@@ -47,7 +47,8 @@ export function watchStalls(options: { log: Log; logAboveMs: number; recorder: S
     for (const entry of entries.getEntries()) {
       const kind = GC_KINDS[(entry as { detail?: { kind?: number } }).detail?.kind ?? -1] ?? 'other';
       recorder.gcPause(kind, entry.duration / 1000);
-      if (entry.duration > logAboveMs) log.warn({ kind, durationMs: Math.round(entry.duration) }, 'long garbage collection pause');
+      if (entry.duration > logAboveMs)
+        log.warn({ kind, durationMs: Math.round(entry.duration) }, 'long garbage collection pause');
     }
   });
   observer.observe({ entryTypes: ['gc'] });

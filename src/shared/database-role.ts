@@ -32,10 +32,14 @@ export async function readRoleFacts(client: Queryable): Promise<RoleFacts> {
 }
 
 /** Why an instance must not work as this role, in one line; undefined when it may. */
-export function roleRefusal(facts: RoleFacts, allowSuperuser: Settings<'allowSuperuser'>['allowSuperuser']): string | undefined {
+export function roleRefusal(
+  facts: RoleFacts,
+  allowSuperuser: Settings<'allowSuperuser'>['allowSuperuser'],
+): string | undefined {
   if (allowSuperuser === 'on' || (!facts.superuser && !facts.owner)) return undefined;
   const what = facts.superuser ? 'a superuser' : "the schema's owner";
-  return `DATABASE_URL logs in as ${facts.role}, ${what}: instances must log in as a role that can only call the ledger's functions `
-    + '(docs/security.md: Database roles), or set CREBITO_ALLOW_SUPERUSER=on to allow it';
+  return (
+    `DATABASE_URL logs in as ${facts.role}, ${what}: instances must log in as a role that can only call the ledger's functions ` +
+    '(docs/security.md: Database roles), or set CREBITO_ALLOW_SUPERUSER=on to allow it'
+  );
 }
-

@@ -76,12 +76,22 @@ export const API_KEYS_POLL_CONNECTIONS = 1;
 export const BREAKER_PROBE_CONNECTIONS = 1;
 
 /** The longest body a valid transaction can have: every field at its longest, each descricao character 4 UTF-8 bytes. */
-const TRANSACTION_BODY_BYTES_MAX = `{"valor":${AMOUNT_MAX},"tipo":"c","descricao":""}`.length + 4 * DESCRIPTION_CHARACTERS_MAX;
+const TRANSACTION_BODY_BYTES_MAX =
+  `{"valor":${AMOUNT_MAX},"tipo":"c","descricao":""}`.length + 4 * DESCRIPTION_CHARACTERS_MAX;
 
-assertLimit(HISTORY_PAGE_ROWS_DEFAULT >= 1 && HISTORY_PAGE_ROWS_DEFAULT <= HISTORY_PAGE_ROWS_MAX, 'the default history page must be a page the limit allows');
-assertLimit(HISTORY_SCAN_ROWS_MAX > HISTORY_PAGE_ROWS_MAX, 'a page must be able to read more rows than it holds, or a full page could never be found');
+assertLimit(
+  HISTORY_PAGE_ROWS_DEFAULT >= 1 && HISTORY_PAGE_ROWS_DEFAULT <= HISTORY_PAGE_ROWS_MAX,
+  'the default history page must be a page the limit allows',
+);
+assertLimit(
+  HISTORY_SCAN_ROWS_MAX > HISTORY_PAGE_ROWS_MAX,
+  'a page must be able to read more rows than it holds, or a full page could never be found',
+);
 assertLimit(TRANSACTION_BODY_BYTES_MAX <= BODY_SIZE_BYTES_MAX, 'the body cap must hold every valid transaction');
-assertLimit(Object.values(RESERVED_CONNECTIONS).every((connections) => connections >= 1), 'each reservation is of a connection at least');
+assertLimit(
+  Object.values(RESERVED_CONNECTIONS).every((connections) => connections >= 1),
+  'each reservation is of a connection at least',
+);
 
 function assertLimit(holds: boolean, message: string): void {
   if (!holds) throw new Error(`limits.ts contradicts itself: ${message}`);

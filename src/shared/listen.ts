@@ -2,9 +2,7 @@
 // (which listens there), the launcher (which tells nginx) and the tools (which
 // ask an instance for itself): `unix:/path/to.sock`, `host:port`, or a port.
 
-export type ListenTarget =
-  | { kind: 'tcp'; host: string; port: number }
-  | { kind: 'unix'; path: string };
+export type ListenTarget = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 
 export function parseListenTarget(raw: string): ListenTarget {
   if (raw.startsWith('unix:')) return { kind: 'unix', path: raw.slice('unix:'.length) };

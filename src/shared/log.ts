@@ -31,14 +31,23 @@ export function createLog(options: { program: 'instance' | 'stack'; name: string
 }
 
 /** Writes each JSON line pino makes as readableLine's text, through the same writer; flushing flushes it. */
-function readableDestination(out: ReturnType<typeof pino.destination>): pino.DestinationStream & { flush: (done: (error?: Error) => void) => void } {
+function readableDestination(
+  out: ReturnType<typeof pino.destination>,
+): pino.DestinationStream & { flush: (done: (error?: Error) => void) => void } {
   return {
     write: (line: string) => out.write(readableLine(line)),
     flush: (done) => out.flush(done),
   };
 }
 
-const LEVEL_LABELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVEL_LABELS: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 // The fields every line has, shown in its head rather than as key=value.
 const HEAD_FIELDS = new Set(['level', 'time', 'pid', 'program', 'name', 'msg', 'err']);
 
@@ -56,9 +65,14 @@ export function readableLine(json: string): string {
   }
   const time = typeof entry.time === 'string' ? entry.time.slice(11, 23) : '';
   const level = (LEVEL_LABELS[entry.level as number] ?? String(entry.level)).padEnd(5);
-  const fields = Object.entries(entry).filter(([key]) => !HEAD_FIELDS.has(key)).map(([key, value]) => ` ${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  const fields = Object.entries(entry)
+    .filter(([key]) => !HEAD_FIELDS.has(key))
+    .map(([key, value]) => ` ${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
   const error = entry.err as { stack?: string; message?: string } | undefined;
-  const stack = error === undefined ? '' : `\n    ${(error.stack ?? error.message ?? JSON.stringify(error)).split('\n').join('\n    ')}`;
+  const stack =
+    error === undefined
+      ? ''
+      : `\n    ${(error.stack ?? error.message ?? JSON.stringify(error)).split('\n').join('\n    ')}`;
   return `${time} ${level} ${entry.name}[${entry.pid}] ${entry.msg ?? ''}${fields.join('')}${stack}\n`;
 }
 

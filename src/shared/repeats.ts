@@ -20,7 +20,8 @@ export interface Repeats {
 }
 
 export function foldRepeats(
-  report: (kind: string, repeats: number, intervalMs: number) => void, intervalMs = REPEATS_INTERVAL_MS,
+  report: (kind: string, repeats: number, intervalMs: number) => void,
+  intervalMs = REPEATS_INTERVAL_MS,
 ): Repeats {
   let counts = new Map<string, number>();
   const flush = () => {

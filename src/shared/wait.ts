@@ -17,7 +17,10 @@ export interface WaitOptions {
  * undefined when the deadline passes or abandonWhen() says to stop. A
  * condition that throws ends the wait by throwing.
  */
-export async function waitFor(condition: () => boolean | Promise<boolean>, options: WaitOptions): Promise<number | undefined> {
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  options: WaitOptions,
+): Promise<number | undefined> {
   const started = performance.now();
   for (;;) {
     if (await condition()) return performance.now() - started;
@@ -28,7 +31,11 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, optio
 }
 
 /** waitFor, for when giving up is an error: throws with what was awaited. */
-export async function waitForOrThrow(what: string, condition: () => boolean | Promise<boolean>, options: WaitOptions): Promise<void> {
+export async function waitForOrThrow(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  options: WaitOptions,
+): Promise<void> {
   if ((await waitFor(condition, options)) === undefined) {
     throw new Error(`${what}: not within ${options.timeoutMs} ms`);
   }

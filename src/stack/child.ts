@@ -61,14 +61,17 @@ export async function startChild(options: ChildOptions): Promise<Child> {
     if (hasExited(child)) return;
     child.kill(options.stopSignal);
     const timer = setTimeout(() => {
-      options.log.warn(`${options.name} did not stop within ${options.stopTimeoutMs} ms; sending ${options.forceSignal}`);
+      options.log.warn(
+        `${options.name} did not stop within ${options.stopTimeoutMs} ms; sending ${options.forceSignal}`,
+      );
       child.kill(options.forceSignal);
     }, options.stopTimeoutMs);
     await exited;
     clearTimeout(timer);
   };
   try {
-    if (identity === undefined) throw new Error(`cannot read /proc/${child.pid}/stat: the launcher needs Linux's /proc`);
+    if (identity === undefined)
+      throw new Error(`cannot read /proc/${child.pid}/stat: the launcher needs Linux's /proc`);
     await waitUntilReady(child, exited, options);
   } catch (error) {
     await stop();
@@ -100,7 +103,10 @@ async function waitUntilReady(child: ChildProcess, exited: Promise<string>, opti
   let timer: NodeJS.Timeout | undefined;
   const failed = new Promise<never>((_, reject) => {
     void exited.then((how) => reject(new Error(`${options.name} exited while starting (${how})`)));
-    timer = setTimeout(() => reject(new Error(`${options.name} was not ready within ${options.readyTimeoutMs} ms`)), options.readyTimeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`${options.name} was not ready within ${options.readyTimeoutMs} ms`)),
+      options.readyTimeoutMs,
+    );
   });
   try {
     await Promise.race([options.waitUntilReady(child), failed]);

@@ -34,7 +34,10 @@ export interface SupervisionHooks {
 }
 
 /** Where the launcher keeps the embedded server: its data, and its socket when that path is short enough. */
-export function embeddedPostgresLocation(config: LauncherConfig, runDirectory: string): Pick<EmbeddedPostgresOptions, 'dataDirectory' | 'socketDirectory' | 'port'> {
+export function embeddedPostgresLocation(
+  config: LauncherConfig,
+  runDirectory: string,
+): Pick<EmbeddedPostgresOptions, 'dataDirectory' | 'socketDirectory' | 'port'> {
   return {
     dataDirectory: path.join(config.dataDirectory, 'postgres'),
     socketDirectory: path.join(runDirectory, 'postgres'),
@@ -47,7 +50,12 @@ export function embeddedPostgresLocation(config: LauncherConfig, runDirectory: s
  * any child; its socket directory is the same on every start, so the
  * instances' pools reconnect to the new server by themselves.
  */
-export function superviseDatabase(config: LauncherConfig, runDirectory: string, hooks: SupervisionHooks, backup?: EmbeddedBackup): Supervised<EmbeddedPostgres> {
+export function superviseDatabase(
+  config: LauncherConfig,
+  runDirectory: string,
+  hooks: SupervisionHooks,
+  backup?: EmbeddedBackup,
+): Supervised<EmbeddedPostgres> {
   const location = embeddedPostgresLocation(config, runDirectory);
   return new Supervised({
     name: 'PostgreSQL',
@@ -55,8 +63,11 @@ export function superviseDatabase(config: LauncherConfig, runDirectory: string, 
       const archiving = archivingOptions(backup);
       const events = postgresSettingsFor(readEventsConfig(process.env), location.dataDirectory);
       return startEmbeddedPostgres({
-        ...location, mode: config.databaseMode, log: hooks.log,
-        extraSettings: [...events, ...(archiving.extraSettings ?? [])], extraEnvironment: archiving.extraEnvironment,
+        ...location,
+        mode: config.databaseMode,
+        log: hooks.log,
+        extraSettings: [...events, ...(archiving.extraSettings ?? [])],
+        extraEnvironment: archiving.extraEnvironment,
       });
     },
     ...hooks,
@@ -91,29 +102,47 @@ export function adminListenFor(config: LauncherConfig, index: number): string {
  * environment is computed at each start, and onReady hears where its admin
  * listener is.
  */
-export function superviseInstance(config: LauncherConfig, index: number, listen: string, databaseUrl: () => string, onReady: (ready: InstanceReady) => void, hooks: SupervisionHooks): Supervised {
+export function superviseInstance(
+  config: LauncherConfig,
+  index: number,
+  listen: string,
+  databaseUrl: () => string,
+  onReady: (ready: InstanceReady) => void,
+  hooks: SupervisionHooks,
+): Supervised {
   const name = `api-${index + 1}`;
   return new Supervised({
     name,
-    start: () => startChild({
-      name,
-      command: process.execPath,
-      args: [...config.instanceNodeArguments, INSTANCE_ENTRY],
-      spawnOptions: {
-        // Its own process group, so a terminal Ctrl-C reaches only the launcher,
-        // which then stops everything in order. The IPC channel lets the
-        // instance notice when the launcher is gone, even after a SIGKILL.
-        detached: true,
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        env: { ...process.env, ...environmentFor({ ...config.instance, databaseUrl: databaseUrl(), instanceName: name, listen, adminListen: adminListenFor(config, index), backupStatusFile: backupStatusFileFor(config) }) },
-      },
-      waitUntilReady: async (child) => onReady(await waitForReady(child)),
-      readyTimeoutMs: CHILD_READY_TIMEOUT_MS,
-      stopSignal: 'SIGTERM',
-      stopTimeoutMs: config.instance.shutdownTimeoutMs + INSTANCE_STOP_MARGIN_MS,
-      forceSignal: 'SIGKILL',
-      log: hooks.log,
-    }),
+    start: () =>
+      startChild({
+        name,
+        command: process.execPath,
+        args: [...config.instanceNodeArguments, INSTANCE_ENTRY],
+        spawnOptions: {
+          // Its own process group, so a terminal Ctrl-C reaches only the launcher,
+          // which then stops everything in order. The IPC channel lets the
+          // instance notice when the launcher is gone, even after a SIGKILL.
+          detached: true,
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          env: {
+            ...process.env,
+            ...environmentFor({
+              ...config.instance,
+              databaseUrl: databaseUrl(),
+              instanceName: name,
+              listen,
+              adminListen: adminListenFor(config, index),
+              backupStatusFile: backupStatusFileFor(config),
+            }),
+          },
+        },
+        waitUntilReady: async (child) => onReady(await waitForReady(child)),
+        readyTimeoutMs: CHILD_READY_TIMEOUT_MS,
+        stopSignal: 'SIGTERM',
+        stopTimeoutMs: config.instance.shutdownTimeoutMs + INSTANCE_STOP_MARGIN_MS,
+        forceSignal: 'SIGKILL',
+        log: hooks.log,
+      }),
     ...hooks,
   });
 }
@@ -138,7 +167,9 @@ export interface NginxPlan {
 function stopOrphanedWorkers(master: number, log: StackLog): void {
   const orphans = processGroupMembers(master);
   if (orphans.length === 0) return;
-  log.warn(`nginx's master (pid ${master}) is gone; stopping the ${orphans.length} worker(s) it left holding the port (pids ${orphans.join(', ')})`);
+  log.warn(
+    `nginx's master (pid ${master}) is gone; stopping the ${orphans.length} worker(s) it left holding the port (pids ${orphans.join(', ')})`,
+  );
   try {
     process.kill(-master, 'SIGKILL');
   } catch (error) {
@@ -148,8 +179,11 @@ function stopOrphanedWorkers(master: number, log: StackLog): void {
 }
 
 /** What the launcher renders nginx's configuration with, from its settings and plan (a unit test renders the same). */
-export function launcherNginxValues(config: LauncherConfig, plan: Omit<NginxPlan, 'binary'>,
-  http2: Http2Style): NginxValues {
+export function launcherNginxValues(
+  config: LauncherConfig,
+  plan: Omit<NginxPlan, 'binary'>,
+  http2: Http2Style,
+): NginxValues {
   return {
     port: config.port,
     runDirectory: plan.runDirectory,
@@ -181,11 +215,16 @@ export function superviseNginx(config: LauncherConfig, plan: NginxPlan, hooks: S
         onStderr: errorLog,
         // Ready once this nginx holds the port: something else answering
         // there (an orphan of the last one) is not this nginx serving.
-        waitUntilReady: (child) => waitForOrThrow(`nginx (pid ${child.pid}) listening on port ${config.port}`, () => holdsListeningPort(child.pid!, config.port), {
-          timeoutMs: CHILD_READY_TIMEOUT_MS,
-          intervalMs: PORT_POLL_INTERVAL_MS,
-          abandonWhen: () => hasExited(child),
-        }),
+        waitUntilReady: (child) =>
+          waitForOrThrow(
+            `nginx (pid ${child.pid}) listening on port ${config.port}`,
+            () => holdsListeningPort(child.pid!, config.port),
+            {
+              timeoutMs: CHILD_READY_TIMEOUT_MS,
+              intervalMs: PORT_POLL_INTERVAL_MS,
+              abandonWhen: () => hasExited(child),
+            },
+          ),
         readyTimeoutMs: CHILD_READY_TIMEOUT_MS,
         // SIGQUIT is nginx's graceful stop: it finishes requests in progress.
         stopSignal: 'SIGQUIT',

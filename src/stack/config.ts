@@ -3,7 +3,17 @@
 // passes on, and the cross-checks that need the whole stack in view.
 
 import path from 'node:path';
-import { checkInstanceLimits, readSettings, settingsReadBy, PASSED_TO_INSTANCES, SETTINGS, type Environment, type PassedToInstances, type ReadBy, type Settings } from '../shared/settings.js';
+import {
+  checkInstanceLimits,
+  readSettings,
+  settingsReadBy,
+  PASSED_TO_INSTANCES,
+  SETTINGS,
+  type Environment,
+  type PassedToInstances,
+  type ReadBy,
+  type Settings,
+} from '../shared/settings.js';
 import { API_KEYS_POLL_CONNECTIONS, BREAKER_PROBE_CONNECTIONS } from '../shared/limits.js';
 import { EMBEDDED_MAX_CONNECTIONS } from './embedded-postgres.js';
 import { PROJECT_ROOT } from './paths.js';
@@ -28,9 +38,13 @@ export function readLauncherConfig(environment: Environment): LauncherConfig {
   // margin (nginx.ts, upstreamTimeoutMs), so no deadline can outlast nginx.
   checkInstanceLimits(settings);
   checkTlsSettings(settings);
-  if (settings.ha === 'on' && settings.databaseUrl !== undefined) throw new Error(`${SETTINGS.ha.env}=on runs its own database nodes; unset DATABASE_URL`);
-  if (settings.databaseUrl === undefined) checkConnectionBudget(settings.instanceCount, connectionsPerInstance(settings), EMBEDDED_MAX_CONNECTIONS);
-  const instance = Object.fromEntries(PASSED_TO_INSTANCES.map((name) => [name, settings[name]])) as Settings<PassedToInstances>;
+  if (settings.ha === 'on' && settings.databaseUrl !== undefined)
+    throw new Error(`${SETTINGS.ha.env}=on runs its own database nodes; unset DATABASE_URL`);
+  if (settings.databaseUrl === undefined)
+    checkConnectionBudget(settings.instanceCount, connectionsPerInstance(settings), EMBEDDED_MAX_CONNECTIONS);
+  const instance = Object.fromEntries(
+    PASSED_TO_INSTANCES.map((name) => [name, settings[name]]),
+  ) as Settings<PassedToInstances>;
   return {
     ...settings,
     dataDirectory: path.resolve(settings.dataDirectory ?? path.join(PROJECT_ROOT, '.data')),
@@ -41,18 +55,24 @@ export function readLauncherConfig(environment: Environment): LauncherConfig {
 
 /** An instance's connections at most: its pool, the breaker's probe, and with CREBITO_AUTH=keys the API keys' poll's own (src/instance/ledger/api-keys.ts). */
 export function connectionsPerInstance(settings: { poolClientsMax: number; auth: 'off' | 'keys' }): number {
-  return settings.poolClientsMax + BREAKER_PROBE_CONNECTIONS + (settings.auth === 'keys' ? API_KEYS_POLL_CONNECTIONS : 0);
+  return (
+    settings.poolClientsMax + BREAKER_PROBE_CONNECTIONS + (settings.auth === 'keys' ? API_KEYS_POLL_CONNECTIONS : 0)
+  );
 }
 
 /** Throws when every instance's pool at its largest (and the keys' poll) would not fit the database's connections. */
-export function checkConnectionBudget(instanceCount: number, connectionsEach: number, availableConnections: number): void {
+export function checkConnectionBudget(
+  instanceCount: number,
+  connectionsEach: number,
+  availableConnections: number,
+): void {
   const needed = instanceCount * connectionsEach + SPARE_DATABASE_CONNECTIONS;
   if (needed > availableConnections) {
     throw new Error(
-      `${SETTINGS.instanceCount.env} (${instanceCount}) × ${connectionsEach} `
-      + `(${SETTINGS.poolClientsMax.env}, 1 for the breaker's probe, and 1 with ${SETTINGS.auth.env}=keys) `
-      + `+ ${SPARE_DATABASE_CONNECTIONS} spare need ${needed} database connections; `
-      + `the database allows ${availableConnections}`,
+      `${SETTINGS.instanceCount.env} (${instanceCount}) × ${connectionsEach} ` +
+        `(${SETTINGS.poolClientsMax.env}, 1 for the breaker's probe, and 1 with ${SETTINGS.auth.env}=keys) ` +
+        `+ ${SPARE_DATABASE_CONNECTIONS} spare need ${needed} database connections; ` +
+        `the database allows ${availableConnections}`,
     );
   }
 }

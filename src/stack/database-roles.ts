@@ -50,7 +50,11 @@ export function handOverToOwner(superuserDatabaseUrl: string): Promise<void> {
 }
 
 /** The roles, and a database owned by the owner role (a database from before the roles is handed over). */
-export async function ensureLedgerDatabase(options: { superuserMaintenanceUrl: string; superuserDatabaseUrl: string; databaseName: string }): Promise<void> {
+export async function ensureLedgerDatabase(options: {
+  superuserMaintenanceUrl: string;
+  superuserDatabaseUrl: string;
+  databaseName: string;
+}): Promise<void> {
   await ensureRoles(options.superuserMaintenanceUrl);
   await withClient(options.superuserMaintenanceUrl, async (client) => {
     const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.databaseName]);

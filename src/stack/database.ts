@@ -46,9 +46,12 @@ export function databaseKindOf(config: Pick<LauncherConfig, 'databaseUrl' | 'ha'
 
 export function planDatabase(config: LauncherConfig, runDirectory: string, hooks: SupervisionHooks): StackDatabase {
   switch (databaseKindOf(config)) {
-    case 'embedded': return embedded(config, runDirectory, hooks);
-    case 'external': return external(config, hooks);
-    case 'ha': return ha(config, hooks);
+    case 'embedded':
+      return embedded(config, runDirectory, hooks);
+    case 'external':
+      return external(config, hooks);
+    case 'ha':
+      return ha(config, hooks);
   }
 }
 
@@ -57,15 +60,19 @@ function embedded(config: LauncherConfig, runDirectory: string, hooks: Supervisi
   // CREBITO_BACKUPS: archive settings for the server, then a schedule once it answers (backup/launcher.ts).
   const backup = embeddedBackupPlan(config, location, hooks.log);
   const supervised = superviseDatabase(config, runDirectory, hooks, backup);
-  const schedule = backup === undefined ? undefined
-    : new BackupSchedule({ ...backup, config, adminUrl: () => supervised.latest!.adminUrl, log: hooks.log });
+  const schedule =
+    backup === undefined
+      ? undefined
+      : new BackupSchedule({ ...backup, config, adminUrl: () => supervised.latest!.adminUrl, log: hooks.log });
   return {
     kind: 'embedded',
     async start() {
       await supervised.start();
       // In the background: backups that cannot start are loud (log, /ready's
       // degradado) and never keep the ledger from serving.
-      void schedule?.start().catch((error: unknown) => hooks.log.error({ error: (error as Error).message }, 'BACKUPS COULD NOT START'));
+      void schedule
+        ?.start()
+        .catch((error: unknown) => hooks.log.error({ error: (error as Error).message }, 'BACKUPS COULD NOT START'));
     },
     async stop() {
       // First: a backup under way is stopped before the server it reads.

@@ -79,7 +79,9 @@ export function findBinaries(): Binaries {
   try {
     entry = requireFromPackage.resolve(platformPackage);
   } catch {
-    throw new Error(`no embedded PostgreSQL build for ${os.platform()}-${os.arch()} (${platformPackage} is not installed); set DATABASE_URL to use your own PostgreSQL`);
+    throw new Error(
+      `no embedded PostgreSQL build for ${os.platform()}-${os.arch()} (${platformPackage} is not installed); set DATABASE_URL to use your own PostgreSQL`,
+    );
   }
   const binDirectory = path.join(path.dirname(entry), '..', 'native', 'bin');
   return { postgres: path.join(binDirectory, 'postgres'), initdb: path.join(binDirectory, 'initdb') };
@@ -92,8 +94,11 @@ export function resolveRunAsUser(log: StackLog): { uid: number; gid: number } | 
   let result = lookup();
   if (result.status !== 0) {
     log.info(`running as root: creating system user '${SYSTEM_USER_WHEN_ROOT}' for PostgreSQL`);
-    const created = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', SYSTEM_USER_WHEN_ROOT], { encoding: 'utf8' });
-    if (created.status !== 0) throw new Error(`could not create user '${SYSTEM_USER_WHEN_ROOT}': ${created.stderr.trim()}`);
+    const created = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', SYSTEM_USER_WHEN_ROOT], {
+      encoding: 'utf8',
+    });
+    if (created.status !== 0)
+      throw new Error(`could not create user '${SYSTEM_USER_WHEN_ROOT}': ${created.stderr.trim()}`);
     result = lookup();
   }
   const uid = Number(result.stdout.trim());
@@ -119,10 +124,14 @@ async function recoverLeftoverServer(dataDirectory: string, log: StackLog): Prom
   const pid = readPidFile(path.join(dataDirectory, 'postmaster.pid'));
   // PostgreSQL itself replaces a lock file whose process is gone.
   if (pid === undefined || !isProcessAlive(pid) || !servesDataDirectory(pid, dataDirectory)) return;
-  log.warn(`found PostgreSQL (pid ${pid}) still running on ${dataDirectory}, left by a crebito that did not stop cleanly; stopping it first`);
+  log.warn(
+    `found PostgreSQL (pid ${pid}) still running on ${dataDirectory}, left by a crebito that did not stop cleanly; stopping it first`,
+  );
   process.kill(pid, 'SIGINT');
   if (!(await waitForExit(pid, POSTGRES_STOP_TIMEOUT_MS))) {
-    throw new Error(`PostgreSQL pid ${pid} did not stop within ${POSTGRES_STOP_TIMEOUT_MS} ms; stop it by hand (kill -INT ${pid}) and start again`);
+    throw new Error(
+      `PostgreSQL pid ${pid} did not stop within ${POSTGRES_STOP_TIMEOUT_MS} ms; stop it by hand (kill -INT ${pid}) and start again`,
+    );
   }
 }
 
@@ -133,25 +142,36 @@ function servesDataDirectory(pid: number, dataDirectory: string): boolean {
   return index > 0 && args[index + 1] === dataDirectory;
 }
 
-function initialiseCluster(binaries: Binaries, dataDirectory: string, owner: { uid: number; gid: number } | undefined, log: StackLog): void {
+function initialiseCluster(
+  binaries: Binaries,
+  dataDirectory: string,
+  owner: { uid: number; gid: number } | undefined,
+  log: StackLog,
+): void {
   log.info(`creating a new PostgreSQL cluster in ${dataDirectory}`);
-  const result = spawnSync(binaries.initdb, [
-    `--pgdata=${dataDirectory}`,
-    `--username=${EMBEDDED_USER_NAME}`,
-    // Only the unix socket is open, in a directory only the server's OS
-    // user (and root) can enter; they own the data files, so a password
-    // would keep nothing from them, and would have to be kept where they
-    // can read it. Other local users cannot reach the socket at all. Which
-    // role a program logs in as is the launcher's choice: the instances get
-    // the one that can only call the ledger's functions.
-    '--auth-local=trust',
-    '--auth-host=reject',
-    '--encoding=UTF8',
-    '--locale=C',
-    '--no-instructions',
-  ], { encoding: 'utf8', ...(owner ?? {}), env: { ...process.env, LC_ALL: 'C' } });
+  const result = spawnSync(
+    binaries.initdb,
+    [
+      `--pgdata=${dataDirectory}`,
+      `--username=${EMBEDDED_USER_NAME}`,
+      // Only the unix socket is open, in a directory only the server's OS
+      // user (and root) can enter; they own the data files, so a password
+      // would keep nothing from them, and would have to be kept where they
+      // can read it. Other local users cannot reach the socket at all. Which
+      // role a program logs in as is the launcher's choice: the instances get
+      // the one that can only call the ledger's functions.
+      '--auth-local=trust',
+      '--auth-host=reject',
+      '--encoding=UTF8',
+      '--locale=C',
+      '--no-instructions',
+    ],
+    { encoding: 'utf8', ...(owner ?? {}), env: { ...process.env, LC_ALL: 'C' } },
+  );
   if (result.status !== 0) {
-    throw new Error(`initdb failed (exit ${result.status ?? result.signal}): ${(result.stderr || result.stdout).trim()}`);
+    throw new Error(
+      `initdb failed (exit ${result.status ?? result.signal}): ${(result.stderr || result.stdout).trim()}`,
+    );
   }
 }
 
@@ -165,7 +185,12 @@ export function modeSettings(mode: DatabaseMode): string[] {
 }
 
 /** A connection string for one database of an embedded server, over its unix socket, as the superuser unless told. */
-export function embeddedDatabaseUrl(database: string, socketDirectory: string, port: number, user = EMBEDDED_USER_NAME): string {
+export function embeddedDatabaseUrl(
+  database: string,
+  socketDirectory: string,
+  port: number,
+  user = EMBEDDED_USER_NAME,
+): string {
   return `postgresql://${user}@/${database}?host=${encodeURIComponent(socketDirectory)}&port=${port}`;
 }
 
@@ -185,7 +210,14 @@ async function waitUntilAccepting(url: string, child: ChildProcess): Promise<voi
       await client.end().catch(() => undefined);
     }
   };
-  if (await waitFor(accepts, { timeoutMs: START_TIMEOUT_MS, intervalMs: ACCEPT_POLL_INTERVAL_MS, abandonWhen: () => hasExited(child) }) !== undefined) return;
+  if (
+    (await waitFor(accepts, {
+      timeoutMs: START_TIMEOUT_MS,
+      intervalMs: ACCEPT_POLL_INTERVAL_MS,
+      abandonWhen: () => hasExited(child),
+    })) !== undefined
+  )
+    return;
   throw new Error(`PostgreSQL did not accept connections within ${START_TIMEOUT_MS} ms: ${lastError}`);
 }
 
@@ -195,19 +227,27 @@ async function waitUntilAccepting(url: string, child: ChildProcess): Promise<voi
  * the system's temporary folder named after the data directory, so that a
  * restarted server listens where its clients already look.
  */
-export function socketDirectoryFor(options: Pick<EmbeddedPostgresOptions, 'socketDirectory' | 'dataDirectory' | 'port'>): string {
+export function socketDirectoryFor(
+  options: Pick<EmbeddedPostgresOptions, 'socketDirectory' | 'dataDirectory' | 'port'>,
+): string {
   const socketFile = `.s.PGSQL.${options.port}`;
-  if (Buffer.byteLength(path.join(options.socketDirectory, socketFile)) <= UNIX_SOCKET_PATH_BYTES_MAX) return options.socketDirectory;
+  if (Buffer.byteLength(path.join(options.socketDirectory, socketFile)) <= UNIX_SOCKET_PATH_BYTES_MAX)
+    return options.socketDirectory;
   const digest = createHash('sha256').update(path.resolve(options.dataDirectory)).digest('hex').slice(0, 16);
   const fallback = path.join(os.tmpdir(), `crebito-pg-${digest}`);
   if (Buffer.byteLength(path.join(fallback, socketFile)) > UNIX_SOCKET_PATH_BYTES_MAX) {
-    throw new Error(`no short enough directory for PostgreSQL's unix socket (${options.socketDirectory} and ${fallback} are both too long); use a shorter CREBITO_DATA_DIR or TMPDIR`);
+    throw new Error(
+      `no short enough directory for PostgreSQL's unix socket (${options.socketDirectory} and ${fallback} ` +
+        `are both too long); use a shorter CREBITO_DATA_DIR or TMPDIR`,
+    );
   }
   return fallback;
 }
 
 /** Removes the socket directory if it is the one in the temporary folder; call once the server has stopped. */
-export function removeFallbackSocketDirectory(options: Pick<EmbeddedPostgresOptions, 'socketDirectory' | 'dataDirectory' | 'port'>): void {
+export function removeFallbackSocketDirectory(
+  options: Pick<EmbeddedPostgresOptions, 'socketDirectory' | 'dataDirectory' | 'port'>,
+): void {
   const directory = socketDirectoryFor(options);
   if (directory !== options.socketDirectory) fs.rmSync(directory, { recursive: true, force: true });
 }
@@ -278,7 +318,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const { dataDirectory, port, mode, log } = options;
   const socketDirectory = socketDirectoryFor(options);
   if (socketDirectory !== options.socketDirectory) {
-    log.info(`the socket path under ${options.socketDirectory} is too long for a unix socket; using ${socketDirectory}`);
+    log.info(
+      `the socket path under ${options.socketDirectory} is too long for a unix socket; using ${socketDirectory}`,
+    );
   }
   const binaries = findBinaries();
   const owner = resolveRunAsUser(log);
@@ -299,10 +341,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     // detached: a Ctrl-C in the terminal reaches the whole foreground process
     // group; PostgreSQL must not shut down before the instances have drained,
     // so it gets its own group and the launcher stops it last.
-    spawnOptions: { ...(owner ?? {}), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.extraEnvironment, LC_ALL: 'C' } },
+    spawnOptions: {
+      ...(owner ?? {}),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...options.extraEnvironment, LC_ALL: 'C' },
+    },
     waitUntilReady: async (server) => {
       await waitUntilAccepting(maintenanceUrl, server);
-      await ensureLedgerDatabase({ superuserMaintenanceUrl: maintenanceUrl, superuserDatabaseUrl: adminUrl, databaseName: EMBEDDED_DATABASE_NAME });
+      await ensureLedgerDatabase({
+        superuserMaintenanceUrl: maintenanceUrl,
+        superuserDatabaseUrl: adminUrl,
+        databaseName: EMBEDDED_DATABASE_NAME,
+      });
     },
     readyTimeoutMs: START_TIMEOUT_MS,
     // Fast shutdown: sessions end, nothing acknowledged is lost. Immediate
@@ -312,7 +363,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     forceSignal: 'SIGQUIT',
     log,
   });
-  log.info(`PostgreSQL ${mode === 'fast' ? 'in FAST mode (fsync off: benchmarks only)' : '(durable)'} pid ${child.identity.pid} on ${socketDirectory}`);
+  log.info(
+    `PostgreSQL ${mode === 'fast' ? 'in FAST mode (fsync off: benchmarks only)' : '(durable)'} pid ${child.identity.pid} on ${socketDirectory}`,
+  );
   return {
     ...child,
     databaseUrl: embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, port, INSTANCE_ROLE),

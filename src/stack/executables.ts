@@ -13,7 +13,11 @@ function isExecutable(file: string): boolean {
   }
 }
 
-export function findExecutable(name: string, candidates: readonly string[], environment: Record<string, string | undefined>): string | undefined {
+export function findExecutable(
+  name: string,
+  candidates: readonly string[],
+  environment: Record<string, string | undefined>,
+): string | undefined {
   for (const directory of (environment.PATH ?? '').split(path.delimiter)) {
     if (directory !== '' && isExecutable(path.join(directory, name))) return path.join(directory, name);
   }

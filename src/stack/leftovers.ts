@@ -9,7 +9,14 @@
 
 import type { StackLog } from '../shared/log.js';
 import fs from 'node:fs';
-import { identifyProcess, isSameProcess, processCommandName, processGroupMembers, waitForExit, type ProcessIdentity } from './processes.js';
+import {
+  identifyProcess,
+  isSameProcess,
+  processCommandName,
+  processGroupMembers,
+  waitForExit,
+  type ProcessIdentity,
+} from './processes.js';
 import { stateFilePath, type StackState } from './state.js';
 
 const LEFTOVER_STOP_TIMEOUT_MS = 15_000;
@@ -31,7 +38,10 @@ function findLeftovers(runDirectory: string): Leftover[] {
   }
   const recorded = [
     { record: state.nginx, signal: 'SIGQUIT' as const },
-    ...(Array.isArray(state.instances) ? state.instances : []).map((record) => ({ record, signal: 'SIGTERM' as const })),
+    ...(Array.isArray(state.instances) ? state.instances : []).map((record) => ({
+      record,
+      signal: 'SIGTERM' as const,
+    })),
     // The change stream's broker outlives a killed launcher and holds its port.
     { record: state.events?.broker, signal: 'SIGTERM' as const },
     { record: state.events?.publisher, signal: 'SIGTERM' as const },
@@ -49,10 +59,15 @@ function findLeftovers(runDirectory: string): Leftover[] {
  * reused while a member lives, so nothing else can match.
  */
 function orphanedNginxWorkers(master: Partial<ProcessIdentity> | null | undefined): Leftover[] {
-  if (typeof master?.pid !== 'number' || !Number.isInteger(master.pid) || master.pid <= 0 || isSameProcess(master)) return [];
+  if (typeof master?.pid !== 'number' || !Number.isInteger(master.pid) || master.pid <= 0 || isSameProcess(master))
+    return [];
   return processGroupMembers(master.pid).flatMap((pid) => {
     const identity = identifyProcess(pid);
-    const ours = identity !== undefined && processCommandName(pid) === 'nginx' && identity.bootId === master.bootId && identity.startTime >= (master.startTime ?? Infinity);
+    const ours =
+      identity !== undefined &&
+      processCommandName(pid) === 'nginx' &&
+      identity.bootId === master.bootId &&
+      identity.startTime >= (master.startTime ?? Infinity);
     return ours ? [{ identity, signal: 'SIGKILL' as const }] : [];
   });
 }

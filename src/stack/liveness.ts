@@ -57,7 +57,9 @@ export function watchLiveness(options: LivenessOptions): { stop(): void } {
     }
     const silentMs = performance.now() - lastAnsweredAt;
     if (silentMs < options.timeoutMs || stopped || options.instance.running !== child) return;
-    options.log.warn(`${options.instance.name} (pid ${child.identity.pid}) has not answered /health for ${Math.round(silentMs)} ms; killing it (SIGKILL) so it is restarted`);
+    options.log.warn(
+      `${options.instance.name} (pid ${child.identity.pid}) has not answered /health for ${Math.round(silentMs)} ms; killing it (SIGKILL) so it is restarted`,
+    );
     watched = undefined;
     try {
       // Our own child, still running as far as its supervisor knows: the pid is its.

@@ -25,16 +25,20 @@ export async function acquireLauncherLock(dataDirectory: string, runDirectory: s
   // Nobody has anything to say to the lock; a connection is closed at once.
   const server = net.createServer((socket) => socket.destroy());
   const bound = await new Promise<boolean>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(false) : reject(error)));
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(false) : reject(error),
+    );
     server.listen(name, () => resolve(true));
   });
   const pidFile = path.join(runDirectory, 'launcher.pid');
   if (!bound) {
     // Written just after the holder bound the lock: missing only in that instant.
     const holder = readPidFile(pidFile);
-    throw new Error(holder === undefined
-      ? `crebito is already running on ${dataDirectory} (a launcher that is just starting)`
-      : `crebito is already running (launcher pid ${holder}) on ${dataDirectory}; stop it first with: kill -TERM ${holder}`);
+    throw new Error(
+      holder === undefined
+        ? `crebito is already running on ${dataDirectory} (a launcher that is just starting)`
+        : `crebito is already running (launcher pid ${holder}) on ${dataDirectory}; stop it first with: kill -TERM ${holder}`,
+    );
   }
   // The lock must not keep the launcher alive on its own.
   server.unref();

@@ -68,13 +68,19 @@ let stopStack: ((reason: string, exitCode: number) => Promise<void>) | undefined
 
 /** Where each instance listens: its own unix socket behind nginx, or all on PORT without nginx. */
 function listenAddressesFor(config: LauncherConfig, runDirectory: string, nginxBinary: string | undefined): string[] {
-  return Array.from({ length: config.instanceCount }, (_, index) => (nginxBinary === undefined
-    ? String(config.port)
-    : `unix:${path.join(runDirectory, `api-${index + 1}.sock`)}`));
+  return Array.from({ length: config.instanceCount }, (_, index) =>
+    nginxBinary === undefined ? String(config.port) : `unix:${path.join(runDirectory, `api-${index + 1}.sock`)}`,
+  );
 }
 
 /** Decides what runs (nothing starts yet): the database, where each instance listens, nginx or not, Prometheus or not. */
-function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherLock, access: RunAccess, log: Log): Stack {
+function planStack(
+  config: LauncherConfig,
+  runDirectory: string,
+  lock: LauncherLock,
+  access: RunAccess,
+  log: Log,
+): Stack {
   const hooks: SupervisionHooks = {
     log,
     onStarted: () => writeState(stack),
@@ -83,13 +89,16 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
   const nginxBinary = config.nginx === 'off' ? undefined : findNginx();
   const listenAddresses = listenAddressesFor(config, runDirectory, nginxBinary);
   const tls = prepareTls(config, config.dataDirectory, log);
-  if (tls !== undefined && nginxBinary === undefined) throw new Error('TLS is served by nginx, and nginx is off or not installed (Debian/Ubuntu: apt-get install nginx)');
+  if (tls !== undefined && nginxBinary === undefined)
+    throw new Error('TLS is served by nginx, and nginx is off or not installed (Debian/Ubuntu: apt-get install nginx)');
   const onReady = (index: number) => (ready: InstanceReady) => {
     restrictInstanceSocket(listenAddresses[index]!, access);
     stack.admins[index] = ready.admin;
     if (stack.prometheus !== undefined) writePrometheusTargets(stack.prometheus.plan, adminTargets(stack));
   };
-  const instances = listenAddresses.map((listen, index) => superviseInstance(config, index, listen, () => databaseUrlOf(stack), onReady(index), hooks));
+  const instances = listenAddresses.map((listen, index) =>
+    superviseInstance(config, index, listen, () => databaseUrlOf(stack), onReady(index), hooks),
+  );
   const stack: Stack = {
     config,
     log,
@@ -99,7 +108,14 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
     listenAddresses,
     instances,
     admins: listenAddresses.map(() => null),
-    nginx: nginxBinary === undefined ? undefined : superviseNginx(config, { runDirectory, binary: nginxBinary, listenAddresses, workerUser: access.nginxWorker, tls }, hooks),
+    nginx:
+      nginxBinary === undefined
+        ? undefined
+        : superviseNginx(
+            config,
+            { runDirectory, binary: nginxBinary, listenAddresses, workerUser: access.nginxWorker, tls },
+            hooks,
+          ),
     tls,
     prometheus: planPrometheus(config, hooks),
     events: EventsStack.plan(config.dataDirectory, () => replicationUrlOf(stack), hooks),
@@ -118,13 +134,26 @@ function planStack(config: LauncherConfig, runDirectory: string, lock: LauncherL
 function planPrometheus(config: LauncherConfig, hooks: SupervisionHooks): Stack['prometheus'] {
   if (config.prometheus === 'off') return undefined;
   const binary = findPrometheus();
-  if (binary === undefined) throw new Error('CREBITO_PROMETHEUS=on, but prometheus is not installed (Debian/Ubuntu: apt-get install prometheus)');
-  const plan = { binary, directory: path.join(config.dataDirectory, 'prometheus'), port: config.prometheusPort, scrapeIntervalMs: config.prometheusScrapeIntervalMs };
-  return { plan, supervised: new Supervised({ name: 'prometheus', start: () => startPrometheus(plan, hooks.log), ...hooks }) };
+  if (binary === undefined)
+    throw new Error(
+      'CREBITO_PROMETHEUS=on, but prometheus is not installed (Debian/Ubuntu: apt-get install prometheus)',
+    );
+  const plan = {
+    binary,
+    directory: path.join(config.dataDirectory, 'prometheus'),
+    port: config.prometheusPort,
+    scrapeIntervalMs: config.prometheusScrapeIntervalMs,
+  };
+  return {
+    plan,
+    supervised: new Supervised({ name: 'prometheus', start: () => startPrometheus(plan, hooks.log), ...hooks }),
+  };
 }
 
 function adminTargets(stack: Stack): { name: string; admin: string }[] {
-  const instances = stack.instances.flatMap((instance, index) => (stack.admins[index] === null ? [] : [{ name: instance.name, admin: stack.admins[index]! }]));
+  const instances = stack.instances.flatMap((instance, index) =>
+    stack.admins[index] === null ? [] : [{ name: instance.name, admin: stack.admins[index]! }],
+  );
   return [...instances, ...(stack.events?.adminTargets() ?? [])];
 }
 
@@ -147,7 +176,8 @@ function ownerUrlOf(stack: Stack): string {
   return url;
 }
 
-const recorded = (supervised: Supervised | undefined): RecordedProcess => supervised?.running?.identity ?? { pid: undefined };
+const recorded = (supervised: Supervised | undefined): RecordedProcess =>
+  supervised?.running?.identity ?? { pid: undefined };
 
 function writeState(stack: Stack): void {
   const { config } = stack;
@@ -160,9 +190,17 @@ function writeState(stack: Stack): void {
     instanceDatabaseUrl: withoutPassword(stack.database.instanceUrl() ?? ''),
     nginx: stack.nginx === undefined ? null : recorded(stack.nginx),
     instances: stack.instances.map((instance, index) => ({
-      name: instance.name, ...recorded(instance), listen: stack.listenAddresses[index]!, admin: stack.admins[index]!, restarts: instance.restarts, inRotation: stack.rotation.inRotation(index),
+      name: instance.name,
+      ...recorded(instance),
+      listen: stack.listenAddresses[index]!,
+      admin: stack.admins[index]!,
+      restarts: instance.restarts,
+      inRotation: stack.rotation.inRotation(index),
     })),
-    prometheus: stack.prometheus === undefined ? null : { ...recorded(stack.prometheus.supervised), url: `http://127.0.0.1:${stack.prometheus.plan.port}` },
+    prometheus:
+      stack.prometheus === undefined
+        ? null
+        : { ...recorded(stack.prometheus.supervised), url: `http://127.0.0.1:${stack.prometheus.plan.port}` },
     ...stack.database.state(),
     ...(stack.events === undefined ? {} : { events: stack.events.state() }),
   };
@@ -174,37 +212,58 @@ async function startDatabase(stack: Stack): Promise<void> {
   await stack.database.start();
   await applySchema(ownerUrlOf(stack), stack.config);
   await checkInstanceRole(databaseUrlOf(stack), stack.config.allowSuperuser);
-  checkConnectionBudget(stack.config.instanceCount, connectionsPerInstance(stack.config.instance), await readConnectionLimit(databaseUrlOf(stack)));
+  checkConnectionBudget(
+    stack.config.instanceCount,
+    connectionsPerInstance(stack.config.instance),
+    await readConnectionLimit(databaseUrlOf(stack)),
+  );
 }
 
 function sayHowToReach(stack: Stack): void {
   const { config } = stack;
   if (stack.nginx === undefined) {
-    stack.log.warn(config.nginx === 'off'
-      ? `CREBITO_NGINX=off: the ${config.instanceCount} instances share port ${config.port} directly`
-      : `nginx is not installed (Debian/Ubuntu: apt-get install nginx); the ${config.instanceCount} instances share port ${config.port} directly`);
+    stack.log.warn(
+      config.nginx === 'off'
+        ? `CREBITO_NGINX=off: the ${config.instanceCount} instances share port ${config.port} directly`
+        : `nginx is not installed (Debian/Ubuntu: apt-get install nginx); the ${config.instanceCount} instances share port ${config.port} directly`,
+    );
   }
 }
 
 /** Up means every instance says its database answers: /ready on its admin address. */
 async function waitUntilInstancesReady(stack: Stack): Promise<void> {
   const allReady = async () => {
-    const answers = await Promise.all(stack.admins.map((admin) => (admin === null ? undefined : getFromListenAddress(admin, '/ready', READY_PROBE_TIMEOUT_MS))));
+    const answers = await Promise.all(
+      stack.admins.map((admin) =>
+        admin === null ? undefined : getFromListenAddress(admin, '/ready', READY_PROBE_TIMEOUT_MS),
+      ),
+    );
     return answers.every((answer) => answer?.status === 200);
   };
-  if ((await waitFor(allReady, { timeoutMs: INSTANCES_READY_TIMEOUT_MS, intervalMs: READY_POLL_INTERVAL_MS })) === undefined) {
+  if (
+    (await waitFor(allReady, { timeoutMs: INSTANCES_READY_TIMEOUT_MS, intervalMs: READY_POLL_INTERVAL_MS })) ===
+    undefined
+  ) {
     throw new Error(`the instances were not all ready (GET /ready) within ${INSTANCES_READY_TIMEOUT_MS} ms`);
   }
 }
 
 function sayUp(stack: Stack): void {
   const { config } = stack;
-  const shape = stack.nginx === undefined ? `${config.instanceCount} instances` : `nginx -> ${config.instanceCount} instances over unix sockets`;
-  const metrics = Object.fromEntries(stack.instances.map((instance, index) => [instance.name, `http://${stack.admins[index]}/metrics`]));
+  const shape =
+    stack.nginx === undefined
+      ? `${config.instanceCount} instances`
+      : `nginx -> ${config.instanceCount} instances over unix sockets`;
+  const metrics = Object.fromEntries(
+    stack.instances.map((instance, index) => [instance.name, `http://${stack.admins[index]}/metrics`]),
+  );
   const prometheus = stack.prometheus === undefined ? null : `http://127.0.0.1:${stack.prometheus.plan.port}`;
   const https = stack.tls === undefined ? null : `https://localhost:${stack.tls.port}`;
   const also = https === null ? '' : ` and ${https} (plain HTTP: ${stack.tls!.plainHttp})`;
-  stack.log.info({ url: `http://localhost:${config.port}`, https, metrics, prometheus, dataDirectory: config.dataDirectory }, `up on http://localhost:${config.port}${also} (${shape}, data in ${config.dataDirectory})`);
+  stack.log.info(
+    { url: `http://localhost:${config.port}`, https, metrics, prometheus, dataDirectory: config.dataDirectory },
+    `up on http://localhost:${config.port}${also} (${shape}, data in ${config.dataDirectory})`,
+  );
 }
 
 /** The reverse of the start: nginx finishes what it holds, the instances drain, the database stops last. */
@@ -247,14 +306,16 @@ async function main(): Promise<void> {
   await stack.events?.startPublisher();
   sayHowToReach(stack);
   await Promise.all(stack.instances.map((instance) => instance.start()));
-  stack.liveness = stack.instances.map((instance, index) => watchLiveness({
-    instance,
-    admin: () => stack.admins[index]!,
-    timeoutMs: config.livenessTimeoutMs,
-    onMissed: () => stack.rotation.takeOut(index, `did not answer /health within ${PROBE_DEADLINE_MS} ms`),
-    onAnswered: () => stack.rotation.putBack(index),
-    log,
-  }));
+  stack.liveness = stack.instances.map((instance, index) =>
+    watchLiveness({
+      instance,
+      admin: () => stack.admins[index]!,
+      timeoutMs: config.livenessTimeoutMs,
+      onMissed: () => stack.rotation.takeOut(index, `did not answer /health within ${PROBE_DEADLINE_MS} ms`),
+      onAnswered: () => stack.rotation.putBack(index),
+      log,
+    }),
+  );
   await stack.nginx?.start();
   await stack.prometheus?.supervised.start();
   writeState(stack);

@@ -23,10 +23,12 @@ export function kindOfNginxLine(line: string): string {
 
 /** What to give nginx's stderr: writes lines to the launcher's stderr, folding repeats. */
 export function foldNginxErrorLog(
-  log: StackLog, write: (text: string) => void = (text) => process.stderr.write(text),
+  log: StackLog,
+  write: (text: string) => void = (text) => process.stderr.write(text),
 ): (chunk: Buffer) => void {
   const repeats = foldRepeats((kind, count, intervalMs) =>
-    log.warn(`nginx wrote ${count} more lines like "${kind}" in ${intervalMs / 1000} s`));
+    log.warn(`nginx wrote ${count} more lines like "${kind}" in ${intervalMs / 1000} s`),
+  );
   let partial = '';
   return (chunk) => {
     const lines = (partial + chunk.toString('utf8')).split('\n');

@@ -24,7 +24,13 @@ export const UPSTREAM_FAIL_TIMEOUT_S = 3;
 // as they restart, is 127.0.0.11 under Docker but the network's gateway under
 // podman, and only /etc/resolv.conf says which; nginx cannot read that file.
 export const DOCKER_RESOLVER_INCLUDE_PATH = '/tmp/nginx-resolver.conf';
-const NGINX_CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx', '/opt/homebrew/bin/nginx', '/usr/local/bin/nginx'];
+const NGINX_CANDIDATES = [
+  '/usr/sbin/nginx',
+  '/usr/local/sbin/nginx',
+  '/usr/local/nginx/sbin/nginx',
+  '/opt/homebrew/bin/nginx',
+  '/usr/local/bin/nginx',
+];
 
 export interface NginxValues {
   port: number;
@@ -61,7 +67,8 @@ export function http2StyleOf(binary: string): Http2Style {
   if (match === null) throw new Error(`cannot read the version of ${binary} from: ${said.stderr.trim()}`);
   const version = match.slice(1).map(Number);
   for (let index = 0; index < HTTP2_DIRECTIVE_SINCE.length; index++) {
-    if (version[index] !== HTTP2_DIRECTIVE_SINCE[index]) return version[index]! > HTTP2_DIRECTIVE_SINCE[index]! ? 'directive' : 'listen-parameter';
+    if (version[index] !== HTTP2_DIRECTIVE_SINCE[index])
+      return version[index]! > HTTP2_DIRECTIVE_SINCE[index]! ? 'directive' : 'listen-parameter';
   }
   return 'directive';
 }
@@ -72,8 +79,12 @@ export function http2StyleOf(binary: string): Http2Style {
 // are left out: they need a dhparam file, and every client that speaks TLS
 // 1.2 also speaks ECDHE.
 const TLS_CIPHERS = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 // One shared session cache for every worker: about 4000 sessions per MiB.
 const TLS_SESSION_CACHE_MB = 10;
@@ -100,7 +111,9 @@ const sendsHsts = (tls: NginxValues['tls']) => tls !== undefined && tls.plainHtt
 function tlsLines(tls: NginxValues['tls']): string {
   if (tls === undefined) return '        # (no TLS: CREBITO_TLS_CERT and CREBITO_TLS_KEY unset)';
   const lines = [
-    tls.http2 === 'directive' ? `        listen ${tls.port} ssl backlog=4096;` : `        listen ${tls.port} ssl http2 backlog=4096;`,
+    tls.http2 === 'directive'
+      ? `        listen ${tls.port} ssl backlog=4096;`
+      : `        listen ${tls.port} ssl http2 backlog=4096;`,
     ...(tls.http2 === 'directive' ? ['        http2 on;'] : []),
     `        ssl_certificate ${nginxPath(tls.certificatePath)};`,
     `        ssl_certificate_key ${nginxPath(tls.keyPath)};`,
@@ -128,8 +141,8 @@ function tlsLines(tls: NginxValues['tls']): string {
     `        ${HSTS_HEADER}`,
     '        if ($scheme = http) {',
     tls.plainHttp === 'redirect'
-      // 308 keeps the method and body (301 would turn a POST into a GET).
-      ? `            return 308 https://$host:${tls.port}$request_uri;`
+      ? // 308 keeps the method and body (301 would turn a POST into a GET).
+        `            return 308 https://$host:${tls.port}$request_uri;`
       : `            ${returnRefusal(failures.httpsRequired)}`,
     '        }',
   ].join('\n');
@@ -137,7 +150,10 @@ function tlsLines(tls: NginxValues['tls']): string {
 
 /** A file path nginx reads unquoted: no space, quote, semicolon or brace. */
 function nginxPath(file: string): string {
-  if (/[\s'";{}$\\]/.test(file)) throw new Error(`cannot give nginx the path ${JSON.stringify(file)}: rename it without spaces, quotes, semicolons, braces or dollars`);
+  if (/[\s'";{}$\\]/.test(file))
+    throw new Error(
+      `cannot give nginx the path ${JSON.stringify(file)}: rename it without spaces, quotes, semicolons, braces or dollars`,
+    );
   return file;
 }
 
@@ -178,11 +194,18 @@ const KEY_ZONES = [
  * second's worth passes at once; past it, 429 with Retry-After. Refusals are
  * logged at info, below error_log's level: a flood must not flood the log.
  */
-function rateLimitLines(rateLimitPerS: number, by: NginxValues['rateLimitBy']): { RATE_LIMIT_ZONE: string; RATE_LIMIT: string } {
+function rateLimitLines(
+  rateLimitPerS: number,
+  by: NginxValues['rateLimitBy'],
+): { RATE_LIMIT_ZONE: string; RATE_LIMIT: string } {
   if (rateLimitPerS === 0) return { RATE_LIMIT_ZONE: '    # (off)', RATE_LIMIT: '        # (no rate limit)' };
-  const zones: [name: string, key: string][] = by === 'key'
-    ? [['per_client', '$crebito_rate_key'], ['per_address', '$crebito_rate_address']]
-    : [['per_client', '$binary_remote_addr']];
+  const zones: [name: string, key: string][] =
+    by === 'key'
+      ? [
+          ['per_client', '$crebito_rate_key'],
+          ['per_address', '$crebito_rate_address'],
+        ]
+      : [['per_client', '$binary_remote_addr']];
   return {
     RATE_LIMIT_ZONE: [
       ...(by === 'key' ? KEY_ZONES : []),
@@ -198,7 +221,9 @@ function rateLimitLines(rateLimitPerS: number, by: NginxValues['rateLimitBy']): 
 
 /** The nginx binary: NGINX_BINARY (a setting), then PATH, then the usual install places. */
 export function findNginx(environment: Environment = process.env): string | undefined {
-  return readSettings(environment, ['nginxBinary']).nginxBinary ?? findExecutable('nginx', NGINX_CANDIDATES, environment);
+  return (
+    readSettings(environment, ['nginxBinary']).nginxBinary ?? findExecutable('nginx', NGINX_CANDIDATES, environment)
+  );
 }
 
 /**
@@ -227,7 +252,11 @@ function serverLine(address: string, names: NginxValues['upstreamNames']): strin
 // shorter than the instances' own idle timeout (10 s in uWebSockets.js), so
 // nginx, not the instance, closes an idle connection: otherwise a POST can
 // race the close and fail with 502 (seen once in the bench).
-const UPSTREAM_KEEPALIVE_LINES = ['        keepalive 256;', '        keepalive_requests 1000000;', '        keepalive_timeout 5s;'].join('\n');
+const UPSTREAM_KEEPALIVE_LINES = [
+  '        keepalive 256;',
+  '        keepalive_requests 1000000;',
+  '        keepalive_timeout 5s;',
+].join('\n');
 
 // Every upstream block's choice of instance: the client's home for its
 // transactions (the template's map says why), round robin for the rest. nginx
@@ -249,16 +278,25 @@ export function outOfRotationMarker(runDirectory: string, index: number): string
  */
 function rotationLines(values: NginxValues): { ROTATION_UPSTREAMS: string; ROTATION_CHOICE: string } {
   const choice = ['        set $crebito_upstream crebito_api;'];
-  if (values.upstreamNames === 'resolve' || values.upstreamAddresses.length < 2) return { ROTATION_UPSTREAMS: '', ROTATION_CHOICE: choice.join('\n') };
-  const upstreams = values.upstreamAddresses.map((_, out) => [
-    `    upstream crebito_api_without_${out + 1} {`,
-    UPSTREAM_HASH_LINE,
-    ...values.upstreamAddresses.filter((_, index) => index !== out).map((address) => serverLine(address, values.upstreamNames)),
-    UPSTREAM_KEEPALIVE_LINES,
-    '    }',
-  ].join('\n'));
+  if (values.upstreamNames === 'resolve' || values.upstreamAddresses.length < 2)
+    return { ROTATION_UPSTREAMS: '', ROTATION_CHOICE: choice.join('\n') };
+  const upstreams = values.upstreamAddresses.map((_, out) =>
+    [
+      `    upstream crebito_api_without_${out + 1} {`,
+      UPSTREAM_HASH_LINE,
+      ...values.upstreamAddresses
+        .filter((_, index) => index !== out)
+        .map((address) => serverLine(address, values.upstreamNames)),
+      UPSTREAM_KEEPALIVE_LINES,
+      '    }',
+    ].join('\n'),
+  );
   for (const [index] of values.upstreamAddresses.entries()) {
-    choice.push(`        if (-f ${nginxPath(outOfRotationMarker(values.runDirectory, index))}) {`, `            set $crebito_upstream crebito_api_without_${index + 1};`, '        }');
+    choice.push(
+      `        if (-f ${nginxPath(outOfRotationMarker(values.runDirectory, index))}) {`,
+      `            set $crebito_upstream crebito_api_without_${index + 1};`,
+      '        }',
+    );
   }
   return { ROTATION_UPSTREAMS: ['', ...upstreams].join('\n\n'), ROTATION_CHOICE: choice.join('\n') };
 }
@@ -278,12 +316,18 @@ function refusalBodies(): Record<string, string> {
   };
 }
 
-export function renderNginxConfig(values: NginxValues, template = fs.readFileSync(NGINX_TEMPLATE_PATH, 'utf8')): string {
+export function renderNginxConfig(
+  values: NginxValues,
+  template = fs.readFileSync(NGINX_TEMPLATE_PATH, 'utf8'),
+): string {
   const replacements: Record<string, string> = {
     PORT: String(values.port),
     RUN_DIRECTORY: values.runDirectory,
     WORKER_PROCESSES: values.workerProcesses,
-    WORKER_USER: values.workerUser === undefined ? '# (workers run as nginx starts them)' : `user ${values.workerUser.user} ${values.workerUser.group};`,
+    WORKER_USER:
+      values.workerUser === undefined
+        ? '# (workers run as nginx starts them)'
+        : `user ${values.workerUser.user} ${values.workerUser.group};`,
     BODY_SIZE_BYTES_MAX: String(BODY_SIZE_BYTES_MAX),
     UPSTREAM_TIMEOUT_MS: String(upstreamTimeoutMs(values.requestTimeoutMs)),
     UPSTREAM_CONNECT_TIMEOUT_MS: String(UPSTREAM_MARGIN_MS),

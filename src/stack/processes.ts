@@ -67,7 +67,9 @@ export function isSameProcess(recorded: Partial<ProcessIdentity> | null | undefi
   const pid = recorded?.pid;
   if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) return false;
   const now = identifyProcess(pid);
-  return now !== undefined && isProcessAlive(pid) && now.startTime === recorded?.startTime && now.bootId === recorded.bootId;
+  return (
+    now !== undefined && isProcessAlive(pid) && now.startTime === recorded?.startTime && now.bootId === recorded.bootId
+  );
 }
 
 /** The arguments a process was started with (argv, program first), or undefined when they cannot be read. */
@@ -126,7 +128,9 @@ const TCP_LISTEN_STATE = '0A';
 
 /** The processes in a process group, other than those that already exited. */
 export function processGroupMembers(groupId: number): number[] {
-  return fs.readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))
+  return fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
     .map(Number)
     .filter((pid) => Number(statFields(pid)?.[STAT_GROUP_INDEX]) === groupId && isProcessAlive(pid));
 }

@@ -9,7 +9,12 @@ import path from 'node:path';
 import type { StackLog } from '../shared/log.js';
 import { readSettings, type Environment } from '../shared/settings.js';
 import {
-  CHILD_POLL_INTERVAL_MS, CHILD_READY_TIMEOUT_MS, CHILD_STOP_TIMEOUT_MS, hasExited, startChild, type Child,
+  CHILD_POLL_INTERVAL_MS,
+  CHILD_READY_TIMEOUT_MS,
+  CHILD_STOP_TIMEOUT_MS,
+  hasExited,
+  startChild,
+  type Child,
 } from './child.js';
 import { getFromListenAddress } from './http.js';
 import { replaceFileWhole } from './state.js';
@@ -29,7 +34,10 @@ export interface PrometheusPlan {
 
 /** The prometheus binary: PROMETHEUS_BINARY (a setting), then PATH, then the usual install places. */
 export function findPrometheus(environment: Environment = process.env): string | undefined {
-  return readSettings(environment, ['prometheusBinary']).prometheusBinary ?? findExecutable('prometheus', PROMETHEUS_CANDIDATES, environment);
+  return (
+    readSettings(environment, ['prometheusBinary']).prometheusBinary ??
+    findExecutable('prometheus', PROMETHEUS_CANDIDATES, environment)
+  );
 }
 
 const targetsPath = (plan: PrometheusPlan) => path.join(plan.directory, 'targets.json');
@@ -44,18 +52,21 @@ export function writePrometheusTargets(plan: PrometheusPlan, targets: { name: st
 function writeConfig(plan: PrometheusPlan): string {
   const interval = `${plan.scrapeIntervalMs}ms`;
   const configPath = path.join(plan.directory, 'prometheus.yml');
-  fs.writeFileSync(configPath, [
-    '# Written by crebito\'s launcher at every start; edit CREBITO_PROMETHEUS_* instead.',
-    'global:',
-    `  scrape_interval: ${interval}`,
-    `  evaluation_interval: ${interval}`,
-    'scrape_configs:',
-    `  - job_name: ${PROMETHEUS_JOB}`,
-    '    file_sd_configs:',
-    `      - files: ['${targetsPath(plan)}']`,
-    `        refresh_interval: ${interval}`,
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    configPath,
+    [
+      "# Written by crebito's launcher at every start; edit CREBITO_PROMETHEUS_* instead.",
+      'global:',
+      `  scrape_interval: ${interval}`,
+      `  evaluation_interval: ${interval}`,
+      'scrape_configs:',
+      `  - job_name: ${PROMETHEUS_JOB}`,
+      '    file_sd_configs:',
+      `      - files: ['${targetsPath(plan)}']`,
+      `        refresh_interval: ${interval}`,
+      '',
+    ].join('\n'),
+  );
   return configPath;
 }
 
@@ -66,13 +77,23 @@ export function startPrometheus(plan: PrometheusPlan, log: StackLog): Promise<Ch
   return startChild({
     name: 'prometheus',
     command: plan.binary,
-    args: [`--config.file=${writeConfig(plan)}`, `--storage.tsdb.path=${path.join(plan.directory, 'data')}`, `--web.listen-address=${listen}`, '--log.level=warn'],
+    args: [
+      `--config.file=${writeConfig(plan)}`,
+      `--storage.tsdb.path=${path.join(plan.directory, 'data')}`,
+      `--web.listen-address=${listen}`,
+      '--log.level=warn',
+    ],
     spawnOptions: { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
-    waitUntilReady: (child) => waitForOrThrow(`Prometheus ready on ${listen}`, async () => (await getFromListenAddress(listen, '/-/ready', 1000))?.status === 200, {
-      timeoutMs: CHILD_READY_TIMEOUT_MS,
-      intervalMs: CHILD_POLL_INTERVAL_MS,
-      abandonWhen: () => hasExited(child),
-    }),
+    waitUntilReady: (child) =>
+      waitForOrThrow(
+        `Prometheus ready on ${listen}`,
+        async () => (await getFromListenAddress(listen, '/-/ready', 1000))?.status === 200,
+        {
+          timeoutMs: CHILD_READY_TIMEOUT_MS,
+          intervalMs: CHILD_POLL_INTERVAL_MS,
+          abandonWhen: () => hasExited(child),
+        },
+      ),
     readyTimeoutMs: CHILD_READY_TIMEOUT_MS,
     stopSignal: 'SIGTERM',
     stopTimeoutMs: CHILD_STOP_TIMEOUT_MS,

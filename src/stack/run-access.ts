@@ -40,10 +40,13 @@ function nginxWorkerWhenRoot(log: StackLog): RunAccess['nginxWorker'] {
     if (found !== undefined) return { user, ...found };
   }
   const fallback = lookUpUser(FALLBACK_NGINX_USER);
-  if (fallback === undefined) throw new Error(`running as root, but none of ${[...NGINX_USER_CANDIDATES, FALLBACK_NGINX_USER].join(', ')} exists to run nginx's workers as`);
+  if (fallback === undefined)
+    throw new Error(
+      `running as root, but none of ${[...NGINX_USER_CANDIDATES, FALLBACK_NGINX_USER].join(', ')} exists to run nginx's workers as`,
+    );
   log.warn(
-    `no ${NGINX_USER_CANDIDATES.join(' or ')} user: nginx's workers run as ${FALLBACK_NGINX_USER}, `
-    + 'so any process of that user can reach the instances\' sockets',
+    `no ${NGINX_USER_CANDIDATES.join(' or ')} user: nginx's workers run as ${FALLBACK_NGINX_USER}, ` +
+      "so any process of that user can reach the instances' sockets",
   );
   return { user: FALLBACK_NGINX_USER, ...fallback };
 }

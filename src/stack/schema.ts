@@ -17,7 +17,8 @@ export const SQL_DIRECTORY = path.join(PROJECT_ROOT, 'sql');
 const SCHEMA_LOCK_KEY = 7_402_024;
 
 export function readSchemaFiles(directory = SQL_DIRECTORY): { name: string; text: string }[] {
-  return fs.readdirSync(directory)
+  return fs
+    .readdirSync(directory)
     .filter((name) => name.endsWith('.sql'))
     .sort()
     .map((name) => ({ name, text: fs.readFileSync(path.join(directory, name), 'utf8') }));
@@ -73,7 +74,8 @@ export async function readConnectionLimit(databaseUrl: string): Promise<number> 
   await client.connect();
   try {
     const { rows } = await client.query<{ name: string; setting: string }>(
-      "SELECT name, setting FROM pg_settings WHERE name IN ('max_connections', 'superuser_reserved_connections', 'reserved_connections')");
+      "SELECT name, setting FROM pg_settings WHERE name IN ('max_connections', 'superuser_reserved_connections', 'reserved_connections')",
+    );
     const setting = (name: string) => Number(rows.find((row) => row.name === name)?.setting ?? 0);
     return setting('max_connections') - setting('superuser_reserved_connections') - setting('reserved_connections');
   } finally {

@@ -24,7 +24,13 @@ export interface StackState {
   instanceDatabaseUrl: string;
   nginx: RecordedProcess | null;
   /** Each instance: where it serves the API (listen) and /metrics (admin, 127.0.0.1:port), and whether nginx sends it new requests (rotation.ts). */
-  instances: (RecordedProcess & { name: string; listen: string; admin: string | null; restarts: number; inRotation: boolean })[];
+  instances: (RecordedProcess & {
+    name: string;
+    listen: string;
+    admin: string | null;
+    restarts: number;
+    inRotation: boolean;
+  })[];
   /** Prometheus when CREBITO_PROMETHEUS=on: its process and where its API answers. */
   prometheus: (RecordedProcess & { url: string }) | null;
   /** The server started last (while it is being restarted, the one that died). */
@@ -75,7 +81,11 @@ export function readStackState(dataDirectory: string): StackState {
   const state = JSON.parse(fs.readFileSync(statePath, 'utf8')) as StackState;
   if (state.passwordsFile === undefined) return state;
   const passwords = JSON.parse(fs.readFileSync(state.passwordsFile, 'utf8')) as RolePasswords;
-  return { ...state, databaseUrl: withPassword(state.databaseUrl, passwords), instanceDatabaseUrl: withPassword(state.instanceDatabaseUrl, passwords) };
+  return {
+    ...state,
+    databaseUrl: withPassword(state.databaseUrl, passwords),
+    instanceDatabaseUrl: withPassword(state.instanceDatabaseUrl, passwords),
+  };
 }
 
 /** postgresql://role@host/db with that role's password put back, as the tools connect. */

@@ -91,7 +91,9 @@ export class Supervised<C extends Child = Child> {
     }
     this.crashesInARow++;
     if (this.crashesInARow >= CRASHES_IN_A_ROW_MAX) {
-      this.options.onGaveUp(`${this.name} crashed ${this.crashesInARow} times in a row, each within ${HEALTHY_UPTIME_MS / 1000} s of starting; giving up`);
+      this.options.onGaveUp(
+        `${this.name} crashed ${this.crashesInARow} times in a row, each within ${HEALTHY_UPTIME_MS / 1000} s of starting; giving up`,
+      );
       return;
     }
     this.options.log.warn(`restarting ${this.name} in ${this.restartDelayMs} ms`);

@@ -38,16 +38,19 @@ export function checkTlsSettings(settings: TlsSettings): void {
     throw new Error(`${SETTINGS.tlsCertificate.env} and ${SETTINGS.tlsKey.env} go together: give both or neither`);
   }
   if (settings.tlsCertificate !== undefined && settings.tls === 'self-signed') {
-    throw new Error(`${SETTINGS.tls.env}=self-signed makes its own certificate; unset it, or unset ${SETTINGS.tlsCertificate.env} and ${SETTINGS.tlsKey.env}`);
+    throw new Error(
+      `${SETTINGS.tls.env}=self-signed makes its own certificate; unset it, or unset ${SETTINGS.tlsCertificate.env} and ${SETTINGS.tlsKey.env}`,
+    );
   }
   const on = settings.tlsCertificate !== undefined || settings.tls === 'self-signed';
   if (!on && settings.plainHttp !== 'keep') {
     throw new Error(
-      `${SETTINGS.plainHttp.env}=${settings.plainHttp} needs TLS on: `
-      + `set ${SETTINGS.tlsCertificate.env} and ${SETTINGS.tlsKey.env}, or ${SETTINGS.tls.env}=self-signed`,
+      `${SETTINGS.plainHttp.env}=${settings.plainHttp} needs TLS on: ` +
+        `set ${SETTINGS.tlsCertificate.env} and ${SETTINGS.tlsKey.env}, or ${SETTINGS.tls.env}=self-signed`,
     );
   }
-  if (on && settings.tlsPort === settings.port) throw new Error(`${SETTINGS.tlsPort.env} and ${SETTINGS.port.env} must differ (both are ${settings.port})`);
+  if (on && settings.tlsPort === settings.port)
+    throw new Error(`${SETTINGS.tlsPort.env} and ${SETTINGS.port.env} must differ (both are ${settings.port})`);
 }
 
 /** The certificate and key nginx serves, made first when self-signed; undefined when TLS is off. */
@@ -70,7 +73,10 @@ export function selfSignedPaths(directory: string): { certificatePath: string; k
 
 function openssl(): string {
   const binary = findExecutable('openssl', OPENSSL_CANDIDATES, process.env);
-  if (binary === undefined) throw new Error(`${SETTINGS.tls.env}=self-signed needs the openssl command (Debian/Ubuntu: apt-get install openssl)`);
+  if (binary === undefined)
+    throw new Error(
+      `${SETTINGS.tls.env}=self-signed needs the openssl command (Debian/Ubuntu: apt-get install openssl)`,
+    );
   return binary;
 }
 
@@ -85,19 +91,40 @@ function ensureSelfSigned(directory: string, log: StackLog): { certificatePath: 
   const binary = openssl();
   fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
   fs.chmodSync(directory, 0o700);
-  const current = fs.existsSync(files.keyPath) && fs.existsSync(files.certificatePath)
-    && spawnSync(binary, ['x509', '-checkend', String(SELF_SIGNED_RENEW_BEFORE_S), '-noout', '-in', files.certificatePath]).status === 0;
+  const current =
+    fs.existsSync(files.keyPath) &&
+    fs.existsSync(files.certificatePath) &&
+    spawnSync(binary, ['x509', '-checkend', String(SELF_SIGNED_RENEW_BEFORE_S), '-noout', '-in', files.certificatePath])
+      .status === 0;
   if (current) return files;
-  const made = spawnSync(binary, [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', files.keyPath, '-out', files.certificatePath, '-days', String(SELF_SIGNED_VALIDITY_DAYS),
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
-  ], { encoding: 'utf8' });
+  const made = spawnSync(
+    binary,
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      files.keyPath,
+      '-out',
+      files.certificatePath,
+      '-days',
+      String(SELF_SIGNED_VALIDITY_DAYS),
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
+    ],
+    { encoding: 'utf8' },
+  );
   if (made.status !== 0) throw new Error(`openssl could not make a self-signed certificate:\n${made.stderr.trim()}`);
   fs.chmodSync(files.keyPath, 0o600);
   log.warn(
-    `${SETTINGS.tls.env}=self-signed: made a certificate for localhost, valid ${SELF_SIGNED_VALIDITY_DAYS} days, `
-    + `in ${directory} (clients must be told to trust ${files.certificatePath}; not for production)`,
+    `${SETTINGS.tls.env}=self-signed: made a certificate for localhost, valid ${SELF_SIGNED_VALIDITY_DAYS} days, ` +
+      `in ${directory} (clients must be told to trust ${files.certificatePath}; not for production)`,
   );
   return files;
 }

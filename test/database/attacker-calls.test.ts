@@ -67,10 +67,18 @@ describe('regression: registrar_transacoes decided by position 1..n but inserted
   });
 
   it('still applies a batch of 1-based arrays, each row with its own money', async () => {
-    const rows = await attempt("SELECT resultado FROM registrar_transacoes('[1:2]={3,4}', '{10,20}', '{c,d}', '{um,dois}')");
+    const rows = await attempt(
+      "SELECT resultado FROM registrar_transacoes('[1:2]={3,4}', '{10,20}', '{c,d}', '{um,dois}')",
+    );
     expect(rows).toEqual([{ resultado: 'aplicada' }, { resultado: 'aplicada' }]);
-    expect(await database.query("SELECT cliente_id, valor, tipo FROM transacoes WHERE descricao IN ('um', 'dois') ORDER BY id"))
-      .toEqual([{ cliente_id: 3, valor: 10, tipo: 'c' }, { cliente_id: 4, valor: 20, tipo: 'd' }]);
+    expect(
+      await database.query(
+        "SELECT cliente_id, valor, tipo FROM transacoes WHERE descricao IN ('um', 'dois') ORDER BY id",
+      ),
+    ).toEqual([
+      { cliente_id: 3, valor: 10, tipo: 'c' },
+      { cliente_id: 4, valor: 20, tipo: 'd' },
+    ]);
     expect(await booksProblems(database)).toEqual([]);
   });
 });
@@ -81,7 +89,7 @@ describe('every transaction argument is checked as if an attacker sent it', () =
     ['a negative valor', "3, -5, 'd', 'x'"],
     ['tipo cc', "3, 5, 'cc', 'x'"],
     ['tipo x', "3, 5, 'x', 'x'"],
-    ['a NULL tipo', '3, 5, NULL, \'x\''],
+    ['a NULL tipo', "3, 5, NULL, 'x'"],
     ['an empty description', "3, 5, 'c', ''"],
     ['an 11-character description', "3, 5, 'c', 'abcdefghijk'"],
     ['a control character', "3, 5, 'c', E'a\\x01b'"],
@@ -99,14 +107,19 @@ describe('every transaction argument is checked as if an attacker sent it', () =
   });
 
   it('the table refuses an invisible character whoever writes it (its owner included)', async () => {
-    await expect(owner.query("INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (5, 1, 'c', E'\\u200b', 0)"))
-      .rejects.toMatchObject({ code: '23514' });
+    await expect(
+      owner.query(
+        "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (5, 1, 'c', E'\\u200b', 0)",
+      ),
+    ).rejects.toMatchObject({ code: '23514' });
   });
 
   it('historico refuses a page size outside 1..100 and an unknown tipo', async () => {
-    for (const text of ['SELECT * FROM historico(1, NULL, NULL, -1, NULL, NULL, NULL, NULL, NULL)',
+    for (const text of [
+      'SELECT * FROM historico(1, NULL, NULL, -1, NULL, NULL, NULL, NULL, NULL)',
       'SELECT * FROM historico(1, NULL, NULL, 101, NULL, NULL, NULL, NULL, NULL)',
-      "SELECT * FROM historico(1, NULL, NULL, 5, 'x', NULL, NULL, NULL, NULL)"]) {
+      "SELECT * FROM historico(1, NULL, NULL, 5, 'x', NULL, NULL, NULL, NULL)",
+    ]) {
       expect(await attempt(text), text).toEqual({ code: INVALID_PARAMETER });
     }
   });
@@ -121,67 +134,108 @@ describe('regression: the API key a transaction was credited to was whatever the
   });
 
   it('a key id is not taken any more', async () => {
-    expect(await attempt("SELECT * FROM registrar_transacao(2, 1, 'c', 'attrib', NULL, 0, 4)")).toEqual({ code: UNDEFINED_FUNCTION });
-    expect(await attempt("SELECT * FROM registrar_transacoes('{2}', '{1}', '{c}', '{attrib}', NULL, 0, '{4}'::integer[])")).toEqual({ code: UNDEFINED_FUNCTION });
+    expect(await attempt("SELECT * FROM registrar_transacao(2, 1, 'c', 'attrib', NULL, 0, 4)")).toEqual({
+      code: UNDEFINED_FUNCTION,
+    });
+    expect(
+      await attempt("SELECT * FROM registrar_transacoes('{2}', '{1}', '{c}', '{attrib}', NULL, 0, '{4}'::integer[])"),
+    ).toEqual({ code: UNDEFINED_FUNCTION });
   });
 
-  it('the instances\' role cannot read the hashes a proof is made of', async () => {
+  it("the instances' role cannot read the hashes a proof is made of", async () => {
     expect(await attempt('SELECT hash FROM chaves_api')).toEqual({ code: INSUFFICIENT_PRIVILEGE });
   });
 
   it('a made-up proof is refused as an invalid key, and nothing is recorded', async () => {
     const count = await database.transactionCount();
-    expect(await attempt("SELECT resultado FROM registrar_transacao(2, 1, 'c', 'attrib', NULL, 0, $1)", [randomBytes(32)]))
-      .toEqual([{ resultado: 'chave_api_invalida' }]);
-    expect(await attempt("SELECT resultado FROM registrar_transacoes('{2,2}', '{1,1}', '{c,c}', '{a,b}', NULL, 0, $1)", [[randomBytes(32), null]]))
-      .toEqual([{ resultado: 'chave_api_invalida' }, { resultado: 'aplicada' }]);
+    expect(
+      await attempt("SELECT resultado FROM registrar_transacao(2, 1, 'c', 'attrib', NULL, 0, $1)", [randomBytes(32)]),
+    ).toEqual([{ resultado: 'chave_api_invalida' }]);
+    expect(
+      await attempt("SELECT resultado FROM registrar_transacoes('{2,2}', '{1,1}', '{c,c}', '{a,b}', NULL, 0, $1)", [
+        [randomBytes(32), null],
+      ]),
+    ).toEqual([{ resultado: 'chave_api_invalida' }, { resultado: 'aplicada' }]);
     expect(await database.transactionCount()).toBe(count + 1);
   });
 
   it('a real proof is credited to its own key, within its clients and its scope', async () => {
     const proof = sha256(writer);
-    expect(await attempt("SELECT resultado FROM registrar_transacao(2, 1, 'c', 'minha', NULL, 0, $1)", [proof])).toEqual([{ resultado: 'aplicada' }]);
-    expect(await database.query("SELECT k.nome FROM transacoes t JOIN chaves_api k ON k.id = t.chave_api_id WHERE t.descricao = 'minha'"))
-      .toEqual([{ nome: 'escritora' }]);
-    expect(await attempt("SELECT resultado FROM registrar_transacao(3, 1, 'c', 'alheia', NULL, 0, $1)", [proof])).toEqual([{ resultado: 'cliente_nao_permitido' }]);
-    expect(await attempt('SELECT resultado FROM registrar_transacoes($1, $2, $3, $4, NULL, 0, $5)', [[1, 3], [1, 1], ['c', 'c'], ['a', 'b'], [proof, proof]]))
-      .toEqual([{ resultado: 'aplicada' }, { resultado: 'cliente_nao_permitido' }]);
+    expect(
+      await attempt("SELECT resultado FROM registrar_transacao(2, 1, 'c', 'minha', NULL, 0, $1)", [proof]),
+    ).toEqual([{ resultado: 'aplicada' }]);
+    expect(
+      await database.query(
+        "SELECT k.nome FROM transacoes t JOIN chaves_api k ON k.id = t.chave_api_id WHERE t.descricao = 'minha'",
+      ),
+    ).toEqual([{ nome: 'escritora' }]);
+    expect(
+      await attempt("SELECT resultado FROM registrar_transacao(3, 1, 'c', 'alheia', NULL, 0, $1)", [proof]),
+    ).toEqual([{ resultado: 'cliente_nao_permitido' }]);
+    expect(
+      await attempt('SELECT resultado FROM registrar_transacoes($1, $2, $3, $4, NULL, 0, $5)', [
+        [1, 3],
+        [1, 1],
+        ['c', 'c'],
+        ['a', 'b'],
+        [proof, proof],
+      ]),
+    ).toEqual([{ resultado: 'aplicada' }, { resultado: 'cliente_nao_permitido' }]);
     const reader = (await owner.query("SELECT hash FROM chaves_api WHERE nome = 'leitora'")).rows[0].hash as Buffer;
-    expect(await attempt("SELECT resultado FROM registrar_transacao(2, 1, 'c', 'leitura', NULL, 0, $1)", [reader])).toEqual([{ resultado: 'chave_somente_leitura' }]);
+    expect(
+      await attempt("SELECT resultado FROM registrar_transacao(2, 1, 'c', 'leitura', NULL, 0, $1)", [reader]),
+    ).toEqual([{ resultado: 'chave_somente_leitura' }]);
     await owner.query("UPDATE chaves_api SET revogada_em = now() WHERE nome = 'escritora'");
-    expect(await attempt("SELECT resultado FROM registrar_transacao(2, 1, 'c', 'revogada', NULL, 0, $1)", [proof])).toEqual([{ resultado: 'chave_api_invalida' }]);
+    expect(
+      await attempt("SELECT resultado FROM registrar_transacao(2, 1, 'c', 'revogada', NULL, 0, $1)", [proof]),
+    ).toEqual([{ resultado: 'chave_api_invalida' }]);
     expect(await booksProblems(database)).toEqual([]);
   });
 
   it('with keys required by the owner, a write that names no key is refused, single or batched', async () => {
     await owner.query('UPDATE configuracao SET chave_api_obrigatoria = true');
     const count = await database.transactionCount();
-    expect(await attempt("SELECT resultado FROM registrar_transacao(2, 1, 'c', 'anonima')")).toEqual([{ resultado: 'autenticacao_necessaria' }]);
-    expect(await attempt("SELECT resultado FROM registrar_transacoes('{1,2}', '{1,1}', '{c,c}', '{a,b}')"))
-      .toEqual([{ resultado: 'autenticacao_necessaria' }, { resultado: 'autenticacao_necessaria' }]);
-    expect(await attempt("SELECT resultado FROM registrar_transacoes('{1,2}', '{1,1}', '{c,c}', '{a,b}', NULL, 0, $1)", [[null, randomBytes(32)]]))
-      .toEqual([{ resultado: 'autenticacao_necessaria' }, { resultado: 'chave_api_invalida' }]);
+    expect(await attempt("SELECT resultado FROM registrar_transacao(2, 1, 'c', 'anonima')")).toEqual([
+      { resultado: 'autenticacao_necessaria' },
+    ]);
+    expect(await attempt("SELECT resultado FROM registrar_transacoes('{1,2}', '{1,1}', '{c,c}', '{a,b}')")).toEqual([
+      { resultado: 'autenticacao_necessaria' },
+      { resultado: 'autenticacao_necessaria' },
+    ]);
+    expect(
+      await attempt("SELECT resultado FROM registrar_transacoes('{1,2}', '{1,1}', '{c,c}', '{a,b}', NULL, 0, $1)", [
+        [null, randomBytes(32)],
+      ]),
+    ).toEqual([{ resultado: 'autenticacao_necessaria' }, { resultado: 'chave_api_invalida' }]);
     expect(await database.transactionCount()).toBe(count);
   });
 });
 
-describe('regression: idempotency keys could be expired early by the instances\' role', () => {
-  it('the retention is the owner\'s: the caller names how many, never how old', async () => {
-    expect(await attempt("SELECT resultado FROM registrar_transacao(1, 1, 'c', 'retida', 'retida-1', 0)")).toEqual([{ resultado: 'aplicada' }]);
+describe("regression: idempotency keys could be expired early by the instances' role", () => {
+  it("the retention is the owner's: the caller names how many, never how old", async () => {
+    expect(await attempt("SELECT resultado FROM registrar_transacao(1, 1, 'c', 'retida', 'retida-1', 0)")).toEqual([
+      { resultado: 'aplicada' },
+    ]);
     expect(await attempt('SELECT expirar_chaves(0, 1000000)')).toEqual({ code: UNDEFINED_FUNCTION });
     expect(await attempt('SELECT expirar_chaves(1000000) AS removidas')).toEqual([{ removidas: 0 }]);
-    expect(await attempt("SELECT resultado, repetida FROM registrar_transacao(1, 1, 'c', 'retida', 'retida-1', 0)")).toEqual([{ resultado: 'aplicada', repetida: true }]);
-    expect(await database.query("SELECT count(*)::int AS n FROM transacoes WHERE descricao = 'retida'")).toEqual([{ n: 1 }]);
+    expect(
+      await attempt("SELECT resultado, repetida FROM registrar_transacao(1, 1, 'c', 'retida', 'retida-1', 0)"),
+    ).toEqual([{ resultado: 'aplicada', repetida: true }]);
+    expect(await database.query("SELECT count(*)::int AS n FROM transacoes WHERE descricao = 'retida'")).toEqual([
+      { n: 1 },
+    ]);
   });
 
-  it('the instances\' role may neither read nor change the owner\'s configuration', async () => {
+  it("the instances' role may neither read nor change the owner's configuration", async () => {
     expect(await attempt('SELECT * FROM configuracao')).toEqual({ code: INSUFFICIENT_PRIVILEGE });
     expect(await attempt('UPDATE configuracao SET retencao_chaves_s = 1')).toEqual({ code: INSUFFICIENT_PRIVILEGE });
   });
 
-  it('keys older than the owner\'s retention are removed', async () => {
+  it("keys older than the owner's retention are removed", async () => {
     await owner.query('UPDATE configuracao SET retencao_chaves_s = 1');
-    await database.query("UPDATE chaves_idempotencia SET criada_em = now() - interval '2 seconds' WHERE chave = 'retida-1'");
+    await database.query(
+      "UPDATE chaves_idempotencia SET criada_em = now() - interval '2 seconds' WHERE chave = 'retida-1'",
+    );
     expect(await attempt('SELECT expirar_chaves(1000) AS removidas')).toEqual([{ removidas: 1 }]);
   });
 });
@@ -196,10 +250,12 @@ describe('regression: a descricao of invisible default-ignorable marks was store
     ['a Khmer inherent vowel', 'a\u17b4'],
   ])('registrar_transacao refuses %s with 22023 and records nothing', async (_, descricao) => {
     const count = await database.transactionCount();
-    expect(await attempt("SELECT * FROM registrar_transacao(3, 1, 'c', $1)", [descricao]))
-      .toEqual({ code: INVALID_PARAMETER });
-    expect(await attempt("SELECT * FROM registrar_transacoes('{3}', '{1}', '{c}', $1)", [[descricao]]))
-      .toEqual({ code: INVALID_PARAMETER });
+    expect(await attempt("SELECT * FROM registrar_transacao(3, 1, 'c', $1)", [descricao])).toEqual({
+      code: INVALID_PARAMETER,
+    });
+    expect(await attempt("SELECT * FROM registrar_transacoes('{3}', '{1}', '{c}', $1)", [[descricao]])).toEqual({
+      code: INVALID_PARAMETER,
+    });
     expect(await database.transactionCount()).toBe(count);
   });
 });
@@ -208,8 +264,11 @@ describe('regression: a batch applied one idempotency key twice when its first t
   // Keys not required: a made-up proof is refused, and the two calls without one share its key.
   it('the last is answered what the one before applied, and the batch is not an error', async () => {
     const count = await database.transactionCount();
-    const rows = await attempt("SELECT resultado, repetida FROM registrar_transacoes('{3,3,3}', '{1,1,1}', '{c,c,c}', "
-      + "'{dup,dup,dup}', '{dup-1,dup-1,dup-1}', 0, $1)", [[randomBytes(32), null, null]]);
+    const rows = await attempt(
+      "SELECT resultado, repetida FROM registrar_transacoes('{3,3,3}', '{1,1,1}', '{c,c,c}', " +
+        "'{dup,dup,dup}', '{dup-1,dup-1,dup-1}', 0, $1)",
+      [[randomBytes(32), null, null]],
+    );
     expect(rows).toEqual([
       { resultado: 'chave_api_invalida', repetida: false },
       { resultado: 'aplicada', repetida: false },

@@ -36,9 +36,21 @@ describe('classifyDatabaseError', () => {
 
   it.each([
     ['a statement timeout (57014)', 'SET statement_timeout = 10; SELECT pg_sleep(1)', 'unavailable'],
-    ['a CHECK violation (23514)', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (1, 0, 'c', 'x', 0)", 'rejected'],
-    ['a foreign key violation (23503)', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (6, 1, 'c', 'x', 1)", 'rejected'],
-    ['a value too long (22001)', "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (1, 1, 'c', 'onze letras', 1)", 'rejected'],
+    [
+      'a CHECK violation (23514)',
+      "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (1, 0, 'c', 'x', 0)",
+      'rejected',
+    ],
+    [
+      'a foreign key violation (23503)',
+      "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (6, 1, 'c', 'x', 1)",
+      'rejected',
+    ],
+    [
+      'a value too long (22001)',
+      "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) VALUES (1, 1, 'c', 'onze letras', 1)",
+      'rejected',
+    ],
     ['a misspelt function: our SQL disagrees with the schema (42883)', 'SELECT registrar_transacaoo(1)', 'bug'],
     ['a syntax error (42601)', 'SELEC 1', 'bug'],
   ])('%s is %s', async (_, text, expected) => {

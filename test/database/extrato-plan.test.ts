@@ -28,7 +28,11 @@ async function freshDatabase(): Promise<TestDatabase> {
 }
 
 /** The plan a connection with these options makes for the instance's statement query on the empty table, and keeps (after 20,000 rows arrive, if asked). */
-async function keptPlan(options: string | undefined, table: { grow: boolean }, planCacheMode: 'force_generic_plan' | 'force_custom_plan'): Promise<string> {
+async function keptPlan(
+  options: string | undefined,
+  table: { grow: boolean },
+  planCacheMode: 'force_generic_plan' | 'force_custom_plan',
+): Promise<string> {
   const database = await freshDatabase();
   const client = new pg.Client({ connectionString: database.url, ...(options === undefined ? {} : { options }) });
   await client.connect();
@@ -38,27 +42,36 @@ async function keptPlan(options: string | undefined, table: { grow: boolean }, p
     await client.query(`EXECUTE extrato_plan(ARRAY[1], ${STATEMENT_TRANSACTIONS_MAX})`);
     if (table.grow) {
       // Written beside the instance's role, which may not INSERT.
-      await database.query("INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) SELECT 1 + g % 5, 1, 'c', 'x', 0 FROM generate_series(1, 20000) g");
+      await database.query(
+        "INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos) SELECT 1 + g % 5, 1, 'c', 'x', 0 FROM generate_series(1, 20000) g",
+      );
     }
-    const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) EXECUTE extrato_plan(ARRAY[1], ${STATEMENT_TRANSACTIONS_MAX})`);
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN (COSTS OFF) EXECUTE extrato_plan(ARRAY[1], ${STATEMENT_TRANSACTIONS_MAX})`,
+    );
     return rows.map((row) => row['QUERY PLAN']).join('\n');
   } finally {
     await client.end();
   }
 }
 
-describe('the statement\'s plan', () => {
+describe("the statement's plan", () => {
   it.each([
-    ['generic', true, 'force_generic_plan'], ['generic', false, 'force_generic_plan'],
-    ['custom', true, 'force_custom_plan'], ['custom', false, 'force_custom_plan'],
-  ] as const)('regression: a %s plan an instance session makes on an empty table (read after 20,000 inserts: %s) '
-    + 'takes the newest rows by the index, without sorting them', async (_, grow, mode) => {
-    const plan = await keptPlan(SESSION_OPTIONS, { grow }, mode);
-    expect(plan).toMatch(/Index Scan using transacoes_cliente_id_id_desc on transacoes/);
-    expect(plan).not.toMatch(/Seq Scan on transacoes|Bitmap Heap Scan on transacoes|Sort Key: tr\.id/);
-  });
+    ['generic', true, 'force_generic_plan'],
+    ['generic', false, 'force_generic_plan'],
+    ['custom', true, 'force_custom_plan'],
+    ['custom', false, 'force_custom_plan'],
+  ] as const)(
+    'regression: a %s plan an instance session makes on an empty table (read after 20,000 inserts: %s) ' +
+      'takes the newest rows by the index, without sorting them',
+    async (_, grow, mode) => {
+      const plan = await keptPlan(SESSION_OPTIONS, { grow }, mode);
+      expect(plan).toMatch(/Index Scan using transacoes_cliente_id_id_desc on transacoes/);
+      expect(plan).not.toMatch(/Seq Scan on transacoes|Bitmap Heap Scan on transacoes|Sort Key: tr\.id/);
+    },
+  );
 
-  it('without those options, the plan made on the empty table fetches the client\'s rows and sorts them (what the options prevent)', async () => {
+  it("without those options, the plan made on the empty table fetches the client's rows and sorts them (what the options prevent)", async () => {
     const plan = await keptPlan(undefined, { grow: false }, 'force_custom_plan');
     expect(plan).toMatch(/Sort Key: tr\.id DESC\n/);
   });

@@ -22,7 +22,7 @@ afterAll(async () => {
 const queries = ledgerQueries(API_OPERATIONS);
 const called = [...new Set(queries.flatMap((query) => query.functions))].sort();
 
-describe('grants against the operations\' declarations', () => {
+describe("grants against the operations' declarations", () => {
   it('crebito_api may execute every function a query calls, and nothing else', async () => {
     const rows = await database.query<{ name: string }>(
       `SELECT DISTINCT p.proname AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
@@ -35,7 +35,10 @@ describe('grants against the operations\' declarations', () => {
   it('each query declares every function its text calls', () => {
     for (const query of queries) {
       const named = [...query.text.matchAll(/\b([a-z_]+)\s*\(/g)].map((match) => match[1]!);
-      expect(named.filter((name) => !query.functions.includes(name)), query.name).toEqual([]);
+      expect(
+        named.filter((name) => !query.functions.includes(name)),
+        query.name,
+      ).toEqual([]);
     }
   });
 });

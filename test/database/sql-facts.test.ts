@@ -9,7 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { failureForCode, failures } from '../../src/shared/failures.js';
 import { SETTINGS } from '../../src/shared/settings.js';
 import { InvariantError } from '../../src/shared/invariant.js';
-import { HISTORY_PAGE_ROWS_MAX, HISTORY_SCAN_ROWS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, STATEMENT_TRANSACTIONS_MAX } from '../../src/shared/limits.js';
+import {
+  HISTORY_PAGE_ROWS_MAX,
+  HISTORY_SCAN_ROWS_MAX,
+  IDEMPOTENCY_KEY_CHARACTERS_MAX,
+  STATEMENT_TRANSACTIONS_MAX,
+} from '../../src/shared/limits.js';
 import { answerOf } from '../../src/instance/ledger/transactions.js';
 import { INVISIBLE_CHARACTERS, parseIdempotencyKey } from '../../src/instance/http/validation.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -30,46 +35,66 @@ const huge = 2147483647;
 const refusals = [
   { code: 'cliente_nao_encontrado', failure: failures.clientNotFound, call: [6, 1, 'c', 'x'] },
   { code: 'limite_excedido', failure: failures.limitExceeded, call: [2, 80001, 'd', 'x'] },
-  { code: 'saldo_excedido', failure: failures.balanceTooLarge, call: [1, huge, 'c', 'x'], before: 'UPDATE clientes SET saldo = saldo_maximo() - 1 WHERE id = 1' },
+  {
+    code: 'saldo_excedido',
+    failure: failures.balanceTooLarge,
+    call: [1, huge, 'c', 'x'],
+    before: 'UPDATE clientes SET saldo = saldo_maximo() - 1 WHERE id = 1',
+  },
 ] as const;
 
 describe('outcome codes', () => {
-  it.each(refusals)('$code, from both transaction functions, is the catalogue\'s $failure.status', async ({ code, failure, call, ...rest }) => {
-    const scratch = await createTestDatabase();
-    try {
-      if ('before' in rest) await scratch.query(rest.before);
-      const single = await scratch.query('SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)', [...call]);
-      const batch = await scratch.query('SELECT resultado, limite, saldo FROM registrar_transacoes($1, $2, $3, $4)', call.map((value) => [value]));
-      for (const row of [single[0]!, batch[0]!]) {
-        expect(row.resultado).toBe(code);
-        expect(failureForCode(row.resultado)).toBe(failure);
-        expect(answerOf([row.resultado, row.limite, row.saldo === null ? null : Number(row.saldo)])).toBe(failure);
+  it.each(refusals)(
+    "$code, from both transaction functions, is the catalogue's $failure.status",
+    async ({ code, failure, call, ...rest }) => {
+      const scratch = await createTestDatabase();
+      try {
+        if ('before' in rest) await scratch.query(rest.before);
+        const single = await scratch.query('SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)', [
+          ...call,
+        ]);
+        const batch = await scratch.query(
+          'SELECT resultado, limite, saldo FROM registrar_transacoes($1, $2, $3, $4)',
+          call.map((value) => [value]),
+        );
+        for (const row of [single[0]!, batch[0]!]) {
+          expect(row.resultado).toBe(code);
+          expect(failureForCode(row.resultado)).toBe(failure);
+          expect(answerOf([row.resultado, row.limite, row.saldo === null ? null : Number(row.saldo)])).toBe(failure);
+        }
+      } finally {
+        await scratch.close();
       }
-    } finally {
-      await scratch.close();
-    }
-  });
+    },
+  );
 
   it('an applied transaction answers aplicada with the new balance', async () => {
-    const [row] = await database.query('SELECT resultado, limite, saldo FROM registrar_transacao(3, 5, $1, $2)', ['c', 'x']);
+    const [row] = await database.query('SELECT resultado, limite, saldo FROM registrar_transacao(3, 5, $1, $2)', [
+      'c',
+      'x',
+    ]);
     expect(answerOf([row!.resultado, row!.limite, Number(row!.saldo)])).toEqual({ limite: 1000000, saldo: 5 });
   });
 
-  it('a key reused with another request answers chave_idempotencia_reutilizada, the catalogue\'s 422, from both functions', async () => {
+  it("a key reused with another request answers chave_idempotencia_reutilizada, the catalogue's 422, from both functions", async () => {
     await database.query("SELECT registrar_transacao(5, 1, 'c', 'x', 'fato', 0)");
     const single = await database.query("SELECT resultado FROM registrar_transacao(5, 2, 'c', 'x', 'fato', 0)");
-    const batch = await database.query("SELECT resultado FROM registrar_transacoes('{5}', '{2}', '{c}', '{x}', '{fato}', 0)");
+    const batch = await database.query(
+      "SELECT resultado FROM registrar_transacoes('{5}', '{2}', '{c}', '{x}', '{fato}', 0)",
+    );
     for (const [row] of [single, batch]) expect(failureForCode(row!.resultado)).toBe(failures.idempotencyKeyReused);
   });
 
-  it('a key another transaction holds answers chave_idempotencia_em_uso, the catalogue\'s 409, from both functions, after the wait', async () => {
+  it("a key another transaction holds answers chave_idempotencia_em_uso, the catalogue's 409, from both functions, after the wait", async () => {
     const holder = new pg.Client({ connectionString: database.adminUrl });
     await holder.connect();
     await holder.query('BEGIN');
     await holder.query("SELECT pg_advisory_xact_lock(5, hashtext('ocupada'))");
     try {
       const single = await database.query("SELECT resultado FROM registrar_transacao(5, 1, 'c', 'x', 'ocupada', 50)");
-      const batch = await database.query("SELECT resultado FROM registrar_transacoes('{5,5}', '{1,1}', '{c,c}', '{x,y}', '{ocupada,NULL}', 50)");
+      const batch = await database.query(
+        "SELECT resultado FROM registrar_transacoes('{5,5}', '{1,1}', '{c,c}', '{x,y}', '{ocupada,NULL}', 50)",
+      );
       expect(failureForCode(single[0]!.resultado)).toBe(failures.idempotencyKeyInUse);
       expect(batch.map((row) => row.resultado)).toEqual([failures.idempotencyKeyInUse.code, 'aplicada']);
     } finally {
@@ -78,32 +103,46 @@ describe('outcome codes', () => {
     }
   });
 
-  it('a client row another session holds answers cliente_ocupado, the catalogue\'s 503 (nothing applied),' +
-    ' from both functions at once; the batch\'s other clients are applied', async () => {
-    const holder = new pg.Client({ connectionString: database.adminUrl });
-    await holder.connect();
-    await holder.query('BEGIN');
-    await holder.query('SELECT 1 FROM clientes WHERE id = 4 FOR UPDATE');
-    try {
-      const [balanceBefore] = await database.query('SELECT saldo FROM clientes WHERE id = 4');
-      const rowsOf4 = () => database.query('SELECT count(*)::int AS n FROM transacoes WHERE cliente_id = 4');
-      const rowsBefore = await rowsOf4();
-      const single = await database.query("SELECT resultado FROM registrar_transacao(4, 1, 'c', 'x')");
-      const batch = await database.query("SELECT resultado FROM registrar_transacoes('{4,3,4,6}', '{1,1,1,1}', '{c,c,c,c}', '{x,y,x,x}')");
-      expect(failureForCode(single[0]!.resultado)).toBe(failures.clientBusy);
-      expect(batch.map((row) => row.resultado)).toEqual([failures.clientBusy.code, 'aplicada', failures.clientBusy.code, failures.clientNotFound.code]);
-      expect(await database.query('SELECT saldo FROM clientes WHERE id = 4')).toEqual([balanceBefore]);
-      expect(await rowsOf4()).toEqual(rowsBefore);
-    } finally {
-      await holder.query('ROLLBACK');
-      await holder.end();
-    }
-  });
+  it(
+    "a client row another session holds answers cliente_ocupado, the catalogue's 503 (nothing applied)," +
+      " from both functions at once; the batch's other clients are applied",
+    async () => {
+      const holder = new pg.Client({ connectionString: database.adminUrl });
+      await holder.connect();
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM clientes WHERE id = 4 FOR UPDATE');
+      try {
+        const [balanceBefore] = await database.query('SELECT saldo FROM clientes WHERE id = 4');
+        const rowsOf4 = () => database.query('SELECT count(*)::int AS n FROM transacoes WHERE cliente_id = 4');
+        const rowsBefore = await rowsOf4();
+        const single = await database.query("SELECT resultado FROM registrar_transacao(4, 1, 'c', 'x')");
+        const batch = await database.query(
+          "SELECT resultado FROM registrar_transacoes('{4,3,4,6}', '{1,1,1,1}', '{c,c,c,c}', '{x,y,x,x}')",
+        );
+        expect(failureForCode(single[0]!.resultado)).toBe(failures.clientBusy);
+        expect(batch.map((row) => row.resultado)).toEqual([
+          failures.clientBusy.code,
+          'aplicada',
+          failures.clientBusy.code,
+          failures.clientNotFound.code,
+        ]);
+        expect(await database.query('SELECT saldo FROM clientes WHERE id = 4')).toEqual([balanceBefore]);
+        expect(await rowsOf4()).toEqual(rowsBefore);
+      } finally {
+        await holder.query('ROLLBACK');
+        await holder.end();
+      }
+    },
+  );
 
-  it('a history cursor whose tag does not match answers cursor_invalido, the catalogue\'s 422', async () => {
-    const [row] = await database.query("SELECT resultado FROM historico(1, 5, '\\x00'::bytea, 10, NULL, NULL, NULL, NULL, NULL)");
+  it("a history cursor whose tag does not match answers cursor_invalido, the catalogue's 422", async () => {
+    const [row] = await database.query(
+      "SELECT resultado FROM historico(1, 5, '\\x00'::bytea, 10, NULL, NULL, NULL, NULL, NULL)",
+    );
     expect(failureForCode(row!.resultado)).toBe(failures.invalidCursor);
-    const [unknown] = await database.query('SELECT resultado FROM historico(6, NULL, NULL, 10, NULL, NULL, NULL, NULL, NULL)');
+    const [unknown] = await database.query(
+      'SELECT resultado FROM historico(6, NULL, NULL, 10, NULL, NULL, NULL, NULL, NULL)',
+    );
     expect(failureForCode(unknown!.resultado)).toBe(failures.clientNotFound);
   });
 
@@ -113,14 +152,23 @@ describe('outcome codes', () => {
 });
 
 describe('the idempotency key rule', () => {
-  const store = (key: string) => database.query(
-    "INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo) VALUES (2, $1, 1, 'c', 'x', 'aplicada', 0, 0)", [key]);
+  const store = (key: string) =>
+    database.query(
+      "INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo) VALUES (2, $1, 1, 'c', 'x', 'aplicada', 0, 0)",
+      [key],
+    );
 
   it('the longest key the API accepts is stored; each key it refuses, the schema refuses too', async () => {
     const longest = '~'.repeat(IDEMPOTENCY_KEY_CHARACTERS_MAX);
     expect(parseIdempotencyKey(longest)).toBe(longest);
     await store(longest);
-    for (const refused of ['!'.repeat(IDEMPOTENCY_KEY_CHARACTERS_MAX + 1), 'com espaco', 'tab\tulada', 'acentuaçao', 'del\u007f']) {
+    for (const refused of [
+      '!'.repeat(IDEMPOTENCY_KEY_CHARACTERS_MAX + 1),
+      'com espaco',
+      'tab\tulada',
+      'acentuaçao',
+      'del\u007f',
+    ]) {
       expect(parseIdempotencyKey(refused)).toBe(failures.invalidIdempotencyKey);
       await expect(store(refused), refused).rejects.toMatchObject({ code: '23514' });
     }
@@ -132,13 +180,21 @@ describe('vacuum for the idempotency keys', () => {
   // retention), and with the default thresholds the dead rows piled up
   // between vacuums and slowed the expiry's own scan.
   it('chaves_idempotencia is vacuumed after a fixed number of changed rows, without cost pauses; its BRIN index summarizes as it fills', async () => {
-    const [table] = await database.query<{ reloptions: string[] }>("SELECT reloptions FROM pg_class WHERE oid = 'chaves_idempotencia'::regclass");
+    const [table] = await database.query<{ reloptions: string[] }>(
+      "SELECT reloptions FROM pg_class WHERE oid = 'chaves_idempotencia'::regclass",
+    );
     expect([...table!.reloptions].sort()).toEqual([
-      'autovacuum_analyze_scale_factor=0', 'autovacuum_analyze_threshold=10000', 'autovacuum_vacuum_cost_delay=0',
-      'autovacuum_vacuum_insert_scale_factor=0', 'autovacuum_vacuum_insert_threshold=10000',
-      'autovacuum_vacuum_scale_factor=0', 'autovacuum_vacuum_threshold=10000',
+      'autovacuum_analyze_scale_factor=0',
+      'autovacuum_analyze_threshold=10000',
+      'autovacuum_vacuum_cost_delay=0',
+      'autovacuum_vacuum_insert_scale_factor=0',
+      'autovacuum_vacuum_insert_threshold=10000',
+      'autovacuum_vacuum_scale_factor=0',
+      'autovacuum_vacuum_threshold=10000',
     ]);
-    const [index] = await database.query<{ reloptions: string[] }>("SELECT reloptions FROM pg_class WHERE oid = 'chaves_idempotencia_criada_em'::regclass");
+    const [index] = await database.query<{ reloptions: string[] }>(
+      "SELECT reloptions FROM pg_class WHERE oid = 'chaves_idempotencia_criada_em'::regclass",
+    );
     expect(index!.reloptions).toEqual(['autosummarize=on']);
   });
 });
@@ -154,7 +210,9 @@ describe('numbers and formats', () => {
       await database.query("SELECT registrar_transacao(4, $1, 'c', $2)", [index, `t${index}`]);
     }
     const rows = await database.query('SELECT descricao FROM extratos(ARRAY[4], $1)', [STATEMENT_TRANSACTIONS_MAX]);
-    expect(rows.map((row) => row.descricao)).toEqual(Array.from({ length: STATEMENT_TRANSACTIONS_MAX }, (_, index) => `t${STATEMENT_TRANSACTIONS_MAX + 2 - index}`));
+    expect(rows.map((row) => row.descricao)).toEqual(
+      Array.from({ length: STATEMENT_TRANSACTIONS_MAX }, (_, index) => `t${STATEMENT_TRANSACTIONS_MAX + 2 - index}`),
+    );
     expect(await database.query('SELECT descricao FROM extratos(ARRAY[4], 3)')).toHaveLength(3);
   });
 
@@ -175,7 +233,8 @@ describe('numbers and formats', () => {
 
 describe('the characters a descricao may not hold', () => {
   /** Every Unicode scalar value (no surrogates; U+0000 is not text in PostgreSQL). */
-  const codePoints = () => Array.from({ length: 0x10ffff }, (_, index) => index + 1).filter((code) => code < 0xd800 || code > 0xdfff);
+  const codePoints = () =>
+    Array.from({ length: 0x10ffff }, (_, index) => index + 1).filter((code) => code < 0xd800 || code > 0xdfff);
 
   it('are the same for the API (INVISIBLE_CHARACTERS) and the schema (descricao_valida), code point by code point', async () => {
     const refusedByApi = codePoints().filter((code) => INVISIBLE_CHARACTERS.test(String.fromCodePoint(code)));
@@ -187,7 +246,9 @@ describe('the characters a descricao may not hold', () => {
 
   it('include every control, format, line and paragraph separator character Unicode names', () => {
     const named = codePoints().filter((code) => /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u.test(String.fromCodePoint(code)));
-    expect(named.filter((code) => !INVISIBLE_CHARACTERS.test(String.fromCodePoint(code))).map((code) => code.toString(16))).toEqual([]);
+    expect(
+      named.filter((code) => !INVISIBLE_CHARACTERS.test(String.fromCodePoint(code))).map((code) => code.toString(16)),
+    ).toEqual([]);
   });
 
   it('regression: include every default-ignorable code point, which Unicode renders as nothing', () => {
@@ -199,14 +260,21 @@ describe('the characters a descricao may not hold', () => {
 });
 
 describe('the bounds the functions check a caller against', () => {
-  it('a batch call takes up to CREBITO_BATCH_SIZE_MAX\'s largest value, a keyed call waits up to CREBITO_IDEMPOTENCY_WAIT_MS_MAX\'s', async () => {
+  it("a batch call takes up to CREBITO_BATCH_SIZE_MAX's largest value, a keyed call waits up to CREBITO_IDEMPOTENCY_WAIT_MS_MAX's", async () => {
     const [row] = await database.query('SELECT lote_maximo() AS lote, espera_maxima_ms() AS espera');
     expect(row).toEqual({ lote: SETTINGS.batchSizeMax.max, espera: SETTINGS.idempotencyWaitMsMax.max });
   });
 
   it('a history page holds up to HISTORY_PAGE_ROWS_MAX rows: historico takes that many and refuses one more', async () => {
-    await expect(database.query('SELECT * FROM historico(1, NULL, NULL, $1, NULL, NULL, NULL, NULL, NULL)', [HISTORY_PAGE_ROWS_MAX])).resolves.toBeDefined();
-    await expect(database.query('SELECT * FROM historico(1, NULL, NULL, $1, NULL, NULL, NULL, NULL, NULL)', [HISTORY_PAGE_ROWS_MAX + 1]))
-      .rejects.toMatchObject({ code: '22023' });
+    await expect(
+      database.query('SELECT * FROM historico(1, NULL, NULL, $1, NULL, NULL, NULL, NULL, NULL)', [
+        HISTORY_PAGE_ROWS_MAX,
+      ]),
+    ).resolves.toBeDefined();
+    await expect(
+      database.query('SELECT * FROM historico(1, NULL, NULL, $1, NULL, NULL, NULL, NULL, NULL)', [
+        HISTORY_PAGE_ROWS_MAX + 1,
+      ]),
+    ).rejects.toMatchObject({ code: '22023' });
   });
 });

@@ -18,7 +18,12 @@ import { createKey } from '../../tools/keys/keys.js';
 import { booksProblems } from '../support/books.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import {
-  callArbitrary, callText, grantedFunctions, type Argument, type GrantedFunction, type FuzzVocabulary,
+  callArbitrary,
+  callText,
+  grantedFunctions,
+  type Argument,
+  type GrantedFunction,
+  type FuzzVocabulary,
 } from '../support/sql-fuzz.js';
 
 /** Calls per function and phase: with the functions granted today, about 20 s in all. */
@@ -65,7 +70,12 @@ afterAll(async () => {
 async function callProblem(fn: GrantedFunction, args: Argument[]): Promise<string | undefined> {
   let rows: Record<string, unknown>[];
   try {
-    rows = (await api.query(callText(fn, args), args.map((argument) => argument.value))).rows;
+    rows = (
+      await api.query(
+        callText(fn, args),
+        args.map((argument) => argument.value),
+      )
+    ).rows;
   } catch (error) {
     const code = String((error as { code?: unknown }).code);
     if (REFUSAL_CLASSES.has(code.slice(0, 2))) return undefined;
@@ -92,17 +102,20 @@ async function fuzz(fn: GrantedFunction, seedOffset: number, keysRequired: boole
   await owner.query('UPDATE configuracao SET chave_api_obrigatoria = $1', [keysRequired]);
   const last = await database.query<{ id: number }>('SELECT coalesce(max(id), 0)::int AS id FROM transacoes');
   const sinceId = last[0]!.id;
-  await fc.assert(fc.asyncProperty(call, async (args) => {
-    const problem = await callProblem(fn, args);
-    const problems = [...(problem === undefined ? [] : [problem]), ...await booksProblems(database)];
-    if (keysRequired && await keylessRowsSince(sinceId) > 0) problems.push('a row without a key, keys required');
-    const values = JSON.stringify(args.map((argument) => argument.value));
-    if (problems.length > 0) throw new Error(`${callText(fn, args)} with ${values}:\n${problems.join('\n')}`);
-  }), { seed: SEED + seedOffset, numRuns: RUNS_PER_FUNCTION, endOnFailure: true });
+  await fc.assert(
+    fc.asyncProperty(call, async (args) => {
+      const problem = await callProblem(fn, args);
+      const problems = [...(problem === undefined ? [] : [problem]), ...(await booksProblems(database))];
+      if (keysRequired && (await keylessRowsSince(sinceId)) > 0) problems.push('a row without a key, keys required');
+      const values = JSON.stringify(args.map((argument) => argument.value));
+      if (problems.length > 0) throw new Error(`${callText(fn, args)} with ${values}:\n${problems.join('\n')}`);
+    }),
+    { seed: SEED + seedOffset, numRuns: RUNS_PER_FUNCTION, endOnFailure: true },
+  );
 }
 
-describe('the ledger\'s functions, called by a caller that is not the API', () => {
-  it('the catalogue names the functions the instances\' role may call, the transaction functions among them', () => {
+describe("the ledger's functions, called by a caller that is not the API", () => {
+  it("the catalogue names the functions the instances' role may call, the transaction functions among them", () => {
     const signatures = functions.map((fn) => fn.signature);
     const writers = [expect.stringMatching(/^registrar_transacao\(/), expect.stringMatching(/^registrar_transacoes\(/)];
     expect(signatures).toEqual(expect.arrayContaining(writers));

@@ -57,27 +57,32 @@ describe('a transfer', () => {
   it('debits the payer and credits the payee in one call, two rows naming one transfer', async () => {
     const [outcome] = await move([transfer(1, 2, 1000)]);
     expect(outcome).toMatchObject({ resultado: 'aplicada', limite: SEEDED_LIMITS[1], saldo: '-1000', repetida: false });
-    const rows = await database.query(`
+    const rows = await database.query(
+      `
       SELECT cliente_id, valor, tipo, saldo_apos::int, transferencia_id::text
-        FROM transacoes WHERE transferencia_id = $1 ORDER BY id`, [outcome!.transferencia]);
+        FROM transacoes WHERE transferencia_id = $1 ORDER BY id`,
+      [outcome!.transferencia],
+    );
     expect(rows).toEqual([
       { cliente_id: 1, valor: 1000, tipo: 'd', saldo_apos: -1000, transferencia_id: outcome!.transferencia },
       { cliente_id: 2, valor: 1000, tipo: 'c', saldo_apos: 1000, transferencia_id: outcome!.transferencia },
     ]);
     const sides = 'SELECT pagador, recebedor, valor FROM transferencias WHERE id = $1';
-    expect(await database.query(sides, [outcome!.transferencia]))
-      .toEqual([{ pagador: 1, recebedor: 2, valor: 1000 }]);
+    expect(await database.query(sides, [outcome!.transferencia])).toEqual([{ pagador: 1, recebedor: 2, valor: 1000 }]);
   });
 
-  it('is refused past the payer\'s limit, to or from no client, past the payee\'s largest balance', async () => {
+  it("is refused past the payer's limit, to or from no client, past the payee's largest balance", async () => {
     const before = await balances();
     const count = await database.transactionCount();
     const outcomes = await move([transfer(2, 1, SEEDED_LIMITS[2]! + 10_000), transfer(2, 9, 1), transfer(9, 2, 1)]);
-    expect(outcomes.map((outcome) => outcome.resultado))
-      .toEqual(['limite_excedido', 'destinatario_nao_encontrado', 'cliente_nao_encontrado']);
+    expect(outcomes.map((outcome) => outcome.resultado)).toEqual([
+      'limite_excedido',
+      'destinatario_nao_encontrado',
+      'cliente_nao_encontrado',
+    ]);
     expect(outcomes.every((outcome) => outcome.transferencia === null)).toBe(true);
     // Client 5 holds the largest balance; any transfer to it would pass it.
-    await database.query("UPDATE clientes SET saldo = 9007199254740991 WHERE id = 5");
+    await database.query('UPDATE clientes SET saldo = 9007199254740991 WHERE id = 5');
     try {
       const [outcome] = await move([transfer(4, 5, 1)]);
       expect(outcome!.resultado).toBe('saldo_destinatario_excedido');
@@ -141,7 +146,8 @@ describe('a transfer', () => {
     expect(outcomes.some((outcome) => outcome.resultado === 'aplicada')).toBe(true);
     expect(total(await balances())).toBe(total(before));
     const deadlocks = await database.query<{ deadlocks: string }>(
-      'SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()');
+      'SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()',
+    );
     expect(Number(deadlocks[0]!.deadlocks)).toBe(0);
   });
 
@@ -153,8 +159,7 @@ describe('a transfer', () => {
       await holder.query('SELECT 1 FROM clientes WHERE id = 2 FOR UPDATE');
       const before = await balances();
       const outcomes = await move([transfer(1, 2, 1), transfer(2, 1, 1), transfer(1, 3, 1)]);
-      expect(outcomes.map((outcome) => outcome.resultado))
-        .toEqual(['cliente_ocupado', 'cliente_ocupado', 'aplicada']);
+      expect(outcomes.map((outcome) => outcome.resultado)).toEqual(['cliente_ocupado', 'cliente_ocupado', 'aplicada']);
       expect((await balances())[2]).toBe(before[2]);
     } finally {
       await holder.query('ROLLBACK');
@@ -204,18 +209,22 @@ describe('the role model', () => {
 
   it('may call registrar_movimentos only, not its parts, and write no table', async () => {
     const nulls = (count: number) => Array(count).fill('NULL').join(', ');
-    for (const helper of [`SELECT decidir_movimentos(${nulls(16)})`, `SELECT escrever_movimentos(${nulls(16)})`,
+    for (const helper of [
+      `SELECT decidir_movimentos(${nulls(16)})`,
+      `SELECT escrever_movimentos(${nulls(16)})`,
       "INSERT INTO transferencias (pagador, recebedor, valor, descricao) VALUES (1, 2, 1, 'x')",
-      'SELECT * FROM transferencias']) {
+      'SELECT * FROM transferencias',
+    ]) {
       await expect(api.query(helper)).rejects.toThrow(/permission denied/);
     }
   });
 });
 
 describe('the schema', () => {
-  it('checks a transfer at commit with its owner\'s rights, whichever role commits', async () => {
+  it("checks a transfer at commit with its owner's rights, whichever role commits", async () => {
     const [row] = await database.query<{ definer: boolean }>(
-      "SELECT prosecdef AS definer FROM pg_proc WHERE proname = 'conferir_transferencia'");
+      "SELECT prosecdef AS definer FROM pg_proc WHERE proname = 'conferir_transferencia'",
+    );
     expect(row!.definer).toBe(true);
   });
 
@@ -227,32 +236,40 @@ describe('the schema', () => {
       await owner.query("INSERT INTO transferencias (pagador, recebedor, valor, descricao) VALUES (1, 2, 5, 'meia')");
       await expect(owner.query('COMMIT')).rejects.toThrow(/exactly its debit and its credit/);
       await owner.query('BEGIN');
-      const [row] = (await owner.query(`INSERT INTO transferencias (pagador, recebedor, valor, descricao)
-                                        VALUES (1, 2, 5, 'torta') RETURNING id`)).rows;
-      await owner.query(`INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos, transferencia_id)
-                         VALUES (1, 5, 'd', 'torta', 0, $1), (2, 6, 'c', 'torta', 0, $1)`, [row.id]);
+      const [row] = (
+        await owner.query(`INSERT INTO transferencias (pagador, recebedor, valor, descricao)
+                                        VALUES (1, 2, 5, 'torta') RETURNING id`)
+      ).rows;
+      await owner.query(
+        `INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos, transferencia_id)
+                         VALUES (1, 5, 'd', 'torta', 0, $1), (2, 6, 'c', 'torta', 0, $1)`,
+        [row.id],
+      );
       await expect(owner.query('COMMIT')).rejects.toThrow(/exactly its debit and its credit/);
-      await expect(owner.query("UPDATE transferencias SET valor = 1")).rejects.toThrow(/append-only/);
+      await expect(owner.query('UPDATE transferencias SET valor = 1')).rejects.toThrow(/append-only/);
     } finally {
       await owner.end();
     }
   });
 });
 
-describe('registrar_movimentos fuzzed as the instances\' role', () => {
+describe("registrar_movimentos fuzzed as the instances' role", () => {
   // Arrays of any shape and content an attacker could send: each call either
   // fails, changing nothing, or answers one row per item; after every call
   // the books are exact and every transfer whole.
   const element = <T>(values: fc.Arbitrary<T>) =>
     fc.oneof({ weight: 8, arbitrary: values }, { weight: 1, arbitrary: fc.constant(null) });
-  const list = <T>(values: fc.Arbitrary<T>) => fc.oneof(
-    { weight: 6, arbitrary: fc.array(element(values), { minLength: 1, maxLength: 6 }) },
-    { weight: 1, arbitrary: fc.constant(null) },
-    { weight: 1, arbitrary: fc.constant([]) },
-  );
+  const list = <T>(values: fc.Arbitrary<T>) =>
+    fc.oneof(
+      { weight: 6, arbitrary: fc.array(element(values), { minLength: 1, maxLength: 6 }) },
+      { weight: 1, arbitrary: fc.constant(null) },
+      { weight: 1, arbitrary: fc.constant([]) },
+    );
   const ids = fc.oneof(fc.integer({ min: 1, max: 6 }), fc.integer({ min: -3, max: 3 }), fc.integer());
   const call = fc.tuple(
-    list(ids), list(ids), list(fc.oneof(fc.integer({ min: 1, max: 200_000 }), fc.integer())),
+    list(ids),
+    list(ids),
+    list(fc.oneof(fc.integer({ min: 1, max: 200_000 }), fc.integer())),
     list(fc.constantFrom('c', 'd', 't', 'x', '')),
     list(fc.oneof(fc.string({ minLength: 1, maxLength: 10 }), fc.string({ maxLength: 14 }))),
     fc.oneof(fc.constant(null), list(fc.constantFrom('k1', 'k2', 'tem espaco', ''))),
@@ -262,8 +279,12 @@ describe('registrar_movimentos fuzzed as the instances\' role', () => {
 
   // Batches an instance could send: one length, transfers and transactions mixed, some keyed.
   const item = fc.tuple(
-    fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 90_000 }),
-    fc.constantFrom('c', 'd', 't', 't'), fc.constantFrom('k1', 'k2', 'k3', null));
+    fc.integer({ min: 1, max: 6 }),
+    fc.integer({ min: 1, max: 6 }),
+    fc.integer({ min: 1, max: 90_000 }),
+    fc.constantFrom('c', 'd', 't', 't'),
+    fc.constantFrom('k1', 'k2', 'k3', null),
+  );
   const coherent = fc.array(item, { minLength: 1, maxLength: 8 }).map((items) => {
     const column = (index: number) => items.map((each) => each[index]);
     const payees = items.map(([from, to, , tipo]) => (tipo !== 't' ? null : to === from ? (from % 6) + 1 : to));
@@ -284,14 +305,20 @@ describe('registrar_movimentos fuzzed as the instances\' role', () => {
   it('never leaves the books inexact, whatever it is called with', async () => {
     let applied = 0;
     const calls = fc.oneof(call as fc.Arbitrary<unknown[]>, coherent as fc.Arbitrary<unknown[]>);
-    await fc.assert(fc.asyncProperty(calls, async (values) => {
-      const before = await database.transactionCount();
-      const outcome = await api.query<Outcome>(CALL, values).then((result) => result.rows, (error: Error) => error);
-      if (outcome instanceof Error) expect(await database.transactionCount()).toBe(before);
-      else expect(outcome).toHaveLength((values[0] as unknown[]).length);
-      if (!(outcome instanceof Error)) applied += outcome.filter((row) => row.resultado === 'aplicada').length;
-      expect(await booksProblems()).toEqual([]);
-    }), { numRuns: 300 });
+    await fc.assert(
+      fc.asyncProperty(calls, async (values) => {
+        const before = await database.transactionCount();
+        const outcome = await api.query<Outcome>(CALL, values).then(
+          (result) => result.rows,
+          (error: Error) => error,
+        );
+        if (outcome instanceof Error) expect(await database.transactionCount()).toBe(before);
+        else expect(outcome).toHaveLength((values[0] as unknown[]).length);
+        if (!(outcome instanceof Error)) applied += outcome.filter((row) => row.resultado === 'aplicada').length;
+        expect(await booksProblems()).toEqual([]);
+      }),
+      { numRuns: 300 },
+    );
     // The property saw money move, not only refusals.
     expect(applied).toBeGreaterThan(50);
   });

@@ -30,7 +30,8 @@ beforeAll(async () => {
   const started = await startInstances([
     { databaseUrl: database.url, name: 'strict', environment: { CREBITO_AUTH: 'keys' } },
     {
-      databaseUrl: database.url, name: 'patient',
+      databaseUrl: database.url,
+      name: 'patient',
       environment: { CREBITO_AUTH: 'keys', CREBITO_API_KEYS_STALE_MS: String(PATIENT_STALE_MS) },
     },
   ]);

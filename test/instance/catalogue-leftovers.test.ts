@@ -23,7 +23,10 @@ let adminPort: number;
 beforeAll(async () => {
   database = await createTestDatabase();
   adminPort = await freePort();
-  instance = await startInstance({ databaseUrl: database.url, environment: { CREBITO_ADMIN_LISTEN: `127.0.0.1:${adminPort}` } });
+  instance = await startInstance({
+    databaseUrl: database.url,
+    environment: { CREBITO_ADMIN_LISTEN: `127.0.0.1:${adminPort}` },
+  });
 });
 
 afterAll(async () => {
@@ -80,14 +83,20 @@ describe('two Idempotency-Key headers', () => {
   it('are refused with 400 chave_idempotencia_duplicada, and nothing is applied', async () => {
     const before = await database.transactionCount(3);
     const body = '{"valor":5,"tipo":"c","descricao":"duas"}';
-    const raw = await rawExchange(instance.port, `POST /clientes/3/transacoes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n`
-      + `Idempotency-Key: primeira\r\nIdempotency-Key: segunda\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    const raw = await rawExchange(
+      instance.port,
+      `POST /clientes/3/transacoes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Idempotency-Key: primeira\r\nIdempotency-Key: segunda\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
     expect(statusOf(raw)).toBe(400);
     expect(raw).toContain(failures.duplicateIdempotencyKey.body);
     expect(await database.transactionCount(3)).toBe(before);
     // One key, the same request: applied.
-    const single = await rawExchange(instance.port, `POST /clientes/3/transacoes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n`
-      + `Idempotency-Key: primeira\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    const single = await rawExchange(
+      instance.port,
+      `POST /clientes/3/transacoes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Idempotency-Key: primeira\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    );
     expect(statusOf(single)).toBe(200);
     expect(await database.transactionCount(3)).toBe(before + 1);
   });

@@ -56,12 +56,15 @@ describe('the API documentation page', () => {
     // securitypolicyviolation event; both are collected.
     const violations: string[] = [];
     page.on('console', (message) => {
-      if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) violations.push(message.text());
+      if (message.type() === 'error' && /Content Security Policy/i.test(message.text()))
+        violations.push(message.text());
     });
     await page.exposeFunction('reportViolation', (text: string) => violations.push(text));
     await page.addInitScript(() => {
       document.addEventListener('securitypolicyviolation', (event) => {
-        (window as unknown as { reportViolation(text: string): void }).reportViolation(`${event.violatedDirective} ${event.blockedURI}`);
+        (window as unknown as { reportViolation(text: string): void }).reportViolation(
+          `${event.violatedDirective} ${event.blockedURI}`,
+        );
       });
     });
     const loaded = await page.goto(`${instance.baseUrl}/docs`);
@@ -76,7 +79,9 @@ describe('the API documentation page', () => {
     expect(listed.some((text) => text.startsWith('GET /clientes/{id}/extrato'))).toBe(true);
     expect(listed.some((text) => text.startsWith('GET /clientes/{id}/transacoes'))).toBe(true);
 
-    const statement = page.locator('.opblock-get', { has: page.locator('.opblock-summary-path', { hasText: /^\/clientes\/\{id\}\/extrato$/ }) });
+    const statement = page.locator('.opblock-get', {
+      has: page.locator('.opblock-summary-path', { hasText: /^\/clientes\/\{id\}\/extrato$/ }),
+    });
     await statement.locator('.opblock-summary').click();
     await statement.getByRole('button', { name: 'Try it out' }).click();
     await statement.locator('input[placeholder="id"]').fill('1');
@@ -84,7 +89,11 @@ describe('the API documentation page', () => {
     const status = statement.locator('.live-responses-table tbody .response-col_status').first();
     await status.waitFor({ timeout: UI_TIMEOUT_MS });
     expect((await status.innerText()).trim()).toBe('200');
-    await expect.poll(() => statement.locator('.live-responses-table .microlight').first().innerText(), { timeout: UI_TIMEOUT_MS }).toContain('"ultimas_transacoes"');
+    await expect
+      .poll(() => statement.locator('.live-responses-table .microlight').first().innerText(), {
+        timeout: UI_TIMEOUT_MS,
+      })
+      .toContain('"ultimas_transacoes"');
 
     expect(requested.length).toBeGreaterThan(2);
     for (const url of requested) expect(url.startsWith(`${instance.baseUrl}/`), url).toBe(true);
@@ -95,8 +104,10 @@ describe('the API documentation page', () => {
 
 /** Runs "try it out" on the statement of client 1 and returns the status the page shows. */
 async function tryStatement(page: Page): Promise<string> {
-  const statement = page.locator('.opblock-get', { has: page.locator('.opblock-summary-path', { hasText: /^\/clientes\/\{id\}\/extrato$/ }) });
-  if (!await statement.getByRole('button', { name: 'Execute' }).isVisible()) {
+  const statement = page.locator('.opblock-get', {
+    has: page.locator('.opblock-summary-path', { hasText: /^\/clientes\/\{id\}\/extrato$/ }),
+  });
+  if (!(await statement.getByRole('button', { name: 'Execute' }).isVisible())) {
     await statement.locator('.opblock-summary').click();
     await statement.getByRole('button', { name: 'Try it out' }).click();
     await statement.locator('input[placeholder="id"]').fill('1');

@@ -28,13 +28,21 @@ describe('graceful stop', () => {
     try {
       const before = await database.balance(3);
       const pending = Array.from({ length: 8 }, (_, index) =>
-        postTransaction(instance.baseUrl, 3, { valor: 10, tipo: 'c', descricao: `drain${index}` }));
+        postTransaction(instance.baseUrl, 3, { valor: 10, tipo: 'c', descricao: `drain${index}` }),
+      );
       // All eight are inside the instance, and its calls wait on the lock
       // (some may share one call: see the batcher).
-      const allWaitOnTheLock = async () => (await readHealth(`127.0.0.1:${instance.port}`)).inFlight === 8
-        && (await database.query(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"))[0]!.n >= 1;
-      await waitForOrThrow('eight requests in flight, waiting on the lock', allWaitOnTheLock, { timeoutMs: 10_000, intervalMs: 20 });
+      const allWaitOnTheLock = async () =>
+        (await readHealth(`127.0.0.1:${instance.port}`)).inFlight === 8 &&
+        (
+          await database.query(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+          )
+        )[0]!.n >= 1;
+      await waitForOrThrow('eight requests in flight, waiting on the lock', allWaitOnTheLock, {
+        timeoutMs: 10_000,
+        intervalMs: 20,
+      });
 
       const exitCode = instance.stop('SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, 200));
@@ -65,7 +73,11 @@ describe('restart on the same data', () => {
       const statementAfter = (await getStatement(second.baseUrl, 1)).body;
       expect(statementAfter.saldo.total).toBe(statementBefore.saldo.total);
       expect(statementAfter.ultimas_transacoes).toEqual(statementBefore.ultimas_transacoes);
-      expect(statementAfter.ultimas_transacoes.slice(0, 3).map((t: { descricao: string }) => t.descricao)).toEqual(['antes3', 'antes2', 'antes1']);
+      expect(statementAfter.ultimas_transacoes.slice(0, 3).map((t: { descricao: string }) => t.descricao)).toEqual([
+        'antes3',
+        'antes2',
+        'antes1',
+      ]);
     } finally {
       await second.stop();
     }

@@ -14,7 +14,14 @@ import { waitFor } from '../../src/shared/wait.js';
 import { readAdminHealth } from '../support/health.js';
 import { operationHealth } from '../../src/instance/ledger/ledger.js';
 
-interface Entry { id: number; valor: number; tipo: 'c' | 'd'; descricao: string; realizada_em: string; saldo_apos: number }
+interface Entry {
+  id: number;
+  valor: number;
+  tipo: 'c' | 'd';
+  descricao: string;
+  realizada_em: string;
+  saldo_apos: number;
+}
 
 let database: TestDatabase;
 let instance: RunningInstance;
@@ -25,10 +32,16 @@ beforeAll(async () => {
   // Client 1's history: 300 rows, a few of them refused debits (no row).
   for (let index = 1; index <= 300; index++) {
     const tipo = index % 3 === 0 ? 'd' : 'c';
-    await database.query('SELECT registrar_transacao($1, $2, $3, $4)', [1, (index * 37) % 5000 + 1, tipo, `h${index}`]);
+    await database.query('SELECT registrar_transacao($1, $2, $3, $4)', [
+      1,
+      ((index * 37) % 5000) + 1,
+      tipo,
+      `h${index}`,
+    ]);
   }
   // Other clients interleaved, so a page must skip nothing and take nothing of theirs.
-  for (let index = 1; index <= 100; index++) await database.query("SELECT registrar_transacao($1, 1, 'c', 'outro')", [2 + (index % 4)]);
+  for (let index = 1; index <= 100; index++)
+    await database.query("SELECT registrar_transacao($1, 1, 'c', 'outro')", [2 + (index % 4)]);
 });
 
 afterAll(async () => {
@@ -36,10 +49,10 @@ afterAll(async () => {
   await database?.close();
 });
 
-const history = (clientId: number, query = '') => request(instance.baseUrl, 'GET', `/clientes/${clientId}/transacoes${query}`);
+const history = (clientId: number, query = '') =>
+  request(instance.baseUrl, 'GET', `/clientes/${clientId}/transacoes${query}`);
 /** A page of client 5's selective filter, the one that reads a page's whole scan bound, from any instance. */
 const history5On = (baseUrl: string) => request(baseUrl, 'GET', '/clientes/5/transacoes?valor_min=2000000000&limit=1');
-
 
 /** Every page from the newest, following next; each page checked as it comes. */
 async function walk(clientId: number, query: string, during?: () => Promise<void>): Promise<Entry[]> {
@@ -59,11 +72,14 @@ const delta = (entry: { valor: number; tipo: string }) => (entry.tipo === 'c' ? 
 
 describe('walking the pages', () => {
   it('returns every transaction exactly once, newest first, while writes continue', async () => {
-    const existing = (await database.query<{ id: string }>('SELECT id FROM transacoes WHERE cliente_id = 1 ORDER BY id DESC')).map((row) => Number(row.id));
+    const existing = (
+      await database.query<{ id: string }>('SELECT id FROM transacoes WHERE cliente_id = 1 ORDER BY id DESC')
+    ).map((row) => Number(row.id));
     let written = 0;
     const entries = await walk(1, 'limit=7', async () => {
       // Between pages: new rows for this client, and refused debits.
-      for (let index = 0; index < 3; index++) await postTransaction(instance.baseUrl, 1, { valor: 1 + index, tipo: 'c', descricao: `novo${written++}` });
+      for (let index = 0; index < 3; index++)
+        await postTransaction(instance.baseUrl, 1, { valor: 1 + index, tipo: 'c', descricao: `novo${written++}` });
       await postTransaction(instance.baseUrl, 1, { valor: 10_000_000, tipo: 'd', descricao: 'recusado' });
     });
     // Exactly the rows that existed when the walk began, newest first, once
@@ -100,7 +116,12 @@ describe('walking the pages', () => {
 
 describe('filters', () => {
   const matching = async (where: string, values: unknown[]) =>
-    (await database.query<{ id: string }>(`SELECT id FROM transacoes WHERE cliente_id = 1 AND ${where} ORDER BY id DESC`, values)).map((row) => Number(row.id));
+    (
+      await database.query<{ id: string }>(
+        `SELECT id FROM transacoes WHERE cliente_id = 1 AND ${where} ORDER BY id DESC`,
+        values,
+      )
+    ).map((row) => Number(row.id));
 
   it.each([
     ['tipo=d', "tipo = 'd'", []],
@@ -113,11 +134,15 @@ describe('filters', () => {
   });
 
   it('a time range returns exactly the rows recorded in it, from desde inclusive to ate exclusive', async () => {
-    const rows = await database.query<{ realizada_em: string }>("SELECT iso_utc(realizada_em) AS realizada_em FROM transacoes WHERE cliente_id = 1 ORDER BY id OFFSET 50 LIMIT 100");
+    const rows = await database.query<{ realizada_em: string }>(
+      'SELECT iso_utc(realizada_em) AS realizada_em FROM transacoes WHERE cliente_id = 1 ORDER BY id OFFSET 50 LIMIT 100',
+    );
     const desde = rows[0]!.realizada_em;
     const ate = rows[rows.length - 1]!.realizada_em;
     const entries = await walk(1, `limit=17&desde=${desde}&ate=${ate}`);
-    expect(entries.map((entry) => entry.id)).toEqual(await matching('realizada_em >= $1 AND realizada_em < $2', [desde, ate]));
+    expect(entries.map((entry) => entry.id)).toEqual(
+      await matching('realizada_em >= $1 AND realizada_em < $2', [desde, ate]),
+    );
     expect(entries.length).toBe(99);
     expect(entries.every((entry) => entry.realizada_em >= desde && entry.realizada_em < ate)).toBe(true);
   });
@@ -142,7 +167,8 @@ describe('bad parameters', () => {
 
   it('a cursor that was tampered with, or belongs to another client, answers 422 cursor_invalido', async () => {
     const { next } = (await history(1, '?limit=5')).body as { next: string };
-    const flipped = (position: number) => `${next.slice(0, position)}${next[position] === 'A' ? 'B' : 'A'}${next.slice(position + 1)}`;
+    const flipped = (position: number) =>
+      `${next.slice(0, position)}${next[position] === 'A' ? 'B' : 'A'}${next.slice(position + 1)}`;
     // In the id (the page would start elsewhere), and in the tag.
     for (const tampered of [flipped(10), flipped(25)]) {
       const answer = await history(1, `?before=${tampered}`);
@@ -172,14 +198,24 @@ describe('a selective filter on a large history', () => {
     // written directly (as a restore or years of traffic would leave them),
     // each with its running balance.
     await database.query("SELECT registrar_transacao(5, $1, 'c', 'rara')", [RARE_VALOR]);
-    await database.query(`INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos)
-      SELECT 5, 1, 'c', 'massa', c.saldo + g FROM clientes c, generate_series(1, $1) g WHERE c.id = 5 ORDER BY g`, [BULK_ROWS]);
+    await database.query(
+      `INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos)
+      SELECT 5, 1, 'c', 'massa', c.saldo + g FROM clientes c, generate_series(1, $1) g WHERE c.id = 5 ORDER BY g`,
+      [BULK_ROWS],
+    );
     await database.query('UPDATE clientes SET saldo = saldo + $1 WHERE id = 5', [BULK_ROWS]);
     await database.query('VACUUM ANALYZE transacoes');
   });
 
   const nthNewestId = async (position: number) =>
-    Number((await database.query<{ id: string }>('SELECT id FROM transacoes WHERE cliente_id = 5 ORDER BY id DESC OFFSET $1 LIMIT 1', [position - 1]))[0]!.id);
+    Number(
+      (
+        await database.query<{ id: string }>(
+          'SELECT id FROM transacoes WHERE cliente_id = 5 ORDER BY id DESC OFFSET $1 LIMIT 1',
+          [position - 1],
+        )
+      )[0]!.id,
+    );
 
   it('returns a bounded page with a next cursor: each page reads HISTORY_SCAN_ROWS_MAX rows, not the whole range', async () => {
     const first = await history(5, `?valor_min=${RARE_VALOR}&limit=1`);
@@ -210,7 +246,9 @@ describe('a selective filter on a large history', () => {
   it('concurrent readers beyond the one in flight wait in the queue and all get 200', async () => {
     // Before the fix: 6 of 8 such readers got 503 sobrecarregado at once.
     const READERS = 8;
-    const answers = await Promise.all(Array.from({ length: READERS }, () => history(5, `?valor_min=${RARE_VALOR}&limit=1`)));
+    const answers = await Promise.all(
+      Array.from({ length: READERS }, () => history(5, `?valor_min=${RARE_VALOR}&limit=1`)),
+    );
     expect(answers.map((answer) => [answer.status, answer.body.erro])).toEqual(answers.map(() => [200, undefined]));
   });
 
@@ -219,7 +257,7 @@ describe('a selective filter on a large history', () => {
   // to back took a core of PostgreSQL each instance. With the budget spent,
   // pages wait in the queue and past its wait get 503 sobrecarregado, while
   // other clients' requests go on.
-  it('history readers past the database time budget wait, then get 503 sobrecarregado, while another client\'s statement is answered', async () => {
+  it("history readers past the database time budget wait, then get 503 sobrecarregado, while another client's statement is answered", async () => {
     // 1 ms of history per second, and a queue wait of 3 s (so that the
     // statement below is answered long before the waiting pages are shed,
     // however loaded the machine): the 3.1 ms the budget allows in that time
@@ -229,12 +267,19 @@ describe('a selective filter on a large history', () => {
     const paced = await startInstance({
       databaseUrl: database.url,
       name: 'budget',
-      environment: { CREBITO_HISTORY_DB_MS_PER_SECOND: '1', CREBITO_QUEUE_WAIT_MS_MAX: '3000', CREBITO_REQUEST_TIMEOUT_MS: '5000' },
+      environment: {
+        CREBITO_HISTORY_DB_MS_PER_SECOND: '1',
+        CREBITO_QUEUE_WAIT_MS_MAX: '3000',
+        CREBITO_REQUEST_TIMEOUT_MS: '5000',
+      },
     });
     try {
       let settled = 0;
       const reads = Array.from({ length: READERS }, () => history5On(paced.baseUrl).finally(() => settled++));
-      const queued = await waitFor(async () => operationHealth((await readAdminHealth(paced.admin)).ledger, 'historico').waiting > 0, { timeoutMs: 5_000, intervalMs: 1 });
+      const queued = await waitFor(
+        async () => operationHealth((await readAdminHealth(paced.admin)).ledger, 'historico').waiting > 0,
+        { timeoutMs: 5_000, intervalMs: 1 },
+      );
       expect(queued, 'no history read ever waited in the queue').toBeDefined();
       const statement = await getStatement(paced.baseUrl, 1);
       expect(statement.status, statement.text).toBe(200);
@@ -245,7 +290,9 @@ describe('a selective filter on a large history', () => {
       expect(answers).toContain('200');
       expect(answers).toContain('503 sobrecarregado');
       const { ledger: health } = await readAdminHealth(paced.admin);
-      expect(operationHealth(health, 'historico').shedExpired).toBe(answers.filter((answer) => answer !== '200').length);
+      expect(operationHealth(health, 'historico').shedExpired).toBe(
+        answers.filter((answer) => answer !== '200').length,
+      );
       expect(health.breaker.opened).toBe(0);
     } finally {
       await paced.stop();
@@ -262,11 +309,21 @@ describe('the plan', () => {
     await client.connect();
     try {
       // auto_explain reports the plan of each statement inside the function.
-      for (const setting of ["LOAD 'auto_explain'", 'SET auto_explain.log_min_duration = 0', 'SET auto_explain.log_nested_statements = on',
-        "SET auto_explain.log_level = 'notice'", 'SET auto_explain.log_analyze = on']) await client.query(setting);
+      for (const setting of [
+        "LOAD 'auto_explain'",
+        'SET auto_explain.log_min_duration = 0',
+        'SET auto_explain.log_nested_statements = on',
+        "SET auto_explain.log_level = 'notice'",
+        'SET auto_explain.log_analyze = on',
+      ])
+        await client.query(setting);
       const cursor = Buffer.from(next, 'base64url');
-      const { rows } = await client.query('SELECT * FROM historico(1, $1, $2, 100, $3, $4, NULL, 1, NULL)',
-        [Number(cursor.readBigUInt64BE(4)), cursor.subarray(12), 'c', '2000-01-01T00:00:00Z']);
+      const { rows } = await client.query('SELECT * FROM historico(1, $1, $2, 100, $3, $4, NULL, 1, NULL)', [
+        Number(cursor.readBigUInt64BE(4)),
+        cursor.subarray(12),
+        'c',
+        '2000-01-01T00:00:00Z',
+      ]);
       expect(rows.length).toBe(101);
     } finally {
       await client.end();
@@ -274,7 +331,9 @@ describe('the plan', () => {
     const page = plans.find((plan) => plan.includes('FROM transacoes t'));
     expect(page, plans.join('\n---\n')).toBeDefined();
     // The name of the API key of a row is a lookup by primary key on chaves_api, and only for rows a key made.
-    const scans = page!.split('\n').filter((line) => /Scan/.test(line) && !/Subquery Scan/.test(line) && !/on chaves_api/.test(line));
+    const scans = page!
+      .split('\n')
+      .filter((line) => /Scan/.test(line) && !/Subquery Scan/.test(line) && !/on chaves_api/.test(line));
     expect(scans, page).toHaveLength(1);
     expect(scans[0]).toMatch(/Index Scan using transacoes_cliente_id_id_desc on transacoes/);
     expect(page).toMatch(/Index Cond: \(\(cliente_id >= 1\) AND \(cliente_id <= 1\) AND \(id < '\d+'::bigint\)\)/);

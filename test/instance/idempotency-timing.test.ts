@@ -26,10 +26,18 @@ let patient: RunningInstance;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  [impatient, patient] = await startInstances([
-    { databaseUrl: database.url, name: 'impatient', environment: { CREBITO_IDEMPOTENCY_WAIT_MS_MAX: String(SHORT_WAIT_MS) } },
-    { databaseUrl: database.url, name: 'patient', environment: { CREBITO_IDEMPOTENCY_WAIT_MS_MAX: '4000', CREBITO_REQUEST_TIMEOUT_MS: '9000' } },
-  ]) as [RunningInstance, RunningInstance];
+  [impatient, patient] = (await startInstances([
+    {
+      databaseUrl: database.url,
+      name: 'impatient',
+      environment: { CREBITO_IDEMPOTENCY_WAIT_MS_MAX: String(SHORT_WAIT_MS) },
+    },
+    {
+      databaseUrl: database.url,
+      name: 'patient',
+      environment: { CREBITO_IDEMPOTENCY_WAIT_MS_MAX: '4000', CREBITO_REQUEST_TIMEOUT_MS: '9000' },
+    },
+  ])) as [RunningInstance, RunningInstance];
 });
 
 afterAll(async () => {
@@ -37,18 +45,26 @@ afterAll(async () => {
   await database?.close();
 });
 
-
 const backendsWaiting = async (event: string) =>
-  (await database.query("SELECT 1 FROM pg_stat_activity WHERE wait_event = $1 AND datname = current_database()", [event])).length;
+  (
+    await database.query('SELECT 1 FROM pg_stat_activity WHERE wait_event = $1 AND datname = current_database()', [
+      event,
+    ])
+  ).length;
 
 /** Sends a keyed request to an instance and holds it inside the database, its row and key locked, waiting to insert. */
 async function heldFirstAttempt(target: RunningInstance, clientId: number, body: object, key: string) {
   const hold = await holdTransactionInserts(database.adminUrl);
   const first = postWithKey(target.baseUrl, clientId, body, key);
-  await waitForOrThrow('the first attempt waiting on the table lock', async () => (await backendsWaiting(TABLE_LOCK_WAIT_EVENT)) > 0, WAIT);
+  await waitForOrThrow(
+    'the first attempt waiting on the table lock',
+    async () => (await backendsWaiting(TABLE_LOCK_WAIT_EVENT)) > 0,
+    WAIT,
+  );
   return { first, release: hold.release };
 }
-const rowsOf = async (descricao: string) => (await database.query('SELECT 1 FROM transacoes WHERE descricao = $1', [descricao])).length;
+const rowsOf = async (descricao: string) =>
+  (await database.query('SELECT 1 FROM transacoes WHERE descricao = $1', [descricao])).length;
 
 describe('a retry while its first attempt is still running', () => {
   it('past the wait bound it answers 409 and applies nothing; once the first commits, a retry replays it', async () => {
@@ -96,8 +112,11 @@ describe('one key twice in one shared commit', () => {
     const occupying = postTransaction(patient.baseUrl, 3, { valor: 1, tipo: 'c', descricao: 'ocupa' });
     await waitForOrThrow('the occupying call in flight', async () => (await readHealth(listen)).inFlight === 1, WAIT);
     const pair = [postWithKey(patient.baseUrl, 3, body, key), postWithKey(patient.baseUrl, 3, body, key)];
-    await waitForOrThrow('two requests waiting to share a call', async () =>
-      operationHealth((await readAdminHealth(patient.admin)).ledger, 'transacoes').waiting === 2, WAIT);
+    await waitForOrThrow(
+      'two requests waiting to share a call',
+      async () => operationHealth((await readAdminHealth(patient.admin)).ledger, 'transacoes').waiting === 2,
+      WAIT,
+    );
     await hold.release();
 
     expect((await occupying).status).toBe(200);
@@ -114,13 +133,21 @@ describe('key expiry', () => {
     const scratch = await createTestDatabase();
     // The retention is the owner's (the launcher writes it from the same setting); the instance's paces its passes.
     await scratch.query('UPDATE configuracao SET retencao_chaves_s = 1');
-    const forgetful = await startInstance({ databaseUrl: scratch.url, name: 'forgetful', environment: { CREBITO_IDEMPOTENCY_RETENTION_S: '1' } });
+    const forgetful = await startInstance({
+      databaseUrl: scratch.url,
+      name: 'forgetful',
+      environment: { CREBITO_IDEMPOTENCY_RETENTION_S: '1' },
+    });
     try {
       const key = randomUUID();
       const body = { valor: 4, tipo: 'c', descricao: 'expira' };
       expect((await postWithKey(forgetful.baseUrl, 4, body, key)).replayed).toBe(false);
       expect((await postWithKey(forgetful.baseUrl, 4, body, key)).replayed).toBe(true);
-      await waitForOrThrow('the key removed', async () => (await scratch.query('SELECT 1 FROM chaves_idempotencia')).length === 0, { timeoutMs: 15_000, intervalMs: 100 });
+      await waitForOrThrow(
+        'the key removed',
+        async () => (await scratch.query('SELECT 1 FROM chaves_idempotencia')).length === 0,
+        { timeoutMs: 15_000, intervalMs: 100 },
+      );
       expect((await readAdminHealth(forgetful.admin)).ledger.idempotencyKeysExpired).toBe(1);
       const again = await postWithKey(forgetful.baseUrl, 4, body, key);
       expect([again.status, again.replayed]).toEqual([200, false]);

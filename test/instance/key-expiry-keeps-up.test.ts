@@ -30,7 +30,11 @@ beforeAll(async () => {
   database = await createTestDatabase();
   // The retention is the owner's (the launcher writes it from the same setting); the instance's paces its passes.
   await database.query('UPDATE configuracao SET retencao_chaves_s = $1', [RETENTION_S]);
-  instance = await startInstance({ databaseUrl: database.url, name: 'expiry', environment: { CREBITO_IDEMPOTENCY_RETENTION_S: String(RETENTION_S) } });
+  instance = await startInstance({
+    databaseUrl: database.url,
+    name: 'expiry',
+    environment: { CREBITO_IDEMPOTENCY_RETENTION_S: String(RETENTION_S) },
+  });
 });
 
 afterAll(async () => {
@@ -38,7 +42,8 @@ afterAll(async () => {
   await database?.close();
 });
 
-const keyCount = async () => Number((await database.query<{ n: string }>('SELECT count(*) AS n FROM chaves_idempotencia'))[0]!.n);
+const keyCount = async () =>
+  Number((await database.query<{ n: string }>('SELECT count(*) AS n FROM chaves_idempotencia'))[0]!.n);
 
 describe('key expiry under keyed load', () => {
   it('keeps chaves_idempotencia within arrivals x (retention + two expiry periods) for a minute of keys well above 667/s', async () => {
@@ -48,8 +53,11 @@ describe('key expiry under keyed load', () => {
     // Bounded: one tick per TICK_MS at most, for LOAD_MS.
     for (let tick = 0; tick < LOAD_MS / TICK_MS && performance.now() - startedMs < LOAD_MS; tick++) {
       const tickStartedMs = performance.now();
-      await database.query(`INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo)
-        SELECT 1 + g % 5, 'carga-' || g, 1, 'c', 'x', 'aplicada', 0, 0 FROM generate_series($1::bigint, $2::bigint) g`, [written + 1, written + IDEMPOTENCY_KEYS_PER_TICK]);
+      await database.query(
+        `INSERT INTO chaves_idempotencia (cliente_id, chave, valor, tipo, descricao, resultado, limite, saldo)
+        SELECT 1 + g % 5, 'carga-' || g, 1, 'c', 'x', 'aplicada', 0, 0 FROM generate_series($1::bigint, $2::bigint) g`,
+        [written + 1, written + IDEMPOTENCY_KEYS_PER_TICK],
+      );
       written += IDEMPOTENCY_KEYS_PER_TICK;
       if (tick % 5 === 0) largest = Math.max(largest, await keyCount());
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, TICK_MS - (performance.now() - tickStartedMs))));
@@ -57,7 +65,9 @@ describe('key expiry under keyed load', () => {
     const arrivalsPerS = written / ((performance.now() - startedMs) / 1000);
     largest = Math.max(largest, await keyCount());
     const bound = arrivalsPerS * (RETENTION_S + 2 * EXPIRY_PERIOD_S);
-    console.log(`key expiry: ${written} keys at ${arrivalsPerS.toFixed(0)}/s; largest table ${largest}, bound ${bound.toFixed(0)}`);
+    console.log(
+      `key expiry: ${written} keys at ${arrivalsPerS.toFixed(0)}/s; largest table ${largest}, bound ${bound.toFixed(0)}`,
+    );
     expect(arrivalsPerS).toBeGreaterThan(20_000 / EXPIRY_PERIOD_S);
     expect(largest).toBeLessThanOrEqual(bound);
     const health = await readAdminHealth(instance.admin);

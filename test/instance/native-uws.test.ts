@@ -18,7 +18,12 @@ describe('uWebSockets.js loading', () => {
     const result = spawnSync(process.execPath, [INSTANCE_ENTRY], {
       encoding: 'utf8',
       timeout: 20_000,
-      env: { ...process.env, UWS_USE_FALLBACK: 'true', DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none', CREBITO_LISTEN: '127.0.0.1:1' },
+      env: {
+        ...process.env,
+        UWS_USE_FALLBACK: 'true',
+        DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none',
+        CREBITO_LISTEN: '127.0.0.1:1',
+      },
     });
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('native uWebSockets.js');

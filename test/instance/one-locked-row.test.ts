@@ -40,7 +40,9 @@ interface Round {
 }
 
 function sendRound(round: number): Round {
-  const locked = [0, 1].map((index) => postTransaction(instance.baseUrl, LOCKED_CLIENT_ID, { valor: 7, tipo: 'c', descricao: `preso${round}${index}` }));
+  const locked = [0, 1].map((index) =>
+    postTransaction(instance.baseUrl, LOCKED_CLIENT_ID, { valor: 7, tipo: 'c', descricao: `preso${round}${index}` }),
+  );
   const others = OTHER_CLIENT_IDS.flatMap((clientId) => [
     postTransaction(instance.baseUrl, clientId, { valor: 1, tipo: 'c', descricao: `livre${round}` }),
     getStatement(instance.baseUrl, clientId),
@@ -79,6 +81,8 @@ describe('one client row locked by another database session', () => {
     // Nothing the locked client asked for was applied, and it is served again once the row is free.
     expect(await database.balance(LOCKED_CLIENT_ID)).toBe(before);
     expect(await database.query('SELECT 1 FROM transacoes WHERE cliente_id = $1', [LOCKED_CLIENT_ID])).toEqual([]);
-    expect((await postTransaction(instance.baseUrl, LOCKED_CLIENT_ID, { valor: 7, tipo: 'c', descricao: 'depois' })).status).toBe(200);
+    expect(
+      (await postTransaction(instance.baseUrl, LOCKED_CLIENT_ID, { valor: 7, tipo: 'c', descricao: 'depois' })).status,
+    ).toBe(200);
   });
 });

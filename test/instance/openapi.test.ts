@@ -12,7 +12,11 @@ import addFormats from 'ajv-formats';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPENAPI_DOCUMENT } from '../../src/instance/http/openapi.js';
-import { serializeStatement, serializeHistoryPage, serializeTransactionResult } from '../../src/instance/http/serializers.js';
+import {
+  serializeStatement,
+  serializeHistoryPage,
+  serializeTransactionResult,
+} from '../../src/instance/http/serializers.js';
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import { OPENAPI_FILE } from '../../tools/generate/openapi.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -21,7 +25,13 @@ import { holdTransactionInserts } from '../support/hold-calls.js';
 import { startInstance, type RunningInstance } from '../support/instance.js';
 import { operationHealth } from '../../src/instance/ledger/ledger.js';
 
-interface Answer { method: string; path: string; status: number; body: string; headers: Headers }
+interface Answer {
+  method: string;
+  path: string;
+  status: number;
+  body: string;
+  headers: Headers;
+}
 type ResponseObject = { content?: Record<string, { schema: object }>; headers?: Record<string, unknown> };
 
 // A token of RFC 9110 (type, subtype, parameter names) and a media range:
@@ -35,12 +45,17 @@ const MEDIA_RANGE = new RegExp(`^(\\*/\\*|${TOKEN}/(\\*|${TOKEN}))(\\s*;\\s*${TO
 function newAjv(): Ajv2020 {
   const validator = new Ajv2020({ strict: false, allErrors: true });
   (addFormats as unknown as (ajv: Ajv2020) => void)(validator);
-  validator.addFormat('media-range', (value: string) => value.split(',').every((range) => MEDIA_RANGE.test(range.trim())));
+  validator.addFormat('media-range', (value: string) =>
+    value.split(',').every((range) => MEDIA_RANGE.test(range.trim())),
+  );
   return validator;
 }
 
 const ajv = newAjv();
-const paths = OPENAPI_DOCUMENT.paths as unknown as Record<string, Record<string, { responses: Record<string, ResponseObject> }>>;
+const paths = OPENAPI_DOCUMENT.paths as unknown as Record<
+  string,
+  Record<string, { responses: Record<string, ResponseObject> }>
+>;
 
 let database: TestDatabase;
 let instance: RunningInstance;
@@ -51,7 +66,10 @@ beforeAll(async () => {
   database = await createTestDatabase();
   // Stands for any row that passes validation and breaks a rule of the schema: the 500.
   await database.query("ALTER TABLE transacoes ADD CONSTRAINT teste_veneno CHECK (descricao <> 'veneno')");
-  instance = await startInstance({ databaseUrl: database.url, environment: { CREBITO_IDEMPOTENCY_WAIT_MS_MAX: '50', CREBITO_QUEUE_LENGTH_MAX: '1' } });
+  instance = await startInstance({
+    databaseUrl: database.url,
+    environment: { CREBITO_IDEMPOTENCY_WAIT_MS_MAX: '50', CREBITO_QUEUE_LENGTH_MAX: '1' },
+  });
 });
 
 afterAll(async () => {
@@ -59,14 +77,28 @@ afterAll(async () => {
   await database?.close();
 });
 
-async function send(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Answer> {
-  const response = await fetch(`${instance.baseUrl}${path}`, { method, body, headers: { 'content-type': 'application/json', ...headers } });
+async function send(
+  method: string,
+  path: string,
+  body?: string,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
+  const response = await fetch(`${instance.baseUrl}${path}`, {
+    method,
+    body,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
   const answer = { method, path, status: response.status, body: await response.text(), headers: response.headers };
   answers.push(answer);
   return answer;
 }
 const post = (clientId: number | string, body: object | string, key?: string) =>
-  send('POST', `/clientes/${clientId}/transacoes`, typeof body === 'string' ? body : JSON.stringify(body), key === undefined ? {} : { 'idempotency-key': key });
+  send(
+    'POST',
+    `/clientes/${clientId}/transacoes`,
+    typeof body === 'string' ? body : JSON.stringify(body),
+    key === undefined ? {} : { 'idempotency-key': key },
+  );
 
 /** Checks answers against the document: each status documented for its path and method, each body valid by its schema. */
 function expectDocumented(checked: readonly Answer[]): void {
@@ -88,7 +120,9 @@ function expectDocumented(checked: readonly Answer[]): void {
 /** The documented path template an actual path falls under. */
 function templateOf(path: string): string {
   const bare = path.split('?')[0]!;
-  const template = Object.keys(paths).find((candidate) => new RegExp(`^${candidate.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(bare));
+  const template = Object.keys(paths).find((candidate) =>
+    new RegExp(`^${candidate.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(bare),
+  );
   if (template === undefined) throw new Error(`${bare} is not in the document`);
   return template;
 }
@@ -98,7 +132,9 @@ describe('the document', () => {
     // The official schema points at Schema Objects with $dynamicRef "#meta",
     // which Ajv resolves to the wrong place; without a dialect extending it,
     // "#meta" is exactly $defs/schema, so that is what it is replaced by.
-    const officialSchema = JSON.parse(JSON.stringify(openApiSchemas.v31).replaceAll('"$dynamicRef":"#meta"', '"$ref":"#/$defs/schema"'));
+    const officialSchema = JSON.parse(
+      JSON.stringify(openApiSchemas.v31).replaceAll('"$dynamicRef":"#meta"', '"$ref":"#/$defs/schema"'),
+    );
     // Its 2021-04-15 edition also holds a Server Object's url to an absolute
     // URI, while the specification says that url MAY be relative (ours is
     // "/"); later editions of the schema relaxed it the same way.
@@ -120,7 +156,13 @@ describe('the document', () => {
     const transacao = { valor: 1, tipo: 'c', descricao: 'ação 😀', realizada_em: '2024-01-17T02:34:41.217753Z' };
     const cases: [(value: never) => string, object][] = [
       [serializeTransactionResult, { limite: 100000, saldo: -9098 }],
-      [serializeStatement, { saldo: { total: -9098, data_extrato: '2024-01-17T02:34:41.217753Z', limite: 100000 }, ultimas_transacoes: [transacao] }],
+      [
+        serializeStatement,
+        {
+          saldo: { total: -9098, data_extrato: '2024-01-17T02:34:41.217753Z', limite: 100000 },
+          ultimas_transacoes: [transacao],
+        },
+      ],
       [serializeHistoryPage, { transacoes: [{ id: 7, ...transacao, saldo_apos: 1 }], next: 'AAAA' }],
       [serializeHistoryPage, { transacoes: [] }],
     ];
@@ -132,11 +174,20 @@ describe('real answers', () => {
   it('to a transfer, and the history rows it leaves, are each what the document says', async () => {
     const first = answers.length;
     const transfer = (from: number, body: object, key?: string) =>
-      send('POST', `/clientes/${from}/transferencias`, JSON.stringify(body), key === undefined ? {} : { 'idempotency-key': key });
+      send(
+        'POST',
+        `/clientes/${from}/transferencias`,
+        JSON.stringify(body),
+        key === undefined ? {} : { 'idempotency-key': key },
+      );
     await transfer(3, { para: 4, valor: 10, descricao: 'pix' }, 'openapi-pix');
     await transfer(3, { para: 4, valor: 10, descricao: 'pix' }, 'openapi-pix'); // replayed 200
-    const refused = [{ para: 3, valor: 1, descricao: 'x' }, { para: 6, valor: 1, descricao: 'x' },
-      { para: '4', valor: 1, descricao: 'x' }, { para: 4, valor: 2_000_000_000, descricao: 'x' }];
+    const refused = [
+      { para: 3, valor: 1, descricao: 'x' },
+      { para: 6, valor: 1, descricao: 'x' },
+      { para: '4', valor: 1, descricao: 'x' },
+      { para: 4, valor: 2_000_000_000, descricao: 'x' },
+    ];
     for (const body of refused) await transfer(3, body);
     await transfer(6, { para: 3, valor: 1, descricao: 'x' });
     await send('GET', '/clientes/3/transacoes');
@@ -155,7 +206,14 @@ describe('real answers', () => {
     await post(1, { valor: 101, tipo: 'c', descricao: 'ok' }, key); // key reused
     await post(1, { valor: 1_000_000, tipo: 'd', descricao: 'demais' }, 'openapi-2');
     await post(1, { valor: 1_000_000, tipo: 'd', descricao: 'demais' }, 'openapi-2'); // replayed 422
-    for (const body of ['{', '[]', '{"valor": 0, "tipo": "c", "descricao": "x"}', '{"valor": 1, "tipo": "x", "descricao": "x"}', '{"valor": 1, "tipo": "c", "descricao": ""}']) await post(1, body);
+    for (const body of [
+      '{',
+      '[]',
+      '{"valor": 0, "tipo": "c", "descricao": "x"}',
+      '{"valor": 1, "tipo": "x", "descricao": "x"}',
+      '{"valor": 1, "tipo": "c", "descricao": ""}',
+    ])
+      await post(1, body);
     await post(1, { valor: 1, tipo: 'c', descricao: 'x' }, 'com espaco');
     await post(6, { valor: 1, tipo: 'c', descricao: 'x' });
     await post(1, JSON.stringify({ valor: 1, tipo: 'c', descricao: 'x', padding: 'p'.repeat(5000) }));
@@ -163,11 +221,16 @@ describe('real answers', () => {
     await keyInUse();
     await overloaded();
     const produced = answers.slice(first);
-    expect(new Set(produced.filter((answer) => answer.method === 'POST').map((answer) => answer.status)))
-      .toEqual(new Set([200, 404, 409, 413, 422, 500, 503]));
+    expect(new Set(produced.filter((answer) => answer.method === 'POST').map((answer) => answer.status))).toEqual(
+      new Set([200, 404, 409, 413, 422, 500, 503]),
+    );
     expectDocumented(produced);
-    expect(produced.filter((answer) => answer.headers.get('idempotent-replayed') === 'true').map((answer) => answer.status).sort())
-      .toEqual([200, 422]);
+    expect(
+      produced
+        .filter((answer) => answer.headers.get('idempotent-replayed') === 'true')
+        .map((answer) => answer.status)
+        .sort(),
+    ).toEqual([200, 422]);
   });
 
   it('to the statement and the history, pages and refusals, are each what the document says', async () => {
@@ -177,17 +240,32 @@ describe('real answers', () => {
     await send('GET', '/clientes/6/extrato');
     const first = await send('GET', '/clientes/2/transacoes?limit=3&tipo=d&valor_min=1');
     await send('GET', `/clientes/2/transacoes?limit=3&tipo=d&valor_min=1&before=${JSON.parse(first.body).next}`);
-    for (const query of ['limit=0', 'before=x', 'tipo=z', 'desde=ontem', 'valor_min=0', 'valor_min=9&valor_max=1', 'pagina=2']) await send('GET', `/clientes/2/transacoes?${query}`);
+    for (const query of [
+      'limit=0',
+      'before=x',
+      'tipo=z',
+      'desde=ontem',
+      'valor_min=0',
+      'valor_min=9&valor_max=1',
+      'pagina=2',
+    ])
+      await send('GET', `/clientes/2/transacoes?${query}`);
     await send('GET', '/clientes/6/transacoes');
     const produced = answers.slice(start);
-    expect(new Set(produced.map((answer) => `${answer.path.split('?')[0]!.split('/')[3]} ${answer.status}`))).toEqual(new Set([
-      'extrato 200', 'extrato 404', 'transacoes 200', 'transacoes 422', 'transacoes 404',
-    ]));
+    expect(new Set(produced.map((answer) => `${answer.path.split('?')[0]!.split('/')[3]} ${answer.status}`))).toEqual(
+      new Set(['extrato 200', 'extrato 404', 'transacoes 200', 'transacoes 422', 'transacoes 404']),
+    );
     expectDocumented(produced);
   });
 
   it('a status the document does not list for its route fails the check', () => {
-    const undocumented = { method: 'GET', path: '/clientes/1/extrato', status: 418, body: '{}', headers: new Headers({ 'content-type': 'application/json' }) };
+    const undocumented = {
+      method: 'GET',
+      path: '/clientes/1/extrato',
+      status: 418,
+      body: '{}',
+      headers: new Headers({ 'content-type': 'application/json' }),
+    };
     expect(() => expectDocumented([undocumented])).toThrow(/status not documented/);
   });
 });
@@ -208,9 +286,16 @@ async function overloaded(): Promise<void> {
   const holder = await holdTransactionInserts(database.adminUrl);
   const listen = `127.0.0.1:${instance.port}`;
   const held = [post(4, { valor: 1, tipo: 'c', descricao: 'a' })];
-  await waitForOrThrow('one call in flight', async () => (await readHealth(listen)).inFlight === 1, { timeoutMs: 5000, intervalMs: 10 });
+  await waitForOrThrow('one call in flight', async () => (await readHealth(listen)).inFlight === 1, {
+    timeoutMs: 5000,
+    intervalMs: 10,
+  });
   held.push(post(4, { valor: 1, tipo: 'c', descricao: 'b' }));
-  await waitForOrThrow('one waiting', async () => operationHealth((await readAdminHealth(instance.admin)).ledger, 'transacoes').waiting === 1, { timeoutMs: 5000, intervalMs: 10 });
+  await waitForOrThrow(
+    'one waiting',
+    async () => operationHealth((await readAdminHealth(instance.admin)).ledger, 'transacoes').waiting === 1,
+    { timeoutMs: 5000, intervalMs: 10 },
+  );
   await post(4, { valor: 1, tipo: 'c', descricao: 'c' });
   await holder.release();
   await Promise.all(held);

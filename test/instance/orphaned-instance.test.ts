@@ -36,9 +36,13 @@ function parentThatDies(databaseUrl: string, port: number): string {
 describe('an instance whose parent is gone', () => {
   it('regression: it stopped but never exited, its logger retrying a broken stdout pipe forever', async () => {
     database = await createTestDatabase();
-    const parent = spawn(process.execPath, ['-e', parentThatDies(database.url, await freePort())], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const parent = spawn(process.execPath, ['-e', parentThatDies(database.url, await freePort())], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let printed = '';
-    parent.stdout.on('data', (chunk: Buffer) => { printed += chunk.toString(); });
+    parent.stdout.on('data', (chunk: Buffer) => {
+      printed += chunk.toString();
+    });
     await new Promise((resolve) => parent.once('exit', resolve));
     orphan = Number(printed);
     expect(Number.isInteger(orphan) && orphan > 0, `the parent printed ${JSON.stringify(printed)}`).toBe(true);

@@ -12,7 +12,10 @@ let instances: RunningInstance[] = [];
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  instances = await startInstances([{ databaseUrl: database.url, name: 'race-1' }, { databaseUrl: database.url, name: 'race-2' }]);
+  instances = await startInstances([
+    { databaseUrl: database.url, name: 'race-1' },
+    { databaseUrl: database.url, name: 'race-2' },
+  ]);
 });
 
 afterAll(async () => {

@@ -23,9 +23,9 @@ afterAll(async () => {
 });
 
 describe('the admin /health, for one release', () => {
-  it('shows the statement\'s numbers under both labels, and the expiry\'s under both names', async () => {
+  it("shows the statement's numbers under both labels, and the expiry's under both names", async () => {
     expect((await getStatement(instance.baseUrl, 1)).status).toBe(200);
-    const { ledger } = await readAdminHealth(instance.admin) as unknown as { ledger: Record<string, unknown> };
+    const { ledger } = (await readAdminHealth(instance.admin)) as unknown as { ledger: Record<string, unknown> };
     expect(ledger.extrato).toMatchObject({ inFlight: 0, waiting: 0 });
     expect(ledger.extratos).toEqual(ledger.extrato);
     expect(ledger.idempotencyKeysExpired).toEqual(expect.any(Number));

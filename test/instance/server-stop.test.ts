@@ -20,11 +20,32 @@ afterEach(async () => {
 });
 
 async function startServer() {
-  const metrics = createMetrics({ enabled: false, health: () => { throw new Error('not scraped here'); } });
+  const metrics = createMetrics({
+    enabled: false,
+    health: () => {
+      throw new Error('not scraped here');
+    },
+  });
   ledger = createLedger({
-    databaseUrl: 'postgresql://nobody@127.0.0.1:1/none', applicationName: 'unit', log: createLog({ program: 'instance', name: 'unit', level: 'silent' }), metrics,
-    poolClientsMax: 4, queueLengthMax: 8, queueWaitMsMax: 100, requestTimeoutMs: 200, breakerFailuresMax: 3, connectTimeoutMs: 100, queryTimeoutMs: 100,
-    batchSizeMax: 4, writesInFlightMax: 1, readsInFlightMax: 1, idempotencyRetentionS: 86_400, idempotencyWaitMsMax: 50, historyDbMsPerSecond: 100, allowSuperuser: 'off', apiKeysStaleMs: 1000,
+    databaseUrl: 'postgresql://nobody@127.0.0.1:1/none',
+    applicationName: 'unit',
+    log: createLog({ program: 'instance', name: 'unit', level: 'silent' }),
+    metrics,
+    poolClientsMax: 4,
+    queueLengthMax: 8,
+    queueWaitMsMax: 100,
+    requestTimeoutMs: 200,
+    breakerFailuresMax: 3,
+    connectTimeoutMs: 100,
+    queryTimeoutMs: 100,
+    batchSizeMax: 4,
+    writesInFlightMax: 1,
+    readsInFlightMax: 1,
+    idempotencyRetentionS: 86_400,
+    idempotencyWaitMsMax: 50,
+    historyDbMsPerSecond: 100,
+    allowSuperuser: 'off',
+    apiKeysStaleMs: 1000,
     operations: API_OPERATIONS,
   });
   const server = createServer({ ledger, instanceName: 'unit', metrics, onAnswered: () => undefined });
@@ -37,7 +58,9 @@ async function startServer() {
 async function idleKeepAlive(port: number): Promise<{ closed: () => boolean }> {
   const socket = net.connect(port, '127.0.0.1');
   let closed = false;
-  socket.on('close', () => { closed = true; });
+  socket.on('close', () => {
+    closed = true;
+  });
   socket.on('error', () => undefined);
   await new Promise<void>((resolve) => {
     socket.once('data', () => resolve());
@@ -55,7 +78,10 @@ describe('stopping the server', () => {
     expect(drained).toBe(true);
     // Once stop() resolves the caller closes the pool; by then no
     // connection may be left that could still bring a request.
-    const allClosed = await waitFor(() => connections.every((connection) => connection.closed()), { timeoutMs: 5000, intervalMs: 10 });
+    const allClosed = await waitFor(() => connections.every((connection) => connection.closed()), {
+      timeoutMs: 5000,
+      intervalMs: 10,
+    });
     expect(allClosed).toBeDefined();
   });
 

@@ -34,13 +34,22 @@ describe('a batch with a row the database refuses', () => {
     // database, and the next three queue up behind it to share one call.
     const blocker = await holdTransactionInserts(database.adminUrl);
     const first = postTransaction(instance.baseUrl, 1, { valor: 1, tipo: 'c', descricao: 'primeira' });
-    await waitForOrThrow('the first call in flight', async () => (await readHealth(listen)).inFlight === 1, { timeoutMs: 5000, intervalMs: 10 });
+    await waitForOrThrow('the first call in flight', async () => (await readHealth(listen)).inFlight === 1, {
+      timeoutMs: 5000,
+      intervalMs: 10,
+    });
     const batch = [
       postTransaction(instance.baseUrl, 2, { valor: 10, tipo: 'c', descricao: 'inocente1' }),
       postTransaction(instance.baseUrl, 2, { valor: 20, tipo: 'c', descricao: 'veneno' }),
       postTransaction(instance.baseUrl, 3, { valor: 30, tipo: 'c', descricao: 'inocente2' }),
     ];
-    await waitForOrThrow('three requests waiting to share a call', async () => ((await readHealth(instance.admin)) as unknown as { ledger: { transacoes: { waiting: number } } }).ledger.transacoes.waiting === 3, { timeoutMs: 5000, intervalMs: 10 });
+    await waitForOrThrow(
+      'three requests waiting to share a call',
+      async () =>
+        ((await readHealth(instance.admin)) as unknown as { ledger: { transacoes: { waiting: number } } }).ledger
+          .transacoes.waiting === 3,
+      { timeoutMs: 5000, intervalMs: 10 },
+    );
     await blocker.release();
 
     expect((await first).status).toBe(200);

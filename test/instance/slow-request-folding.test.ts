@@ -17,7 +17,11 @@ let instance: RunningInstance;
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  instance = await startInstance({ databaseUrl: database.url, name: 'slow-folded', environment: { CREBITO_SLOW_REQUEST_MS: '20' } });
+  instance = await startInstance({
+    databaseUrl: database.url,
+    name: 'slow-folded',
+    environment: { CREBITO_SLOW_REQUEST_MS: '20' },
+  });
 });
 
 afterAll(async () => {
@@ -28,13 +32,20 @@ afterAll(async () => {
 describe('regression: about 1,000 slow request warnings in two minutes of load', () => {
   it(`${REQUESTS} slow requests on one route log one line`, async () => {
     const held = await holdTransactionInserts(database.adminUrl);
-    const answers = Array.from({ length: REQUESTS }, (_, index) => fetch(`${instance.baseUrl}/clientes/${1 + (index % 5)}/transacoes`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ valor: 1, tipo: 'c', descricao: 'lenta' }),
-    }));
+    const answers = Array.from({ length: REQUESTS }, (_, index) =>
+      fetch(`${instance.baseUrl}/clientes/${1 + (index % 5)}/transacoes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ valor: 1, tipo: 'c', descricao: 'lenta' }),
+      }),
+    );
     await new Promise((resolve) => setTimeout(resolve, HOLD_MS));
     await held.release();
     expect((await Promise.all(answers)).map((response) => response.status)).toEqual(Array(REQUESTS).fill(200));
-    const lines = instance.output().split('\n').filter((line) => line.includes('"msg":"slow request"'));
+    const lines = instance
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"msg":"slow request"'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('"route":"transacoes"');
   });

@@ -28,8 +28,12 @@ afterAll(async () => {
   await database?.close();
 });
 
-const slowLines = () => instance.output().split('\n').filter((line) => line.includes('"slow request"'))
-  .map((line) => JSON.parse(line) as { route: string; status: number; durationMs: number });
+const slowLines = () =>
+  instance
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('"slow request"'))
+    .map((line) => JSON.parse(line) as { route: string; status: number; durationMs: number });
 
 describe('CREBITO_SLOW_REQUEST_MS', () => {
   it('logs a request held longer than the bound, with its route, status and duration', async () => {
@@ -38,8 +42,11 @@ describe('CREBITO_SLOW_REQUEST_MS', () => {
     try {
       const answer = postTransaction(instance.baseUrl, 1, { valor: 1, tipo: 'c', descricao: 'lenta' });
       const waiting = 'SELECT 1 FROM pg_stat_activity WHERE wait_event = $1 AND datname = current_database()';
-      await waitForOrThrow('the transaction waiting on the table lock',
-        async () => (await database.query(waiting, [TABLE_LOCK_WAIT_EVENT])).length > 0, WAIT);
+      await waitForOrThrow(
+        'the transaction waiting on the table lock',
+        async () => (await database.query(waiting, [TABLE_LOCK_WAIT_EVENT])).length > 0,
+        WAIT,
+      );
       await new Promise((resolve) => setTimeout(resolve, HELD_MS));
       await hold.release();
       expect((await answer).status).toBe(200);

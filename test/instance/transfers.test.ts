@@ -31,7 +31,11 @@ afterAll(async () => {
   await database?.close();
 });
 
-interface Answer { status: number; body: any; replayed: boolean }
+interface Answer {
+  status: number;
+  body: any;
+  replayed: boolean;
+}
 
 async function transfer(from: number, body: object, key?: string): Promise<Answer> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -45,7 +49,9 @@ async function transfer(from: number, body: object, key?: string): Promise<Answe
 /** A keyed POST transacoes. */
 function keyedTransaction(clientId: number, body: object, key: string): Promise<Response> {
   return fetch(`${instance.baseUrl}/clientes/${clientId}/transacoes`, {
-    method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body),
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'idempotency-key': key },
+    body: JSON.stringify(body),
   });
 }
 
@@ -74,7 +80,8 @@ describe('a transfer at the edges', () => {
       await holder.query('BEGIN');
       await holder.query('SELECT 1 FROM clientes WHERE id = 4 FOR UPDATE');
       const pending = transfer(3, { para: 4, valor: 10, descricao: 'presa' });
-      const retried = async () => operationHealth((await readAdminHealth(instance.admin)).ledger, 'transacoes').retried > 0;
+      const retried = async () =>
+        operationHealth((await readAdminHealth(instance.admin)).ledger, 'transacoes').retried > 0;
       await waitForOrThrow('the transfer sent again', retried, { timeoutMs: 5000, intervalMs: 10 });
       await holder.query('COMMIT');
       const answer = await pending;

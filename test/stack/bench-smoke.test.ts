@@ -13,15 +13,33 @@ import type { LatencyLimit } from '../../tools/bench/latency/public-latency.js';
 import { freePort } from '../../tools/harness/stack.js';
 
 const SATURATION = ['http-floor', 'db-transacao', 'db-extrato', 'transacoes', 'extrato', 'mix'];
-const FIXED_RATES = ['mix@public', 'http-floor@public', 'mix@public-warm', 'db-alone@public', ...['25%', '50%', '75%'].flatMap((rate) => [`http-floor@${rate}`, `mix@${rate}`])];
+const FIXED_RATES = [
+  'mix@public',
+  'http-floor@public',
+  'mix@public-warm',
+  'db-alone@public',
+  ...['25%', '50%', '75%'].flatMap((rate) => [`http-floor@${rate}`, `mix@${rate}`]),
+];
 
 describe('npm run bench -- --smoke', () => {
   it('runs every scenario against a stack of its own, and under the compose limits, with zero errors and zero inconsistencies', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-bench-'));
-    const result = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'tools', 'bench', 'main.js'), '--start', '--smoke', '--port', String(await freePort()), '--out', out], {
-      encoding: 'utf8',
-      timeout: 180_000,
-    });
+    const result = spawnSync(
+      process.execPath,
+      [
+        path.join(PROJECT_ROOT, 'dist', 'tools', 'bench', 'main.js'),
+        '--start',
+        '--smoke',
+        '--port',
+        String(await freePort()),
+        '--out',
+        out,
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 180_000,
+      },
+    );
     expect(result.status, result.stdout + result.stderr).toBe(0);
     const report = JSON.parse(fs.readFileSync(path.join(out, 'smoke.json'), 'utf8')) as BenchReport;
     expect(report.scenarios.map((scenario) => scenario.name)).toEqual([...SATURATION, ...FIXED_RATES]);
@@ -29,7 +47,11 @@ describe('npm run bench -- --smoke', () => {
       expect(scenario.requests, scenario.name).toBeGreaterThan(0);
       expect(scenario.errors + scenario.unexpectedStatuses, scenario.name).toBe(0);
     }
-    expect(report.scenarios.filter((scenario) => scenario.model.kind === 'open').every((scenario) => scenario.sendLagMs !== undefined)).toBe(true);
+    expect(
+      report.scenarios
+        .filter((scenario) => scenario.model.kind === 'open')
+        .every((scenario) => scenario.sendLagMs !== undefined),
+    ).toBe(true);
     expect(report.startup.upSeconds).toBeGreaterThan(0);
     expect(report.startup.instanceRestartSeconds).toBeGreaterThan(0);
     expect(report.calibration.requestsPerSecond).toBeGreaterThan(0);
@@ -48,10 +70,14 @@ describe('npm run bench -- --smoke', () => {
 /** The public rate against its limit: both references ran by their second generators, and the breakdown read every hop. */
 function expectLatencyLimit(latency: LatencyLimit): void {
   expect(latency.limit.p50).toBeCloseTo(latency.floor.p50 + latency.database.p50, 6);
-  expect(latency.references.map((reference) => reference.name)).toEqual(['db-alone@public, by pgbench', 'http-floor@public, by wrk (paced)']);
+  expect(latency.references.map((reference) => reference.name)).toEqual([
+    'db-alone@public, by pgbench',
+    'http-floor@public, by wrk (paced)',
+  ]);
   for (const reference of latency.references) expect(reference.latencyMs.p50, reference.name).toBeGreaterThan(0);
   const hops = latency.breakdown?.hops.map((hop) => hop.hop).join('\n') ?? '';
-  for (const hop of [/nginx itself/, /instance: first byte/, /PostgreSQL: execute registrar_transacao/]) expect(hops).toMatch(hop);
+  for (const hop of [/nginx itself/, /instance: first byte/, /PostgreSQL: execute registrar_transacao/])
+    expect(hops).toMatch(hop);
 }
 
 /** Where cgroups can be made, the limited run ran with every part of the stack inside its limits' groups; elsewhere it says why not. */

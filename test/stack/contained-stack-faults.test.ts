@@ -31,7 +31,11 @@ let stack: RunningStack;
 let database: TestDatabase;
 
 beforeAll(async () => {
-  stack = await startStack({ port: await freePort(), dataDirectory: makeDataDirectory(), environment: { CREBITO_LIVENESS_TIMEOUT_MS: String(LIVENESS_TIMEOUT_MS) } });
+  stack = await startStack({
+    port: await freePort(),
+    dataDirectory: makeDataDirectory(),
+    environment: { CREBITO_LIVENESS_TIMEOUT_MS: String(LIVENESS_TIMEOUT_MS) },
+  });
   database = openDatabase(stack.state().databaseUrl);
 });
 
@@ -40,15 +44,32 @@ afterAll(async () => {
   await stack?.dispose();
 });
 
-interface Answer { status: number; instance: string | null; body: any }
+interface Answer {
+  status: number;
+  instance: string | null;
+  body: any;
+}
 
-async function send(kind: 'get' | 'keyed' | 'unkeyed', descricao: string, options: { clientId: number } = { clientId: 2 }): Promise<Answer> {
-  const init: RequestInit = kind === 'get' ? {} : {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(kind === 'keyed' ? { 'idempotency-key': descricao } : {}) },
-    body: JSON.stringify({ valor: 1, tipo: 'c', descricao }),
-  };
-  const response = await fetch(`${stack.baseUrl}/clientes/${options.clientId}/${kind === 'get' ? 'extrato' : 'transacoes'}`, init);
+async function send(
+  kind: 'get' | 'keyed' | 'unkeyed',
+  descricao: string,
+  options: { clientId: number } = { clientId: 2 },
+): Promise<Answer> {
+  const init: RequestInit =
+    kind === 'get'
+      ? {}
+      : {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(kind === 'keyed' ? { 'idempotency-key': descricao } : {}),
+          },
+          body: JSON.stringify({ valor: 1, tipo: 'c', descricao }),
+        };
+  const response = await fetch(
+    `${stack.baseUrl}/clientes/${options.clientId}/${kind === 'get' ? 'extrato' : 'transacoes'}`,
+    init,
+  );
   const text = await response.text();
   return { status: response.status, instance: response.headers.get('x-crebito-instance'), body: JSON.parse(text) };
 }
@@ -92,21 +113,39 @@ describe('regression: a frozen instance was not routed around', () => {
       const later: Answer[] = [];
       for (let index = 0; index < 10; index++) later.push(await send('get', ''));
       for (const [index, answer] of answers.entries()) {
-        if (kinds[index] !== 'unkeyed') expect({ kind: kinds[index], status: answer.status, instance: answer.instance }).toEqual({ kind: kinds[index], status: 200, instance: healthy!.name });
+        if (kinds[index] !== 'unkeyed')
+          expect({ kind: kinds[index], status: answer.status, instance: answer.instance }).toEqual({
+            kind: kinds[index],
+            status: 200,
+            instance: healthy!.name,
+          });
       }
       const unkeyed = answers.filter((_, index) => kinds[index] === 'unkeyed');
       const unanswered = unkeyed.filter((answer) => answer.status !== 200);
       expect(unanswered.length).toBeGreaterThan(0);
-      for (const answer of unanswered) expect([answer.status, answer.body.erro, answer.body.pode_ter_sido_aplicada]).toEqual([504, 'instancia_sem_resposta', true]);
+      for (const answer of unanswered)
+        expect([answer.status, answer.body.erro, answer.body.pode_ter_sido_aplicada]).toEqual([
+          504,
+          'instancia_sem_resposta',
+          true,
+        ]);
       expect(later.map((answer) => answer.instance)).toEqual(later.map(() => healthy!.name));
     } finally {
       resume(frozen!.pid!);
     }
     // Once it runs again, each keyed POST was applied exactly once, whichever instance did it.
-    await waitFor(() => stack.state().instances.every((instance) => instance.pid !== undefined), { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 100 });
+    await waitFor(() => stack.state().instances.every((instance) => instance.pid !== undefined), {
+      timeoutMs: RECOVERY_TIMEOUT_MS,
+      intervalMs: 100,
+    });
     await waitUntilIdle(stack.state().instances.map((instance) => instance.listen));
-    const rows = await database.query<{ descricao: string; count: string }>(`SELECT descricao, count(*) FROM transacoes WHERE descricao LIKE $1 GROUP BY descricao`, [`${run}%`]);
-    const keyed = Array.from({ length: 18 }, (_, index) => index).filter((index) => index % 3 === 1).map((index) => `${run}${index}`);
+    const rows = await database.query<{ descricao: string; count: string }>(
+      `SELECT descricao, count(*) FROM transacoes WHERE descricao LIKE $1 GROUP BY descricao`,
+      [`${run}%`],
+    );
+    const keyed = Array.from({ length: 18 }, (_, index) => index)
+      .filter((index) => index % 3 === 1)
+      .map((index) => `${run}${index}`);
     for (const descricao of keyed) expect(rows.find((row) => row.descricao === descricao)?.count, descricao).toBe('1');
   });
 
@@ -122,10 +161,17 @@ describe('regression: a frozen instance was not routed around', () => {
     const answers: Answer[] = [];
     let nginxSaid = '';
     try {
-      const out = await waitFor(() => stack.state().instances[0]!.inRotation === false, { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 20 });
-      expect(out, `the launcher never took ${frozen!.name} out of rotation:\n${stack.output().slice(-2000)}`).toBeDefined();
+      const out = await waitFor(() => stack.state().instances[0]!.inRotation === false, {
+        timeoutMs: RECOVERY_TIMEOUT_MS,
+        intervalMs: 20,
+      });
+      expect(
+        out,
+        `the launcher never took ${frozen!.name} out of rotation:\n${stack.output().slice(-2000)}`,
+      ).toBeDefined();
       const outputBefore = stack.output().length;
-      for (let index = 0; index < ROUTED_AROUND_REQUESTS; index++) answers.push(await send(index % 2 === 0 ? 'get' : 'keyed', `${run}${index}`));
+      for (let index = 0; index < ROUTED_AROUND_REQUESTS; index++)
+        answers.push(await send(index % 2 === 0 ? 'get' : 'keyed', `${run}${index}`));
       nginxSaid = stack.output().slice(outputBefore);
     } finally {
       resume(frozen!.pid!);
@@ -133,7 +179,10 @@ describe('regression: a frozen instance was not routed around', () => {
     expect(answers.map((answer) => [answer.status, answer.instance])).toEqual(answers.map(() => [200, healthy!.name]));
     expect(nginxSaid).not.toContain('upstream timed out');
     expect(stack.output()).toContain(`${frozen!.name} did not answer /health within`);
-    const back = await waitFor(async () => stack.state().instances[0]!.inRotation && (await send('get', '')).instance === frozen!.name, { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 100 });
+    const back = await waitFor(
+      async () => stack.state().instances[0]!.inRotation && (await send('get', '')).instance === frozen!.name,
+      { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 100 },
+    );
     expect(back, `${frozen!.name} never came back into rotation:\n${stack.output().slice(-2000)}`).toBeDefined();
   });
 
@@ -141,16 +190,22 @@ describe('regression: a frozen instance was not routed around', () => {
     const before = stack.state().instances[0]!;
     process.kill(before.pid!, 'SIGSTOP');
     try {
-      const restarted = await waitFor(() => {
-        const now = stack.state().instances[0]!;
-        return now.pid !== undefined && now.pid !== before.pid;
-      }, { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 100 });
+      const restarted = await waitFor(
+        () => {
+          const now = stack.state().instances[0]!;
+          return now.pid !== undefined && now.pid !== before.pid;
+        },
+        { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 100 },
+      );
       expect(restarted, `the launcher never restarted ${before.name}:\n${stack.output().slice(-2000)}`).toBeDefined();
       expect(stack.output()).toContain(`${before.name} (pid ${before.pid}) has not answered /health`);
     } finally {
       resume(before.pid!);
     }
-    const rejoined = await waitFor(async () => (await send('get', '')).instance === before.name, { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 200 });
+    const rejoined = await waitFor(async () => (await send('get', '')).instance === before.name, {
+      timeoutMs: RECOVERY_TIMEOUT_MS,
+      intervalMs: 200,
+    });
     expect(rejoined, `${before.name} never answered through nginx again`).toBeDefined();
   });
 });
@@ -161,11 +216,19 @@ describe('regression: killing nginx took the service down for good', () => {
     const workers = processGroupMembers(master).filter((pid) => pid !== master);
     expect(workers.length).toBeGreaterThan(0);
     process.kill(master, 'SIGKILL');
-    const back = await waitFor(async () => {
-      const now = stack.state().nginx?.pid;
-      if (now === undefined || now === master) return false;
-      return (await fetch(`${stack.baseUrl}/clientes/1/extrato`).then((response) => response.status, () => 0)) === 200;
-    }, { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 50 });
+    const back = await waitFor(
+      async () => {
+        const now = stack.state().nginx?.pid;
+        if (now === undefined || now === master) return false;
+        return (
+          (await fetch(`${stack.baseUrl}/clientes/1/extrato`).then(
+            (response) => response.status,
+            () => 0,
+          )) === 200
+        );
+      },
+      { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 50 },
+    );
     expect(back, `nginx never served again:\n${stack.output().slice(-2000)}`).toBeDefined();
     for (const worker of workers) expect(isProcessAlive(worker), `orphaned worker ${worker}`).toBe(false);
     expect(stack.child.exitCode).toBeNull();
@@ -195,14 +258,38 @@ describe('regression: killing nginx took the service down for good', () => {
 });
 
 describe('regression: local users reached the instances past nginx', () => {
-  it.skipIf(process.getuid?.() !== 0)('an unprivileged user cannot connect to an instance\'s socket; nginx still can', () => {
-    const socket = stack.state().instances[1]!.listen.slice('unix:'.length);
-    expect(fs.statSync(socket).mode & 0o777).toBe(0o600);
-    expect(fs.statSync(path.dirname(socket)).mode & 0o777).toBe(0o711);
-    const curl = spawnSync('runuser', ['-u', 'nobody', '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', socket, 'http://instance/clientes/1/extrato'], { encoding: 'utf8' });
-    // curl's 7: could not connect (the kernel refused: permission denied).
-    expect([curl.status, curl.stdout]).toEqual([7, '000']);
-    const asRoot = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', socket, 'http://instance/clientes/1/extrato'], { encoding: 'utf8' });
-    expect(asRoot.stdout).toBe('200');
-  });
+  it.skipIf(process.getuid?.() !== 0)(
+    "an unprivileged user cannot connect to an instance's socket; nginx still can",
+    () => {
+      const socket = stack.state().instances[1]!.listen.slice('unix:'.length);
+      expect(fs.statSync(socket).mode & 0o777).toBe(0o600);
+      expect(fs.statSync(path.dirname(socket)).mode & 0o777).toBe(0o711);
+      const curl = spawnSync(
+        'runuser',
+        [
+          '-u',
+          'nobody',
+          '--',
+          'curl',
+          '-s',
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '--unix-socket',
+          socket,
+          'http://instance/clientes/1/extrato',
+        ],
+        { encoding: 'utf8' },
+      );
+      // curl's 7: could not connect (the kernel refused: permission denied).
+      expect([curl.status, curl.stdout]).toEqual([7, '000']);
+      const asRoot = spawnSync(
+        'curl',
+        ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--unix-socket', socket, 'http://instance/clientes/1/extrato'],
+        { encoding: 'utf8' },
+      );
+      expect(asRoot.stdout).toBe('200');
+    },
+  );
 });

@@ -32,7 +32,10 @@ describe('regression: restarts never gave up', () => {
     fs.mkdirSync(target.path);
     process.kill(victim.pid!, 'SIGKILL');
 
-    const waitedMs = await waitFor(() => stack!.child.exitCode !== null, { timeoutMs: GIVE_UP_TIMEOUT_MS, intervalMs: 100 });
+    const waitedMs = await waitFor(() => stack!.child.exitCode !== null, {
+      timeoutMs: GIVE_UP_TIMEOUT_MS,
+      intervalMs: 100,
+    });
     expect(waitedMs, `the launcher was still restarting ${victim.name}:\n${stack.output()}`).toBeDefined();
     expect(stack.child.exitCode).toBe(1);
     expect(stack.output()).toMatch(new RegExp(`${victim.name} crashed \\d+ times in a row.*giving up`));

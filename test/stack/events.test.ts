@@ -45,8 +45,11 @@ async function load(count: number, during?: () => Promise<void>): Promise<number
   const worker = async () => {
     while (next < count) {
       const index = next++;
-      const response = await postTransaction(stack.baseUrl, CLIENTS[index % CLIENTS.length]!, { valor: 1 + (index % 50), tipo: index % 3 === 0 ? 'd' : 'c', descricao: `ev${index}` })
-        .catch(() => undefined);
+      const response = await postTransaction(stack.baseUrl, CLIENTS[index % CLIENTS.length]!, {
+        valor: 1 + (index % 50),
+        tipo: index % 3 === 0 ? 'd' : 'c',
+        descricao: `ev${index}`,
+      }).catch(() => undefined);
       if (response?.status === 200) answered++;
     }
   };
@@ -54,20 +57,33 @@ async function load(count: number, during?: () => Promise<void>): Promise<number
   return answered;
 }
 
-async function publisherHealth(): Promise<{ state: string; behind: { messages: number | null; bytes: number; seconds: number | null } }> {
+async function publisherHealth(): Promise<{
+  state: string;
+  behind: { messages: number | null; bytes: number; seconds: number | null };
+}> {
   const response = await fetch(`http://${events().publisher.admin}/health`);
-  return response.json() as Promise<{ state: string; behind: { messages: number | null; bytes: number; seconds: number | null } }>;
+  return response.json() as Promise<{
+    state: string;
+    behind: { messages: number | null; bytes: number; seconds: number | null };
+  }>;
 }
 
 /** Waits until the consumer holds every ledger row, then judges. */
 async function streamVerdict(): Promise<StreamVerdict> {
   const ledger = await readLedgerRows(stack.state().databaseUrl, lastIdBefore);
-  await waitFor(() => judgeStream(recorder.deliveries, ledger, []).missing.length === 0, { timeoutMs: CATCH_UP_TIMEOUT_MS, intervalMs: 200 });
+  await waitFor(() => judgeStream(recorder.deliveries, ledger, []).missing.length === 0, {
+    timeoutMs: CATCH_UP_TIMEOUT_MS,
+    intervalMs: 200,
+  });
   return judgeStream(recorder.deliveries, ledger, []);
 }
 
 function expectHolds(verdict: StreamVerdict): void {
-  expect({ missing: verdict.missing, invented: verdict.invented, outOfOrder: verdict.outOfOrderClients }).toEqual({ missing: [], invented: [], outOfOrder: [] });
+  expect({ missing: verdict.missing, invented: verdict.invented, outOfOrder: verdict.outOfOrderClients }).toEqual({
+    missing: [],
+    invented: [],
+    outOfOrder: [],
+  });
   expect(verdict.ledgerRows).toBeGreaterThan(0);
 }
 
@@ -76,10 +92,11 @@ const signal = (pid: number | undefined, name: NodeJS.Signals) => {
   process.kill(pid!, name);
 };
 
-const portFree = (port: number) => new Promise<boolean>((resolve) => {
-  const server = net.createServer().once('error', () => resolve(false));
-  server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-});
+const portFree = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const server = net.createServer().once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 
 /** The broker's port and the two after it (its Erlang ports), free, below 30000 (events/config.ts). */
 async function freeBrokerPort(): Promise<number> {
@@ -95,7 +112,12 @@ beforeAll(async () => {
   stack = await startStack({
     port: await stackPort(),
     dataDirectory: makeDataDirectory(),
-    environment: { CREBITO_EVENTS: 'on', CREBITO_EVENTS_BROKER_PORT: String(brokerPort), CREBITO_EVENTS_ADMIN_PORT: '0', CREBITO_EVENTS_WAL_KEEP_MB: '64' },
+    environment: {
+      CREBITO_EVENTS: 'on',
+      CREBITO_EVENTS_BROKER_PORT: String(brokerPort),
+      CREBITO_EVENTS_ADMIN_PORT: '0',
+      CREBITO_EVENTS_WAL_KEEP_MB: '64',
+    },
   });
   lastIdBefore = Number((await sql<{ last: string | null }>('SELECT max(id) AS last FROM transacoes'))[0]!.last ?? 0);
   recorder = new StreamRecorder(`amqp://127.0.0.1:${brokerPort}`, 'test.events');
@@ -108,7 +130,7 @@ afterAll(async () => {
 });
 
 describe('the change stream', () => {
-  it('carries every committed transaction once after dedupe, with the ledger\'s content, in each client\'s history order', async () => {
+  it("carries every committed transaction once after dedupe, with the ledger's content, in each client's history order", async () => {
     expect(await load(200)).toBe(200);
     const verdict = await streamVerdict();
     expectHolds(verdict);
@@ -117,21 +139,38 @@ describe('the change stream', () => {
     expect(events().broker.url).not.toContain('guest');
   });
 
-  it('npm run events -- tail --client N prints that client\'s stream, one JSON line per transaction', async () => {
-    const tail = spawn(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'tools', 'events', 'main.js'), 'tail', '--client', '4', '--count', '2'], {
-      env: { ...process.env, CREBITO_DATA_DIR: stack.dataDirectory }, stdio: ['ignore', 'pipe', 'inherit'],
-    });
+  it("npm run events -- tail --client N prints that client's stream, one JSON line per transaction", async () => {
+    const tail = spawn(
+      process.execPath,
+      [path.join(PROJECT_ROOT, 'dist', 'tools', 'events', 'main.js'), 'tail', '--client', '4', '--count', '2'],
+      {
+        env: { ...process.env, CREBITO_DATA_DIR: stack.dataDirectory },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let output = '';
-    tail.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    tail.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
     const exited = new Promise((resolve) => tail.once('exit', resolve));
     // Its queue exists once it consumes; until then a message would not reach it.
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    for (const [client, descricao] of [[3, 'other'], [4, 'first'], [4, 'second']] as const) {
+    for (const [client, descricao] of [
+      [3, 'other'],
+      [4, 'first'],
+      [4, 'second'],
+    ] as const) {
       expect((await postTransaction(stack.baseUrl, client, { valor: 5, tipo: 'c', descricao })).status).toBe(200);
     }
     expect(await exited).toBe(0);
-    const lines = output.trim().split('\n').map((line) => JSON.parse(line) as { cliente_id: number; descricao: string });
-    expect(lines.map((line) => [line.cliente_id, line.descricao])).toEqual([[4, 'first'], [4, 'second']]);
+    const lines = output
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { cliente_id: number; descricao: string });
+    expect(lines.map((line) => [line.cliente_id, line.descricao])).toEqual([
+      [4, 'first'],
+      [4, 'second'],
+    ]);
   });
 
   it('resumes from the slot after the publisher is killed mid-stream (SIGKILL)', async () => {
@@ -140,7 +179,12 @@ describe('the change stream', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       signal(killed, 'SIGKILL');
     });
-    expect(await waitFor(() => typeof events().publisher.pid === 'number' && events().publisher.pid !== killed, { timeoutMs: 30_000, intervalMs: 100 })).toBeDefined();
+    expect(
+      await waitFor(() => typeof events().publisher.pid === 'number' && events().publisher.pid !== killed, {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      }),
+    ).toBeDefined();
     expectHolds(await streamVerdict());
   });
 
@@ -150,7 +194,12 @@ describe('the change stream', () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       signal(killed, 'SIGKILL');
     });
-    expect(await waitFor(() => typeof events().broker.pid === 'number' && events().broker.pid !== killed, { timeoutMs: 60_000, intervalMs: 200 })).toBeDefined();
+    expect(
+      await waitFor(() => typeof events().broker.pid === 'number' && events().broker.pid !== killed, {
+        timeoutMs: 60_000,
+        intervalMs: 200,
+      }),
+    ).toBeDefined();
     expectHolds(await streamVerdict());
   });
 
@@ -159,9 +208,19 @@ describe('the change stream', () => {
     signal(frozen, 'SIGSTOP');
     try {
       // The publisher notices within two AMQP heartbeats.
-      expect(await waitFor(async () => (await publisherHealth()).state === 'not-streaming', { timeoutMs: 40_000, intervalMs: 250 })).toBeDefined();
+      expect(
+        await waitFor(async () => (await publisherHealth()).state === 'not-streaming', {
+          timeoutMs: 40_000,
+          intervalMs: 250,
+        }),
+      ).toBeDefined();
       expect(await load(50)).toBe(50);
-      expect(await waitFor(async () => ((await publisherHealth()).behind.messages ?? 0) >= 50, { timeoutMs: 10_000, intervalMs: 250 })).toBeDefined();
+      expect(
+        await waitFor(async () => ((await publisherHealth()).behind.messages ?? 0) >= 50, {
+          timeoutMs: 10_000,
+          intervalMs: 250,
+        }),
+      ).toBeDefined();
       const { behind } = await publisherHealth();
       expect(behind.bytes).toBeGreaterThan(0);
       expect(behind.seconds).toBeGreaterThan(0);
@@ -169,7 +228,12 @@ describe('the change stream', () => {
       signal(frozen, 'SIGCONT');
     }
     expectHolds(await streamVerdict());
-    expect(await waitFor(async () => (await publisherHealth()).state === 'streaming', { timeoutMs: 30_000, intervalMs: 250 })).toBeDefined();
+    expect(
+      await waitFor(async () => (await publisherHealth()).state === 'streaming', {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+      }),
+    ).toBeDefined();
   });
 
   it('resumes after a PostgreSQL crash (immediate shutdown, recovery from the WAL)', async () => {
@@ -179,7 +243,9 @@ describe('the change stream', () => {
       signal(crashed, 'SIGQUIT');
     });
     await waitFor(() => stack.state().postgres?.pid !== crashed, { timeoutMs: 30_000, intervalMs: 100 });
-    const answers = async () => (await postTransaction(stack.baseUrl, 1, { valor: 1, tipo: 'c', descricao: 'back' }).catch(() => undefined))?.status === 200;
+    const answers = async () =>
+      (await postTransaction(stack.baseUrl, 1, { valor: 1, tipo: 'c', descricao: 'back' }).catch(() => undefined))
+        ?.status === 200;
     expect(await waitFor(answers, { timeoutMs: 30_000, intervalMs: 200 })).toBeDefined();
     expect(await load(20)).toBe(20);
     expectHolds(await streamVerdict());
@@ -189,11 +255,22 @@ describe('the change stream', () => {
     const frozen = events().broker.pid;
     signal(frozen, 'SIGSTOP');
     try {
-      expect(await waitFor(async () => (await publisherHealth()).state === 'not-streaming', { timeoutMs: 40_000, intervalMs: 250 })).toBeDefined();
+      expect(
+        await waitFor(async () => (await publisherHealth()).state === 'not-streaming', {
+          timeoutMs: 40_000,
+          intervalMs: 250,
+        }),
+      ).toBeDefined();
       // 6 WAL segments of 16 MB past a 64 MB bound, then a checkpoint, which removes them.
-      for (let segment = 0; segment < 6; segment++) await sql("SELECT pg_logical_emit_message(false, 'filler', 'x'), pg_switch_wal()");
+      for (let segment = 0; segment < 6; segment++)
+        await sql("SELECT pg_logical_emit_message(false, 'filler', 'x'), pg_switch_wal()");
       await sql('CHECKPOINT');
-      expect(await waitFor(async () => (await publisherHealth()).state === 'slot-lost', { timeoutMs: 10_000, intervalMs: 250 })).toBeDefined();
+      expect(
+        await waitFor(async () => (await publisherHealth()).state === 'slot-lost', {
+          timeoutMs: 10_000,
+          intervalMs: 250,
+        }),
+      ).toBeDefined();
       const metrics = await (await fetch(`http://${events().publisher.admin}/metrics`)).text();
       expect(metrics).toMatch(/^crebito_events_slot_lost 1$/m);
       expect(await load(10)).toBe(10);

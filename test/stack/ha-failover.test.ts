@@ -21,14 +21,23 @@ const WRITE_PAUSE_MS = 20;
 let stack: RunningStack;
 
 beforeAll(async () => {
-  stack = await startStack({ port: await freePort(), dataDirectory: makeDataDirectory(), environment: { CREBITO_HA: 'on' } });
+  stack = await startStack({
+    port: await freePort(),
+    dataDirectory: makeDataDirectory(),
+    environment: { CREBITO_HA: 'on' },
+  });
 });
 
 afterAll(async () => {
   await stack?.dispose();
 });
 
-interface Write { descricao: string; status: number; mayHaveBeenApplied: boolean | undefined; startedMs: number }
+interface Write {
+  descricao: string;
+  status: number;
+  mayHaveBeenApplied: boolean | undefined;
+  startedMs: number;
+}
 
 /** Credits one after another until stopped; each remembered with its answer. */
 function writeUntilStopped(elapsed: () => number): { writes: Write[]; stop: () => Promise<void> } {
@@ -40,9 +49,11 @@ function writeUntilStopped(elapsed: () => number): { writes: Write[]; stop: () =
       const startedMs = elapsed();
       try {
         const response = await fetch(`${stack.baseUrl}/clientes/3/transacoes`, {
-          method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ valor: 1, tipo: 'c', descricao }),
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ valor: 1, tipo: 'c', descricao }),
         });
-        const body = await response.json() as { pode_ter_sido_aplicada?: boolean };
+        const body = (await response.json()) as { pode_ter_sido_aplicada?: boolean };
         writes.push({ descricao, status: response.status, mayHaveBeenApplied: body.pode_ter_sido_aplicada, startedMs });
       } catch {
         writes.push({ descricao, status: 0, mayHaveBeenApplied: true, startedMs });
@@ -50,7 +61,13 @@ function writeUntilStopped(elapsed: () => number): { writes: Write[]; stop: () =
       await new Promise((resolve) => setTimeout(resolve, WRITE_PAUSE_MS));
     }
   })();
-  return { writes, stop: async () => { stopped = true; await loop; } };
+  return {
+    writes,
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
 }
 
 describe('CREBITO_HA=on: the primary host lost under writes', () => {
@@ -83,7 +100,12 @@ describe('CREBITO_HA=on: the primary host lost under writes', () => {
 
   it('acknowledges writes again, loses none, and the old primary rejoins as a standby', async () => {
     const start = performance.now();
-    const context = { dataDirectory: stack.dataDirectory, port: stack.port, elapsed: () => performance.now() - start, log: () => undefined };
+    const context = {
+      dataDirectory: stack.dataDirectory,
+      port: stack.port,
+      elapsed: () => performance.now() - start,
+      log: () => undefined,
+    };
     const writer = writeUntilStopped(context.elapsed);
     const faultAtMs = context.elapsed();
     const fault = await HA_FAULTS['kill-primary-node'].inject(context);
@@ -93,13 +115,22 @@ describe('CREBITO_HA=on: the primary host lost under writes', () => {
     expect(fault.promotedMs, 'another node became primary').not.toBeNull();
     // Sent once another node was seen leading: the old primary was dead by then.
     const promotedAtMs = faultAtMs + fault.promotedMs!;
-    expect(writer.writes.filter((write) => write.startedMs > promotedAtMs && write.status === 200).length, 'writes acknowledged by the new primary').toBeGreaterThan(0);
+    expect(
+      writer.writes.filter((write) => write.startedMs > promotedAtMs && write.status === 200).length,
+      'writes acknowledged by the new primary',
+    ).toBeGreaterThan(0);
     const database = new pg.Client({ connectionString: stack.state().databaseUrl });
     await database.connect();
     try {
-      const stored = new Set((await database.query('SELECT descricao FROM transacoes WHERE cliente_id = 3')).rows.map((row) => row.descricao as string));
+      const stored = new Set(
+        (await database.query('SELECT descricao FROM transacoes WHERE cliente_id = 3')).rows.map(
+          (row) => row.descricao as string,
+        ),
+      );
       const lost = writer.writes.filter((write) => write.status === 200 && !stored.has(write.descricao));
-      const notAppliedButStored = writer.writes.filter((write) => write.status !== 200 && write.mayHaveBeenApplied === false && stored.has(write.descricao));
+      const notAppliedButStored = writer.writes.filter(
+        (write) => write.status !== 200 && write.mayHaveBeenApplied === false && stored.has(write.descricao),
+      );
       expect(lost).toEqual([]);
       expect(notAppliedButStored).toEqual([]);
     } finally {

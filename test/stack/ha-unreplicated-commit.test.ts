@@ -24,7 +24,11 @@ beforeAll(async () => {
   stack = await startStack({
     port: await freePort(),
     dataDirectory: makeDataDirectory(),
-    environment: { CREBITO_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), CREBITO_QUERY_TIMEOUT_MS: '30000', CREBITO_INSTANCES: '1' },
+    environment: {
+      CREBITO_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+      CREBITO_QUERY_TIMEOUT_MS: '30000',
+      CREBITO_INSTANCES: '1',
+    },
   });
   admin = new pg.Client({ connectionString: stack.state().databaseUrl });
   await admin.connect();
@@ -46,17 +50,24 @@ async function creditWhileEndingItsWait(descricao: string, end: 'pg_cancel_backe
     body: JSON.stringify({ valor: 7, tipo: 'c', descricao }),
   });
   let waiting: number | undefined;
-  await waitFor(async () => {
-    const found = await admin.query("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'");
-    waiting = found.rows[0]?.pid as number | undefined;
-    return waiting !== undefined;
-  }, { timeoutMs: WAITING_BACKEND_TIMEOUT_MS, intervalMs: 20 });
+  await waitFor(
+    async () => {
+      const found = await admin.query("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'");
+      waiting = found.rows[0]?.pid as number | undefined;
+      return waiting !== undefined;
+    },
+    { timeoutMs: WAITING_BACKEND_TIMEOUT_MS, intervalMs: 20 },
+  );
   expect(waiting, 'a backend waiting for synchronous replication').toBeDefined();
   await admin.query(`SELECT ${end}($1)`, [waiting]);
   const response = await answer;
   const rows = await admin.query('SELECT count(*)::int AS n FROM transacoes WHERE descricao = $1', [descricao]);
   const text = await response.text();
-  return { status: response.status, body: JSON.parse(text) as Record<string, unknown>, rowsLeft: rows.rows[0].n as number };
+  return {
+    status: response.status,
+    body: JSON.parse(text) as Record<string, unknown>,
+    rowsLeft: rows.rows[0].n as number,
+  };
 }
 
 describe('a commit its standby never confirmed', () => {

@@ -35,14 +35,20 @@ const headerLines = (count: number, valueBytes: number) =>
 describe('hostile clients through nginx', () => {
   it('regression: a request with 200 headers got 502 and left the instance counted as failed; it is answered, and both instances keep serving', async () => {
     for (let attempt = 0; attempt < 4; attempt++) {
-      const raw = await rawExchange(stack.port, `GET /clientes/1/extrato HTTP/1.1\r\nHost: x\r\n${headerLines(200, 8)}Connection: close\r\n\r\n`);
+      const raw = await rawExchange(
+        stack.port,
+        `GET /clientes/1/extrato HTTP/1.1\r\nHost: x\r\n${headerLines(200, 8)}Connection: close\r\n\r\n`,
+      );
       expect(statusOf(raw)).toBe(200);
     }
     await expectNormalTrafficThroughBoth();
   });
 
-  it('a header block past nginx\'s limit is 431 in the API\'s JSON', async () => {
-    const raw = await rawExchange(stack.port, `GET /clientes/1/extrato HTTP/1.1\r\nHost: x\r\n${headerLines(8, 6000)}Connection: close\r\n\r\n`);
+  it("a header block past nginx's limit is 431 in the API's JSON", async () => {
+    const raw = await rawExchange(
+      stack.port,
+      `GET /clientes/1/extrato HTTP/1.1\r\nHost: x\r\n${headerLines(8, 6000)}Connection: close\r\n\r\n`,
+    );
     expect(statusOf(raw)).toBe(431);
     expect(raw).toContain('"erro":"cabecalhos_grandes_demais"');
     await expectNormalTrafficThroughBoth();
@@ -59,23 +65,32 @@ describe('hostile clients through nginx', () => {
     expect((await fetch(`${stack.baseUrl}/clientes/1/outra-coisa`, { method: 'DELETE' })).status).toBe(404);
   });
 
-  it('regression: nginx\'s own 400 (Content-Length with Transfer-Encoding) was HTML; it is the catalogue\'s JSON', async () => {
-    const raw = await rawExchange(stack.port, 'POST /clientes/1/transacoes HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+  it("regression: nginx's own 400 (Content-Length with Transfer-Encoding) was HTML; it is the catalogue's JSON", async () => {
+    const raw = await rawExchange(
+      stack.port,
+      'POST /clientes/1/transacoes HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    );
     expect(statusOf(raw)).toBe(400);
     expect(raw).toMatch(/content-type: application\/json/i);
     expect(raw).toContain(failures.badRequest.body);
     await expectNormalTrafficThroughBoth();
   });
 
-  it('regression: nginx\'s own 414 (a 9 KB URL) was HTML; it is the catalogue\'s JSON', async () => {
-    const raw = await rawExchange(stack.port, `GET /clientes/1/extrato?x=${'a'.repeat(9 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  it("regression: nginx's own 414 (a 9 KB URL) was HTML; it is the catalogue's JSON", async () => {
+    const raw = await rawExchange(
+      stack.port,
+      `GET /clientes/1/extrato?x=${'a'.repeat(9 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
     expect(statusOf(raw)).toBe(414);
     expect(raw).toContain(failures.uriTooLong.body);
     await expectNormalTrafficThroughBoth();
   });
 
   it('regression: HEAD was answered 405 with a body; it is answered as GET would be, without one, and the connection stays usable', async () => {
-    const raw = await rawExchange(stack.port, 'HEAD /clientes/1/extrato HTTP/1.1\r\nHost: x\r\n\r\nGET /clientes/1/extrato HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const raw = await rawExchange(
+      stack.port,
+      'HEAD /clientes/1/extrato HTTP/1.1\r\nHost: x\r\n\r\nGET /clientes/1/extrato HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
     const [head, get] = raw.split(/(?=HTTP\/1\.1 )/);
     expect(statusOf(head!)).toBe(200);
     // Nothing after the HEAD's headers: the next bytes are the GET's answer.
@@ -84,8 +99,11 @@ describe('hostile clients through nginx', () => {
     expect(JSON.parse(get!.slice(get!.indexOf('\r\n\r\n') + 4)).saldo.limite).toBeGreaterThan(0);
   });
 
-  it('a body over 4 KiB is 413 in the API\'s JSON, from nginx before any instance', async () => {
-    const response = await fetch(`${stack.baseUrl}/clientes/1/transacoes`, { method: 'POST', body: 'x'.repeat(10_000) });
+  it("a body over 4 KiB is 413 in the API's JSON, from nginx before any instance", async () => {
+    const response = await fetch(`${stack.baseUrl}/clientes/1/transacoes`, {
+      method: 'POST',
+      body: 'x'.repeat(10_000),
+    });
     expect(response.status).toBe(413);
     expect((await response.json()).erro).toBe('corpo_grande_demais');
   });
@@ -102,8 +120,9 @@ describe('hostile clients through nginx', () => {
       socket.on('error', () => undefined);
       return socket;
     });
-    const request = 'POST /clientes/1/transacoes HTTP/1.1\r\nHost: slow\r\nContent-Type: application/json\r\n'
-      + 'Content-Length: 44\r\n\r\n{"valor": 1, "tipo": "c", "descricao": "x"}';
+    const request =
+      'POST /clientes/1/transacoes HTTP/1.1\r\nHost: slow\r\nContent-Type: application/json\r\n' +
+      'Content-Length: 44\r\n\r\n{"valor": 1, "tipo": "c", "descricao": "x"}';
     let offset = 0;
     const trickle = setInterval(() => {
       for (const socket of sockets) if (!socket.destroyed) socket.write(request.slice(offset, offset + 1));
@@ -127,8 +146,12 @@ describe('hostile clients through nginx', () => {
 });
 
 describe('regression: every answer named the server library and its version (uWebSockets: 20)', () => {
-  it('no answer through nginx carries it, nor nginx\'s own version', async () => {
-    for (const response of [await fetch(`${stack.baseUrl}/clientes/1/extrato`), await fetch(`${stack.baseUrl}/nada`), await fetch(`${stack.baseUrl}/clientes/1/transacoes`, { method: 'POST', body: '{' })]) {
+  it("no answer through nginx carries it, nor nginx's own version", async () => {
+    for (const response of [
+      await fetch(`${stack.baseUrl}/clientes/1/extrato`),
+      await fetch(`${stack.baseUrl}/nada`),
+      await fetch(`${stack.baseUrl}/clientes/1/transacoes`, { method: 'POST', body: '{' }),
+    ]) {
       expect(response.headers.get('uwebsockets'), response.url).toBeNull();
       expect(response.headers.get('server') ?? 'nginx', response.url).toBe('nginx');
       await response.arrayBuffer();
@@ -138,14 +161,22 @@ describe('regression: every answer named the server library and its version (uWe
 
 describe('rate limiting at nginx (CREBITO_RATE_LIMIT_PER_S)', () => {
   it('is off by default: a burst of 100 statements from one address all answer 200', async () => {
-    const statuses = await Promise.all(Array.from({ length: 100 }, () => getStatement(stack.baseUrl, 3).then((response) => response.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 100 }, () => getStatement(stack.baseUrl, 3).then((response) => response.status)),
+    );
     expect(statuses.filter((status) => status !== 200)).toEqual([]);
   });
 
   it('when on, answers 429 with Retry-After past the rate and its burst, then serves again', async () => {
-    const limited = await startStack({ port: await freePort(), dataDirectory: makeDataDirectory(), environment: { CREBITO_RATE_LIMIT_PER_S: '10' } });
+    const limited = await startStack({
+      port: await freePort(),
+      dataDirectory: makeDataDirectory(),
+      environment: { CREBITO_RATE_LIMIT_PER_S: '10' },
+    });
     try {
-      const responses = await Promise.all(Array.from({ length: 60 }, () => fetch(`${limited.baseUrl}/clientes/1/extrato`)));
+      const responses = await Promise.all(
+        Array.from({ length: 60 }, () => fetch(`${limited.baseUrl}/clientes/1/extrato`)),
+      );
       const limitedResponses = responses.filter((response) => response.status === 429);
       expect(responses.filter((response) => response.status === 200).length).toBeGreaterThanOrEqual(10);
       expect(limitedResponses.length).toBeGreaterThan(0);

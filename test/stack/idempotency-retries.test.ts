@@ -24,7 +24,11 @@ let stack: RunningStack;
 let database: TestDatabase;
 
 beforeAll(async () => {
-  stack = await startStack({ port: await freePort(), dataDirectory: makeDataDirectory(), environment: { CREBITO_IDEMPOTENCY_WAIT_MS_MAX: '4000', CREBITO_REQUEST_TIMEOUT_MS: '9000' } });
+  stack = await startStack({
+    port: await freePort(),
+    dataDirectory: makeDataDirectory(),
+    environment: { CREBITO_IDEMPOTENCY_WAIT_MS_MAX: '4000', CREBITO_REQUEST_TIMEOUT_MS: '9000' },
+  });
   database = openDatabase(stack.state().databaseUrl);
 });
 
@@ -34,7 +38,10 @@ afterAll(async () => {
 });
 
 const rowsOf = (clientId: number, descricao: string) =>
-  database.query<{ id: string; saldo_apos: string }>('SELECT id, saldo_apos FROM transacoes WHERE cliente_id = $1 AND descricao = $2', [clientId, descricao]);
+  database.query<{ id: string; saldo_apos: string }>(
+    'SELECT id, saldo_apos FROM transacoes WHERE cliente_id = $1 AND descricao = $2',
+    [clientId, descricao],
+  );
 
 /**
  * The duplicates alternate between the two instances' own sockets: through
@@ -45,7 +52,11 @@ const rowsOf = (clientId: number, descricao: string) =>
 function storm(clientId: number, body: object, key: string): Promise<KeyedResponse[]> {
   const sockets = stack.state().instances.map((instance) => instance.listen.slice('unix:'.length));
   expect(sockets).toHaveLength(2);
-  return Promise.all(Array.from({ length: STORM_REQUESTS }, (_, index) => postWithKeyToInstance(sockets[index % 2]!, clientId, body, key)));
+  return Promise.all(
+    Array.from({ length: STORM_REQUESTS }, (_, index) =>
+      postWithKeyToInstance(sockets[index % 2]!, clientId, body, key),
+    ),
+  );
 }
 
 /** Every answer the same bytes and status, exactly one of them not a replay, and both instances among those that answered. */
@@ -118,8 +129,13 @@ describe('duplicates through both instances', () => {
   });
 
   it('a key of 255 visible characters is accepted, and without a key a request is applied each time', async () => {
-    expect((await postWithKey(stack.baseUrl, 3, { valor: 1, tipo: 'c', descricao: 'longa' }, '~'.repeat(255))).status).toBe(200);
-    for (let index = 0; index < 2; index++) expect((await postTransaction(stack.baseUrl, 3, { valor: 1, tipo: 'c', descricao: 'semchave' })).status).toBe(200);
+    expect(
+      (await postWithKey(stack.baseUrl, 3, { valor: 1, tipo: 'c', descricao: 'longa' }, '~'.repeat(255))).status,
+    ).toBe(200);
+    for (let index = 0; index < 2; index++)
+      expect((await postTransaction(stack.baseUrl, 3, { valor: 1, tipo: 'c', descricao: 'semchave' })).status).toBe(
+        200,
+      );
     expect(await rowsOf(3, 'semchave')).toHaveLength(2);
   });
 });
@@ -133,10 +149,20 @@ describe('retries after a failure', () => {
     const blocker = await holdTransactionInserts(database.adminUrl);
     const socket = net.connect(stack.port, '127.0.0.1');
     socket.on('error', () => undefined);
-    socket.write(`POST /clientes/4/transacoes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n`
-      + `Idempotency-Key: ${key}\r\nContent-Length: ${payload.length}\r\n\r\n${payload}`);
-    await waitForOrThrow('the request waiting on the table lock', async () => (await database.query(
-      "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%registrar_transac%'")).length > 0, RECOVERY);
+    socket.write(
+      `POST /clientes/4/transacoes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+        `Idempotency-Key: ${key}\r\nContent-Length: ${payload.length}\r\n\r\n${payload}`,
+    );
+    await waitForOrThrow(
+      'the request waiting on the table lock',
+      async () =>
+        (
+          await database.query(
+            "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%registrar_transac%'",
+          )
+        ).length > 0,
+      RECOVERY,
+    );
     socket.destroy();
     await blocker.release();
     await waitUntilIdle(stack.state().instances.map((instance) => instance.listen));
@@ -156,9 +182,15 @@ describe('retries after a failure', () => {
     expect(first.status).toBe(200);
     const before = stack.state().instances;
     for (const instance of before) process.kill(instance.pid!, 'SIGKILL');
-    await waitForOrThrow('both instances restarted and serving', async () =>
-      stack.state().instances.every((instance, index) => instance.pid !== undefined && instance.pid !== before[index]!.pid)
-      && await allInstancesServe(stack.dataDirectory), RECOVERY);
+    await waitForOrThrow(
+      'both instances restarted and serving',
+      async () =>
+        stack
+          .state()
+          .instances.every((instance, index) => instance.pid !== undefined && instance.pid !== before[index]!.pid) &&
+        (await allInstancesServe(stack.dataDirectory)),
+      RECOVERY,
+    );
 
     const retry = await postWithKey(stack.baseUrl, 5, { valor: 13, tipo: 'd', descricao: 'reinicio' }, key);
     expect([retry.status, retry.replayed]).toEqual([200, true]);
@@ -175,8 +207,11 @@ describe('retries after a failure', () => {
     await database.close();
     // Immediate shutdown: no checkpoint; the restart replays the WAL.
     process.kill(postgres.pid, 'SIGQUIT');
-    await waitForOrThrow('PostgreSQL restarted and both instances serving', async () =>
-      stack.state().postgres?.pid !== postgres.pid && await allInstancesServe(stack.dataDirectory), RECOVERY);
+    await waitForOrThrow(
+      'PostgreSQL restarted and both instances serving',
+      async () => stack.state().postgres?.pid !== postgres.pid && (await allInstancesServe(stack.dataDirectory)),
+      RECOVERY,
+    );
     database = openDatabase(stack.state().databaseUrl);
 
     const retry = await postWithKey(stack.baseUrl, 5, { valor: 17, tipo: 'd', descricao: 'queda' }, key);

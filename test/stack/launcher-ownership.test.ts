@@ -14,7 +14,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import { findNginx } from '../../src/stack/nginx.js';
 import { identifyProcess, isProcessAlive, isSameProcess } from '../../src/stack/processes.js';
-import { freePort, getFromListenAddress, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import {
+  freePort,
+  getFromListenAddress,
+  makeDataDirectory,
+  startStack,
+  type RunningStack,
+} from '../../tools/harness/stack.js';
 import { getStatement, postTransaction } from '../support/http.js';
 
 const FOREIGN_READY_TIMEOUT_MS = 10_000;
@@ -54,16 +60,23 @@ async function startForeignNginx(): Promise<{ child: ChildProcess; listen: strin
   cleanups.push(() => fs.rmSync(prefix, { recursive: true, force: true }));
   const listen = `127.0.0.1:${await freePort()}`;
   const temporaryPaths = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
-    .map((kind) => `${kind}_temp_path ${path.join(prefix, kind)};`).join(' ');
+    .map((kind) => `${kind}_temp_path ${path.join(prefix, kind)};`)
+    .join(' ');
   const configPath = path.join(prefix, 'nginx.conf');
-  fs.writeFileSync(configPath, `daemon off; pid ${path.join(prefix, 'nginx.pid')}; error_log stderr warn;
+  fs.writeFileSync(
+    configPath,
+    `daemon off; pid ${path.join(prefix, 'nginx.pid')}; error_log stderr warn;
 events {}
 http { access_log off; ${temporaryPaths} server { listen ${listen}; location / { return 200 "foreign"; } } }
-`);
+`,
+  );
   const child = spawn(binary, ['-p', prefix, '-c', configPath], { stdio: 'ignore' });
   stopOnCleanup(child);
-  await waitForOrThrow('the foreign nginx answering', async () => (await getFromListenAddress(listen, '/', 1000))?.body === 'foreign',
-    { timeoutMs: FOREIGN_READY_TIMEOUT_MS, intervalMs: 50, abandonWhen: () => child.exitCode !== null });
+  await waitForOrThrow(
+    'the foreign nginx answering',
+    async () => (await getFromListenAddress(listen, '/', 1000))?.body === 'foreign',
+    { timeoutMs: FOREIGN_READY_TIMEOUT_MS, intervalMs: 50, abandonWhen: () => child.exitCode !== null },
+  );
   return { child, listen };
 }
 
@@ -79,17 +92,20 @@ function writeStaleRunFiles(dataDirectory: string, pids: { nginx: number; instan
   const runDirectory = path.join(dataDirectory, 'run');
   fs.mkdirSync(runDirectory, { recursive: true });
   fs.writeFileSync(path.join(runDirectory, 'nginx.pid'), `${pids.nginx}\n`);
-  fs.writeFileSync(path.join(runDirectory, 'state.json'), JSON.stringify({
-    launcherPid: 1,
-    port: 9999,
-    mode: 'nginx',
-    databaseMode: 'durable',
-    poolClientsMax: 4,
-    databaseUrl: '',
-    nginx: { pid: pids.nginx },
-    instances: [{ name: 'api-1', pid: pids.instance, listen: path.join(runDirectory, 'api-1.sock'), restarts: 0 }],
-    postgres: null,
-  }));
+  fs.writeFileSync(
+    path.join(runDirectory, 'state.json'),
+    JSON.stringify({
+      launcherPid: 1,
+      port: 9999,
+      mode: 'nginx',
+      databaseMode: 'durable',
+      poolClientsMax: 4,
+      databaseUrl: '',
+      nginx: { pid: pids.nginx },
+      instances: [{ name: 'api-1', pid: pids.instance, listen: path.join(runDirectory, 'api-1.sock'), restarts: 0 }],
+      postgres: null,
+    }),
+  );
 }
 
 describe('regression: killing strangers', () => {
@@ -136,8 +152,13 @@ describe('regression: two launchers at once', () => {
     // launchers go straight to starting PostgreSQL on it.
     await (await startStack({ port, dataDirectory })).stop();
     const environment = { NODE_OPTIONS: `--require ${SLOW_LOCK_READS}` };
-    const outcomes = await Promise.allSettled([startStack({ port, dataDirectory, environment }), startStack({ port, dataDirectory, environment })]);
-    const up = outcomes.filter((outcome): outcome is PromiseFulfilledResult<RunningStack> => outcome.status === 'fulfilled');
+    const outcomes = await Promise.allSettled([
+      startStack({ port, dataDirectory, environment }),
+      startStack({ port, dataDirectory, environment }),
+    ]);
+    const up = outcomes.filter(
+      (outcome): outcome is PromiseFulfilledResult<RunningStack> => outcome.status === 'fulfilled',
+    );
     for (const outcome of up) track(outcome.value);
     const refused = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
 

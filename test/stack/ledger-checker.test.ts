@@ -14,10 +14,14 @@ const CHECKER = path.join(PROJECT_ROOT, 'dist', 'tools', 'ledger-check', 'main.j
 
 async function runChecker(extraArguments: string[]): Promise<{ status: number | null; output: string; verdict: any }> {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-ledger-'));
-  const result = spawnSync(process.execPath, [CHECKER, '--start', '--port', String(await freePort()), '--out', out, ...extraArguments], {
-    encoding: 'utf8',
-    timeout: 240_000,
-  });
+  const result = spawnSync(
+    process.execPath,
+    [CHECKER, '--start', '--port', String(await freePort()), '--out', out, ...extraArguments],
+    {
+      encoding: 'utf8',
+      timeout: 240_000,
+    },
+  );
   const file = fs.readdirSync(out).find((name) => name.endsWith('-verdict.json'));
   const verdict = file === undefined ? undefined : JSON.parse(fs.readFileSync(path.join(out, file), 'utf8'));
   fs.rmSync(out, { recursive: true, force: true });
@@ -40,7 +44,16 @@ describe('npm run check:ledger', () => {
     const { status, output, verdict } = await runChecker(['--duration', '40', '--clients', '12', '--faults']);
     expect(status, output).toBe(0);
     expect(verdict.valid).toBe(true);
-    const names = ['kill-instance', 'freeze-instance', 'crash-postgres', 'lock-row', 'freeze-postgres', 'slow-clients', 'kill-nginx', 'heavy-reader'];
+    const names = [
+      'kill-instance',
+      'freeze-instance',
+      'crash-postgres',
+      'lock-row',
+      'freeze-postgres',
+      'slow-clients',
+      'kill-nginx',
+      'heavy-reader',
+    ];
     expect(verdict.faults.map((fault: { name: string }) => fault.name)).toEqual(names);
     for (const fault of verdict.faults) expect(fault.recoveryMs, fault.name).not.toBeNull();
     // Each fault was injected for real: the frozen instance outlived the
@@ -61,7 +74,14 @@ describe('npm run check:ledger', () => {
   it('stops sending at its history cap, says so, and judges every request it sent', async () => {
     // A cap far below what 60 s would send. valid: true also proves no request
     // went out unrecorded: invariant 1 fails on a stored row no recorded request asked for.
-    const { status, output, verdict } = await runChecker(['--duration', '60', '--clients', '8', '--max-operations', '300']);
+    const { status, output, verdict } = await runChecker([
+      '--duration',
+      '60',
+      '--clients',
+      '8',
+      '--max-operations',
+      '300',
+    ]);
     expect(status, output).toBe(0);
     expect(verdict.valid).toBe(true);
     expect(verdict.verdict.operations).toBe(300);

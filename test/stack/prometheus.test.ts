@@ -9,19 +9,30 @@ import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { waitFor } from '../../src/shared/wait.js';
 import { findPrometheus } from '../../src/stack/prometheus.js';
 import { PublisherMetrics } from '../../src/events/publisher/metrics.js';
-import { freePort, getFromListenAddress, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import {
+  freePort,
+  getFromListenAddress,
+  makeDataDirectory,
+  startStack,
+  type RunningStack,
+} from '../../tools/harness/stack.js';
 import { getStatement, postTransaction } from '../support/http.js';
 
 let stack: RunningStack;
 let prometheusUrl: string;
 
 beforeAll(async () => {
-  if (findPrometheus() === undefined) throw new Error('prometheus is not installed (Debian/Ubuntu: apt-get install prometheus)');
+  if (findPrometheus() === undefined)
+    throw new Error('prometheus is not installed (Debian/Ubuntu: apt-get install prometheus)');
   const prometheusPort = await freePort();
   stack = await startStack({
     port: await freePort(),
     dataDirectory: makeDataDirectory(),
-    environment: { CREBITO_PROMETHEUS: 'on', CREBITO_PROMETHEUS_PORT: String(prometheusPort), CREBITO_PROMETHEUS_SCRAPE_INTERVAL_MS: '500' },
+    environment: {
+      CREBITO_PROMETHEUS: 'on',
+      CREBITO_PROMETHEUS_PORT: String(prometheusPort),
+      CREBITO_PROMETHEUS_SCRAPE_INTERVAL_MS: '500',
+    },
   });
   prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
 });
@@ -33,7 +44,10 @@ afterAll(async () => {
 /** One instant query; each result's labels and value. */
 async function query(promql: string): Promise<{ labels: Record<string, string>; value: number }[]> {
   const response = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(promql)}`);
-  const body = await response.json() as { status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  const body = (await response.json()) as {
+    status: string;
+    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
   expect(body.status).toBe('success');
   return body.data.result.map((result) => ({ labels: result.metric, value: Number(result.value[1]) }));
 }
@@ -43,7 +57,10 @@ describe('Prometheus scraping every instance', () => {
     expect(stack.state().prometheus?.url).toBe(prometheusUrl);
     // Prometheus applies new targets a few seconds after it starts; wait
     // until it has scraped both instances twice, so rates have two points.
-    const scrapedTwice = await waitFor(async () => (await query('count_over_time(up[1m]) >= 2')).length === 2, { timeoutMs: 30_000, intervalMs: 250 });
+    const scrapedTwice = await waitFor(async () => (await query('count_over_time(up[1m]) >= 2')).length === 2, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
     expect(scrapedTwice).toBeDefined();
     // Every combination is exported from the start, refused credits at 0.
     const sent = { 'c applied': 30, 'c refused': 0, 'd applied': 20, 'd refused': 6 };
@@ -52,17 +69,31 @@ describe('Prometheus scraping every instance', () => {
     // one home instance, and both instances must see some.
     const client = (index: number) => 1 + (index % 5);
     for (let round = 0; round < 5; round++) {
-      const credits = Array.from({ length: sent['c applied'] / 5 }, (_, index) => postTransaction(stack.baseUrl, client(index), { valor: 10, tipo: 'c', descricao: `c${round}-${index}` }));
-      const debits = Array.from({ length: sent['d applied'] / 5 }, (_, index) => postTransaction(stack.baseUrl, client(index), { valor: 1, tipo: 'd', descricao: `d${round}-${index}` }));
+      const credits = Array.from({ length: sent['c applied'] / 5 }, (_, index) =>
+        postTransaction(stack.baseUrl, client(index), { valor: 10, tipo: 'c', descricao: `c${round}-${index}` }),
+      );
+      const debits = Array.from({ length: sent['d applied'] / 5 }, (_, index) =>
+        postTransaction(stack.baseUrl, client(index), { valor: 1, tipo: 'd', descricao: `d${round}-${index}` }),
+      );
       const reads = Array.from({ length: 4 }, (_, index) => getStatement(stack.baseUrl, 3 + (index % 2)));
       for (const response of await Promise.all([...credits, ...debits, ...reads])) expect(response.status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 600));
     }
-    for (let index = 0; index < sent['d refused']; index++) expect((await postTransaction(stack.baseUrl, 2, { valor: 10_000_000, tipo: 'd', descricao: `r${index}` })).status).toBe(422);
+    for (let index = 0; index < sent['d refused']; index++)
+      expect(
+        (await postTransaction(stack.baseUrl, 2, { valor: 10_000_000, tipo: 'd', descricao: `r${index}` })).status,
+      ).toBe(422);
 
-    const seen = async () => Object.fromEntries((await query('sum by (tipo, result) (crebito_transactions_total)'))
-      .map((series) => [`${series.labels.tipo} ${series.labels.result}`, series.value]).sort(([a], [b]) => String(a).localeCompare(String(b))));
-    const matched = await waitFor(async () => JSON.stringify(await seen()) === JSON.stringify(sent), { timeoutMs: 30_000, intervalMs: 250 });
+    const seen = async () =>
+      Object.fromEntries(
+        (await query('sum by (tipo, result) (crebito_transactions_total)'))
+          .map((series) => [`${series.labels.tipo} ${series.labels.result}`, series.value])
+          .sort(([a], [b]) => String(a).localeCompare(String(b))),
+      );
+    const matched = await waitFor(async () => JSON.stringify(await seen()) === JSON.stringify(sent), {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
     expect(await seen(), 'the transaction counters Prometheus scraped').toEqual(sent);
     expect(matched).toBeDefined();
 
@@ -72,25 +103,32 @@ describe('Prometheus scraping every instance', () => {
     expect(rates.map((series) => series.labels.api).sort()).toEqual(['api-1', 'api-2']);
     for (const series of rates) expect(series.value).toBeGreaterThan(0);
 
-    const p99 = await query('histogram_quantile(0.99, sum by (le, api) (rate(crebito_http_request_duration_seconds_bucket{route="transacoes"}[1m])))');
+    const p99 = await query(
+      'histogram_quantile(0.99, sum by (le, api) (rate(crebito_http_request_duration_seconds_bucket{route="transacoes"}[1m])))',
+    );
     expect(p99.map((series) => series.labels.api).sort()).toEqual(['api-1', 'api-2']);
     for (const series of p99) {
       expect(Number.isFinite(series.value)).toBe(true);
       expect(series.value).toBeGreaterThan(0);
     }
-    console.log(`prometheus: p99 of POST /transacoes per instance: ${p99.map((series) => `${series.labels.api} ${(series.value * 1000).toFixed(2)} ms`).join(', ')}`);
+    console.log(
+      `prometheus: p99 of POST /transacoes per instance: ${p99.map((series) => `${series.labels.api} ${(series.value * 1000).toFixed(2)} ms`).join(', ')}`,
+    );
   });
 });
 
 describe('the Grafana dashboard (observability/grafana/dashboards/crebito.json)', () => {
-  const dashboard = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'observability', 'grafana', 'dashboards', 'crebito.json'), 'utf8')) as
-    { panels: { title: string; targets: { expr: string }[] }[] };
-  const expressions = dashboard.panels.flatMap((panel) => panel.targets.map((target) => ({ panel: panel.title, expr: target.expr })));
+  const dashboard = JSON.parse(
+    fs.readFileSync(path.join(PROJECT_ROOT, 'observability', 'grafana', 'dashboards', 'crebito.json'), 'utf8'),
+  ) as { panels: { title: string; targets: { expr: string }[] }[] };
+  const expressions = dashboard.panels.flatMap((panel) =>
+    panel.targets.map((target) => ({ panel: panel.title, expr: target.expr })),
+  );
 
   /** Every series name an instance (or the change stream's publisher) exports, histograms with their _bucket, _sum and _count. */
   async function exportedNames(): Promise<Set<string>> {
     const admin = stack.state().instances[0]!.admin!;
-    const text = (await getFromListenAddress(admin, '/metrics', 5000))!.body + await new PublisherMetrics().render();
+    const text = (await getFromListenAddress(admin, '/metrics', 5000))!.body + (await new PublisherMetrics().render());
     const names = new Set<string>();
     for (const [, name, kind] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
       names.add(name!);
@@ -111,10 +149,11 @@ describe('the Grafana dashboard (observability/grafana/dashboards/crebito.json)'
 
   it('has expressions the real Prometheus accepts', async () => {
     for (const { panel, expr } of expressions) {
-      const response = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr.replaceAll('$__rate_interval', '1m'))}`);
+      const response = await fetch(
+        `${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr.replaceAll('$__rate_interval', '1m'))}`,
+      );
       expect(response.status, `${panel}: ${expr}: ${await response.clone().text()}`).toBe(200);
       expect((await response.json()).status).toBe('success');
     }
   });
 });
-

@@ -19,7 +19,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../../src/shared/settings.js';
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import { warmUpCalls } from '../../src/instance/ledger/warm-up.js';
-import { freePort, getFromListenAddress, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import {
+  freePort,
+  getFromListenAddress,
+  makeDataDirectory,
+  startStack,
+  type RunningStack,
+} from '../../tools/harness/stack.js';
 import { API_OPERATIONS } from '../../src/instance/operations/index.js';
 
 const RECOVERY_TIMEOUT_MS = 30_000;
@@ -31,13 +37,20 @@ afterAll(async () => {
   await stack?.dispose();
 });
 
-interface Backend { application_name: string; state: string; query: string }
+interface Backend {
+  application_name: string;
+  state: string;
+  query: string;
+}
 
 async function backendsOf(databaseUrl: string, instanceName: string): Promise<Backend[]> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const result = await client.query<Backend>('SELECT application_name, state, query FROM pg_stat_activity WHERE application_name = $1', [`crebito-${instanceName}`]);
+    const result = await client.query<Backend>(
+      'SELECT application_name, state, query FROM pg_stat_activity WHERE application_name = $1',
+      [`crebito-${instanceName}`],
+    );
     return result.rows;
   } finally {
     await client.end();
@@ -56,7 +69,8 @@ async function expectWholePoolsWarm(current: RunningStack): Promise<void> {
   for (const instance of state.instances) {
     const backends = await backendsOf(state.databaseUrl, instance.name);
     expect(backends).toHaveLength(POOL_CLIENTS_MAX);
-    for (const backend of backends) expect({ state: backend.state, query: backend.query }).toEqual({ state: 'idle', query: LAST_WARM_UP_TEXT });
+    for (const backend of backends)
+      expect({ state: backend.state, query: backend.query }).toEqual({ state: 'idle', query: LAST_WARM_UP_TEXT });
     expect(await poolOf(instance.admin!)).toMatchObject({ totalCount: POOL_CLIENTS_MAX, warmCount: POOL_CLIENTS_MAX });
   }
 }
@@ -70,14 +84,24 @@ describe('regression: cold stack said up', () => {
 
     const before = stack.state();
     process.kill(before.postgres!.pid, 'SIGQUIT');
-    await waitForOrThrow('the launcher restarting PostgreSQL', () => stack!.state().postgres?.pid !== before.postgres!.pid,
-      { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 50 });
+    await waitForOrThrow(
+      'the launcher restarting PostgreSQL',
+      () => stack!.state().postgres?.pid !== before.postgres!.pid,
+      { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 50 },
+    );
     // The instances must notice the restart before the check means anything.
     for (const instance of before.instances) {
-      await waitForOrThrow(`${instance.name} saying not ready`, async () => (await readyStatus(instance.admin!)) === 503, { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 20 });
+      await waitForOrThrow(
+        `${instance.name} saying not ready`,
+        async () => (await readyStatus(instance.admin!)) === 503,
+        { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 20 },
+      );
     }
     for (const instance of before.instances) {
-      await waitForOrThrow(`${instance.name} ready again`, async () => (await readyStatus(instance.admin!)) === 200, { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 20 });
+      await waitForOrThrow(`${instance.name} ready again`, async () => (await readyStatus(instance.admin!)) === 200, {
+        timeoutMs: RECOVERY_TIMEOUT_MS,
+        intervalMs: 20,
+      });
     }
     await expectWholePoolsWarm(stack);
   });
@@ -92,13 +116,21 @@ describe('regression: cold stack said up', () => {
     const client = new pg.Client({ connectionString: current.state().databaseUrl });
     await client.connect();
     try {
-      const terminated = await client.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 LIMIT 1", [`crebito-${first!.name}`]);
+      const terminated = await client.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 LIMIT 1',
+        [`crebito-${first!.name}`],
+      );
       expect(terminated.rowCount).toBe(1);
     } finally {
       await client.end();
     }
-    await waitForOrThrow(`${first!.name} whole and warm again`, async () => (await poolOf(first!.admin!)).warmCount === POOL_CLIENTS_MAX
-      && (await backendsOf(current.state().databaseUrl, first!.name)).length === POOL_CLIENTS_MAX, { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 50 });
+    await waitForOrThrow(
+      `${first!.name} whole and warm again`,
+      async () =>
+        (await poolOf(first!.admin!)).warmCount === POOL_CLIENTS_MAX &&
+        (await backendsOf(current.state().databaseUrl, first!.name)).length === POOL_CLIENTS_MAX,
+      { timeoutMs: RECOVERY_TIMEOUT_MS, intervalMs: 50 },
+    );
     expect(await readyStatus(first!.admin!)).toBe(200);
     await expectWholePoolsWarm(current);
   });

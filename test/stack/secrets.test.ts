@@ -19,7 +19,14 @@ import { hashApiKey } from '../../src/instance/ledger/api-keys.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { waitFor, waitForOrThrow } from '../../src/shared/wait.js';
 import { createKey, revokeKey } from '../../tools/keys/keys.js';
-import { freePort, getFromListenAddress, makeDataDirectory, stackPort, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import {
+  freePort,
+  getFromListenAddress,
+  makeDataDirectory,
+  stackPort,
+  startStack,
+  type RunningStack,
+} from '../../tools/harness/stack.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { request, postWithKey } from '../support/http.js';
 
@@ -41,7 +48,8 @@ async function record(method: string, route: string, body?: unknown): Promise<vo
 }
 
 function filesUnder(directory: string): string[] {
-  return fs.readdirSync(directory, { withFileTypes: true, recursive: true })
+  return fs
+    .readdirSync(directory, { withFileTypes: true, recursive: true })
     .filter((entry) => entry.isFile())
     .map((entry) => path.join(entry.parentPath, entry.name));
 }
@@ -53,7 +61,10 @@ beforeAll(async () => {
   stack = await startStack({
     port: await stackPort(),
     dataDirectory: makeDataDirectory(),
-    environment: { DATABASE_URL: withPassword(database.url, instancePassword), DATABASE_OWNER_URL: withPassword(database.ownerUrl, ownerPassword) },
+    environment: {
+      DATABASE_URL: withPassword(database.url, instancePassword),
+      DATABASE_OWNER_URL: withPassword(database.ownerUrl, ownerPassword),
+    },
   });
 });
 
@@ -84,7 +95,11 @@ describe('passwords in the database URLs', () => {
     for (const instance of stack.state().instances) {
       // /ready may say 503 for a moment on a busy machine (a key poll that ran
       // late): what is read here is its body, once it says ready again.
-      await waitForOrThrow(`${instance.name} ready`, async () => (await getFromListenAddress(instance.admin!, '/ready', 5000))?.status === 200, { timeoutMs: 30_000, intervalMs: 100 });
+      await waitForOrThrow(
+        `${instance.name} ready`,
+        async () => (await getFromListenAddress(instance.admin!, '/ready', 5000))?.status === 200,
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
       for (const route of ['/health', '/ready', '/metrics']) {
         const answer = await getFromListenAddress(instance.admin!, route, 5000);
         expect(answer?.status, `${instance.name} ${route}`).toBeLessThan(300);
@@ -116,7 +131,10 @@ describe('passwords in the database URLs', () => {
       dataDirectory: makeDataDirectory(),
       environment: { DATABASE_URL: withPassword(database.adminUrl, instancePassword), CREBITO_NGINX: 'off' },
     });
-    const error = await refused.then(() => undefined, (reason: unknown) => reason as Error);
+    const error = await refused.then(
+      () => undefined,
+      (reason: unknown) => reason as Error,
+    );
     expect(error?.message).toMatch(/a superuser/);
     for (const secret of SECRETS) expect(error!.message.includes(secret)).toBe(false);
   });
@@ -128,10 +146,19 @@ describe('API keys', () => {
   const keys: Record<string, string> = {};
   const keyAnswers: string[] = [];
 
-  async function send(method: string, route: string, authorization: string | undefined, body?: unknown): Promise<number> {
+  async function send(
+    method: string,
+    route: string,
+    authorization: string | undefined,
+    body?: unknown,
+  ): Promise<number> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (authorization !== undefined) headers.authorization = authorization;
-    const response = await fetch(`${keyed!.baseUrl}${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const response = await fetch(`${keyed!.baseUrl}${route}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await response.text();
     keyAnswers.push(`${response.status} ${JSON.stringify([...response.headers])} ${text}`);
     return response.status;
@@ -140,7 +167,13 @@ describe('API keys', () => {
   beforeAll(async () => {
     const owner = new pg.Client({ connectionString: database.ownerUrl });
     await owner.connect();
-    for (const [name, scope] of [['segredo-rw', 'read-write'], ['segredo-ro', 'read'], ['segredo-flood', 'read'], ['segredo-revogado', 'read'], ['segredo-grafias', 'read']] as const) {
+    for (const [name, scope] of [
+      ['segredo-rw', 'read-write'],
+      ['segredo-ro', 'read'],
+      ['segredo-flood', 'read'],
+      ['segredo-revogado', 'read'],
+      ['segredo-grafias', 'read'],
+    ] as const) {
       keys[name] = await createKey(owner, { name, clients: 'all', scope, expiresInS: undefined });
     }
     await revokeKey(owner, 'segredo-revogado');
@@ -149,11 +182,17 @@ describe('API keys', () => {
       port: await stackPort(),
       dataDirectory: makeDataDirectory(),
       environment: {
-        DATABASE_URL: database.url, DATABASE_OWNER_URL: database.ownerUrl, CREBITO_AUTH: 'keys',
-        CREBITO_RATE_LIMIT_PER_S: String(RATE_LIMIT_PER_S), CREBITO_LOG_LEVEL: 'debug',
+        DATABASE_URL: database.url,
+        DATABASE_OWNER_URL: database.ownerUrl,
+        CREBITO_AUTH: 'keys',
+        CREBITO_RATE_LIMIT_PER_S: String(RATE_LIMIT_PER_S),
+        CREBITO_LOG_LEVEL: 'debug',
       },
     });
-    await waitFor(async () => (await send('GET', '/clientes/1/extrato', `Bearer ${keys['segredo-ro']}`)) === 200, { timeoutMs: 10_000, intervalMs: 100 });
+    await waitFor(async () => (await send('GET', '/clientes/1/extrato', `Bearer ${keys['segredo-ro']}`)) === 200, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
   });
 
   afterAll(async () => {
@@ -161,15 +200,31 @@ describe('API keys', () => {
   });
 
   it('are rate-limited per key by nginx: one key flooding gets 429, another key is still served', async () => {
-    const flood = await Promise.all(Array.from({ length: RATE_LIMIT_PER_S * 4 }, () => send('GET', '/clientes/2/extrato', `Bearer ${keys['segredo-flood']}`)));
+    const flood = await Promise.all(
+      Array.from({ length: RATE_LIMIT_PER_S * 4 }, () =>
+        send('GET', '/clientes/2/extrato', `Bearer ${keys['segredo-flood']}`),
+      ),
+    );
     expect(flood).toContain(429);
     expect(await send('GET', '/clientes/2/extrato', `Bearer ${keys['segredo-ro']}`)).toBe(200);
   });
 
   it('appear in no log line, answer, /health, /metrics, state.json, file of the stack, or key listing', async () => {
-    await send('POST', '/clientes/1/transacoes', `Bearer ${keys['segredo-rw']}`, { valor: 10, tipo: 'c', descricao: 'ok' });
-    await send('POST', '/clientes/1/transacoes', `Bearer ${keys['segredo-ro']}`, { valor: 10, tipo: 'c', descricao: 'so-leitura' });
-    await send('POST', '/clientes/1/transacoes', `Bearer ${keys['segredo-rw']}`, { valor: 10, tipo: 'c', descricao: 'veneno' });
+    await send('POST', '/clientes/1/transacoes', `Bearer ${keys['segredo-rw']}`, {
+      valor: 10,
+      tipo: 'c',
+      descricao: 'ok',
+    });
+    await send('POST', '/clientes/1/transacoes', `Bearer ${keys['segredo-ro']}`, {
+      valor: 10,
+      tipo: 'c',
+      descricao: 'so-leitura',
+    });
+    await send('POST', '/clientes/1/transacoes', `Bearer ${keys['segredo-rw']}`, {
+      valor: 10,
+      tipo: 'c',
+      descricao: 'veneno',
+    });
     await send('POST', '/clientes/1/transacoes', `Bearer ${keys['segredo-rw']}`, '{"valor": ');
     await send('GET', '/clientes/1/transacoes?limit=2', `Bearer ${keys['segredo-ro']}`);
     await send('GET', '/clientes/1/extrato', `Bearer ${keys['segredo-revogado']}`);
@@ -182,9 +237,14 @@ describe('API keys', () => {
 
     const operatorViews: string[] = [];
     for (const instance of keyed!.state().instances) {
-      for (const route of ['/health', '/ready', '/metrics']) operatorViews.push((await getFromListenAddress(instance.admin!, route, 5000))!.body);
+      for (const route of ['/health', '/ready', '/metrics'])
+        operatorViews.push((await getFromListenAddress(instance.admin!, route, 5000))!.body);
     }
-    const listing = execFileSync(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'tools', 'keys', 'main.js'), 'list'], { env: { ...process.env, DATABASE_OWNER_URL: database.ownerUrl }, encoding: 'utf8' });
+    const listing = execFileSync(
+      process.execPath,
+      [path.join(PROJECT_ROOT, 'dist', 'tools', 'keys', 'main.js'), 'list'],
+      { env: { ...process.env, DATABASE_OWNER_URL: database.ownerUrl }, encoding: 'utf8' },
+    );
     expect(listing).toContain('segredo-rw');
     const places: [string, string][] = [
       ['the logs', keyed!.output()],
@@ -194,7 +254,12 @@ describe('API keys', () => {
       ...filesUnder(keyed!.dataDirectory).map((file): [string, string] => [file, fs.readFileSync(file, 'latin1')]),
     ];
     // A key, without its prefix too, and its hash in the usual spellings.
-    const secrets = Object.values(keys).flatMap((key) => [key, key.slice(4), hashApiKey(key).toString('hex'), hashApiKey(key).toString('base64')]);
+    const secrets = Object.values(keys).flatMap((key) => [
+      key,
+      key.slice(4),
+      hashApiKey(key).toString('hex'),
+      hashApiKey(key).toString('base64'),
+    ]);
     for (const [place, text] of places) {
       expect(text.length, place).toBeGreaterThan(0);
       for (const secret of secrets) expect(text.includes(secret), `${place} holds an API key or its hash`).toBe(false);
@@ -202,7 +267,7 @@ describe('API keys', () => {
   });
 
   // After the tests above: these spend this address's allowance of refusals.
-  it('regression: one key written 162 ways (the scheme\'s case, the spaces) was 162 keys to the rate limit', async () => {
+  it("regression: one key written 162 ways (the scheme's case, the spaces) was 162 keys to the rate limit", async () => {
     const spellings = Array.from({ length: 162 }, (_, index) => {
       const scheme = [...'bearer'].map((letter, at) => ((index >> at) & 1 ? letter.toUpperCase() : letter)).join('');
       return `${scheme}${' '.repeat(1 + Math.floor(index / 64))}${keys['segredo-grafias']}${' '.repeat(index % 2)}`;
@@ -212,9 +277,15 @@ describe('API keys', () => {
   });
 
   it('regression: a flood of made-up keys was never limited; with no key, or an unknown one, requests count against their address', async () => {
-    for (const made of [(index: number) => `Bearer bogus${index}`, (index: number) => `Bearer crb_${String(index).padStart(43, 'x')}`, () => undefined]) {
+    for (const made of [
+      (index: number) => `Bearer bogus${index}`,
+      (index: number) => `Bearer crb_${String(index).padStart(43, 'x')}`,
+      () => undefined,
+    ]) {
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      const statuses = await Promise.all(Array.from({ length: 100 }, (_, index) => send('GET', '/clientes/1/extrato', made(index))));
+      const statuses = await Promise.all(
+        Array.from({ length: 100 }, (_, index) => send('GET', '/clientes/1/extrato', made(index))),
+      );
       expect(new Set(statuses)).toEqual(new Set([401, 429]));
     }
     // A valid key from the same address is still served.

@@ -26,7 +26,11 @@ let stack: RunningStack;
 let tlsPort: number;
 let certificate: string;
 
-interface Curl { status: number | null; stdout: string; stderr: string }
+interface Curl {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function curl(args: string[]): Curl {
   const run = spawnSync('curl', ['-sS', '--max-time', String(CURL_TIMEOUT_S), ...args], { encoding: 'utf8' });
@@ -39,8 +43,17 @@ function parsed(output: string): { status: number; headers: Map<string, string>;
   let index = 0;
   while (index + 1 < responses.length && /^HTTP\/[\d.]+ \d{3}/.test(responses[index + 1]!)) index++;
   const [statusLine, ...headerLines] = responses[index]!.split('\r\n');
-  const headers = new Map(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-  return { status: Number(/^HTTP\/[\d.]+ (\d{3})/.exec(statusLine!)![1]), headers, body: responses.slice(index + 1).join('\r\n\r\n') };
+  const headers = new Map(
+    headerLines.map((line) => [
+      line.slice(0, line.indexOf(':')).toLowerCase(),
+      line.slice(line.indexOf(':') + 1).trim(),
+    ]),
+  );
+  return {
+    status: Number(/^HTTP\/[\d.]+ (\d{3})/.exec(statusLine!)![1]),
+    headers,
+    body: responses.slice(index + 1).join('\r\n\r\n'),
+  };
 }
 
 const https = (port: number, route: string) => `https://localhost:${port}${route}`;
@@ -48,7 +61,11 @@ const POST_JSON = ['-H', 'content-type: application/json', '-X', 'POST'];
 
 beforeAll(async () => {
   tlsPort = await freePort();
-  stack = await startStack({ port: await stackPort(), dataDirectory: makeDataDirectory(), environment: { CREBITO_TLS: 'self-signed', CREBITO_TLS_PORT: String(tlsPort) } });
+  stack = await startStack({
+    port: await stackPort(),
+    dataDirectory: makeDataDirectory(),
+    environment: { CREBITO_TLS: 'self-signed', CREBITO_TLS_PORT: String(tlsPort) },
+  });
   certificate = selfSignedPaths(path.join(stack.dataDirectory, 'tls')).certificatePath;
 });
 
@@ -63,8 +80,19 @@ describe('HTTPS with a self-signed certificate (CREBITO_TLS=self-signed)', () =>
     expect(fs.readFileSync(certificate, 'utf8')).toContain('BEGIN CERTIFICATE');
   });
 
-  it('negotiates HTTP/2, and the contract\'s POST and GET work over it', () => {
-    const posted = curl(['--cacert', certificate, '--http2', '-i', ...POST_JSON, '--data', '{"valor": 25, "tipo": "c", "descricao": "tls"}', '-w', '\n%{http_version}', https(tlsPort, '/clientes/1/transacoes')]);
+  it("negotiates HTTP/2, and the contract's POST and GET work over it", () => {
+    const posted = curl([
+      '--cacert',
+      certificate,
+      '--http2',
+      '-i',
+      ...POST_JSON,
+      '--data',
+      '{"valor": 25, "tipo": "c", "descricao": "tls"}',
+      '-w',
+      '\n%{http_version}',
+      https(tlsPort, '/clientes/1/transacoes'),
+    ]);
     expect(posted.stderr).toBe('');
     expect(posted.stdout.trimEnd().endsWith('\n2')).toBe(true);
     const answer = parsed(posted.stdout.slice(0, posted.stdout.trimEnd().lastIndexOf('\n')));
@@ -72,7 +100,14 @@ describe('HTTPS with a self-signed certificate (CREBITO_TLS=self-signed)', () =>
     const { saldo, limite } = JSON.parse(answer.body) as { saldo: number; limite: number };
     expect(limite).toBe(100000);
 
-    const read = curl(['--cacert', certificate, '--http2', '-w', '\n%{http_version}', https(tlsPort, '/clientes/1/extrato')]);
+    const read = curl([
+      '--cacert',
+      certificate,
+      '--http2',
+      '-w',
+      '\n%{http_version}',
+      https(tlsPort, '/clientes/1/extrato'),
+    ]);
     const [body, version] = read.stdout.trimEnd().split('\n');
     expect(version).toBe('2');
     const statement = JSON.parse(body!) as { saldo: { total: number }; ultimas_transacoes: { descricao: string }[] };
@@ -83,10 +118,30 @@ describe('HTTPS with a self-signed certificate (CREBITO_TLS=self-signed)', () =>
   it('refuses TLS 1.1 with a protocol-version alert, and takes TLS 1.2', () => {
     // SECLEVEL=0 lets this client offer TLS 1.1 at all (OpenSSL 3 will not
     // by default), so a refusal is the server's: its alert says so.
-    const old = curl(['--cacert', certificate, '--tlsv1.1', '--tls-max', '1.1', '--ciphers', 'DEFAULT@SECLEVEL=0', https(tlsPort, '/clientes/1/extrato')]);
+    const old = curl([
+      '--cacert',
+      certificate,
+      '--tlsv1.1',
+      '--tls-max',
+      '1.1',
+      '--ciphers',
+      'DEFAULT@SECLEVEL=0',
+      https(tlsPort, '/clientes/1/extrato'),
+    ]);
     expect(old.status).not.toBe(0);
     expect(old.stderr).toContain('alert protocol version');
-    const current = curl(['--cacert', certificate, '--tlsv1.2', '--tls-max', '1.2', '-o', '/dev/null', '-w', '%{http_code}', https(tlsPort, '/clientes/1/extrato')]);
+    const current = curl([
+      '--cacert',
+      certificate,
+      '--tlsv1.2',
+      '--tls-max',
+      '1.2',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      https(tlsPort, '/clientes/1/extrato'),
+    ]);
     expect(current.stdout).toBe('200');
   });
 
@@ -102,7 +157,7 @@ describe('HTTPS with a self-signed certificate (CREBITO_TLS=self-signed)', () =>
 });
 
 describe('server_tokens off', () => {
-  it('names no nginx version in the Server header or on nginx\'s own pages', () => {
+  it("names no nginx version in the Server header or on nginx's own pages", () => {
     const answers = [
       curl(['-i', `http://127.0.0.1:${stack.port}/clientes/1/extrato`]).stdout,
       // nginx's own pages: TRACE (405), and plain HTTP on the HTTPS port.
@@ -122,20 +177,33 @@ describe('server_tokens off', () => {
 });
 
 /** A second nginx, rendered as the launcher renders its own, in front of the stack's plain port. */
-async function withFrontNginx(plainHttp: 'redirect' | 'refuse', use: (ports: { plain: number; tls: number }) => void): Promise<void> {
+async function withFrontNginx(
+  plainHttp: 'redirect' | 'refuse',
+  use: (ports: { plain: number; tls: number }) => void,
+): Promise<void> {
   const binary = findNginx()!;
   const runDirectory = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-tls-front-'));
   const ports = { plain: await freePort(), tls: await freePort() };
   const key = selfSignedPaths(path.join(stack.dataDirectory, 'tls')).keyPath;
   const configPath = writeNginxConfig(binary, {
-    port: ports.plain, runDirectory, workerProcesses: '1', upstreamAddresses: [`127.0.0.1:${stack.port}`], rateLimitPerS: 0,
-    requestTimeoutMs: 1000, upstreamNames: 'fixed', workerUser: undefined, rateLimitBy: 'address',
+    port: ports.plain,
+    runDirectory,
+    workerProcesses: '1',
+    upstreamAddresses: [`127.0.0.1:${stack.port}`],
+    rateLimitPerS: 0,
+    requestTimeoutMs: 1000,
+    upstreamNames: 'fixed',
+    workerUser: undefined,
+    rateLimitBy: 'address',
     tls: { port: ports.tls, certificatePath: certificate, keyPath: key, plainHttp, http2: http2StyleOf(binary) },
   });
   const nginx = spawn(binary, ['-p', runDirectory, '-c', configPath], { stdio: 'ignore' });
   try {
-    const up = await waitFor(() => holdsListeningPort(nginx.pid!, ports.tls) && holdsListeningPort(nginx.pid!, ports.plain), { timeoutMs: NGINX_UP_TIMEOUT_MS, intervalMs: 50 });
-    expect(up, "the front nginx listens").not.toBeUndefined();
+    const up = await waitFor(
+      () => holdsListeningPort(nginx.pid!, ports.tls) && holdsListeningPort(nginx.pid!, ports.plain),
+      { timeoutMs: NGINX_UP_TIMEOUT_MS, intervalMs: 50 },
+    );
+    expect(up, 'the front nginx listens').not.toBeUndefined();
     use(ports);
   } finally {
     nginx.kill('SIGQUIT');
@@ -150,16 +218,29 @@ describe('plain HTTP when TLS is on (CREBITO_PLAIN_HTTP)', () => {
       const first = parsed(curl(['-i', `http://localhost:${ports.plain}/clientes/2/extrato?x=1`]).stdout);
       expect(first.status).toBe(308);
       expect(first.headers.get('location')).toBe(`https://localhost:${ports.tls}/clientes/2/extrato?x=1`);
-      const followed = curl(['-i', '-L', '--cacert', certificate, ...POST_JSON, '--data', '{"valor": 3, "tipo": "c", "descricao": "seguiu"}', `http://localhost:${ports.plain}/clientes/2/transacoes`]);
+      const followed = curl([
+        '-i',
+        '-L',
+        '--cacert',
+        certificate,
+        ...POST_JSON,
+        '--data',
+        '{"valor": 3, "tipo": "c", "descricao": "seguiu"}',
+        `http://localhost:${ports.plain}/clientes/2/transacoes`,
+      ]);
       const answer = parsed(followed.stdout);
       expect(answer.status).toBe(200);
       expect(answer.headers.get('strict-transport-security')).toMatch(/^max-age=\d+$/);
       // Regression: nginx's own pages with headers of their own (405, 429,
       // 502, 504) inherited no HSTS, so a browser could learn it from none.
-      const unknownMethod = parsed(curl(['-i', '-X', 'PROPFIND', '--cacert', certificate, https(ports.tls, '/clientes/2/extrato')]).stdout);
+      const unknownMethod = parsed(
+        curl(['-i', '-X', 'PROPFIND', '--cacert', certificate, https(ports.tls, '/clientes/2/extrato')]).stdout,
+      );
       expect(unknownMethod.status).toBe(405);
       expect(unknownMethod.headers.get('strict-transport-security')).toMatch(/^max-age=\d+$/);
-      const statement = JSON.parse(curl(['--cacert', certificate, https(ports.tls, '/clientes/2/extrato')]).stdout) as { ultimas_transacoes: { descricao: string }[] };
+      const statement = JSON.parse(curl(['--cacert', certificate, https(ports.tls, '/clientes/2/extrato')]).stdout) as {
+        ultimas_transacoes: { descricao: string }[];
+      };
       expect(statement.ultimas_transacoes[0]!.descricao).toBe('seguiu');
     });
   });
@@ -167,11 +248,21 @@ describe('plain HTTP when TLS is on (CREBITO_PLAIN_HTTP)', () => {
   it('refuse: 403 https_obrigatorio from the catalogue, and nothing applied', async () => {
     await withFrontNginx('refuse', (ports) => {
       const before = curl(['--cacert', certificate, https(ports.tls, '/clientes/5/extrato')]).stdout;
-      const refused = parsed(curl(['-i', ...POST_JSON, '--data', '{"valor": 7, "tipo": "c", "descricao": "claro"}', `http://localhost:${ports.plain}/clientes/5/transacoes`]).stdout);
+      const refused = parsed(
+        curl([
+          '-i',
+          ...POST_JSON,
+          '--data',
+          '{"valor": 7, "tipo": "c", "descricao": "claro"}',
+          `http://localhost:${ports.plain}/clientes/5/transacoes`,
+        ]).stdout,
+      );
       expect(refused.status).toBe(403);
       expect(JSON.parse(refused.body)).toMatchObject({ erro: 'https_obrigatorio' });
       const after = curl(['--cacert', certificate, https(ports.tls, '/clientes/5/extrato')]).stdout;
-      expect((JSON.parse(after) as { saldo: { total: number } }).saldo.total).toBe((JSON.parse(before) as { saldo: { total: number } }).saldo.total);
+      expect((JSON.parse(after) as { saldo: { total: number } }).saldo.total).toBe(
+        (JSON.parse(before) as { saldo: { total: number } }).saldo.total,
+      );
     });
   });
 });

@@ -66,12 +66,13 @@ function postToSocket(socketPath: string, path: string, body: object): Promise<{
 const books = async () => {
   const rows = await database.query<{ id: number; saldo: string; n: number }>(
     `SELECT c.id, c.saldo, (SELECT count(*)::int FROM transacoes t WHERE t.cliente_id = c.id) AS n
-       FROM clientes c ORDER BY c.id`);
+       FROM clientes c ORDER BY c.id`,
+  );
   return rows.map((row) => ({ id: row.id, saldo: Number(row.saldo), n: row.n }));
 };
 
 describe('a transfer through nginx', () => {
-  it('answers the payer\'s limite, saldo, transfer id; each statement shows its row; the history links', async () => {
+  it("answers the payer's limite, saldo, transfer id; each statement shows its row; the history links", async () => {
     const answer = await transfer(1, { para: 2, valor: 1500, descricao: 'pix' });
     expect(answer.status, answer.text).toBe(200);
     expect(answer.body).toEqual({ limite: 100000, saldo: -1500, transferencia: expect.any(Number) });
@@ -98,7 +99,7 @@ describe('a transfer through nginx', () => {
     ['to itself', 3, { para: 3, valor: 1, descricao: 'x' }, 422, 'transferencia_para_si'],
     ['to an unknown client', 3, { para: 6, valor: 1, descricao: 'x' }, 422, 'destinatario_nao_encontrado'],
     ['from an unknown client', 6, { para: 3, valor: 1, descricao: 'x' }, 404, 'cliente_nao_encontrado'],
-    ['past the payer\'s limit', 2, { para: 3, valor: 80_000 + 1_500, descricao: 'x' }, 422, 'limite_excedido'],
+    ["past the payer's limit", 2, { para: 3, valor: 80_000 + 1_500, descricao: 'x' }, 422, 'limite_excedido'],
     ['with para as text', 3, { para: '2', valor: 1, descricao: 'x' }, 422, 'para_invalido'],
     ['without para', 3, { valor: 1, descricao: 'x' }, 422, 'para_invalido'],
     ['with a fractional valor', 3, '{"para": 2, "valor": 1.0, "descricao": "x"}', 422, 'valor_invalido'],
@@ -155,11 +156,16 @@ describe('a transfer through nginx', () => {
     }
     const saldo3 = before.find((row) => row.id === 3)!.saldo;
     expect(answers.map((answer) => [answer.status, answer.body.saldo ?? answer.body.erro])).toEqual([
-      [200, saldo3 + 10], [200, saldo3 - 90], [200, saldo3 - 95], [422, 'limite_excedido'], [200, saldo3 - 145],
+      [200, saldo3 + 10],
+      [200, saldo3 - 90],
+      [200, saldo3 - 95],
+      [422, 'limite_excedido'],
+      [200, saldo3 - 145],
     ]);
     expect(sum(await books())).toBe(sum(before) + 10 - 5);
     const calls = await database.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM transacoes WHERE descricao IN ('lote1', 'lote2', 'lote4')");
+      "SELECT count(*)::int AS n FROM transacoes WHERE descricao IN ('lote1', 'lote2', 'lote4')",
+    );
     expect(calls[0]!.n).toBe(5);
   });
 });

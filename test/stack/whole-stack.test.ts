@@ -65,21 +65,32 @@ describe('both instances serve', () => {
   // shared calls then went after the same row, and the one that found it
   // held answered cliente_ocupado and sent it again after a pause: with
   // replicated commits, half the transactions a second (docs/ha-measurements.md, Cost).
-  it('regression: one client\'s transactions alternated between the instances, whose calls collided on its row; '
-    + 'they go to one home instance, and the clients are spread', async () => {
-    const homes = new Map<number, Set<string>>();
-    for (let round = 0; round < 4; round++) {
-      for (let clientId = 1; clientId <= 5; clientId++) {
-        const response = await postTransaction(stack.baseUrl, clientId, { valor: 1, tipo: 'c', descricao: `casa${round}` });
-        expect(response.status).toBe(200);
-        const seen = homes.get(clientId) ?? new Set<string>();
-        seen.add(response.headers.get('x-crebito-instance') ?? 'none');
-        homes.set(clientId, seen);
+  it(
+    "regression: one client's transactions alternated between the instances, whose calls collided on its row; " +
+      'they go to one home instance, and the clients are spread',
+    async () => {
+      const homes = new Map<number, Set<string>>();
+      for (let round = 0; round < 4; round++) {
+        for (let clientId = 1; clientId <= 5; clientId++) {
+          const response = await postTransaction(stack.baseUrl, clientId, {
+            valor: 1,
+            tipo: 'c',
+            descricao: `casa${round}`,
+          });
+          expect(response.status).toBe(200);
+          const seen = homes.get(clientId) ?? new Set<string>();
+          seen.add(response.headers.get('x-crebito-instance') ?? 'none');
+          homes.set(clientId, seen);
+        }
       }
-    }
-    for (const [clientId, seen] of homes) expect({ clientId, instances: [...seen] }).toEqual({ clientId, instances: [expect.stringMatching(/^api-[12]$/)] });
-    expect(new Set([...homes.values()].map((seen) => [...seen][0])).size).toBe(2);
-  });
+      for (const [clientId, seen] of homes)
+        expect({ clientId, instances: [...seen] }).toEqual({
+          clientId,
+          instances: [expect.stringMatching(/^api-[12]$/)],
+        });
+      expect(new Set([...homes.values()].map((seen) => [...seen][0])).size).toBe(2);
+    },
+  );
 
   it('a write through one instance is read through the other at once', async () => {
     for (let round = 0; round < 10; round++) {
@@ -131,7 +142,8 @@ describe('an instance killed while requests flow', () => {
     expect(getStatuses.filter((status) => status !== 200)).toEqual([]);
     await waitUntilIdle(instanceListens().slice(1));
     const stored = await database.query<{ descricao: string; n: number }>(
-      "SELECT descricao, count(*)::int AS n FROM transacoes WHERE cliente_id = 4 AND descricao LIKE 'k%' GROUP BY descricao");
+      "SELECT descricao, count(*)::int AS n FROM transacoes WHERE cliente_id = 4 AND descricao LIKE 'k%' GROUP BY descricao",
+    );
     const storedCount = new Map(stored.map((row) => [row.descricao, row.n]));
     expect(stored.filter((row) => row.n > 1)).toEqual([]);
     for (const post of posts) {
@@ -157,8 +169,9 @@ describe('starting, stopping, starting again', () => {
   it('SIGTERM stops every process it started; a new start finds the data intact', async () => {
     const before = (await getStatement(stack.baseUrl, 3)).body;
     const state = stack.state();
-    const pids = [state.nginx?.pid, ...state.instances.map((instance) => instance.pid), state.postgres?.pid]
-      .filter((pid): pid is number => pid !== undefined);
+    const pids = [state.nginx?.pid, ...state.instances.map((instance) => instance.pid), state.postgres?.pid].filter(
+      (pid): pid is number => pid !== undefined,
+    );
     expect(pids.length).toBe(4);
 
     await database.close();

@@ -9,7 +9,11 @@ import { freePort, makeDataDirectory, type RunningStack, startStack } from '../.
 let stack: RunningStack;
 
 beforeAll(async () => {
-  stack = await startStack({ port: await freePort(), dataDirectory: makeDataDirectory(), environment: { CREBITO_NGINX: 'off' } });
+  stack = await startStack({
+    port: await freePort(),
+    dataDirectory: makeDataDirectory(),
+    environment: { CREBITO_NGINX: 'off' },
+  });
 });
 
 afterAll(async () => {
@@ -19,21 +23,27 @@ afterAll(async () => {
 /** One request on a new connection, so the kernel spreads them over the instances. */
 function instanceOnFreshConnection(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/clientes/1/extrato', agent: false }, (response) => {
-      response.resume();
-      response.on('end', () => resolve(String(response.headers['x-crebito-instance'])));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path: '/clientes/1/extrato', agent: false }, (response) => {
+        response.resume();
+        response.on('end', () => resolve(String(response.headers['x-crebito-instance'])));
+      })
+      .on('error', reject);
   });
 }
 
 describe('npm start without nginx', () => {
   it('says so in one line and serves on the public port from both instances', async () => {
-    const lines = stack.output().split('\n').filter((line) => line.includes('share port'));
+    const lines = stack
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('share port'));
     expect(lines).toHaveLength(1);
     expect(stack.state().mode).toBe('direct');
 
     const seen = new Set<string>();
-    for (let attempt = 0; attempt < 200 && seen.size < 2; attempt++) seen.add(await instanceOnFreshConnection(stack.port));
+    for (let attempt = 0; attempt < 200 && seen.size < 2; attempt++)
+      seen.add(await instanceOnFreshConnection(stack.port));
     expect([...seen].sort()).toEqual(['api-1', 'api-2']);
   });
 

@@ -28,10 +28,16 @@ export type Citation =
 /** The comment text of a code file, by its kind; a Markdown file is all prose. */
 export function proseOf(file: string, text: string): string {
   if (file.endsWith('.md')) return text;
-  const marker = /\.(sql|lua)$/.test(file) ? /(?:^|\s)--(.*)$/
-    : /\.(ts|js|cjs|mjs)$/.test(file) ? /(?:^\s*(?:\/\/|\/\*+|\*)|\s\/\/)(.*)$/
+  const marker = /\.(sql|lua)$/.test(file)
+    ? /(?:^|\s)--(.*)$/
+    : /\.(ts|js|cjs|mjs)$/.test(file)
+      ? /(?:^\s*(?:\/\/|\/\*+|\*)|\s\/\/)(.*)$/
       : /(?:^|\s)#(.*)$/;
-  return text.split('\n').map((line) => marker.exec(line)?.[1] ?? '').filter((comment) => comment !== '').join('\n');
+  return text
+    .split('\n')
+    .map((line) => marker.exec(line)?.[1] ?? '')
+    .filter((comment) => comment !== '')
+    .join('\n');
 }
 
 /** Every citation in a file's prose; links only from Markdown, relative to its folder. */
@@ -63,7 +69,11 @@ export function anchorsOf(markdown: string): Set<string> {
     if (line.startsWith('```')) fenced = !fenced;
     const heading = fenced ? null : /^#{1,6}\s+(.*)$/.exec(line);
     if (heading === null) continue;
-    const base = heading[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const base = heading[1]!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
     let anchor = base;
     for (let copy = 1; anchors.has(anchor); copy++) anchor = `${base}-${copy}`;
     anchors.add(anchor);

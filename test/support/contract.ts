@@ -24,10 +24,18 @@ const validCases: { name: string; clientId: number; body: { valor: number; tipo:
   { name: 'a debit within the limit', clientId: 3, body: { valor: 700, tipo: 'd', descricao: 'debito' } },
   { name: 'a one-character descricao', clientId: 3, body: { valor: 1, tipo: 'c', descricao: 'x' } },
   { name: 'a ten-character descricao', clientId: 3, body: { valor: 1, tipo: 'c', descricao: '0123456789' } },
-  { name: 'ten emoji (ten characters, forty bytes)', clientId: 3, body: { valor: 1, tipo: 'd', descricao: '😀'.repeat(10) } },
+  {
+    name: 'ten emoji (ten characters, forty bytes)',
+    clientId: 3,
+    body: { valor: 1, tipo: 'd', descricao: '😀'.repeat(10) },
+  },
   { name: 'accented letters', clientId: 3, body: { valor: 2, tipo: 'c', descricao: 'ação çé' } },
   { name: 'the largest valor the column holds', clientId: 4, body: { valor: 2147483647, tipo: 'c', descricao: 'max' } },
-  { name: 'a debit that lands exactly on -limite', clientId: 2, body: { valor: 80000, tipo: 'd', descricao: 'no limite' } },
+  {
+    name: 'a debit that lands exactly on -limite',
+    clientId: 2,
+    body: { valor: 80000, tipo: 'd', descricao: 'no limite' },
+  },
 ];
 
 // Raw bodies, sent as they are. Every one must get a 422 and change nothing.
@@ -46,7 +54,10 @@ const invalidBodies: { name: string; body: string | Buffer }[] = [
   { name: 'tipo "cd"', body: '{"valor": 1, "tipo": "cd", "descricao": "x"}' },
   { name: 'tipo null', body: '{"valor": 1, "tipo": null, "descricao": "x"}' },
   { name: 'tipo missing', body: '{"valor": 1, "descricao": "x"}' },
-  { name: 'descricao too long (public test)', body: '{"valor": 1, "tipo": "c", "descricao": "123456789 e mais um pouco"}' },
+  {
+    name: 'descricao too long (public test)',
+    body: '{"valor": 1, "tipo": "c", "descricao": "123456789 e mais um pouco"}',
+  },
   { name: 'descricao of 11 characters', body: '{"valor": 1, "tipo": "c", "descricao": "12345678901"}' },
   { name: 'descricao of 11 emoji', body: JSON.stringify({ valor: 1, tipo: 'c', descricao: '😀'.repeat(11) }) },
   { name: 'descricao ""', body: '{"valor": 1, "tipo": "c", "descricao": ""}' },
@@ -62,9 +73,19 @@ const invalidBodies: { name: string; body: string | Buffer }[] = [
   { name: 'a bare string', body: '"valor"' },
   { name: 'a bare number', body: '42' },
   { name: 'trailing garbage after the JSON', body: '{"valor": 1, "tipo": "c", "descricao": "x"}garbage' },
-  { name: 'two JSON objects', body: '{"valor": 1, "tipo": "c", "descricao": "x"}{"valor": 1, "tipo": "c", "descricao": "x"}' },
+  {
+    name: 'two JSON objects',
+    body: '{"valor": 1, "tipo": "c", "descricao": "x"}{"valor": 1, "tipo": "c", "descricao": "x"}',
+  },
   { name: 'truncated JSON', body: '{"valor": 1, "tipo": "c", "descri' },
-  { name: 'bytes that are not UTF-8', body: Buffer.concat([Buffer.from('{"valor": 1, "tipo": "c", "descricao": "'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]) },
+  {
+    name: 'bytes that are not UTF-8',
+    body: Buffer.concat([
+      Buffer.from('{"valor": 1, "tipo": "c", "descricao": "'),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('"}'),
+    ]),
+  },
 ];
 
 const unknownClientIds = ['6', '0', '-1', 'abc', '1a', '01', '2147483648', '99999999999999999999'];
@@ -105,7 +126,11 @@ export function defineContractTests(target: () => ContractTarget): void {
   it('a debit past -limite answers 422 and changes nothing', async () => {
     const { database, baseUrl } = target();
     const before = await snapshot(5);
-    const response = await postTransaction(baseUrl, 5, { valor: before.balance + SEEDED_LIMITS[5]! + 1, tipo: 'd', descricao: 'demais' });
+    const response = await postTransaction(baseUrl, 5, {
+      valor: before.balance + SEEDED_LIMITS[5]! + 1,
+      tipo: 'd',
+      descricao: 'demais',
+    });
     expect(response.status).toBe(422);
     expect(await snapshot(5)).toEqual(before);
     expect(await database.balance(5)).toBeGreaterThanOrEqual(-SEEDED_LIMITS[5]!);
@@ -147,7 +172,7 @@ export function defineContractTests(target: () => ContractTarget): void {
     const { baseUrl, database } = target();
     const sent: { valor: number; tipo: 'c' | 'd'; descricao: string }[] = [];
     for (let index = 1; index <= 12; index++) {
-      const body = { valor: index, tipo: index % 3 === 0 ? 'd' as const : 'c' as const, descricao: `t${index}🙂` };
+      const body = { valor: index, tipo: index % 3 === 0 ? ('d' as const) : ('c' as const), descricao: `t${index}🙂` };
       expect((await postTransaction(baseUrl, 5, body)).status).toBe(200);
       sent.push(body);
     }
@@ -155,15 +180,21 @@ export function defineContractTests(target: () => ContractTarget): void {
     expect(statement.status).toBe(200);
     expect(statement.body.saldo).toMatchObject({ total: await database.balance(5), limite: SEEDED_LIMITS[5] });
     const newestTen = sent.slice(-10).reverse();
-    expect(statement.body.ultimas_transacoes.map(({ valor, tipo, descricao }: Record<string, unknown>) => ({ valor, tipo, descricao })))
-      .toEqual(newestTen);
+    expect(
+      statement.body.ultimas_transacoes.map(({ valor, tipo, descricao }: Record<string, unknown>) => ({
+        valor,
+        tipo,
+        descricao,
+      })),
+    ).toEqual(newestTen);
     for (const transaction of statement.body.ultimas_transacoes) expect(transaction.realizada_em).toMatch(ISO_UTC);
   });
 
   it('a client that drops the connection halfway through its body moves no money and breaks nothing', async () => {
     const { port, baseUrl } = target();
     const before = await snapshot(1);
-    const partial = 'POST /clientes/1/transacoes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{"valor": 5, "tipo": "c"';
+    const partial =
+      'POST /clientes/1/transacoes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{"valor": 5, "tipo": "c"';
     await rawExchange(port, partial, 100);
     expect((await getStatement(baseUrl, 1)).status).toBe(200);
     expect(await snapshot(1)).toEqual(before);

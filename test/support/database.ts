@@ -26,7 +26,10 @@ export interface TestDatabase {
 }
 
 /** Opens assertion access to an existing crebito database (the launcher's, say: its state.json's URL serves as both). */
-export function openDatabase(urls: string | { url: string; ownerUrl: string; adminUrl: string }, onClose: () => Promise<void> = async () => undefined): TestDatabase {
+export function openDatabase(
+  urls: string | { url: string; ownerUrl: string; adminUrl: string },
+  onClose: () => Promise<void> = async () => undefined,
+): TestDatabase {
   const { url, ownerUrl, adminUrl } = typeof urls === 'string' ? { url: urls, ownerUrl: urls, adminUrl: urls } : urls;
   const pool = new pg.Pool({ connectionString: adminUrl, max: 4 });
   return {
@@ -41,9 +44,10 @@ export function openDatabase(urls: string | { url: string; ownerUrl: string; adm
       return Number(rows.rows[0].saldo);
     },
     async transactionCount(clientId) {
-      const rows = clientId === undefined
-        ? await pool.query('SELECT count(*)::int AS n FROM transacoes')
-        : await pool.query('SELECT count(*)::int AS n FROM transacoes WHERE cliente_id = $1', [clientId]);
+      const rows =
+        clientId === undefined
+          ? await pool.query('SELECT count(*)::int AS n FROM transacoes')
+          : await pool.query('SELECT count(*)::int AS n FROM transacoes WHERE cliente_id = $1', [clientId]);
       return rows.rows[0].n as number;
     },
     async close() {
@@ -65,7 +69,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await admin.query(`CREATE DATABASE ${name} OWNER ${OWNER_ROLE}`);
   await admin.end();
 
-  const urlAs = (user?: string) => embeddedDatabaseUrl(name, inject('postgresSocketDirectory'), inject('postgresPort'), user);
+  const urlAs = (user?: string) =>
+    embeddedDatabaseUrl(name, inject('postgresSocketDirectory'), inject('postgresPort'), user);
   await applySchema(urlAs(OWNER_ROLE));
   return openDatabase({ url: urlAs(INSTANCE_ROLE), ownerUrl: urlAs(OWNER_ROLE), adminUrl: urlAs() }, async () => {
     const dropper = new pg.Client({ connectionString: maintenanceUrl });

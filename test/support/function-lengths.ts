@@ -22,7 +22,29 @@ const FUNCTION_HEAD = [
 ];
 
 // After one of these, a slash starts a regular expression rather than a division.
-const REGEX_MAY_FOLLOW = new Set(['(', ',', '=', ':', '[', '!', '&', '|', '?', '{', '}', ';', '+', '-', '*', '%', '<', '>', '~', '^', '']);
+const REGEX_MAY_FOLLOW = new Set([
+  '(',
+  ',',
+  '=',
+  ':',
+  '[',
+  '!',
+  '&',
+  '|',
+  '?',
+  '{',
+  '}',
+  ';',
+  '+',
+  '-',
+  '*',
+  '%',
+  '<',
+  '>',
+  '~',
+  '^',
+  '',
+]);
 
 export function measureFunctions(source: string): FunctionLength[] {
   const opened: { line: number; head: string; isFunction: boolean }[] = [];
@@ -54,16 +76,26 @@ export function measureFunctions(source: string): FunctionLength[] {
     } else if (character === '/' && REGEX_MAY_FOLLOW.has(previousSignificant)) {
       for (index++; index < source.length && source[index] !== '/'; index++) {
         if (source[index] === '\\') index++;
-        else if (source[index] === '[') while (index < source.length && source[index] !== ']') index += source[index] === '\\' ? 2 : 1;
+        else if (source[index] === '[')
+          while (index < source.length && source[index] !== ']') index += source[index] === '\\' ? 2 : 1;
       }
-    } else if (character === '`' || (character === '}' && templateDepths.length > 0 && templateDepths[templateDepths.length - 1] === opened.length)) {
+    } else if (
+      character === '`' ||
+      (character === '}' && templateDepths.length > 0 && templateDepths[templateDepths.length - 1] === opened.length)
+    ) {
       // In a template literal: skip to its end or to the next ${.
       if (character === '}') templateDepths.pop();
       for (index++; index < source.length; index++) {
         if (source[index] === '\\') index++;
-        else if (source[index] === '\n') { line++; lineStart = index + 1; }
-        else if (source[index] === '`') break;
-        else if (source[index] === '$' && source[index + 1] === '{') { index++; templateDepths.push(opened.length); break; }
+        else if (source[index] === '\n') {
+          line++;
+          lineStart = index + 1;
+        } else if (source[index] === '`') break;
+        else if (source[index] === '$' && source[index + 1] === '{') {
+          index++;
+          templateDepths.push(opened.length);
+          break;
+        }
       }
     } else if (character === '{') {
       const head = source.slice(lineStart, index);

@@ -33,7 +33,7 @@ const SHARED_KEY = Symbol.for('crebito.test.postgres');
 const registry = globalThis as unknown as { [SHARED_KEY]?: SharedPostgres };
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const shared = registry[SHARED_KEY] ??= { started: startPostgres(), users: 0 };
+  const shared = (registry[SHARED_KEY] ??= { started: startPostgres(), users: 0 });
   shared.users++;
   const postgres = await shared.started;
   project.provide('maintenanceUrl', postgres.maintenanceUrl);

@@ -31,9 +31,12 @@ export async function readAdminHealth(admin: string): Promise<ServerHealth> {
 /** Waits until every listed instance reports no request in flight. */
 export async function waitUntilIdle(listens: string[], timeoutMs = 10_000): Promise<void> {
   let inFlight: number[] = [];
-  const idle = await waitFor(async () => {
-    inFlight = (await Promise.all(listens.map(readHealth))).map((health) => health.inFlight);
-    return inFlight.every((count) => count === 0);
-  }, { timeoutMs, intervalMs: IDLE_POLL_MS });
+  const idle = await waitFor(
+    async () => {
+      inFlight = (await Promise.all(listens.map(readHealth))).map((health) => health.inFlight);
+      return inFlight.every((count) => count === 0);
+    },
+    { timeoutMs, intervalMs: IDLE_POLL_MS },
+  );
   if (idle === undefined) throw new Error(`requests still in flight: ${JSON.stringify(inFlight)}`);
 }

@@ -48,28 +48,57 @@ function keyedResponse(status: number, bytes: Buffer, header: (name: string) => 
 }
 
 /** POST /clientes/{id}/transacoes with an Idempotency-Key header. */
-export async function postWithKey(baseUrl: string, clientId: number, body: unknown, key: string): Promise<KeyedResponse> {
+export async function postWithKey(
+  baseUrl: string,
+  clientId: number,
+  body: unknown,
+  key: string,
+): Promise<KeyedResponse> {
   const response = await fetch(`${baseUrl}/clientes/${clientId}/transacoes`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'idempotency-key': key },
     body: JSON.stringify(body),
   });
-  return keyedResponse(response.status, Buffer.from(await response.arrayBuffer()), (name) => response.headers.get(name));
+  return keyedResponse(response.status, Buffer.from(await response.arrayBuffer()), (name) =>
+    response.headers.get(name),
+  );
 }
 
 /** The same keyed POST straight to one instance's unix socket, past nginx (which sends a client's transactions to one home instance). */
-export function postWithKeyToInstance(socketPath: string, clientId: number, body: unknown, key: string): Promise<KeyedResponse> {
+export function postWithKeyToInstance(
+  socketPath: string,
+  clientId: number,
+  body: unknown,
+  key: string,
+): Promise<KeyedResponse> {
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const request = http.request({
-      socketPath, method: 'POST', path: `/clientes/${clientId}/transacoes`,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'idempotency-key': key },
-    }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve(keyedResponse(response.statusCode!, Buffer.concat(chunks), (name) => (response.headers[name] as string | undefined) ?? null)));
-      response.on('error', reject);
-    });
+    const request = http.request(
+      {
+        socketPath,
+        method: 'POST',
+        path: `/clientes/${clientId}/transacoes`,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+          'idempotency-key': key,
+        },
+      },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve(
+            keyedResponse(
+              response.statusCode!,
+              Buffer.concat(chunks),
+              (name) => (response.headers[name] as string | undefined) ?? null,
+            ),
+          ),
+        );
+        response.on('error', reject);
+      },
+    );
     request.on('error', reject);
     request.end(payload);
   });

@@ -20,7 +20,7 @@ export async function startInstance(options: {
   port?: number;
   environment?: Record<string, string>;
 }): Promise<RunningInstance> {
-  const port = options.port ?? await freePort();
+  const port = options.port ?? (await freePort());
   const adminPort = await freePort();
   const instance = await startProcess({
     name: 'instance',
@@ -35,7 +35,12 @@ export async function startInstance(options: {
     readyWhen: { message: 'ready' },
     readyTimeoutMs: INSTANCE_READY_TIMEOUT_MS,
   });
-  return { ...instance, baseUrl: `http://127.0.0.1:${port}`, port, admin: options.environment?.CREBITO_ADMIN_LISTEN ?? `127.0.0.1:${adminPort}` };
+  return {
+    ...instance,
+    baseUrl: `http://127.0.0.1:${port}`,
+    port,
+    admin: options.environment?.CREBITO_ADMIN_LISTEN ?? `127.0.0.1:${adminPort}`,
+  };
 }
 
 /**

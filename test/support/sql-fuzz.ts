@@ -23,7 +23,8 @@ export interface GrantedFunction {
 
 /** Every function of the schema the role may call, PUBLIC's grants included. */
 export async function grantedFunctions(client: pg.Client, role: string): Promise<GrantedFunction[]> {
-  const { rows } = await client.query<{ signature: string; types: string[]; names: string[] }>(`
+  const { rows } = await client.query<{ signature: string; types: string[]; names: string[] }>(
+    `
     SELECT p.oid::regprocedure::text AS signature,
            coalesce((SELECT array_agg(format_type(t.type, NULL) ORDER BY t.n)
                        FROM unnest(p.proargtypes) WITH ORDINALITY AS t (type, n)), '{}') AS types,
@@ -31,7 +32,9 @@ export async function grantedFunctions(client: pg.Client, role: string): Promise
                        FROM generate_series(1, p.pronargs) AS t (n)), '{}') AS names
       FROM pg_proc p
      WHERE p.pronamespace = 'public'::regnamespace AND has_function_privilege($1, p.oid, 'EXECUTE')
-     ORDER BY 1`, [role]);
+     ORDER BY 1`,
+    [role],
+  );
   return rows.map((row) => ({ signature: row.signature, argumentTypes: row.types, argumentNames: row.names }));
 }
 
@@ -48,8 +51,21 @@ export interface FuzzVocabulary {
 
 const INTEGER_EDGES = [0, -1, 6, 2_147_483_647, -2_147_483_648];
 const TEXT_EDGES = [
-  '', ' ', '   ', 'cc', 'C', 'abcdefghijk', 'a\u0001b', 'a\nb', '\u200b', 'a\u202eb', '\ufeffx',
-  'ação', '🙂🙂', 'k y', 'x'.repeat(300),
+  '',
+  ' ',
+  '   ',
+  'cc',
+  'C',
+  'abcdefghijk',
+  'a\u0001b',
+  'a\nb',
+  '\u200b',
+  'a\u202eb',
+  '\ufeffx',
+  'ação',
+  '🙂🙂',
+  'k y',
+  'x'.repeat(300),
 ];
 
 const sometimesNull = <T>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | null> =>
@@ -72,13 +88,15 @@ function scalar(type: string, name: string, vocabulary: FuzzVocabulary): fc.Arbi
       return fc.oneof(
         { arbitrary: fc.integer({ min: 1, max: 5 }), weight: 12 },
         { arbitrary: fc.integer({ min: 1, max: 100_000 }), weight: 6 },
-        { arbitrary: fc.constantFrom(...INTEGER_EDGES), weight: 1 }, { arbitrary: fc.integer(), weight: 1 },
+        { arbitrary: fc.constantFrom(...INTEGER_EDGES), weight: 1 },
+        { arbitrary: fc.integer(), weight: 1 },
       );
     case 'bigint':
-      return fc.oneof(
-        fc.bigInt({ min: 1n, max: 100n }),
-        fc.constantFrom(0n, -1n, 9_007_199_254_740_991n, 9_223_372_036_854_775_807n),
-      )
+      return fc
+        .oneof(
+          fc.bigInt({ min: 1n, max: 100n }),
+          fc.constantFrom(0n, -1n, 9_007_199_254_740_991n, 9_223_372_036_854_775_807n),
+        )
         .map(String);
     case 'text':
     case 'character varying':
@@ -88,20 +106,29 @@ function scalar(type: string, name: string, vocabulary: FuzzVocabulary): fc.Arbi
         { arbitrary: fc.constantFrom('x', 'pix', 'k1', 'k2'), weight: 8 },
         { arbitrary: fc.string({ minLength: 1, maxLength: 10 }), weight: 8 },
         { arbitrary: fc.constantFrom(...TEXT_EDGES), weight: 1 },
-        { arbitrary: fc.string({ unit: 'binary', maxLength: 12 }).filter((text) => !text.includes('\u0000')),
-          weight: 1 },
+        {
+          arbitrary: fc.string({ unit: 'binary', maxLength: 12 }).filter((text) => !text.includes('\u0000')),
+          weight: 1,
+        },
       );
     case 'bytea':
       // A proof of a real key (one for every client, one for two, a read-only
       // one, a revoked one), none, or bytes that prove nothing.
       return fc.oneof(
-        { arbitrary: fc.constantFrom(...vocabulary.proofs), weight: 4 }, { arbitrary: fc.constant(null), weight: 4 },
-        { arbitrary: fc.uint8Array({ minLength: 0, maxLength: 40 }).map((bytes) => Buffer.from(bytes)), weight: 1 });
+        { arbitrary: fc.constantFrom(...vocabulary.proofs), weight: 4 },
+        { arbitrary: fc.constant(null), weight: 4 },
+        { arbitrary: fc.uint8Array({ minLength: 0, maxLength: 40 }).map((bytes) => Buffer.from(bytes)), weight: 1 },
+      );
     case 'boolean':
       return fc.boolean();
     case 'timestamp with time zone':
-      return fc.constantFrom('2024-01-17T02:34:41Z', '-infinity', 'infinity', '1970-01-01T00:00:00Z',
-        new Date().toISOString());
+      return fc.constantFrom(
+        '2024-01-17T02:34:41Z',
+        '-infinity',
+        'infinity',
+        '1970-01-01T00:00:00Z',
+        new Date().toISOString(),
+      );
     default:
       return undefined;
   }
@@ -124,7 +151,10 @@ function arrayLiteral(values: unknown[], lowerBound: number, twoDimensions: bool
 
 /** An arbitrary for one argument of this type, the call's arrays most often `length` long; undefined: unknown type. */
 export function argumentArbitrary(
-  type: string, name: string, length: number, vocabulary: FuzzVocabulary,
+  type: string,
+  name: string,
+  length: number,
+  vocabulary: FuzzVocabulary,
 ): fc.Arbitrary<Argument> | undefined {
   if (!type.endsWith('[]')) {
     const value = scalar(type, name, vocabulary);
@@ -133,28 +163,39 @@ export function argumentArbitrary(
   const item = scalar(type.slice(0, -2), name, vocabulary);
   if (item === undefined) return undefined;
   const shape = fc.record({
-    length: fc.oneof({ arbitrary: fc.constant(length), weight: 40 },
-      { arbitrary: fc.integer({ min: 0, max: 5 }), weight: 1 }),
-    lowerBound: fc.oneof({ arbitrary: fc.constant(1), weight: 40 },
-      { arbitrary: fc.constantFrom(0, 2, -3), weight: 1 }),
+    length: fc.oneof(
+      { arbitrary: fc.constant(length), weight: 40 },
+      { arbitrary: fc.integer({ min: 0, max: 5 }), weight: 1 },
+    ),
+    lowerBound: fc.oneof(
+      { arbitrary: fc.constant(1), weight: 40 },
+      { arbitrary: fc.constantFrom(0, 2, -3), weight: 1 },
+    ),
     twoDimensions: fc.oneof({ arbitrary: fc.constant(false), weight: 60 }, { arbitrary: fc.constant(true), weight: 1 }),
   });
   const array = shape.chain(({ length: size, lowerBound, twoDimensions }) =>
-    fc.array(fc.oneof({ arbitrary: item, weight: 60 }, { arbitrary: fc.constant(null), weight: 1 }),
-      { minLength: size, maxLength: size })
-      .map((values) => arrayLiteral(values, lowerBound, twoDimensions)));
+    fc
+      .array(fc.oneof({ arbitrary: item, weight: 60 }, { arbitrary: fc.constant(null), weight: 1 }), {
+        minLength: size,
+        maxLength: size,
+      })
+      .map((values) => arrayLiteral(values, lowerBound, twoDimensions)),
+  );
   return sometimesNull(array).map((value) => ({ value, type }));
 }
 
 /** The arbitrary of a whole call to `fn`, or the first type no arbitrary covers. */
 export function callArbitrary(
-  fn: GrantedFunction, vocabulary: FuzzVocabulary,
+  fn: GrantedFunction,
+  vocabulary: FuzzVocabulary,
 ): fc.Arbitrary<Argument[]> | { unknownType: string } {
   const arbitraryAt = (length: number) =>
     fn.argumentTypes.map((type, index) => argumentArbitrary(type, fn.argumentNames[index] ?? '', length, vocabulary));
   const unknownAt = arbitraryAt(1).findIndex((arbitrary) => arbitrary === undefined);
   if (unknownAt >= 0) return { unknownType: fn.argumentTypes[unknownAt]! };
-  return fc.integer({ min: 0, max: 4 }).chain((length) => fc.tuple(...arbitraryAt(length) as fc.Arbitrary<Argument>[]));
+  return fc
+    .integer({ min: 0, max: 4 })
+    .chain((length) => fc.tuple(...(arbitraryAt(length) as fc.Arbitrary<Argument>[])));
 }
 
 /** The statement that calls `fn` with these arguments, each cast to its type. */

@@ -32,29 +32,52 @@ function startServer(): Promise<{ url: string; seen: Seen; server: http.Server }
     seen.requests++;
     let body = '';
     request.setEncoding('utf8');
-    request.on('data', (chunk: string) => { body += chunk; });
+    request.on('data', (chunk: string) => {
+      body += chunk;
+    });
     request.on('end', () => {
       if (body !== '') seen.bodies.add(body);
-      const answer = () => response.writeHead(request.url === '/refused' ? 422 : 200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
+      const answer = () =>
+        response
+          .writeHead(request.url === '/refused' ? 422 : 200, {
+            'content-type': 'application/json',
+            'content-length': 2,
+          })
+          .end('{}');
       if (request.url === '/slow') setTimeout(answer, HOLD_MS);
       else answer();
     });
   });
-  server.on('connection', () => { seen.connections++; });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    resolve({ url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, seen, server });
-  }));
+  server.on('connection', () => {
+    seen.connections++;
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      resolve({ url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, seen, server });
+    }),
+  );
 }
 
 let target: Awaited<ReturnType<typeof startServer>>;
-beforeAll(async () => { target = await startServer(); });
+beforeAll(async () => {
+  target = await startServer();
+});
 afterAll(() => new Promise<void>((resolve) => target.server.close(() => resolve())));
-const reset = () => { target.seen.requests = 0; target.seen.connections = 0; target.seen.bodies.clear(); };
+const reset = () => {
+  target.seen.requests = 0;
+  target.seen.connections = 0;
+  target.seen.bodies.clear();
+};
 
-describe('the bench\'s own generator (node-load)', () => {
+describe("the bench's own generator (node-load)", () => {
   it('closed model: sends the listed requests with their bodies, and counts every answer by status', async () => {
     reset();
-    const outcome = await nodeLoad.run({ url: target.url, model: { kind: 'closed', connections: 4 }, durationSeconds: 1, requests: REQUESTS });
+    const outcome = await nodeLoad.run({
+      url: target.url,
+      model: { kind: 'closed', connections: 4 },
+      durationSeconds: 1,
+      requests: REQUESTS,
+    });
     expect(outcome.errors).toBe(0);
     expect(outcome.statusCounts['200']! + outcome.statusCounts['422']!).toBe(outcome.latency.count);
     expect(outcome.statusCounts['422']).toBeGreaterThan(0);
@@ -66,7 +89,12 @@ describe('the bench\'s own generator (node-load)', () => {
   // rate × duration once came out as 119.99…, and the generator sent one request fewer than planned.
   it('regression: open model sends exactly rate × duration requests (not one fewer), each on a new connection, slow answers or not', async () => {
     reset();
-    const outcome = await nodeLoad.run({ url: target.url, model: { kind: 'open', ratePerSecond: 60, connection: 'new' }, durationSeconds: 2, requests: REQUESTS });
+    const outcome = await nodeLoad.run({
+      url: target.url,
+      model: { kind: 'open', ratePerSecond: 60, connection: 'new' },
+      durationSeconds: 2,
+      requests: REQUESTS,
+    });
     expect(outcome.latency.count).toBe(120);
     expect(target.seen.requests).toBe(120);
     expect(target.seen.connections).toBe(120);
@@ -79,7 +107,12 @@ describe('the bench\'s own generator (node-load)', () => {
 
   it('open model, kept-alive connections: the same arrivals over fewer connections', async () => {
     reset();
-    const outcome = await nodeLoad.run({ url: target.url, model: { kind: 'open', ratePerSecond: 60, connection: 'keep-alive' }, durationSeconds: 2, requests: REQUESTS });
+    const outcome = await nodeLoad.run({
+      url: target.url,
+      model: { kind: 'open', ratePerSecond: 60, connection: 'keep-alive' },
+      durationSeconds: 2,
+      requests: REQUESTS,
+    });
     expect(outcome.latency.count).toBe(120);
     expect(target.seen.connections).toBeLessThan(120);
   });
@@ -89,7 +122,12 @@ describe('the bench\'s own generator (node-load)', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
     try {
-      const outcome = await nodeLoad.run({ url, model: { kind: 'open', ratePerSecond: 5, connection: 'new' }, durationSeconds: 1, requests: REQUESTS });
+      const outcome = await nodeLoad.run({
+        url,
+        model: { kind: 'open', ratePerSecond: 5, connection: 'new' },
+        durationSeconds: 1,
+        requests: REQUESTS,
+      });
       expect(outcome.latency.count).toBe(0);
       expect(outcome.errors).toBe(5);
     } finally {
@@ -101,7 +139,12 @@ describe('the bench\'s own generator (node-load)', () => {
 describe('wrk (wrk-load)', () => {
   it('sends the listed requests with their bodies, and counts every answer by status', async () => {
     reset();
-    const outcome = await wrkLoad.run({ url: target.url, model: { kind: 'closed', connections: 3 }, durationSeconds: 1, requests: REQUESTS });
+    const outcome = await wrkLoad.run({
+      url: target.url,
+      model: { kind: 'closed', connections: 3 },
+      durationSeconds: 1,
+      requests: REQUESTS,
+    });
     expect(outcome.errors).toBe(0);
     expect(outcome.statusCounts['422']).toBeGreaterThan(0);
     expect(outcome.statusCounts['200']! + outcome.statusCounts['422']!).toBe(outcome.latency.count);
@@ -110,8 +153,14 @@ describe('wrk (wrk-load)', () => {
   });
 
   it('refuses the open model rather than run it closed', async () => {
-    await expect(wrkLoad.run({ url: target.url, model: { kind: 'open', ratePerSecond: 10, connection: 'new' }, durationSeconds: 1, requests: REQUESTS }))
-      .rejects.toThrow(/wrk cannot run the open model/);
+    await expect(
+      wrkLoad.run({
+        url: target.url,
+        model: { kind: 'open', ratePerSecond: 10, connection: 'new' },
+        durationSeconds: 1,
+        requests: REQUESTS,
+      }),
+    ).rejects.toThrow(/wrk cannot run the open model/);
   });
 
   it('fails loudly when wrk printed no report', () => {

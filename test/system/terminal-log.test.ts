@@ -27,6 +27,12 @@ describe('the log at a terminal and on a pipe', () => {
   it('a pipe gets one JSON object a line, as before', () => {
     const result = spawnSync(nodeCommand[0]!, nodeCommand.slice(1), { encoding: 'utf8', timeout: 20_000 });
     expect(result.status, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toMatchObject({ level: 30, program: 'stack', name: 'crebito', msg: 'up', port: 9999 });
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      level: 30,
+      program: 'stack',
+      name: 'crebito',
+      msg: 'up',
+      port: 9999,
+    });
   });
 });

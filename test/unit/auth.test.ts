@@ -9,7 +9,15 @@ import { authorize } from '../../src/instance/http/auth.js';
 import { hashApiKey, type ApiKey, type ApiKeys } from '../../src/instance/ledger/api-keys.js';
 
 const SECRET = `crb_${'k'.repeat(43)}`;
-const key = (overrides: Partial<ApiKey>): ApiKey => ({ id: 7, name: 'test', clients: undefined, write: true, expiresAtMs: undefined, proof: undefined, ...overrides });
+const key = (overrides: Partial<ApiKey>): ApiKey => ({
+  id: 7,
+  name: 'test',
+  clients: undefined,
+  write: true,
+  expiresAtMs: undefined,
+  proof: undefined,
+  ...overrides,
+});
 
 function keysHolding(held: ApiKey | undefined, options: { fresh: boolean } = { fresh: true }): ApiKeys {
   const stored = new Map(held === undefined ? [] : [[hashApiKey(SECRET).toString('base64'), held]]);
@@ -37,7 +45,9 @@ describe('authorize', () => {
   ])('refuses %s with 401', (_what, header, failure) => {
     expect(authorize(keysHolding(key({})), header, 1, 'read')).toBe(failure);
     expect(failure.status).toBe('401 Unauthorized');
-    expect(failure.headers.some(([name, value]) => name === 'www-authenticate' && value.startsWith('Bearer realm='))).toBe(true);
+    expect(
+      failure.headers.some(([name, value]) => name === 'www-authenticate' && value.startsWith('Bearer realm=')),
+    ).toBe(true);
   });
 
   it('refuses a key for other clients, or for no valid client, with 403', () => {
@@ -54,6 +64,8 @@ describe('authorize', () => {
   });
 
   it('answers 503 (nothing applied) rather than trust keys it cannot vouch for', () => {
-    expect(authorize(keysHolding(key({}), { fresh: false }), `Bearer ${SECRET}`, 1, 'read')).toBe(failures.databaseDown);
+    expect(authorize(keysHolding(key({}), { fresh: false }), `Bearer ${SECRET}`, 1, 'read')).toBe(
+      failures.databaseDown,
+    );
   });
 });

@@ -9,9 +9,10 @@ import { ConnectionClass } from '../../src/instance/ledger/connections.js';
 /** A send whose calls wait until the test settles them. */
 function heldSender() {
   const calls: { items: number[]; settle: (results: string[]) => void; fail: (error: Error) => void }[] = [];
-  const send = (items: number[]) => new Promise<string[]>((resolve, reject) => {
-    calls.push({ items, settle: resolve, fail: reject });
-  });
+  const send = (items: number[]) =>
+    new Promise<string[]>((resolve, reject) => {
+      calls.push({ items, settle: resolve, fail: reject });
+    });
   return { calls, send };
 }
 
@@ -21,8 +22,16 @@ const HOUR_MS = 3_600_000;
 function batcherWith(overrides: Partial<BatcherOptions<number, string>> = {}) {
   const { calls, send } = heldSender();
   const batcher = createBatcher<number, string>({
-    sizeMax: 64, inFlightMax: 1, queueLengthMax: 100, waitMsMax: HOUR_MS - 1, requestTimeoutMs: HOUR_MS,
-    whenFull: 'full', whenExpired: 'expired', whenLate: 'late', send, ...overrides,
+    sizeMax: 64,
+    inFlightMax: 1,
+    queueLengthMax: 100,
+    waitMsMax: HOUR_MS - 1,
+    requestTimeoutMs: HOUR_MS,
+    whenFull: 'full',
+    whenExpired: 'expired',
+    whenLate: 'late',
+    send,
+    ...overrides,
   });
   return { calls, batcher };
 }
@@ -91,7 +100,7 @@ describe('batcher', () => {
     expect(batcher.health().shedFull).toBe(1);
   });
 
-  it('hands a failed call\'s error to every request in it, and keeps serving', async () => {
+  it("hands a failed call's error to every request in it, and keeps serving", async () => {
     const { calls, batcher } = batcherWith();
     const first = batcher.submit(1);
     const second = batcher.submit(2);
@@ -241,7 +250,10 @@ describe('batcher with a budget of database time', () => {
   /** A budget the test opens and closes, recording what each call was charged. */
   function heldBudget() {
     const state = { open: true, charged: [] as number[] };
-    return { state, budget: { waitMs: () => (state.open ? 0 : 1), spend: (ms: number) => void state.charged.push(ms) } };
+    return {
+      state,
+      budget: { waitMs: () => (state.open ? 0 : 1), spend: (ms: number) => void state.charged.push(ms) },
+    };
   }
   const waitForCall = async (calls: unknown[], count: number) => {
     while (calls.length < count) await new Promise((resolve) => setTimeout(resolve, 1));
@@ -284,7 +296,7 @@ describe('batcher with a budget of database time', () => {
   });
 });
 
-describe('batcher with a conflict key (a transaction\'s client row)', () => {
+describe("batcher with a conflict key (a transaction's client row)", () => {
   const byTens = (item: number) => Math.floor(item / 10);
 
   it('sends a second call at once with the waiting items whose key is not in flight; the others keep their place', async () => {
@@ -309,10 +321,15 @@ describe('batcher with a conflict key (a transaction\'s client row)', () => {
     expect(batcher.health()).toMatchObject({ inFlight: 0, waiting: 0 });
   });
 
-  it('lets a late call\'s keys go with its slot', async () => {
+  it("lets a late call's keys go with its slot", async () => {
     vi.useFakeTimers();
     try {
-      const { calls, batcher } = batcherWith({ inFlightMax: 2, conflictKey: byTens, requestTimeoutMs: 100, waitMsMax: 99 });
+      const { calls, batcher } = batcherWith({
+        inFlightMax: 2,
+        conflictKey: byTens,
+        requestTimeoutMs: 100,
+        waitMsMax: 99,
+      });
       const late = batcher.submit(11);
       await vi.advanceTimersByTimeAsync(100);
       expect(await late).toBe('late');

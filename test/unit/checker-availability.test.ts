@@ -8,7 +8,14 @@ import type { Operation, StatementOperation } from '../../tools/ledger-check/inv
 
 /** A statement read of clientId sent at startMs that took durationMs and answered status. */
 function read(clientId: number, startMs: number, durationMs: number, status = 200): StatementOperation {
-  return { kind: 'extrato', clientId, startMs, endMs: startMs + durationMs, status, outcome: status === 200 ? 'read' : 'unknown' };
+  return {
+    kind: 'extrato',
+    clientId,
+    startMs,
+    endMs: startMs + durationMs,
+    status,
+    outcome: status === 200 ? 'read' : 'unknown',
+  };
 }
 
 /** 100 quiet reads of 10 ms before 1000 ms, and whatever the fault window holds after. */
@@ -16,7 +23,13 @@ function historyWith(duringFault: Operation[]): Operation[] {
   return [...Array.from({ length: 100 }, (_, index) => read(1 + (index % 5), index * 5, 10)), ...duringFault];
 }
 
-const lockOfClient1: FaultWindow = { name: 'lock-row', startMs: 2000, endMs: 3000, scope: { kind: 'client', clientId: 1 }, graceMs: 0 };
+const lockOfClient1: FaultWindow = {
+  name: 'lock-row',
+  startMs: 2000,
+  endMs: 3000,
+  scope: { kind: 'client', clientId: 1 },
+  graceMs: 0,
+};
 
 describe('availability verdict', () => {
   it('a fault whose other clients keep their latency and get no errors is contained, whatever its own client suffered', () => {
@@ -27,10 +40,18 @@ describe('availability verdict', () => {
     expect(result.contained).toBe(true);
   });
 
-  it('a transfer to the locked client touches it (its payee\'s row), one from another client to another does not', () => {
+  it("a transfer to the locked client touches it (its payee's row), one from another client to another does not", () => {
     const transfer = (clientId: number, para: number, status: number): Operation => ({
-      kind: 'transacao', clientId, para, valor: 1, tipo: 'd', descricao: `t${clientId}${para}`,
-      startMs: 2100, endMs: 2900, status, outcome: status === 200 ? 'applied' : 'not-applied',
+      kind: 'transacao',
+      clientId,
+      para,
+      valor: 1,
+      tipo: 'd',
+      descricao: `t${clientId}${para}`,
+      startMs: 2100,
+      endMs: 2900,
+      status,
+      outcome: status === 200 ? 'applied' : 'not-applied',
     });
     const result = judgeAvailability(historyWith([transfer(2, 1, 503), transfer(3, 4, 200)]), [lockOfClient1]);
     expect(result.faults[0]).toMatchObject({ requests: 1, errors: 0 });
@@ -49,13 +70,31 @@ describe('availability verdict', () => {
   });
 
   it('requests within the grace after the fault began are not judged; those after it are', () => {
-    const freeze: FaultWindow = { name: 'freeze-instance', startMs: 2000, endMs: 3000, scope: { kind: 'none' }, graceMs: 500 };
-    expect(judgeAvailability(historyWith([read(2, 2100, 1250, 504), read(3, 2600, 12)]), [freeze]).faults[0]).toMatchObject({ requests: 1, errors: 0, contained: true });
-    expect(judgeAvailability(historyWith([read(3, 2600, 1250, 504)]), [freeze]).faults[0]).toMatchObject({ requests: 1, errors: 1, contained: false });
+    const freeze: FaultWindow = {
+      name: 'freeze-instance',
+      startMs: 2000,
+      endMs: 3000,
+      scope: { kind: 'none' },
+      graceMs: 500,
+    };
+    expect(
+      judgeAvailability(historyWith([read(2, 2100, 1250, 504), read(3, 2600, 12)]), [freeze]).faults[0],
+    ).toMatchObject({ requests: 1, errors: 0, contained: true });
+    expect(judgeAvailability(historyWith([read(3, 2600, 1250, 504)]), [freeze]).faults[0]).toMatchObject({
+      requests: 1,
+      errors: 1,
+      contained: false,
+    });
   });
 
   it('a fault every request passes through has nothing to judge, and does not count against containment', () => {
-    const crash: FaultWindow = { name: 'crash-postgres', startMs: 2000, endMs: 3000, scope: { kind: 'all' }, graceMs: 0 };
+    const crash: FaultWindow = {
+      name: 'crash-postgres',
+      startMs: 2000,
+      endMs: 3000,
+      scope: { kind: 'all' },
+      graceMs: 0,
+    };
     const result = judgeAvailability(historyWith([read(2, 2100, 900, 503)]), [crash]);
     expect(result.faults[0]).toMatchObject({ requests: 0, contained: null, touchesAll: true });
     expect(result.contained).toBe(true);
@@ -67,7 +106,12 @@ describe('availability verdict', () => {
   });
 
   it('p99 is the value below which 99% of requests fall', () => {
-    expect(percentile(Array.from({ length: 100 }, (_, index) => index + 1), 0.99)).toBe(99);
+    expect(
+      percentile(
+        Array.from({ length: 100 }, (_, index) => index + 1),
+        0.99,
+      ),
+    ).toBe(99);
     expect(percentile([7], 0.99)).toBe(7);
     expect(percentile([], 0.99)).toBeNull();
   });

@@ -6,7 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { History, HISTORY_MAX_OPERATIONS } from '../../tools/ledger-check/history.js';
 import type { StatementOperation } from '../../tools/ledger-check/invariants.js';
 
-const read = (startMs: number): StatementOperation => ({ kind: 'extrato', clientId: 1, startMs, endMs: 0, status: 0, outcome: 'unknown' });
+const read = (startMs: number): StatementOperation => ({
+  kind: 'extrato',
+  clientId: 1,
+  startMs,
+  endMs: 0,
+  status: 0,
+  outcome: 'unknown',
+});
 
 describe('the ledger checker history', () => {
   it('admits operations up to its cap, then none, and says when it filled', () => {

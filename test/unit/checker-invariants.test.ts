@@ -3,7 +3,14 @@
 // and expects the checker to name the broken invariant.
 
 import { describe, expect, it } from 'vitest';
-import { judge, type Attempt, type DatabaseState, type Operation, type StoredTransaction, type TransactionOperation } from '../../tools/ledger-check/invariants.js';
+import {
+  judge,
+  type Attempt,
+  type DatabaseState,
+  type Operation,
+  type StoredTransaction,
+  type TransactionOperation,
+} from '../../tools/ledger-check/invariants.js';
 
 const TAG = 'tst';
 const LIMIT = 1000;
@@ -18,16 +25,37 @@ function time(index: number): string {
  * after all of them.
  */
 function honestRun(): { history: Operation[]; database: DatabaseState } {
-  const write = (index: number, valor: number, tipo: 'c' | 'd', outcome: TransactionOperation['outcome'], saldo?: number): TransactionOperation => ({
-    kind: 'transacao', clientId: 1, valor, tipo, descricao: `${TAG}000000${index}`, startMs: index * 10, endMs: index * 10 + 5,
-    status: outcome === 'applied' ? 200 : 422, outcome, ...(saldo === undefined ? {} : { saldo, limite: LIMIT }),
+  const write = (
+    index: number,
+    valor: number,
+    tipo: 'c' | 'd',
+    outcome: TransactionOperation['outcome'],
+    saldo?: number,
+  ): TransactionOperation => ({
+    kind: 'transacao',
+    clientId: 1,
+    valor,
+    tipo,
+    descricao: `${TAG}000000${index}`,
+    startMs: index * 10,
+    endMs: index * 10 + 5,
+    status: outcome === 'applied' ? 200 : 422,
+    outcome,
+    ...(saldo === undefined ? {} : { saldo, limite: LIMIT }),
   });
   const history: Operation[] = [
     write(1, 500, 'c', 'applied', 500),
     write(2, 1200, 'd', 'applied', -700),
     write(3, 900, 'd', 'refused'),
     {
-      kind: 'extrato', clientId: 1, startMs: 100, endMs: 105, status: 200, outcome: 'read', total: -700, limite: LIMIT,
+      kind: 'extrato',
+      clientId: 1,
+      startMs: 100,
+      endMs: 105,
+      status: 200,
+      outcome: 'read',
+      total: -700,
+      limite: LIMIT,
       transactions: [
         { valor: 1200, tipo: 'd', descricao: `${TAG}0000002`, realizada_em: time(2) },
         { valor: 500, tipo: 'c', descricao: `${TAG}0000001`, realizada_em: time(1) },
@@ -40,13 +68,21 @@ function honestRun(): { history: Operation[]; database: DatabaseState } {
   ];
   return {
     history,
-    database: { limits: { 1: LIMIT }, initialBalances: { 1: 0 }, initialLastId: 0, finalBalances: { 1: -700 }, transactions: rows },
+    database: {
+      limits: { 1: LIMIT },
+      initialBalances: { 1: 0 },
+      initialLastId: 0,
+      finalBalances: { 1: -700 },
+      transactions: rows,
+    },
   };
 }
 
 const violated = (run: { history: Operation[]; database: DatabaseState }) => {
   const verdict = judge(run.history, run.database, TAG);
-  return Object.entries(verdict.violations).filter(([, count]) => count > 0).map(([invariant]) => Number(invariant));
+  return Object.entries(verdict.violations)
+    .filter(([, count]) => count > 0)
+    .map(([invariant]) => Number(invariant));
 };
 
 describe('the ledger checker', () => {
@@ -66,7 +102,15 @@ describe('the ledger checker', () => {
 
   it('catches a double apply', () => {
     const run = honestRun();
-    run.database.transactions.push({ id: 3, clientId: 1, valor: 500, tipo: 'c', descricao: `${TAG}0000001`, realizada_em: time(4), saldo_apos: -200 });
+    run.database.transactions.push({
+      id: 3,
+      clientId: 1,
+      valor: 500,
+      tipo: 'c',
+      descricao: `${TAG}0000001`,
+      realizada_em: time(4),
+      saldo_apos: -200,
+    });
     run.database.finalBalances[1] = -200;
     expect(violated(run)).toContain(1);
   });
@@ -75,7 +119,15 @@ describe('the ledger checker', () => {
     const run = honestRun();
     const write = run.history[0] as TransactionOperation;
     Object.assign(write, { outcome: 'unknown', status: 502, saldo: undefined });
-    run.database.transactions.push({ id: 3, clientId: 1, valor: 500, tipo: 'c', descricao: `${TAG}0000001`, realizada_em: time(4), saldo_apos: -200 });
+    run.database.transactions.push({
+      id: 3,
+      clientId: 1,
+      valor: 500,
+      tipo: 'c',
+      descricao: `${TAG}0000001`,
+      realizada_em: time(4),
+      saldo_apos: -200,
+    });
     run.database.finalBalances[1] = -200;
     expect(violated(run)).toContain(2);
   });
@@ -84,14 +136,30 @@ describe('the ledger checker', () => {
     const run = honestRun();
     // The refused debit of 900 was in fact applied, answered 200: -1600.
     Object.assign(run.history[2]!, { outcome: 'applied', status: 200, saldo: -1600, limite: LIMIT });
-    run.database.transactions.push({ id: 3, clientId: 1, valor: 900, tipo: 'd', descricao: `${TAG}0000003`, realizada_em: time(3), saldo_apos: -1600 });
+    run.database.transactions.push({
+      id: 3,
+      clientId: 1,
+      valor: 900,
+      tipo: 'd',
+      descricao: `${TAG}0000003`,
+      realizada_em: time(3),
+      saldo_apos: -1600,
+    });
     run.database.finalBalances[1] = -1600;
     expect(violated(run)).toContain(3);
   });
 
   it('catches a refused request that left a row', () => {
     const run = honestRun();
-    run.database.transactions.push({ id: 3, clientId: 1, valor: 900, tipo: 'd', descricao: `${TAG}0000003`, realizada_em: time(3), saldo_apos: -1600 });
+    run.database.transactions.push({
+      id: 3,
+      clientId: 1,
+      valor: 900,
+      tipo: 'd',
+      descricao: `${TAG}0000003`,
+      realizada_em: time(3),
+      saldo_apos: -1600,
+    });
     run.database.finalBalances[1] = -1600;
     expect(violated(run)).toEqual(expect.arrayContaining([1, 3]));
   });
@@ -105,7 +173,17 @@ describe('the ledger checker', () => {
 
   it('accepts a 503 that said "not applied" and left no row', () => {
     const run = honestRun();
-    run.history.push({ kind: 'transacao', clientId: 1, valor: 7, tipo: 'c', descricao: `${TAG}0000009`, startMs: 50, endMs: 51, status: 503, outcome: 'not-applied' });
+    run.history.push({
+      kind: 'transacao',
+      clientId: 1,
+      valor: 7,
+      tipo: 'c',
+      descricao: `${TAG}0000009`,
+      startMs: 50,
+      endMs: 51,
+      status: 503,
+      outcome: 'not-applied',
+    });
     const verdict = judge(run.history, run.database, TAG);
     expect(verdict.valid).toBe(true);
     expect(verdict.transactions.notApplied).toBe(1);
@@ -113,7 +191,15 @@ describe('the ledger checker', () => {
 
   it('catches money invented outside any request', () => {
     const run = honestRun();
-    run.database.transactions.push({ id: 3, clientId: 1, valor: 100, tipo: 'c', descricao: 'presente', realizada_em: time(3), saldo_apos: -600 });
+    run.database.transactions.push({
+      id: 3,
+      clientId: 1,
+      valor: 100,
+      tipo: 'c',
+      descricao: 'presente',
+      realizada_em: time(3),
+      saldo_apos: -600,
+    });
     run.database.finalBalances[1] = -600;
     expect(violated(run)).toContain(1);
   });
@@ -134,7 +220,10 @@ describe('the ledger checker', () => {
   it('catches a stale statement that misses an acknowledged write', () => {
     const run = honestRun();
     const read = run.history[3]!;
-    Object.assign(read, { total: 500, transactions: [{ valor: 500, tipo: 'c', descricao: `${TAG}0000001`, realizada_em: time(1) }] });
+    Object.assign(read, {
+      total: 500,
+      transactions: [{ valor: 500, tipo: 'c', descricao: `${TAG}0000001`, realizada_em: time(1) }],
+    });
     expect(violated(run)).toEqual([5]);
   });
 
@@ -190,14 +279,25 @@ describe('the ledger checker, for transactions retried with their key', () => {
     const run = keyedRun();
     run.credit.attempts![1] = { status: 200, outcome: 'applied', replayed: false, saldo: -200, limite: LIMIT };
     run.credit.saldo = -200;
-    run.database.transactions.push({ id: 3, clientId: 1, valor: 500, tipo: 'c', descricao: `${TAG}0000001`, realizada_em: time(4), saldo_apos: -200 });
+    run.database.transactions.push({
+      id: 3,
+      clientId: 1,
+      valor: 500,
+      tipo: 'c',
+      descricao: `${TAG}0000001`,
+      realizada_em: time(4),
+      saldo_apos: -200,
+    });
     run.database.finalBalances[1] = -200;
     expect(violated(run)).toEqual(expect.arrayContaining([1, 6]));
   });
 
   it('catches a key answered as new twice', () => {
     const run = keyedRun();
-    run.credit.attempts = [{ status: 200, outcome: 'applied', replayed: false, saldo: 500, limite: LIMIT }, { status: 200, outcome: 'applied', replayed: false, saldo: 500, limite: LIMIT }];
+    run.credit.attempts = [
+      { status: 200, outcome: 'applied', replayed: false, saldo: 500, limite: LIMIT },
+      { status: 200, outcome: 'applied', replayed: false, saldo: 500, limite: LIMIT },
+    ];
     expect(violated(run)).toEqual([6]);
   });
 
@@ -233,14 +333,27 @@ function honestRunWithTransfer(): { history: Operation[]; database: DatabaseStat
   const run = honestRun();
   const descricao = `${TAG}0000005`;
   run.history.push({
-    kind: 'transacao', clientId: 1, para: 2, valor: 300, tipo: 'd', descricao, startMs: 200, endMs: 205, status: 200, outcome: 'applied', saldo: -1000, limite: LIMIT,
+    kind: 'transacao',
+    clientId: 1,
+    para: 2,
+    valor: 300,
+    tipo: 'd',
+    descricao,
+    startMs: 200,
+    endMs: 205,
+    status: 200,
+    outcome: 'applied',
+    saldo: -1000,
+    limite: LIMIT,
   });
   run.database.transactions.push(
     { id: 3, clientId: 1, valor: 300, tipo: 'd', descricao, realizada_em: time(5), saldo_apos: -1000, transferId: 1 },
     { id: 4, clientId: 2, valor: 300, tipo: 'c', descricao, realizada_em: time(6), saldo_apos: 300, transferId: 1 },
   );
   Object.assign(run.database, {
-    limits: { 1: LIMIT, 2: LIMIT }, initialBalances: { 1: 0, 2: 0 }, finalBalances: { 1: -1000, 2: 300 },
+    limits: { 1: LIMIT, 2: LIMIT },
+    initialBalances: { 1: 0, 2: 0 },
+    finalBalances: { 1: -1000, 2: 300 },
   });
   return run;
 }
@@ -261,14 +374,22 @@ describe('the ledger checker on transfers', () => {
 
   it('catches a transfer whose credit is larger than its debit (money invented)', () => {
     const run = honestRunWithTransfer();
-    Object.assign(run.database.transactions.find((row) => row.id === 4)!, { valor: 400, saldo_apos: 400 });
+    Object.assign(
+      run.database.transactions.find((row) => row.id === 4)!,
+      { valor: 400, saldo_apos: 400 },
+    );
     run.database.finalBalances[2] = 400;
     expect(violated(run)).toContain(7);
   });
 
   it('catches an unknown-outcome transfer stored with one side only', () => {
     const run = honestRunWithTransfer();
-    Object.assign(run.history[run.history.length - 1]!, { outcome: 'unknown', status: 0, saldo: undefined, limite: undefined });
+    Object.assign(run.history[run.history.length - 1]!, {
+      outcome: 'unknown',
+      status: 0,
+      saldo: undefined,
+      limite: undefined,
+    });
     run.database.transactions = run.database.transactions.filter((row) => row.id !== 4);
     run.database.finalBalances[2] = 0;
     expect(violated(run)).toContain(7);

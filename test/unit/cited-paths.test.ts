@@ -12,8 +12,14 @@ import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { anchorsOf, brokenReason, citationsIn, proseOf } from '../support/citations.js';
 
 const SCANNED_FOLDERS = ['src', 'sql', 'tools', 'test', 'nginx', 'docker', 'load', 'docs'];
-const SCANNED_FILES = ['README.md', 'Dockerfile', 'docker-compose.yml', 'docker-compose.ha.yml', 'vitest.config.ts',
-  '.ci/run'];
+const SCANNED_FILES = [
+  'README.md',
+  'Dockerfile',
+  'docker-compose.yml',
+  'docker-compose.ha.yml',
+  'vitest.config.ts',
+  '.ci/run',
+];
 const SCANNED_NAME = /\.(md|ts|js|cjs|mjs|sql|lua|sh|conf|template|ya?ml)$|^[^.]+$/;
 const packageJson = fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8');
 const scripts = (JSON.parse(packageJson) as { scripts: Record<string, string> }).scripts;
@@ -23,7 +29,8 @@ const read = (file: string) => fs.readFileSync(path.join(PROJECT_ROOT, file), 'u
 function filesUnder(folder: string): string[] {
   const full = path.join(PROJECT_ROOT, folder);
   if (!fs.existsSync(full)) return [];
-  return fs.readdirSync(full, { recursive: true, withFileTypes: true })
+  return fs
+    .readdirSync(full, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile() && SCANNED_NAME.test(entry.name))
     .map((entry) => path.relative(PROJECT_ROOT, path.join(entry.parentPath, entry.name)));
 }
@@ -35,10 +42,12 @@ function scannedFiles(): string[] {
 
 /** Every citation that leads nowhere, as `file: why`. */
 function broken(files: string[]): string[] {
-  return files.flatMap((file) => citationsIn(file, read(file))
-    .map((citation) => brokenReason(PROJECT_ROOT, citation, scripts))
-    .filter((reason) => reason !== undefined)
-    .map((reason) => `${file}: ${reason}`));
+  return files.flatMap((file) =>
+    citationsIn(file, read(file))
+      .map((citation) => brokenReason(PROJECT_ROOT, citation, scripts))
+      .filter((reason) => reason !== undefined)
+      .map((reason) => `${file}: ${reason}`),
+  );
 }
 
 describe('what prose cites', () => {
@@ -73,13 +82,14 @@ describe('the scan', () => {
     ]);
   });
 
-  it('reads code for its comments only, and a link relative to the document\'s folder', () => {
+  it("reads code for its comments only, and a link relative to the document's folder", () => {
     const comment = ['//', 'see'].join(' ');
     expect(proseOf('a.ts', `const p = 'a string'; ${comment} a comment\n`)).toBe(' see a comment');
     expect(proseOf('a.sql', 'SELECT 1; -- a comment\n')).toBe(' a comment');
     expect(proseOf('nginx.conf.template', '  # a comment\nlisten 80;\n')).toBe(' a comment');
-    expect(citationsIn('docs/a.md', '[r](../README.md#run-it)'))
-      .toEqual([{ kind: 'link', path: 'README.md', anchor: 'run-it' }]);
+    expect(citationsIn('docs/a.md', '[r](../README.md#run-it)')).toEqual([
+      { kind: 'link', path: 'README.md', anchor: 'run-it' },
+    ]);
   });
 
   it('names headings as GitHub does', () => {

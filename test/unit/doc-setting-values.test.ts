@@ -20,7 +20,11 @@ export function quotedValue(env: string, figure: string, unit: string | undefine
   return (number * MS_PER_UNIT[unit]!) / settingUnitMs;
 }
 
-const integers = new Map(Object.values(SETTINGS).filter((setting): setting is IntegerSetting => setting.kind === 'integer').map((setting) => [setting.env, setting]));
+const integers = new Map(
+  Object.values(SETTINGS)
+    .filter((setting): setting is IntegerSetting => setting.kind === 'integer')
+    .map((setting) => [setting.env, setting]),
+);
 
 /** README.md and every Markdown file of docs/, by their path from the root. */
 function documents(): string[] {
@@ -30,9 +34,11 @@ function documents(): string[] {
 
 describe('the defaults the docs quote', () => {
   const text = (file: string) => fs.readFileSync(path.join(PROJECT_ROOT, file), 'utf8');
-  const quotes = documents().flatMap((file) => [...text(file).matchAll(QUOTED)]
-    .filter((match) => integers.has(match[1]!))
-    .map((match) => [`${file}: ${match[0].replace(/\s+/g, ' ')}`, match[1]!, match[2]!, match[3]] as const));
+  const quotes = documents().flatMap((file) =>
+    [...text(file).matchAll(QUOTED)]
+      .filter((match) => integers.has(match[1]!))
+      .map((match) => [`${file}: ${match[0].replace(/\s+/g, ' ')}`, match[1]!, match[2]!, match[3]] as const),
+  );
 
   it('finds the quotes it holds (the pattern still matches the docs)', () => {
     expect(quotes.length).toBeGreaterThanOrEqual(4);
@@ -42,7 +48,7 @@ describe('the defaults the docs quote', () => {
     expect(quotedValue(env, figure, unit)).toBe(integers.get(env)!.default);
   });
 
-  it('reads figures in the setting\'s unit', () => {
+  it("reads figures in the setting's unit", () => {
     expect(quotedValue('CREBITO_REQUEST_TIMEOUT_MS', '1', 's')).toBe(1000);
     expect(quotedValue('CREBITO_IDEMPOTENCY_WAIT_MS_MAX', '250', 'ms')).toBe(250);
     expect(quotedValue('CREBITO_IDEMPOTENCY_RETENTION_S', '24', 'h')).toBe(86_400);

@@ -28,14 +28,30 @@ interface Service {
   deploy?: { resources?: { limits?: { cpus?: string; memory?: string } } };
 }
 
-const compose = parse(fs.readFileSync(path.join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(fs.readFileSync(path.join(PROJECT_ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+};
 // What a plain `docker compose up` starts: the services of no profile.
-const services = Object.fromEntries(Object.entries(compose.services).filter(([, service]) => service.profiles === undefined));
-const observability = Object.fromEntries(Object.entries(compose.services).filter(([, service]) => service.profiles?.includes('observability')));
-const events = Object.fromEntries(Object.entries(compose.services).filter(([, service]) => service.profiles?.includes('events')));
+const services = Object.fromEntries(
+  Object.entries(compose.services).filter(([, service]) => service.profiles === undefined),
+);
+const observability = Object.fromEntries(
+  Object.entries(compose.services).filter(([, service]) => service.profiles?.includes('observability')),
+);
+const events = Object.fromEntries(
+  Object.entries(compose.services).filter(([, service]) => service.profiles?.includes('events')),
+);
 const dockerfile = fs.readFileSync(path.join(PROJECT_ROOT, 'Dockerfile'), 'utf8');
 
-const MEGABYTES: Record<string, number> = { b: 1 / (1024 * 1024), k: 1 / 1024, kb: 1 / 1024, m: 1, mb: 1, g: 1024, gb: 1024 };
+const MEGABYTES: Record<string, number> = {
+  b: 1 / (1024 * 1024),
+  k: 1 / 1024,
+  kb: 1 / 1024,
+  m: 1,
+  mb: 1,
+  g: 1024,
+  gb: 1024,
+};
 function megabytes(text: string): number {
   const match = /^([0-9.]+)\s*([a-z]*)$/i.exec(text.trim());
   if (match === null) throw new Error(`cannot read memory size ${text}`);
@@ -78,12 +94,19 @@ describe('docker-compose.yml', () => {
       expect(services[name]!.environment!.DATABASE_URL).toMatch(/^postgresql:\/\/crebito_api:/);
       expect(services[name]!.environment!.CREBITO_LISTEN).toBe('0.0.0.0:8080');
     }
-    expect(services.api1!.environment!.CREBITO_INSTANCE_NAME).not.toBe(services.api2!.environment!.CREBITO_INSTANCE_NAME);
+    expect(services.api1!.environment!.CREBITO_INSTANCE_NAME).not.toBe(
+      services.api2!.environment!.CREBITO_INSTANCE_NAME,
+    );
   });
 
   it('mounts sql/ as PostgreSQL init scripts and keeps commits durable', () => {
     expect(services.db!.image).toMatch(/^postgres:/);
-    expect(services.db!.volumes).toEqual(expect.arrayContaining(['./sql:/crebito-sql:ro', './sql/roles/docker-init.sh:/docker-entrypoint-initdb.d/crebito.sh:ro']));
+    expect(services.db!.volumes).toEqual(
+      expect.arrayContaining([
+        './sql:/crebito-sql:ro',
+        './sql/roles/docker-init.sh:/docker-entrypoint-initdb.d/crebito.sh:ro',
+      ]),
+    );
     const command = services.db!.command!.join(' ');
     expect(command).toContain('fsync=on');
     expect(command).toContain('synchronous_commit=on');
@@ -91,7 +114,10 @@ describe('docker-compose.yml', () => {
     const maxConnections = Number(/max_connections=(\d+)/.exec(command)![1]);
     const connections = ['api1', 'api2'].map((name) => {
       const environment = services[name]!.environment!;
-      return connectionsPerInstance({ poolClientsMax: Number(environment.CREBITO_POOL_CLIENTS_MAX), auth: environment.CREBITO_AUTH === 'keys' ? 'keys' : 'off' });
+      return connectionsPerInstance({
+        poolClientsMax: Number(environment.CREBITO_POOL_CLIENTS_MAX),
+        auth: environment.CREBITO_AUTH === 'keys' ? 'keys' : 'off',
+      });
     });
     expect(connections[0]! + connections[1]!).toBeLessThan(maxConnections);
   });
@@ -112,7 +138,9 @@ describe('docker-compose.yml, events profile', () => {
     expect(environment.CREBITO_EVENTS_URL).toMatch(/^amqp:\/\/[^@]+@rabbitmq:5672$/);
     const database = new URL(environment.CREBITO_EVENTS_DATABASE_URL!);
     expect([database.username, database.hostname]).toEqual([services.db!.environment!.POSTGRES_USER, 'db']);
-    expect(services.db!.volumes).toContain('./sql/roles/events-replication.sh:/docker-entrypoint-initdb.d/events.sh:ro');
+    expect(services.db!.volumes).toContain(
+      './sql/roles/events-replication.sh:/docker-entrypoint-initdb.d/events.sh:ro',
+    );
   });
 
   it('runs the database with logical decoding and a bound on the WAL a stalled stream holds back', () => {
@@ -129,23 +157,44 @@ describe('docker-compose.yml, events profile', () => {
 describe('docker-compose.yml, observability profile', () => {
   it('adds Prometheus and Grafana only under the profile, outside the budget', () => {
     expect(Object.keys(observability).sort()).toEqual(['grafana', 'prometheus']);
-    expect(Object.keys(compose.services).sort()).toEqual(['api1', 'api2', 'db', 'events', 'grafana', 'nginx', 'prometheus', 'rabbitmq']);
+    expect(Object.keys(compose.services).sort()).toEqual([
+      'api1',
+      'api2',
+      'db',
+      'events',
+      'grafana',
+      'nginx',
+      'prometheus',
+      'rabbitmq',
+    ]);
   });
 
   it('has each instance serve /metrics on its admin port, and Prometheus scrape exactly those', () => {
-    const scrape = parse(fs.readFileSync(path.join(PROJECT_ROOT, 'observability', 'prometheus', 'prometheus.yml'), 'utf8')) as
-      { scrape_configs: { static_configs: { targets: string[] }[] }[] };
+    const scrape = parse(
+      fs.readFileSync(path.join(PROJECT_ROOT, 'observability', 'prometheus', 'prometheus.yml'), 'utf8'),
+    ) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
     const targets = scrape.scrape_configs.flatMap((config) => config.static_configs.flatMap((group) => group.targets));
-    expect(targets.sort()).toEqual(['api1', 'api2'].map((name) => `${name}:${services[name]!.environment!.CREBITO_ADMIN_LISTEN!.split(':')[1]}`));
-    expect(observability.prometheus!.volumes).toContain('./observability/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+    expect(targets.sort()).toEqual(
+      ['api1', 'api2'].map((name) => `${name}:${services[name]!.environment!.CREBITO_ADMIN_LISTEN!.split(':')[1]}`),
+    );
+    expect(observability.prometheus!.volumes).toContain(
+      './observability/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro',
+    );
   });
 
-  it('provisions Grafana with the Prometheus data source and the repository\'s dashboards', () => {
-    expect(observability.grafana!.volumes).toEqual(expect.arrayContaining([
-      './observability/grafana/provisioning:/etc/grafana/provisioning:ro',
-      './observability/grafana/dashboards:/var/lib/grafana/dashboards:ro',
-    ]));
-    const datasource = parse(fs.readFileSync(path.join(PROJECT_ROOT, 'observability', 'grafana', 'provisioning', 'datasources', 'prometheus.yml'), 'utf8')) as { datasources: { uid: string; url: string }[] };
+  it("provisions Grafana with the Prometheus data source and the repository's dashboards", () => {
+    expect(observability.grafana!.volumes).toEqual(
+      expect.arrayContaining([
+        './observability/grafana/provisioning:/etc/grafana/provisioning:ro',
+        './observability/grafana/dashboards:/var/lib/grafana/dashboards:ro',
+      ]),
+    );
+    const datasource = parse(
+      fs.readFileSync(
+        path.join(PROJECT_ROOT, 'observability', 'grafana', 'provisioning', 'datasources', 'prometheus.yml'),
+        'utf8',
+      ),
+    ) as { datasources: { uid: string; url: string }[] };
     expect(datasource.datasources[0]).toMatchObject({ uid: 'prometheus', url: 'http://prometheus:9090' });
   });
 
@@ -168,27 +217,35 @@ describe('docker-compose.yml, observability profile', () => {
     for (const line of servers) expect(line).toMatch(/ resolve;$/);
   });
 
-  it('regression: under podman nginx asked 127.0.0.11, where no DNS server answers; it asks resolv.conf\'s nameserver', async () => {
+  it("regression: under podman nginx asked 127.0.0.11, where no DNS server answers; it asks resolv.conf's nameserver", async () => {
     const command = services.nginx!.command!;
     expect(command.slice(0, 2)).toEqual(['sh', '-c']);
     const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-resolver-'));
     /** Runs nginx's command against this resolv.conf, with `exec nginx` replaced by a marker; the resolver line, or null on failure. */
-    const resolverFor = (resolvConf: string) => new Promise<string | null>((resolve) => {
-      fs.writeFileSync(path.join(directory, 'resolv.conf'), resolvConf);
-      const output = path.join(directory, 'resolver.conf');
-      fs.rmSync(output, { force: true });
-      const script = command[2]!.replaceAll('$$', '$').replace('/etc/resolv.conf', path.join(directory, 'resolv.conf'))
-        .replaceAll(DOCKER_RESOLVER_INCLUDE_PATH, output).replace(/exec nginx -c \/etc\/nginx\/nginx\.conf$/, 'echo nginx started');
-      expect(script).toContain('nginx started');
-      execFile('sh', ['-c', script], { timeout: 10_000 }, (error, stdout) => {
-        resolve(error === null && stdout.trim() === 'nginx started' ? fs.readFileSync(output, 'utf8').trim() : null);
+    const resolverFor = (resolvConf: string) =>
+      new Promise<string | null>((resolve) => {
+        fs.writeFileSync(path.join(directory, 'resolv.conf'), resolvConf);
+        const output = path.join(directory, 'resolver.conf');
+        fs.rmSync(output, { force: true });
+        const script = command[2]!
+          .replaceAll('$$', '$')
+          .replace('/etc/resolv.conf', path.join(directory, 'resolv.conf'))
+          .replaceAll(DOCKER_RESOLVER_INCLUDE_PATH, output)
+          .replace(/exec nginx -c \/etc\/nginx\/nginx\.conf$/, 'echo nginx started');
+        expect(script).toContain('nginx started');
+        execFile('sh', ['-c', script], { timeout: 10_000 }, (error, stdout) => {
+          resolve(error === null && stdout.trim() === 'nginx started' ? fs.readFileSync(output, 'utf8').trim() : null);
+        });
       });
-    });
     try {
       // Docker: its embedded DNS server.
-      expect(await resolverFor('nameserver 127.0.0.11\nsearch example.org\noptions ndots:0\n')).toBe('resolver 127.0.0.11 valid=1s ipv6=off;');
+      expect(await resolverFor('nameserver 127.0.0.11\nsearch example.org\noptions ndots:0\n')).toBe(
+        'resolver 127.0.0.11 valid=1s ipv6=off;',
+      );
       // podman (netavark): aardvark-dns on the network's gateway, then the host's servers; an IPv6 one first is skipped.
-      expect(await resolverFor('search dns.podman\nnameserver fd00::1\nnameserver 10.89.0.1\nnameserver 10.255.255.53\n')).toBe('resolver 10.89.0.1 valid=1s ipv6=off;');
+      expect(
+        await resolverFor('search dns.podman\nnameserver fd00::1\nnameserver 10.89.0.1\nnameserver 10.255.255.53\n'),
+      ).toBe('resolver 10.89.0.1 valid=1s ipv6=off;');
       // No nameserver: nginx does not start with upstreams it could never resolve.
       expect(await resolverFor('search example.org\n')).toBeNull();
     } finally {
@@ -196,7 +253,7 @@ describe('docker-compose.yml, observability profile', () => {
     }
   });
 
-  it('regression: nginx\'s 4096 worker connections exceeded its 1024 open files; it may open two per connection', () => {
+  it("regression: nginx's 4096 worker connections exceeded its 1024 open files; it may open two per connection", () => {
     const config = fs.readFileSync(DOCKER_NGINX_FILE.path, 'utf8');
     const connections = Number(/worker_connections (\d+);/.exec(config)![1]);
     expect(Number(/worker_rlimit_nofile (\d+);/.exec(config)![1])).toBeGreaterThanOrEqual(2 * connections);
@@ -207,7 +264,8 @@ describe('docker-compose.yml, observability profile', () => {
 describe('regression: the API health check started a second Node.js process every 5 s', () => {
   const test = () => services.api1!.healthcheck!.test;
   /** The check's shell command as compose runs it ($$ is a literal $), against another port. */
-  const probeOn = (port: number) => test()[3]!.replaceAll('$$', '$').replace('/dev/tcp/127.0.0.1/8080', `/dev/tcp/127.0.0.1/${port}`);
+  const probeOn = (port: number) =>
+    test()[3]!.replaceAll('$$', '$').replace('/dev/tcp/127.0.0.1/8080', `/dev/tcp/127.0.0.1/${port}`);
 
   it('runs bash, already in the image, not node', () => {
     expect(test().slice(0, 3)).toEqual(['CMD', 'bash', '-c']);
@@ -223,14 +281,21 @@ describe('regression: the API health check started a second Node.js process ever
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
     try {
-      const run = () => new Promise<number | null>((resolve) => execFile('bash', ['-c', probeOn(port)], { timeout: 10_000 }, (error) => resolve(error === null ? 0 : (error.code as number) ?? 1)));
+      const run = () =>
+        new Promise<number | null>((resolve) =>
+          execFile('bash', ['-c', probeOn(port)], { timeout: 10_000 }, (error) =>
+            resolve(error === null ? 0 : ((error.code as number) ?? 1)),
+          ),
+        );
       expect(await run()).toBe(0);
       statuses.shift();
       expect(await run()).not.toBe(0);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
-    const nothing = await new Promise<number>((resolve) => execFile('bash', ['-c', probeOn(port)], { timeout: 10_000 }, (error) => resolve(error === null ? 0 : 1)));
+    const nothing = await new Promise<number>((resolve) =>
+      execFile('bash', ['-c', probeOn(port)], { timeout: 10_000 }, (error) => resolve(error === null ? 0 : 1)),
+    );
     expect(nothing).not.toBe(0);
   });
 });
@@ -242,7 +307,10 @@ describe('Dockerfile', () => {
   });
 
   it('builds and ships only the instance: its folder and the shared one, compiled alone', () => {
-    const copied = dockerfile.split('\n').filter((line) => /^COPY (?!--from)/.test(line)).map((line) => line.split(/\s+/)[1]);
+    const copied = dockerfile
+      .split('\n')
+      .filter((line) => /^COPY (?!--from)/.test(line))
+      .map((line) => line.split(/\s+/)[1]);
     expect(copied).toEqual(['package.json', 'tsconfig.json', 'src/instance', 'src/shared']);
     expect(dockerfile).toMatch(/RUN npm run build:instance\b/);
     // tsconfig.instance.json compiles src/instance and src/shared alone, so an

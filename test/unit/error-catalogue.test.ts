@@ -29,17 +29,23 @@ function documented(): Map<string, number> {
 }
 
 describe('the error catalogue and the docs', () => {
-  it.each(catalogue.filter((failure) => !failure.status.startsWith('503')).map((failure) => [failure.code, failure.status] as const))(
-    '%s is in the Errors table with status %s', (code, status) => {
-      expect(documented().get(code)).toBe(Number(status.slice(0, 3)));
-    });
+  it.each(
+    catalogue
+      .filter((failure) => !failure.status.startsWith('503'))
+      .map((failure) => [failure.code, failure.status] as const),
+  )('%s is in the Errors table with status %s', (code, status) => {
+    expect(documented().get(code)).toBe(Number(status.slice(0, 3)));
+  });
 
-  it.each(catalogue.filter((failure) => failure.status.startsWith('503')).map((failure) => [failure.code, failure.body] as const))(
-    '503 %s is in the table of 503s, saying whether it may have been applied as its body does', (code, body) => {
-      const row = new RegExp(`^\\| \`${code}\` \\|[^\\n]*\\| (\\**yes\\**|no)`, 'm').exec(operating);
-      expect(row, `docs/operating.md's table of 503s has no row for ${code}`).not.toBeNull();
-      expect(row![1]!.replaceAll('*', '') === 'yes').toBe(JSON.parse(body).pode_ter_sido_aplicada);
-    });
+  it.each(
+    catalogue
+      .filter((failure) => failure.status.startsWith('503'))
+      .map((failure) => [failure.code, failure.body] as const),
+  )('503 %s is in the table of 503s, saying whether it may have been applied as its body does', (code, body) => {
+    const row = new RegExp(`^\\| \`${code}\` \\|[^\\n]*\\| (\\**yes\\**|no)`, 'm').exec(operating);
+    expect(row, `docs/operating.md's table of 503s has no row for ${code}`).not.toBeNull();
+    expect(row![1]!.replaceAll('*', '') === 'yes').toBe(JSON.parse(body).pode_ter_sido_aplicada);
+  });
 
   it('documents no code the catalogue lacks', () => {
     const known = new Set(catalogue.map((failure) => failure.code));

@@ -67,46 +67,111 @@ describe('events', () => {
 
   it('types the known columns, names the key, and carries an unknown column through', () => {
     const columns = [
-      { name: 'id', typeOid: 20, typeName: null }, { name: 'cliente_id', typeOid: 23, typeName: null }, { name: 'valor', typeOid: 23, typeName: null },
-      { name: 'tipo', typeOid: 1042, typeName: null }, { name: 'descricao', typeOid: 1043, typeName: null }, { name: 'realizada_em', typeOid: 1184, typeName: null },
-      { name: 'saldo_apos', typeOid: 20, typeName: null }, { name: 'chave_api_id', typeOid: 23, typeName: null }, { name: 'transferencia_id', typeOid: 2950, typeName: null },
+      { name: 'id', typeOid: 20, typeName: null },
+      { name: 'cliente_id', typeOid: 23, typeName: null },
+      { name: 'valor', typeOid: 23, typeName: null },
+      { name: 'tipo', typeOid: 1042, typeName: null },
+      { name: 'descricao', typeOid: 1043, typeName: null },
+      { name: 'realizada_em', typeOid: 1184, typeName: null },
+      { name: 'saldo_apos', typeOid: 20, typeName: null },
+      { name: 'chave_api_id', typeOid: 23, typeName: null },
+      { name: 'transferencia_id', typeOid: 2950, typeName: null },
     ];
-    const row = { id: '7', cliente_id: '2', valor: '100', tipo: 'd', descricao: 'x', realizada_em: '2026-12-06 02:40:00.5+00', saldo_apos: '-100', chave_api_id: '3', transferencia_id: 'a-b' };
+    const row = {
+      id: '7',
+      cliente_id: '2',
+      valor: '100',
+      tipo: 'd',
+      descricao: 'x',
+      realizada_em: '2026-12-06 02:40:00.5+00',
+      saldo_apos: '-100',
+      chave_api_id: '3',
+      transferencia_id: 'a-b',
+    };
     expect(eventOf(columns, row, (id) => (id === 3 ? 'loja' : null))).toEqual({
-      id: 7, cliente_id: 2, valor: 100, tipo: 'd', descricao: 'x', realizada_em: '2026-12-06T02:40:00.500000Z', saldo_apos: -100, chave_api_id: 3, chave_api: 'loja', transferencia_id: 'a-b',
+      id: 7,
+      cliente_id: 2,
+      valor: 100,
+      tipo: 'd',
+      descricao: 'x',
+      realizada_em: '2026-12-06T02:40:00.500000Z',
+      saldo_apos: -100,
+      chave_api_id: 3,
+      chave_api: 'loja',
+      transferencia_id: 'a-b',
     });
   });
 
   it('dedupes per client by the highest id seen', () => {
     const dedupe = new ClientDedupe();
-    expect([{ id: 5, cliente_id: 1 }, { id: 6, cliente_id: 2 }, { id: 5, cliente_id: 1 }, { id: 4, cliente_id: 2 }, { id: 9, cliente_id: 1 }].map((event) => dedupe.accept(event)))
-      .toEqual([true, true, false, false, true]);
+    expect(
+      [
+        { id: 5, cliente_id: 1 },
+        { id: 6, cliente_id: 2 },
+        { id: 5, cliente_id: 1 },
+        { id: 4, cliente_id: 2 },
+        { id: 9, cliente_id: 1 },
+      ].map((event) => dedupe.accept(event)),
+    ).toEqual([true, true, false, false, true]);
   });
 });
 
 describe('the stream verdict', () => {
-  const row = (id: number, cliente_id: number): LedgerRow => ({ id, cliente_id, valor: 1, tipo: 'c', descricao: `d${id}`, realizada_em: '2026-12-06T02:40:00.000000Z', saldo_apos: id });
-  const delivery = (ledgerRow: LedgerRow, change: Partial<LedgerRow> = {}): Delivery =>
-    ({ event: { ...ledgerRow, tipo: 'c', chave_api: null, ...change } as Delivery['event'], receivedAtMs: Date.parse(ledgerRow.realizada_em) + 10, redelivered: false });
+  const row = (id: number, cliente_id: number): LedgerRow => ({
+    id,
+    cliente_id,
+    valor: 1,
+    tipo: 'c',
+    descricao: `d${id}`,
+    realizada_em: '2026-12-06T02:40:00.000000Z',
+    saldo_apos: id,
+  });
+  const delivery = (ledgerRow: LedgerRow, change: Partial<LedgerRow> = {}): Delivery => ({
+    event: { ...ledgerRow, tipo: 'c', chave_api: null, ...change } as Delivery['event'],
+    receivedAtMs: Date.parse(ledgerRow.realizada_em) + 10,
+    redelivered: false,
+  });
   const ledger = [row(1, 1), row(2, 2), row(3, 1)];
 
   it('holds with duplicates, and reports missing, invented, changed and reordered rows', () => {
-    const good = judgeStream([delivery(ledger[0]!), delivery(ledger[1]!), delivery(ledger[0]!), delivery(ledger[2]!)], ledger, [1, 2, 3]);
+    const good = judgeStream(
+      [delivery(ledger[0]!), delivery(ledger[1]!), delivery(ledger[0]!), delivery(ledger[2]!)],
+      ledger,
+      [1, 2, 3],
+    );
     expect(good).toMatchObject({ holds: true, duplicates: 1, missing: [], lagMs: { p50: 10, max: 10 } });
-    expect(judgeStream([delivery(ledger[0]!), delivery(ledger[1]!)], ledger, [3])).toMatchObject({ holds: false, missing: [3], acknowledgedMissing: [3] });
+    expect(judgeStream([delivery(ledger[0]!), delivery(ledger[1]!)], ledger, [3])).toMatchObject({
+      holds: false,
+      missing: [3],
+      acknowledgedMissing: [3],
+    });
     expect(judgeStream([...ledger.map((r) => delivery(r)), delivery(row(9, 1))], ledger, []).invented).toEqual([9]);
-    expect(judgeStream([delivery(ledger[0]!, { valor: 2 }), delivery(ledger[1]!), delivery(ledger[2]!)], ledger, []).invented).toEqual([1]);
-    expect(judgeStream([delivery(ledger[2]!), delivery(ledger[1]!), delivery(ledger[0]!)], ledger, []).outOfOrderClients).toEqual([1]);
+    expect(
+      judgeStream([delivery(ledger[0]!, { valor: 2 }), delivery(ledger[1]!), delivery(ledger[2]!)], ledger, [])
+        .invented,
+    ).toEqual([1]);
+    expect(
+      judgeStream([delivery(ledger[2]!), delivery(ledger[1]!), delivery(ledger[0]!)], ledger, []).outOfOrderClients,
+    ).toEqual([1]);
     // Rows at or below since (from before the run) may come, held to the ledger's content, never missing.
-    expect(judgeStream([delivery(ledger[1]!), delivery(ledger[2]!)], ledger, [], 1)).toMatchObject({ holds: true, ledgerRows: 2 });
-    expect(judgeStream([delivery(ledger[0]!, { valor: 9 }), delivery(ledger[1]!), delivery(ledger[2]!)], ledger, [], 1).invented).toEqual([1]);
+    expect(judgeStream([delivery(ledger[1]!), delivery(ledger[2]!)], ledger, [], 1)).toMatchObject({
+      holds: true,
+      ledgerRows: 2,
+    });
+    expect(
+      judgeStream([delivery(ledger[0]!, { valor: 9 }), delivery(ledger[1]!), delivery(ledger[2]!)], ledger, [], 1)
+        .invented,
+    ).toEqual([1]);
   });
 });
 
 describe('the database settings the stream needs', () => {
   it('adds nothing when off; logical decoding and the bound when on', () => {
     expect(postgresSettingsFor(readEventsConfig({}))).toEqual([]);
-    expect(postgresSettingsFor(readEventsConfig({ CREBITO_EVENTS: 'on', CREBITO_EVENTS_WAL_KEEP_MB: '64' }))).toEqual(['wal_level=logical', 'max_slot_wal_keep_size=64MB']);
+    expect(postgresSettingsFor(readEventsConfig({ CREBITO_EVENTS: 'on', CREBITO_EVENTS_WAL_KEEP_MB: '64' }))).toEqual([
+      'wal_level=logical',
+      'max_slot_wal_keep_size=64MB',
+    ]);
     expect(() => readEventsConfig({ CREBITO_EVENTS: 'yes' })).toThrow(/one of off, on/);
     expect(() => readEventsConfig({ CREBITO_EVENTS_BROKER_PORT: '36189' })).toThrow(/between/);
     expect(() => readEventsConfig({ CREBITO_EVENTS_URL: 'http://x' })).toThrow(/amqp/);
@@ -115,10 +180,15 @@ describe('the database settings the stream needs', () => {
   it('gives Patroni the permanent logical slot, with use_slots and logical WAL, only when on', () => {
     expect(haEventsSettings({})).toEqual({});
     expect(haEventsHba({}, '10.0.0.0/24')).toEqual([]);
-    const settings = haEventsSettings({ CREBITO_EVENTS: 'on' }) as { postgresql: { use_slots: boolean; parameters: Record<string, string> }; slots: object };
+    const settings = haEventsSettings({ CREBITO_EVENTS: 'on' }) as {
+      postgresql: { use_slots: boolean; parameters: Record<string, string> };
+      slots: object;
+    };
     expect(settings.slots).toEqual({ crebito_eventos: { type: 'logical', database: 'crebito', plugin: 'pgoutput' } });
     expect(settings.postgresql.use_slots).toBe(true);
     expect(settings.postgresql.parameters).toMatchObject({ wal_level: 'logical', hot_standby_feedback: 'on' });
-    expect(haEventsHba({ CREBITO_EVENTS: 'on' }, '10.0.0.0/24')).toEqual(['host replication postgres 10.0.0.0/24 scram-sha-256']);
+    expect(haEventsHba({ CREBITO_EVENTS: 'on' }, '10.0.0.0/24')).toEqual([
+      'host replication postgres 10.0.0.0/24 scram-sha-256',
+    ]);
   });
 });

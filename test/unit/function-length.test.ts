@@ -11,7 +11,8 @@ import { measureFunctions } from '../support/function-lengths.js';
 const FUNCTION_LINES_MAX = 70;
 
 function sourceFiles(directory: string): string[] {
-  return fs.readdirSync(path.join(PROJECT_ROOT, directory), { withFileTypes: true, recursive: true })
+  return fs
+    .readdirSync(path.join(PROJECT_ROOT, directory), { withFileTypes: true, recursive: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
     .map((entry) => path.relative(PROJECT_ROOT, path.join(entry.parentPath, entry.name)));
 }
@@ -25,7 +26,9 @@ describe('function length', () => {
   });
 
   it('the measure sees a long function, and is not fooled by braces in strings, templates or regular expressions', () => {
-    const body = Array.from({ length: 80 }, (_, index) => `  const a${index} = '{' + \`\${'}'}\` + /\\{/.source;`).join('\n');
+    const body = Array.from({ length: 80 }, (_, index) => `  const a${index} = '{' + \`\${'}'}\` + /\\{/.source;`).join(
+      '\n',
+    );
     const [found] = measureFunctions(`export function long(): void {\n${body}\n}\n`);
     expect(found).toMatchObject({ line: 1, lines: 82 });
   });
@@ -53,16 +56,18 @@ function filesOfTree(tree: string): string[] {
  */
 function expandGlobs(named: string[], actual: string[]): string[] {
   const explicit = named.filter((file) => !file.endsWith('/*.ts'));
-  const globbed = named.filter((file) => file.endsWith('/*.ts')).flatMap((glob) => {
-    const folder = glob.slice(0, -'*.ts'.length);
-    const inFolder = (file: string) => file.startsWith(folder) && !file.slice(folder.length).includes('/');
-    const matched = actual.filter((file) => inFolder(file) && !explicit.includes(file));
-    return matched.length === 0 ? [glob] : matched;
-  });
+  const globbed = named
+    .filter((file) => file.endsWith('/*.ts'))
+    .flatMap((glob) => {
+      const folder = glob.slice(0, -'*.ts'.length);
+      const inFolder = (file: string) => file.startsWith(folder) && !file.slice(folder.length).includes('/');
+      const matched = actual.filter((file) => inFolder(file) && !explicit.includes(file));
+      return matched.length === 0 ? [glob] : matched;
+    });
   return [...explicit, ...globbed];
 }
 
-describe('docs/development.md\'s source layout', () => {
+describe("docs/development.md's source layout", () => {
   it('its tree names every file of src/, and no file that is gone', () => {
     const development = fs.readFileSync(path.join(PROJECT_ROOT, 'docs', 'development.md'), 'utf8');
     const tree = /<!-- layout:start -->\n```text\n([^`]*)```\n<!-- layout:end -->/.exec(development)?.[1] ?? '';

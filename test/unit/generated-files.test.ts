@@ -11,10 +11,13 @@ import { expectedText, GENERATED_FILES } from '../../tools/generate/main.js';
 import { SETTINGS_TABLE_FILE } from '../../tools/generate/settings-table.js';
 
 describe('generated files', () => {
-  it.each(GENERATED_FILES.map((file) => [path.relative(PROJECT_ROOT, file.path), file] as const))('%s is up to date (npm run generate)', (_name, file) => {
-    const { current, expected } = expectedText(file);
-    expect(current, `${file.what} is stale: run npm run generate`).toBe(expected);
-  });
+  it.each(GENERATED_FILES.map((file) => [path.relative(PROJECT_ROOT, file.path), file] as const))(
+    '%s is up to date (npm run generate)',
+    (_name, file) => {
+      const { current, expected } = expectedText(file);
+      expect(current, `${file.what} is stale: run npm run generate`).toBe(expected);
+    },
+  );
 
   it('a generator keeps what it does not own: docs/operating.md outside its settings table', () => {
     const operating = GENERATED_FILES.find((file) => file.path === SETTINGS_TABLE_FILE)!;
@@ -29,7 +32,7 @@ describe('generated files', () => {
 // The bench writes its last run into docs/performance.md (`npm run bench -- --publish`), between markers, with
 // the chart's link made relative to docs/; a document without the markers is refused rather than appended
 // to.
-describe('the bench\'s published run', () => {
+describe("the bench's published run", () => {
   const report = '# crebito benchmark\n\nRun today.\n\n![chart](bench-durable.svg)\n';
 
   it('replaces what is between the markers of docs/performance.md, and nothing else', () => {

@@ -11,22 +11,36 @@ import { parse } from 'yaml';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { DOCKER_HA_DIRECTORY, dockerHaFiles } from '../../src/stack/ha/docker.js';
 
-interface Service { profiles?: string[]; command?: string[]; volumes?: string[]; environment?: Record<string, string>; depends_on?: Record<string, { condition: string }> }
+interface Service {
+  profiles?: string[];
+  command?: string[];
+  volumes?: string[];
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }>;
+}
 
 const INIT_SCRIPT = 'sql/roles/docker-init.sh';
 
-const compose = parse(fs.readFileSync(path.join(PROJECT_ROOT, 'docker-compose.ha.yml'), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(fs.readFileSync(path.join(PROJECT_ROOT, 'docker-compose.ha.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+};
 
 describe('docker-compose.ha.yml', () => {
   it('adds etcd, three Patroni nodes, HAProxy and the schema step, all in the ha profile', () => {
-    const profiled = Object.entries(compose.services).filter(([, service]) => service.profiles?.includes('ha')).map(([name]) => name).sort();
+    const profiled = Object.entries(compose.services)
+      .filter(([, service]) => service.profiles?.includes('ha'))
+      .map(([name]) => name)
+      .sort();
     expect(profiled).toEqual(['etcd', 'ha-schema', 'haproxy', 'pg1', 'pg2', 'pg3']);
   });
 
   it('starts etcd with its v2 API, the backend the nodes use', () => {
     expect(compose.services.etcd!.command).toContain('--enable-v2=true');
     for (const node of ['pg1', 'pg2', 'pg3']) {
-      const config = JSON.parse(fs.readFileSync(path.join(DOCKER_HA_DIRECTORY, `${node}.yml`), 'utf8')) as Record<string, unknown>;
+      const config = JSON.parse(fs.readFileSync(path.join(DOCKER_HA_DIRECTORY, `${node}.yml`), 'utf8')) as Record<
+        string,
+        unknown
+      >;
       expect(config.etcd).toEqual({ hosts: ['etcd:2379'] });
       expect(config.etcd3).toBeUndefined();
       expect(config.bootstrap).toMatchObject({ dcs: { synchronous_mode: true, synchronous_mode_strict: true } });
@@ -50,18 +64,22 @@ describe('docker-compose.ha.yml', () => {
       expect(url.username).toBe('crebito_api');
       expect(url.password).toBe(schema.environment!.CREBITO_API_PASSWORD);
       expect(compose.services[api]!.environment!.CREBITO_ALLOW_SUPERUSER).toBeUndefined();
-      expect(compose.services[api]!.depends_on).toEqual({ 'ha-schema': { condition: 'service_completed_successfully' } });
+      expect(compose.services[api]!.depends_on).toEqual({
+        'ha-schema': { condition: 'service_completed_successfully' },
+      });
     }
   });
 
-  it('creates the ledger\'s roles with the single-node init script, through HAProxy', () => {
+  it("creates the ledger's roles with the single-node init script, through HAProxy", () => {
     const schema = compose.services['ha-schema']!;
     expect(schema.volumes).toEqual(['./sql:/crebito-sql:ro']);
     expect(schema.command!.join(' ')).toContain('sh /crebito-sql/roles/docker-init.sh');
     expect(schema.environment!.PGHOST).toBe('haproxy');
     // Every variable the script reads (SQL is its own) is set, as the postgres image sets them for the single node.
     const script = fs.readFileSync(path.join(PROJECT_ROOT, INIT_SCRIPT), 'utf8');
-    const reads = new Set([...script.matchAll(/\$\{?([A-Z_]+)/g)].map((match) => match[1]!).filter((name) => name !== 'SQL'));
+    const reads = new Set(
+      [...script.matchAll(/\$\{?([A-Z_]+)/g)].map((match) => match[1]!).filter((name) => name !== 'SQL'),
+    );
     expect([...reads].sort()).toEqual(['CREBITO_API_PASSWORD', 'POSTGRES_DB', 'POSTGRES_USER']);
     for (const name of reads) expect(schema.environment![name], name).toBeDefined();
     expect(script).toContain('roles/create.sql');

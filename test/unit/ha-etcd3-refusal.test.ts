@@ -24,7 +24,12 @@ describe('the DCS backend the HA profile accepts', () => {
     const launcher = startProcess({
       name: 'the stack',
       entry: LAUNCHER_ENTRY,
-      environment: { PORT: String(await freePort()), CREBITO_DATA_DIR: dataDirectory, CREBITO_HA: 'on', CREBITO_HA_DCS: 'etcd3' },
+      environment: {
+        PORT: String(await freePort()),
+        CREBITO_DATA_DIR: dataDirectory,
+        CREBITO_HA: 'on',
+        CREBITO_HA_DCS: 'etcd3',
+      },
       readyWhen: { outputIncludes: '"msg":"up on http' },
       readyTimeoutMs: 30_000,
     });

@@ -14,16 +14,28 @@ const cursorOf = (clientId: number, beforeId: number) => encodeCursor({ clientId
 describe('parseHistoryQuery', () => {
   it('takes no query as the newest page of the default size, unfiltered', () => {
     expect(parseHistoryQuery(1, undefined)).toEqual({
-      limit: HISTORY_PAGE_ROWS_DEFAULT, before: undefined, tipo: undefined, since: undefined, until: undefined, amountMin: undefined, amountMax: undefined,
+      limit: HISTORY_PAGE_ROWS_DEFAULT,
+      before: undefined,
+      tipo: undefined,
+      since: undefined,
+      until: undefined,
+      amountMin: undefined,
+      amountMax: undefined,
     });
   });
 
   it('reads every parameter, percent-encoded or not', () => {
-    const query = `limit=100&before=${cursorOf(3, 42)}&tipo=d&desde=2024-01-17T02%3A34%3A41.217753Z`
-      + '&ate=2024-01-18T00:00:00-03:00&valor_min=1&valor_max=2147483647';
+    const query =
+      `limit=100&before=${cursorOf(3, 42)}&tipo=d&desde=2024-01-17T02%3A34%3A41.217753Z` +
+      '&ate=2024-01-18T00:00:00-03:00&valor_min=1&valor_max=2147483647';
     expect(parseHistoryQuery(3, query)).toEqual({
-      limit: 100, before: { clientId: 3, beforeId: 42, tag }, tipo: 'd',
-      since: '2024-01-17T02:34:41.217753Z', until: '2024-01-18T00:00:00-03:00', amountMin: 1, amountMax: 2147483647,
+      limit: 100,
+      before: { clientId: 3, beforeId: 42, tag },
+      tipo: 'd',
+      since: '2024-01-17T02:34:41.217753Z',
+      until: '2024-01-18T00:00:00-03:00',
+      amountMin: 1,
+      amountMax: 2147483647,
     });
   });
 
@@ -58,8 +70,12 @@ describe('parseHistoryQuery', () => {
 
   it('an instant is compared across zones, to the microsecond', () => {
     // 00:00 at -03:00 is 03:00 UTC: after 02:59:59.999999 UTC, not after 03:00.
-    expect(parseHistoryQuery(1, 'desde=2024-01-17T00:00:00-03:00&ate=2024-01-17T02:59:59.999999Z')).toBe(failures.invertedRange);
-    expect(parseHistoryQuery(1, 'desde=2024-01-17T00:00:00-03:00&ate=2024-01-17T03:00:00Z')).toMatchObject({ limit: HISTORY_PAGE_ROWS_DEFAULT });
+    expect(parseHistoryQuery(1, 'desde=2024-01-17T00:00:00-03:00&ate=2024-01-17T02:59:59.999999Z')).toBe(
+      failures.invertedRange,
+    );
+    expect(parseHistoryQuery(1, 'desde=2024-01-17T00:00:00-03:00&ate=2024-01-17T03:00:00Z')).toMatchObject({
+      limit: HISTORY_PAGE_ROWS_DEFAULT,
+    });
     expect(parseIsoTime('2024-01-17T00:00:00.25-03:00')).toEqual([Date.UTC(2024, 0, 17, 3), 250_000]);
   });
 

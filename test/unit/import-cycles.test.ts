@@ -9,10 +9,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 
-const SPECIFIER = /^\s*(?:import|export)\s[^;]*?\sfrom\s+'(\.[^']+)'|^\s*import\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/gm;
+const SPECIFIER =
+  /^\s*(?:import|export)\s[^;]*?\sfrom\s+'(\.[^']+)'|^\s*import\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)/gm;
 
 function sourceFiles(directory: string): string[] {
-  return fs.readdirSync(path.join(PROJECT_ROOT, directory), { withFileTypes: true, recursive: true })
+  return fs
+    .readdirSync(path.join(PROJECT_ROOT, directory), { withFileTypes: true, recursive: true })
     .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
     .map((entry) => path.relative(PROJECT_ROOT, path.join(entry.parentPath, entry.name)));
 }
@@ -52,14 +54,20 @@ export function findCycles(graph: Map<string, string[]>): string[][] {
 
 describe('imports', () => {
   const files = [...sourceFiles('src'), ...sourceFiles('tools')];
-  const graph = new Map(files.map((file) => [file, importsOf(file, fs.readFileSync(path.join(PROJECT_ROOT, file), 'utf8'))]));
+  const graph = new Map(
+    files.map((file) => [file, importsOf(file, fs.readFileSync(path.join(PROJECT_ROOT, file), 'utf8'))]),
+  );
 
   it('form no circle anywhere in src/ or tools/', () => {
     expect(findCycles(graph).map((cycle) => [...cycle, cycle[0]].join(' -> '))).toEqual([]);
   });
 
   it('every relative import names a file that exists (so the walk sees every edge)', () => {
-    const missing = [...graph].flatMap(([file, targets]) => targets.filter((target) => !fs.existsSync(path.join(PROJECT_ROOT, target))).map((target) => `${file} -> ${target}`));
+    const missing = [...graph].flatMap(([file, targets]) =>
+      targets
+        .filter((target) => !fs.existsSync(path.join(PROJECT_ROOT, target)))
+        .map((target) => `${file} -> ${target}`),
+    );
     expect(missing).toEqual([]);
     expect([...graph.values()].flat().length).toBeGreaterThan(files.length);
   });
@@ -70,7 +78,23 @@ describe('imports', () => {
     const c = importsOf('src/c.ts', "import { A } from './a.js';\n");
     expect(a).toEqual(['src/b.ts']);
     expect(b).toEqual(['src/c/a.ts', 'src/c.ts']);
-    expect(findCycles(new Map([['src/a.ts', a], ['src/b.ts', b], ['src/c.ts', c]]))).toEqual([['src/a.ts', 'src/b.ts', 'src/c.ts']]);
-    expect(findCycles(new Map([['src/a.ts', a], ['src/b.ts', b], ['src/c.ts', []]]))).toEqual([]);
+    expect(
+      findCycles(
+        new Map([
+          ['src/a.ts', a],
+          ['src/b.ts', b],
+          ['src/c.ts', c],
+        ]),
+      ),
+    ).toEqual([['src/a.ts', 'src/b.ts', 'src/c.ts']]);
+    expect(
+      findCycles(
+        new Map([
+          ['src/a.ts', a],
+          ['src/b.ts', b],
+          ['src/c.ts', []],
+        ]),
+      ),
+    ).toEqual([]);
   });
 });

@@ -32,7 +32,9 @@ describe('LatencyHistogram', () => {
     for (const fraction of FRACTIONS) {
       const exact = exactPercentile(sorted, fraction);
       // Half a microsecond from rounding to whole µs, then half a bucket.
-      expect(Math.abs(histogram.percentileMs(fraction) - exact), `fraction ${fraction}`).toBeLessThanOrEqual(exact / 256 + 0.0005);
+      expect(Math.abs(histogram.percentileMs(fraction) - exact), `fraction ${fraction}`).toBeLessThanOrEqual(
+        exact / 256 + 0.0005,
+      );
     }
   });
 
@@ -86,7 +88,7 @@ describe('LatencyHistogram across threads', () => {
     for (const fraction of FRACTIONS) expect(merged.percentileMs(fraction)).toBe(whole.percentileMs(fraction));
   });
 
-  it('keeps the exact maximum, not its bucket\'s middle', () => {
+  it("keeps the exact maximum, not its bucket's middle", () => {
     const histogram = new LatencyHistogram();
     for (const value of [0.5, 123.4567, 7]) histogram.record(value);
     expect(histogram.maxMs).toBe(123.4567);
@@ -94,6 +96,8 @@ describe('LatencyHistogram across threads', () => {
   });
 
   it('refuses a snapshot of another size', () => {
-    expect(() => LatencyHistogram.fromSnapshot({ counts: new Float64Array(10), clamped: 0, maxMs: 0 })).toThrow(/buckets/);
+    expect(() => LatencyHistogram.fromSnapshot({ counts: new Float64Array(10), clamped: 0, maxMs: 0 })).toThrow(
+      /buckets/,
+    );
   });
 });

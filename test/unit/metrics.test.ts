@@ -11,7 +11,10 @@ import { OPERATION_LABELS } from '../../src/instance/operations/index.js';
 const idle = { inFlight: 0, waiting: 0, shedFull: 0, shedExpired: 0, lateCalls: 0, retried: 0, retriesGivenUp: 0 };
 // Built from the lists of routes and operations, as the instance builds its own.
 const health = (): ServerHealth => ({
-  instance: 'unit', pid: 1, inFlight: 0, draining: false,
+  instance: 'unit',
+  pid: 1,
+  inFlight: 0,
+  draining: false,
   served: Object.fromEntries([...OPERATION_LABELS, 'other'].map((label) => [label, 0])) as ServerHealth['served'],
   ledger: {
     pool: { totalCount: 4, idleCount: 3, waitingCount: 0, warmCount: 4 },
@@ -43,7 +46,9 @@ describe('metrics', () => {
     expect(line(text, 'crebito_http_request_duration_seconds_bucket{route="transacoes",le="1"}')).toMatch(/ 3$/);
     expect(line(text, 'crebito_http_request_duration_seconds_bucket{route="transacoes",le="+Inf"}')).toMatch(/ 4$/);
     expect(line(text, 'crebito_http_request_duration_seconds_count{route="transacoes"}')).toMatch(/ 4$/);
-    expect(Number(line(text, 'crebito_http_request_duration_seconds_sum{route="transacoes"}')!.split(' ')[1])).toBeCloseTo(2.0037, 6);
+    expect(
+      Number(line(text, 'crebito_http_request_duration_seconds_sum{route="transacoes"}')!.split(' ')[1]),
+    ).toBeCloseTo(2.0037, 6);
   });
 
   it('exports every transaction counter from the start, and the call sizes', async () => {

@@ -15,7 +15,10 @@ import type { TlsPlan } from '../../src/stack/tls.js';
 const RUN_DIRECTORY = '/var/run/crebito-test';
 const SOCKETS = [1, 2, 3].map((index) => `unix:${path.join(RUN_DIRECTORY, `api-${index}.sock`)}`);
 const TLS: TlsPlan = {
-  port: 9443, certificatePath: '/etc/crebito/cert.pem', keyPath: '/etc/crebito/key.pem', plainHttp: 'keep',
+  port: 9443,
+  certificatePath: '/etc/crebito/cert.pem',
+  keyPath: '/etc/crebito/key.pem',
+  plainHttp: 'keep',
 };
 
 function render(environment: Record<string, string>, options: { tls?: TlsPlan; http2?: Http2Style } = {}): string {
@@ -45,13 +48,13 @@ describe('nginx as the launcher renders it', () => {
     expect(render({})).toMatch(/^worker_processes 1;$/m);
   });
 
-  it('sends to every instance\'s socket, fixed (no resolve)', () => {
+  it("sends to every instance's socket, fixed (no resolve)", () => {
     const upstream = block(render({}), 'upstream crebito_api {');
     expect(servers(upstream)).toEqual(SOCKETS);
     expect(serverLines(upstream).every((line) => !line.includes(' resolve'))).toBe(true);
   });
 
-  it('has, for each instance, an upstream of the others, chosen while that instance\'s marker file exists', () => {
+  it("has, for each instance, an upstream of the others, chosen while that instance's marker file exists", () => {
     const config = render({});
     for (const [out] of SOCKETS.entries()) {
       const others = SOCKETS.filter((_, index) => index !== out);
@@ -67,7 +70,7 @@ describe('nginx as the launcher renders it', () => {
     expect(render({})).not.toContain('limit_req');
   });
 
-  it('limits per address without keys, with a burst of one second\'s worth', () => {
+  it("limits per address without keys, with a burst of one second's worth", () => {
     const config = render({ CREBITO_RATE_LIMIT_PER_S: '5' });
     expect(config).toContain('limit_req_zone $binary_remote_addr zone=per_client:10m rate=5r/s;');
     expect(config).toContain('limit_req zone=per_client burst=5 nodelay;');

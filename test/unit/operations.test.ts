@@ -14,8 +14,11 @@ import { checkInstanceLimits, readSettings, SETTINGS } from '../../src/shared/se
 const PROBE_PATHS = ['/health', '/ready'];
 const described = Object.entries(OPENAPI_DOCUMENT.paths as Record<string, Record<string, unknown>>)
   .filter(([path]) => !PROBE_PATHS.includes(path))
-  .flatMap(([path, item]) => Object.keys(item).filter((key) => key !== 'parameters')
-    .map((method) => `${method} ${path}`));
+  .flatMap(([path, item]) =>
+    Object.keys(item)
+      .filter((key) => key !== 'parameters')
+      .map((method) => `${method} ${path}`),
+  );
 const served = API_OPERATIONS.map((operation) => `${operation.method} ${operation.path.replace(/:([a-z]+)/g, '{$1}')}`);
 
 describe('operations', () => {
@@ -24,8 +27,9 @@ describe('operations', () => {
   });
 
   it('each has a label of its own, and the former labels collide with none', () => {
-    const labels = API_OPERATIONS.flatMap((operation) => [operation.label, operation.formerLabel])
-      .filter((label) => label !== undefined);
+    const labels = API_OPERATIONS.flatMap((operation) => [operation.label, operation.formerLabel]).filter(
+      (label) => label !== undefined,
+    );
     expect(new Set(labels).size).toBe(labels.length);
   });
 
@@ -39,7 +43,11 @@ describe('operations', () => {
   it('every operation holds connections of a class the pool accounts for, and the defaults fit the pool', () => {
     for (const operation of API_OPERATIONS) expect(['writes', 'reads']).toContain(operation.connections);
     const defaults = readSettings({}, [
-      'poolClientsMax', 'writesInFlightMax', 'readsInFlightMax', 'queueWaitMsMax', 'requestTimeoutMs',
+      'poolClientsMax',
+      'writesInFlightMax',
+      'readsInFlightMax',
+      'queueWaitMsMax',
+      'requestTimeoutMs',
       'idempotencyWaitMsMax',
     ]);
     expect(() => checkInstanceLimits(defaults)).not.toThrow();

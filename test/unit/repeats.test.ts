@@ -6,8 +6,8 @@ import { foldRepeats } from '../../src/shared/repeats.js';
 import { foldNginxErrorLog, kindOfNginxLine } from '../../src/stack/nginx-error-log.js';
 
 const LARGE_BODY = (connection: number, bytes: number) =>
-  `2026/12/06 02:51:0${connection % 10} [error] 4242#4242: *${connection} client intended to send too large body: ${bytes} bytes, `
-  + `client: 127.0.0.1, server: , request: "POST /clientes/1/transacoes HTTP/1.1", host: "localhost:9999"`;
+  `2026/12/06 02:51:0${connection % 10} [error] 4242#4242: *${connection} client intended to send too large body: ${bytes} bytes, ` +
+  `client: 127.0.0.1, server: , request: "POST /clientes/1/transacoes HTTP/1.1", host: "localhost:9999"`;
 
 describe('folding repeated log lines', () => {
   it('writes the first of each kind, counts the others, and reports each count once', () => {
@@ -27,7 +27,9 @@ describe('folding repeated log lines', () => {
     expect(kindOfNginxLine(LARGE_BODY(17, 5000))).toBe(kindOfNginxLine(LARGE_BODY(18, 9999)));
     const written: string[] = [];
     const warnings: string[] = [];
-    const onStderr = foldNginxErrorLog({ warn: (message: string) => warnings.push(message) } as never, (text) => written.push(text));
+    const onStderr = foldNginxErrorLog({ warn: (message: string) => warnings.push(message) } as never, (text) =>
+      written.push(text),
+    );
     const flood = Array.from({ length: 300 }, (_, index) => `${LARGE_BODY(index, 5000 + index)}\n`).join('');
     // Lines cut anywhere by the pipe are put back together.
     for (let at = 0; at < flood.length; at += 997) onStderr(Buffer.from(flood.slice(at, at + 997)));

@@ -11,11 +11,25 @@ function fakeResponse() {
   const written: string[] = [];
   let onAborted: (() => void) | undefined;
   const response = {
-    onAborted(handler: () => void) { onAborted = handler; return response; },
-    cork(work: () => void) { work(); return response; },
-    writeStatus(status: string) { written.push(status); return response; },
-    writeHeader() { return response; },
-    end(body: string) { written.push(body); return response; },
+    onAborted(handler: () => void) {
+      onAborted = handler;
+      return response;
+    },
+    cork(work: () => void) {
+      work();
+      return response;
+    },
+    writeStatus(status: string) {
+      written.push(status);
+      return response;
+    },
+    writeHeader() {
+      return response;
+    },
+    end(body: string) {
+      written.push(body);
+      return response;
+    },
   };
   return { response: response as unknown as HttpResponse, written, leave: () => onAborted!() };
 }
@@ -47,7 +61,7 @@ describe('RequestBook', () => {
     expect(book.inFlight).toBe(0);
   });
 
-  it('a client leaving while the ledger works is settled by the ledger\'s answer, which writes nothing', () => {
+  it("a client leaving while the ledger works is settled by the ledger's answer, which writes nothing", () => {
     const book = new RequestBook('unit', () => undefined);
     const { response, written, leave } = fakeResponse();
     const exchange = book.begin(response, 'other');
@@ -64,7 +78,13 @@ describe('RequestBook', () => {
     const { response, written, leave } = fakeResponse();
     const exchange = book.begin(response, 'other');
     let answer: (value: string) => void = () => undefined;
-    book.replyAfter(exchange, new Promise<string>((resolve) => { answer = resolve; }), (body) => book.reply(exchange, '200 OK', body));
+    book.replyAfter(
+      exchange,
+      new Promise<string>((resolve) => {
+        answer = resolve;
+      }),
+      (body) => book.reply(exchange, '200 OK', body),
+    );
     leave();
     expect(book.inFlight).toBe(1);
     answer('{}');

@@ -7,21 +7,32 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readInstanceConfig } from '../../src/instance/config.js';
 import {
-  DROPPED_SETTINGS, environmentFor, formerNamesSet, readSetting, PASSED_TO_INSTANCES, SETTINGS,
+  DROPPED_SETTINGS,
+  environmentFor,
+  formerNamesSet,
+  readSetting,
+  PASSED_TO_INSTANCES,
+  SETTINGS,
 } from '../../src/shared/settings.js';
 import { readLauncherConfig } from '../../src/stack/config.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { findNginx } from '../../src/stack/nginx.js';
 import { findPrometheus } from '../../src/stack/prometheus.js';
-import { renderSettingsTable, SETTINGS_TABLE_END, SETTINGS_TABLE_FILE, SETTINGS_TABLE_START } from '../../tools/generate/settings-table.js';
+import {
+  renderSettingsTable,
+  SETTINGS_TABLE_END,
+  SETTINGS_TABLE_FILE,
+  SETTINGS_TABLE_START,
+} from '../../tools/generate/settings-table.js';
 
 describe('docs/operating.md', () => {
   it('lists every setting exactly as declared', () => {
     const operating = fs.readFileSync(SETTINGS_TABLE_FILE, 'utf8');
     const start = operating.indexOf(SETTINGS_TABLE_START);
     const end = operating.indexOf(SETTINGS_TABLE_END);
-    expect(start, `docs/operating.md needs a ${SETTINGS_TABLE_START} … ${SETTINGS_TABLE_END} section`)
-      .toBeGreaterThan(0);
+    expect(start, `docs/operating.md needs a ${SETTINGS_TABLE_START} … ${SETTINGS_TABLE_END} section`).toBeGreaterThan(
+      0,
+    );
     const table = operating.slice(start + SETTINGS_TABLE_START.length, end).trim();
     // Made by tools/generate/settings-table.ts: npm run generate rewrites it.
     const expected = renderSettingsTable();
@@ -55,8 +66,9 @@ describe('a renamed setting', () => {
     expect(readSetting(SETTINGS.writesInFlightMax, { CREBITO_BATCHES_IN_FLIGHT_MAX: '2' })).toBe(2);
     const both = { CREBITO_BATCHES_IN_FLIGHT_MAX: '2', CREBITO_WRITES_IN_FLIGHT_MAX: '3' };
     expect(readSetting(SETTINGS.writesInFlightMax, both)).toBe(3);
-    expect(formerNamesSet({ CREBITO_BATCHES_IN_FLIGHT_MAX: '2' }))
-      .toEqual([expect.stringMatching(/CREBITO_BATCHES_IN_FLIGHT_MAX is now CREBITO_WRITES_IN_FLIGHT_MAX/)]);
+    expect(formerNamesSet({ CREBITO_BATCHES_IN_FLIGHT_MAX: '2' })).toEqual([
+      expect.stringMatching(/CREBITO_BATCHES_IN_FLIGHT_MAX is now CREBITO_WRITES_IN_FLIGHT_MAX/),
+    ]);
     expect(formerNamesSet({ CREBITO_WRITES_IN_FLIGHT_MAX: '2' })).toEqual([]);
   });
 });
@@ -74,19 +86,25 @@ describe('every variable is declared', () => {
   };
   it('no CREBITO_ variable in the code is missing from settings.ts', () => {
     const declared = new Set([
-      ...Object.values(SETTINGS).flatMap((setting) => [setting.env, ('formerEnv' in setting ? setting.formerEnv : '') ?? '']),
+      ...Object.values(SETTINGS).flatMap((setting) => [
+        setting.env,
+        ('formerEnv' in setting ? setting.formerEnv : '') ?? '',
+      ]),
       ...Object.keys(DROPPED_SETTINGS),
     ]);
     const VARIABLE = /\bCREBITO_[A-Z0-9_]*[A-Z0-9]\b/g;
-    const named = new Set(SCANNED.flatMap(filesUnder).flatMap((file) => fs.readFileSync(file, 'utf8').match(VARIABLE) ?? []));
+    const named = new Set(
+      SCANNED.flatMap(filesUnder).flatMap((file) => fs.readFileSync(file, 'utf8').match(VARIABLE) ?? []),
+    );
     expect([...named].filter((name) => !declared.has(name) && name !== 'CREBITO_X').sort()).toEqual([]);
   });
 });
 
 describe('a dropped setting', () => {
   it('is warned about for one release when set, with why', () => {
-    expect(formerNamesSet({ CREBITO_UPSTREAM: 'tcp' }))
-      .toEqual([expect.stringMatching(/CREBITO_UPSTREAM is no longer read.*unix sockets/)]);
+    expect(formerNamesSet({ CREBITO_UPSTREAM: 'tcp' })).toEqual([
+      expect.stringMatching(/CREBITO_UPSTREAM is no longer read.*unix sockets/),
+    ]);
   });
 });
 
@@ -94,18 +112,21 @@ describe('the programs the launcher runs', () => {
   it('regression: NGINX_BINARY and PROMETHEUS_BINARY were read beside the settings table; they are settings, and win over the search', () => {
     expect(findNginx({ NGINX_BINARY: '/opt/x/nginx', PATH: '' })).toBe('/opt/x/nginx');
     expect(findPrometheus({ PROMETHEUS_BINARY: '/opt/x/prometheus', PATH: '' })).toBe('/opt/x/prometheus');
-    expect(Object.values(SETTINGS).map((setting) => setting.env)).toEqual(expect.arrayContaining(['NGINX_BINARY', 'PROMETHEUS_BINARY']));
+    expect(Object.values(SETTINGS).map((setting) => setting.env)).toEqual(
+      expect.arrayContaining(['NGINX_BINARY', 'PROMETHEUS_BINARY']),
+    );
   });
 });
 
 describe('the launcher passes instance settings on', () => {
-  it('every setting both read reaches an instance with the launcher\'s value', () => {
+  it("every setting both read reaches an instance with the launcher's value", () => {
     // A value other than the default for each, within its bounds.
     const environment: Record<string, string> = {};
     for (const name of PASSED_TO_INSTANCES) {
       const setting = SETTINGS[name];
       if (setting.kind === 'integer') environment[setting.env] = String(Math.min(setting.max, setting.default + 1));
-      if (setting.kind === 'choice') environment[setting.env] = setting.choices.find((choice) => choice !== setting.default)!;
+      if (setting.kind === 'choice')
+        environment[setting.env] = setting.choices.find((choice) => choice !== setting.default)!;
     }
     environment.CREBITO_POOL_CLIENTS_MAX = '6';
     const launcher = readLauncherConfig(environment);
@@ -120,15 +141,29 @@ describe('the launcher passes instance settings on', () => {
 
 describe('cross-checks', () => {
   it.each([
-    ['calls in flight beyond the pool', { CREBITO_POOL_CLIENTS_MAX: '2', CREBITO_WRITES_IN_FLIGHT_MAX: '2' }, /must not exceed CREBITO_POOL_CLIENTS_MAX/],
-    ['a queue wait as long as the whole deadline', { CREBITO_QUEUE_WAIT_MS_MAX: '1000' }, /must be less than CREBITO_REQUEST_TIMEOUT_MS/],
-    ['pools larger than the embedded database allows', { CREBITO_INSTANCES: '32', CREBITO_POOL_CLIENTS_MAX: '4' }, /need 165 database connections; the database allows 100/],
+    [
+      'calls in flight beyond the pool',
+      { CREBITO_POOL_CLIENTS_MAX: '2', CREBITO_WRITES_IN_FLIGHT_MAX: '2' },
+      /must not exceed CREBITO_POOL_CLIENTS_MAX/,
+    ],
+    [
+      'a queue wait as long as the whole deadline',
+      { CREBITO_QUEUE_WAIT_MS_MAX: '1000' },
+      /must be less than CREBITO_REQUEST_TIMEOUT_MS/,
+    ],
+    [
+      'pools larger than the embedded database allows',
+      { CREBITO_INSTANCES: '32', CREBITO_POOL_CLIENTS_MAX: '4' },
+      /need 165 database connections; the database allows 100/,
+    ],
   ])('the launcher refuses %s', (_, environment, message) => {
     expect(() => readLauncherConfig(environment)).toThrow(message);
   });
 
   it('an instance alone refuses calls in flight beyond its pool', () => {
-    expect(() => readInstanceConfig({ DATABASE_URL: 'postgresql://x@/y', CREBITO_POOL_CLIENTS_MAX: '1' })).toThrow(/must not exceed/);
+    expect(() => readInstanceConfig({ DATABASE_URL: 'postgresql://x@/y', CREBITO_POOL_CLIENTS_MAX: '1' })).toThrow(
+      /must not exceed/,
+    );
   });
 
   it('the defaults pass every cross-check', () => {

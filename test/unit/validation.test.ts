@@ -9,9 +9,19 @@ const bytes = (text: string) => new TextEncoder().encode(text);
 
 describe('parseClientId', () => {
   it.each([
-    ['1', 1], ['5', 5], ['6', 6], ['2147483647', 2147483647],
-    ['0', undefined], ['01', undefined], ['-1', undefined], ['', undefined], ['1.0', undefined],
-    ['abc', undefined], ['2147483648', undefined], ['12345678901', undefined], [' 1', undefined],
+    ['1', 1],
+    ['5', 5],
+    ['6', 6],
+    ['2147483647', 2147483647],
+    ['0', undefined],
+    ['01', undefined],
+    ['-1', undefined],
+    ['', undefined],
+    ['1.0', undefined],
+    ['abc', undefined],
+    ['2147483648', undefined],
+    ['12345678901', undefined],
+    [' 1', undefined],
   ])('%j -> %j', (text, expected) => {
     expect(parseClientId(text)).toBe(expected);
   });
@@ -19,8 +29,14 @@ describe('parseClientId', () => {
 
 describe('countStorableCharacters', () => {
   it.each([
-    ['abc', 3], ['', 0], ['😀', 1], ['😀😀', 2], ['ação', 4],
-    ['a\ud800', -1], ['\udc00a', -1], ['a\u0000', -1],
+    ['abc', 3],
+    ['', 0],
+    ['😀', 1],
+    ['😀😀', 2],
+    ['ação', 4],
+    ['a\ud800', -1],
+    ['\udc00a', -1],
+    ['a\u0000', -1],
   ])('%j -> %j', (text, expected) => {
     expect(countStorableCharacters(text)).toBe(expected);
   });
@@ -31,11 +47,24 @@ describe('countStorableCharacters', () => {
 describe('regression: money typed as a fraction was rounded (valor is taken only as plain digits)', () => {
   const withValor = (text: string) => `{"valor":${text},"tipo":"c","descricao":"x"}`;
   it.each([
-    ['1', 1], ['7', 7], ['10', 10], ['2147483647', 2147483647],
-    ['0.99999999999999999', failures.invalidValor], ['1.0000000000000001', failures.invalidValor],
-    ['1.0', failures.invalidValor], ['1.00', failures.invalidValor], ['1e3', failures.invalidValor], ['1E3', failures.invalidValor],
-    ['1e+3', failures.invalidValor], ['10e-1', failures.invalidValor], ['1000e0', failures.invalidValor], ['-1', failures.invalidValor],
-    ['-0', failures.invalidValor], ['0', failures.invalidValor], ['1.5', failures.invalidValor], ['2147483648', failures.invalidValor],
+    ['1', 1],
+    ['7', 7],
+    ['10', 10],
+    ['2147483647', 2147483647],
+    ['0.99999999999999999', failures.invalidValor],
+    ['1.0000000000000001', failures.invalidValor],
+    ['1.0', failures.invalidValor],
+    ['1.00', failures.invalidValor],
+    ['1e3', failures.invalidValor],
+    ['1E3', failures.invalidValor],
+    ['1e+3', failures.invalidValor],
+    ['10e-1', failures.invalidValor],
+    ['1000e0', failures.invalidValor],
+    ['-1', failures.invalidValor],
+    ['-0', failures.invalidValor],
+    ['0', failures.invalidValor],
+    ['1.5', failures.invalidValor],
+    ['2147483648', failures.invalidValor],
   ])('valor written %s', (text, expected) => {
     const answer = parseTransactionBody(bytes(withValor(text)));
     expect(answer).toEqual(typeof expected === 'number' ? { valor: expected, tipo: 'c', descricao: 'x' } : expected);
@@ -62,7 +91,10 @@ describe('regression: money typed as a fraction was rounded (valor is taken only
 describe('parseTransactionBody', () => {
   it.each([
     ['{"valor":1,"tipo":"c","descricao":"x"}', { valor: 1, tipo: 'c', descricao: 'x' }],
-    ['{"valor":2147483647,"tipo":"d","descricao":"0123456789"}', { valor: 2147483647, tipo: 'd', descricao: '0123456789' }],
+    [
+      '{"valor":2147483647,"tipo":"d","descricao":"0123456789"}',
+      { valor: 2147483647, tipo: 'd', descricao: '0123456789' },
+    ],
     ['{"valor":1,"tipo":"c","descricao":"x","extra":true}', { valor: 1, tipo: 'c', descricao: 'x' }],
     ['{"valor":1,"tipo":"c","descricao":"x"}x', failures.malformedJson],
     ['', failures.malformedJson],
@@ -89,10 +121,16 @@ describe('regression: descricao took control and invisible characters, stored as
     ['\\u3164', 'a Hangul filler'],
     ['x\\udb40\\udc41', 'a tag character'],
   ])('%s (%s) is refused with 422 descricao_invalida', (escaped) => {
-    expect(parseTransactionBody(bytes(`{"valor":1,"tipo":"c","descricao":"${escaped}"}`))).toBe(failures.invalidDescricao);
+    expect(parseTransactionBody(bytes(`{"valor":1,"tipo":"c","descricao":"${escaped}"}`))).toBe(
+      failures.invalidDescricao,
+    );
   });
 
   it.each(['   ', 'a b', 'ação', '😀'])('%j is still a descricao: it shows as it is stored', (descricao) => {
-    expect(parseTransactionBody(bytes(JSON.stringify({ valor: 1, tipo: 'c', descricao })))).toEqual({ valor: 1, tipo: 'c', descricao });
+    expect(parseTransactionBody(bytes(JSON.stringify({ valor: 1, tipo: 'c', descricao })))).toEqual({
+      valor: 1,
+      tipo: 'c',
+      descricao,
+    });
   });
 });

@@ -113,7 +113,9 @@ async function restoreCommand(args: string[]): Promise<void> {
   const result = await restore(plan, key, { to, into: values.into, port, recoveryTimeoutMs: RECOVERY_TIMEOUT_MS });
   console.log(JSON.stringify(result));
   console.log(
-    `restored ${to === 'latest' ? 'to the end of the archive' : `to ${to.toISOString()}`} from backup set ${result.backupSet ?? '?'}; last transaction replayed at ${result.lastReplayedAt ?? '(none after the backup)'}`,
+    `restored ${to === 'latest' ? 'to the end of the archive' : `to ${to.toISOString()}`} from backup ` +
+      `set ${result.backupSet ?? '?'}; last transaction replayed at ` +
+      `${result.lastReplayedAt ?? '(none after the backup)'}`,
   );
   console.log(`serve it with: CREBITO_DATA_DIR=${result.dataDirectory} npm start`);
 }

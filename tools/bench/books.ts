@@ -17,8 +17,10 @@ export async function checkBooks(databaseUrl: string): Promise<BenchReport['cons
         FROM clientes c ORDER BY c.id`);
     const details: string[] = [];
     for (const row of rows) {
-      if (Number(row.saldo) !== Number(row.soma)) details.push(`client ${row.id}: saldo ${row.saldo} but transactions sum to ${row.soma}`);
-      if (Number(row.saldo) < -row.limite) details.push(`client ${row.id}: saldo ${row.saldo} below -limite ${row.limite}`);
+      if (Number(row.saldo) !== Number(row.soma))
+        details.push(`client ${row.id}: saldo ${row.saldo} but transactions sum to ${row.soma}`);
+      if (Number(row.saldo) < -row.limite)
+        details.push(`client ${row.id}: saldo ${row.saldo} below -limite ${row.limite}`);
     }
     return { clients: rows.length, inconsistencies: details.length, details };
   } finally {

@@ -46,7 +46,11 @@ function httpRequest(operation: Operation, index: number) {
   if (operation === 'health') return { method: 'GET' as const, path: '/health' };
   if (operation === 'extrato') return { method: 'GET' as const, path: `/clientes/${clientId}/extrato` };
   // Credits: a budget run never meets a limit, whatever it is sent.
-  return { method: 'POST' as const, path: `/clientes/${clientId}/transacoes`, body: JSON.stringify({ valor: 1 + (index % 1000), tipo: 'c', descricao: 'budget' }) };
+  return {
+    method: 'POST' as const,
+    path: `/clientes/${clientId}/transacoes`,
+    body: JSON.stringify({ valor: 1 + (index % 1000), tipo: 'c', descricao: 'budget' }),
+  };
 }
 
 function databaseCall(operation: Operation, index: number): { name: string; text: string; values: unknown[] } {
@@ -56,8 +60,18 @@ function databaseCall(operation: Operation, index: number): { name: string; text
 }
 
 /** The database layer: each call sent at its planned time through a pool like an instance's, timed from when it left. */
-async function timeDatabase(databaseUrl: string, operation: Operation, ratePerSecond: number, durationSeconds: number): Promise<LatencySummary> {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, options: SESSION_OPTIONS, application_name: 'crebito-budget' });
+async function timeDatabase(
+  databaseUrl: string,
+  operation: Operation,
+  ratePerSecond: number,
+  durationSeconds: number,
+): Promise<LatencySummary> {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: 4,
+    options: SESSION_OPTIONS,
+    application_name: 'crebito-budget',
+  });
   await Promise.all(Array.from({ length: 4 }, () => pool.query('SELECT 1')));
   const latency = new LatencyHistogram();
   const calls: Promise<void>[] = [];
@@ -76,9 +90,10 @@ async function timeDatabase(databaseUrl: string, operation: Operation, ratePerSe
 
 /** The pgbench script for an operation: the same SQL, a client chosen at random. */
 function pgbenchScript(operation: Operation): string {
-  const call = operation === 'extrato'
-    ? STATEMENT_QUERY.text.replace('$1, $2', `ARRAY[:c]::integer[], ${STATEMENT_TRANSACTIONS_MAX}`)
-    : TRANSACTION_QUERY.text.replace('$1, $2, $3, $4', ":c, 1, 'c', 'budget'");
+  const call =
+    operation === 'extrato'
+      ? STATEMENT_QUERY.text.replace('$1, $2', `ARRAY[:c]::integer[], ${STATEMENT_TRANSACTIONS_MAX}`)
+      : TRANSACTION_QUERY.text.replace('$1, $2, $3, $4', ":c, 1, 'c', 'budget'");
   return `\\set c random(1, ${CLIENTS.length})\n${call};\n`;
 }
 
@@ -87,16 +102,44 @@ function pgbenchScript(operation: Operation): string {
  * less how late it was sent, so that it is timed from its send as the other
  * layers are. Undefined when pgbench is not installed.
  */
-function timePostgres(databaseUrl: string, operation: Operation, ratePerSecond: number, durationSeconds: number): LatencySummary | undefined {
+function timePostgres(
+  databaseUrl: string,
+  operation: Operation,
+  ratePerSecond: number,
+  durationSeconds: number,
+): LatencySummary | undefined {
   // An embedded database's URL has no host part (postgresql://user@/db?host=/socket/dir), which URL refuses; a placeholder host makes it parse.
   const url = new URL(databaseUrl.replace('@/', '@localhost/'));
   const host = url.searchParams.get('host') ?? url.hostname;
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-budget-'));
   try {
     fs.writeFileSync(path.join(directory, 'script.sql'), pgbenchScript(operation));
-    const result = spawnSync('pgbench', ['-n', '-M', 'prepared', '-c', '1', '-R', String(ratePerSecond), '-T', String(durationSeconds),
-      '-f', 'script.sql', '--log', '--log-prefix=calls', '-h', host, '-p', url.searchParams.get('port') ?? (url.port || '5432'),
-      '-U', decodeURIComponent(url.username), url.pathname.slice(1)], { cwd: directory, encoding: 'utf8', env: { ...process.env, PGOPTIONS: SESSION_OPTIONS } });
+    const result = spawnSync(
+      'pgbench',
+      [
+        '-n',
+        '-M',
+        'prepared',
+        '-c',
+        '1',
+        '-R',
+        String(ratePerSecond),
+        '-T',
+        String(durationSeconds),
+        '-f',
+        'script.sql',
+        '--log',
+        '--log-prefix=calls',
+        '-h',
+        host,
+        '-p',
+        url.searchParams.get('port') ?? (url.port || '5432'),
+        '-U',
+        decodeURIComponent(url.username),
+        url.pathname.slice(1),
+      ],
+      { cwd: directory, encoding: 'utf8', env: { ...process.env, PGOPTIONS: SESSION_OPTIONS } },
+    );
     if (result.error !== undefined && (result.error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     if (result.status !== 0) throw new Error(`pgbench failed: ${result.stderr}`);
     const latency = new LatencyHistogram();
@@ -113,10 +156,25 @@ function timePostgres(databaseUrl: string, operation: Operation, ratePerSecond: 
   }
 }
 
-async function timeHttp(url: string, operation: Operation, connection: 'new' | 'keep-alive', ratePerSecond: number, durationSeconds: number): Promise<LatencySummary> {
+async function timeHttp(
+  url: string,
+  operation: Operation,
+  connection: 'new' | 'keep-alive',
+  ratePerSecond: number,
+  durationSeconds: number,
+): Promise<LatencySummary> {
   const requests = Array.from({ length: 100 }, (_, index) => httpRequest(operation, index));
-  const outcome = await nodeLoad.run({ url, model: { kind: 'open', ratePerSecond, connection }, durationSeconds, requests });
-  const failed = outcome.errors + Object.entries(outcome.statusCounts).filter(([status]) => status !== '200').reduce((sum, [, count]) => sum + count, 0);
+  const outcome = await nodeLoad.run({
+    url,
+    model: { kind: 'open', ratePerSecond, connection },
+    durationSeconds,
+    requests,
+  });
+  const failed =
+    outcome.errors +
+    Object.entries(outcome.statusCounts)
+      .filter(([status]) => status !== '200')
+      .reduce((sum, [, count]) => sum + count, 0);
   if (failed > 0) throw new Error(`${operation} at ${url}: ${failed} requests failed or answered other than 200`);
   return outcome.latency;
 }
@@ -127,18 +185,34 @@ interface Endpoints {
   nginxUrl: string;
 }
 
-function timeLayer(endpoints: Endpoints, layer: Layer, operation: Operation, rate: number, seconds: number): Promise<LatencySummary | undefined> | undefined {
+function timeLayer(
+  endpoints: Endpoints,
+  layer: Layer,
+  operation: Operation,
+  rate: number,
+  seconds: number,
+): Promise<LatencySummary | undefined> | undefined {
   switch (layer) {
-    case 'postgres': return operation === 'health' ? undefined : Promise.resolve(timePostgres(endpoints.databaseUrl, operation, rate, seconds));
-    case 'database': return operation === 'health' ? undefined : timeDatabase(endpoints.databaseUrl, operation, rate, seconds);
-    case 'instance': return timeHttp(endpoints.instanceUrl, operation, 'keep-alive', rate, seconds);
-    case 'nginx': return timeHttp(endpoints.nginxUrl, operation, 'keep-alive', rate, seconds);
-    case 'public': return timeHttp(endpoints.nginxUrl, operation, 'new', rate, seconds);
+    case 'postgres':
+      return operation === 'health'
+        ? undefined
+        : Promise.resolve(timePostgres(endpoints.databaseUrl, operation, rate, seconds));
+    case 'database':
+      return operation === 'health' ? undefined : timeDatabase(endpoints.databaseUrl, operation, rate, seconds);
+    case 'instance':
+      return timeHttp(endpoints.instanceUrl, operation, 'keep-alive', rate, seconds);
+    case 'nginx':
+      return timeHttp(endpoints.nginxUrl, operation, 'keep-alive', rate, seconds);
+    case 'public':
+      return timeHttp(endpoints.nginxUrl, operation, 'new', rate, seconds);
   }
 }
 
 /** Every round times every operation through every layer; each result is the median of its rounds, percentile by percentile. */
-async function measure(endpoints: Endpoints, options: { rate: number; seconds: number; rounds: number }): Promise<BudgetReport['results']> {
+async function measure(
+  endpoints: Endpoints,
+  options: { rate: number; seconds: number; rounds: number },
+): Promise<BudgetReport['results']> {
   const samples = new Map<string, LatencySummary[]>();
   for (let round = 1; round <= options.rounds; round++) {
     for (const operation of OPERATIONS) {
@@ -146,8 +220,8 @@ async function measure(endpoints: Endpoints, options: { rate: number; seconds: n
         const summary = await timeLayer(endpoints, layer, operation, options.rate, options.seconds);
         if (summary === undefined) continue;
         console.log(
-          `round ${round} ${operation.padEnd(9)} ${layer.padEnd(8)} p50 ${summary.p50.toFixed(3)}  `
-          + `p99 ${summary.p99.toFixed(3)}  p99.9 ${summary.p999.toFixed(3)} ms`,
+          `round ${round} ${operation.padEnd(9)} ${layer.padEnd(8)} p50 ${summary.p50.toFixed(3)}  ` +
+            `p99 ${summary.p99.toFixed(3)}  p99.9 ${summary.p999.toFixed(3)} ms`,
         );
         samples.set(`${operation} ${layer}`, [...(samples.get(`${operation} ${layer}`) ?? []), summary]);
       }
@@ -162,7 +236,15 @@ async function measure(endpoints: Endpoints, options: { rate: number; seconds: n
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { ...TARGET_OPTIONS, start: { type: 'boolean', default: true }, rate: { type: 'string', default: '300' }, duration: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' } } });
+  const { values } = parseArgs({
+    options: {
+      ...TARGET_OPTIONS,
+      start: { type: 'boolean', default: true },
+      rate: { type: 'string', default: '300' },
+      duration: { type: 'string', default: '10' },
+      rounds: { type: 'string', default: '3' },
+    },
+  });
   const target = readTargetOptions(values);
   const options = {
     rate: numberOption(values.rate, 'rate', { min: 1, max: 5000, whole: true }),
@@ -174,12 +256,33 @@ async function main(): Promise<void> {
     const port = await freePort();
     // One more instance, on TCP, for the layer without nginx.
     const instance = await startProcess({
-      name: 'the budget\'s instance', entry: INSTANCE_ENTRY, readyWhen: { message: 'ready' }, readyTimeoutMs: 30_000,
-      environment: { DATABASE_URL: state.instanceDatabaseUrl, CREBITO_LISTEN: `127.0.0.1:${port}`, CREBITO_INSTANCE_NAME: 'budget' },
+      name: "the budget's instance",
+      entry: INSTANCE_ENTRY,
+      readyWhen: { message: 'ready' },
+      readyTimeoutMs: 30_000,
+      environment: {
+        DATABASE_URL: state.instanceDatabaseUrl,
+        CREBITO_LISTEN: `127.0.0.1:${port}`,
+        CREBITO_INSTANCE_NAME: 'budget',
+      },
     });
     try {
-      const results = await measure({ databaseUrl: state.instanceDatabaseUrl, instanceUrl: `http://127.0.0.1:${port}`, nginxUrl: `http://127.0.0.1:${state.port}` }, options);
-      const report: BudgetReport = { date: new Date().toISOString(), machine: describeMachine(), databaseMode: state.databaseMode ?? 'external', ...options, command: ['npm run bench:budget --', ...process.argv.slice(2)].join(' '), results };
+      const results = await measure(
+        {
+          databaseUrl: state.instanceDatabaseUrl,
+          instanceUrl: `http://127.0.0.1:${port}`,
+          nginxUrl: `http://127.0.0.1:${state.port}`,
+        },
+        options,
+      );
+      const report: BudgetReport = {
+        date: new Date().toISOString(),
+        machine: describeMachine(),
+        databaseMode: state.databaseMode ?? 'external',
+        ...options,
+        command: ['npm run bench:budget --', ...process.argv.slice(2)].join(' '),
+        results,
+      };
       fs.mkdirSync(target.out, { recursive: true });
       const base = path.join(target.out, `budget-${report.databaseMode}`);
       fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);

@@ -45,7 +45,10 @@ function heavyQueries(rows: number): { name: string; query: string }[] {
     { name: 'valor_min (no match), limit 1', query: 'valor_min=2000000000&limit=1' },
     { name: 'tipo d, valor_min (no match)', query: 'tipo=d&valor_min=2000000000' },
     { name: 'an hour in the middle', query: `desde=${at(middleS + HOUR_S)}&ate=${at(middleS)}` },
-    { name: 'an hour in the middle, valor_min 2', query: `desde=${at(middleS + HOUR_S)}&ate=${at(middleS)}&valor_min=2` },
+    {
+      name: 'an hour in the middle, valor_min 2',
+      query: `desde=${at(middleS + HOUR_S)}&ate=${at(middleS)}&valor_min=2`,
+    },
     { name: 'the oldest hour, limit 1', query: `ate=${at(rows * SEED_STEP_S - HOUR_S)}&limit=1` },
   ];
 }
@@ -56,7 +59,12 @@ function otherRequests(): LoadRequest[] {
   for (let index = 0; index < 120; index++) {
     const client = OTHER_CLIENT_IDS[index % OTHER_CLIENT_IDS.length]!;
     if (index % 12 === 11) requests.push({ method: 'GET', path: `/clientes/${client}/extrato` });
-    else requests.push({ method: 'POST', path: `/clientes/${client}/transacoes`, body: JSON.stringify({ valor: 1 + (index % 97), tipo: index % 3 === 0 ? 'c' : 'd', descricao: 'outros' }) });
+    else
+      requests.push({
+        method: 'POST',
+        path: `/clientes/${client}/transacoes`,
+        body: JSON.stringify({ valor: 1 + (index % 97), tipo: index % 3 === 0 ? 'c' : 'd', descricao: 'outros' }),
+      });
   }
   return requests;
 }
@@ -72,11 +80,16 @@ async function seed(databaseUrl: string, rows: number): Promise<void> {
   await client.connect();
   try {
     await client.query('BEGIN');
-    const { saldo } = (await client.query<{ saldo: string }>('SELECT saldo FROM clientes WHERE id = $1 FOR UPDATE', [HEAVY_CLIENT_ID])).rows[0]!;
-    await client.query(`INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos, realizada_em)
+    const { saldo } = (
+      await client.query<{ saldo: string }>('SELECT saldo FROM clientes WHERE id = $1 FOR UPDATE', [HEAVY_CLIENT_ID])
+    ).rows[0]!;
+    await client.query(
+      `INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos, realizada_em)
       SELECT $1, 1, CASE WHEN n % 2 = 0 THEN 'c' ELSE 'd' END, $2, $3::bigint + CASE WHEN n % 2 = 0 THEN 1 ELSE 0 END,
              now() - ($4::int - n) * $5::int * interval '1 second'
-        FROM generate_series(0, $4::int - 1) AS n ORDER BY n`, [HEAVY_CLIENT_ID, SEED_DESCRICAO, saldo, rows, SEED_STEP_S]);
+        FROM generate_series(0, $4::int - 1) AS n ORDER BY n`,
+      [HEAVY_CLIENT_ID, SEED_DESCRICAO, saldo, rows, SEED_STEP_S],
+    );
     await client.query('COMMIT');
     await client.query('VACUUM ANALYZE transacoes');
     // The seed's WAL would otherwise be checkpointed during the first
@@ -87,32 +100,55 @@ async function seed(databaseUrl: string, rows: number): Promise<void> {
   }
 }
 
-interface ReaderOutcome { byQuery: Map<string, LatencyHistogram>; statuses: Map<number, number> }
+interface ReaderOutcome {
+  byQuery: Map<string, LatencyHistogram>;
+  statuses: Map<number, number>;
+}
 
-const emptyOutcome = (queries: { name: string }[]): ReaderOutcome => ({ byQuery: new Map(queries.map((query) => [query.name, new LatencyHistogram()])), statuses: new Map() });
+const emptyOutcome = (queries: { name: string }[]): ReaderOutcome => ({
+  byQuery: new Map(queries.map((query) => [query.name, new LatencyHistogram()])),
+  statuses: new Map(),
+});
 
 /** One page of one query, its latency and status recorded. */
-async function readPage(baseUrl: string, query: { name: string; query: string }, outcome: ReaderOutcome): Promise<void> {
+async function readPage(
+  baseUrl: string,
+  query: { name: string; query: string },
+  outcome: ReaderOutcome,
+): Promise<void> {
   const started = performance.now();
-  const status = await fetch(`${baseUrl}/clientes/${HEAVY_CLIENT_ID}/transacoes?${query.query}`, { signal: AbortSignal.timeout(READ_TIMEOUT_MS) })
-    .then(async (response) => (await response.arrayBuffer(), response.status), () => 0);
+  const status = await fetch(`${baseUrl}/clientes/${HEAVY_CLIENT_ID}/transacoes?${query.query}`, {
+    signal: AbortSignal.timeout(READ_TIMEOUT_MS),
+  }).then(
+    async (response) => (await response.arrayBuffer(), response.status),
+    () => 0,
+  );
   outcome.byQuery.get(query.name)!.record(performance.now() - started);
   outcome.statuses.set(status, (outcome.statuses.get(status) ?? 0) + 1);
 }
 
 /** `readers` loops, each asking the queries in turn, again as soon as answered, until the deadline: every latency by query. */
-async function readHeavily(baseUrl: string, queries: { name: string; query: string }[], options: { readers: number; durationS: number }): Promise<ReaderOutcome> {
+async function readHeavily(
+  baseUrl: string,
+  queries: { name: string; query: string }[],
+  options: { readers: number; durationS: number },
+): Promise<ReaderOutcome> {
   const outcome = emptyOutcome(queries);
   const deadline = performance.now() + options.durationS * 1000;
   const reader = async (offset: number) => {
-    for (let index = offset; performance.now() < deadline; index++) await readPage(baseUrl, queries[index % queries.length]!, outcome);
+    for (let index = offset; performance.now() < deadline; index++)
+      await readPage(baseUrl, queries[index % queries.length]!, outcome);
   };
   await Promise.all(Array.from({ length: options.readers }, (_, index) => reader(index)));
   return outcome;
 }
 
 /** Pages asked at a fixed rate, each sent on time whether or not the one before was answered: a reader within the budget. */
-async function readAtRate(baseUrl: string, queries: { name: string; query: string }[], options: { pagesPerSecond: number; durationS: number }): Promise<ReaderOutcome> {
+async function readAtRate(
+  baseUrl: string,
+  queries: { name: string; query: string }[],
+  options: { pagesPerSecond: number; durationS: number },
+): Promise<ReaderOutcome> {
   const outcome = emptyOutcome(queries);
   const started = performance.now();
   const pages: Promise<void>[] = [];
@@ -125,18 +161,45 @@ async function readAtRate(baseUrl: string, queries: { name: string; query: strin
   return outcome;
 }
 
-const loadAverage = () => os.loadavg().map((load) => load.toFixed(2)).join(' ');
-const summaryLine = (latency: LatencySummary) => `p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms, max ${latency.max.toFixed(1)} ms (${latency.count} requests)`;
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ');
+const summaryLine = (latency: LatencySummary) =>
+  `p50 ${latency.p50.toFixed(2)} ms, p99 ${latency.p99.toFixed(2)} ms, max ${latency.max.toFixed(1)} ms (${latency.count} requests)`;
 
-interface PhaseOptions { ratePerSecond: number; durationS: number; readers: number; queries: { name: string; query: string }[]; pagesPerSecond: number }
-interface Phase { others: LatencyHistogram; unexpected: number; heavy: ReaderOutcome | undefined }
+interface PhaseOptions {
+  ratePerSecond: number;
+  durationS: number;
+  readers: number;
+  queries: { name: string; query: string }[];
+  pagesPerSecond: number;
+}
+interface Phase {
+  others: LatencyHistogram;
+  unexpected: number;
+  heavy: ReaderOutcome | undefined;
+}
 
 /** The others' traffic for durationS, beside `readers` heavy readers (0: alone). */
 async function runPhase(baseUrl: string, options: PhaseOptions): Promise<Phase> {
-  const readers = options.readers > 0 ? readHeavily(baseUrl, options.queries, { readers: options.readers, durationS: options.durationS }) : undefined;
-  const others = await nodeLoad.run({ url: baseUrl, model: { kind: 'open', ratePerSecond: options.ratePerSecond, connection: 'keep-alive' }, durationSeconds: options.durationS, requests: otherRequests() });
+  const readers =
+    options.readers > 0
+      ? readHeavily(baseUrl, options.queries, { readers: options.readers, durationS: options.durationS })
+      : undefined;
+  const others = await nodeLoad.run({
+    url: baseUrl,
+    model: { kind: 'open', ratePerSecond: options.ratePerSecond, connection: 'keep-alive' },
+    durationSeconds: options.durationS,
+    requests: otherRequests(),
+  });
   const heavy = await readers;
-  const unexpected = others.errors + Object.entries(others.statusCounts).filter(([status]) => status !== '200' && status !== '422').reduce((sum, [, count]) => sum + count, 0);
+  const unexpected =
+    others.errors +
+    Object.entries(others.statusCounts)
+      .filter(([status]) => status !== '200' && status !== '422')
+      .reduce((sum, [, count]) => sum + count, 0);
   return { others: others.latencyHistogram!, unexpected, heavy };
 }
 
@@ -152,17 +215,23 @@ function pool(phases: Phase[]): Phase {
       if (!pooled.heavy.byQuery.has(query)) pooled.heavy.byQuery.set(query, new LatencyHistogram());
       pooled.heavy.byQuery.get(query)!.add(histogram);
     }
-    for (const [status, count] of phase.heavy.statuses) pooled.heavy.statuses.set(status, (pooled.heavy.statuses.get(status) ?? 0) + count);
+    for (const [status, count] of phase.heavy.statuses)
+      pooled.heavy.statuses.set(status, (pooled.heavy.statuses.get(status) ?? 0) + count);
   }
   return pooled;
 }
 
 function printReaders(heavy: ReaderOutcome, options: { label: string; durationS: number }): void {
-  for (const [query, histogram] of heavy.byQuery) console.log(`  ${options.label} "${query}": ${summaryLine(histogram.summary())}`);
+  for (const [query, histogram] of heavy.byQuery)
+    console.log(`  ${options.label} "${query}": ${summaryLine(histogram.summary())}`);
   const all = new LatencyHistogram();
   for (const histogram of heavy.byQuery.values()) all.add(histogram);
-  const statuses = [...heavy.statuses].map(([status, count]) => `${count} × ${status === 0 ? 'no answer' : status}`).join(', ');
-  console.log(`  ${options.label}, all filters: ${summaryLine(all.summary())}, ${(all.count / options.durationS).toFixed(0)} pages/s; statuses ${statuses}`);
+  const statuses = [...heavy.statuses]
+    .map(([status, count]) => `${count} × ${status === 0 ? 'no answer' : status}`)
+    .join(', ');
+  console.log(
+    `  ${options.label}, all filters: ${summaryLine(all.summary())}, ${(all.count / options.durationS).toFixed(0)} pages/s; statuses ${statuses}`,
+  );
 }
 
 /**
@@ -171,7 +240,10 @@ function printReaders(heavy: ReaderOutcome, options: { label: string; durationS:
  * kinds alike rather than on one phase; the verdict compares the pooled
  * latencies of each kind, and each round's ratio shows how steady it was.
  */
-async function interleavedRounds(baseUrl: string, options: PhaseOptions & { rounds: number }): Promise<{ quiet: Phase; heavy: Phase }> {
+async function interleavedRounds(
+  baseUrl: string,
+  options: PhaseOptions & { rounds: number },
+): Promise<{ quiet: Phase; heavy: Phase }> {
   const phaseS = options.durationS / options.rounds;
   const quiet: Phase[] = [];
   const heavy: Phase[] = [];
@@ -180,9 +252,9 @@ async function interleavedRounds(baseUrl: string, options: PhaseOptions & { roun
     heavy.push(await runPhase(baseUrl, { ...options, durationS: phaseS }));
     const [q, h] = [quiet.at(-1)!.others.summary(), heavy.at(-1)!.others.summary()];
     console.log(
-      `round ${round}: others' p99 quiet ${q.p99.toFixed(2)} ms, `
-      + `with ${options.readers} readers ${h.p99.toFixed(2)} ms (${(h.p99 / q.p99).toFixed(2)}x); `
-      + `p50 ${q.p50.toFixed(2)} / ${h.p50.toFixed(2)} ms; load average ${loadAverage()}`,
+      `round ${round}: others' p99 quiet ${q.p99.toFixed(2)} ms, ` +
+        `with ${options.readers} readers ${h.p99.toFixed(2)} ms (${(h.p99 / q.p99).toFixed(2)}x); ` +
+        `p50 ${q.p50.toFixed(2)} / ${h.p50.toFixed(2)} ms; load average ${loadAverage()}`,
     );
   }
   return { quiet: pool(quiet), heavy: pool(heavy) };
@@ -196,20 +268,25 @@ async function measure(baseUrl: string, options: PhaseOptions & { rounds: number
   console.log(`one reader alone: load average ${loadAverage()}`);
   // What a page costs a reader that stays within the budget, as most do:
   // the pacing above is the budget at work, this is the page itself.
-  const within = await readAtRate(baseUrl, options.queries, { pagesPerSecond: options.pagesPerSecond, durationS: options.durationS });
+  const within = await readAtRate(baseUrl, options.queries, {
+    pagesPerSecond: options.pagesPerSecond,
+    durationS: options.durationS,
+  });
   printReaders(within, { label: `one reader at ${options.pagesPerSecond} pages/s`, durationS: options.durationS });
   const { quiet, heavy } = await interleavedRounds(baseUrl, options);
   const [q, h] = [quiet.others.summary(), heavy.others.summary()];
   console.log(
-    `without heavy readers (${options.rounds} phases pooled): `
-    + `others at ${options.ratePerSecond} req/s: ${summaryLine(q)}, unexpected ${quiet.unexpected}`,
+    `without heavy readers (${options.rounds} phases pooled): ` +
+      `others at ${options.ratePerSecond} req/s: ${summaryLine(q)}, unexpected ${quiet.unexpected}`,
   );
   console.log(
-    `with ${options.readers} heavy readers (${options.rounds} phases pooled): `
-    + `others at ${options.ratePerSecond} req/s: ${summaryLine(h)}, unexpected ${heavy.unexpected}`,
+    `with ${options.readers} heavy readers (${options.rounds} phases pooled): ` +
+      `others at ${options.ratePerSecond} req/s: ${summaryLine(h)}, unexpected ${heavy.unexpected}`,
   );
   printReaders(heavy.heavy!, { label: 'history', durationS: options.durationS });
-  console.log(`others' p99 with heavy readers / without = ${(h.p99 / q.p99).toFixed(2)} (goal <= 2); p50 ${(h.p50 / q.p50).toFixed(2)}`);
+  console.log(
+    `others' p99 with heavy readers / without = ${(h.p99 / q.p99).toFixed(2)} (goal <= 2); p50 ${(h.p50 / q.p50).toFixed(2)}`,
+  );
   return quiet.unexpected + heavy.unexpected;
 }
 
@@ -219,7 +296,16 @@ async function measure(baseUrl: string, options: PhaseOptions & { rounds: number
 const SETTLE_S = 5;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, readers: { type: 'string', default: '4' }, rate: { type: 'string', default: '340' }, duration: { type: 'string', default: '15' }, rounds: { type: 'string', default: '3' }, 'pages-per-second': { type: 'string', default: '50' } } });
+  const { values } = parseArgs({
+    options: {
+      rows: { type: 'string', default: '1000000' },
+      readers: { type: 'string', default: '4' },
+      rate: { type: 'string', default: '340' },
+      duration: { type: 'string', default: '15' },
+      rounds: { type: 'string', default: '3' },
+      'pages-per-second': { type: 'string', default: '50' },
+    },
+  });
   const rows = numberOption(values.rows, 'rows', { min: 2, max: 5_000_000, whole: true });
   const options = {
     readers: numberOption(values.readers, 'readers', { min: 1, max: 64, whole: true }),
@@ -230,17 +316,19 @@ async function main(): Promise<void> {
   };
   const budget = readSetting(SETTINGS.historyDbMsPerSecond, process.env);
   console.log(
-    `${SETTINGS.historyDbMsPerSecond.env}=${budget}; ${options.readers} readers; `
-    + `others at ${options.ratePerSecond} req/s; ${options.durationS} s per kind of phase in ${options.rounds} rounds`,
+    `${SETTINGS.historyDbMsPerSecond.env}=${budget}; ${options.readers} readers; ` +
+      `others at ${options.ratePerSecond} req/s; ${options.durationS} s per kind of phase in ${options.rounds} rounds`,
   );
   const dataDirectory = makeDataDirectory();
   const stack = await startStack({ port: await freePort(), dataDirectory });
   try {
     const started = performance.now();
     await seed(readStackState(dataDirectory).databaseUrl, rows);
-    console.log(`seeded ${rows} rows for client ${HEAVY_CLIENT_ID} in ${((performance.now() - started) / 1000).toFixed(1)} s; load average ${loadAverage()}`);
+    console.log(
+      `seeded ${rows} rows for client ${HEAVY_CLIENT_ID} in ${((performance.now() - started) / 1000).toFixed(1)} s; load average ${loadAverage()}`,
+    );
     await runPhase(stack.baseUrl, { ...options, durationS: SETTLE_S, readers: 0, queries: [] });
-    if (await measure(stack.baseUrl, { ...options, queries: heavyQueries(rows) }) > 0) process.exitCode = 1;
+    if ((await measure(stack.baseUrl, { ...options, queries: heavyQueries(rows) })) > 0) process.exitCode = 1;
   } finally {
     await stack.dispose();
   }

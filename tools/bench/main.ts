@@ -26,7 +26,14 @@
 // against the limit the machine allows, and where its time goes (latency/).
 
 import { parseArgs } from 'node:util';
-import { numberOption, readTargetOptions, TARGET_OPTIONS, withTarget, type Target, type TargetOptions } from '../harness/target.js';
+import {
+  numberOption,
+  readTargetOptions,
+  TARGET_OPTIONS,
+  withTarget,
+  type Target,
+  type TargetOptions,
+} from '../harness/target.js';
 import { LIMITS, runLimited, type Limits } from './limits/limited-run.js';
 import { CEILING_POOL_SIZES, measure, type MeasureOptions } from './measure.js';
 import { describeMachine } from './process-stats.js';
@@ -36,7 +43,14 @@ import { setupFor } from './run-scenario.js';
 import { compare } from './report/targets.js';
 import { measureInstanceRestart, type Startup } from './startup.js';
 import { printLatency, writeLatency } from './latency/latency-report.js';
-import { latencyLimit, runBreakdown, runReferences, uptime, type LatencyLimit, type Reference } from './latency/public-latency.js';
+import {
+  latencyLimit,
+  runBreakdown,
+  runReferences,
+  uptime,
+  type LatencyLimit,
+  type Reference,
+} from './latency/public-latency.js';
 import type { Breakdown } from './latency/breakdown.js';
 import { percentilesOf } from './latency/limit.js';
 import { measurePublic } from './measure.js';
@@ -46,7 +60,13 @@ import { markPostgresLog } from './latency/hop-sources.js';
 import { runTransferBench } from './transfer-run.js';
 
 /** --smoke: every scenario, briefly, to prove the bench and the stack work. */
-const SMOKE: MeasureOptions = { durationSeconds: 1, publicRateDurationSeconds: 1, connections: 8, rounds: 1, ceilingPoolSizes: [8] };
+const SMOKE: MeasureOptions = {
+  durationSeconds: 1,
+  publicRateDurationSeconds: 1,
+  connections: 8,
+  rounds: 1,
+  ceilingPoolSizes: [8],
+};
 const FAILURE_OUTPUT_LINES = 40;
 
 interface BenchOptions {
@@ -80,26 +100,40 @@ function readOptions(): BenchOptions {
   const limits = LIMITS.find((known) => known === values.limits);
   if (limits === undefined) throw new Error(`--limits is ${LIMITS.join(' or ')}, got ${values.limits}`);
   // Whole seconds: wrk takes no fractions.
-  const chosen: MeasureOptions = values.smoke ? SMOKE : {
-    durationSeconds: numberOption(values.duration, 'duration', { min: 1, max: 600, whole: true }),
-    publicRateDurationSeconds: numberOption(values['public-duration'], 'public-duration', { min: 1, max: 3600, whole: true }),
-    connections: numberOption(values.connections, 'connections', { min: 1, max: 1000, whole: true }),
-    rounds: numberOption(values.rounds, 'rounds', { min: 1, max: 20, whole: true }),
-    ceilingPoolSizes: CEILING_POOL_SIZES,
-  };
-  if (values.breakdown !== 'on' && values.breakdown !== 'off') throw new Error(`--breakdown is on or off, got ${values.breakdown}`);
+  const chosen: MeasureOptions = values.smoke
+    ? SMOKE
+    : {
+        durationSeconds: numberOption(values.duration, 'duration', { min: 1, max: 600, whole: true }),
+        publicRateDurationSeconds: numberOption(values['public-duration'], 'public-duration', {
+          min: 1,
+          max: 3600,
+          whole: true,
+        }),
+        connections: numberOption(values.connections, 'connections', { min: 1, max: 1000, whole: true }),
+        rounds: numberOption(values.rounds, 'rounds', { min: 1, max: 20, whole: true }),
+        ceilingPoolSizes: CEILING_POOL_SIZES,
+      };
+  if (values.breakdown !== 'on' && values.breakdown !== 'off')
+    throw new Error(`--breakdown is on or off, got ${values.breakdown}`);
   const publish = values.publish || values.readme;
   return {
-    target: readTargetOptions(values), measure: chosen, limits, smoke: values.smoke, publish,
-    latencyOnly: values['latency-only'], breakdown: values.breakdown === 'on', transfers: values.transfers,
+    target: readTargetOptions(values),
+    measure: chosen,
+    limits,
+    smoke: values.smoke,
+    publish,
+    latencyOnly: values['latency-only'],
+    breakdown: values.breakdown === 'on',
+    transfers: values.transfers,
   };
 }
 
 async function main(): Promise<void> {
   const options = readOptions();
-  if (options.transfers) return withTarget(options.target, (target) => runTransferBench(target, options.measure, options.target.out));
+  if (options.transfers)
+    return withTarget(options.target, (target) => runTransferBench(target, options.measure, options.target.out));
   await withTarget(options.target, async (target) => {
-    if (options.latencyOnly) return void await latencyOnly(target, options);
+    if (options.latencyOnly) return void (await latencyOnly(target, options));
     const report = await run(target, options).catch((error: unknown) => {
       printStackOutput(target);
       throw error;
@@ -117,19 +151,41 @@ async function run(target: Target, options: BenchOptions): Promise<BenchReport> 
   const setup = setupFor(state);
   const databaseMode = state.databaseMode ?? options.target.mode;
   const { measure: chosen } = options;
-  console.log(`bench: ${chosen.durationSeconds} s per scenario (${chosen.publicRateDurationSeconds} s at the public test's rate),`
-    + ` ${chosen.connections} connections, ${chosen.rounds} round(s),`
-    + ` against ${setup.url} (${state.mode}, database ${state.databaseMode ?? 'external'})`);
+  console.log(
+    `bench: ${chosen.durationSeconds} s per scenario (${chosen.publicRateDurationSeconds} s at the public test's rate),` +
+      ` ${chosen.connections} connections, ${chosen.rounds} round(s),` +
+      ` against ${setup.url} (${state.mode}, database ${state.databaseMode ?? 'external'})`,
+  );
   const latency = latencyParts(target, options);
   const uptimeBefore = uptime();
   const measured = await measure(setup, { ...chosen, afterPublic: latency.afterPublic });
-  const latencyReport = latencyLimit({ scenarios: measured.scenarios, ...latency.parts(), databaseMode, uptime: { before: uptimeBefore, after: latency.uptimeAfter() } });
+  const latencyReport = latencyLimit({
+    scenarios: measured.scenarios,
+    ...latency.parts(),
+    databaseMode,
+    uptime: { before: uptimeBefore, after: latency.uptimeAfter() },
+  });
   printLatency(latencyReport);
-  writeLatency(latencyReport, { out: options.target.out, runLine: runLine(options), updateDocs: !options.smoke && options.target.out === TARGET_OPTIONS.out.default });
-  const startup: Startup = { upSeconds: target.upSeconds, instanceRestartSeconds: target.upSeconds === undefined ? undefined : await measureInstanceRestart(() => target.state()) };
-  console.log(`start-up: launcher to up ${startup.upSeconds?.toFixed(2) ?? '(not measured)'} s,`
-    + ` instance killed to ready ${startup.instanceRestartSeconds?.toFixed(2) ?? '(not measured)'} s`);
-  const limited = await runLimited({ ...chosen, limits: options.limits, mode: databaseMode, otherLauncherPids: [state.launcherPid] });
+  writeLatency(latencyReport, {
+    out: options.target.out,
+    runLine: runLine(options),
+    updateDocs: !options.smoke && options.target.out === TARGET_OPTIONS.out.default,
+  });
+  const startup: Startup = {
+    upSeconds: target.upSeconds,
+    instanceRestartSeconds:
+      target.upSeconds === undefined ? undefined : await measureInstanceRestart(() => target.state()),
+  };
+  console.log(
+    `start-up: launcher to up ${startup.upSeconds?.toFixed(2) ?? '(not measured)'} s,` +
+      ` instance killed to ready ${startup.instanceRestartSeconds?.toFixed(2) ?? '(not measured)'} s`,
+  );
+  const limited = await runLimited({
+    ...chosen,
+    limits: options.limits,
+    mode: databaseMode,
+    otherLauncherPids: [state.launcherPid],
+  });
   return {
     date: new Date().toISOString(),
     machine: describeMachine(),
@@ -141,7 +197,13 @@ async function run(target: Target, options: BenchOptions): Promise<BenchReport> 
     command: ['npm run bench --', ...process.argv.slice(2)].join(' '),
     ...measured,
     startup,
-    ...compare({ scenarios: measured.scenarios, calibration: measured.calibration, limited, databaseMode, latencyLimit: latencyReport }),
+    ...compare({
+      scenarios: measured.scenarios,
+      calibration: measured.calibration,
+      limited,
+      databaseMode,
+      latencyLimit: latencyReport,
+    }),
     limited,
   };
 }
@@ -160,7 +222,8 @@ function latencyParts(target: Target, options: BenchOptions): LatencyParts {
       const floor = percentilesOf(scenarioNamed(open, 'http-floor@public').latencyMs);
       const database = percentilesOf(scenarioNamed(open, DB_ALONE_NAME).latencyMs);
       references = await runReferences(setupFor(target.state()), floor, database, durationSeconds);
-      if (options.breakdown) breakdown = await runBreakdown(setupFor(target.state()), target.state(), target.dataDirectory, durationSeconds);
+      if (options.breakdown)
+        breakdown = await runBreakdown(setupFor(target.state()), target.state(), target.dataDirectory, durationSeconds);
       databaseEvents = databaseLog();
       uptimeAfter = uptime();
     },
@@ -177,8 +240,10 @@ interface LatencyParts {
 
 function runLine(options: BenchOptions): string {
   const command = ['npm run bench --', ...process.argv.slice(2)].join(' ');
-  return `Run ${new Date().toISOString()} with \`${command}\`: ${options.measure.publicRateDurationSeconds} s per scenario`
-    + ' at the public test\'s rate (340 req/s: 220 debits, 110 credits, 10 statements), one after another in one run.';
+  return (
+    `Run ${new Date().toISOString()} with \`${command}\`: ${options.measure.publicRateDurationSeconds} s per scenario` +
+    " at the public test's rate (340 req/s: 220 debits, 110 credits, 10 statements), one after another in one run."
+  );
 }
 
 /** --latency-only: the public rate against its limit and the breakdown, nothing else. */
@@ -188,9 +253,18 @@ async function latencyOnly(target: Target, options: BenchOptions): Promise<Laten
   const latency = latencyParts(target, options);
   const before = uptime();
   const scenarios = await measurePublic(setupFor(state), { ...options.measure, afterPublic: latency.afterPublic });
-  const report = latencyLimit({ scenarios, ...latency.parts(), databaseMode, uptime: { before, after: latency.uptimeAfter() } });
+  const report = latencyLimit({
+    scenarios,
+    ...latency.parts(),
+    databaseMode,
+    uptime: { before, after: latency.uptimeAfter() },
+  });
   printLatency(report);
-  writeLatency(report, { out: options.target.out, runLine: runLine(options), updateDocs: !options.smoke && options.target.out === TARGET_OPTIONS.out.default });
+  writeLatency(report, {
+    out: options.target.out,
+    runLine: runLine(options),
+    updateDocs: !options.smoke && options.target.out === TARGET_OPTIONS.out.default,
+  });
   const errors = scenarios.reduce((sum, scenario) => sum + scenario.errors + scenario.unexpectedStatuses, 0);
   if (errors > 0) {
     console.error(`bench: ${errors} errors or unexpected answers`);

@@ -18,7 +18,18 @@ import { nodeLoad } from './load/node-load.js';
 import { printScenario } from './report/publish.js';
 import { scenarioNamed, type Calibration, type Consistency, type ScenarioResult } from './report/report.js';
 import { runDatabaseScenario, runHttpScenario, type BenchSetup, type DatabaseScenario } from './run-scenario.js';
-import { DB_EXTRATO, DB_TRANSACAO, EXTRATO, WARM_PUBLIC_MIX, HTTP_FLOOR, MIX, openAt, SATURATION_SHARES, TRANSACOES, type OpenScenario } from './scenarios.js';
+import {
+  DB_EXTRATO,
+  DB_TRANSACAO,
+  EXTRATO,
+  WARM_PUBLIC_MIX,
+  HTTP_FLOOR,
+  MIX,
+  openAt,
+  SATURATION_SHARES,
+  TRANSACOES,
+  type OpenScenario,
+} from './scenarios.js';
 import { wrkLoad } from './load/wrk-load.js';
 import { runDbAloneScenario } from './latency/public-latency.js';
 
@@ -43,10 +54,21 @@ export interface Measured {
 }
 
 /** The mix at the public rate just up, the floor, the mix warm, PostgreSQL alone; then afterPublic. */
-export async function measurePublic(setup: BenchSetup, options: Pick<MeasureOptions, 'durationSeconds' | 'publicRateDurationSeconds' | 'afterPublic'>): Promise<ScenarioResult[]> {
+export async function measurePublic(
+  setup: BenchSetup,
+  options: Pick<MeasureOptions, 'durationSeconds' | 'publicRateDurationSeconds' | 'afterPublic'>,
+): Promise<ScenarioResult[]> {
   const open: ScenarioResult[] = [];
   for (const { scenario, model } of publicRateScenarios()) {
-    open.push(printScenario(await runHttpScenario(setup, scenario, { generator: nodeLoad, model, durationSeconds: options.publicRateDurationSeconds })));
+    open.push(
+      printScenario(
+        await runHttpScenario(setup, scenario, {
+          generator: nodeLoad,
+          model,
+          durationSeconds: options.publicRateDurationSeconds,
+        }),
+      ),
+    );
   }
   open.push(printScenario(await runDbAloneScenario(setup, options.publicRateDurationSeconds)));
   await options.afterPublic?.(open);
@@ -56,7 +78,15 @@ export async function measurePublic(setup: BenchSetup, options: Pick<MeasureOpti
 export async function measure(setup: BenchSetup, options: MeasureOptions): Promise<Measured> {
   const open = await measurePublic(setup, options);
   const runOpen = async ({ scenario, model }: OpenScenario) => {
-    open.push(printScenario(await runHttpScenario(setup, scenario, { generator: nodeLoad, model, durationSeconds: options.durationSeconds })));
+    open.push(
+      printScenario(
+        await runHttpScenario(setup, scenario, {
+          generator: nodeLoad,
+          model,
+          durationSeconds: options.durationSeconds,
+        }),
+      ),
+    );
   };
   const rounds: RoundResult[] = [];
   for (let round = 1; round <= options.rounds; round++) {
@@ -89,27 +119,51 @@ async function saturationRound(setup: BenchSetup, options: MeasureOptions): Prom
   const secondFloor = await runHttpScenario(setup, HTTP_FLOOR, { ...byWrk, generator: nodeLoad });
   console.log(`  calibration: the floor by ${nodeLoad.name}: ${secondFloor.requestsPerSecond.toFixed(0)} req/s`);
   const scenarios = [floor];
-  for (const ceiling of [DB_TRANSACAO, DB_EXTRATO]) scenarios.push(printScenario(await bestCeiling(setup, ceiling, options)));
-  for (const scenario of [TRANSACOES, EXTRATO, MIX]) scenarios.push(printScenario(await runHttpScenario(setup, scenario, byWrk)));
+  for (const ceiling of [DB_TRANSACAO, DB_EXTRATO])
+    scenarios.push(printScenario(await bestCeiling(setup, ceiling, options)));
+  for (const scenario of [TRANSACOES, EXTRATO, MIX])
+    scenarios.push(printScenario(await runHttpScenario(setup, scenario, byWrk)));
   return { scenarios, secondFloor };
 }
 
 /** The mix at the public test's rate on a stack just up, the floor, then the mix again once warm. */
 function publicRateScenarios(): OpenScenario[] {
   const warmMix = openAt(MIX, 'public');
-  return [openAt(MIX, 'public'), openAt(HTTP_FLOOR, 'public'), { ...warmMix, scenario: { ...warmMix.scenario, name: WARM_PUBLIC_MIX, description: `${warmMix.scenario.description}, again, once warm` } }];
+  return [
+    openAt(MIX, 'public'),
+    openAt(HTTP_FLOOR, 'public'),
+    {
+      ...warmMix,
+      scenario: {
+        ...warmMix.scenario,
+        name: WARM_PUBLIC_MIX,
+        description: `${warmMix.scenario.description}, again, once warm`,
+      },
+    },
+  ];
 }
 
 /** The floor and the mix at each share of the mix's saturation rate. */
 function shareScenarios(mixSaturationRate: number): OpenScenario[] {
-  return SATURATION_SHARES.flatMap((share) => [openAt(HTTP_FLOOR, { share, saturationRate: mixSaturationRate }), openAt(MIX, { share, saturationRate: mixSaturationRate })]);
+  return SATURATION_SHARES.flatMap((share) => [
+    openAt(HTTP_FLOOR, { share, saturationRate: mixSaturationRate }),
+    openAt(MIX, { share, saturationRate: mixSaturationRate }),
+  ]);
 }
 
 /** The database ceiling: PostgreSQL alone at the same concurrency, through the fastest of a few pool sizes. */
-async function bestCeiling(setup: BenchSetup, scenario: DatabaseScenario, options: MeasureOptions): Promise<ScenarioResult> {
+async function bestCeiling(
+  setup: BenchSetup,
+  scenario: DatabaseScenario,
+  options: MeasureOptions,
+): Promise<ScenarioResult> {
   let best: ScenarioResult | undefined;
   for (const poolSize of options.ceilingPoolSizes) {
-    const result = await runDatabaseScenario(setup, scenario, { poolSize, callers: options.connections, durationSeconds: options.durationSeconds });
+    const result = await runDatabaseScenario(setup, scenario, {
+      poolSize,
+      callers: options.connections,
+      durationSeconds: options.durationSeconds,
+    });
     if (best === undefined || result.requestsPerSecond > best.requestsPerSecond) best = result;
   }
   return best!;

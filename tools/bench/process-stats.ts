@@ -62,7 +62,8 @@ function membersOf(group: ProcessGroup, processes: Map<number, ProcessSample>): 
   const excluded = new Set(group.excludedPids ?? []);
   const members = [group.rootPid];
   for (let index = 0; index < members.length; index++) {
-    for (const [pid, sample] of processes) if (sample.parent === members[index] && !excluded.has(pid)) members.push(pid);
+    for (const [pid, sample] of processes)
+      if (sample.parent === members[index] && !excluded.has(pid)) members.push(pid);
   }
   return members.filter((pid) => processes.has(pid));
 }
@@ -118,7 +119,11 @@ export function startSampling(groups: ProcessGroup[], intervalMs: number): () =>
         for (const key of Object.keys(sum) as (keyof MemorySample)[]) sum[key] += memory[key];
       }
       const peak = peaks.get(group.name) ?? { pss: 0, rss: 0, anonymous: 0 };
-      peaks.set(group.name, { pss: Math.max(peak.pss, sum.pss), rss: Math.max(peak.rss, sum.rss), anonymous: Math.max(peak.anonymous, sum.anonymous) });
+      peaks.set(group.name, {
+        pss: Math.max(peak.pss, sum.pss),
+        rss: Math.max(peak.rss, sum.rss),
+        anonymous: Math.max(peak.anonymous, sum.anonymous),
+      });
     }
   };
   sample();
@@ -139,7 +144,16 @@ export function startSampling(groups: ProcessGroup[], intervalMs: number): () =>
         peakAnonymousMegabytes: peak.anonymous / 1024,
       };
     });
-    return [...usage, { name: SAMPLER_GROUP, cpuSeconds: samplerCpuMicroseconds / 1e6, peakMemoryMegabytes: 0, peakRssMegabytes: 0, peakAnonymousMegabytes: 0 }];
+    return [
+      ...usage,
+      {
+        name: SAMPLER_GROUP,
+        cpuSeconds: samplerCpuMicroseconds / 1e6,
+        peakMemoryMegabytes: 0,
+        peakRssMegabytes: 0,
+        peakAnonymousMegabytes: 0,
+      },
+    ];
   };
 }
 
@@ -158,6 +172,8 @@ export function ownCpuSeconds(): number {
 /** A short description of the machine, for the report. */
 export function describeMachine(): string {
   const cpus = os.cpus();
-  return `${os.hostname()}: ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, `
-    + `${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
+  return (
+    `${os.hostname()}: ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ` +
+    `${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`
+  );
 }

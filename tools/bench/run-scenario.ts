@@ -8,7 +8,14 @@ import pg from 'pg';
 import type { StackState } from '../../src/stack/state.js';
 import { LatencyHistogram, type LatencySummary } from './load/latency-histogram.js';
 import type { LoadGenerator, LoadModel, LoadRequest } from './load/load-generator.js';
-import { ownCpuSeconds, SAMPLE_INTERVAL_MS, SAMPLER_GROUP, startSampling, type GroupUsage, type ProcessGroup } from './process-stats.js';
+import {
+  ownCpuSeconds,
+  SAMPLE_INTERVAL_MS,
+  SAMPLER_GROUP,
+  startSampling,
+  type GroupUsage,
+  type ProcessGroup,
+} from './process-stats.js';
 import type { ScenarioResult } from './report/report.js';
 
 /** What every scenario against one stack shares. */
@@ -53,14 +60,23 @@ export interface Drive {
 
 export const LOAD_GENERATOR_GROUP = 'load generator';
 
-export async function runHttpScenario(setup: BenchSetup, scenario: HttpScenario, drive: Drive): Promise<ScenarioResult> {
+export async function runHttpScenario(
+  setup: BenchSetup,
+  scenario: HttpScenario,
+  drive: Drive,
+): Promise<ScenarioResult> {
   const startedAt = new Date().toISOString();
-  const { outcome, usage } = await measured(setup.groups, () => drive.generator.run({
-    url: setup.url,
-    model: drive.model,
-    durationSeconds: drive.durationSeconds,
-    requests: scenario.requests(),
-  }), drive.model.kind === 'open' ? SAMPLE_INTERVAL_MS.latency : SAMPLE_INTERVAL_MS.saturation);
+  const { outcome, usage } = await measured(
+    setup.groups,
+    () =>
+      drive.generator.run({
+        url: setup.url,
+        model: drive.model,
+        durationSeconds: drive.durationSeconds,
+        requests: scenario.requests(),
+      }),
+    drive.model.kind === 'open' ? SAMPLE_INTERVAL_MS.latency : SAMPLE_INTERVAL_MS.saturation,
+  );
   let unexpectedStatuses = 0;
   for (const [status, count] of Object.entries(outcome.statusCounts)) {
     if (!scenario.expected.has(Number(status))) unexpectedStatuses += count;
@@ -82,8 +98,16 @@ export async function runHttpScenario(setup: BenchSetup, scenario: HttpScenario,
 }
 
 /** The database ceiling: the same function, the same concurrency, no HTTP and no instances. */
-export async function runDatabaseScenario(setup: BenchSetup, scenario: DatabaseScenario, options: { poolSize: number; callers: number; durationSeconds: number }): Promise<ScenarioResult> {
-  const pool = new pg.Pool({ connectionString: setup.databaseUrl, max: options.poolSize, application_name: 'crebito-bench' });
+export async function runDatabaseScenario(
+  setup: BenchSetup,
+  scenario: DatabaseScenario,
+  options: { poolSize: number; callers: number; durationSeconds: number },
+): Promise<ScenarioResult> {
+  const pool = new pg.Pool({
+    connectionString: setup.databaseUrl,
+    max: options.poolSize,
+    application_name: 'crebito-bench',
+  });
   try {
     // Open every connection first so the measurement does not include it.
     await Promise.all(Array.from({ length: options.poolSize }, () => pool.query('SELECT 1')));
@@ -105,12 +129,19 @@ export async function runDatabaseScenario(setup: BenchSetup, scenario: DatabaseS
   }
 }
 
-function throughput(latency: LatencySummary, elapsedSeconds: number): Pick<ScenarioResult, 'requestsPerSecond' | 'latencyMs' | 'requests'> {
+function throughput(
+  latency: LatencySummary,
+  elapsedSeconds: number,
+): Pick<ScenarioResult, 'requestsPerSecond' | 'latencyMs' | 'requests'> {
   return { requestsPerSecond: latency.count / elapsedSeconds, latencyMs: latency, requests: latency.count };
 }
 
 /** `callers` callers, each calling again as soon as its call returns, until the duration has passed. */
-async function callUntil(pool: pg.Pool, call: DatabaseScenario['call'], options: { callers: number; durationSeconds: number }): Promise<{ latency: LatencyHistogram; errors: number; busyRetries: number }> {
+async function callUntil(
+  pool: pg.Pool,
+  call: DatabaseScenario['call'],
+  options: { callers: number; durationSeconds: number },
+): Promise<{ latency: LatencyHistogram; errors: number; busyRetries: number }> {
   const latency = new LatencyHistogram();
   let errors = 0;
   let busyRetries = 0;
@@ -137,7 +168,11 @@ async function callUntil(pool: pg.Pool, call: DatabaseScenario['call'], options:
  * which include the children it reaped (wrk exits before sampling ends),
  * less what the sampling itself took.
  */
-export async function measured<T>(groups: ProcessGroup[], work: () => Promise<T>, intervalMs: number = SAMPLE_INTERVAL_MS.saturation): Promise<{ outcome: T; usage: GroupUsage[] }> {
+export async function measured<T>(
+  groups: ProcessGroup[],
+  work: () => Promise<T>,
+  intervalMs: number = SAMPLE_INTERVAL_MS.saturation,
+): Promise<{ outcome: T; usage: GroupUsage[] }> {
   const stop = startSampling(groups, intervalMs);
   const cpuBefore = ownCpuSeconds();
   try {
@@ -145,7 +180,14 @@ export async function measured<T>(groups: ProcessGroup[], work: () => Promise<T>
     const ownSeconds = ownCpuSeconds() - cpuBefore;
     const usage = stop();
     const samplingSeconds = usage.find((group) => group.name === SAMPLER_GROUP)!.cpuSeconds;
-    return { outcome, usage: usage.map((group) => (group.name === LOAD_GENERATOR_GROUP ? { ...group, cpuSeconds: Math.max(0, ownSeconds - samplingSeconds) } : group)) };
+    return {
+      outcome,
+      usage: usage.map((group) =>
+        group.name === LOAD_GENERATOR_GROUP
+          ? { ...group, cpuSeconds: Math.max(0, ownSeconds - samplingSeconds) }
+          : group,
+      ),
+    };
   } catch (error) {
     stop(); // the sampling timer must not outlive a failed scenario
     throw error;
@@ -160,9 +202,14 @@ export async function measured<T>(groups: ProcessGroup[], work: () => Promise<T>
 export function setupFor(state: StackState, otherLauncherPids: number[] = []): BenchSetup {
   const groups: ProcessGroup[] = [];
   if (state.nginx?.pid !== undefined) groups.push({ name: 'nginx', rootPid: state.nginx.pid });
-  for (const instance of state.instances) if (instance.pid !== undefined) groups.push({ name: instance.name, rootPid: instance.pid });
+  for (const instance of state.instances)
+    if (instance.pid !== undefined) groups.push({ name: instance.name, rootPid: instance.pid });
   if (state.postgres !== null) groups.push({ name: 'postgres', rootPid: state.postgres.pid });
-  groups.push({ name: LOAD_GENERATOR_GROUP, rootPid: process.pid, excludedPids: [state.launcherPid, ...otherLauncherPids] });
+  groups.push({
+    name: LOAD_GENERATOR_GROUP,
+    rootPid: process.pid,
+    excludedPids: [state.launcherPid, ...otherLauncherPids],
+  });
   // As the instances log in, so that the database ceilings measure what they run.
   return { url: `http://127.0.0.1:${state.port}`, databaseUrl: state.instanceDatabaseUrl, groups };
 }

@@ -19,7 +19,8 @@ import type { DatabaseCallOutcome, DatabaseScenario, HttpScenario } from './run-
 
 /** The public test's arrival rates at its peak, per second (Rinha de Backend 2024/Q1). */
 export const PUBLIC_TEST_RATES = { debits: 220, credits: 110, statements: 10 } as const;
-export const PUBLIC_TEST_RATE_PER_SECOND = PUBLIC_TEST_RATES.debits + PUBLIC_TEST_RATES.credits + PUBLIC_TEST_RATES.statements;
+export const PUBLIC_TEST_RATE_PER_SECOND =
+  PUBLIC_TEST_RATES.debits + PUBLIC_TEST_RATES.credits + PUBLIC_TEST_RATES.statements;
 /** Shares of the mix's saturation rate the open-model runs offer. */
 export const SATURATION_SHARES = [0.25, 0.5, 0.75] as const;
 /** Requests in a scenario's sample; generators go around it, so it needs variety, not length. */
@@ -57,17 +58,27 @@ export function sample<T>(counts: [number, () => T][]): T[] {
 }
 
 export const HTTP_FLOOR: HttpScenario = {
-  name: 'http-floor', description: 'GET /health through nginx (no database)', expected: new Set([200]),
+  name: 'http-floor',
+  description: 'GET /health through nginx (no database)',
+  expected: new Set([200]),
   requests: () => [{ method: 'GET', path: '/health' }],
 };
 
 export const TRANSACOES: HttpScenario = {
-  name: 'transacoes', description: 'POST transactions through nginx, 2 debits : 1 credit', expected: new Set([200, 422]),
-  requests: () => sample([[2, () => transaction('d')], [1, () => transaction('c')]]),
+  name: 'transacoes',
+  description: 'POST transactions through nginx, 2 debits : 1 credit',
+  expected: new Set([200, 422]),
+  requests: () =>
+    sample([
+      [2, () => transaction('d')],
+      [1, () => transaction('c')],
+    ]),
 };
 
 export const EXTRATO: HttpScenario = {
-  name: 'extrato', description: 'GET statements through nginx', expected: new Set([200]),
+  name: 'extrato',
+  description: 'GET statements through nginx',
+  expected: new Set([200]),
   requests: () => sample([[1, statement]]),
 };
 
@@ -97,17 +108,28 @@ export interface OpenScenario {
  * kept-alive connections (a new one each, thousands a second, would measure
  * the kernel's TCP set-up and run out of ports).
  */
-export function openAt(scenario: HttpScenario, rate: { share: number; saturationRate: number } | 'public'): OpenScenario {
+export function openAt(
+  scenario: HttpScenario,
+  rate: { share: number; saturationRate: number } | 'public',
+): OpenScenario {
   if (rate === 'public') {
     return {
-      scenario: { ...scenario, name: `${scenario.name}@public`, description: `${scenario.description}; ${PUBLIC_TEST_RATE_PER_SECOND} req/s, a new connection each (the public test's peak)` },
+      scenario: {
+        ...scenario,
+        name: `${scenario.name}@public`,
+        description: `${scenario.description}; ${PUBLIC_TEST_RATE_PER_SECOND} req/s, a new connection each (the public test's peak)`,
+      },
       model: { kind: 'open', ratePerSecond: PUBLIC_TEST_RATE_PER_SECOND, connection: 'new' },
     };
   }
   const ratePerSecond = Math.max(1, Math.round(rate.share * rate.saturationRate));
   const percent = Math.round(rate.share * 100);
   return {
-    scenario: { ...scenario, name: `${scenario.name}@${percent}%`, description: `${scenario.description}; ${ratePerSecond} req/s (${percent}% of the mix's saturation), kept-alive connections` },
+    scenario: {
+      ...scenario,
+      name: `${scenario.name}@${percent}%`,
+      description: `${scenario.description}; ${ratePerSecond} req/s (${percent}% of the mix's saturation), kept-alive connections`,
+    },
     model: { kind: 'open', ratePerSecond, connection: 'keep-alive' },
   };
 }
@@ -126,9 +148,14 @@ const BUSY_RETRIES_MAX = 16;
 async function databaseTransaction(pool: pg.Pool, tipo: 'c' | 'd'): Promise<DatabaseCallOutcome> {
   const values = [randomClient(), randomValor(), tipo, randomDescricao()];
   for (let busyRetries = 0; ; busyRetries++) {
-    const result = await pool.query<{ resultado: string }>({ name: 'bench_transacao', text: 'SELECT * FROM registrar_transacao($1, $2, $3, $4)', values });
+    const result = await pool.query<{ resultado: string }>({
+      name: 'bench_transacao',
+      text: 'SELECT * FROM registrar_transacao($1, $2, $3, $4)',
+      values,
+    });
     if (result.rows[0]?.resultado !== 'cliente_ocupado') return { busyRetries };
-    if (busyRetries === BUSY_RETRIES_MAX) throw new Error(`client ${values[0]} still busy after ${BUSY_RETRIES_MAX} retries`);
+    if (busyRetries === BUSY_RETRIES_MAX)
+      throw new Error(`client ${values[0]} still busy after ${BUSY_RETRIES_MAX} retries`);
     const pauseMs = Math.min(BUSY_RETRY_PAUSE_MS_MIN * 2 ** busyRetries, BUSY_RETRY_PAUSE_MS_MAX);
     await new Promise((resolve) => setTimeout(resolve, pauseMs));
   }
@@ -143,7 +170,12 @@ export const DB_TRANSACAO: DatabaseScenario = {
 export const DB_EXTRATO: DatabaseScenario = {
   name: 'db-extrato',
   calls: 'extratos',
-  call: (pool) => pool.query({ name: 'bench_extrato', text: 'SELECT * FROM extratos(ARRAY[$1::integer], $2)', values: [randomClient(), STATEMENT_TRANSACTIONS_MAX] }),
+  call: (pool) =>
+    pool.query({
+      name: 'bench_extrato',
+      text: 'SELECT * FROM extratos(ARRAY[$1::integer], $2)',
+      values: [randomClient(), STATEMENT_TRANSACTIONS_MAX],
+    }),
 };
 
 /** The mix at the public rate, run again after the floor: the stack warm. */

@@ -26,11 +26,21 @@ export async function measureInstanceRestart(state: () => StackState): Promise<n
   const victim = state().instances[0]!;
   const killedAt = performance.now();
   process.kill(victim.pid!, 'SIGKILL');
-  const ready = await waitFor(async () => {
-    const successor = state().instances[0]!;
-    if (successor.pid === victim.pid || successor.pid === undefined || successor.admin === null || successor.admin === undefined) return false;
-    return (await getFromListenAddress(successor.admin, '/ready', READY_PROBE_TIMEOUT_MS))?.status === 200;
-  }, { timeoutMs: RESTART_TIMEOUT_MS, intervalMs: RESTART_POLL_INTERVAL_MS });
-  if (ready === undefined) throw new Error(`${victim.name}, killed, was not ready again within ${RESTART_TIMEOUT_MS} ms`);
+  const ready = await waitFor(
+    async () => {
+      const successor = state().instances[0]!;
+      if (
+        successor.pid === victim.pid ||
+        successor.pid === undefined ||
+        successor.admin === null ||
+        successor.admin === undefined
+      )
+        return false;
+      return (await getFromListenAddress(successor.admin, '/ready', READY_PROBE_TIMEOUT_MS))?.status === 200;
+    },
+    { timeoutMs: RESTART_TIMEOUT_MS, intervalMs: RESTART_POLL_INTERVAL_MS },
+  );
+  if (ready === undefined)
+    throw new Error(`${victim.name}, killed, was not ready again within ${RESTART_TIMEOUT_MS} ms`);
   return (performance.now() - killedAt) / 1000;
 }

@@ -40,7 +40,8 @@ const valor = () => pick(VALOR_MAX);
 const descricao = () => Math.random().toString(36).slice(2, 12).padEnd(10, 'x');
 
 const transaction = (): LoadRequest => ({
-  method: 'POST', path: `/clientes/${pick(CLIENT_COUNT)}/transacoes`,
+  method: 'POST',
+  path: `/clientes/${pick(CLIENT_COUNT)}/transacoes`,
   body: JSON.stringify({ valor: valor(), tipo: Math.random() < 2 / 3 ? 'd' : 'c', descricao: descricao() }),
 });
 const transfer = (from: number, to: number): LoadRequest => ({
@@ -62,14 +63,20 @@ const scenario = (name: string, description: string, make: (index: number) => Lo
 });
 
 export const TRANSFER_SCENARIOS = {
-  transactions: scenario('transacoes',
-    `POST transacoes, 2 debits : 1 credit, ${VALOR_MAX} cents at most, random clients`, transaction),
+  transactions: scenario(
+    'transacoes',
+    `POST transacoes, 2 debits : 1 credit, ${VALOR_MAX} cents at most, random clients`,
+    transaction,
+  ),
   pairs: scenario('transferencias-pares', 'POST transferencias between random distinct clients', randomPair),
-  storm: scenario('transferencias-ab', 'an A<->B storm: clients 1 and 2 paying each other, alternately',
-    (index) => (index % 2 === 0 ? transfer(1, 2) : transfer(2, 1))),
-  hotPayee: scenario('transferencias-comerciante',
+  storm: scenario('transferencias-ab', 'an A<->B storm: clients 1 and 2 paying each other, alternately', (index) =>
+    index % 2 === 0 ? transfer(1, 2) : transfer(2, 1),
+  ),
+  hotPayee: scenario(
+    'transferencias-comerciante',
     `everyone (clients 1-${MERCHANT - 1}) paying one merchant (client ${MERCHANT})`,
-    () => transfer(pick(MERCHANT - 1), MERCHANT)),
+    () => transfer(pick(MERCHANT - 1), MERCHANT),
+  ),
 };
 
 /** The public test's rate, a third of its debits and credits made transfers, with its statements. */
@@ -77,16 +84,18 @@ const transactionBody = (tipo: 'c' | 'd') => JSON.stringify({ valor: valor(), ti
 
 export const MIX_WITH_TRANSFERS: HttpScenario = {
   name: 'mix-transferencias@public',
-  description: `${PUBLIC_TEST_RATE_PER_SECOND} req/s, a new connection each: `
-    + '150 debits : 70 credits : 110 transfers : 10 statements',
+  description:
+    `${PUBLIC_TEST_RATE_PER_SECOND} req/s, a new connection each: ` +
+    '150 debits : 70 credits : 110 transfers : 10 statements',
   expected: new Set([200, 422]),
-  requests: () => Array.from({ length: SAMPLE_LENGTH }, (_, index) => {
-    const slot = index % 34;
-    if (slot < 15) return { ...transaction(), body: transactionBody('d') };
-    if (slot < 22) return { ...transaction(), body: transactionBody('c') };
-    if (slot < 33) return randomPair();
-    return { method: 'GET' as const, path: `/clientes/${pick(CLIENT_COUNT)}/extrato` };
-  }).sort(() => Math.random() - 0.5),
+  requests: () =>
+    Array.from({ length: SAMPLE_LENGTH }, (_, index) => {
+      const slot = index % 34;
+      if (slot < 15) return { ...transaction(), body: transactionBody('d') };
+      if (slot < 22) return { ...transaction(), body: transactionBody('c') };
+      if (slot < 33) return randomPair();
+      return { method: 'GET' as const, path: `/clientes/${pick(CLIENT_COUNT)}/extrato` };
+    }).sort(() => Math.random() - 0.5),
 };
 
 export interface TransferBenchOptions {
@@ -135,7 +144,10 @@ function deadlockLogLines(dataDirectory: string): number {
       const full = path.join(directory, entry.name);
       if (entry.isDirectory()) walk(full, depth + 1);
       else if (/^postgresql-.*\.log$/.test(entry.name)) {
-        lines += fs.readFileSync(full, 'utf8').split('\n').filter((line) => line.includes('deadlock detected')).length;
+        lines += fs
+          .readFileSync(full, 'utf8')
+          .split('\n')
+          .filter((line) => line.includes('deadlock detected')).length;
       }
     }
   };
@@ -148,7 +160,9 @@ function medianBy(results: ScenarioResult[]): ScenarioResult {
 }
 
 export async function measureTransfers(
-  setup: BenchSetup, dataDirectory: string, options: TransferBenchOptions,
+  setup: BenchSetup,
+  dataDirectory: string,
+  options: TransferBenchOptions,
 ): Promise<TransferBenchReport> {
   const uptimeBefore = uptime();
   const deadlocksBefore = await deadlocksSoFar(setup.databaseUrl);
@@ -162,15 +176,19 @@ export async function measureTransfers(
       perScenario.set(each.name, [...(perScenario.get(each.name) ?? []), result]);
     }
   }
-  const publicRate = printScenario(await runHttpScenario(setup, MIX_WITH_TRANSFERS, {
-    generator: nodeLoad,
-    model: { kind: 'open', ratePerSecond: PUBLIC_TEST_RATE_PER_SECOND, connection: 'new' },
-    durationSeconds: options.publicRateDurationSeconds,
-  }));
+  const publicRate = printScenario(
+    await runHttpScenario(setup, MIX_WITH_TRANSFERS, {
+      generator: nodeLoad,
+      model: { kind: 'open', ratePerSecond: PUBLIC_TEST_RATE_PER_SECOND, connection: 'new' },
+      durationSeconds: options.publicRateDurationSeconds,
+    }),
+  );
   const medians = Object.values(TRANSFER_SCENARIOS).map((each) => medianBy(perScenario.get(each.name)!));
   const yardstick = appliedPerSecond(medians[0]!);
   const saturation = medians.map((result) => ({
-    result, appliedPerSecond: appliedPerSecond(result), shareOfTransactions: appliedPerSecond(result) / yardstick,
+    result,
+    appliedPerSecond: appliedPerSecond(result),
+    shareOfTransactions: appliedPerSecond(result) / yardstick,
   }));
   const deadlocks = {
     pgStatDatabase: (await deadlocksSoFar(setup.databaseUrl)) - deadlocksBefore,
@@ -198,42 +216,47 @@ export async function measureTransfers(
 }
 
 function uptime(): string {
-  const load = os.loadavg().map((value) => value.toFixed(2)).join(', ');
+  const load = os
+    .loadavg()
+    .map((value) => value.toFixed(2))
+    .join(', ');
   return `${new Date().toISOString()} load average ${load}`;
 }
 
 const ms = (value: number) => value.toFixed(1);
 
 export function transferReportMarkdown(report: TransferBenchReport): string {
-  const rows = report.saturation.map(({ result, appliedPerSecond: rate, shareOfTransactions }) =>
-    `| ${result.name} | ${rate.toFixed(0)} | ${(shareOfTransactions * 100).toFixed(0)}% `
-    + `| ${ms(result.latencyMs.p50)} | ${ms(result.latencyMs.p99)} `
-    + `| ${result.statusCounts['422'] ?? 0} | ${result.errors + result.unexpectedStatuses} |`);
+  const rows = report.saturation.map(
+    ({ result, appliedPerSecond: rate, shareOfTransactions }) =>
+      `| ${result.name} | ${rate.toFixed(0)} | ${(shareOfTransactions * 100).toFixed(0)}% ` +
+      `| ${ms(result.latencyMs.p50)} | ${ms(result.latencyMs.p99)} ` +
+      `| ${result.statusCounts['422'] ?? 0} | ${result.errors + result.unexpectedStatuses} |`,
+  );
   const met = (goal: boolean) => (goal ? 'met' : 'NOT met');
   const { publicRate } = report;
   return [
     `# Transfers against transactions (${report.date.slice(0, 10)})`,
     '',
-    `Command: \`${report.command}\` (tools/bench/transfers.ts). ${report.connections} connections, `
-      + `${report.durationSeconds} s per scenario, ${report.rounds} round(s), median round kept.`,
-    'The machine is a shared 2-core VM and other work ran on it: '
-      + `load before ${report.uptimeBefore}; after ${report.uptimeAfter}.`,
+    `Command: \`${report.command}\` (tools/bench/transfers.ts). ${report.connections} connections, ` +
+      `${report.durationSeconds} s per scenario, ${report.rounds} round(s), median round kept.`,
+    'The machine is a shared 2-core VM and other work ran on it: ' +
+      `load before ${report.uptimeBefore}; after ${report.uptimeAfter}.`,
     '',
     '| scenario | applied/s | of transacoes | p50 ms | p99 ms | 422 | errors |',
     '|---|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
-    `${publicRate.name}: ${publicRate.requests} requests, p50 ${ms(publicRate.latencyMs.p50)} ms, `
-      + `p99 ${ms(publicRate.latencyMs.p99)} ms, max ${ms(publicRate.latencyMs.max)} ms, `
-      + `${publicRate.errors + publicRate.unexpectedStatuses} errors (${publicRate.description}).`,
+    `${publicRate.name}: ${publicRate.requests} requests, p50 ${ms(publicRate.latencyMs.p50)} ms, ` +
+      `p99 ${ms(publicRate.latencyMs.p99)} ms, max ${ms(publicRate.latencyMs.max)} ms, ` +
+      `${publicRate.errors + publicRate.unexpectedStatuses} errors (${publicRate.description}).`,
     '',
-    `Deadlocks: ${report.deadlocks.pgStatDatabase} (pg_stat_database, over the run), `
-      + `${report.deadlocks.logLines} \`deadlock detected\` lines in PostgreSQL's log.`,
+    `Deadlocks: ${report.deadlocks.pgStatDatabase} (pg_stat_database, over the run), ` +
+      `${report.deadlocks.logLines} \`deadlock detected\` lines in PostgreSQL's log.`,
     `Books: ${report.consistency.inconsistencies} inconsistencies.`,
     '',
-    `Goals: random pairs at least ${GOALS.pairsShareMin * 100}% of transacoes: ${met(report.goals.pairs)}; `
-      + `hot payee at least ${GOALS.hotPayeeShareMin * 100}%: ${met(report.goals.hotPayee)}; `
-      + `no deadlock: ${met(report.goals.deadlocks)}.`,
+    `Goals: random pairs at least ${GOALS.pairsShareMin * 100}% of transacoes: ${met(report.goals.pairs)}; ` +
+      `hot payee at least ${GOALS.hotPayeeShareMin * 100}%: ${met(report.goals.hotPayee)}; ` +
+      `no deadlock: ${met(report.goals.deadlocks)}.`,
     '',
   ].join('\n');
 }

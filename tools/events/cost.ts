@@ -35,13 +35,22 @@ interface Measured {
   lagMs?: { p50: number; p99: number; max: number; rows: number; missing: number };
 }
 
-const loadAverage = () => os.loadavg().map((value) => value.toFixed(2)).join(', ');
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((value) => value.toFixed(2))
+    .join(', ');
 
 async function measureOnce(events: 'on' | 'off', seconds: { public: number; saturation: number }): Promise<Measured> {
   const stack = await startStack({
     port: await stackPort(),
     dataDirectory: makeDataDirectory(),
-    environment: { CREBITO_EVENTS: events, CREBITO_EVENTS_BROKER_PORT: String(BROKER_PORT), CREBITO_EVENTS_ADMIN_PORT: '0', CREBITO_DATABASE_MODE: 'durable' },
+    environment: {
+      CREBITO_EVENTS: events,
+      CREBITO_EVENTS_BROKER_PORT: String(BROKER_PORT),
+      CREBITO_EVENTS_ADMIN_PORT: '0',
+      CREBITO_DATABASE_MODE: 'durable',
+    },
   });
   try {
     const state = stack.state();
@@ -50,7 +59,11 @@ async function measureOnce(events: 'on' | 'off', seconds: { public: number; satu
     await recorder?.start();
     const lastId = (await readLedgerRows(state.databaseUrl, 0)).at(-1)?.id ?? 0;
     const publicRate = openAt(MIX, 'public');
-    const quiet = await runHttpScenario(setup, publicRate.scenario, { generator: nodeLoad, model: publicRate.model, durationSeconds: seconds.public });
+    const quiet = await runHttpScenario(setup, publicRate.scenario, {
+      generator: nodeLoad,
+      model: publicRate.model,
+      durationSeconds: seconds.public,
+    });
     await new Promise((resolve) => setTimeout(resolve, CATCH_UP_MS));
     let lagMs: Measured['lagMs'];
     if (recorder !== undefined) {
@@ -58,10 +71,19 @@ async function measureOnce(events: 'on' | 'off', seconds: { public: number; satu
       const verdict = judgeStream(recorder.deliveries, ledger, []);
       lagMs = { ...verdict.lagMs, rows: ledger.length, missing: verdict.missing.length };
     }
-    const saturation = await runHttpScenario(setup, TRANSACOES, { generator: wrkLoad, model: { kind: 'closed', connections: SATURATION_CONNECTIONS }, durationSeconds: seconds.saturation });
+    const saturation = await runHttpScenario(setup, TRANSACOES, {
+      generator: wrkLoad,
+      model: { kind: 'closed', connections: SATURATION_CONNECTIONS },
+      durationSeconds: seconds.saturation,
+    });
     await recorder?.stop();
     return {
-      events, publicP99Ms: quiet.latencyMs.p99, publicP50Ms: quiet.latencyMs.p50, publicErrors: quiet.errors + quiet.unexpectedStatuses, saturationPerSecond: saturation.requestsPerSecond, lagMs,
+      events,
+      publicP99Ms: quiet.latencyMs.p99,
+      publicP50Ms: quiet.latencyMs.p50,
+      publicErrors: quiet.errors + quiet.unexpectedStatuses,
+      saturationPerSecond: saturation.requestsPerSecond,
+      lagMs,
     };
   } finally {
     await stack.dispose();
@@ -92,7 +114,10 @@ interface Report {
 function summarise(base: Omit<Report, 'perRound' | 'p99Ratio' | 'saturationShare' | 'lagP99Ms'>): Report {
   const of = (events: 'on' | 'off') => base.runs.filter((run) => run.events === events);
   const [off, on] = [of('off'), of('on')];
-  const perRound = on.map((run, index) => ({ p99Ratio: run.publicP99Ms / off[index]!.publicP99Ms, saturationShare: run.saturationPerSecond / off[index]!.saturationPerSecond }));
+  const perRound = on.map((run, index) => ({
+    p99Ratio: run.publicP99Ms / off[index]!.publicP99Ms,
+    saturationShare: run.saturationPerSecond / off[index]!.saturationPerSecond,
+  }));
   return {
     ...base,
     perRound,
@@ -103,26 +128,36 @@ function summarise(base: Omit<Report, 'perRound' | 'p99Ratio' | 'saturationShare
 }
 
 function markdown(report: Report, command: string): string {
-  const lag = (lagMs: Measured['lagMs']): string => lagMs === undefined ? '-'
-    : `${lagMs.p50} / ${lagMs.p99} / ${lagMs.max} (${lagMs.rows} rows, ${lagMs.missing} missing)`;
-  const rows = report.runs.map((run) => `| ${run.events} | ${run.publicP50Ms.toFixed(2)} | ${run.publicP99Ms.toFixed(2)}`
-    + ` | ${run.publicErrors} | ${run.saturationPerSecond.toFixed(0)} | ${lag(run.lagMs)} |`);
+  const lag = (lagMs: Measured['lagMs']): string =>
+    lagMs === undefined
+      ? '-'
+      : `${lagMs.p50} / ${lagMs.p99} / ${lagMs.max} (${lagMs.rows} rows, ${lagMs.missing} missing)`;
+  const rows = report.runs.map(
+    (run) =>
+      `| ${run.events} | ${run.publicP50Ms.toFixed(2)} | ${run.publicP99Ms.toFixed(2)}` +
+      ` | ${run.publicErrors} | ${run.saturationPerSecond.toFixed(0)} | ${lag(run.lagMs)} |`,
+  );
   return [
     `# Change stream cost (${report.date})`,
     '',
-    `\`${command}\`: the same stack with the stream off and on, alternately, ${report.rounds} round(s);`
-      + ` load average ${report.loadBefore} before and ${report.loadAfter} after (a shared two-core machine, other work running).`,
+    `\`${command}\`: the same stack with the stream off and on, alternately, ${report.rounds} round(s);` +
+      ` load average ${report.loadBefore} before and ${report.loadAfter} after (a shared two-core machine, other work running).`,
     '',
     '| events | public mix p50 (ms) | public mix p99 (ms) | errors | POSTs at saturation (/s) | stream lag p50 / p99 / max (ms) |',
     '|---|---|---|---|---|---|',
     ...rows,
     '',
-    `Each round on/off: ${report.perRound.map((round, index) => `round ${index + 1}: p99 ${round.p99Ratio.toFixed(2)}x,`
-      + ` saturation ${(round.saturationShare * 100).toFixed(0)}%`).join('; ')}.`,
+    `Each round on/off: ${report.perRound
+      .map(
+        (round, index) =>
+          `round ${index + 1}: p99 ${round.p99Ratio.toFixed(2)}x,` +
+          ` saturation ${(round.saturationShare * 100).toFixed(0)}%`,
+      )
+      .join('; ')}.`,
     '',
-    `Medians over rounds: p99 at the public rate on/off ${report.p99Ratio.toFixed(2)}x (goal at most 1.1x);`
-      + ` saturation on/off ${(report.saturationShare * 100).toFixed(0)}% (goal at least 90%);`
-      + ` stream lag p99 at the public rate ${report.lagP99Ms} ms (goal at most 100 ms).`,
+    `Medians over rounds: p99 at the public rate on/off ${report.p99Ratio.toFixed(2)}x (goal at most 1.1x);` +
+      ` saturation on/off ${(report.saturationShare * 100).toFixed(0)}% (goal at least 90%);` +
+      ` stream lag p99 at the public rate ${report.lagP99Ms} ms (goal at most 100 ms).`,
     '',
   ].join('\n');
 }
@@ -135,19 +170,26 @@ function write(out: string, report: Report, command: string): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: {
-    rounds: { type: 'string', default: '2' }, 'public-duration': { type: 'string', default: '30' }, duration: { type: 'string', default: '10' },
-    out: { type: 'string', default: path.join(PROJECT_ROOT, 'results') },
-    // Renders the report again from an earlier run's JSON (its runs, load and command kept).
-    'report-from': { type: 'string' },
-  } });
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '2' },
+      'public-duration': { type: 'string', default: '30' },
+      duration: { type: 'string', default: '10' },
+      out: { type: 'string', default: path.join(PROJECT_ROOT, 'results') },
+      // Renders the report again from an earlier run's JSON (its runs, load and command kept).
+      'report-from': { type: 'string' },
+    },
+  });
   if (values['report-from'] !== undefined) {
     const earlier = JSON.parse(fs.readFileSync(values['report-from'], 'utf8')) as Report & { command: string };
     write(values.out!, summarise(earlier), earlier.command);
     return;
   }
   const rounds = numberOption(values.rounds, 'rounds', { min: 1, max: 10, whole: true });
-  const seconds = { public: numberOption(values['public-duration'], 'public-duration', { min: 1, max: 600, whole: true }), saturation: numberOption(values.duration, 'duration', { min: 1, max: 600, whole: true }) };
+  const seconds = {
+    public: numberOption(values['public-duration'], 'public-duration', { min: 1, max: 600, whole: true }),
+    saturation: numberOption(values.duration, 'duration', { min: 1, max: 600, whole: true }),
+  };
   const loadBefore = loadAverage();
   const runs: Measured[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -158,7 +200,11 @@ async function main(): Promise<void> {
     }
   }
   const command = `npm run events:cost -- ${process.argv.slice(2).join(' ')}`;
-  write(values.out!, summarise({ date: new Date().toISOString(), loadBefore, loadAfter: loadAverage(), rounds, seconds, runs }), command);
+  write(
+    values.out!,
+    summarise({ date: new Date().toISOString(), loadBefore, loadAfter: loadAverage(), rounds, seconds, runs }),
+    command,
+  );
 }
 
 main().catch((error: unknown) => {

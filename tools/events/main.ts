@@ -53,7 +53,11 @@ async function tail(options: TailOptions): Promise<void> {
   let queue = options.queue;
   if (queue === undefined) {
     queue = (await channel.assertQueue('', { exclusive: true, autoDelete: true })).queue;
-    await channel.bindQueue(queue, EXCHANGE_NAME, options.client === undefined ? 'clientes.*' : `clientes.${options.client}`);
+    await channel.bindQueue(
+      queue,
+      EXCHANGE_NAME,
+      options.client === undefined ? 'clientes.*' : `clientes.${options.client}`,
+    );
   }
   const dedupe = new ClientDedupe();
   let printed = 0;

@@ -27,7 +27,10 @@ export class StreamRecorder {
   private stopped = false;
   private loop: Promise<void> | undefined;
 
-  constructor(private readonly brokerUrl: string, readonly queue: string) {}
+  constructor(
+    private readonly brokerUrl: string,
+    readonly queue: string,
+  ) {}
 
   /** Declares the queue (so it collects from now on) and starts reading it. */
   async start(): Promise<void> {

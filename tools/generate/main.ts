@@ -15,7 +15,10 @@ import { PUBLISHED_RUN_FILE } from './published-run.js';
 import { OPERATING_SETTINGS_TABLE } from './settings-table.js';
 
 export const GENERATED_FILES: readonly GeneratedFile[] = [
-  DOCKER_NGINX_FILE, OPENAPI_FILE, OPERATING_SETTINGS_TABLE, PUBLISHED_RUN_FILE,
+  DOCKER_NGINX_FILE,
+  OPENAPI_FILE,
+  OPERATING_SETTINGS_TABLE,
+  PUBLISHED_RUN_FILE,
 ];
 
 /** The file's text as it should be, given its text now (empty when it does not exist yet). */

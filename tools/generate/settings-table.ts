@@ -19,11 +19,17 @@ function variableCell(setting: Setting): string {
 
 export function renderSettingsTable(): string {
   const settings = Object.entries(SETTINGS) as [SettingName, Setting][];
-  const service = settings.filter(([, setting]) => setting.readers.some((reader) => ['instance', 'stack'].includes(reader)));
-  const count = `${settings.length} variables: ${service.length} read by the service (an instance, the launcher `
-    + `or both), ${settings.length - service.length} by the programs around it.`;
-  const rows = settings.map(([name, setting]) => `| ${variableCell(setting)} | ${shownDefault(setting)} `
-    + `| ${setting.readers.join(', ')} | ${setting.meaning} | ${SETTING_REASONS[name]} |`);
+  const service = settings.filter(([, setting]) =>
+    setting.readers.some((reader) => ['instance', 'stack'].includes(reader)),
+  );
+  const count =
+    `${settings.length} variables: ${service.length} read by the service (an instance, the launcher ` +
+    `or both), ${settings.length - service.length} by the programs around it.`;
+  const rows = settings.map(
+    ([name, setting]) =>
+      `| ${variableCell(setting)} | ${shownDefault(setting)} ` +
+      `| ${setting.readers.join(', ')} | ${setting.meaning} | ${SETTING_REASONS[name]} |`,
+  );
   const header = ['| variable | default | read by | meaning | why it is a setting |', '|---|---|---|---|---|'];
   return [...header, ...rows, '', count].join('\n');
 }

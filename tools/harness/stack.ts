@@ -85,7 +85,10 @@ export async function startProcess(options: {
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${options.name} not ready in ${options.readyTimeoutMs} ms:\n${output}`)), options.readyTimeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${options.name} not ready in ${options.readyTimeoutMs} ms:\n${output}`)),
+      options.readyTimeoutMs,
+    );
     const ready = () => {
       clearTimeout(timer);
       resolve();
@@ -117,13 +120,22 @@ export async function startProcess(options: {
   };
 }
 
-export async function startStack(options: { port: number; dataDirectory: string; environment?: Record<string, string> }): Promise<RunningStack> {
+export async function startStack(options: {
+  port: number;
+  dataDirectory: string;
+  environment?: Record<string, string>;
+}): Promise<RunningStack> {
   const launcher = await startProcess({
     name: 'the stack',
     entry: LAUNCHER_ENTRY,
     // Admin listeners on free ports, so that stacks started side by side
     // (tests run in parallel) never fight over 9201.
-    environment: { PORT: String(options.port), CREBITO_DATA_DIR: options.dataDirectory, CREBITO_ADMIN_BASE_PORT: '0', ...options.environment },
+    environment: {
+      PORT: String(options.port),
+      CREBITO_DATA_DIR: options.dataDirectory,
+      CREBITO_ADMIN_BASE_PORT: '0',
+      ...options.environment,
+    },
     // The launcher's JSON log line once every instance is ready.
     readyWhen: { outputIncludes: '"msg":"up on http' },
     readyTimeoutMs: UP_TIMEOUT_MS,

@@ -33,21 +33,33 @@ export interface TargetOptions {
 }
 
 /** A number option within its bounds (whole, if asked); anything else stops the tool, naming the option. */
-export function numberOption(value: string | undefined, name: string, rule: { min: number; max: number; whole: boolean }): number {
+export function numberOption(
+  value: string | undefined,
+  name: string,
+  rule: { min: number; max: number; whole: boolean },
+): number {
   const number = Number(value);
   if (!(number >= rule.min && number <= rule.max) || (rule.whole && !Number.isInteger(number))) {
-    throw new Error(`--${name} must be ${rule.whole ? 'a whole number' : 'a number'} from ${rule.min} to ${rule.max}, got ${value}`);
+    throw new Error(
+      `--${name} must be ${rule.whole ? 'a whole number' : 'a number'} from ${rule.min} to ${rule.max}, got ${value}`,
+    );
   }
   return number;
 }
 
 /** The target options out of a tool's parsed arguments, checked. */
-export function readTargetOptions(values: { start: boolean; port?: string | undefined; mode: string; out: string }): TargetOptions {
+export function readTargetOptions(values: {
+  start: boolean;
+  port?: string | undefined;
+  mode: string;
+  out: string;
+}): TargetOptions {
   const mode = DATABASE_MODES.find((known) => known === values.mode);
   if (mode === undefined) throw new Error(`--mode is ${DATABASE_MODES.join(' or ')}, got ${values.mode}`);
   return {
     start: values.start,
-    port: values.port === undefined ? undefined : numberOption(values.port, 'port', { min: 1, max: PORT_MAX, whole: true }),
+    port:
+      values.port === undefined ? undefined : numberOption(values.port, 'port', { min: 1, max: PORT_MAX, whole: true }),
     mode,
     out: values.out,
   };
@@ -67,11 +79,16 @@ export interface Target {
 export async function withTarget<T>(options: TargetOptions, use: (target: Target) => Promise<T>): Promise<T> {
   if (!options.start) {
     const { dataDirectory } = readLauncherConfig(process.env);
-    return use({ dataDirectory, state: () => readStackState(dataDirectory), outputTail: () => '', upSeconds: undefined });
+    return use({
+      dataDirectory,
+      state: () => readStackState(dataDirectory),
+      outputTail: () => '',
+      upSeconds: undefined,
+    });
   }
   const startedAt = performance.now();
   const stack = await startStack({
-    port: options.port ?? await stackPort(),
+    port: options.port ?? (await stackPort()),
     dataDirectory: makeDataDirectory(),
     environment: { CREBITO_DATABASE_MODE: options.mode },
   });

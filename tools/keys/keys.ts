@@ -46,15 +46,26 @@ export async function createKey(client: pg.Client, key: NewKey): Promise<string>
   await client.query(
     `INSERT INTO chaves_api (nome, hash, clientes, escrita, expira_em)
      VALUES ($1, $2, $3, $4, now() + $5 * interval '1 second')`,
-    [key.name, hashApiKey(secret), key.clients === 'all' ? null : key.clients, key.scope === 'read-write', key.expiresInS ?? null],
+    [
+      key.name,
+      hashApiKey(secret),
+      key.clients === 'all' ? null : key.clients,
+      key.scope === 'read-write',
+      key.expiresInS ?? null,
+    ],
   );
   return secret;
 }
 
 export async function listKeys(client: pg.Client): Promise<ListedKey[]> {
-  const { rows } = await client.query<{ nome: string; clientes: number[] | null; escrita: boolean; criada_em: Date; expira_em: Date | null; revogada_em: Date | null }>(
-    'SELECT nome, clientes, escrita, criada_em, expira_em, revogada_em FROM chaves_api ORDER BY id',
-  );
+  const { rows } = await client.query<{
+    nome: string;
+    clientes: number[] | null;
+    escrita: boolean;
+    criada_em: Date;
+    expira_em: Date | null;
+    revogada_em: Date | null;
+  }>('SELECT nome, clientes, escrita, criada_em, expira_em, revogada_em FROM chaves_api ORDER BY id');
   return rows.map((row) => ({
     name: row.nome,
     clients: row.clientes ?? 'all',
@@ -67,6 +78,9 @@ export async function listKeys(client: pg.Client): Promise<ListedKey[]> {
 
 /** Revokes the key in force with this name; false when there is none. */
 export async function revokeKey(client: pg.Client, name: string): Promise<boolean> {
-  const { rowCount } = await client.query('UPDATE chaves_api SET revogada_em = now() WHERE nome = $1 AND revogada_em IS NULL', [name]);
+  const { rowCount } = await client.query(
+    'UPDATE chaves_api SET revogada_em = now() WHERE nome = $1 AND revogada_em IS NULL',
+    [name],
+  );
   return rowCount === 1;
 }

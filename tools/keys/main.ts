@@ -16,7 +16,8 @@ import { numberOption } from '../harness/target.js';
 import { createKey, EXPIRES_IN_S_MAX, listKeys, revokeKey, SCOPES, type NewKey, type Scope } from './keys.js';
 import { readSettings } from '../../src/shared/settings.js';
 
-const USAGE = 'usage: npm run keys -- create --name <name> --clients <all|1,2,...> --scope <read|read-write> [--expires-in-s <s>] | list | revoke <name>';
+const USAGE =
+  'usage: npm run keys -- create --name <name> --clients <all|1,2,...> --scope <read|read-write> [--expires-in-s <s>] | list | revoke <name>';
 const CLIENT_ID_MAX = 2 ** 31 - 1;
 /** Timer slack on top of the staleness bound. */
 const SETTLE_MARGIN_MS = 50;
@@ -41,13 +42,16 @@ export function ownerDatabaseUrl(environment: NodeJS.ProcessEnv): string {
   const given = databaseOwnerUrl ?? databaseUrl;
   if (given) return given;
   const url = readStackState(readLauncherConfig(environment).dataDirectory).databaseUrl;
-  if (url === '') throw new Error('the running stack uses an external database: set DATABASE_OWNER_URL (the schema owner\'s URL)');
+  if (url === '')
+    throw new Error("the running stack uses an external database: set DATABASE_OWNER_URL (the schema owner's URL)");
   return url;
 }
 
 function readClients(value: string | undefined): NewKey['clients'] {
   if (value === 'all') return 'all';
-  const ids = (value ?? '').split(',').map((id) => numberOption(id, 'clients', { min: 1, max: CLIENT_ID_MAX, whole: true }));
+  const ids = (value ?? '')
+    .split(',')
+    .map((id) => numberOption(id, 'clients', { min: 1, max: CLIENT_ID_MAX, whole: true }));
   if (ids.length === 0 || value === undefined) throw new Error('--clients is all or a list of client ids, e.g. 1,2');
   return [...new Set(ids)];
 }
@@ -60,33 +64,46 @@ function readNewKey(values: Record<string, string | undefined>): NewKey {
     name: values.name,
     clients: readClients(values.clients),
     scope: scope as Scope,
-    expiresInS: values['expires-in-s'] === undefined ? undefined : numberOption(values['expires-in-s'], 'expires-in-s', { min: 1, max: EXPIRES_IN_S_MAX, whole: true }),
+    expiresInS:
+      values['expires-in-s'] === undefined
+        ? undefined
+        : numberOption(values['expires-in-s'], 'expires-in-s', { min: 1, max: EXPIRES_IN_S_MAX, whole: true }),
   };
 }
 
-async function run(command: string | undefined, positionals: string[], values: Record<string, string | undefined>, client: pg.Client): Promise<void> {
+async function run(
+  command: string | undefined,
+  positionals: string[],
+  values: Record<string, string | undefined>,
+  client: pg.Client,
+): Promise<void> {
   if (command === 'create') {
     const key = readNewKey(values);
     const secret = await createKey(client, key);
     await settle();
     console.log(
-      `created API key ${key.name}: clients ${key.clients === 'all' ? 'all' : key.clients.join(',')}, `
-      + `scope ${key.scope}${key.expiresInS === undefined ? '' : `, expires in ${key.expiresInS} s`}`,
+      `created API key ${key.name}: clients ${key.clients === 'all' ? 'all' : key.clients.join(',')}, ` +
+        `scope ${key.scope}${key.expiresInS === undefined ? '' : `, expires in ${key.expiresInS} s`}`,
     );
     console.log('the key follows; it is shown this once, and only its hash is kept:');
     console.log(secret);
   } else if (command === 'list') {
     for (const key of await listKeys(client)) {
-      const state = key.revokedAt !== null ? `revoked ${key.revokedAt}` : key.expiresAt !== null && Date.parse(key.expiresAt) <= Date.now() ? `expired ${key.expiresAt}` : 'in force';
+      const state =
+        key.revokedAt !== null
+          ? `revoked ${key.revokedAt}`
+          : key.expiresAt !== null && Date.parse(key.expiresAt) <= Date.now()
+            ? `expired ${key.expiresAt}`
+            : 'in force';
       console.log(
-        `${key.name}\tclients ${key.clients === 'all' ? 'all' : key.clients.join(',')}\t${key.scope}`
-        + `\tcreated ${key.createdAt}\texpires ${key.expiresAt ?? 'never'}\t${state}`,
+        `${key.name}\tclients ${key.clients === 'all' ? 'all' : key.clients.join(',')}\t${key.scope}` +
+          `\tcreated ${key.createdAt}\texpires ${key.expiresAt ?? 'never'}\t${state}`,
       );
     }
   } else if (command === 'revoke') {
     const name = positionals[0];
     if (name === undefined || positionals.length !== 1) throw new Error(USAGE);
-    if (!await revokeKey(client, name)) throw new Error(`no API key in force is named ${name}`);
+    if (!(await revokeKey(client, name))) throw new Error(`no API key in force is named ${name}`);
     await settle();
     console.log(`revoked API key ${name}: every instance refuses it from now on`);
   } else {
@@ -97,7 +114,12 @@ async function run(command: string | undefined, positionals: string[], values: R
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { name: { type: 'string' }, clients: { type: 'string' }, scope: { type: 'string' }, 'expires-in-s': { type: 'string' } },
+    options: {
+      name: { type: 'string' },
+      clients: { type: 'string' },
+      scope: { type: 'string' },
+      'expires-in-s': { type: 'string' },
+    },
   });
   const [command, ...rest] = positionals;
   const client = new pg.Client({ connectionString: ownerDatabaseUrl(process.env), application_name: 'crebito-keys' });

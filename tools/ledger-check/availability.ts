@@ -73,19 +73,27 @@ function figures(operations: Operation[]): WindowFigures {
   return {
     requests: operations.length,
     errors: operations.filter(isError).length,
-    p99Ms: percentile(operations.map((operation) => operation.endMs - operation.startMs), PERCENTILE),
+    p99Ms: percentile(
+      operations.map((operation) => operation.endMs - operation.startMs),
+      PERCENTILE,
+    ),
   };
 }
 
 /** Whether an operation ran, in part, while a fault was on or settling. */
-const overlaps = (operation: Operation, window: FaultWindow) => operation.endMs >= window.startMs && operation.startMs <= window.endMs + SETTLE_AFTER_FAULT_MS;
+const overlaps = (operation: Operation, window: FaultWindow) =>
+  operation.endMs >= window.startMs && operation.startMs <= window.endMs + SETTLE_AFTER_FAULT_MS;
 
 /** Judges each fault window against the quiet rest of the same run. */
 export function judgeAvailability(operations: readonly Operation[], windows: readonly FaultWindow[]): Availability {
   const quiet = figures(operations.filter((operation) => !windows.some((window) => overlaps(operation, window))));
   const faults = windows.map((window): FaultAvailability => {
-    const judged = operations.filter((operation) => operation.startMs >= window.startMs + window.graceMs
-      && operation.startMs <= window.endMs && !touches(window.scope, operation));
+    const judged = operations.filter(
+      (operation) =>
+        operation.startMs >= window.startMs + window.graceMs &&
+        operation.startMs <= window.endMs &&
+        !touches(window.scope, operation),
+    );
     const own = { name: window.name, touchesAll: window.scope.kind === 'all', ...figures(judged) };
     if (own.requests === 0) return { ...own, contained: null, p99Ratio: null };
     const p99Ratio = own.p99Ms === null || quiet.p99Ms === null || quiet.p99Ms === 0 ? null : own.p99Ms / quiet.p99Ms;

@@ -291,7 +291,10 @@ async function pitr(target: Target, context: DrillContext): Promise<{ valid: boo
   const cut = historyCutAt(context.history.operations, cutMs);
   const verdict = await judgeRestored(restored, cut, context.initial, clock.tag);
   say(
-    `restored ledger at T: valid ${verdict.valid}; ${verdict.transactions.acknowledged} acknowledged before T, all present; ${verdict.transactions.unknown} in flight at T, ${verdict.transactions.unknownApplied} of them applied; violations ${JSON.stringify(verdict.violations)}`,
+    `restored ledger at T: valid ${verdict.valid}; ${verdict.transactions.acknowledged} acknowledged ` +
+      `before T, all present; ${verdict.transactions.unknown} in flight at T, ` +
+      `${verdict.transactions.unknownApplied} of them applied; violations ` +
+      `${JSON.stringify(verdict.violations)}`,
   );
   fs.rmSync(restored.dataDirectory, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   return {
@@ -382,7 +385,10 @@ async function lostNode(target: Target, context: DrillContext): Promise<{ valid:
   const lastReplayedBeforeKillS =
     restored.lastReplayedAt === null ? null : (killedAt!.getTime() - Date.parse(restored.lastReplayedAt)) / 1000;
   say(
-    `lost: ${lost.length} of ${acknowledged.length} acknowledged transactions, the oldest acknowledged ${lostWindowS.toFixed(1)} s before the kill; last transaction recovered ${lastReplayedBeforeKillS?.toFixed(1) ?? '?'} s before the kill; the rest judged valid: ${verdict.valid}`,
+    `lost: ${lost.length} of ${acknowledged.length} acknowledged transactions, the oldest acknowledged ` +
+      `${lostWindowS.toFixed(1)} s before the kill; last transaction recovered ` +
+      `${lastReplayedBeforeKillS?.toFixed(1) ?? '?'} s before the kill; the rest judged valid: ` +
+      `${verdict.valid}`,
   );
   fs.rmSync(restored.dataDirectory, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   return {

@@ -23,8 +23,13 @@ async function withClient<T>(databaseUrl: string, use: (client: pg.Client) => Pr
 }
 
 async function readBooksWith(client: pg.Client, clientIds: number[]): Promise<Books> {
-  const { rows } = await client.query<{ id: number; limite: number; saldo: string }>('SELECT id, limite, saldo FROM clientes WHERE id = ANY($1) ORDER BY id', [clientIds]);
-  const lastId = Number((await client.query<{ last: string | null }>('SELECT max(id) AS last FROM transacoes')).rows[0]!.last ?? 0);
+  const { rows } = await client.query<{ id: number; limite: number; saldo: string }>(
+    'SELECT id, limite, saldo FROM clientes WHERE id = ANY($1) ORDER BY id',
+    [clientIds],
+  );
+  const lastId = Number(
+    (await client.query<{ last: string | null }>('SELECT max(id) AS last FROM transacoes')).rows[0]!.last ?? 0,
+  );
   const limits: Record<number, number> = {};
   const balances: Record<number, number> = {};
   for (const row of rows) {
@@ -47,21 +52,38 @@ export function readBooks(databaseUrl: string, clientIds: number[]): Promise<Boo
 export function readDatabaseState(databaseUrl: string, clientIds: number[], initial: Books): Promise<DatabaseState> {
   return withClient(databaseUrl, async (client) => {
     const final = await readBooksWith(client, clientIds);
-    const { rows } = await client.query<{ id: string; cliente_id: number; valor: number; tipo: 'c' | 'd'; descricao: string; realizada_em: string; saldo_apos: string; transferencia_id: string | null }>(
+    const { rows } = await client.query<{
+      id: string;
+      cliente_id: number;
+      valor: number;
+      tipo: 'c' | 'd';
+      descricao: string;
+      realizada_em: string;
+      saldo_apos: string;
+      transferencia_id: string | null;
+    }>(
       `SELECT t.id, t.cliente_id, t.valor, t.tipo, t.descricao, iso_utc(t.realizada_em) AS realizada_em, t.saldo_apos, t.transferencia_id
          FROM transacoes t WHERE t.cliente_id = ANY($1) AND t.id > $2
        UNION ALL
        SELECT t.id, t.cliente_id, t.valor, t.tipo, t.descricao, iso_utc(t.realizada_em), t.saldo_apos, t.transferencia_id
          FROM unnest($1::integer[]) AS c (id)
          CROSS JOIN LATERAL (SELECT * FROM transacoes tr WHERE tr.cliente_id = c.id AND tr.id <= $2 ORDER BY tr.id DESC LIMIT $3) t
-        ORDER BY id`, [clientIds, initial.lastId, STATEMENT_TRANSACTIONS_MAX]);
+        ORDER BY id`,
+      [clientIds, initial.lastId, STATEMENT_TRANSACTIONS_MAX],
+    );
     return {
       limits: initial.limits,
       initialBalances: initial.balances,
       initialLastId: initial.lastId,
       finalBalances: final.balances,
       transactions: rows.map((row) => ({
-        id: Number(row.id), clientId: row.cliente_id, valor: row.valor, tipo: row.tipo, descricao: row.descricao, realizada_em: row.realizada_em, saldo_apos: Number(row.saldo_apos),
+        id: Number(row.id),
+        clientId: row.cliente_id,
+        valor: row.valor,
+        tipo: row.tipo,
+        descricao: row.descricao,
+        realizada_em: row.realizada_em,
+        saldo_apos: Number(row.saldo_apos),
         transferId: row.transferencia_id === null ? null : Number(row.transferencia_id),
       })),
     };

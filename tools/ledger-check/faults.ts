@@ -17,7 +17,14 @@ import { isSameProcess, processTree } from '../../src/stack/processes.js';
 import { readStackState } from '../../src/stack/state.js';
 import type { FaultWindow } from './availability.js';
 import type { FaultContext, FaultRecord } from './fault-record.js';
-import { HEAVY_CLIENT_ID, HEAVY_READ_MS, HEAVY_READERS, heavyReader, INSTANCE_NOTICED_MS, killNginx } from './stack-faults.js';
+import {
+  HEAVY_CLIENT_ID,
+  HEAVY_READ_MS,
+  HEAVY_READERS,
+  heavyReader,
+  INSTANCE_NOTICED_MS,
+  killNginx,
+} from './stack-faults.js';
 import { allInstancesServe, probe, recoveryMs } from './probes.js';
 
 const STOP_FREEZE_MS = 3_000;
@@ -30,8 +37,9 @@ const SLOW_CLIENTS = 64;
 const SLOW_CLIENT_TRICKLE_MS = 4_000;
 const SLOW_CLIENT_BYTE_INTERVAL_MS = 250;
 const SLOW_CLIENT_PROBE_INTERVAL_MS = 100;
-const SLOW_CLIENT_REQUEST = 'POST /clientes/1/transacoes HTTP/1.1\r\nHost: slow\r\nContent-Type: application/json\r\n'
-  + 'Content-Length: 44\r\n\r\n{"valor": 1, "tipo": "c", "descricao": "x"}';
+const SLOW_CLIENT_REQUEST =
+  'POST /clientes/1/transacoes HTTP/1.1\r\nHost: slow\r\nContent-Type: application/json\r\n' +
+  'Content-Length: 44\r\n\r\n{"valor": 1, "tipo": "c", "descricao": "x"}';
 
 export type { FaultContext, FaultRecord } from './fault-record.js';
 
@@ -43,17 +51,41 @@ interface ScheduledFault {
 
 export const FAULT_SCHEDULE: readonly ScheduledFault[] = [
   { atFraction: 0.06, name: 'SIGKILL one API instance (the launcher restarts it)', inject: killInstance },
-  { atFraction: 0.14, name: `SIGSTOP one API instance for ${INSTANCE_FREEZE_MS} ms (the launcher restarts it), then SIGCONT`, inject: freezeInstance },
+  {
+    atFraction: 0.14,
+    name: `SIGSTOP one API instance for ${INSTANCE_FREEZE_MS} ms (the launcher restarts it), then SIGCONT`,
+    inject: freezeInstance,
+  },
   { atFraction: 0.36, name: 'immediate shutdown of PostgreSQL (the launcher restarts it)', inject: crashPostgres },
-  { atFraction: 0.44, name: `client ${LOCKED_CLIENT_ID}'s row locked FOR UPDATE from outside for ${LOCK_ROW_MS} ms`, inject: lockRow },
-  { atFraction: 0.56, name: `SIGSTOP PostgreSQL and every backend for ${STOP_FREEZE_MS} ms, then SIGCONT`, inject: freezePostgres },
-  { atFraction: 0.64, name: `${SLOW_CLIENTS} slow clients trickling bytes for ${SLOW_CLIENT_TRICKLE_MS} ms`, inject: slowClients },
-  { atFraction: 0.72, name: 'SIGKILL of nginx\'s master (the launcher restarts it)', inject: killNginx },
-  { atFraction: 0.8, name: `${HEAVY_READERS} readers of client ${HEAVY_CLIENT_ID}'s large history, selective filters, for ${HEAVY_READ_MS} ms`, inject: heavyReader },
+  {
+    atFraction: 0.44,
+    name: `client ${LOCKED_CLIENT_ID}'s row locked FOR UPDATE from outside for ${LOCK_ROW_MS} ms`,
+    inject: lockRow,
+  },
+  {
+    atFraction: 0.56,
+    name: `SIGSTOP PostgreSQL and every backend for ${STOP_FREEZE_MS} ms, then SIGCONT`,
+    inject: freezePostgres,
+  },
+  {
+    atFraction: 0.64,
+    name: `${SLOW_CLIENTS} slow clients trickling bytes for ${SLOW_CLIENT_TRICKLE_MS} ms`,
+    inject: slowClients,
+  },
+  { atFraction: 0.72, name: "SIGKILL of nginx's master (the launcher restarts it)", inject: killNginx },
+  {
+    atFraction: 0.8,
+    name: `${HEAVY_READERS} readers of client ${HEAVY_CLIENT_ID}'s large history, selective filters, for ${HEAVY_READ_MS} ms`,
+    inject: heavyReader,
+  },
 ];
 
 /** Injects each fault of the schedule at its time, one after another; resolves when the last has recovered. */
-export async function injectFaults(schedule: readonly ScheduledFault[], context: FaultContext, durationMs: number): Promise<FaultRecord[]> {
+export async function injectFaults(
+  schedule: readonly ScheduledFault[],
+  context: FaultContext,
+  durationMs: number,
+): Promise<FaultRecord[]> {
   const records: FaultRecord[] = [];
   for (const fault of schedule) {
     // A quiet stretch after each recovery, at the least: the availability
@@ -61,14 +93,22 @@ export async function injectFaults(schedule: readonly ScheduledFault[], context:
     const wait = Math.max(fault.atFraction * durationMs - context.elapsed(), records.length === 0 ? 0 : QUIET_GAP_MS);
     if (wait > 0) await sleep(wait);
     const record = await fault.inject(context);
-    context.log(`recovered from ${record.name} ${record.recoveryMs === null ? 'NEVER' : `after ${record.recoveryMs.toFixed(0)} ms`}`);
+    context.log(
+      `recovered from ${record.name} ${record.recoveryMs === null ? 'NEVER' : `after ${record.recoveryMs.toFixed(0)} ms`}`,
+    );
     records.push(record);
   }
   return records;
 }
 
 /** The window of a fault every request passes through (the database): nothing to judge but its recovery. */
-const everything = (name: string, startMs: number, endMs: number): FaultWindow => ({ name, startMs, endMs, scope: { kind: 'all' }, graceMs: 0 });
+const everything = (name: string, startMs: number, endMs: number): FaultWindow => ({
+  name,
+  startMs,
+  endMs,
+  scope: { kind: 'all' },
+  graceMs: 0,
+});
 
 async function killInstance(context: FaultContext): Promise<FaultRecord> {
   const victim = readStackState(context.dataDirectory).instances[0]!;
@@ -77,10 +117,22 @@ async function killInstance(context: FaultContext): Promise<FaultRecord> {
   context.log(`fault: SIGKILL ${victim.name} (pid ${victim.pid})`);
   const recovery = await recoveryMs(async () => {
     const now = readStackState(context.dataDirectory).instances.find((instance) => instance.name === victim.name);
-    return now?.pid !== undefined && now.pid !== victim.pid && await allInstancesServe(context.dataDirectory);
+    return now?.pid !== undefined && now.pid !== victim.pid && (await allInstancesServe(context.dataDirectory));
   });
-  const window = { name: 'kill-instance', startMs: atMs, endMs: context.elapsed(), scope: { kind: 'none' as const }, graceMs: INSTANCE_NOTICED_MS };
-  return { name: 'kill-instance', atMs, detail: `SIGKILL ${victim.name} (pid ${victim.pid}); the launcher restarts it`, recoveryMs: recovery, window };
+  const window = {
+    name: 'kill-instance',
+    startMs: atMs,
+    endMs: context.elapsed(),
+    scope: { kind: 'none' as const },
+    graceMs: INSTANCE_NOTICED_MS,
+  };
+  return {
+    name: 'kill-instance',
+    atMs,
+    detail: `SIGKILL ${victim.name} (pid ${victim.pid}); the launcher restarts it`,
+    recoveryMs: recovery,
+    window,
+  };
 }
 
 /**
@@ -101,14 +153,26 @@ async function freezeInstance(context: FaultContext): Promise<FaultRecord> {
   const endMs = context.elapsed();
   const recovery = await recoveryMs(() => allInstancesServe(context.dataDirectory));
   const detail = `SIGSTOP ${victim.name} for ${INSTANCE_FREEZE_MS} ms; ${restarted ? 'the launcher restarted it meanwhile' : 'then SIGCONT'}`;
-  return { name: 'freeze-instance', atMs, detail, recoveryMs: recovery, window: { name: 'freeze-instance', startMs: atMs, endMs, scope: { kind: 'none' }, graceMs: INSTANCE_NOTICED_MS } };
+  return {
+    name: 'freeze-instance',
+    atMs,
+    detail,
+    recoveryMs: recovery,
+    window: { name: 'freeze-instance', startMs: atMs, endMs, scope: { kind: 'none' }, graceMs: INSTANCE_NOTICED_MS },
+  };
 }
 
 async function crashPostgres(context: FaultContext): Promise<FaultRecord> {
   const { postgres } = readStackState(context.dataDirectory);
   const atMs = context.elapsed();
   if (postgres === null) {
-    return { name: 'crash-postgres', atMs, detail: 'skipped: DATABASE_URL names an external PostgreSQL the checker does not control', recoveryMs: null, window: everything('crash-postgres', atMs, atMs) };
+    return {
+      name: 'crash-postgres',
+      atMs,
+      detail: 'skipped: DATABASE_URL names an external PostgreSQL the checker does not control',
+      recoveryMs: null,
+      window: everything('crash-postgres', atMs, atMs),
+    };
   }
   // SIGQUIT to the postmaster is PostgreSQL's immediate shutdown: no
   // checkpoint, every backend killed; the next start replays the WAL.
@@ -116,9 +180,17 @@ async function crashPostgres(context: FaultContext): Promise<FaultRecord> {
   context.log(`fault: immediate shutdown of PostgreSQL (pid ${postgres.pid})`);
   const recovery = await recoveryMs(async () => {
     const now = readStackState(context.dataDirectory);
-    return now.postgres !== null && now.postgres.pid !== postgres.pid && await allInstancesServe(context.dataDirectory);
+    return (
+      now.postgres !== null && now.postgres.pid !== postgres.pid && (await allInstancesServe(context.dataDirectory))
+    );
   });
-  return { name: 'crash-postgres', atMs, detail: `immediate shutdown (SIGQUIT) of pid ${postgres.pid}; the launcher starts it again`, recoveryMs: recovery, window: everything('crash-postgres', atMs, context.elapsed()) };
+  return {
+    name: 'crash-postgres',
+    atMs,
+    detail: `immediate shutdown (SIGQUIT) of pid ${postgres.pid}; the launcher starts it again`,
+    recoveryMs: recovery,
+    window: everything('crash-postgres', atMs, context.elapsed()),
+  };
 }
 
 /**
@@ -131,7 +203,10 @@ async function crashPostgres(context: FaultContext): Promise<FaultRecord> {
  */
 async function lockRow(context: FaultContext): Promise<FaultRecord> {
   const atMs = context.elapsed();
-  const session = new pg.Client({ connectionString: readStackState(context.dataDirectory).databaseUrl, application_name: 'crebito-ledger-check-lock-row' });
+  const session = new pg.Client({
+    connectionString: readStackState(context.dataDirectory).databaseUrl,
+    application_name: 'crebito-ledger-check-lock-row',
+  });
   await session.connect();
   let endMs: number;
   try {
@@ -145,8 +220,20 @@ async function lockRow(context: FaultContext): Promise<FaultRecord> {
     await session.end();
   }
   const recovery = await recoveryMs(() => allInstancesServe(context.dataDirectory));
-  const window = { name: 'lock-row', startMs: atMs, endMs, scope: { kind: 'client' as const, clientId: LOCKED_CLIENT_ID }, graceMs: 0 };
-  return { name: 'lock-row', atMs, detail: `client ${LOCKED_CLIENT_ID}'s row locked FOR UPDATE from outside for ${LOCK_ROW_MS} ms`, recoveryMs: recovery, window };
+  const window = {
+    name: 'lock-row',
+    startMs: atMs,
+    endMs,
+    scope: { kind: 'client' as const, clientId: LOCKED_CLIENT_ID },
+    graceMs: 0,
+  };
+  return {
+    name: 'lock-row',
+    atMs,
+    detail: `client ${LOCKED_CLIENT_ID}'s row locked FOR UPDATE from outside for ${LOCK_ROW_MS} ms`,
+    recoveryMs: recovery,
+    window,
+  };
 }
 
 /**
@@ -159,22 +246,38 @@ async function freezePostgres(context: FaultContext): Promise<FaultRecord> {
   const { postgres } = readStackState(context.dataDirectory);
   const atMs = context.elapsed();
   if (postgres === null) {
-    return { name: 'freeze-postgres', atMs, detail: 'skipped: DATABASE_URL names an external PostgreSQL the checker does not control', recoveryMs: null, window: everything('freeze-postgres', atMs, atMs) };
+    return {
+      name: 'freeze-postgres',
+      atMs,
+      detail: 'skipped: DATABASE_URL names an external PostgreSQL the checker does not control',
+      recoveryMs: null,
+      window: everything('freeze-postgres', atMs, atMs),
+    };
   }
   const frozen = processTree(postgres.pid);
   for (const pid of frozen) process.kill(pid, 'SIGSTOP');
-  context.log(`fault: SIGSTOP PostgreSQL (pid ${postgres.pid}) and its ${frozen.length - 1} children for ${STOP_FREEZE_MS} ms`);
+  context.log(
+    `fault: SIGSTOP PostgreSQL (pid ${postgres.pid}) and its ${frozen.length - 1} children for ${STOP_FREEZE_MS} ms`,
+  );
   await sleep(STOP_FREEZE_MS);
   for (const pid of frozen) process.kill(pid, 'SIGCONT');
   const endMs = context.elapsed();
   const recovery = await recoveryMs(() => allInstancesServe(context.dataDirectory));
-  return { name: 'freeze-postgres', atMs, detail: `SIGSTOP PostgreSQL and its children for ${STOP_FREEZE_MS} ms, then SIGCONT`, recoveryMs: recovery, window: everything('freeze-postgres', atMs, endMs) };
+  return {
+    name: 'freeze-postgres',
+    atMs,
+    detail: `SIGSTOP PostgreSQL and its children for ${STOP_FREEZE_MS} ms, then SIGCONT`,
+    recoveryMs: recovery,
+    window: everything('freeze-postgres', atMs, endMs),
+  };
 }
 
 async function slowClients(context: FaultContext): Promise<FaultRecord> {
   const atMs = context.elapsed();
   const publicPort = `127.0.0.1:${context.port}`;
-  context.log(`fault: ${SLOW_CLIENTS} slow clients trickle a request one byte at a time for ${SLOW_CLIENT_TRICKLE_MS} ms`);
+  context.log(
+    `fault: ${SLOW_CLIENTS} slow clients trickle a request one byte at a time for ${SLOW_CLIENT_TRICKLE_MS} ms`,
+  );
   const stopTrickling = trickle(context.port);
   // While they hold connections, the service must keep answering others.
   const probes = await probeFor(publicPort, SLOW_CLIENT_TRICKLE_MS).finally(stopTrickling);

@@ -25,21 +25,39 @@ const POLL_MS = 100;
 const REST_TIMEOUT_MS = 500;
 
 export const HA_FAULTS = {
-  'kill-primary-node': { describe: `SIGKILL every process of the primary node, its host unreachable for ${HOST_DOWN_MS} ms`, inject: killPrimaryNode },
-  'freeze-primary-node': { describe: `SIGSTOP every process of the primary node for ${FREEZE_MS} ms, then SIGCONT`, inject: freezePrimaryNode },
-  'partition-primary': { describe: `the primary node cut off from the other nodes, etcd and the instances for ${PARTITION_MS} ms`, inject: partitionPrimary },
-  'kill-standby': { describe: 'SIGKILL every process of the synchronous standby (the launcher restarts its Patroni)', inject: killSynchronousStandby },
+  'kill-primary-node': {
+    describe: `SIGKILL every process of the primary node, its host unreachable for ${HOST_DOWN_MS} ms`,
+    inject: killPrimaryNode,
+  },
+  'freeze-primary-node': {
+    describe: `SIGSTOP every process of the primary node for ${FREEZE_MS} ms, then SIGCONT`,
+    inject: freezePrimaryNode,
+  },
+  'partition-primary': {
+    describe: `the primary node cut off from the other nodes, etcd and the instances for ${PARTITION_MS} ms`,
+    inject: partitionPrimary,
+  },
+  'kill-standby': {
+    describe: 'SIGKILL every process of the synchronous standby (the launcher restarts its Patroni)',
+    inject: killSynchronousStandby,
+  },
 } as const;
 
 export type HaFaultName = keyof typeof HA_FAULTS;
 
-interface Member { name: string; role: string; state: string }
+interface Member {
+  name: string;
+  role: string;
+  state: string;
+}
 
 /** Patroni's view of the cluster, from the first node that answers. */
 async function members(nodes: DatabaseNodeState[]): Promise<Member[]> {
   for (const node of nodes) {
     try {
-      const response = await fetch(`http://${node.address}:${REST_PORT}/cluster`, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+      const response = await fetch(`http://${node.address}:${REST_PORT}/cluster`, {
+        signal: AbortSignal.timeout(REST_TIMEOUT_MS),
+      });
       if (response.ok) return ((await response.json()) as { members: Member[] }).members;
     } catch {
       // Frozen, killed or cut off: ask the next node.
@@ -62,39 +80,66 @@ async function pickNode(context: FaultContext, role: 'leader' | 'sync_standby'):
   return node;
 }
 
-const serving = (member: Member | undefined) => member !== undefined && (member.state === 'running' || member.state === 'streaming');
+const serving = (member: Member | undefined) =>
+  member !== undefined && (member.state === 'running' || member.state === 'streaming');
 
 /** Whether the leader streams WAL to the named node: rejoined for real, not merely started. */
 async function leaderStreamsTo(nodes: DatabaseNodeState[], leader: Member, name: string): Promise<boolean> {
   const address = nodes.find((node) => node.name === leader.name)?.address;
   try {
-    const response = await fetch(`http://${address}:${REST_PORT}/patroni`, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+    const response = await fetch(`http://${address}:${REST_PORT}/patroni`, {
+      signal: AbortSignal.timeout(REST_TIMEOUT_MS),
+    });
     const status = (await response.json()) as { replication?: { application_name: string; state: string }[] };
-    return (status.replication ?? []).some((standby) => standby.application_name === name && standby.state === 'streaming');
+    return (status.replication ?? []).some(
+      (standby) => standby.application_name === name && standby.state === 'streaming',
+    );
   } catch {
     return false;
   }
 }
 
 /** Waits for another node to lead and the victim to stream from it as a standby: promotedMs and rejoinedMs from `from`. */
-async function watchRecovery(context: FaultContext, victim: DatabaseNodeState, from: number, options: { expectPromotion: boolean; killedPatroniPid?: number | null }): Promise<{ promotedMs: number | null; rejoinedMs: number | null }> {
+async function watchRecovery(
+  context: FaultContext,
+  victim: DatabaseNodeState,
+  from: number,
+  options: { expectPromotion: boolean; killedPatroniPid?: number | null },
+): Promise<{ promotedMs: number | null; rejoinedMs: number | null }> {
   let promotedMs: number | null = null;
-  const rejoined = await waitFor(async () => {
-    const nodes = nodesOf(context);
-    const leader = (await members(nodes)).find((member) => member.role === 'leader');
-    if (leader === undefined || !serving(leader) || (options.expectPromotion && leader.name === victim.name)) return false;
-    promotedMs ??= context.elapsed() - from;
-    // A killed node is back only once the launcher has started a new Patroni for it.
-    const restarted = options.killedPatroniPid === undefined || nodes.find((node) => node.name === victim.name)?.patroniPid !== options.killedPatroniPid;
-    return restarted && await leaderStreamsTo(nodes, leader, victim.name);
-  }, { timeoutMs: REJOIN_TIMEOUT_MS, intervalMs: POLL_MS });
+  const rejoined = await waitFor(
+    async () => {
+      const nodes = nodesOf(context);
+      const leader = (await members(nodes)).find((member) => member.role === 'leader');
+      if (leader === undefined || !serving(leader) || (options.expectPromotion && leader.name === victim.name))
+        return false;
+      promotedMs ??= context.elapsed() - from;
+      // A killed node is back only once the launcher has started a new Patroni for it.
+      const restarted =
+        options.killedPatroniPid === undefined ||
+        nodes.find((node) => node.name === victim.name)?.patroniPid !== options.killedPatroniPid;
+      return restarted && (await leaderStreamsTo(nodes, leader, victim.name));
+    },
+    { timeoutMs: REJOIN_TIMEOUT_MS, intervalMs: POLL_MS },
+  );
   return { promotedMs, rejoinedMs: rejoined === undefined ? null : context.elapsed() - from };
 }
 
-function record(name: HaFaultName, atMs: number, detailOnly: string, recovery: { promotedMs: number | null; rejoinedMs: number | null }): FaultRecord & { promotedMs: number | null; rejoinedMs: number | null } {
+function record(
+  name: HaFaultName,
+  atMs: number,
+  detailOnly: string,
+  recovery: { promotedMs: number | null; rejoinedMs: number | null },
+): FaultRecord & { promotedMs: number | null; rejoinedMs: number | null } {
   const detail = detailOnly;
   // The database host is a part every request passes through: judged by its recovery alone.
-  const window = { name, startMs: atMs, endMs: atMs + (recovery.rejoinedMs ?? 0), scope: { kind: 'all' as const }, graceMs: 0 };
+  const window = {
+    name,
+    startMs: atMs,
+    endMs: atMs + (recovery.rejoinedMs ?? 0),
+    scope: { kind: 'all' as const },
+    graceMs: 0,
+  };
   return { name, atMs, detail, recoveryMs: recovery.rejoinedMs, window, ...recovery };
 }
 
@@ -124,11 +169,18 @@ async function killPrimaryNode(context: FaultContext) {
   const atClock = new Date().toISOString();
   setLinkUp(linkOf(victim), { up: false });
   const pids = signalNode(victim, 'SIGKILL');
-  context.log(`fault: SIGKILL ${pids.length} processes of primary ${victim.name}, its host unreachable for ${HOST_DOWN_MS} ms`);
+  context.log(
+    `fault: SIGKILL ${pids.length} processes of primary ${victim.name}, its host unreachable for ${HOST_DOWN_MS} ms`,
+  );
   const recovery = watchRecovery(context, victim, atMs, { expectPromotion: true, killedPatroniPid: victim.patroniPid });
   await sleep(HOST_DOWN_MS);
   setLinkUp(linkOf(victim), { up: true });
-  return record('kill-primary-node', atMs, `SIGKILL of ${pids.length} processes of primary ${victim.name}, unreachable for ${HOST_DOWN_MS} ms at ${atClock}`, await recovery);
+  return record(
+    'kill-primary-node',
+    atMs,
+    `SIGKILL of ${pids.length} processes of primary ${victim.name}, unreachable for ${HOST_DOWN_MS} ms at ${atClock}`,
+    await recovery,
+  );
 }
 
 const linkOf = (node: DatabaseNodeState) => ({ name: node.name, hostLink: node.hostLink, address: node.address });
@@ -143,7 +195,12 @@ async function freezePrimaryNode(context: FaultContext) {
   const recovery = watchRecovery(context, victim, atMs, { expectPromotion: true });
   await sleep(FREEZE_MS);
   for (const pid of pids) process.kill(pid, 'SIGCONT');
-  return record('freeze-primary-node', atMs, `SIGSTOP of ${pids.length} processes of primary ${victim.name} for ${FREEZE_MS} ms at ${atClock}`, await recovery);
+  return record(
+    'freeze-primary-node',
+    atMs,
+    `SIGSTOP of ${pids.length} processes of primary ${victim.name} for ${FREEZE_MS} ms at ${atClock}`,
+    await recovery,
+  );
 }
 
 async function partitionPrimary(context: FaultContext) {
@@ -156,7 +213,12 @@ async function partitionPrimary(context: FaultContext) {
   const recovery = watchRecovery(context, victim, atMs, { expectPromotion: true });
   await sleep(PARTITION_MS);
   setLinkUp(linkOf(victim), { up: true });
-  return record('partition-primary', atMs, `primary ${victim.name} cut off (veth down) for ${PARTITION_MS} ms at ${atClock}`, await recovery);
+  return record(
+    'partition-primary',
+    atMs,
+    `primary ${victim.name} cut off (veth down) for ${PARTITION_MS} ms at ${atClock}`,
+    await recovery,
+  );
 }
 
 async function killSynchronousStandby(context: FaultContext) {
@@ -166,15 +228,25 @@ async function killSynchronousStandby(context: FaultContext) {
   const atClock = new Date().toISOString();
   const pids = signalNode(victim, 'SIGKILL');
   context.log(`fault: SIGKILL ${pids.length} processes of synchronous standby ${victim.name}`);
-  return record('kill-standby', atMs, `SIGKILL of ${pids.length} processes of synchronous standby ${victim.name} at ${atClock}`, await watchRecovery(context, victim, atMs, { expectPromotion: false, killedPatroniPid: victim.patroniPid }));
+  return record(
+    'kill-standby',
+    atMs,
+    `SIGKILL of ${pids.length} processes of synchronous standby ${victim.name} at ${atClock}`,
+    await watchRecovery(context, victim, atMs, { expectPromotion: false, killedPatroniPid: victim.patroniPid }),
+  );
 }
 
 /** The faults named on the command line (comma-separated), each repeated, as a schedule spread evenly over the run. */
 export function haFaultSchedule(names: string, repeat: number) {
   const chosen = names.split(',').map((name) => {
-    if (!(name in HA_FAULTS)) throw new Error(`--ha-faults: unknown fault ${name}; known: ${Object.keys(HA_FAULTS).join(', ')}`);
+    if (!(name in HA_FAULTS))
+      throw new Error(`--ha-faults: unknown fault ${name}; known: ${Object.keys(HA_FAULTS).join(', ')}`);
     return name as HaFaultName;
   });
   const sequence = Array.from({ length: repeat }, () => chosen).flat();
-  return sequence.map((name, index) => ({ atFraction: (index + 0.25) / sequence.length, name: HA_FAULTS[name].describe, inject: HA_FAULTS[name].inject }));
+  return sequence.map((name, index) => ({
+    atFraction: (index + 0.25) / sequence.length,
+    name: HA_FAULTS[name].describe,
+    inject: HA_FAULTS[name].inject,
+  }));
 }

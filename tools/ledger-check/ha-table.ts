@@ -12,21 +12,40 @@ interface Summary {
   date: string;
   valid: boolean;
   loadAverage?: string;
-  ha: Omit<HaVerdict, 'faults'> & { faults: (Pick<HaFaultVerdict, 'name' | 'atMs' | 'writeGapMs'> & Partial<HaFaultVerdict>)[] };
+  ha: Omit<HaVerdict, 'faults'> & {
+    faults: (Pick<HaFaultVerdict, 'name' | 'atMs' | 'writeGapMs'> & Partial<HaFaultVerdict>)[];
+  };
 }
 
 function main(): void {
   const [file, command = 'not recorded', loadAverage] = process.argv.slice(2);
   if (file === undefined) throw new Error('usage: ha-table.js <verdict.json> [command] [load average]');
   const summary = JSON.parse(fs.readFileSync(file, 'utf8')) as Summary;
-  const clean = summary.ha.acknowledgedLost === 0 && summary.ha.moneyInvented === 0 && summary.ha.notAppliedLeftRow === 0;
+  const clean =
+    summary.ha.acknowledgedLost === 0 && summary.ha.moneyInvented === 0 && summary.ha.notAppliedLeftRow === 0;
   const faults = summary.ha.faults.map((fault) => {
-    if (fault.acknowledgedLost !== undefined && fault.moneyInvented !== undefined && fault.notAppliedLeftRow !== undefined) return fault as HaFaultVerdict;
+    if (
+      fault.acknowledgedLost !== undefined &&
+      fault.moneyInvented !== undefined &&
+      fault.notAppliedLeftRow !== undefined
+    )
+      return fault as HaFaultVerdict;
     if (!clean) throw new Error(`${file} has flaws but no per-fault counts: judge its history again`);
     return { ...fault, acknowledgedLost: 0, moneyInvented: 0, notAppliedLeftRow: 0 };
   });
   const out = file.replace(/\.json$/, '.md');
-  fs.writeFileSync(out, haVerdictMarkdown({ ...summary.ha, faults }, { date: summary.date, command, loadAverage: summary.loadAverage ?? loadAverage ?? 'not recorded', valid: summary.valid }));
+  fs.writeFileSync(
+    out,
+    haVerdictMarkdown(
+      { ...summary.ha, faults },
+      {
+        date: summary.date,
+        command,
+        loadAverage: summary.loadAverage ?? loadAverage ?? 'not recorded',
+        valid: summary.valid,
+      },
+    ),
+  );
   console.log(`wrote ${out}`);
 }
 

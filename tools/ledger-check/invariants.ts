@@ -91,14 +91,17 @@ export interface DatabaseState {
 export const INVARIANTS = {
   1: 'every 200 transaction is stored exactly once; no 422, no 503 that said "not applied", no unknown request left a row that was not asked for',
   2: 'each unknown-outcome transaction is stored at most once',
-  3: 'each final balance equals the initial balance plus its transactions, no prefix in commit order crosses -limite,'
-    + ' and each row\'s saldo_apos is the balance right after it',
-  4: 'every 200 answer\'s saldo is the balance right after that transaction in commit order',
+  3:
+    'each final balance equals the initial balance plus its transactions, no prefix in commit order crosses -limite,' +
+    " and each row's saldo_apos is the balance right after it",
+  4: "every 200 answer's saldo is the balance right after that transaction in commit order",
   5: 'every statement is within the limit, newest first, a true prefix of commit order, and shows every transaction acknowledged before it began',
-  6: 'each keyed transaction, however many attempts it took, is answered as new at most once,'
-    + ' every replay repeats that answer exactly, and it is stored once if applied, never if refused',
-  7: 'transfers conserve money: the sum of all balances moves only by transactions (external credits and debits),'
-    + ' and every transfer has both its rows (the payer\'s debit, the payee\'s credit, one valor) or none',
+  6:
+    'each keyed transaction, however many attempts it took, is answered as new at most once,' +
+    ' every replay repeats that answer exactly, and it is stored once if applied, never if refused',
+  7:
+    'transfers conserve money: the sum of all balances moves only by transactions (external credits and debits),' +
+    " and every transfer has both its rows (the payer's debit, the payee's credit, one valor) or none",
 } as const;
 
 export type InvariantNumber = keyof typeof INVARIANTS;
@@ -107,13 +110,21 @@ export interface Verdict {
   valid: boolean;
   operations: number;
   transactions: {
-    acknowledged: number; refused: number; invalid: number; notApplied: number; unknown: number; unknownApplied: number;
+    acknowledged: number;
+    refused: number;
+    invalid: number;
+    notApplied: number;
+    unknown: number;
+    unknownApplied: number;
     /**
      * Sent with an Idempotency-Key; of those, sent more than once; of those,
      * ending with a known outcome; and of those, answered by a replay: applied
      * by an attempt whose answer was lost.
      */
-    keyed: number; retried: number; retriedResolved: number; retriedReplayed: number;
+    keyed: number;
+    retried: number;
+    retriedResolved: number;
+    retriedReplayed: number;
   };
   /** Of the transactions, the transfers (POST transferencias): by outcome, and the distinct transfers stored during the run. */
   transfers: { acknowledged: number; refused: number; unknown: number; unknownApplied: number; stored: number };
@@ -172,10 +183,19 @@ export function judge(history: Operation[], database: DatabaseState, runTag: str
     valid: Object.values(violations.counts).every((value) => value === 0),
     operations: history.length,
     transactions: {
-      acknowledged: count('applied'), refused: count('refused'), invalid: count('invalid') + count('not-found'), notApplied: count('not-applied'), unknown: count('unknown'), unknownApplied, ...retries,
+      acknowledged: count('applied'),
+      refused: count('refused'),
+      invalid: count('invalid') + count('not-found'),
+      notApplied: count('not-applied'),
+      unknown: count('unknown'),
+      unknownApplied,
+      ...retries,
     },
     transfers: countTransfers(requests),
-    statements: { read: statements.filter((read) => read.outcome === 'read').length, unknown: statements.filter((read) => read.outcome === 'unknown').length },
+    statements: {
+      read: statements.filter((read) => read.outcome === 'read').length,
+      unknown: statements.filter((read) => read.outcome === 'unknown').length,
+    },
     violations: violations.counts,
     examples: violations.examples,
   };
@@ -202,20 +222,26 @@ function checkRowsOfEachRequest(requests: Requests, violations: Violations, runT
   for (const operation of requests.transactions) {
     const rows = requests.rowsByDescricao.get(operation.descricao) ?? [];
     const matching = rows.filter((row) => isRowOf(operation, row));
-    if (matching.length !== rows.length) violations.add(1, `${operation.descricao}: stored with other values than requested`);
-    if (operation.outcome === 'applied' && rows.length !== rowsWhenApplied(operation)) violations.add(1, `${operation.descricao}: answered 200 but stored ${rows.length} rows`);
+    if (matching.length !== rows.length)
+      violations.add(1, `${operation.descricao}: stored with other values than requested`);
+    if (operation.outcome === 'applied' && rows.length !== rowsWhenApplied(operation))
+      violations.add(1, `${operation.descricao}: answered 200 but stored ${rows.length} rows`);
     if (operation.outcome !== 'applied' && operation.outcome !== 'unknown' && rows.length > 0) {
       violations.add(1, `${operation.descricao}: answered ${operation.status} but stored ${rows.length} times`);
     }
     if (operation.outcome === 'unknown') {
-      if (rows.length > rowsWhenApplied(operation)) violations.add(2, `${operation.descricao}: unknown outcome, stored ${rows.length} rows`);
+      if (rows.length > rowsWhenApplied(operation))
+        violations.add(2, `${operation.descricao}: unknown outcome, stored ${rows.length} rows`);
       if (rows.length > 0) unknownApplied++;
     }
   }
   for (const row of requests.runRows) {
     if (!requests.byDescricao.has(row.descricao)) {
-      violations.add(1, `row ${row.id} (${row.descricao}) was stored during the run but no request of the run asked for it`
-        + (row.descricao.startsWith(runTag) ? '' : ' (is something else writing?)'));
+      violations.add(
+        1,
+        `row ${row.id} (${row.descricao}) was stored during the run but no request of the run asked for it` +
+          (row.descricao.startsWith(runTag) ? '' : ' (is something else writing?)'),
+      );
     }
   }
   return unknownApplied;
@@ -225,8 +251,17 @@ function countTransfers(requests: Requests): Verdict['transfers'] {
   const transfers = requests.transactions.filter((operation) => operation.para !== undefined);
   const count = (outcome: Outcome) => transfers.filter((operation) => operation.outcome === outcome).length;
   const stored = new Set(requests.runRows.flatMap((row) => (row.transferId == null ? [] : [row.transferId]))).size;
-  const unknownApplied = transfers.filter((operation) => operation.outcome === 'unknown' && (requests.rowsByDescricao.get(operation.descricao)?.length ?? 0) > 0).length;
-  return { acknowledged: count('applied'), refused: count('refused'), unknown: count('unknown'), unknownApplied, stored };
+  const unknownApplied = transfers.filter(
+    (operation) =>
+      operation.outcome === 'unknown' && (requests.rowsByDescricao.get(operation.descricao)?.length ?? 0) > 0,
+  ).length;
+  return {
+    acknowledged: count('applied'),
+    refused: count('refused'),
+    unknown: count('unknown'),
+    unknownApplied,
+    stored,
+  };
 }
 
 /** How many rows an applied operation leaves: a transaction one, a transfer two. */
@@ -236,11 +271,14 @@ const rowsWhenApplied = (operation: TransactionOperation) => (operation.para ===
 function isRowOf(operation: TransactionOperation, row: StoredTransaction): boolean {
   if (row.valor !== operation.valor) return false;
   if (operation.para === undefined) return row.clientId === operation.clientId && row.tipo === operation.tipo;
-  return (row.clientId === operation.clientId && row.tipo === 'd') || (row.clientId === operation.para && row.tipo === 'c');
+  return (
+    (row.clientId === operation.clientId && row.tipo === 'd') || (row.clientId === operation.para && row.tipo === 'c')
+  );
 }
 
 /** The row an operation's answer speaks of: the payer's, for a transfer. */
-const ownRow = (operation: TransactionOperation, rows: StoredTransaction[]) => rows.find((row) => row.clientId === operation.clientId);
+const ownRow = (operation: TransactionOperation, rows: StoredTransaction[]) =>
+  rows.find((row) => row.clientId === operation.clientId);
 
 /**
  * Invariant 3 alone, for a run that keeps no history of its requests (the
@@ -271,14 +309,22 @@ function replayCommitOrder(database: DatabaseState, violations: Violations): Com
     for (let index = before.length; index < rows.length; index++) {
       const row = rows[index]!;
       balances[index + 1] = balances[index]! + delta(row);
-      if (balances[index + 1]! < -limit) violations.add(3, `client ${clientId}: balance ${balances[index + 1]} below -${limit} after row ${row.id}`);
+      if (balances[index + 1]! < -limit)
+        violations.add(3, `client ${clientId}: balance ${balances[index + 1]} below -${limit} after row ${row.id}`);
     }
     rows.forEach((row, index) => {
-      if (row.saldo_apos !== balances[index + 1]) violations.add(3, `row ${row.id} (${row.descricao}): saldo_apos ${row.saldo_apos}, but the balance after it in commit order is ${balances[index + 1]}`);
+      if (row.saldo_apos !== balances[index + 1])
+        violations.add(
+          3,
+          `row ${row.id} (${row.descricao}): saldo_apos ${row.saldo_apos}, but the balance after it in commit order is ${balances[index + 1]}`,
+        );
     });
     const expectedFinal = balances[rows.length]!;
     if (database.finalBalances[clientId] !== expectedFinal) {
-      violations.add(3, `client ${clientId}: final balance ${database.finalBalances[clientId]} but its transactions add up to ${expectedFinal}`);
+      violations.add(
+        3,
+        `client ${clientId}: final balance ${database.finalBalances[clientId]} but its transactions add up to ${expectedFinal}`,
+      );
     }
     order.rowsOfClient.set(clientId, rows);
     order.balanceAfter.set(clientId, balances);
@@ -288,15 +334,25 @@ function replayCommitOrder(database: DatabaseState, violations: Violations): Com
 }
 
 /** Invariant 4: every 200's saldo is the balance right after its row in commit order, and its limite the client's. */
-function checkAnsweredBalances(requests: Requests, order: CommitOrder, database: DatabaseState, violations: Violations): void {
+function checkAnsweredBalances(
+  requests: Requests,
+  order: CommitOrder,
+  database: DatabaseState,
+  violations: Violations,
+): void {
   for (const operation of requests.transactions) {
     if (operation.outcome !== 'applied') continue;
     const row = ownRow(operation, requests.rowsByDescricao.get(operation.descricao) ?? []);
     if (row === undefined) continue; // already a violation of invariant 1
     const position = order.positionOf.get(rowKey(row))!.position;
     const expected = order.balanceAfter.get(operation.clientId)![position];
-    if (operation.saldo !== expected) violations.add(4, `${operation.descricao}: answered saldo ${operation.saldo}, but the balance after it in commit order is ${expected}`);
-    if (operation.limite !== database.limits[operation.clientId]) violations.add(4, `${operation.descricao}: answered limite ${operation.limite}`);
+    if (operation.saldo !== expected)
+      violations.add(
+        4,
+        `${operation.descricao}: answered saldo ${operation.saldo}, but the balance after it in commit order is ${expected}`,
+      );
+    if (operation.limite !== database.limits[operation.clientId])
+      violations.add(4, `${operation.descricao}: answered limite ${operation.limite}`);
   }
 }
 
@@ -311,12 +367,25 @@ interface FreshnessTables {
   latestStartUpTo: number[];
 }
 
-function freshnessTables(clientId: number, rows: StoredTransaction[], requests: Requests, order: CommitOrder, initialLastId: number): FreshnessTables {
+function freshnessTables(
+  clientId: number,
+  rows: StoredTransaction[],
+  requests: Requests,
+  order: CommitOrder,
+  initialLastId: number,
+): FreshnessTables {
   // A transfer's answer acknowledges both its rows: the payee's statement must show it too.
   const acknowledged = requests.transactions
-    .filter((write) => write.outcome === 'applied' && requests.rowsByDescricao.get(write.descricao)?.length === rowsWhenApplied(write))
-    .flatMap((write) => requests.rowsByDescricao.get(write.descricao)!.filter((row) => row.clientId === clientId)
-      .map((row) => ({ write, position: order.positionOf.get(rowKey(row))!.position })))
+    .filter(
+      (write) =>
+        write.outcome === 'applied' && requests.rowsByDescricao.get(write.descricao)?.length === rowsWhenApplied(write),
+    )
+    .flatMap((write) =>
+      requests.rowsByDescricao
+        .get(write.descricao)!
+        .filter((row) => row.clientId === clientId)
+        .map((row) => ({ write, position: order.positionOf.get(rowKey(row))!.position })),
+    )
     .sort((a, b) => a.write.endMs - b.write.endMs);
   const acknowledgedByEnd = { endMs: [] as number[], highestPosition: [] as number[], descricao: [] as string[] };
   let highest = 0;
@@ -333,7 +402,9 @@ function freshnessTables(clientId: number, rows: StoredTransaction[], requests: 
   const latestStartUpTo = [Number.NEGATIVE_INFINITY];
   for (const row of rows) {
     const write = row.id > initialLastId ? requests.byDescricao.get(row.descricao) : undefined;
-    latestStartUpTo.push(Math.max(latestStartUpTo[latestStartUpTo.length - 1]!, write?.startMs ?? Number.NEGATIVE_INFINITY));
+    latestStartUpTo.push(
+      Math.max(latestStartUpTo[latestStartUpTo.length - 1]!, write?.startMs ?? Number.NEGATIVE_INFINITY),
+    );
   }
   return { acknowledgedByEnd, latestStartUpTo };
 }
@@ -343,20 +414,33 @@ function freshnessTables(clientId: number, rows: StoredTransaction[], requests: 
  * any write acknowledged before the read began, no newer than the writes
  * that had started by the time it ended.
  */
-function checkStatements(requests: Requests, order: CommitOrder, database: DatabaseState, violations: Violations): void {
+function checkStatements(
+  requests: Requests,
+  order: CommitOrder,
+  database: DatabaseState,
+  violations: Violations,
+): void {
   const tables = new Map<number, FreshnessTables>();
-  for (const [clientId, rows] of order.rowsOfClient) tables.set(clientId, freshnessTables(clientId, rows, requests, order, database.initialLastId));
+  for (const [clientId, rows] of order.rowsOfClient)
+    tables.set(clientId, freshnessTables(clientId, rows, requests, order, database.initialLastId));
   for (const read of requests.statements) {
     if (read.outcome !== 'read') continue;
     checkStatement(read, order, tables.get(read.clientId)!, database.limits[read.clientId]!, violations);
   }
 }
 
-function checkStatement(read: StatementOperation, order: CommitOrder, tables: FreshnessTables, limit: number, violations: Violations): void {
+function checkStatement(
+  read: StatementOperation,
+  order: CommitOrder,
+  tables: FreshnessTables,
+  limit: number,
+  violations: Violations,
+): void {
   const rows = order.rowsOfClient.get(read.clientId) ?? [];
   const balances = order.balanceAfter.get(read.clientId)!;
   const label = `statement of client ${read.clientId} at ${read.startMs.toFixed(0)} ms`;
-  if (read.total! < -limit || read.limite !== limit) violations.add(5, `${label}: total ${read.total}, limite ${read.limite}`);
+  if (read.total! < -limit || read.limite !== limit)
+    violations.add(5, `${label}: total ${read.total}, limite ${read.limite}`);
   const listed = read.transactions ?? [];
   let position = 0;
   if (listed.length > 0) {
@@ -368,22 +452,36 @@ function checkStatement(read: StatementOperation, order: CommitOrder, tables: Fr
     position = newest.position;
   }
   const expectedList = rows.slice(Math.max(0, position - STATEMENT_TRANSACTIONS_MAX), position).reverse();
-  if (listed.length !== expectedList.length || listed.some((item, index) => rowKey(item) !== rowKey(expectedList[index]!))) {
-    violations.add(5, `${label}: its transactions are not the ${expectedList.length} newest in commit order up to row ${rows[position - 1]?.id ?? 'none'}`);
+  if (
+    listed.length !== expectedList.length ||
+    listed.some((item, index) => rowKey(item) !== rowKey(expectedList[index]!))
+  ) {
+    violations.add(
+      5,
+      `${label}: its transactions are not the ${expectedList.length} newest in commit order up to row ${rows[position - 1]?.id ?? 'none'}`,
+    );
   }
-  if (read.total !== balances[position]) violations.add(5, `${label}: total ${read.total} but the balance at that point of commit order is ${balances[position]}`);
+  if (read.total !== balances[position])
+    violations.add(
+      5,
+      `${label}: total ${read.total} but the balance at that point of commit order is ${balances[position]}`,
+    );
 
   const { acknowledgedByEnd, latestStartUpTo } = tables;
   const acknowledgedBefore = countBelow(acknowledgedByEnd.endMs, read.startMs);
   if (acknowledgedBefore > 0 && acknowledgedByEnd.highestPosition[acknowledgedBefore - 1]! > position) {
-    violations.add(5, `${label}: misses ${acknowledgedByEnd.descricao[acknowledgedBefore - 1]}, acknowledged before the read began`);
+    violations.add(
+      5,
+      `${label}: misses ${acknowledgedByEnd.descricao[acknowledgedBefore - 1]}, acknowledged before the read began`,
+    );
   }
   if (latestStartUpTo[position]! > read.endMs) {
     violations.add(5, `${label}: shows a transaction that was sent only after the read ended`);
   }
 }
 
-const sameAnswer = (a: Attempt, b: Attempt) => a.status === b.status && a.outcome === b.outcome && a.saldo === b.saldo && a.limite === b.limite;
+const sameAnswer = (a: Attempt, b: Attempt) =>
+  a.status === b.status && a.outcome === b.outcome && a.saldo === b.saldo && a.limite === b.limite;
 
 /**
  * Invariant 6: a keyed transaction is applied exactly once however many
@@ -393,7 +491,10 @@ const sameAnswer = (a: Attempt, b: Attempt) => a.status === b.status && a.outcom
  * application, never if it was a refusal. (An unknown outcome on every
  * attempt is invariant 2's: stored at most once.)
  */
-function checkKeyedTransactions(requests: Requests, violations: Violations): { keyed: number; retried: number; retriedResolved: number; retriedReplayed: number } {
+function checkKeyedTransactions(
+  requests: Requests,
+  violations: Violations,
+): { keyed: number; retried: number; retriedResolved: number; retriedReplayed: number } {
   const counts = { keyed: 0, retried: 0, retriedResolved: 0, retriedReplayed: 0 };
   for (const operation of requests.transactions) {
     if (operation.key === undefined) continue;
@@ -409,10 +510,18 @@ function checkKeyedTransactions(requests: Requests, violations: Violations): { k
     const label = `${operation.descricao} (key ${operation.key}, ${attempts.length} attempts)`;
     const fresh = answered.filter((answer) => !answer.replayed).length;
     if (fresh > 1) violations.add(6, `${label}: answered as new ${fresh} times`);
-    if (fresh === 1 && first.replayed) violations.add(6, `${label}: answered as a replay before it was answered as new`);
-    if (answered.some((answer) => !sameAnswer(answer, first))) violations.add(6, `${label}: its answers differ: ${answered.map((answer) => `${answer.status}/${answer.saldo}`).join(', ')}`);
+    if (fresh === 1 && first.replayed)
+      violations.add(6, `${label}: answered as a replay before it was answered as new`);
+    if (answered.some((answer) => !sameAnswer(answer, first)))
+      violations.add(
+        6,
+        `${label}: its answers differ: ${answered.map((answer) => `${answer.status}/${answer.saldo}`).join(', ')}`,
+      );
     const stored = requests.rowsByDescricao.get(operation.descricao)?.length ?? 0;
-    if ((first.outcome === 'applied' && stored !== rowsWhenApplied(operation)) || (first.outcome === 'refused' && stored !== 0)) {
+    if (
+      (first.outcome === 'applied' && stored !== rowsWhenApplied(operation)) ||
+      (first.outcome === 'refused' && stored !== 0)
+    ) {
       violations.add(6, `${label}: answered ${first.outcome} but stored ${stored} times`);
     }
   }
@@ -426,24 +535,45 @@ function checkKeyedTransactions(requests: Requests, violations: Violations): { k
  * debit and the payee's credit, one valor, one request.
  */
 function checkTransfers(requests: Requests, database: DatabaseState, violations: Violations): void {
-  const sum = (balances: Record<number, number>) => Object.keys(database.limits).reduce((total, id) => total + balances[Number(id)]!, 0);
-  const external = requests.runRows.filter((row) => row.transferId == null).reduce((total, row) => total + delta(row), 0);
+  const sum = (balances: Record<number, number>) =>
+    Object.keys(database.limits).reduce((total, id) => total + balances[Number(id)]!, 0);
+  const external = requests.runRows
+    .filter((row) => row.transferId == null)
+    .reduce((total, row) => total + delta(row), 0);
   const moved = sum(database.finalBalances) - sum(database.initialBalances);
-  if (moved !== external) violations.add(7, `the balances moved ${moved} in sum, but the run's transactions add up to ${external}`);
+  if (moved !== external)
+    violations.add(7, `the balances moved ${moved} in sum, but the run's transactions add up to ${external}`);
   const sides = new Map<number, StoredTransaction[]>();
-  for (const row of requests.runRows) if (row.transferId != null) sides.set(row.transferId, [...(sides.get(row.transferId) ?? []), row]);
+  for (const row of requests.runRows)
+    if (row.transferId != null) sides.set(row.transferId, [...(sides.get(row.transferId) ?? []), row]);
   for (const [transferId, rows] of sides) {
     const [debit, credit] = [rows.find((row) => row.tipo === 'd'), rows.find((row) => row.tipo === 'c')];
-    const whole = rows.length === 2 && debit !== undefined && credit !== undefined && debit.valor === credit.valor
-      && debit.clientId !== credit.clientId && debit.descricao === credit.descricao;
+    const whole =
+      rows.length === 2 &&
+      debit !== undefined &&
+      credit !== undefined &&
+      debit.valor === credit.valor &&
+      debit.clientId !== credit.clientId &&
+      debit.descricao === credit.descricao;
     const listed = rows.map((row) => `${row.clientId}/${row.tipo}/${row.valor}`).join(', ');
-    if (!whole) violations.add(7, `transfer ${transferId}: ${rows.length} row(s) (${listed}), not one debit and one credit of one valor`);
-    else if (requests.byDescricao.get(debit.descricao)?.para !== credit.clientId) violations.add(7, `transfer ${transferId} (${debit.descricao}): no transfer request to client ${credit.clientId} asked for it`);
+    if (!whole)
+      violations.add(
+        7,
+        `transfer ${transferId}: ${rows.length} row(s) (${listed}), not one debit and one credit of one valor`,
+      );
+    else if (requests.byDescricao.get(debit.descricao)?.para !== credit.clientId)
+      violations.add(
+        7,
+        `transfer ${transferId} (${debit.descricao}): no transfer request to client ${credit.clientId} asked for it`,
+      );
   }
   for (const operation of requests.transactions) {
     if (operation.para === undefined) continue;
     const rows = requests.rowsByDescricao.get(operation.descricao) ?? [];
-    if (rows.length !== 0 && (rows.length !== 2 || rows[0]!.transferId == null || rows[0]!.transferId !== rows[1]!.transferId)) {
+    if (
+      rows.length !== 0 &&
+      (rows.length !== 2 || rows[0]!.transferId == null || rows[0]!.transferId !== rows[1]!.transferId)
+    ) {
       violations.add(7, `${operation.descricao}: a transfer stored as ${rows.length} row(s) not naming one transfer`);
     }
   }

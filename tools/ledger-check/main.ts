@@ -22,7 +22,14 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { waitFor } from '../../src/shared/wait.js';
-import { numberOption, readTargetOptions, TARGET_OPTIONS, withTarget, type Target, type TargetOptions } from '../harness/target.js';
+import {
+  numberOption,
+  readTargetOptions,
+  TARGET_OPTIONS,
+  withTarget,
+  type Target,
+  type TargetOptions,
+} from '../harness/target.js';
 import { readBooks, readDatabaseState } from './database.js';
 import { judgeAvailability, P99_RATIO_MAX, type Availability } from './availability.js';
 import { FAULT_SCHEDULE, injectFaults, type FaultRecord } from './faults.js';
@@ -92,7 +99,8 @@ function readOptions(): CheckOptions {
     },
   });
   const drill = values.drill === undefined ? undefined : DRILLS.find((known) => known === values.drill);
-  if (values.drill !== undefined && drill === undefined) throw new Error(`--drill is ${DRILLS.join(' or ')}, got ${values.drill}`);
+  if (values.drill !== undefined && drill === undefined)
+    throw new Error(`--drill is ${DRILLS.join(' or ')}, got ${values.drill}`);
   return {
     target: readTargetOptions(values),
     durationMs: numberOption(values.duration, 'duration', { min: 1, max: 3600, whole: false }) * 1000,
@@ -101,23 +109,35 @@ function readOptions(): CheckOptions {
     only: values.only,
     haFaults: values['ha-faults'],
     repeat: numberOption(values.repeat, 'repeat', { min: 1, max: 20, whole: true }),
-    maxOperations: numberOption(values['max-operations'], 'max-operations', { min: 1, max: HISTORY_MAX_OPERATIONS, whole: true }),
+    maxOperations: numberOption(values['max-operations'], 'max-operations', {
+      min: 1,
+      max: HISTORY_MAX_OPERATIONS,
+      whole: true,
+    }),
     drill,
   };
 }
 
 async function main(): Promise<void> {
   const options = readOptions();
-  const valid = await withTarget(options.target, (target) => (options.drill === undefined
-    ? check(target, options)
-    : runDrill(target, options.drill, { durationMs: options.durationMs, concurrency: options.concurrency, out: options.target.out })));
+  const valid = await withTarget(options.target, (target) =>
+    options.drill === undefined
+      ? check(target, options)
+      : runDrill(target, options.drill, {
+          durationMs: options.durationMs,
+          concurrency: options.concurrency,
+          out: options.target.out,
+        }),
+  );
   process.exitCode = valid ? 0 : 1;
 }
 
 /** The fault schedule, or only the fault whose injector is named `only` (lock-row is lockRow). */
 function faultsNamed(only: string | undefined): typeof FAULT_SCHEDULE {
   if (only === undefined) return FAULT_SCHEDULE;
-  const chosen = FAULT_SCHEDULE.filter((fault) => fault.inject.name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`) === only);
+  const chosen = FAULT_SCHEDULE.filter(
+    (fault) => fault.inject.name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`) === only,
+  );
   if (chosen.length === 0) throw new Error(`--only ${only}: no such fault`);
   return chosen;
 }
@@ -125,30 +145,41 @@ function faultsNamed(only: string | undefined): typeof FAULT_SCHEDULE {
 /** One whole run: load (and faults), settle, read the database, judge, report. True when valid. */
 async function check(target: Target, options: CheckOptions): Promise<boolean> {
   const state = target.state();
-  const planned = options.haFaults !== undefined ? haFaultSchedule(options.haFaults, options.repeat) : options.faults ? faultsNamed(options.only) : [];
-  // A stack that streams gets the stream's faults too (stream-faults.ts).
-  const streamFaults = options.faults && options.only === undefined && state.events !== undefined ? STREAM_FAULT_SCHEDULE : [];
-  const schedule = [...planned, ...streamFaults].sort((a, b) => a.atFraction - b.atFraction);
+  const schedule = faultSchedule(options, state);
   // Before the books are read (its rows are the history the run begins
   // with), and before the run's clock starts.
-  if (schedule.some((fault) => fault.inject === heavyReader)) await seedLargeHistory(state.databaseUrl, (line) => console.log(line));
+  if (schedule.some((fault) => fault.inject === heavyReader))
+    await seedLargeHistory(state.databaseUrl, (line) => console.log(line));
   const initial = await readBooks(state.databaseUrl, CLIENT_IDS);
   // The machine is shared: say how busy it was beside every figure.
-  const loadAverage = os.loadavg().map((value) => value.toFixed(2)).join(', ');
+  const loadAverage = os
+    .loadavg()
+    .map((value) => value.toFixed(2))
+    .join(', ');
   const run = startRun();
-  console.log(`check:ledger: ${options.concurrency} clients for ${options.durationMs / 1000} s against http://127.0.0.1:${state.port}, database ${state.databaseMode ?? 'external'}, run tag ${run.tag}`);
-  for (const fault of schedule) console.log(`  fault at ${((fault.atFraction * options.durationMs) / 1000).toFixed(1)} s: ${fault.name}`);
+  announce(options, state, run.tag, schedule);
 
   const stream = await StreamCheck.start(state, run.tag);
   const history = new History(options.maxOperations);
   const load = loadDeadline(run, options);
   const [, faults] = await Promise.all([
     runWorkload({
-      baseUrl: `http://127.0.0.1:${state.port}`, clientIds: CLIENT_IDS, limits: initial.limits, concurrency: options.concurrency,
-      get deadline() { return load.deadline(); }, elapsed: run.elapsed, nextDescricao: run.nextDescricao, history,
+      baseUrl: `http://127.0.0.1:${state.port}`,
+      clientIds: CLIENT_IDS,
+      limits: initial.limits,
+      concurrency: options.concurrency,
+      get deadline() {
+        return load.deadline();
+      },
+      elapsed: run.elapsed,
+      nextDescricao: run.nextDescricao,
+      history,
     }),
-    injectFaults(schedule, { dataDirectory: target.dataDirectory, port: state.port, elapsed: run.elapsed, log: run.log }, options.durationMs)
-      .finally(load.faultsDone),
+    injectFaults(
+      schedule,
+      { dataDirectory: target.dataDirectory, port: state.port, elapsed: run.elapsed, log: run.log },
+      options.durationMs,
+    ).finally(load.faultsDone),
   ]);
   await settle(target.dataDirectory, run.log);
 
@@ -156,17 +187,103 @@ async function check(target: Target, options: CheckOptions): Promise<boolean> {
   const verdict = judge(history.operations, database, run.tag);
   const ha = options.haFaults === undefined ? undefined : judgeHa(history.operations, database, faults);
   const streamVerdict = await stream?.finish(state.databaseUrl, initial.lastId, history.operations);
-  const valid = verdict.valid && (ha === undefined || haVerdictHolds(ha)) && (streamVerdict?.holds ?? true)
-    && (schedule.length === 0 || faults.every((record) => record.recoveryMs !== null || record.detail.startsWith('skipped')));
+  const valid =
+    verdict.valid &&
+    (ha === undefined || haVerdictHolds(ha)) &&
+    (streamVerdict?.holds ?? true) &&
+    (schedule.length === 0 ||
+      faults.every((record) => record.recoveryMs !== null || record.detail.startsWith('skipped')));
   const historyCap = { maxOperations: history.maxOperations, fullAtMs: history.fullAtMs };
-  const availability = judgeAvailability(history.operations, faults.map((record) => record.window));
+  const availability = judgeAvailability(
+    history.operations,
+    faults.map((record) => record.window),
+  );
   printVerdict(verdict, faults, valid, historyCap);
   if (options.faults) printAvailability(availability);
   if (ha !== undefined) printHaVerdict(ha);
   if (streamVerdict !== undefined) printStreamVerdict(streamVerdict);
-  const stream_ = streamVerdict === undefined ? undefined : { ...streamVerdict, missing: streamVerdict.missing.slice(0, 100), invented: streamVerdict.invented.slice(0, 100), acknowledgedMissing: streamVerdict.acknowledgedMissing.slice(0, 100) };
-  const summary = { date: new Date().toISOString(), loadAverage, runTag: run.tag, durationMs: options.durationMs, concurrency: options.concurrency, databaseMode: state.databaseMode, valid, verdict, ha, faults, availability, historyCap, stream: stream_ };
-  const base = ha !== undefined ? `ledger-check-ha-${options.haFaults!.replaceAll(',', '+')}` : options.faults ? 'ledger-check-faults' : 'ledger-check';
+  const databaseMode = state.databaseMode;
+  const summary = { loadAverage, runTag: run.tag, valid, verdict, ha, faults, availability, historyCap, databaseMode };
+  record(options, summary, streamVerdict, history);
+  return valid;
+}
+
+/** The faults of this run, in the order they come: the chosen ones, and the stream's on a stack that streams. */
+function faultSchedule(options: CheckOptions, state: ReturnType<Target['state']>) {
+  const planned =
+    options.haFaults !== undefined
+      ? haFaultSchedule(options.haFaults, options.repeat)
+      : options.faults
+        ? faultsNamed(options.only)
+        : [];
+  // A stack that streams gets the stream's faults too (stream-faults.ts).
+  const streamFaults =
+    options.faults && options.only === undefined && state.events !== undefined ? STREAM_FAULT_SCHEDULE : [];
+  return [...planned, ...streamFaults].sort((a, b) => a.atFraction - b.atFraction);
+}
+
+function announce(
+  options: CheckOptions,
+  state: ReturnType<Target['state']>,
+  runTag: string,
+  schedule: ReturnType<typeof faultSchedule>,
+): void {
+  console.log(
+    `check:ledger: ${options.concurrency} clients for ${options.durationMs / 1000} s against ` +
+      `http://127.0.0.1:${state.port}, database ${state.databaseMode ?? 'external'}, run tag ${runTag}`,
+  );
+  for (const fault of schedule)
+    console.log(`  fault at ${((fault.atFraction * options.durationMs) / 1000).toFixed(1)} s: ${fault.name}`);
+}
+
+/** Writes the run's summary and history to results/ (and the HA verdict's Markdown). */
+function record(
+  options: CheckOptions,
+  run: {
+    loadAverage: string;
+    runTag: string;
+    valid: boolean;
+    verdict: ReturnType<typeof judge>;
+    ha: ReturnType<typeof judgeHa> | undefined;
+    faults: unknown[];
+    availability: ReturnType<typeof judgeAvailability>;
+    historyCap: { maxOperations: number; fullAtMs: History['fullAtMs'] };
+    databaseMode: ReturnType<Target['state']>['databaseMode'];
+  },
+  streamVerdict: Awaited<ReturnType<NonNullable<Awaited<ReturnType<typeof StreamCheck.start>>>['finish']>> | undefined,
+  history: History,
+): void {
+  const { loadAverage, valid, ha } = run;
+  const stream_ =
+    streamVerdict === undefined
+      ? undefined
+      : {
+          ...streamVerdict,
+          missing: streamVerdict.missing.slice(0, 100),
+          invented: streamVerdict.invented.slice(0, 100),
+          acknowledgedMissing: streamVerdict.acknowledgedMissing.slice(0, 100),
+        };
+  const summary = {
+    date: new Date().toISOString(),
+    loadAverage,
+    runTag: run.runTag,
+    durationMs: options.durationMs,
+    concurrency: options.concurrency,
+    databaseMode: run.databaseMode,
+    valid,
+    verdict: run.verdict,
+    ha,
+    faults: run.faults,
+    availability: run.availability,
+    historyCap: run.historyCap,
+    stream: stream_,
+  };
+  const base =
+    ha !== undefined
+      ? `ledger-check-ha-${options.haFaults!.replaceAll(',', '+')}`
+      : options.faults
+        ? 'ledger-check-faults'
+        : 'ledger-check';
   const name = streamVerdict === undefined ? base : `${base}-events`;
   writeResults(summary, history, { out: options.target.out, name });
   if (ha !== undefined) {
@@ -175,7 +292,6 @@ async function check(target: Target, options: CheckOptions): Promise<boolean> {
     fs.writeFileSync(file, haVerdictMarkdown(ha, { date: summary.date, command, loadAverage, valid }));
     console.log(`wrote ${file}`);
   }
-  return valid;
 }
 
 /** When the load stops: after --duration, and with --ha-faults not before the last fault recovered (see LOAD_AFTER_LAST_FAULT_MS). */
@@ -208,29 +324,59 @@ function startRun(): Run {
 
 /** Lets every instance finish what it holds before the books are read. */
 async function settle(dataDirectory: string, log: Run['log']): Promise<void> {
-  const settledAfter = await waitFor(() => allInstancesAnswer(dataDirectory, '/health'), { timeoutMs: SETTLE_TIMEOUT_MS, intervalMs: SETTLE_POLL_MS });
+  const settledAfter = await waitFor(() => allInstancesAnswer(dataDirectory, '/health'), {
+    timeoutMs: SETTLE_TIMEOUT_MS,
+    intervalMs: SETTLE_POLL_MS,
+  });
   if (settledAfter === undefined) log('warning: an instance did not answer /health after the run');
   await sleep(SETTLE_PAUSE_MS);
 }
 
-function printVerdict(verdict: Verdict, faults: FaultRecord[], valid: boolean, historyCap: { maxOperations: number; fullAtMs: number | null }): void {
+function printVerdict(
+  verdict: Verdict,
+  faults: FaultRecord[],
+  valid: boolean,
+  historyCap: { maxOperations: number; fullAtMs: number | null },
+): void {
   console.log('');
   console.log(`valid: ${valid}`);
   const { transactions } = verdict;
-  console.log(`operations: ${verdict.operations} (transactions: ${transactions.acknowledged} acknowledged, ${transactions.refused} refused, ${transactions.invalid} invalid, ${transactions.notApplied} answered 503 not applied, ${transactions.unknown} unknown of which ${transactions.unknownApplied} applied; statements: ${verdict.statements.read} read, ${verdict.statements.unknown} unknown)`);
+  console.log(
+    `operations: ${verdict.operations} (transactions: ${transactions.acknowledged} acknowledged, ` +
+      `${transactions.refused} refused, ${transactions.invalid} invalid, ${transactions.notApplied} ` +
+      `answered 503 not applied, ${transactions.unknown} unknown of which ${transactions.unknownApplied} ` +
+      `applied; statements: ${verdict.statements.read} read, ${verdict.statements.unknown} unknown)`,
+  );
   const { transfers } = verdict;
-  console.log(`  of them transfers: ${transfers.acknowledged} acknowledged, ${transfers.refused} refused, ${transfers.unknown} unknown of which ${transfers.unknownApplied} applied; ${transfers.stored} stored whole`);
-  console.log(`  keyed transactions: ${transactions.keyed}; ${transactions.retried} retried after an unknown outcome, ${transactions.retriedResolved} resolved by a retry, ${transactions.retriedReplayed} of them replays (applied by an attempt whose answer was lost)`);
+  console.log(
+    `  of them transfers: ${transfers.acknowledged} acknowledged, ${transfers.refused} refused, ` +
+      `${transfers.unknown} unknown of which ${transfers.unknownApplied} applied; ${transfers.stored} ` +
+      `stored whole`,
+  );
+  console.log(
+    `  keyed transactions: ${transactions.keyed}; ${transactions.retried} retried after an unknown ` +
+      `outcome, ${transactions.retriedResolved} resolved by a retry, ${transactions.retriedReplayed} of ` +
+      `them replays (applied by an attempt whose answer was lost)`,
+  );
   if (historyCap.fullAtMs !== null) {
-    console.log(`  history full: ${historyCap.maxOperations} operations at ${(historyCap.fullAtMs / 1000).toFixed(1)} s; no request was sent after that (faults still ran on schedule)`);
+    console.log(
+      `  history full: ${historyCap.maxOperations} operations at ` +
+        `${(historyCap.fullAtMs / 1000).toFixed(1)} s; no request was sent after that (faults still ran on ` +
+        `schedule)`,
+    );
   }
   for (const [number, description] of Object.entries(INVARIANTS)) {
     const key = Number(number) as keyof typeof INVARIANTS;
-    console.log(`  ${number}. ${verdict.violations[key] === 0 ? 'ok' : `${verdict.violations[key]} VIOLATIONS`}: ${description}`);
+    console.log(
+      `  ${number}. ${verdict.violations[key] === 0 ? 'ok' : `${verdict.violations[key]} VIOLATIONS`}: ${description}`,
+    );
     for (const example of verdict.examples[key]) console.log(`       ${example}`);
   }
   for (const fault of faults) {
-    console.log(`  fault ${fault.name} at ${(fault.atMs / 1000).toFixed(1)} s: ${fault.detail}; recovered ${fault.recoveryMs === null ? 'NEVER' : `in ${fault.recoveryMs.toFixed(0)} ms`}`);
+    console.log(
+      `  fault ${fault.name} at ${(fault.atMs / 1000).toFixed(1)} s: ${fault.detail}; recovered ` +
+        `${fault.recoveryMs === null ? 'NEVER' : `in ${fault.recoveryMs.toFixed(0)} ms`}`,
+    );
   }
 }
 
@@ -240,10 +386,20 @@ function printVerdict(verdict: Verdict, faults: FaultRecord[], valid: boolean, h
  */
 function printAvailability(availability: Availability): void {
   const ms = (value: number | null) => (value === null ? '-' : value.toFixed(1));
-  console.log(`availability: ${availability.contained ? 'every fault contained' : 'NOT every fault contained'} (requests not touching the faulted part: no errors, p99 within ${P99_RATIO_MAX}x the quiet windows' ${ms(availability.quiet.p99Ms)} ms over ${availability.quiet.requests} requests)`);
+  console.log(
+    `availability: ${availability.contained ? 'every fault contained' : 'NOT every fault contained'} ` +
+      `(requests not touching the faulted part: no errors, p99 within ${P99_RATIO_MAX}x the quiet windows' ` +
+      `${ms(availability.quiet.p99Ms)} ms over ${availability.quiet.requests} requests)`,
+  );
   for (const fault of availability.faults) {
-    const nothing = fault.touchesAll ? 'every request touches it: judged by its recovery' : 'no request of the load ran meanwhile';
-    const judged = fault.contained === null ? nothing : `${fault.contained ? 'contained' : 'NOT contained'}: ${fault.requests} requests, ${fault.errors} errors, p99 ${ms(fault.p99Ms)} ms (${fault.p99Ratio === null ? '-' : fault.p99Ratio.toFixed(2)}x)`;
+    const nothing = fault.touchesAll
+      ? 'every request touches it: judged by its recovery'
+      : 'no request of the load ran meanwhile';
+    const judged =
+      fault.contained === null
+        ? nothing
+        : `${fault.contained ? 'contained' : 'NOT contained'}: ${fault.requests} requests, ${fault.errors} ` +
+          `errors, p99 ${ms(fault.p99Ms)} ms (${fault.p99Ratio === null ? '-' : fault.p99Ratio.toFixed(2)}x)`;
     console.log(`  ${fault.name}: ${judged}`);
   }
 }

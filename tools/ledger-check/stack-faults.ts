@@ -41,14 +41,25 @@ export async function seedLargeHistory(databaseUrl: string, log: (line: string) 
   await client.connect();
   try {
     await client.query('BEGIN');
-    const { saldo } = (await client.query<{ saldo: string }>('SELECT saldo FROM clientes WHERE id = $1 FOR UPDATE', [HEAVY_CLIENT_ID])).rows[0]!;
-    const have = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM transacoes WHERE cliente_id = $1', [HEAVY_CLIENT_ID])).rows[0]!.n);
+    const { saldo } = (
+      await client.query<{ saldo: string }>('SELECT saldo FROM clientes WHERE id = $1 FOR UPDATE', [HEAVY_CLIENT_ID])
+    ).rows[0]!;
+    const have = Number(
+      (
+        await client.query<{ n: string }>('SELECT count(*) AS n FROM transacoes WHERE cliente_id = $1', [
+          HEAVY_CLIENT_ID,
+        ])
+      ).rows[0]!.n,
+    );
     const pairs = Math.max(0, Math.ceil((HEAVY_HISTORY_ROWS - have) / 2));
     if (pairs > 0) {
       log(`seeding ${pairs * 2} history rows for client ${HEAVY_CLIENT_ID} (the heavy reader's)`);
-      await client.query(`INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos)
+      await client.query(
+        `INSERT INTO transacoes (cliente_id, valor, tipo, descricao, saldo_apos)
         SELECT $1, 1, CASE WHEN n % 2 = 0 THEN 'c' ELSE 'd' END, $2, $3::bigint + CASE WHEN n % 2 = 0 THEN 1 ELSE 0 END
-          FROM generate_series(0, $4::int - 1) AS n ORDER BY n`, [HEAVY_CLIENT_ID, SEED_DESCRICAO, saldo, pairs * 2]);
+          FROM generate_series(0, $4::int - 1) AS n ORDER BY n`,
+        [HEAVY_CLIENT_ID, SEED_DESCRICAO, saldo, pairs * 2],
+      );
     }
     await client.query('COMMIT');
   } finally {
@@ -61,14 +72,21 @@ export async function killNginx(context: FaultContext): Promise<FaultRecord> {
   const { nginx } = readStackState(context.dataDirectory);
   const atMs = context.elapsed();
   const window = { name: 'kill-nginx', startMs: atMs, endMs: atMs, scope: { kind: 'all' as const }, graceMs: 0 };
-  if (nginx === null || nginx.pid === undefined) return { name: 'kill-nginx', atMs, detail: 'skipped: the stack runs without nginx', recoveryMs: null, window };
+  if (nginx === null || nginx.pid === undefined)
+    return { name: 'kill-nginx', atMs, detail: 'skipped: the stack runs without nginx', recoveryMs: null, window };
   process.kill(nginx.pid, 'SIGKILL');
   context.log(`fault: SIGKILL nginx's master (pid ${nginx.pid})`);
   const recovery = await recoveryMs(async () => {
     const now = readStackState(context.dataDirectory).nginx?.pid;
-    return now !== undefined && now !== nginx.pid && await probe(`127.0.0.1:${context.port}`, '/clientes/2/extrato');
+    return now !== undefined && now !== nginx.pid && (await probe(`127.0.0.1:${context.port}`, '/clientes/2/extrato'));
   });
-  return { name: 'kill-nginx', atMs, detail: `SIGKILL nginx's master (pid ${nginx.pid}); the launcher stops its orphaned worker and starts nginx again`, recoveryMs: recovery, window: { ...window, endMs: context.elapsed() } };
+  return {
+    name: 'kill-nginx',
+    atMs,
+    detail: `SIGKILL nginx's master (pid ${nginx.pid}); the launcher stops its orphaned worker and starts nginx again`,
+    recoveryMs: recovery,
+    window: { ...window, endMs: context.elapsed() },
+  };
 }
 
 /** HEAVY_READERS loops asking for a page no row matches, for HEAVY_READ_MS: what each answer was. */
@@ -81,21 +99,34 @@ export async function heavyReader(context: FaultContext): Promise<FaultRecord> {
   const reader = async () => {
     while (performance.now() < deadline) {
       const started = performance.now();
-      const status = await fetch(`http://127.0.0.1:${context.port}${HEAVY_QUERY}`, { signal: AbortSignal.timeout(HEAVY_REQUEST_TIMEOUT_MS) })
-        .then(async (response) => (await response.arrayBuffer(), response.status), () => 0);
+      const status = await fetch(`http://127.0.0.1:${context.port}${HEAVY_QUERY}`, {
+        signal: AbortSignal.timeout(HEAVY_REQUEST_TIMEOUT_MS),
+      }).then(
+        async (response) => (await response.arrayBuffer(), response.status),
+        () => 0,
+      );
       worstMs = Math.max(worstMs, performance.now() - started);
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
     }
   };
   await Promise.all(Array.from({ length: HEAVY_READERS }, reader));
   const endMs = context.elapsed();
-  const answers = [...statuses].map(([status, count]) => `${count} × ${status === 0 ? 'no answer' : status}`).join(', ');
+  const answers = [...statuses]
+    .map(([status, count]) => `${count} × ${status === 0 ? 'no answer' : status}`)
+    .join(', ');
   return {
     name: 'heavy-reader',
     atMs,
-    detail: `${HEAVY_READERS} readers of client ${HEAVY_CLIENT_ID}'s ${HEAVY_HISTORY_ROWS}-row history `
-      + `(${HEAVY_QUERY}): ${answers}; the slowest took ${worstMs.toFixed(0)} ms`,
+    detail:
+      `${HEAVY_READERS} readers of client ${HEAVY_CLIENT_ID}'s ${HEAVY_HISTORY_ROWS}-row history ` +
+      `(${HEAVY_QUERY}): ${answers}; the slowest took ${worstMs.toFixed(0)} ms`,
     recoveryMs: 0,
-    window: { name: 'heavy-reader', startMs: atMs, endMs, scope: { kind: 'client', clientId: HEAVY_CLIENT_ID }, graceMs: 0 },
+    window: {
+      name: 'heavy-reader',
+      startMs: atMs,
+      endMs,
+      scope: { kind: 'client', clientId: HEAVY_CLIENT_ID },
+      graceMs: 0,
+    },
   };
 }

@@ -23,7 +23,9 @@ export class StreamCheck {
   static async start(state: StackState, runTag: string): Promise<StreamCheck | undefined> {
     if (state.events === undefined) return undefined;
     const caughtUp = async () => {
-      const health = await fetch(`http://${state.events!.publisher.admin}/health`).then((response) => response.json() as Promise<{ behind: { messages: number | null } }>).catch(() => undefined);
+      const health = await fetch(`http://${state.events!.publisher.admin}/health`)
+        .then((response) => response.json() as Promise<{ behind: { messages: number | null } }>)
+        .catch(() => undefined);
       return health?.behind.messages === 0;
     };
     await waitFor(caughtUp, { timeoutMs: CATCH_UP_TIMEOUT_MS * 3, intervalMs: CATCH_UP_POLL_MS });
@@ -42,20 +44,41 @@ export class StreamCheck {
   async finish(databaseUrl: string, lastId: number, operations: Operation[]): Promise<StreamVerdict> {
     const ledger = await readLedgerRows(databaseUrl, lastId);
     const byDescricao = new Map(ledger.map((row) => [row.descricao, row.id]));
-    const acknowledged = operations.flatMap((operation) => (operation.kind === 'transacao' && operation.outcome === 'applied' ? [byDescricao.get(operation.descricao) ?? -1] : []));
-    await waitFor(() => judgeStream(this.recorder.deliveries, ledger, acknowledged, lastId).missing.length === 0, { timeoutMs: CATCH_UP_TIMEOUT_MS, intervalMs: CATCH_UP_POLL_MS });
-    const older = [...new Set(this.recorder.deliveries.map((delivery) => delivery.event.id).filter((id) => id <= lastId))];
-    const verdict = judgeStream(this.recorder.deliveries, await readLedgerRows(databaseUrl, lastId, older), acknowledged, lastId);
+    const acknowledged = operations.flatMap((operation) =>
+      operation.kind === 'transacao' && operation.outcome === 'applied'
+        ? [byDescricao.get(operation.descricao) ?? -1]
+        : [],
+    );
+    await waitFor(() => judgeStream(this.recorder.deliveries, ledger, acknowledged, lastId).missing.length === 0, {
+      timeoutMs: CATCH_UP_TIMEOUT_MS,
+      intervalMs: CATCH_UP_POLL_MS,
+    });
+    const older = [
+      ...new Set(this.recorder.deliveries.map((delivery) => delivery.event.id).filter((id) => id <= lastId)),
+    ];
+    const verdict = judgeStream(
+      this.recorder.deliveries,
+      await readLedgerRows(databaseUrl, lastId, older),
+      acknowledged,
+      lastId,
+    );
     await this.recorder.stop();
     return verdict;
   }
 }
 
 export function printStreamVerdict(verdict: StreamVerdict): void {
-  const list = (ids: number[]) => (ids.length === 0 ? '0' : `${ids.length} (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''})`);
-  console.log(`change stream: ${verdict.holds ? 'holds' : 'DOES NOT HOLD'}: ${verdict.ledgerRows} ledger rows,`
-    + ` ${verdict.deliveries} deliveries (${verdict.duplicates} duplicates, dropped by id)`);
-  console.log(`  missing ${list(verdict.missing)}; acknowledged and missing ${list(verdict.acknowledgedMissing)};`
-    + ` invented or different ${list(verdict.invented)}; clients out of history order ${verdict.outOfOrderClients.length}`);
-  console.log(`  lag from realizada_em to the consumer: p50 ${verdict.lagMs.p50} ms, p99 ${verdict.lagMs.p99} ms, max ${verdict.lagMs.max} ms`);
+  const list = (ids: number[]) =>
+    ids.length === 0 ? '0' : `${ids.length} (${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''})`;
+  console.log(
+    `change stream: ${verdict.holds ? 'holds' : 'DOES NOT HOLD'}: ${verdict.ledgerRows} ledger rows,` +
+      ` ${verdict.deliveries} deliveries (${verdict.duplicates} duplicates, dropped by id)`,
+  );
+  console.log(
+    `  missing ${list(verdict.missing)}; acknowledged and missing ${list(verdict.acknowledgedMissing)};` +
+      ` invented or different ${list(verdict.invented)}; clients out of history order ${verdict.outOfOrderClients.length}`,
+  );
+  console.log(
+    `  lag from realizada_em to the consumer: p50 ${verdict.lagMs.p50} ms, p99 ${verdict.lagMs.p99} ms, max ${verdict.lagMs.max} ms`,
+  );
 }

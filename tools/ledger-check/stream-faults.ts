@@ -32,10 +32,22 @@ async function waitForNewPid(context: FaultContext, read: () => number | undefin
   return false;
 }
 
-async function record(context: FaultContext, name: string, atMs: number, detail: string, restarted: boolean): Promise<FaultRecord> {
+async function record(
+  context: FaultContext,
+  name: string,
+  atMs: number,
+  detail: string,
+  restarted: boolean,
+): Promise<FaultRecord> {
   const endMs = context.elapsed();
   const recovery = restarted ? await recoveryMs(() => allInstancesServe(context.dataDirectory)) : null;
-  return { name, atMs, detail, recoveryMs: recovery, window: { name, startMs: atMs, endMs, scope: { kind: 'none' }, graceMs: 0 } };
+  return {
+    name,
+    atMs,
+    detail,
+    recoveryMs: recovery,
+    window: { name, startMs: atMs, endMs, scope: { kind: 'none' }, graceMs: 0 },
+  };
 }
 
 export async function killPublisher(context: FaultContext): Promise<FaultRecord> {
@@ -44,13 +56,26 @@ export async function killPublisher(context: FaultContext): Promise<FaultRecord>
   process.kill(victim, 'SIGKILL');
   context.log(`fault: SIGKILL the change stream's publisher (pid ${victim})`);
   const restarted = await waitForNewPid(context, () => streamOf(context).publisher.pid, victim);
-  return record(context, 'kill-publisher', atMs, `SIGKILL publisher pid ${victim}; the launcher restarts it`, restarted);
+  return record(
+    context,
+    'kill-publisher',
+    atMs,
+    `SIGKILL publisher pid ${victim}; the launcher restarts it`,
+    restarted,
+  );
 }
 
 export async function killBroker(context: FaultContext): Promise<FaultRecord> {
   const victim = streamOf(context).broker.pid;
   const atMs = context.elapsed();
-  if (victim === undefined) return record(context, 'kill-broker', atMs, 'skipped: CREBITO_EVENTS_URL names a broker the checker does not control', false);
+  if (victim === undefined)
+    return record(
+      context,
+      'kill-broker',
+      atMs,
+      'skipped: CREBITO_EVENTS_URL names a broker the checker does not control',
+      false,
+    );
   process.kill(victim, 'SIGKILL');
   context.log(`fault: SIGKILL RabbitMQ (pid ${victim})`);
   const restarted = await waitForNewPid(context, () => streamOf(context).broker.pid, victim);
@@ -60,7 +85,14 @@ export async function killBroker(context: FaultContext): Promise<FaultRecord> {
 export async function freezeBroker(context: FaultContext): Promise<FaultRecord> {
   const broker = streamOf(context).broker;
   const atMs = context.elapsed();
-  if (broker.pid === undefined) return record(context, 'freeze-broker', atMs, 'skipped: CREBITO_EVENTS_URL names a broker the checker does not control', false);
+  if (broker.pid === undefined)
+    return record(
+      context,
+      'freeze-broker',
+      atMs,
+      'skipped: CREBITO_EVENTS_URL names a broker the checker does not control',
+      false,
+    );
   process.kill(broker.pid, 'SIGSTOP');
   context.log(`fault: SIGSTOP RabbitMQ (pid ${broker.pid}) for ${BROKER_FREEZE_MS} ms`);
   await sleep(BROKER_FREEZE_MS);
@@ -69,7 +101,7 @@ export async function freezeBroker(context: FaultContext): Promise<FaultRecord> 
 }
 
 export const STREAM_FAULT_SCHEDULE = [
-  { atFraction: 0.22, name: 'SIGKILL the change stream\'s publisher (the launcher restarts it)', inject: killPublisher },
+  { atFraction: 0.22, name: "SIGKILL the change stream's publisher (the launcher restarts it)", inject: killPublisher },
   { atFraction: 0.28, name: 'SIGKILL RabbitMQ (the launcher restarts it)', inject: killBroker },
   { atFraction: 0.86, name: `SIGSTOP RabbitMQ for ${BROKER_FREEZE_MS} ms, then SIGCONT`, inject: freezeBroker },
 ] as const;

@@ -49,13 +49,19 @@ function appendTo(lists: Map<number, number[]>, key: number, value: number): voi
 }
 
 /** Every transacoes row above lastId, and the older rows named in alsoIds, in id order, as the stream carries them. */
-export async function readLedgerRows(databaseUrl: string, lastId: number, alsoIds: number[] = []): Promise<LedgerRow[]> {
+export async function readLedgerRows(
+  databaseUrl: string,
+  lastId: number,
+  alsoIds: number[] = [],
+): Promise<LedgerRow[]> {
   const client = new pg.Client({ connectionString: databaseUrl, application_name: 'crebito-ledger-check' });
   await client.connect();
   try {
     const { rows } = await client.query<LedgerRow & { id: string; saldo_apos: string }>(
       `SELECT id, cliente_id, valor, tipo, descricao, iso_utc(realizada_em) AS realizada_em, saldo_apos
-         FROM transacoes WHERE id > $1 OR id = ANY($2::bigint[]) ORDER BY id`, [lastId, alsoIds.filter((id) => id <= lastId)]);
+         FROM transacoes WHERE id > $1 OR id = ANY($2::bigint[]) ORDER BY id`,
+      [lastId, alsoIds.filter((id) => id <= lastId)],
+    );
     return rows.map((row) => ({ ...row, id: Number(row.id), saldo_apos: Number(row.saldo_apos) }));
   } finally {
     await client.end();
@@ -67,7 +73,12 @@ export async function readLedgerRows(databaseUrl: string, lastId: number, alsoId
  * appear; one at or below it (from before the consumer's queue existed) may,
  * and is then held to the same content. acknowledged: the ids clients were told about.
  */
-export function judgeStream(deliveries: Delivery[], ledger: LedgerRow[], acknowledged: number[], since = 0): StreamVerdict {
+export function judgeStream(
+  deliveries: Delivery[],
+  ledger: LedgerRow[],
+  acknowledged: number[],
+  since = 0,
+): StreamVerdict {
   const rows = new Map(ledger.map((row) => [row.id, row]));
   const first = new Map<number, Delivery>();
   const invented: number[] = [];
@@ -82,18 +93,28 @@ export function judgeStream(deliveries: Delivery[], ledger: LedgerRow[], acknowl
   }
   const historyOrder = new Map<number, number[]>();
   for (const row of ledger) appendTo(historyOrder, row.cliente_id, row.id);
-  const outOfOrderClients = [...streamOrder].filter(([client, ids]) => {
-    const history = (historyOrder.get(client) ?? []).filter((id) => first.has(id));
-    return ids.filter((id) => rows.has(id)).join() !== history.join();
-  }).map(([client]) => client);
+  const outOfOrderClients = [...streamOrder]
+    .filter(([client, ids]) => {
+      const history = (historyOrder.get(client) ?? []).filter((id) => first.has(id));
+      return ids.filter((id) => rows.has(id)).join() !== history.join();
+    })
+    .map(([client]) => client);
   const missing = ledger.filter((row) => row.id > since && !first.has(row.id)).map((row) => row.id);
-  const lags = [...first.values()].flatMap((delivery) => {
-    const row = rows.get(delivery.event.id);
-    return row === undefined || row.id <= since ? [] : [Math.max(0, delivery.receivedAtMs - Date.parse(row.realizada_em))];
-  }).sort((a, b) => a - b);
+  const lags = [...first.values()]
+    .flatMap((delivery) => {
+      const row = rows.get(delivery.event.id);
+      return row === undefined || row.id <= since
+        ? []
+        : [Math.max(0, delivery.receivedAtMs - Date.parse(row.realizada_em))];
+    })
+    .sort((a, b) => a - b);
   const acknowledgedMissing = acknowledged.filter((id) => !first.has(id));
   return {
-    holds: missing.length === 0 && invented.length === 0 && outOfOrderClients.length === 0 && acknowledgedMissing.length === 0,
+    holds:
+      missing.length === 0 &&
+      invented.length === 0 &&
+      outOfOrderClients.length === 0 &&
+      acknowledgedMissing.length === 0,
     ledgerRows: ledger.filter((row) => row.id > since).length,
     deliveries: deliveries.length,
     duplicates: deliveries.length - first.size,

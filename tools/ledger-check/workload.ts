@@ -80,19 +80,23 @@ function outcomeOf(status: number, text: string): Outcome {
   if (status === 200) return 'applied';
   if (status === 422) return text.includes('limite_excedido') ? 'refused' : 'invalid';
   if (status === 404) return 'not-found';
-  if (status >= 500 && (JSON.parse(text) as { pode_ter_sido_aplicada?: boolean }).pode_ter_sido_aplicada === false) return 'not-applied';
+  if (status >= 500 && (JSON.parse(text) as { pode_ter_sido_aplicada?: boolean }).pode_ter_sido_aplicada === false)
+    return 'not-applied';
   return 'unknown';
 }
 
 async function attempt(workload: Workload, operation: TransactionOperation): Promise<Attempt> {
   const { clientId, valor, tipo, descricao, key, para } = operation;
   try {
-    const response = await fetch(`${workload.baseUrl}/clientes/${clientId}/${para === undefined ? 'transacoes' : 'transferencias'}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
-      body: JSON.stringify(para === undefined ? { valor, tipo, descricao } : { para, valor, descricao }),
-      signal: AbortSignal.timeout(key === undefined ? REQUEST_TIMEOUT_MS : KEYED_ATTEMPT_TIMEOUT_MS),
-    });
+    const response = await fetch(
+      `${workload.baseUrl}/clientes/${clientId}/${para === undefined ? 'transacoes' : 'transferencias'}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key === undefined ? {} : { 'idempotency-key': key }) },
+        body: JSON.stringify(para === undefined ? { valor, tipo, descricao } : { para, valor, descricao }),
+        signal: AbortSignal.timeout(key === undefined ? REQUEST_TIMEOUT_MS : KEYED_ATTEMPT_TIMEOUT_MS),
+      },
+    );
     const text = await response.text();
     const outcome = outcomeOf(response.status, text);
     const replayed = response.headers.get('idempotent-replayed') === 'true';
@@ -119,17 +123,33 @@ function undecided(operation: TransactionOperation): boolean {
 async function sendTransaction(workload: Workload): Promise<void> {
   const clientId = randomClient(workload);
   const valor = randomValor(workload.limits[clientId]!);
-  const para = workload.clientIds.length > 1 && Math.random() < TRANSFER_SHARE ? randomPayee(workload, clientId) : undefined;
+  const para =
+    workload.clientIds.length > 1 && Math.random() < TRANSFER_SHARE ? randomPayee(workload, clientId) : undefined;
   // A transfer is the payer's debit (and the payee's credit).
   const tipo = para !== undefined || Math.random() < 2 / 3 ? 'd' : 'c';
-  const operation: TransactionOperation = { kind: 'transacao', clientId, valor, tipo, descricao: workload.nextDescricao(), startMs: workload.elapsed(), endMs: 0, status: 0, outcome: 'unknown' };
+  const operation: TransactionOperation = {
+    kind: 'transacao',
+    clientId,
+    valor,
+    tipo,
+    descricao: workload.nextDescricao(),
+    startMs: workload.elapsed(),
+    endMs: 0,
+    status: 0,
+    outcome: 'unknown',
+  };
   if (para !== undefined) operation.para = para;
   if (Math.random() < KEYED_SHARE) Object.assign(operation, { key: `chk-${operation.descricao}`, attempts: [] });
   if (!workload.history.admit(operation, operation.startMs)) return;
   for (let index = 0; ; index++) {
     const answer = await attempt(workload, operation);
     operation.attempts?.push(answer);
-    Object.assign(operation, { status: answer.status, outcome: answer.outcome, saldo: answer.saldo, limite: answer.limite });
+    Object.assign(operation, {
+      status: answer.status,
+      outcome: answer.outcome,
+      saldo: answer.saldo,
+      limite: answer.limite,
+    });
     if (operation.key === undefined || index + 1 === KEYED_ATTEMPTS_MAX || !undecided(operation)) break;
     await sleep(RETRY_PAUSE_MS * 2 ** index);
   }
@@ -140,15 +160,32 @@ async function sendTransaction(workload: Workload): Promise<void> {
 
 async function readStatement(workload: Workload): Promise<void> {
   const clientId = randomClient(workload);
-  const operation: StatementOperation = { kind: 'extrato', clientId, startMs: workload.elapsed(), endMs: 0, status: 0, outcome: 'unknown' };
+  const operation: StatementOperation = {
+    kind: 'extrato',
+    clientId,
+    startMs: workload.elapsed(),
+    endMs: 0,
+    status: 0,
+    outcome: 'unknown',
+  };
   if (!workload.history.admit(operation, operation.startMs)) return;
   try {
-    const response = await fetch(`${workload.baseUrl}/clientes/${clientId}/extrato`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const response = await fetch(`${workload.baseUrl}/clientes/${clientId}/extrato`, {
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
     const text = await response.text();
     operation.status = response.status;
     if (response.status === 200) {
-      const body = JSON.parse(text) as { saldo: { total: number; limite: number }; ultimas_transacoes: StatementOperation['transactions'] };
-      Object.assign(operation, { outcome: 'read', total: body.saldo.total, limite: body.saldo.limite, transactions: body.ultimas_transacoes });
+      const body = JSON.parse(text) as {
+        saldo: { total: number; limite: number };
+        ultimas_transacoes: StatementOperation['transactions'];
+      };
+      Object.assign(operation, {
+        outcome: 'read',
+        total: body.saldo.total,
+        limite: body.saldo.limite,
+        transactions: body.ultimas_transacoes,
+      });
     } else if (response.status === 404) {
       operation.outcome = 'not-found';
     }

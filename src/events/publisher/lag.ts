@@ -28,11 +28,18 @@ export interface SlotFacts {
 }
 
 export async function readSlotFacts(database: pg.Pool): Promise<SlotFacts> {
-  const { rows } = await database.query<{ behind: string | null; retained: string | null; wal_status: string | null; safe: string | null }>(
+  const { rows } = await database.query<{
+    behind: string | null;
+    retained: string | null;
+    wal_status: string | null;
+    safe: string | null;
+  }>(
     `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS behind,
             pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text AS retained,
             wal_status, safe_wal_size::text AS safe
-       FROM pg_replication_slots WHERE slot_name = $1`, [STREAM_NAME]);
+       FROM pg_replication_slots WHERE slot_name = $1`,
+    [STREAM_NAME],
+  );
   const row = rows[0];
   if (row === undefined) return { exists: false, behindBytes: 0, retainedBytes: 0, walStatus: null, safeBytes: null };
   return {
@@ -51,7 +58,8 @@ export async function peekWaiting(database: pg.Pool): Promise<{ rows: number; ol
     `SELECT count(*) FILTER (WHERE get_byte(data, 0) = 73) AS inserts,
             (array_agg(substr(data, 10, 8) ORDER BY lsn) FILTER (WHERE get_byte(data, 0) = 66))[1] AS oldest
        FROM pg_logical_slot_peek_binary_changes($1, NULL, $2, 'proto_version', '1', 'publication_names', $3)`,
-    [STREAM_NAME, PEEK_CHANGES_MAX, STREAM_NAME]);
+    [STREAM_NAME, PEEK_CHANGES_MAX, STREAM_NAME],
+  );
   const row = rows[0]!;
   const oldest = row.oldest === null ? null : Number((row.oldest.readBigInt64BE(0) + POSTGRES_EPOCH_US) / 1000n);
   return { rows: Number(row.inserts), oldestCommitMs: oldest };

@@ -29,7 +29,11 @@ function required(name: string): string {
   return value;
 }
 
-const log = createLog({ program: 'stack', name: 'events', level: (process.env.CREBITO_LOG_LEVEL as 'info' | undefined) ?? 'info' });
+const log = createLog({
+  program: 'stack',
+  name: 'events',
+  level: (process.env.CREBITO_LOG_LEVEL as 'info' | undefined) ?? 'info',
+});
 const databaseUrl = required('CREBITO_EVENTS_DATABASE_URL');
 const brokerUrl = required('CREBITO_EVENTS_URL');
 const adminListen = parseListenTarget(process.env.CREBITO_EVENTS_ADMIN_LISTEN ?? '127.0.0.1:0');
@@ -52,16 +56,23 @@ let waiting: { rows: number; oldestCommitMs: number | null } | null = null;
  * is skipped: the publication did not exist, so no row was meant for it yet.
  */
 async function ensurePublicationAndSlot(): Promise<void> {
-  const { rows } = await database.query<{ wal_level: string }>('SELECT current_setting(\'wal_level\') AS wal_level');
-  if (rows[0]!.wal_level !== 'logical') throw new Error(`the database runs with wal_level=${rows[0]!.wal_level}; the change stream needs wal_level=logical`);
-  const created = (await database.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [STREAM_NAME])).rowCount === 0;
-  if (created) await database.query(`CREATE PUBLICATION ${STREAM_NAME} FOR TABLE ${PUBLISHED_TABLE} WITH (publish = 'insert')`);
+  const { rows } = await database.query<{ wal_level: string }>("SELECT current_setting('wal_level') AS wal_level");
+  if (rows[0]!.wal_level !== 'logical')
+    throw new Error(
+      `the database runs with wal_level=${rows[0]!.wal_level}; the change stream needs wal_level=logical`,
+    );
+  const created =
+    (await database.query(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [STREAM_NAME])).rowCount === 0;
+  if (created)
+    await database.query(`CREATE PUBLICATION ${STREAM_NAME} FOR TABLE ${PUBLISHED_TABLE} WITH (publish = 'insert')`);
   const slot = await database.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [STREAM_NAME]);
   if (slot.rowCount === 0) {
     await database.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [STREAM_NAME]);
   } else if (created) {
     await database.query('SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())', [STREAM_NAME]);
-    log.warn('the replication slot existed before the publication (a permanent slot of Patroni\'s): moved it to now, where the stream begins');
+    log.warn(
+      "the replication slot existed before the publication (a permanent slot of Patroni's): moved it to now, where the stream begins",
+    );
   }
 }
 
@@ -69,7 +80,11 @@ async function ensurePublicationAndSlot(): Promise<void> {
 function behind(): { messages: number | null; bytes: number; seconds: number | null } {
   if (streaming) {
     const oldest = confirmations.oldestOwedAtMs;
-    return { messages: confirmations.published - confirmations.confirmed, bytes: slot.behindBytes, seconds: oldest === undefined ? 0 : (Date.now() - oldest) / 1000 };
+    return {
+      messages: confirmations.published - confirmations.confirmed,
+      bytes: slot.behindBytes,
+      seconds: oldest === undefined ? 0 : (Date.now() - oldest) / 1000,
+    };
   }
   if (waiting === null) return { messages: null, bytes: slot.behindBytes, seconds: null };
   const seconds = waiting.oldestCommitMs === null ? 0 : (Date.now() - waiting.oldestCommitMs) / 1000;
@@ -81,7 +96,17 @@ function health(): { status: number; body: object } {
   const state = lost ? 'slot-lost' : streaming ? 'streaming' : 'not-streaming';
   return {
     status: state === 'streaming' ? 200 : 503,
-    body: { state, behind: behind(), retainedWalBytes: slot.retainedBytes, walStatus: slot.walStatus, safeWalBytes: slot.safeBytes, published: metrics.published, confirmed: metrics.confirmed, unroutable: metrics.unroutable, lastError },
+    body: {
+      state,
+      behind: behind(),
+      retainedWalBytes: slot.retainedBytes,
+      walStatus: slot.walStatus,
+      safeWalBytes: slot.safeBytes,
+      published: metrics.published,
+      confirmed: metrics.confirmed,
+      unroutable: metrics.unroutable,
+      lastError,
+    },
   };
 }
 
@@ -93,7 +118,10 @@ async function pollLag(): Promise<void> {
     lastError = `reading the slot: ${(error as Error).message}`;
   }
   metrics.observeHealth(slot, behind(), streaming);
-  if (slot.walStatus === 'lost') log.error('the replication slot was lost (max_slot_wal_keep_size exceeded): the stream cannot resume by itself; see docs/events.md, "When the bound is reached"');
+  if (slot.walStatus === 'lost')
+    log.error(
+      'the replication slot was lost (max_slot_wal_keep_size exceeded): the stream cannot resume by itself; see docs/events.md, "When the bound is reached"',
+    );
 }
 
 async function streamForever(): Promise<never> {
@@ -104,7 +132,16 @@ async function streamForever(): Promise<never> {
     confirmations = new Confirmations((committedAtMs, messages) => metrics.released(committedAtMs, messages));
     metrics.sessionStarted(confirmations);
     try {
-      await runSession({ databaseUrl, brokerUrl, keys, log, confirmations, onStreaming: () => { streaming = true; } });
+      await runSession({
+        databaseUrl,
+        brokerUrl,
+        keys,
+        log,
+        confirmations,
+        onStreaming: () => {
+          streaming = true;
+        },
+      });
     } catch (error) {
       lastError = (error as Error).message;
       log.warn(`the stream stopped (${lastError}); starting again from the slot's confirmed position`);
@@ -130,9 +167,11 @@ function serveAdmin(): Promise<string> {
     }
   });
   if (adminListen.kind !== 'tcp') throw new Error('CREBITO_EVENTS_ADMIN_LISTEN must be host:port');
-  return new Promise((resolve) => server.listen(adminListen.port, adminListen.host, () => {
-    resolve(`${adminListen.host}:${(server.address() as AddressInfo).port}`);
-  }));
+  return new Promise((resolve) =>
+    server.listen(adminListen.port, adminListen.host, () => {
+      resolve(`${adminListen.host}:${(server.address() as AddressInfo).port}`);
+    }),
+  );
 }
 
 async function main(): Promise<void> {

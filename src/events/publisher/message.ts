@@ -54,7 +54,11 @@ function valueOf(column: RelationColumn, text: string | null): unknown {
  * The event for one inserted row (every value as pgoutput's text, or null),
  * with keyName adding the name of the key chave_api_id names.
  */
-export function eventOf(columns: RelationColumn[], row: Record<string, string | null>, keyName: (id: number) => string | null): TransactionEvent {
+export function eventOf(
+  columns: RelationColumn[],
+  row: Record<string, string | null>,
+  keyName: (id: number) => string | null,
+): TransactionEvent {
   const event: Record<string, unknown> = {};
   for (const column of columns) {
     event[column.name] = valueOf(column, row[column.name] ?? null);
@@ -62,7 +66,8 @@ export function eventOf(columns: RelationColumn[], row: Record<string, string | 
   const keyId = row.chave_api_id;
   event.chave_api = keyId === null || keyId === undefined ? null : keyName(integerOf(keyId, 'chave_api_id'));
   for (const required of ['id', 'cliente_id', 'valor', 'tipo', 'descricao', 'realizada_em', 'saldo_apos']) {
-    if (event[required] === undefined || event[required] === null) throw new Error(`a transacoes row without ${required}`);
+    if (event[required] === undefined || event[required] === null)
+      throw new Error(`a transacoes row without ${required}`);
   }
   return event as TransactionEvent;
 }

@@ -17,12 +17,24 @@ export class PublisherMetrics {
   private unroutableBefore = 0;
   private current: Confirmations | undefined;
   private readonly lag = new client.Histogram({
-    name: 'crebito_events_lag_seconds', help: 'From a commit to the broker confirming its last row', buckets: LAG_BUCKETS_SECONDS, registers: [this.registry],
+    name: 'crebito_events_lag_seconds',
+    help: 'From a commit to the broker confirming its last row',
+    buckets: LAG_BUCKETS_SECONDS,
+    registers: [this.registry],
   });
   private readonly gauges = {
-    behindMessages: this.gauge('crebito_events_behind_messages', 'Committed rows the broker does not hold yet (while not streaming: read from the slot, at most 100000)'),
-    behindBytes: this.gauge('crebito_events_behind_bytes', 'WAL between the server\'s position and the slot\'s confirmed one'),
-    behindSeconds: this.gauge('crebito_events_behind_seconds', 'Age of the oldest commit the broker does not wholly hold'),
+    behindMessages: this.gauge(
+      'crebito_events_behind_messages',
+      'Committed rows the broker does not hold yet (while not streaming: read from the slot, at most 100000)',
+    ),
+    behindBytes: this.gauge(
+      'crebito_events_behind_bytes',
+      "WAL between the server's position and the slot's confirmed one",
+    ),
+    behindSeconds: this.gauge(
+      'crebito_events_behind_seconds',
+      'Age of the oldest commit the broker does not wholly hold',
+    ),
     retainedBytes: this.gauge('crebito_events_retained_wal_bytes', 'WAL the replication slot keeps from removal'),
     lost: this.gauge('crebito_events_slot_lost', '1 once the slot exceeded max_slot_wal_keep_size and cannot resume'),
     streaming: this.gauge('crebito_events_streaming', '1 while the publisher streams from the slot to the broker'),
@@ -30,9 +42,24 @@ export class PublisherMetrics {
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'crebito_events_' });
-    new client.Counter({ name: 'crebito_events_published_total', help: 'Rows handed to the broker (again after a restart: at least once)', registers: [this.registry], collect: this.totalOf('published') });
-    new client.Counter({ name: 'crebito_events_confirmed_total', help: 'Rows the broker confirmed', registers: [this.registry], collect: this.totalOf('confirmed') });
-    new client.Counter({ name: 'crebito_events_unroutable_total', help: 'Rows the broker returned: no queue was bound for them', registers: [this.registry], collect: this.totalOf('unroutable') });
+    new client.Counter({
+      name: 'crebito_events_published_total',
+      help: 'Rows handed to the broker (again after a restart: at least once)',
+      registers: [this.registry],
+      collect: this.totalOf('published'),
+    });
+    new client.Counter({
+      name: 'crebito_events_confirmed_total',
+      help: 'Rows the broker confirmed',
+      registers: [this.registry],
+      collect: this.totalOf('confirmed'),
+    });
+    new client.Counter({
+      name: 'crebito_events_unroutable_total',
+      help: 'Rows the broker returned: no queue was bound for them',
+      registers: [this.registry],
+      collect: this.totalOf('unroutable'),
+    });
   }
 
   get contentType(): string {
@@ -78,7 +105,11 @@ export class PublisherMetrics {
     this.current = undefined;
   }
 
-  observeHealth(slot: SlotFacts, behind: { messages: number | null; bytes: number; seconds: number | null }, streaming: boolean): void {
+  observeHealth(
+    slot: SlotFacts,
+    behind: { messages: number | null; bytes: number; seconds: number | null },
+    streaming: boolean,
+  ): void {
     this.gauges.behindMessages.set(behind.messages ?? Number.NaN);
     this.gauges.behindBytes.set(behind.bytes);
     this.gauges.behindSeconds.set(behind.seconds ?? Number.NaN);

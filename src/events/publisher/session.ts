@@ -93,7 +93,11 @@ class Session {
     this.failed.catch(() => undefined);
     this.service = new LogicalReplicationService(
       // ISO text in UTC, so every timestamp reads the same whatever the server's defaults.
-      { connectionString: options.databaseUrl, options: '-c DateStyle=ISO -c TimeZone=UTC', application_name: 'crebito-events' },
+      {
+        connectionString: options.databaseUrl,
+        options: '-c DateStyle=ISO -c TimeZone=UTC',
+        application_name: 'crebito-events',
+      },
       { acknowledge: { auto: false, timeoutSeconds: 0 } },
     );
   }
@@ -101,7 +105,10 @@ class Session {
   async run(): Promise<never> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the broker did not answer within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`the broker did not answer within ${CONNECT_TIMEOUT_MS} ms`)),
+        CONNECT_TIMEOUT_MS,
+      );
     });
     try {
       await Promise.race([this.connectBroker(), deadline]);
@@ -128,10 +135,15 @@ class Session {
     // Both kinds go through one queue, in the order they arrived: a keepalive
     // may move the slot only past what was read before it.
     this.service.on('data', (_lsn: string, message: unknown) => this.enqueue({ kind: 'data', message }));
-    this.service.on('heartbeat', (lsn: string, _at: number, reply: boolean) => this.enqueue({ kind: 'keepalive', lsn: lsnToBigInt(lsn), reply }));
+    this.service.on('heartbeat', (lsn: string, _at: number, reply: boolean) =>
+      this.enqueue({ kind: 'keepalive', lsn: lsnToBigInt(lsn), reply }),
+    );
     // From 0/0: the server starts at the slot's confirmed position.
-    const streaming = this.service.subscribe(new PgoutputPlugin({ protoVersion: 1, publicationNames: [STREAM_NAME] }), STREAM_NAME)
-      .then(() => { throw new Error('the replication stream ended'); });
+    const streaming = this.service
+      .subscribe(new PgoutputPlugin({ protoVersion: 1, publicationNames: [STREAM_NAME] }), STREAM_NAME)
+      .then(() => {
+        throw new Error('the replication stream ended');
+      });
     this.options.log.info('streaming from the replication slot to the broker');
     return Promise.race([streaming, this.failed]);
   }
@@ -191,13 +203,15 @@ class Session {
         return;
       default:
         // Only inserts are published: transacoes refuses UPDATE, DELETE and TRUNCATE.
-        if (['update', 'delete', 'truncate'].includes(message.tag)) this.options.log.warn(`ignoring a ${message.tag} on the published table`);
+        if (['update', 'delete', 'truncate'].includes(message.tag))
+          this.options.log.warn(`ignoring a ${message.tag} on the published table`);
     }
   }
 
   private async publish(relationOid: number, row: Record<string, string | null>): Promise<void> {
     const relation = this.relations.get(relationOid);
-    if (relation === undefined || relation.name !== PUBLISHED_TABLE) throw new Error(`a row of an unknown relation ${relationOid}`);
+    if (relation === undefined || relation.name !== PUBLISHED_TABLE)
+      throw new Error(`a row of an unknown relation ${relationOid}`);
     const keyId = row.chave_api_id;
     if (keyId !== null && keyId !== undefined) await this.options.keys.load(Number(keyId));
     const event = eventOf(relation.columns, row, (id) => this.options.keys.nameOf(id));
@@ -205,13 +219,26 @@ class Session {
     while (confirmations.inFlight >= IN_FLIGHT_MAX) await new Promise((resolve) => setTimeout(resolve, 5));
     const confirmed = confirmations.publishing();
     const body = Buffer.from(JSON.stringify(event));
-    const properties = { mandatory: true, persistent: true, messageId: String(event.id), contentType: 'application/json', type: 'transacao', timestamp: Math.floor(Date.now() / 1000) };
-    const room = this.channel!.publish(EXCHANGE_NAME, `clientes.${event.cliente_id}`, body, properties, (error: unknown) => {
-      if (error === null || error === undefined) {
-        confirmed();
-        this.scheduleAck();
-      } else this.fail(new Error('the broker refused a message (nack)'));
-    });
+    const properties = {
+      mandatory: true,
+      persistent: true,
+      messageId: String(event.id),
+      contentType: 'application/json',
+      type: 'transacao',
+      timestamp: Math.floor(Date.now() / 1000),
+    };
+    const room = this.channel!.publish(
+      EXCHANGE_NAME,
+      `clientes.${event.cliente_id}`,
+      body,
+      properties,
+      (error: unknown) => {
+        if (error === null || error === undefined) {
+          confirmed();
+          this.scheduleAck();
+        } else this.fail(new Error('the broker refused a message (nack)'));
+      },
+    );
     if (!room) await new Promise((resolve) => this.channel!.once('drain', resolve));
   }
 

@@ -26,7 +26,15 @@ const REJECTED_SQLSTATE_CLASSES = new Set(['22', '23']);
 // Socket errors on the way to the database (a unix socket path that does not
 // exist yet is ENOENT; a refused or reset TCP connection, and so on).
 const UNAVAILABLE_SOCKET_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ENOENT', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ENOENT',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
 ]);
 
 // node-postgres and pg-pool report these without a code: the connection

@@ -39,7 +39,10 @@ export type Row = unknown[];
 
 /** A query that failed in a way the service expects; `error` is kept for the log. */
 export class QueryFailure {
-  constructor(readonly kind: 'unavailable' | 'rejected', readonly error: Error) {}
+  constructor(
+    readonly kind: 'unavailable' | 'rejected',
+    readonly error: Error,
+  ) {}
 }
 
 export interface PoolHealth {
@@ -64,7 +67,10 @@ export interface WarmUpCall {
   values: unknown[];
 }
 
-export type DatabaseOptions = Pick<InstanceConfig, 'databaseUrl' | 'allowSuperuser' | 'poolClientsMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'requestTimeoutMs'> & {
+export type DatabaseOptions = Pick<
+  InstanceConfig,
+  'databaseUrl' | 'allowSuperuser' | 'poolClientsMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'requestTimeoutMs'
+> & {
   applicationName: string;
   log: Log;
   /** Told whether each query reached the database and came back (a rejected query did). */
@@ -130,14 +136,22 @@ export function openDatabase(options: DatabaseOptions): Database {
         return result.rows;
       } catch (error) {
         const kind = classifyDatabaseError(error);
-        if (kind === 'bug') throw new InvariantError(`${name} failed in a way the code does not expect: ${(error as Error).message}`, { cause: error });
+        if (kind === 'bug')
+          throw new InvariantError(`${name} failed in a way the code does not expect: ${(error as Error).message}`, {
+            cause: error,
+          });
         options.onAnswered(kind === 'rejected');
         options.log.error({ err: error, query: name, kind }, 'database call failed');
         return new QueryFailure(kind, error as Error);
       }
     },
     probe: prober.probe,
-    health: () => ({ totalCount: pool.totalCount, idleCount: pool.idleCount, waitingCount: pool.waitingCount, warmCount: warmth.count }),
+    health: () => ({
+      totalCount: pool.totalCount,
+      idleCount: pool.idleCount,
+      waitingCount: pool.waitingCount,
+      warmCount: warmth.count,
+    }),
     isWarm: () => warmth.count >= options.poolClientsMax,
     filled: () => filler.fill(),
     async close() {
@@ -155,7 +169,8 @@ async function warmUp(client: pg.ClientBase, options: Pick<DatabaseOptions, 'war
       await client.query({ ...call, rowMode: 'array' });
     } catch (error) {
       // A warm-up call the database rejects is ours to fix, not the database's.
-      if (classifyDatabaseError(error) !== 'unavailable') options.log.error({ err: error, query: call.name }, 'BUG: a warm-up call failed');
+      if (classifyDatabaseError(error) !== 'unavailable')
+        options.log.error({ err: error, query: call.name }, 'BUG: a warm-up call failed');
       throw error;
     }
   }
@@ -172,7 +187,10 @@ const FILL_RETRY_MS_MAX = 1000;
  * for a connection to be opened and warmed, and /ready says false until the
  * pool is whole again. One fill at a time; a failed fill retries with backoff.
  */
-function createFiller(pool: pg.Pool, options: Pick<DatabaseOptions, 'poolClientsMax' | 'log'>): { fill(): Promise<boolean>; stop(): void } {
+function createFiller(
+  pool: pg.Pool,
+  options: Pick<DatabaseOptions, 'poolClientsMax' | 'log'>,
+): { fill(): Promise<boolean>; stop(): void } {
   let filling: Promise<boolean> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let retryMs = FILL_RETRY_MS_MIN;
@@ -223,7 +241,10 @@ function createFiller(pool: pg.Pool, options: Pick<DatabaseOptions, 'poolClients
  * database costs one round trip per probe, and dropped after any failure so
  * that the next probe connects afresh (to a restarted server, say).
  */
-function createProber(options: DatabaseOptions, checkRole: (client: pg.Client) => Promise<void>): { probe(): Promise<boolean>; close(): Promise<void> } {
+function createProber(
+  options: DatabaseOptions,
+  checkRole: (client: pg.Client) => Promise<void>,
+): { probe(): Promise<boolean>; close(): Promise<void> } {
   let client: pg.Client | undefined;
   const discard = () => {
     void client?.end().catch(() => undefined);

@@ -17,13 +17,18 @@ const UNREPLICATED_DETAIL_PREFIX = 'The transaction has already committed locall
 const UNREPLICATED_MESSAGE_PATTERN = /^canceling (the )?wait for synchronous replication/;
 
 export function isUnreplicatedCommitNotice(notice: { message?: string; detail?: string }): boolean {
-  return UNREPLICATED_MESSAGE_PATTERN.test(notice.message ?? '') || (notice.detail ?? '').startsWith(UNREPLICATED_DETAIL_PREFIX);
+  return (
+    UNREPLICATED_MESSAGE_PATTERN.test(notice.message ?? '') ||
+    (notice.detail ?? '').startsWith(UNREPLICATED_DETAIL_PREFIX)
+  );
 }
 
 /** A call that committed on the primary whose replication PostgreSQL could not confirm. */
 export class UnreplicatedCommit extends Error {
   constructor() {
-    super('the commit was applied on the primary, but its wait for synchronous replication was cancelled: it may exist on this host only');
+    super(
+      'the commit was applied on the primary, but its wait for synchronous replication was cancelled: it may exist on this host only',
+    );
   }
 }
 
@@ -34,7 +39,10 @@ export class UnreplicatedCommit extends Error {
  * on the checked-out client, or a failed query) is released as broken,
  * exactly once.
  */
-export async function queryWatchingReplication<R extends pg.QueryResultRow>(pool: pg.Pool, config: pg.QueryConfig & { rowMode: 'array' }): Promise<pg.QueryResult<R>> {
+export async function queryWatchingReplication<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  config: pg.QueryConfig & { rowMode: 'array' },
+): Promise<pg.QueryResult<R>> {
   const client = await pool.connect();
   let unreplicated = false;
   let released = false;

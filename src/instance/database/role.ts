@@ -8,7 +8,9 @@ import { readRoleFacts, roleRefusal, type Queryable } from '../../shared/databas
 import { flushAndExit, type Log } from '../../shared/log.js';
 
 /** A pool's onConnect hook: on a role it refuses, says why in one line and stops the process. */
-export function roleGuard(options: Pick<InstanceConfig, 'allowSuperuser'> & { log: Log }): (client: Queryable) => Promise<void> {
+export function roleGuard(
+  options: Pick<InstanceConfig, 'allowSuperuser'> & { log: Log },
+): (client: Queryable) => Promise<void> {
   return async (client) => {
     const refusal = roleRefusal(await readRoleFacts(client), options.allowSuperuser);
     if (refusal === undefined) return;

@@ -47,11 +47,16 @@ export function errorResponses(list: Failure[], notes: StatusNotes = {}): Record
   return responses;
 }
 
-export const json = (schema: object, description: string, extra: object = {}) =>
-  ({ description, ...extra, content: { 'application/json': { schema } } });
+export const json = (schema: object, description: string, extra: object = {}) => ({
+  description,
+  ...extra,
+  content: { 'application/json': { schema } },
+});
 
 export const CLIENT_ID = {
-  name: 'id', in: 'path', required: true,
+  name: 'id',
+  in: 'path',
+  required: true,
   description: 'the client (1 to 5 are seeded; anything else answers 404)',
   schema: { type: 'integer', minimum: 1 },
 };
@@ -63,36 +68,44 @@ export const RETRY_AFTER_HEADERS = {
 /** The statuses every operation can get from the database side or from nginx, each with what it means. */
 export const UNAVAILABLE_NOTES: StatusNotes = {
   429: {
-    note: `Only when ${SETTINGS.rateLimitPerS.env} is set, nothing applied: from nginx, per API key with `
-      + `${SETTINGS.auth.env}=keys, else per address; with keys, a request without a key nginx can read counts against `
-      + 'its address at nginx, and one with a key no instance knows at the instance that would answer 401',
+    note:
+      `Only when ${SETTINGS.rateLimitPerS.env} is set, nothing applied: from nginx, per API key with ` +
+      `${SETTINGS.auth.env}=keys, else per address; with keys, a request without a key nginx can read counts against ` +
+      'its address at nginx, and one with a key no instance knows at the instance that would answer 401',
     headers: RETRY_AFTER_HEADERS,
   },
   431: { note: 'From nginx: the request headers are larger than 4 × 8 KiB' },
   502: {
-    note: 'From nginx, when the instance serving the request failed before answering and the request could not go '
-      + 'to another: an unkeyed POST (never sent twice) or any request when every instance failed. '
-      + 'A transaction\'s outcome is then unknown: retry it with its key',
+    note:
+      'From nginx, when the instance serving the request failed before answering and the request could not go ' +
+      'to another: an unkeyed POST (never sent twice) or any request when every instance failed. ' +
+      "A transaction's outcome is then unknown: retry it with its key",
     headers: RETRY_AFTER_HEADERS,
   },
   503: {
-    note: `\`${failures.overloaded.code}\` and \`${failures.databaseDown.code}\`: never sent, nothing was applied; `
-      + `\`${failures.databaseUnanswered.code}\`: a transaction sent and unanswered in time, `
-      + 'so it may have been applied (retry it with the same key); '
-      + `\`${failures.readUnanswered.code}\`: a read unanswered in time (a read changes nothing). `
-      + '`pode_ter_sido_aplicada` says which.',
+    note:
+      `\`${failures.overloaded.code}\` and \`${failures.databaseDown.code}\`: never sent, nothing was applied; ` +
+      `\`${failures.databaseUnanswered.code}\`: a transaction sent and unanswered in time, ` +
+      'so it may have been applied (retry it with the same key); ' +
+      `\`${failures.readUnanswered.code}\`: a read unanswered in time (a read changes nothing). ` +
+      '`pode_ter_sido_aplicada` says which.',
     headers: RETRY_AFTER_HEADERS,
   },
   504: {
-    note: 'From nginx, when the instance serving the request did not answer by its deadline and the request could '
-      + 'not go to another (as for 502)',
+    note:
+      'From nginx, when the instance serving the request did not answer by its deadline and the request could ' +
+      'not go to another (as for 502)',
     headers: RETRY_AFTER_HEADERS,
   },
 };
 /** Answers every operation may get from nginx or from the database side; the last is each kind's timeout. */
 export const FROM_NGINX_OR_DATABASE = [
-  failures.tooManyRequests, failures.headersTooLarge, failures.instanceFailed, failures.instanceTimedOut,
-  failures.overloaded, failures.databaseDown,
+  failures.tooManyRequests,
+  failures.headersTooLarge,
+  failures.instanceFailed,
+  failures.instanceTimedOut,
+  failures.overloaded,
+  failures.databaseDown,
 ];
 export const UNAVAILABLE = [...FROM_NGINX_OR_DATABASE, failures.databaseUnanswered];
 export const READ_UNAVAILABLE = [...FROM_NGINX_OR_DATABASE, failures.readUnanswered];
@@ -110,8 +123,9 @@ export const AUTH_NOTES: StatusNotes = {
     headers: WWW_AUTHENTICATE_HEADERS,
   },
   403: {
-    note: `Only when ${SETTINGS.auth.env}=keys: the key may not act on this client, or may only read; `
-      + 'nothing was applied',
+    note:
+      `Only when ${SETTINGS.auth.env}=keys: the key may not act on this client, or may only read; ` +
+      'nothing was applied',
     headers: WWW_AUTHENTICATE_HEADERS,
   },
 };
@@ -120,8 +134,9 @@ export const WRITE_AUTH = [...READ_AUTH, failures.readOnlyKey];
 
 export const REPLAYED_HEADERS = {
   [REPLAYED_HEADER]: {
-    description: '`true` when this answer is the stored outcome of an earlier request with the same '
-      + `${IDEMPOTENCY_KEY_HEADER}, replayed byte for byte: nothing moved this time. Absent otherwise.`,
+    description:
+      '`true` when this answer is the stored outcome of an earlier request with the same ' +
+      `${IDEMPOTENCY_KEY_HEADER}, replayed byte for byte: nothing moved this time. Absent otherwise.`,
     schema: { type: 'string', enum: ['true'] },
   },
 };

@@ -24,7 +24,11 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
  * limit is answered 429 instead of 401.
  */
 export function authorize(
-  apiKeys: ApiKeys | undefined, authorization: string, clientId: number | undefined, access: Access, address = '',
+  apiKeys: ApiKeys | undefined,
+  authorization: string,
+  clientId: number | undefined,
+  access: Access,
+  address = '',
 ): ApiKey | Failure | undefined {
   if (apiKeys === undefined) return undefined;
   const refuse = (failure: Failure) => (apiKeys.countRefusal(address) ? failure : failures.tooManyRequests);
@@ -36,7 +40,8 @@ export function authorize(
   // for a while): a key revoked meanwhile must not pass.
   if (key === 'stale') return failures.databaseDown;
   if (key === undefined) return refuse(failures.apiKeyInvalid);
-  if (key.clients !== undefined && (clientId === undefined || !key.clients.has(clientId))) return failures.clientForbidden;
+  if (key.clients !== undefined && (clientId === undefined || !key.clients.has(clientId)))
+    return failures.clientForbidden;
   if (access === 'write' && !key.write) return failures.readOnlyKey;
   return key;
 }

@@ -11,7 +11,12 @@ import type { Exchange } from './exchange.js';
  * that arrives in one chunk is handed over without a copy; onBody must use it
  * synchronously.
  */
-export function readBody(exchange: Exchange, declaredLength: string, onBody: (body: Uint8Array) => void, onTooLarge: () => void): void {
+export function readBody(
+  exchange: Exchange,
+  declaredLength: string,
+  onBody: (body: Uint8Array) => void,
+  onTooLarge: () => void,
+): void {
   if (declaredLength !== '' && !(Number(declaredLength) <= BODY_SIZE_BYTES_MAX)) {
     onTooLarge();
     return;

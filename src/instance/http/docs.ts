@@ -25,14 +25,23 @@ interface Asset {
 }
 
 const ASSETS: Asset[] = [
-  { route: '/docs/swagger-ui.css', contentType: 'text/css; charset=utf-8', file: require.resolve('swagger-ui-dist/swagger-ui.css') },
-  { route: '/docs/swagger-ui-bundle.js', contentType: 'text/javascript; charset=utf-8', file: require.resolve('swagger-ui-dist/swagger-ui-bundle.js') },
+  {
+    route: '/docs/swagger-ui.css',
+    contentType: 'text/css; charset=utf-8',
+    file: require.resolve('swagger-ui-dist/swagger-ui.css'),
+  },
+  {
+    route: '/docs/swagger-ui-bundle.js',
+    contentType: 'text/javascript; charset=utf-8',
+    file: require.resolve('swagger-ui-dist/swagger-ui-bundle.js'),
+  },
 ];
 
 // tryItOutEnabled is left to the reader's click; the document's server is
 // this origin, so "try it out" calls the service that served the page. A
 // file of its own, not an inline script: the page's policy runs no inline code.
-const INIT_SCRIPT = "window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true });\n";
+const INIT_SCRIPT =
+  "window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id: '#swagger-ui', deepLinking: true });\n";
 
 /**
  * The page's Content-Security-Policy: scripts, styles and fonts from this
@@ -43,10 +52,20 @@ const INIT_SCRIPT = "window.ui = SwaggerUIBundle({ url: '/openapi.json', dom_id:
  * which a policy does not govern, so style-src needs no 'unsafe-inline'.
  */
 export const DOCS_CONTENT_SECURITY_POLICY = [
-  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "font-src 'self'",
-  "connect-src 'self'", "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
 ].join('; ');
-const PAGE_HEADERS: readonly Header[] = [['content-security-policy', DOCS_CONTENT_SECURITY_POLICY], ['x-content-type-options', 'nosniff']];
+const PAGE_HEADERS: readonly Header[] = [
+  ['content-security-policy', DOCS_CONTENT_SECURITY_POLICY],
+  ['x-content-type-options', 'nosniff'],
+];
 
 const PAGE = `<!DOCTYPE html>
 <html lang="en">

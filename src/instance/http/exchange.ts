@@ -23,7 +23,10 @@ export class Exchange {
   replied = false;
   settled = false;
   readonly startedMs = performance.now();
-  constructor(readonly response: HttpResponse, readonly route: string) {}
+  constructor(
+    readonly response: HttpResponse,
+    readonly route: string,
+  ) {}
 }
 
 /** Told of every answer written, with the time since the request's first callback. */
@@ -46,7 +49,11 @@ export class RequestBook {
   readonly served: Record<string, number>;
   private onIdle: (() => void) | undefined;
 
-  constructor(private readonly instanceName: string, private readonly onAnswered: OnAnswered, countedRoutes: readonly string[] = []) {
+  constructor(
+    private readonly instanceName: string,
+    private readonly onAnswered: OnAnswered,
+    countedRoutes: readonly string[] = [],
+  ) {
     this.served = Object.fromEntries([...countedRoutes, 'other'].map((route) => [route, 0]));
   }
 

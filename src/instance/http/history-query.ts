@@ -13,7 +13,8 @@ const PARAMETERS = ['limit', 'before', 'tipo', 'desde', 'ate', 'valor_min', 'val
 type Parameter = (typeof PARAMETERS)[number];
 
 const WHOLE_NUMBER = /^[1-9][0-9]{0,9}$/;
-const ISO_TIME = /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?(?:Z|([+-])([0-9]{2}):([0-9]{2}))$/;
+const ISO_TIME =
+  /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?(?:Z|([+-])([0-9]{2}):([0-9]{2}))$/;
 const OFFSET_HOURS_MAX = 14;
 
 /** The query's parameters by name; undefined when one is unknown or repeated. */
@@ -41,11 +42,19 @@ function wholeNumber(text: string, max: number): number | undefined {
 export function parseIsoTime(text: string): [number, number] | undefined {
   const match = ISO_TIME.exec(text);
   if (match === null) return undefined;
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const date = new Date(0);
   date.setUTCFullYear(year, month - 1, day);
   date.setUTCHours(hour, minute, second);
-  if (year < 1 || date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return undefined;
+  if (year < 1 || date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day)
+    return undefined;
   if (hour > 23 || minute > 59 || second > 59) return undefined;
   const offsetHours = Number(match[9] ?? 0);
   const offsetMinutes = Number(match[10] ?? 0);
@@ -59,7 +68,8 @@ const isAfter = (a: [number, number], b: [number, number]) => a[0] > b[0] || (a[
 export function parseHistoryQuery(clientId: number, query: string | undefined): HistoryQuery | Failure {
   const values = readParameters(query ?? '');
   if (values === undefined) return failures.unknownParameter;
-  const limit = values.limit === undefined ? HISTORY_PAGE_ROWS_DEFAULT : wholeNumber(values.limit, HISTORY_PAGE_ROWS_MAX);
+  const limit =
+    values.limit === undefined ? HISTORY_PAGE_ROWS_DEFAULT : wholeNumber(values.limit, HISTORY_PAGE_ROWS_MAX);
   if (limit === undefined) return failures.invalidLimit;
   const before = values.before === undefined ? undefined : decodeCursor(values.before);
   if (values.before !== undefined && before?.clientId !== clientId) return failures.invalidCursor;
@@ -68,14 +78,20 @@ export function parseHistoryQuery(clientId: number, query: string | undefined): 
 
   const since = values.desde === undefined ? undefined : parseIsoTime(values.desde);
   const until = values.ate === undefined ? undefined : parseIsoTime(values.ate);
-  if ((values.desde !== undefined && since === undefined) || (values.ate !== undefined && until === undefined)) return failures.invalidTime;
+  if ((values.desde !== undefined && since === undefined) || (values.ate !== undefined && until === undefined))
+    return failures.invalidTime;
   const amountMin = values.valor_min === undefined ? undefined : wholeNumber(values.valor_min, AMOUNT_MAX);
   const amountMax = values.valor_max === undefined ? undefined : wholeNumber(values.valor_max, AMOUNT_MAX);
-  if ((values.valor_min !== undefined && amountMin === undefined) || (values.valor_max !== undefined && amountMax === undefined)) {
+  if (
+    (values.valor_min !== undefined && amountMin === undefined) ||
+    (values.valor_max !== undefined && amountMax === undefined)
+  ) {
     return failures.invalidValorFilter;
   }
-  if ((since !== undefined && until !== undefined && isAfter(since, until))
-    || (amountMin !== undefined && amountMax !== undefined && amountMin > amountMax)) {
+  if (
+    (since !== undefined && until !== undefined && isAfter(since, until)) ||
+    (amountMin !== undefined && amountMax !== undefined && amountMin > amountMax)
+  ) {
     return failures.invertedRange;
   }
   return { limit, before, tipo, since: values.desde, until: values.ate, amountMin, amountMax };

@@ -36,8 +36,19 @@ export function registerProbeRoutes(app: TemplatedApp, { ledger, book, healthBod
     const exchange = book.begin(response, 'ready');
     book.replyAfter(exchange, ledger.isReady(), (ready) => {
       const reasons = degraded?.() ?? [];
-      if (ready) book.reply(exchange, STATUS.ok, reasons.length === 0 ? '{"pronto":true}' : JSON.stringify({ pronto: true, degradado: reasons }));
-      else book.reply(exchange, STATUS.unavailable, '{"pronto":false,"motivo":"the database is not answering, or the pool is not yet open and warm"}', { headers: RETRY_LATER });
+      if (ready)
+        book.reply(
+          exchange,
+          STATUS.ok,
+          reasons.length === 0 ? '{"pronto":true}' : JSON.stringify({ pronto: true, degradado: reasons }),
+        );
+      else
+        book.reply(
+          exchange,
+          STATUS.unavailable,
+          '{"pronto":false,"motivo":"the database is not answering, or the pool is not yet open and warm"}',
+          { headers: RETRY_LATER },
+        );
     });
   });
 }
@@ -48,7 +59,9 @@ export function registerAdminRoutes(app: TemplatedApp, context: AdminContext): v
   registerProbeRoutes(app, context);
   app.get('/metrics', (response) => {
     const exchange = book.begin(response, 'metrics');
-    book.replyAfter(exchange, metrics.render(), (text) => book.reply(exchange, STATUS.ok, text, { contentType: metrics.contentType }));
+    book.replyAfter(exchange, metrics.render(), (text) =>
+      book.reply(exchange, STATUS.ok, text, { contentType: metrics.contentType }),
+    );
   });
   // Without these an unknown path on this listener dropped the connection:
   // an operator's typo looked like a dead instance.

@@ -16,7 +16,13 @@ export function replyFailure(book: RequestBook, exchange: Exchange, failure: Fai
 }
 
 /** A ledger answer: a result (200) or a Failure. */
-export function replyWith<Result>(book: RequestBook, exchange: Exchange, result: Result | Failure, serialize: (value: Result) => string, headers = NO_HEADERS): void {
+export function replyWith<Result>(
+  book: RequestBook,
+  exchange: Exchange,
+  result: Result | Failure,
+  serialize: (value: Result) => string,
+  headers = NO_HEADERS,
+): void {
   if (result instanceof Failure) replyFailure(book, exchange, result, headers);
   else book.reply(exchange, STATUS.ok, serialize(result), { headers });
 }

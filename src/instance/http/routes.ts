@@ -14,13 +14,17 @@ import type { TemplatedApp } from './uws.js';
 
 export type { RouteContext };
 
-export function registerRoutes(app: TemplatedApp, context: RouteContext,
-  operations: readonly AnyApiOperation[] = API_OPERATIONS): void {
+export function registerRoutes(
+  app: TemplatedApp,
+  context: RouteContext,
+  operations: readonly AnyApiOperation[] = API_OPERATIONS,
+): void {
   const { book, ledger } = context;
   for (const operation of operations) {
     const submit = (input: unknown) => ledger.submit(operation, input);
     app[operation.method](operation.path, (response, request) =>
-      operation.handle(context, book.begin(response, operation.label), request, submit));
+      operation.handle(context, book.begin(response, operation.label), request, submit),
+    );
   }
   registerDocsRoutes(app, book);
   registerProbeRoutes(app, context);

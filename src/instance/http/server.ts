@@ -75,13 +75,25 @@ export function createServer(options: ServerOptions): Server {
   let stopped = false;
 
   const publicHealth = (): PublicHealth => ({
-    instance: instanceName, inFlight: book.inFlight, draining: book.draining, served: { ...book.served },
+    instance: instanceName,
+    inFlight: book.inFlight,
+    draining: book.draining,
+    served: { ...book.served },
   });
-  const health = (): ServerHealth => ({ ...publicHealth(), pid: process.pid, ledger: ledger.health(), ...(options.backups === undefined ? {} : { backups: options.backups() }) });
+  const health = (): ServerHealth => ({
+    ...publicHealth(),
+    pid: process.pid,
+    ledger: ledger.health(),
+    ...(options.backups === undefined ? {} : { backups: options.backups() }),
+  });
   // The public /health answers anyone who reaches the port: the pid and the
   // pool, queue and breaker numbers stay on the admin address.
   const context = { ledger, book, metrics, healthBody: () => JSON.stringify(publicHealth()) };
-  const adminContext = { ...context, healthBody: () => JSON.stringify(health()), degraded: () => options.backups?.().degraded ?? [] };
+  const adminContext = {
+    ...context,
+    healthBody: () => JSON.stringify(health()),
+    degraded: () => options.backups?.().degraded ?? [],
+  };
   registerRoutes(apps[0]!, context);
 
   return {

@@ -13,9 +13,11 @@ const require = createRequire(import.meta.url);
 
 /** True when the module is the native binding; the fallback lacks these exports. */
 export function isNativeUws(module: Record<string, unknown>): boolean {
-  return typeof module.SSLApp === 'function'
-    && typeof module.getParts === 'function'
-    && typeof module.LIBUS_LISTEN_EXCLUSIVE_PORT === 'number';
+  return (
+    typeof module.SSLApp === 'function' &&
+    typeof module.getParts === 'function' &&
+    typeof module.LIBUS_LISTEN_EXCLUSIVE_PORT === 'number'
+  );
 }
 
 function loadNativeUws(): typeof UwsTypes {
@@ -25,9 +27,9 @@ function loadNativeUws(): typeof UwsTypes {
   const module = require('uWebSockets.js') as typeof UwsTypes;
   if (!isNativeUws(module as unknown as Record<string, unknown>)) {
     throw new Error(
-      'uWebSockets.js loaded its pure-JavaScript fallback, not the native binary '
-      + `(node ${process.version}, ${process.platform}-${process.arch}, ABI ${process.versions.modules}). `
-      + 'crebito refuses to run on the fallback; use a Node.js version the installed build supports.',
+      'uWebSockets.js loaded its pure-JavaScript fallback, not the native binary ' +
+        `(node ${process.version}, ${process.platform}-${process.arch}, ABI ${process.versions.modules}). ` +
+        'crebito refuses to run on the fallback; use a Node.js version the installed build supports.',
     );
   }
   return module;

@@ -3,7 +3,12 @@
 // field). It is pure (bytes in, a value or a Failure out) so the whole table
 // of cases is tested without a server.
 
-import { CLIENT_ID_MAX, DESCRIPTION_CHARACTERS_MAX, IDEMPOTENCY_KEY_CHARACTERS_MAX, AMOUNT_MAX } from '../../shared/limits.js';
+import {
+  CLIENT_ID_MAX,
+  DESCRIPTION_CHARACTERS_MAX,
+  IDEMPOTENCY_KEY_CHARACTERS_MAX,
+  AMOUNT_MAX,
+} from '../../shared/limits.js';
 import type { TransactionRequest } from '../ledger/transactions.js';
 import { failures, Failure } from '../../shared/failures.js';
 
@@ -47,11 +52,13 @@ export function countStorableCharacters(text: string): number {
  * statement show text unlike what was stored. A space stays a character.
  */
 export const INVISIBLE_CHARACTERS = new RegExp(
-  '[\\u0001-\\u001f\\u007f-\\u009f\\u00ad\\u034f\\u0600-\\u0605\\u061c\\u06dd\\u070f'
-  + '\\u0890-\\u0891\\u08e2\\u115f-\\u1160\\u17b4-\\u17b5\\u180b-\\u180f\\u200b-\\u200f'
-  + '\\u2028-\\u202e\\u2060-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufffb\\ufffe-\\uffff'
-  + '\\u{110bd}\\u{110cd}\\u{13430}-\\u{1343f}\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}'
-  + '\\u{e0000}-\\u{e0fff}]', 'u');
+  '[\\u0001-\\u001f\\u007f-\\u009f\\u00ad\\u034f\\u0600-\\u0605\\u061c\\u06dd\\u070f' +
+    '\\u0890-\\u0891\\u08e2\\u115f-\\u1160\\u17b4-\\u17b5\\u180b-\\u180f\\u200b-\\u200f' +
+    '\\u2028-\\u202e\\u2060-\\u206f\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufffb\\ufffe-\\uffff' +
+    '\\u{110bd}\\u{110cd}\\u{13430}-\\u{1343f}\\u{1bca0}-\\u{1bca3}\\u{1d173}-\\u{1d17a}' +
+    '\\u{e0000}-\\u{e0fff}]',
+  'u',
+);
 
 /** The only way a valor may be written: digits, no sign, no leading zero, no fraction, no exponent. */
 const AMOUNT_TEXT = /^[1-9][0-9]*$/;
@@ -75,7 +82,8 @@ function stringEnd(body: Uint8Array, start: number): number {
 function isAmountKey(body: Uint8Array, start: number, end: number): boolean {
   for (let index = start + 1; index < end; index++) {
     // A key written with escapes ("val\u006fr") is the same key to JSON.parse.
-    if (body[index] === BACKSLASH) return JSON.parse(Buffer.from(body.subarray(start, end + 1)).toString('utf8')) === AMOUNT_FIELD;
+    if (body[index] === BACKSLASH)
+      return JSON.parse(Buffer.from(body.subarray(start, end + 1)).toString('utf8')) === AMOUNT_FIELD;
   }
   if (end - start - 1 !== AMOUNT_FIELD_CODES.length) return false;
   return AMOUNT_FIELD_CODES.every((code, offset) => body[start + 1 + offset] === code);
@@ -83,7 +91,9 @@ function isAmountKey(body: Uint8Array, start: number, end: number): boolean {
 
 /** Whether a byte can be part of a JSON number: digits, sign, point, exponent. */
 function isNumberByte(byte: number): boolean {
-  return (byte >= 0x30 && byte <= 0x39) || byte === 0x2d || byte === 0x2b || byte === 0x2e || byte === 0x65 || byte === 0x45;
+  return (
+    (byte >= 0x30 && byte <= 0x39) || byte === 0x2d || byte === 0x2b || byte === 0x2e || byte === 0x65 || byte === 0x45
+  );
 }
 
 /** The number text right after a colon at `index`, or undefined when the value is not a number. */

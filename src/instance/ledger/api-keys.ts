@@ -94,7 +94,11 @@ function toKeys(rows: Row[]): Map<string, ApiKey> {
   for (const [, id, name, verifier, clients, write, expiresAtMs] of rows as KeyRow[]) {
     if (id === null) continue;
     keys.set(verifier.toString('base64'), {
-      id, name, write, clients: clients === null ? undefined : new Set(clients), expiresAtMs: expiresAtMs ?? undefined,
+      id,
+      name,
+      write,
+      clients: clients === null ? undefined : new Set(clients),
+      expiresAtMs: expiresAtMs ?? undefined,
       proof: undefined,
     });
   }
@@ -191,9 +195,11 @@ export function startApiKeys(options: ApiKeysOptions): ApiKeys {
 
   function schedule(delayMs: number): void {
     timer = setTimeout(() => {
-      running = pollKeys(database, state, options).catch(crashOnBug).finally(() => {
-        if (!stopped) schedule(API_KEYS_POLL_INTERVAL_MS);
-      });
+      running = pollKeys(database, state, options)
+        .catch(crashOnBug)
+        .finally(() => {
+          if (!stopped) schedule(API_KEYS_POLL_INTERVAL_MS);
+        });
     }, delayMs);
     timer.unref();
   }

@@ -98,8 +98,16 @@ export interface BatcherHealth {
 }
 
 export function createBatcher<Item, Result>(options: BatcherOptions<Item, Result>): Batcher<Item, Result> {
-  if (!(options.sizeMax >= 1 && options.inFlightMax >= 1 && options.queueLengthMax >= 1 && options.waitMsMax >= 1 && options.requestTimeoutMs >= 1)) {
-    throw new Error('a batcher needs sizeMax, inFlightMax, queueLengthMax, waitMsMax and requestTimeoutMs of at least 1');
+  if (!(
+    options.sizeMax >= 1 &&
+    options.inFlightMax >= 1 &&
+    options.queueLengthMax >= 1 &&
+    options.waitMsMax >= 1 &&
+    options.requestTimeoutMs >= 1
+  )) {
+    throw new Error(
+      'a batcher needs sizeMax, inFlightMax, queueLengthMax, waitMsMax and requestTimeoutMs of at least 1',
+    );
   }
   return new Batcher(options);
 }
@@ -154,8 +162,13 @@ export class Batcher<Item, Result> {
   private dispatch(): void {
     this.expireOverdue();
     // Every waiting item's key may be in flight: the end of that call dispatches again.
-    while (this.slotFree() && this.queue.length > 0 && this.budgetAllows() && this.anySendable()
-      && this.connections.tryTake()) {
+    while (
+      this.slotFree() &&
+      this.queue.length > 0 &&
+      this.budgetAllows() &&
+      this.anySendable() &&
+      this.connections.tryTake()
+    ) {
       this.sendCall(this.takeBatch());
     }
     this.armExpiry();
@@ -236,14 +249,17 @@ export class Batcher<Item, Result> {
     const pauseMs = Math.min(RETRY_PAUSE_MS_MIN * 2 ** waiting.retries, RETRY_PAUSE_MS_MAX);
     waiting.retries++;
     if (performance.now() + pauseMs - waiting.arrivedMs >= this.options.waitMsMax) return this.giveUp(waiting);
-    this.pausing.set(waiting, setTimeout(() => {
-      this.pausing.delete(waiting);
-      this.counts.retried++;
-      let index = 0;
-      while (index < this.queue.length && this.queue[index]!.arrivedMs <= waiting.arrivedMs) index++;
-      this.queue.splice(index, 0, waiting);
-      this.dispatch();
-    }, pauseMs));
+    this.pausing.set(
+      waiting,
+      setTimeout(() => {
+        this.pausing.delete(waiting);
+        this.counts.retried++;
+        let index = 0;
+        while (index < this.queue.length && this.queue[index]!.arrivedMs <= waiting.arrivedMs) index++;
+        this.queue.splice(index, 0, waiting);
+        this.dispatch();
+      }, pauseMs),
+    );
   }
 
   private armExpiry(): void {
@@ -274,29 +290,37 @@ export class Batcher<Item, Result> {
       // Wakes this batcher and the others sharing its connections.
       this.connections.release();
     };
-    const deadline = setTimeout(() => {
-      this.counts.lateCalls++;
-      this.options.onLate?.();
-      for (const waiting of batch) waiting.resolve(this.options.whenLate);
-      close();
-    }, Math.max(0, batch[0]!.arrivedMs + this.options.requestTimeoutMs - performance.now()));
-    this.options.send(batch.map((waiting) => waiting.item)).then((results) => {
-      if (!open) return;
-      if (results.length !== batch.length) throw new Error(`a batch of ${batch.length} came back with ${results.length} results`);
-      batch.forEach((waiting, index) => {
-        const result = results[index]!;
-        if (this.options.isRetry?.(result) === true) this.retryLater(waiting, result);
-        else waiting.resolve(result);
+    const deadline = setTimeout(
+      () => {
+        this.counts.lateCalls++;
+        this.options.onLate?.();
+        for (const waiting of batch) waiting.resolve(this.options.whenLate);
+        close();
+      },
+      Math.max(0, batch[0]!.arrivedMs + this.options.requestTimeoutMs - performance.now()),
+    );
+    this.options
+      .send(batch.map((waiting) => waiting.item))
+      .then((results) => {
+        if (!open) return;
+        if (results.length !== batch.length)
+          throw new Error(`a batch of ${batch.length} came back with ${results.length} results`);
+        batch.forEach((waiting, index) => {
+          const result = results[index]!;
+          if (this.options.isRetry?.(result) === true) this.retryLater(waiting, result);
+          else waiting.resolve(result);
+        });
+      })
+      .catch((error: unknown) => {
+        if (open) return batch.forEach((waiting) => waiting.reject(error));
+        // send() answers expected failures with values; a rejection is a bug,
+        // and one found after the deadline must still crash the process.
+        crashOnBug(error);
+      })
+      .finally(() => {
+        // Charged before close() dispatches the next call, which may then wait for it.
+        this.options.budget?.spend(performance.now() - sentMs);
+        if (open) close();
       });
-    }).catch((error: unknown) => {
-      if (open) return batch.forEach((waiting) => waiting.reject(error));
-      // send() answers expected failures with values; a rejection is a bug,
-      // and one found after the deadline must still crash the process.
-      crashOnBug(error);
-    }).finally(() => {
-      // Charged before close() dispatches the next call, which may then wait for it.
-      this.options.budget?.spend(performance.now() - sentMs);
-      if (open) close();
-    });
   }
 }

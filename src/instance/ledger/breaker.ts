@@ -34,7 +34,11 @@ export class Breaker {
   private stopped = false;
 
   constructor(private readonly options: BreakerOptions) {
-    if (!(options.failuresMax >= 1 && options.probeIntervalMsMin >= 1 && options.probeIntervalMsMax >= options.probeIntervalMsMin)) {
+    if (!(
+      options.failuresMax >= 1 &&
+      options.probeIntervalMsMin >= 1 &&
+      options.probeIntervalMsMax >= options.probeIntervalMsMin
+    )) {
       throw new Error('a breaker needs failuresMax >= 1 and 1 <= probeIntervalMsMin <= probeIntervalMsMax');
     }
     this.probeIntervalMs = options.probeIntervalMsMin;

@@ -17,7 +17,10 @@ export class ConnectionClass {
   /** Rotates who is told first, so no operation of the class starves the others. */
   private next = 0;
 
-  constructor(readonly name: string, readonly size: number) {
+  constructor(
+    readonly name: string,
+    readonly size: number,
+  ) {
     invariant(Number.isInteger(size) && size >= 1, `the ${name} connection class needs a slot at least`);
   }
 

@@ -54,12 +54,26 @@ export interface HistoryRead {
 const OUTCOME_PAGE = 'pagina';
 const OUTCOME_NEXT = 'proxima';
 
-const COLUMNS = ['resultado', 'id', 'valor', 'tipo', 'descricao', 'realizada_em', 'saldo_apos', 'etiqueta', 'chave_api', 'transferencia', 'contraparte'] as const;
+const COLUMNS = [
+  'resultado',
+  'id',
+  'valor',
+  'tipo',
+  'descricao',
+  'realizada_em',
+  'saldo_apos',
+  'etiqueta',
+  'chave_api',
+  'transferencia',
+  'contraparte',
+] as const;
 const at = Object.fromEntries(COLUMNS.map((name, index) => [name, index])) as Record<(typeof COLUMNS)[number], number>;
 /** Warmed on client 1's newest page of one row. */
 export const HISTORY_QUERY: PreparedQuery = {
-  name: 'historico', text: `SELECT ${COLUMNS.join(', ')} FROM historico($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-  functions: ['historico'], warmUp: [1, null, null, 1, null, null, null, null, null],
+  name: 'historico',
+  text: `SELECT ${COLUMNS.join(', ')} FROM historico($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+  functions: ['historico'],
+  warmUp: [1, null, null, 1, null, null, null, null, null],
 };
 
 function toEntry(row: Row): HistoryEntry {
@@ -90,26 +104,42 @@ function toPage(read: HistoryRead, rows: Row[]): HistoryAnswer {
   const first = rows[0];
   if (first !== undefined && first[at.resultado] !== OUTCOME_PAGE && first[at.resultado] !== OUTCOME_NEXT) {
     const failure = failureForCode(first[at.resultado] as string);
-    if (failure === undefined) throw new InvariantError(`historico answered ${JSON.stringify(first[at.resultado])}, which the catalogue does not know`);
+    if (failure === undefined)
+      throw new InvariantError(
+        `historico answered ${JSON.stringify(first[at.resultado])}, which the catalogue does not know`,
+      );
     return failure;
   }
   const last = rows[rows.length - 1];
   const hasNext = last !== undefined && last[at.resultado] === OUTCOME_NEXT;
   const pageRows = hasNext ? rows.slice(0, -1) : rows;
   invariant(pageRows.length <= limit, `a history page of ${limit} came back with ${pageRows.length} rows`);
-  invariant(pageRows.every((row) => row[at.resultado] === OUTCOME_PAGE), 'a history page mixed its rows with another outcome');
+  invariant(
+    pageRows.every((row) => row[at.resultado] === OUTCOME_PAGE),
+    'a history page mixed its rows with another outcome',
+  );
   const entries = pageRows.map(toEntry);
   if (!hasNext) return { transacoes: entries };
   invariant(Buffer.isBuffer(last[at.etiqueta]), 'the next-page row of a history page came without its cursor tag');
-  return { transacoes: entries, next: encodeCursor({ clientId: read.clientId, beforeId: Number(last[at.id]), tag: last[at.etiqueta] as Buffer }) };
+  return {
+    transacoes: entries,
+    next: encodeCursor({ clientId: read.clientId, beforeId: Number(last[at.id]), tag: last[at.etiqueta] as Buffer }),
+  };
 }
 
 /** One page, one query. */
 export async function readHistoryPage(database: Database, read: HistoryRead, log: Log): Promise<HistoryAnswer> {
   const { clientId, query } = read;
   const rows = await database.query(HISTORY_QUERY.name, HISTORY_QUERY.text, [
-    clientId, query.before?.beforeId ?? null, query.before?.tag ?? null, query.limit,
-    query.tipo ?? null, query.since ?? null, query.until ?? null, query.amountMin ?? null, query.amountMax ?? null,
+    clientId,
+    query.before?.beforeId ?? null,
+    query.before?.tag ?? null,
+    query.limit,
+    query.tipo ?? null,
+    query.since ?? null,
+    query.until ?? null,
+    query.amountMin ?? null,
+    query.amountMax ?? null,
   ]);
   if (rows instanceof QueryFailure && rows.kind === 'rejected') {
     // The query string was validated so that this cannot happen; a gap in

@@ -31,7 +31,10 @@ const IDEMPOTENCY_EXPIRY_INTERVAL_MS_MAX = 60_000;
 // instance only says when, and how many at most. Warmed with a batch of 0:
 // nothing is removed.
 export const IDEMPOTENCY_EXPIRY_QUERY: PreparedQuery = {
-  name: 'expirar_chaves', text: 'SELECT expirar_chaves($1)', functions: ['expirar_chaves'], warmUp: [0],
+  name: 'expirar_chaves',
+  text: 'SELECT expirar_chaves($1)',
+  functions: ['expirar_chaves'],
+  warmUp: [0],
 };
 
 export interface IdempotencyExpiry {
@@ -49,7 +52,10 @@ interface PassOutcome {
   removed: number;
 }
 
-export function startIdempotencyExpiry(database: Database, options: { retentionS: number; log: Log }): IdempotencyExpiry {
+export function startIdempotencyExpiry(
+  database: Database,
+  options: { retentionS: number; log: Log },
+): IdempotencyExpiry {
   const intervalMs = Math.min(IDEMPOTENCY_EXPIRY_INTERVAL_MS_MAX, options.retentionS * 1000);
   const counts = { removed: 0, passesBehind: 0 };
   let stopped = false;
@@ -61,7 +67,9 @@ export function startIdempotencyExpiry(database: Database, options: { retentionS
     const endsMs = performance.now() + IDEMPOTENCY_EXPIRY_PASS_MS_MAX;
     let removed = 0;
     while (!stopped) {
-      const rows = await database.query(IDEMPOTENCY_EXPIRY_QUERY.name, IDEMPOTENCY_EXPIRY_QUERY.text, [IDEMPOTENCY_EXPIRY_BATCH_ROWS]);
+      const rows = await database.query(IDEMPOTENCY_EXPIRY_QUERY.name, IDEMPOTENCY_EXPIRY_QUERY.text, [
+        IDEMPOTENCY_EXPIRY_BATCH_ROWS,
+      ]);
       // The database is down or refused: the keys wait for the next pass, a
       // whole interval away (counted as caught up, so as not to press a
       // failing database with passes at once).
@@ -77,14 +85,20 @@ export function startIdempotencyExpiry(database: Database, options: { retentionS
 
   function schedule(delayMs: number): void {
     timer = setTimeout(() => {
-      running = pass().then((outcome) => {
-        // Told once per stretch behind, not once a pass.
-        if (!outcome.caughtUp && !behind) options.log.warn({ removed: outcome.removed, passMsMax: IDEMPOTENCY_EXPIRY_PASS_MS_MAX }, 'idempotency keys arrive faster than one pass removes them; passes now follow each other at once');
-        if (outcome.caughtUp && behind) options.log.info('idempotency key expiry caught up');
-        if (!outcome.caughtUp) counts.passesBehind++;
-        behind = !outcome.caughtUp;
-        if (!stopped) schedule(outcome.caughtUp ? intervalMs : IDEMPOTENCY_EXPIRY_CATCH_UP_PAUSE_MS);
-      }).catch(crashOnBug);
+      running = pass()
+        .then((outcome) => {
+          // Told once per stretch behind, not once a pass.
+          if (!outcome.caughtUp && !behind)
+            options.log.warn(
+              { removed: outcome.removed, passMsMax: IDEMPOTENCY_EXPIRY_PASS_MS_MAX },
+              'idempotency keys arrive faster than one pass removes them; passes now follow each other at once',
+            );
+          if (outcome.caughtUp && behind) options.log.info('idempotency key expiry caught up');
+          if (!outcome.caughtUp) counts.passesBehind++;
+          behind = !outcome.caughtUp;
+          if (!stopped) schedule(outcome.caughtUp ? intervalMs : IDEMPOTENCY_EXPIRY_CATCH_UP_PAUSE_MS);
+        })
+        .catch(crashOnBug);
     }, delayMs);
     // A pending pass must not keep a stopping instance alive.
     timer.unref();

@@ -63,17 +63,33 @@ const TRANSACTION_SLOTS = {
 const BUDGET_DEBT_S = 0.25;
 
 /** The instance settings the ledger works within (see shared/settings.ts for each). */
-export type LedgerOptions = Pick<InstanceConfig, 'databaseUrl' | 'allowSuperuser' | 'poolClientsMax' | 'queueLengthMax' | 'queueWaitMsMax' | 'requestTimeoutMs'
-  | 'breakerFailuresMax' | 'connectTimeoutMs' | 'queryTimeoutMs' | 'batchSizeMax' | 'writesInFlightMax' | 'readsInFlightMax'
-  | 'idempotencyRetentionS' | 'idempotencyWaitMsMax' | 'historyDbMsPerSecond' | 'apiKeysStaleMs'>
-  & Partial<Pick<InstanceConfig, 'auth' | 'rateLimitPerS'>> & {
-  applicationName: string;
-  log: Log;
-  /** Every operation the ledger serves (src/instance/operations/index.ts): one batcher each. */
-  operations: readonly AnyOperation[];
-  /** Told of every call sent, with the requests it carries. */
-  metrics: { callSent(operation: string, size: number): void };
-};
+export type LedgerOptions = Pick<
+  InstanceConfig,
+  | 'databaseUrl'
+  | 'allowSuperuser'
+  | 'poolClientsMax'
+  | 'queueLengthMax'
+  | 'queueWaitMsMax'
+  | 'requestTimeoutMs'
+  | 'breakerFailuresMax'
+  | 'connectTimeoutMs'
+  | 'queryTimeoutMs'
+  | 'batchSizeMax'
+  | 'writesInFlightMax'
+  | 'readsInFlightMax'
+  | 'idempotencyRetentionS'
+  | 'idempotencyWaitMsMax'
+  | 'historyDbMsPerSecond'
+  | 'apiKeysStaleMs'
+> &
+  Partial<Pick<InstanceConfig, 'auth' | 'rateLimitPerS'>> & {
+    applicationName: string;
+    log: Log;
+    /** Every operation the ledger serves (src/instance/operations/index.ts): one batcher each. */
+    operations: readonly AnyOperation[];
+    /** Told of every call sent, with the requests it carries. */
+    metrics: { callSent(operation: string, size: number): void };
+  };
 
 /** Each operation's batcher numbers, under its label (and its former label, for one release). */
 type OperationHealth = Record<string, BatcherHealth>;
@@ -129,31 +145,43 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
     const send = operation.send as (inputs: unknown[], context: OperationContext) => Promise<unknown[]>;
     const dbMsPerSecond = operation.dbMsPerSecond?.(options);
     const connections = classes[operation.connections];
-    batchers.set(operation, createBatcher<unknown, unknown>({
-      sizeMax: operation.sizeMax(options),
-      inFlightMax: operation.inFlightMax?.(options) ?? connections.size,
-      connections,
-      queueLengthMax: options.queueLengthMax,
-      waitMsMax: options.queueWaitMsMax,
-      requestTimeoutMs: options.requestTimeoutMs,
-      whenFull: failures.overloaded,
-      whenExpired: failures.overloaded,
-      // Only a write's call may have applied something when it is late.
-      whenLate: operation.connections === 'writes' ? failures.databaseUnanswered : failures.readUnanswered,
-      onLate: () => breaker.failed(),
-      // A client row another session holds answers at once (sql/03-functions.sql): sent again, never waited on.
-      isRetry: (answer) => answer === failures.clientBusy,
-      ...(operation.label === 'transacoes' ? TRANSACTION_SLOTS : {}),
-      budget: dbMsPerSecond === undefined ? undefined : createTimeBudget({ msPerSecond: dbMsPerSecond, burstMs: dbMsPerSecond * BUDGET_BURST_S, debtMsMax: dbMsPerSecond * BUDGET_DEBT_S }),
-      send: (inputs) => send(inputs, context),
-      onSend: (size) => options.metrics.callSent(operation.label, size),
-    }));
+    batchers.set(
+      operation,
+      createBatcher<unknown, unknown>({
+        sizeMax: operation.sizeMax(options),
+        inFlightMax: operation.inFlightMax?.(options) ?? connections.size,
+        connections,
+        queueLengthMax: options.queueLengthMax,
+        waitMsMax: options.queueWaitMsMax,
+        requestTimeoutMs: options.requestTimeoutMs,
+        whenFull: failures.overloaded,
+        whenExpired: failures.overloaded,
+        // Only a write's call may have applied something when it is late.
+        whenLate: operation.connections === 'writes' ? failures.databaseUnanswered : failures.readUnanswered,
+        onLate: () => breaker.failed(),
+        // A client row another session holds answers at once (sql/03-functions.sql): sent again, never waited on.
+        isRetry: (answer) => answer === failures.clientBusy,
+        ...(operation.label === 'transacoes' ? TRANSACTION_SLOTS : {}),
+        budget:
+          dbMsPerSecond === undefined
+            ? undefined
+            : createTimeBudget({
+                msPerSecond: dbMsPerSecond,
+                burstMs: dbMsPerSecond * BUDGET_BURST_S,
+                debtMsMax: dbMsPerSecond * BUDGET_DEBT_S,
+              }),
+        send: (inputs) => send(inputs, context),
+        onSend: (size) => options.metrics.callSent(operation.label, size),
+      }),
+    );
   }
   for (const operation of options.operations) {
     if (operation.callsOf === undefined) continue;
     const host = options.operations.find((other) => other.label === operation.callsOf && other.callsOf === undefined);
-    invariant(host !== undefined,
-      `operation ${operation.label} joins the calls of ${operation.callsOf}, which has none of its own`);
+    invariant(
+      host !== undefined,
+      `operation ${operation.label} joins the calls of ${operation.callsOf}, which has none of its own`,
+    );
     batchers.set(operation, batchers.get(host)!);
   }
   return batchers;
@@ -169,8 +197,10 @@ function createBreaker(options: LedgerOptions, hooks: { probe: BreakerOptions['p
     readyForMs: READY_FOR_MS,
     probe: hooks.probe,
     onOpen: () => {
-      log.error({ consecutiveFailures: breaker.consecutiveFailures },
-        'circuit breaker open: the database is not answering; answering 503 at once until a probe succeeds');
+      log.error(
+        { consecutiveFailures: breaker.consecutiveFailures },
+        'circuit breaker open: the database is not answering; answering 503 at once until a probe succeeds',
+      );
       hooks.flush();
     },
     onClose: () => log.warn('circuit breaker closed: the database answers again'),
@@ -182,10 +212,16 @@ function createBreaker(options: LedgerOptions, hooks: { probe: BreakerOptions['p
 function healthOfOperations(options: LedgerOptions, batchers: Batchers): () => OperationHealth {
   // An operation that joins another's calls has no numbers of its own: they are its host's.
   const hosts = options.operations.filter((operation) => operation.callsOf === undefined);
-  return () => Object.fromEntries(hosts.flatMap((operation) => {
-    const health = batchers.get(operation)!.health();
-    return [[operation.label, health], ...(operation.formerLabel === undefined ? [] : [[operation.formerLabel, health]])];
-  }));
+  return () =>
+    Object.fromEntries(
+      hosts.flatMap((operation) => {
+        const health = batchers.get(operation)!.health();
+        return [
+          [operation.label, health],
+          ...(operation.formerLabel === undefined ? [] : [[operation.formerLabel, health]]),
+        ];
+      }),
+    );
 }
 
 export function createLedger(options: LedgerOptions): Ledger {
@@ -198,22 +234,32 @@ export function createLedger(options: LedgerOptions): Ledger {
       for (const batcher of batchers.values()) batcher.flush(failures.databaseDown);
     },
   });
-  const database = openDatabase({ ...options, warmUp: warmUpCalls(options.operations), onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()) });
+  const database = openDatabase({
+    ...options,
+    warmUp: warmUpCalls(options.operations),
+    onAnswered: (answered) => (answered ? breaker.succeeded() : breaker.failed()),
+  });
   const batchers = createBatchers(options, database, breaker);
   const idempotencyExpiry = startIdempotencyExpiry(database, { retentionS: options.idempotencyRetentionS, log });
-  const apiKeys = options.auth === 'keys'
-    ? startApiKeys({
-      ...options, applicationName: `${options.applicationName}-keys`, staleMs: options.apiKeysStaleMs,
-      refusalsPerS: options.rateLimitPerS ?? 0,
-    })
-    : undefined;
+  const apiKeys =
+    options.auth === 'keys'
+      ? startApiKeys({
+          ...options,
+          applicationName: `${options.applicationName}-keys`,
+          staleMs: options.apiKeysStaleMs,
+          refusalsPerS: options.rateLimitPerS ?? 0,
+        })
+      : undefined;
   const healthByLabel = healthOfOperations(options, batchers);
 
   return {
     // While the breaker is open, the database is not asked at all.
-    submit: <Input, Answer>(operation: Operation<Input, Answer>, input: Input) => (breaker.isOpen
-      ? Promise.resolve(failures.databaseDown as Failure & Answer)
-      : (batchers.get(operation) as Batcher<Input, Answer> | undefined ?? unknownOperation(operation)).submit(input)),
+    submit: <Input, Answer>(operation: Operation<Input, Answer>, input: Input) =>
+      breaker.isOpen
+        ? Promise.resolve(failures.databaseDown as Failure & Answer)
+        : ((batchers.get(operation) as Batcher<Input, Answer> | undefined) ?? unknownOperation(operation)).submit(
+            input,
+          ),
     apiKeys,
     // A cold pool is not ready: the first requests would pay for opening and
     // warming connections (see warm-up.ts), so the load balancer waits. With

@@ -11,8 +11,10 @@ import type { Database } from '../database/pool.js';
 import type { ConnectionClassName } from './connections.js';
 
 /** The settings an operation's bounds and call may read. */
-export type OperationSettings = Pick<InstanceConfig, 'batchSizeMax' | 'writesInFlightMax' | 'readsInFlightMax'
-  | 'idempotencyWaitMsMax' | 'historyDbMsPerSecond'>;
+export type OperationSettings = Pick<
+  InstanceConfig,
+  'batchSizeMax' | 'writesInFlightMax' | 'readsInFlightMax' | 'idempotencyWaitMsMax' | 'historyDbMsPerSecond'
+>;
 
 export interface OperationContext {
   database: Database;

@@ -31,8 +31,10 @@ const COLUMNS = ['ordem', 'saldo', 'limite', 'data_extrato', 'valor', 'tipo', 'd
 const at = Object.fromEntries(COLUMNS.map((name, index) => [name, index])) as Record<(typeof COLUMNS)[number], number>;
 /** Calls extratos and the iso_utc it inlines, both with crebito_api's rights; warmed on client 1's newest rows. */
 export const STATEMENT_QUERY: PreparedQuery = {
-  name: 'extratos', text: `SELECT ${COLUMNS.join(', ')} FROM extratos($1, $2)`,
-  functions: ['extratos', 'iso_utc'], warmUp: [[1], STATEMENT_TRANSACTIONS_MAX],
+  name: 'extratos',
+  text: `SELECT ${COLUMNS.join(', ')} FROM extratos($1, $2)`,
+  functions: ['extratos', 'iso_utc'],
+  warmUp: [[1], STATEMENT_TRANSACTIONS_MAX],
 };
 
 /**
@@ -55,14 +57,21 @@ function toStatement(rows: Row[]): StatementAnswer {
     });
   }
   return {
-    saldo: { total: first[at.saldo] as number, data_extrato: first[at.data_extrato] as string, limite: first[at.limite] as number },
+    saldo: {
+      total: first[at.saldo] as number,
+      data_extrato: first[at.data_extrato] as string,
+      limite: first[at.limite] as number,
+    },
     ultimas_transacoes: transactions,
   };
 }
 
 /** One query, one snapshot, for every read that waited (a lone read is a list of one). */
 export async function readStatements(database: Database, clientIds: number[]): Promise<StatementAnswer[]> {
-  const rows = await database.query(STATEMENT_QUERY.name, STATEMENT_QUERY.text, [clientIds, STATEMENT_TRANSACTIONS_MAX]);
+  const rows = await database.query(STATEMENT_QUERY.name, STATEMENT_QUERY.text, [
+    clientIds,
+    STATEMENT_TRANSACTIONS_MAX,
+  ]);
   // A read changes nothing, so a rejected one would be a bug in this query.
   invariant(!(rows instanceof QueryFailure && rows.kind === 'rejected'), 'the database rejected a statement read');
   if (rows instanceof QueryFailure) return clientIds.map(() => failures.readUnanswered);

@@ -35,7 +35,8 @@ export interface TimeBudgetOptions {
 const MS_PER_S = 1000;
 
 export function createTimeBudget(options: TimeBudgetOptions): TimeBudget {
-  if (!(options.msPerSecond > 0 && options.burstMs > 0 && options.debtMsMax >= 0)) throw new Error('a time budget needs msPerSecond and burstMs above 0, and debtMsMax of 0 or more');
+  if (!(options.msPerSecond > 0 && options.burstMs > 0 && options.debtMsMax >= 0))
+    throw new Error('a time budget needs msPerSecond and burstMs above 0, and debtMsMax of 0 or more');
   const now = options.now ?? (() => performance.now());
   let tokensMs = options.burstMs;
   let refilledAtMs = now();
@@ -48,7 +49,7 @@ export function createTimeBudget(options: TimeBudgetOptions): TimeBudget {
     waitMs() {
       refill();
       // Rounded up so a timer set for it finds the bucket above zero.
-      return tokensMs > 0 ? 0 : Math.ceil(((-tokensMs) * MS_PER_S) / options.msPerSecond) + 1;
+      return tokensMs > 0 ? 0 : Math.ceil((-tokensMs * MS_PER_S) / options.msPerSecond) + 1;
     },
     spend(ms) {
       refill();

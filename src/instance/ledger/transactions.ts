@@ -53,26 +53,42 @@ const OUTCOME_APPLIED = 'aplicada';
 // function still runs, and so plans, its UPDATE and INSERT, over no row). Not
 // NULL: the functions refuse a NULL client as no transaction the API sends.
 const NO_CLIENT = [0, 1, 'c', 'aquecer'];
-const NO_CLIENTS = [[0, 0], [1, 1], ['c', 'd'], ['aquecer', 'aquecer']];
+const NO_CLIENTS = [
+  [0, 0],
+  [1, 1],
+  ['c', 'd'],
+  ['aquecer', 'aquecer'],
+];
 export const TRANSACTION_QUERY: PreparedQuery = {
-  name: 'registrar_transacao', text: 'SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)',
-  functions: ['registrar_transacao'], warmUp: NO_CLIENT,
+  name: 'registrar_transacao',
+  text: 'SELECT resultado, limite, saldo FROM registrar_transacao($1, $2, $3, $4)',
+  functions: ['registrar_transacao'],
+  warmUp: NO_CLIENT,
 };
 export const TRANSACTION_KEYED_QUERY: PreparedQuery = {
   name: 'registrar_transacao_chave',
   text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacao($1, $2, $3, $4, $5, $6, $7)',
-  functions: ['registrar_transacao'], warmUp: [...NO_CLIENT, 'aquecer-0', 0, null],
+  functions: ['registrar_transacao'],
+  warmUp: [...NO_CLIENT, 'aquecer-0', 0, null],
 };
 export const TRANSACTION_BATCH_QUERY: PreparedQuery = {
-  name: 'registrar_transacoes', text: 'SELECT resultado, limite, saldo FROM registrar_transacoes($1, $2, $3, $4)',
-  functions: ['registrar_transacoes'], warmUp: NO_CLIENTS,
+  name: 'registrar_transacoes',
+  text: 'SELECT resultado, limite, saldo FROM registrar_transacoes($1, $2, $3, $4)',
+  functions: ['registrar_transacoes'],
+  warmUp: NO_CLIENTS,
 };
 export const TRANSACTION_BATCH_KEYED_QUERY: PreparedQuery = {
   name: 'registrar_transacoes_chave',
   text: 'SELECT resultado, limite, saldo, repetida FROM registrar_transacoes($1, $2, $3, $4, $5, $6, $7)',
-  functions: ['registrar_transacoes'], warmUp: [...NO_CLIENTS, ['aquecer-1', 'aquecer-2'], 0, null],
+  functions: ['registrar_transacoes'],
+  warmUp: [...NO_CLIENTS, ['aquecer-1', 'aquecer-2'], 0, null],
 };
-export const TRANSACTION_QUERIES = [TRANSACTION_QUERY, TRANSACTION_KEYED_QUERY, TRANSACTION_BATCH_QUERY, TRANSACTION_BATCH_KEYED_QUERY];
+export const TRANSACTION_QUERIES = [
+  TRANSACTION_QUERY,
+  TRANSACTION_KEYED_QUERY,
+  TRANSACTION_BATCH_QUERY,
+  TRANSACTION_BATCH_KEYED_QUERY,
+];
 
 export interface TransactionCallOptions {
   /** How long a keyed request waits for another with the same key (CREBITO_IDEMPOTENCY_WAIT_MS_MAX). */
@@ -80,7 +96,11 @@ export interface TransactionCallOptions {
   log: Log;
 }
 
-function call(database: Database, batch: PendingTransaction[], options: TransactionCallOptions): Promise<Row[] | QueryFailure> {
+function call(
+  database: Database,
+  batch: PendingTransaction[],
+  options: TransactionCallOptions,
+): Promise<Row[] | QueryFailure> {
   const keyed = batch.some((pending) => pending.idempotencyKey !== undefined || pending.apiKeyProof !== undefined);
   if (batch.length === 1) {
     const [{ clientId, request, idempotencyKey, apiKeyProof }] = batch as [PendingTransaction];
@@ -97,9 +117,11 @@ function call(database: Database, batch: PendingTransaction[], options: Transact
   ];
   if (!keyed) return database.query(TRANSACTION_BATCH_QUERY.name, TRANSACTION_BATCH_QUERY.text, columns);
   const idempotencyKeys = batch.some((pending) => pending.idempotencyKey !== undefined)
-    ? batch.map((pending) => pending.idempotencyKey ?? null) : null;
+    ? batch.map((pending) => pending.idempotencyKey ?? null)
+    : null;
   const apiKeyProofs = batch.some((pending) => pending.apiKeyProof !== undefined)
-    ? batch.map((pending) => pending.apiKeyProof ?? null) : null;
+    ? batch.map((pending) => pending.apiKeyProof ?? null)
+    : null;
   const values = [...columns, idempotencyKeys, options.idempotencyKeyWaitMsMax, apiKeyProofs];
   return database.query(TRANSACTION_BATCH_KEYED_QUERY.name, TRANSACTION_BATCH_KEYED_QUERY.text, values);
 }
@@ -108,18 +130,28 @@ export function answerOf(row: Row): TransactionAnswer {
   const [resultado, limite, saldo, repetida] = row as [string, number | null, number | null, boolean | undefined];
   let answer: TransactionResult | Failure;
   if (resultado === OUTCOME_APPLIED) {
-    invariant(limite !== null && saldo !== null && saldo >= -limite, `applied transaction left saldo ${saldo} with limite ${limite}`);
+    invariant(
+      limite !== null && saldo !== null && saldo >= -limite,
+      `applied transaction left saldo ${saldo} with limite ${limite}`,
+    );
     answer = { limite, saldo };
   } else {
     const failure = failureForCode(resultado);
-    if (failure === undefined) throw new InvariantError(`the database answered outcome ${JSON.stringify(resultado)}, which the catalogue does not know`);
+    if (failure === undefined)
+      throw new InvariantError(
+        `the database answered outcome ${JSON.stringify(resultado)}, which the catalogue does not know`,
+      );
     answer = failure;
   }
   return repetida === true ? new Replay(answer) : answer;
 }
 
 /** Sends a batch as one call and answers each transaction in it, in order. */
-export async function sendTransactions(database: Database, batch: PendingTransaction[], options: TransactionCallOptions): Promise<TransactionAnswer[]> {
+export async function sendTransactions(
+  database: Database,
+  batch: PendingTransaction[],
+  options: TransactionCallOptions,
+): Promise<TransactionAnswer[]> {
   const rows = await call(database, batch, options);
   if (rows instanceof QueryFailure) {
     // A call that did not answer may have committed before its reply was
@@ -138,13 +170,21 @@ export async function sendTransactions(database: Database, batch: PendingTransac
  * call: each is sent again alone, in the same order, and only the one the
  * database refuses on its own is answered 500 and logged as the bug it is.
  */
-async function isolateRejected(database: Database, batch: PendingTransaction[], error: Error, options: TransactionCallOptions): Promise<TransactionAnswer[]> {
+async function isolateRejected(
+  database: Database,
+  batch: PendingTransaction[],
+  error: Error,
+  options: TransactionCallOptions,
+): Promise<TransactionAnswer[]> {
   if (batch.length === 1) {
     const [{ clientId, request }] = batch as [PendingTransaction];
-    options.log.error({ err: error, clientId, request }, 'BUG: the database rejected a transaction that passed validation');
+    options.log.error(
+      { err: error, clientId, request },
+      'BUG: the database rejected a transaction that passed validation',
+    );
     return [failures.rejectedByDatabase];
   }
   const answers: TransactionAnswer[] = [];
-  for (const pending of batch) answers.push(...await sendTransactions(database, [pending], options));
+  for (const pending of batch) answers.push(...(await sendTransactions(database, [pending], options)));
   return answers;
 }

@@ -13,7 +13,12 @@ import { failures } from '../../shared/failures.js';
 import { invariant } from '../../shared/invariant.js';
 import type { PreparedQuery } from './operation.js';
 import {
-  answerOf, Replay, sendTransactions, type PendingTransaction, type TransactionAnswer, type TransactionCallOptions,
+  answerOf,
+  Replay,
+  sendTransactions,
+  type PendingTransaction,
+  type TransactionAnswer,
+  type TransactionCallOptions,
 } from './transactions.js';
 
 /** A transfer as the client asked for it, validated (payee differs from the payer). */
@@ -52,8 +57,9 @@ const TRANSFER_TIPO = 't';
 const NO_CLIENTS = [[0], [-1], [1], [TRANSFER_TIPO], ['aquecer']];
 export const MOVEMENTS_QUERY: PreparedQuery = {
   name: 'registrar_movimentos',
-  text: 'SELECT resultado, limite, saldo, repetida, transferencia'
-    + ' FROM registrar_movimentos($1, $2, $3, $4, $5, $6, $7, $8)',
+  text:
+    'SELECT resultado, limite, saldo, repetida, transferencia' +
+    ' FROM registrar_movimentos($1, $2, $3, $4, $5, $6, $7, $8)',
   functions: ['registrar_movimentos'],
   warmUp: [...NO_CLIENTS, ['aquecer-3'], 0, null],
 };
@@ -90,7 +96,9 @@ function movementAnswerOf(pending: PendingMovement, row: Row): MovementAnswer {
 
 /** Sends a batch holding at least one transfer as one call, answering each item in order. */
 export async function sendMovements(
-  database: Database, batch: PendingMovement[], options: TransactionCallOptions,
+  database: Database,
+  batch: PendingMovement[],
+  options: TransactionCallOptions,
 ): Promise<MovementAnswer[]> {
   const values = movementValues(batch, options.idempotencyKeyWaitMsMax);
   const rows = await database.query(MOVEMENTS_QUERY.name, MOVEMENTS_QUERY.text, values);
@@ -103,7 +111,7 @@ export async function sendMovements(
       return [failures.rejectedByDatabase];
     }
     const answers: MovementAnswer[] = [];
-    for (const pending of batch) answers.push(...await sendAny(database, [pending], options));
+    for (const pending of batch) answers.push(...(await sendAny(database, [pending], options)));
     return answers;
   }
   invariant(rows.length === batch.length, `a batch of ${batch.length} movements returned ${rows.length} rows`);
@@ -112,7 +120,9 @@ export async function sendMovements(
 
 /** A call without transfers goes as transactions always went; one with any goes to registrar_movimentos. */
 export function sendAny(
-  database: Database, batch: PendingMovement[], options: TransactionCallOptions,
+  database: Database,
+  batch: PendingMovement[],
+  options: TransactionCallOptions,
 ): Promise<MovementAnswer[]> {
   if (batch.some(isTransfer)) return sendMovements(database, batch, options);
   return sendTransactions(database, batch as PendingTransaction[], options);

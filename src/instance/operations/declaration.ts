@@ -34,8 +34,12 @@ export interface RouteContext {
  * http/replies.ts or book.replyAfter, so that each exit path settles the
  * request exactly once.
  */
-export type Handle<Input, Answer> = (context: RouteContext, exchange: Exchange, request: HttpRequest,
-  submit: (input: Input) => Promise<Answer>) => void;
+export type Handle<Input, Answer> = (
+  context: RouteContext,
+  exchange: Exchange,
+  request: HttpRequest,
+  submit: (input: Input) => Promise<Answer>,
+) => void;
 
 export interface ApiOperation<Input, Answer> extends Operation<Input, Answer> {
   readonly method: 'get' | 'post';
@@ -55,11 +59,17 @@ export type AnyApiOperation = ApiOperation<any, any>;
 export function clientRead<Answer>(serialize: (answer: Exclude<Answer, Failure>) => string): Handle<number, Answer> {
   return ({ ledger, book }, exchange, request, submit) => {
     const clientId = parseClientId(request.getParameter(0));
-    const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'read',
-      request.getHeader('x-real-ip'));
+    const apiKey = authorize(
+      ledger.apiKeys,
+      request.getHeader('authorization'),
+      clientId,
+      'read',
+      request.getHeader('x-real-ip'),
+    );
     if (apiKey instanceof Failure) return replyFailure(book, exchange, apiKey);
     if (clientId === undefined) return replyFailure(book, exchange, failures.clientNotFound);
-    book.replyAfter(exchange, submit(clientId),
-      (answer) => replyWith(book, exchange, answer as Exclude<Answer, Failure> | Failure, serialize));
+    book.replyAfter(exchange, submit(clientId), (answer) =>
+      replyWith(book, exchange, answer as Exclude<Answer, Failure> | Failure, serialize),
+    );
   };
 }

@@ -16,5 +16,6 @@ export const API_OPERATIONS: readonly AnyApiOperation[] = [TRANSACTIONS, HISTORY
 export const OPERATION_LABELS: readonly string[] = API_OPERATIONS.map((operation) => operation.label);
 
 /** The label of every operation with calls of its own (not joining another's): the ledger's queues and calls. */
-export const CALL_LABELS: readonly string[] = API_OPERATIONS
-  .filter((operation) => operation.callsOf === undefined).map((operation) => operation.label);
+export const CALL_LABELS: readonly string[] = API_OPERATIONS.filter((operation) => operation.callsOf === undefined).map(
+  (operation) => operation.label,
+);

@@ -4,7 +4,14 @@
 
 import { failures } from '../../shared/failures.js';
 import {
-  AUTH_NOTES, AUTH_SECURITY, CONTRACT, errorResponses, json, READ_AUTH, READ_UNAVAILABLE, UNAVAILABLE_NOTES,
+  AUTH_NOTES,
+  AUTH_SECURITY,
+  CONTRACT,
+  errorResponses,
+  json,
+  READ_AUTH,
+  READ_UNAVAILABLE,
+  UNAVAILABLE_NOTES,
 } from '../http/api-description.js';
 import { serializeStatement, STATEMENT_SCHEMA } from '../http/serializers.js';
 import { readStatements, STATEMENT_QUERY, type StatementAnswer } from '../ledger/statements.js';
@@ -14,13 +21,16 @@ const DESCRIPTION = {
   operationId: 'extrato',
   tags: [CONTRACT],
   summary: 'The balance and the 10 newest transactions',
-  description: 'Balance and transactions from one snapshot, newest first; '
-    + 'a write answered 200 is seen at once through every instance.',
+  description:
+    'Balance and transactions from one snapshot, newest first; ' +
+    'a write answered 200 is seen at once through every instance.',
   security: AUTH_SECURITY,
   responses: {
     200: json(STATEMENT_SCHEMA, 'The statement.'),
-    ...errorResponses([failures.clientNotFound, ...READ_UNAVAILABLE, ...READ_AUTH],
-      { ...UNAVAILABLE_NOTES, ...AUTH_NOTES }),
+    ...errorResponses([failures.clientNotFound, ...READ_UNAVAILABLE, ...READ_AUTH], {
+      ...UNAVAILABLE_NOTES,
+      ...AUTH_NOTES,
+    }),
   },
 };
 

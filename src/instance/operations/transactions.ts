@@ -6,8 +6,16 @@ import { Failure, failures } from '../../shared/failures.js';
 import { IDEMPOTENCY_KEY_CHARACTERS_MAX } from '../../shared/limits.js';
 import { SETTINGS } from '../../shared/settings.js';
 import {
-  AUTH_NOTES, AUTH_SECURITY, CONTRACT, errorResponses, json, REPLAYED_HEADERS, RETRY_AFTER_HEADERS, UNAVAILABLE,
-  UNAVAILABLE_NOTES, WRITE_AUTH,
+  AUTH_NOTES,
+  AUTH_SECURITY,
+  CONTRACT,
+  errorResponses,
+  json,
+  REPLAYED_HEADERS,
+  RETRY_AFTER_HEADERS,
+  UNAVAILABLE,
+  UNAVAILABLE_NOTES,
+  WRITE_AUTH,
 } from '../http/api-description.js';
 import { authorize } from '../http/auth.js';
 import { readBody } from '../http/body.js';
@@ -15,11 +23,16 @@ import type { Exchange } from '../http/exchange.js';
 import { IDEMPOTENCY_KEY_HEADER, readIdempotencyKeyHeader, REPLAYED_HEADER } from '../http/headers.js';
 import { replyFailure, replyWith } from '../http/replies.js';
 import {
-  serializeTransactionResult, TRANSACTION_REQUEST_SCHEMA, TRANSACTION_RESULT_SCHEMA,
+  serializeTransactionResult,
+  TRANSACTION_REQUEST_SCHEMA,
+  TRANSACTION_RESULT_SCHEMA,
 } from '../http/serializers.js';
 import { parseClientId, parseIdempotencyKey, parseTransactionBody } from '../http/validation.js';
 import {
-  Replay, TRANSACTION_QUERIES, type PendingTransaction, type TransactionAnswer,
+  Replay,
+  TRANSACTION_QUERIES,
+  type PendingTransaction,
+  type TransactionAnswer,
 } from '../ledger/transactions.js';
 import { MOVEMENTS_QUERY, sendAny, type PendingMovement } from '../ledger/transfers.js';
 import type { ApiOperation, Handle, RouteContext } from './declaration.js';
@@ -42,8 +55,13 @@ function replyTransaction(context: RouteContext, exchange: Exchange, tipo: 'c' |
 const handle: Handle<PendingTransaction, TransactionAnswer> = (context, exchange, request, submit) => {
   const { ledger, book } = context;
   const clientId = parseClientId(request.getParameter(0));
-  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'write',
-    request.getHeader('x-real-ip'));
+  const apiKey = authorize(
+    ledger.apiKeys,
+    request.getHeader('authorization'),
+    clientId,
+    'write',
+    request.getHeader('x-real-ip'),
+  );
   const header = readIdempotencyKeyHeader(request);
   const idempotencyKey = header instanceof Failure ? header : parseIdempotencyKey(header);
   // The body is read first even when the key is refused: answering before
@@ -55,8 +73,9 @@ const handle: Handle<PendingTransaction, TransactionAnswer> = (context, exchange
     const transaction = parseTransactionBody(body);
     if (transaction instanceof Failure) return replyFailure(book, exchange, transaction);
     const pending = { clientId, request: transaction, idempotencyKey, apiKeyProof: apiKey?.proof };
-    book.replyAfter(exchange, submit(pending),
-      (answer) => replyTransaction(context, exchange, transaction.tipo, answer));
+    book.replyAfter(exchange, submit(pending), (answer) =>
+      replyTransaction(context, exchange, transaction.tipo, answer),
+    );
   };
   const tooLarge = () => replyFailure(book, exchange, failures.bodyTooLarge);
   readBody(exchange, request.getHeader('content-length'), onBody, tooLarge);
@@ -66,24 +85,28 @@ const DESCRIPTION = {
   operationId: 'registrarTransacao',
   tags: [CONTRACT],
   summary: 'Apply a credit or a debit',
-  description: 'Applies it at once, or refuses a debit that would take the balance below `-limite` '
-    + '(422, nothing moves). '
-    + `With an \`${IDEMPOTENCY_KEY_HEADER}\` header, the first request with that key (per client, and per API key `
-    + 'with API keys on) is applied once '
-    + 'and its outcome stored with it; '
-    + 'a retry with the same key and the same body gets that outcome again, byte for byte, '
-    + `marked by \`${REPLAYED_HEADER}: true\`, `
-    + 'and moves nothing. A retry is safe after a timeout, a lost connection or a 503 whose outcome is unknown.',
-  parameters: [{
-    name: IDEMPOTENCY_KEY_HEADER,
-    in: 'header',
-    required: false,
-    description: `1 to ${IDEMPOTENCY_KEY_CHARACTERS_MAX} visible ASCII characters, unique per logical transaction `
-      + `(a UUID, say); kept at least ${SETTINGS.idempotencyRetentionS.env} `
-      + `(${SETTINGS.idempotencyRetentionS.default / SECONDS_PER_HOUR} h by default). `
-      + 'An empty value is as if there were none.',
-    schema: { type: 'string', minLength: 1, maxLength: IDEMPOTENCY_KEY_CHARACTERS_MAX, pattern: '^[!-~]+$' },
-  }],
+  description:
+    'Applies it at once, or refuses a debit that would take the balance below `-limite` ' +
+    '(422, nothing moves). ' +
+    `With an \`${IDEMPOTENCY_KEY_HEADER}\` header, the first request with that key (per client, and per API key ` +
+    'with API keys on) is applied once ' +
+    'and its outcome stored with it; ' +
+    'a retry with the same key and the same body gets that outcome again, byte for byte, ' +
+    `marked by \`${REPLAYED_HEADER}: true\`, ` +
+    'and moves nothing. A retry is safe after a timeout, a lost connection or a 503 whose outcome is unknown.',
+  parameters: [
+    {
+      name: IDEMPOTENCY_KEY_HEADER,
+      in: 'header',
+      required: false,
+      description:
+        `1 to ${IDEMPOTENCY_KEY_CHARACTERS_MAX} visible ASCII characters, unique per logical transaction ` +
+        `(a UUID, say); kept at least ${SETTINGS.idempotencyRetentionS.env} ` +
+        `(${SETTINGS.idempotencyRetentionS.default / SECONDS_PER_HOUR} h by default). ` +
+        'An empty value is as if there were none.',
+      schema: { type: 'string', minLength: 1, maxLength: IDEMPOTENCY_KEY_CHARACTERS_MAX, pattern: '^[!-~]+$' },
+    },
+  ],
   security: AUTH_SECURITY,
   requestBody: {
     required: true,
@@ -95,29 +118,47 @@ const DESCRIPTION = {
     },
   },
   responses: {
-    200: json(TRANSACTION_RESULT_SCHEMA,
+    200: json(
+      TRANSACTION_RESULT_SCHEMA,
       `Applied (or, with ${REPLAYED_HEADER}, applied by an earlier request with the same key).`,
-      { headers: REPLAYED_HEADERS }),
-    ...errorResponses([
-      failures.clientNotFound, failures.idempotencyKeyInUse, failures.bodyTooLarge,
-      failures.malformedJson, failures.notAnObject, failures.invalidValor, failures.invalidTipo,
-      failures.invalidDescricao, failures.limitExceeded, failures.balanceTooLarge, failures.invalidIdempotencyKey,
-      failures.idempotencyKeyReused, failures.duplicateIdempotencyKey, failures.rejectedByDatabase, failures.clientBusy,
-      ...UNAVAILABLE, ...WRITE_AUTH,
-    ], {
-      ...UNAVAILABLE_NOTES,
-      ...AUTH_NOTES,
-      409: {
-        note: 'Nothing was applied by this request; retry it with the same key once the first has finished',
-        headers: RETRY_AFTER_HEADERS,
+      { headers: REPLAYED_HEADERS },
+    ),
+    ...errorResponses(
+      [
+        failures.clientNotFound,
+        failures.idempotencyKeyInUse,
+        failures.bodyTooLarge,
+        failures.malformedJson,
+        failures.notAnObject,
+        failures.invalidValor,
+        failures.invalidTipo,
+        failures.invalidDescricao,
+        failures.limitExceeded,
+        failures.balanceTooLarge,
+        failures.invalidIdempotencyKey,
+        failures.idempotencyKeyReused,
+        failures.duplicateIdempotencyKey,
+        failures.rejectedByDatabase,
+        failures.clientBusy,
+        ...UNAVAILABLE,
+        ...WRITE_AUTH,
+      ],
+      {
+        ...UNAVAILABLE_NOTES,
+        ...AUTH_NOTES,
+        409: {
+          note: 'Nothing was applied by this request; retry it with the same key once the first has finished',
+          headers: RETRY_AFTER_HEADERS,
+        },
+        413: { note: 'nginx may answer it first, with its own page' },
+        422: {
+          note:
+            'A refused debit with a key is stored like a success: its retries replay the same 422, ' +
+            `marked ${REPLAYED_HEADER}`,
+          headers: REPLAYED_HEADERS,
+        },
       },
-      413: { note: 'nginx may answer it first, with its own page' },
-      422: {
-        note: 'A refused debit with a key is stored like a success: its retries replay the same 422, '
-          + `marked ${REPLAYED_HEADER}`,
-        headers: REPLAYED_HEADERS,
-      },
-    }),
+    ),
   },
 };
 

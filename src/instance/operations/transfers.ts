@@ -8,8 +8,16 @@
 import { Failure, failures } from '../../shared/failures.js';
 import { CLIENT_ID_MAX } from '../../shared/limits.js';
 import {
-  AUTH_NOTES, AUTH_SECURITY, errorResponses, json, OWN, REPLAYED_HEADERS, RETRY_AFTER_HEADERS, UNAVAILABLE,
-  UNAVAILABLE_NOTES, WRITE_AUTH,
+  AUTH_NOTES,
+  AUTH_SECURITY,
+  errorResponses,
+  json,
+  OWN,
+  REPLAYED_HEADERS,
+  RETRY_AFTER_HEADERS,
+  UNAVAILABLE,
+  UNAVAILABLE_NOTES,
+  WRITE_AUTH,
 } from '../http/api-description.js';
 import { authorize } from '../http/auth.js';
 import { readBody } from '../http/body.js';
@@ -20,7 +28,11 @@ import { compile, object, TRANSACTION_REQUEST_SCHEMA, cents } from '../http/seri
 import { isAmount, isDescription, parseClientId, parseIdempotencyKey, parseJsonObject } from '../http/validation.js';
 import { Replay } from '../ledger/transactions.js';
 import {
-  sendAny, type MovementAnswer, type PendingMovement, type TransferRequest, type TransferResult,
+  sendAny,
+  type MovementAnswer,
+  type PendingMovement,
+  type TransferRequest,
+  type TransferResult,
 } from '../ledger/transfers.js';
 import type { ApiOperation, Handle, RouteContext } from './declaration.js';
 import { TRANSACTIONS } from './transactions.js';
@@ -37,10 +49,12 @@ export const TRANSFER_REQUEST_SCHEMA = object(['para', 'valor', 'descricao'], {
 });
 
 export const TRANSFER_RESULT_SCHEMA = object(['limite', 'saldo', 'transferencia'], {
-  limite: cents('the payer\'s credit limit'),
-  saldo: cents('the payer\'s balance right after this transfer (never below -limite)'),
+  limite: cents("the payer's credit limit"),
+  saldo: cents("the payer's balance right after this transfer (never below -limite)"),
   transferencia: {
-    type: 'integer', minimum: 1, description: 'the transfer\'s id, shown on both sides\' rows in the history',
+    type: 'integer',
+    minimum: 1,
+    description: "the transfer's id, shown on both sides' rows in the history",
   },
 });
 
@@ -72,8 +86,13 @@ function replyTransfer(context: RouteContext, exchange: Exchange, answer: Moveme
 const handle: Handle<PendingMovement, MovementAnswer> = (context, exchange, request, submit) => {
   const { ledger, book } = context;
   const clientId = parseClientId(request.getParameter(0));
-  const apiKey = authorize(ledger.apiKeys, request.getHeader('authorization'), clientId, 'write',
-    request.getHeader('x-real-ip'));
+  const apiKey = authorize(
+    ledger.apiKeys,
+    request.getHeader('authorization'),
+    clientId,
+    'write',
+    request.getHeader('x-real-ip'),
+  );
   const header = readIdempotencyKeyHeader(request);
   const idempotencyKey = header instanceof Failure ? header : parseIdempotencyKey(header);
   // The body is read first even when the request is refused: answering
@@ -84,8 +103,9 @@ const handle: Handle<PendingMovement, MovementAnswer> = (context, exchange, requ
     if (idempotencyKey instanceof Failure) return replyFailure(book, exchange, idempotencyKey);
     const transfer = parseTransferBody(body, clientId);
     if (transfer instanceof Failure) return replyFailure(book, exchange, transfer);
-    book.replyAfter(exchange, submit({ clientId, transfer, idempotencyKey, apiKeyProof: apiKey?.proof }),
-      (answer) => replyTransfer(context, exchange, answer));
+    book.replyAfter(exchange, submit({ clientId, transfer, idempotencyKey, apiKeyProof: apiKey?.proof }), (answer) =>
+      replyTransfer(context, exchange, answer),
+    );
   };
   const tooLarge = () => replyFailure(book, exchange, failures.bodyTooLarge);
   readBody(exchange, request.getHeader('content-length'), onBody, tooLarge);
@@ -97,12 +117,12 @@ const DESCRIPTION = {
   summary: 'Pay another client',
   description: [
     'Moves `valor` from the client in the path (the payer) to the client `para` (the payee), both or neither:',
-    'one database transaction writes the payer\'s debit and the payee\'s credit, two rows naming one transfer id.',
-    'Refused (422, nothing moves) when the payer\'s balance would fall below `-limite`,',
+    "one database transaction writes the payer's debit and the payee's credit, two rows naming one transfer id.",
+    "Refused (422, nothing moves) when the payer's balance would fall below `-limite`,",
     'when `para` names no client or the payer itself,',
-    'or when the payee\'s balance would pass the largest exact integer;',
-    'the payee\'s limit plays no part.',
-    'Each client\'s statement keeps the contract\'s shape:',
+    "or when the payee's balance would pass the largest exact integer;",
+    "the payee's limit plays no part.",
+    "Each client's statement keeps the contract's shape:",
     'the payer sees a `d`, the payee a `c`, with the same descricao;',
     'the history shows both rows with `transferencia` and `contraparte`.',
     `${IDEMPOTENCY_KEY_HEADER} works as for a transaction, in the payer's keys`,
@@ -118,30 +138,49 @@ const DESCRIPTION = {
     },
   },
   responses: {
-    200: json(TRANSFER_RESULT_SCHEMA,
+    200: json(
+      TRANSFER_RESULT_SCHEMA,
       `Applied (or, with ${REPLAYED_HEADER}, applied by an earlier request with the same key).`,
-      { headers: REPLAYED_HEADERS }),
-    ...errorResponses([
-      failures.clientNotFound, failures.idempotencyKeyInUse, failures.bodyTooLarge,
-      failures.malformedJson, failures.notAnObject, failures.invalidPara, failures.invalidValor,
-      failures.invalidDescricao, failures.transferToSelf, failures.payeeNotFound, failures.limitExceeded,
-      failures.payeeBalanceTooLarge, failures.invalidIdempotencyKey, failures.idempotencyKeyReused,
-      failures.duplicateIdempotencyKey, failures.rejectedByDatabase, failures.clientBusy,
-      ...UNAVAILABLE, ...WRITE_AUTH,
-    ], {
-      ...UNAVAILABLE_NOTES,
-      ...AUTH_NOTES,
-      409: {
-        note: 'Nothing was applied by this request; retry it with the same key once the first has finished',
-        headers: RETRY_AFTER_HEADERS,
+      { headers: REPLAYED_HEADERS },
+    ),
+    ...errorResponses(
+      [
+        failures.clientNotFound,
+        failures.idempotencyKeyInUse,
+        failures.bodyTooLarge,
+        failures.malformedJson,
+        failures.notAnObject,
+        failures.invalidPara,
+        failures.invalidValor,
+        failures.invalidDescricao,
+        failures.transferToSelf,
+        failures.payeeNotFound,
+        failures.limitExceeded,
+        failures.payeeBalanceTooLarge,
+        failures.invalidIdempotencyKey,
+        failures.idempotencyKeyReused,
+        failures.duplicateIdempotencyKey,
+        failures.rejectedByDatabase,
+        failures.clientBusy,
+        ...UNAVAILABLE,
+        ...WRITE_AUTH,
+      ],
+      {
+        ...UNAVAILABLE_NOTES,
+        ...AUTH_NOTES,
+        409: {
+          note: 'Nothing was applied by this request; retry it with the same key once the first has finished',
+          headers: RETRY_AFTER_HEADERS,
+        },
+        413: { note: 'nginx may answer it first, with its own page' },
+        422: {
+          note:
+            'A refused transfer with a key is stored like a success: its retries replay the same 422, ' +
+            `marked ${REPLAYED_HEADER}`,
+          headers: REPLAYED_HEADERS,
+        },
       },
-      413: { note: 'nginx may answer it first, with its own page' },
-      422: {
-        note: 'A refused transfer with a key is stored like a success: its retries replay the same 422, '
-          + `marked ${REPLAYED_HEADER}`,
-        headers: REPLAYED_HEADERS,
-      },
-    }),
+    ),
   },
 };
 

@@ -221,7 +221,8 @@ export class BackupSchedule {
     this.failingLoggedAtMs = Date.now();
     this.options.log.error(
       { archive: status.archive, logs: path.join(this.options.plan.directory, 'log') },
-      'WAL ARCHIVING IS FAILING: the ledger keeps running, but nothing written since the last archived segment can be recovered if this host is lost; see docs/backups.md',
+      'WAL ARCHIVING IS FAILING: the ledger keeps running, but nothing written since the last archived ' +
+        'segment can be recovered if this host is lost; see docs/backups.md',
     );
   }
 }

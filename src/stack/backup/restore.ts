@@ -122,10 +122,10 @@ async function replay(plan: BackupPlan, key: string, pgData: string, request: Re
       intervalMs: POLL_INTERVAL_MS,
       abandonWhen: () => exited(server),
     });
-    if (promoted === undefined)
-      throw new Error(
-        `recovery did not finish (${exited(server) ? 'the server stopped' : `still replaying after ${request.recoveryTimeoutMs} ms`}); the server said:\n${tail(logFile)}`,
-      );
+    if (promoted === undefined) {
+      const why = exited(server) ? 'the server stopped' : `still replaying after ${request.recoveryTimeoutMs} ms`;
+      throw new Error(`recovery did not finish (${why}); the server said:\n${tail(logFile)}`);
+    }
     return await finishRecovery(url);
   } finally {
     await stopServer(server);

@@ -14,8 +14,25 @@ import { startChild, type Child } from '../child.js';
 import type { SupervisionHooks } from '../children.js';
 import { ensureLedgerDatabase, INSTANCE_ROLE, OWNER_ROLE } from '../database-roles.js';
 import { Supervised } from '../supervisor.js';
-import { createNetwork, inNamespace, planNetwork, processesInNetwork, removeNetwork, type HaNetwork } from './network.js';
-import { checkDcsBackend, installedPatroniVersion, nodeProcesses, PATRONI_START, REST_PORT, writePatroniConfig, type DcsBackend, type NodePlan, type Secrets } from './patroni.js';
+import {
+  createNetwork,
+  inNamespace,
+  planNetwork,
+  processesInNetwork,
+  removeNetwork,
+  type HaNetwork,
+} from './network.js';
+import {
+  checkDcsBackend,
+  installedPatroniVersion,
+  nodeProcesses,
+  PATRONI_START,
+  REST_PORT,
+  writePatroniConfig,
+  type DcsBackend,
+  type NodePlan,
+  type Secrets,
+} from './patroni.js';
 import { etcdAddress, primaryAddress, startEtcd, startHaproxy } from './services.js';
 
 export const HA_DATABASE_NAME = 'crebito';
@@ -63,7 +80,7 @@ export type RolePasswords = Record<string, string>;
 
 /** The cluster's passwords, made once; a file from before the ledger's roles gains theirs. */
 function readOrCreateSecrets(file: string): Secrets {
-  const found = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Secrets> : {};
+  const found = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Secrets>) : {};
   const secrets: Secrets = {
     superuserPassword: found.superuserPassword ?? newPassword(),
     replicationPassword: found.replicationPassword ?? newPassword(),
@@ -74,12 +91,18 @@ function readOrCreateSecrets(file: string): Secrets {
   return secrets;
 }
 
-interface ClusterMember { name: string; role: string; state: string }
+interface ClusterMember {
+  name: string;
+  role: string;
+  state: string;
+}
 
 async function readCluster(network: HaNetwork): Promise<ClusterMember[] | undefined> {
   for (const node of network.nodes) {
     try {
-      const response = await fetch(`http://${node.address}:${REST_PORT}/cluster`, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
+      const response = await fetch(`http://${node.address}:${REST_PORT}/cluster`, {
+        signal: AbortSignal.timeout(REST_TIMEOUT_MS),
+      });
       if (response.ok) return ((await response.json()) as { members: ClusterMember[] }).members;
     } catch {
       // That node does not answer (stopped, frozen, cut off): ask the next.
@@ -91,8 +114,11 @@ async function readCluster(network: HaNetwork): Promise<ClusterMember[] | undefi
 /** Healthy enough to serve: a running leader and a synchronous standby. */
 function isServing(members: ClusterMember[] | undefined): boolean {
   const running = (member: ClusterMember) => member.state === 'running' || member.state === 'streaming';
-  return members !== undefined && members.some((member) => member.role === 'leader' && running(member))
-    && members.some((member) => member.role === 'sync_standby' && running(member));
+  return (
+    members !== undefined &&
+    members.some((member) => member.role === 'leader' && running(member)) &&
+    members.some((member) => member.role === 'sync_standby' && running(member))
+  );
 }
 
 export class HaCluster {
@@ -123,7 +149,8 @@ export class HaCluster {
     fs.chmodSync(this.directory, 0o711);
     const secrets = readOrCreateSecrets(path.join(this.directory, 'secrets.json'));
     this.secrets = secrets;
-    const urlAs = (role: string, password: string) => `postgresql://${role}:${encodeURIComponent(password)}@${primaryAddress(this.network)}/${HA_DATABASE_NAME}`;
+    const urlAs = (role: string, password: string) =>
+      `postgresql://${role}:${encodeURIComponent(password)}@${primaryAddress(this.network)}/${HA_DATABASE_NAME}`;
     this.databaseUrl = urlAs('postgres', secrets.superuserPassword);
     this.ownerUrl = urlAs(OWNER_ROLE, secrets.ownerPassword);
     this.instanceUrl = urlAs(INSTANCE_ROLE, secrets.instancePassword);
@@ -131,16 +158,31 @@ export class HaCluster {
     const passwords: RolePasswords = { postgres: secrets.superuserPassword, [INSTANCE_ROLE]: secrets.instancePassword };
     fs.writeFileSync(this.passwordsFile, JSON.stringify(passwords), { mode: 0o600 });
     const { hooks } = options;
-    this.etcd = new Supervised({ name: 'etcd', start: () => startEtcd(this.network, path.join(this.directory, 'etcd'), hooks.log), ...hooks });
-    this.haproxy = new Supervised({ name: 'haproxy', start: () => startHaproxy(this.network, path.join(this.directory, 'haproxy'), hooks.log), ...hooks });
+    this.etcd = new Supervised({
+      name: 'etcd',
+      start: () => startEtcd(this.network, path.join(this.directory, 'etcd'), hooks.log),
+      ...hooks,
+    });
+    this.haproxy = new Supervised({
+      name: 'haproxy',
+      start: () => startHaproxy(this.network, path.join(this.directory, 'haproxy'), hooks.log),
+      ...hooks,
+    });
     this.nodePlans = this.network.nodes.map((namespace) => ({
       namespace,
       dataDirectory: path.join(this.directory, 'nodes', namespace.node),
       configPath: path.join(this.directory, 'nodes', `${namespace.node}.yml`),
       logDirectory: path.join(this.directory, 'nodes', `${namespace.node}-log`),
     }));
-    const facts = { backend: options.backend, etcdAddress: etcdAddress(this.network), subnet: `${this.network.hostAddress}/24`, secrets };
-    this.nodes = this.nodePlans.map((plan) => new Supervised({ name: plan.namespace.node, start: () => this.startNode(plan, facts), ...hooks }));
+    const facts = {
+      backend: options.backend,
+      etcdAddress: etcdAddress(this.network),
+      subnet: `${this.network.hostAddress}/24`,
+      secrets,
+    };
+    this.nodes = this.nodePlans.map(
+      (plan) => new Supervised({ name: plan.namespace.node, start: () => this.startNode(plan, facts), ...hooks }),
+    );
   }
 
   private startNode(plan: NodePlan, facts: Parameters<typeof writePatroniConfig>[1]): Promise<Child> {
@@ -148,17 +190,29 @@ export class HaCluster {
     return startChild({
       name: plan.namespace.node,
       command: 'ip',
-      args: [...inNamespace(plan.namespace, { user: SYSTEM_USER }), PATRONI_START.python, PATRONI_START.script, plan.configPath],
+      args: [
+        ...inNamespace(plan.namespace, { user: SYSTEM_USER }),
+        PATRONI_START.python,
+        PATRONI_START.script,
+        plan.configPath,
+      ],
       spawnOptions: { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
       // Started means its REST API answers; whether PostgreSQL serves is the cluster's wait.
-      waitUntilReady: () => waitForOrThrow(`${plan.namespace.node}'s Patroni REST API`, async () => {
-        try {
-          await fetch(`http://${plan.namespace.address}:${REST_PORT}/patroni`, { signal: AbortSignal.timeout(REST_TIMEOUT_MS) });
-          return true;
-        } catch {
-          return false;
-        }
-      }, { timeoutMs: NODE_READY_TIMEOUT_MS, intervalMs: NODE_POLL_INTERVAL_MS }),
+      waitUntilReady: () =>
+        waitForOrThrow(
+          `${plan.namespace.node}'s Patroni REST API`,
+          async () => {
+            try {
+              await fetch(`http://${plan.namespace.address}:${REST_PORT}/patroni`, {
+                signal: AbortSignal.timeout(REST_TIMEOUT_MS),
+              });
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          { timeoutMs: NODE_READY_TIMEOUT_MS, intervalMs: NODE_POLL_INTERVAL_MS },
+        ),
       readyTimeoutMs: NODE_READY_TIMEOUT_MS,
       stopSignal: 'SIGTERM',
       stopTimeoutMs: NODE_STOP_TIMEOUT_MS,
@@ -176,7 +230,11 @@ export class HaCluster {
     fs.chownSync(nodesParent, this.owner.uid, this.owner.gid);
     await this.etcd.start();
     await Promise.all(this.nodes.map((node) => node.start()));
-    await waitForOrThrow('a primary with a synchronous standby', async () => isServing(await readCluster(this.network)), { timeoutMs: CLUSTER_READY_TIMEOUT_MS, intervalMs: NODE_POLL_INTERVAL_MS });
+    await waitForOrThrow(
+      'a primary with a synchronous standby',
+      async () => isServing(await readCluster(this.network)),
+      { timeoutMs: CLUSTER_READY_TIMEOUT_MS, intervalMs: NODE_POLL_INTERVAL_MS },
+    );
     await this.haproxy.start();
     await this.createDatabase();
     await this.pollRoles();
@@ -187,14 +245,20 @@ export class HaCluster {
   private killLeftovers(): void {
     const leftovers = processesInNetwork(this.network);
     if (leftovers.length === 0) return;
-    this.options.hooks.log.warn(`stopping ${leftovers.length} processes left in the HA namespaces by a crebito that did not stop cleanly`);
+    this.options.hooks.log.warn(
+      `stopping ${leftovers.length} processes left in the HA namespaces by a crebito that did not stop cleanly`,
+    );
     for (const pid of leftovers) process.kill(pid, 'SIGKILL');
   }
 
   /** The ledger's roles and database; over TCP the roles need passwords, which only this cluster knows. */
   private async createDatabase(): Promise<void> {
     const maintenanceUrl = this.databaseUrl.replace(/\/[^/]+$/, '/postgres');
-    await ensureLedgerDatabase({ superuserMaintenanceUrl: maintenanceUrl, superuserDatabaseUrl: this.databaseUrl, databaseName: HA_DATABASE_NAME });
+    await ensureLedgerDatabase({
+      superuserMaintenanceUrl: maintenanceUrl,
+      superuserDatabaseUrl: this.databaseUrl,
+      databaseName: HA_DATABASE_NAME,
+    });
     const client = new pg.Client({ connectionString: maintenanceUrl });
     await client.connect();
     try {
@@ -206,14 +270,18 @@ export class HaCluster {
     }
   }
 
-
   private async pollRoles(): Promise<void> {
     const members = await readCluster(this.network);
     if (members === undefined) return;
-    const roles = new Map(this.network.nodes.map((node) => {
-      const member = members.find((candidate) => candidate.name === node.node);
-      return [node.node, member === undefined ? 'unknown' : member.role === 'leader' ? 'primary' : 'standby'] as const;
-    }));
+    const roles = new Map(
+      this.network.nodes.map((node) => {
+        const member = members.find((candidate) => candidate.name === node.node);
+        return [
+          node.node,
+          member === undefined ? 'unknown' : member.role === 'leader' ? 'primary' : 'standby',
+        ] as const;
+      }),
+    );
     const changed = [...roles].some(([name, role]) => this.roles.get(name) !== role);
     this.roles = roles;
     if (changed) this.options.hooks.onStarted();

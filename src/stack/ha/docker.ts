@@ -25,7 +25,12 @@ const FACTS: ClusterFacts = {
   backend: 'etcd',
   etcdAddress: `etcd:${ETCD_CLIENT_PORT}`,
   subnet: '0.0.0.0/0',
-  secrets: { superuserPassword: 'crebito', replicationPassword: 'crebito-replication', ownerPassword: 'crebito-owner', instancePassword: 'crebito-api' },
+  secrets: {
+    superuserPassword: 'crebito',
+    replicationPassword: 'crebito-replication',
+    ownerPassword: 'crebito-owner',
+    instancePassword: 'crebito-api',
+  },
 };
 
 /** Every file of docker/ha/ that is rendered, by name. */
@@ -42,12 +47,16 @@ export function dockerHaFiles(): Record<string, string> {
   }
   // The image starts Patroni through the same script as the launcher (docker/ha/Dockerfile).
   files[path.basename(PATRONI_START.script)] = fs.readFileSync(PATRONI_START.script, 'utf8');
-  files['haproxy.cfg'] = haproxyConfig({ bind: `*:5432`, nodes: NODE_NAMES.map((node) => ({ name: node, host: node })) });
+  files['haproxy.cfg'] = haproxyConfig({
+    bind: `*:5432`,
+    nodes: NODE_NAMES.map((node) => ({ name: node, host: node })),
+  });
   return files;
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   fs.mkdirSync(DOCKER_HA_DIRECTORY, { recursive: true });
-  for (const [name, content] of Object.entries(dockerHaFiles())) fs.writeFileSync(path.join(DOCKER_HA_DIRECTORY, name), content);
+  for (const [name, content] of Object.entries(dockerHaFiles()))
+    fs.writeFileSync(path.join(DOCKER_HA_DIRECTORY, name), content);
   console.log(`wrote ${Object.keys(dockerHaFiles()).join(', ')} in ${DOCKER_HA_DIRECTORY}`);
 }

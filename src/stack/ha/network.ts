@@ -39,7 +39,11 @@ export function planNetwork(dataDirectory: string): HaNetwork {
   const tag = digest.toString('hex').slice(0, 6);
   const prefix = `10.200.${digest.readUInt16BE(0) % SUBNETS}`;
   // Interface names are at most 15 bytes: "cb" + 6 + "-pg1" fits.
-  const namespace = (suffix: string, octet: number): Namespace => ({ name: `crebito-${tag}-${suffix}`, hostLink: `cb${tag}-${suffix}`, address: `${prefix}.${octet}` });
+  const namespace = (suffix: string, octet: number): Namespace => ({
+    name: `crebito-${tag}-${suffix}`,
+    hostLink: `cb${tag}-${suffix}`,
+    address: `${prefix}.${octet}`,
+  });
   return {
     bridge: `cb${tag}-br`,
     hostAddress: `${prefix}.${HOST_OCTET}`,
@@ -58,7 +62,10 @@ const namespacesOf = (network: HaNetwork) => [network.services, ...network.nodes
 export function processesInNetwork(network: HaNetwork): number[] {
   return namespacesOf(network).flatMap((namespace) => {
     if (!fs.existsSync(`/run/netns/${namespace.name}`)) return [];
-    return ip('netns', 'pids', namespace.name).split('\n').filter((line) => line !== '').map(Number);
+    return ip('netns', 'pids', namespace.name)
+      .split('\n')
+      .filter((line) => line !== '')
+      .map(Number);
   });
 }
 
@@ -98,6 +105,9 @@ export function setLinkUp(namespace: Namespace, options: { up: boolean }): void 
 
 /** The command prefix that runs a program inside a namespace, as a given user. */
 export function inNamespace(namespace: Namespace, options: { user: string | undefined }): string[] {
-  const asUser = options.user === undefined ? [] : ['setpriv', `--reuid=${options.user}`, `--regid=${options.user}`, '--init-groups', '--'];
+  const asUser =
+    options.user === undefined
+      ? []
+      : ['setpriv', `--reuid=${options.user}`, `--regid=${options.user}`, '--init-groups', '--'];
   return ['netns', 'exec', namespace.name, ...asUser];
 }

@@ -36,7 +36,10 @@ import { haEventsHba, haEventsSettings } from '../../events/ha.js';
 export const PATRONI_BINARY = '/usr/bin/patroni';
 // Patroni is started through this script, which removes a race of its
 // demotion after losing the DCS (the script says how).
-export const PATRONI_START = { python: '/usr/bin/python3', script: path.join(PROJECT_ROOT, 'src', 'stack', 'ha', 'patroni-one-demotion.py') };
+export const PATRONI_START = {
+  python: '/usr/bin/python3',
+  script: path.join(PROJECT_ROOT, 'src', 'stack', 'ha', 'patroni-one-demotion.py'),
+};
 export const POSTGRES_BIN_DIRECTORY = '/usr/lib/postgresql/15/bin';
 export const POSTGRES_PORT = 5432;
 export const REST_PORT = 8008;
@@ -61,20 +64,24 @@ export function parseVersion(text: string): number[] {
 }
 
 const older = (version: readonly number[], than: readonly number[]) => {
-  for (let index = 0; index < than.length; index++) if (version[index] !== than[index]) return version[index]! < than[index]!;
+  for (let index = 0; index < than.length; index++)
+    if (version[index] !== than[index]) return version[index]! < than[index]!;
   return false;
 };
 
 /** Throws when this Patroni on this backend is known to lose acknowledged writes. */
 export function checkDcsBackend(backend: DcsBackend, patroniVersion: string): void {
   if (backend === 'etcd3' && older(parseVersion(patroniVersion), ETCD3_FIXED_IN)) {
-    throw new Error(`Patroni ${patroniVersion} on the etcd3 backend can lose acknowledged writes after a frozen primary comes back `
-      + `(its old leader overwrites the leader key; fixed in Patroni ${ETCD3_FIXED_IN.join('.')}): use the etcd (v2 API) backend`);
+    throw new Error(
+      `Patroni ${patroniVersion} on the etcd3 backend can lose acknowledged writes after a frozen primary comes back ` +
+        `(its old leader overwrites the leader key; fixed in Patroni ${ETCD3_FIXED_IN.join('.')}): use the etcd (v2 API) backend`,
+    );
   }
 }
 
 export function installedPatroniVersion(): string {
-  if (!fs.existsSync(PATRONI_BINARY)) throw new Error('CREBITO_HA=on needs Patroni (Debian: apt-get install patroni etcd-server haproxy postgresql-15)');
+  if (!fs.existsSync(PATRONI_BINARY))
+    throw new Error('CREBITO_HA=on needs Patroni (Debian: apt-get install patroni etcd-server haproxy postgresql-15)');
   return execFileSync(PATRONI_BINARY, ['--version'], { encoding: 'utf8' }).trim();
 }
 
@@ -168,7 +175,11 @@ export function patroniConfig(node: NodePlan, facts: ClusterFacts): object {
         // than one here (docs/ha-measurements.md, Cost).
         synchronous_node_count: 2,
         // Slots off and WAL kept instead: see the timings above.
-        postgresql: { use_pg_rewind: true, use_slots: false, parameters: { max_wal_senders: 10, max_replication_slots: 10, wal_keep_size: '512MB', hot_standby: 'on' } },
+        postgresql: {
+          use_pg_rewind: true,
+          use_slots: false,
+          parameters: { max_wal_senders: 10, max_replication_slots: 10, wal_keep_size: '512MB', hot_standby: 'on' },
+        },
         // CREBITO_EVENTS=on: logical decoding, and the stream's slot kept on every node (events/ha.ts).
         ...haEventsSettings(process.env),
       },

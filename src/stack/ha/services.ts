@@ -10,7 +10,11 @@ import path from 'node:path';
 import type { StackLog } from '../../shared/log.js';
 import { waitForOrThrow } from '../../shared/wait.js';
 import {
-  CHILD_POLL_INTERVAL_MS, CHILD_READY_TIMEOUT_MS, CHILD_STOP_TIMEOUT_MS, startChild, type Child,
+  CHILD_POLL_INTERVAL_MS,
+  CHILD_READY_TIMEOUT_MS,
+  CHILD_STOP_TIMEOUT_MS,
+  startChild,
+  type Child,
 } from '../child.js';
 import { inNamespace, type HaNetwork } from './network.js';
 import { POSTGRES_PORT, REST_PORT } from './patroni.js';
@@ -75,12 +79,33 @@ export function startEtcd(network: HaNetwork, directory: string, log: StackLog):
   return startChild({
     name: 'etcd',
     command: 'ip',
-    args: [...inNamespace(network.services, { user: undefined }), 'etcd', '--name', 'crebito', '--data-dir', directory,
-      '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl,
-      '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `crebito=${peerUrl}`,
-      '--enable-v2=true', '--log-level', 'warn'],
+    args: [
+      ...inNamespace(network.services, { user: undefined }),
+      'etcd',
+      '--name',
+      'crebito',
+      '--data-dir',
+      directory,
+      '--listen-client-urls',
+      clientUrl,
+      '--advertise-client-urls',
+      clientUrl,
+      '--listen-peer-urls',
+      peerUrl,
+      '--initial-advertise-peer-urls',
+      peerUrl,
+      '--initial-cluster',
+      `crebito=${peerUrl}`,
+      '--enable-v2=true',
+      '--log-level',
+      'warn',
+    ],
     spawnOptions: { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
-    waitUntilReady: () => waitForOrThrow('etcd answering /health', () => answers(`${clientUrl}/health`), { timeoutMs: CHILD_READY_TIMEOUT_MS, intervalMs: CHILD_POLL_INTERVAL_MS }),
+    waitUntilReady: () =>
+      waitForOrThrow('etcd answering /health', () => answers(`${clientUrl}/health`), {
+        timeoutMs: CHILD_READY_TIMEOUT_MS,
+        intervalMs: CHILD_POLL_INTERVAL_MS,
+      }),
     readyTimeoutMs: CHILD_READY_TIMEOUT_MS,
     stopSignal: 'SIGTERM',
     stopTimeoutMs: CHILD_STOP_TIMEOUT_MS,
@@ -96,11 +121,16 @@ export interface HaproxyPlan {
 }
 
 export function haproxyPlanFor(network: HaNetwork): HaproxyPlan {
-  return { bind: primaryAddress(network), nodes: network.nodes.map((node) => ({ name: node.node, host: node.address })) };
+  return {
+    bind: primaryAddress(network),
+    nodes: network.nodes.map((node) => ({ name: node.node, host: node.address })),
+  };
 }
 
 export function haproxyConfig(plan: HaproxyPlan): string {
-  const servers = plan.nodes.map((node) => `  server ${node.name} ${node.host}:${POSTGRES_PORT} check port ${REST_PORT}`);
+  const servers = plan.nodes.map(
+    (node) => `  server ${node.name} ${node.host}:${POSTGRES_PORT} check port ${REST_PORT}`,
+  );
   return [
     'global',
     '  maxconn 1000',
@@ -131,7 +161,10 @@ export function startHaproxy(network: HaNetwork, directory: string, log: StackLo
     args: [...inNamespace(network.services, { user: undefined }), 'haproxy', '-db', '-f', configPath],
     spawnOptions: { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
     waitUntilReady: async () => {
-      await waitForOrThrow('HAProxy accepting connections', () => acceptsConnections(primaryAddress(network)), { timeoutMs: CHILD_READY_TIMEOUT_MS, intervalMs: CHILD_POLL_INTERVAL_MS });
+      await waitForOrThrow('HAProxy accepting connections', () => acceptsConnections(primaryAddress(network)), {
+        timeoutMs: CHILD_READY_TIMEOUT_MS,
+        intervalMs: CHILD_POLL_INTERVAL_MS,
+      });
       await new Promise((resolve) => setTimeout(resolve, FIRST_VERDICTS_MS));
     },
     readyTimeoutMs: CHILD_READY_TIMEOUT_MS,

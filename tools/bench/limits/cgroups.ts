@@ -31,7 +31,8 @@ export function cgroupsUnavailableReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'it needs root, to create cgroups';
   for (const controller of CONTROLLERS) {
     const probe = controller === 'cpu' ? 'cpu.cfs_quota_us' : 'memory.limit_in_bytes';
-    if (!fs.existsSync(path.join(CGROUP_ROOT, controller, probe))) return `no cgroup v1 ${controller} controller at ${path.join(CGROUP_ROOT, controller)}`;
+    if (!fs.existsSync(path.join(CGROUP_ROOT, controller, probe)))
+      return `no cgroup v1 ${controller} controller at ${path.join(CGROUP_ROOT, controller)}`;
   }
   return undefined;
 }
@@ -66,7 +67,10 @@ export interface GroupCounters {
 }
 
 export class ComponentGroup {
-  constructor(readonly limits: ComponentLimits, private readonly directories: Record<Controller, string>) {}
+  constructor(
+    readonly limits: ComponentLimits,
+    private readonly directories: Record<Controller, string>,
+  ) {}
 
   /** The files a process writes its pid to, to join: what a wrapper or a preload does for itself. */
   get procsFiles(): string[] {
@@ -79,10 +83,15 @@ export class ComponentGroup {
 
   /** Whether the process is in this group in every controller. */
   holds(pid: number): boolean {
-    const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').map((line) => line.split(':'));
+    const lines = fs
+      .readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+      .split('\n')
+      .map((line) => line.split(':'));
     return CONTROLLERS.every((controller) => {
       const expected = `/${path.relative(path.join(CGROUP_ROOT, controller), this.directories[controller])}`;
-      return lines.some(([, controllers, groupPath]) => controllers?.split(',').includes(controller) && groupPath === expected);
+      return lines.some(
+        ([, controllers, groupPath]) => controllers?.split(',').includes(controller) && groupPath === expected,
+      );
     });
   }
 
@@ -105,7 +114,10 @@ export class ComponentGroup {
 
 /** One group per component, below a parent named after this process. */
 export class BenchCgroups {
-  private constructor(readonly groups: ComponentGroup[], private readonly parents: string[]) {}
+  private constructor(
+    readonly groups: ComponentGroup[],
+    private readonly parents: string[],
+  ) {}
 
   static create(limits: ComponentLimits[]): BenchCgroups {
     const parents = CONTROLLERS.map((controller) => {
@@ -125,7 +137,10 @@ export class BenchCgroups {
 
   group(component: string): ComponentGroup {
     const group = this.groups.find((candidate) => candidate.limits.component === component);
-    if (group === undefined) throw new Error(`no cgroup for ${component}: docker-compose.yml declares ${this.groups.map((each) => each.limits.component).join(', ')}`);
+    if (group === undefined)
+      throw new Error(
+        `no cgroup for ${component}: docker-compose.yml declares ${this.groups.map((each) => each.limits.component).join(', ')}`,
+      );
     return group;
   }
 

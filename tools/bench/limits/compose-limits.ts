@@ -29,12 +29,22 @@ interface Service {
 }
 
 // Docker reads memory sizes in powers of 1024, whatever the case of the unit.
-const UNIT_BYTES: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
+const UNIT_BYTES: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+};
 
 export function parseMemoryBytes(text: string): number {
   const match = /^([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)$/i.exec(text.trim());
   const unit = UNIT_BYTES[(match?.[2] ?? '').toLowerCase()];
-  if (match === null || unit === undefined) throw new Error(`cannot read the memory size ${JSON.stringify(text)} in ${COMPOSE_FILE}`);
+  if (match === null || unit === undefined)
+    throw new Error(`cannot read the memory size ${JSON.stringify(text)} in ${COMPOSE_FILE}`);
   return Math.round(Number(match[1]) * unit);
 }
 
@@ -53,10 +63,18 @@ function componentOf(name: string, service: Service): string {
  */
 export function readComposeLimits(file = COMPOSE_FILE): ComponentLimits[] {
   const compose = parse(fs.readFileSync(file, 'utf8'), { merge: true }) as { services: Record<string, Service> };
-  return Object.entries(compose.services).filter(([, service]) => service.profiles === undefined).map(([name, service]) => {
-    const limits = service.deploy?.resources?.limits;
-    const cpus = Number(limits?.cpus);
-    if (!(cpus > 0) || limits?.memory === undefined) throw new Error(`${file}: service ${name} declares no cpus and memory limits`);
-    return { component: componentOf(name, service), service: name, cpus, memoryBytes: parseMemoryBytes(limits.memory) };
-  });
+  return Object.entries(compose.services)
+    .filter(([, service]) => service.profiles === undefined)
+    .map(([name, service]) => {
+      const limits = service.deploy?.resources?.limits;
+      const cpus = Number(limits?.cpus);
+      if (!(cpus > 0) || limits?.memory === undefined)
+        throw new Error(`${file}: service ${name} declares no cpus and memory limits`);
+      return {
+        component: componentOf(name, service),
+        service: name,
+        cpus,
+        memoryBytes: parseMemoryBytes(limits.memory),
+      };
+    });
 }

@@ -13,5 +13,6 @@ const { benchCgroups, instanceName: name } = readSettings(process.env, ['benchCg
 const plan = JSON.parse(benchCgroups ?? 'null') as JoinCgroupPlan | null;
 const files = plan?.[name];
 // Started with this preload but no plan for it: measuring it unlimited and calling it limited would be a lie.
-if (files === undefined) throw new Error(`join-cgroup: no cgroups for instance ${JSON.stringify(name)} in ${JOIN_CGROUP_ENV}`);
+if (files === undefined)
+  throw new Error(`join-cgroup: no cgroups for instance ${JSON.stringify(name)} in ${JOIN_CGROUP_ENV}`);
 for (const file of files) fs.writeFileSync(file, String(process.pid));

@@ -29,7 +29,13 @@ export interface LimitedOptions {
   otherLauncherPids: number[];
 }
 
-const skipped = (reason: string): LimitedRun => ({ skipped: reason, scenarios: [], components: [], consistency: undefined, leftovers: [] });
+const skipped = (reason: string): LimitedRun => ({
+  skipped: reason,
+  scenarios: [],
+  components: [],
+  consistency: undefined,
+  leftovers: [],
+});
 
 export async function runLimited(options: LimitedOptions): Promise<LimitedRun> {
   if (options.limits === 'off') return skipped('--limits off');
@@ -57,17 +63,31 @@ async function measureLimited(limited: LimitedStack, options: LimitedOptions): P
   // The public test's rate first, on the fresh stack, as the public test
   // meets it; then saturation. Reported in the other order.
   const runs: [typeof MIX, Drive][] = [
-    [publicRate.scenario, { generator: nodeLoad, model: publicRate.model, durationSeconds: options.publicRateDurationSeconds }],
-    [MIX, { generator: wrkLoad, model: { kind: 'closed', connections: options.connections }, durationSeconds: options.durationSeconds }],
+    [
+      publicRate.scenario,
+      { generator: nodeLoad, model: publicRate.model, durationSeconds: options.publicRateDurationSeconds },
+    ],
+    [
+      MIX,
+      {
+        generator: wrkLoad,
+        model: { kind: 'closed', connections: options.connections },
+        durationSeconds: options.durationSeconds,
+      },
+    ],
   ];
   const scenarios: ScenarioResult[] = [];
   for (const [scenario, drive] of runs) {
     for (const group of groups) group.resetPeak();
     scenarios.unshift(printScenario(await runHttpScenario(setup, scenario, drive)));
-    groups.forEach((group, index) => { peakCharged[index] = Math.max(peakCharged[index]!, group.counters().peakChargeBytes); });
+    groups.forEach((group, index) => {
+      peakCharged[index] = Math.max(peakCharged[index]!, group.counters().peakChargeBytes);
+    });
   }
   const components = groups.map((group, index): LimitedComponent => {
-    const usage = scenarios.flatMap((scenario) => scenario.usage.filter((each) => each.name === group.limits.component));
+    const usage = scenarios.flatMap((scenario) =>
+      scenario.usage.filter((each) => each.name === group.limits.component),
+    );
     const counted = difference(before[index]!, group.counters());
     return {
       name: group.limits.component,

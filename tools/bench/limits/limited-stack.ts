@@ -36,16 +36,21 @@ export interface LimitedStack {
 
 function writeNginxWrapper(directory: string, procsFiles: string[]): string {
   const nginx = findNginx(process.env);
-  if (nginx === undefined) throw new Error('the limited run needs nginx (apt-get install nginx), as the public test runs it');
+  if (nginx === undefined)
+    throw new Error('the limited run needs nginx (apt-get install nginx), as the public test runs it');
   const wrapper = path.join(directory, 'nginx-in-cgroup.sh');
   const quote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
-  fs.writeFileSync(wrapper, [
-    '#!/bin/sh',
-    '# Written by the bench (tools/bench/limits/limited-stack.ts): join the cgroups, then become nginx.',
-    ...procsFiles.map((file) => `echo $$ > ${quote(file)} || exit 70`),
-    `exec ${quote(nginx)} "$@"`,
-    '',
-  ].join('\n'), { mode: 0o755 });
+  fs.writeFileSync(
+    wrapper,
+    [
+      '#!/bin/sh',
+      '# Written by the bench (tools/bench/limits/limited-stack.ts): join the cgroups, then become nginx.',
+      ...procsFiles.map((file) => `echo $$ > ${quote(file)} || exit 70`),
+      `exec ${quote(nginx)} "$@"`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
   return wrapper;
 }
 
@@ -54,7 +59,8 @@ export async function startLimitedStack(options: { mode: DatabaseMode }): Promis
   const dataDirectory = makeDataDirectory();
   const instancePlan: JoinCgroupPlan = {};
   for (const group of cgroups.groups) {
-    if (group.limits.component !== 'nginx' && group.limits.component !== POSTGRES) instancePlan[group.limits.component] = group.procsFiles;
+    if (group.limits.component !== 'nginx' && group.limits.component !== POSTGRES)
+      instancePlan[group.limits.component] = group.procsFiles;
   }
   let stack: RunningStack | undefined;
   try {
@@ -70,7 +76,8 @@ export async function startLimitedStack(options: { mode: DatabaseMode }): Promis
       },
     });
     const state = stack.state();
-    if (state.postgres === null) throw new Error('unreachable: a stack of the bench\'s own runs the embedded PostgreSQL');
+    if (state.postgres === null)
+      throw new Error("unreachable: a stack of the bench's own runs the embedded PostgreSQL");
     for (const pid of processTree(state.postgres.pid)) cgroups.group(POSTGRES).join(pid);
     checkEveryPartIsInside(stack, cgroups);
   } catch (error) {

@@ -29,12 +29,18 @@ export class HttpConnection {
   private inFlight = false;
   private closed = false;
 
-  constructor(address: { host: string; port: number }, private readonly events: ConnectionEvents) {
+  constructor(
+    address: { host: string; port: number },
+    private readonly events: ConnectionEvents,
+  ) {
     this.socket = net.connect({
       host: address.host,
       port: address.port,
       noDelay: true,
-      onread: { buffer: READ_BUFFER, callback: (byteCount: number, buffer: Uint8Array) => this.onData(buffer as Buffer, byteCount) },
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (byteCount: number, buffer: Uint8Array) => this.onData(buffer as Buffer, byteCount),
+      },
     });
     this.socket.on('error', (error) => this.fail(error));
     this.socket.on('close', () => this.fail(new Error('the server closed the connection')));
@@ -64,16 +70,19 @@ export class HttpConnection {
     this.pending = undefined;
     const headersEnd = bytes.indexOf(HEADERS_END);
     if (headersEnd < 0) {
-      if (bytes.length > HEADER_BYTES_MAX) return this.fail(new Error(`an answer's headers passed ${HEADER_BYTES_MAX} bytes`));
+      if (bytes.length > HEADER_BYTES_MAX)
+        return this.fail(new Error(`an answer's headers passed ${HEADER_BYTES_MAX} bytes`));
       return void (this.pending = Buffer.from(bytes));
     }
     const head = bytes.toString('latin1', 0, headersEnd);
     const contentLength = CONTENT_LENGTH.exec(head);
     // The service and nginx always send Content-Length; anything else is not an answer this client can delimit.
-    if (contentLength === null) return this.fail(new Error(`an answer without Content-Length: ${head.split('\r\n')[0]}`));
+    if (contentLength === null)
+      return this.fail(new Error(`an answer without Content-Length: ${head.split('\r\n')[0]}`));
     const answerBytes = headersEnd + HEADERS_END.length + Number(contentLength[1]);
     if (bytes.length < answerBytes) return void (this.pending = Buffer.from(bytes));
-    if (bytes.length > answerBytes || !this.inFlight) return this.fail(new Error('the server sent bytes no request asked for'));
+    if (bytes.length > answerBytes || !this.inFlight)
+      return this.fail(new Error('the server sent bytes no request asked for'));
     this.inFlight = false;
     const status = Number(head.slice(9, 12));
     const reusable = !CONNECTION_CLOSE.test(head);
@@ -89,10 +98,14 @@ export class HttpConnection {
 }
 
 /** A request as the bytes HttpConnection sends. */
-export function rawRequest(host: string, request: { method: string; path: string; body?: string; authorization?: string }): Buffer {
+export function rawRequest(
+  host: string,
+  request: { method: string; path: string; body?: string; authorization?: string },
+): Buffer {
   const body = request.body ?? '';
   const headers = [`${request.method} ${request.path} HTTP/1.1`, `Host: ${host}`];
   if (request.authorization !== undefined) headers.push(`Authorization: ${request.authorization}`);
-  if (request.method !== 'GET') headers.push('Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`);
+  if (request.method !== 'GET')
+    headers.push('Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`);
   return Buffer.from(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }

@@ -55,7 +55,8 @@ export class LatencyHistogram {
   maxMs = 0;
 
   static fromSnapshot(snapshot: HistogramSnapshot): LatencyHistogram {
-    if (snapshot.counts.length !== BUCKET_COUNT) throw new Error(`a histogram snapshot has ${BUCKET_COUNT} buckets, got ${snapshot.counts.length}`);
+    if (snapshot.counts.length !== BUCKET_COUNT)
+      throw new Error(`a histogram snapshot has ${BUCKET_COUNT} buckets, got ${snapshot.counts.length}`);
     const histogram = new LatencyHistogram();
     histogram.counts.set(snapshot.counts);
     for (const count of snapshot.counts) histogram.total += count;

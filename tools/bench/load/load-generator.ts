@@ -30,8 +30,7 @@ export interface LoadRequest {
  * on a new connection (as the public test does) or on a free kept-alive one.
  */
 export type LoadModel =
-  | { kind: 'closed'; connections: number }
-  | { kind: 'open'; ratePerSecond: number; connection: 'new' | 'keep-alive' };
+  { kind: 'closed'; connections: number } | { kind: 'open'; ratePerSecond: number; connection: 'new' | 'keep-alive' };
 
 export interface LoadPlan {
   /** The service's base URL, e.g. http://127.0.0.1:9999. */

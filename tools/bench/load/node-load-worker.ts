@@ -74,7 +74,13 @@ class Tally {
   readonly slowest: SlowAnswer[] = [];
 
   result(): WorkerResult {
-    return { latency: this.latency.snapshot(), sendLag: this.sendLag.snapshot(), statusCounts: this.statusCounts, errors: this.errors, slowest: this.slowest };
+    return {
+      latency: this.latency.snapshot(),
+      sendLag: this.sendLag.snapshot(),
+      statusCounts: this.statusCounts,
+      errors: this.errors,
+      slowest: this.slowest,
+    };
   }
 }
 
@@ -101,7 +107,9 @@ class InFlight {
   /** Resolves with how many were still unanswered at the deadline (and closes them). */
   async drain(): Promise<number> {
     if (this.busy.size > 0) {
-      const emptied = new Promise<void>((resolve) => { this.idle = resolve; });
+      const emptied = new Promise<void>((resolve) => {
+        this.idle = resolve;
+      });
       await Promise.race([emptied, delay(DRAIN_TIMEOUT_MS)]);
     }
     const unanswered = this.busy.size;
@@ -153,7 +161,12 @@ interface Lane {
 }
 
 /** Requests at their planned times, each on a connection of its own or on a free kept-alive one. */
-async function runOpen(task: WorkerTask, tally: Tally, model: Extract<LoadModel, { kind: 'open' }>, startAt: number): Promise<void> {
+async function runOpen(
+  task: WorkerTask,
+  tally: Tally,
+  model: Extract<LoadModel, { kind: 'open' }>,
+  startAt: number,
+): Promise<void> {
   const address = { host: task.host, port: task.port };
   const reuse = model.connection === 'keep-alive';
   const inFlight = new InFlight();
@@ -196,9 +209,12 @@ async function runOpen(task: WorkerTask, tally: Tally, model: Extract<LoadModel,
     inFlight.add(lane.connection);
     lane.connection.send(request);
   };
-  if (reuse) for (let warm = Math.ceil((model.ratePerSecond * WARM_LATENCY_MS) / 1000); warm > 0; warm--) idle.add(open());
-  await arrivals(model.ratePerSecond, startAt, task.durationMs, tally.sendLag, (sentAt) => dispatch(tally.nextRequest(), sentAt));
-  tally.errors += waiting.length + await inFlight.drain();
+  if (reuse)
+    for (let warm = Math.ceil((model.ratePerSecond * WARM_LATENCY_MS) / 1000); warm > 0; warm--) idle.add(open());
+  await arrivals(model.ratePerSecond, startAt, task.durationMs, tally.sendLag, (sentAt) =>
+    dispatch(tally.nextRequest(), sentAt),
+  );
+  tally.errors += waiting.length + (await inFlight.drain());
   waiting.length = 0;
   for (const lane of idle) lane.connection.close();
 }
@@ -215,7 +231,13 @@ function takeOne<T>(set: Set<T>): T | undefined {
  * ratePerSecond. Timers wake late (a millisecond is common); every arrival
  * due by the time one wakes is sent then, and its lateness recorded.
  */
-function arrivals(ratePerSecond: number, startAt: number, durationMs: number, lateness: LatencyHistogram, send: (now: number) => void): Promise<void> {
+function arrivals(
+  ratePerSecond: number,
+  startAt: number,
+  durationMs: number,
+  lateness: LatencyHistogram,
+  send: (now: number) => void,
+): Promise<void> {
   const intervalMs = 1000 / ratePerSecond;
   // Rounded: rate × duration is meant whole (60/s for 2 s is 120), floating point may make it 119.99….
   const total = Math.round((durationMs / 1000) * ratePerSecond);
@@ -249,5 +271,7 @@ async function run(task: WorkerTask): Promise<WorkerResult> {
 
 run(workerData as WorkerTask).then(
   (result) => parentPort!.postMessage(result),
-  (error: unknown) => { throw error; },
+  (error: unknown) => {
+    throw error;
+  },
 );

@@ -7,7 +7,15 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { rawRequest } from './http-connection.js';
 import { LatencyHistogram } from './latency-histogram.js';
-import { checkModel, keepSlowest, type LoadGenerator, type LoadModel, type LoadOutcome, type LoadPlan, type SlowAnswer } from './load-generator.js';
+import {
+  checkModel,
+  keepSlowest,
+  type LoadGenerator,
+  type LoadModel,
+  type LoadOutcome,
+  type LoadPlan,
+  type SlowAnswer,
+} from './load-generator.js';
 import type { WorkerResult, WorkerTask } from './node-load-worker.js';
 import { NODE_LOAD_WORKER_ENTRY } from '../paths.js';
 
@@ -49,15 +57,19 @@ async function runNodeLoad(plan: LoadPlan): Promise<LoadOutcome> {
   const requests = plan.requests.map((request) => rawRequest(url.host, request));
   const workers = workerCount(plan.model);
   const startAtEpochMs = Date.now() + START_DELAY_MS;
-  const results = await Promise.all(Array.from({ length: workers }, (_, index) => runWorker({
-    host: url.hostname,
-    port: Number(url.port),
-    model: shareOf(plan.model, index, workers),
-    durationMs: plan.durationSeconds * 1000,
-    startAtEpochMs,
-    requests,
-    firstRequest: Math.floor((index * requests.length) / workers),
-  })));
+  const results = await Promise.all(
+    Array.from({ length: workers }, (_, index) =>
+      runWorker({
+        host: url.hostname,
+        port: Number(url.port),
+        model: shareOf(plan.model, index, workers),
+        durationMs: plan.durationSeconds * 1000,
+        startAtEpochMs,
+        requests,
+        firstRequest: Math.floor((index * requests.length) / workers),
+      }),
+    ),
+  );
   const latency = new LatencyHistogram();
   const sendLag = new LatencyHistogram();
   const statusCounts: Record<string, number> = {};
@@ -67,10 +79,19 @@ async function runNodeLoad(plan: LoadPlan): Promise<LoadOutcome> {
     for (const answer of result.slowest) keepSlowest(slowest, answer);
     latency.add(LatencyHistogram.fromSnapshot(result.latency));
     sendLag.add(LatencyHistogram.fromSnapshot(result.sendLag));
-    for (const [status, count] of Object.entries(result.statusCounts)) statusCounts[status] = (statusCounts[status] ?? 0) + count;
+    for (const [status, count] of Object.entries(result.statusCounts))
+      statusCounts[status] = (statusCounts[status] ?? 0) + count;
     errors += result.errors;
   }
-  return { slowest, latency: latency.summary(), latencyHistogram: latency, sendLag: plan.model.kind === 'open' ? sendLag.summary() : undefined, statusCounts, errors, elapsedSeconds: plan.durationSeconds };
+  return {
+    slowest,
+    latency: latency.summary(),
+    latencyHistogram: latency,
+    sendLag: plan.model.kind === 'open' ? sendLag.summary() : undefined,
+    statusCounts,
+    errors,
+    elapsedSeconds: plan.durationSeconds,
+  };
 }
 
 export const nodeLoad: LoadGenerator = {

@@ -32,7 +32,8 @@ interface WrkReport {
 function requestsFile(requests: LoadRequest[]): string {
   const lines = requests.map((request) => {
     const fields = [request.method, request.path, request.body ?? ''];
-    if (fields.some((field) => /[\t\n]/.test(field))) throw new Error(`a request for wrk holds a tab or a newline: ${fields.join(' ')}`);
+    if (fields.some((field) => /[\t\n]/.test(field)))
+      throw new Error(`a request for wrk holds a tab or a newline: ${fields.join(' ')}`);
     return fields.join('\t');
   });
   const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-wrk-'));
@@ -52,10 +53,18 @@ function runWrk(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(WRK_BINARY, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-    child.once('error', (error) => reject(new Error(`cannot run ${WRK_BINARY} (apt-get install wrk): ${error.message}`)));
-    child.once('exit', (code) => (code === 0 ? resolve(output) : reject(new Error(`wrk exited with ${code}:\n${output.slice(-2000)}`))));
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.once('error', (error) =>
+      reject(new Error(`cannot run ${WRK_BINARY} (apt-get install wrk): ${error.message}`)),
+    );
+    child.once('exit', (code) =>
+      code === 0 ? resolve(output) : reject(new Error(`wrk exited with ${code}:\n${output.slice(-2000)}`)),
+    );
   });
 }
 
@@ -65,8 +74,16 @@ async function runWrkLoad(plan: LoadPlan): Promise<LoadOutcome> {
   const file = requestsFile(plan.requests);
   try {
     const output = await runWrk([
-      `-t${Math.min(WRK_THREADS, plan.model.connections)}`, `-c${plan.model.connections}`, `-d${plan.durationSeconds}s`,
-      `--timeout`, `${WRK_TIMEOUT_SECONDS}s`, '-s', WRK_SCRIPT, plan.url, '--', file,
+      `-t${Math.min(WRK_THREADS, plan.model.connections)}`,
+      `-c${plan.model.connections}`,
+      `-d${plan.durationSeconds}s`,
+      `--timeout`,
+      `${WRK_TIMEOUT_SECONDS}s`,
+      '-s',
+      WRK_SCRIPT,
+      plan.url,
+      '--',
+      file,
     ]);
     const report = parseWrkReport(output);
     const { connect, read, write, timeout } = report.errors;

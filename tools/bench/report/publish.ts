@@ -20,14 +20,19 @@ export function printScenario(result: ScenarioResult): ScenarioResult {
   const { p50, p99, p999 } = result.latencyMs;
   const lag = result.sendLagMs === undefined ? '' : `  send lag p99 ${result.sendLagMs.p99.toFixed(2)} ms`;
   console.log(
-    `${result.name.padEnd(18)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  `
-    + `p50 ${p50.toFixed(2)}  p99 ${p99.toFixed(2)}  p99.9 ${p999.toFixed(2)}  `
-    + `max ${result.latencyMs.max.toFixed(2)} ms${lag}  `
-    + `errors ${result.errors}  unexpected ${result.unexpectedStatuses}`,
+    `${result.name.padEnd(18)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
+      `p50 ${p50.toFixed(2)}  p99 ${p99.toFixed(2)}  p99.9 ${p999.toFixed(2)}  ` +
+      `max ${result.latencyMs.max.toFixed(2)} ms${lag}  ` +
+      `errors ${result.errors}  unexpected ${result.unexpectedStatuses}`,
   );
   // At fixed rates, the slowest answers with their times, to line up with the stack's logs.
   if (result.model.kind === 'open' && result.slowest !== undefined) {
-    console.log(`  slowest: ${result.slowest.slice(0, SLOWEST_PRINTED).map((answer) => `${answer.latencyMs.toFixed(1)} ms at ${answer.answeredAt.slice(11)}`).join(', ')}`);
+    console.log(
+      `  slowest: ${result.slowest
+        .slice(0, SLOWEST_PRINTED)
+        .map((answer) => `${answer.latencyMs.toFixed(1)} ms at ${answer.answeredAt.slice(11)}`)
+        .join(', ')}`,
+    );
   }
   return result;
 }
@@ -35,12 +40,18 @@ export function printScenario(result: ScenarioResult): ScenarioResult {
 export function printSummary(report: BenchReport): void {
   const { calibration } = report;
   console.log(
-    `calibration: the floor by ${calibration.generator} ${calibration.requestsPerSecond.toFixed(0)} req/s, `
-    + `by ${calibration.secondGenerator} ${calibration.secondRequestsPerSecond.toFixed(0)} req/s`,
+    `calibration: the floor by ${calibration.generator} ${calibration.requestsPerSecond.toFixed(0)} req/s, ` +
+      `by ${calibration.secondGenerator} ${calibration.secondRequestsPerSecond.toFixed(0)} req/s`,
   );
   for (const ratio of report.ratios) console.log(`${ratio.name.padEnd(28)} ${(ratio.value * 100).toFixed(1)}%`);
-  for (const target of report.targets) console.log(`target ${target.met ? 'met    ' : 'MISSED '} ${target.name}: ${formatTarget(target)} (goal ${target.goal})`);
-  for (const [title, consistency] of [['books', report.consistency], ['books under limits', report.limited.consistency]] as const) {
+  for (const target of report.targets)
+    console.log(
+      `target ${target.met ? 'met    ' : 'MISSED '} ${target.name}: ${formatTarget(target)} (goal ${target.goal})`,
+    );
+  for (const [title, consistency] of [
+    ['books', report.consistency],
+    ['books under limits', report.limited.consistency],
+  ] as const) {
     if (consistency === undefined) continue;
     console.log(`${title}: ${consistency.clients} clients, ${consistency.inconsistencies} inconsistencies`);
     for (const detail of consistency.details) console.log(`  ${detail}`);

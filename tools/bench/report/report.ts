@@ -117,5 +117,6 @@ export function formatTarget(target: Target): string {
   return `${target.value.toFixed(2)} ms`;
 }
 
-export const number = (value: number, digits = 0) => value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+export const number = (value: number, digits = 0) =>
+  value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 export const milliseconds = (value: number) => (value < 10 ? value.toFixed(2) : value.toFixed(1));

@@ -6,7 +6,14 @@ import type { DatabaseMode } from '../../../src/stack/config.js';
 import { PERCENTILE_LABELS } from '../latency/limit.js';
 import type { LatencyLimit } from '../latency/public-latency.js';
 import { WARM_PUBLIC_MIX } from '../scenarios.js';
-import { scenarioNamed, type BenchReport, type Calibration, type LimitedRun, type ScenarioResult, type Target } from './report.js';
+import {
+  scenarioNamed,
+  type BenchReport,
+  type Calibration,
+  type LimitedRun,
+  type ScenarioResult,
+  type Target,
+} from './report.js';
 
 /** The bench's floor and a second generator's agree this closely, or the generator may be what was measured. */
 export const CALIBRATION_TOLERANCE = 0.1;
@@ -24,7 +31,13 @@ export function calibrationRatio(calibration: Calibration): number {
   return calibration.requestsPerSecond / calibration.secondRequestsPerSecond;
 }
 
-export function compare(input: { scenarios: ScenarioResult[]; calibration: Calibration; limited: LimitedRun; databaseMode: DatabaseMode; latencyLimit: LatencyLimit }): Pick<BenchReport, 'ratios' | 'targets'> {
+export function compare(input: {
+  scenarios: ScenarioResult[];
+  calibration: Calibration;
+  limited: LimitedRun;
+  databaseMode: DatabaseMode;
+  latencyLimit: LatencyLimit;
+}): Pick<BenchReport, 'ratios' | 'targets'> {
   const rate = (name: string) => scenarioNamed(input.scenarios, name).requestsPerSecond;
   const latency = (name: string) => scenarioNamed(input.scenarios, name).latencyMs;
   const ratios = [
@@ -41,11 +54,41 @@ export function compare(input: { scenarios: ScenarioResult[]; calibration: Calib
   const postsGoal = POSTS_OVER_FLOOR_MIN[input.databaseMode];
   const statements = rate('extrato') / rate('http-floor');
   const targets: Target[] = [
-    { name: 'calibration: http-floor, the bench\'s generator / a second one', value: calibration, goal: `${100 - CALIBRATION_TOLERANCE * 100}–${100 + CALIBRATION_TOLERANCE * 100}%`, met: Math.abs(calibration - 1) <= CALIBRATION_TOLERANCE, unit: '%' },
-    { name: 'p99 mix@public / p99 http-floor@public', value: tail, goal: `<= ${PUBLIC_P99_OVER_FLOOR_MAX}x`, met: tail <= PUBLIC_P99_OVER_FLOOR_MAX, unit: 'x' },
-    { name: `p99.9 mix@public${input.databaseMode === 'durable' ? '' : ' (the goal is for durable mode)'}`, value: p999, goal: `<= ${PUBLIC_P999_MS_MAX} ms`, met: p999 <= PUBLIC_P999_MS_MAX, unit: 'ms' },
-    { name: `transacoes / http-floor, ${input.databaseMode} mode`, value: posts, goal: `>= ${postsGoal * 100}%`, met: posts >= postsGoal, unit: '%' },
-    { name: 'extrato / http-floor', value: statements, goal: `>= ${STATEMENTS_OVER_FLOOR_MIN * 100}%`, met: statements >= STATEMENTS_OVER_FLOOR_MIN, unit: '%' },
+    {
+      name: "calibration: http-floor, the bench's generator / a second one",
+      value: calibration,
+      goal: `${100 - CALIBRATION_TOLERANCE * 100}–${100 + CALIBRATION_TOLERANCE * 100}%`,
+      met: Math.abs(calibration - 1) <= CALIBRATION_TOLERANCE,
+      unit: '%',
+    },
+    {
+      name: 'p99 mix@public / p99 http-floor@public',
+      value: tail,
+      goal: `<= ${PUBLIC_P99_OVER_FLOOR_MAX}x`,
+      met: tail <= PUBLIC_P99_OVER_FLOOR_MAX,
+      unit: 'x',
+    },
+    {
+      name: `p99.9 mix@public${input.databaseMode === 'durable' ? '' : ' (the goal is for durable mode)'}`,
+      value: p999,
+      goal: `<= ${PUBLIC_P999_MS_MAX} ms`,
+      met: p999 <= PUBLIC_P999_MS_MAX,
+      unit: 'ms',
+    },
+    {
+      name: `transacoes / http-floor, ${input.databaseMode} mode`,
+      value: posts,
+      goal: `>= ${postsGoal * 100}%`,
+      met: posts >= postsGoal,
+      unit: '%',
+    },
+    {
+      name: 'extrato / http-floor',
+      value: statements,
+      goal: `>= ${STATEMENTS_OVER_FLOOR_MIN * 100}%`,
+      met: statements >= STATEMENTS_OVER_FLOOR_MIN,
+      unit: '%',
+    },
     ...tailTargets(input.latencyLimit),
     ...limitedTargets(input.limited),
   ];
@@ -56,12 +99,21 @@ export function compare(input: { scenarios: ScenarioResult[]; calibration: Calib
 function tailTargets(limit: LatencyLimit): Target[] {
   const verdicts = limit.verdicts.warm.map((verdict) => ({
     name: `${PERCENTILE_LABELS[verdict.percentile]} ${WARM_PUBLIC_MIX} / the limit (floor + PostgreSQL alone, same percentile)`,
-    value: verdict.ratio, goal: `<= ${verdict.goal}x`, met: verdict.met, unit: 'x' as const,
+    value: verdict.ratio,
+    goal: `<= ${verdict.goal}x`,
+    met: verdict.met,
+    unit: 'x' as const,
   }));
   const coldOverWarm = limit.justUpOverWarmP999;
   return [
     ...verdicts,
-    { name: `p99.9 mix@public (just up) / p99.9 ${WARM_PUBLIC_MIX}`, value: coldOverWarm, goal: `<= ${COLD_P999_OVER_WARM_MAX}x`, met: coldOverWarm <= COLD_P999_OVER_WARM_MAX, unit: 'x' },
+    {
+      name: `p99.9 mix@public (just up) / p99.9 ${WARM_PUBLIC_MIX}`,
+      value: coldOverWarm,
+      goal: `<= ${COLD_P999_OVER_WARM_MAX}x`,
+      met: coldOverWarm <= COLD_P999_OVER_WARM_MAX,
+      unit: 'x',
+    },
   ];
 }
 
@@ -72,7 +124,19 @@ function tailTargets(limit: LatencyLimit): Target[] {
  */
 function limitedTargets(limited: LimitedRun): Target[] {
   if (limited.skipped !== undefined) return [];
-  const worst = Math.max(...limited.components.map((part) => Math.max(part.peakChargedMegabytes, part.peakAnonymousMegabytes) / part.memoryLimitMegabytes));
+  const worst = Math.max(
+    ...limited.components.map(
+      (part) => Math.max(part.peakChargedMegabytes, part.peakAnonymousMegabytes) / part.memoryLimitMegabytes,
+    ),
+  );
   const oomKills = limited.components.reduce((sum, part) => sum + part.oomKills, 0);
-  return [{ name: `under compose limits: the fullest part's memory / its limit${oomKills > 0 ? ` (${oomKills} OOM kills)` : ''}`, value: worst, goal: '< 100%, no OOM kill', met: worst < 1 && oomKills === 0, unit: '%' }];
+  return [
+    {
+      name: `under compose limits: the fullest part's memory / its limit${oomKills > 0 ? ` (${oomKills} OOM kills)` : ''}`,
+      value: worst,
+      goal: '< 100%, no OOM kill',
+      met: worst < 1 && oomKills === 0,
+      unit: '%',
+    },
+  ];
 }
