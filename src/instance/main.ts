@@ -16,6 +16,7 @@ import { createServer, type Server } from './http/server.js';
 import { watchStalls, type StallWatch } from './stalls.js';
 import { foldRepeats } from '../shared/repeats.js';
 import { formerNamesSet } from '../shared/settings.js';
+import { backupHealth, backupStatusReader, type BackupHealth } from '../shared/backup-status.js';
 
 /** A unix socket left behind by a crashed instance would make listen fail. */
 function removeStaleSocket(target: ListenTarget): void {
@@ -33,10 +34,12 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
   // interval as one count (the metrics keep every one).
   const slowRequests = foldRepeats((route, repeats, intervalMs) =>
     log.warn({ route, repeats, intervalS: intervalMs / 1000 }, 'more slow requests on this route in the interval'));
-  const metrics = createMetrics({ enabled: config.metrics === 'on', health: () => server!.health() });
+  const backups = config.backupStatusFile !== '';
+  const metrics = createMetrics({ enabled: config.metrics === 'on', health: () => server!.health(), backups });
   const ledger = createLedger({ ...config, applicationName: `crebito-${config.instanceName}`, log, metrics, operations: API_OPERATIONS });
   server = createServer({
     ledger,
+    ...backupsOf(config),
     instanceName: config.instanceName,
     metrics,
     onAnswered(route, statusLine, seconds) {
@@ -50,6 +53,13 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
   // Pauses are logged past the same bound as slow requests: one knob says what is slow.
   const stalls = watchStalls({ log, logAboveMs: config.slowRequestMs, recorder: metrics });
   return { ledger, server, stalls };
+}
+
+/** The backup status the launcher writes, when it keeps backups of the embedded database. */
+function backupsOf(config: InstanceConfig): { backups?: () => BackupHealth } {
+  if (config.backupStatusFile === '') return {};
+  const read = backupStatusReader(config.backupStatusFile);
+  return { backups: () => backupHealth(read(), Date.now()) };
 }
 
 /** Listens; resolves with the admin address actually bound (host:port), if any. */

@@ -138,13 +138,15 @@ class RequestCounts {
   }
 }
 
-export function createMetrics(options: { enabled: boolean; health: () => ServerHealth }): Metrics {
+export function createMetrics(options: { enabled: boolean; health: () => ServerHealth; backups?: boolean }): Metrics {
   if (!options.enabled) return NO_METRICS;
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const counts = new RequestCounts();
   counts.register(registry);
   registerHealthGauges(registry, options.health);
+  // Only where there are backups: an unset gauge would read 0, a last backup just now.
+  if (options.backups === true) registerBackupGauges(registry, options.health);
   return {
     answered: (route, statusLine, seconds) => counts.answered(route, statusLine, seconds),
     transaction: (tipo, result) => {
@@ -196,4 +198,22 @@ function registerHealthGauges(registry: client.Registry, health: () => ServerHea
     }
   });
   counter('crebito_circuit_opened_total', 'Times the circuit breaker opened', [], (add, now) => add({}, now.ledger.breaker.opened));
+}
+
+type GaugeMaker = (name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, value: number) => void, now: ServerHealth) => void) => unknown;
+
+/** The embedded database's backups, when the launcher keeps them; -1: never (no backup, nothing archived yet). */
+function registerBackupGauges(registry: client.Registry, health: () => ServerHealth): void {
+  const gauge: GaugeMaker = (name, help, labelNames, read) =>
+    new client.Gauge({ name, help, labelNames, registers: [registry], collect() { read((labels, value) => this.set(labels, value), health()); } });
+  const withBackups = (read: (set: (labels: Record<string, string>, value: number) => void, backups: NonNullable<ServerHealth['backups']>) => void) =>
+    (set: (labels: Record<string, string>, value: number) => void, now: ServerHealth) => {
+      if (now.backups !== undefined) read(set, now.backups);
+    };
+  gauge('crebito_backup_last_good_age_seconds', 'Seconds since the last good base backup finished (-1: none yet)', [], withBackups((set, b) => set({}, b.lastBackupAgeS ?? -1)));
+  gauge('crebito_wal_last_archived_age_seconds', 'Seconds since the last WAL segment was archived (pg_stat_archiver; -1: none yet)', [], withBackups((set, b) => set({}, b.lastArchivedWalAgeS ?? -1)));
+  gauge('crebito_wal_archive_failing', '1 while the last WAL archive attempt failed after the last success', [], withBackups((set, b) => set({}, b.archiveFailing ? 1 : 0)));
+  gauge('crebito_wal_archive_failures', 'WAL archive attempts that failed since the server\'s statistics were reset (pg_stat_archiver)', [], withBackups((set, b) => set({}, b.archiveFailedCount)));
+  gauge('crebito_wal_segments_waiting', 'Whole WAL segments written and not archived yet: lost with the host if it went now', [], withBackups((set, b) => set({}, b.walSegmentsWaiting)));
+  gauge('crebito_backup_degraded', '1 while backups need an operator (see /ready\'s degradado)', [], withBackups((set, b) => set({}, b.degraded.length > 0 ? 1 : 0)));
 }

@@ -10,6 +10,7 @@ import { environmentFor } from '../shared/settings.js';
 import { waitForOrThrow } from '../shared/wait.js';
 import { CHILD_READY_TIMEOUT_MS, CHILD_STOP_TIMEOUT_MS, hasExited, startChild } from './child.js';
 import type { LauncherConfig } from './config.js';
+import { archivingOptions, backupStatusFileFor, type EmbeddedBackup } from './backup/launcher.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from './embedded-postgres.js';
 import { http2StyleOf, writeNginxConfig, type Http2Style, type NginxValues } from './nginx.js';
 import { foldNginxErrorLog } from './nginx-error-log.js';
@@ -46,11 +47,18 @@ export function embeddedPostgresLocation(config: LauncherConfig, runDirectory: s
  * any child; its socket directory is the same on every start, so the
  * instances' pools reconnect to the new server by themselves.
  */
-export function superviseDatabase(config: LauncherConfig, runDirectory: string, hooks: SupervisionHooks): Supervised<EmbeddedPostgres> {
+export function superviseDatabase(config: LauncherConfig, runDirectory: string, hooks: SupervisionHooks, backup?: EmbeddedBackup): Supervised<EmbeddedPostgres> {
   const location = embeddedPostgresLocation(config, runDirectory);
   return new Supervised({
     name: 'PostgreSQL',
-    start: () => startEmbeddedPostgres({ ...location, mode: config.databaseMode, log: hooks.log, extraSettings: postgresSettingsFor(readEventsConfig(process.env), location.dataDirectory) }),
+    start: () => {
+      const archiving = archivingOptions(backup);
+      const events = postgresSettingsFor(readEventsConfig(process.env), location.dataDirectory);
+      return startEmbeddedPostgres({
+        ...location, mode: config.databaseMode, log: hooks.log,
+        extraSettings: [...events, ...(archiving.extraSettings ?? [])], extraEnvironment: archiving.extraEnvironment,
+      });
+    },
     ...hooks,
   });
 }
@@ -97,7 +105,7 @@ export function superviseInstance(config: LauncherConfig, index: number, listen:
         // instance notice when the launcher is gone, even after a SIGKILL.
         detached: true,
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        env: { ...process.env, ...environmentFor({ ...config.instance, databaseUrl: databaseUrl(), instanceName: name, listen, adminListen: adminListenFor(config, index) }) },
+        env: { ...process.env, ...environmentFor({ ...config.instance, databaseUrl: databaseUrl(), instanceName: name, listen, adminListen: adminListenFor(config, index), backupStatusFile: backupStatusFileFor(config) }) },
       },
       waitUntilReady: async (child) => onReady(await waitForReady(child)),
       readyTimeoutMs: CHILD_READY_TIMEOUT_MS,

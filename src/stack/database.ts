@@ -11,6 +11,7 @@ import { embeddedPostgresLocation, superviseDatabase } from './children.js';
 import type { LauncherConfig } from './config.js';
 import { removeFallbackSocketDirectory } from './embedded-postgres.js';
 import { HaCluster } from './ha/cluster.js';
+import { BackupSchedule, embeddedBackupPlan } from './backup/launcher.js';
 import type { StackState } from './state.js';
 
 export type DatabaseKind = 'embedded' | 'external' | 'ha';
@@ -52,12 +53,23 @@ export function planDatabase(config: LauncherConfig, runDirectory: string, hooks
 }
 
 function embedded(config: LauncherConfig, runDirectory: string, hooks: SupervisionHooks): StackDatabase {
-  const supervised = superviseDatabase(config, runDirectory, hooks);
   const location = embeddedPostgresLocation(config, runDirectory);
+  // CREBITO_BACKUPS: archive settings for the server, then a schedule once it answers (backup/launcher.ts).
+  const backup = embeddedBackupPlan(config, location, hooks.log);
+  const supervised = superviseDatabase(config, runDirectory, hooks, backup);
+  const schedule = backup === undefined ? undefined
+    : new BackupSchedule({ ...backup, config, adminUrl: () => supervised.latest!.adminUrl, log: hooks.log });
   return {
     kind: 'embedded',
-    start: () => supervised.start(),
+    async start() {
+      await supervised.start();
+      // In the background: backups that cannot start are loud (log, /ready's
+      // degradado) and never keep the ledger from serving.
+      void schedule?.start().catch((error: unknown) => hooks.log.error({ error: (error as Error).message }, 'BACKUPS COULD NOT START'));
+    },
     async stop() {
+      // First: a backup under way is stopped before the server it reads.
+      await schedule?.stop();
       await supervised.stop();
       removeFallbackSocketDirectory(location);
     },

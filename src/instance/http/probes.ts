@@ -15,13 +15,15 @@ export interface ProbeContext {
   book: RequestBook;
   /** The body of GET /health, read before the request counts itself in flight. */
   healthBody: () => string;
+  /** Why the instance serves but something operators must fix is wrong (backups): /ready still says 200. */
+  degraded?: () => string[];
 }
 
 export interface AdminContext extends ProbeContext {
   metrics: { render(): Promise<string>; readonly contentType: string };
 }
 
-export function registerProbeRoutes(app: TemplatedApp, { ledger, book, healthBody }: ProbeContext): void {
+export function registerProbeRoutes(app: TemplatedApp, { ledger, book, healthBody, degraded }: ProbeContext): void {
   // Touches no database: operators read pool numbers here, and the benchmark
   // uses it as the floor of what one HTTP round trip costs.
   app.get('/health', (response) => {
@@ -33,7 +35,8 @@ export function registerProbeRoutes(app: TemplatedApp, { ledger, book, healthBod
   app.get('/ready', (response) => {
     const exchange = book.begin(response, 'ready');
     book.replyAfter(exchange, ledger.isReady(), (ready) => {
-      if (ready) book.reply(exchange, STATUS.ok, '{"pronto":true}');
+      const reasons = degraded?.() ?? [];
+      if (ready) book.reply(exchange, STATUS.ok, reasons.length === 0 ? '{"pronto":true}' : JSON.stringify({ pronto: true, degradado: reasons }));
       else book.reply(exchange, STATUS.unavailable, '{"pronto":false,"motivo":"the database is not answering, or the pool is not yet open and warm"}', { headers: RETRY_LATER });
     });
   });

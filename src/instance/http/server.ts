@@ -12,6 +12,7 @@ import { registerAdminRoutes, type AdminContext } from './probes.js';
 import { OPERATION_LABELS } from '../operations/index.js';
 import { registerRoutes, type RouteContext } from './routes.js';
 import { uws, type TemplatedApp, type us_listen_socket } from './uws.js';
+import type { BackupHealth } from '../../shared/backup-status.js';
 
 export interface ServerOptions {
   ledger: Ledger;
@@ -19,6 +20,8 @@ export interface ServerOptions {
   /** Counts transactions by outcome, and prints every metric for /metrics. */
   metrics: RouteContext['metrics'] & AdminContext['metrics'];
   onAnswered: OnAnswered;
+  /** The embedded database's backups, when the launcher keeps them: on the admin /health, /ready and /metrics. */
+  backups?: () => BackupHealth;
 }
 
 /** What the public /health shows: whether the process serves, and how much. */
@@ -34,6 +37,7 @@ export interface PublicHealth {
 export interface ServerHealth extends PublicHealth {
   pid: number;
   ledger: LedgerHealth;
+  backups?: BackupHealth;
 }
 
 export interface Server {
@@ -73,11 +77,11 @@ export function createServer(options: ServerOptions): Server {
   const publicHealth = (): PublicHealth => ({
     instance: instanceName, inFlight: book.inFlight, draining: book.draining, served: { ...book.served },
   });
-  const health = (): ServerHealth => ({ ...publicHealth(), pid: process.pid, ledger: ledger.health() });
+  const health = (): ServerHealth => ({ ...publicHealth(), pid: process.pid, ledger: ledger.health(), ...(options.backups === undefined ? {} : { backups: options.backups() }) });
   // The public /health answers anyone who reaches the port: the pid and the
   // pool, queue and breaker numbers stay on the admin address.
   const context = { ledger, book, metrics, healthBody: () => JSON.stringify(publicHealth()) };
-  const adminContext = { ...context, healthBody: () => JSON.stringify(health()) };
+  const adminContext = { ...context, healthBody: () => JSON.stringify(health()), degraded: () => options.backups?.().degraded ?? [] };
   registerRoutes(apps[0]!, context);
 
   return {

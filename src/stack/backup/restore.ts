@@ -1,0 +1,175 @@
+// Owns restoring the embedded database from the pgBackRest repository into a
+// new crebito data directory: pgBackRest copies the backup set that precedes
+// the target and writes the recovery settings; then the server is started
+// once, privately (no archiving, a socket in a temporary directory), to
+// replay the archived WAL up to the target and promote, and is stopped
+// cleanly. What is left is an ordinary cluster: `CREBITO_DATA_DIR=<dir> npm
+// start` serves it, needing neither the repository nor its key.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { waitFor } from '../../shared/wait.js';
+import { embeddedDatabaseUrl, EMBEDDED_DATABASE_NAME, findBinaries } from '../embedded-postgres.js';
+import { waitForExit } from '../processes.js';
+import { keyEnvironment, pgbackrest, type BackupPlan } from './pgbackrest.js';
+
+const POLL_INTERVAL_MS = 200;
+const STOP_TIMEOUT_MS = 60_000;
+const LOG_TAIL_BYTES = 4000;
+
+export interface RestoreRequest {
+  /** A time (recover every transaction committed at or before it) or the end of the archive. */
+  to: Date | 'latest';
+  /** The new crebito data directory: missing or empty. */
+  into: string;
+  port: number;
+  recoveryTimeoutMs: number;
+}
+
+export interface RestoreResult {
+  dataDirectory: string;
+  backupSet: string | undefined;
+  /** The last transaction the recovery replayed (null: none after the backup). */
+  lastReplayedAt: string | null;
+  copyMs: number;
+  replayMs: number;
+  sizeBytes: number;
+}
+
+/** pgBackRest's time format: YYYY-MM-DD HH:MM:SS.mmm+00. */
+export function pgbackrestTime(time: Date): string {
+  return `${time.toISOString().replace('T', ' ').replace('Z', '')}+00`;
+}
+
+function prepareTarget(into: string, runAs: BackupPlan['runAs']): string {
+  const target = path.resolve(into);
+  if (fs.existsSync(target) && fs.readdirSync(target).length > 0)
+    throw new Error(`${target} is not empty: restore into a new directory`);
+  const pgData = path.join(target, 'postgres');
+  // The server's user (postgres, when we are root) must pass through it, as through any crebito data directory.
+  fs.mkdirSync(target, { recursive: true, mode: 0o755 });
+  fs.mkdirSync(pgData, { mode: 0o700 });
+  if (runAs !== undefined) fs.chownSync(pgData, runAs.uid, runAs.gid);
+  return pgData;
+}
+
+function restoreArguments(request: RestoreRequest, pgData: string): string[] {
+  const common = ['restore', `--pg1-path=${pgData}`, '--log-level-console=info'];
+  if (request.to === 'latest') return [...common, '--type=default'];
+  return [...common, '--type=time', `--target=${pgbackrestTime(request.to)}`, '--target-action=promote'];
+}
+
+function directorySizeBytes(directory: string): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(directory, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += fs.statSync(path.join(entry.parentPath, entry.name)).size;
+  }
+  return total;
+}
+
+/** Restores, replays to the target, promotes and stops; throws with the server's own words when recovery fails. */
+export async function restore(plan: BackupPlan, key: string, request: RestoreRequest): Promise<RestoreResult> {
+  const pgData = prepareTarget(request.into, plan.runAs);
+  const copyStartedMs = performance.now();
+  const output = await pgbackrest(plan, key, restoreArguments(request, pgData));
+  const copyMs = performance.now() - copyStartedMs;
+  const replayStartedMs = performance.now();
+  const lastReplayedAt = await replay(plan, key, pgData, request);
+  return {
+    dataDirectory: path.dirname(pgData),
+    backupSet: /restore backup set ([^\s,]+)/.exec(output)?.[1],
+    lastReplayedAt,
+    copyMs: Math.round(copyMs),
+    replayMs: Math.round(performance.now() - replayStartedMs),
+    sizeBytes: directorySizeBytes(pgData),
+  };
+}
+
+/** Starts the restored server privately until it has replayed and promoted; returns the last replayed commit's time. */
+async function replay(plan: BackupPlan, key: string, pgData: string, request: RestoreRequest): Promise<string | null> {
+  const socketDirectory = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-restore-'));
+  if (plan.runAs !== undefined) fs.chownSync(socketDirectory, plan.runAs.uid, plan.runAs.gid);
+  const logFile = path.join(path.dirname(pgData), 'restore-replay.log');
+  const log = fs.openSync(logFile, 'w');
+  const server = spawn(
+    findBinaries().postgres,
+    [
+      '-D',
+      pgData,
+      '-c',
+      'listen_addresses=',
+      '-c',
+      `unix_socket_directories=${socketDirectory}`,
+      '-c',
+      `port=${request.port}`,
+      '-c',
+      'archive_mode=off',
+    ],
+    {
+      ...(plan.runAs ?? {}),
+      stdio: ['ignore', log, log],
+      env: { ...process.env, ...keyEnvironment(key), LC_ALL: 'C' },
+    },
+  );
+  fs.closeSync(log);
+  try {
+    const url = embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, request.port);
+    const promoted = await waitFor(() => isPromoted(url), {
+      timeoutMs: request.recoveryTimeoutMs,
+      intervalMs: POLL_INTERVAL_MS,
+      abandonWhen: () => exited(server),
+    });
+    if (promoted === undefined)
+      throw new Error(
+        `recovery did not finish (${exited(server) ? 'the server stopped' : `still replaying after ${request.recoveryTimeoutMs} ms`}); the server said:\n${tail(logFile)}`,
+      );
+    return await finishRecovery(url);
+  } finally {
+    await stopServer(server);
+    fs.rmSync(socketDirectory, { recursive: true, force: true });
+  }
+}
+
+const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
+
+async function isPromoted(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url });
+  try {
+    await client.connect();
+    return !(await client.query<{ recovering: boolean }>('SELECT pg_is_in_recovery() AS recovering')).rows[0]!
+      .recovering;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The recovery settings pgBackRest wrote are spent: removed, so the cluster needs no repository again. */
+async function finishRecovery(url: string): Promise<string | null> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const replayed = await client.query<{ at: Date | null }>('SELECT pg_last_xact_replay_timestamp() AS at');
+    for (const setting of ['restore_command', 'recovery_target_time', 'recovery_target_action'])
+      await client.query(`ALTER SYSTEM RESET ${setting}`);
+    await client.query('CHECKPOINT');
+    return replayed.rows[0]!.at?.toISOString() ?? null;
+  } finally {
+    await client.end();
+  }
+}
+
+async function stopServer(server: ChildProcess): Promise<void> {
+  if (exited(server) || server.pid === undefined) return;
+  server.kill('SIGINT');
+  if (!(await waitForExit(server.pid, STOP_TIMEOUT_MS))) server.kill('SIGQUIT');
+}
+
+function tail(file: string): string {
+  const text = fs.readFileSync(file, 'utf8');
+  return text.slice(Math.max(0, text.length - LOG_TAIL_BYTES));
+}
