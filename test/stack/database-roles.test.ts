@@ -210,6 +210,7 @@ describe('the role model: what a compromised instance cannot do', () => {
       'extratos',
       'historico',
       'iso_utc',
+      'registrar_movimentos',
       'registrar_transacao',
       'registrar_transacoes',
     ]);
