@@ -117,12 +117,39 @@ const DESCRIPTION = {
       },
     },
   },
-  responses: {
-    200: json(
-      TRANSACTION_RESULT_SCHEMA,
-      `Applied (or, with ${REPLAYED_HEADER}, applied by an earlier request with the same key).`,
-      { headers: REPLAYED_HEADERS },
-    ),
+  responses: keyedWriteResponses(TRANSACTION_RESULT_SCHEMA, 'debit', [
+    failures.invalidValor,
+    failures.invalidTipo,
+    failures.invalidDescricao,
+    failures.limitExceeded,
+    failures.balanceTooLarge,
+  ]),
+};
+
+export const TRANSACTIONS = {
+  method: 'post',
+  path: '/clientes/:id/transacoes',
+  label: 'transacoes',
+  access: 'write',
+  connections: 'writes',
+  // Transfers join these calls (operations/transfers.ts): a call holding one goes to registrar_movimentos.
+  queries: [...TRANSACTION_QUERIES, MOVEMENTS_QUERY],
+  sizeMax: (settings) => settings.batchSizeMax,
+  send: (batch, { database, log, settings }) =>
+    sendAny(database, batch, { idempotencyKeyWaitMsMax: settings.idempotencyWaitMsMax, log }),
+  handle,
+  description: DESCRIPTION,
+} as const satisfies ApiOperation<PendingMovement, TransactionAnswer>;
+
+/**
+ * The answers of a write that takes an Idempotency-Key (a transaction, a transfer): 200 with its result, and the
+ * failures every such write shares around `refusals`, its own (the body's fields and the money rules).
+ */
+export function keyedWriteResponses(resultSchema: object, refused: string, refusals: Failure[]) {
+  return {
+    200: json(resultSchema, `Applied (or, with ${REPLAYED_HEADER}, applied by an earlier request with the same key).`, {
+      headers: REPLAYED_HEADERS,
+    }),
     ...errorResponses(
       [
         failures.clientNotFound,
@@ -130,11 +157,7 @@ const DESCRIPTION = {
         failures.bodyTooLarge,
         failures.malformedJson,
         failures.notAnObject,
-        failures.invalidValor,
-        failures.invalidTipo,
-        failures.invalidDescricao,
-        failures.limitExceeded,
-        failures.balanceTooLarge,
+        ...refusals,
         failures.invalidIdempotencyKey,
         failures.idempotencyKeyReused,
         failures.duplicateIdempotencyKey,
@@ -153,26 +176,11 @@ const DESCRIPTION = {
         413: { note: 'nginx may answer it first, with its own page' },
         422: {
           note:
-            'A refused debit with a key is stored like a success: its retries replay the same 422, ' +
+            `A refused ${refused} with a key is stored like a success: its retries replay the same 422, ` +
             `marked ${REPLAYED_HEADER}`,
           headers: REPLAYED_HEADERS,
         },
       },
     ),
-  },
-};
-
-export const TRANSACTIONS = {
-  method: 'post',
-  path: '/clientes/:id/transacoes',
-  label: 'transacoes',
-  access: 'write',
-  connections: 'writes',
-  // Transfers join these calls (operations/transfers.ts): a call holding one goes to registrar_movimentos.
-  queries: [...TRANSACTION_QUERIES, MOVEMENTS_QUERY],
-  sizeMax: (settings) => settings.batchSizeMax,
-  send: (batch, { database, log, settings }) =>
-    sendAny(database, batch, { idempotencyKeyWaitMsMax: settings.idempotencyWaitMsMax, log }),
-  handle,
-  description: DESCRIPTION,
-} as const satisfies ApiOperation<PendingMovement, TransactionAnswer>;
+  };
+}

@@ -7,18 +7,7 @@
 
 import { Failure, failures } from '../../shared/failures.js';
 import { CLIENT_ID_MAX } from '../../shared/limits.js';
-import {
-  AUTH_NOTES,
-  AUTH_SECURITY,
-  errorResponses,
-  json,
-  OWN,
-  REPLAYED_HEADERS,
-  RETRY_AFTER_HEADERS,
-  UNAVAILABLE,
-  UNAVAILABLE_NOTES,
-  WRITE_AUTH,
-} from '../http/api-description.js';
+import { AUTH_SECURITY, OWN } from '../http/api-description.js';
 import { authorize } from '../http/auth.js';
 import { readBody } from '../http/body.js';
 import type { Exchange } from '../http/exchange.js';
@@ -35,7 +24,7 @@ import {
   type TransferResult,
 } from '../ledger/transfers.js';
 import type { ApiOperation, Handle, RouteContext } from './declaration.js';
-import { TRANSACTIONS } from './transactions.js';
+import { keyedWriteResponses, TRANSACTIONS } from './transactions.js';
 
 const REPLAYED = [[REPLAYED_HEADER.toLowerCase(), 'true']] as const;
 
@@ -137,51 +126,15 @@ const DESCRIPTION = {
       'application/json': { schema: TRANSFER_REQUEST_SCHEMA, example: { para: 2, valor: 1000, descricao: 'pix' } },
     },
   },
-  responses: {
-    200: json(
-      TRANSFER_RESULT_SCHEMA,
-      `Applied (or, with ${REPLAYED_HEADER}, applied by an earlier request with the same key).`,
-      { headers: REPLAYED_HEADERS },
-    ),
-    ...errorResponses(
-      [
-        failures.clientNotFound,
-        failures.idempotencyKeyInUse,
-        failures.bodyTooLarge,
-        failures.malformedJson,
-        failures.notAnObject,
-        failures.invalidPara,
-        failures.invalidValor,
-        failures.invalidDescricao,
-        failures.transferToSelf,
-        failures.payeeNotFound,
-        failures.limitExceeded,
-        failures.payeeBalanceTooLarge,
-        failures.invalidIdempotencyKey,
-        failures.idempotencyKeyReused,
-        failures.duplicateIdempotencyKey,
-        failures.rejectedByDatabase,
-        failures.clientBusy,
-        ...UNAVAILABLE,
-        ...WRITE_AUTH,
-      ],
-      {
-        ...UNAVAILABLE_NOTES,
-        ...AUTH_NOTES,
-        409: {
-          note: 'Nothing was applied by this request; retry it with the same key once the first has finished',
-          headers: RETRY_AFTER_HEADERS,
-        },
-        413: { note: 'nginx may answer it first, with its own page' },
-        422: {
-          note:
-            'A refused transfer with a key is stored like a success: its retries replay the same 422, ' +
-            `marked ${REPLAYED_HEADER}`,
-          headers: REPLAYED_HEADERS,
-        },
-      },
-    ),
-  },
+  responses: keyedWriteResponses(TRANSFER_RESULT_SCHEMA, 'transfer', [
+    failures.invalidPara,
+    failures.invalidValor,
+    failures.invalidDescricao,
+    failures.transferToSelf,
+    failures.payeeNotFound,
+    failures.limitExceeded,
+    failures.payeeBalanceTooLarge,
+  ]),
 };
 
 export const TRANSFERS = {
