@@ -2,7 +2,7 @@
 // sent as one call, and one bad row in it must not fail the others.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForOrThrow } from '../../src/shared/wait.js';
+import { waitFor, waitForOrThrow } from '../../src/shared/wait.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { readHealth } from '../support/health.js';
 import { holdTransactionInserts } from '../support/hold-calls.js';
@@ -59,7 +59,10 @@ describe('a batch with a row the database refuses', () => {
     expect(poisoned!.status).toBe(500);
     expect(poisoned!.body.erro).toBe('erro_interno');
     expect(instance.child.exitCode).toBeNull();
-    expect(instance.output()).toContain('BUG: the database rejected a transaction that passed validation');
+    // The log is written asynchronously: the 500 can reach the client before its line reaches our pipe.
+    const bugLine = 'BUG: the database rejected a transaction that passed validation';
+    await waitFor(() => instance.output().includes(bugLine), { timeoutMs: 5000, intervalMs: 10 });
+    expect(instance.output()).toContain(bugLine);
 
     const stored = await database.query<{ descricao: string }>('SELECT descricao FROM transacoes ORDER BY id');
     expect(stored.map((row) => row.descricao)).toEqual(['primeira', 'inocente1', 'inocente2']);
