@@ -36,6 +36,7 @@ import {
 } from '../ledger/transactions.js';
 import { MOVEMENTS_QUERY, sendAny, type PendingMovement } from '../ledger/transfers.js';
 import type { ApiOperation, Handle, RouteContext } from './declaration.js';
+import type { HttpRequest } from '../http/uws.js';
 
 const SECONDS_PER_HOUR = 3600;
 const REPLAYED = [[REPLAYED_HEADER.toLowerCase(), 'true']] as const;
@@ -53,23 +54,13 @@ function replyTransaction(context: RouteContext, exchange: Exchange, tipo: 'c' |
 }
 
 const handle: Handle<PendingTransaction, TransactionAnswer> = (context, exchange, request, submit) => {
-  const { ledger, book } = context;
-  const clientId = parseClientId(request.getParameter(0));
-  const apiKey = authorize(
-    ledger.apiKeys,
-    request.getHeader('authorization'),
-    clientId,
-    'write',
-    request.getHeader('x-real-ip'),
-  );
-  const header = readIdempotencyKeyHeader(request);
-  const idempotencyKey = header instanceof Failure ? header : parseIdempotencyKey(header);
+  const { book } = context;
+  const write = readKeyedWrite(context, request);
   // The body is read first even when the key is refused: answering before
   // it would leave its bytes on the connection, read as the next request.
   const onBody = (body: Uint8Array) => {
-    if (apiKey instanceof Failure) return replyFailure(book, exchange, apiKey);
-    if (clientId === undefined) return replyFailure(book, exchange, failures.clientNotFound);
-    if (idempotencyKey instanceof Failure) return replyFailure(book, exchange, idempotencyKey);
+    if (write instanceof Failure) return replyFailure(book, exchange, write);
+    const { clientId, apiKey, idempotencyKey } = write;
     const transaction = parseTransactionBody(body);
     if (transaction instanceof Failure) return replyFailure(book, exchange, transaction);
     const pending = { clientId, request: transaction, idempotencyKey, apiKeyProof: apiKey?.proof };
@@ -183,4 +174,25 @@ export function keyedWriteResponses(resultSchema: object, refused: string, refus
       },
     ),
   };
+}
+
+/**
+ * What every keyed write (a transaction, a transfer) reads before its body: the client, the API key's write access
+ * to it, the Idempotency-Key; or the first of them refused, in that order of precedence.
+ */
+export function readKeyedWrite(context: RouteContext, request: HttpRequest) {
+  const clientId = parseClientId(request.getParameter(0));
+  const apiKey = authorize(
+    context.ledger.apiKeys,
+    request.getHeader('authorization'),
+    clientId,
+    'write',
+    request.getHeader('x-real-ip'),
+  );
+  const header = readIdempotencyKeyHeader(request);
+  const idempotencyKey = header instanceof Failure ? header : parseIdempotencyKey(header);
+  if (apiKey instanceof Failure) return apiKey;
+  if (clientId === undefined) return failures.clientNotFound;
+  if (idempotencyKey instanceof Failure) return idempotencyKey;
+  return { clientId, apiKey, idempotencyKey };
 }

@@ -8,13 +8,12 @@
 import { Failure, failures } from '../../shared/failures.js';
 import { CLIENT_ID_MAX } from '../../shared/limits.js';
 import { AUTH_SECURITY, OWN } from '../http/api-description.js';
-import { authorize } from '../http/auth.js';
 import { readBody } from '../http/body.js';
 import type { Exchange } from '../http/exchange.js';
-import { IDEMPOTENCY_KEY_HEADER, readIdempotencyKeyHeader, REPLAYED_HEADER } from '../http/headers.js';
+import { IDEMPOTENCY_KEY_HEADER, REPLAYED_HEADER } from '../http/headers.js';
 import { replyFailure, replyWith } from '../http/replies.js';
 import { compile, object, TRANSACTION_REQUEST_SCHEMA, cents } from '../http/serializers.js';
-import { isAmount, isDescription, parseClientId, parseIdempotencyKey, parseJsonObject } from '../http/validation.js';
+import { isAmount, isDescription, parseJsonObject } from '../http/validation.js';
 import { Replay } from '../ledger/transactions.js';
 import {
   sendAny,
@@ -24,7 +23,7 @@ import {
   type TransferResult,
 } from '../ledger/transfers.js';
 import type { ApiOperation, Handle, RouteContext } from './declaration.js';
-import { keyedWriteResponses, TRANSACTIONS } from './transactions.js';
+import { keyedWriteResponses, readKeyedWrite, TRANSACTIONS } from './transactions.js';
 
 const REPLAYED = [[REPLAYED_HEADER.toLowerCase(), 'true']] as const;
 
@@ -73,23 +72,13 @@ function replyTransfer(context: RouteContext, exchange: Exchange, answer: Moveme
 }
 
 const handle: Handle<PendingMovement, MovementAnswer> = (context, exchange, request, submit) => {
-  const { ledger, book } = context;
-  const clientId = parseClientId(request.getParameter(0));
-  const apiKey = authorize(
-    ledger.apiKeys,
-    request.getHeader('authorization'),
-    clientId,
-    'write',
-    request.getHeader('x-real-ip'),
-  );
-  const header = readIdempotencyKeyHeader(request);
-  const idempotencyKey = header instanceof Failure ? header : parseIdempotencyKey(header);
+  const { book } = context;
+  const write = readKeyedWrite(context, request);
   // The body is read first even when the request is refused: answering
   // before it would leave its bytes on the connection.
   const onBody = (body: Uint8Array) => {
-    if (apiKey instanceof Failure) return replyFailure(book, exchange, apiKey);
-    if (clientId === undefined) return replyFailure(book, exchange, failures.clientNotFound);
-    if (idempotencyKey instanceof Failure) return replyFailure(book, exchange, idempotencyKey);
+    if (write instanceof Failure) return replyFailure(book, exchange, write);
+    const { clientId, apiKey, idempotencyKey } = write;
     const transfer = parseTransferBody(body, clientId);
     if (transfer instanceof Failure) return replyFailure(book, exchange, transfer);
     book.replyAfter(exchange, submit({ clientId, transfer, idempotencyKey, apiKeyProof: apiKey?.proof }), (answer) =>
