@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { agreement, judge, limitOf, overLimit, type Percentiles } from '../../tools/bench/latency/limit.js';
-import { latencyUsOfLogLine } from '../../tools/bench/latency/pgbench.js';
+import { latencyUsOfLogLine, timesUsOfLogLine } from '../../tools/bench/latency/pgbench.js';
 import { parseNginxTiming, parsePostgresLog } from '../../tools/bench/latency/hop-sources.js';
 import { bucketsBetween, bucketsOf, percentileBound, sumOf } from '../../tools/bench/latency/prometheus-text.js';
 import { parseWrkPaced } from '../../tools/bench/latency/wrk-paced.js';
@@ -56,6 +56,13 @@ describe('the parsers behind the references and the breakdown', () => {
     expect(latencyUsOfLogLine('1 3 skipped 0 1733450000 123456 9000')).toBe('failed');
     expect(latencyUsOfLogLine('')).toBeUndefined();
     expect(() => latencyUsOfLogLine('0 12 x 1 1733450000 123456 50')).toThrow(/cannot read/);
+  });
+
+  it("keeps pgbench's time from the call's start apart from its schedule lag (the bench times from the send)", () => {
+    expect(timesUsOfLogLine('0 12 450 1 1733450000 123456 50')).toEqual({ timeUs: 450, lagUs: 50 });
+    expect(timesUsOfLogLine('1 3 failed 0 1733450000 123456 9000')).toBe('failed');
+    expect(timesUsOfLogLine('0 12')).toBeUndefined();
+    expect(() => timesUsOfLogLine('0 12 450 1 1733450000 123456 y')).toThrow(/cannot read/);
   });
 
   it("reads wrk-paced.lua's report in µs as ms", () => {

@@ -6,8 +6,9 @@
 // calls in turn. What is left is what PostgreSQL needs per request at this
 // rate, in this durability mode: the function, the commit and its fsync.
 //
-// Each latency runs from the call's planned time, so a call that waits for
-// its connection's previous one counts that wait (as pgbench --rate does).
+// Each latency runs from the moment the generator sends the call, as the
+// HTTP generator's do (how late its timer woke is recorded apart); a call
+// that waits for its connection's previous one counts that wait.
 
 import pg from 'pg';
 import { STATEMENT_TRANSACTIONS_MAX } from '../../../src/shared/limits.js';
@@ -102,9 +103,10 @@ async function paced(
     const waitMs = plannedAt - performance.now();
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     const sentAt = performance.now();
-    // A timer may wake a fraction of a millisecond early: time from whichever came first.
-    const from = Math.min(plannedAt, sentAt);
-    outcome.sendLag.record(sentAt - from);
+    // How late the timer woke is the generator's, recorded apart, as the HTTP generator does (node-load-worker.ts):
+    // both halves of the limit are timed from the moment the generator sends.
+    outcome.sendLag.record(Math.max(0, sentAt - plannedAt));
+    const from = sentAt;
     const connection = sent % clients.length;
     const kind = kinds[sent % kinds.length]!;
     const done = busyUntil[connection]!.then(() => callOf(clients[connection]!, connection + 1, kind)).then(
