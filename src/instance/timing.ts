@@ -82,36 +82,41 @@ export const NO_TIMING: TimingRecorder = {
   render: () => '{}',
 };
 
+type Phases = Record<RequestPhase, FineHistogram>;
+
 /** Per route (an answer) or per operation (a call), each phase's histogram, and the event loop's. */
 export class RequestTiming implements TimingRecorder {
-  private readonly series = new Map<string, Map<RequestPhase, FineHistogram>>();
+  // One lookup per record: each label's five histograms are made together, the first time it is seen.
+  private readonly series = new Map<string, Phases>();
   private readonly loop = new FineHistogram();
 
-  private histogram(label: string, phase: RequestPhase): FineHistogram {
+  private phasesOf(label: string): Phases {
     let phases = this.series.get(label);
-    if (phases === undefined) this.series.set(label, (phases = new Map()));
-    let histogram = phases.get(phase);
-    if (histogram === undefined) phases.set(phase, (histogram = new FineHistogram()));
-    return histogram;
+    if (phases === undefined) {
+      phases = Object.fromEntries(REQUEST_PHASES.map((phase) => [phase, new FineHistogram()])) as Phases;
+      this.series.set(label, phases);
+    }
+    return phases;
   }
 
   /** A request answered: its phases before and after its call, and its total. */
   answered(route: string, moments: RequestMoments, repliedMs: number): void {
-    this.histogram(route, 'total').record(repliedMs - moments.startedMs);
+    const phases = this.phasesOf(route);
+    phases.total.record(repliedMs - moments.startedMs);
     if (moments.submittedMs === 0) return;
-    this.histogram(route, 'received').record(moments.submittedMs - moments.startedMs);
+    phases.received.record(moments.submittedMs - moments.startedMs);
     if (moments.answeredMs === 0) return;
-    this.histogram(route, 'replied').record(repliedMs - moments.answeredMs);
+    phases.replied.record(repliedMs - moments.answeredMs);
   }
 
   /** One request's wait for its call's slot, under its operation's label. */
   waited(operation: string, milliseconds: number): void {
-    this.histogram(operation, 'waited').record(milliseconds);
+    this.phasesOf(operation).waited.record(milliseconds);
   }
 
   /** One request's call, from sent to answered, under its operation's label (once per request it carried). */
   called(operation: string, milliseconds: number, requests: number): void {
-    const histogram = this.histogram(operation, 'database');
+    const histogram = this.phasesOf(operation).database;
     for (let count = 0; count < requests; count++) histogram.record(milliseconds);
   }
 
@@ -122,8 +127,10 @@ export class RequestTiming implements TimingRecorder {
   /** What /timing serves: every series' non-empty buckets. */
   render(): string {
     const series: Record<string, Partial<Record<RequestPhase, [number, number][]>>> = {};
-    for (const [label, phases] of this.series)
-      series[label] = Object.fromEntries([...phases].map(([phase, histogram]) => [phase, histogram.sparse()]));
+    for (const [label, phases] of this.series) {
+      const recorded = REQUEST_PHASES.map((phase) => [phase, phases[phase].sparse()] as const);
+      series[label] = Object.fromEntries(recorded.filter(([, buckets]) => buckets.length > 0));
+    }
     return JSON.stringify({ unit: 'µs, bucket upper bounds', series, eventLoopDelay: this.loop.sparse() });
   }
 }
