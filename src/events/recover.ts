@@ -329,3 +329,32 @@ function parseInstant(text: string): Date {
     throw new RecoveryRefused(`--since must be an ISO time with its zone, such as 2026-12-06T05:00:00Z; got ${text}`);
   return at;
 }
+
+/**
+ * The command: exits 0 once the stream is back, 2 when refused (nothing
+ * changed), 1 when it failed (run it again). The URLs are read only once
+ * the options are known to be good.
+ */
+export async function runRecoverCommand(
+  args: string[],
+  urls: { databaseUrl: () => string; brokerUrl: () => string },
+): Promise<number> {
+  const log = (line: string) => console.error(`[events recover] ${line}`);
+  try {
+    const options = parseRecoverArguments(args);
+    const result = await recoverStream({
+      ...options,
+      databaseUrl: urls.databaseUrl(),
+      brokerUrl: urls.brokerUrl(),
+      log,
+    });
+    log(
+      `done: ${result.rows} rows sent and confirmed (from id ${result.fromId ?? '-'}, ${result.unroutable} returned ` +
+        `unroutable); the slot is back at ${result.consistentPoint}, and the publisher streams from there`,
+    );
+    return 0;
+  } catch (error) {
+    log((error as Error).message);
+    return error instanceof RecoveryRefused ? 2 : 1;
+  }
+}

@@ -152,6 +152,12 @@ describe('docker-compose.yml, events profile', () => {
     const dockerfileEvents = fs.readFileSync(path.join(PROJECT_ROOT, 'Dockerfile.events'), 'utf8');
     expect(dockerfileEvents).toContain('tsconfig.events.json');
     expect(dockerfileEvents).toContain('dist/src/events/publisher/main.js');
+    // And the recovery of a lost slot, run in the same image (docs/events.md).
+    const tsconfig = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'tsconfig.events.json'), 'utf8')) as {
+      include: string[];
+    };
+    expect(tsconfig.include).toContain('src/events/recover*.ts');
+    expect(fs.existsSync(path.join(PROJECT_ROOT, 'src', 'events', 'recover-main.ts'))).toBe(true);
   });
 });
 

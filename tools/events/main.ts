@@ -13,7 +13,7 @@ import amqp from 'amqplib';
 import { EXCHANGE_NAME } from '../../src/events/config.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { readStackState } from '../../src/stack/state.js';
-import { parseRecoverArguments, RECOVER_USAGE, recoverStream, RecoveryRefused } from '../../src/events/recover.js';
+import { RECOVER_USAGE, runRecoverCommand } from '../../src/events/recover.js';
 import { ClientDedupe } from './dedupe.js';
 
 const PREFETCH = 500;
@@ -82,21 +82,13 @@ async function tail(options: TailOptions): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
-/** Exits 0 once the stream is back, 2 when refused (nothing changed), 1 when it failed (run it again). */
-async function recover(args: string[]): Promise<void> {
-  const options = parseRecoverArguments(args);
-  const databaseUrl = process.env.CREBITO_EVENTS_DATABASE_URL || stackState().databaseUrl;
-  const log = (line: string) => console.error(`[events recover] ${line}`);
-  const result = await recoverStream({ ...options, databaseUrl, brokerUrl: brokerUrl(), log });
-  log(
-    `done: ${result.rows} rows sent and confirmed (from id ${result.fromId ?? '-'}, ${result.unroutable} returned ` +
-      `unroutable); the slot is back at ${result.consistentPoint}, and the publisher streams from there`,
-  );
-  process.exit(0);
-}
-
 const args = process.argv.slice(2);
-(args[0] === 'recover' ? recover(args.slice(1)) : tail(parseArguments(args))).catch((error: unknown) => {
-  console.error(`[events] ${(error as Error).message}`);
-  process.exit(error instanceof RecoveryRefused ? 2 : 1);
-});
+if (args[0] === 'recover') {
+  const databaseUrl = () => process.env.CREBITO_EVENTS_DATABASE_URL || stackState().databaseUrl;
+  void runRecoverCommand(args.slice(1), { databaseUrl, brokerUrl }).then((code) => process.exit(code));
+} else {
+  tail(parseArguments(args)).catch((error: unknown) => {
+    console.error(`[events] ${(error as Error).message}`);
+    process.exit(1);
+  });
+}
