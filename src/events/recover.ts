@@ -19,7 +19,13 @@
 import amqp, { type ConfirmChannel } from 'amqplib';
 import pg from 'pg';
 import { EXCHANGE_NAME, PUBLISHED_TABLE, STREAM_NAME } from './config.js';
-import { eventOf, type RelationColumn, type TransactionEvent } from './publisher/message.js';
+import {
+  eventOf,
+  messagePropertiesOf,
+  routingKeyOf,
+  type RelationColumn,
+  type TransactionEvent,
+} from './publisher/message.js';
 
 /** Temporary, and one at a time: a second recovery finds the name taken and stops. */
 export const RECOVERY_SLOT = `${STREAM_NAME}_recovery`;
@@ -254,14 +260,8 @@ async function eventsOf(reader: pg.Client, batch: pg.QueryResult<Record<string, 
 }
 
 async function publishOne(channel: ConfirmChannel, event: TransactionEvent): Promise<void> {
-  const room = channel.publish(EXCHANGE_NAME, `clientes.${event.cliente_id}`, Buffer.from(JSON.stringify(event)), {
-    mandatory: true,
-    persistent: true,
-    messageId: String(event.id),
-    contentType: 'application/json',
-    type: 'transacao',
-    timestamp: Math.floor(Date.now() / 1000),
-  });
+  const body = Buffer.from(JSON.stringify(event));
+  const room = channel.publish(EXCHANGE_NAME, routingKeyOf(event), body, messagePropertiesOf(event));
   if (!room) await new Promise((resolve) => channel.once('drain', resolve));
 }
 
@@ -304,13 +304,14 @@ export function parseRecoverArguments(args: string[]): { start: RecoverStart; ro
   let rowsMax = RECOVER_ROWS_MAX_DEFAULT;
   for (let index = 0; index < args.length; index += 2) {
     const [flag, value] = [args[index], args[index + 1]];
+    if (!['--since', '--from-id', '--limit'].includes(flag!))
+      throw new RecoveryRefused(`unknown option ${flag}; ${RECOVER_USAGE}`);
     if (value === undefined) throw new RecoveryRefused(`${flag} needs a value; ${RECOVER_USAGE}`);
     if (start.kind !== 'all' && (flag === '--since' || flag === '--from-id'))
       throw new RecoveryRefused(`give one start point, --since or --from-id; ${RECOVER_USAGE}`);
     if (flag === '--since') start = { kind: 'since', at: parseInstant(value) };
     else if (flag === '--from-id') start = { kind: 'from-id', id: wholeNumber(flag, value, Number.MAX_SAFE_INTEGER) };
-    else if (flag === '--limit') rowsMax = wholeNumber(flag, value, RECOVER_ROWS_MAX_LIMIT);
-    else throw new RecoveryRefused(`unknown option ${flag}; ${RECOVER_USAGE}`);
+    else rowsMax = wholeNumber(flag!, value, RECOVER_ROWS_MAX_LIMIT);
   }
   return { start, rowsMax };
 }
