@@ -312,6 +312,28 @@ describe('the change stream', () => {
     const asInstance = await runEvents(['recover'], { CREBITO_EVENTS_DATABASE_URL: stack.state().instanceDatabaseUrl });
     expect([asInstance.code, asInstance.stderr]).toEqual([2, expect.stringMatching(/cannot make a replication slot/)]);
     expect((await publisherHealth()).state).toBe('slot-lost');
+    // The lost slot dropped by hand and the publisher restarted: it makes no slot of its own (one made now
+    // would skip the rows since), and still says lost; recover takes a missing slot as it takes a lost one.
+    const dropped = waitFor(
+      async () => (await sql("SELECT pg_drop_replication_slot('crebito_eventos')").catch(() => null)) !== null,
+      {
+        timeoutMs: 10_000,
+        intervalMs: 100,
+      },
+    );
+    expect(await dropped).toBeDefined();
+    const killed = events().publisher.pid;
+    signal(killed, 'SIGKILL');
+    const restarted = waitFor(
+      async () =>
+        events().publisher.pid !== killed && (await publisherHealth().catch(() => null))?.state === 'slot-lost',
+      {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+      },
+    );
+    expect(await restarted).toBeDefined();
+    expect(await sql("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'crebito_eventos'")).toEqual([]);
     // POSTs go on while it runs: each commit is in its snapshot or in the new slot, never neither.
     let recovered: { code: number | null; stderr: string } | undefined;
     expect(
