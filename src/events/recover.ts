@@ -11,10 +11,12 @@
 //
 // Until that last step nothing changes: the lost slot stays as it was, and
 // the new one is temporary (it goes with this command's connection), so a
-// run refused, failed or killed leaves the stream exactly as it found it.
-// Run by an operator with a role that has REPLICATION (the owner's or the
-// superuser's), never the instances': crebito_api can neither make a slot
-// nor read every column of transacoes.
+// run refused, failed or killed before it leaves the stream as it found it;
+// one that fails within it leaves no slot, which the publisher reports lost
+// as well, and the next run recovers from there the same way. Run by an
+// operator with a role that has REPLICATION (the superuser's, as the
+// publisher uses), never the instances': crebito_api can neither make a
+// slot nor read every column of transacoes.
 
 import amqp, { type ConfirmChannel } from 'amqplib';
 import pg from 'pg';
@@ -39,7 +41,7 @@ const DROP_RETRY_DELAY_MS = 100;
 export type RecoverStart = { kind: 'all' } | { kind: 'since'; at: Date } | { kind: 'from-id'; id: number };
 
 export interface RecoverOptions {
-  /** A role with REPLICATION that reads transacoes and chaves_api: the owner's or the superuser's. */
+  /** A role with REPLICATION that reads transacoes and chaves_api: the superuser's, as the publisher's. */
   databaseUrl: string;
   brokerUrl: string;
   start: RecoverStart;
@@ -102,7 +104,9 @@ async function checkNeedsRecovery(admin: pg.Client): Promise<void> {
   );
   const facts = rows[0]!;
   if (!facts.replication)
-    throw new RecoveryRefused('this role cannot make a replication slot: run it as the owner or the superuser');
+    throw new RecoveryRefused(
+      'this role cannot make a replication slot: run it as a role with REPLICATION (the superuser)',
+    );
   if (facts.wal_level !== 'logical') throw new RecoveryRefused(`the database runs with wal_level=${facts.wal_level}`);
   if (!facts.publication)
     throw new RecoveryRefused('the stream was never set up here (no publication): start the publisher instead');
