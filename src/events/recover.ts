@@ -37,6 +37,8 @@ const BATCH_ROWS = 1000;
 // The publisher holds the lost slot for an instant at each of its retries.
 const DROP_ATTEMPTS_MAX = 50;
 const DROP_RETRY_DELAY_MS = 100;
+const BROKER_TIMEOUT_MS = 10_000;
+const BROKER_HEARTBEAT_S = 5;
 
 export type RecoverStart = { kind: 'all' } | { kind: 'since'; at: Date } | { kind: 'from-id'; id: number };
 
@@ -198,7 +200,18 @@ async function countFrom(reader: pg.Client, fromId: number): Promise<number> {
 async function connectBroker(
   url: string,
 ): Promise<{ channel: ConfirmChannel; unroutable: () => number; close: () => Promise<void> }> {
-  const connection = await amqp.connect(url);
+  // A frozen broker accepts the TCP connection and then says nothing; once
+  // connected, heartbeats notice it and its pending confirms fail.
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`the broker did not answer within ${BROKER_TIMEOUT_MS} ms`)),
+      BROKER_TIMEOUT_MS,
+    );
+  });
+  const separator = url.includes('?') ? '&' : '?';
+  const withHeartbeat = /[?&]heartbeat=/.test(url) ? url : `${url}${separator}heartbeat=${BROKER_HEARTBEAT_S}`;
+  const connection = await Promise.race([amqp.connect(withHeartbeat), timeout]).finally(() => clearTimeout(timer));
   // A broken connection fails the pending confirms, which is how it is noticed.
   connection.on('error', () => undefined);
   const channel = await connection.createConfirmChannel();
