@@ -8,6 +8,7 @@ import { latencyUsOfLogLine, timesUsOfLogLine } from '../../tools/bench/latency/
 import { parseNginxTiming, parsePostgresLog } from '../../tools/bench/latency/hop-sources.js';
 import { bucketsBetween, bucketsOf, percentileBound, sumOf } from '../../tools/bench/latency/prometheus-text.js';
 import { parseWrkPaced } from '../../tools/bench/latency/wrk-paced.js';
+import { nextIntervalMs } from '../../tools/bench/latency/db-alone.js';
 
 const floor: Percentiles = { p50: 0.27, p99: 0.71, p999: 4.15, max: 9 };
 const database: Percentiles = { p50: 0.54, p99: 1.25, p999: 2.8, max: 4 };
@@ -56,6 +57,16 @@ describe('the parsers behind the references and the breakdown', () => {
     expect(latencyUsOfLogLine('1 3 skipped 0 1733450000 123456 9000')).toBe('failed');
     expect(latencyUsOfLogLine('')).toBeUndefined();
     expect(() => latencyUsOfLogLine('0 12 x 1 1733450000 123456 50')).toThrow(/cannot read/);
+  });
+
+  it("spaces PostgreSQL alone's calls evenly, or exponentially around the same mean as pgbench --rate does", () => {
+    expect(nextIntervalMs(2.94, 'even', 0.99)).toBe(2.94);
+    expect(nextIntervalMs(2.94, 'poisson', 0)).toBeCloseTo(0, 10);
+    expect(nextIntervalMs(2.94, 'poisson', 1 - Math.exp(-1))).toBeCloseTo(2.94, 10);
+    const draws = 100_000;
+    let sum = 0;
+    for (let index = 0; index < draws; index++) sum += nextIntervalMs(2.94, 'poisson', (index + 0.5) / draws);
+    expect(sum / draws).toBeCloseTo(2.94, 1);
   });
 
   it("keeps pgbench's time from the call's start apart from its schedule lag (the bench times from the send)", () => {
