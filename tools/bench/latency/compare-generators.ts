@@ -54,6 +54,8 @@ await withTarget(
           'lag p99',
           ours.sendLag.summary().p99,
         );
+        const poisson = await runDbAlone(setup.databaseUrl, { ...rate, arrivals: 'poisson' });
+        console.log('db ours, Poisson from start        ', f(poisson.latency.summary()));
         const pg = await runPgbench(setup.databaseUrl, rate);
         console.log('db pgbench time                    ', f(pg.latency.summary()));
         console.log(
