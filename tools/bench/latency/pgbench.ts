@@ -3,7 +3,7 @@
 // the same rate, prepared, each connection on its own client row (so no call
 // waits on another's lock). Its per-transaction log gives every latency,
 // from the transaction's scheduled start (pgbench --rate's own definition),
-// which the bench reads into its histogram.
+// which the bench reads into its histograms.
 
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -58,25 +58,29 @@ export interface PgbenchOutcome {
 /**
  * One line of pgbench's per-transaction log (no aggregation, --rate on):
  * client_id transaction_no time script_no time_epoch time_us schedule_lag.
- * time runs from the transaction's actual start, schedule_lag is how late
- * that start was against its schedule, both in µs; a skipped or failed
+ * time runs from the transaction's scheduled start (pgbench.c's
+ * processXactStats: now - txn_scheduled), schedule_lag is how late its
+ * actual start was against that schedule, both in µs; a skipped or failed
  * transaction says so in the time field.
  */
-export function timesUsOfLogLine(line: string): { timeUs: number; lagUs: number } | 'failed' | undefined {
+export function timesUsOfLogLine(line: string): { fromScheduleUs: number; lagUs: number } | 'failed' | undefined {
   const fields = line.trim().split(/\s+/);
   if (fields.length < 7) return undefined;
   const [, , time, , , , lag] = fields;
   if (time === 'skipped' || time === 'failed' || time === 'serialization' || time === 'deadlock') return 'failed';
-  const [timeUs, lagUs] = [Number(time), Number(lag)];
-  if (!(Number.isFinite(timeUs) && Number.isFinite(lagUs)))
+  const [fromScheduleUs, lagUs] = [Number(time), Number(lag)];
+  if (!(Number.isFinite(fromScheduleUs) && Number.isFinite(lagUs)))
     throw new Error(`pgbench wrote a log line the bench cannot read: ${line}`);
-  return { timeUs, lagUs };
+  return { fromScheduleUs, lagUs };
 }
 
-/** The latency from the scheduled start (pgbench --rate's own definition): time + schedule_lag, in µs. */
+/**
+ * The latency from the call's actual start (what the bench's own generator times): time - schedule_lag, in µs.
+ * (Until 2026-12-06 the bench read time + schedule_lag, counting the lag twice.)
+ */
 export function latencyUsOfLogLine(line: string): number | 'failed' | undefined {
   const times = timesUsOfLogLine(line);
-  return times === undefined || times === 'failed' ? times : times.timeUs + times.lagUs;
+  return times === undefined || times === 'failed' ? times : Math.max(0, times.fromScheduleUs - times.lagUs);
 }
 
 export async function runPgbench(
@@ -122,8 +126,8 @@ export async function runPgbench(
         const parsed = timesUsOfLogLine(line);
         if (parsed === 'failed') outcome.failed++;
         else if (parsed !== undefined) {
-          outcome.latency.record(parsed.timeUs / 1000);
-          outcome.fromSchedule.record((parsed.timeUs + parsed.lagUs) / 1000);
+          outcome.latency.record(Math.max(0, parsed.fromScheduleUs - parsed.lagUs) / 1000);
+          outcome.fromSchedule.record(parsed.fromScheduleUs / 1000);
           outcome.scheduleLag.record(parsed.lagUs / 1000);
         }
       }
