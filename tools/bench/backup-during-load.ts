@@ -1,9 +1,11 @@
 // What a full base backup costs the requests it runs beside, apart from
 // everything else a stack just up does: one durable stack, warm, its first
 // backup done; then turns of the mix at the public rate, alternating "quiet"
-// (nothing else) with "backup" (a full pgBackRest backup started as the turn
-// begins, as the launcher's schedule would) and, with --nice, "backup niced"
-// (the same backup at the lowest CPU priority). Latencies are pooled per kind.
+// (nothing else) with "backup" (a full pgBackRest backup at normal priority
+// started as the turn begins) and, with --nice, "backup niced" (the same
+// backup at the launcher's priority, BACKUP_NICENESS). Latencies are pooled
+// per kind. (The first figures, results/stalls/backup-during-load-nice19-*,
+// were taken with nice 19.)
 //
 //   node dist/tools/bench/backup-during-load.js --rounds 4 --duration 8 --nice
 //
@@ -14,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
-import { STANZA } from '../../src/stack/backup/pgbackrest.js';
+import { BACKUP_NICENESS, STANZA } from '../../src/stack/backup/pgbackrest.js';
 import { waitFor } from '../../src/shared/wait.js';
 import { freePort, makeDataDirectory, startStack, type RunningStack } from '../harness/stack.js';
 import { numberOption } from '../harness/target.js';
@@ -25,7 +27,6 @@ import { MIX, PUBLIC_TEST_RATE_PER_SECOND } from './scenarios.js';
 import { uptime } from './latency/public-latency.js';
 
 const FIRST_BACKUP_TIMEOUT_MS = 120_000;
-const NICEST = 19;
 type Kind = 'quiet' | 'backup' | 'backup niced';
 
 /** A full backup of the stack's cluster, as the launcher runs it (same configuration, user and key). */
@@ -34,7 +35,9 @@ function fullBackup(dataDirectory: string, niced: boolean): Promise<{ seconds: n
   const owner = fs.statSync(configFile);
   const key = fs.readFileSync(path.join(dataDirectory, 'backup', 'key'), 'utf8').trim();
   const args = [`--config=${configFile}`, `--stanza=${STANZA}`, '--type=full', 'backup'];
-  const [command, commandArgs] = niced ? ['nice', ['-n', String(NICEST), 'pgbackrest', ...args]] : ['pgbackrest', args];
+  const [command, commandArgs] = niced
+    ? ['nice', ['-n', String(BACKUP_NICENESS), 'pgbackrest', ...args]]
+    : ['pgbackrest', args];
   const startedMs = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(command, commandArgs, {
