@@ -377,6 +377,16 @@ export const SETTINGS = {
     meaning:
       "the embedded PostgreSQL's `max_slot_wal_keep_size` with the stream on: the WAL a stalled stream may hold back before its slot is lost (docs/events.md)",
   }),
+  eventsCpu: choice({
+    env: 'CREBITO_EVENTS_CPU',
+    default: 'idle',
+    choices: ['idle', 'low', 'normal'],
+    readers: STACK,
+    meaning:
+      "how the stream's processes (the local RabbitMQ, the publisher, its WAL sender) share the CPU with the ledger: " +
+      '`idle`: what the ledger leaves (a cgroup with `cpu.idle`, else nice 19); `low`: `cpu.shares` 64 (else nice 10); ' +
+      '`normal`: as any process (docs/events.md, "Cost")',
+  }),
   eventsDatabaseUrl: text({
     env: 'CREBITO_EVENTS_DATABASE_URL',
     default: undefined,
