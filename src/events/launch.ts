@@ -74,7 +74,8 @@ export class EventsStack {
     return startChild({
       name: 'events',
       command: process.execPath,
-      args: [PUBLISHER_ENTRY],
+      // Where its WAL sender goes on the CPU: the launcher's decision, not a setting (cpu.ts).
+      args: [PUBLISHER_ENTRY, placementText(this.placement)],
       spawnOptions: {
         detached: true,
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -83,7 +84,6 @@ export class EventsStack {
           CREBITO_EVENTS_DATABASE_URL: databaseUrl,
           CREBITO_EVENTS_URL: this.brokerUrl,
           CREBITO_EVENTS_ADMIN_LISTEN: this.admin ?? `127.0.0.1:${this.config.adminPort}`,
-          CREBITO_EVENTS_CPU_PLACEMENT: placementText(this.placement),
         },
       },
       waitUntilReady: (started) => {

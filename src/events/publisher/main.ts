@@ -41,8 +41,8 @@ const adminListen = parseListenTarget(process.env.CREBITO_EVENTS_ADMIN_LISTEN ??
 const database = new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: 'crebito-events-lag' });
 database.on('error', () => undefined);
 
-// Where the launcher put this process on the CPU; its WAL sender goes there too (cpu.ts).
-const cpuPlacement = parsePlacement(process.env.CREBITO_EVENTS_CPU_PLACEMENT);
+// Where the launcher put this process on the CPU (its argument); its WAL sender goes there too (cpu.ts).
+const cpuPlacement = parsePlacement(process.argv[2]);
 const metrics = new PublisherMetrics();
 let confirmations = new Confirmations();
 let streaming = false;
