@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { parseArgs } from 'node:util';
 import { numberOption } from '../harness/target.js';
 import { makeDataDirectory, stackPort, startStack } from '../harness/stack.js';
@@ -40,6 +41,8 @@ interface Measured {
   publicP50Ms: number;
   publicErrors: number;
   saturationPerSecond: number;
+  /** WAL written per second at saturation: how long the slot's bound holds while the stream waits. */
+  walMbPerSecond?: number;
   /** From realizada_em to the consumer, rows of the public-rate window (on only). */
   lagMs?: StreamLag;
   /** The same for the rows written at saturation (on only): how far behind the stream fell. */
@@ -61,6 +64,20 @@ const lagOf = (verdict: StreamVerdict): StreamLag => ({
   rows: verdict.ledgerRows,
   missing: verdict.missing.length,
 });
+
+/** The server's WAL position in bytes. */
+async function walPosition(databaseUrl: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ bytes: string }>(
+      "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS bytes",
+    );
+    return Number(rows[0]!.bytes);
+  } finally {
+    await client.end();
+  }
+}
 
 /** Waits until the consumer holds every row of the ledger since lastId; ms from `since` to then. */
 async function waitForStream(consumer: ConsumerProcess, databaseUrl: string, lastId: number): Promise<number> {
@@ -104,11 +121,13 @@ async function measureOnce(
     });
     await new Promise((resolve) => setTimeout(resolve, CATCH_UP_MS));
     const lastPublicId = (await readLedgerRows(state.databaseUrl, 0)).at(-1)?.id ?? 0;
+    const walBefore = await walPosition(state.databaseUrl);
     const saturation = await runHttpScenario(setup, TRANSACOES, {
       generator: wrkLoad,
       model: { kind: 'closed', connections: SATURATION_CONNECTIONS },
       durationSeconds: seconds.saturation,
     });
+    const walMbPerSecond = ((await walPosition(state.databaseUrl)) - walBefore) / 2 ** 20 / seconds.saturation;
     const measured: Measured = {
       events,
       ...(events === 'on' ? { cpu } : {}),
@@ -116,6 +135,7 @@ async function measureOnce(
       publicP50Ms: quiet.latencyMs.p50,
       publicErrors: quiet.errors + quiet.unexpectedStatuses,
       saturationPerSecond: saturation.requestsPerSecond,
+      walMbPerSecond: Math.round(walMbPerSecond * 10) / 10,
     };
     if (consumer === undefined) return measured;
     const catchUpMs = await waitForStream(consumer, state.databaseUrl, lastId);
@@ -222,7 +242,7 @@ function runRow(run: Measured): string {
       : `${run.stream.holds ? 'holds' : '**broken**'}, ${run.stream.duplicates} dup., ${run.stream.invented} invented`;
   return (
     `| ${run.events} | ${run.cpu ?? '-'} | ${run.publicP50Ms.toFixed(2)} | ${run.publicP99Ms.toFixed(2)}` +
-    ` | ${run.publicErrors} | ${run.saturationPerSecond.toFixed(0)} | ${lag(run.lagMs)}` +
+    ` | ${run.publicErrors} | ${run.saturationPerSecond.toFixed(0)} | ${run.walMbPerSecond ?? '-'} | ${lag(run.lagMs)}` +
     ` | ${run.saturationLagMs === undefined ? '-' : `${run.saturationLagMs.p99} / ${run.saturationLagMs.max}`}` +
     ` | ${run.catchUpMs === undefined ? '-' : (run.catchUpMs / 1000).toFixed(1)} | ${stream} |`
   );
@@ -235,6 +255,22 @@ const roundsText = (perRound: RoundRatios[]) =>
         `round ${index + 1}: p99 ${round.p99Ratio.toFixed(2)}x, saturation ${(round.saturationShare * 100).toFixed(0)}%`,
     )
     .join('; ');
+
+/** While the stream yields, the slot holds the WAL written meanwhile: for how long, at saturation, before its bound. */
+function boundText(report: Report): string[] {
+  const rates = report.runs.flatMap((run) =>
+    run.events === 'on' && run.cpu === report.cpu && run.walMbPerSecond !== undefined ? [run.walMbPerSecond] : [],
+  );
+  if (rates.length === 0) return [];
+  const rate = median(rates);
+  const minutes = Number(SETTINGS.eventsWalKeepMb.default) / rate / 60;
+  return [
+    `WAL written at saturation, stream on: median ${rate} MB/s; the slot's default bound` +
+      ` (${SETTINGS.eventsWalKeepMb.default} MB) holds about ${minutes.toFixed(0)} minutes of uninterrupted saturation` +
+      ' while the stream waits (more than that and the slot is lost: docs/events.md).',
+    '',
+  ];
+}
 
 const verdict = (met: boolean) => (met ? '**met**' : '**missed**');
 
@@ -252,14 +288,16 @@ function markdown(report: Report, command: string): string {
       ` load average ${report.loadBefore} before and ${report.loadAfter} after (a shared two-core machine, other work running).`,
     '',
     '| events | stream CPU | public mix p50 (ms) | public mix p99 (ms) | errors | POSTs at saturation (/s)' +
+      ' | WAL at saturation (MB/s)' +
       ' | stream lag at the public rate p50 / p99 / max (ms) | lag of saturation rows p99 / max (ms)' +
       ' | caught up after saturation (s) | stream (whole run) |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...report.runs.map(runRow),
     '',
     `Each round on/off (stream CPU \`${primary}\`): ${roundsText(report.perRound)}.`,
     '',
     ...(compared.length === 0 ? [] : [...compared, '']),
+    ...boundText(report),
     `Medians over rounds (stream CPU \`${primary}\`): p99 at the public rate on/off ${report.p99Ratio.toFixed(2)}x` +
       ` (goal at most 1.1x: ${verdict(report.p99Ratio <= 1.1)});` +
       ` saturation on/off ${(report.saturationShare * 100).toFixed(0)}%` +
