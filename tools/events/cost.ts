@@ -13,7 +13,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { parseArgs } from 'node:util';
 import { numberOption } from '../harness/target.js';
-import { makeDataDirectory, stackPort, startStack } from '../harness/stack.js';
+import { freePort, makeDataDirectory, startStack } from '../harness/stack.js';
 import { nodeLoad } from '../bench/load/node-load.js';
 import { wrkLoad } from '../bench/load/wrk-load.js';
 import { runHttpScenario, setupFor } from '../bench/run-scenario.js';
@@ -94,7 +94,8 @@ async function measureOnce(
   seconds: { public: number; saturation: number },
 ): Promise<Measured> {
   const stack = await startStack({
-    port: await stackPort(),
+    // Not 9999: another stack on the machine may take it between the check and nginx's start.
+    port: await freePort(),
     dataDirectory: makeDataDirectory(),
     environment: {
       CREBITO_EVENTS: events,
