@@ -7,9 +7,9 @@
 // session, and Linux's autogroup scheduling gives every session an equal
 // share whatever its processes' nice values, so a plain nice does little:
 // the stream's processes go into a cgroup of their own (cgroup v1's cpu
-// controller, as root) with `cpu.idle` (only what nothing else wants) or a
-// small `cpu.shares`. Without that permission, the fallback is the nice value
-// of each thread and of the process's own autogroup.
+// controller, as root) with a small `cpu.shares` (the default, `low`) or
+// `cpu.idle` (only what nothing else wants). Without that permission, the
+// fallback is the nice value of each thread and of the process's own autogroup.
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -53,8 +53,9 @@ export function preparePlacement(mode: StreamCpuMode, brokerPort: number): Place
   const directory = cgroupDirectoryFor(brokerPort);
   try {
     fs.mkdirSync(directory, { recursive: true });
-    if (mode === 'idle') fs.writeFileSync(path.join(directory, 'cpu.idle'), '1');
-    else fs.writeFileSync(path.join(directory, 'cpu.shares'), String(LOW_SHARES));
+    // Both, always: a cgroup left by an earlier start in the other mode is reused.
+    fs.writeFileSync(path.join(directory, 'cpu.idle'), mode === 'idle' ? '1' : '0');
+    fs.writeFileSync(path.join(directory, 'cpu.shares'), String(LOW_SHARES));
     return { kind: 'cgroup', directory };
   } catch {
     return { kind: 'nice', nice: NICE_OF[mode] };

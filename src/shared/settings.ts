@@ -379,13 +379,13 @@ export const SETTINGS = {
   }),
   eventsCpu: choice({
     env: 'CREBITO_EVENTS_CPU',
-    default: 'idle',
+    default: 'low',
     choices: ['idle', 'low', 'normal'],
     readers: STACK,
     meaning:
       "how the stream's processes (the local RabbitMQ, the publisher, its WAL sender) share the CPU with the ledger: " +
-      '`idle`: what the ledger leaves (a cgroup with `cpu.idle`, else nice 19); `low`: `cpu.shares` 64 (else nice 10); ' +
-      '`normal`: as any process (docs/events.md, "Cost")',
+      '`low`: a cgroup with `cpu.shares` 64, a sixteenth of any other process (else nice 10); `idle`: only what ' +
+      'nothing else wants (`cpu.idle`, else nice 19); `normal`: as any process (docs/events.md, "Cost")',
   }),
   eventsDatabaseUrl: text({
     env: 'CREBITO_EVENTS_DATABASE_URL',

@@ -155,9 +155,9 @@ describe('the change stream', () => {
       expect(await each()).toEqual([true, true, true]);
     };
     if (cpu.startsWith('cgroup:')) {
-      // As root (CI, this machine): the stream's own cgroup, which takes only what nothing else wants.
+      // As root (CI, this machine): the stream's own cgroup, a sixteenth of any other process's weight.
       const directory = cpu.slice('cgroup:'.length);
-      expect(fs.readFileSync(path.join(directory, 'cpu.idle'), 'utf8').trim()).toBe('1');
+      expect(fs.readFileSync(path.join(directory, 'cpu.shares'), 'utf8').trim()).toBe('64');
       const inStreamGroup = (pid: number) =>
         /^\d+:cpu:(.*)$/m.exec(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[1] === `/${path.basename(directory)}`;
       await placed(inStreamGroup);
@@ -167,11 +167,11 @@ describe('the change stream', () => {
       );
       expect(ledgerPids.map(({ pid }) => inStreamGroup(pid))).toEqual([false, false]);
     } else {
-      // Without cgroups: nice 19 on every thread.
-      expect(cpu).toBe('nice:19');
+      // Without cgroups: nice 10 on every thread.
+      expect(cpu).toBe('nice:10');
       const niceOf = (pid: number, task: string) =>
         Number(fs.readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
-      const niced = (pid: number) => fs.readdirSync(`/proc/${pid}/task`).every((task) => niceOf(pid, task) === 19);
+      const niced = (pid: number) => fs.readdirSync(`/proc/${pid}/task`).every((task) => niceOf(pid, task) === 10);
       await placed(niced);
     }
   });

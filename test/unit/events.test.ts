@@ -176,7 +176,7 @@ describe('the database settings the stream needs', () => {
     expect(() => readEventsConfig({ CREBITO_EVENTS: 'yes' })).toThrow(/one of off, on/);
     expect(() => readEventsConfig({ CREBITO_EVENTS_BROKER_PORT: '36189' })).toThrow(/between/);
     expect(() => readEventsConfig({ CREBITO_EVENTS_URL: 'http://x' })).toThrow(/amqp/);
-    expect(readEventsConfig({}).cpu).toBe('idle');
+    expect(readEventsConfig({}).cpu).toBe('low');
     expect(() => readEventsConfig({ CREBITO_EVENTS_CPU: 'high' })).toThrow(/one of idle, low, normal/);
   });
 
