@@ -106,6 +106,8 @@ export interface ClusterFacts {
   etcdAddress: string;
   subnet: string;
   secrets: Secrets;
+  /** This node's WAL archiving (backup/ha.ts): its unix socket and archive_command; none with backups off. */
+  archive?: Record<string, string>;
 }
 
 function postgresqlSection(node: NodePlan, facts: ClusterFacts): object {
@@ -141,6 +143,7 @@ function postgresqlSection(node: NodePlan, facts: ClusterFacts): object {
       wal_retrieve_retry_interval: '500ms',
       logging_collector: 'on',
       log_directory: node.logDirectory,
+      ...facts.archive,
     },
   };
 }
