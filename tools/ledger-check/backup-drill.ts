@@ -12,6 +12,10 @@
 // PostgreSQL, SIGKILL) and its database directory deleted; restore to the
 // end of the archive, start crebito on it, count the acknowledged
 // transactions that are missing (the recovery point) and judge the rest.
+//
+// With CREBITO_HA=on the same two run against the HA stack (lost-node then
+// kills the whole cluster and deletes every node's data directory), and a
+// third, failover, kills the primary under load (backup-drill-ha.ts).
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -31,14 +35,17 @@ import { readBooks, readDatabaseState, type Books } from './database.js';
 import { History } from './history.js';
 import { judge, type Operation, type Verdict } from './invariants.js';
 import { runWorkload } from './workload.js';
+import { failover, isHa, killWholeCluster } from './backup-drill-ha.js';
+import { planHaBackups } from '../../src/stack/backup/ha.js';
+import { systemUser } from '../../src/stack/ha/cluster.js';
 
-export const DRILLS = ['pitr', 'lost-node'] as const;
+export const DRILLS = ['pitr', 'lost-node', 'failover'] as const;
 export type Drill = (typeof DRILLS)[number];
 
-const CLIENT_IDS = [1, 2, 3, 4, 5];
+export const CLIENT_IDS = [1, 2, 3, 4, 5];
 const FIRST_BACKUP_TIMEOUT_MS = 120_000;
 const ARCHIVE_TIMEOUT_MS = 120_000;
-const RECOVERY_TIMEOUT_MS = 3_600_000;
+export const RECOVERY_TIMEOUT_MS = 3_600_000;
 /** pitr: T at this share of the run; lost-node: the kill at this share. */
 const MARK_AT_FRACTION = 0.6;
 const KILL_AT_FRACTION = 0.8;
@@ -49,7 +56,7 @@ export interface DrillOptions {
   out: string;
 }
 
-interface Clock {
+export interface Clock {
   started: number;
   /** Date.now() when started: turns a commit's wall time into the history's clock. */
   startedWallMs: number;
@@ -71,10 +78,11 @@ function startClock(): Clock {
   };
 }
 
-const say = (line: string) => console.log(`[drill ${new Date().toISOString()}] ${line}`);
+export const say = (line: string) => console.log(`[drill ${new Date().toISOString()}] ${line}`);
 
 function backupPlanFor(dataDirectory: string): ReturnType<typeof planBackups> {
   const config = readLauncherConfig({ ...process.env, CREBITO_DATA_DIR: dataDirectory });
+  if (config.ha === 'on') return planHaBackups(config, systemUser());
   const location = embeddedPostgresLocation(config, path.join(config.dataDirectory, 'run'));
   const runAs = resolveRunAsUser(createLog({ program: 'stack', name: 'drill', level: 'warn' }));
   return planBackups(
@@ -114,7 +122,7 @@ async function waitForFirstBackup(dataDirectory: string): Promise<void> {
 /**
  * Closes the WAL segment being written and waits until the archive has it: what a restore to an earlier instant needs.
  */
-async function archiveUpToNow(adminUrl: string): Promise<void> {
+export async function archiveUpToNow(adminUrl: string): Promise<void> {
   await withClient(adminUrl, async (client) => {
     const { segment } = (await client.query<{ segment: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS segment'))
       .rows[0]!;
@@ -167,7 +175,7 @@ export function historyCutAt(operations: Operation[], cutMs: number): Operation[
   return cut;
 }
 
-async function loadUntil(
+export async function loadUntil(
   baseUrl: string,
   books: Books,
   clock: Clock,
@@ -188,13 +196,13 @@ async function loadUntil(
 }
 
 /** Starts crebito on the restored directory and judges its books against the history. */
-async function judgeRestored(
+export async function judgeRestored(
   restored: RestoreResult,
   history: Operation[],
   initial: Books,
   tag: string,
 ): Promise<Verdict> {
-  const stack = await startStack({ port: await freePort(), dataDirectory: restored.dataDirectory });
+  const stack = await startRestored(restored);
   try {
     const database = await readDatabaseState(stack.state().databaseUrl, CLIENT_IDS, initial);
     return judge(history, database, tag);
@@ -203,7 +211,16 @@ async function judgeRestored(
   }
 }
 
-function restoreInto(): string {
+/** crebito on a restored directory: a single node (with CREBITO_HA=on in the drill's environment too). */
+export async function startRestored(restored: RestoreResult) {
+  return startStack({
+    port: await freePort(),
+    dataDirectory: restored.dataDirectory,
+    environment: { CREBITO_HA: 'off' },
+  });
+}
+
+export function restoreInto(): string {
   const directory = makeDataDirectory();
   fs.rmSync(directory, { recursive: true });
   return directory;
@@ -225,12 +242,16 @@ export async function runDrill(target: Target, drill: Drill, options: DrillOptio
   say(
     `${drill}: ${options.concurrency} clients for ${options.durationMs / 1000} s against ${baseUrl}, run tag ${clock.tag}, load average ${loadAverage}`,
   );
+  const context = { plan, key, initial, clock, history, baseUrl, options };
   const result =
     drill === 'pitr'
-      ? await pitr(target, { plan, key, initial, clock, history, baseUrl, options })
-      : await lostNode(target, { plan, key, initial, clock, history, baseUrl, options });
+      ? await pitr(target, context)
+      : drill === 'lost-node'
+        ? await lostNode(target, context)
+        : await failover(target, context);
   const summary = {
     drill,
+    profile: isHa(target) ? 'ha' : 'single-node',
     date: new Date().toISOString(),
     loadAverageBefore: loadAverage,
     loadAverageAfter: os
@@ -242,13 +263,13 @@ export async function runDrill(target: Target, drill: Drill, options: DrillOptio
     ...result,
   };
   fs.mkdirSync(options.out, { recursive: true });
-  const file = path.join(options.out, `backup-drill-${drill}.json`);
+  const file = path.join(options.out, `backup-drill-${drill}${isHa(target) ? '-ha' : ''}.json`);
   fs.writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
   say(`valid: ${result.valid}; wrote ${file}`);
   return result.valid;
 }
 
-interface DrillContext {
+export interface DrillContext {
   plan: ReturnType<typeof planBackups>;
   key: string;
   initial: Books;
@@ -333,6 +354,10 @@ async function lostNode(target: Target, context: DrillContext): Promise<{ valid:
   let killedAt: Date | undefined;
   const killer = (async () => {
     await sleep(killMs);
+    if (isHa(target)) {
+      killedAt = killWholeCluster(target);
+      return;
+    }
     killNode(target);
     killedAt = new Date();
     fs.rmSync(target.state().postgres!.dataDirectory, { recursive: true, force: true });
@@ -351,7 +376,7 @@ async function lostNode(target: Target, context: DrillContext): Promise<{ valid:
     recoveryTimeoutMs: RECOVERY_TIMEOUT_MS,
   });
   say(`restored to the end of the archive: ${JSON.stringify(restored)}`);
-  const stack = await startStack({ port: await freePort(), dataDirectory: restored.dataDirectory });
+  const stack = await startRestored(restored);
   let database;
   try {
     database = await readDatabaseState(stack.state().databaseUrl, CLIENT_IDS, context.initial);

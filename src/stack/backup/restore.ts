@@ -27,6 +27,8 @@ export interface RestoreRequest {
   into: string;
   port: number;
   recoveryTimeoutMs: number;
+  /** This backup set instead of the newest one that fits the target (a drill replays across a failover with it). */
+  set?: string;
 }
 
 export interface RestoreResult {
@@ -57,7 +59,12 @@ function prepareTarget(into: string, runAs: BackupPlan['runAs']): string {
 }
 
 function restoreArguments(request: RestoreRequest, pgData: string): string[] {
-  const common = ['restore', `--pg1-path=${pgData}`, '--log-level-console=info'];
+  const common = [
+    'restore',
+    `--pg1-path=${pgData}`,
+    '--log-level-console=info',
+    ...(request.set === undefined ? [] : [`--set=${request.set}`]),
+  ];
   if (request.to === 'latest') return [...common, '--type=default'];
   return [...common, '--type=time', `--target=${pgbackrestTime(request.to)}`, '--target-action=promote'];
 }

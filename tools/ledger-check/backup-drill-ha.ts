@@ -1,0 +1,152 @@
+// The restore drills' HA part (backup-drill.ts runs them): what differs when
+// the stack runs CREBITO_HA=on, and the drill only HA has.
+//
+// lost-node, HA: every node lost at once (what replication cannot survive):
+// the launcher, nginx, the instances and every process in the cluster's
+// namespaces (etcd, HAProxy, Patroni, PostgreSQL, pgBackRest) get SIGKILL,
+// and every node's data directory is deleted.
+//
+// failover: under load, SIGKILL to every process of the primary node; the
+// launcher restarts its Patroni and another node leads on a new timeline.
+// After the load, a backup (from a standby when one streams) and the archive
+// closed up to now; then two restores to the end of the archive: from the
+// backup taken before the failover (its replay crosses the failover: the old
+// primary's WAL, the segments the new one pushed for it, and the new
+// timeline), and from the newest backup. Each is started as a single node
+// and judged against the whole history: 0 acknowledged transactions lost.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backupSourceArgs } from '../../src/stack/backup/ha.js';
+import { takeBackup } from '../../src/stack/backup/pgbackrest.js';
+import { restore } from '../../src/stack/backup/restore.js';
+import { planNetwork, processesInNetwork, removeNetwork } from '../../src/stack/ha/network.js';
+import type { Target } from '../harness/target.js';
+import {
+  archiveUpToNow,
+  CLIENT_IDS,
+  loadUntil,
+  RECOVERY_TIMEOUT_MS,
+  restoreInto,
+  say,
+  startRestored,
+  type DrillContext,
+} from './backup-drill.js';
+import { readDatabaseState } from './database.js';
+import { judge } from './invariants.js';
+
+/** The failover at this share of the run: the rest of the load runs against the new primary. */
+const FAILOVER_AT_FRACTION = 0.4;
+
+export const isHa = (target: Target) => target.state().databaseNodes !== undefined;
+
+function kill(pid: number | undefined | null): void {
+  if (pid === undefined || pid === null) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Every node lost at once: all of the stack's processes killed, every node's data directory deleted. */
+export function killWholeCluster(target: Target): Date {
+  const state = target.state();
+  for (const pid of [state.launcherPid, state.nginx?.pid, ...state.instances.map((instance) => instance.pid)])
+    kill(pid);
+  const network = planNetwork(target.dataDirectory);
+  for (const pid of processesInNetwork(network)) kill(pid);
+  for (const node of state.databaseNodes ?? []) for (const pid of node.pids) kill(pid);
+  const killedAt = new Date();
+  for (const node of state.databaseNodes ?? []) fs.rmSync(node.dataDirectory, { recursive: true, force: true });
+  // The launcher that would have removed them is dead.
+  removeNetwork(network);
+  say(
+    `whole cluster killed (SIGKILL to the launcher, nginx, instances and every process in the ` +
+      `namespaces) and every node's data directory deleted at ${killedAt.toISOString()}`,
+  );
+  return killedAt;
+}
+
+function killPrimary(target: Target): string {
+  const primary = target.state().databaseNodes?.find((node) => node.role === 'primary');
+  if (primary === undefined) throw new Error('no primary to kill');
+  for (const pid of primary.pids) kill(pid);
+  return primary.name;
+}
+
+function lastBackupLabel(target: Target): string {
+  const status = JSON.parse(fs.readFileSync(path.join(target.dataDirectory, 'run', 'backup-status.json'), 'utf8')) as {
+    lastBackup: { label: string } | null;
+  };
+  if (status.lastBackup === null) throw new Error('no backup yet');
+  return status.lastBackup.label;
+}
+
+async function restoreAndJudge(target: Target, context: DrillContext, set: string | undefined) {
+  const restored = await restore(context.plan, context.key, {
+    to: 'latest',
+    into: restoreInto(),
+    port: 54_330,
+    recoveryTimeoutMs: RECOVERY_TIMEOUT_MS,
+    set,
+  });
+  say(`restored to the end of the archive from ${set ?? 'the newest backup'}: ${JSON.stringify(restored)}`);
+  const stack = await startRestored(restored);
+  let database;
+  try {
+    database = await readDatabaseState(stack.state().databaseUrl, CLIENT_IDS, context.initial);
+  } finally {
+    await stack.dispose();
+  }
+  const stored = new Set(database.transactions.map((row) => row.descricao));
+  const acknowledged = context.history.operations.filter(
+    (operation) => operation.kind === 'transacao' && operation.outcome === 'applied',
+  );
+  const lost = acknowledged.filter((operation) => operation.kind === 'transacao' && !stored.has(operation.descricao));
+  const verdict = judge(context.history.operations, database, context.clock.tag);
+  say(
+    `from ${set ?? 'the newest backup'}: ${lost.length} of ${acknowledged.length} acknowledged lost; ` +
+      `books judged valid: ${verdict.valid}; violations ${JSON.stringify(verdict.violations)}`,
+  );
+  return { restore: restored, acknowledged: acknowledged.length, lost: lost.length, verdict };
+}
+
+export async function failover(
+  target: Target,
+  context: DrillContext,
+): Promise<{ valid: boolean } & Record<string, unknown>> {
+  if (!isHa(target)) throw new Error('--drill failover needs a stack started with CREBITO_HA=on');
+  const { clock, options } = context;
+  const beforeFailover = lastBackupLabel(target);
+  const killMs = options.durationMs * FAILOVER_AT_FRACTION;
+  let killed: { node: string; at: string } | undefined;
+  const killer = (async () => {
+    await sleep(killMs);
+    killed = { node: killPrimary(target), at: new Date().toISOString() };
+    say(`primary ${killed.node} killed (SIGKILL to every process of the node) at ${killed.at}`);
+  })();
+  await Promise.all([
+    loadUntil(context.baseUrl, context.initial, clock, context.history, options.durationMs, options.concurrency),
+    killer,
+  ]);
+  const primary = target.state().databaseNodes?.find((node) => node.role === 'primary')?.name;
+  const source = await backupSourceArgs(context.plan);
+  await takeBackup(context.plan, context.key, 'incr', undefined, source);
+  say(`after the failover (primary now ${primary}): incremental backup taken with ${source.join(' ')}`);
+  await archiveUpToNow(target.state().databaseUrl);
+  const acrossFailover = await restoreAndJudge(target, context, beforeFailover);
+  const newest = await restoreAndJudge(target, context, undefined);
+  for (const result of [acrossFailover, newest])
+    fs.rmSync(result.restore.dataDirectory, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+  return {
+    valid: [acrossFailover, newest].every((result) => result.verdict.valid && result.lost === 0),
+    killed,
+    newPrimary: primary,
+    backupAfterFailover: source,
+    backupBeforeFailover: beforeFailover,
+    acrossFailover,
+    newest,
+  };
+}
