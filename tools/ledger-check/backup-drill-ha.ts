@@ -21,7 +21,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { backupSourceArgs } from '../../src/stack/backup/ha.js';
 import { takeBackup } from '../../src/stack/backup/pgbackrest.js';
 import { restore } from '../../src/stack/backup/restore.js';
-import { planNetwork, processesInNetwork, removeNetwork } from '../../src/stack/ha/network.js';
+import { planNetwork, processesInNetwork, removeNetwork, setLinkUp } from '../../src/stack/ha/network.js';
+import { waitForOrThrow } from '../../src/shared/wait.js';
 import type { Target } from '../harness/target.js';
 import {
   archiveUpToNow,
@@ -38,6 +39,9 @@ import { judge } from './invariants.js';
 
 /** The failover at this share of the run: the rest of the load runs against the new primary. */
 const FAILOVER_AT_FRACTION = 0.4;
+const PROMOTION_TIMEOUT_MS = 60_000;
+// As long as the checker's kill-primary-node keeps a killed primary's host unreachable.
+const HOST_DOWN_MS = 15_000;
 
 export const isHa = (target: Target) => target.state().databaseNodes !== undefined;
 
@@ -69,11 +73,34 @@ export function killWholeCluster(target: Target): Date {
   return killedAt;
 }
 
-function killPrimary(target: Target): string {
-  const primary = target.state().databaseNodes?.find((node) => node.role === 'primary');
-  if (primary === undefined) throw new Error('no primary to kill');
-  for (const pid of primary.pids) kill(pid);
-  return primary.name;
+const primaryName = (target: Target) => target.state().databaseNodes?.find((node) => node.role === 'primary')?.name;
+
+/**
+ * The primary's processes killed and its host cut off for a while (as the
+ * checker's kill-primary-node fault does): a Patroni restarted at once could
+ * otherwise take its leader key back before it expired, and no failover
+ * would happen. Resolves once another node leads, with the link back up.
+ */
+async function killPrimary(target: Target): Promise<{ node: string; at: string; newPrimary: string }> {
+  const victim = target.state().databaseNodes?.find((node) => node.role === 'primary');
+  if (victim === undefined) throw new Error('no primary to kill');
+  const link = { name: victim.name, hostLink: victim.hostLink, address: victim.address };
+  setLinkUp(link, { up: false });
+  for (const pid of victim.pids) kill(pid);
+  const at = new Date().toISOString();
+  say(`primary ${victim.name} killed (SIGKILL to every process of the node), its host cut off, at ${at}`);
+  try {
+    const leadsNow = () => primaryName(target) ?? victim.name;
+    await waitForOrThrow('another node to lead', () => leadsNow() !== victim.name, {
+      timeoutMs: PROMOTION_TIMEOUT_MS,
+      intervalMs: 200,
+    });
+    const newPrimary = leadsNow();
+    await sleep(HOST_DOWN_MS);
+    return { node: victim.name, at, newPrimary };
+  } finally {
+    setLinkUp(link, { up: true });
+  }
 }
 
 function lastBackupLabel(target: Target): string {
@@ -121,17 +148,22 @@ export async function failover(
   const { clock, options } = context;
   const beforeFailover = lastBackupLabel(target);
   const killMs = options.durationMs * FAILOVER_AT_FRACTION;
-  let killed: { node: string; at: string } | undefined;
+  let killed: Awaited<ReturnType<typeof killPrimary>> | undefined;
   const killer = (async () => {
     await sleep(killMs);
-    killed = { node: killPrimary(target), at: new Date().toISOString() };
-    say(`primary ${killed.node} killed (SIGKILL to every process of the node) at ${killed.at}`);
+    killed = await killPrimary(target);
+    say(`${killed.newPrimary} leads; ${killed.node}'s host reachable again`);
   })();
   await Promise.all([
     loadUntil(context.baseUrl, context.initial, clock, context.history, options.durationMs, options.concurrency),
     killer,
   ]);
-  const primary = target.state().databaseNodes?.find((node) => node.role === 'primary')?.name;
+  const primary = primaryName(target);
+  // The launcher's word that the new primary pushed the old timeline's segments (backup/ha.ts).
+  const gapFilled = target
+    .outputTail(5000)
+    .split('\n')
+    .filter((line) => line.includes('segments of earlier timelines'));
   const source = await backupSourceArgs(context.plan);
   await takeBackup(context.plan, context.key, 'incr', undefined, source);
   say(`after the failover (primary now ${primary}): incremental backup taken with ${source.join(' ')}`);
@@ -144,6 +176,7 @@ export async function failover(
     valid: [acrossFailover, newest].every((result) => result.verdict.valid && result.lost === 0),
     killed,
     newPrimary: primary,
+    gapFilled,
     backupAfterFailover: source,
     backupBeforeFailover: beforeFailover,
     acrossFailover,
