@@ -23,6 +23,7 @@ import { takeBackup } from '../../src/stack/backup/pgbackrest.js';
 import { restore } from '../../src/stack/backup/restore.js';
 import { planNetwork, processesInNetwork, removeNetwork, setLinkUp } from '../../src/stack/ha/network.js';
 import { waitForOrThrow } from '../../src/shared/wait.js';
+import { processTree } from '../../src/stack/processes.js';
 import type { Target } from '../harness/target.js';
 import {
   archiveUpToNow,
@@ -57,8 +58,9 @@ function kill(pid: number | undefined | null): void {
 /** Every node lost at once: all of the stack's processes killed, every node's data directory deleted. */
 export function killWholeCluster(target: Target): Date {
   const state = target.state();
-  for (const pid of [state.launcherPid, state.nginx?.pid, ...state.instances.map((instance) => instance.pid)])
-    kill(pid);
+  // nginx's workers with their master: a worker left alive holds the launcher's output open, and the drill never ends.
+  const nginx = state.nginx?.pid === undefined ? [] : processTree(state.nginx.pid);
+  for (const pid of [state.launcherPid, ...nginx, ...state.instances.map((instance) => instance.pid)]) kill(pid);
   const network = planNetwork(target.dataDirectory);
   for (const pid of processesInNetwork(network)) kill(pid);
   for (const node of state.databaseNodes ?? []) for (const pid of node.pids) kill(pid);
