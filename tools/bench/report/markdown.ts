@@ -39,7 +39,8 @@ function startupSection({ startup }: BenchReport): string[] {
   return [
     '### Start-up',
     '',
-    `- The launcher started to its \`up\` line (cluster, schema, instances with their pools open and warm): ${seconds(startup.upSeconds)}`,
+    "- The launcher started to its `up` line (cluster, schema, a new ledger's first backup, instances with their pools " +
+      `open and warm): ${seconds(startup.upSeconds)}`,
     `- An instance killed (SIGKILL) to its successor ready (/ready 200: restarted, pool open and warm): ${seconds(startup.instanceRestartSeconds)}`,
     '',
   ];
