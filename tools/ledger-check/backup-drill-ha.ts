@@ -34,7 +34,7 @@ import {
   say,
   startRestored,
   type DrillContext,
-} from './backup-drill.js';
+} from './backup-drill-steps.js';
 import { readDatabaseState } from './database.js';
 import { judge } from './invariants.js';
 

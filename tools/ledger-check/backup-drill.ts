@@ -20,7 +20,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readLauncherConfig } from '../../src/stack/config.js';
 import { embeddedPostgresLocation } from '../../src/stack/children.js';
@@ -29,41 +28,34 @@ import { planBackups, prepareBackups } from '../../src/stack/backup/pgbackrest.j
 import { restore, type RestoreResult } from '../../src/stack/backup/restore.js';
 import { createLog } from '../../src/shared/log.js';
 import { waitForOrThrow } from '../../src/shared/wait.js';
-import { freePort, makeDataDirectory, startStack } from '../harness/stack.js';
 import type { Target } from '../harness/target.js';
 import { readBooks, readDatabaseState, type Books } from './database.js';
 import { History } from './history.js';
 import { judge, type Operation, type Verdict } from './invariants.js';
-import { runWorkload } from './workload.js';
 import { failover, isHa, killWholeCluster } from './backup-drill-ha.js';
+import {
+  archiveUpToNow,
+  CLIENT_IDS,
+  loadUntil,
+  RECOVERY_TIMEOUT_MS,
+  restoreInto,
+  say,
+  startRestored,
+  withClient,
+  type Clock,
+  type DrillContext,
+  type DrillOptions,
+} from './backup-drill-steps.js';
 import { planHaBackups } from '../../src/stack/backup/ha.js';
 import { systemUser } from '../../src/stack/ha/cluster.js';
 
 export const DRILLS = ['pitr', 'lost-node', 'failover'] as const;
 export type Drill = (typeof DRILLS)[number];
 
-export const CLIENT_IDS = [1, 2, 3, 4, 5];
 const FIRST_BACKUP_TIMEOUT_MS = 120_000;
-const ARCHIVE_TIMEOUT_MS = 120_000;
-export const RECOVERY_TIMEOUT_MS = 3_600_000;
 /** pitr: T at this share of the run; lost-node: the kill at this share. */
 const MARK_AT_FRACTION = 0.6;
 const KILL_AT_FRACTION = 0.8;
-
-export interface DrillOptions {
-  durationMs: number;
-  concurrency: number;
-  out: string;
-}
-
-export interface Clock {
-  started: number;
-  /** Date.now() when started: turns a commit's wall time into the history's clock. */
-  startedWallMs: number;
-  elapsed: () => number;
-  nextDescricao: () => string;
-  tag: string;
-}
 
 function startClock(): Clock {
   const tag = Math.random().toString(36).slice(2, 5).padEnd(3, '0');
@@ -78,8 +70,6 @@ function startClock(): Clock {
   };
 }
 
-export const say = (line: string) => console.log(`[drill ${new Date().toISOString()}] ${line}`);
-
 function backupPlanFor(dataDirectory: string): ReturnType<typeof planBackups> {
   const config = readLauncherConfig({ ...process.env, CREBITO_DATA_DIR: dataDirectory });
   if (config.ha === 'on') return planHaBackups(config, systemUser());
@@ -91,16 +81,6 @@ function backupPlanFor(dataDirectory: string): ReturnType<typeof planBackups> {
     { ...location, socketDirectory: socketDirectoryFor(location) },
     runAs,
   );
-}
-
-async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** The launcher takes the first full backup on its own; a drill needs it finished. */
@@ -117,26 +97,6 @@ async function waitForFirstBackup(dataDirectory: string): Promise<void> {
     },
     { timeoutMs: FIRST_BACKUP_TIMEOUT_MS, intervalMs: 500 },
   );
-}
-
-/**
- * Closes the WAL segment being written and waits until the archive has it: what a restore to an earlier instant needs.
- */
-export async function archiveUpToNow(adminUrl: string): Promise<void> {
-  await withClient(adminUrl, async (client) => {
-    const { segment } = (await client.query<{ segment: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS segment'))
-      .rows[0]!;
-    await waitForOrThrow(
-      `WAL segment ${segment} archived`,
-      async () => {
-        const { last } = (
-          await client.query<{ last: string | null }>('SELECT last_archived_wal AS last FROM pg_stat_archiver')
-        ).rows[0]!;
-        return last !== null && last >= segment;
-      },
-      { timeoutMs: ARCHIVE_TIMEOUT_MS, intervalMs: 200 },
-    );
-  });
 }
 
 /** The owner's mistake: the append-only trigger lifted, a client's rows deleted, another's balance rewritten. */
@@ -175,26 +135,6 @@ export function historyCutAt(operations: Operation[], cutMs: number): Operation[
   return cut;
 }
 
-export async function loadUntil(
-  baseUrl: string,
-  books: Books,
-  clock: Clock,
-  history: History,
-  deadlineMs: number,
-  concurrency: number,
-): Promise<void> {
-  await runWorkload({
-    baseUrl,
-    clientIds: CLIENT_IDS,
-    limits: books.limits,
-    concurrency,
-    deadline: clock.started + deadlineMs,
-    elapsed: clock.elapsed,
-    nextDescricao: clock.nextDescricao,
-    history,
-  });
-}
-
 /** Starts crebito on the restored directory and judges its books against the history. */
 export async function judgeRestored(
   restored: RestoreResult,
@@ -209,21 +149,6 @@ export async function judgeRestored(
   } finally {
     await stack.dispose();
   }
-}
-
-/** crebito on a restored directory: a single node (with CREBITO_HA=on in the drill's environment too). */
-export async function startRestored(restored: RestoreResult) {
-  return startStack({
-    port: await freePort(),
-    dataDirectory: restored.dataDirectory,
-    environment: { CREBITO_HA: 'off' },
-  });
-}
-
-export function restoreInto(): string {
-  const directory = makeDataDirectory();
-  fs.rmSync(directory, { recursive: true });
-  return directory;
 }
 
 export async function runDrill(target: Target, drill: Drill, options: DrillOptions): Promise<boolean> {
@@ -267,16 +192,6 @@ export async function runDrill(target: Target, drill: Drill, options: DrillOptio
   fs.writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
   say(`valid: ${result.valid}; wrote ${file}`);
   return result.valid;
-}
-
-export interface DrillContext {
-  plan: ReturnType<typeof planBackups>;
-  key: string;
-  initial: Books;
-  clock: Clock;
-  history: History;
-  baseUrl: string;
-  options: DrillOptions;
 }
 
 async function pitr(target: Target, context: DrillContext): Promise<{ valid: boolean } & Record<string, unknown>> {
