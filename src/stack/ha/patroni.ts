@@ -133,7 +133,8 @@ function postgresqlSection(node: NodePlan, facts: ClusterFacts): object {
       ...haEventsHba(process.env, facts.subnet),
     ],
     parameters: {
-      // Every node on its own address; no unix socket that three nodes on one file system would share.
+      // Every node on its own address; no unix socket that three nodes on one file system would share,
+      // except with backups on: then each node's socket is in a directory of its own (archive below).
       unix_socket_directories: '',
       max_connections: NODE_MAX_CONNECTIONS,
       fsync: 'on',
