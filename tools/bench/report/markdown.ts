@@ -52,6 +52,9 @@ function header(report: BenchReport): string[] {
   const within = Math.abs(ratio - 1) <= CALIBRATION_TOLERANCE;
   return [
     `Run ${report.date} on ${report.machine}, with \`${report.command}\`.`,
+    ...(report.uptime === undefined
+      ? []
+      : [`Load average before: \`${report.uptime.before}\`; after: \`${report.uptime.after}\`.`]),
     `Database mode: **${report.databaseMode}**. ` +
       `Saturation: ${report.connections} connections, ${report.durationSeconds} s per scenario` +
       `${report.rounds > 1 ? `, each line the median of ${report.rounds} rounds by throughput` : ''}. ` +
