@@ -10,7 +10,8 @@ import type { SupervisionHooks } from './children.js';
 import { embeddedPostgresLocation, superviseDatabase } from './children.js';
 import type { LauncherConfig } from './config.js';
 import { removeFallbackSocketDirectory } from './embedded-postgres.js';
-import { HaCluster } from './ha/cluster.js';
+import { HaCluster, systemUser } from './ha/cluster.js';
+import { haBackups } from './backup/ha.js';
 import { BackupSchedule, embeddedBackupPlan } from './backup/launcher.js';
 import type { StackState } from './state.js';
 
@@ -147,17 +148,35 @@ function external(config: LauncherConfig, hooks: SupervisionHooks): StackDatabas
 }
 
 function ha(config: LauncherConfig, hooks: SupervisionHooks): StackDatabase {
-  const cluster = new HaCluster({ dataDirectory: config.dataDirectory, backend: config.haDcs, hooks });
+  // CREBITO_BACKUPS: each node archives when primary; backups from a standby (backup/ha.ts).
+  const backups = haBackups(config, systemUser(), hooks.log);
+  const cluster = new HaCluster({
+    dataDirectory: config.dataDirectory,
+    backend: config.haDcs,
+    hooks,
+    archiving: backups?.archiving,
+  });
+  const schedule = backups?.schedule(() => cluster.databaseUrl);
   return {
     kind: 'ha',
-    start: () => cluster.start(),
-    stop: () => cluster.stop(),
+    async start() {
+      await cluster.start();
+      void schedule
+        ?.start()
+        .catch((error: unknown) => hooks.log.error({ error: (error as Error).message }, 'BACKUPS COULD NOT START'));
+    },
+    async stop() {
+      await schedule?.stop();
+      await cluster.stop();
+    },
     instanceUrl: () => cluster.instanceUrl,
     ownerUrl: () => cluster.ownerUrl,
     // The HA nodes take passwords over TCP; the tools (checker, bench) need
     // the superuser's: state.json names the file that holds it.
     toolsUrl: () => withoutPassword(cluster.databaseUrl),
     superuserUrl: () => cluster.databaseUrl,
+    // Not waited for: the first backup reads a standby, not the primary the first requests use, and a
+    // host lost meanwhile loses nothing (synchronous replication); the status says when it exists.
     firstBackup: async () => undefined,
     state: () => ({
       databaseMode: config.databaseMode,

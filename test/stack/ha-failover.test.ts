@@ -5,7 +5,9 @@
 // are acknowledged again, every acknowledged write is in the database, no
 // answer that said "not applied" left a row, and the old primary streams
 // again as a standby of the new one. Timings are the checker's business
-// (docs/ha.md), not this test's.
+// (docs/ha.md), not this test's. Backups are on (the default): a WAL
+// segment closed on the primary reaches the pgBackRest repository, and so
+// does one closed on the new primary after the failover, on its new timeline.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +15,10 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HA_FAULTS } from '../../tools/ledger-check/ha-faults.js';
 import { freePort, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import { waitFor } from '../../src/shared/wait.js';
 
+// Bounded waits: the asynchronous push stores a segment within a second or two on a quiet machine.
+const ARCHIVED_WITHIN_MS = 90_000;
 // Bounded: the writer stops after this many requests or when told.
 const WRITES_MAX = 20_000;
 const WRITE_PAUSE_MS = 20;
@@ -70,6 +75,32 @@ function writeUntilStopped(elapsed: () => number): { writes: Write[]; stop: () =
   };
 }
 
+/** Closes the primary's WAL segment; the name of the segment closed. */
+async function switchWal(): Promise<string> {
+  const client = new pg.Client({ connectionString: stack.state().databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query<{ name: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS name')).rows[0]!.name;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Whether the repository holds that segment (stored as <segment>-<sha1>.lz4, encrypted, under its archive id). */
+function inRepository(segment: string): boolean {
+  const archive = path.join(stack.dataDirectory, 'backup', 'repo', 'archive', 'crebito');
+  if (!fs.existsSync(archive)) return false;
+  return fs.readdirSync(archive).some((id) => {
+    const directory = path.join(archive, id, segment.slice(0, 16));
+    return fs.existsSync(directory) && fs.readdirSync(directory).some((name) => name.startsWith(`${segment}-`));
+  });
+}
+
+async function expectArchived(segment: string): Promise<void> {
+  const waitedMs = await waitFor(() => inRepository(segment), { timeoutMs: ARCHIVED_WITHIN_MS, intervalMs: 250 });
+  expect(waitedMs, `${segment} in the repository`).toBeDefined();
+}
+
 describe('CREBITO_HA=on: the primary host lost under writes', () => {
   it('lists three nodes, one primary, with their processes', () => {
     const nodes = stack.state().databaseNodes!;
@@ -96,6 +127,10 @@ describe('CREBITO_HA=on: the primary host lost under writes', () => {
       await client.connect();
       await client.end();
     }
+  });
+
+  it("archives the primary's WAL into the backup repository", async () => {
+    await expectArchived(await switchWal());
   });
 
   it('acknowledges writes again, loses none, and the old primary rejoins as a standby', async () => {
@@ -136,5 +171,11 @@ describe('CREBITO_HA=on: the primary host lost under writes', () => {
     } finally {
       await database.end();
     }
+  });
+
+  it('archives from the new primary, on its new timeline', async () => {
+    const segment = await switchWal();
+    expect(segment.slice(0, 8), 'a timeline after the first').not.toBe('00000001');
+    await expectArchived(segment);
   });
 });

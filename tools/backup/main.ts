@@ -28,6 +28,8 @@ import {
   type BackupType,
 } from '../../src/stack/backup/pgbackrest.js';
 import { restore } from '../../src/stack/backup/restore.js';
+import { backupSourceArgs, planHaBackups } from '../../src/stack/backup/ha.js';
+import { systemUser } from '../../src/stack/ha/cluster.js';
 
 const BACKUP_TYPES: readonly BackupType[] = ['full', 'incr', 'diff'];
 const RECOVERY_TIMEOUT_MS = 6 * 3_600_000;
@@ -35,6 +37,11 @@ const MIB = 1024 * 1024;
 
 function backupPlan(): { plan: BackupPlan; key: string; port: number } {
   const config = readLauncherConfig(process.env);
+  if (config.ha === 'on') {
+    // The HA nodes' repository (backup/ha.ts); a restore of it is a plain single server.
+    const plan = planHaBackups(config, systemUser());
+    return { plan, key: prepareBackups(plan), port: config.embeddedPostgresPort };
+  }
   const location = embeddedPostgresLocation(config, path.join(config.dataDirectory, 'run'));
   const log = createLog({ program: 'stack', name: 'backup', level: 'warn' });
   const plan = planBackups(
@@ -53,7 +60,7 @@ async function backup(args: string[]): Promise<void> {
   const { plan, key } = backupPlan();
   const startedMs = performance.now();
   // pgBackRest takes a full backup when asked for an incremental one with none to build on.
-  await takeBackup(plan, key, type);
+  await takeBackup(plan, key, type, undefined, plan.haNodes === undefined ? [] : await backupSourceArgs(plan));
   const newest = (await readRepositoryInfo(plan, key)).backups.at(-1);
   console.log(
     `backup ${newest?.label ?? '?'} (${newest?.type ?? type}) taken in ${((performance.now() - startedMs) / 1000).toFixed(1)} s into ${plan.repository}`,

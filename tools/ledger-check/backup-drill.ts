@@ -12,11 +12,14 @@
 // PostgreSQL, SIGKILL) and its database directory deleted; restore to the
 // end of the archive, start crebito on it, count the acknowledged
 // transactions that are missing (the recovery point) and judge the rest.
+//
+// With CREBITO_HA=on the same two run against the HA stack (lost-node then
+// kills the whole cluster and deletes every node's data directory), and a
+// third, failover, kills the primary under load (backup-drill-ha.ts).
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readLauncherConfig } from '../../src/stack/config.js';
 import { embeddedPostgresLocation } from '../../src/stack/children.js';
@@ -25,38 +28,34 @@ import { planBackups, prepareBackups } from '../../src/stack/backup/pgbackrest.j
 import { restore, type RestoreResult } from '../../src/stack/backup/restore.js';
 import { createLog } from '../../src/shared/log.js';
 import { waitForOrThrow } from '../../src/shared/wait.js';
-import { freePort, makeDataDirectory, startStack } from '../harness/stack.js';
 import type { Target } from '../harness/target.js';
 import { readBooks, readDatabaseState, type Books } from './database.js';
 import { History } from './history.js';
 import { judge, type Operation, type Verdict } from './invariants.js';
-import { runWorkload } from './workload.js';
+import { failover, isHa, killWholeCluster } from './backup-drill-ha.js';
+import {
+  archiveUpToNow,
+  CLIENT_IDS,
+  loadUntil,
+  RECOVERY_TIMEOUT_MS,
+  restoreInto,
+  say,
+  startRestored,
+  withClient,
+  type Clock,
+  type DrillContext,
+  type DrillOptions,
+} from './backup-drill-steps.js';
+import { planHaBackups } from '../../src/stack/backup/ha.js';
+import { systemUser } from '../../src/stack/ha/cluster.js';
 
-export const DRILLS = ['pitr', 'lost-node'] as const;
+export const DRILLS = ['pitr', 'lost-node', 'failover'] as const;
 export type Drill = (typeof DRILLS)[number];
 
-const CLIENT_IDS = [1, 2, 3, 4, 5];
 const FIRST_BACKUP_TIMEOUT_MS = 120_000;
-const ARCHIVE_TIMEOUT_MS = 120_000;
-const RECOVERY_TIMEOUT_MS = 3_600_000;
 /** pitr: T at this share of the run; lost-node: the kill at this share. */
 const MARK_AT_FRACTION = 0.6;
 const KILL_AT_FRACTION = 0.8;
-
-export interface DrillOptions {
-  durationMs: number;
-  concurrency: number;
-  out: string;
-}
-
-interface Clock {
-  started: number;
-  /** Date.now() when started: turns a commit's wall time into the history's clock. */
-  startedWallMs: number;
-  elapsed: () => number;
-  nextDescricao: () => string;
-  tag: string;
-}
 
 function startClock(): Clock {
   const tag = Math.random().toString(36).slice(2, 5).padEnd(3, '0');
@@ -71,10 +70,9 @@ function startClock(): Clock {
   };
 }
 
-const say = (line: string) => console.log(`[drill ${new Date().toISOString()}] ${line}`);
-
 function backupPlanFor(dataDirectory: string): ReturnType<typeof planBackups> {
   const config = readLauncherConfig({ ...process.env, CREBITO_DATA_DIR: dataDirectory });
+  if (config.ha === 'on') return planHaBackups(config, systemUser());
   const location = embeddedPostgresLocation(config, path.join(config.dataDirectory, 'run'));
   const runAs = resolveRunAsUser(createLog({ program: 'stack', name: 'drill', level: 'warn' }));
   return planBackups(
@@ -83,16 +81,6 @@ function backupPlanFor(dataDirectory: string): ReturnType<typeof planBackups> {
     { ...location, socketDirectory: socketDirectoryFor(location) },
     runAs,
   );
-}
-
-async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** The launcher takes the first full backup on its own; a drill needs it finished. */
@@ -109,26 +97,6 @@ async function waitForFirstBackup(dataDirectory: string): Promise<void> {
     },
     { timeoutMs: FIRST_BACKUP_TIMEOUT_MS, intervalMs: 500 },
   );
-}
-
-/**
- * Closes the WAL segment being written and waits until the archive has it: what a restore to an earlier instant needs.
- */
-async function archiveUpToNow(adminUrl: string): Promise<void> {
-  await withClient(adminUrl, async (client) => {
-    const { segment } = (await client.query<{ segment: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS segment'))
-      .rows[0]!;
-    await waitForOrThrow(
-      `WAL segment ${segment} archived`,
-      async () => {
-        const { last } = (
-          await client.query<{ last: string | null }>('SELECT last_archived_wal AS last FROM pg_stat_archiver')
-        ).rows[0]!;
-        return last !== null && last >= segment;
-      },
-      { timeoutMs: ARCHIVE_TIMEOUT_MS, intervalMs: 200 },
-    );
-  });
 }
 
 /** The owner's mistake: the append-only trigger lifted, a client's rows deleted, another's balance rewritten. */
@@ -167,46 +135,20 @@ export function historyCutAt(operations: Operation[], cutMs: number): Operation[
   return cut;
 }
 
-async function loadUntil(
-  baseUrl: string,
-  books: Books,
-  clock: Clock,
-  history: History,
-  deadlineMs: number,
-  concurrency: number,
-): Promise<void> {
-  await runWorkload({
-    baseUrl,
-    clientIds: CLIENT_IDS,
-    limits: books.limits,
-    concurrency,
-    deadline: clock.started + deadlineMs,
-    elapsed: clock.elapsed,
-    nextDescricao: clock.nextDescricao,
-    history,
-  });
-}
-
 /** Starts crebito on the restored directory and judges its books against the history. */
-async function judgeRestored(
+export async function judgeRestored(
   restored: RestoreResult,
   history: Operation[],
   initial: Books,
   tag: string,
 ): Promise<Verdict> {
-  const stack = await startStack({ port: await freePort(), dataDirectory: restored.dataDirectory });
+  const stack = await startRestored(restored);
   try {
     const database = await readDatabaseState(stack.state().databaseUrl, CLIENT_IDS, initial);
     return judge(history, database, tag);
   } finally {
     await stack.dispose();
   }
-}
-
-function restoreInto(): string {
-  const directory = makeDataDirectory();
-  fs.rmSync(directory, { recursive: true });
-  return directory;
 }
 
 export async function runDrill(target: Target, drill: Drill, options: DrillOptions): Promise<boolean> {
@@ -225,12 +167,16 @@ export async function runDrill(target: Target, drill: Drill, options: DrillOptio
   say(
     `${drill}: ${options.concurrency} clients for ${options.durationMs / 1000} s against ${baseUrl}, run tag ${clock.tag}, load average ${loadAverage}`,
   );
+  const context = { plan, key, initial, clock, history, baseUrl, options };
   const result =
     drill === 'pitr'
-      ? await pitr(target, { plan, key, initial, clock, history, baseUrl, options })
-      : await lostNode(target, { plan, key, initial, clock, history, baseUrl, options });
+      ? await pitr(target, context)
+      : drill === 'lost-node'
+        ? await lostNode(target, context)
+        : await failover(target, context);
   const summary = {
     drill,
+    profile: isHa(target) ? 'ha' : 'single-node',
     date: new Date().toISOString(),
     loadAverageBefore: loadAverage,
     loadAverageAfter: os
@@ -242,20 +188,10 @@ export async function runDrill(target: Target, drill: Drill, options: DrillOptio
     ...result,
   };
   fs.mkdirSync(options.out, { recursive: true });
-  const file = path.join(options.out, `backup-drill-${drill}.json`);
+  const file = path.join(options.out, `backup-drill-${drill}${isHa(target) ? '-ha' : ''}.json`);
   fs.writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
   say(`valid: ${result.valid}; wrote ${file}`);
   return result.valid;
-}
-
-interface DrillContext {
-  plan: ReturnType<typeof planBackups>;
-  key: string;
-  initial: Books;
-  clock: Clock;
-  history: History;
-  baseUrl: string;
-  options: DrillOptions;
 }
 
 async function pitr(target: Target, context: DrillContext): Promise<{ valid: boolean } & Record<string, unknown>> {
@@ -333,6 +269,10 @@ async function lostNode(target: Target, context: DrillContext): Promise<{ valid:
   let killedAt: Date | undefined;
   const killer = (async () => {
     await sleep(killMs);
+    if (isHa(target)) {
+      killedAt = killWholeCluster(target);
+      return;
+    }
     killNode(target);
     killedAt = new Date();
     fs.rmSync(target.state().postgres!.dataDirectory, { recursive: true, force: true });
@@ -351,7 +291,7 @@ async function lostNode(target: Target, context: DrillContext): Promise<{ valid:
     recoveryTimeoutMs: RECOVERY_TIMEOUT_MS,
   });
   say(`restored to the end of the archive: ${JSON.stringify(restored)}`);
-  const stack = await startStack({ port: await freePort(), dataDirectory: restored.dataDirectory });
+  const stack = await startRestored(restored);
   let database;
   try {
     database = await readDatabaseState(stack.state().databaseUrl, CLIENT_IDS, context.initial);

@@ -9,6 +9,7 @@
 //   npm run check:ledger -- --start --faults      # own stack, with faults injected
 //   npm run check:ledger -- --duration 60 --clients 32
 //   npm run check:ledger -- --start --drill pitr      # restore drills (backup-drill.ts)
+//   CREBITO_HA=on npm run check:ledger -- --start --drill failover   # HA only: backups across a failover
 //
 // With --faults, while the load runs, every fault of FAULT_SCHEDULE
 // (faults.ts, the one list of them) is injected at its time; the run prints

@@ -73,7 +73,7 @@ export function archivingOptions(
 
 /** Where the instances read the backup status: empty when there is none. */
 export function backupStatusFileFor(config: LauncherConfig): string {
-  if (config.backups === 'off' || config.databaseUrl !== undefined || config.ha === 'on') return '';
+  if (config.backups === 'off' || config.databaseUrl !== undefined) return '';
   return path.join(config.dataDirectory, 'run', BACKUP_STATUS_FILE);
 }
 
@@ -123,6 +123,10 @@ export class BackupSchedule {
       config: LauncherConfig;
       adminUrl: () => string;
       log: StackLog;
+      /** Extra options for each scheduled backup, decided when it starts (HA: from a standby when one streams). */
+      backupArgs?: () => Promise<string[]>;
+      /** Runs at every status tick before the status is written (HA: the archive's gap after a failover). */
+      onTick?: () => Promise<void>;
     },
   ) {}
 
@@ -166,6 +170,9 @@ export class BackupSchedule {
     const due = this.dueBackup(Date.now());
     if (due !== undefined && this.running === undefined && !this.stopping.signal.aborted)
       this.running = this.backup(due).finally(() => (this.running = undefined));
+    await this.options
+      .onTick?.()
+      .catch((error: unknown) => this.options.log.error({ error: (error as Error).message }, 'backup tick failed'));
     await this.writeStatus().catch((error: unknown) =>
       this.options.log.warn({ error: (error as Error).message }, "could not read the archiver's state"),
     );
@@ -188,7 +195,7 @@ export class BackupSchedule {
     const { plan, key, log } = this.options;
     const startedMs = Date.now();
     try {
-      await takeBackup(plan, key, type, this.stopping.signal);
+      await takeBackup(plan, key, type, this.stopping.signal, await this.options.backupArgs?.());
       this.lastBackupError = null;
       log.info({ type, durationMs: Date.now() - startedMs }, `${type} backup taken`);
     } catch (error) {

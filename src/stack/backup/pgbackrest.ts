@@ -44,6 +44,17 @@ export interface BackupPlan {
   archiveTimeoutS: number;
   archiveQueueMaxMb: number;
   runAs: RunAs;
+  /** The role pgBackRest logs in as (over the unix socket): the embedded server's superuser, or the HA nodes'. */
+  superuser: string;
+  /** With CREBITO_HA=on: every node, as pg1, pg2, ... of the one stanza (backup/ha.ts); pg1 above is then unused. */
+  haNodes?: HaNodeLocation[];
+}
+
+/** One HA node as pgBackRest reaches it from the launcher's namespace: by paths, not by its address. */
+export interface HaNodeLocation {
+  name: string;
+  dataDirectory: string;
+  socketDirectory: string;
 }
 
 export function planBackups(
@@ -65,10 +76,11 @@ export function planBackups(
     archiveTimeoutS: settings.archiveTimeoutS,
     archiveQueueMaxMb: settings.archiveQueueMaxMb,
     runAs,
+    superuser: EMBEDDED_USER_NAME,
   };
 }
 
-function ensureOwnedDirectory(directory: string, runAs: RunAs): void {
+export function ensureOwnedDirectory(directory: string, runAs: RunAs): void {
   fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
   fs.chmodSync(directory, 0o700);
   if (runAs !== undefined) fs.chownSync(directory, runAs.uid, runAs.gid);
@@ -95,8 +107,24 @@ export function readOrMakeKey(plan: BackupPlan): string {
   return fs.readFileSync(plan.keyFile, 'utf8').trim();
 }
 
+/** The stanza's clusters: the embedded server as pg1, or every HA node as pg1, pg2, ... */
+function stanzaLines(plan: BackupPlan): string[] {
+  const nodes = plan.haNodes ?? [
+    { name: 'pg1', dataDirectory: plan.pgDataDirectory, socketDirectory: plan.socketDirectory },
+  ];
+  return nodes.flatMap((node, index) => [
+    `pg${index + 1}-path=${node.dataDirectory}`,
+    `pg${index + 1}-socket-path=${node.socketDirectory}`,
+    `pg${index + 1}-port=${plan.port}`,
+    `pg${index + 1}-user=${plan.superuser}`,
+  ]);
+}
+
 /** pgBackRest's configuration: everything but the key. */
-function configurationText(plan: BackupPlan): string {
+export function configurationText(
+  plan: BackupPlan,
+  local = { stanza: stanzaLines(plan), directory: plan.directory },
+): string {
   return [
     '# Written by crebito at each start (src/stack/backup/pgbackrest.ts); edits are lost.',
     '[global]',
@@ -104,9 +132,9 @@ function configurationText(plan: BackupPlan): string {
     'repo1-cipher-type=aes-256-cbc',
     `repo1-retention-full=${plan.retentionFull}`,
     'repo1-retention-full-type=count',
-    `log-path=${path.join(plan.directory, 'log')}`,
-    `lock-path=${path.join(plan.directory, 'lock')}`,
-    `spool-path=${path.join(plan.directory, 'spool')}`,
+    `log-path=${path.join(local.directory, 'log')}`,
+    `lock-path=${path.join(local.directory, 'lock')}`,
+    `spool-path=${path.join(local.directory, 'spool')}`,
     // Asynchronous push: the server's archive_command returns as soon as a
     // segment is queued, and a background process ships segments in parallel.
     'archive-async=y',
@@ -120,10 +148,7 @@ function configurationText(plan: BackupPlan): string {
     'log-level-console=warn',
     'log-level-file=info',
     `[${STANZA}]`,
-    `pg1-path=${plan.pgDataDirectory}`,
-    `pg1-socket-path=${plan.socketDirectory}`,
-    `pg1-port=${plan.port}`,
-    `pg1-user=${EMBEDDED_USER_NAME}`,
+    ...local.stanza,
     '',
   ].join('\n');
 }
@@ -287,8 +312,14 @@ export type BackupType = 'full' | 'incr' | 'diff';
 export const BACKUP_NICENESS = 10;
 
 /** Takes a backup of the running cluster, then expires what the retention no longer keeps. */
-export async function takeBackup(plan: BackupPlan, key: string, type: BackupType, signal?: AbortSignal): Promise<void> {
-  await pgbackrest(plan, key, [`--type=${type}`, 'backup'], signal, { niceness: BACKUP_NICENESS });
+export async function takeBackup(
+  plan: BackupPlan,
+  key: string,
+  type: BackupType,
+  signal?: AbortSignal,
+  extraArgs: string[] = [],
+): Promise<void> {
+  await pgbackrest(plan, key, [`--type=${type}`, ...extraArgs, 'backup'], signal, { niceness: BACKUP_NICENESS });
 }
 
 const LEFTOVER_STOP_TIMEOUT_MS = 15_000;

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { waitFor } from '../../shared/wait.js';
-import { embeddedDatabaseUrl, EMBEDDED_DATABASE_NAME, findBinaries } from '../embedded-postgres.js';
+import { embeddedDatabaseUrl, EMBEDDED_DATABASE_NAME, EMBEDDED_USER_NAME, findBinaries } from '../embedded-postgres.js';
 import { waitForExit } from '../processes.js';
 import { keyEnvironment, pgbackrest, type BackupPlan } from './pgbackrest.js';
 
@@ -27,6 +27,8 @@ export interface RestoreRequest {
   into: string;
   port: number;
   recoveryTimeoutMs: number;
+  /** This backup set instead of the newest one that fits the target (a drill replays across a failover with it). */
+  set?: string;
 }
 
 export interface RestoreResult {
@@ -57,7 +59,12 @@ function prepareTarget(into: string, runAs: BackupPlan['runAs']): string {
 }
 
 function restoreArguments(request: RestoreRequest, pgData: string): string[] {
-  const common = ['restore', `--pg1-path=${pgData}`, '--log-level-console=info'];
+  const common = [
+    'restore',
+    `--pg1-path=${pgData}`,
+    '--log-level-console=info',
+    ...(request.set === undefined ? [] : [`--set=${request.set}`]),
+  ];
   if (request.to === 'latest') return [...common, '--type=default'];
   return [...common, '--type=time', `--target=${pgbackrestTime(request.to)}`, '--target-action=promote'];
 }
@@ -76,6 +83,7 @@ export async function restore(plan: BackupPlan, key: string, request: RestoreReq
   const copyStartedMs = performance.now();
   const output = await pgbackrest(plan, key, restoreArguments(request, pgData));
   const copyMs = performance.now() - copyStartedMs;
+  forgetPatroniNode(pgData);
   const replayStartedMs = performance.now();
   const lastReplayedAt = await replay(plan, key, pgData, request);
   return {
@@ -116,7 +124,7 @@ async function replay(plan: BackupPlan, key: string, pgData: string, request: Re
   );
   fs.closeSync(log);
   try {
-    const url = embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, request.port);
+    const url = embeddedDatabaseUrl(EMBEDDED_DATABASE_NAME, socketDirectory, request.port, plan.superuser);
     const promoted = await waitFor(() => isPromoted(url), {
       timeoutMs: request.recoveryTimeoutMs,
       intervalMs: POLL_INTERVAL_MS,
@@ -131,6 +139,53 @@ async function replay(plan: BackupPlan, key: string, pgData: string, request: Re
     await stopServer(server);
     fs.rmSync(socketDirectory, { recursive: true, force: true });
   }
+}
+
+// What Patroni wrote into a node's postgresql.conf that belongs to that node
+// (its address, socket, log and hba paths, its upstream) or to replication
+// (synchronous_standby_names would hold every commit of a single server).
+const PATRONI_NODE_SETTINGS = new Set([
+  'cluster_name',
+  'listen_addresses',
+  'port',
+  'unix_socket_directories',
+  'log_directory',
+  'logging_collector',
+  'hba_file',
+  'ident_file',
+  'primary_conninfo',
+  'primary_slot_name',
+  'restore_command',
+  'archive_mode',
+  'archive_command',
+  'archive_timeout',
+  'synchronous_standby_names',
+  'recovery_target',
+  'recovery_target_lsn',
+  'recovery_target_name',
+  'recovery_target_time',
+  'recovery_target_timeline',
+  'recovery_target_xid',
+]);
+
+/**
+ * A backup of an HA node carries Patroni's postgresql.conf (Patroni keeps
+ * initdb's as postgresql.base.conf): the node's own settings are taken out,
+ * so that the restored cluster is a plain one that `npm start` can serve.
+ * The rest stays: replay needs the primary's max_connections and the like.
+ */
+export function forgetPatroniNode(pgData: string): void {
+  if (!fs.existsSync(path.join(pgData, 'postgresql.base.conf'))) return;
+  const file = path.join(pgData, 'postgresql.conf');
+  const kept = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => !PATRONI_NODE_SETTINGS.has(/^\s*([a-z_]+)\s*=/.exec(line)?.[1] ?? ''))
+    .map((line) =>
+      line.includes('overwritten by Patroni') ? "# Restored by crebito from an HA node: no longer Patroni's." : line,
+    );
+  fs.writeFileSync(file, kept.join('\n'));
+  fs.rmSync(path.join(pgData, 'standby.signal'), { force: true });
 }
 
 const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
@@ -154,6 +209,9 @@ async function finishRecovery(url: string): Promise<string | null> {
   await client.connect();
   try {
     const replayed = await client.query<{ at: Date | null }>('SELECT pg_last_xact_replay_timestamp() AS at');
+    // A cluster from the HA nodes has their superuser (postgres), not the one the embedded launcher logs in as.
+    const { rowCount } = await client.query('SELECT FROM pg_roles WHERE rolname = $1', [EMBEDDED_USER_NAME]);
+    if (rowCount === 0) await client.query(`CREATE ROLE ${EMBEDDED_USER_NAME} SUPERUSER LOGIN`);
     for (const setting of ['restore_command', 'recovery_target_time', 'recovery_target_action'])
       await client.query(`ALTER SYSTEM RESET ${setting}`);
     await client.query('CHECKPOINT');

@@ -66,9 +66,12 @@ export interface HaOptions {
   dataDirectory: string;
   backend: DcsBackend;
   hooks: SupervisionHooks;
+  /** Backups on: each node's archive parameters, and the environment its archive_command needs (backup/ha.ts). */
+  archiving?: { parametersFor(node: string): Record<string, string>; environment: Record<string, string> };
 }
 
-function systemUser(): { uid: number; gid: number } {
+/** The nodes' OS user (PostgreSQL's Debian package makes it). */
+export function systemUser(): { uid: number; gid: number } {
   const read = (flag: string) => Number(execFileSync('id', [flag, SYSTEM_USER], { encoding: 'utf8' }).trim());
   return { uid: read('-u'), gid: read('-g') };
 }
@@ -186,7 +189,8 @@ export class HaCluster {
   }
 
   private startNode(plan: NodePlan, facts: Parameters<typeof writePatroniConfig>[1]): Promise<Child> {
-    writePatroniConfig(plan, facts, this.owner);
+    const { archiving } = this.options;
+    writePatroniConfig(plan, { ...facts, archive: archiving?.parametersFor(plan.namespace.node) }, this.owner);
     return startChild({
       name: plan.namespace.node,
       command: 'ip',
@@ -196,7 +200,12 @@ export class HaCluster {
         PATRONI_START.script,
         plan.configPath,
       ],
-      spawnOptions: { detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+      // Patroni passes its environment to PostgreSQL, whose archive_command needs the repository's key.
+      spawnOptions: {
+        detached: true,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, ...archiving?.environment },
+      },
       // Started means its REST API answers; whether PostgreSQL serves is the cluster's wait.
       waitUntilReady: () =>
         waitForOrThrow(

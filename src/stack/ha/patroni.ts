@@ -106,6 +106,8 @@ export interface ClusterFacts {
   etcdAddress: string;
   subnet: string;
   secrets: Secrets;
+  /** This node's WAL archiving (backup/ha.ts): its unix socket and archive_command; none with backups off. */
+  archive?: Record<string, string>;
 }
 
 function postgresqlSection(node: NodePlan, facts: ClusterFacts): object {
@@ -131,7 +133,8 @@ function postgresqlSection(node: NodePlan, facts: ClusterFacts): object {
       ...haEventsHba(process.env, facts.subnet),
     ],
     parameters: {
-      // Every node on its own address; no unix socket that three nodes on one file system would share.
+      // Every node on its own address; no unix socket that three nodes on one file system would share,
+      // except with backups on: then each node's socket is in a directory of its own (archive below).
       unix_socket_directories: '',
       max_connections: NODE_MAX_CONNECTIONS,
       fsync: 'on',
@@ -141,6 +144,7 @@ function postgresqlSection(node: NodePlan, facts: ClusterFacts): object {
       wal_retrieve_retry_interval: '500ms',
       logging_collector: 'on',
       log_directory: node.logDirectory,
+      ...facts.archive,
     },
   };
 }

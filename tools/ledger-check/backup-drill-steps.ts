@@ -1,0 +1,110 @@
+// The steps the restore drills share (backup-drill.ts, and backup-drill-ha.ts
+// for what only the HA profile has): the load, closing the archive up to
+// now, a restored directory and crebito started on it, the drill's log.
+
+import fs from 'node:fs';
+import pg from 'pg';
+import type { planBackups } from '../../src/stack/backup/pgbackrest.js';
+import type { RestoreResult } from '../../src/stack/backup/restore.js';
+import { waitForOrThrow } from '../../src/shared/wait.js';
+import { freePort, makeDataDirectory, startStack } from '../harness/stack.js';
+import type { Books } from './database.js';
+import type { History } from './history.js';
+import { runWorkload } from './workload.js';
+
+export const CLIENT_IDS = [1, 2, 3, 4, 5];
+
+const ARCHIVE_TIMEOUT_MS = 120_000;
+export const RECOVERY_TIMEOUT_MS = 3_600_000;
+
+export interface DrillOptions {
+  durationMs: number;
+  concurrency: number;
+  out: string;
+}
+
+export interface Clock {
+  started: number;
+  /** Date.now() when started: turns a commit's wall time into the history's clock. */
+  startedWallMs: number;
+  elapsed: () => number;
+  nextDescricao: () => string;
+  tag: string;
+}
+
+export const say = (line: string) => console.log(`[drill ${new Date().toISOString()}] ${line}`);
+
+export async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Closes the WAL segment being written and waits until the archive has it: what a restore to an earlier instant needs.
+ */
+export async function archiveUpToNow(adminUrl: string): Promise<void> {
+  await withClient(adminUrl, async (client) => {
+    const { segment } = (await client.query<{ segment: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS segment'))
+      .rows[0]!;
+    await waitForOrThrow(
+      `WAL segment ${segment} archived`,
+      async () => {
+        const { last } = (
+          await client.query<{ last: string | null }>('SELECT last_archived_wal AS last FROM pg_stat_archiver')
+        ).rows[0]!;
+        return last !== null && last >= segment;
+      },
+      { timeoutMs: ARCHIVE_TIMEOUT_MS, intervalMs: 200 },
+    );
+  });
+}
+
+export async function loadUntil(
+  baseUrl: string,
+  books: Books,
+  clock: Clock,
+  history: History,
+  deadlineMs: number,
+  concurrency: number,
+): Promise<void> {
+  await runWorkload({
+    baseUrl,
+    clientIds: CLIENT_IDS,
+    limits: books.limits,
+    concurrency,
+    deadline: clock.started + deadlineMs,
+    elapsed: clock.elapsed,
+    nextDescricao: clock.nextDescricao,
+    history,
+  });
+}
+
+/** crebito on a restored directory: a single node (with CREBITO_HA=on in the drill's environment too). */
+export async function startRestored(restored: RestoreResult) {
+  return startStack({
+    port: await freePort(),
+    dataDirectory: restored.dataDirectory,
+    environment: { CREBITO_HA: 'off' },
+  });
+}
+
+export function restoreInto(): string {
+  const directory = makeDataDirectory();
+  fs.rmSync(directory, { recursive: true });
+  return directory;
+}
+
+export interface DrillContext {
+  plan: ReturnType<typeof planBackups>;
+  key: string;
+  initial: Books;
+  clock: Clock;
+  history: History;
+  baseUrl: string;
+  options: DrillOptions;
+}
