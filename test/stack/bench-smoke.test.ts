@@ -11,6 +11,7 @@ import { cgroupsUnavailableReason } from '../../tools/bench/limits/cgroups.js';
 import type { BenchReport } from '../../tools/bench/report/report.js';
 import type { LatencyLimit } from '../../tools/bench/latency/public-latency.js';
 import { freePort } from '../../tools/harness/stack.js';
+import { BACKUPS_OFF } from '../support/backups-off.js';
 
 const SATURATION = ['http-floor', 'db-transacao', 'db-extrato', 'transacoes', 'extrato', 'mix'];
 const FIXED_RATES = [
@@ -37,6 +38,7 @@ describe('npm run bench -- --smoke', () => {
       ],
       {
         encoding: 'utf8',
+        env: { ...process.env, ...BACKUPS_OFF },
         timeout: 180_000,
       },
     );
