@@ -17,7 +17,7 @@ import { freePort, makeDataDirectory, startProcess, startStack, type RunningStac
 import { LAUNCHER_ENTRY } from '../../src/stack/paths.js';
 import { openDatabase, type TestDatabase } from '../support/database.js';
 import { waitUntilIdle } from '../support/health.js';
-import { BACKUPS_OFF } from '../support/backups-off.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 // Short enough for a test to wait for, longer than the routing case's freeze.
 const LIVENESS_TIMEOUT_MS = 4000;
@@ -35,7 +35,7 @@ beforeAll(async () => {
   stack = await startStack({
     port: await freePort(),
     dataDirectory: makeDataDirectory(),
-    environment: { ...BACKUPS_OFF, CREBITO_LIVENESS_TIMEOUT_MS: String(LIVENESS_TIMEOUT_MS) },
+    environment: { ...LEAN_STACK, CREBITO_LIVENESS_TIMEOUT_MS: String(LIVENESS_TIMEOUT_MS) },
   });
   database = openDatabase(stack.state().databaseUrl);
 });
@@ -247,7 +247,7 @@ describe('regression: killing nginx took the service down for good', () => {
         name: 'a launcher on a taken port',
         entry: LAUNCHER_ENTRY,
         environment: {
-          ...BACKUPS_OFF,
+          ...LEAN_STACK,
           PORT: String(port),
           CREBITO_DATA_DIR: dataDirectory,
           CREBITO_ADMIN_BASE_PORT: '0',

@@ -14,7 +14,7 @@ import {
   startStack,
   type RunningStack,
 } from '../../tools/harness/stack.js';
-import { BACKUPS_OFF } from '../support/backups-off.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 const REQUEST_TIMEOUT_MS = 1000;
 // Generous beside the 1 s deadline, far below the 30 s driver timeout: a
@@ -29,7 +29,7 @@ beforeAll(async () => {
     port: await freePort(),
     dataDirectory: makeDataDirectory(),
     environment: {
-      ...BACKUPS_OFF,
+      ...LEAN_STACK,
       CREBITO_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
       CREBITO_QUERY_TIMEOUT_MS: '30000',
     },

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { freePort } from '../../tools/harness/stack.js';
-import { BACKUPS_OFF } from '../support/backups-off.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 const CHECKER = path.join(PROJECT_ROOT, 'dist', 'tools', 'ledger-check', 'main.js');
 
@@ -35,7 +35,7 @@ async function runChecker(
 
 describe('npm run check:ledger', () => {
   it('reports valid: true for a short run without faults', async () => {
-    const { status, output, verdict } = await runChecker(['--duration', '6', '--clients', '12'], BACKUPS_OFF);
+    const { status, output, verdict } = await runChecker(['--duration', '6', '--clients', '12'], LEAN_STACK);
     expect(status, output).toBe(0);
     expect(output).toContain('valid: true');
     expect(verdict.valid).toBe(true);
@@ -81,7 +81,7 @@ describe('npm run check:ledger', () => {
     // went out unrecorded: invariant 1 fails on a stored row no recorded request asked for.
     const { status, output, verdict } = await runChecker(
       ['--duration', '60', '--clients', '8', '--max-operations', '300'],
-      BACKUPS_OFF,
+      LEAN_STACK,
     );
     expect(status, output).toBe(0);
     expect(verdict.valid).toBe(true);
