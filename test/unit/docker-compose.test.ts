@@ -14,6 +14,7 @@ import { INSTANCE_ENTRY, PROJECT_ROOT } from '../../src/stack/paths.js';
 import { connectionsPerInstance } from '../../src/stack/config.js';
 import { DOCKER_NGINX_VALUES, DOCKER_RESOLVER_INCLUDE_PATH } from '../../src/stack/nginx.js';
 import { DOCKER_NGINX_FILE } from '../../tools/generate/docker-nginx.js';
+import { PublisherMetrics } from '../../src/events/publisher/metrics.js';
 
 interface Service {
   image?: string;
@@ -151,6 +152,12 @@ describe('docker-compose.yml, events profile', () => {
     const dockerfileEvents = fs.readFileSync(path.join(PROJECT_ROOT, 'Dockerfile.events'), 'utf8');
     expect(dockerfileEvents).toContain('tsconfig.events.json');
     expect(dockerfileEvents).toContain('dist/src/events/publisher/main.js');
+    // And the recovery of a lost slot, run in the same image (docs/events.md).
+    const tsconfig = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'tsconfig.events.json'), 'utf8')) as {
+      include: string[];
+    };
+    expect(tsconfig.include).toContain('src/events/recover*.ts');
+    expect(fs.existsSync(path.join(PROJECT_ROOT, 'src', 'events', 'recover-main.ts'))).toBe(true);
   });
 });
 
@@ -169,17 +176,34 @@ describe('docker-compose.yml, observability profile', () => {
     ]);
   });
 
-  it('has each instance serve /metrics on its admin port, and Prometheus scrape exactly those', () => {
+  it("has each instance and the stream's publisher serve /metrics on its admin port, and Prometheus scrape exactly those", () => {
     const scrape = parse(
       fs.readFileSync(path.join(PROJECT_ROOT, 'observability', 'prometheus', 'prometheus.yml'), 'utf8'),
     ) as { scrape_configs: { static_configs: { targets: string[] }[] }[] };
     const targets = scrape.scrape_configs.flatMap((config) => config.static_configs.flatMap((group) => group.targets));
-    expect(targets.sort()).toEqual(
-      ['api1', 'api2'].map((name) => `${name}:${services[name]!.environment!.CREBITO_ADMIN_LISTEN!.split(':')[1]}`),
-    );
+    const port = (listen: string | undefined) => listen!.split(':')[1];
+    expect(targets.sort()).toEqual([
+      ...['api1', 'api2'].map((name) => `${name}:${port(services[name]!.environment!.CREBITO_ADMIN_LISTEN)}`),
+      `events:${port(events.events!.environment!.CREBITO_EVENTS_ADMIN_LISTEN)}`,
+    ]);
     expect(observability.prometheus!.volumes).toContain(
       './observability/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro',
     );
+  });
+
+  it("has the dashboard read only series the stream's publisher serves", async () => {
+    const dashboard = fs.readFileSync(
+      path.join(PROJECT_ROOT, 'observability', 'grafana', 'dashboards', 'crebito.json'),
+      'utf8',
+    );
+    const read = new Set(dashboard.match(/crebito_events_\w+/g));
+    const served = new Set(
+      [...(await new PublisherMetrics().render()).matchAll(/^(crebito_events_\w+?)(?:\{| )/gm)].map(
+        (match) => match[1],
+      ),
+    );
+    expect(read.size).toBeGreaterThanOrEqual(8);
+    expect([...read].filter((name) => !served.has(name))).toEqual([]);
   });
 
   it("provisions Grafana with the Prometheus data source and the repository's dashboards", () => {

@@ -1,6 +1,8 @@
 // `npm run events -- tail [--client N] [--queue NAME] [--count K]`: prints the
 // change stream (docs/events.md) one JSON line per transaction, duplicates
-// dropped (dedupe.ts). Reads the broker of the stack running on
+// dropped (dedupe.ts). `npm run events -- recover [...]` brings the stream
+// back after its slot was lost (src/events/recover.ts), as the database's
+// superuser (CREBITO_EVENTS_DATABASE_URL, or the stack's). Reads the broker of the stack running on
 // CREBITO_DATA_DIR (its state.json), or CREBITO_EVENTS_URL. Without --queue
 // it follows the stream from now on, in a queue of its own that goes away
 // with it; --queue reads a durable queue of the consumer's that keeps the
@@ -11,6 +13,7 @@ import amqp from 'amqplib';
 import { EXCHANGE_NAME } from '../../src/events/config.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { readStackState } from '../../src/stack/state.js';
+import { RECOVER_USAGE, runRecoverCommand } from '../../src/events/recover.js';
 import { ClientDedupe } from './dedupe.js';
 
 const PREFETCH = 500;
@@ -22,7 +25,8 @@ interface TailOptions {
 }
 
 function parseArguments(args: string[]): TailOptions {
-  if (args[0] !== 'tail') throw new Error('usage: npm run events -- tail [--client N] [--queue NAME] [--count K]');
+  if (args[0] !== 'tail')
+    throw new Error(`usage: npm run events -- tail [--client N] [--queue NAME] [--count K]\n${RECOVER_USAGE}`);
   const options: TailOptions = { client: undefined, queue: undefined, count: undefined };
   for (let index = 1; index < args.length; index += 2) {
     const [flag, value] = [args[index], args[index + 1]];
@@ -37,10 +41,11 @@ function parseArguments(args: string[]): TailOptions {
   return options;
 }
 
+const stackState = () => readStackState(path.resolve(process.env.CREBITO_DATA_DIR ?? path.join(PROJECT_ROOT, '.data')));
+
 function brokerUrl(): string {
   if (process.env.CREBITO_EVENTS_URL) return process.env.CREBITO_EVENTS_URL;
-  const dataDirectory = path.resolve(process.env.CREBITO_DATA_DIR ?? path.join(PROJECT_ROOT, '.data'));
-  const events = readStackState(dataDirectory).events;
+  const events = stackState().events;
   if (events === undefined) throw new Error('the running stack has no change stream: start it with CREBITO_EVENTS=on');
   // The local broker's guest user (localhost only) is amqplib's default.
   return events.broker.url;
@@ -77,7 +82,13 @@ async function tail(options: TailOptions): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
-tail(parseArguments(process.argv.slice(2))).catch((error: unknown) => {
-  console.error(`[events] ${(error as Error).message}`);
-  process.exit(1);
-});
+const args = process.argv.slice(2);
+if (args[0] === 'recover') {
+  const databaseUrl = () => process.env.CREBITO_EVENTS_DATABASE_URL || stackState().databaseUrl;
+  void runRecoverCommand(args.slice(1), { databaseUrl, brokerUrl }).then((code) => process.exit(code));
+} else {
+  tail(parseArguments(args)).catch((error: unknown) => {
+    console.error(`[events] ${(error as Error).message}`);
+    process.exit(1);
+  });
+}

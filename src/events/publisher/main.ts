@@ -46,14 +46,21 @@ let streaming = false;
 let lastError: string | null = null;
 let slot: SlotFacts = { exists: false, behindBytes: 0, retainedBytes: 0, walStatus: null, safeBytes: null };
 let waiting: { rows: number; oldestCommitMs: number | null } | null = null;
+// Until the slot was first read, its absence means nothing yet.
+let slotRead = false;
+
+const SLOT_LOST_ADVICE =
+  'the stream cannot resume by itself; `npm run events -- recover` brings it back (docs/events.md, "When the slot is lost")';
 
 /**
  * The publication (inserts on transacoes only) and the slot, created once;
- * the stream begins where the slot does. Under Patroni the slot may exist
- * first (a permanent slot, made at the cluster's bootstrap): decoding from
- * before the publication existed fails ("publication does not exist") for
- * ever, so a slot found when the publication is new is moved to now. Nothing
- * is skipped: the publication did not exist, so no row was meant for it yet.
+ * the stream begins where the slot does. Once only: a slot missing after
+ * that is reported lost, and brought back by src/events/recover.ts. Under
+ * Patroni the slot may exist first (a permanent slot, made at the cluster's
+ * bootstrap): decoding from before the publication existed fails
+ * ("publication does not exist") for ever, so a slot found when the
+ * publication is new is moved to now. Nothing is skipped: the publication
+ * did not exist, so no row was meant for it yet.
  */
 async function ensurePublicationAndSlot(): Promise<void> {
   const { rows } = await database.query<{ wal_level: string }>("SELECT current_setting('wal_level') AS wal_level");
@@ -66,7 +73,10 @@ async function ensurePublicationAndSlot(): Promise<void> {
   if (created)
     await database.query(`CREATE PUBLICATION ${STREAM_NAME} FOR TABLE ${PUBLISHED_TABLE} WITH (publish = 'insert')`);
   const slot = await database.query(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [STREAM_NAME]);
-  if (slot.rowCount === 0) {
+  if (slot.rowCount === 0 && !created) {
+    // A slot made now would begin now: every row since the old one stopped would be skipped, silently.
+    log.error(`the replication slot is missing: ${SLOT_LOST_ADVICE}`);
+  } else if (slot.rowCount === 0) {
     await database.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [STREAM_NAME]);
   } else if (created) {
     await database.query('SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())', [STREAM_NAME]);
@@ -74,6 +84,11 @@ async function ensurePublicationAndSlot(): Promise<void> {
       "the replication slot existed before the publication (a permanent slot of Patroni's): moved it to now, where the stream begins",
     );
   }
+}
+
+/** Invalidated past max_slot_wal_keep_size, or gone: either way the stream cannot resume by itself. */
+function slotLost(): boolean {
+  return slotRead && (!slot.exists || slot.walStatus === 'lost');
 }
 
 /** Rows, bytes and seconds the broker does not hold yet. */
@@ -92,7 +107,7 @@ function behind(): { messages: number | null; bytes: number; seconds: number | n
 }
 
 function health(): { status: number; body: object } {
-  const lost = slot.walStatus === 'lost';
+  const lost = slotLost();
   const state = lost ? 'slot-lost' : streaming ? 'streaming' : 'not-streaming';
   return {
     status: state === 'streaming' ? 200 : 503,
@@ -113,15 +128,14 @@ function health(): { status: number; body: object } {
 async function pollLag(): Promise<void> {
   try {
     slot = await readSlotFacts(database);
+    slotRead = true;
     waiting = streaming || !slot.exists || slot.walStatus === 'lost' ? null : await peekWaiting(database);
   } catch (error) {
     lastError = `reading the slot: ${(error as Error).message}`;
   }
-  metrics.observeHealth(slot, behind(), streaming);
-  if (slot.walStatus === 'lost')
-    log.error(
-      'the replication slot was lost (max_slot_wal_keep_size exceeded): the stream cannot resume by itself; see docs/events.md, "When the bound is reached"',
-    );
+  metrics.observeHealth(slot, behind(), streaming, slotLost());
+  if (slotLost())
+    log.error(`the replication slot was lost (max_slot_wal_keep_size exceeded, or dropped): ${SLOT_LOST_ADVICE}`);
 }
 
 async function streamForever(): Promise<never> {

@@ -71,3 +71,24 @@ export function eventOf(
   }
   return event as TransactionEvent;
 }
+
+/** Where an event goes on the topic exchange: one client's key, or every client's with clientes.*. */
+export function routingKeyOf(event: TransactionEvent): string {
+  return `clientes.${event.cliente_id}`;
+}
+
+/**
+ * The message's properties, the same from the publisher and from a recovery:
+ * persistent, message id = the row's id (what consumers dedupe by), and
+ * mandatory, so a message no queue takes is returned and counted.
+ */
+export function messagePropertiesOf(event: TransactionEvent) {
+  return {
+    mandatory: true,
+    persistent: true,
+    messageId: String(event.id),
+    contentType: 'application/json',
+    type: 'transacao',
+    timestamp: Math.floor(Date.now() / 1000),
+  };
+}

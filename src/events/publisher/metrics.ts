@@ -36,7 +36,10 @@ export class PublisherMetrics {
       'Age of the oldest commit the broker does not wholly hold',
     ),
     retainedBytes: this.gauge('crebito_events_retained_wal_bytes', 'WAL the replication slot keeps from removal'),
-    lost: this.gauge('crebito_events_slot_lost', '1 once the slot exceeded max_slot_wal_keep_size and cannot resume'),
+    lost: this.gauge(
+      'crebito_events_slot_lost',
+      '1 once the slot exceeded max_slot_wal_keep_size (or is gone) and cannot resume',
+    ),
     streaming: this.gauge('crebito_events_streaming', '1 while the publisher streams from the slot to the broker'),
   };
 
@@ -109,12 +112,13 @@ export class PublisherMetrics {
     slot: SlotFacts,
     behind: { messages: number | null; bytes: number; seconds: number | null },
     streaming: boolean,
+    lost: boolean,
   ): void {
     this.gauges.behindMessages.set(behind.messages ?? Number.NaN);
     this.gauges.behindBytes.set(behind.bytes);
     this.gauges.behindSeconds.set(behind.seconds ?? Number.NaN);
     this.gauges.retainedBytes.set(slot.retainedBytes);
-    this.gauges.lost.set(slot.walStatus === 'lost' ? 1 : 0);
+    this.gauges.lost.set(lost ? 1 : 0);
     this.gauges.streaming.set(streaming ? 1 : 0);
   }
 

@@ -15,7 +15,7 @@ import type { Log } from '../../shared/log.js';
 import { EXCHANGE_NAME, PUBLISHED_TABLE, STREAM_NAME } from '../config.js';
 import { Confirmations } from './confirmations.js';
 import { bigIntToLsn, lsnToBigInt } from './lsn.js';
-import { eventOf, type RelationColumn } from './message.js';
+import { eventOf, messagePropertiesOf, routingKeyOf, type RelationColumn } from './message.js';
 import type { KeyNames } from './key-names.js';
 
 // Received but not yet handed to the broker: past this the replication socket
@@ -219,19 +219,11 @@ class Session {
     while (confirmations.inFlight >= IN_FLIGHT_MAX) await new Promise((resolve) => setTimeout(resolve, 5));
     const confirmed = confirmations.publishing();
     const body = Buffer.from(JSON.stringify(event));
-    const properties = {
-      mandatory: true,
-      persistent: true,
-      messageId: String(event.id),
-      contentType: 'application/json',
-      type: 'transacao',
-      timestamp: Math.floor(Date.now() / 1000),
-    };
     const room = this.channel!.publish(
       EXCHANGE_NAME,
-      `clientes.${event.cliente_id}`,
+      routingKeyOf(event),
       body,
-      properties,
+      messagePropertiesOf(event),
       (error: unknown) => {
         if (error === null || error === undefined) {
           confirmed();
