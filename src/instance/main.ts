@@ -49,8 +49,9 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
     ...backupsOf(config),
     instanceName: config.instanceName,
     metrics,
-    onAnswered(route, statusLine, seconds) {
+    onAnswered(route, statusLine, seconds, exchange, repliedMs) {
       metrics.answered(route, statusLine, seconds);
+      metrics.timing.answered(route, exchange, repliedMs);
       const durationMs = seconds * 1000;
       if (durationMs <= config.slowRequestMs) return;
       const status = Number(statusLine.slice(0, 3));

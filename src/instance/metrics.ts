@@ -13,6 +13,7 @@ import client from 'prom-client';
 import type { ServerHealth } from './http/server.js';
 import { operationHealth } from './ledger/ledger.js';
 import { CALL_LABELS } from './operations/index.js';
+import { NO_TIMING, RequestTiming, type TimingRecorder } from './timing.js';
 
 // Sub-millisecond resolution at the bottom (a local answer takes a fraction
 // of one), up to the request deadline at the top.
@@ -28,6 +29,8 @@ export interface Metrics {
   gcPause(kind: string, seconds: number): void;
   render(): Promise<string>;
   readonly contentType: string;
+  /** Each request's phases in fine buckets, served as JSON at /timing (timing.ts). */
+  readonly timing: TimingRecorder;
 }
 
 const NO_METRICS: Metrics = {
@@ -39,6 +42,7 @@ const NO_METRICS: Metrics = {
   gcPause: () => undefined,
   render: async () => '',
   contentType: 'text/plain; version=0.0.4; charset=utf-8',
+  timing: NO_TIMING,
 };
 
 /**
@@ -199,6 +203,7 @@ export function createMetrics(options: { enabled: boolean; health: () => ServerH
   client.collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const counts = new RequestCounts();
   counts.register(registry);
+  const timing = new RequestTiming();
   registerHealthGauges(registry, options.health);
   // Only where there are backups: an unset gauge would read 0, a last backup just now.
   if (options.backups === true) registerBackupGauges(registry, options.health);
@@ -211,10 +216,14 @@ export function createMetrics(options: { enabled: boolean; health: () => ServerH
       counts.transfers[result]++;
     },
     callSent: (operation, size) => counts.callSent(operation, size),
-    eventLoopDelay: (seconds) => counts.eventLoopDelays.get('sampled')!.observe(seconds),
+    eventLoopDelay: (seconds) => {
+      counts.eventLoopDelays.get('sampled')!.observe(seconds);
+      timing.eventLoopDelay(seconds * 1000);
+    },
     gcPause: (kind, seconds) => counts.gcPause(kind, seconds),
     render: () => registry.metrics(),
     contentType: registry.contentType,
+    timing,
   };
 }
 

@@ -37,6 +37,22 @@ export interface StackDatabase {
   /** The superuser's, password included, for the change stream's replication connection (events/); undefined for DATABASE_URL's server. */
   superuserUrl(): string | undefined;
   state(): DatabaseState;
+  /**
+   * Resolves once the start-up work that must precede requests is done: the
+   * embedded server's first base backup, when its repository has none.
+   */
+  firstBackup(): Promise<void>;
+}
+
+// A new cluster's first backup takes a few seconds; one over a large existing
+// database may take much longer, and the ledger then serves without waiting.
+const FIRST_BACKUP_WAIT_MS = 60_000;
+
+/** The promise's value, or undefined once ms have passed. */
+async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 export function databaseKindOf(config: Pick<LauncherConfig, 'databaseUrl' | 'ha'>): DatabaseKind {
@@ -64,15 +80,35 @@ function embedded(config: LauncherConfig, runDirectory: string, hooks: Supervisi
     backup === undefined
       ? undefined
       : new BackupSchedule({ ...backup, config, adminUrl: () => supervised.latest!.adminUrl, log: hooks.log });
+  let scheduleStarted: Promise<boolean> = Promise.resolve(false);
   return {
     kind: 'embedded',
     async start() {
       await supervised.start();
       // In the background: backups that cannot start are loud (log, /ready's
       // degradado) and never keep the ledger from serving.
-      void schedule
-        ?.start()
-        .catch((error: unknown) => hooks.log.error({ error: (error as Error).message }, 'BACKUPS COULD NOT START'));
+      scheduleStarted =
+        schedule?.start().then(
+          () => true,
+          (error: unknown) => {
+            hooks.log.error({ error: (error as Error).message }, 'BACKUPS COULD NOT START');
+            return false;
+          },
+        ) ?? scheduleStarted;
+    },
+    // Until the first base backup exists, nothing acknowledged could be
+    // restored, and that backup (an immediate checkpoint, then the whole
+    // cluster read, compressed, encrypted and fsynced) would take cores and
+    // the disk from the first requests: the stack waits for it, within a bound.
+    async firstBackup() {
+      const startedMs = Date.now();
+      const settled = async () => (await scheduleStarted) && schedule!.firstBackupSettled(FIRST_BACKUP_WAIT_MS);
+      const good = schedule === undefined ? true : await withinMs(settled(), FIRST_BACKUP_WAIT_MS);
+      if (good === true) return;
+      hooks.log.error(
+        { waitedMs: Date.now() - startedMs },
+        'no base backup yet: serving WITHOUT one (a restore cannot recover what is acknowledged until one is taken)',
+      );
     },
     async stop() {
       // First: a backup under way is stopped before the server it reads.
@@ -106,6 +142,7 @@ function external(config: LauncherConfig, hooks: SupervisionHooks): StackDatabas
     toolsUrl: () => withoutPassword(ownerUrl),
     superuserUrl: () => undefined,
     state: () => ({ databaseMode: null, postgres: null }),
+    firstBackup: async () => undefined,
   };
 }
 
@@ -121,6 +158,7 @@ function ha(config: LauncherConfig, hooks: SupervisionHooks): StackDatabase {
     // the superuser's: state.json names the file that holds it.
     toolsUrl: () => withoutPassword(cluster.databaseUrl),
     superuserUrl: () => cluster.databaseUrl,
+    firstBackup: async () => undefined,
     state: () => ({
       databaseMode: config.databaseMode,
       postgres: null,

@@ -316,6 +316,8 @@ async function main(): Promise<void> {
       log,
     }),
   );
+  // The public port opens once the first backup is done (database.ts), not while it competes with requests.
+  await stack.database.firstBackup();
   await stack.nginx?.start();
   await stack.prometheus?.supervised.start();
   writeState(stack);

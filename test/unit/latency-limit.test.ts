@@ -4,10 +4,11 @@
 
 import { describe, expect, it } from 'vitest';
 import { agreement, judge, limitOf, overLimit, type Percentiles } from '../../tools/bench/latency/limit.js';
-import { latencyUsOfLogLine } from '../../tools/bench/latency/pgbench.js';
+import { latencyUsOfLogLine, timesUsOfLogLine } from '../../tools/bench/latency/pgbench.js';
 import { parseNginxTiming, parsePostgresLog } from '../../tools/bench/latency/hop-sources.js';
 import { bucketsBetween, bucketsOf, percentileBound, sumOf } from '../../tools/bench/latency/prometheus-text.js';
 import { parseWrkPaced } from '../../tools/bench/latency/wrk-paced.js';
+import { nextIntervalMs } from '../../tools/bench/latency/db-alone.js';
 
 const floor: Percentiles = { p50: 0.27, p99: 0.71, p999: 4.15, max: 9 };
 const database: Percentiles = { p50: 0.54, p99: 1.25, p999: 2.8, max: 4 };
@@ -51,11 +52,28 @@ describe('the limit', () => {
 });
 
 describe('the parsers behind the references and the breakdown', () => {
-  it("reads pgbench's per-transaction log from the scheduled start, and counts failures", () => {
-    expect(latencyUsOfLogLine('0 12 450 1 1733450000 123456 50')).toBe(500);
+  it("reads pgbench's per-transaction log from the call's actual start (time less its lag), and counts failures", () => {
+    expect(latencyUsOfLogLine('0 12 450 1 1733450000 123456 50')).toBe(400);
     expect(latencyUsOfLogLine('1 3 skipped 0 1733450000 123456 9000')).toBe('failed');
     expect(latencyUsOfLogLine('')).toBeUndefined();
     expect(() => latencyUsOfLogLine('0 12 x 1 1733450000 123456 50')).toThrow(/cannot read/);
+  });
+
+  it("spaces PostgreSQL alone's calls evenly, or exponentially around the same mean as pgbench --rate does", () => {
+    expect(nextIntervalMs(2.94, 'even', 0.99)).toBe(2.94);
+    expect(nextIntervalMs(2.94, 'poisson', 0)).toBeCloseTo(0, 10);
+    expect(nextIntervalMs(2.94, 'poisson', 1 - Math.exp(-1))).toBeCloseTo(2.94, 10);
+    const draws = 100_000;
+    let sum = 0;
+    for (let index = 0; index < draws; index++) sum += nextIntervalMs(2.94, 'poisson', (index + 0.5) / draws);
+    expect(sum / draws).toBeCloseTo(2.94, 1);
+  });
+
+  it("reads pgbench's time as from the schedule, its lag apart (the bench times from the send)", () => {
+    expect(timesUsOfLogLine('0 12 450 1 1733450000 123456 50')).toEqual({ fromScheduleUs: 450, lagUs: 50 });
+    expect(timesUsOfLogLine('1 3 failed 0 1733450000 123456 9000')).toBe('failed');
+    expect(timesUsOfLogLine('0 12')).toBeUndefined();
+    expect(() => timesUsOfLogLine('0 12 450 1 1733450000 123456 y')).toThrow(/cannot read/);
   });
 
   it("reads wrk-paced.lua's report in µs as ms", () => {

@@ -189,6 +189,7 @@ async function run(target: Target, options: BenchOptions): Promise<BenchReport> 
   return {
     date: new Date().toISOString(),
     machine: describeMachine(),
+    uptime: { before: uptimeBefore, after: uptime() },
     databaseMode: state.databaseMode ?? 'external',
     connections: chosen.connections,
     durationSeconds: chosen.durationSeconds,

@@ -23,14 +23,23 @@ export class Exchange {
   replied = false;
   settled = false;
   readonly startedMs = performance.now();
+  /** When its ledger call was submitted, and when the ledger answered (performance.now(); 0: not yet, or none). */
+  submittedMs = 0;
+  answeredMs = 0;
   constructor(
     readonly response: HttpResponse,
     readonly route: string,
   ) {}
 }
 
-/** Told of every answer written, with the time since the request's first callback. */
-export type OnAnswered = (route: string, statusLine: string, seconds: number) => void;
+/** Told of every answer written, with the time since the request's first callback, and when it was written. */
+export type OnAnswered = (
+  route: string,
+  statusLine: string,
+  seconds: number,
+  exchange: Exchange,
+  repliedMs: number,
+) => void;
 
 export interface ReplyOptions {
   /** JSON unless said. */
@@ -82,7 +91,8 @@ export class RequestBook {
         for (const [name, value] of options.headers ?? NO_HEADERS) response.writeHeader(name, value);
         response.end(body, close);
       });
-      this.onAnswered(exchange.route, status, (performance.now() - exchange.startedMs) / 1000);
+      const repliedMs = performance.now();
+      this.onAnswered(exchange.route, status, (repliedMs - exchange.startedMs) / 1000, exchange, repliedMs);
     }
     this.settle(exchange);
   }
@@ -94,7 +104,13 @@ export class RequestBook {
    */
   replyAfter<Value>(exchange: Exchange, pending: Promise<Value>, reply: (value: Value) => void): void {
     exchange.awaitingAnswer = true;
-    pending.then(reply).catch(crashOnBug);
+    exchange.submittedMs = performance.now();
+    pending
+      .then((value) => {
+        exchange.answeredMs = performance.now();
+        reply(value);
+      })
+      .catch(crashOnBug);
   }
 
   /** Resolves true once nothing is in flight, or false after timeoutMs. */

@@ -62,6 +62,9 @@ export interface BatcherOptions<Item, Result> {
   send: (items: Item[]) => Promise<Result[]>;
   /** Told of every call sent, with its size. */
   onSend?: (size: number) => void;
+  /** Told of each item's wait from its arrival to its call sent, and of each call's time from sent to answered. */
+  onWaited?: (milliseconds: number) => void;
+  onAnswered?: (milliseconds: number, items: number) => void;
   /** Told of every call that missed its deadline. */
   onLate?: () => void;
   /** Whether an answer means nothing was done and the item should be sent again (until its queue wait is over). */
@@ -279,6 +282,8 @@ export class Batcher<Item, Result> {
     this.holdKeys(batch, 1);
     this.options.onSend?.(batch.length);
     const sentMs = performance.now();
+    if (this.options.onWaited !== undefined)
+      for (const waiting of batch) this.options.onWaited(sentMs - waiting.arrivedMs);
     let open = true;
     const close = () => {
       open = false;
@@ -303,6 +308,7 @@ export class Batcher<Item, Result> {
       .send(batch.map((waiting) => waiting.item))
       .then((results) => {
         if (!open) return;
+        this.options.onAnswered?.(performance.now() - sentMs, batch.length);
         if (results.length !== batch.length)
           throw new Error(`a batch of ${batch.length} came back with ${results.length} results`);
         batch.forEach((waiting, index) => {

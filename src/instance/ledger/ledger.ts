@@ -88,7 +88,13 @@ export type LedgerOptions = Pick<
     /** Every operation the ledger serves (src/instance/operations/index.ts): one batcher each. */
     operations: readonly AnyOperation[];
     /** Told of every call sent, with the requests it carries. */
-    metrics: { callSent(operation: string, size: number): void };
+    metrics: {
+      callSent(operation: string, size: number): void;
+      readonly timing?: {
+        waited(operation: string, ms: number): void;
+        called(operation: string, ms: number, requests: number): void;
+      };
+    };
   };
 
 /** Each operation's batcher numbers, under its label (and its former label, for one release). */
@@ -172,6 +178,8 @@ function createBatchers(options: LedgerOptions, database: Database, breaker: Bre
               }),
         send: (inputs) => send(inputs, context),
         onSend: (size) => options.metrics.callSent(operation.label, size),
+        onWaited: (ms) => options.metrics.timing?.waited(operation.label, ms),
+        onAnswered: (ms, items) => options.metrics.timing?.called(operation.label, ms, items),
       }),
     );
   }

@@ -140,6 +140,20 @@ export class BackupSchedule {
     await this.tick();
   }
 
+  /**
+   * Resolves once a good backup exists or the one under way has ended (failed
+   * included), or after timeoutMs: true when a good backup exists then.
+   * Call after start() has resolved.
+   */
+  async firstBackupSettled(timeoutMs: number): Promise<boolean> {
+    const hasGood = () => this.backups.some((backup) => !backup.error);
+    if (hasGood() || this.running === undefined) return hasGood();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([this.running, timeout]).finally(() => clearTimeout(timer));
+    return hasGood();
+  }
+
   /** Ends the timers and a backup under way (before the server stops under it), and waits for it to end. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
@@ -186,6 +200,8 @@ export class BackupSchedule {
       );
     }
     this.backups = (await readRepositoryInfo(plan, key).catch(() => ({ backups: this.backups }))).backups;
+    // At once rather than at the next tick: the stack says "up" after its first backup, and /ready with it.
+    await this.writeStatus().catch(() => undefined);
   }
 
   private async writeStatus(): Promise<void> {

@@ -15,6 +15,14 @@ import { MIX, openAt } from '../scenarios.js';
 import type { ScenarioResult } from '../report/report.js';
 import { nginxTimingLog, postgresTiming, type NginxTiming, type PostgresTiming } from './hop-sources.js';
 import { bucketsBetween, bucketsOf, percentileBound, sumOf } from './prometheus-text.js';
+import {
+  countOf,
+  fineBucketsBetween,
+  finePercentileMs,
+  readInstanceTiming,
+  type FineBuckets,
+  type InstanceTiming,
+} from './instance-timing.js';
 
 const METRICS_TIMEOUT_MS = 2000;
 
@@ -95,6 +103,7 @@ export async function measureBreakdown(
   const stopNginx = await nginxTimingLog(state, options.runDirectory);
   const stopPostgres = await postgresTiming(state);
   const metricsBefore = await scrapeAll(state);
+  const timingBefore = await readInstanceTiming(state);
   const { scenario: mix, model } = openAt(MIX, 'public');
   const scenario = await runHttpScenario(
     setup,
@@ -102,6 +111,7 @@ export async function measureBreakdown(
     { generator: nodeLoad, model, durationSeconds: options.durationSeconds },
   );
   const metricsAfter = await scrapeAll(state);
+  const timingAfter = await readInstanceTiming(state);
   const nginx = await stopNginx();
   const postgres = await stopPostgres();
   const { p50, p99, p999, max } = scenario.latencyMs;
@@ -118,16 +128,19 @@ export async function measureBreakdown(
     },
   ];
   if (nginx !== undefined) hops.push(...nginxRows(nginx));
-  hops.push(
-    metricRow('instance: first byte to answer', metricsBefore, metricsAfter, 'crebito_http_request_duration_seconds'),
-    metricRow(
-      'instance: event-loop delay (sampled every 100 ms)',
-      metricsBefore,
-      metricsAfter,
-      'crebito_event_loop_delay_seconds',
-    ),
-    metricRow('instance: GC pauses', metricsBefore, metricsAfter, 'crebito_gc_pause_seconds'),
-  );
+  const fine = instanceRows(timingBefore, timingAfter);
+  if (fine.length > 0) hops.push(...fine);
+  else
+    hops.push(
+      metricRow('instance: first byte to answer', metricsBefore, metricsAfter, 'crebito_http_request_duration_seconds'),
+      metricRow(
+        'instance: event-loop delay (sampled every 100 ms)',
+        metricsBefore,
+        metricsAfter,
+        'crebito_event_loop_delay_seconds',
+      ),
+    );
+  hops.push(metricRow('instance: GC pauses', metricsBefore, metricsAfter, 'crebito_gc_pause_seconds'));
   if (postgres !== undefined) hops.push(...postgresRows(postgres));
   return {
     scenario,
@@ -135,6 +148,48 @@ export async function measureBreakdown(
     facts: facts(metricsBefore, metricsAfter, postgres),
     databaseEvents: postgres?.events ?? [],
   };
+}
+
+/** The phases of a request inside an instance, in the order it meets them, as the breakdown names them. */
+const INSTANCE_PHASES: [phase: string, hop: string][] = [
+  ['received', 'first byte to its call submitted (body read, checked)'],
+  ['waited', 'submitted to its call sent (waiting for a slot or a batch)'],
+  ['database', 'call sent to answer (pg, the socket, PostgreSQL, the loop)'],
+  ['replied', 'answer to reply written (JSON, the write)'],
+  ['total', 'first byte to reply written'],
+];
+/** The API's routes whose phases the breakdown shows (the mix's). */
+const TIMED_ROUTES = ['transacoes', 'extrato'];
+const TIMING_SOURCE = "instances' /timing (buckets within 1/64)";
+
+function fineRow(hop: string, buckets: FineBuckets): HopRow {
+  return {
+    hop,
+    source: TIMING_SOURCE,
+    count: countOf(buckets),
+    p50: finePercentileMs(buckets, 0.5),
+    p99: finePercentileMs(buckets, 0.99),
+    p999: finePercentileMs(buckets, 0.999),
+    max: finePercentileMs(buckets, 1),
+    atMost: true,
+  };
+}
+
+/** Each timed route's phases over the run, and the event loop's lateness; none when the instances serve no /timing. */
+export function instanceRows(before: InstanceTiming, after: InstanceTiming): HopRow[] {
+  const rows: HopRow[] = [];
+  for (const route of TIMED_ROUTES) {
+    const phases = after.series.get(route);
+    if (phases === undefined) continue;
+    for (const [phase, hop] of INSTANCE_PHASES) {
+      const buckets = fineBucketsBetween(before.series.get(route)?.get(phase), phases.get(phase));
+      if (countOf(buckets) > 0) rows.push(fineRow(`instance, ${route}: ${hop}`, buckets));
+    }
+  }
+  if (rows.length === 0) return rows;
+  const loop = fineBucketsBetween(before.eventLoopDelay, after.eventLoopDelay);
+  rows.push(fineRow('instance: event-loop delay (a timer every 100 ms)', loop));
+  return rows;
 }
 
 function nginxRows(nginx: NginxTiming): HopRow[] {

@@ -5,12 +5,10 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import type { HistogramSnapshot } from '../load/latency-histogram.js';
-import { runDbAlone } from './db-alone.js';
+import { runDbAlone, type DbAloneOptions } from './db-alone.js';
 
-export interface DbAloneTask {
+export interface DbAloneTask extends DbAloneOptions {
   databaseUrl: string;
-  ratePerSecond: number;
-  durationSeconds: number;
 }
 
 export interface DbAloneWorkerResult {

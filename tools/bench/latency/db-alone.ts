@@ -6,8 +6,9 @@
 // calls in turn. What is left is what PostgreSQL needs per request at this
 // rate, in this durability mode: the function, the commit and its fsync.
 //
-// Each latency runs from the call's planned time, so a call that waits for
-// its connection's previous one counts that wait (as pgbench --rate does).
+// Each latency runs from the moment the generator sends the call, as the
+// HTTP generator's do (how late its timer woke is recorded apart); a call
+// that waits for its connection's previous one counts that wait.
 
 import pg from 'pg';
 import { STATEMENT_TRANSACTIONS_MAX } from '../../../src/shared/limits.js';
@@ -44,6 +45,24 @@ function callOf(client: pg.Client, clientId: number, kind: Kind): Promise<void> 
     });
 }
 
+/**
+ * even: call k at start + k / rate, on connection k mod n (the bench's reference, as the mix is sent); poisson: at
+ * exponentially spaced times on whichever connection is free, timed from its start on it (pgbench --rate's way, to
+ * hold pgbench to the same arrivals).
+ */
+export type DbAloneArrivals = 'even' | 'poisson';
+
+export interface DbAloneOptions {
+  ratePerSecond: number;
+  durationSeconds: number;
+  arrivals?: DbAloneArrivals;
+}
+
+/** The next arrival's offset from the last, in ms: the rate's interval, or an exponential draw of that mean. */
+export function nextIntervalMs(intervalMs: number, arrivals: DbAloneArrivals, uniform = Math.random()): number {
+  return arrivals === 'even' ? intervalMs : -Math.log(1 - uniform) * intervalMs;
+}
+
 export interface DbAloneOutcome {
   latency: LatencyHistogram;
   sendLag: LatencyHistogram;
@@ -55,10 +74,7 @@ export interface DbAloneOutcome {
  * The public mix as calls at ratePerSecond for durationSeconds, through DB_ALONE_CONNECTIONS connections that never
  * collide.
  */
-export async function runDbAlone(
-  databaseUrl: string,
-  options: { ratePerSecond: number; durationSeconds: number },
-): Promise<DbAloneOutcome> {
+export async function runDbAlone(databaseUrl: string, options: DbAloneOptions): Promise<DbAloneOutcome> {
   const clients = Array.from(
     { length: DB_ALONE_CONNECTIONS },
     () => new pg.Client({ connectionString: databaseUrl, application_name: 'crebito-bench-alone' }),
@@ -74,10 +90,8 @@ export async function runDbAlone(
   }
 }
 
-async function paced(
-  clients: pg.Client[],
-  options: { ratePerSecond: number; durationSeconds: number },
-): Promise<DbAloneOutcome> {
+async function paced(clients: pg.Client[], options: DbAloneOptions): Promise<DbAloneOutcome> {
+  const arrivals = options.arrivals ?? 'even';
   const divisor = PUBLIC_TEST_RATES.statements;
   const kinds = sample<Kind>([
     [PUBLIC_TEST_RATES.debits / divisor, () => 'd'],
@@ -96,25 +110,36 @@ async function paced(
   // Each connection's calls one after another, as pgbench's clients send theirs: a call planned while its
   // connection is busy waits, and its wait counts (pg would queue it too, but warns).
   const busyUntil: Promise<void>[] = clients.map(() => Promise.resolve());
+  const busy = clients.map(() => false);
   const startAt = performance.now();
+  let plannedAt = startAt;
   for (let sent = 0; sent < total; sent++) {
-    const plannedAt = startAt + sent * intervalMs;
+    if (sent > 0) plannedAt += nextIntervalMs(intervalMs, arrivals);
     const waitMs = plannedAt - performance.now();
     if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
     const sentAt = performance.now();
-    // A timer may wake a fraction of a millisecond early: time from whichever came first.
-    const from = Math.min(plannedAt, sentAt);
-    outcome.sendLag.record(sentAt - from);
-    const connection = sent % clients.length;
+    // How late the timer woke is the generator's, recorded apart, as the HTTP generator does (node-load-worker.ts):
+    // both halves of the limit are timed from the moment the generator sends.
+    outcome.sendLag.record(Math.max(0, sentAt - plannedAt));
+    const free = busy.indexOf(false);
+    const connection = arrivals === 'poisson' && free >= 0 ? free : sent % clients.length;
     const kind = kinds[sent % kinds.length]!;
-    const done = busyUntil[connection]!.then(() => callOf(clients[connection]!, connection + 1, kind)).then(
+    let from = sentAt;
+    const done = busyUntil[connection]!.then(() => {
+      busy[connection] = true;
+      // pgbench times a call from its start on a free client; the wait for one is its schedule lag.
+      if (arrivals === 'poisson') from = performance.now();
+      return callOf(clients[connection]!, connection + 1, kind);
+    }).then(
       () => outcome.latency.record(performance.now() - from),
       (error: unknown) => {
         outcome.errors++;
         outcome.firstError ??= error instanceof Error ? error.message : String(error);
       },
     );
-    busyUntil[connection] = done;
+    busyUntil[connection] = done.then(() => {
+      busy[connection] = false;
+    });
     pending.push(done);
   }
   await Promise.all(pending);

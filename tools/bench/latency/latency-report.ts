@@ -78,6 +78,8 @@ export function renderLatency(report: LatencyLimit, runLine: string): string {
         `${reference.agreement.map(agreementCell).join(', ')} |`,
     ),
     '',
+    ...report.references.map((reference) => `- ${reference.name}: ${reference.note}.`),
+    '',
     ...(report.breakdown === undefined ? [] : breakdownSection(report.breakdown)),
     ...stallSection(report),
   ];

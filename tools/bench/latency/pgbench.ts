@@ -3,7 +3,7 @@
 // the same rate, prepared, each connection on its own client row (so no call
 // waits on another's lock). Its per-transaction log gives every latency,
 // from the transaction's scheduled start (pgbench --rate's own definition),
-// which the bench reads into its histogram.
+// which the bench reads into its histograms.
 
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -44,7 +44,12 @@ const WEIGHTS = {
 export const PGBENCH_NAME = 'db-alone@public, by pgbench';
 
 export interface PgbenchOutcome {
+  /** From each call's actual start to its end (the log's time): what the bench's own generator times. */
   latency: LatencyHistogram;
+  /** From each call's scheduled start (time + schedule lag: pgbench --rate's own latency). */
+  fromSchedule: LatencyHistogram;
+  /** How late each call started against its schedule: a Poisson arrival that found every connection busy waits. */
+  scheduleLag: LatencyHistogram;
   /** Transactions pgbench reported as failed. */
   failed: number;
   version: string;
@@ -53,17 +58,29 @@ export interface PgbenchOutcome {
 /**
  * One line of pgbench's per-transaction log (no aggregation, --rate on):
  * client_id transaction_no time script_no time_epoch time_us schedule_lag.
- * The latency from the scheduled start is time + schedule_lag, in µs; a
- * skipped or failed transaction says so in the time field.
+ * time runs from the transaction's scheduled start (pgbench.c's
+ * processXactStats: now - txn_scheduled), schedule_lag is how late its
+ * actual start was against that schedule, both in µs; a skipped or failed
+ * transaction says so in the time field.
  */
-export function latencyUsOfLogLine(line: string): number | 'failed' | undefined {
+export function timesUsOfLogLine(line: string): { fromScheduleUs: number; lagUs: number } | 'failed' | undefined {
   const fields = line.trim().split(/\s+/);
   if (fields.length < 7) return undefined;
   const [, , time, , , , lag] = fields;
   if (time === 'skipped' || time === 'failed' || time === 'serialization' || time === 'deadlock') return 'failed';
-  const total = Number(time) + Number(lag);
-  if (!Number.isFinite(total)) throw new Error(`pgbench wrote a log line the bench cannot read: ${line}`);
-  return total;
+  const [fromScheduleUs, lagUs] = [Number(time), Number(lag)];
+  if (!(Number.isFinite(fromScheduleUs) && Number.isFinite(lagUs)))
+    throw new Error(`pgbench wrote a log line the bench cannot read: ${line}`);
+  return { fromScheduleUs, lagUs };
+}
+
+/**
+ * The latency from the call's actual start (what the bench's own generator times): time - schedule_lag, in µs.
+ * (Until 2026-12-06 the bench read time + schedule_lag, counting the lag twice.)
+ */
+export function latencyUsOfLogLine(line: string): number | 'failed' | undefined {
+  const times = timesUsOfLogLine(line);
+  return times === undefined || times === 'failed' ? times : Math.max(0, times.fromScheduleUs - times.lagUs);
 }
 
 export async function runPgbench(
@@ -97,17 +114,26 @@ export async function runPgbench(
       ],
       directory,
     );
-    const latency = new LatencyHistogram();
-    let failed = 0;
+    const outcome = {
+      latency: new LatencyHistogram(),
+      fromSchedule: new LatencyHistogram(),
+      scheduleLag: new LatencyHistogram(),
+      failed: 0,
+      version: pgbenchVersion(),
+    };
     for (const file of fs.readdirSync(directory).filter((name) => name.startsWith('log'))) {
       for (const line of fs.readFileSync(path.join(directory, file), 'utf8').split('\n')) {
-        const parsed = latencyUsOfLogLine(line);
-        if (parsed === 'failed') failed++;
-        else if (parsed !== undefined) latency.record(parsed / 1000);
+        const parsed = timesUsOfLogLine(line);
+        if (parsed === 'failed') outcome.failed++;
+        else if (parsed !== undefined) {
+          outcome.latency.record(Math.max(0, parsed.fromScheduleUs - parsed.lagUs) / 1000);
+          outcome.fromSchedule.record(parsed.fromScheduleUs / 1000);
+          outcome.scheduleLag.record(parsed.lagUs / 1000);
+        }
       }
     }
-    if (latency.count === 0) throw new Error(`pgbench logged no transaction:\n${output.slice(-2000)}`);
-    return { latency, failed, version: pgbenchVersion() };
+    if (outcome.latency.count === 0) throw new Error(`pgbench logged no transaction:\n${output.slice(-2000)}`);
+    return outcome;
   } finally {
     fs.rmSync(directory, { recursive: true, force: true });
   }

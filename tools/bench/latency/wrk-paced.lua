@@ -5,19 +5,29 @@
 -- rate asked. wrk times a request from its first byte written, after the
 -- connection is made: its figures leave out the TCP handshake.
 --
---   wrk -t1 -c10 -d30s -s wrk-paced.lua http://127.0.0.1:9999 -- <pause ms>
+-- wrk's pause is in whole milliseconds; a pause of a fraction is kept by
+-- carrying what each whole pause left over to the next, so that on average
+-- the connections pause as long as asked.
+--
+--   wrk -t1 -c2 -d30s -s wrk-paced.lua http://127.0.0.1:9999 -- <pause µs> [close|keep-alive]
 
 wrk.method = "GET"
 wrk.path = "/health"
-wrk.headers["Connection"] = "close"
 
 function init(args)
-  pause_ms = tonumber(args[1])
-  assert(pause_ms and pause_ms >= 0, "the pause in ms is wrk-paced.lua's one argument")
+  pause_us = tonumber(args[1])
+  assert(pause_us and pause_us >= 0, "the pause in µs is wrk-paced.lua's first argument")
+  carried_us = 0
+  local policy = args[2] or "close"
+  assert(policy == "close" or policy == "keep-alive", "the second argument is close or keep-alive")
+  if policy == "close" then wrk.headers["Connection"] = "close" end
 end
 
 function delay()
-  return pause_ms
+  carried_us = carried_us + pause_us
+  local whole_ms = math.floor(carried_us / 1000)
+  carried_us = carried_us - whole_ms * 1000
+  return whole_ms
 end
 
 statuses = {}

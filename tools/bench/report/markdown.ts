@@ -39,7 +39,8 @@ function startupSection({ startup }: BenchReport): string[] {
   return [
     '### Start-up',
     '',
-    `- The launcher started to its \`up\` line (cluster, schema, instances with their pools open and warm): ${seconds(startup.upSeconds)}`,
+    "- The launcher started to its `up` line (cluster, schema, a new ledger's first backup, instances with their pools " +
+      `open and warm): ${seconds(startup.upSeconds)}`,
     `- An instance killed (SIGKILL) to its successor ready (/ready 200: restarted, pool open and warm): ${seconds(startup.instanceRestartSeconds)}`,
     '',
   ];
@@ -51,6 +52,9 @@ function header(report: BenchReport): string[] {
   const within = Math.abs(ratio - 1) <= CALIBRATION_TOLERANCE;
   return [
     `Run ${report.date} on ${report.machine}, with \`${report.command}\`.`,
+    ...(report.uptime === undefined
+      ? []
+      : [`Load average before: \`${report.uptime.before}\`; after: \`${report.uptime.after}\`.`]),
     `Database mode: **${report.databaseMode}**. ` +
       `Saturation: ${report.connections} connections, ${report.durationSeconds} s per scenario` +
       `${report.rounds > 1 ? `, each line the median of ${report.rounds} rounds by throughput` : ''}. ` +

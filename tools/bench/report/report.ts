@@ -93,6 +93,8 @@ export interface BenchReport {
   rounds: number;
   /** How to run this benchmark again. */
   command: string;
+  /** `uptime` before and after the run: the machine's load, which every figure carries (absent in older reports). */
+  uptime?: { before: string; after: string };
   calibration: Calibration;
   /** Saturation first (closed model), then fixed arrival rates (open model). */
   scenarios: ScenarioResult[];
