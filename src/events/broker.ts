@@ -13,6 +13,7 @@ import amqp from 'amqplib';
 import type { StackLog } from '../shared/log.js';
 import { waitForOrThrow } from '../shared/wait.js';
 import { hasExited, startChild, type Child } from '../stack/child.js';
+import { place, type Placement } from './cpu.js';
 
 const SERVER_SCRIPT = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 const SYSTEM_USER = 'rabbitmq';
@@ -25,6 +26,8 @@ export interface BrokerPlan {
   directory: string;
   /** AMQP; the port mapper listens on port + 1 and Erlang distribution on port + 2. */
   port: number;
+  /** Where its processes go on the CPU (cpu.ts): placed as soon as it is spawned. */
+  placement: Placement;
 }
 
 export interface LocalBroker extends Child {
@@ -138,12 +141,15 @@ export async function startLocalBroker(plan: BrokerPlan, log: StackLog): Promise
       stdio: ['ignore', 'pipe', 'pipe'],
       env: environmentFor(plan, directories),
     },
-    waitUntilReady: (server) =>
-      waitForOrThrow(`RabbitMQ accepting AMQP on port ${plan.port}`, () => acceptsAmqp(url), {
+    waitUntilReady: (server) => {
+      if (server.pid !== undefined && !place(server.pid, plan.placement, true))
+        log.warn("RabbitMQ runs at the ledger's CPU priority: its placement was refused");
+      return waitForOrThrow(`RabbitMQ accepting AMQP on port ${plan.port}`, () => acceptsAmqp(url), {
         timeoutMs: READY_TIMEOUT_MS,
         intervalMs: READY_POLL_INTERVAL_MS,
         abandonWhen: () => hasExited(server),
-      }),
+      });
+    },
     readyTimeoutMs: READY_TIMEOUT_MS,
     // SIGTERM is RabbitMQ's clean stop.
     stopSignal: 'SIGTERM',

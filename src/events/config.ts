@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readSetting, SETTINGS, type Environment } from '../shared/settings.js';
+import type { StreamCpuMode } from './cpu.js';
 
 export const EXCHANGE_NAME = 'crebito';
 /** The replication slot and the publication share this name. */
@@ -22,6 +23,8 @@ export interface EventsConfig {
   adminPort: number;
   /** PostgreSQL's max_slot_wal_keep_size for the embedded server: what a stalled stream may hold back. */
   walKeepMb: number;
+  /** How the stream's processes share the CPU with the ledger (cpu.ts). */
+  cpu: StreamCpuMode;
 }
 
 /** The stream's settings, as settings.ts declares and checks them. */
@@ -36,6 +39,7 @@ export function readEventsConfig(environment: Environment): EventsConfig {
     brokerPort: read('eventsBrokerPort') as number,
     adminPort: read('eventsAdminPort') as number,
     walKeepMb: read('eventsWalKeepMb') as number,
+    cpu: read('eventsCpu') as StreamCpuMode,
   };
 }
 

@@ -13,6 +13,7 @@ import type { EventsState, RecordedProcess } from '../stack/state.js';
 import { Supervised } from '../stack/supervisor.js';
 import { readEventsConfig, type EventsConfig } from './config.js';
 import { startLocalBroker, stopPortMapper, type LocalBroker } from './broker.js';
+import { place, placementText, preparePlacement, releasePlacement, type Placement } from './cpu.js';
 
 export const PUBLISHER_ENTRY = path.join(PROJECT_ROOT, 'dist', 'src', 'events', 'publisher', 'main.js');
 const PUBLISHER_READY_TIMEOUT_MS = 30_000;
@@ -26,6 +27,8 @@ export class EventsStack {
   private readonly publisher: Supervised;
   /** The publisher's /health and /metrics; kept across its restarts, so Prometheus's target stays right. */
   private admin: string | null = null;
+  /** Where the stream's processes run on the CPU, decided once the stack starts (cpu.ts). */
+  private placement: Placement = { kind: 'none' };
 
   /** undefined when CREBITO_EVENTS is off: plain `npm start` runs nothing of this. */
   static plan(dataDirectory: string, databaseUrl: () => string, hooks: SupervisionHooks): EventsStack | undefined {
@@ -43,7 +46,11 @@ export class EventsStack {
     this.broker =
       config.brokerUrl !== undefined
         ? undefined
-        : new Supervised({ name: 'RabbitMQ', start: () => startLocalBroker(plan, hooks.log), ...hooks });
+        : new Supervised({
+            name: 'RabbitMQ',
+            start: () => startLocalBroker({ ...plan, placement: this.placement }, hooks.log),
+            ...hooks,
+          });
     this.publisher = new Supervised({ name: 'events', start: () => this.spawnPublisher(databaseUrl()), ...hooks });
   }
 
@@ -52,6 +59,10 @@ export class EventsStack {
   }
 
   async startBroker(): Promise<void> {
+    this.placement = preparePlacement(this.config.cpu, this.config.brokerPort);
+    this.hooks.log.info(
+      `the change stream's CPU (CREBITO_EVENTS_CPU=${this.config.cpu}): ${placementText(this.placement)}`,
+    );
     await this.broker?.start();
   }
 
@@ -63,7 +74,8 @@ export class EventsStack {
     return startChild({
       name: 'events',
       command: process.execPath,
-      args: [PUBLISHER_ENTRY],
+      // Where its WAL sender goes on the CPU: the launcher's decision, not a setting (cpu.ts).
+      args: [PUBLISHER_ENTRY, placementText(this.placement)],
       spawnOptions: {
         detached: true,
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -74,14 +86,16 @@ export class EventsStack {
           CREBITO_EVENTS_ADMIN_LISTEN: this.admin ?? `127.0.0.1:${this.config.adminPort}`,
         },
       },
-      waitUntilReady: (started) =>
-        new Promise<void>((resolve) =>
+      waitUntilReady: (started) => {
+        if (started.pid !== undefined) place(started.pid, this.placement, true);
+        return new Promise<void>((resolve) =>
           started.on('message', (message: { type?: string; admin?: string }) => {
             if (message.type !== 'ready') return;
             this.admin = message.admin ?? null;
             resolve();
           }),
-        ),
+        );
+      },
       readyTimeoutMs: PUBLISHER_READY_TIMEOUT_MS,
       // Whatever it had not had confirmed is sent again by the next one.
       stopSignal: 'SIGTERM',
@@ -110,5 +124,6 @@ export class EventsStack {
     await this.publisher.stop();
     await this.broker?.stop();
     if (this.broker !== undefined) stopPortMapper(this.config.brokerPort);
+    await releasePlacement(this.placement);
   }
 }

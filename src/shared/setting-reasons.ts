@@ -45,6 +45,8 @@ export const SETTING_REASONS: { readonly [Name in SettingName]: string } = {
   eventsAdminPort: 'a port that is free on your machine',
   eventsAdminListen: 'a container that must serve /health beyond its own loopback',
   eventsWalKeepMb: 'how long a broker outage the stream must ride out, against the disk it may take',
+  eventsCpu:
+    '`normal`: a consumer that must keep up during bursts, on a machine with CPU to spare; `idle`: a machine that runs nothing else',
   eventsDatabaseUrl: 'a PostgreSQL of your own, where the owner has no REPLICATION',
   prometheusScrapeIntervalMs: "finer graphs against the scrapes' cost",
   prometheusBinary: 'a Prometheus outside `PATH`',

@@ -377,6 +377,16 @@ export const SETTINGS = {
     meaning:
       "the embedded PostgreSQL's `max_slot_wal_keep_size` with the stream on: the WAL a stalled stream may hold back before its slot is lost (docs/events.md)",
   }),
+  eventsCpu: choice({
+    env: 'CREBITO_EVENTS_CPU',
+    default: 'low',
+    choices: ['idle', 'low', 'normal'],
+    readers: STACK,
+    meaning:
+      "how the stream's processes (the local RabbitMQ, the publisher, its WAL sender) share the CPU with the ledger: " +
+      '`low`: a cgroup with `cpu.shares` 64, a sixteenth of any other process (else nice 10); `idle`: only what ' +
+      'nothing else wants (`cpu.idle`, else nice 19); `normal`: as any process (docs/events.md, "Cost")',
+  }),
   eventsDatabaseUrl: text({
     env: 'CREBITO_EVENTS_DATABASE_URL',
     default: undefined,

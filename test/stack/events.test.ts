@@ -14,6 +14,7 @@ import { waitFor } from '../../src/shared/wait.js';
 import { StreamRecorder } from '../../tools/events/recorder.js';
 import { judgeStream, readLedgerRows, type StreamVerdict } from '../../tools/ledger-check/stream-verdict.js';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
@@ -155,6 +156,42 @@ describe('the change stream', () => {
     expect(verdict.ledgerRows).toBe(200);
     expect(events().broker.pid).toBeTypeOf('number');
     expect(events().broker.url).not.toContain('guest');
+  });
+
+  it("runs the broker, the publisher and its WAL sender where the ledger comes first (CREBITO_EVENTS_CPU's default)", async () => {
+    const { cpu } = (await publisherHealth()) as unknown as { cpu: string };
+    const walSender = async () =>
+      Number(
+        (await sql<{ pid: string }>("SELECT pid FROM pg_stat_replication WHERE application_name = 'crebito-events'"))[0]
+          ?.pid,
+      );
+    const streamPids = async () => [events().broker.pid!, events().publisher.pid!, await walSender()];
+    /** Each of the stream's processes placed? (The publisher places its WAL sender a moment after it streams.) */
+    const placed = async (isPlaced: (pid: number) => boolean) => {
+      const each = async () => (await streamPids()).map((pid) => Number.isInteger(pid) && isPlaced(pid));
+      await waitFor(async () => (await each()).every(Boolean), { timeoutMs: 10_000, intervalMs: 100 });
+      expect(await each()).toEqual([true, true, true]);
+    };
+    if (cpu.startsWith('cgroup:')) {
+      // As root (CI, this machine): the stream's own cgroup, a sixteenth of any other process's weight.
+      const directory = cpu.slice('cgroup:'.length);
+      expect(fs.readFileSync(path.join(directory, 'cpu.shares'), 'utf8').trim()).toBe('64');
+      const inStreamGroup = (pid: number) =>
+        /^\d+:cpu:(.*)$/m.exec(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[1] === `/${path.basename(directory)}`;
+      await placed(inStreamGroup);
+      // The ledger's own PostgreSQL processes stay where they were.
+      const ledgerPids = await sql<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE backend_type IN ('checkpointer', 'walwriter')",
+      );
+      expect(ledgerPids.map(({ pid }) => inStreamGroup(pid))).toEqual([false, false]);
+    } else {
+      // Without cgroups: nice 10 on every thread.
+      expect(cpu).toBe('nice:10');
+      const niceOf = (pid: number, task: string) =>
+        Number(fs.readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+      const niced = (pid: number) => fs.readdirSync(`/proc/${pid}/task`).every((task) => niceOf(pid, task) === 10);
+      await placed(niced);
+    }
   });
 
   it("npm run events -- tail --client N prints that client's stream, one JSON line per transaction", async () => {

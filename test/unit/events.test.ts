@@ -9,6 +9,7 @@ import { bigIntToLsn, lsnToBigInt } from '../../src/events/publisher/lsn.js';
 import { eventOf, isoMicroseconds } from '../../src/events/publisher/message.js';
 import { haEventsHba, haEventsSettings } from '../../src/events/ha.js';
 import { postgresSettingsFor, readEventsConfig } from '../../src/events/config.js';
+import { isLocalWalSender, parsePlacement, placementText } from '../../src/events/cpu.js';
 import { ClientDedupe } from '../../tools/events/dedupe.js';
 import type { Delivery } from '../../tools/events/recorder.js';
 import { judgeStream, type LedgerRow } from '../../tools/ledger-check/stream-verdict.js';
@@ -175,6 +176,22 @@ describe('the database settings the stream needs', () => {
     expect(() => readEventsConfig({ CREBITO_EVENTS: 'yes' })).toThrow(/one of off, on/);
     expect(() => readEventsConfig({ CREBITO_EVENTS_BROKER_PORT: '36189' })).toThrow(/between/);
     expect(() => readEventsConfig({ CREBITO_EVENTS_URL: 'http://x' })).toThrow(/amqp/);
+    expect(readEventsConfig({}).cpu).toBe('low');
+    expect(() => readEventsConfig({ CREBITO_EVENTS_CPU: 'high' })).toThrow(/one of idle, low, normal/);
+  });
+
+  it("passes the stream's CPU placement to the publisher as text, and refuses anything else", () => {
+    for (const placement of [
+      { kind: 'cgroup', directory: '/sys/fs/cgroup/cpu/crebito-events-5682' },
+      { kind: 'nice', nice: 19 },
+      { kind: 'none' },
+    ] as const)
+      expect(parsePlacement(placementText(placement))).toEqual(placement);
+    expect(parsePlacement(undefined)).toEqual({ kind: 'none' });
+    expect(() => parsePlacement('nice:-5')).toThrow(/placement/);
+    expect(() => parsePlacement('renice')).toThrow(/placement/);
+    // A pid that is no WAL sender (this very process) is never moved.
+    expect(isLocalWalSender(process.pid)).toBe(false);
   });
 
   it('gives Patroni the permanent logical slot, with use_slots and logical WAL, only when on', () => {

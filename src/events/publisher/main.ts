@@ -11,6 +11,7 @@ import pg from 'pg';
 import { createLog } from '../../shared/log.js';
 import { parseListenTarget } from '../../shared/listen.js';
 import { PUBLISHED_TABLE, STREAM_NAME } from '../config.js';
+import { isLocalWalSender, parsePlacement, place, placementText } from '../cpu.js';
 import { Confirmations } from './confirmations.js';
 import { KeyNames } from './key-names.js';
 import { peekWaiting, readSlotFacts, type SlotFacts } from './lag.js';
@@ -40,6 +41,8 @@ const adminListen = parseListenTarget(process.env.CREBITO_EVENTS_ADMIN_LISTEN ??
 const database = new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: 'crebito-events-lag' });
 database.on('error', () => undefined);
 
+// Where the launcher put this process on the CPU (its argument); its WAL sender goes there too (cpu.ts).
+const cpuPlacement = parsePlacement(process.argv[2]);
 const metrics = new PublisherMetrics();
 let confirmations = new Confirmations();
 let streaming = false;
@@ -120,9 +123,21 @@ function health(): { status: number; body: object } {
       published: metrics.published,
       confirmed: metrics.confirmed,
       unroutable: metrics.unroutable,
+      cpu: placementText(cpuPlacement),
       lastError,
     },
   };
+}
+
+/** Each run's replication connection has a new WAL sender, which decodes for the stream: it yields as the stream does. */
+async function placeWalSender(): Promise<void> {
+  if (cpuPlacement.kind === 'none') return;
+  const { rows } = await database.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_replication WHERE application_name = 'crebito-events'",
+  );
+  for (const { pid } of rows)
+    if (isLocalWalSender(pid) && !place(pid, cpuPlacement, false))
+      log.warn(`the WAL sender ${pid} runs at the ledger's CPU priority: its placement was refused`);
 }
 
 async function pollLag(): Promise<void> {
@@ -154,6 +169,7 @@ async function streamForever(): Promise<never> {
         confirmations,
         onStreaming: () => {
           streaming = true;
+          placeWalSender().catch((error: Error) => log.warn(`placing the WAL sender: ${error.message}`));
         },
       });
     } catch (error) {
