@@ -175,6 +175,13 @@ function initialiseCluster(
   }
 }
 
+/** A new cluster in dataDirectory, made as a first start makes it: the tests make one and copy it for each stack. */
+export function createCluster(dataDirectory: string, log: StackLog): void {
+  const owner = resolveRunAsUser(log);
+  ensureDirectory(dataDirectory, owner);
+  initialiseCluster(findBinaries(), dataDirectory, owner, log);
+}
+
 /** Settings that differ between the durable default and the explicit benchmark mode. */
 export function modeSettings(mode: DatabaseMode): string[] {
   if (mode === 'fast') {

@@ -11,6 +11,7 @@ import { cgroupsUnavailableReason } from '../../tools/bench/limits/cgroups.js';
 import type { BenchReport } from '../../tools/bench/report/report.js';
 import type { LatencyLimit } from '../../tools/bench/latency/public-latency.js';
 import { freePort } from '../../tools/harness/stack.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 const SATURATION = ['http-floor', 'db-transacao', 'db-extrato', 'transacoes', 'extrato', 'mix'];
 const FIXED_RATES = [
@@ -37,6 +38,7 @@ describe('npm run bench -- --smoke', () => {
       ],
       {
         encoding: 'utf8',
+        env: { ...process.env, ...LEAN_STACK },
         timeout: 180_000,
       },
     );

@@ -17,6 +17,7 @@ import { freePort, makeDataDirectory, startProcess, startStack, type RunningStac
 import { LAUNCHER_ENTRY } from '../../src/stack/paths.js';
 import { openDatabase, type TestDatabase } from '../support/database.js';
 import { waitUntilIdle } from '../support/health.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 // Short enough for a test to wait for, longer than the routing case's freeze.
 const LIVENESS_TIMEOUT_MS = 4000;
@@ -34,7 +35,7 @@ beforeAll(async () => {
   stack = await startStack({
     port: await freePort(),
     dataDirectory: makeDataDirectory(),
-    environment: { CREBITO_LIVENESS_TIMEOUT_MS: String(LIVENESS_TIMEOUT_MS) },
+    environment: { ...LEAN_STACK, CREBITO_LIVENESS_TIMEOUT_MS: String(LIVENESS_TIMEOUT_MS) },
   });
   database = openDatabase(stack.state().databaseUrl);
 });
@@ -245,7 +246,12 @@ describe('regression: killing nginx took the service down for good', () => {
       const started = startProcess({
         name: 'a launcher on a taken port',
         entry: LAUNCHER_ENTRY,
-        environment: { PORT: String(port), CREBITO_DATA_DIR: dataDirectory, CREBITO_ADMIN_BASE_PORT: '0' },
+        environment: {
+          ...LEAN_STACK,
+          PORT: String(port),
+          CREBITO_DATA_DIR: dataDirectory,
+          CREBITO_ADMIN_BASE_PORT: '0',
+        },
         readyWhen: { outputIncludes: '"msg":"up on http' },
         readyTimeoutMs: 60_000,
       });

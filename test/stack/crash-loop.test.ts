@@ -10,6 +10,7 @@ import { parseListenTarget } from '../../src/shared/listen.js';
 import { waitFor } from '../../src/shared/wait.js';
 import { isProcessAlive } from '../../src/stack/processes.js';
 import { freePort, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 const GIVE_UP_TIMEOUT_MS = 45_000;
 
@@ -21,7 +22,7 @@ afterAll(async () => {
 
 describe('regression: restarts never gave up', () => {
   it('an instance that cannot start again (its listen address is taken) stops the stack with exit 1 and says why', async () => {
-    stack = await startStack({ port: await freePort(), dataDirectory: makeDataDirectory() });
+    stack = await startStack({ port: await freePort(), dataDirectory: makeDataDirectory(), environment: LEAN_STACK });
     const state = stack.state();
     const victim = state.instances[0]!;
     const target = parseListenTarget(victim.listen);

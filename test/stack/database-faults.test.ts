@@ -14,6 +14,7 @@ import {
   startStack,
   type RunningStack,
 } from '../../tools/harness/stack.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 const REQUEST_TIMEOUT_MS = 1000;
 // Generous beside the 1 s deadline, far below the 30 s driver timeout: a
@@ -27,7 +28,11 @@ beforeAll(async () => {
   stack = await startStack({
     port: await freePort(),
     dataDirectory: makeDataDirectory(),
-    environment: { CREBITO_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS), CREBITO_QUERY_TIMEOUT_MS: '30000' },
+    environment: {
+      ...LEAN_STACK,
+      CREBITO_REQUEST_TIMEOUT_MS: String(REQUEST_TIMEOUT_MS),
+      CREBITO_QUERY_TIMEOUT_MS: '30000',
+    },
   });
 });
 

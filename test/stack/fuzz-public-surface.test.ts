@@ -23,6 +23,7 @@ import {
 import { brokenRule, exchange, fuzzRequests, type FuzzRequest, type Outcome } from '../support/fuzz.js';
 import { request } from '../support/http.js';
 import { readSettings } from '../../src/shared/settings.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 const CLIENT_IDS = [1, 2, 3, 4, 5];
 // Bounded by count and by time, whichever comes first: about half a minute
@@ -42,7 +43,7 @@ const SETTLE_MS = 2 * upstreamTimeoutMs(SETTINGS.requestTimeoutMs.default);
 let stack: RunningStack;
 
 beforeAll(async () => {
-  stack = await startStack({ port: await stackPort(), dataDirectory: makeDataDirectory() });
+  stack = await startStack({ port: await stackPort(), dataDirectory: makeDataDirectory(), environment: LEAN_STACK });
 });
 
 afterAll(async () => {

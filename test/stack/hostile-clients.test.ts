@@ -7,11 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
 import { failures } from '../../src/shared/failures.js';
 import { getStatement, rawExchange, statusOf } from '../support/http.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 let stack: RunningStack;
 
 beforeAll(async () => {
-  stack = await startStack({ port: await freePort(), dataDirectory: makeDataDirectory() });
+  stack = await startStack({ port: await freePort(), dataDirectory: makeDataDirectory(), environment: LEAN_STACK });
 });
 
 afterAll(async () => {
@@ -171,7 +172,7 @@ describe('rate limiting at nginx (CREBITO_RATE_LIMIT_PER_S)', () => {
     const limited = await startStack({
       port: await freePort(),
       dataDirectory: makeDataDirectory(),
-      environment: { CREBITO_RATE_LIMIT_PER_S: '10' },
+      environment: { ...LEAN_STACK, CREBITO_RATE_LIMIT_PER_S: '10' },
     });
     try {
       const responses = await Promise.all(

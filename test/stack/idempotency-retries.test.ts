@@ -16,6 +16,7 @@ import { openDatabase, type TestDatabase } from '../support/database.js';
 import { waitUntilIdle } from '../support/health.js';
 import { holdTransactionInserts } from '../support/hold-calls.js';
 import { postTransaction, postWithKey, postWithKeyToInstance, type KeyedResponse } from '../support/http.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 const STORM_REQUESTS = 40;
 const RECOVERY = { timeoutMs: 30_000, intervalMs: 50 };
@@ -27,7 +28,7 @@ beforeAll(async () => {
   stack = await startStack({
     port: await freePort(),
     dataDirectory: makeDataDirectory(),
-    environment: { CREBITO_IDEMPOTENCY_WAIT_MS_MAX: '4000', CREBITO_REQUEST_TIMEOUT_MS: '9000' },
+    environment: { ...LEAN_STACK, CREBITO_IDEMPOTENCY_WAIT_MS_MAX: '4000', CREBITO_REQUEST_TIMEOUT_MS: '9000' },
   });
   database = openDatabase(stack.state().databaseUrl);
 });

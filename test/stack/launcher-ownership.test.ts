@@ -22,6 +22,7 @@ import {
   type RunningStack,
 } from '../../tools/harness/stack.js';
 import { getStatement, postTransaction } from '../support/http.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 const FOREIGN_READY_TIMEOUT_MS = 10_000;
 
@@ -115,7 +116,7 @@ describe('regression: killing strangers', () => {
     const dataDirectory = makeDataDirectory();
     writeStaleRunFiles(dataDirectory, { nginx: nginx.child.pid!, instance: node.pid! });
 
-    const stack = track(await startStack({ port: await freePort(), dataDirectory }));
+    const stack = track(await startStack({ port: await freePort(), dataDirectory, environment: LEAN_STACK }));
     expect((await getStatement(stack.baseUrl, 1)).status).toBe(200);
 
     expect(stack.output()).not.toContain('did not stop cleanly');
@@ -131,7 +132,7 @@ describe('regression: killing strangers', () => {
     fs.mkdirSync(path.join(dataDirectory, 'run'));
     fs.writeFileSync(path.join(dataDirectory, 'run', 'launcher.pid'), `${node.pid}\n`);
 
-    const stack = track(await startStack({ port: await freePort(), dataDirectory }));
+    const stack = track(await startStack({ port: await freePort(), dataDirectory, environment: LEAN_STACK }));
     expect((await getStatement(stack.baseUrl, 1)).status).toBe(200);
     expect(isProcessAlive(node.pid!)).toBe(true);
   });
@@ -150,8 +151,8 @@ describe('regression: two launchers at once', () => {
     const port = await freePort();
     // A cluster that exists already, as on any start but the first: both
     // launchers go straight to starting PostgreSQL on it.
-    await (await startStack({ port, dataDirectory })).stop();
-    const environment = { NODE_OPTIONS: `--require ${SLOW_LOCK_READS}` };
+    await (await startStack({ port, dataDirectory, environment: LEAN_STACK })).stop();
+    const environment = { ...LEAN_STACK, NODE_OPTIONS: `--require ${SLOW_LOCK_READS}` };
     const outcomes = await Promise.allSettled([
       startStack({ port, dataDirectory, environment }),
       startStack({ port, dataDirectory, environment }),

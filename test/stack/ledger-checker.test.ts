@@ -9,16 +9,21 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { freePort } from '../../tools/harness/stack.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 const CHECKER = path.join(PROJECT_ROOT, 'dist', 'tools', 'ledger-check', 'main.js');
 
-async function runChecker(extraArguments: string[]): Promise<{ status: number | null; output: string; verdict: any }> {
+async function runChecker(
+  extraArguments: string[],
+  environment: Record<string, string> = {},
+): Promise<{ status: number | null; output: string; verdict: any }> {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-ledger-'));
   const result = spawnSync(
     process.execPath,
     [CHECKER, '--start', '--port', String(await freePort()), '--out', out, ...extraArguments],
     {
       encoding: 'utf8',
+      env: { ...process.env, ...environment },
       timeout: 240_000,
     },
   );
@@ -30,7 +35,7 @@ async function runChecker(extraArguments: string[]): Promise<{ status: number | 
 
 describe('npm run check:ledger', () => {
   it('reports valid: true for a short run without faults', async () => {
-    const { status, output, verdict } = await runChecker(['--duration', '6', '--clients', '12']);
+    const { status, output, verdict } = await runChecker(['--duration', '6', '--clients', '12'], LEAN_STACK);
     expect(status, output).toBe(0);
     expect(output).toContain('valid: true');
     expect(verdict.valid).toBe(true);
@@ -74,14 +79,10 @@ describe('npm run check:ledger', () => {
   it('stops sending at its history cap, says so, and judges every request it sent', async () => {
     // A cap far below what 60 s would send. valid: true also proves no request
     // went out unrecorded: invariant 1 fails on a stored row no recorded request asked for.
-    const { status, output, verdict } = await runChecker([
-      '--duration',
-      '60',
-      '--clients',
-      '8',
-      '--max-operations',
-      '300',
-    ]);
+    const { status, output, verdict } = await runChecker(
+      ['--duration', '60', '--clients', '8', '--max-operations', '300'],
+      LEAN_STACK,
+    );
     expect(status, output).toBe(0);
     expect(verdict.valid).toBe(true);
     expect(verdict.verdict.operations).toBe(300);

@@ -17,6 +17,7 @@ import {
   type RunningStack,
 } from '../../tools/harness/stack.js';
 import { getStatement, postTransaction } from '../support/http.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 let stack: RunningStack;
 let prometheusUrl: string;
@@ -29,6 +30,7 @@ beforeAll(async () => {
     port: await freePort(),
     dataDirectory: makeDataDirectory(),
     environment: {
+      ...LEAN_STACK,
       CREBITO_PROMETHEUS: 'on',
       CREBITO_PROMETHEUS_PORT: String(prometheusPort),
       CREBITO_PROMETHEUS_SCRAPE_INTERVAL_MS: '500',

@@ -27,6 +27,7 @@ import {
   type RunningStack,
 } from '../../tools/harness/stack.js';
 import { API_OPERATIONS } from '../../src/instance/operations/index.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 const RECOVERY_TIMEOUT_MS = 30_000;
 const POOL_CLIENTS_MAX = SETTINGS.poolClientsMax.default;
@@ -79,7 +80,7 @@ const readyStatus = async (admin: string) => (await getFromListenAddress(admin, 
 
 describe('regression: cold stack said up', () => {
   it('says up only once every pool connection is open and warm, and after a PostgreSQL restart says ready again only once it is so again', async () => {
-    stack = await startStack({ port: await freePort(), dataDirectory: makeDataDirectory() });
+    stack = await startStack({ port: await freePort(), dataDirectory: makeDataDirectory(), environment: LEAN_STACK });
     await expectWholePoolsWarm(stack);
 
     const before = stack.state();

@@ -16,6 +16,7 @@ import { findNginx, http2StyleOf, writeNginxConfig } from '../../src/stack/nginx
 import { holdsListeningPort } from '../../src/stack/processes.js';
 import { selfSignedPaths } from '../../src/stack/tls.js';
 import { freePort, makeDataDirectory, stackPort, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 const NGINX_UP_TIMEOUT_MS = 10_000;
 const CURL_TIMEOUT_S = 10;
@@ -64,7 +65,7 @@ beforeAll(async () => {
   stack = await startStack({
     port: await stackPort(),
     dataDirectory: makeDataDirectory(),
-    environment: { CREBITO_TLS: 'self-signed', CREBITO_TLS_PORT: String(tlsPort) },
+    environment: { ...LEAN_STACK, CREBITO_TLS: 'self-signed', CREBITO_TLS_PORT: String(tlsPort) },
   });
   certificate = selfSignedPaths(path.join(stack.dataDirectory, 'tls')).certificatePath;
 });

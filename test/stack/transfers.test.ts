@@ -15,6 +15,7 @@ import { operationHealth } from '../../src/instance/ledger/ledger.js';
 import { readAdminHealth } from '../support/health.js';
 import { holdTransactionInserts } from '../support/hold-calls.js';
 import { getStatement, postTransaction, request, type JsonResponse } from '../support/http.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 let stack: RunningStack;
 let database: TestDatabase;
@@ -22,7 +23,7 @@ let baseUrl: string;
 
 beforeAll(async () => {
   const port = await freePort();
-  stack = await startStack({ port, dataDirectory: makeDataDirectory() });
+  stack = await startStack({ port, dataDirectory: makeDataDirectory(), environment: LEAN_STACK });
   baseUrl = `http://127.0.0.1:${port}`;
   database = openDatabase(stack.state().databaseUrl);
 });

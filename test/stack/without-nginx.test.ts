@@ -5,6 +5,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, makeDataDirectory, type RunningStack, startStack } from '../../tools/harness/stack.js';
+import { LEAN_STACK } from '../support/lean-stack.js';
 
 let stack: RunningStack;
 
@@ -12,7 +13,7 @@ beforeAll(async () => {
   stack = await startStack({
     port: await freePort(),
     dataDirectory: makeDataDirectory(),
-    environment: { CREBITO_NGINX: 'off' },
+    environment: { ...LEAN_STACK, CREBITO_NGINX: 'off' },
   });
 });
 

@@ -12,17 +12,19 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { createLog } from '../../src/shared/log.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/stack/embedded-postgres.js';
+import { createCluster, startEmbeddedPostgres, type EmbeddedPostgres } from '../../src/stack/embedded-postgres.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     maintenanceUrl: string;
     postgresSocketDirectory: string;
     postgresPort: number;
+    /** A cluster made once by the launcher's initdb, for stacks that copy it (lean-stack.ts). */
+    clusterTemplate: string;
   }
 }
 
-type TestPostgres = EmbeddedPostgres & { root: string };
+type TestPostgres = EmbeddedPostgres & { root: string; clusterTemplate: string };
 
 interface SharedPostgres {
   started: Promise<TestPostgres>;
@@ -39,6 +41,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('maintenanceUrl', postgres.maintenanceUrl);
   project.provide('postgresSocketDirectory', postgres.socketDirectory);
   project.provide('postgresPort', postgres.port);
+  project.provide('clusterTemplate', postgres.clusterTemplate);
   return async () => {
     shared.users--;
     if (shared.users > 0) return;
@@ -52,12 +55,15 @@ async function startPostgres(): Promise<TestPostgres> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'crebito-test-'));
   // PostgreSQL runs as its own user when we are root; it must reach its dirs.
   fs.chmodSync(root, 0o755);
+  const log = createLog({ program: 'stack', name: 'test-postgres', level: 'silent' });
   const postgres = await startEmbeddedPostgres({
     dataDirectory: path.join(root, 'postgres'),
     socketDirectory: path.join(root, 'socket'),
     port: 54330,
     mode: 'durable',
-    log: createLog({ program: 'stack', name: 'test-postgres', level: 'silent' }),
+    log,
   });
-  return Object.assign(postgres, { root });
+  const clusterTemplate = path.join(root, 'cluster-template');
+  createCluster(clusterTemplate, log);
+  return Object.assign(postgres, { root, clusterTemplate });
 }
