@@ -78,7 +78,7 @@ function expectLatencyLimit(latency: LatencyLimit): void {
   ]);
   for (const reference of latency.references) expect(reference.latencyMs.p50, reference.name).toBeGreaterThan(0);
   const hops = latency.breakdown?.hops.map((hop) => hop.hop).join('\n') ?? '';
-  for (const hop of [/nginx itself/, /instance: first byte/, /PostgreSQL: execute registrar_transacao/])
+  for (const hop of [/nginx itself/, /instance(, \w+)?: first byte/, /PostgreSQL: execute registrar_transacao/])
     expect(hops).toMatch(hop);
 }
 
