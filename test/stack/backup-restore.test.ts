@@ -107,11 +107,18 @@ describe('backups', () => {
     await archiveEverything(source.state().databaseUrl);
 
     expect(backupTool(source.dataDirectory, ['list'])).toMatch(/full .* recovers to any time from/);
-    const admin = await getFromListenAddress(source.state().instances[0]!.admin!, '/health', 2000);
-    expect(JSON.parse(admin!.body).backups).toMatchObject({
-      archiveFailing: false,
-      lastBackupAgeS: expect.any(Number),
-    });
+    // An instance reads the launcher's status file at most once a second, so its /health may trail the file by that.
+    let backups: unknown;
+    await waitForOrThrow(
+      "the instance's /health reports the first backup",
+      async () => {
+        const admin = await getFromListenAddress(source.state().instances[0]!.admin!, '/health', 2000);
+        backups = JSON.parse(admin!.body).backups;
+        return typeof (backups as { lastBackupAgeS?: unknown }).lastBackupAgeS === 'number';
+      },
+      { timeoutMs: 5000, intervalMs: 200 },
+    ).catch(() => undefined);
+    expect(backups).toMatchObject({ archiveFailing: false, lastBackupAgeS: expect.any(Number) });
 
     const restored = makeDataDirectory();
     fs.rmSync(restored, { recursive: true });
