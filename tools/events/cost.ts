@@ -286,7 +286,8 @@ function markdown(report: Report, command: string): string {
     `# Change stream cost (${report.date})`,
     '',
     `\`${command}\`: the same stack with the stream off and on, alternately, ${report.rounds} round(s);` +
-      ` load average ${report.loadBefore} before and ${report.loadAfter} after (a shared two-core machine, other work running).`,
+      ` load average ${report.loadBefore} before and ${report.loadAfter} after` +
+      ' (a two-core machine: the load average says what else ran).',
     '',
     '| events | stream CPU | public mix p50 (ms) | public mix p99 (ms) | errors | POSTs at saturation (/s)' +
       ' | WAL at saturation (MB/s)' +
