@@ -147,7 +147,8 @@ export const SETTINGS = {
     choices: ['on', 'off'],
     readers: STACK,
     meaning:
-      'continuous WAL archiving and scheduled base backups of the embedded database with pgBackRest, encrypted (see docs/backups.md); `off`: no second copy',
+      'continuous WAL archiving and scheduled base backups of the embedded database (or, with CREBITO_HA=on, of its nodes) ' +
+        'with pgBackRest, encrypted (see docs/backups.md); `off`: no second copy',
   }),
   backupRepository: text({
     env: 'CREBITO_BACKUP_REPO',
