@@ -148,7 +148,7 @@ export const SETTINGS = {
     readers: STACK,
     meaning:
       'continuous WAL archiving and scheduled base backups of the embedded database (or, with CREBITO_HA=on, of its nodes) ' +
-        'with pgBackRest, encrypted (see docs/backups.md); `off`: no second copy',
+      'with pgBackRest, encrypted (see docs/backups.md); `off`: no second copy',
   }),
   backupRepository: text({
     env: 'CREBITO_BACKUP_REPO',
