@@ -15,7 +15,6 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { freePort, makeDataDirectory, startStack } from '../harness/stack.js';
 import { numberOption } from '../harness/target.js';
@@ -24,6 +23,7 @@ import { nodeLoad } from './load/node-load.js';
 import { milliseconds } from './report/report.js';
 import { MIX, PUBLIC_TEST_RATE_PER_SECOND } from './scenarios.js';
 import { uptime } from './latency/public-latency.js';
+import { readAbOptions, type AbOptions } from './latency/ab-options.js';
 
 const SLOWEST_SHOWN = 5;
 // The launcher's log lines that mark start-up work still going on after "up".
@@ -39,20 +39,6 @@ interface Turn {
   /** The launcher's start-up work, in seconds from the start of the load (negative: before it). */
   startUpWork: { msg: string; atS: number }[];
   errors: number;
-}
-
-function environmentOf(text: string | undefined): Record<string, string> {
-  const pairs = (text ?? '')
-    .split(',')
-    .map((pair) => pair.trim())
-    .filter((pair) => pair !== '');
-  return Object.fromEntries(
-    pairs.map((pair) => {
-      const at = pair.indexOf('=');
-      if (at <= 0) throw new Error(`an environment is NAME=value[,NAME=value], got ${pair}`);
-      return [pair.slice(0, at), pair.slice(at + 1)];
-    }),
-  );
 }
 
 /** The launcher's JSON log lines about start-up work, with their times. */
@@ -163,42 +149,16 @@ function render(options: JustUpOptions, turns: Turn[], pooled: Record<'A' | 'B',
   ].join('\n');
 }
 
-interface JustUpOptions {
-  label: string;
-  mode: 'durable' | 'fast';
-  rounds: number;
-  durationSeconds: number;
+interface JustUpOptions extends AbOptions {
   settleSeconds: number;
-  out: string;
-  environments: { a: Record<string, string>; b: Record<string, string> };
 }
 
 function readOptions(): JustUpOptions {
-  const { values } = parseArgs({
-    options: {
-      label: { type: 'string' },
-      mode: { type: 'string', default: 'durable' },
-      a: { type: 'string' },
-      b: { type: 'string' },
-      rounds: { type: 'string', default: '4' },
-      duration: { type: 'string', default: '30' },
-      settle: { type: 'string', default: '0' },
-      out: { type: 'string', default: path.join(PROJECT_ROOT, 'results', 'stalls') },
-    },
-  });
-  if (values.label === undefined || !/^[a-z0-9-]+$/.test(values.label))
-    throw new Error('--label is required: lower-case letters, digits and dashes');
-  if (values.mode !== 'durable' && values.mode !== 'fast')
-    throw new Error(`--mode is durable or fast, got ${values.mode}`);
-  return {
-    label: values.label,
-    mode: values.mode,
-    rounds: numberOption(values.rounds, 'rounds', { min: 1, max: 50, whole: true }),
-    durationSeconds: numberOption(values.duration, 'duration', { min: 1, max: 600, whole: true }),
-    settleSeconds: numberOption(values.settle, 'settle', { min: 0, max: 600, whole: false }),
-    out: values.out,
-    environments: { a: environmentOf(values.a), b: environmentOf(values.b) },
-  };
+  const { options, extra } = readAbOptions(
+    { durationSeconds: 30, out: path.join(PROJECT_ROOT, 'results', 'stalls') },
+    { settle: { type: 'string', default: '0' } },
+  );
+  return { ...options, settleSeconds: numberOption(extra.settle, 'settle', { min: 0, max: 600, whole: false }) };
 }
 
 async function main(): Promise<void> {

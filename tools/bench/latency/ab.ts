@@ -13,10 +13,9 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../../../src/stack/paths.js';
 import { makeDataDirectory, freePort, startStack, type RunningStack } from '../../harness/stack.js';
-import { numberOption } from '../../harness/target.js';
+import { readAbOptions, type AbOptions } from './ab-options.js';
 import { LatencyHistogram } from '../load/latency-histogram.js';
 import { nodeLoad } from '../load/node-load.js';
 import { wrkLoad } from '../load/wrk-load.js';
@@ -34,20 +33,6 @@ interface Side {
   latency: LatencyHistogram;
   saturation: number[];
   errors: number;
-}
-
-function environmentOf(text: string | undefined): Record<string, string> {
-  const pairs = (text ?? '')
-    .split(',')
-    .map((pair) => pair.trim())
-    .filter((pair) => pair !== '');
-  return Object.fromEntries(
-    pairs.map((pair) => {
-      const at = pair.indexOf('=');
-      if (at <= 0) throw new Error(`an environment is NAME=value[,NAME=value], got ${pair}`);
-      return [pair.slice(0, at), pair.slice(at + 1)];
-    }),
-  );
 }
 
 async function turn(side: Side, durationSeconds: number): Promise<void> {
@@ -119,41 +104,6 @@ function render(
   ].join('\n');
 }
 
-interface AbOptions {
-  label: string;
-  mode: 'durable' | 'fast';
-  rounds: number;
-  durationSeconds: number;
-  out: string;
-  environments: { a: Record<string, string>; b: Record<string, string> };
-}
-
-function readAbOptions(): AbOptions {
-  const { values } = parseArgs({
-    options: {
-      label: { type: 'string' },
-      mode: { type: 'string', default: 'durable' },
-      a: { type: 'string' },
-      b: { type: 'string' },
-      rounds: { type: 'string', default: '4' },
-      duration: { type: 'string', default: '20' },
-      out: { type: 'string', default: path.join(PROJECT_ROOT, 'results') },
-    },
-  });
-  if (values.label === undefined || !/^[a-z0-9-]+$/.test(values.label))
-    throw new Error('--label is required: lower-case letters, digits and dashes');
-  if (values.mode !== 'durable' && values.mode !== 'fast')
-    throw new Error(`--mode is durable or fast, got ${values.mode}`);
-  return {
-    label: values.label,
-    mode: values.mode,
-    rounds: numberOption(values.rounds, 'rounds', { min: 1, max: 50, whole: true }),
-    durationSeconds: numberOption(values.duration, 'duration', { min: 1, max: 600, whole: true }),
-    out: values.out,
-    environments: { a: environmentOf(values.a), b: environmentOf(values.b) },
-  };
-}
-
 /** Both stacks up, one uncounted turn each (their first minute lands on both alike), then the rounds in turns. */
 async function runTurns(sides: Side[], options: AbOptions): Promise<void> {
   try {
@@ -181,7 +131,7 @@ async function runTurns(sides: Side[], options: AbOptions): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const options = readAbOptions();
+  const { options } = readAbOptions({ durationSeconds: 20, out: path.join(PROJECT_ROOT, 'results') });
   const sides: Side[] = (
     [
       { name: 'A', environment: options.environments.a },
