@@ -27,15 +27,13 @@ import { processTree } from '../../src/stack/processes.js';
 import type { Target } from '../harness/target.js';
 import {
   archiveUpToNow,
-  CLIENT_IDS,
   loadUntil,
   RECOVERY_TIMEOUT_MS,
+  readRestored,
   restoreInto,
   say,
-  startRestored,
   type DrillContext,
 } from './backup-drill-steps.js';
-import { readDatabaseState } from './database.js';
 import { judge } from './invariants.js';
 
 /** The failover at this share of the run: the rest of the load runs against the new primary. */
@@ -122,18 +120,7 @@ async function restoreAndJudge(target: Target, context: DrillContext, set: strin
     set,
   });
   say(`restored to the end of the archive from ${set ?? 'the newest backup'}: ${JSON.stringify(restored)}`);
-  const stack = await startRestored(restored);
-  let database;
-  try {
-    database = await readDatabaseState(stack.state().databaseUrl, CLIENT_IDS, context.initial);
-  } finally {
-    await stack.dispose();
-  }
-  const stored = new Set(database.transactions.map((row) => row.descricao));
-  const acknowledged = context.history.operations.filter(
-    (operation) => operation.kind === 'transacao' && operation.outcome === 'applied',
-  );
-  const lost = acknowledged.filter((operation) => operation.kind === 'transacao' && !stored.has(operation.descricao));
+  const { database, acknowledged, lost } = await readRestored(restored, context);
   const verdict = judge(context.history.operations, database, context.clock.tag);
   say(
     `from ${set ?? 'the newest backup'}: ${lost.length} of ${acknowledged.length} acknowledged lost; ` +

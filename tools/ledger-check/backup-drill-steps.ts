@@ -8,7 +8,7 @@ import type { planBackups } from '../../src/stack/backup/pgbackrest.js';
 import type { RestoreResult } from '../../src/stack/backup/restore.js';
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import { freePort, makeDataDirectory, startStack } from '../harness/stack.js';
-import type { Books } from './database.js';
+import { readDatabaseState, type Books } from './database.js';
 import type { History } from './history.js';
 import { runWorkload } from './workload.js';
 
@@ -107,4 +107,21 @@ export interface DrillContext {
   history: History;
   baseUrl: string;
   options: DrillOptions;
+}
+
+/** Serves a restored directory just long enough to read its books; with the acknowledged transactions it lacks. */
+export async function readRestored(restored: RestoreResult, context: DrillContext) {
+  const stack = await startRestored(restored);
+  let database;
+  try {
+    database = await readDatabaseState(stack.state().databaseUrl, CLIENT_IDS, context.initial);
+  } finally {
+    await stack.dispose();
+  }
+  const stored = new Set(database.transactions.map((row) => row.descricao));
+  const acknowledged = context.history.operations.filter(
+    (operation) => operation.kind === 'transacao' && operation.outcome === 'applied',
+  );
+  const lost = acknowledged.filter((operation) => operation.kind === 'transacao' && !stored.has(operation.descricao));
+  return { database, acknowledged, lost };
 }

@@ -37,6 +37,7 @@ import {
   archiveUpToNow,
   CLIENT_IDS,
   loadUntil,
+  readRestored,
   RECOVERY_TIMEOUT_MS,
   restoreInto,
   say,
@@ -291,18 +292,7 @@ async function lostNode(target: Target, context: DrillContext): Promise<{ valid:
     recoveryTimeoutMs: RECOVERY_TIMEOUT_MS,
   });
   say(`restored to the end of the archive: ${JSON.stringify(restored)}`);
-  const stack = await startRestored(restored);
-  let database;
-  try {
-    database = await readDatabaseState(stack.state().databaseUrl, CLIENT_IDS, context.initial);
-  } finally {
-    await stack.dispose();
-  }
-  const stored = new Set(database.transactions.map((row) => row.descricao));
-  const acknowledged = context.history.operations.filter(
-    (operation) => operation.kind === 'transacao' && operation.outcome === 'applied',
-  );
-  const lost = acknowledged.filter((operation) => operation.kind === 'transacao' && !stored.has(operation.descricao));
+  const { database, acknowledged, lost } = await readRestored(restored, context);
   // The recovery point: the last commit replayed (else the newest row
   // restored, else the run's start). Judged like a restore to that instant:
   // everything acknowledged before it present, nothing begun after it.
