@@ -7,7 +7,6 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BACKUP_STATUS_FILE, type BackupStatus } from '../../src/shared/backup-status.js';
 import { waitForOrThrow } from '../../src/shared/wait.js';
@@ -19,6 +18,7 @@ import {
   startStack,
   type RunningStack,
 } from '../../tools/harness/stack.js';
+import { archiveUpToNow } from '../../tools/ledger-check/backup-drill-steps.js';
 
 const ARCHIVE_TIMEOUT_MS = 30_000;
 const BACKUP_TOOL = path.join(PROJECT_ROOT, 'dist', 'tools', 'backup', 'main.js');
@@ -57,27 +57,6 @@ async function statement(
 /**
  * Closes the current WAL segment and waits until it is in the repository: everything before it can then be recovered.
  */
-async function archiveEverything(adminUrl: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    const { segment } = (await client.query<{ segment: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS segment'))
-      .rows[0]!;
-    await waitForOrThrow(
-      `segment ${segment} archived`,
-      async () => {
-        const { last } = (
-          await client.query<{ last: string | null }>('SELECT last_archived_wal AS last FROM pg_stat_archiver')
-        ).rows[0]!;
-        return last !== null && last >= segment;
-      },
-      { timeoutMs: ARCHIVE_TIMEOUT_MS, intervalMs: 200 },
-    );
-  } finally {
-    await client.end();
-  }
-}
-
 function backupTool(dataDirectory: string, args: string[]): string {
   const result = spawnSync(process.execPath, [BACKUP_TOOL, ...args], {
     encoding: 'utf8',
@@ -104,7 +83,7 @@ describe('backups', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     await credit(source, 1, 7);
     await credit(source, 2, 9);
-    await archiveEverything(source.state().databaseUrl);
+    await archiveUpToNow(source.state().databaseUrl, ARCHIVE_TIMEOUT_MS);
 
     expect(backupTool(source.dataDirectory, ['list'])).toMatch(/full .* recovers to any time from/);
     // An instance reads the launcher's status file at most once a second, so its /health may trail the file by that.

@@ -47,7 +47,7 @@ export async function withClient<T>(url: string, use: (client: pg.Client) => Pro
 /**
  * Closes the WAL segment being written and waits until the archive has it: what a restore to an earlier instant needs.
  */
-export async function archiveUpToNow(adminUrl: string): Promise<void> {
+export async function archiveUpToNow(adminUrl: string, timeoutMs = ARCHIVE_TIMEOUT_MS): Promise<void> {
   await withClient(adminUrl, async (client) => {
     const { segment } = (await client.query<{ segment: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS segment'))
       .rows[0]!;
@@ -59,7 +59,7 @@ export async function archiveUpToNow(adminUrl: string): Promise<void> {
         ).rows[0]!;
         return last !== null && last >= segment;
       },
-      { timeoutMs: ARCHIVE_TIMEOUT_MS, intervalMs: 200 },
+      { timeoutMs, intervalMs: 200 },
     );
   });
 }
