@@ -17,6 +17,10 @@ import { watchStalls, type StallWatch } from './stalls.js';
 import { foldRepeats } from '../shared/repeats.js';
 import { formerNamesSet } from '../shared/settings.js';
 import { backupHealth, backupStatusReader, type BackupHealth } from '../shared/backup-status.js';
+import { warmUpHttp } from './http-warm-up.js';
+
+/** While the instance sends itself its warm-up, its answers are not the clients': no metrics, no slow-request log. */
+let warmingUp = false;
 
 /** A unix socket left behind by a crashed instance would make listen fail. */
 function removeStaleSocket(target: ListenTarget): void {
@@ -50,6 +54,7 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
     instanceName: config.instanceName,
     metrics,
     onAnswered(route, statusLine, seconds, exchange, repliedMs) {
+      if (warmingUp) return;
       metrics.answered(route, statusLine, seconds);
       metrics.timing.answered(route, exchange, repliedMs);
       const durationMs = seconds * 1000;
@@ -108,6 +113,14 @@ async function main(): Promise<void> {
     { warm, warmUpMs: Math.round(performance.now() - warmStartMs), connections: ledger.health().pool.warmCount },
     warm ? 'pool open and warm' : 'pool not filled: the database is not answering yet',
   );
+  if (warm && config.warmUpRequests > 0) {
+    warmingUp = true;
+    // A warm-up that fails leaves a slower first minute, no reason not to serve.
+    await warmUpHttp(server, config.warmUpRequests)
+      .then((outcome) => log.info(outcome, 'HTTP path warm'))
+      .catch((error: unknown) => log.error({ error: (error as Error).message }, 'HTTP warm-up failed'))
+      .finally(() => (warmingUp = false));
+  }
   const admin = await listen(config, server, log);
 
   let stopping = false;

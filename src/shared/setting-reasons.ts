@@ -53,6 +53,7 @@ export const SETTING_REASONS: { readonly [Name in SettingName]: string } = {
   metrics: 'measuring what the metrics cost',
   logLevel: 'detail while debugging, quiet in production',
   slowRequestMs: 'what your service calls slow',
+  warmUpRequests: 'how long a restarted instance may take before it serves, against a slow first half-minute',
   poolClientsMax: "the database's connection limit, against the calls in flight",
   queueLengthMax: 'how much waits in memory before requests are shed',
   queueWaitMsMax: 'how long a request may wait before an honest 503',

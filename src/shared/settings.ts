@@ -434,6 +434,16 @@ export const SETTINGS = {
     readers: BOTH,
     meaning: 'a request answered slower than this is logged (warn) with its route, status and duration',
   }),
+  warmUpRequests: integer({
+    env: 'CREBITO_WARM_UP_REQUESTS',
+    default: 3000,
+    min: 0,
+    max: 100_000,
+    readers: INSTANCE,
+    meaning:
+      'requests an instance sends itself before it listens (statements, and writes for a client that does not ' +
+      'exist: nothing moves), so that V8 has compiled its hot path before the first client; `0`: none',
+  }),
   poolClientsMax: integer({
     env: 'CREBITO_POOL_CLIENTS_MAX',
     default: 4,

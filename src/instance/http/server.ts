@@ -42,6 +42,8 @@ export interface ServerHealth extends PublicHealth {
 
 export interface Server {
   listen(target: ListenTarget): Promise<void>;
+  /** Serves the API on a private address for the instance's own warm-up; resolves with what stops listening there. */
+  listenWarmUp(target: ListenTarget): Promise<() => void>;
   /** Serves /metrics, /health and /ready on an address of its own; resolves with the port it got (target may ask for 0: any). */
   listenAdmin(target: ListenTarget & { kind: 'tcp' }): Promise<number>;
   /**
@@ -99,6 +101,11 @@ export function createServer(options: ServerOptions): Server {
   return {
     async listen(target) {
       listenSockets.push(await listenOn(apps[0]!, target, instanceName));
+    },
+
+    async listenWarmUp(target) {
+      const socket = await listenOn(apps[0]!, target, `${instanceName} (warm-up)`);
+      return () => uws.us_listen_socket_close(socket);
     },
 
     async listenAdmin(target) {
