@@ -64,11 +64,14 @@ function send(socketPath: string, agent: http.Agent, request: WarmUpRequest): Pr
       headers['content-type'] = 'application/json';
       headers['content-length'] = Buffer.byteLength(request.body);
     }
-    const outgoing = http.request({ socketPath, agent, method: request.method, path: request.path, headers }, (answer) => {
-      answer.resume();
-      answer.once('end', () => resolve(answer.statusCode ?? 0));
-      answer.once('error', reject);
-    });
+    const outgoing = http.request(
+      { socketPath, agent, method: request.method, path: request.path, headers },
+      (answer) => {
+        answer.resume();
+        answer.once('end', () => resolve(answer.statusCode ?? 0));
+        answer.once('error', reject);
+      },
+    );
     outgoing.once('error', reject);
     outgoing.end(request.body);
   });

@@ -55,7 +55,8 @@ describe('the HTTP warm-up before listening', () => {
     expect(warmUp.statuses['404']).toBeGreaterThan(warmUp.statuses['200']!);
     expect(await books(database)).toEqual(before);
     const timing = parseTimingPages([(await request(`http://${instance.admin}`, 'GET', '/timing')).text]);
-    for (const route of ['transacoes', 'extrato']) expect(countOf(timing.series.get(route)?.get('total') ?? new Map())).toBe(0);
+    for (const route of ['transacoes', 'extrato'])
+      expect(countOf(timing.series.get(route)?.get('total') ?? new Map())).toBe(0);
   });
 
   it('sends statements only when the client its writes aim at exists', async () => {
