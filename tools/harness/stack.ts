@@ -93,7 +93,8 @@ async function bindOrUndefined(address: number | string): Promise<net.Server | u
  */
 export const CLUSTER_TEMPLATE_VARIABLE = 'HARNESS_CLUSTER_TEMPLATE';
 
-function copyClusterTemplate(template: string | undefined, dataDirectory: string): void {
+/** Copies the template into dataDirectory's cluster unless no template is named or a cluster is there already. */
+export function copyClusterTemplate(template: string | undefined, dataDirectory: string): void {
   const cluster = path.join(dataDirectory, 'postgres');
   if (template === undefined || template === '' || fs.existsSync(cluster)) return;
   // cp -a keeps the files' owner (PostgreSQL's own user when the tests run as root) and modes.
