@@ -27,7 +27,6 @@ import { resolveRunAsUser, socketDirectoryFor } from '../../src/stack/embedded-p
 import { planBackups, prepareBackups } from '../../src/stack/backup/pgbackrest.js';
 import { restore, type RestoreResult } from '../../src/stack/backup/restore.js';
 import { createLog } from '../../src/shared/log.js';
-import { processTree } from '../../src/stack/processes.js';
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import type { Target } from '../harness/target.js';
 import { readBooks, readDatabaseState, type Books } from './database.js';
@@ -37,6 +36,7 @@ import { failover, isHa, killWholeCluster } from './backup-drill-ha.js';
 import {
   archiveUpToNow,
   CLIENT_IDS,
+  killStack,
   loadUntil,
   readRestored,
   RECOVERY_TIMEOUT_MS,
@@ -249,22 +249,7 @@ async function pitr(target: Target, context: DrillContext): Promise<{ valid: boo
 /** SIGKILL to every process of the node, the database last, as a power cut would leave it. */
 function killNode(target: Target): void {
   const state = target.state();
-  // nginx's workers with their master (found before it dies): a worker left alive holds the port and the launcher's
-  // output open, and the drill never ends.
-  const pids = [
-    state.launcherPid,
-    ...(state.nginx?.pid === undefined ? [] : processTree(state.nginx.pid)),
-    ...state.instances.map((instance) => instance.pid),
-    state.postgres?.pid,
-  ];
-  for (const pid of pids) {
-    if (pid === undefined) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
+  killStack(state, [state.postgres?.pid]);
 }
 
 async function lostNode(target: Target, context: DrillContext): Promise<{ valid: boolean } & Record<string, unknown>> {
