@@ -28,9 +28,6 @@ export default defineConfig({
     // Servers and databases start for real; give them time on a busy machine.
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // Every instance the tests start still sends itself its warm-up (so that whatever it did wrong would show), but
-    // 200 requests, not 3,000: a second less per instance over the suite's dozens of starts. The bench keeps the default.
-    env: { CREBITO_WARM_UP_REQUESTS: '200' },
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], pool: 'threads', ...BESIDE } },
       { extends: true, test: { name: 'system', ...BESIDE, include: ['test/system/**/*.test.ts'] } },
