@@ -9,6 +9,7 @@ import { bigIntToLsn, lsnToBigInt } from '../../src/events/publisher/lsn.js';
 import { eventOf, isoMicroseconds } from '../../src/events/publisher/message.js';
 import { haEventsHba, haEventsSettings } from '../../src/events/ha.js';
 import { postgresSettingsFor, readEventsConfig } from '../../src/events/config.js';
+import { LIFT_BYTES, shouldCap } from '../../src/events/cpu-cap.js';
 import { isLocalWalSender, parsePlacement, placementText } from '../../src/events/cpu.js';
 import { ClientDedupe } from '../../tools/events/dedupe.js';
 import type { Delivery } from '../../tools/events/recorder.js';
@@ -178,6 +179,16 @@ describe('the database settings the stream needs', () => {
     expect(() => readEventsConfig({ CREBITO_EVENTS_URL: 'http://x' })).toThrow(/amqp/);
     expect(readEventsConfig({}).cpu).toBe('low');
     expect(() => readEventsConfig({ CREBITO_EVENTS_CPU: 'high' })).toThrow(/one of idle, low, normal/);
+  });
+
+  it("caps the stream's CPU only while it is near, and lifts the cap when it is far behind or cannot be seen", () => {
+    expect(shouldCap(false, 0)).toBe(true);
+    expect(shouldCap(true, LIFT_BYTES)).toBe(true);
+    expect(shouldCap(true, LIFT_BYTES + 1)).toBe(false);
+    // Lifted, it comes back only once the stream is well within the bound, not at its edge.
+    expect(shouldCap(false, LIFT_BYTES - 1)).toBe(false);
+    expect(shouldCap(false, LIFT_BYTES / 2 - 1)).toBe(true);
+    expect(shouldCap(true, undefined)).toBe(false);
   });
 
   it("passes the stream's CPU placement to the publisher as text, and refuses anything else", () => {
