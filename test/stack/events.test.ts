@@ -176,13 +176,8 @@ describe('the change stream', () => {
       // As root (CI, this machine): the stream's own cgroup, a sixteenth of any other process's weight.
       const directory = cpu.slice('cgroup:'.length);
       expect(fs.readFileSync(path.join(directory, 'cpu.shares'), 'utf8').trim()).toBe('64');
-      // And, while the stream is not far behind, a hard cap: 20% of one core (CREBITO_EVENTS_CPU_CAP's default).
-      const quota = () => fs.readFileSync(path.join(directory, 'cpu.cfs_quota_us'), 'utf8').trim();
-      await waitFor(() => quota() === '4000', { timeoutMs: 10_000, intervalMs: 100 });
-      expect([quota(), fs.readFileSync(path.join(directory, 'cpu.cfs_period_us'), 'utf8').trim()]).toEqual([
-        '4000',
-        '20000',
-      ]);
+      // The cap's quota waits for a busy machine (cpu-cap.ts); its period is set once it first caps.
+      expect(fs.readFileSync(path.join(directory, 'cpu.cfs_quota_us'), 'utf8').trim()).toMatch(/^(-1|20000)$/);
       const inStreamGroup = (pid: number) =>
         /^\d+:cpu:(.*)$/m.exec(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[1] === `/${path.basename(directory)}`;
       await placed(inStreamGroup);
