@@ -49,10 +49,11 @@ function build(config: InstanceConfig, log: Log): { ledger: Ledger; server: Serv
     ...backupsOf(config),
     instanceName: config.instanceName,
     metrics,
-    onAnswered(route, statusLine, seconds, exchange, repliedMs) {
-      metrics.answered(route, statusLine, seconds);
+    onAnswered(exchange, statusLine, repliedMs) {
+      const { route } = exchange;
+      const durationMs = repliedMs - exchange.startedMs;
+      metrics.answered(route, statusLine, durationMs / 1000);
       metrics.timing.answered(route, exchange, repliedMs);
-      const durationMs = seconds * 1000;
       if (durationMs <= config.slowRequestMs) return;
       const status = Number(statusLine.slice(0, 3));
       slowRequests.note(route, () =>

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
-import { makeDataDirectory, stackPort, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import { freePort, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
 import { postTransaction } from '../support/http.js';
 
 let stack: RunningStack;
@@ -129,7 +129,7 @@ async function freeBrokerPort(): Promise<number> {
 beforeAll(async () => {
   const brokerPort = await freeBrokerPort();
   stack = await startStack({
-    port: await stackPort(),
+    port: await freePort(),
     dataDirectory: makeDataDirectory(),
     environment: {
       CREBITO_EVENTS: 'on',

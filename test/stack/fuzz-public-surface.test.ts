@@ -14,9 +14,9 @@ import { upstreamTimeoutMs } from '../../src/stack/nginx.js';
 import { booksViolations } from '../../tools/ledger-check/invariants.js';
 import { readBooks, readDatabaseState } from '../../tools/ledger-check/database.js';
 import {
+  freePort,
   getFromListenAddress,
   makeDataDirectory,
-  stackPort,
   startStack,
   type RunningStack,
 } from '../../tools/harness/stack.js';
@@ -43,7 +43,7 @@ const SETTLE_MS = 2 * upstreamTimeoutMs(SETTINGS.requestTimeoutMs.default);
 let stack: RunningStack;
 
 beforeAll(async () => {
-  stack = await startStack({ port: await stackPort(), dataDirectory: makeDataDirectory(), environment: LEAN_STACK });
+  stack = await startStack({ port: await freePort(), dataDirectory: makeDataDirectory(), environment: LEAN_STACK });
 });
 
 afterAll(async () => {

@@ -129,6 +129,18 @@ describe('CREBITO_HA=on: the primary host lost under writes', () => {
     }
   });
 
+  it('a new cluster pushed its first segments before the stanza existed: no archiving failed', async () => {
+    const client = new pg.Client({ connectionString: stack.state().databaseUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ failed: string }>('SELECT failed_count AS failed FROM pg_stat_archiver');
+      expect(Number(rows[0]!.failed), "the primary's failed archive_command runs").toBe(0);
+    } finally {
+      await client.end();
+    }
+    expect(stack.output()).not.toContain('WAL ARCHIVING IS FAILING');
+  });
+
   it("archives the primary's WAL into the backup repository", async () => {
     await expectArchived(await switchWal());
   });

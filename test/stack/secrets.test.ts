@@ -23,7 +23,6 @@ import {
   freePort,
   getFromListenAddress,
   makeDataDirectory,
-  stackPort,
   startStack,
   type RunningStack,
 } from '../../tools/harness/stack.js';
@@ -59,7 +58,7 @@ beforeAll(async () => {
   // A row the database refuses after validation passed: a 500 whose error is logged.
   await database.query("ALTER TABLE transacoes ADD CONSTRAINT teste_veneno CHECK (descricao <> 'veneno')");
   stack = await startStack({
-    port: await stackPort(),
+    port: await freePort(),
     dataDirectory: makeDataDirectory(),
     environment: {
       DATABASE_URL: withPassword(database.url, instancePassword),
@@ -179,7 +178,7 @@ describe('API keys', () => {
     await revokeKey(owner, 'segredo-revogado');
     await owner.end();
     keyed = await startStack({
-      port: await stackPort(),
+      port: await freePort(),
       dataDirectory: makeDataDirectory(),
       environment: {
         DATABASE_URL: database.url,

@@ -15,7 +15,7 @@ import { waitFor } from '../../src/shared/wait.js';
 import { findNginx, http2StyleOf, writeNginxConfig } from '../../src/stack/nginx.js';
 import { holdsListeningPort } from '../../src/stack/processes.js';
 import { selfSignedPaths } from '../../src/stack/tls.js';
-import { freePort, makeDataDirectory, stackPort, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import { freePort, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
 import { LEAN_STACK } from '../support/lean-stack.js';
 
 const NGINX_UP_TIMEOUT_MS = 10_000;
@@ -63,7 +63,7 @@ const POST_JSON = ['-H', 'content-type: application/json', '-X', 'POST'];
 beforeAll(async () => {
   tlsPort = await freePort();
   stack = await startStack({
-    port: await stackPort(),
+    port: await freePort(),
     dataDirectory: makeDataDirectory(),
     environment: { ...LEAN_STACK, CREBITO_TLS: 'self-signed', CREBITO_TLS_PORT: String(tlsPort) },
   });

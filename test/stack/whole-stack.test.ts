@@ -1,6 +1,6 @@
 // The whole stack as `npm start` runs it: the compiled launcher with its own
-// embedded PostgreSQL, two instances, and real nginx on port 9999 (or a free
-// port when 9999 is taken on a developer's machine). The contract table and
+// embedded PostgreSQL, two instances, and real nginx (on a free port, never a
+// developer's 9999: tools/harness/stack.ts). The contract table and
 // the races run again through the load balancer; then the stack is faulted,
 // started twice, stopped and started again.
 
@@ -12,7 +12,7 @@ import { openDatabase, type TestDatabase } from '../support/database.js';
 import { readHealth, waitUntilIdle } from '../support/health.js';
 import { getStatement, postTransaction } from '../support/http.js';
 import { defineRaceTests } from '../support/races.js';
-import { makeDataDirectory, stackPort, startStack, type RunningStack } from '../../tools/harness/stack.js';
+import { freePort, makeDataDirectory, startStack, type RunningStack } from '../../tools/harness/stack.js';
 
 let stack: RunningStack;
 let database: TestDatabase;
@@ -22,7 +22,7 @@ beforeAll(async () => {
   if (findNginx() === undefined) {
     throw new Error('nginx is not installed; the stack tests run through it (Debian/Ubuntu: apt-get install nginx)');
   }
-  stack = await startStack({ port: await stackPort(), dataDirectory: makeDataDirectory() });
+  stack = await startStack({ port: await freePort(), dataDirectory: makeDataDirectory() });
   expect(stack.state().mode).toBe('nginx');
   database = openDatabase(stack.state().databaseUrl);
 });

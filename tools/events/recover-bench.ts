@@ -13,7 +13,7 @@ import amqp from 'amqplib';
 import pg from 'pg';
 import { EXCHANGE_NAME, STREAM_NAME } from '../../src/events/config.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
-import { freePort, makeDataDirectory, stackPort, startStack, type RunningStack } from '../harness/stack.js';
+import { freePort, makeDataDirectory, startStack, type RunningStack } from '../harness/stack.js';
 
 const ROWS_MAX = 5_000_000;
 
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(rows) || rows < 1 || rows > ROWS_MAX) throw new Error(`--rows: 1 to ${ROWS_MAX}`);
   const brokerPort = 20_000 + 3 * Math.floor(Math.random() * 3000);
   const stack = await startStack({
-    port: await stackPort(),
+    port: await freePort(),
     dataDirectory: makeDataDirectory(),
     environment: {
       CREBITO_EVENTS: 'on',

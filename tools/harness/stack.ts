@@ -33,25 +33,57 @@ export function makeDataDirectory(): string {
   return directory;
 }
 
+// A port handed to a child to bind later (a stack's nginx, an admin listener, Prometheus) must stay free until the
+// child binds it, seconds later. So it is taken from below the kernel's ephemeral range, where no outgoing connection
+// and no listen on port 0 (the instances' admin listeners, every other run's tools) can land in the meantime; never
+// 9999, the port a developer's own `npm start` uses; and reserved among every harness on the machine by an abstract
+// unix socket this process holds until it exits (the kernel lets go of it however the process ends, as the launcher's
+// lock does), so two runs side by side never pick the same one.
+const PORT_LOW = 10_000;
+const PORT_PICKS_MAX = 200;
+
+/** A TCP port that no process listens on now, that no other harness will pick, and outside the ephemeral range. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
+  const [low, high] = portRange();
+  for (let pick = 0; pick < PORT_PICKS_MAX; pick += 1) {
+    const port = low + Math.floor(Math.random() * (high - low + 1));
+    const reservation = await bindOrUndefined(`\0crebito-harness-port-${port}`);
+    if (reservation === undefined) continue;
+    const probe = await bindOrUndefined(port);
+    if (probe === undefined) {
+      reservation.close();
+      continue;
+    }
+    await new Promise((resolve) => probe.close(resolve));
+    // Held until this process exits, without keeping it alive.
+    reservation.unref();
+    return port;
+  }
+  throw new Error(`no free port in ${low}-${high} after ${PORT_PICKS_MAX} picks`);
 }
 
-/** 9999 when it is free (as CI and the public test expect), another free port otherwise. */
-export async function stackPort(): Promise<number> {
-  const free = await new Promise<boolean>((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(9999, () => server.close(() => resolve(true)));
+/** Where freePort picks from: between PORT_LOW and the ephemeral range, or above it when that leaves too few. */
+function portRange(): [number, number] {
+  let ephemeral = [32_768, 60_999];
+  try {
+    const fields = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (fields.length === 2 && fields.every(Number.isInteger)) ephemeral = fields;
+  } catch {
+    // Not Linux: the kernel's usual range.
+  }
+  const [first, last] = ephemeral as [number, number];
+  return first - PORT_LOW >= 1_000 ? [PORT_LOW, first - 1] : [last + 1, 65_535];
+}
+
+/** Listens on a TCP port (every address, as nginx binds it) or an abstract socket name; undefined when taken. */
+async function bindOrUndefined(address: number | string): Promise<net.Server | undefined> {
+  const server = net.createServer((socket) => socket.destroy());
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' || error.code === 'EACCES' ? resolve(undefined) : reject(error),
+    );
+    server.listen(address, () => resolve(server));
   });
-  return free ? 9999 : freePort();
 }
 
 /**
@@ -61,7 +93,8 @@ export async function stackPort(): Promise<number> {
  */
 export const CLUSTER_TEMPLATE_VARIABLE = 'HARNESS_CLUSTER_TEMPLATE';
 
-function copyClusterTemplate(template: string | undefined, dataDirectory: string): void {
+/** Copies the template into dataDirectory's cluster unless no template is named or a cluster is there already. */
+export function copyClusterTemplate(template: string | undefined, dataDirectory: string): void {
   const cluster = path.join(dataDirectory, 'postgres');
   if (template === undefined || template === '' || fs.existsSync(cluster)) return;
   // cp -a keeps the files' owner (PostgreSQL's own user when the tests run as root) and modes.

@@ -3,7 +3,7 @@
 // --start one of its own in a temporary directory, removed afterwards.
 //
 //   --start          start a stack of its own
-//   --port N         its public port (default 9999 when free, else any free port)
+//   --port N         its public port (default: a free one, never 9999)
 //   --mode M         its database mode: durable (default) or fast
 //   --out DIR        where the tool writes its results (default results/)
 
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { readLauncherConfig } from '../../src/stack/config.js';
 import { PROJECT_ROOT } from '../../src/stack/paths.js';
 import { readStackState, type StackState } from '../../src/stack/state.js';
-import { makeDataDirectory, stackPort, startStack } from './stack.js';
+import { freePort, makeDataDirectory, startStack } from './stack.js';
 
 const DATABASE_MODES = ['durable', 'fast'] as const;
 const PORT_MAX = 65_535;
@@ -26,7 +26,7 @@ export const TARGET_OPTIONS = {
 
 export interface TargetOptions {
   start: boolean;
-  /** Unset: 9999 when free, else any free port. Only with start. */
+  /** Unset: a free one (freePort), never 9999. Only with start. */
   port: number | undefined;
   mode: (typeof DATABASE_MODES)[number];
   out: string;
@@ -88,7 +88,7 @@ export async function withTarget<T>(options: TargetOptions, use: (target: Target
   }
   const startedAt = performance.now();
   const stack = await startStack({
-    port: options.port ?? (await stackPort()),
+    port: options.port ?? (await freePort()),
     dataDirectory: makeDataDirectory(),
     environment: { CREBITO_DATABASE_MODE: options.mode },
   });

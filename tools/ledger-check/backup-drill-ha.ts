@@ -23,10 +23,11 @@ import { takeBackup } from '../../src/stack/backup/pgbackrest.js';
 import { restore } from '../../src/stack/backup/restore.js';
 import { planNetwork, processesInNetwork, removeNetwork, setLinkUp } from '../../src/stack/ha/network.js';
 import { waitForOrThrow } from '../../src/shared/wait.js';
-import { processTree } from '../../src/stack/processes.js';
 import type { Target } from '../harness/target.js';
 import {
   archiveUpToNow,
+  killProcesses,
+  killStack,
   loadUntil,
   RECOVERY_TIMEOUT_MS,
   readRestored,
@@ -44,24 +45,13 @@ const HOST_DOWN_MS = 15_000;
 
 export const isHa = (target: Target) => target.state().databaseNodes !== undefined;
 
-function kill(pid: number | undefined | null): void {
-  if (pid === undefined || pid === null) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Already gone.
-  }
-}
-
 /** Every node lost at once: all of the stack's processes killed, every node's data directory deleted. */
 export function killWholeCluster(target: Target): Date {
   const state = target.state();
-  // nginx's workers with their master: a worker left alive holds the launcher's output open, and the drill never ends.
-  const nginx = state.nginx?.pid === undefined ? [] : processTree(state.nginx.pid);
-  for (const pid of [state.launcherPid, ...nginx, ...state.instances.map((instance) => instance.pid)]) kill(pid);
+  killStack(state);
   const network = planNetwork(target.dataDirectory);
-  for (const pid of processesInNetwork(network)) kill(pid);
-  for (const node of state.databaseNodes ?? []) for (const pid of node.pids) kill(pid);
+  killProcesses(processesInNetwork(network));
+  for (const node of state.databaseNodes ?? []) killProcesses(node.pids);
   const killedAt = new Date();
   for (const node of state.databaseNodes ?? []) fs.rmSync(node.dataDirectory, { recursive: true, force: true });
   // The launcher that would have removed them is dead.
@@ -86,7 +76,7 @@ async function killPrimary(target: Target): Promise<{ node: string; at: string; 
   if (victim === undefined) throw new Error('no primary to kill');
   const link = { name: victim.name, hostLink: victim.hostLink, address: victim.address };
   setLinkUp(link, { up: false });
-  for (const pid of victim.pids) kill(pid);
+  killProcesses(victim.pids);
   const at = new Date().toISOString();
   say(`primary ${victim.name} killed (SIGKILL to every process of the node), its host cut off, at ${at}`);
   try {

@@ -7,6 +7,8 @@ import pg from 'pg';
 import type { planBackups } from '../../src/stack/backup/pgbackrest.js';
 import type { RestoreResult } from '../../src/stack/backup/restore.js';
 import { waitForOrThrow } from '../../src/shared/wait.js';
+import { processTree } from '../../src/stack/processes.js';
+import type { StackState } from '../../src/stack/state.js';
 import { freePort, makeDataDirectory, startStack } from '../harness/stack.js';
 import { readDatabaseState, type Books } from './database.js';
 import type { History } from './history.js';
@@ -124,4 +126,26 @@ export async function readRestored(restored: RestoreResult, context: DrillContex
   );
   const lost = acknowledged.filter((operation) => operation.kind === 'transacao' && !stored.has(operation.descricao));
   return { database, acknowledged, lost };
+}
+
+/** SIGKILL to each pid, as a power cut would; one already gone is skipped. */
+export function killProcesses(pids: readonly (number | null | undefined)[]): void {
+  for (const pid of pids) {
+    if (pid === undefined || pid === null) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/**
+ * SIGKILL to the stack's own processes (the launcher, nginx, the instances), then to the others given. nginx's workers
+ * go with their master, found before it dies: a worker left alive holds the port and the launcher's output open, and
+ * the drill never ends.
+ */
+export function killStack(state: StackState, others: readonly (number | null | undefined)[] = []): void {
+  const nginx = state.nginx?.pid === undefined ? [] : processTree(state.nginx.pid);
+  killProcesses([state.launcherPid, ...nginx, ...state.instances.map((instance) => instance.pid), ...others]);
 }

@@ -27,7 +27,6 @@ import { resolveRunAsUser, socketDirectoryFor } from '../../src/stack/embedded-p
 import { planBackups, prepareBackups } from '../../src/stack/backup/pgbackrest.js';
 import { restore, type RestoreResult } from '../../src/stack/backup/restore.js';
 import { createLog } from '../../src/shared/log.js';
-import { processTree } from '../../src/stack/processes.js';
 import { waitForOrThrow } from '../../src/shared/wait.js';
 import type { Target } from '../harness/target.js';
 import { readBooks, readDatabaseState, type Books } from './database.js';
@@ -37,6 +36,7 @@ import { failover, isHa, killWholeCluster } from './backup-drill-ha.js';
 import {
   archiveUpToNow,
   CLIENT_IDS,
+  killStack,
   loadUntil,
   readRestored,
   RECOVERY_TIMEOUT_MS,
@@ -58,6 +58,8 @@ const FIRST_BACKUP_TIMEOUT_MS = 120_000;
 /** pitr: T at this share of the run; lost-node: the kill at this share. */
 const MARK_AT_FRACTION = 0.6;
 const KILL_AT_FRACTION = 0.8;
+/** What a WAL segment closed by archive_timeout may take to reach the repository (lz4, AES, one local copy). */
+const ARCHIVE_PUSH_MARGIN_S = 15;
 
 function startClock(): Clock {
   const tag = Math.random().toString(36).slice(2, 5).padEnd(3, '0');
@@ -249,27 +251,22 @@ async function pitr(target: Target, context: DrillContext): Promise<{ valid: boo
 /** SIGKILL to every process of the node, the database last, as a power cut would leave it. */
 function killNode(target: Target): void {
   const state = target.state();
-  // nginx's workers with their master (found before it dies): a worker left alive holds the port and the launcher's
-  // output open, and the drill never ends.
-  const pids = [
-    state.launcherPid,
-    ...(state.nginx?.pid === undefined ? [] : processTree(state.nginx.pid)),
-    ...state.instances.map((instance) => instance.pid),
-    state.postgres?.pid,
-  ];
-  for (const pid of pids) {
-    if (pid === undefined) continue;
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
+  killStack(state, [state.postgres?.pid]);
 }
 
 async function lostNode(target: Target, context: DrillContext): Promise<{ valid: boolean } & Record<string, unknown>> {
   const { clock, options } = context;
   const killMs = options.durationMs * KILL_AT_FRACTION;
+  const boundS = context.plan.archiveTimeoutS + ARCHIVE_PUSH_MARGIN_S;
+  // A kill before the first archive_timeout has closed a segment can only
+  // show everything lost, which the bound allows: such a drill proves nothing.
+  if (killMs / 1000 <= boundS) {
+    throw new Error(
+      `lost-node kills at ${KILL_AT_FRACTION * 100}% of the run: --duration must exceed ` +
+        `${Math.ceil(boundS / KILL_AT_FRACTION)} s (archive_timeout ${context.plan.archiveTimeoutS} s + ` +
+        `${ARCHIVE_PUSH_MARGIN_S} s for the push) for the archive to be tested`,
+    );
+  }
   let killedAt: Date | undefined;
   const killer = (async () => {
     await sleep(killMs);
@@ -317,15 +314,20 @@ async function lostNode(target: Target, context: DrillContext): Promise<{ valid:
   const lostWindowS = lost.length === 0 ? 0 : (killedMs - Math.min(...lost.map((operation) => operation.endMs))) / 1000;
   const lastReplayedBeforeKillS =
     restored.lastReplayedAt === null ? null : (killedAt!.getTime() - Date.parse(restored.lastReplayedAt)) / 1000;
+  // The recovery point promised: what was acknowledged more than the bound
+  // before the kill must have been archived, else the drill fails.
+  const withinBound = lostWindowS <= boundS;
   say(
     `lost: ${lost.length} of ${acknowledged.length} acknowledged transactions, the oldest acknowledged ` +
-      `${lostWindowS.toFixed(1)} s before the kill; last transaction recovered ` +
-      `${lastReplayedBeforeKillS?.toFixed(1) ?? '?'} s before the kill; the rest judged valid: ` +
-      `${verdict.valid}`,
+      `${lostWindowS.toFixed(1)} s before the kill (bound ${boundS} s: ${withinBound ? 'within' : 'EXCEEDED'}); ` +
+      `last transaction recovered ${lastReplayedBeforeKillS?.toFixed(1) ?? '?'} s before the kill; the rest ` +
+      `judged valid: ${verdict.valid}`,
   );
   fs.rmSync(restored.dataDirectory, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   return {
-    valid: verdict.valid,
+    valid: verdict.valid && withinBound,
+    recoveryPointBoundS: boundS,
+    withinBound,
     killedAt: killedAt!.toISOString(),
     restore: restored,
     acknowledged: acknowledged.length,

@@ -32,14 +32,8 @@ export class Exchange {
   ) {}
 }
 
-/** Told of every answer written, with the time since the request's first callback, and when it was written. */
-export type OnAnswered = (
-  route: string,
-  statusLine: string,
-  seconds: number,
-  exchange: Exchange,
-  repliedMs: number,
-) => void;
+/** Told of every answer written, and when it was written (its route and start are the exchange's). */
+export type OnAnswered = (exchange: Exchange, statusLine: string, repliedMs: number) => void;
 
 export interface ReplyOptions {
   /** JSON unless said. */
@@ -91,8 +85,7 @@ export class RequestBook {
         for (const [name, value] of options.headers ?? NO_HEADERS) response.writeHeader(name, value);
         response.end(body, close);
       });
-      const repliedMs = performance.now();
-      this.onAnswered(exchange.route, status, (repliedMs - exchange.startedMs) / 1000, exchange, repliedMs);
+      this.onAnswered(exchange, status, performance.now());
     }
     this.settle(exchange);
   }

@@ -31,6 +31,7 @@ import type { StackLog } from '../../shared/log.js';
 import { SETTINGS } from '../../shared/settings.js';
 import type { LauncherConfig } from '../config.js';
 import type { HaOptions } from '../ha/cluster.js';
+import type { NodeArchiving } from '../ha/patroni.js';
 import { socketDirectoryFor } from '../embedded-postgres.js';
 import { planNetwork } from '../ha/network.js';
 import {
@@ -115,8 +116,14 @@ export const nodeConfigFile = (plan: BackupPlan, node: HaNodeLocation) =>
  * socket directory, for pgBackRest; and archive_command with a configuration
  * of its own, whose pg1 is this node and whose spool, lock and log are its
  * own, so that the asynchronous push of one node never reads another's queue.
+ * And the stanza, made by Patroni's post_bootstrap on the node that runs
+ * initdb: the first segment is closed when the standbys take their base
+ * backups, before the launcher's schedule (which makes the stanza too, for a
+ * cluster made before) starts, and without a stanza its push failed (logged
+ * as archiving failing on every new cluster). Never fails the bootstrap:
+ * archiving then fails loudly instead, and the launcher tries the stanza again.
  */
-export function nodeArchiveParameters(plan: BackupPlan, node: HaNodeLocation): Record<string, string> {
+export function nodeArchiving(plan: BackupPlan, node: HaNodeLocation): NodeArchiving {
   const directory = nodeDirectory(plan, node);
   ensureOwnedDirectory(path.dirname(directory), plan.runAs);
   for (const sub of ['', 'log', 'lock', 'spool']) ensureOwnedDirectory(path.join(directory, sub), plan.runAs);
@@ -130,11 +137,16 @@ export function nodeArchiveParameters(plan: BackupPlan, node: HaNodeLocation): R
   const file = nodeConfigFile(plan, node);
   fs.writeFileSync(file, configurationText(plan, { stanza, directory }), { mode: 0o600 });
   if (plan.runAs !== undefined) fs.chownSync(file, plan.runAs.uid, plan.runAs.gid);
+  const pgbackrest = `pgbackrest --config=${file} --stanza=${STANZA}`;
   return {
-    unix_socket_directories: node.socketDirectory,
-    archive_mode: 'on',
-    archive_command: `pgbackrest --config=${file} --stanza=${STANZA} archive-push %p`,
-    archive_timeout: `${plan.archiveTimeoutS}s`,
+    parameters: {
+      unix_socket_directories: node.socketDirectory,
+      archive_mode: 'on',
+      archive_command: `${pgbackrest} archive-push %p`,
+      archive_timeout: `${plan.archiveTimeoutS}s`,
+    },
+    // Patroni adds the connection string as the last argument: sh's $0 here, unused.
+    postBootstrap: `sh -c '${pgbackrest} stanza-create || true'`,
   };
 }
 
@@ -255,8 +267,8 @@ export function haBackups(
   const nodes = backup.plan.haNodes!;
   return {
     archiving: {
-      parametersFor: (name) =>
-        nodeArchiveParameters(
+      forNode: (name) =>
+        nodeArchiving(
           backup.plan,
           nodes.find((node) => node.name === name)!,
         ),

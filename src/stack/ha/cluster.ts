@@ -30,6 +30,7 @@ import {
   REST_PORT,
   writePatroniConfig,
   type DcsBackend,
+  type NodeArchiving,
   type NodePlan,
   type Secrets,
 } from './patroni.js';
@@ -66,8 +67,8 @@ export interface HaOptions {
   dataDirectory: string;
   backend: DcsBackend;
   hooks: SupervisionHooks;
-  /** Backups on: each node's archive parameters, and the environment its archive_command needs (backup/ha.ts). */
-  archiving?: { parametersFor(node: string): Record<string, string>; environment: Record<string, string> };
+  /** Backups on: each node's archiving, and the environment its archive_command needs (backup/ha.ts). */
+  archiving?: { forNode(node: string): NodeArchiving; environment: Record<string, string> };
 }
 
 /** The nodes' OS user (PostgreSQL's Debian package makes it). */
@@ -190,7 +191,7 @@ export class HaCluster {
 
   private startNode(plan: NodePlan, facts: Parameters<typeof writePatroniConfig>[1]): Promise<Child> {
     const { archiving } = this.options;
-    writePatroniConfig(plan, { ...facts, archive: archiving?.parametersFor(plan.namespace.node) }, this.owner);
+    writePatroniConfig(plan, { ...facts, archive: archiving?.forNode(plan.namespace.node) }, this.owner);
     return startChild({
       name: plan.namespace.node,
       command: 'ip',

@@ -106,8 +106,15 @@ export interface ClusterFacts {
   etcdAddress: string;
   subnet: string;
   secrets: Secrets;
-  /** This node's WAL archiving (backup/ha.ts): its unix socket and archive_command; none with backups off. */
-  archive?: Record<string, string>;
+  /** This node's WAL archiving (backup/ha.ts); none with backups off. */
+  archive?: NodeArchiving;
+}
+
+export interface NodeArchiving {
+  /** Its unix socket and archive_command. */
+  parameters: Record<string, string>;
+  /** Patroni's post_bootstrap: what must exist before the first segment is archived (the stanza). */
+  postBootstrap: string;
 }
 
 function postgresqlSection(node: NodePlan, facts: ClusterFacts): object {
@@ -144,7 +151,7 @@ function postgresqlSection(node: NodePlan, facts: ClusterFacts): object {
       wal_retrieve_retry_interval: '500ms',
       logging_collector: 'on',
       log_directory: node.logDirectory,
-      ...facts.archive,
+      ...facts.archive?.parameters,
     },
   };
 }
@@ -188,6 +195,7 @@ export function patroniConfig(node: NodePlan, facts: ClusterFacts): object {
         ...haEventsSettings(process.env),
       },
       initdb: [{ encoding: 'UTF8' }, { locale: 'C' }, 'data-checksums'],
+      ...(facts.archive === undefined ? {} : { post_bootstrap: facts.archive.postBootstrap }),
     },
     postgresql: postgresqlSection(node, facts),
   };
