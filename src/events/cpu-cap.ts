@@ -64,7 +64,10 @@ export class StreamCpuCap {
   ) {}
 
   start(): void {
-    if (this.placement.kind !== 'cgroup' || this.percent === 0 || this.timer !== undefined) return;
+    if (this.placement.kind !== 'cgroup' || this.timer !== undefined) return;
+    // A cgroup left by an earlier start (cpu.ts reuses it) may still hold that start's cap.
+    this.write(false);
+    if (this.percent === 0) return;
     this.timer = setInterval(() => void this.check(), CHECK_INTERVAL_MS);
     this.timer.unref();
     void this.check();
