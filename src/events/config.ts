@@ -25,6 +25,8 @@ export interface EventsConfig {
   walKeepMb: number;
   /** How the stream's processes share the CPU with the ledger (cpu.ts). */
   cpu: StreamCpuMode;
+  /** The stream's cgroup's hard cap while it is not far behind, in percent of one core; 0: none (cpu-cap.ts). */
+  cpuCapPercent: number;
 }
 
 /** The stream's settings, as settings.ts declares and checks them. */
@@ -40,6 +42,7 @@ export function readEventsConfig(environment: Environment): EventsConfig {
     adminPort: read('eventsAdminPort') as number,
     walKeepMb: read('eventsWalKeepMb') as number,
     cpu: read('eventsCpu') as StreamCpuMode,
+    cpuCapPercent: read('eventsCpuCap') as number,
   };
 }
 

@@ -13,6 +13,7 @@ import type { EventsState, RecordedProcess } from '../stack/state.js';
 import { Supervised } from '../stack/supervisor.js';
 import { readEventsConfig, type EventsConfig } from './config.js';
 import { startLocalBroker, stopPortMapper, type LocalBroker } from './broker.js';
+import { StreamCpuCap } from './cpu-cap.js';
 import { place, placementText, preparePlacement, releasePlacement, type Placement } from './cpu.js';
 
 export const PUBLISHER_ENTRY = path.join(PROJECT_ROOT, 'dist', 'src', 'events', 'publisher', 'main.js');
@@ -29,6 +30,7 @@ export class EventsStack {
   private admin: string | null = null;
   /** Where the stream's processes run on the CPU, decided once the stack starts (cpu.ts). */
   private placement: Placement = { kind: 'none' };
+  private cap: StreamCpuCap | undefined;
 
   /** undefined when CREBITO_EVENTS is off: plain `npm start` runs nothing of this. */
   static plan(dataDirectory: string, databaseUrl: () => string, hooks: SupervisionHooks): EventsStack | undefined {
@@ -63,11 +65,13 @@ export class EventsStack {
     this.hooks.log.info(
       `the change stream's CPU (CREBITO_EVENTS_CPU=${this.config.cpu}): ${placementText(this.placement)}`,
     );
+    this.cap = new StreamCpuCap(this.placement, this.config.cpuCapPercent, () => this.admin);
     await this.broker?.start();
   }
 
   async startPublisher(): Promise<void> {
     await this.publisher.start();
+    this.cap?.start();
   }
 
   private spawnPublisher(databaseUrl: string) {
@@ -121,6 +125,7 @@ export class EventsStack {
   }
 
   async stop(): Promise<void> {
+    this.cap?.stop();
     await this.publisher.stop();
     await this.broker?.stop();
     if (this.broker !== undefined) stopPortMapper(this.config.brokerPort);

@@ -47,6 +47,7 @@ export const SETTING_REASONS: { readonly [Name in SettingName]: string } = {
   eventsWalKeepMb: 'how long a broker outage the stream must ride out, against the disk it may take',
   eventsCpu:
     '`normal`: a consumer that must keep up during bursts, on a machine with CPU to spare; `idle`: a machine that runs nothing else',
+  eventsCpuCap: '`0`: a consumer that must hear of every payment within milliseconds even during a burst',
   eventsDatabaseUrl: 'a PostgreSQL of your own, where the owner has no REPLICATION',
   prometheusScrapeIntervalMs: "finer graphs against the scrapes' cost",
   prometheusBinary: 'a Prometheus outside `PATH`',

@@ -388,6 +388,17 @@ export const SETTINGS = {
       '`low`: a cgroup with `cpu.shares` 64, a sixteenth of any other process (else nice 10); `idle`: only what ' +
       'nothing else wants (`cpu.idle`, else nice 19); `normal`: as any process (docs/events.md, "Cost")',
   }),
+  eventsCpuCap: integer({
+    env: 'CREBITO_EVENTS_CPU_CAP',
+    default: 20,
+    min: 0,
+    max: 400,
+    readers: STACK,
+    meaning:
+      "with `CREBITO_EVENTS_CPU` `low` or `idle` on cgroups: the most of one core, in percent, the stream's processes " +
+      'may take together while its slot is less than 32 MB of WAL behind (`cpu.cfs_quota_us`; lifted beyond); ' +
+      '`0`: no cap (docs/events.md, "Cost")',
+  }),
   eventsDatabaseUrl: text({
     env: 'CREBITO_EVENTS_DATABASE_URL',
     default: undefined,

@@ -176,6 +176,8 @@ describe('the change stream', () => {
       // As root (CI, this machine): the stream's own cgroup, a sixteenth of any other process's weight.
       const directory = cpu.slice('cgroup:'.length);
       expect(fs.readFileSync(path.join(directory, 'cpu.shares'), 'utf8').trim()).toBe('64');
+      // The cap's quota waits for a busy machine (cpu-cap.ts); its period is set once it first caps.
+      expect(fs.readFileSync(path.join(directory, 'cpu.cfs_quota_us'), 'utf8').trim()).toMatch(/^(-1|20000)$/);
       const inStreamGroup = (pid: number) =>
         /^\d+:cpu:(.*)$/m.exec(fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8'))?.[1] === `/${path.basename(directory)}`;
       await placed(inStreamGroup);

@@ -9,6 +9,7 @@ import { bigIntToLsn, lsnToBigInt } from '../../src/events/publisher/lsn.js';
 import { eventOf, isoMicroseconds } from '../../src/events/publisher/message.js';
 import { haEventsHba, haEventsSettings } from '../../src/events/ha.js';
 import { postgresSettingsFor, readEventsConfig } from '../../src/events/config.js';
+import { BUSY_IDLE_SHARE, LIFT_BYTES, shouldCap } from '../../src/events/cpu-cap.js';
 import { isLocalWalSender, parsePlacement, placementText } from '../../src/events/cpu.js';
 import { ClientDedupe } from '../../tools/events/dedupe.js';
 import type { Delivery } from '../../tools/events/recorder.js';
@@ -178,6 +179,19 @@ describe('the database settings the stream needs', () => {
     expect(() => readEventsConfig({ CREBITO_EVENTS_URL: 'http://x' })).toThrow(/amqp/);
     expect(readEventsConfig({}).cpu).toBe('low');
     expect(() => readEventsConfig({ CREBITO_EVENTS_CPU: 'high' })).toThrow(/one of idle, low, normal/);
+  });
+
+  it("caps the stream's CPU only while the machine is busy and the stream near, and lifts it otherwise", () => {
+    const busy = BUSY_IDLE_SHARE / 2;
+    expect(shouldCap(false, 0, busy)).toBe(true);
+    expect(shouldCap(true, LIFT_BYTES, busy)).toBe(true);
+    expect(shouldCap(true, LIFT_BYTES + 1, busy)).toBe(false);
+    // Lifted, it comes back only once the stream is well within the bound, not at its edge.
+    expect(shouldCap(false, LIFT_BYTES - 1, busy)).toBe(false);
+    expect(shouldCap(false, LIFT_BYTES / 2 - 1, busy)).toBe(true);
+    expect(shouldCap(true, undefined, busy)).toBe(false);
+    // CPU to spare: the stream takes it.
+    expect(shouldCap(true, 0, BUSY_IDLE_SHARE)).toBe(false);
   });
 
   it("passes the stream's CPU placement to the publisher as text, and refuses anything else", () => {

@@ -31,12 +31,22 @@ const CATCH_UP_MS = 5000;
 const CATCH_UP_AFTER_SATURATION_MAX_MS = 300_000;
 const CATCH_UP_POLL_MS = 100;
 
+/** The stream's CPU mode and cap (CREBITO_EVENTS_CPU, CREBITO_EVENTS_CPU_CAP). */
+interface StreamCpu {
+  cpu: StreamCpuMode;
+  cap: number;
+}
+
+const cpuKey = ({ cpu, cap }: StreamCpu) => (cpu === 'normal' ? cpu : `${cpu}/${cap}`);
+
 type StreamLag = { p50: number; p99: number; max: number; rows: number; missing: number };
 
 interface Measured {
   events: 'on' | 'off';
   /** CREBITO_EVENTS_CPU of an "on" run: how the stream's processes share the CPU. */
   cpu?: StreamCpuMode;
+  /** CREBITO_EVENTS_CPU_CAP of an "on" run (runs from before the cap have none). */
+  cpuCap?: number;
   publicP99Ms: number;
   publicP50Ms: number;
   publicErrors: number;
@@ -90,7 +100,7 @@ async function waitForStream(consumer: ConsumerProcess, databaseUrl: string, las
 
 async function measureOnce(
   events: 'on' | 'off',
-  cpu: StreamCpuMode,
+  { cpu, cap }: StreamCpu,
   seconds: { public: number; saturation: number },
 ): Promise<Measured> {
   const stack = await startStack({
@@ -100,6 +110,7 @@ async function measureOnce(
     environment: {
       CREBITO_EVENTS: events,
       CREBITO_EVENTS_CPU: cpu,
+      CREBITO_EVENTS_CPU_CAP: String(cap),
       CREBITO_EVENTS_BROKER_PORT: String(BROKER_PORT),
       CREBITO_EVENTS_ADMIN_PORT: '0',
       CREBITO_DATABASE_MODE: 'durable',
@@ -131,7 +142,7 @@ async function measureOnce(
     const walMbPerSecond = ((await walPosition(state.databaseUrl)) - walBefore) / 2 ** 20 / seconds.saturation;
     const measured: Measured = {
       events,
-      ...(events === 'on' ? { cpu } : {}),
+      ...(events === 'on' ? { cpu, cpuCap: cap } : {}),
       publicP99Ms: quiet.latencyMs.p99,
       publicP50Ms: quiet.latencyMs.p50,
       publicErrors: quiet.errors + quiet.unexpectedStatuses,
@@ -168,6 +179,10 @@ async function measureOnce(
   }
 }
 
+/** Runs from before the CPU setting have no cpu (they ran as "normal"), and from before the cap no cap. */
+const cpuOf = (run: Measured): string =>
+  run.cpu === undefined ? 'normal' : run.cpuCap === undefined ? run.cpu : cpuKey({ cpu: run.cpu, cap: run.cpuCap });
+
 /** The middle value; with an even count, the mean of the two in the middle. */
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -187,7 +202,7 @@ interface Report {
   rounds: number;
   seconds: object;
   /** The stream's CPU mode the verdicts are about (the others, if any, are measured beside it for comparison). */
-  cpu?: StreamCpuMode;
+  cpu?: string;
   runs: Measured[];
   /** Each round's on/off ratios (the rounds run one after the other, so each pair shares the machine's state). */
   perRound: RoundRatios[];
@@ -195,7 +210,7 @@ interface Report {
   saturationShare: number;
   lagP99Ms: number;
   /** The same ratios for each compared CPU mode. */
-  compared?: Partial<Record<StreamCpuMode, { perRound: RoundRatios[]; p99Ratio: number; saturationShare: number }>>;
+  compared?: Record<string, { perRound: RoundRatios[]; p99Ratio: number; saturationShare: number }>;
 }
 
 type Base = Omit<Report, 'perRound' | 'p99Ratio' | 'saturationShare' | 'lagP99Ms' | 'compared'>;
@@ -216,11 +231,9 @@ function ratios(
 }
 
 function summarise(base: Base): Report {
-  // Runs from before the CPU setting have no cpu: they ran as "normal".
-  const cpuOf = (run: Measured) => run.cpu ?? 'normal';
   const primary = base.cpu ?? 'normal';
   const off = base.runs.filter((run) => run.events === 'off');
-  const onWith = (cpu: StreamCpuMode) => base.runs.filter((run) => run.events === 'on' && cpuOf(run) === cpu);
+  const onWith = (cpu: string) => base.runs.filter((run) => run.events === 'on' && cpuOf(run) === cpu);
   const on = onWith(primary);
   const others = [...new Set(base.runs.filter((run) => run.events === 'on').map(cpuOf))].filter((c) => c !== primary);
   return {
@@ -242,7 +255,7 @@ function runRow(run: Measured): string {
       ? '-'
       : `${run.stream.holds ? 'holds' : '**broken**'}, ${run.stream.duplicates} dup., ${run.stream.invented} invented`;
   return (
-    `| ${run.events} | ${run.cpu ?? '-'} | ${run.publicP50Ms.toFixed(2)} | ${run.publicP99Ms.toFixed(2)}` +
+    `| ${run.events} | ${run.events === 'on' ? cpuOf(run) : '-'} | ${run.publicP50Ms.toFixed(2)} | ${run.publicP99Ms.toFixed(2)}` +
     ` | ${run.publicErrors} | ${run.saturationPerSecond.toFixed(0)} | ${run.walMbPerSecond ?? '-'} | ${lag(run.lagMs)}` +
     ` | ${run.saturationLagMs === undefined ? '-' : `${run.saturationLagMs.p99} / ${run.saturationLagMs.max}`}` +
     ` | ${run.catchUpMs === undefined ? '-' : (run.catchUpMs / 1000).toFixed(1)} | ${stream} |`
@@ -260,7 +273,7 @@ const roundsText = (perRound: RoundRatios[]) =>
 /** While the stream yields, the slot holds the WAL written meanwhile: for how long, at saturation, before its bound. */
 function boundText(report: Report): string[] {
   const rates = report.runs.flatMap((run) =>
-    run.events === 'on' && run.cpu === report.cpu && run.walMbPerSecond !== undefined ? [run.walMbPerSecond] : [],
+    run.events === 'on' && cpuOf(run) === report.cpu && run.walMbPerSecond !== undefined ? [run.walMbPerSecond] : [],
   );
   if (rates.length === 0) return [];
   const rate = median(rates);
@@ -318,9 +331,12 @@ function write(out: string, report: Report, command: string): void {
 
 const CPU_MODES: readonly StreamCpuMode[] = ['idle', 'low', 'normal'];
 
-function cpuMode(text: string): StreamCpuMode {
-  if (!(CPU_MODES as readonly string[]).includes(text)) throw new Error(`a CPU mode is one of ${CPU_MODES.join(', ')}`);
-  return text as StreamCpuMode;
+/** A CPU mode, optionally with its cap (CREBITO_EVENTS_CPU_CAP) after a slash: low, low/0, idle/10. */
+function cpuMode(text: string): StreamCpu {
+  const [mode, capText = String(SETTINGS.eventsCpuCap.default)] = text.split('/');
+  if (!(CPU_MODES as readonly string[]).includes(mode!))
+    throw new Error(`a CPU mode is one of ${CPU_MODES.join(', ')}, optionally /cap`);
+  return { cpu: mode as StreamCpuMode, cap: numberOption(capText, 'cap', { min: 0, max: 400, whole: true }) };
 }
 
 async function main(): Promise<void> {
@@ -354,10 +370,10 @@ async function main(): Promise<void> {
   const loadBefore = loadAverage();
   const runs: Measured[] = [];
   for (let round = 0; round < rounds; round++) {
-    const plan: ['on' | 'off', StreamCpuMode][] = [
+    const plan: ['on' | 'off', StreamCpu][] = [
       ['off', cpu],
       ['on', cpu],
-      ...compared.map((c) => ['on', c] as ['on', StreamCpuMode]),
+      ...compared.map((c) => ['on', c] as ['on', StreamCpu]),
     ];
     for (const [events, mode] of plan) {
       const run = await measureOnce(events, mode, seconds);
@@ -368,7 +384,15 @@ async function main(): Promise<void> {
   const command = `npm run events:cost -- ${process.argv.slice(2).join(' ')}`;
   write(
     values.out!,
-    summarise({ date: new Date().toISOString(), loadBefore, loadAfter: loadAverage(), rounds, seconds, cpu, runs }),
+    summarise({
+      date: new Date().toISOString(),
+      loadBefore,
+      loadAfter: loadAverage(),
+      rounds,
+      seconds,
+      cpu: cpuKey(cpu),
+      runs,
+    }),
     command,
   );
 }

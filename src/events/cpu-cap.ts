@@ -1,0 +1,100 @@
+// Owns the hard CPU cap on the stream's cgroup (CREBITO_EVENTS_CPU_CAP,
+// docs/events.md "Cost"). A small cpu.shares is not enough at saturation:
+// the ledger's processes block often (on commits, sockets, locks), and each
+// time they do the stream runs in the gap, about a quarter of the machine in
+// all. A cap (cpu.cfs_quota_us) holds the stream to a share of one core, so
+// during a burst its work waits in the slot and runs after. Only while the
+// machine is busy (less than BUSY_IDLE_SHARE of it idle over the last
+// second): otherwise there is CPU to spare and the stream takes it, so the
+// cap costs no lag at a steady rate and a burst's backlog is caught up as
+// soon as it ends. Bounded: while the slot's confirmed position is more than
+// LIFT_BYTES of WAL behind, or its lag cannot be read, the cap is lifted
+// (the stream keeps only its small weight), and it comes back once the
+// stream is within RESTORE_BYTES.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Placement } from './cpu.js';
+
+// Several of the kernel's 5 ms bandwidth slices per period even at 10%: a quota below one slice throttles a
+// second CPU's threads at once, whatever the group uses.
+const PERIOD_US = 100_000;
+const CHECK_INTERVAL_MS = 1000;
+const HEALTH_TIMEOUT_MS = 500;
+/** About 20 s of the WAL a saturated ledger writes (1.7 MB/s measured): the most the cap may hold back. */
+export const LIFT_BYTES = 32 * 2 ** 20;
+const RESTORE_BYTES = 16 * 2 ** 20;
+/** Below this share of the machine idle, it is busy (with the stream off, saturation left 6-8% idle). */
+export const BUSY_IDLE_SHARE = 0.25;
+
+/** The machine's CPU time so far, in ticks: all of it, and idle (iowait counted as idle: no CPU is wanted). */
+function machineTicks(): { total: number; idle: number } {
+  const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { total: fields.reduce((sum, value) => sum + value, 0), idle: fields[3]! + fields[4]! };
+}
+
+/** The slot's WAL behind, from the publisher's /health; undefined when it cannot be read. */
+async function behindBytes(admin: string | null): Promise<number | undefined> {
+  if (admin === null) return undefined;
+  try {
+    const response = await fetch(`http://${admin}/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
+    const body = (await response.json()) as { behind?: { bytes?: unknown } };
+    return typeof body.behind?.bytes === 'number' ? body.behind.bytes : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Capped or lifted, from how far behind the stream is and how idle the machine was: the rule, apart from its effects. */
+export function shouldCap(capped: boolean, behind: number | undefined, idleShare: number): boolean {
+  if (behind === undefined || behind > LIFT_BYTES || idleShare >= BUSY_IDLE_SHARE) return false;
+  return capped || behind < RESTORE_BYTES;
+}
+
+export class StreamCpuCap {
+  private timer: NodeJS.Timeout | undefined;
+  private capped = false;
+  private ticks = machineTicks();
+
+  /** percent: of one core; 0, or a placement that is not a cgroup, and there is no cap. */
+  constructor(
+    private readonly placement: Placement,
+    private readonly percent: number,
+    private readonly admin: () => string | null,
+  ) {}
+
+  start(): void {
+    if (this.placement.kind !== 'cgroup' || this.timer !== undefined) return;
+    // A cgroup left by an earlier start (cpu.ts reuses it) may still hold that start's cap.
+    this.write(false);
+    if (this.percent === 0) return;
+    this.timer = setInterval(() => void this.check(), CHECK_INTERVAL_MS);
+    this.timer.unref();
+    void this.check();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async check(): Promise<void> {
+    const ticks = machineTicks();
+    const idleShare = (ticks.idle - this.ticks.idle) / Math.max(1, ticks.total - this.ticks.total);
+    this.ticks = ticks;
+    const capped = shouldCap(this.capped, await behindBytes(this.admin()), idleShare);
+    if (capped !== this.capped && this.timer !== undefined) this.write(capped);
+  }
+
+  private write(capped: boolean): void {
+    if (this.placement.kind !== 'cgroup') return;
+    const quota = capped ? Math.round((PERIOD_US * this.percent) / 100) : -1;
+    try {
+      fs.writeFileSync(path.join(this.placement.directory, 'cpu.cfs_period_us'), String(PERIOD_US));
+      fs.writeFileSync(path.join(this.placement.directory, 'cpu.cfs_quota_us'), String(quota));
+      this.capped = capped;
+    } catch {
+      // The cgroup is gone (the stack stopping): nothing to cap.
+    }
+  }
+}
