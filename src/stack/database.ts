@@ -6,6 +6,7 @@
 // same questions: start, stop, the URL each party connects with, and what
 // state.json records of it.
 
+import pg from 'pg';
 import type { SupervisionHooks } from './children.js';
 import { embeddedPostgresLocation, superviseDatabase } from './children.js';
 import type { LauncherConfig } from './config.js';
@@ -50,6 +51,27 @@ export interface StackDatabase {
 const FIRST_BACKUP_WAIT_MS = 60_000;
 
 /** The promise's value, or undefined once ms have passed. */
+/**
+ * A backup ends by switching WAL segments, and a new cluster has no old
+ * segment to recycle yet, so the next commit would create its segment: 16 MB
+ * zero-filled and fsynced, under the first request. A forced checkpoint (next
+ * to nothing to write right after the backup's own) writes its record there
+ * instead, and recycles the segments the backup archived into the ones ahead,
+ * before the public port opens. A failure only costs that first request.
+ */
+async function primeWalSegmentAt(url: string | undefined, log: SupervisionHooks['log']): Promise<void> {
+  if (url === undefined) return;
+  const client = new pg.Client({ connectionString: url, application_name: 'crebito-launcher' });
+  try {
+    await client.connect();
+    await client.query('CHECKPOINT');
+  } catch (error) {
+    log.warn({ error: (error as Error).message }, 'could not prime the next WAL segment');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 async function withinMs<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
@@ -105,6 +127,7 @@ function embedded(config: LauncherConfig, runDirectory: string, hooks: Supervisi
       const startedMs = Date.now();
       const settled = async () => (await scheduleStarted) && schedule!.firstBackupSettled(FIRST_BACKUP_WAIT_MS);
       const good = schedule === undefined ? true : await withinMs(settled(), FIRST_BACKUP_WAIT_MS);
+      if (good === true && schedule !== undefined) await primeWalSegmentAt(supervised.latest?.adminUrl, hooks.log);
       if (good === true) return;
       hooks.log.error(
         { waitedMs: Date.now() - startedMs },
