@@ -9,7 +9,7 @@ import { bigIntToLsn, lsnToBigInt } from '../../src/events/publisher/lsn.js';
 import { eventOf, isoMicroseconds } from '../../src/events/publisher/message.js';
 import { haEventsHba, haEventsSettings } from '../../src/events/ha.js';
 import { postgresSettingsFor, readEventsConfig } from '../../src/events/config.js';
-import { BUSY_IDLE_SHARE, LIFT_BYTES, shouldCap } from '../../src/events/cpu-cap.js';
+import { BUSY_IDLE_SHARE, LIFT_BYTES, LIFT_SECONDS, shouldCap } from '../../src/events/cpu-cap.js';
 import { isLocalWalSender, parsePlacement, placementText } from '../../src/events/cpu.js';
 import { ClientDedupe } from '../../tools/events/dedupe.js';
 import type { Delivery } from '../../tools/events/recorder.js';
@@ -183,15 +183,19 @@ describe('the database settings the stream needs', () => {
 
   it("caps the stream's CPU only while the machine is busy and the stream near, and lifts it otherwise", () => {
     const busy = BUSY_IDLE_SHARE / 2;
-    expect(shouldCap(false, 0, busy)).toBe(true);
-    expect(shouldCap(true, LIFT_BYTES, busy)).toBe(true);
-    expect(shouldCap(true, LIFT_BYTES + 1, busy)).toBe(false);
-    // Lifted, it comes back only once the stream is well within the bound, not at its edge.
-    expect(shouldCap(false, LIFT_BYTES - 1, busy)).toBe(false);
-    expect(shouldCap(false, LIFT_BYTES / 2 - 1, busy)).toBe(true);
+    const near = { bytes: 0, seconds: 0 };
+    expect(shouldCap(false, near, busy)).toBe(true);
+    expect(shouldCap(true, { bytes: LIFT_BYTES, seconds: LIFT_SECONDS }, busy)).toBe(true);
+    expect(shouldCap(true, { bytes: LIFT_BYTES + 1, seconds: 0 }, busy)).toBe(false);
+    // Regression: bytes alone let a capped stream at a moderate rate fall minutes behind under the WAL bound.
+    expect(shouldCap(true, { bytes: 1, seconds: LIFT_SECONDS + 0.1 }, busy)).toBe(false);
+    // Lifted, it comes back only once the stream is well within both bounds, not at their edge.
+    expect(shouldCap(false, { bytes: LIFT_BYTES - 1, seconds: 0 }, busy)).toBe(false);
+    expect(shouldCap(false, { bytes: 0, seconds: LIFT_SECONDS - 1 }, busy)).toBe(false);
+    expect(shouldCap(false, { bytes: LIFT_BYTES / 2 - 1, seconds: 1 }, busy)).toBe(true);
     expect(shouldCap(true, undefined, busy)).toBe(false);
     // CPU to spare: the stream takes it.
-    expect(shouldCap(true, 0, BUSY_IDLE_SHARE)).toBe(false);
+    expect(shouldCap(true, near, BUSY_IDLE_SHARE)).toBe(false);
   });
 
   it("passes the stream's CPU placement to the publisher as text, and refuses anything else", () => {
