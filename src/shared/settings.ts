@@ -447,14 +447,14 @@ export const SETTINGS = {
   }),
   warmUpRequests: integer({
     env: 'CREBITO_WARM_UP_REQUESTS',
-    default: 0,
+    default: 3000,
     min: 0,
     max: 100_000,
     readers: INSTANCE,
     meaning:
       'requests an instance sends itself before it listens (statements, and writes for a client that does not ' +
-      'exist: nothing moves), so that V8 has compiled its hot path before the first client (3000 measured a faster ' +
-      'first half-minute, but a lower saturation once warm: docs/latency.md); `0`: none',
+      'exist: nothing moves), at most 5 s, so that V8 has compiled its hot path before the first client serves ' +
+      '(docs/latency.md); `0`: none',
   }),
   poolClientsMax: integer({
     env: 'CREBITO_POOL_CLIENTS_MAX',

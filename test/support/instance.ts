@@ -30,6 +30,8 @@ export async function startInstance(options: {
       CREBITO_INSTANCE_NAME: options.name ?? 'test',
       CREBITO_LISTEN: `127.0.0.1:${port}`,
       CREBITO_ADMIN_LISTEN: `127.0.0.1:${adminPort}`,
+      // The warm-up (a few seconds of requests to itself at start) is tested by http-warm-up.test.ts, which sets it.
+      CREBITO_WARM_UP_REQUESTS: '0',
       ...options.environment,
     },
     readyWhen: { message: 'ready' },
