@@ -4,6 +4,7 @@
 // bench reads, and send no write at all when the client they aim at exists.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitForOrThrow } from '../../src/shared/wait.js';
 import { countOf, parseTimingPages } from '../../tools/bench/latency/instance-timing.js';
 import { CLIENT_ID_MAX } from '../../src/shared/limits.js';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -31,11 +32,29 @@ async function books(db: TestDatabase): Promise<Books> {
   return { clients, transactions: await db.transactionCount() };
 }
 
-/** The instance's "HTTP path warm" log line. */
-function warmUpLine(output: string): { requests: number; statuses: Record<string, number>; writes: boolean } {
-  const line = output.split('\n').find((each) => each.includes('"msg":"HTTP path warm"'));
-  expect(line, output).toBeDefined();
-  return JSON.parse(line!) as ReturnType<typeof warmUpLine>;
+interface WarmUpLine {
+  requests: number;
+  statuses: Record<string, number>;
+  writes: boolean;
+}
+
+/**
+ * The instance's "HTTP path warm" log line. Regression: readiness comes over IPC, which can overtake the stdout pipe,
+ * so the line may be read a moment after start resolved: waited for, bounded.
+ */
+async function warmUpLine(started: RunningInstance): Promise<WarmUpLine> {
+  const find = () =>
+    started
+      .output()
+      .split('\n')
+      .find((each) => each.includes('"msg":"HTTP path warm"'));
+  await waitForOrThrow('the warm-up log line', async () => find() !== undefined, {
+    timeoutMs: 5000,
+    intervalMs: 20,
+  }).catch(() => undefined);
+  const line = find();
+  expect(line, started.output()).toBeDefined();
+  return JSON.parse(line!) as WarmUpLine;
 }
 
 async function start(db: TestDatabase, requests: number): Promise<RunningInstance> {
@@ -47,7 +66,7 @@ describe('the HTTP warm-up before listening', () => {
     database = await createTestDatabase();
     const before = await books(database);
     instance = await start(database, WARM_UP_REQUESTS);
-    const warmUp = warmUpLine(instance.output());
+    const warmUp = await warmUpLine(instance);
     expect(warmUp.requests).toBe(WARM_UP_REQUESTS);
     expect(warmUp.writes).toBe(true);
     // Writes to the absent client are 404s, statements of the contract's clients 200s: nothing else.
@@ -64,7 +83,7 @@ describe('the HTTP warm-up before listening', () => {
     await database.query('INSERT INTO clientes (id, limite, saldo) VALUES ($1, $1, 0)', [CLIENT_ID_MAX]);
     const before = await books(database);
     instance = await start(database, WARM_UP_REQUESTS);
-    const warmUp = warmUpLine(instance.output());
+    const warmUp = await warmUpLine(instance);
     expect(warmUp.writes).toBe(false);
     expect(warmUp.statuses).toEqual({ '200': WARM_UP_REQUESTS });
     expect(await books(database)).toEqual(before);
