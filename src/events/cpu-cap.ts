@@ -36,10 +36,10 @@ const LIFTED_HOLD_MS = 10_000;
 /** Below this share of the machine idle, it is busy (with the stream off, saturation left 6-8% idle). */
 export const BUSY_IDLE_SHARE = 0.25;
 
-/** The machine's CPU time so far, in ticks: all of it, and idle (iowait counted as idle: no CPU is wanted). */
-function machineTicks(): { total: number; idle: number } {
+/** The machine's CPU time so far, in ticks: all of it, idle, and waiting on the disk. */
+export function machineTicks(): { total: number; idle: number; iowait: number } {
   const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return { total: fields.reduce((sum, value) => sum + value, 0), idle: fields[3]! + fields[4]! };
+  return { total: fields.reduce((sum, value) => sum + value, 0), idle: fields[3]!, iowait: fields[4]! };
 }
 
 /** How far behind the stream is: the slot's WAL, and how long ago the oldest row owed to the broker committed. */
@@ -103,7 +103,9 @@ export class StreamCpuCap {
 
   private async check(): Promise<void> {
     const ticks = machineTicks();
-    const idleShare = (ticks.idle - this.ticks.idle) / Math.max(1, ticks.total - this.ticks.total);
+    // iowait counts as idle: no CPU is wanted then.
+    const idleTicks = ticks.idle + ticks.iowait - (this.ticks.idle + this.ticks.iowait);
+    const idleShare = idleTicks / Math.max(1, ticks.total - this.ticks.total);
     this.ticks = ticks;
     const behind = await readBehind(this.admin());
     const nowMs = Date.now();

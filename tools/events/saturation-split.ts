@@ -29,6 +29,7 @@ import { TRANSACOES } from '../bench/scenarios.js';
 import { readLedgerRows } from '../ledger-check/stream-verdict.js';
 import { ConsumerProcess } from './consumer-process.js';
 import { place, preparePlacement, type StreamCpuMode } from '../../src/events/cpu.js';
+import { machineTicks } from '../../src/events/cpu-cap.js';
 
 const BROKER_PORT = 22_688;
 const CONNECTIONS = 32;
@@ -71,12 +72,6 @@ function cpuByGroup(): Map<number, { group: string; seconds: number }> {
   return result;
 }
 
-/** The machine's CPU times: [total, idle, iowait] in ticks. */
-function machineTicks(): number[] {
-  const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return [fields.reduce((a, b) => a + b, 0), fields[3]!, fields[4]!];
-}
-
 /** Every whole-disk device's writes completed and flush requests completed. */
 function diskTicks(): number[] {
   let writes = 0;
@@ -92,7 +87,7 @@ function diskTicks(): number[] {
 
 interface Sample {
   cpu: Map<number, { group: string; seconds: number }>;
-  machine: number[];
+  machine: ReturnType<typeof machineTicks>;
   disk: number[];
 }
 
@@ -104,7 +99,7 @@ function difference(before: Sample, after: Sample, seconds: number) {
     const earlier = before.cpu.get(pid)?.seconds ?? 0;
     groups[group] = (groups[group] ?? 0) + (used - earlier);
   }
-  const total = after.machine[0]! - before.machine[0]!;
+  const total = after.machine.total - before.machine.total;
   return {
     cpuPercentOfOneCore: Object.fromEntries(
       Object.entries(groups)
@@ -112,12 +107,12 @@ function difference(before: Sample, after: Sample, seconds: number) {
         .map(([group, used]) => [group, Math.round((used / seconds) * 100)]),
     ),
     busyPercentOfOneCore: Math.round(
-      ((total - (after.machine[1]! - before.machine[1]!) - (after.machine[2]! - before.machine[2]!)) / total) *
+      ((total - (after.machine.idle - before.machine.idle) - (after.machine.iowait - before.machine.iowait)) / total) *
         os.cpus().length *
         100,
     ),
-    idlePercent: Math.round(((after.machine[1]! - before.machine[1]!) / total) * 100),
-    iowaitPercent: Math.round(((after.machine[2]! - before.machine[2]!) / total) * 100),
+    idlePercent: Math.round(((after.machine.idle - before.machine.idle) / total) * 100),
+    iowaitPercent: Math.round(((after.machine.iowait - before.machine.iowait) / total) * 100),
     diskWritesPerSecond: Math.round((after.disk[0]! - before.disk[0]!) / seconds),
     diskFlushesPerSecond: Math.round((after.disk[1]! - before.disk[1]!) / seconds),
   };
