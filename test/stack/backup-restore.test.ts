@@ -6,7 +6,6 @@
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import pg from 'pg';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BACKUP_STATUS_FILE, type BackupStatus } from '../../src/shared/backup-status.js';
@@ -19,7 +18,7 @@ import {
   startStack,
   type RunningStack,
 } from '../../tools/harness/stack.js';
-import { archiveUpToNow } from '../../tools/ledger-check/backup-drill-steps.js';
+import { archiveUpToNow, withClient } from '../../tools/ledger-check/backup-drill-steps.js';
 
 const ARCHIVE_TIMEOUT_MS = 30_000;
 const BACKUP_TOOL = path.join(PROJECT_ROOT, 'dist', 'tools', 'backup', 'main.js');
@@ -39,17 +38,13 @@ function readStatus(dataDirectory: string): BackupStatus | undefined {
 
 /** WAL segment files ahead of where the next record goes: ready for the first commits, none to create under them. */
 async function segmentsAhead(url: string): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const result = await client.query<{ ahead: number }>(
+  const result = await withClient(url, (client) =>
+    client.query<{ ahead: number }>(
       `SELECT count(*)::int AS ahead FROM pg_ls_waldir()
         WHERE name ~ '^[0-9A-F]{24}$' AND name > pg_walfile_name(pg_current_wal_insert_lsn())`,
-    );
-    return result.rows[0]!.ahead;
-  } finally {
-    await client.end();
-  }
+    ),
+  );
+  return result.rows[0]!.ahead;
 }
 
 async function credit(stack: RunningStack, client: number, valor: number): Promise<void> {
